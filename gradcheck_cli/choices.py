@@ -1,0 +1,23 @@
+"""Closed sets of choices, as string enums whose values are what users type and JSON shows.
+
+Kept free of heavy imports so that ``gradcheck --help`` loads nothing but the CLI.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Method(str, Enum):
+    """Finite-difference method (see ``finite_diff``)."""
+
+    CENTRAL = "central"
+    COMPLEX = "complex"
+    RICHARDSON = "richardson"
+
+
+class Format(str, Enum):
+    """Output format of a checking command."""
+
+    TABLE = "table"
+    JSON = "json"
