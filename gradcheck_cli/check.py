@@ -218,3 +218,83 @@ def check_expression(
         counts=count_statuses([c.status for c in checks]),
         header=header,
     )
+
+
+# ------------------------------------------------------------------ parameter blocks
+@dataclass(frozen=True)
+class BlockData:
+    """Analytic and numeric values of one parameter block, flat, before the verdict.
+
+    ``indices`` are the flat indices (into the block) that were checked, in the order
+    of the arrays; ``None`` means every entry in order.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    analytic: np.ndarray
+    numeric: np.ndarray
+    noise: np.ndarray
+    kink: np.ndarray | None = None
+    indices: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BlockVerdict:
+    """Per-block verdicts: block summaries, the entries to show, counts over all."""
+
+    blocks: tuple  # of results.BlockResult
+    checks: tuple  # of results.Check: every failing entry, then the top-K worst
+    counts: dict
+    statuses: dict  # block name -> object array of Status per checked entry
+    rel: dict  # block name -> relative errors per checked entry
+
+
+def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5) -> BlockVerdict:
+    """Apply the verdict entry by entry; summarise per block; pick entries to report.
+
+    ``checks`` holds every failing (or, under ``--strict``, warning) entry plus the
+    ``top`` worst entries overall, worst first.
+    """
+    from .results import BlockResult, merge_counts
+    from .verdict import STATUS_BY_CODE, status_codes, worst
+
+    results, counts, statuses, rels, parts = [], [], {}, {}, []
+    for bi, b in enumerate(data):
+        floor = floor_from_noise(b.noise, thresholds)
+        rel = relative_error(b.analytic, b.numeric, floor)
+        code = status_codes(rel, thresholds, b.kink)
+        st = STATUS_BY_CODE[code]
+        idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
+        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf))
+        w = int(np.argmax(ranked)) if len(rel) else None
+        tally = np.bincount(code, minlength=4)
+        c = {"checks": len(rel), "pass": int(tally[0]), "warn": int(tally[1]), "fail": int(tally[2]), "kink": int(tally[3])}
+        results.append(BlockResult(
+            name=b.name, shape=tuple(b.shape), checked=len(rel),
+            max_rel_error=float(ranked[w]) if w is not None and ranked[w] >= 0 else 0.0,
+            worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
+            status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
+        ))
+        counts.append(c)
+        statuses[b.name], rels[b.name] = st, rel
+        failing = (code == 2) | ((code == 1) & thresholds.strict)
+        parts.append((np.full(len(rel), bi), np.arange(len(rel)), ranked, failing, floor))
+    if parts:
+        block_of, entry, ranked, failing, floor = (np.concatenate(a) for a in zip(*parts))
+        order = np.argsort(-ranked, kind="stable")
+        keep = np.zeros(len(order), dtype=bool)
+        keep[order[:top]] = True
+        keep |= failing
+        chosen = [i for i in order if keep[i]]
+    else:
+        chosen = []
+    checks = []
+    for i in chosen:
+        b, j = data[block_of[i]], entry[i]
+        flat = j if b.indices is None else b.indices[j]
+        checks.append(Check(
+            name=b.name, analytic=float(b.analytic[j]), numeric=float(b.numeric[j]),
+            rel_error=float(rels[b.name][j]), status=statuses[b.name][j], floor=float(floor[i]),
+            index=tuple(int(k) for k in np.unravel_index(flat, b.shape)),
+        ))
+    return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)

@@ -97,8 +97,8 @@ def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray) -> np.ndarray:
 def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None) -> tuple[np.ndarray, np.ndarray]:
     """Central difference at ``h`` and its error, from values at ``x ± h`` and ``x ± 4h``.
 
-    Returns ``(D(h), noise)`` with ``noise = |D(4h) - D(h)| / 15 + roundoff``, the
-    fixed-step form of the rule in the module docstring.  ``f_scale`` (e.g. the sum of
+    Returns ``(D(h), noise)`` with ``noise = SAFETY (|D(4h) - D(h)| / 15 + roundoff)``,
+    the fixed-step form of the rule in the module docstring.  ``f_scale`` (e.g. the sum of
     absolute per-sample costs) replaces ``|f|`` in the round-off term when larger.
     Non-finite inputs give ``nan`` value and ``inf`` noise.
     """
@@ -111,7 +111,7 @@ def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None) -> 
             values.append(np.broadcast_to(f_scale, np.shape(h)))
         noise = np.abs(d4 - d1) / 15 + roundoff(values, h)
     bad = ~(np.isfinite(d1) & np.isfinite(noise))
-    return np.where(bad, np.nan, d1), np.where(bad, np.inf, noise)
+    return np.where(bad, np.nan, d1), np.where(bad, np.inf, SAFETY * noise)
 
 
 def estimate_gradient(
@@ -236,3 +236,35 @@ def _complex_step(f, points: np.ndarray, step: float | None) -> Estimate:
     return Estimate(
         value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=h
     )
+
+
+def blackbox_gradient(
+    cost: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    indices: Sequence[int] | None = None,
+    step: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Estimate:
+    """Central differences of a scalar function called once per stencil point.
+
+    For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
+    or ``indices``) costs four calls, ``cost(x ± h e_k)`` and ``cost(x ± 4h e_k)`` with
+    ``h = default_step(x_k)`` (or the fixed ``step``); value and error as in
+    :func:`central_from_values`.  ``x`` is restored after every call.  ``progress(k)``
+    is called after each entry.  Results are flat arrays over the checked entries.
+    """
+    flat = np.array(x, dtype=float).ravel()
+    idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
+    h = default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
+    vals = np.empty((4, len(idx)))
+    work = flat.copy()
+    for n, (k, hk) in enumerate(zip(idx, h)):
+        orig = work[k]
+        for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
+            work[k] = orig + d
+            vals[row, n] = cost(work.reshape(np.shape(x)))
+        work[k] = orig
+        if progress is not None:
+            progress(n + 1)
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h)
+    return Estimate(value=value, noise=noise, step=h)

@@ -49,7 +49,8 @@ class Status(str, Enum):
     KINK = "kink"
 
 
-_BY_CODE = np.array([Status.PASS, Status.WARN, Status.FAIL, Status.KINK], dtype=object)
+#: index with ``status_codes``
+STATUS_BY_CODE = np.array([Status.PASS, Status.WARN, Status.FAIL, Status.KINK], dtype=object)
 # Severity order used by `worst`: kink counts as pass.
 _SEVERITY = {Status.PASS: 0, Status.KINK: 0, Status.WARN: 1, Status.FAIL: 2}
 
@@ -103,13 +104,18 @@ def relative_error(analytic, numeric, floor) -> np.ndarray:
     return np.where(np.isfinite(a) & np.isfinite(n), rel, np.inf)
 
 
-def classify(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
-    """Status per component (an object array of ``Status``) from its relative error."""
+def status_codes(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
+    """Status per component as integer codes into ``STATUS_BY_CODE`` (vectorised)."""
     rel = np.asarray(rel, dtype=float)
     code = np.where(rel <= thresholds.pass_tol, 0, np.where(rel <= thresholds.fail_tol, 1, 2))
     if kink is not None:
         code = np.where(np.asarray(kink, dtype=bool), 3, code)  # NaN/inf rel falls to 2: fail
-    return _BY_CODE[code]
+    return code
+
+
+def classify(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
+    """Status per component (an object array of ``Status``) from its relative error."""
+    return STATUS_BY_CODE[status_codes(rel, thresholds, kink)]
 
 
 def worst(statuses: Iterable[Status]) -> Status:
