@@ -298,3 +298,12 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
             index=tuple(int(k) for k in np.unravel_index(flat, b.shape)),
         ))
     return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)
+
+
+# ==== net (issue 3) ====================================================================
+
+
+# ==== func and sanity (issue 4) =========================================================
+
+
+# ==== second order, sweep, Taylor, graph, descent (issue 5) ============================

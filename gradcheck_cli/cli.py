@@ -107,6 +107,15 @@ def expr_command(
     _finish(report, format, quiet)
 
 
+# ==== net (issue 3) ====================================================================
+
+
+# ==== func and sanity (issue 4) =========================================================
+
+
+# ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
+
+
 # ------------------------------------------------------------------ entry point
 def _error_line(message: str, detail: str = "") -> None:
     sys.stderr.write(f"error: {message}\n")

@@ -157,3 +157,9 @@ def to_text(report: Report, width: int = 100) -> str:
     buf = io.StringIO()
     render(report, Console(file=buf, width=width, highlight=False, no_color=True, force_terminal=False))
     return buf.getvalue()
+
+
+# ==== func and sanity (issue 4) =========================================================
+
+
+# ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
