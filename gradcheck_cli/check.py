@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import DomainError, OptionError
-from .finite_diff import Method, estimate_gradient
+from .finite_diff import Method, default_step, estimate_gradient
 from .results import Check, Report, count_statuses
 from .verdict import Thresholds, classify, floor_from_noise, relative_error
 
@@ -184,12 +184,12 @@ def check_expression(
     f_num = ex.compile_one(problem.expression.expr, names, complex_step=method is Method.COMPLEX)
     est = estimate_gradient(f_num, pts, method, eps)
     cols = [names.index(v) for v in wrt_names]
-    numeric, noise, step = est.value[:, cols], est.noise[:, cols], est.step[:, cols]
+    numeric, noise = est.value[:, cols], est.noise[:, cols]
     analytic_exprs = [c if c is not None else d for c, d in zip(problem.claimed, problem.derivatives)]
     analytic = ex.compile_many(analytic_exprs, names)(pts.T).T  # (P, m)
-    kink_step = np.maximum(step, est.step[:, cols]) if method is not Method.COMPLEX else step
-    kink = ex.kink_mask(ex.kinks(problem.expression.expr), names, pts, est.step)[:, cols]
-    del kink_step
+    # the complex step has no real stencil; a kink within the central step counts for it
+    kink_steps = default_step(pts) if method is Method.COMPLEX else est.step
+    kink = ex.kink_mask(ex.kinks(problem.expression.expr), names, pts, kink_steps)[:, cols]
     floor = floor_from_noise(noise, thresholds)
     rel = relative_error(analytic, numeric, floor)
     status = classify(rel, thresholds, kink)

@@ -1,0 +1,231 @@
+"""Diagnosis: turn per-block analytic vs numeric gradients into a likely cause.
+
+numpy only.  Nothing here prints; ``diagnose`` returns hint strings.
+
+Patterns, each tried on a FAILING block ``a`` (analytic) against ``n`` (numeric):
+
+==============  ===============================================================================
+all zero        ``max |a| <= 1e-12 max |n|`` while ``n`` is not zero
+factor c        least squares ``c = (a . n) / (n . n)`` over the entries with
+                ``|n| > 1e-3 max |n|`` (tiny entries are round-off), accepted when the fit
+                explains the block: ``||a - c n||_2 <= 1e-3 ||a||_2`` and
+                ``max |a - c n| <= 1e-2 max |a|``, with at least 2 such entries.
+                ``c = -1``: sign flipped; ``c = M`` or ``1/M`` (M samples): a mean cost
+                with a summed gradient or the reverse; ``c = 2`` or ``1/2``: a factor 2
+transposed      2-D block of shape (r, c), r, c > 1, whose values are those of the numeric
+                gradient's transpose laid into the block's shape,
+                ``a ~ n.T.reshape(r, c)`` (same two tolerances); for a square block this is
+                ``a ~ n.T``
+==============  ===============================================================================
+
+Then, across the blocks whose failure no pattern explains (blocks ``W_l``, ``b_l``,
+l = 1..L, the last layer being the output):
+
+* ``b_l`` wrong while ``W_l`` passes: the bias gradient is not summed over the batch;
+* some hidden blocks (l < L) wrong while ``W_L`` and ``b_L`` pass: the error enters
+  between the output and the hidden layer, i.e. the activation derivative;
+* every block wrong: the output error signal (yhat - y) or the cost.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .verdict import Status
+
+_SIGNIFICANT = 1e-3  # entries below this fraction of the block's largest numeric value are ignored
+_FIT_RMS = 1e-3
+_FIT_MAX = 1e-2
+_ZERO = 1e-12
+
+_DERIVATIVE = {
+    "sigmoid": "sigmoid' = s(1-s)",
+    "tanh": "tanh' = 1 - t^2",
+    "relu": "relu' = 1 where z > 0, else 0",
+}
+
+#: the hint substring that each injected bug (``models.BUGS``) must produce
+HINT_FOR_BUG: dict[str, str] = {
+    "missing-sigmoid-grad": "check the derivative of the hidden activation",
+    "one-minus-h": "check the derivative of the hidden activation",
+    "sigmoid-grad-of-z": "check the derivative of the hidden activation",
+    "sign-flip": "sign flipped (yhat - y vs y - yhat?)",
+    "mean-cost-summed-grad": "a mean cost with a summed gradient (or the reverse)?",
+    "summed-cost-mean-grad": "a mean cost with a summed gradient (or the reverse)?",
+    "b1-first-sample": "b1 wrong while W1 is right",
+    "b1-zero": "b1: gradient is all zero",
+    "w2-transposed": "W2 looks transposed",
+}
+
+
+def expected_hint(bug: str) -> str:
+    """The substring ``diagnose`` must produce for an injected ``bug`` (for tests)."""
+    return HINT_FOR_BUG[bug]
+
+
+def diagnose(
+    blocks: Iterable[Sequence],
+    samples: int | None = None,
+    activation: str = "sigmoid",
+) -> list[str]:
+    """Hints for a network check: ``blocks`` is ``(name, analytic, numeric, status)`` per block.
+
+    ``analytic`` and ``numeric`` are the block's values (any shape; 2-D for the
+    transposed test), ``status`` its worst ``Status``.  ``samples`` (M) lets a factor M
+    be named; ``activation`` picks the derivative formula quoted.  A correct network
+    (no failing block) gets no hint.
+    """
+    items = []
+    for name, a, n, status in blocks:
+        items.append((str(name), np.asarray(a, dtype=float), np.asarray(n, dtype=float), Status(status)))
+    failing = {name for name, _, _, s in items if s is Status.FAIL}
+    if not failing:
+        return []
+    right = {name for name, _, _, s in items if s in (Status.PASS, Status.KINK)}
+
+    hints: list[str] = []
+    explained: set[str] = set()
+    zero, factors, transposed = [], {}, []
+    for name, a, n, status in items:
+        if status is not Status.FAIL:
+            continue
+        pattern = block_pattern(a, n)
+        if pattern is None:
+            continue
+        explained.add(name)
+        if pattern[0] == "zero":
+            zero.append(name)
+        elif pattern[0] == "transposed":
+            transposed.append(name)
+        else:
+            key = _round_factor(pattern[1])
+            factors.setdefault(key, []).append(name)
+    for key, names in factors.items():
+        hints.append(_factor_hint(_join(names, ", "), key, samples))
+    hints += [f"{name}: gradient is all zero (never assigned, or overwritten?)" for name in zero]
+    hints += [
+        f"{name} looks transposed: its values are the numeric gradient's transpose laid into "
+        f"{name}'s shape (grad.T, or a reshape in column-major order?)"
+        for name in transposed
+    ]
+    hints += _structural(items, failing, right, explained, activation)
+    return hints
+
+
+def block_pattern(a: np.ndarray, n: np.ndarray):
+    """``("zero",)``, ``("factor", c)``, ``("transposed",)`` or None (see module docstring)."""
+    ok = np.isfinite(a) & np.isfinite(n)
+    if not np.all(np.isfinite(a)) or not np.any(ok):
+        return None
+    af, nf = a[ok], n[ok]
+    nmax = float(np.max(np.abs(nf)))
+    amax = float(np.max(np.abs(af)))
+    if nmax == 0.0:
+        return None
+    if amax <= _ZERO * nmax:
+        return ("zero",)
+    c = _fit_factor(af, nf)
+    if c is not None and abs(c - 1.0) > 1e-3:
+        return ("factor", c)
+    if a.ndim == 2 and min(a.shape) > 1 and a.shape == n.shape and np.all(ok):
+        t = n.T.reshape(a.shape)
+        if _explains(a, t) and not _explains(a, n):
+            return ("transposed",)
+    return None
+
+
+def _fit_factor(a: np.ndarray, n: np.ndarray) -> float | None:
+    sig = np.abs(n) > _SIGNIFICANT * np.max(np.abs(n))
+    if np.count_nonzero(sig) < 2:
+        return None
+    c = float(np.dot(a[sig], n[sig]) / np.dot(n[sig], n[sig]))
+    if not np.isfinite(c) or c == 0.0:
+        return None
+    return c if _explains(a, c * n) else None
+
+
+def _explains(a: np.ndarray, model: np.ndarray) -> bool:
+    """``model`` reproduces ``a`` up to the fit tolerances."""
+    r = np.abs(a - model)
+    na = float(np.linalg.norm(a))
+    return bool(na > 0 and np.linalg.norm(r) <= _FIT_RMS * na and np.max(r) <= _FIT_MAX * np.max(np.abs(a)))
+
+
+def _round_factor(c: float) -> float:
+    """``c`` to 4 significant digits, so blocks sharing a factor are reported together."""
+    return float(f"{c:.4g}")
+
+
+def _fmt(c: float) -> str:
+    if abs(c) >= 1 and abs(c - round(c)) <= 1e-3 * abs(c):
+        return f"{round(c):.1f}"
+    return f"{c:.4g}"
+
+
+def _near(c: float, target: float) -> bool:
+    return abs(c - target) <= 1e-3 * abs(target)
+
+
+def _factor_hint(names: str, c: float, samples: int | None) -> str:
+    if _near(c, -1.0):
+        return f"{names}: sign flipped (yhat - y vs y - yhat?)"
+    head = f"{names}: every entry is {_fmt(c)}x the numeric value"
+    m = abs(c) if abs(c) >= 1 else 1 / abs(c)
+    if c < 0:
+        return f"{head}: the sign is flipped and a constant factor {_fmt(-c)} is missing or extra"
+    batch = (samples is not None and samples > 1 and _near(m, samples)) or (
+        samples is None and m >= 3 and _near(m, round(m))
+    )
+    if batch:
+        inverse = f" (1/{round(m)})" if c < 1 else ""
+        return f"{head}{inverse}: a mean cost with a summed gradient (or the reverse)?"
+    if _near(m, 2.0):
+        return f"{head}: a factor of 2 (a missing or extra 1/2 as in 0.5*sum(...)**2, or a term counted twice?)"
+    return f"{head}: a constant factor is missing or extra (a scale, a temperature, the batch size?)"
+
+
+def _join(names: list[str], last: str = " and ") -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + last + names[-1]
+
+
+def _layer(name: str) -> int | None:
+    if len(name) >= 2 and name[0] in "Wb" and name[1:].isdigit():
+        return int(name[1:])
+    return None
+
+
+def _structural(items, failing, right, explained, activation) -> list[str]:
+    names = [name for name, *_ in items]
+    layers = {n: _layer(n) for n in names}
+    if any(v is None for v in layers.values()):
+        return []
+    L = max(layers.values())
+    wrong = [n for n in names if n in failing and n not in explained]
+    hints = []
+    for n in names:
+        l = layers[n]
+        if n.startswith("b") and n in wrong and f"W{l}" in right:
+            hints.append(
+                f"{n} wrong while W{l} is right: check the bias gradient is summed over the batch "
+                f"(sum over the rows of delta{l}, not one row)"
+            )
+    hidden_wrong = [n for n in wrong if layers[n] < L and n.startswith("W")]
+    output = [n for n in names if layers[n] == L]
+    if hidden_wrong and all(n in right for n in output):
+        bad = [n for n in names if n in failing]
+        good = [n for n in names if n in right]
+        formula = _DERIVATIVE.get(str(getattr(activation, "value", activation)), "its derivative")
+        hints.append(
+            f"{_join(bad)} wrong, {_join(good)} right: check the derivative of the hidden "
+            f"activation ({formula})"
+        )
+    elif len(names) > 1 and set(wrong) == set(names):
+        hints.append(
+            "every block is wrong: check the output error signal (yhat - y for softmax with "
+            "cross-entropy) and that the gradient is of the cost returned"
+        )
+    return hints
