@@ -59,16 +59,30 @@ FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
 
 
+def _junit_path(value: Optional[str]) -> Optional[str]:
+    """Validate --junit FILE before any work is done (bad input must write nothing)."""
+    if value is not None:
+        from .junit import validate_path
+
+        validate_path(value)
+    return value
+
+
+JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE", callback=_junit_path, help="Also write a JUnit XML report to FILE for CI (one test case per block, or per point and variable).")]
+
+
 def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | None):
     from .verdict import Thresholds
 
     return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
 
 
-def _finish(report, fmt: Format, quiet: bool = False) -> None:
-    """Render a report on stdout and exit with its code."""
+def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None) -> None:
+    """Write --junit FILE if asked, render a report on stdout and exit with its code."""
     from . import report as view
 
+    if junit is not None:
+        _write_junit(report, junit)
     if fmt is Format.JSON:
         sys.stdout.write(view.to_json(report) + "\n")
     else:
@@ -93,6 +107,7 @@ def expr_command(
     strict: StrictOpt = False,
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
+    junit: JunitOpt = None,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
 
@@ -104,13 +119,85 @@ def expr_command(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
     )
-    _finish(report, format, quiet)
+    _finish(report, format, quiet, junit)
 
 
 # ==== net (issue 3) ====================================================================
 
 
 # ==== func and sanity (issue 4) =========================================================
+def _write_junit(report, path: str) -> None:
+    """Write the JUnit XML file; a write error is bad input (exit 2)."""
+    from .errors import OptionError
+    from .junit import write_junit
+
+    try:
+        write_junit(report, path)
+    except OSError as exc:
+        raise OptionError(f"--junit: cannot write '{path}': {exc.strerror or exc}") from None
+
+
+@app.command("func")
+def func_command(
+    target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your function NAME(x) -> (cost, grad), as FILE.py:NAME or module:NAME (with --grad: NAME(x) -> cost).")],
+    grad: Annotated[Optional[str], typer.Option("--grad", metavar="[FILE.py:]NAME", help="Separate gradient function NAME(x) -> grad (then the checked function returns only its cost); without FILE.py: from the same file.")] = None,
+    shape: Annotated[Optional[str], typer.Option("--shape", help="Shape of x ~ N(0, 1), e.g. 3,4 or 'scalar' (default 3,4).")] = None,
+    x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
+    seed: SeedOpt = 0,
+    eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always shown).")] = 5,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    quiet: QuietOpt = False,
+    junit: JunitOpt = None,
+) -> None:
+    """Check your function's gradient at every entry of x (gradcheck_naive on the command line).
+
+    The function gets a copy of x; random and numpy.random are reset before every call,
+    and x must come back unchanged.
+
+    Example: gradcheck func mycode.py:quad --shape 3,4
+    """
+    from .check import check_func
+    from .report import DelayedProgress
+
+    thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
+    with DelayedProgress("checking x") as progress:
+        report = check_func(
+            target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
+            thresholds=thresholds, top=top, progress=progress,
+        )
+    _finish(report, format, quiet, junit)
+
+
+@app.command("sanity")
+def sanity_command(
+    seed: SeedOpt = 0,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    quiet: QuietOpt = False,
+    junit: JunitOpt = None,
+) -> None:
+    """Run the built-in sanity suite (the CS224n assignment 1 sanity checks).
+
+    sigmoid and its gradient on [[1, 2], [-1, -2]], softmax, gradient checks of
+    sum(x**2) on a scalar, 1-D and 2-D x, of ln(x), sin(x)-cos(x) and exp(x), and of
+    the two-layer network at dims 10 5 10.
+
+    Example: gradcheck sanity --junit sanity.xml
+    """
+    from .check import check_sanity
+
+    report = check_sanity(seed=seed, thresholds=_thresholds(pass_tol, fail_tol, strict, floor))
+    _finish(report, format, quiet, junit)
+
 
 
 # ==== second order, sweep, Taylor, graph, descent (issue 5) ============================

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -92,7 +93,7 @@ def _np_softplus(x):
     return np.logaddexp(0.0, x)
 
 
-_vec_erf = np.vectorize(math.erf, otypes=[float])
+_vec_erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _dual(f, df):
@@ -115,7 +116,7 @@ def _np_erf(x):
     x = np.asarray(x)
     if np.iscomplexobj(x):
         return _dual(_np_erf, lambda a: 2 / math.sqrt(math.pi) * np.exp(-a * a))(x)
-    return _vec_erf(x)
+    return _vec_erf(x).astype(float) if np.ndim(x) else math.erf(float(x))
 
 
 def _np_cbrt(x):
@@ -125,7 +126,7 @@ def _np_cbrt(x):
     return np.cbrt(x)
 
 
-def _c_arctan2(y, x):
+def _arctan2(y, x):
     y, x = np.asarray(y), np.asarray(x)
     if not (np.iscomplexobj(y) or np.iscomplexobj(x)):
         return np.arctan2(y, x)
@@ -134,18 +135,45 @@ def _c_arctan2(y, x):
     return np.arctan2(yr, xr) + 1j * im
 
 
-def _c_abs(z):
+def _abs(z):
     z = np.asarray(z)
     return np.where(np.real(z) < 0, -z, z) if np.iscomplexobj(z) else np.abs(z)
 
 
-def _c_sign(z):
+def _sign(z):
     return np.sign(np.real(z))
 
 
-# Implementations handed to lambdify: real ones, and complex-step-safe overrides.
-_REAL_NS = {"sigmoid": _np_sigmoid, "softplus": _np_softplus, "erf": _np_erf, "cbrt": _np_cbrt}
-_COMPLEX_NS = {**_REAL_NS, "arctan2": _c_arctan2, "abs": _c_abs, "sign": _c_sign}
+def _heaviside(z, h0=0.5):
+    return np.heaviside(np.real(z), np.real(h0))
+
+
+def _extreme(pick_first):
+    def f(*args):
+        out = args[0]
+        for a in args[1:]:
+            out = np.where(pick_first(np.real(out), np.real(a)), out, a)
+        return out
+
+    return f
+
+
+def _log_real(x):
+    return np.log(x) if np.iscomplexobj(x) else np.log(np.asarray(x, dtype=float))
+
+
+#: sympy function class -> numpy implementation, valid for real input and for the
+#: complex step (non-analytic pieces carry the imaginary part as a perturbation).
+_NUMPY = {
+    sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan,
+    sp.sec: lambda x: 1 / np.cos(x), sp.csc: lambda x: 1 / np.sin(x), sp.cot: lambda x: 1 / np.tan(x),
+    sp.asin: np.arcsin, sp.acos: np.arccos, sp.atan: np.arctan, sp.atan2: _arctan2,
+    sp.sinh: np.sinh, sp.cosh: np.cosh, sp.tanh: np.tanh,
+    sp.asinh: np.arcsinh, sp.acosh: np.arccosh, sp.atanh: np.arctanh,
+    sp.exp: np.exp, sp.log: _log_real, sp.Abs: _abs, sp.sign: _sign, sp.Heaviside: _heaviside,
+    sp.Max: _extreme(np.greater_equal), sp.Min: _extreme(np.less_equal), sp.erf: _np_erf,
+    sigmoid: _np_sigmoid, softplus: _np_softplus, cbrt: _np_cbrt,
+}
 
 
 def _log(x, base=None):
@@ -381,7 +409,9 @@ def parse(text: str, allowed: Sequence[str] | None = None) -> Expression:
     source, cols = _caret_text(text.strip())
     cols = [c + lead for c in cols]
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # e.g. SyntaxWarning "invalid decimal literal"
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         col = cols[min(max((exc.offset or 1) - 1, 0), len(cols) - 1)]
         msg = (exc.msg or "invalid syntax").split(" (")[0]
@@ -448,28 +478,72 @@ def kinks(expr: sp.Expr) -> tuple[Kink, ...]:
 
 
 # ---------------------------------------------------------------- numeric functions
+def _evaluate(expr: sp.Basic, env: dict, cache: dict):
+    """Evaluate a sympy tree on numpy arrays, node by node (no code generation)."""
+    hit = cache.get(expr)
+    if hit is not None:
+        return hit
+    if expr.is_Symbol:
+        out = env[expr.name]
+    elif expr.is_Number or expr.is_NumberSymbol:
+        out = float(expr) if expr.is_real else complex(expr)
+    elif expr.is_Add:
+        args = [_evaluate(a, env, cache) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = out + a
+    elif expr.is_Mul:
+        args = [_evaluate(a, env, cache) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = out * a
+    elif expr.is_Pow:
+        base, exp = expr.args
+        b = _evaluate(base, env, cache)
+        if exp.is_Integer:
+            n = int(exp)
+            out = b**n if n >= 0 else 1 / b ** (-n)
+        elif exp == sp.Rational(1, 2):
+            out = np.sqrt(b) if np.iscomplexobj(b) else np.sqrt(np.asarray(b, dtype=float))
+        else:
+            e = _evaluate(exp, env, cache)
+            if not (np.iscomplexobj(b) or np.iscomplexobj(e)):
+                b = np.asarray(b, dtype=float)
+            out = np.power(b, e)
+    elif isinstance(expr, sp.DiracDelta):
+        out = 0.0
+    elif type(expr) in _NUMPY:
+        out = _NUMPY[type(expr)](*[_evaluate(a, env, cache) for a in expr.args])
+    else:  # zoo, nan and anything sympy produced that has no numeric meaning here
+        out = np.nan
+    cache[expr] = out
+    return out
+
+
 def compile_many(exprs: Sequence[sp.Expr], names: Sequence[str], complex_step: bool = False):
     """Vectorised ``F(X) -> (len(exprs), K)`` for ``X`` of shape ``(len(names), K)``.
 
-    For ``complex_step`` the non-analytic pieces (abs, sign, atan2, erf, cbrt ...) get
-    implementations that carry the imaginary part as a first-order perturbation.
+    Evaluation walks the sympy tree with numpy (``_NUMPY``); nothing is generated or
+    executed.  For ``complex_step`` the non-analytic pieces (abs, sign, atan2, erf,
+    cbrt ...) carry the imaginary part as a first-order perturbation.  In real mode a
+    complex or undefined value becomes NaN.
     """
-    syms = [symbol(n) for n in names]
-    ns = _COMPLEX_NS if complex_step else _REAL_NS
-    fn = sp.lambdify(syms, list(exprs), modules=[ns, "numpy"], dummify=True)
+    exprs = list(exprs)
     m = len(exprs)
+    dtype = complex if complex_step else float
 
     def F(X: np.ndarray) -> np.ndarray:
         X = np.asarray(X)
-        with np.errstate(all="ignore"):
-            out = fn(*X) if len(syms) else fn()
         K = X.shape[1] if X.ndim == 2 else 1
-        res = np.empty((m, K), dtype=complex if complex_step else float)
-        for i, v in enumerate(out):
-            v = np.asarray(v)
-            if not complex_step and np.iscomplexobj(v):
-                v = np.where(np.abs(v.imag) == 0, v.real, np.nan)
-            res[i] = np.broadcast_to(v, (K,))
+        env = {n: X[i] for i, n in enumerate(names)}
+        cache: dict = {}
+        res = np.empty((m, K), dtype=dtype)
+        with np.errstate(all="ignore"):
+            for i, e in enumerate(exprs):
+                v = np.asarray(_evaluate(e, env, cache))
+                if not complex_step and np.iscomplexobj(v):
+                    v = np.where(v.imag == 0, v.real, np.nan)
+                res[i] = np.broadcast_to(v, (K,))
         return res
 
     return F
@@ -514,3 +588,142 @@ def require_finite(values: np.ndarray, what: str) -> None:
     """Raise DomainError unless every value is real and finite."""
     if not np.all(np.isfinite(values)):
         raise DomainError(what)
+
+
+# ==== second order, sweep, Taylor, graph, descent (issue 5): sympy helpers ==============
+# Small helpers so that graph.py and the --show-steps / --latex views never touch sympy.
+
+#: derivatives with more operations than this are not simplified (simplify can take
+#: minutes on a few dozen operations)
+SIMPLIFY_MAX_OPS = 60
+#: wall-clock bound on one simplify call (main thread on POSIX only: SIGALRM)
+SIMPLIFY_SECONDS = 2.0
+
+
+def node_children(node: sp.Expr) -> tuple[sp.Expr, ...]:
+    """The operands of a graph node; a constant subexpression (``sqrt(2)``) is a leaf."""
+    return tuple(node.args) if node.free_symbols and not node.is_Atom else ()
+
+
+def node_kind(node: sp.Expr) -> str:
+    """``var``, ``const``, ``add``, ``mul``, ``pow`` or the function's name (``sin``)."""
+    if node.is_Symbol:
+        return "var"
+    if not node_children(node):
+        return "const"
+    for cls, name in ((sp.Add, "add"), (sp.Mul, "mul"), (sp.Pow, "pow")):
+        if isinstance(node, cls):
+            return name
+    return type(node).__name__.lower()
+
+
+def node_name(node: sp.Expr) -> str:
+    """A variable's name (only for ``node_kind(node) == "var"``)."""
+    return node.name
+
+
+def constant_value(node: sp.Expr) -> float:
+    """A constant subexpression as a float (nan when it is not real)."""
+    value = complex(node.evalf(17))
+    return value.real if value.imag == 0 else math.nan
+
+
+_LOCAL_CACHE: dict = {}
+
+
+def local_derivatives(node: sp.Expr, values: Sequence[float]) -> tuple[float, np.ndarray]:
+    """The node's value and its partials d node / d operand_k at operand values ``values``.
+
+    The node's operator is applied to fresh symbols ``a_k``; its value and ``d/da_k``
+    are compiled once per (operator, arity) and evaluated at ``a = values``.
+    """
+    key = (node.func, len(node.args))
+    fn = _LOCAL_CACHE.get(key)
+    if fn is None:
+        names = [f"__a{k}" for k in range(len(node.args))]
+        local = node.func(*[symbol(n) for n in names])
+        fn = compile_many([local] + [_clean(sp.diff(local, symbol(n))) for n in names], names)
+        _LOCAL_CACHE[key] = fn
+    out = fn(np.asarray(values, dtype=float).reshape(-1, 1))[:, 0]
+    return float(out[0]), out[1:]
+
+
+def latex(expr: sp.Expr) -> str:
+    """LaTeX of an expression (sympy's ``latex``)."""
+    return sp.latex(expr)
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The derivative ``d f / d wrt`` shown step by step (strings, ready to print).
+
+    ``raw`` is the derivative of ``f`` with the custom functions (sigmoid, softplus)
+    written out in elementary functions, before any simplification; ``derivative`` is
+    sympy's derivative in the user's vocabulary (the one gradcheck checks);
+    ``simplified`` is ``simplify(derivative)``, or ``None`` when it was skipped
+    (``note`` says why); ``latex`` is the LaTeX of the final form.
+    """
+
+    wrt: str
+    raw: str
+    derivative: str
+    simplified: str | None
+    latex: str
+    note: str = ""
+
+
+class _SimplifyTimeout(BaseException):
+    """Raised by SIGALRM inside simplify (a BaseException so sympy cannot swallow it)."""
+
+
+def bounded_simplify(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS, seconds: float = SIMPLIFY_SECONDS):
+    """``(simplify(expr), "")``, or ``(None, reason)`` when too large or too slow.
+
+    The size bound (``count_ops``) always applies; the time bound uses ``SIGALRM`` and
+    so only applies in the main thread on POSIX when no other interval timer runs.
+    """
+    import signal
+    import threading
+
+    ops = int(sp.count_ops(expr))
+    if ops > max_ops:
+        return None, f"not simplified: {ops} operations (limit {max_ops})"
+    timed = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
+    if not timed:
+        return sp.simplify(expr), ""
+
+    def on_alarm(signum, frame):
+        raise _SimplifyTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            result = sp.simplify(expr)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _SimplifyTimeout:
+        return None, f"not simplified: simplify took more than {seconds:g} s"
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return result, ""
+
+
+def derivation(expr: sp.Expr, name: str) -> Derivation:
+    """The steps of ``d expr / d name``: raw, as checked, simplified (bounded), LaTeX."""
+    elementary = expr.rewrite([sigmoid, softplus], sp.exp)
+    raw = _clean(sp.diff(elementary, symbol(name)))
+    derivative = partial(expr, name)
+    simplified, note = bounded_simplify(derivative)
+    if simplified is not None and sp.count_ops(simplified) > sp.count_ops(derivative):
+        simplified = derivative  # simplify may lengthen; keep the shorter form
+    final = derivative if simplified is None else simplified
+    return Derivation(
+        wrt=name, raw=display(raw), derivative=display(derivative),
+        simplified=None if simplified is None else display(simplified),
+        latex=sp.latex(final), note=note,
+    )

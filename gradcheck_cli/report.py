@@ -62,7 +62,7 @@ def status_text(status: Status) -> Text:
 
 def index_text(check: Check) -> str:
     """``W1[3, 2]``, ``x[0]``, or just the variable name."""
-    if check.index is None:
+    if not check.index:  # None, or () for a scalar x
         return check.name
     return f"{check.name}[{', '.join(str(i) for i in check.index)}]"
 
@@ -93,7 +93,7 @@ def _block_table(report: Report) -> Table:
                          ("max rel error", "right"), ("worst entry", "left"), ("status", "left")):
         table.add_column(col, justify=justify, no_wrap=True)
     for b in report.blocks:
-        worst = "-" if b.worst_index is None else f"{b.name}[{', '.join(map(str, b.worst_index))}]"
+        worst = "-" if b.worst_index is None else f"{b.name}[{', '.join(map(str, b.worst_index))}]" if b.worst_index else b.name
         table.add_row(
             Text(b.name), " x ".join(map(str, b.shape)) or "scalar", str(b.checked),
             fmt_error(b.max_rel_error), Text(worst), status_text(b.status),
@@ -160,6 +160,55 @@ def to_text(report: Report, width: int = 100) -> str:
 
 
 # ==== func and sanity (issue 4) =========================================================
+class DelayedProgress:
+    """A progress bar on stderr for a long check, as a ``progress(done, total)`` callback.
+
+    It appears only when stderr is a terminal and the work has run for ``delay``
+    seconds, and it disappears when done, so short checks and logs stay clean.
+    """
+
+    def __init__(self, description: str, delay: float = 1.0, console: Console | None = None) -> None:
+        self.description = description
+        self.delay = delay
+        self.console = console if console is not None else make_console(stderr=True)
+        self.enabled = self.console.is_terminal
+        self._start = 0.0
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> "DelayedProgress":
+        import time
+
+        self._start = time.monotonic()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    @property
+    def shown(self) -> bool:
+        return self._progress is not None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._progress is None:
+            import time
+
+            if time.monotonic() - self._start < self.delay:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=self.console, transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(self.description, total=total)
+        self._progress.update(self._task, completed=done)
+
 
 
 # ==== second order, sweep, Taylor, graph, descent (issue 5) ============================

@@ -1,0 +1,60 @@
+"""Cold start-up of the CLI, as ratios to the anchors measured in the same run.
+
+    python benchmarks/bench_cli.py [--repeat 7]
+
+- ``gradcheck expr "sin(x)-cos(x)"`` against ``python -c "import numpy, sympy"``
+  (the floor any sympy-based checker pays; target ratio <= 1.3);
+- ``gradcheck --help`` against ``python -c pass``.
+
+Each command runs ``--repeat`` times in a fresh process; the median wall time is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def gradcheck_cmd() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), "gradcheck")
+    if os.path.exists(script):
+        return [script]
+    found = shutil.which("gradcheck")
+    return [found] if found else [sys.executable, "-m", "gradcheck_cli"]
+
+
+def wall(cmd: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args()
+    gc = gradcheck_cmd()
+    pairs = [
+        ("gradcheck expr \"sin(x)-cos(x)\"", gc + ["expr", "sin(x)-cos(x)"],
+         "python -c \"import numpy, sympy\"", [sys.executable, "-c", "import numpy, sympy"], 1.3),
+        ("gradcheck --help", gc + ["--help"], "python -c pass", [sys.executable, "-c", "pass"], None),
+    ]
+    wall(gc + ["--help"], 1)  # warm the file cache once
+    print(f"{'command':36s} {'median s':>9s}   {'anchor':34s} {'median s':>9s} {'ratio':>7s}  target")
+    for name, cmd, aname, acmd, target in pairs:
+        ours, anchor = wall(cmd, args.repeat), wall(acmd, args.repeat)
+        ratio = ours / anchor
+        verdict = "" if target is None else (f"<= {target} ok" if ratio <= target else f"<= {target} MISSED")
+        print(f"{name:36s} {ours:9.3f}   {aname:34s} {anchor:9.3f} {ratio:7.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()

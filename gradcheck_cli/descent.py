@@ -1,0 +1,152 @@
+"""Gradient descent with a given gradient (``gradcheck descend``).
+
+numpy only: ``f`` and its gradient arrive as callables of a flat point.
+
+Iteration (fixed learning rate ``lr``)::
+
+    x_{k+1} = x_k - lr * grad f(x_k),      step_k = x_{k+1} - x_k
+
+Outcomes (``Outcome``), checked after every step in this order:
+
+=========  ================================================================================
+diverged   ``x``, ``f(x)`` or the gradient is not finite (overflow, or a step left the
+           domain of f); or ``max|x| > X_LIMIT max(1, max|x_0|)`` (f looks unbounded
+           below); or f rose in each of the last ``RISE_STREAK`` steps while ``|step|``
+           grew (the classic sign of a learning rate above ``2 / L``)
+converged  ``|step| < tol`` (Euclidean norm; for one variable ``|x_{k+1} - x_k| < tol``)
+max_iter   ``max_iter`` steps without either
+=========  ================================================================================
+
+The result is the last iterate: for ``converged`` a point where ``|grad f| < tol / lr``,
+a local minimum when f is convex nearby (the iteration cannot tell a saddle point from a
+minimum if it starts exactly on a ridge).  Example (course notes): ``f = x**4 - 3 x**3``
+from ``x_0 = 6`` with ``lr = 0.01`` and ``tol = 1e-5`` converges to ``x = 9/4``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+import numpy as np
+
+from .errors import DomainError, OptionError
+
+#: |x| beyond this many times max(1, |x_0|) counts as growing without bound
+X_LIMIT = 1e15
+#: f rising with growing steps this many times in a row counts as divergence
+RISE_STREAK = 10
+
+
+class Outcome(str, Enum):
+    """How a descent ended; the value is what JSON shows."""
+
+    CONVERGED = "converged"
+    DIVERGED = "diverged"
+    MAX_ITER = "max_iter"
+
+
+@dataclass(frozen=True)
+class DescentResult:
+    """The trajectory and how it ended.
+
+    ``xs`` has shape ``(iterations + 1, n)`` (``xs[0] = x0``), ``fs`` and ``grads`` the
+    values at those points (``grads`` shape like ``xs``), ``steps`` the Euclidean norms
+    of the ``iterations`` steps.  ``message`` says why it stopped.
+    """
+
+    outcome: Outcome
+    xs: np.ndarray
+    fs: np.ndarray
+    grads: np.ndarray
+    steps: np.ndarray
+    message: str
+    lr: float
+    tol: float
+    max_iter: int
+
+    @property
+    def iterations(self) -> int:
+        return len(self.steps)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.xs[-1]
+
+    @property
+    def f(self) -> float:
+        return float(self.fs[-1])
+
+
+def validate_descent(lr: float, tol: float, max_iter: int) -> None:
+    """Raise OptionError unless lr > 0, tol > 0 (finite) and max_iter >= 1."""
+    for name, value in (("--lr", lr), ("--tol", tol)):
+        if not (np.isfinite(value) and value > 0):
+            raise OptionError(f"{name} must be a positive number, got {value!r}")
+    if max_iter < 1:
+        raise OptionError(f"--max-iter must be at least 1, got {max_iter}")
+
+
+def descend(
+    f: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray],
+    x0: np.ndarray,
+    lr: float = 0.01,
+    tol: float = 1e-5,
+    max_iter: int = 10_000,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> DescentResult:
+    """Run gradient descent from ``x0`` (see the module docstring for the rules).
+
+    ``f(x) -> float`` and ``grad(x) -> (n,)`` take a flat float array.  ``progress(k,
+    f_k, |step_k|)`` is called after every step.  Raises DomainError when f or its
+    gradient is not finite at ``x0``.
+
+    >>> r = descend(lambda x: float(x[0] ** 2), lambda x: 2 * x, np.array([3.0]), lr=0.25)
+    >>> r.outcome.value, float(r.x[0])
+    ('converged', 0.0)
+    """
+    validate_descent(lr, tol, max_iter)
+    x = np.array(x0, dtype=float).ravel()
+    fx, gx = float(f(x)), np.asarray(grad(x), dtype=float).ravel()
+    if not (np.all(np.isfinite(x)) and np.isfinite(fx) and np.all(np.isfinite(gx))):
+        raise DomainError("x0 is outside the domain: f or its gradient is not real and finite there")
+    limit = X_LIMIT * max(1.0, float(np.max(np.abs(x))))
+    xs, fs, gs, steps = [x], [fx], [gx], []
+    rises, outcome, message = 0, Outcome.MAX_ITER, ""
+    for k in range(1, max_iter + 1):
+        x_new = x - lr * gx
+        step = float(np.linalg.norm(x_new - x))
+        with np.errstate(all="ignore"):
+            f_new = float(f(x_new))
+            g_new = np.asarray(grad(x_new), dtype=float).ravel()
+        rises = rises + 1 if steps and f_new > fx and step > steps[-1] else 0
+        xs.append(x_new), fs.append(f_new), gs.append(g_new), steps.append(step)
+        if not (np.all(np.isfinite(x_new)) and np.isfinite(f_new) and np.all(np.isfinite(g_new))):
+            outcome = Outcome.DIVERGED
+            message = (f"diverged at iteration {k}: f or its gradient is not finite (overflow, "
+                       "or the step left the domain of f); try a smaller --lr")
+        elif float(np.max(np.abs(x_new))) > limit:
+            outcome = Outcome.DIVERGED
+            message = (f"diverged at iteration {k}: |x| exceeded {X_LIMIT:.0e} x max(1, |x0|); "
+                       "f looks unbounded below along the path")
+        elif rises >= RISE_STREAK:
+            outcome = Outcome.DIVERGED
+            message = (f"diverged at iteration {k}: f rose in {RISE_STREAK} consecutive steps while "
+                       f"the steps grew (|step| = {step:.3g}); --lr {lr:g} is too large")
+        elif step < tol:
+            outcome = Outcome.CONVERGED
+            message = f"converged after {k} iteration{'s' if k != 1 else ''}: |step| = {step:.3g} < tol = {tol:g}"
+        if progress is not None:
+            progress(k, f_new, step)
+        x, fx, gx = x_new, f_new, g_new
+        if outcome is not Outcome.MAX_ITER:
+            break
+    else:
+        message = (f"stopped after --max-iter {max_iter} iterations without converging "
+                   f"(last |step| = {steps[-1]:.3g} >= tol = {tol:g})")
+    return DescentResult(
+        outcome=outcome, xs=np.array(xs), fs=np.array(fs), grads=np.array(gs),
+        steps=np.array(steps), message=message, lr=float(lr), tol=float(tol), max_iter=int(max_iter),
+    )

@@ -1,0 +1,110 @@
+"""Assertions for pytest: ``assert_*`` run a check and raise ``AssertionError`` on failure.
+
+The message is a one-line verdict naming the worst entry, then the same table the
+command line prints (``report.to_text``), so a failing test shows which entries are
+wrong and by how much.  They return None; use ``check_*`` to get the report itself
+(``check_*`` return, ``assert_*`` raise, never both).  Bad input (an unknown
+variable, a function that raises) raises :class:`~gradcheck_cli.errors.InputError`,
+not ``AssertionError``: a broken test is not a wrong gradient.
+
+    >>> import numpy as np
+    >>> assert_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4)))
+    >>> assert_expression("sin(x) - cos(x)", at=["x=0.5"])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .results import Check, Report
+from .verdict import Status, Thresholds
+
+
+__all__ = ["assert_gradient", "assert_expression", "assert_network", "failure_message"]
+
+
+def _label(check: Check) -> str:
+    if check.point is not None:
+        where = ", ".join(f"{k}={v:.6g}" for k, v in check.point.items())
+        return f"d/d{check.name} at {where}"
+    if not check.index:
+        return check.name
+    return f"{check.name}[{', '.join(str(i) for i in check.index)}]"
+
+
+def failure_message(report: Report) -> str:
+    """``gradient check failed: 1 of 12 entries fail; worst x[1, 2]: analytic ...`` + table."""
+    from .report import to_text
+
+    c = report.counts
+    bad = [ch for ch in report.checks if ch.status in (Status.FAIL, Status.WARN)]
+    bad.sort(key=lambda ch: (ch.status is not Status.FAIL, -(ch.rel_error if ch.rel_error == ch.rel_error else float("inf"))))
+    first = f"gradient check failed ({report.command}): {report.summary_line()}"
+    if bad:
+        w = bad[0]
+        first += (
+            f"; worst {_label(w)}: analytic {w.analytic:.10g}, numeric {w.numeric:.10g}, "
+            f"rel error {w.rel_error:.1e}"
+        )
+    if report.thresholds.strict and c.get("warn") and not c.get("fail"):
+        first += " (warn fails under strict)"
+    return f"{first}\n{to_text(report, width=120)}"
+
+
+def _raise_if_failed(report: Report) -> None:
+    __tracebackhide__ = True
+    if not report.passed:
+        raise AssertionError(failure_message(report))
+
+
+def assert_gradient(
+    f: Callable[..., Any],
+    x: Any,
+    *,
+    grad: Callable[..., Any] | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    eps: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+) -> None:
+    """Assert that ``f(x) -> (cost, grad)`` (or ``f(x) -> cost`` with ``grad``) is right at x.
+
+    Arguments as for :func:`gradcheck_cli.check.check_gradient`; ``thresholds=
+    Thresholds(strict=True)`` makes a warn fail too.
+
+    >>> import numpy as np
+    >>> def quad(x):
+    ...     return np.sum(x**2), 2 * x
+    >>> assert_gradient(quad, np.random.default_rng(0).standard_normal((3, 4)))
+    """
+    __tracebackhide__ = True
+    from .check import check_gradient
+
+    _raise_if_failed(check_gradient(f, x, grad=grad, sample=sample, seed=seed, eps=eps,
+                                    thresholds=thresholds, top=top))
+
+
+def assert_expression(text: str, **kwargs: Any) -> None:
+    """Assert every partial derivative of the expression ``text`` checks out.
+
+    Keyword arguments as for :func:`gradcheck_cli.check.check_expression` (``at``,
+    ``points``, ``seed``, ``grads``, ``wrt``, ``method``, ``eps``, ``thresholds``).
+
+    >>> assert_expression("x**3", at=["2"], grads=["3*x**2"])
+    """
+    __tracebackhide__ = True
+    from .check import check_expression
+
+    _raise_if_failed(check_expression(text, **kwargs))
+
+
+def assert_network(dims: Any = (10, 5, 10), **kwargs: Any) -> None:
+    """Assert the network check at ``dims`` passes (``check.check_network``'s arguments).
+
+    >>> assert_network((10, 5, 10))  # doctest: +SKIP
+    """
+    __tracebackhide__ = True
+    from . import check
+
+    _raise_if_failed(check.check_network(dims=dims, **kwargs))

@@ -1,0 +1,184 @@
+"""`gradcheck sanity` and the suite's definitions (`sanity.SUITE`, `check.check_sanity`)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradcheck_cli import check, sanity
+from gradcheck_cli.cli import ExitCode, main
+from gradcheck_cli.verdict import Status, Thresholds
+
+SIGMOID = "[[0.73105858 0.88079708]\n [0.26894142 0.11920292]]"
+SIGMOID_GRAD = "[[0.19661193 0.10499359]\n [0.19661193 0.10499359]]"
+WITHOUT_NETWORK = [item for item in sanity.SUITE if not isinstance(item, sanity.NetworkItem)]
+
+
+def needs_network():
+    """Skip (like importorskip) until the net section provides check.check_network."""
+    if not hasattr(check, "check_network"):
+        pytest.skip("check.check_network is not there yet (issue 3)")
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_suite_is_the_contract_list():
+    assert sanity.item_names() == (
+        "sigmoid", "sigmoid_grad", "softmax", "quad_scalar", "quad_1d", "quad_2d",
+        "ln", "sin_minus_cos", "exp", "network",
+    )
+    net = sanity.SUITE[-1]
+    assert isinstance(net, sanity.NetworkItem) and net.dims == (10, 5, 10)
+    assert sanity.SIGMOID_INPUT.tolist() == [[1, 2], [-1, -2]]
+
+
+def test_suite_without_network_passes_and_prints_like_the_course():
+    report = check.check_sanity(items=WITHOUT_NETWORK)
+    assert report.passed and report.status is Status.PASS
+    assert report.command == "sanity"
+    text = "\n".join(report.header)
+    assert report.header[0] == "Running sanity checks..."
+    assert SIGMOID in text and SIGMOID_GRAD in text
+    assert text.count("Gradient check passed!") == 6
+    assert "sum(x**2), scalar x: Gradient check passed!" in text
+    assert [b.name for b in report.blocks] == [i.name for i in WITHOUT_NETWORK]
+    assert report.counts == {"checks": 4 + 4 + 6 + 1 + 3 + 20 + 5 + 5 + 5, "pass": 53, "warn": 0, "fail": 0, "kink": 0}
+    assert report.checks == ()  # only failing entries are listed
+
+
+def test_value_items_match_the_printed_references_to_8_decimals():
+    for item in sanity.SUITE[:3]:
+        assert np.max(np.abs(item.compute() - item.expected)) <= sanity.VALUE_TOL
+
+
+def test_a_wrong_reference_value_fails():
+    wrong = sanity.ValueItem("sigmoid", "sigmoid", sanity.SUITE[0].compute,
+                             np.array([[0.73105858, 0.88079708], [0.26894142, 0.11920293]]))
+    report = check.check_sanity(items=[wrong])
+    assert not report.passed
+    assert report.counts["fail"] == 1
+    (bad,) = report.checks
+    assert (bad.name, bad.index, bad.status) == ("sigmoid", (1, 1), Status.FAIL)
+    assert "  differs from the reference values:" in report.header
+
+
+def test_a_wrong_gradient_item_fails_in_course_style():
+    item = sanity.GradientItem("quad_bad", "sum(x**2) with 3x", lambda x: (np.sum(x**2), x * [2, 3]),
+                               lambda rng: np.array([1.0, -2.0]))
+    report = check.check_sanity(items=[item])
+    assert not report.passed and report.status is Status.FAIL
+    assert "sum(x**2) with 3x: Gradient check failed." in report.header
+    assert "  worst gradient error at x[1]: your gradient -6.000000, numerical gradient -4.000000" in report.header
+    assert {c.name for c in report.checks} == {"quad_bad"}
+    assert report.blocks[0].name == "quad_bad" and report.blocks[0].status is Status.FAIL
+
+
+def test_warn_passes_unless_strict():
+    item = sanity.GradientItem("w", "w", lambda x: (np.sum(x**2), 2 * x * (1 + 1e-5)), lambda rng: np.ones(2))
+    loose = check.check_sanity(items=[item])
+    assert loose.passed and loose.status is Status.WARN
+    assert "w: Gradient check passed! (with warnings)" in loose.header
+    strict = check.check_sanity(items=[item], thresholds=Thresholds(strict=True))
+    assert not strict.passed
+    assert len(strict.checks) == 2
+
+
+def test_seed_changes_random_inputs_only():
+    a = check.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
+    b = check.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
+    c = check.check_sanity(items=WITHOUT_NETWORK, seed=5).to_dict()
+    assert a == b
+    assert a["blocks"][:4] == c["blocks"][:4]  # values and the fixed scalar
+    assert a["blocks"][5] != c["blocks"][5]
+
+
+# ------------------------------------------------------------------ network item
+def test_network_item_calls_check_network():
+    needs_network()
+    report = check.check_sanity(items=[sanity.SUITE[-1]])
+    assert report.passed
+    assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
+    assert report.counts["checks"] == (10 + 1) * 5 + (5 + 1) * 10
+    assert "two-layer network, dims 10 5 10: Gradient check passed!" in report.header
+
+
+def test_cli_sanity_passes(capsys):
+    needs_network()
+    code, out, err = run(["sanity"], capsys)
+    assert code == ExitCode.OK, out + err
+    assert out.startswith("Running sanity checks...\n")
+    assert SIGMOID in out and SIGMOID_GRAD in out
+    assert out.count("Gradient check passed!") == 7
+    assert "network.W1" in out
+    assert out.rstrip().splitlines()[-1] == "168 checks: 168 pass, 0 warn, 0 fail"
+
+
+def test_cli_sanity_json_and_quiet(capsys):
+    needs_network()
+    code, out, err = run(["sanity", "--format", "json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and err == ""
+    assert doc["command"] == "sanity" and doc["status"] == "pass"
+    assert [i["name"] for i in doc["items"]] == list(sanity.item_names())
+    assert all(i["status"] == "pass" for i in doc["items"])
+    assert doc["summary"]["checks"] == 168
+    code, out, _ = run(["sanity", "-q"], capsys)
+    assert (code, out) == (0, "168 checks: 168 pass, 0 warn, 0 fail\n")
+
+
+def test_cli_sanity_junit(capsys, tmp_path):
+    needs_network()
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "sanity.xml"
+    code, _, _ = run(["sanity", "-q", "--junit", str(path)], capsys)
+    assert code == 0
+    suite = ET.parse(path).getroot().find("testsuite")
+    assert suite.get("name") == "gradcheck sanity"
+    names = [case.get("name") for case in suite.iter("testcase")]
+    assert names[:3] == ["sigmoid", "sigmoid_grad", "softmax"] and names[-1] == "network.b2"
+    assert suite.get("tests") == str(len(names)) and suite.get("failures") == "0"
+
+
+def test_cli_sanity_bad_option(capsys):
+    code, out, err = run(["sanity", "--pass-tol", "-1"], capsys)
+    assert code == ExitCode.BAD_INPUT and out == ""
+    assert "--pass-tol must be a positive number" in err
+
+
+def test_network_item_wiring_with_a_stand_in(monkeypatch, capsys):
+    """The network item's plumbing, with a stand-in for check_network (blocks renamed, failing entries kept)."""
+    seen = {}
+
+    def fake_check_network(dims, seed=0, thresholds=Thresholds(), top=5):
+        seen.update(dims=dims, seed=seed, top=top)
+        rng = np.random.default_rng(0)
+        data = []
+        for name, shape in (("W1", (10, 5)), ("b1", (5,)), ("W2", (5, 10)), ("b2", (10,))):
+            a = rng.standard_normal(int(np.prod(shape)))
+            n = a.copy()
+            if name == "W2":
+                n[13] *= 2
+            data.append(check.BlockData(name, shape, a, n, np.full(a.shape, 1e-12)))
+        v = check.judge_blocks(data, thresholds, top)
+        return check.Report(command="net", method=check.Method.CENTRAL, thresholds=thresholds,
+                            checks=v.checks, counts=v.counts, blocks=v.blocks)
+
+    monkeypatch.setattr(check, "check_network", fake_check_network, raising=False)
+    report = check.check_sanity(items=[sanity.SUITE[-1]], seed=7)
+    assert seen == {"dims": (10, 5, 10), "seed": 7, "top": 0}
+    assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
+    assert [(c.name, c.index) for c in report.checks] == [("network.W2", (1, 3))]
+    assert "two-layer network, dims 10 5 10: Gradient check failed." in report.header
+    assert any(line.startswith("  worst gradient error at W2[1, 3]: ") for line in report.header)
+    code, out, _ = run(["sanity"], capsys)
+    assert code == ExitCode.CHECK_FAILED
+    assert "network.W2[1, 3]" in out
+    assert out.rstrip().splitlines()[-1] == "168 checks: 167 pass, 0 warn, 1 fail"
