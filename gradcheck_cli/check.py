@@ -301,6 +301,261 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
 
 
 # ==== net (issue 3) ====================================================================
+#: fast mode: directional checks per block (Rademacher directions, see network_fd)
+FAST_DIRECTIONS = 8
+
+
+def _with_second_opinions(report: Report, cost, grad_fn, x: np.ndarray, g: np.ndarray, *,
+                          hvp: int = 0, taylor: bool = False, seed: int = 0) -> Report:
+    """Add ``--hvp K`` symmetry rows and the ``--taylor`` order to a net/func report.
+
+    ``cost(x) -> float`` and ``grad_fn(flat x) -> flat gradient`` are the checked
+    function; ``g`` the gradient at ``x``.  Hessian-vector rows count in the summary;
+    the Taylor order is advisory (a note, a hint if it disagrees, JSON ``taylor_order``).
+    """
+    from dataclasses import replace
+
+    from .results import merge_counts
+
+    if hvp < 0:
+        raise OptionError(f"--hvp must be at least 0, got {hvp}")
+    checks, counts, notes, hints, extra = list(report.checks), dict(report.counts), list(report.notes), list(report.hints), dict(report.extra)
+    if hvp:
+        from .second_order import hvp_checks, hvp_symmetry
+
+        rows = hvp_checks(hvp_symmetry(grad_fn, x, hvp, seed, report.thresholds))
+        checks += rows
+        counts = merge_counts([counts, count_statuses([r.status for r in rows])])
+        notes.append(f"hvp: {hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
+                     "(a gradient field has a symmetric Jacobian)")
+    if taylor:
+        from .sweep import taylor_test
+
+        t = taylor_test(lambda z: float(cost(z.reshape(np.shape(x)))), np.ravel(x), np.ravel(g), seed)
+        notes.append(f"Taylor test along a random direction (seed {seed}): {t.verdict()}")
+        if not t.consistent and report.status.value == "pass":
+            hints.append("the Taylor test says the gradient is wrong along a random direction, although no "
+                         "entry failed: check with a tighter --fail-tol or --hvp")
+        extra["taylor_order"] = t.order
+    return replace(report, checks=tuple(checks), counts=counts, notes=tuple(notes), hints=tuple(hints), extra=extra)
+
+
+def parse_dims(dims) -> tuple[int, ...]:
+    """``--dims``: ``"10,5,10"``, ``"10 5 10"`` or a sequence of ints -> ``(10, 5, 10)``."""
+    if isinstance(dims, str):
+        parts = dims.replace(",", " ").split()
+    else:
+        parts = list(dims)
+    try:
+        out = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise OptionError(f"--dims must be whole numbers, e.g. --dims 10 5 10; got {dims!r}") from None
+    if len(out) < 2:
+        raise OptionError(f"--dims needs at least 2 sizes (input and output), got {len(out)}")
+    return out
+
+
+def _rademacher_blocks(blocks, size: int, k: int, seed: int):
+    """``k`` ±1 directions per block, zero outside it: shape (k, size) per block."""
+    rng = np.random.default_rng(seed)
+    for b in blocks:
+        u = np.zeros((k, size))
+        u[:, b.slice] = rng.choice([-1.0, 1.0], size=(k, b.size))
+        yield b, u
+
+
+def _impl_numeric(user_cost, params: np.ndarray, blocks, g: np.ndarray, mode: str, seed: int,
+                  thresholds: Thresholds, progress=None):
+    """Numeric gradient of the user's own cost (black box), flat, NaN where not computed.
+
+    ``full``: four calls per entry.  ``fast``: ``FAST_DIRECTIONS`` directional checks
+    per block first; a block is checked entry by entry only when a direction disagrees
+    by more than ``network_fd.SAFETY`` times its error, or when a single wrong entry
+    could hide below that margin.  Returns (numeric, noise, blocks checked in full,
+    per-block directional results for the report).
+    """
+    from .finite_diff import EPS, REL_STEP, blackbox_directional, blackbox_gradient
+    from .network_fd import SAFETY
+
+    n = params.size
+    numeric, noise = np.full(n, np.nan), np.full(n, np.nan)
+    full, directional = [], {}
+    if mode == "fast":
+        f0 = abs(user_cost(params))
+        h = REL_STEP * max(float(np.max(np.abs(params))), 1.0)
+        entry_noise = 2 * 4 * EPS * f0 / h  # the round-off part of any entry's error estimate
+        for b, dirs in _rademacher_blocks(blocks, n, FAST_DIRECTIONS, seed):
+            d, dn = blackbox_directional(user_cost, params, dirs)
+            a = dirs @ g
+            floor = thresholds.floor if thresholds.floor is not None else entry_noise / thresholds.pass_tol
+            suspect = bool(np.any(~np.isfinite(d)) or np.any(np.abs(a - d) > SAFETY * dn))
+            hidden = (SAFETY + 1) * float(np.max(dn)) > thresholds.fail_tol * floor
+            directional[b.name] = (a, d, dn)
+            if suspect or hidden:
+                full.append(b)
+    else:
+        full = list(blocks)
+    done = 0
+    for b in full:
+        idx = np.arange(b.offset, b.offset + b.size)
+        step = None if progress is None else (lambda k, done=done: progress(done + k, sum(x.size for x in full)))
+        est = blackbox_gradient(user_cost, params, indices=idx, progress=step)
+        numeric[idx], noise[idx] = est.value, est.noise
+        done += b.size
+    return numeric, noise, {b.name for b in full}, directional
+
+
+def check_network(
+    dims,
+    *,
+    samples: int = 20,
+    seed: int = 0,
+    activation: str = "sigmoid",
+    loss: str = "ce",
+    mean: bool = False,
+    impl=None,
+    bug: str | None = None,
+    mode: str = "full",
+    top: int = 5,
+    thresholds: Thresholds = Thresholds(),
+    hvp: int = 0,
+    taylor: bool = False,
+    progress=None,
+) -> Report:
+    """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
+
+    h = act(X W1 + b1), ..., yhat = softmax(h W_L + b_L) (``loss="mse"``: sigmoid output
+    and 0.5 sum (yhat - y)**2), cost summed over the ``samples`` rows (averaged with
+    ``mean``).  X ~ N(0, 1), one-hot labels and params ~ N(0, 1), seeded by ``seed``;
+    params flattened W1, b1, W2, b2, ... (``(Dx+1)H + (H+1)Dy`` of them for 3 sizes).
+
+    ``impl`` is your ``NAME(data, labels, params, dimensions) -> (cost, grad)`` (a
+    callable, or ``"FILE.py:NAME"`` / ``"module:NAME"``): its gradient is checked
+    against central differences of its own cost (four calls per entry; ``mode="fast"``
+    checks random directions first), and its cost against the reference cost (a check
+    named ``cost``).  Without ``impl`` the built-in network is checked with batched,
+    structured differences (``network_fd``); ``bug`` injects a classic mistake
+    (``models.BUGS``).  The report has one block per parameter block, the failing and
+    ``top`` worst entries, and hints (``diagnosis``).
+
+    >>> check_network((10, 5, 10)).status.value
+    'pass'
+    """
+    from . import models, network_fd
+    from .diagnosis import diagnose
+    from .loading import UserFunction, load_callable
+
+    dims = parse_dims(dims)
+    spec = models.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
+    samples = models.validate_samples(spec, samples)
+    validate_seed(seed)
+    if mode not in ("full", "fast"):
+        raise OptionError(f"--mode must be full or fast, got {mode!r}")
+    if top < 0:
+        raise OptionError(f"--top must be at least 0, got {top}")
+    if impl is not None and bug is not None:
+        raise OptionError("--inject-bug applies to the built-in network, not to --impl")
+    bug = models.validate_bug(spec, bug)
+    data, labels, params = models.make_problem(spec, samples, seed)
+    blocks = spec.blocks
+    ref_cost = models.cost(spec, data, labels, params)
+    header = [f"network {spec.describe()}, M = {samples} samples, seed {seed}",
+              f"{spec.param_count} parameters: " + ", ".join(f"{b.name} {' x '.join(map(str, b.shape))}" for b in blocks)]
+    extra_checks, hints = [], []
+
+    if impl is not None:
+        if isinstance(impl, str):
+            fn, name = load_callable(impl), impl
+        else:
+            fn, name = impl, _callable_name(impl)
+        user = UserFunction(fn, name)
+        dimensions = list(dims)
+
+        def user_cg(p):
+            return user.cost_and_grad(data, labels, p, dimensions, grad_shape=params.shape)
+
+        cost0, g = user_cg(params.copy())
+        user_cost = lambda p: user_cg(p)[0]  # noqa: E731
+        numeric, noise, full_blocks, directional = _impl_numeric(
+            user_cost, params, blocks, g.ravel(), mode, seed, thresholds, progress)
+        kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+        header.append(f"implementation: {name}; cost {cost0:.10g} (reference {ref_cost:.10g})")
+        # the cost check: yours against the reference, within the round-off of a sum of M terms
+        cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
+        cfloor = float(floor_from_noise(cost_noise, thresholds))
+        crel = float(relative_error(cost0, ref_cost, cfloor))
+        cstatus = classify(np.array([crel]), thresholds)[0]
+        extra_checks.append(Check(name="cost", analytic=cost0, numeric=ref_cost, rel_error=crel,
+                                  status=cstatus, floor=cfloor))
+        if cstatus.value == "fail" and ref_cost != 0:
+            ratio = cost0 / ref_cost
+            why = {1 / samples: ": averaged over the samples instead of summed?",
+                   float(samples): ": summed over the samples instead of averaged?",
+                   -1.0: ": a sign error (log-likelihood instead of its negative)?"}
+            guess = next((w for r, w in why.items() if abs(ratio - r) <= 1e-6 * abs(r)), "")
+            hints.append(f"cost: yours is {ratio:.6g}x the reference cost (cross-entropy "
+                         f"{'averaged' if mean else 'summed'} over the {samples} samples){guess}")
+        grad_fn = lambda p: user_cg(p.reshape(params.shape))[1].ravel()  # noqa: E731
+        cost_fn = user_cost
+    else:
+        cost0, g = models.cost_and_grad(spec, data, labels, params, bug=bug)
+        cspec = models.cost_spec(spec, bug) if bug else spec
+        directional = {}
+        if mode == "fast":
+            fast = network_fd.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=seed,
+                                         thresholds=thresholds)
+            full_blocks = set(fast.full_blocks)
+            directional = {r.block: (r.analytic, r.numeric, r.noise) for r in fast.directional}
+        else:
+            full_blocks = {b.name for b in blocks}
+        if full_blocks:
+            numeric, noise, kink = network_fd.numeric_gradient(
+                cspec, data, labels, params, blocks=[b for b in blocks if b.name in full_blocks])
+        else:
+            numeric = noise = np.full(params.size, np.nan)
+            kink = np.zeros(params.size, bool)
+        if bug:
+            header.append(f"injected bug: {bug}: {models.BUGS[bug]}")
+        grad_fn = lambda p: models.cost_and_grad(spec, data, labels, p, bug=bug)[1]  # noqa: E731
+        cost_fn = lambda p: models.cost(cspec, data, labels, p)  # noqa: E731
+
+    g = np.asarray(g, dtype=float).ravel()
+    data_blocks = [
+        BlockData(b.name, b.shape, g[b.slice], numeric[b.slice], noise[b.slice], kink[b.slice])
+        for b in blocks if b.name in full_blocks
+    ]
+    verdict = judge_blocks(data_blocks, thresholds, top)
+    by_name = {r.name: r for r in verdict.blocks}
+    block_results, counts = [], [verdict.counts]
+    from .results import BlockResult, merge_counts
+    from .verdict import Status
+
+    for b in blocks:
+        if b.name in by_name:
+            block_results.append(by_name[b.name])
+        else:  # fast mode: the directions agreed within their noise
+            a, d, dn = directional[b.name]
+            rel = relative_error(a, d, floor_from_noise(dn, thresholds))
+            block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS))
+            counts.append(count_statuses([Status.PASS] * len(a)))
+    analytic_blocks = [(b.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), by_name[b.name].status)
+                       for b in blocks if b.name in by_name]
+    hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
+    notes = []
+    if mode == "fast":
+        quick = [b.name for b in blocks if b.name not in full_blocks]
+        notes.append(f"fast mode: {FAST_DIRECTIONS} random ±1 directions per block; "
+                     + (f"{', '.join(quick)} agreed within their noise (0 entries checked), " if quick else "")
+                     + (f"{', '.join(n for n in (b.name for b in blocks) if n in full_blocks)} checked entry by entry"
+                        if full_blocks else "no block needed the full check"))
+    checks = tuple(extra_checks) + verdict.checks
+    all_counts = merge_counts(counts + [count_statuses([c.status for c in extra_checks])])
+    report = Report(
+        command="net", method=Method.CENTRAL, thresholds=thresholds, checks=checks, counts=all_counts,
+        header=tuple(header), blocks=tuple(block_results), param_count=spec.param_count,
+        hints=tuple(hints), notes=tuple(notes), extra={"cost": cost0, "mode": mode}, shown=top,
+    )
+    return _with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
 
 
 # ==== func and sanity (issue 4) =========================================================
@@ -483,6 +738,8 @@ def check_gradient(
     name: str | None = None,
     x_label: str | None = None,
     progress=None,
+    hvp: int = 0,
+    taylor: bool = False,
 ) -> Report:
     """Check the gradient of a black-box scalar function ``f`` at ``x`` entry by entry.
 
@@ -499,7 +756,8 @@ def check_gradient(
     was when the check began (so f may draw random numbers) and gets a private copy of
     x; changing it in place, raising, or returning the wrong shape raises
     ``UserCodeError``.  ``name`` and ``x_label`` label the report; ``progress(done,
-    total)`` is called after each entry.
+    total)`` is called after each entry.  ``hvp`` adds that many Hessian-vector symmetry
+    checks and ``taylor`` the Taylor test (see ``check_network``).
 
     >>> import numpy as np
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
@@ -543,7 +801,7 @@ def check_gradient(
     if idx is not None:
         notes = (f"checked {total} of {x0.size} entries of x, chosen at random (seed {seed})",)
     failing = np.array([s is Status.FAIL for s in verdict.statuses["x"]], dtype=bool)
-    return Report(
+    report = Report(
         command="func",
         method=Method.CENTRAL,
         thresholds=thresholds,
@@ -554,7 +812,15 @@ def check_gradient(
         hints=_ratio_hint(analytic, est.value, failing),
         notes=notes,
         extra={"cost": cost0},
+        shown=top,
     )
+    if not (hvp or taylor):
+        return report
+    if gu is None:
+        grad_fn = lambda z: fu.cost_and_grad(z.reshape(x0.shape), grad_shape=x0.shape)[1].ravel()  # noqa: E731
+    else:
+        grad_fn = lambda z: _grad_only(gu, z.reshape(x0.shape)).ravel()  # noqa: E731
+    return _with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)
 
 
 def check_func(
@@ -569,6 +835,8 @@ def check_func(
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
+    hvp: int = 0,
+    taylor: bool = False,
 ) -> Report:
     """``gradcheck func``: load ``FILE.py:NAME`` (or ``module:NAME``) and check it.
 
@@ -615,7 +883,7 @@ def check_func(
         np.random.set_state(saved[1])
     return check_gradient(
         fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,
-        x_label=label, progress=progress,
+        x_label=label, progress=progress, hvp=hvp, taylor=taylor,
     )
 
 
@@ -657,11 +925,7 @@ def _array_text(a: np.ndarray) -> str:
 
 def _run_network_item(item, seed: int, thresholds: Thresholds) -> Report:
     """The network item: ``check_network`` (the ``net`` section) at the item's dims."""
-    import inspect
-
-    accepted = inspect.signature(check_network).parameters
-    kwargs = {k: v for k, v in (("seed", seed), ("thresholds", thresholds), ("top", 0)) if k in accepted}
-    return check_network(dims=item.dims, **kwargs)
+    return check_network(dims=item.dims, seed=seed, thresholds=thresholds, top=0)
 
 
 def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=None) -> Report:
@@ -728,3 +992,405 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
 
 
 # ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
+# Orchestration for `expr --order 2 / --hessian / --taylor / --graph / --show-steps /
+# --latex`, `sweep` and `descend`; the numerics live in second_order.py, sweep.py,
+# graph.py and descent.py.
+
+
+def _verdict_rows(names, pts, entries, analytic, numeric, noise, kink, thresholds) -> tuple:
+    """Checks for every (point, entry), point-major; the arrays have shape (P, len(entries))."""
+    floor = floor_from_noise(noise, thresholds)
+    rel = relative_error(analytic, numeric, floor)
+    status = classify(rel, thresholds, kink)
+    return tuple(
+        Check(name=e, analytic=float(analytic[p, j]), numeric=float(numeric[p, j]), rel_error=float(rel[p, j]),
+              status=status[p, j], floor=float(floor[p, j]), point={n: float(v) for n, v in zip(names, pts[p])})
+        for p in range(len(pts))
+        for j, e in enumerate(entries)
+    )
+
+
+@dataclass(frozen=True)
+class HessianProblem:
+    """The Hessian entries to check: ``pairs`` (a, b), sympy's truth per pair, the
+    claimed ``(expression, text)`` per pair (or None), sympy's first partial per row a."""
+
+    problem: ExpressionProblem
+    pairs: tuple[tuple[str, str], ...]
+    truth: tuple[object, ...]
+    claimed: tuple[tuple[object, str] | None, ...]
+    rows: dict
+
+
+def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> HessianProblem:
+    """``--hessian "x,y=EXPR"`` claims (only those entries are checked), else the upper
+    triangle of the Hessian over ``--wrt``."""
+    from . import expression as ex
+    from .second_order import hessian_pairs, parse_hessian_claim
+
+    names, expr = problem.names, problem.expression.expr
+    claims: dict = {}
+    for item in hessian:
+        a, b, body = parse_hessian_claim(item)
+        for n in (a, b):
+            if n not in names:
+                raise OptionError(f"--hessian {item!r}: unknown variable '{n}' (variables: {', '.join(names)})")
+        if (a, b) in claims:
+            raise OptionError(f"--hessian: the entry {a},{b} is given twice")
+        claims[(a, b)] = (ex.parse(body, allowed=names).expr, body)
+    pairs = tuple(claims) if claims else tuple(hessian_pairs(problem.wrt))
+    first = dict(zip(problem.wrt, problem.derivatives))
+    rows = {a: first[a] if a in first else ex.partial(expr, a) for a in dict.fromkeys(a for a, _ in pairs)}
+    return HessianProblem(
+        problem=problem, pairs=pairs, truth=tuple(ex.second_partial(expr, a, b) for a, b in pairs),
+        claimed=tuple(claims.get(p) for p in pairs), rows=rows,
+    )
+
+
+def hessian_points(hp: HessianProblem, at: Sequence[str] = (), points: int | None = None, seed: int = 0) -> np.ndarray:
+    """Points where f, its first partials and the checked second partials are finite."""
+    from dataclasses import replace
+
+    from . import expression as ex
+    from .second_order import entry_label
+
+    problem = hp.problem
+    extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
+    pts = expression_points(extended, at, points, seed)
+    bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
+    if len(bad):
+        j, p = bad[0]
+        raise DomainError(
+            f"point {_point_text(problem.names, pts[p])} is outside the domain: "
+            f"{entry_label(*hp.pairs[j])} = {ex.display(hp.truth[j])} is not real and finite there"
+        )
+    return pts
+
+
+def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.CENTRAL, eps: float | None = None,
+                   thresholds: Thresholds = Thresholds()) -> Report:
+    """Check each entry H_ab against the finite-difference derivative along b of sympy's
+    df/da (``second_order``), with the first-order step rule, noise model and verdict."""
+    from . import expression as ex
+    from .second_order import entry_label, entry_name, hessian_rows
+
+    problem = hp.problem
+    names, expr = problem.names, problem.expression.expr
+    complex_step = method is Method.COMPLEX
+    est = hessian_rows({a: ex.compile_one(g, names, complex_step) for a, g in hp.rows.items()}, pts, method, eps)
+    kinks = {a: ex.kink_mask(tuple(dict.fromkeys(ex.kinks(expr) + ex.kinks(g))), names, pts, est[a].step)
+             for a, g in hp.rows.items()}
+    col = lambda arrays, pairs: np.stack([arrays(a)[:, names.index(b)] for a, b in pairs], axis=1)  # noqa: E731
+    analytic = ex.compile_many([c[0] if c else t for c, t in zip(hp.claimed, hp.truth)], names)(pts.T).T
+    checks = _verdict_rows(
+        names, pts, [entry_name(a, b) for a, b in hp.pairs], analytic,
+        col(lambda a: est[a].value, hp.pairs), col(lambda a: est[a].noise, hp.pairs),
+        col(lambda a: kinks[a], hp.pairs), thresholds,
+    )
+    header = tuple(
+        f"{entry_label(a, b)} = {c[1] + '  (claimed)' if c else ex.display(t)}"
+        for (a, b), c, t in zip(hp.pairs, hp.claimed, hp.truth)
+    )
+    return Report(command="expr", method=method, thresholds=thresholds, checks=checks,
+                  counts=count_statuses([c.status for c in checks]), header=header, extra={"order": 2})
+
+
+def check_hessian(text: str, *, at: Sequence[str] = (), points: int | None = None, seed: int = 0,
+                  hessian: Sequence[str] = (), wrt: str | Sequence[str] | None = None,
+                  method: str | Method = Method.CENTRAL, eps: float | None = None,
+                  thresholds: Thresholds = Thresholds()) -> Report:
+    """``gradcheck expr --order 2``: check second partials (sympy's, or ``hessian`` claims).
+
+    >>> check_hessian("x**3*y", at=["x=1,y=2"], hessian=["x,y=3*x**2"]).status.value
+    'pass'
+    """
+    method = validate_method(method, eps)
+    hp = prepare_hessian(prepare_expression(text, at, (), wrt), hessian)
+    return hessian_report(hp, hessian_points(hp, at, points, seed), method, eps, thresholds)
+
+
+def _gradient_exprs(problem: ExpressionProblem) -> list:
+    """The gradient over every coordinate: the claimed partial where there is one, else sympy's."""
+    from . import expression as ex
+
+    given = {v: (c if c is not None else d) for v, c, d in zip(problem.wrt, problem.claimed, problem.derivatives)}
+    return [given[n] if n in given else ex.partial(problem.expression.expr, n) for n in problem.names]
+
+
+def expression_taylor(problem: ExpressionProblem, pts: np.ndarray, seed: int = 0) -> list:
+    """``sweep.taylor_test`` of the (claimed) gradient at every point, direction seeded by ``seed``."""
+    from . import expression as ex
+    from .sweep import taylor_test
+
+    f = ex.compile_one(problem.expression.expr, problem.names)
+    grads = ex.compile_many(_gradient_exprs(problem), problem.names)(pts.T).T
+    return [taylor_test(lambda q: float(f(q[:, None])[0]), p, g, seed) for p, g in zip(pts, grads)]
+
+
+def _taylor_extras(report: Report, tests: Sequence, names: Sequence[str], pts: np.ndarray, seed: int) -> dict:
+    """Notes, hints and JSON fields of the Taylor test; ``taylor_order`` is the lowest order."""
+    orders = [t.order for t in tests if t.order is not None]
+    notes = tuple(f"Taylor test at {_point_text(names, p)} (seed {seed}): {t.verdict()}"
+                  for p, t in zip(pts, tests))
+    hints = ()
+    if report.passed and not all(t.consistent for t in tests):
+        hints = ("the Taylor test disagrees with the finite-difference checks: a kink (abs, max, relu) "
+                 "within 0.1 of the point along the test direction gives order 1 for a correct gradient",)
+    return {
+        "notes": report.notes + notes,
+        "hints": report.hints + hints,
+        "extra": {"taylor_order": min(orders) if orders else None,
+                  "taylor": [{"point": {n: float(v) for n, v in zip(names, p)}, **t.to_dict()}
+                             for p, t in zip(pts, tests)]},
+    }
+
+
+def check_expression_plus(
+    text: str,
+    *,
+    order: int = 1,
+    hessian: Sequence[str] = (),
+    taylor: bool = False,
+    graph: bool = False,
+    derivation: bool = False,
+    at: Sequence[str] = (),
+    points: int | None = None,
+    seed: int = 0,
+    grads: Sequence[str] = (),
+    wrt: str | Sequence[str] | None = None,
+    method: str | Method = Method.CENTRAL,
+    eps: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> Report:
+    """``gradcheck expr`` with the issue-5 options, as one report.
+
+    ``order=2`` (implied by ``hessian``) checks second partials instead of first ones;
+    ``taylor`` adds the Taylor test (``taylor_order``, notes); ``graph`` the computation
+    graph at each point (``graph``); ``derivation`` the derivation of each first
+    partial (``derivation``).  The extra parts use the same points as the checks.
+    """
+    from dataclasses import asdict, replace
+
+    from . import expression as ex
+    from .graph import build_graph
+
+    if order not in (1, 2):
+        raise OptionError(f"--order must be 1 or 2, got {order}")
+    order = 2 if hessian else order
+    if order == 2 and grads:
+        raise OptionError('--grad claims first derivatives; with --order 2 claim second ones with --hessian "x,y=EXPR"')
+    method = validate_method(method, eps)
+    problem = prepare_expression(text, at, grads, wrt)
+    if order == 2:
+        hp = prepare_hessian(problem, hessian)
+        pts = hessian_points(hp, at, points, seed)
+        report = hessian_report(hp, pts, method, eps, thresholds)
+    else:
+        report = check_expression(text, at=at, points=points, seed=seed, grads=grads, wrt=wrt,
+                                  method=method, eps=eps, thresholds=thresholds)
+        pts = expression_points(problem, at, points, seed)  # the same (seeded) points
+    extra = dict(report.extra)
+    if taylor:
+        parts = _taylor_extras(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
+        report = replace(report, notes=parts["notes"], hints=parts["hints"])
+        extra.update(parts["extra"])
+    if graph:
+        extra["graph"] = [build_graph(problem.expression.expr, problem.names, p).to_dict() for p in pts]
+    if derivation:
+        extra["derivation"] = [asdict(d) for d in ex.derivations(problem.expression.expr, problem.wrt)]
+    return replace(report, extra=extra)
+
+
+# ------------------------------------------------------------------ sweep
+def _sweep_report(check: Check, sweep, taylor, header: Sequence[str], component: str, seed: int,
+                  thresholds: Thresholds) -> Report:
+    return Report(
+        command="sweep", method=Method.CENTRAL, thresholds=thresholds, checks=(check,),
+        counts=count_statuses([check.status]), header=tuple(header),
+        notes=(f"Taylor test along a random unit direction (seed {seed}): {taylor.verdict()}",),
+        extra={"component": component, "sweep": sweep.to_dict(), "taylor_order": taylor.order,
+               "taylor": taylor.to_dict()},
+    )
+
+
+def _one_check(name: str, analytic: float, est, thresholds: Thresholds, kink: bool = False, **where) -> Check:
+    """The verdict of one component from its ``finite_diff.Estimate`` (shape (1, 1))."""
+    floor = floor_from_noise(est.noise, thresholds)
+    rel = relative_error(analytic, est.value, floor)
+    status = classify(rel, thresholds, np.array([[kink]]))
+    return Check(name=name, analytic=float(analytic), numeric=float(est.value[0, 0]), rel_error=float(rel[0, 0]),
+                 status=status[0, 0], floor=float(floor[0, 0]), **where)
+
+
+def _line_function(cost, base: np.ndarray, i: int):
+    """``phi(s)``: f at ``base`` with coordinate ``i`` set to each value of ``s``."""
+
+    def phi(s: np.ndarray) -> np.ndarray:
+        s = np.asarray(s, dtype=float)
+        X = np.repeat(base[:, None], s.size, axis=1)
+        X[i] = s.ravel()
+        return np.asarray(cost(X), dtype=float).reshape(s.shape)
+
+    return phi
+
+
+def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
+    from . import expression as ex
+    from .finite_diff import Estimate
+    from .sweep import step_sweep, taylor_test
+
+    if len(at) > 1:
+        raise OptionError("sweep looks at one point: give --at once")
+    problem = prepare_expression(text, at, grads, wrt)
+    if wrt and len(problem.wrt) != 1:
+        raise OptionError(f"--wrt: sweep one variable at a time, got {', '.join(problem.wrt)}")
+    pts = expression_points(problem, at, None if at else 1, seed)
+    names, expr, p = problem.names, problem.expression.expr, pts[0]
+    f = ex.compile_one(expr, names)
+    est = estimate_gradient(f, pts)
+    cols = [names.index(v) for v in problem.wrt]
+    exprs = [c if c is not None else d for c, d in zip(problem.claimed, problem.derivatives)]
+    analytic = ex.compile_many(exprs, names)(pts.T)[:, 0]
+    rel = relative_error(analytic, est.value[0, cols], floor_from_noise(est.noise[0, cols], thresholds))
+    j = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))  # the worst component
+    v, i = problem.wrt[j], cols[j]
+    kink = bool(ex.kink_mask(ex.kinks(expr), names, pts, est.step)[0, i])
+    one = Estimate(value=est.value[:, [i]], noise=est.noise[:, [i]], step=est.step[:, [i]])
+    check = _one_check(v, analytic[j], one, thresholds, kink, point={n: float(x) for n, x in zip(names, p)})
+    sweep = step_sweep(_line_function(f, p, i), p[i], analytic[j], check.floor)
+    gradient = ex.compile_many(_gradient_exprs(problem), names)(pts.T)[:, 0]
+    taylor = taylor_test(lambda q: float(f(q[:, None])[0]), p, gradient, seed)
+    claimed = problem.claimed_text[j]
+    header = (f"d/d{v} = {claimed if claimed is not None else ex.display(problem.derivatives[j])}"
+              + ("  (claimed)" if claimed is not None else ""),
+              f"sweep of d/d{v} at {_point_text(names, p)}")
+    return _sweep_report(check, sweep, taylor, header, v, seed, thresholds)
+
+
+def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
+    """``--wrt`` for ``--func``: ``"3"`` (flat), ``"1,2"``, ``"x[1,2]"`` -> flat index."""
+    raw = spec.strip()
+    raw = raw[1:].strip() if raw.startswith("x") else raw
+    parts = [p for p in raw.strip("[]()").split(",") if p.strip()]
+    try:
+        index = [int(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"--wrt {spec!r}: give an entry of x as a flat index (7) or an index (1,2)") from None
+    size = int(np.prod(shape, dtype=int))
+    if len(index) == 1 and len(shape) != 1:
+        if not 0 <= index[0] < size:
+            raise OptionError(f"--wrt {spec!r}: flat index out of range for x of {size} entries")
+        return index[0]
+    if len(index) != len(shape) or not all(0 <= k < n for k, n in zip(index, shape)):
+        raise OptionError(f"--wrt {spec!r}: no such entry in x of shape {shape}")
+    return int(np.ravel_multi_index(index, shape)) if shape else 0
+
+
+def _load_user_function(target: str, seed: int):
+    """Load FILE.py:NAME as a UserFunction with the global RNGs seeded (as ``check_func``)."""
+    import random
+
+    from .loading import UserFunction, load_callable
+
+    saved = random.getstate(), np.random.get_state()
+    try:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        fn = load_callable(target)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        return UserFunction(fn, target)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
+
+
+def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
+    from .finite_diff import blackbox_gradient
+    from .sweep import step_sweep, taylor_test, vectorize
+
+    validate_seed(seed)
+    if shape is not None and x is not None:
+        raise OptionError("give either --shape or --x, not both")
+    if x is not None:
+        x0, label = parse_x(x)
+    else:
+        x0 = np.random.default_rng(seed).standard_normal(DEFAULT_FUNC_SHAPE if shape is None else parse_shape(shape))
+        label = f"x ~ N(0, 1), seed {seed}"
+    x0 = validate_x(x0)
+    k = _entry_index(wrt, x0.shape) if wrt else None
+    fu = _load_user_function(target, seed)
+    _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
+    cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
+    flat, g = x0.ravel(), grad.ravel()
+    if k is None:  # the worst entry by the func command's own estimate
+        rough = blackbox_gradient(cost, x0)
+        rel = relative_error(g, rough.value, floor_from_noise(rough.noise, thresholds))
+        k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+    phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
+    est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
+    index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
+    check = _one_check("x", g[k], est, thresholds, index=index)
+    sweep = step_sweep(phi, flat[k], g[k], check.floor)
+    taylor = taylor_test(cost, flat, g, seed)
+    entry = f"x[{', '.join(map(str, index))}]" if index else "x"
+    header = (f"f = {target} -> (cost, grad); {label}, shape {' x '.join(map(str, x0.shape)) or 'scalar'}",
+              f"sweep of df/d{entry}")
+    return _sweep_report(check, sweep, taylor, header, entry, seed, thresholds)
+
+
+def check_sweep(
+    text: str | None = None,
+    *,
+    func: str | None = None,
+    at: Sequence[str] = (),
+    wrt: str | None = None,
+    grads: Sequence[str] = (),
+    shape: str | None = None,
+    x: str | None = None,
+    seed: int = 0,
+    thresholds: Thresholds = Thresholds(),
+) -> Report:
+    """``gradcheck sweep``: one component's relative error over steps 1e-1 ... 1e-12, and the
+    Taylor test (``sweep``).  The verdict (one check) is the usual one, from the adaptive
+    estimate; ``extra`` holds ``sweep``, ``taylor`` and ``taylor_order``.
+
+    The component is ``wrt`` (a variable; with ``func`` an entry of x), else the worst.
+    """
+    if (text is None) == (func is None):
+        raise OptionError("give either an expression or --func FILE.py:NAME")
+    if func is not None:
+        if at or grads:
+            raise OptionError("--at and --grad go with an expression; with --func use --x or --shape")
+        return _sweep_func(func, wrt, shape, x, seed, thresholds)
+    if shape is not None or x is not None:
+        raise OptionError("--shape and --x go with --func")
+    return _sweep_expression(text, tuple(at), wrt, tuple(grads), seed, thresholds)
+
+
+# ------------------------------------------------------------------ descend
+def run_descent(text: str, *, x0: str, lr: float = 0.01, tol: float = 1e-5, max_iter: int = 10_000,
+                progress=None):
+    """``gradcheck descend``: gradient descent on the expression with sympy's gradient.
+
+    ``x0`` is written like ``--at`` (``"6"`` or ``"x=1,y=2"``).  Returns a
+    ``descent.DescentResult``; a start outside the domain raises DomainError.
+
+    >>> run_descent("x**4 - 3*x**3", x0="6").outcome.value
+    'converged'
+    """
+    from . import expression as ex
+    from .descent import descend, validate_descent
+
+    validate_descent(lr, tol, max_iter)
+    problem = prepare_expression(text, [x0])
+    start = expression_points(problem, [x0])[0]
+    F = ex.compile_many((problem.expression.expr,) + problem.derivatives, problem.names)
+
+    def cost_and_grad(x: np.ndarray):
+        out = F(x[:, None])[:, 0]
+        return out[0], out[1:]
+
+    header = (f"f = {ex.display(problem.expression.expr)}",) + tuple(
+        f"d/d{v} = {ex.display(d)}" for v, d in zip(problem.wrt, problem.derivatives))
+    return descend(cost_and_grad, start, lr, tol, max_iter, progress, names=problem.names, header=header)

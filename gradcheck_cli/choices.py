@@ -21,3 +21,25 @@ class Format(str, Enum):
 
     TABLE = "table"
     JSON = "json"
+
+
+class Activation(str, Enum):
+    """Hidden-layer activation of the built-in network."""
+
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+    RELU = "relu"
+
+
+class Loss(str, Enum):
+    """Output layer and loss: softmax + cross-entropy, or sigmoid + squared error."""
+
+    CE = "ce"
+    MSE = "mse"
+
+
+class Mode(str, Enum):
+    """How much of a network to check: every entry, or random directions first."""
+
+    FULL = "full"
+    FAST = "fast"

@@ -16,7 +16,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .choices import Format, Method
+from .choices import Activation, Format, Loss, Method, Mode
 
 
 class ExitCode(IntEnum):
@@ -56,6 +56,8 @@ PassTolOpt = Annotated[float, typer.Option("--pass-tol", help="Pass when relativ
 FailTolOpt = Annotated[float, typer.Option("--fail-tol", help="Fail when relative error > this.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn as a failure (exit 1).")]
 FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: derived from the numeric noise.")]
+HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
+TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a random direction (JSON: taylor_order).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
 
 
@@ -108,6 +110,12 @@ def expr_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    order: OrderOpt = 1,
+    hessian: HessianOpt = None,
+    taylor: TaylorOpt = False,
+    graph: GraphOpt = False,
+    show_steps: ShowStepsOpt = False,
+    latex: LatexOpt = False,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
 
@@ -115,6 +123,12 @@ def expr_command(
     """
     from .check import check_expression
 
+    if order != 1 or hessian or taylor or graph or show_steps or latex:  # issue 5 options
+        return _expr_plus(
+            expression, order=order, hessian=hessian, taylor=taylor, graph=graph, show_steps=show_steps,
+            latex=latex, at=at, points=points, seed=seed, grad=grad, wrt=wrt, method=method, eps=eps,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), format=format, quiet=quiet, junit=junit,
+        )
     report = check_expression(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
@@ -123,6 +137,71 @@ def expr_command(
 
 
 # ==== net (issue 3) ====================================================================
+@app.command("net")
+def net_command(
+    dims: Annotated[str, typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression).")],
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Number of samples M.")] = 20,
+    seed: SeedOpt = 0,
+    activation: Annotated[Activation, typer.Option("--activation", case_sensitive=False, help="Hidden-layer activation.")] = Activation.SIGMOID,
+    loss: Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce: softmax + cross-entropy; mse: sigmoid output + 0.5 sum (yhat-y)^2.")] = Loss.CE,
+    mean: Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")] = False,
+    impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
+    inject_bug: Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")] = None,
+    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="full: every entry; fast: random directions per block, full check of any block that disagrees.")] = Mode.FULL,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")] = 5,
+    hvp: HvpOpt = 0,
+    taylor: TaylorOpt = False,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    quiet: QuietOpt = False,
+    junit: JunitOpt = None,
+) -> None:
+    """Gradient-check a two-layer network (or deeper), built in or yours, block by block.
+
+    h = sigmoid(X W1 + b1), yhat = softmax(h W2 + b2), cross-entropy summed over M
+    samples; params flattened W1, b1, W2, b2.
+
+    Example: gradcheck net --dims 10 5 10 --impl q2_neural.py:forward_backward_prop
+    """
+    if inject_bug == "list":
+        from .models import BUGS
+
+        width = max(map(len, BUGS))
+        for name, text in BUGS.items():
+            sys.stdout.write(f"{name:<{width}}  {text}\n")
+        raise typer.Exit(ExitCode.OK)
+    from .check import check_network
+    from .report import DelayedProgress
+
+    with DelayedProgress("checking parameters") as progress:
+        report = check_network(
+            dims, samples=samples, seed=seed, activation=activation.value, loss=loss.value, mean=mean,
+            impl=impl, bug=inject_bug, mode=mode.value, top=top, hvp=hvp, taylor=taylor,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
+        )
+    _finish(report, format, quiet, junit)
+
+
+def _join_dims(args: list[str]) -> list[str]:
+    """Let ``--dims 10 5 10`` take several numbers (Typer options take one value)."""
+    out, i = [], 0
+    while i < len(args):
+        out.append(args[i])
+        if args[i] == "--dims":
+            j = i + 1
+            while j < len(args) and args[j].strip().lstrip("-").replace(",", "").isdigit() and not args[j].startswith("--"):
+                j += 1
+            if j > i + 1:
+                out.append(",".join(args[i + 1 : j]))
+                i = j
+                continue
+        i += 1
+    return out
+
+
 
 
 # ==== func and sanity (issue 4) =========================================================
@@ -146,7 +225,9 @@ def func_command(
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
-    top: Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always shown).")] = 5,
+    top: Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")] = 5,
+    hvp: HvpOpt = 0,
+    taylor: TaylorOpt = False,
     format: FormatOpt = Format.TABLE,
     pass_tol: PassTolOpt = 1e-7,
     fail_tol: FailTolOpt = 1e-2,
@@ -169,7 +250,7 @@ def func_command(
     with DelayedProgress("checking x") as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
-            thresholds=thresholds, top=top, progress=progress,
+            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor,
         )
     _finish(report, format, quiet, junit)
 
@@ -201,6 +282,110 @@ def sanity_command(
 
 
 # ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
+OrderOpt = Annotated[int, typer.Option("--order", min=1, max=2, help="1: check first partials; 2: check second partials (the Hessian) against finite differences of the first.")]
+HessianOpt = Annotated[Optional[List[str]], typer.Option("--hessian", metavar="A,B=EXPR", help='Claimed second partial d2f/dAdB to check (repeatable; implies --order 2, and only the claimed entries are checked), e.g. "x,y=2*x".')]
+TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
+GraphOpt = Annotated[bool, typer.Option("--graph", help="Print the computation graph with each node's forward value and backward value df/dnode.")]
+ShowStepsOpt = Annotated[bool, typer.Option("--show-steps", help="Print each derivative before and after simplification.")]
+LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative as LaTeX.")]
+
+
+def _exit_for(report) -> None:
+    raise typer.Exit(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED)
+
+
+def _expr_plus(expression: str, *, order, hessian, taylor, graph, show_steps, latex, at, points, seed, grad, wrt,
+               method, eps, thresholds, format, quiet, junit) -> None:
+    """``expr`` with --order 2 / --hessian / --taylor / --graph / --show-steps / --latex."""
+    from . import report as view
+    from .check import check_expression_plus
+
+    report = check_expression_plus(
+        expression, order=order, hessian=hessian or (), taylor=taylor, graph=graph,
+        derivation=show_steps or latex, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
+        method=method, eps=eps, thresholds=thresholds,
+    )
+    if format is Format.JSON or quiet:
+        _finish(report, format, quiet, junit)
+    if junit is not None:
+        _write_junit(report, junit)
+    view.render_expression_plus(report, view.make_console(), show_steps=show_steps, latex=latex)
+    _exit_for(report)
+
+
+@app.command("sweep")
+def sweep_command(
+    expression: Annotated[Optional[str], typer.Argument(help="Scalar function of named variables (or use --func).", show_default=False)] = None,
+    func: Annotated[Optional[str], typer.Option("--func", metavar="FILE.py:NAME", help="Sweep your function NAME(x) -> (cost, grad) instead of an expression.")] = None,
+    at: Annotated[Optional[List[str]], typer.Option("--at", help='The point, e.g. "x=1.5,y=pi/4" (default: one random point).')] = None,
+    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Component to sweep: a variable (x), or with --func an entry of x (7 or 1,2); default: the worst one.")] = None,
+    grad: GradOpt = None,
+    shape: Annotated[Optional[str], typer.Option("--shape", help="With --func: shape of x ~ N(0, 1) (default 3,4).")] = None,
+    x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help="With --func: x itself.")] = None,
+    seed: SeedOpt = 0,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png", help="Also write the chart as an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")] = None,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Why does a check fail? Relative error over steps h = 1e-1 ... 1e-12, and the Taylor test.
+
+    A correct derivative draws a V (truncation ~ h^2 on the right, round-off ~ 1/h on
+    the left); a wrong one a flat line.  The Taylor remainder |f(x+hv) - f(x) - h g.v|
+    shrinks like h^2 for a correct gradient and like h for a wrong one.  Exit code as
+    for expr: the verdict of the swept component.
+
+    Example: gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" --grad "y=2*sin(x)"
+    """
+    from . import report as view
+    from .check import check_sweep
+
+    if plot is not None:
+        view.require_matplotlib()
+    report = check_sweep(
+        expression, func=func, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
+        thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
+    )
+    if plot is not None:
+        view.write_sweep_plot(report.extra["sweep"], plot, title=report.header[-1], pass_tol=pass_tol)
+    if format is Format.JSON or quiet:
+        _finish(report, format, quiet)
+    view.render_sweep(report, view.make_console())
+    _exit_for(report)
+
+
+@app.command("descend")
+def descend_command(
+    expression: Annotated[str, typer.Argument(help='Function to minimise, e.g. "x**4 - 3*x**3".', show_default=False)],
+    x0: Annotated[str, typer.Option("--x0", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
+    tol: Annotated[float, typer.Option("--tol", help="Stop when |step| < tol.")] = 1e-5,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps.")] = 10_000,
+    format: FormatOpt = Format.TABLE,
+    quiet: QuietOpt = False,
+) -> None:
+    """Gradient descent with sympy's gradient, the course way.
+
+    Exit codes: 0 converged (|step| < tol); 1 diverged (non-finite values, |x| without
+    bound, or f rising with growing steps) or --max-iter reached first; 2 bad input.
+
+    Example: gradcheck descend "x**4 - 3*x**3" --x0 6 --lr 0.01 --tol 1e-5
+    """
+    from . import report as view
+    from .check import run_descent
+
+    with view.DelayedProgress("descending") as bar:
+        result = run_descent(expression, x0=x0, lr=lr, tol=tol, max_iter=max_iter,
+                             progress=lambda k, f, step: bar(k, max_iter))
+    if format is Format.JSON:
+        sys.stdout.write(view.descent_json(result) + "\n")
+    else:
+        view.render_descent(result, view.make_console(), quiet=quiet)
+    raise typer.Exit(ExitCode.OK if result.converged else ExitCode.CHECK_FAILED)
+
 
 
 # ------------------------------------------------------------------ entry point
@@ -214,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to the contract's exit codes in this one place."""
     from .errors import InputError
 
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     try:
         code = app(args=args, prog_name="gradcheck", standalone_mode=False)
     except InputError as exc:

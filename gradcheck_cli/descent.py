@@ -13,30 +13,36 @@ diverged   ``x``, ``f(x)`` or the gradient is not finite (overflow, or a step le
            domain of f); or ``max|x| > X_LIMIT max(1, max|x_0|)`` (f looks unbounded
            below); or f rose in each of the last ``RISE_STREAK`` steps while ``|step|``
            grew (the classic sign of a learning rate above ``2 / L``)
-converged  ``|step| < tol`` (Euclidean norm; for one variable ``|x_{k+1} - x_k| < tol``)
+converged  ``|grad f(x_{k+1})| < tol`` (Euclidean norm): the first-order condition of a
+           minimum, independent of ``lr``
 max_iter   ``max_iter`` steps without either
 =========  ================================================================================
 
-The result is the last iterate: for ``converged`` a point where ``|grad f| < tol / lr``,
-a local minimum when f is convex nearby (the iteration cannot tell a saddle point from a
+The result is the last iterate: for ``converged`` a point where ``|grad f| < tol``, a
+local minimum when f is convex nearby (the iteration cannot tell a saddle point from a
 minimum if it starts exactly on a ridge).  Example (course notes): ``f = x**4 - 3 x**3``
-from ``x_0 = 6`` with ``lr = 0.01`` and ``tol = 1e-5`` converges to ``x = 9/4``.
+from ``x_0 = 6`` with ``lr = 0.01`` and ``tol = 1e-5`` converges to ``x = 2.250000`` (9/4).
+The course loop stops on ``|step| < tol`` instead, i.e. on ``|grad f| < tol / lr``, which
+here stops early at 2.249965; a gradient test does not depend on the learning rate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .errors import DomainError, OptionError
+from .results import json_number
 
 #: |x| beyond this many times max(1, |x_0|) counts as growing without bound
 X_LIMIT = 1e15
 #: f rising with growing steps this many times in a row counts as divergence
 RISE_STREAK = 10
+#: iterations listed by views: the first HEAD_ROWS and the last TAIL_ROWS
+HEAD_ROWS, TAIL_ROWS = 10, 5
 
 
 class Outcome(str, Enum):
@@ -65,6 +71,8 @@ class DescentResult:
     lr: float
     tol: float
     max_iter: int
+    names: tuple[str, ...] = ()
+    header: tuple[str, ...] = ()
 
     @property
     def iterations(self) -> int:
@@ -78,6 +86,38 @@ class DescentResult:
     def f(self) -> float:
         return float(self.fs[-1])
 
+    @property
+    def converged(self) -> bool:
+        return self.outcome is Outcome.CONVERGED
+
+    def shown_iterations(self, head: int = HEAD_ROWS, tail: int = TAIL_ROWS) -> list[int]:
+        """The iterations views list: the first ``head`` and the last ``tail`` (0 is x0)."""
+        n = self.iterations + 1
+        if n <= head + tail:
+            return list(range(n))
+        return list(range(head)) + list(range(n - tail, n))
+
+    def point(self, k: int) -> dict[str, float | None]:
+        return {name: json_number(v) for name, v in zip(self.names, self.xs[k])}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``gradcheck descend`` (``history``: the listed iterations)."""
+        return {
+            "command": "descend",
+            "status": self.outcome.value,
+            "message": self.message,
+            "lr": self.lr, "tol": self.tol, "max_iter": self.max_iter,
+            "iterations": self.iterations,
+            "x0": self.point(0), "f0": json_number(self.fs[0]),
+            "x": self.point(-1), "f": json_number(self.fs[-1]),
+            "gradient": {name: json_number(v) for name, v in zip(self.names, self.grads[-1])},
+            "history": [
+                {"iteration": k, "x": self.point(k), "f": json_number(self.fs[k]),
+                 "step": json_number(self.steps[k - 1]) if k else None}
+                for k in self.shown_iterations()
+            ],
+        }
+
 
 def validate_descent(lr: float, tol: float, max_iter: int) -> None:
     """Raise OptionError unless lr > 0, tol > 0 (finite) and max_iter >= 1."""
@@ -89,27 +129,39 @@ def validate_descent(lr: float, tol: float, max_iter: int) -> None:
 
 
 def descend(
-    f: Callable[[np.ndarray], float],
-    grad: Callable[[np.ndarray], np.ndarray],
+    cost_and_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
     x0: np.ndarray,
     lr: float = 0.01,
     tol: float = 1e-5,
     max_iter: int = 10_000,
     progress: Callable[[int, float, float], None] | None = None,
+    names: Sequence[str] | None = None,
+    header: Sequence[str] = (),
 ) -> DescentResult:
     """Run gradient descent from ``x0`` (see the module docstring for the rules).
 
-    ``f(x) -> float`` and ``grad(x) -> (n,)`` take a flat float array.  ``progress(k,
-    f_k, |step_k|)`` is called after every step.  Raises DomainError when f or its
-    gradient is not finite at ``x0``.
+    ``cost_and_grad(x) -> (f(x), grad f(x))`` takes a flat float array (the
+    ``gradcheck_naive`` convention).  ``progress(k, f_k, |step_k|)`` is called after
+    every step.  ``names`` label the coordinates (default ``x0, x1, ...``) and
+    ``header`` is carried to the views.  Raises DomainError when f or its gradient is
+    not finite at ``x0``.
 
-    >>> r = descend(lambda x: float(x[0] ** 2), lambda x: 2 * x, np.array([3.0]), lr=0.25)
+    >>> r = descend(lambda x: (float(x[0] ** 2), 2 * x), np.array([3.0]), lr=0.5)
     >>> r.outcome.value, float(r.x[0])
     ('converged', 0.0)
     """
     validate_descent(lr, tol, max_iter)
     x = np.array(x0, dtype=float).ravel()
-    fx, gx = float(f(x)), np.asarray(grad(x), dtype=float).ravel()
+    names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(x.size))
+    if len(names) != x.size:
+        raise OptionError(f"{len(names)} names for {x.size} coordinates")
+
+    def evaluate(z: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            c, g = cost_and_grad(z)
+        return float(c), np.asarray(g, dtype=float).ravel()
+
+    fx, gx = evaluate(x)
     if not (np.all(np.isfinite(x)) and np.isfinite(fx) and np.all(np.isfinite(gx))):
         raise DomainError("x0 is outside the domain: f or its gradient is not real and finite there")
     limit = X_LIMIT * max(1.0, float(np.max(np.abs(x))))
@@ -118,9 +170,7 @@ def descend(
     for k in range(1, max_iter + 1):
         x_new = x - lr * gx
         step = float(np.linalg.norm(x_new - x))
-        with np.errstate(all="ignore"):
-            f_new = float(f(x_new))
-            g_new = np.asarray(grad(x_new), dtype=float).ravel()
+        f_new, g_new = evaluate(x_new)
         rises = rises + 1 if steps and f_new > fx and step > steps[-1] else 0
         xs.append(x_new), fs.append(f_new), gs.append(g_new), steps.append(step)
         if not (np.all(np.isfinite(x_new)) and np.isfinite(f_new) and np.all(np.isfinite(g_new))):
@@ -135,9 +185,10 @@ def descend(
             outcome = Outcome.DIVERGED
             message = (f"diverged at iteration {k}: f rose in {RISE_STREAK} consecutive steps while "
                        f"the steps grew (|step| = {step:.3g}); --lr {lr:g} is too large")
-        elif step < tol:
+        elif float(np.linalg.norm(g_new)) < tol:
             outcome = Outcome.CONVERGED
-            message = f"converged after {k} iteration{'s' if k != 1 else ''}: |step| = {step:.3g} < tol = {tol:g}"
+            message = (f"converged after {k} iteration{'s' if k != 1 else ''}: "
+                       f"|grad f| = {np.linalg.norm(g_new):.3g} < tol = {tol:g}")
         if progress is not None:
             progress(k, f_new, step)
         x, fx, gx = x_new, f_new, g_new
@@ -145,8 +196,9 @@ def descend(
             break
     else:
         message = (f"stopped after --max-iter {max_iter} iterations without converging "
-                   f"(last |step| = {steps[-1]:.3g} >= tol = {tol:g})")
+                   f"(|grad f| = {np.linalg.norm(gx):.3g} >= tol = {tol:g})")
     return DescentResult(
         outcome=outcome, xs=np.array(xs), fs=np.array(fs), grads=np.array(gs),
         steps=np.array(steps), message=message, lr=float(lr), tol=float(tol), max_iter=int(max_iter),
+        names=names, header=tuple(header),
     )

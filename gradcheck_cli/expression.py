@@ -596,8 +596,12 @@ def require_finite(values: np.ndarray, what: str) -> None:
 #: derivatives with more operations than this are not simplified (simplify can take
 #: minutes on a few dozen operations)
 SIMPLIFY_MAX_OPS = 60
-#: wall-clock bound on one simplify call (main thread on POSIX only: SIGALRM)
+#: wall-clock budget for simplifying all derivatives of one command (SIGALRM: main
+#: thread on POSIX only)
 SIMPLIFY_SECONDS = 2.0
+#: size bound used instead when no timer is available (simplify time is erratic:
+#: 0.3 s at 27 operations, 46 s at 40 for one derivative we tried)
+UNTIMED_MAX_OPS = 20
 
 
 def node_children(node: sp.Expr) -> tuple[sp.Expr, ...]:
@@ -680,19 +684,22 @@ def bounded_simplify(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS, seconds: fl
     """``(simplify(expr), "")``, or ``(None, reason)`` when too large or too slow.
 
     The size bound (``count_ops``) always applies; the time bound uses ``SIGALRM`` and
-    so only applies in the main thread on POSIX when no other interval timer runs.
+    so only applies in the main thread on POSIX when no other interval timer runs
+    (elsewhere the tighter size bound ``UNTIMED_MAX_OPS`` stands in for it).
     """
     import signal
     import threading
 
-    ops = int(sp.count_ops(expr))
-    if ops > max_ops:
-        return None, f"not simplified: {ops} operations (limit {max_ops})"
     timed = (
         hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
         and signal.getitimer(signal.ITIMER_REAL)[0] == 0
     )
+    ops, limit = int(sp.count_ops(expr)), max_ops if timed else min(max_ops, UNTIMED_MAX_OPS)
+    if ops > limit:
+        return None, f"not simplified: {ops} operations (limit {limit})"
+    if seconds <= 0:
+        return None, "not simplified: the time budget for simplification is spent"
     if not timed:
         return sp.simplify(expr), ""
 
@@ -707,18 +714,29 @@ def bounded_simplify(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS, seconds: fl
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _SimplifyTimeout:
-        return None, f"not simplified: simplify took more than {seconds:g} s"
+        return None, f"not simplified: simplify took more than {seconds:.2g} s"
     finally:
         signal.signal(signal.SIGALRM, previous)
     return result, ""
 
 
-def derivation(expr: sp.Expr, name: str) -> Derivation:
+def derivations(expr: sp.Expr, names: Sequence[str], seconds: float = SIMPLIFY_SECONDS) -> list[Derivation]:
+    """:func:`derivation` for each name, sharing one time budget for simplification
+    (smallest derivatives first, so that one slow simplification cannot starve the rest)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    sizes = {n: sp.count_ops(partial(expr, n)) for n in names}
+    done = {n: derivation(expr, n, seconds=deadline - time.monotonic()) for n in sorted(names, key=sizes.get)}
+    return [done[n] for n in names]
+
+
+def derivation(expr: sp.Expr, name: str, seconds: float = SIMPLIFY_SECONDS) -> Derivation:
     """The steps of ``d expr / d name``: raw, as checked, simplified (bounded), LaTeX."""
     elementary = expr.rewrite([sigmoid, softplus], sp.exp)
     raw = _clean(sp.diff(elementary, symbol(name)))
     derivative = partial(expr, name)
-    simplified, note = bounded_simplify(derivative)
+    simplified, note = bounded_simplify(derivative, seconds=seconds)
     if simplified is not None and sp.count_ops(simplified) > sp.count_ops(derivative):
         simplified = derivative  # simplify may lengthen; keep the shorter form
     final = derivative if simplified is None else simplified

@@ -268,3 +268,23 @@ def blackbox_gradient(
             progress(n + 1)
     value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h)
     return Estimate(value=value, noise=noise, step=h)
+
+
+def blackbox_directional(
+    cost: Callable[[np.ndarray], float], x: np.ndarray, directions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Directional derivatives ``D_u = (f(x + h u) - f(x - h u)) / 2h`` and their errors.
+
+    One row of ``directions`` (shape ``(k, x.size)``) per direction; four calls each
+    (``± h u``, ``± 4h u``, ``h = eps**(1/3) max(|x|_inf, 1) / |u|_inf``); value and error
+    as in :func:`central_from_values`.  Compare with ``g . u``.
+    """
+    x = np.asarray(x, dtype=float)
+    flat = x.ravel()
+    h = REL_STEP * max(float(np.max(np.abs(flat), initial=0.0)), 1.0)
+    hs = h / np.maximum(np.max(np.abs(directions), axis=1), 1e-300)
+    vals = np.empty((4, len(directions)))
+    for j, (u, hu) in enumerate(zip(directions, hs)):
+        for row, d in enumerate((hu, -hu, 4 * hu, -4 * hu)):
+            vals[row, j] = cost((flat + d * u).reshape(x.shape))
+    return central_from_values(vals[0], vals[1], vals[2], vals[3], hs)

@@ -58,6 +58,14 @@ def _numbers(check: Check) -> str:
     )
 
 
+def _summary(check: Check, status: Status, report: Report) -> str:
+    """``analytic 2, numeric 4, rel error 5.00e-01 > fail tol 0.01, floor 1.30e-02``."""
+    return (
+        f"analytic {_num(check.analytic)}, numeric {_num(check.numeric)}, "
+        f"{_verdict_text(status, check.rel_error, report)}, floor {_err(check.floor)}"
+    )
+
+
 def _verdict_text(status: Status, rel: float, report: Report) -> str:
     t = report.thresholds
     if status is Status.FAIL:
@@ -86,7 +94,7 @@ def _check_case(suite: ET.Element, report: Report, check: Check) -> str:
     if check.status is Status.KINK:
         message = f"kink: a non-differentiable point lies inside the stencil ({_numbers(check)})"
     else:
-        message = f"{_label(check)}: {_verdict_text(check.status, check.rel_error, report)} ({_numbers(check)})"
+        message = f"{_label(check)}: {_summary(check, check.status, report)}"
     return _add_outcome(case, check.status, message, message, report)
 
 
@@ -98,9 +106,10 @@ def _block_case(suite: ET.Element, report: Report, block, checks: Sequence[Check
     mine = [c for c in checks if c.name == block.name]
     worst = next((c for c in mine if tuple(c.index or ()) == tuple(block.worst_index or ())), None)
     where = f"{block.name}[{', '.join(map(str, block.worst_index))}]" if block.worst_index else block.name
-    message = f"worst entry {where}: {_verdict_text(block.status, block.max_rel_error, report)}"
     if worst is not None:
-        message += f" ({_numbers(worst)})"
+        message = f"worst entry {where}: {_summary(worst, block.status, report)}"
+    else:
+        message = f"worst entry {where}: {_verdict_text(block.status, block.max_rel_error, report)}"
     shown = [c for c in mine if c.status in (Status.FAIL, Status.WARN)]
     lines = [f"{block.checked} entries checked: {counts.get('pass', 0)} pass, {counts.get('warn', 0)} warn, "
              f"{counts.get('fail', 0)} fail, {counts.get('kink', 0)} kink"]

@@ -33,31 +33,16 @@ backward pass (the cost is unchanged except for the mean/sum bugs, see ``cost_sp
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
 
 import numpy as np
 
+from .choices import Activation, Loss  # re-exported: the network's closed sets
 from .errors import OptionError
 
 #: the largest network accepted, in parameters (a full check needs a few arrays of this size)
 MAX_PARAMS = 10_000_000
 #: the largest data set accepted, in numbers (samples x widest layer)
 MAX_DATA = 50_000_000
-
-
-class Activation(str, Enum):
-    """Hidden-layer activation; the value is what users type."""
-
-    SIGMOID = "sigmoid"
-    TANH = "tanh"
-    RELU = "relu"
-
-
-class Loss(str, Enum):
-    """Output layer and loss: softmax + cross-entropy, or sigmoid + squared error."""
-
-    CE = "ce"
-    MSE = "mse"
 
 
 # ---------------------------------------------------------------------------- activations
@@ -468,3 +453,14 @@ def forward_backward_prop(data, labels, params, dimensions):
     if len(dims) != 3:
         raise OptionError(f"forward_backward_prop takes dimensions [Dx, H, Dy], got {list(dims)}")
     return cost_and_grad(NetworkSpec(dims), data, labels, params)
+
+
+def kink_mask(spec: NetworkSpec, data, params) -> np.ndarray:
+    """Flat bool mask: a relu pre-activation changes sign inside the entry's stencil.
+
+    The stencil is the full check's ``[x - 4h, x + 4h]``, ``h = finite_diff.default_step(x)``;
+    computed by ``network_fd.kink_mask`` (all False for sigmoid and tanh).
+    """
+    from .network_fd import kink_mask as structured_kink_mask
+
+    return structured_kink_mask(spec, data, params)

@@ -42,9 +42,12 @@ per-sample cost is formed, never ``f(x + h e)`` itself:
 
       log sum_j p_ij exp(da w_j) = sum_{n>=1} kappa_n(i, b) da**n / n!
 
-  truncated at the first order K whose Cauchy bound ``2 x**(K+1) / (1 - x)``,
-  ``x = |da| max_j |w_j - mean| 4/pi``, is below 10% of ``eps f_scale / M`` (else the
-  general formula is used);
+  (kappa_n computed from the central moments of w, orders 1..8) truncated at the first
+  order K whose remainder bound ``sum_{K<n<=8} max|kappa_n / n!| |da|**n`` plus the Cauchy
+  bound of the orders above 8, ``2 x**9 / (1 - x)`` with ``x = |da| max_j |w_j - mean|
+  4/pi`` (the CGF is analytic for ``x < 2``), is below 10% of ``eps f_scale / M``; else
+  the general formula is used.  Small ``tanh`` arguments use its odd series with the same
+  kind of bound;
 * squared error: ``dc_i = sum_j dyhat_ij (yhat_ij - y_ij + dyhat_ij / 2)``.
 
 These changes are exact to a few ulps *of the change*, far below the round-off allowance
@@ -57,31 +60,37 @@ An entry is a kink when a relu pre-activation changes sign inside its stencil
 ``[x - 4h, x + 4h]``.  Up to the first sign change every pre-activation is affine in the
 perturbation, so comparing signs at the stencil's ends with the base point is exact.
 
-Fast mode (``directional_check``)
----------------------------------
+Fast mode (``directional_check``, ``fast_check``)
+-------------------------------------------------
 Per block, ``k`` random directions ``u = v * max(|x|, 1)`` with Rademacher ``v = +-1``
 (no entry gets a small weight) and step ``t = eps**(1/3)`` compare ``g . u`` with the
-central difference ``D_u`` (4 evaluations each).  A direction is *suspect* when
-``|g . u - D_u| > SAFETY * noise_u``, ``noise_u`` being the central-difference noise
-plus the round-off of the dot product.  Not a relative error: a wrong entry ``e``
-shifts ``g . u`` by ``|e| |u_e| >= |e|`` in *every* direction whatever the block size,
-so one entry that is off by more than about ``2 SAFETY`` times the per-entry noise is
-always caught, while a relative error over P entries would dilute it by 1/sqrt(P).
-A suspect block (or one whose directions cross a relu kink) needs the full check, which
-names the entries.
+central difference ``D_u`` (4 evaluations each, all directions in one structured pass).
+A direction is *suspect* when ``|g . u - D_u| > SAFETY * noise_u``, ``noise_u`` being the
+central-difference noise plus the round-off of the dot product.  Not a relative error: a
+wrong entry ``e`` shifts ``g . u`` by ``|e| |u_e| >= |e|`` in *every* direction whatever
+the block size, so any single entry off by more than ``(SAFETY + 1) max noise_u`` (the
+block's ``detectable``) is caught with certainty, while a relative error over P entries
+would dilute it by 1/sqrt(P).  ``noise_u`` is the per-entry round-off term plus the
+direction's truncation error, which grows with the block (about 4e-6 against 5e-8 per
+entry for W1 of 784-100-10).  An entry fails the full check only when off by more than
+``fail_tol * floor >= (fail_tol / pass_tol) * noise_e`` (1e5 x its noise by default);
+``fast_check`` sends a block to the full check when it is suspect, when a direction
+crosses a relu kink, or when ``detectable`` exceeds that level, so fast mode never misses
+an entry that the full check would fail.  The full check then names the entries.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from math import comb, factorial, pi
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
 from .finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, central_from_values, default_step
 from .errors import OptionError
 from .models import Activation, Block, Loss, NetworkSpec, forward, validate_inputs
+from .verdict import Thresholds
 
 #: a fast-mode direction is suspect when its disagreement exceeds SAFETY x its noise
 SAFETY = 10.0
@@ -133,6 +142,13 @@ class DirectionalResult:
     kink: np.ndarray
     suspect: bool
     needs_full: bool
+    safety: float = SAFETY
+    entry_noise: float = 0.0  # a lower bound of the full check's noise for any entry of the block
+
+    @property
+    def detectable(self) -> float:
+        """Any single entry off by more than this makes every kink-free direction suspect."""
+        return (self.safety + 1.0) * float(np.max(self.noise))
 
     @property
     def ratio(self) -> np.ndarray:
@@ -196,23 +212,29 @@ class _Base:
         if self._cumulants is None:
             W = self.layers[-1][0]  # (H, Dy)
             p = self.acts[-1]  # (M, Dy)
-            mean = p @ W.T  # (M, H)
-            cen = W[None, :, :] - mean[:, :, None]  # (M, H, Dy)
-            raw = [None, np.zeros_like(mean)]
-            power = cen.copy()
-            for n in range(2, _MAX_CUMULANT + 1):
-                power = power * cen
-                raw.append(np.einsum("ij,ibj->ib", p, power))
-            kappa = [None, mean]
-            for n in range(2, _MAX_CUMULANT + 1):  # cumulants of the centred variable
-                k = raw[n].copy()
-                for m in range(2, n - 1):
-                    k -= comb(n - 1, m - 1) * kappa[m] * raw[n - m]
-                kappa.append(k)
-            ys = self.ysum[:, None]
-            coeffs = [(p * ys - self.labels) @ W.T]
-            coeffs += [ys * kappa[n] / factorial(n) for n in range(2, _MAX_CUMULANT + 1)]
-            self._cumulants = (np.stack(coeffs), np.max(np.abs(cen), axis=2))
+            H = W.shape[0]
+            coeffs = np.empty((_MAX_CUMULANT,) + (self.M, H))
+            radius = np.empty((self.M, H))
+            coeffs[0] = (p * self.ysum[:, None] - self.labels) @ W.T
+            step = max(1, DEFAULT_CHUNK_BYTES // (8 * self.M * W.shape[1]))
+            for b0 in range(0, H, step):  # bounded memory: (M, step, Dy) at a time
+                b = slice(b0, min(H, b0 + step))
+                mean = p @ W[b].T  # (M, h)
+                cen = W[None, b, :] - mean[:, :, None]  # (M, h, Dy): w - its mean under p_i
+                raw = [None, None]
+                power = cen.copy()
+                for n in range(2, _MAX_CUMULANT + 1):
+                    power *= cen
+                    raw.append(np.einsum("ij,ibj->ib", p, power))
+                kappa = [None, None]
+                for n in range(2, _MAX_CUMULANT + 1):  # cumulants from moments, centred: mu_1 = 0
+                    k = raw[n].copy()
+                    for m in range(2, n - 1):
+                        k -= comb(n - 1, m - 1) * kappa[m] * raw[n - m]
+                    kappa.append(k)
+                    coeffs[n - 1][:, b] = self.ysum[:, None] * k / factorial(n)
+                radius[:, b] = np.max(np.abs(cen), axis=2)
+            self._cumulants = (coeffs, radius)
         return self._cumulants
 
 
@@ -327,7 +349,8 @@ def numeric_gradient(
 
     Returns flat ``(numeric, noise, kink)`` of length P (see the module docstring for the
     error model); entries of other blocks are NaN / NaN / False.  Peak extra memory is a
-    few times ``chunk_bytes``.
+    few times ``chunk_bytes`` (at least a few arrays of 4 M D floats for the widest layer
+    D after the block's: one entry's stencil).
     """
     if not (isinstance(chunk_bytes, (int, np.integer)) and chunk_bytes >= 2**12):
         raise OptionError(f"chunk_bytes must be an integer >= 4096, got {chunk_bytes!r}")
@@ -363,10 +386,10 @@ def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
         u_all = np.ones((1, base.M))
     else:
         u_all = base.acts[l - 1].T  # (D_{l-1}, M): row a is a_{l-1}[:, a]
-    # bytes per (row, column) of one tile's largest arrays
-    wide = max(base.spec.dims[l:]) if l < base.L else 1
+    # bytes per entry of one tile's work arrays: a few (4, M) arrays, plus (4, M, D_m) arrays
+    # of the later layers when the change is propagated densely
     dense = l < base.L and not (l == base.L - 1 and base.spec.loss is Loss.CE)
-    per_entry = 4 * base.M * 8 * (6 + (4 * wide if dense or l < base.L - 1 else 0))
+    per_entry = 4 * base.M * 8 * (6 + (4 * max(base.spec.dims[l + 1 :]) if dense else 0))
     ncol = int(max(1, min(cols, chunk_bytes // per_entry)))
     nrow = int(max(1, min(rows, chunk_bytes // (per_entry * ncol))))
     f = np.empty((4, rows, cols))
@@ -376,14 +399,14 @@ def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
         r = slice(r0, min(rows, r0 + nrow))
         for c0 in range(0, cols, ncol):
             c = slice(c0, min(cols, c0 + ncol))
-            ft, kink[r, c] = _tile(base, l, u_all[r], c, h[r, c])
+            ft, kink[r, c] = _tile(base, l, u_all[r], c, h[r, c], chunk_bytes)
             f[:, r, c] = np.moveaxis(ft, 1, 0)
     f *= base.scale
     numeric, noise = central_from_values(f[0], f[1], f[2], f[3], h, base.f_scale)
     return numeric, noise, kink
 
 
-def _tile(base: _Base, l: int, u: np.ndarray, c: slice, h: np.ndarray):
+def _tile(base: _Base, l: int, u: np.ndarray, c: slice, h: np.ndarray, chunk_bytes: int):
     """Cost changes ``f (A, 4, C)`` at the stencil points of a tile of layer-l entries, and kinks.
 
     ``u (A, M)`` is how z_l[:, col] moves per unit of each row's entries, ``h (A, C)``.
@@ -439,11 +462,17 @@ def _tile(base: _Base, l: int, u: np.ndarray, c: slice, h: np.ndarray):
         if spec.activation is not Activation.RELU:  # undo the folded k for the general path
             d = hs[:, :, None, :] * u[:, None, :, None]
     da = _act_diff(spec.activation, z, coeffs, d, dmax)  # (A, 4, M, C)
-    # dense: z_{l+1}[i, :] moves by da[i] * W_{l+1}[col, :]
+    # dense: z_{l+1}[i, :] moves by da[i] * W_{l+1}[col, :], a few rows at a time
     W = base.layers[l][0][c]  # (C, D_{l+1})
-    dz = np.moveaxis(da, 3, 2)[..., None] * W[None, None, :, None, :]  # (A, 4, C, M, D_{l+1})
-    f, kk = _propagate(base, l + 1, dz)
-    return f, kink | np.any(kk, axis=1)
+    nA, C = h.shape
+    group = max(1, chunk_bytes // (4 * 4 * C * base.M * max(spec.dims[l + 1 :]) * 8))
+    f = np.empty((nA, 4, C))
+    for a0 in range(0, nA, group):
+        a = slice(a0, min(nA, a0 + group))
+        dz = np.moveaxis(da[a], 3, 2)[..., None] * W[None, None, :, None, :]  # (a, 4, C, M, D_{l+1})
+        f[a], kk = _propagate(base, l + 1, dz)
+        kink[a] |= np.any(kk, axis=1)
+    return f, kink
 
 
 def _cumulant_series(base: _Base, da: np.ndarray, c: slice, bound: float):
@@ -485,6 +514,7 @@ def directional_check(
     seed: int = 0,
     blocks: Iterable[str | Block] | None = None,
     safety: float = SAFETY,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> tuple[DirectionalResult, ...]:
     """Compare ``g . u`` with ``D_u`` along ``k`` Rademacher directions per block.
 
@@ -511,14 +541,19 @@ def directional_check(
             gu = np.sum(terms, axis=(1, 2))
             dot_noise = (ROUNDOFF_ULPS + np.log2(block.size)) * EPS * np.sum(np.abs(terms), axis=(1, 2))
         l = block.layer
-        if block.is_bias:
-            G = np.broadcast_to(U, (k, base.M, x.shape[1]))
-        else:
-            G = np.einsum("ia,kab->kib", base.acts[l - 1], U)  # (k, M, D_l)
         t = REL_STEP
-        dz = (STENCIL * t)[None, :, None, None] * G[:, None]  # (k, 4, M, D_l)
-        f, kk = _propagate(base, l, dz)
-        f = f * base.scale
+        f = np.empty((k, 4))
+        kk = np.zeros((k, 4), dtype=bool)
+        step = max(1, chunk_bytes // (4 * base.M * max(spec.dims[l:]) * 8 * 4))
+        for j0 in range(0, k, step):  # directions in groups of bounded memory
+            j = slice(j0, min(k, j0 + step))
+            if block.is_bias:
+                G = np.broadcast_to(U[j], (U[j].shape[0], base.M, x.shape[1]))
+            else:
+                G = np.einsum("ia,kab->kib", base.acts[l - 1], U[j])  # (k, M, D_l)
+            dz = (STENCIL * t)[None, :, None, None] * G[:, None]  # (k, 4, M, D_l)
+            f[j], kk[j] = _propagate(base, l, dz)
+        f *= base.scale
         kink = np.any(kk, axis=1)
         num, noi = central_from_values(f[:, 0], f[:, 1], f[:, 2], f[:, 3], np.full(k, t), base.f_scale)
         noi = noi + dot_noise
@@ -529,7 +564,8 @@ def directional_check(
         out.append(
             DirectionalResult(
                 block=block.name, analytic=gu, numeric=num, noise=noi, kink=kink,
-                suspect=suspect, needs_full=suspect or bool(np.any(kink)),
+                suspect=suspect, needs_full=suspect or bool(np.any(kink)), safety=float(safety),
+                entry_noise=ROUNDOFF_ULPS * EPS * base.f_scale / float(np.max(default_step(x))),
             )
         )
     return tuple(out)
@@ -544,11 +580,22 @@ def fast_check(
     k: int = DEFAULT_DIRECTIONS,
     seed: int = 0,
     safety: float = SAFETY,
+    thresholds: Thresholds | None = None,
 ) -> FastResult:
     """Fast mode: directional checks of every block; the blocks that need the full check.
 
-    The caller then runs ``numeric_gradient(..., blocks=result.full_blocks)`` so the report
-    still names the wrong entries.  Cost: ``4 k`` structured evaluations per block.
+    A block needs it when suspect, kinked, or when its ``detectable`` error exceeds the
+    smallest error at which one of its entries fails under ``thresholds`` (default
+    tolerances when None): ``fail_tol * floor``, with ``floor = entry_noise / pass_tol`` or
+    the fixed ``--floor``.  The caller then runs ``numeric_gradient(...,
+    blocks=result.full_blocks)`` so the report still names the wrong entries.  Cost:
+    ``4 k`` structured evaluations per block.
     """
+    t = thresholds if thresholds is not None else Thresholds()
     res = directional_check(spec, data, labels, params, analytic, k=k, seed=seed, safety=safety)
-    return FastResult(res, tuple(r.block for r in res if r.needs_full))
+    full = []
+    for r in res:
+        floor = t.floor if t.floor is not None else r.entry_noise / t.pass_tol
+        if r.needs_full or not (r.detectable <= t.fail_tol * floor):
+            full.append(r.block)
+    return FastResult(res, tuple(full))

@@ -112,6 +112,7 @@ class Report:
     hints: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    shown: int | None = None  # block entries the table shows (JSON has them all); None: all
 
     @property
     def status(self) -> Status:

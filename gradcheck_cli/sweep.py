@@ -42,7 +42,7 @@ Taylor test (``--taylor``)
     noise of f, ``finite_diff.measured_noise``).  The order is the median of the
     rates ``log(r_j / r_k) / log(h_j / h_k)`` between consecutive counted remainders,
     over the ``TAYLOR_WINDOW`` smallest counted steps (the asymptotic regime; the median
-    ignores one step where ``r`` passes near 0 because two error terms cancel).  About
+    ignores the two rates next to one step where ``r`` passes near 0 because two error terms cancel).  About
     2 (>= ``ORDER_CORRECT`` = 1.5): consistent with a correct gradient (3 when
     ``v^T H v = 0``); about 1: wrong along v.  No order (``None``) when fewer than two
     remainders rise above round-off: f is affine along v and g.v is exact.
@@ -58,7 +58,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .finite_diff import EPS, NOISE_POINTS, NOISE_SPACING, ROUNDOFF_ULPS, measured_noise
+from .finite_diff import EPS, NOISE_POINTS, NOISE_SPACING, REL_STEP, ROUNDOFF_ULPS, measured_noise
 from .results import json_number
 from .verdict import relative_error
 
@@ -67,7 +67,7 @@ TAYLOR_STEPS = 10.0 ** -np.arange(1.0, 8.01, 0.5)
 #: a best relative error above this makes the sweep "flat" (the analytic value is wrong)
 FLAT_ERROR = 1e-4
 TAYLOR_NOISE_FACTOR = 100.0
-TAYLOR_WINDOW = 5
+TAYLOR_WINDOW = 6
 #: a fitted Taylor order at least this is consistent with a correct gradient
 ORDER_CORRECT = 1.5
 
@@ -130,23 +130,19 @@ class Sweep:
     def diagnosis(self) -> str:
         """One sentence that reads the chart."""
         if self.shape == "flat":
-            tail = self.numeric[max(self.best - 1, 0): self.best + 2]
+            j = int(np.argmin(np.abs(np.log(self.steps / (REL_STEP * max(1.0, abs(self.x)))))))
             return (
-                f"flat: the relative error stays near {self.best_error:.1e} at every step, "
-                f"so no step makes the estimate agree; the difference quotient converges to "
-                f"{float(np.median(tail)):.10g}, not to the analytic {self.analytic:.10g}: "
+                f"flat: the relative error stays near {self.best_error:.1e} at every step; the difference "
+                f"quotient tends to {self.numeric[j]:.10g}, not to the analytic {self.analytic:.10g}: "
                 "the analytic derivative is wrong"
             )
-        slopes = ""
-        if self.truncation_slope is not None:
-            slopes += f"truncation slope {self.truncation_slope:.1f} (expect 2)"
-        if self.roundoff_slope is not None:
-            slopes += (", " if slopes else "") + f"round-off slope {self.roundoff_slope:.1f} (expect -1)"
-        head = ("V shape: the error falls like h^2 until round-off takes over"
-                if self.shape == "v" else
-                "round-off only: the central difference is exact up to round-off at every step")
-        return (f"{head}; best step h = {self.best_step:.0e} with relative error "
-                f"{self.best_error:.1e}" + (f"; {slopes}" if slopes else ""))
+        slopes = [f"{s:.1f}" if s is not None else "-" for s in (self.truncation_slope, self.roundoff_slope)]
+        if self.shape == "v":
+            return (f"V shape: error ~ h^2 down to the best step h* = {self.best_step:.0e} (rel error "
+                    f"{self.best_error:.1e}), then round-off ~ 1/h; slopes {slopes[0]} and {slopes[1]} "
+                    "(expect 2 and -1)")
+        return (f"round-off only: the difference is exact up to round-off at every step (f is quadratic "
+                f"along x); best step h* = {self.best_step:.0e} (rel error {self.best_error:.1e})")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -220,16 +216,16 @@ class Taylor:
 
     def verdict(self) -> str:
         if self.order is None:
-            return "remainder at round-off for every step: f is affine along v and g.v is exact"
+            return "no order: every remainder is at round-off (f is affine along v and g.v is exact)"
         if self.consistent:
-            return f"remainder shrinks like h^{self.order:.2f}: consistent with a correct gradient (expect 2)"
-        return (f"remainder shrinks like h^{self.order:.2f}, not h^2: the gradient is wrong "
-                "along this direction (expect 2 for a correct gradient)")
+            return f"order {self.order:.2f}: the remainder shrinks like h^2, as for a correct gradient"
+        return f"order {self.order:.2f}: the remainder shrinks like h, not h^2: the gradient is wrong along v"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "order": json_number(self.order),
             "consistent": self.consistent,
+            "verdict": self.verdict(),
             "slope": json_number(self.slope),
             "steps": [float(h) for h in self.steps],
             "remainders": [json_number(r) for r in self.remainders],

@@ -78,7 +78,7 @@ def test_check_gradient_returns_a_frozen_report():
 def test_check_gradient_with_separate_grad():
     report = check_gradient(lambda x: float(np.sum(np.exp(x))), X, grad=np.exp)
     assert report.passed
-    bad = check_gradient(lambda x: float(np.sum(np.exp(x))), X, grad=lambda x: np.exp(x) * 1.01)
+    bad = check_gradient(lambda x: float(np.sum(np.exp(x))), X, grad=lambda x: np.exp(x) * 1.02)
     assert not bad.passed and bad.counts["fail"] == 12
 
 
@@ -102,7 +102,7 @@ def test_assert_gradient_message_is_the_table_naming_the_entry():
     first, rest = message.split("\n", 1)
     assert first == (
         "gradient check failed (func): 12 checks: 11 pass, 0 warn, 1 fail; "
-        "worst x[1, 2]: analytic 5, numeric 0.75, rel error 8.5e-01"
+        "worst x[1, 2]: analytic 5, numeric 1, rel error 8.0e-01"
     )
     assert "worst entries" in rest
     row = next(line for line in rest.splitlines() if line.startswith("x[1, 2]"))
@@ -116,7 +116,7 @@ def test_assert_gradient_strict_and_thresholds():
         return np.sum(x**2), 2 * x * (1 + 1e-5)
 
     assert_gradient(slightly_off, X)  # warn passes
-    with pytest.raises(AssertionError, match=r"0 pass, 12 warn, 0 fail.*\(warn fails under strict\)"):
+    with pytest.raises(AssertionError, match=r"11 warn, 0 fail; worst .*\(warn fails under strict\)"):
         assert_gradient(slightly_off, X, thresholds=Thresholds(strict=True))
 
 
