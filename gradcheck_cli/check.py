@@ -657,13 +657,6 @@ def sample_indices(size: int, sample: int | None, seed: int) -> np.ndarray | Non
     return np.sort(np.random.default_rng(seed).choice(size, size=sample, replace=False))
 
 
-def _entry_label(check) -> str:
-    """``x[1, 2]`` (just the name for a scalar or a variable)."""
-    if not check.index:
-        return check.name
-    return f"{check.name}[{', '.join(str(i) for i in check.index)}]"
-
-
 def validate_seed(seed: int) -> int:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise OptionError(f"--seed must be a whole number >= 0, got {seed!r}")
@@ -969,7 +962,7 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
                 bad = [c for c in sub.checks if c.status in (Status.FAIL, Status.WARN)]
                 if bad:
                     c = bad[0]
-                    lines.append(f"  worst gradient error at {_entry_label(c)}: your gradient {c.analytic:f}, "
+                    lines.append(f"  worst gradient error at {c.label}: your gradient {c.analytic:f}, "
                                  f"numerical gradient {c.numeric:f}")
         rename = (lambda n: item.name) if len(sub.blocks) == 1 else (lambda n: f"{item.name}.{n}")
         blocks += [replace(b, name=rename(b.name)) for b in sub.blocks]

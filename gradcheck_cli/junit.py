@@ -41,14 +41,6 @@ def _err(x: float) -> str:
     return f"{x:.2e}"
 
 
-def _label(check: Check) -> str:
-    if check.point is not None:
-        where = ", ".join(f"{k}={v:.6g}" for k, v in check.point.items())
-        return f"d/d{check.name} at {where}"
-    if not check.index:
-        return check.name
-    return f"{check.name}[{', '.join(str(i) for i in check.index)}]"
-
 
 def _numbers(check: Check) -> str:
     """``analytic 2, numeric 4, rel error 5.00e-01, floor 1.30e-02``."""
@@ -90,11 +82,11 @@ def _add_outcome(case: ET.Element, status: Status, message: str, text: str, repo
 
 
 def _check_case(suite: ET.Element, report: Report, check: Check) -> str:
-    case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.command}", name=_label(check))
+    case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.command}", name=check.label)
     if check.status is Status.KINK:
         message = f"kink: a non-differentiable point lies inside the stencil ({_numbers(check)})"
     else:
-        message = f"{_label(check)}: {_summary(check, check.status, report)}"
+        message = f"{check.label}: {_summary(check, check.status, report)}"
     return _add_outcome(case, check.status, message, message, report)
 
 
@@ -113,7 +105,7 @@ def _block_case(suite: ET.Element, report: Report, block, checks: Sequence[Check
     shown = [c for c in mine if c.status in (Status.FAIL, Status.WARN)]
     lines = [f"{block.checked} entries checked: {counts.get('pass', 0)} pass, {counts.get('warn', 0)} warn, "
              f"{counts.get('fail', 0)} fail, {counts.get('kink', 0)} kink"]
-    lines += [f"{_label(c)}: {c.status.value}, {_numbers(c)}" for c in shown]
+    lines += [f"{c.label}: {c.status.value}, {_numbers(c)}" for c in shown]
     return _add_outcome(case, block.status, message, "\n".join(lines), report)
 
 

@@ -60,13 +60,6 @@ def status_text(status: Status) -> Text:
     return Text(status.value.upper(), style=STATUS_STYLE[status])
 
 
-def index_text(check: Check) -> str:
-    """``W1[3, 2]``, ``x[0]``, or just the variable name."""
-    if not check.index:  # None, or () for a scalar x
-        return check.name
-    return f"{check.name}[{', '.join(str(i) for i in check.index)}]"
-
-
 def _point_text(point) -> str:
     return ", ".join(f"{k}={v:.6g}" for k, v in point.items())
 
@@ -107,7 +100,7 @@ def _entry_table(checks: Sequence[Check]) -> Table:
                          ("rel error", "right"), ("floor", "right"), ("status", "left")):
         table.add_column(col, justify=justify, no_wrap=True)
     for c in checks:
-        table.add_row(Text(index_text(c)), fmt_value(c.analytic), fmt_value(c.numeric),
+        table.add_row(Text(c.label), fmt_value(c.analytic), fmt_value(c.numeric),
                       fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status))
     return table
 
@@ -238,10 +231,6 @@ def _header(report: Report, console: Console) -> None:
         console.print(Text(line))
 
 
-def _point_label(point) -> str:
-    return ", ".join(f"{k}={fmt_value(v)}" for k, v in point.items())
-
-
 def derivation_lines(steps: Sequence, show_steps: bool, latex: bool) -> list[Text]:
     """``--show-steps`` (derivative before and after simplification) and ``--latex`` lines."""
     lines: list[Text] = []
@@ -298,7 +287,7 @@ def render_expression_plus(report: Report, console: Console, show_steps: bool = 
     for line in derivation_lines(report.extra.get("derivation", ()), show_steps, latex):
         console.print(line, soft_wrap=True)  # LaTeX must stay on one line to be pasted
     for g in report.extra.get("graph", ()):
-        console.print(Text(f"computation graph at {_point_label(g['point'])}", style="bold"))
+        console.print(Text(f"computation graph at {_point_text(g['point'])}", style="bold"))
         console.print(graph_tree(g))
         console.print(Text("value: forward pass; grad: d f / d node, by reverse-mode accumulation "
                            "(grads add where a node is used twice)", style="dim"))
@@ -399,7 +388,7 @@ def render_sweep(report: Report, console: Console) -> None:
     console.print(taylor_table(taylor))
     console.print(Text(f"Taylor test: {taylor['verdict']}", style="bold" if taylor["consistent"] else "bold red"),
                   soft_wrap=True)
-    shown = tuple(replace(c, name=index_text(c), index=None) for c in report.checks)  # x[1, 2] for --func
+    shown = tuple(replace(c, name=c.label, index=None) for c in report.checks)  # x[1, 2] for --func
     render(replace(report, header=(), notes=(), checks=shown), console)  # the notes' Taylor line is above
 
 

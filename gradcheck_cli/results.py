@@ -38,6 +38,16 @@ class Check:
     point: Mapping[str, float] | None = None
     index: tuple[int, ...] | None = None
 
+    @property
+    def label(self) -> str:
+        """``W1[3, 2]`` for an entry, ``d/dx at x=1, y=2`` for a variable, else the name."""
+        if self.point is not None:
+            where = ", ".join(f"{k}={v:.6g}" for k, v in self.point.items())
+            return f"d/d{self.name} at {where}"
+        if not self.index:
+            return self.name
+        return f"{self.name}[{', '.join(str(i) for i in self.index)}]"
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name}
         if self.point is not None:

@@ -23,14 +23,6 @@ from .verdict import Status, Thresholds
 __all__ = ["assert_gradient", "assert_expression", "assert_network", "failure_message"]
 
 
-def _label(check: Check) -> str:
-    if check.point is not None:
-        where = ", ".join(f"{k}={v:.6g}" for k, v in check.point.items())
-        return f"d/d{check.name} at {where}"
-    if not check.index:
-        return check.name
-    return f"{check.name}[{', '.join(str(i) for i in check.index)}]"
-
 
 def failure_message(report: Report) -> str:
     """``gradient check failed: 1 of 12 entries fail; worst x[1, 2]: analytic ...`` + table."""
@@ -43,7 +35,7 @@ def failure_message(report: Report) -> str:
     if bad:
         w = bad[0]
         first += (
-            f"; worst {_label(w)}: analytic {w.analytic:.10g}, numeric {w.numeric:.10g}, "
+            f"; worst {w.label}: analytic {w.analytic:.10g}, numeric {w.numeric:.10g}, "
             f"rel error {w.rel_error:.1e}"
         )
     if report.thresholds.strict and c.get("warn") and not c.get("fail"):
