@@ -91,7 +91,8 @@ def prepare_expression(
                 f"--wrt: unknown variable '{n}' (the expression's variables: {', '.join(parsed.variables) or 'none'})"
             )
     if not wrt_names:
-        raise OptionError(f"the expression {text.strip()!r} has no variables to differentiate")
+        raise OptionError(f"the expression {text.strip()!r} has no variables to differentiate "
+                          "(name one with --wrt and give its value with --at)")
     names = tuple(sorted(set(parsed.variables) | set(wrt_names)))
     claims, texts = _claims(grads, wrt_names, names)
     derivs = tuple(ex.partial(parsed.expr, n) for n in wrt_names)
@@ -131,6 +132,7 @@ def expression_points(
                 raise DomainError(
                     f"point {_point_text(names, p)} is outside the domain: "
                     f"f = {ex.display(problem.expression.expr)} is not real and finite there"
+                    + (" (it overflows float64)" if np.isinf(col[0]) else "")
                 )
             for v, d, dv in zip(problem.wrt, problem.derivatives, col[1:]):
                 if not np.isfinite(dv):
@@ -538,8 +540,13 @@ def check_network(
             rel = relative_error(a, d, floor_from_noise(dn, thresholds))
             block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS))
             counts.append(count_statuses([Status.PASS] * len(a)))
-    analytic_blocks = [(b.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), by_name[b.name].status)
-                       for b in blocks if b.name in by_name]
+    # blocks that passed fast mode's directions count as right (numeric taken as analytic)
+    analytic_blocks = [
+        (b.name, g[b.slice].reshape(b.shape),
+         (numeric if b.name in by_name else g)[b.slice].reshape(b.shape),
+         by_name[b.name].status if b.name in by_name else Status.PASS)
+        for b in blocks
+    ]
     hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
     notes = []
     if mode == "fast":

@@ -140,7 +140,7 @@ def expr_command(
 # ==== net (issue 3) ====================================================================
 @app.command("net")
 def net_command(
-    dims: Annotated[str, typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression).")],
+    dims: Annotated[Optional[str], typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression). Required.")] = None,
     samples: Annotated[int, typer.Option("--samples", min=1, help="Number of samples M.")] = 20,
     seed: SeedOpt = 0,
     activation: Annotated[Activation, typer.Option("--activation", case_sensitive=False, help="Hidden-layer activation.")] = Activation.SIGMOID,
@@ -174,6 +174,10 @@ def net_command(
         for name, text in BUGS.items():
             sys.stdout.write(f"{name:<{width}}  {text}\n")
         raise typer.Exit(ExitCode.OK)
+    if dims is None:
+        from .errors import OptionError
+
+        raise OptionError("Missing option '--dims' (e.g. --dims 10 5 10)")
     from .check import check_network
     from .report import DelayedProgress
 

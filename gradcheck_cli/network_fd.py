@@ -12,7 +12,9 @@ For each parameter ``x_e`` the numeric derivative is the central difference of
     noise = |D(4h) - D(h)| / 15  +  4 eps f_scale / h             (finite_diff.central_from_values)
 
 with ``f_scale = sum_i |c_i|`` (divided by M for a mean cost), the size of what the cost
-sums.  ``noise`` bounds ``|D(h) - f'(x)|``: the first term is the truncation error
+sums; for cross-entropy ``|c_i|`` is raised by ``max_k |z_ik| + |z_{i,y}|``, the size of the
+two terms of ``c_i = logsumexp(z_i) - z_{i,y}``, whose round-off remains when a saturated
+softmax makes ``c_i`` itself ~0.  ``noise`` bounds ``|D(h) - f'(x)|``: the first term is the truncation error
 ``c h**2`` of ``D(h)`` (``D(4h) - D(h) = 15 c h**2``), the second the round-off of
 evaluating two sums of M costs.  The verdict (``verdict.py``) passes an entry whose
 ``|analytic - numeric| <= noise``.
@@ -168,6 +170,20 @@ class FastResult:
 # ---------------------------------------------------------------------------- base pass
 
 
+def cost_magnitude(spec: NetworkSpec, fw, labels) -> np.ndarray:
+    """Per sample, the size of what its cost is computed from (round-off is eps times it).
+
+    ``|c_i|``; for cross-entropy ``c_i = logsumexp(z_i) - z_{i,y}`` the two terms'
+    sizes ``max_k |z_ik| + |z_{i,y}|`` are added: their round-off remains when a
+    saturated softmax makes ``c_i`` itself ~0.
+    """
+    magnitude = np.abs(fw.costs)
+    if spec.loss is Loss.CE:
+        z = fw.zs[-1]
+        magnitude = magnitude + np.max(np.abs(z), axis=1) + np.abs(np.sum(labels * z, axis=1))
+    return magnitude
+
+
 class _Base:
     """The unperturbed forward pass and the per-layer constants of the difference formulas."""
 
@@ -182,8 +198,9 @@ class _Base:
         fw = forward(spec, data, labels, params)
         self.zs, self.acts = fw.zs, fw.acts
         self.scale = 1.0 / self.M if spec.mean else 1.0
-        self.per_sample_scale = float(np.sum(np.abs(fw.costs))) / self.M
-        self.f_scale = float(np.sum(np.abs(fw.costs))) * self.scale
+        magnitude = cost_magnitude(spec, fw, labels)
+        self.per_sample_scale = float(np.sum(magnitude)) / self.M
+        self.f_scale = float(np.sum(magnitude)) * self.scale
         self.ysum = np.sum(labels, axis=1)
         self._ab: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._cumulants: tuple[np.ndarray, np.ndarray] | None = None

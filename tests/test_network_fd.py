@@ -35,8 +35,8 @@ def block_status(spec, statuses):
 
 def naive_numeric(spec, data, labels, params):
     """The per-entry loop: 4 full cost evaluations per entry, same step and error model."""
-    costs = m.per_sample_costs(spec, data, labels, params)
-    f_scale = np.sum(np.abs(costs)) / (data.shape[0] if spec.mean else 1)
+    fw = m.forward(spec, data, labels, params)
+    f_scale = np.sum(nf.cost_magnitude(spec, fw, labels)) / (data.shape[0] if spec.mean else 1)
     numeric, noise = np.empty(params.size), np.empty(params.size)
     for i in range(params.size):
         h = default_step(params[i])
