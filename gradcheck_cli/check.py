@@ -155,6 +155,19 @@ def _random(problem: ExpressionProblem, F, count: int, seed: int) -> np.ndarray:
     return random_points(valid, len(problem.names), count, seed)
 
 
+def verdict_rows(names, pts, entries, analytic, numeric, noise, kink, thresholds) -> tuple:
+    """Checks for every (point, entry), point-major; the arrays have shape (P, len(entries))."""
+    floor = floor_from_noise(noise, thresholds)
+    rel = relative_error(analytic, numeric, floor)
+    status = classify(rel, thresholds, kink)
+    return tuple(
+        Check(name=e, analytic=float(analytic[p, j]), numeric=float(numeric[p, j]), rel_error=float(rel[p, j]),
+              status=status[p, j], floor=float(floor[p, j]), point={n: float(v) for n, v in zip(names, pts[p])})
+        for p in range(len(pts))
+        for j, e in enumerate(entries)
+    )
+
+
 def check_expression(
     text: str,
     *,
@@ -192,22 +205,7 @@ def check_expression(
     # the complex step has no real stencil; a kink within the central step counts for it
     kink_steps = default_step(pts) if method is Method.COMPLEX else est.step
     kink = ex.kink_mask(ex.kinks(problem.expression.expr), names, pts, kink_steps)[:, cols]
-    floor = floor_from_noise(noise, thresholds)
-    rel = relative_error(analytic, numeric, floor)
-    status = classify(rel, thresholds, kink)
-    checks = tuple(
-        Check(
-            name=v,
-            analytic=float(analytic[p, j]),
-            numeric=float(numeric[p, j]),
-            rel_error=float(rel[p, j]),
-            status=status[p, j],
-            floor=float(floor[p, j]),
-            point={n: float(x) for n, x in zip(names, pts[p])},
-        )
-        for p in range(len(pts))
-        for j, v in enumerate(wrt_names)
-    )
+    checks = verdict_rows(names, pts, wrt_names, analytic, numeric, noise, kink, thresholds)
     header = tuple(
         f"d/d{v} = {t if t is not None else ex.display(d)}" + ("  (claimed)" if t is not None else "")
         for v, d, t in zip(wrt_names, problem.derivatives, problem.claimed_text)
@@ -445,7 +443,7 @@ def check_network(
     """
     from . import models, network_fd
     from .diagnosis import diagnose
-    from .loading import UserFunction, load_callable
+    from .loading import UserFunction, load_seeded
 
     dims = parse_dims(dims)
     spec = models.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
@@ -467,10 +465,10 @@ def check_network(
 
     if impl is not None:
         if isinstance(impl, str):
-            fn, name = load_callable(impl), impl
+            (user,), name = load_seeded([(impl, "function")], seed), impl
         else:
-            fn, name = impl, _callable_name(impl)
-        user = UserFunction(fn, name)
+            name = _callable_name(impl)
+            user = UserFunction(impl, name)
         dimensions = list(dims)
 
         def user_cg(p):
@@ -628,6 +626,20 @@ def parse_x(text: str) -> tuple[np.ndarray, str]:
         ) from None
     array = np.array(values[0]) if len(values) == 1 and "," not in spec else np.array(values)
     return array, (f"x = {np.array2string(array, separator=', ')}" if array.size <= 8 else "x given with --x")
+
+
+def func_x(shape: str | None, x: str | None, seed: int) -> tuple[np.ndarray, str]:
+    """x for ``func`` and ``sweep --func``: ``--x`` as given, else N(0, 1) of ``--shape``
+    (default ``DEFAULT_FUNC_SHAPE``) drawn with ``seed``; and its description."""
+    validate_seed(seed)
+    if shape is not None and x is not None:
+        raise OptionError("give either --shape or --x, not both")
+    if x is not None:
+        x0, label = parse_x(x)
+    else:
+        dims = DEFAULT_FUNC_SHAPE if shape is None else parse_shape(shape)
+        x0, label = np.random.default_rng(seed).standard_normal(dims), f"x ~ N(0, 1), seed {seed}"
+    return validate_x(x0), label
 
 
 def validate_x(x) -> np.ndarray:
@@ -846,20 +858,9 @@ def check_func(
     global random states are seeded with ``seed`` while the user's code is loaded and
     for every call, so results are reproducible; the caller's states are restored.
     """
-    import random
+    from .loading import load_seeded
 
-    from .loading import UserFunction, load_callable
-
-    validate_seed(seed)
-    if shape is not None and x is not None:
-        raise OptionError("give either --shape or --x, not both")
-    if x is not None:
-        x0, label = parse_x(x)
-    else:
-        dims = DEFAULT_FUNC_SHAPE if shape is None else parse_shape(shape)
-        x0 = np.random.default_rng(seed).standard_normal(dims)
-        label = f"x ~ N(0, 1), seed {seed}"
-    x0 = validate_x(x0)
+    x0, label = func_x(shape, x, seed)
     validate_method(Method.CENTRAL, eps)
     sample_indices(x0.size, sample, seed)
     if top < 0:
@@ -868,19 +869,8 @@ def check_func(
     if grad is not None and ":" not in grad:
         grad_spec = f"{target.rpartition(':')[0]}:{grad.strip()}"
 
-    saved = random.getstate(), np.random.get_state()
-    try:
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        fn = load_callable(target)
-        gfn = load_callable(grad_spec, what="gradient function") if grad_spec is not None else None
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        fu = UserFunction(fn, target)
-        gu = UserFunction(gfn, grad_spec) if gfn is not None else None
-    finally:
-        random.setstate(saved[0])
-        np.random.set_state(saved[1])
+    specs = [(target, "function")] + ([(grad_spec, "gradient function")] if grad_spec else [])
+    fu, gu = (load_seeded(specs, seed) + [None])[:2]
     return check_gradient(
         fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,
         x_label=label, progress=progress, hvp=hvp, taylor=taylor,
@@ -997,19 +987,6 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
 # graph.py and descent.py.
 
 
-def _verdict_rows(names, pts, entries, analytic, numeric, noise, kink, thresholds) -> tuple:
-    """Checks for every (point, entry), point-major; the arrays have shape (P, len(entries))."""
-    floor = floor_from_noise(noise, thresholds)
-    rel = relative_error(analytic, numeric, floor)
-    status = classify(rel, thresholds, kink)
-    return tuple(
-        Check(name=e, analytic=float(analytic[p, j]), numeric=float(numeric[p, j]), rel_error=float(rel[p, j]),
-              status=status[p, j], floor=float(floor[p, j]), point={n: float(v) for n, v in zip(names, pts[p])})
-        for p in range(len(pts))
-        for j, e in enumerate(entries)
-    )
-
-
 @dataclass(frozen=True)
 class HessianProblem:
     """The Hessian entries to check: ``pairs`` (a, b), sympy's truth per pair, the
@@ -1082,7 +1059,7 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
              for a, g in hp.rows.items()}
     col = lambda arrays, pairs: np.stack([arrays(a)[:, names.index(b)] for a, b in pairs], axis=1)  # noqa: E731
     analytic = ex.compile_many([c[0] if c else t for c, t in zip(hp.claimed, hp.truth)], names)(pts.T).T
-    checks = _verdict_rows(
+    checks = verdict_rows(
         names, pts, [entry_name(a, b) for a, b in hp.pairs], analytic,
         col(lambda a: est[a].value, hp.pairs), col(lambda a: est[a].noise, hp.pairs),
         col(lambda a: kinks[a], hp.pairs), thresholds,
@@ -1286,40 +1263,15 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
     return int(np.ravel_multi_index(index, shape)) if shape else 0
 
 
-def _load_user_function(target: str, seed: int):
-    """Load FILE.py:NAME as a UserFunction with the global RNGs seeded (as ``check_func``)."""
-    import random
-
-    from .loading import UserFunction, load_callable
-
-    saved = random.getstate(), np.random.get_state()
-    try:
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        fn = load_callable(target)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        return UserFunction(fn, target)
-    finally:
-        random.setstate(saved[0])
-        np.random.set_state(saved[1])
-
-
 def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     from .finite_diff import blackbox_gradient
     from .sweep import step_sweep, taylor_test, vectorize
 
-    validate_seed(seed)
-    if shape is not None and x is not None:
-        raise OptionError("give either --shape or --x, not both")
-    if x is not None:
-        x0, label = parse_x(x)
-    else:
-        x0 = np.random.default_rng(seed).standard_normal(DEFAULT_FUNC_SHAPE if shape is None else parse_shape(shape))
-        label = f"x ~ N(0, 1), seed {seed}"
-    x0 = validate_x(x0)
+    from .loading import load_seeded
+
+    x0, label = func_x(shape, x, seed)
     k = _entry_index(wrt, x0.shape) if wrt else None
-    fu = _load_user_function(target, seed)
+    (fu,) = load_seeded([(target, "function")], seed)
     _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
     cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
     flat, g = x0.ravel(), grad.ravel()

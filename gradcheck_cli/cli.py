@@ -80,16 +80,21 @@ def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | N
     return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
 
 
-def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None) -> None:
-    """Write --junit FILE if asked, render a report on stdout and exit with its code."""
+def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None) -> None:
+    """Write --junit FILE if asked, render a report on stdout and exit with its code.
+
+    ``show(report, console)`` replaces the standard table view (sweep chart, graph ...).
+    """
     from . import report as view
 
     if junit is not None:
         _write_junit(report, junit)
     if fmt is Format.JSON:
         sys.stdout.write(view.to_json(report) + "\n")
-    else:
+    elif quiet or show is None:
         view.render(report, view.make_console(), quiet=quiet)
+    else:
+        show(report, view.make_console())
     raise typer.Exit(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED)
 
 
@@ -295,10 +300,6 @@ ShowStepsOpt = Annotated[bool, typer.Option("--show-steps", help="Print each der
 LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative as LaTeX.")]
 
 
-def _exit_for(report) -> None:
-    raise typer.Exit(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED)
-
-
 def _expr_plus(expression: str, *, order, hessian, taylor, graph, show_steps, latex, at, points, seed, grad, wrt,
                method, eps, thresholds, format, quiet, junit) -> None:
     """``expr`` with --order 2 / --hessian / --taylor / --graph / --show-steps / --latex."""
@@ -310,12 +311,8 @@ def _expr_plus(expression: str, *, order, hessian, taylor, graph, show_steps, la
         derivation=show_steps or latex, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=thresholds,
     )
-    if format is Format.JSON or quiet:
-        _finish(report, format, quiet, junit)
-    if junit is not None:
-        _write_junit(report, junit)
-    view.render_expression_plus(report, view.make_console(), show_steps=show_steps, latex=latex)
-    _exit_for(report)
+    show = lambda r, console: view.render_expression_plus(r, console, show_steps=show_steps, latex=latex)  # noqa: E731
+    _finish(report, format, quiet, junit, show=show)
 
 
 @app.command("sweep")
@@ -356,10 +353,7 @@ def sweep_command(
     )
     if plot is not None:
         view.write_sweep_plot(report.extra["sweep"], plot, title=report.header[-1], pass_tol=pass_tol)
-    if format is Format.JSON or quiet:
-        _finish(report, format, quiet)
-    view.render_sweep(report, view.make_console())
-    _exit_for(report)
+    _finish(report, format, quiet, show=view.render_sweep)
 
 
 @app.command("descend")
@@ -367,14 +361,14 @@ def descend_command(
     expression: Annotated[str, typer.Argument(help='Function to minimise, e.g. "x**4 - 3*x**3".', show_default=False)],
     x0: Annotated[str, typer.Option("--x0", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
     lr: Annotated[float, typer.Option("--lr", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
-    tol: Annotated[float, typer.Option("--tol", help="Stop when |step| < tol.")] = 1e-5,
+    tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm |grad f| < tol.")] = 1e-5,
     max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps.")] = 10_000,
     format: FormatOpt = Format.TABLE,
     quiet: QuietOpt = False,
 ) -> None:
     """Gradient descent with sympy's gradient, the course way.
 
-    Exit codes: 0 converged (|step| < tol); 1 diverged (non-finite values, |x| without
+    Exit codes: 0 converged (|grad f| < tol); 1 diverged (non-finite values, |x| without
     bound, or f rising with growing steps) or --max-iter reached first; 2 bad input.
 
     Example: gradcheck descend "x**4 - 3*x**3" --x0 6 --lr 0.01 --tol 1e-5

@@ -545,3 +545,24 @@ def _describe_value(value: Any) -> str:
     if isinstance(value, numbers.Number):
         return f"a single number ({value!r})"
     return f"a value of type {type(value).__name__}"
+
+
+def load_seeded(specs: "list[tuple[str, str]]", seed: int) -> "list[UserFunction]":
+    """Load ``(spec, what)`` pairs as UserFunctions, reproducibly.
+
+    ``random`` and ``numpy.random`` are seeded with ``seed`` while the user's modules run
+    (module-level random draws repeat from run to run) and when each UserFunction is
+    made (so every call starts from that seeded state); the caller's states are
+    restored afterwards.
+    """
+    saved = random.getstate(), np.random.get_state()
+    try:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        fns = [load_callable(spec, what=what) for spec, what in specs]
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        return [UserFunction(fn, spec) for fn, (spec, _) in zip(fns, specs)]
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
