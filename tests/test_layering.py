@@ -62,3 +62,9 @@ def test_help_imports_neither_numpy_nor_sympy():
 def test_expr_imports_sympy_but_not_the_network_code():
     mods = _loaded_after(["expr", "sin(x)", "--quiet"])
     assert "sympy" in mods
+
+
+def test_net_and_func_do_not_import_sympy(tmp_path):
+    assert "sympy" not in _loaded_after(["net", "--dims", "10", "5", "10", "--quiet"])
+    (tmp_path / "quad.py").write_text("import numpy as np\ndef quad(x):\n    return np.sum(x**2), 2*x\n")
+    assert "sympy" not in _loaded_after(["func", str(tmp_path / "quad.py") + ":quad", "--quiet"])
