@@ -179,6 +179,11 @@ def check_expression(
     method: str | Method = Method.CENTRAL,
     eps: float | None = None,
     thresholds: Thresholds = Thresholds(),
+    order: int = 1,
+    hessian: Sequence[str] = (),
+    taylor: bool = False,
+    graph: bool = False,
+    derivation: bool = False,
 ) -> Report:
     """Check every partial derivative of the expression ``text``.
 
@@ -187,14 +192,51 @@ def check_expression(
     finite-difference estimate (``finite_diff``).  Points are ``at`` (``"x=1,y=pi/4"``),
     else ``points`` random points (default 3) seeded by ``seed``.
 
+    ``order=2`` (implied by ``hessian``, claimed entries ``"x,y=EXPR"``) checks second
+    partials instead; ``taylor`` adds the Taylor test (``taylor_order``); ``graph`` the
+    computation graph at each point and ``derivation`` the derivation of each first
+    partial (both in ``extra``).  The extras use the same points as the checks.
+
     >>> check_expression("sin(x) - cos(x)", at=["x=0.5"]).status.value
     'pass'
     """
+    from dataclasses import asdict, replace
+
     from . import expression as ex
 
+    if order not in (1, 2):
+        raise OptionError(f"--order must be 1 or 2, got {order}")
+    order = 2 if hessian else order
+    if order == 2 and grads:
+        raise OptionError('--grad claims first derivatives; with --order 2 claim second ones with --hessian "x,y=EXPR"')
     method = validate_method(method, eps)
     problem = prepare_expression(text, at, grads, wrt)
-    pts = expression_points(problem, at, points, seed)
+    if order == 2:
+        hp = prepare_hessian(problem, hessian)
+        pts = hessian_points(hp, at, points, seed)
+        report = hessian_report(hp, pts, method, eps, thresholds)
+    else:
+        pts = expression_points(problem, at, points, seed)
+        report = first_order_report(problem, pts, method, eps, thresholds)
+    extra = dict(report.extra)
+    if taylor:
+        parts = _taylor_extras(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
+        report = replace(report, notes=parts["notes"], hints=parts["hints"])
+        extra.update(parts["extra"])
+    if graph:
+        from .graph import build_graph
+
+        extra["graph"] = [build_graph(problem.expression.expr, problem.names, p).to_dict() for p in pts]
+    if derivation:
+        extra["derivation"] = [asdict(d) for d in ex.derivations(problem.expression.expr, problem.wrt)]
+    return replace(report, extra=extra)
+
+
+def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Method, eps: float | None,
+                       thresholds: Thresholds) -> Report:
+    """First partials at ``pts``: analytic (claimed or sympy's) against finite differences."""
+    from . import expression as ex
+
     names, wrt_names = problem.names, problem.wrt
     f_num = ex.compile_one(problem.expression.expr, names, complex_step=method is Method.COMPLEX)
     est = estimate_gradient(f_num, pts, method, eps)
@@ -300,7 +342,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)
 
 
-# ==== net (issue 3) ====================================================================
+# ------------------------------------------------------------------ net
 #: fast mode: directional checks per block (Rademacher directions, see network_fd)
 FAST_DIRECTIONS = 8
 
@@ -563,7 +605,7 @@ def check_network(
     return _with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
 
 
-# ==== func and sanity (issue 4) =========================================================
+# ------------------------------------------------------------------ func and sanity
 #: shape of x for ``gradcheck func`` when neither ``--shape`` nor ``--x`` is given
 DEFAULT_FUNC_SHAPE = (3, 4)
 #: the largest x accepted by ``func`` (a full check costs 4 calls per entry)
@@ -980,8 +1022,7 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
     )
 
 
-
-# ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
+# ------------------------------------------------------------------ second order, sweep, Taylor, graph, descent
 # Orchestration for `expr --order 2 / --hessian / --taylor / --graph / --show-steps /
 # --latex`, `sweep` and `descend`; the numerics live in second_order.py, sweep.py,
 # graph.py and descent.py.
@@ -1072,20 +1113,6 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
                   counts=count_statuses([c.status for c in checks]), header=header, extra={"order": 2})
 
 
-def check_hessian(text: str, *, at: Sequence[str] = (), points: int | None = None, seed: int = 0,
-                  hessian: Sequence[str] = (), wrt: str | Sequence[str] | None = None,
-                  method: str | Method = Method.CENTRAL, eps: float | None = None,
-                  thresholds: Thresholds = Thresholds()) -> Report:
-    """``gradcheck expr --order 2``: check second partials (sympy's, or ``hessian`` claims).
-
-    >>> check_hessian("x**3*y", at=["x=1,y=2"], hessian=["x,y=3*x**2"]).status.value
-    'pass'
-    """
-    method = validate_method(method, eps)
-    hp = prepare_hessian(prepare_expression(text, at, (), wrt), hessian)
-    return hessian_report(hp, hessian_points(hp, at, points, seed), method, eps, thresholds)
-
-
 def _gradient_exprs(problem: ExpressionProblem) -> list:
     """The gradient over every coordinate: the claimed partial where there is one, else sympy's."""
     from . import expression as ex
@@ -1120,62 +1147,6 @@ def _taylor_extras(report: Report, tests: Sequence, names: Sequence[str], pts: n
                   "taylor": [{"point": {n: float(v) for n, v in zip(names, p)}, **t.to_dict()}
                              for p, t in zip(pts, tests)]},
     }
-
-
-def check_expression_plus(
-    text: str,
-    *,
-    order: int = 1,
-    hessian: Sequence[str] = (),
-    taylor: bool = False,
-    graph: bool = False,
-    derivation: bool = False,
-    at: Sequence[str] = (),
-    points: int | None = None,
-    seed: int = 0,
-    grads: Sequence[str] = (),
-    wrt: str | Sequence[str] | None = None,
-    method: str | Method = Method.CENTRAL,
-    eps: float | None = None,
-    thresholds: Thresholds = Thresholds(),
-) -> Report:
-    """``gradcheck expr`` with the issue-5 options, as one report.
-
-    ``order=2`` (implied by ``hessian``) checks second partials instead of first ones;
-    ``taylor`` adds the Taylor test (``taylor_order``, notes); ``graph`` the computation
-    graph at each point (``graph``); ``derivation`` the derivation of each first
-    partial (``derivation``).  The extra parts use the same points as the checks.
-    """
-    from dataclasses import asdict, replace
-
-    from . import expression as ex
-    from .graph import build_graph
-
-    if order not in (1, 2):
-        raise OptionError(f"--order must be 1 or 2, got {order}")
-    order = 2 if hessian else order
-    if order == 2 and grads:
-        raise OptionError('--grad claims first derivatives; with --order 2 claim second ones with --hessian "x,y=EXPR"')
-    method = validate_method(method, eps)
-    problem = prepare_expression(text, at, grads, wrt)
-    if order == 2:
-        hp = prepare_hessian(problem, hessian)
-        pts = hessian_points(hp, at, points, seed)
-        report = hessian_report(hp, pts, method, eps, thresholds)
-    else:
-        report = check_expression(text, at=at, points=points, seed=seed, grads=grads, wrt=wrt,
-                                  method=method, eps=eps, thresholds=thresholds)
-        pts = expression_points(problem, at, points, seed)  # the same (seeded) points
-    extra = dict(report.extra)
-    if taylor:
-        parts = _taylor_extras(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
-        report = replace(report, notes=parts["notes"], hints=parts["hints"])
-        extra.update(parts["extra"])
-    if graph:
-        extra["graph"] = [build_graph(problem.expression.expr, problem.names, p).to_dict() for p in pts]
-    if derivation:
-        extra["derivation"] = [asdict(d) for d in ex.derivations(problem.expression.expr, problem.wrt)]
-    return replace(report, extra=extra)
 
 
 # ------------------------------------------------------------------ sweep

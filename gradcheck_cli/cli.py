@@ -127,22 +127,21 @@ def expr_command(
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
+    from . import report as view
     from .check import check_expression
 
-    if order != 1 or hessian or taylor or graph or show_steps or latex:  # issue 5 options
-        return _expr_plus(
-            expression, order=order, hessian=hessian, taylor=taylor, graph=graph, show_steps=show_steps,
-            latex=latex, at=at, points=points, seed=seed, grad=grad, wrt=wrt, method=method, eps=eps,
-            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), format=format, quiet=quiet, junit=junit,
-        )
     report = check_expression(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
+        order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
     )
-    _finish(report, format, quiet, junit)
+    show = None
+    if graph or show_steps or latex:
+        show = lambda r, console: view.render_expression_plus(r, console, show_steps=show_steps, latex=latex)  # noqa: E731
+    _finish(report, format, quiet, junit, show=show)
 
 
-# ==== net (issue 3) ====================================================================
+# ------------------------------------------------------------------ net
 @app.command("net")
 def net_command(
     dims: Annotated[Optional[str], typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression). Required.")] = None,
@@ -212,9 +211,7 @@ def _join_dims(args: list[str]) -> list[str]:
     return out
 
 
-
-
-# ==== func and sanity (issue 4) =========================================================
+# ------------------------------------------------------------------ func and sanity
 def _write_junit(report, path: str) -> None:
     """Write the JUnit XML file; a write error is bad input (exit 2)."""
     from .errors import OptionError
@@ -290,29 +287,13 @@ def sanity_command(
     _finish(report, format, quiet, junit)
 
 
-
-# ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
+# ------------------------------------------------------------------ second order, sweep, Taylor, graph, descent
 OrderOpt = Annotated[int, typer.Option("--order", min=1, max=2, help="1: check first partials; 2: check second partials (the Hessian) against finite differences of the first.")]
 HessianOpt = Annotated[Optional[List[str]], typer.Option("--hessian", metavar="A,B=EXPR", help='Claimed second partial d2f/dAdB to check (repeatable; implies --order 2, and only the claimed entries are checked), e.g. "x,y=2*x".')]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
 GraphOpt = Annotated[bool, typer.Option("--graph", help="Print the computation graph with each node's forward value and backward value df/dnode.")]
 ShowStepsOpt = Annotated[bool, typer.Option("--show-steps", help="Print each derivative before and after simplification.")]
 LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative as LaTeX.")]
-
-
-def _expr_plus(expression: str, *, order, hessian, taylor, graph, show_steps, latex, at, points, seed, grad, wrt,
-               method, eps, thresholds, format, quiet, junit) -> None:
-    """``expr`` with --order 2 / --hessian / --taylor / --graph / --show-steps / --latex."""
-    from . import report as view
-    from .check import check_expression_plus
-
-    report = check_expression_plus(
-        expression, order=order, hessian=hessian or (), taylor=taylor, graph=graph,
-        derivation=show_steps or latex, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
-        method=method, eps=eps, thresholds=thresholds,
-    )
-    show = lambda r, console: view.render_expression_plus(r, console, show_steps=show_steps, latex=latex)  # noqa: E731
-    _finish(report, format, quiet, junit, show=show)
 
 
 @app.command("sweep")
@@ -384,7 +365,6 @@ def descend_command(
     else:
         view.render_descent(result, view.make_console(), quiet=quiet)
     raise typer.Exit(ExitCode.OK if result.converged else ExitCode.CHECK_FAILED)
-
 
 
 # ------------------------------------------------------------------ entry point

@@ -159,7 +159,7 @@ def to_text(report: Report, width: int = 100) -> str:
     return buf.getvalue()
 
 
-# ==== func and sanity (issue 4) =========================================================
+# ------------------------------------------------------------------ func and sanity
 class DelayedProgress:
     """A progress bar on stderr for a long check, as a ``progress(done, total)`` callback.
 
@@ -210,8 +210,7 @@ class DelayedProgress:
         self._progress.update(self._task, completed=done)
 
 
-
-# ==== second order, sweep, Taylor, graph, descent (issue 5) ============================
+# ------------------------------------------------------------------ second order, sweep, Taylor, graph, descent
 # Views of `expr --graph / --show-steps / --latex`, `sweep` (terminal chart, --plot) and
 # `descend`.  They read the JSON-ready parts the check functions put in ``Report.extra``.
 

@@ -8,10 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_expression_plus, check_hessian
+from gradcheck_cli.check import check_expression
 from gradcheck_cli.errors import DomainError, OptionError, UserCodeError
 from gradcheck_cli.second_order import hessian_pairs, hvp_checks, hvp_symmetry, parse_hessian_claim
 from gradcheck_cli.verdict import Status, Thresholds
+
+
+def check_hessian(text, **kwargs):
+    """``gradcheck expr --order 2``."""
+    return check_expression(text, order=2, **kwargs)
 
 
 def by_name(report):
@@ -102,7 +107,7 @@ def test_parse_hessian_claim_and_pairs():
 
 def test_grad_claims_do_not_mix_with_order_two():
     with pytest.raises(OptionError, match="--hessian"):
-        check_expression_plus("x*y", order=2, grads=["x=y", "y=x"], at=["x=1,y=2"])
+        check_expression("x*y", order=2, grads=["x=y", "y=x"], at=["x=1,y=2"])
 
 
 # ------------------------------------------------------------------ CLI

@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_expression_plus, check_sweep
+from gradcheck_cli.check import check_expression, check_sweep
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.sweep import SWEEP_STEPS, TAYLOR_STEPS, fit_order, step_sweep, taylor_test
 from gradcheck_cli.verdict import Status
@@ -240,17 +240,17 @@ def test_cli_plot_writes_a_png(cli, tmp_path):
 
 # ------------------------------------------------------------------ expr --taylor
 def test_expr_taylor_order_is_a_second_opinion():
-    good = check_expression_plus("sin(x)*y**2", at=["x=0.7,y=-1.3"], taylor=True)
+    good = check_expression("sin(x)*y**2", at=["x=0.7,y=-1.3"], taylor=True)
     assert good.extra["taylor_order"] == pytest.approx(2.0, abs=0.05)
     assert any("Taylor test at x=0.7, y=-1.3" in n for n in good.notes)
-    bad = check_expression_plus("sin(x)*y**2", at=["x=0.7,y=-1.3"], taylor=True,
+    bad = check_expression("sin(x)*y**2", at=["x=0.7,y=-1.3"], taylor=True,
                                 grads=["x=2*cos(x)*y**2", "y=2*y*sin(x)"])
     assert bad.extra["taylor_order"] == pytest.approx(1.0, abs=0.05)
     assert bad.status is Status.FAIL
 
 
 def test_expr_taylor_takes_the_lowest_order_over_points():
-    report = check_expression_plus("exp(x) + x*y", points=3, seed=2, taylor=True)
+    report = check_expression("exp(x) + x*y", points=3, seed=2, taylor=True)
     orders = [t["order"] for t in report.extra["taylor"]]
     assert len(orders) == 3 and report.extra["taylor_order"] == min(orders)
     assert all(o == pytest.approx(2.0, abs=0.1) for o in orders)
