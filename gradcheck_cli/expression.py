@@ -590,7 +590,7 @@ def require_finite(values: np.ndarray, what: str) -> None:
         raise DomainError(what)
 
 
-# ==== second order, sweep, Taylor, graph, descent (issue 5): sympy helpers ==============
+# ------------------------------------------------------------------ graph and derivation helpers
 # Small helpers so that graph.py and the --show-steps / --latex views never touch sympy.
 
 #: derivatives with more operations than this are not simplified (simplify can take

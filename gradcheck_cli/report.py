@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+from dataclasses import replace
 from typing import IO, Sequence
 
 from rich import box
@@ -214,7 +215,6 @@ class DelayedProgress:
 # Views of `expr --graph / --show-steps / --latex`, `sweep` (terminal chart, --plot) and
 # `descend`.  They read the JSON-ready parts the check functions put in ``Report.extra``.
 
-from dataclasses import replace  # noqa: E402  (issue 5 section)
 
 _REGIME_STYLE = {"truncation": "yellow", "best": "bold green", "round-off": "magenta", "flat": "red"}
 _REGIME_MARK = {"truncation": "•", "best": "◆", "round-off": "•", "flat": "•"}

@@ -56,8 +56,6 @@ def test_public_names_resolve():
 def test_check_network_is_reexported_lazily():
     from gradcheck_cli import check
 
-    if not hasattr(check, "check_network"):
-        pytest.skip("check.check_network is not there yet (issue 3)")
     assert gradcheck_cli.check_network is check.check_network
     report = gradcheck_cli.check_network(dims=(4, 3, 2))
     assert isinstance(report, Report) and report.passed

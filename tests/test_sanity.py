@@ -16,12 +16,6 @@ SIGMOID_GRAD = "[[0.19661193 0.10499359]\n [0.19661193 0.10499359]]"
 WITHOUT_NETWORK = [item for item in sanity.SUITE if not isinstance(item, sanity.NetworkItem)]
 
 
-def needs_network():
-    """Skip (like importorskip) until the net section provides check.check_network."""
-    if not hasattr(check, "check_network"):
-        pytest.skip("check.check_network is not there yet (issue 3)")
-
-
 def run(args, capsys):
     with pytest.raises(SystemExit) as exc:
         main(list(args))
@@ -101,7 +95,6 @@ def test_seed_changes_random_inputs_only():
 
 # ------------------------------------------------------------------ network item
 def test_network_item_calls_check_network():
-    needs_network()
     report = check.check_sanity(items=[sanity.SUITE[-1]])
     assert report.passed
     assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
@@ -110,7 +103,6 @@ def test_network_item_calls_check_network():
 
 
 def test_cli_sanity_passes(capsys):
-    needs_network()
     code, out, err = run(["sanity"], capsys)
     assert code == ExitCode.OK, out + err
     assert out.startswith("Running sanity checks...\n")
@@ -121,7 +113,6 @@ def test_cli_sanity_passes(capsys):
 
 
 def test_cli_sanity_json_and_quiet(capsys):
-    needs_network()
     code, out, err = run(["sanity", "--format", "json"], capsys)
     doc = json.loads(out)
     assert code == 0 and err == ""
@@ -134,7 +125,6 @@ def test_cli_sanity_json_and_quiet(capsys):
 
 
 def test_cli_sanity_junit(capsys, tmp_path):
-    needs_network()
     import xml.etree.ElementTree as ET
 
     path = tmp_path / "sanity.xml"
