@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from gradcheck_cli.cli import main
+
+# Property tests draw the same examples on every run, so a CI verdict is reproducible;
+# HYPOTHESIS_PROFILE=explore draws new ones (what to run when hunting for bugs).
+settings.register_profile("default", derandomize=True, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @dataclass
