@@ -31,10 +31,10 @@ __version__ = "1.0.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "check_gradient": "check",
+    "check_gradient": "check_func",
     "check_expression": "check",
-    "check_network": "check",
-    "check_sanity": "check",
+    "check_network": "check_net",
+    "check_sanity": "check_func",
     "assert_gradient": "testing",
     "assert_expression": "testing",
     "assert_network": "testing",
@@ -56,7 +56,9 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .check import check_expression, check_gradient, check_sanity  # noqa: F401
+    from .check import check_expression  # noqa: F401
+    from .check_func import check_gradient, check_sanity  # noqa: F401
+    from .check_net import check_network  # noqa: F401
     from .choices import Method  # noqa: F401
     from .errors import GradcheckError, InputError, LoadError, OptionError, UserCodeError  # noqa: F401
     from .junit import to_junit_xml, write_junit  # noqa: F401

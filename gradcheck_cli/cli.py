@@ -182,7 +182,7 @@ def net_command(
         from .errors import OptionError
 
         raise OptionError("Missing option '--dims' (e.g. --dims 10 5 10)")
-    from .check import check_network
+    from .check_net import check_network
     from .report import DelayedProgress
 
     with DelayedProgress("checking parameters") as progress:
@@ -250,7 +250,7 @@ def func_command(
 
     Example: gradcheck func mycode.py:quad --shape 3,4
     """
-    from .check import check_func
+    from .check_func import check_func
     from .report import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
@@ -281,7 +281,7 @@ def sanity_command(
 
     Example: gradcheck sanity --junit sanity.xml
     """
-    from .check import check_sanity
+    from .check_func import check_sanity
 
     report = check_sanity(seed=seed, thresholds=_thresholds(pass_tol, fail_tol, strict, floor))
     _finish(report, format, quiet, junit)
@@ -324,7 +324,7 @@ def sweep_command(
     Example: gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" --grad "y=2*sin(x)"
     """
     from . import report as view
-    from .check import check_sweep
+    from .check_sweep import check_sweep
 
     if plot is not None:
         view.require_matplotlib()

@@ -13,7 +13,7 @@ import json
 import math
 import os
 from dataclasses import replace
-from typing import IO, Sequence
+from typing import IO, TYPE_CHECKING, Sequence
 
 from rich import box
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.text import Text
 
 from .results import Check, Report
 from .verdict import Status
+
+if TYPE_CHECKING:  # rich.tree is imported only when a graph is drawn
+    from rich.tree import Tree
 
 STATUS_STYLE = {
     Status.PASS: "bold green",

@@ -1,6 +1,6 @@
 """The built-in sanity suite of ``gradcheck sanity``: its items and reference values.
 
-numpy only; nothing here runs a check (``check.check_sanity`` does) or prints.
+numpy only; nothing here runs a check (``check_func.check_sanity`` does) or prints.
 
 The suite follows the sanity checks of CS224n assignment 1, in order:
 
@@ -16,7 +16,7 @@ The suite follows the sanity checks of CS224n assignment 1, in order:
 ``sin_minus_cos``  gradient check of ``sum(sin(x) - cos(x))`` at x ~ N(0, 1) of shape (5,)
 ``exp``            gradient check of ``sum(exp(x))`` at x ~ N(0, 1) of shape (5,)
 ``network``        gradient check of the two-layer network at dims 10 5 10
-                   (``check.check_network``)
+                   (``check_net.check_network``)
 =================  ======================================================================
 
 Value items pass when every value matches the printed reference to its 8 decimals
@@ -63,7 +63,7 @@ class GradientItem:
 
 @dataclass(frozen=True)
 class NetworkItem:
-    """A gradient check of the built-in network at ``dims`` (``check.check_network``)."""
+    """A gradient check of the built-in network at ``dims`` (``check_net.check_network``)."""
 
     name: str
     title: str

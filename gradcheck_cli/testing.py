@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .results import Check, Report
+from .results import Report
 from .verdict import Status, Thresholds
 
 
@@ -62,7 +62,7 @@ def assert_gradient(
 ) -> None:
     """Assert that ``f(x) -> (cost, grad)`` (or ``f(x) -> cost`` with ``grad``) is right at x.
 
-    Arguments as for :func:`gradcheck_cli.check.check_gradient`; ``thresholds=
+    Arguments as for :func:`gradcheck_cli.check_func.check_gradient`; ``thresholds=
     Thresholds(strict=True)`` makes a warn fail too.
 
     >>> import numpy as np
@@ -71,7 +71,7 @@ def assert_gradient(
     >>> assert_gradient(quad, np.random.default_rng(0).standard_normal((3, 4)))
     """
     __tracebackhide__ = True
-    from .check import check_gradient
+    from .check_func import check_gradient
 
     _raise_if_failed(check_gradient(f, x, grad=grad, sample=sample, seed=seed, eps=eps,
                                     thresholds=thresholds, top=top))
@@ -92,11 +92,11 @@ def assert_expression(text: str, **kwargs: Any) -> None:
 
 
 def assert_network(dims: Any = (10, 5, 10), **kwargs: Any) -> None:
-    """Assert the network check at ``dims`` passes (``check.check_network``'s arguments).
+    """Assert the network check at ``dims`` passes (``check_net.check_network``'s arguments).
 
     >>> assert_network((10, 5, 10))  # doctest: +SKIP
     """
     __tracebackhide__ = True
-    from . import check
+    from .check_net import check_network
 
-    _raise_if_failed(check.check_network(dims=dims, **kwargs))
+    _raise_if_failed(check_network(dims=dims, **kwargs))

@@ -54,9 +54,9 @@ def test_public_names_resolve():
 
 
 def test_check_network_is_reexported_lazily():
-    from gradcheck_cli import check
+    from gradcheck_cli import check_net
 
-    assert gradcheck_cli.check_network is check.check_network
+    assert gradcheck_cli.check_network is check_net.check_network
     report = gradcheck_cli.check_network(dims=(4, 3, 2))
     assert isinstance(report, Report) and report.passed
 

@@ -7,16 +7,15 @@ import os
 import random
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_func, check_gradient, parse_shape, parse_x
+from gradcheck_cli.check_func import check_func, check_gradient, parse_shape, parse_x
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.errors import OptionError, UserCodeError
-from gradcheck_cli.verdict import Status, Thresholds
+from gradcheck_cli.verdict import Status
 
 GRADCHECK = Path(sys.executable).with_name("gradcheck")
 

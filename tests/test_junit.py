@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_expression, check_gradient
+from gradcheck_cli.check import check_expression
+from gradcheck_cli.check_func import check_gradient
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.junit import to_junit_xml, write_junit
 from gradcheck_cli.verdict import Thresholds

@@ -33,13 +33,14 @@ def test_each_leaky_dependency_lives_in_one_module(dependency, owner):
     assert users <= owner, f"{dependency} imported by {sorted(users - owner)}"
 
 
-CORE = ["errors", "verdict", "finite_diff", "points", "expression", "choices"]
+CORE = ["errors", "verdict", "finite_diff", "points", "expression", "choices", "models", "network_fd",
+        "diagnosis", "second_order", "sweep", "graph", "descent", "loading", "results", "sanity"]
 
 
 @pytest.mark.parametrize("module", CORE)
 def test_core_modules_do_not_import_views_or_orchestration(module):
     deps = MODULES[module]
-    for upper in (".check", ".report", ".cli", ".testing"):
+    for upper in (".check", ".check_net", ".check_func", ".check_sweep", ".report", ".cli", ".testing"):
         assert upper not in deps, f"{module} imports {upper}"
 
 

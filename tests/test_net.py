@@ -1,4 +1,4 @@
-"""``gradcheck net`` and ``check.check_network``: the built-in network, injected bugs,
+"""``gradcheck net`` and ``check_net.check_network``: the built-in network, injected bugs,
 users' own implementations (``--impl``), bad input and the output options.
 
 Sections:
@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli import models
-from gradcheck_cli.check import check_network
+from gradcheck_cli.check_net import check_network
 from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.diagnosis import expected_hint
 from gradcheck_cli.errors import InputError

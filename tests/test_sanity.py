@@ -1,4 +1,4 @@
-"""`gradcheck sanity` and the suite's definitions (`sanity.SUITE`, `check.check_sanity`)."""
+"""`gradcheck sanity` and the suite's definitions (`sanity.SUITE`, `check_func.check_sanity`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck_cli import check, sanity
+from gradcheck_cli import check, check_func, check_net, sanity
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.verdict import Status, Thresholds
 
@@ -34,7 +34,7 @@ def test_suite_is_the_contract_list():
 
 
 def test_suite_without_network_passes_and_prints_like_the_course():
-    report = check.check_sanity(items=WITHOUT_NETWORK)
+    report = check_func.check_sanity(items=WITHOUT_NETWORK)
     assert report.passed and report.status is Status.PASS
     assert report.command == "sanity"
     text = "\n".join(report.header)
@@ -55,7 +55,7 @@ def test_value_items_match_the_printed_references_to_8_decimals():
 def test_a_wrong_reference_value_fails():
     wrong = sanity.ValueItem("sigmoid", "sigmoid", sanity.SUITE[0].compute,
                              np.array([[0.73105858, 0.88079708], [0.26894142, 0.11920293]]))
-    report = check.check_sanity(items=[wrong])
+    report = check_func.check_sanity(items=[wrong])
     assert not report.passed
     assert report.counts["fail"] == 1
     (bad,) = report.checks
@@ -66,7 +66,7 @@ def test_a_wrong_reference_value_fails():
 def test_a_wrong_gradient_item_fails_in_course_style():
     item = sanity.GradientItem("quad_bad", "sum(x**2) with 3x", lambda x: (np.sum(x**2), x * [2, 3]),
                                lambda rng: np.array([1.0, -2.0]))
-    report = check.check_sanity(items=[item])
+    report = check_func.check_sanity(items=[item])
     assert not report.passed and report.status is Status.FAIL
     assert "sum(x**2) with 3x: Gradient check failed." in report.header
     assert "  worst gradient error at x[1]: your gradient -6.000000, numerical gradient -4.000000" in report.header
@@ -76,18 +76,18 @@ def test_a_wrong_gradient_item_fails_in_course_style():
 
 def test_warn_passes_unless_strict():
     item = sanity.GradientItem("w", "w", lambda x: (np.sum(x**2), 2 * x * (1 + 1e-5)), lambda rng: np.ones(2))
-    loose = check.check_sanity(items=[item])
+    loose = check_func.check_sanity(items=[item])
     assert loose.passed and loose.status is Status.WARN
     assert "w: Gradient check passed! (with warnings)" in loose.header
-    strict = check.check_sanity(items=[item], thresholds=Thresholds(strict=True))
+    strict = check_func.check_sanity(items=[item], thresholds=Thresholds(strict=True))
     assert not strict.passed
     assert len(strict.checks) == 2
 
 
 def test_seed_changes_random_inputs_only():
-    a = check.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
-    b = check.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
-    c = check.check_sanity(items=WITHOUT_NETWORK, seed=5).to_dict()
+    a = check_func.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
+    b = check_func.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
+    c = check_func.check_sanity(items=WITHOUT_NETWORK, seed=5).to_dict()
     assert a == b
     assert a["blocks"][:4] == c["blocks"][:4]  # values and the fixed scalar
     assert a["blocks"][5] != c["blocks"][5]
@@ -95,7 +95,7 @@ def test_seed_changes_random_inputs_only():
 
 # ------------------------------------------------------------------ network item
 def test_network_item_calls_check_network():
-    report = check.check_sanity(items=[sanity.SUITE[-1]])
+    report = check_func.check_sanity(items=[sanity.SUITE[-1]])
     assert report.passed
     assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
     assert report.counts["checks"] == (10 + 1) * 5 + (5 + 1) * 10
@@ -161,8 +161,8 @@ def test_network_item_wiring_with_a_stand_in(monkeypatch, capsys):
         return check.Report(command="net", method=check.Method.CENTRAL, thresholds=thresholds,
                             checks=v.checks, counts=v.counts, blocks=v.blocks)
 
-    monkeypatch.setattr(check, "check_network", fake_check_network, raising=False)
-    report = check.check_sanity(items=[sanity.SUITE[-1]], seed=7)
+    monkeypatch.setattr(check_net, "check_network", fake_check_network)
+    report = check_func.check_sanity(items=[sanity.SUITE[-1]], seed=7)
     assert seen == {"dims": (10, 5, 10), "seed": 7, "top": 0}
     assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
     assert [(c.name, c.index) for c in report.checks] == [("network.W2", (1, 3))]

@@ -9,7 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_expression, check_sweep
+from gradcheck_cli.check import check_expression
+from gradcheck_cli.check_sweep import check_sweep
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.sweep import SWEEP_STEPS, TAYLOR_STEPS, fit_order, step_sweep, taylor_test
 from gradcheck_cli.verdict import Status

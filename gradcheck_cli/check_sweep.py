@@ -1,0 +1,159 @@
+"""``gradcheck sweep``: the relative error of one component over a range of steps, and
+the Taylor test, for an expression or a user function.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .check import gradient_exprs, point_text, expression_points, prepare_expression
+from .check_func import func_x
+from .errors import OptionError
+from .finite_diff import Method, estimate_gradient
+from .results import Check, Report, count_statuses
+from .verdict import Thresholds, classify, floor_from_noise, relative_error
+
+
+def _sweep_report(check: Check, sweep, taylor, header: Sequence[str], component: str, seed: int,
+                  thresholds: Thresholds) -> Report:
+    return Report(
+        command="sweep", method=Method.CENTRAL, thresholds=thresholds, checks=(check,),
+        counts=count_statuses([check.status]), header=tuple(header),
+        notes=(f"Taylor test along a random unit direction (seed {seed}): {taylor.verdict()}",),
+        extra={"component": component, "sweep": sweep.to_dict(), "taylor_order": taylor.order,
+               "taylor": taylor.to_dict()},
+    )
+
+
+def _one_check(name: str, analytic: float, est, thresholds: Thresholds, kink: bool = False, **where) -> Check:
+    """The verdict of one component from its ``finite_diff.Estimate`` (shape (1, 1))."""
+    floor = floor_from_noise(est.noise, thresholds)
+    rel = relative_error(analytic, est.value, floor)
+    status = classify(rel, thresholds, np.array([[kink]]))
+    return Check(name=name, analytic=float(analytic), numeric=float(est.value[0, 0]), rel_error=float(rel[0, 0]),
+                 status=status[0, 0], floor=float(floor[0, 0]), **where)
+
+
+def _line_function(cost, base: np.ndarray, i: int):
+    """``phi(s)``: f at ``base`` with coordinate ``i`` set to each value of ``s``."""
+
+    def phi(s: np.ndarray) -> np.ndarray:
+        s = np.asarray(s, dtype=float)
+        X = np.repeat(base[:, None], s.size, axis=1)
+        X[i] = s.ravel()
+        return np.asarray(cost(X), dtype=float).reshape(s.shape)
+
+    return phi
+
+
+def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
+    from . import expression as ex
+    from .finite_diff import Estimate
+    from .sweep import step_sweep, taylor_test
+
+    if len(at) > 1:
+        raise OptionError("sweep looks at one point: give --at once")
+    problem = prepare_expression(text, at, grads, wrt)
+    if wrt and len(problem.wrt) != 1:
+        raise OptionError(f"--wrt: sweep one variable at a time, got {', '.join(problem.wrt)}")
+    pts = expression_points(problem, at, None if at else 1, seed)
+    names, expr, p = problem.names, problem.expression.expr, pts[0]
+    f = ex.compile_one(expr, names)
+    est = estimate_gradient(f, pts)
+    cols = [names.index(v) for v in problem.wrt]
+    exprs = [c if c is not None else d for c, d in zip(problem.claimed, problem.derivatives)]
+    analytic = ex.compile_many(exprs, names)(pts.T)[:, 0]
+    rel = relative_error(analytic, est.value[0, cols], floor_from_noise(est.noise[0, cols], thresholds))
+    j = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))  # the worst component
+    v, i = problem.wrt[j], cols[j]
+    kink = bool(ex.kink_mask(ex.kinks(expr), names, pts, est.step)[0, i])
+    one = Estimate(value=est.value[:, [i]], noise=est.noise[:, [i]], step=est.step[:, [i]])
+    check = _one_check(v, analytic[j], one, thresholds, kink, point={n: float(x) for n, x in zip(names, p)})
+    sweep = step_sweep(_line_function(f, p, i), p[i], analytic[j], check.floor)
+    gradient = ex.compile_many(gradient_exprs(problem), names)(pts.T)[:, 0]
+    taylor = taylor_test(lambda q: float(f(q[:, None])[0]), p, gradient, seed)
+    claimed = problem.claimed_text[j]
+    header = (f"d/d{v} = {claimed if claimed is not None else ex.display(problem.derivatives[j])}"
+              + ("  (claimed)" if claimed is not None else ""),
+              f"sweep of d/d{v} at {point_text(names, p)}")
+    return _sweep_report(check, sweep, taylor, header, v, seed, thresholds)
+
+
+def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
+    """``--wrt`` for ``--func``: ``"3"`` (flat), ``"1,2"``, ``"x[1,2]"`` -> flat index."""
+    raw = spec.strip()
+    raw = raw[1:].strip() if raw.startswith("x") else raw
+    parts = [p for p in raw.strip("[]()").split(",") if p.strip()]
+    try:
+        index = [int(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"--wrt {spec!r}: give an entry of x as a flat index (7) or an index (1,2)") from None
+    size = int(np.prod(shape, dtype=int))
+    if len(index) == 1 and len(shape) != 1:
+        if not 0 <= index[0] < size:
+            raise OptionError(f"--wrt {spec!r}: flat index out of range for x of {size} entries")
+        return index[0]
+    if len(index) != len(shape) or not all(0 <= k < n for k, n in zip(index, shape)):
+        raise OptionError(f"--wrt {spec!r}: no such entry in x of shape {shape}")
+    return int(np.ravel_multi_index(index, shape)) if shape else 0
+
+
+def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
+    from .finite_diff import blackbox_gradient
+    from .sweep import step_sweep, taylor_test, vectorize
+
+    from .loading import load_seeded
+
+    x0, label = func_x(shape, x, seed)
+    k = _entry_index(wrt, x0.shape) if wrt else None
+    (fu,) = load_seeded([(target, "function")], seed)
+    _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
+    cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
+    flat, g = x0.ravel(), grad.ravel()
+    if k is None:  # the worst entry by the func command's own estimate
+        rough = blackbox_gradient(cost, x0)
+        rel = relative_error(g, rough.value, floor_from_noise(rough.noise, thresholds))
+        k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+    phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
+    est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
+    index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
+    check = _one_check("x", g[k], est, thresholds, index=index)
+    sweep = step_sweep(phi, flat[k], g[k], check.floor)
+    taylor = taylor_test(cost, flat, g, seed)
+    entry = f"x[{', '.join(map(str, index))}]" if index else "x"
+    header = (f"f = {target} -> (cost, grad); {label}, shape {' x '.join(map(str, x0.shape)) or 'scalar'}",
+              f"sweep of df/d{entry}")
+    return _sweep_report(check, sweep, taylor, header, entry, seed, thresholds)
+
+
+def check_sweep(
+    text: str | None = None,
+    *,
+    func: str | None = None,
+    at: Sequence[str] = (),
+    wrt: str | None = None,
+    grads: Sequence[str] = (),
+    shape: str | None = None,
+    x: str | None = None,
+    seed: int = 0,
+    thresholds: Thresholds = Thresholds(),
+) -> Report:
+    """``gradcheck sweep``: one component's relative error over steps 1e-1 ... 1e-12, and the
+    Taylor test (``sweep``).  The verdict (one check) is the usual one, from the adaptive
+    estimate; ``extra`` holds ``sweep``, ``taylor`` and ``taylor_order``.
+
+    The component is ``wrt`` (a variable; with ``func`` an entry of x), else the worst.
+    """
+    if (text is None) == (func is None):
+        raise OptionError("give either an expression or --func FILE.py:NAME")
+    if func is not None:
+        if at or grads:
+            raise OptionError("--at and --grad go with an expression; with --func use --x or --shape")
+        return _sweep_func(func, wrt, shape, x, seed, thresholds)
+    if shape is not None or x is not None:
+        raise OptionError("--shape and --x go with --func")
+    return _sweep_expression(text, tuple(at), wrt, tuple(grads), seed, thresholds)
+
+
