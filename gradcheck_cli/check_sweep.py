@@ -128,10 +128,64 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     return _sweep_report(check, sweep, taylor, header, entry, seed, thresholds)
 
 
+def _block_entry(spec: str, blocks) -> tuple:
+    """``--wrt`` for the network: ``"W1[3,2]"`` or ``"W1 3,2"`` -> (block, index in block)."""
+    raw = spec.replace("[", " ").replace("]", " ").replace(",", " ").split()
+    names = [b.name for b in blocks]
+    if not raw or raw[0] not in names:
+        raise OptionError(f"--wrt {spec!r}: name a parameter entry such as {names[0]}[0,0] (blocks: {', '.join(names)})")
+    b = blocks[names.index(raw[0])]
+    try:
+        index = tuple(int(p) for p in raw[1:])
+    except ValueError:
+        raise OptionError(f"--wrt {spec!r}: the index must be whole numbers, e.g. {b.name}[0,0]") from None
+    if len(index) != len(b.shape) or not all(0 <= k < n for k, n in zip(index, b.shape)):
+        raise OptionError(f"--wrt {spec!r}: no such entry in {b.name} of shape {b.shape}")
+    return b, index
+
+
+def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresholds) -> Report:
+    from . import models, network_fd
+    from .check_net import parse_dims
+    from .sweep import step_sweep, taylor_test, vectorize
+
+    spec = models.NetworkSpec(parse_dims(dims), activation=activation, loss=loss, mean=mean)
+    samples = models.validate_samples(spec, samples)
+    bug = models.validate_bug(spec, bug)
+    data, labels, params = models.make_problem(spec, samples, seed)
+    _, g = models.cost_and_grad(spec, data, labels, params, bug=bug)
+    cspec = models.cost_spec(spec, bug) if bug else spec
+    cost = lambda p: models.cost(cspec, data, labels, np.ravel(p))  # noqa: E731
+    if wrt:
+        block, index = _block_entry(wrt, spec.blocks)
+        k = block.offset + int(np.ravel_multi_index(index, block.shape))
+    else:  # the worst entry by the net command's own (structured) estimate
+        numeric, noise, _ = network_fd.numeric_gradient(cspec, data, labels, params)
+        rel = relative_error(g, numeric, floor_from_noise(noise, thresholds))
+        k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+        block = next(b for b in spec.blocks if b.offset <= k < b.offset + b.size)
+        index = tuple(int(i) for i in np.unravel_index(k - block.offset, block.shape))
+    phi = _line_function(lambda X: vectorize(cost)(X.T), params, k)
+    est = estimate_gradient(lambda X: phi(X[0]), np.array([[params[k]]]))
+    check = _one_check(block.name, g[k], est, thresholds, index=index)
+    sweep = step_sweep(phi, params[k], g[k], check.floor)
+    taylor = taylor_test(cost, params, g, seed)
+    entry = f"{block.name}[{', '.join(map(str, index))}]"
+    header = (f"network {spec.describe()}, M = {samples} samples, seed {seed}"
+              + (f"; injected bug: {bug}" if bug else ""), f"sweep of dcost/d{entry}")
+    return _sweep_report(check, sweep, taylor, header, entry, seed, thresholds)
+
+
 def check_sweep(
     text: str | None = None,
     *,
     func: str | None = None,
+    dims=None,
+    samples: int = 20,
+    activation: str = "sigmoid",
+    loss: str = "ce",
+    mean: bool = False,
+    bug: str | None = None,
     at: Sequence[str] = (),
     wrt: str | None = None,
     grads: Sequence[str] = (),
@@ -144,10 +198,19 @@ def check_sweep(
     Taylor test (``sweep``).  The verdict (one check) is the usual one, from the adaptive
     estimate; ``extra`` holds ``sweep``, ``taylor`` and ``taylor_order``.
 
-    The component is ``wrt`` (a variable; with ``func`` an entry of x), else the worst.
+    The function is the expression ``text``, the user's ``func`` (``FILE.py:NAME``), or
+    the built-in network of ``dims`` (with ``samples``, ``activation``, ``loss``,
+    ``mean``, an injected ``bug``).  The component is ``wrt`` (a variable; with ``func``
+    an entry of x; for the network a parameter entry such as ``W1[3,2]``), else the worst.
     """
-    if (text is None) == (func is None):
-        raise OptionError("give either an expression or --func FILE.py:NAME")
+    if sum(v is not None for v in (text, func, dims)) != 1:
+        raise OptionError("give one of: an expression, --func FILE.py:NAME, or --dims for the network")
+    if dims is not None:
+        if at or grads or shape is not None or x is not None:
+            raise OptionError("--at, --grad, --shape and --x do not apply to the network")
+        return _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresholds)
+    if bug is not None:
+        raise OptionError("--inject-bug applies to the network (--dims)")
     if func is not None:
         if at or grads:
             raise OptionError("--at and --grad go with an expression; with --func use --x or --shape")

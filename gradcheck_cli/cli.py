@@ -56,6 +56,12 @@ PassTolOpt = Annotated[float, typer.Option("--pass-tol", help="Pass when relativ
 FailTolOpt = Annotated[float, typer.Option("--fail-tol", help="Fail when relative error > this.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn as a failure (exit 1).")]
 FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: derived from the numeric noise.")]
+DimsOpt = Annotated[Optional[str], typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Network layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression).")]
+SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Number of samples M of the network.")]
+ActivationOpt = Annotated[Activation, typer.Option("--activation", case_sensitive=False, help="Hidden-layer activation.")]
+LossOpt = Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce: softmax + cross-entropy; mse: sigmoid output + 0.5 sum (yhat-y)^2.")]
+MeanOpt = Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")]
+InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")]
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
 HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a random direction (JSON: taylor_order).")]
@@ -144,14 +150,14 @@ def expr_command(
 # ------------------------------------------------------------------ net
 @app.command("net")
 def net_command(
-    dims: Annotated[Optional[str], typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression). Required.")] = None,
-    samples: Annotated[int, typer.Option("--samples", min=1, help="Number of samples M.")] = 20,
+    dims: DimsOpt = None,
+    samples: SamplesOpt = 20,
     seed: SeedOpt = 0,
-    activation: Annotated[Activation, typer.Option("--activation", case_sensitive=False, help="Hidden-layer activation.")] = Activation.SIGMOID,
-    loss: Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce: softmax + cross-entropy; mse: sigmoid output + 0.5 sum (yhat-y)^2.")] = Loss.CE,
-    mean: Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")] = False,
+    activation: ActivationOpt = Activation.SIGMOID,
+    loss: LossOpt = Loss.CE,
+    mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
-    inject_bug: Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")] = None,
+    inject_bug: InjectBugOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="full: every entry; fast: random directions per block, full check of any block that disagrees.")] = Mode.FULL,
     top: TopOpt = 5,
     hvp: HvpOpt = 0,
@@ -300,8 +306,14 @@ LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative a
 def sweep_command(
     expression: Annotated[Optional[str], typer.Argument(help="Scalar function of named variables (or use --func).", show_default=False)] = None,
     func: Annotated[Optional[str], typer.Option("--func", metavar="FILE.py:NAME", help="Sweep your function NAME(x) -> (cost, grad) instead of an expression.")] = None,
+    dims: DimsOpt = None,
+    samples: SamplesOpt = 20,
+    activation: ActivationOpt = Activation.SIGMOID,
+    loss: LossOpt = Loss.CE,
+    mean: MeanOpt = False,
+    inject_bug: InjectBugOpt = None,
     at: Annotated[Optional[List[str]], typer.Option("--at", help='The point, e.g. "x=1.5,y=pi/4" (default: one random point).')] = None,
-    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Component to sweep: a variable (x), or with --func an entry of x (7 or 1,2); default: the worst one.")] = None,
+    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Component to sweep: a variable (x); with --func an entry of x (7 or 1,2); with --dims a parameter entry (W1[3,2]); default: the worst one.")] = None,
     grad: GradOpt = None,
     shape: Annotated[Optional[str], typer.Option("--shape", help="With --func: shape of x ~ N(0, 1) (default 3,4).")] = None,
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help="With --func: x itself.")] = None,
@@ -322,6 +334,7 @@ def sweep_command(
     for expr: the verdict of the swept component.
 
     Example: gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" --grad "y=2*sin(x)"
+    or: gradcheck sweep --dims 10 5 10 --inject-bug missing-sigmoid-grad
     """
     from . import report as view
     from .check_sweep import check_sweep
@@ -329,7 +342,8 @@ def sweep_command(
     if plot is not None:
         view.require_matplotlib()
     report = check_sweep(
-        expression, func=func, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
+        expression, func=func, dims=dims, samples=samples, activation=activation.value, loss=loss.value,
+        mean=mean, bug=inject_bug, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
         thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
     )
     if plot is not None:

@@ -125,8 +125,12 @@ def test_check_sweep_of_a_correct_expression():
     [
         (dict(text="sin(x)", at=["1", "2"]), "one point"),
         (dict(text="x*y", at=["x=1,y=1"], wrt="x,y"), "one variable"),
-        (dict(text=None), "either an expression or --func"),
-        (dict(text="x", func="m.py:f"), "either an expression or --func"),
+        (dict(text=None), "give one of: an expression, --func"),
+        (dict(text="x", func="m.py:f"), "give one of: an expression, --func"),
+        (dict(dims=(4, 3), at=["1"]), "do not apply to the network"),
+        (dict(text="x", at=["1"], bug="sign-flip"), "--inject-bug applies to the network"),
+        (dict(dims=(4, 3, 2), wrt="W9[0,0]"), "name a parameter entry"),
+        (dict(dims=(4, 3, 2), wrt="W1[4,0]"), "no such entry in W1"),
         (dict(text="x", shape="3"), "go with --func"),
         (dict(func="m.py:f", at=["1"]), "go with an expression"),
     ],
@@ -207,7 +211,7 @@ def test_cli_sweep_func_chosen_entry(cli, tmp_path):
     "args, fragment",
     [
         (["sin(x)", "--at", "1", "--at", "2"], "one point"),
-        (["--at", "1"], "either an expression or --func"),
+        (["--at", "1"], "give one of: an expression, --func"),
         (["x*y", "--at", "x=1,y=1", "--wrt", "x,y"], "one variable"),
         (["log(x)", "--at", "-1"], "outside the domain"),
         (["sin(x", "--at", "1"], "syntax error"),
@@ -272,3 +276,27 @@ def test_cli_expr_taylor_table(cli):
     run = cli("expr", "exp(x)", "--at", "0.5", "--taylor")
     assert run.code == 0
     assert "Taylor test at x=0.5 (seed 0): order 2.0" in run.out
+
+
+# ------------------------------------------------------------------ the network
+def test_sweep_network_finds_the_injected_bug_and_draws_a_flat_line():
+    report = check_sweep(dims=(10, 5, 10), bug="missing-sigmoid-grad")
+    (check,) = report.checks
+    assert check.name in ("W1", "b1") and check.status is Status.FAIL  # the hidden layer
+    assert report.extra["sweep"]["shape"] == "flat"
+    assert report.extra["taylor_order"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_sweep_network_chosen_entry_of_a_correct_network():
+    report = check_sweep(dims=(10, 5, 10), wrt="W2[1,3]")
+    (check,) = report.checks
+    assert (check.name, check.index, check.status) == ("W2", (1, 3), Status.PASS)
+    assert report.extra["component"] == "W2[1, 3]"
+    assert report.extra["sweep"]["shape"] == "v"
+    assert report.extra["taylor_order"] == pytest.approx(2.0, abs=0.1)
+
+
+def test_cli_sweep_network(cli):
+    run = cli("sweep", "--dims", "10", "5", "10", "--inject-bug", "sign-flip", "--quiet")
+    assert run.code == 1 and run.out.strip() == "1 check: 0 pass, 0 warn, 1 fail"
+    assert cli("sweep", "--dims", "10", "5", "10", "--wrt", "b2[0,4]", "--quiet").code == 0
