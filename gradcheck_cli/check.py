@@ -97,7 +97,7 @@ def prepare_expression(
                           "(name one with --wrt and give its value with --at)")
     names = tuple(sorted(set(parsed.variables) | set(wrt_names)))
     claims, texts = _claims(grads, wrt_names, names)
-    derivs = tuple(ex.partial(parsed.expr, n) for n in wrt_names)
+    derivs = ex.derivatives(parsed.expr, wrt_names, text)
     return ExpressionProblem(
         expression=parsed,
         names=names,
@@ -427,9 +427,11 @@ def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> 
         claims[(a, b)] = (ex.parse(body, allowed=names).expr, body)
     pairs = tuple(claims) if claims else tuple(hessian_pairs(problem.wrt))
     first = dict(zip(problem.wrt, problem.derivatives))
-    rows = {a: first[a] if a in first else ex.partial(expr, a) for a in dict.fromkeys(a for a, _ in pairs)}
+    missing = [a for a in dict.fromkeys(a for a, _ in pairs) if a not in first]
+    first.update(zip(missing, ex.derivatives(expr, missing, problem.expression.text)))
+    rows = {a: first[a] for a in dict.fromkeys(a for a, _ in pairs)}
     return HessianProblem(
-        problem=problem, pairs=pairs, truth=tuple(ex.second_partial(expr, a, b) for a, b in pairs),
+        problem=problem, pairs=pairs, truth=ex.derivatives(expr, pairs, problem.expression.text),
         claimed=tuple(claims.get(p) for p in pairs), rows=rows,
     )
 

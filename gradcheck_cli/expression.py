@@ -17,6 +17,7 @@ logarithms before sympy computes them.
 from __future__ import annotations
 
 import ast
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -208,6 +209,8 @@ _BINOPS = {
     ast.Mult: lambda a, b: a * b,
     ast.Div: lambda a, b: a / b,
 }
+#: operators that chain into one sum or product (depth does not grow along a chain)
+_GROUP = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul"}
 _UNSUPPORTED = {
     ast.Attribute: "attribute access", ast.Subscript: "subscripts",
     ast.Lambda: "lambda", ast.Compare: "comparisons", ast.BoolOp: "boolean operators",
@@ -263,9 +266,13 @@ class _Builder:
     def __init__(self, text: str, source: str, cols: list[int], allowed: set[str] | None):
         self.text, self.source, self.cols, self.allowed = text, source, cols, allowed
 
-    def column(self, node: ast.AST) -> int:
+    def column(self, node: ast.AST) -> int | None:
+        """1-based column of ``node`` in the user's text (None for nodes without one)."""
+        offset = getattr(node, "col_offset", None)
+        if offset is None:
+            return None
         line = self.source.encode("utf-8")
-        char = len(line[: node.col_offset].decode("utf-8", errors="ignore"))
+        char = len(line[:offset].decode("utf-8", errors="ignore"))
         return self.cols[min(char, len(self.cols) - 1)]
 
     def fail(self, message: str, node: ast.AST, cls=ParseError):
@@ -320,13 +327,28 @@ class _Builder:
         return symbol(n)
 
     def binop(self, node: ast.BinOp) -> sp.Expr:
-        a, b = self.build(node.left), self.build(node.right)
         if isinstance(node.op, ast.Pow):
-            return self.power(a, b, node)
-        op = _BINOPS.get(type(node.op))
-        if op is None:
+            return self.power(self.build(node.left), self.build(node.right), node)
+        if type(node.op) not in _BINOPS:
             self.fail_at_operator(f"operator '{_op_text(node.op)}' is not allowed", node)
-        result = op(a, b)
+        # a chain a + b - c + ... (or a * b / c ...) is built as one sum (product), without
+        # recursing once per term: a long sum is wide, not deep
+        group = _GROUP[type(node.op)]
+        chain, left = [], node
+        while isinstance(left, ast.BinOp) and _GROUP.get(type(left.op)) == group:
+            chain.append(left)
+            left = left.left
+        terms = [self.build(left)]
+        for link in reversed(chain):
+            if type(link.op) not in _BINOPS:
+                self.fail_at_operator(f"operator '{_op_text(link.op)}' is not allowed", link)
+            term = self.build(link.right)
+            if isinstance(link.op, ast.Sub):
+                term = -term
+            elif isinstance(link.op, ast.Div):
+                term = sp.Pow(term, -1)
+            terms.append(term)
+        result = sp.Add(*terms) if group == "add" else sp.Mul(*terms)
         if result.is_Number and _log10_abs(result) > MAX_LOG10:
             self.fail("number too large (limit 1e300)", node)
         return result
@@ -389,7 +411,14 @@ def _check_shape(tree: ast.AST, text: str, cols: list[int], source: str) -> None
             raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH} levels)", text, b.column(node))
         if count > MAX_NODES:
             raise ParseError(f"expression too large (limit {MAX_NODES} terms)", text)
-        stack.extend((c, depth + 1) for c in ast.iter_child_nodes(node))
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.expr_context):
+                continue
+            same_chain = (
+                isinstance(node, ast.BinOp) and child is node.left and isinstance(child, ast.BinOp)
+                and _GROUP.get(type(node.op)) is not None and _GROUP.get(type(node.op)) == _GROUP.get(type(child.op))
+            )
+            stack.append((child, depth if same_chain else depth + 1))
 
 
 def parse(text: str, allowed: Sequence[str] | None = None) -> Expression:
@@ -443,6 +472,61 @@ def parse_constant(text: str) -> float:
 
 
 # ---------------------------------------------------------------- derivatives and kinks
+#: wall-clock budget for forming the symbolic derivatives of one command, in seconds
+DIFF_SECONDS = 20.0
+
+
+class TimeLimit(BaseException):
+    """Raised by :func:`time_limit` (a BaseException so that sympy cannot swallow it)."""
+
+
+def _can_time() -> bool:
+    import signal
+    import threading
+
+    return (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise :class:`TimeLimit` in the block after ``seconds`` of wall time.
+
+    Uses ``SIGALRM``, so it applies in the main thread on POSIX when no other interval
+    timer runs; elsewhere the block runs unbounded (sympy offers no cancellation).
+    """
+    import signal
+
+    if not _can_time():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def derivatives(expr: sp.Expr, wrt: Sequence, text: str, seconds: float = DIFF_SECONDS) -> tuple:
+    """Partials ``d expr / d name`` (a name) or ``d2 expr / (d a d b)`` (a pair), within ``seconds``.
+
+    Symbolic derivatives of deeply nested expressions can take sympy minutes; past the
+    budget this raises ParseError, as for any expression too large to check.
+    """
+    try:
+        with time_limit(seconds):
+            return tuple(partial(expr, w) if isinstance(w, str) else second_partial(expr, *w) for w in wrt)
+    except TimeLimit:
+        raise ParseError(f"expression too complex: its derivatives took sympy more than {seconds:g} s "
+                         "(split it, or check it numerically with gradcheck func)", text) from None
+
+
 def _clean(expr: sp.Expr) -> sp.Expr:
     """Drop DiracDelta terms (zero away from the kink, where the verdict says ``kink``)."""
     return expr.replace(sp.DiracDelta, lambda *a: sp.Integer(0)) if expr.has(sp.DiracDelta) else expr
@@ -676,10 +760,6 @@ class Derivation:
     note: str = ""
 
 
-class _SimplifyTimeout(BaseException):
-    """Raised by SIGALRM inside simplify (a BaseException so sympy cannot swallow it)."""
-
-
 def bounded_simplify(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS, seconds: float = SIMPLIFY_SECONDS):
     """``(simplify(expr), "")``, or ``(None, reason)`` when too large or too slow.
 
@@ -687,37 +767,16 @@ def bounded_simplify(expr: sp.Expr, max_ops: int = SIMPLIFY_MAX_OPS, seconds: fl
     so only applies in the main thread on POSIX when no other interval timer runs
     (elsewhere the tighter size bound ``UNTIMED_MAX_OPS`` stands in for it).
     """
-    import signal
-    import threading
-
-    timed = (
-        hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
-    )
-    ops, limit = int(sp.count_ops(expr)), max_ops if timed else min(max_ops, UNTIMED_MAX_OPS)
+    ops, limit = int(sp.count_ops(expr)), max_ops if _can_time() else min(max_ops, UNTIMED_MAX_OPS)
     if ops > limit:
         return None, f"not simplified: {ops} operations (limit {limit})"
     if seconds <= 0:
         return None, "not simplified: the time budget for simplification is spent"
-    if not timed:
-        return sp.simplify(expr), ""
-
-    def on_alarm(signum, frame):
-        raise _SimplifyTimeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, seconds)
-            result = sp.simplify(expr)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _SimplifyTimeout:
+        with time_limit(seconds):
+            return sp.simplify(expr), ""
+    except TimeLimit:
         return None, f"not simplified: simplify took more than {seconds:.2g} s"
-    finally:
-        signal.signal(signal.SIGALRM, previous)
-    return result, ""
 
 
 def derivations(expr: sp.Expr, names: Sequence[str], seconds: float = SIMPLIFY_SECONDS) -> list[Derivation]:

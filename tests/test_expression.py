@@ -155,3 +155,22 @@ def test_complex_step_versions_carry_the_derivative():
     d = f(np.array([[-0.7 + 1j * h]])).imag[0] / h
     exact = -1 + 2 / math.sqrt(math.pi) * math.exp(-0.49) + 1 / (3 * np.cbrt(0.7) ** 2) + 2 / (4 + 0.49) + 0 + 0
     assert d == pytest.approx(exact, rel=1e-13)
+
+
+def test_a_long_sum_is_wide_not_deep():
+    text = "+".join(f"sin({i}*x)*exp(y/{i + 1})" for i in range(200))
+    e = ex.parse(text)
+    assert len(e.expr.args) == 199  # sin(0*x) is 0
+    assert ex.parse("x - y + 2*x - 3/y*x").expr == ex.parse("3*x - y - 3*x/y").expr
+
+
+def test_deep_lambda_is_refused_without_crashing():
+    with pytest.raises(ParseError):
+        ex.parse("lambda: " * 120 + "x")
+
+
+def test_derivatives_that_take_too_long_are_refused(monkeypatch):
+    deep = ex.parse("sin(" * 60 + "x" + ")" * 60)
+    with pytest.raises(ParseError, match="too complex: its derivatives took sympy more than 0.05 s"):
+        ex.derivatives(deep.expr, [("x", "x")], deep.text, seconds=0.05)
+    assert ex.derivatives(ex.parse("x**3").expr, ["x", ("x", "x")], "x**3") == (3 * ex.symbol("x") ** 2, 6 * ex.symbol("x"))
