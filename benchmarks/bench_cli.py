@@ -10,7 +10,8 @@
   bare import does not show;
 - ``gradcheck --help`` against ``python -c pass``.
 
-Each command runs ``--repeat`` times in a fresh process; the median wall time is used.
+Each command runs ``--repeat`` times in a fresh process, alternating with its anchor;
+the median wall times are used.
 Bytecode caching is on for the runs (``PYTHONDONTWRITEBYTECODE`` is removed) and each
 command runs once before timing, as after ``pip install``, which compiles the package.
 """
@@ -37,14 +38,21 @@ def gradcheck_cmd() -> list[str]:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def wall(cmd: list[str], repeat: int) -> float:
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)  # warm
-    times = []
+def _once(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)
+    return time.perf_counter() - t
+
+
+def paired(cmd: list[str], anchor: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall times of ``cmd`` and ``anchor``, run alternately (after one warm run
+    each) so that a change in the machine's load hits both alike."""
+    _once(cmd), _once(anchor)
+    ours, theirs = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=ENV)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        ours.append(_once(cmd))
+        theirs.append(_once(anchor))
+    return statistics.median(ours), statistics.median(theirs)
 
 
 def main() -> None:
@@ -61,7 +69,7 @@ def main() -> None:
     ]
     print(f"{'command':36s} {'median s':>9s}   {'anchor':34s} {'median s':>9s} {'ratio':>7s}  target")
     for name, cmd, aname, acmd, target in pairs:
-        ours, anchor = wall(cmd, args.repeat), wall(acmd, args.repeat)
+        ours, anchor = paired(cmd, acmd, args.repeat)
         ratio = ours / anchor
         verdict = "" if target is None else (f"<= {target} ok" if ratio <= target else f"<= {target} MISSED")
         print(f"{name:36s} {ours:9.3f}   {aname:34s} {anchor:9.3f} {ratio:7.2f}  {verdict}")
