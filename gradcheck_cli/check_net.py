@@ -223,6 +223,9 @@ def check_network(
     ]
     hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
     notes = []
+    if impl is not None and mode == "full" and spec.param_count > 10_000:
+        notes.append(f"your implementation was called {4 * spec.param_count + 1} times (4 per parameter); "
+                     "--mode fast checks random directions first")
     if mode == "fast":
         quick = [b.name for b in blocks if b.name not in full_blocks]
         notes.append(f"fast mode: {FAST_DIRECTIONS} random ±1 directions per block; "
