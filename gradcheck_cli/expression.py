@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from .errors import DomainError, ParseError, UnknownNameError
+from .errors import ParseError, UnknownNameError
 
 MAX_LENGTH = 5000
 MAX_DEPTH = 100
@@ -666,12 +666,6 @@ def kink_mask(found: Sequence[Kink], names: Sequence[str], points: np.ndarray, s
             branch = np.argmax(v, axis=0) if k.kind == "max" else np.argmin(v, axis=0)
         mask |= (branch[0] != branch[1]) | (branch[1] != branch[2])
     return mask
-
-
-def require_finite(values: np.ndarray, what: str) -> None:
-    """Raise DomainError unless every value is real and finite."""
-    if not np.all(np.isfinite(values)):
-        raise DomainError(what)
 
 
 # ------------------------------------------------------------------ graph and derivation helpers
