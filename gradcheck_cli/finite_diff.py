@@ -18,10 +18,10 @@ Step rule (central and richardson, when no step is given).  The best step balanc
 truncation against round-off and depends on the unknown third derivative, and a rule
 such as ``h = eps**(1/3) max(|x|, 1)`` alone fails both for ``log(x)`` at ``x = 1e-3``
 (the stencil nearly leaves the domain) and for ``exp(x)`` near ``x = 0`` if made purely
-relative to ``|x|``.  So per point and component we evaluate a ladder of steps
-``h_j = 0.1 max(|x_i|, 1) 4**-j`` down to ``1e-10 min(|x_i|, 1)`` (about 15-40 steps,
-all in one vectorised call of ``f``) and keep the step whose estimated total error is
-least.  The error of ``D(h_j)`` is estimated as
+relative to ``|x|``.  So per point and component we evaluate two ladders of steps,
+``h_j = 0.1 max(|x_i|, 1) 4**-j`` and ``h_j = 0.1 |x_i| 4**-j`` (``j < LADDER_RUNGS``;
+the second one reaches ``log(x)`` at ``x = 1e-300``), all in one vectorised call of
+``f``, and keep the step whose estimated total error is least.  The error of ``D(h_j)`` is estimated as
 
     truncation_j = max(16/15 |D(h_j) - D(h_j/4)|,  |D(h_{j-1}) - D(h_j)| / 15)
     roundoff_j   = max(ROUNDOFF_ULPS eps max(|f(x ± h_j e_i)|),  3 sigma) / h_j
@@ -36,8 +36,30 @@ never chosen.  This is the adaptive-step idea of Ridders (1982) and of ``numdiff
 reduced to one ladder.  With a fixed step ``H`` (``--eps``) the ladder is
 ``16H, 4H, H`` and ``H`` is used.
 
+Safeguards (each answers a way the estimate used to lie):
+
+* round-off is counted in the precision of the values ``f`` returns: ``eps`` is that of
+  float32 when every value is a float32 number (``value_eps``), else float64's;
+* a rung whose estimated error exceeds its own value is rejected (a stencil across a
+  pole, or a step longer than the period of ``sin`` at ``x = 1e7``, gives estimates that
+  change wildly from rung to rung); only when every rung is rejected is the least noisy
+  one kept, and its error then says the estimate cannot decide;
+* the noise is never exactly 0 unless f is exactly 0 on the stencil: round-off is at
+  least ``ROUNDOFF_ULPS eps max|f| / h``;
+* Richardson is formed as ``D(h/4) + (D(h/4) - D(h)) / 15`` (no ``16 D`` that overflows
+  next to ``f ~ 1e308``);
+* the complex step is ``h = 1e-20 |x|`` (``1e-20`` at ``x = 0``, at least ``1e-300``) so
+  that ``h << |x|`` also for tiny ``|x|``, and its ``O(h**2)`` term is measured from a
+  second step ``2h``: ``D(2h) - D(h) = 3 c h**2``.
+
 All noise figures are absolute errors of the derivative, in units of f per unit of x;
-``verdict.floor_from_noise`` turns them into the relative-error floor.
+``verdict.assess`` reads them as the bound ``|n - t| <= e``.
+
+One-sided derivatives decide kinks of black-box code (``one_sided_kink``): with
+``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` the jump
+``J(h) = R(h) - L(h)`` is ``f'' h + O(h**2)`` where f is twice differentiable (so
+``J(4h) ~ 4 J(h)``), but tends to ``f'(x+) - f'(x-) != 0`` at a kink (``J(4h) ~ J(h)``).
+A C1 point such as ``x |x|`` at 0 has ``J(h) = 2h``: not a kink.
 """
 
 from __future__ import annotations
@@ -51,6 +73,7 @@ from .choices import Method  # re-exported: the method enum belongs with the met
 
 
 EPS = float(np.finfo(float).eps)
+EPS32 = float(np.finfo(np.float32).eps)
 #: round-off of one evaluation of f, in units of eps |f| (a few operations' worth)
 ROUNDOFF_ULPS = 4.0
 #: ladder ratio between consecutive steps
@@ -58,13 +81,16 @@ RATIO = 4.0
 #: default step of the fixed-step rule used for black-box functions and networks
 REL_STEP = EPS ** (1 / 3)
 COMPLEX_STEP = 1e-20
+#: smallest complex step (subnormal steps lose digits)
+COMPLEX_MIN_STEP = 1e-300
 #: grid for the measured noise of f: NOISE_POINTS values spaced NOISE_SPACING max(|x|, 1)
 NOISE_POINTS = 10
 NOISE_SPACING = 1e-7
 #: estimated errors are multiplied by this before they are reported (they are estimates)
 SAFETY = 2.0
 NOISE_GAMMA4 = 576 / 40320
-_MAX_LADDER = 60
+#: rungs per ladder (0.1 down to 0.1 * 4**-17 ~ 6e-12, relative)
+LADDER_RUNGS = 18
 
 
 @dataclass(frozen=True)
@@ -79,6 +105,12 @@ class Estimate:
     value: np.ndarray
     noise: np.ndarray
     step: np.ndarray
+    #: machine epsilon of the values f returned (float32's or float64's)
+    eps: float = EPS
+    #: per component: a genuine kink found by the one-sided test (black-box estimates)
+    kink: np.ndarray | None = None
+    #: per component: the |f| scale of the round-off (for ``zero_scale``)
+    f_scale: np.ndarray | None = None
 
 
 def default_step(x: np.ndarray) -> np.ndarray:
@@ -86,30 +118,63 @@ def default_step(x: np.ndarray) -> np.ndarray:
     return REL_STEP * np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
 
 
-def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray) -> np.ndarray:
+def value_eps(*values) -> float:
+    """Machine epsilon of the values a function returned: float32's when they are
+    float32 arrays, or when every finite value is exactly a float32 number (a function
+    computing in float32 whose result was converted to a Python float); else float64's.
+    """
+    finite = []
+    for v in values:
+        v = np.asarray(v)
+        if v.dtype == np.float32 or v.dtype == np.complex64:
+            return EPS32
+        v = np.real(v).astype(float).ravel()
+        finite.append(v[np.isfinite(v)])
+    f = np.concatenate(finite) if finite else np.zeros(0)
+    f = f[f != 0]
+    if f.size == 0:
+        return EPS
+    with np.errstate(all="ignore"):
+        single = f.astype(np.float32).astype(float) == f
+    return EPS32 if bool(np.all(single)) and not bool(np.all(f == np.round(f))) else EPS
+
+
+def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
+    """Round-off of a derivative at the function's own scale: ``ROUNDOFF_ULPS eps |f| /
+    max(|x|, 1)`` (``verdict.assess``'s zero rule; independent of the tolerances)."""
+    with np.errstate(all="ignore"):
+        return ROUNDOFF_ULPS * eps * np.abs(np.asarray(f_scale, dtype=float)) / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
+
+
+def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray, eps: float = EPS) -> np.ndarray:
     """Round-off error of a central difference with half-width ``h``."""
     scale = np.zeros(np.shape(h))
     for v in f_values:
         scale = np.maximum(scale, np.abs(v))
-    return ROUNDOFF_ULPS * EPS * scale / h
+    return ROUNDOFF_ULPS * eps * scale / h
 
 
-def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None) -> tuple[np.ndarray, np.ndarray]:
+def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None, eps: float | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Central difference at ``h`` and its error, from values at ``x ± h`` and ``x ± 4h``.
 
     Returns ``(D(h), noise)`` with ``noise = SAFETY (|D(4h) - D(h)| / 15 + roundoff)``,
     the fixed-step form of the rule in the module docstring.  ``f_scale`` (e.g. the sum of
     absolute per-sample costs) replaces ``|f|`` in the round-off term when larger.
+    ``eps`` is the precision of the values (default: ``value_eps`` of them).
     Non-finite inputs give ``nan`` value and ``inf`` noise.
     """
     h = np.asarray(h, dtype=float)
+    if eps is None:
+        eps = value_eps(f_plus, f_minus, f_plus4, f_minus4)
     with np.errstate(all="ignore"):
-        d1 = (np.asarray(f_plus) - np.asarray(f_minus)) / (2 * h)
-        d4 = (np.asarray(f_plus4) - np.asarray(f_minus4)) / (8 * h)
+        f_plus, f_minus, f_plus4, f_minus4 = (np.asarray(v, dtype=float) for v in (f_plus, f_minus, f_plus4, f_minus4))
+        d1 = (f_plus - f_minus) / (2 * h)
+        d4 = (f_plus4 - f_minus4) / (8 * h)
         values = [f_plus, f_minus, f_plus4, f_minus4]
         if f_scale is not None:
             values.append(np.broadcast_to(f_scale, np.shape(h)))
-        noise = np.abs(d4 - d1) / 15 + roundoff(values, h)
+        noise = np.abs(d4 - d1) / 15 + roundoff(values, h, eps)
     bad = ~(np.isfinite(d1) & np.isfinite(noise))
     return np.where(bad, np.nan, d1), np.where(bad, np.inf, SAFETY * noise)
 
@@ -141,14 +206,12 @@ def _evaluate(f, columns: np.ndarray, dtype=float) -> np.ndarray:
 
 
 def _ladder_steps(points: np.ndarray, step: float | None) -> np.ndarray:
-    """Steps of shape (P, n, J): the adaptive ladder, or ``16H, 4H, H`` for fixed H."""
+    """Steps of shape (P, n, L, J): L ladders of J rungs (ratio 4), or ``16H, 4H, H``."""
     if step is not None:
-        return np.broadcast_to(step * RATIO ** -np.arange(-2.0, 1.0), points.shape + (3,)).copy()
+        return np.broadcast_to(step * RATIO ** -np.arange(-2.0, 1.0), points.shape + (1, 3)).copy()
     ax = np.abs(points)
-    top = 0.1 * np.maximum(ax, 1.0)
-    bottom = 1e-10 * np.where(ax > 0, np.minimum(ax, 1.0), 1.0)
-    n_steps = int(np.clip(np.ceil(np.max(np.log(top / bottom)) / np.log(RATIO)) + 1, 3, _MAX_LADDER))
-    return top[..., None] * RATIO ** -np.arange(float(n_steps))
+    tops = np.stack([0.1 * np.maximum(ax, 1.0), 0.1 * np.where(ax > 0, np.minimum(ax, 1.0), 1.0)], axis=-1)
+    return tops[..., None] * RATIO ** -np.arange(float(LADDER_RUNGS))
 
 
 def _shifted(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -175,19 +238,23 @@ def measured_noise(table: np.ndarray) -> np.ndarray:
 
 def _ladder(f, points: np.ndarray, method: Method, step: float | None) -> Estimate:
     P, n = points.shape
-    h = _ladder_steps(points, step)  # (P, n, J)
-    J = h.shape[-1]
+    h = _ladder_steps(points, step)  # (P, n, L, J)
+    L, J = h.shape[-2:]
     # noise grid: x_i + k delta, k = 0..NOISE_POINTS-1, delta = 1e-7 |x_i| (1e-7 at 0)
     delta = NOISE_SPACING * np.where(points != 0, np.abs(points), 1.0)
     grid = delta[..., None] * np.arange(NOISE_POINTS)
-    cols = np.concatenate([_shifted(points, h), _shifted(points, -h), _shifted(points, grid)], axis=1)
+    hh = h.reshape(P, n, L * J)
+    cols = np.concatenate([_shifted(points, hh), _shifted(points, -hh), _shifted(points, grid)], axis=1)
     vals = _evaluate(f, cols)
-    m = P * n * J
-    f_plus, f_minus = vals[:m].reshape(P, n, J), vals[m : 2 * m].reshape(P, n, J)
-    sigma = measured_noise(vals[2 * m :].reshape(P, n, NOISE_POINTS))
+    eps = value_eps(vals)
+    m = P * n * L * J
+    f_plus, f_minus = vals[:m].reshape(P, n, L, J), vals[m : 2 * m].reshape(P, n, L, J)
+    table = vals[2 * m :].reshape(P, n, NOISE_POINTS)
+    sigma = measured_noise(table)
+    f0 = np.abs(table[..., 0])
     with np.errstate(all="ignore"):
         d = (f_plus - f_minus) / (2 * h)
-        r = np.maximum(roundoff([f_plus, f_minus], h), 3 * sigma[..., None] / h)
+        r = np.maximum(roundoff([f_plus, f_minus, f0[..., None, None]], h, eps), 3 * sigma[..., None, None] / h)
         d[~np.isfinite(d)] = np.nan
         diff = np.abs(d[..., :-1] - d[..., 1:])  # |D_j - D_{j+1}|, (P, n, J-1)
         if method is Method.CENTRAL:
@@ -197,45 +264,98 @@ def _ladder(f, points: np.ndarray, method: Method, step: float | None) -> Estima
             err[..., 1:] = np.fmax(err[..., 1:], diff / 15)
             noise = err + r
         else:
+            # R_j = D_{j+1} + (D_{j+1} - D_j) / 15: no 16 D that overflows near f ~ 1e308
             value = np.full(d.shape, np.nan)
-            value[..., :-1] = (RATIO**2 * d[..., 1:] - d[..., :-1]) / (RATIO**2 - 1)
+            value[..., :-1] = d[..., 1:] + (d[..., 1:] - d[..., :-1]) / (RATIO**2 - 1)
             rr = np.full(d.shape, np.nan)
-            rr[..., :-1] = (RATIO**2 * r[..., 1:] + r[..., :-1]) / (RATIO**2 - 1)
+            rr[..., :-1] = r[..., 1:] * (RATIO**2 / (RATIO**2 - 1)) + r[..., :-1] / (RATIO**2 - 1)
             rdiff = np.abs(value[..., :-1] - value[..., 1:])
             err = np.full(d.shape, np.nan)
             err[..., :-1] = rdiff
             err[..., 1:] = np.fmax(err[..., 1:], rdiff / RATIO**4)
             noise = err + rr
+    # a rung where f(x + h) == f(x - h) exactly while a longer rung saw f change has lost
+    # the function's resolution (log(1 + x) at 1e-16: f is 0 at every short step)
+    flat_rung = (f_plus == f_minus) & (d == 0)
+    changed = np.any(~flat_rung & np.isfinite(d), axis=(-2, -1), keepdims=True)
+    blind = flat_rung & changed
+    usable = np.isfinite(noise) & np.isfinite(value) & ~blind
     if step is not None:  # fixed step: use H, the last rung (first extrapolation for richardson)
-        pick = np.full((P, n), J - 1 if method is Method.CENTRAL else J - 2)
+        pick = np.full((P, n, L), J - 1 if method is Method.CENTRAL else J - 2)
     else:
-        score = np.where(np.isfinite(noise) & np.isfinite(value), noise, np.inf)
-        pick = np.argmin(score, axis=-1)
-    take = lambda a: np.take_along_axis(a, pick[..., None], axis=-1)[..., 0]
-    value, noise, used = take(value), SAFETY * take(noise), take(h)
-    bad = ~np.isfinite(value)
-    noise = np.where(bad | ~np.isfinite(noise), np.inf, noise)
-    return Estimate(value=value, noise=noise, step=used)
+        # a rung whose error exceeds its own value (across a pole, a step longer than a
+        # period) is rejected; when every rung is, the least noisy one is kept and its
+        # error says the estimate cannot decide
+        sane = usable & (noise < np.abs(value))
+        score = np.where(sane, noise, np.inf)
+        fallback = np.where(usable, noise, np.inf)
+        any_sane = np.any(sane, axis=-1, keepdims=True)
+        pick = np.argmin(np.where(any_sane, score, fallback), axis=-1)
+    take = lambda a: np.take_along_axis(a, pick[..., None], axis=-1)[..., 0]  # noqa: E731
+    value, noise, used = take(value), SAFETY * take(noise), take(h)  # (P, n, L)
+    noise = np.where(np.isfinite(value) & np.isfinite(noise) & np.any(usable, axis=-1), noise, np.inf)
+    best = np.argmin(noise, axis=-1)[..., None]
+    pick1 = lambda a: np.take_along_axis(a, best, axis=-1)[..., 0]  # noqa: E731
+    v, e, hs = pick1(value), pick1(noise), pick1(used)
+    if L > 1:
+        # both ladders estimate the same number: when they disagree beyond their errors
+        # one of them lies (round-off of an intermediate the values do not show, as in
+        # exp(x) - 1 - x at 1e-10), so the error must cover the other one too
+        with np.errstate(all="ignore"):
+            spread = np.max(np.where(np.isfinite(value), np.abs(value - v[..., None]) + noise, 0.0), axis=-1)
+        e = np.maximum(e, np.where(np.isfinite(spread), spread, e))
+    bad = ~np.isfinite(v)
+    e = np.where(bad | ~np.isfinite(e), np.inf, e)
+    return Estimate(value=v, noise=e, step=hs, eps=eps, f_scale=f0)
 
 
 def _complex_step(f, points: np.ndarray, step: float | None) -> Estimate:
     P, n = points.shape
-    scale = np.maximum(np.abs(points), 1.0)
-    h = np.full((P, n), float(step)) if step is not None else COMPLEX_STEP * scale
-    cols = np.broadcast_to(points[:, None, :], (P, n, n)).astype(complex)
-    cols = cols + 1j * h[..., None] * np.eye(n)[None]
-    all_cols = np.concatenate([cols.reshape(-1, n), points.astype(complex)]).T
+    ax = np.abs(points)
+    if step is not None:
+        h = np.full((P, n), float(step))
+    else:
+        h = np.maximum(COMPLEX_STEP * np.where(ax > 0, ax, 1.0), COMPLEX_MIN_STEP)
+    eye = np.eye(n)[None]
+    base = np.broadcast_to(points[:, None, :], (P, n, n)).astype(complex)
+    cols = [base + 1j * (k * h)[..., None] * eye for k in (1.0, 2.0)]
+    all_cols = np.concatenate([c.reshape(-1, n) for c in cols] + [points.astype(complex)]).T
     vals = _evaluate(f, all_cols, dtype=complex)
-    f0 = vals[P * n :].real  # (P,)
+    eps = value_eps(vals.real)
+    f0 = vals[2 * P * n :].real  # (P,)
     with np.errstate(all="ignore"):
         value = vals[: P * n].reshape(P, n).imag / h
+        value2 = vals[P * n : 2 * P * n].reshape(P, n).imag / (2 * h)
+        # the O(h**2) term: D(2h) - D(h) = 3 c h**2
+        trunc = np.abs(value2 - value) / 3
         # cancellation (inside f, or in evaluating the analytic formula, e.g. 1 - tanh**2
         # near saturation) leaves ~eps of the terms' size; |f| / max(|x|, 1) stands in for it
-        noise = 8 * EPS * np.abs(value) + 64 * EPS * np.abs(f0)[:, None] / scale
-    bad = ~(np.isfinite(value) & np.isfinite(f0)[:, None])
+        noise = 8 * eps * np.abs(value) + 64 * eps * np.abs(f0)[:, None] / np.maximum(ax, 1.0) + SAFETY * trunc
+    bad = ~(np.isfinite(value) & np.isfinite(f0)[:, None] & np.isfinite(noise))
     return Estimate(
-        value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=h
+        value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=h, eps=eps,
+        f_scale=np.broadcast_to(np.abs(f0)[:, None], (P, n)).copy(),
     )
+
+
+def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) -> np.ndarray:
+    """Whether the one-sided derivatives at ``x`` really differ (a kink), elementwise.
+
+    ``J(h) = (f(x+h) - 2 f(x) + f(x-h)) / h`` is the jump ``R(h) - L(h)``.  A kink has
+    ``J`` converging to a non-zero limit, so ``J(4h) < 2 J(h)`` (about ``J(h)``); a twice
+    differentiable point has ``J(4h) ~ 4 J(h)`` and a C1 one (``x |x|`` at 0) too.  The
+    jump must exceed the round-off ``8 eps max|f| / h``.
+    """
+    h = np.asarray(h, dtype=float)
+    with np.errstate(all="ignore"):
+        f0, fp, fm, fp4, fm4 = (np.asarray(v, dtype=float) for v in (f0, f_plus, f_minus, f_plus4, f_minus4))
+        j1 = np.abs(fp - 2 * f0 + fm) / h
+        j4 = np.abs(fp4 - 2 * f0 + fm4) / (4 * h)
+        scale = np.maximum.reduce([np.abs(f0) * np.ones_like(fp), np.abs(fp), np.abs(fm), np.abs(fp4), np.abs(fm4)])
+        noise = 8 * eps * scale / h
+        # J(4h) ~ J(h): the jump does not shrink with the step, a kink at (or next to) x
+        kink = (j1 > 4 * noise) & (j4 < 2 * j1)
+    return np.where(np.isfinite(kink), kink, False).astype(bool)
 
 
 def blackbox_gradient(
@@ -249,15 +369,18 @@ def blackbox_gradient(
 
     For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
     or ``indices``) costs four calls, ``cost(x ± h e_k)`` and ``cost(x ± 4h e_k)`` with
-    ``h = default_step(x_k)`` (or the fixed ``step``); value and error as in
-    :func:`central_from_values`.  ``x`` is restored after every call.  ``progress(k)``
-    is called after each entry.  Results are flat arrays over the checked entries.
+    ``h = default_step(x_k)`` (or the fixed ``step``), plus one call ``cost(x)`` in all;
+    value and error as in :func:`central_from_values` with the precision of the returned
+    values (``value_eps``); ``kink`` from :func:`one_sided_kink`.  ``x`` is restored after
+    every call.  ``progress(k)`` is called after each entry.  Results are flat arrays
+    over the checked entries.
     """
     flat = np.array(x, dtype=float).ravel()
     idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
     h = default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
     vals = np.empty((4, len(idx)))
     work = flat.copy()
+    f0 = cost(work.reshape(np.shape(x)))
     for n, (k, hk) in enumerate(zip(idx, h)):
         orig = work[k]
         for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
@@ -266,8 +389,11 @@ def blackbox_gradient(
         work[k] = orig
         if progress is not None:
             progress(n + 1)
-    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h)
-    return Estimate(value=value, noise=noise, step=h)
+    eps = value_eps(vals, np.asarray([f0], dtype=float))
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, eps=eps)
+    kink = one_sided_kink(f0, vals[0], vals[1], vals[2], vals[3], h, eps)
+    scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(float(f0)) if np.isfinite(f0) else 0.0)
+    return Estimate(value=value, noise=noise, step=h, eps=eps, kink=kink, f_scale=scale)
 
 
 def blackbox_directional(
@@ -287,4 +413,4 @@ def blackbox_directional(
     for j, (u, hu) in enumerate(zip(directions, hs)):
         for row, d in enumerate((hu, -hu, 4 * hu, -4 * hu)):
             vals[row, j] = cost((flat + d * u).reshape(x.shape))
-    return central_from_values(vals[0], vals[1], vals[2], vals[3], hs)
+    return central_from_values(vals[0], vals[1], vals[2], vals[3], hs, eps=value_eps(vals))

@@ -88,7 +88,7 @@ class BlockResult:
 
 
 def count_statuses(statuses: Sequence[Status]) -> dict[str, int]:
-    """The contract's summary counts: checks, pass, warn, fail, kink."""
+    """The contract's summary counts: checks, pass, warn, fail, kink, unresolved."""
     counts = {"checks": len(statuses)} | {s.value: 0 for s in Status}
     for s in statuses:
         counts[Status(s).value] += 1
@@ -127,12 +127,12 @@ class Report:
     @property
     def status(self) -> Status:
         """The worst verdict over every component (kink counts as pass)."""
-        seen = [Status(k) for k in ("fail", "warn") if self.counts.get(k, 0)]
+        seen = [Status(k) for k in ("fail", "warn", "unresolved") if self.counts.get(k, 0)]
         return worst(seen)
 
     @property
     def passed(self) -> bool:
-        """True when the command exits 0: no fail (and no warn under ``strict``)."""
+        """True when the command exits 0: no fail (and no warn/unresolved under ``strict``)."""
         return not is_failure(self.status, self.thresholds.strict)
 
     @property
@@ -144,6 +144,8 @@ class Report:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
         c = self.counts
         line = f"{c['checks']} check{'s' if c['checks'] != 1 else ''}: {c['pass']} pass, {c['warn']} warn, {c['fail']} fail"
+        if c.get("unresolved"):
+            line += f", {c['unresolved']} unresolved"
         if c.get("kink"):
             line += f", {c['kink']} kink"
         return line

@@ -1,32 +1,43 @@
-"""Verdicts: relative error with a noise-derived floor, and the status it earns.
+"""Verdicts: does the evidence show the analytic value within tolerance of the truth?
 
-The relative error of an analytic value ``a`` against a numeric estimate ``n`` is::
+numpy only.  The evidence for one component is the analytic value ``a``, a numeric
+estimate ``n`` of the true derivative ``t`` and an error bound ``e`` with
+``|n - t| <= e`` (``finite_diff`` states how ``e`` is estimated, with a safety factor;
+``referee`` gives one from extended precision).  So ``t`` lies in ``T = [n - e, n + e]``.
 
-    rel = |a - n| / max(|a|, |n|, floor)          (rel = 0 when a == n)
+With the relative error ::
 
-``floor`` is derived from ``noise``, the estimated absolute error of ``n`` (round-off
-plus truncation, see ``finite_diff``)::
+    r(t) = |a - t| / max(|a|, |t|, floor)       (r = 0 when a == t)
 
-    floor = noise / pass_tol
+(``floor = 0`` unless ``--floor`` is given; ``--floor 1`` is the CS224n convention
+``max(1, |a|, |t|)``) the rule (``assess``) is
 
-Reading: a disagreement no larger than the numeric noise always passes, whatever the
-size of the true value, so a zero partial (a stationary point, a variable that does not
-appear) cannot fail through round-off.  Above the floor the error is an ordinary
-relative error, so a factor-2 mistake in a component ``t`` fails as soon as
-``|t| > fail_tol * floor`` (= 1e5 x the noise at default tolerances).  Because the
-noise scales with ``f``, multiplying ``f`` and its gradient by ``10**k`` changes neither
-``rel`` nor the verdict.  ``--floor VALUE`` replaces the derived floor by a constant
-(``1`` gives the CS224n rule ``|a - n| / max(1, |a|, |n|)``).
+========== ===========================================================================
+pass       ``max_T r <= pass_tol``: every value the truth can take is within tolerance;
+           or the *zero rule*: ``|a| <= z`` and ``T`` lies inside ``[-z, z]``, where
+           ``z`` (``zero_scale``, supplied by the caller) is round-off of the function's
+           own scale (a few ulps of ``|f|`` per unit ``x``): the true value and the claim
+           are both zero to within round-off.  ``z`` never depends on the tolerances.
+fail       ``min_T r > fail_tol`` (every value the truth can take is too far from ``a``),
+           or a non-finite analytic value
+warn       ``pass_tol < min_T r`` and ``max_T r <= fail_tol``
+unresolved anything else: ``T`` is too wide to decide (``reason`` says why)
+kink       a genuine non-differentiable point (decided by the caller); never a failure
+========== ===========================================================================
 
-Statuses (``Status``):
+``r`` is monotone between the breakpoints ``a, -a, 0, ±floor`` (on each piece it is
+``|a - t| / c`` or ``|a - t| / |t|``), so ``min_T r`` and ``max_T r`` are exact from the
+endpoints of ``T`` and the breakpoints inside it.  Properties (tests in
+``tests/test_verdict.py``): a smaller ``pass_tol`` never turns a non-pass into pass and
+a smaller ``fail_tol`` never turns a fail into anything else (both limits are
+tolerance-free; ``z`` is too); multiplying ``a, n, e, z`` by ``10**k`` changes nothing
+(``floor = 0``); a value off by a factor 2, a sign or ``1e-3`` can pass only if the
+evidence is wrong, i.e. never with an honest ``e``.
 
-========  =====================================================================
-pass      ``rel <= pass_tol`` (default 1e-7)
-warn      ``pass_tol < rel <= fail_tol``
-fail      ``rel > fail_tol`` (default 1e-2), or a non-finite analytic value
-kink      a non-differentiable point lies inside the finite-difference stencil;
-          reported, never counted as a failure (it counts as ``pass``)
-========  =====================================================================
+The displayed relative error is ``|a - n| / max(|a|, |n|, floor)``.
+
+Older names kept as thin adapters (``floor_from_noise``, ``relative_error``,
+``classify``, ``status_codes``) until every caller uses ``assess``.
 """
 
 from __future__ import annotations
@@ -47,17 +58,56 @@ class Status(str, Enum):
     WARN = "warn"
     FAIL = "fail"
     KINK = "kink"
+    UNRESOLVED = "unresolved"
 
 
-#: index with ``status_codes``
-STATUS_BY_CODE = np.array([Status.PASS, Status.WARN, Status.FAIL, Status.KINK], dtype=object)
-# Severity order used by `worst`: kink counts as pass.
-_SEVERITY = {Status.PASS: 0, Status.KINK: 0, Status.WARN: 1, Status.FAIL: 2}
+#: index with status codes: 0 pass, 1 warn, 2 fail, 3 kink, 4 unresolved
+STATUS_BY_CODE = np.array([Status.PASS, Status.WARN, Status.FAIL, Status.KINK, Status.UNRESOLVED], dtype=object)
+CODE = {s: i for i, s in enumerate(STATUS_BY_CODE)}
+# Severity order used by `worst`: kink counts as pass, unresolved just below warn.
+_SEVERITY = {Status.PASS: 0, Status.KINK: 0, Status.UNRESOLVED: 1, Status.WARN: 2, Status.FAIL: 3}
+
+
+class Reason(str, Enum):
+    """Why a component is ``unresolved`` (or a non-pass that needs saying); with numbers
+    ``error`` (the bound ``e``) and ``numeric`` (``n``) a view writes the sentence."""
+
+    NONE = ""
+    #: the numeric error bound is too large for the value: ``e`` against ``|n|``
+    NOISE = "noise"
+    #: the numeric estimate is not finite (every stencil left the domain or overflowed)
+    NUMERIC_NONFINITE = "numeric_nonfinite"
+    #: the analytic value is not finite (a fail)
+    ANALYTIC_NONFINITE = "analytic_nonfinite"
+    #: the extended-precision referee reached its precision cap undecided
+    PRECISION_CAP = "precision_cap"
+    #: the extended-precision referee ran out of time undecided
+    TIME_CAP = "time_cap"
+
+
+REASON_BY_CODE = np.array(list(Reason), dtype=object)
+_REASON_CODE = {r: i for i, r in enumerate(Reason)}
+
+
+def reason_text(reason: Reason | str, error: float, numeric: float) -> str:
+    """One line for a reason, e.g. ``finite-difference error 6e-05 exceeds |value| 1e-08``."""
+    reason = Reason(reason)
+    if reason is Reason.NOISE:
+        return f"finite-difference error {error:.2g} is too large for |value| {abs(numeric):.2g}"
+    if reason is Reason.NUMERIC_NONFINITE:
+        return "the finite-difference estimate is not finite"
+    if reason is Reason.ANALYTIC_NONFINITE:
+        return "the analytic value is not finite"
+    if reason is Reason.PRECISION_CAP:
+        return "undecided at the precision cap of the extended-precision referee"
+    if reason is Reason.TIME_CAP:
+        return "undecided within the time cap of the extended-precision referee"
+    return ""
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Tolerances of the verdict; ``floor=None`` means "derive it from the noise"."""
+    """Tolerances of the verdict; ``floor=None`` means no floor (pure relative error)."""
 
     pass_tol: float = 1e-7
     fail_tol: float = 1e-2
@@ -84,28 +134,109 @@ def validate_thresholds(t: Thresholds) -> None:
         raise OptionError(f"--floor must be a finite number >= 0, got {t.floor!r}")
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The verdict of every component (arrays of one shape).
+
+    ``rel`` is the displayed relative error ``|a - n| / max(|a|, |n|, floor)``;
+    ``rel_min``/``rel_max`` its exact range over ``[n - e, n + e]``; ``code`` indexes
+    ``STATUS_BY_CODE`` and ``reason`` indexes ``REASON_BY_CODE``; ``error`` is ``e``.
+    """
+
+    rel: np.ndarray
+    rel_min: np.ndarray
+    rel_max: np.ndarray
+    code: np.ndarray
+    reason: np.ndarray
+    error: np.ndarray
+    floor: np.ndarray
+
+    @property
+    def statuses(self) -> np.ndarray:
+        return STATUS_BY_CODE[self.code]
+
+    @property
+    def reasons(self) -> np.ndarray:
+        return REASON_BY_CODE[self.reason]
+
+
+def _rel(a: np.ndarray, t: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    diff = np.abs(a - t)
+    denom = np.maximum(np.maximum(np.abs(a), np.abs(t)), floor)
+    return np.where(diff == 0, 0.0, diff / np.where(denom > 0, denom, 1.0))
+
+
+def relative_range(analytic, numeric, error, floor=0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``(min, max)`` of ``r(t)`` over ``t`` in ``[n - e, n + e]`` (see the module doc).
+
+    Candidates: both endpoints and every breakpoint ``a, -a, 0, floor, -floor`` clipped
+    into the interval (a clipped breakpoint is an endpoint, so it does no harm).  An
+    unbounded interval gives ``(0, 2)`` (``r <= 2`` everywhere, ``r(a) = 0``).
+    """
+    a, n, e, fl = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (analytic, numeric, error, floor)))
+    with np.errstate(all="ignore"):
+        lo, hi = n - e, n + e
+        bounded = np.isfinite(lo) & np.isfinite(hi)
+        lo_, hi_ = np.where(bounded, lo, 0.0), np.where(bounded, hi, 0.0)
+        cands = [lo_, hi_] + [np.clip(b, lo_, hi_) for b in (a, -a, np.zeros_like(a), fl, -fl)]
+        r = np.stack([_rel(a, c, fl) for c in cands])
+        rmin, rmax = r.min(axis=0), r.max(axis=0)
+    unbounded = ~bounded
+    return np.where(unbounded, 0.0, rmin), np.where(unbounded, 2.0, rmax)  # sup r = 2 (at t = -a)
+
+
+def assess(analytic, numeric, error, thresholds: Thresholds, zero_scale=0.0, kink=None) -> Assessment:
+    """The verdict of every component from ``a``, ``n``, ``e`` (and ``z``, kinks); vectorised.
+
+    ``error`` is an absolute bound on ``|n - t|`` (``inf`` when unknown); ``zero_scale``
+    the round-off scale ``z`` of the zero rule; ``kink`` a boolean mask of genuine kinks.
+    See the module docstring for the rule.
+    """
+    a, n, e, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (analytic, numeric, error, zero_scale)))
+    floor = np.full(a.shape, float(thresholds.floor or 0.0))
+    with np.errstate(all="ignore"):
+        e = np.where(np.isnan(e), np.inf, np.abs(e))
+        n_ok = np.isfinite(n)
+        e = np.where(n_ok, e, np.inf)
+        rmin, rmax = relative_range(a, np.where(n_ok, n, 0.0), e, floor)
+        zero = (np.abs(a) <= z) & (np.abs(n) + e <= z)
+        passed = (rmax <= thresholds.pass_tol) | zero
+        failed = rmin > thresholds.fail_tol
+        warned = (rmin > thresholds.pass_tol) & (rmax <= thresholds.fail_tol)
+        code = np.where(passed, 0, np.where(failed, 2, np.where(warned, 1, 4)))
+        reason = np.where(code == 4, np.where(n_ok, _REASON_CODE[Reason.NOISE], _REASON_CODE[Reason.NUMERIC_NONFINITE]), 0)
+        a_bad = ~np.isfinite(a)
+        code = np.where(a_bad, 2, code)
+        reason = np.where(a_bad, _REASON_CODE[Reason.ANALYTIC_NONFINITE], reason)
+        if kink is not None:
+            k = np.broadcast_to(np.asarray(kink, dtype=bool), a.shape)
+            code = np.where(k & ~a_bad, 3, code)
+            reason = np.where(k & ~a_bad, 0, reason)
+        rel = np.where(np.isfinite(a) & n_ok, _rel(a, np.where(n_ok, n, 0.0), floor), np.inf)
+    return Assessment(rel=rel, rel_min=rmin, rel_max=rmax, code=code.astype(int), reason=reason.astype(int),
+                      error=e, floor=floor)
+
+
+# ---------------------------------------------------------------- old names (adapters)
 def floor_from_noise(noise: np.ndarray | float, thresholds: Thresholds) -> np.ndarray:
-    """The denominator floor: ``noise / pass_tol``, or the fixed ``--floor``."""
+    """Deprecated adapter: the fixed ``--floor`` (0 when none); no longer noise / pass_tol."""
     noise = np.asarray(noise, dtype=float)
-    if thresholds.floor is not None:
-        return np.full(noise.shape, float(thresholds.floor))
-    return np.abs(noise) / thresholds.pass_tol
+    return np.full(noise.shape, float(thresholds.floor or 0.0))
 
 
 def relative_error(analytic, numeric, floor) -> np.ndarray:
-    """``|a - n| / max(|a|, |n|, floor)``; 0 where a == n; inf where a is not finite."""
+    """``|a - n| / max(|a|, |n|, floor)``; 0 where a == n; inf where a or n is not finite."""
     a = np.asarray(analytic, dtype=float)
     n = np.asarray(numeric, dtype=float)
     fl = np.asarray(floor, dtype=float)
     with np.errstate(all="ignore"):
-        diff = np.abs(a - n)
-        denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), fl)
-        rel = np.where(diff == 0, 0.0, diff / denom)
+        rel = _rel(a, n, fl)
     return np.where(np.isfinite(a) & np.isfinite(n), rel, np.inf)
 
 
 def status_codes(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
-    """Status per component as integer codes into ``STATUS_BY_CODE`` (vectorised)."""
+    """Status codes from a relative error alone, as if the numeric value were exact
+    (adapter for callers that have no error bound; prefer ``assess``)."""
     rel = np.asarray(rel, dtype=float)
     code = np.where(rel <= thresholds.pass_tol, 0, np.where(rel <= thresholds.fail_tol, 1, 2))
     if kink is not None:
@@ -116,6 +247,12 @@ def status_codes(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
 def classify(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
     """Status per component (an object array of ``Status``) from its relative error."""
     return STATUS_BY_CODE[status_codes(rel, thresholds, kink)]
+
+
+def count_codes(code: np.ndarray) -> dict[str, int]:
+    """Summary counts (``checks`` and one per status) of an array of status codes."""
+    tally = np.bincount(np.asarray(code, dtype=int).ravel(), minlength=len(STATUS_BY_CODE))
+    return {"checks": int(np.size(code))} | {s.value: int(tally[i]) for i, s in enumerate(STATUS_BY_CODE)}
 
 
 def worst(statuses: Iterable[Status]) -> Status:
@@ -129,5 +266,5 @@ def worst(statuses: Iterable[Status]) -> Status:
 
 
 def is_failure(status: Status, strict: bool) -> bool:
-    """Whether a status makes the command exit 1 (warn only under ``--strict``)."""
-    return status is Status.FAIL or (strict and status is Status.WARN)
+    """Whether a status makes the command exit 1 (warn and unresolved only under ``--strict``)."""
+    return status is Status.FAIL or (strict and status in (Status.WARN, Status.UNRESOLVED))
