@@ -239,17 +239,27 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
     """First partials at ``pts``: analytic (claimed or sympy's) against finite differences."""
     from . import expression as ex
 
+    from .exact_check import judge_expression  # issue 9: float64 verdict, refereed where needed
+
     names, wrt_names = problem.names, problem.wrt
     f_num = ex.compile_one(problem.expression.expr, names, complex_step=method is Method.COMPLEX)
     est = estimate_gradient(f_num, pts, method, eps)
     cols = [names.index(v) for v in wrt_names]
-    numeric, noise = est.value[:, cols], est.noise[:, cols]
     analytic_exprs = [c if c is not None else d for c, d in zip(problem.claimed, problem.derivatives)]
     analytic = ex.compile_many(analytic_exprs, names)(pts.T).T  # (P, m)
     # the complex step has no real stencil; a kink within the central step counts for it
     kink_steps = default_step(pts) if method is Method.COMPLEX else est.step
     kink = ex.kink_mask(ex.kinks(problem.expression.expr), names, pts, kink_steps)[:, cols]
-    checks = verdict_rows(names, pts, wrt_names, analytic, numeric, noise, kink, thresholds)
+    v = judge_expression(problem.expression.expr, analytic_exprs, problem.derivatives, names, cols, pts,
+                         analytic, est, thresholds, kink_stencil=kink)
+    checks = tuple(
+        Check(name=e, analytic=float(v.analytic[p, j]), numeric=float(v.numeric[p, j]), rel_error=float(v.rel[p, j]),
+              status=v.status[p, j], floor=float(v.floor[p, j]), point={n: float(x) for n, x in zip(names, pts[p])},
+              error=float(v.error[p, j]), reason=v.reason[p, j].value, digits=int(v.digits[p, j]) or None,
+              lossy_formula=bool(v.lossy[p, j]))
+        for p in range(len(pts))
+        for j, e in enumerate(wrt_names)
+    )
     header = tuple(
         f"d/d{v} = {t if t is not None else ex.display(d)}" + ("  (claimed)" if t is not None else "")
         for v, d, t in zip(wrt_names, problem.derivatives, problem.claimed_text)

@@ -37,6 +37,14 @@ class Check:
     floor: float
     point: Mapping[str, float] | None = None
     index: tuple[int, ...] | None = None
+    #: bound on |numeric - true derivative| used by the verdict (None: not given)
+    error: float | None = None
+    #: verdict.Reason value: why the row is unresolved ("" otherwise)
+    reason: str = ""
+    #: decided by the extended-precision referee at this many digits (None: float64)
+    digits: int | None = None
+    #: the analytic formula loses digits in float64 at this point (referee's note)
+    lossy_formula: bool = False
 
     @property
     def label(self) -> str:
@@ -61,6 +69,14 @@ class Check:
             floor=json_number(self.floor),
             status=self.status.value,
         )
+        if self.error is not None:
+            d["error"] = json_number(self.error)
+        if self.reason:
+            d["reason"] = self.reason
+        if self.digits is not None:
+            d["digits"] = self.digits
+        if self.lossy_formula:
+            d["lossy_formula"] = True
         return d
 
 
@@ -138,7 +154,7 @@ class Report:
     @property
     def floor_text(self) -> str:
         t = self.thresholds
-        return f"fixed {t.floor:g}" if t.floor is not None else f"noise / {t.pass_tol:g}"
+        return f"fixed {t.floor:g}" if t.floor is not None else "none"
 
     def summary_line(self) -> str:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
@@ -155,7 +171,7 @@ class Report:
             "command": self.command,
             "status": self.status.value,
             "thresholds": self.thresholds.to_dict(),
-            "floor": "noise" if self.thresholds.floor is None else self.thresholds.floor,
+            "floor": self.thresholds.floor,
             "method": self.method.value,
             "summary": dict(self.counts),
             "checks": [c.to_dict() for c in self.checks],

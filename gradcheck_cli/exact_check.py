@@ -1,0 +1,96 @@
+"""Verdicts for ``expr``: the fast float64 check, refereed in extended precision where needed.
+
+For each (point, component) the float64 evidence (analytic value ``a64``, finite
+difference ``n`` with error ``e``) is judged by ``verdict.assess``.  A cheap screen
+evaluates the analytic and the true (sympy) derivative at 30 and 60 digits; the
+component goes to ``referee.referee`` when ``referee.needs_referee`` says so
+(unresolved, non-finite, a stencil across a non-smooth atom, a formula that loses
+digits in float64, a finite difference further from the truth than its own error).
+Everything else keeps its float64 verdict, so ordinary expressions pay only the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .expression_precise import compile_precise, has_kinks
+from .finite_diff import Estimate, zero_scale
+from .referee import Budget, needs_referee, referee, screen
+from .verdict import CODE, STATUS_BY_CODE, Reason, Status, Thresholds, assess
+
+
+@dataclass(frozen=True)
+class ExprVerdicts:
+    """Per (point, component) arrays of shape ``(P, m)``: what a row shows."""
+
+    analytic: np.ndarray
+    numeric: np.ndarray
+    error: np.ndarray
+    rel: np.ndarray
+    status: np.ndarray  # object array of Status
+    reason: np.ndarray  # object array of Reason
+    digits: np.ndarray  # 0 where float64 decided
+    lossy: np.ndarray  # bool
+    floor: np.ndarray
+
+
+def judge_expression(
+    f_expr,
+    analytic_exprs: Sequence,
+    truth_exprs: Sequence,
+    names: Sequence[str],
+    cols: Sequence[int],
+    pts: np.ndarray,
+    analytic64: np.ndarray,
+    est: Estimate,
+    thresholds: Thresholds,
+    kink_stencil: np.ndarray | None = None,
+    budget: Budget | None = None,
+) -> ExprVerdicts:
+    """Judge ``analytic_exprs[j]`` (float64 values ``analytic64[:, j]``) against the
+    derivative of ``f_expr`` along ``names[cols[j]]`` (sympy's ``truth_exprs[j]``) at
+    every point, refereeing where needed.  ``est`` is the finite-difference estimate of
+    every coordinate (``finite_diff.estimate_gradient``); ``kink_stencil`` marks stencils
+    that cross a non-smooth atom of ``f``.
+    """
+    pts = np.atleast_2d(np.asarray(pts, dtype=float))
+    cols = list(cols)
+    m = len(cols)
+    numeric, noise = est.value[:, cols], est.noise[:, cols]
+    fs = est.f_scale[:, cols] if est.f_scale is not None else np.zeros_like(numeric)
+    zs = zero_scale(fs, pts[:, cols], est.eps)
+    res = assess(analytic64, numeric, noise, thresholds, zero_scale=zs)
+    G = compile_precise(list(analytic_exprs) + list(truth_exprs), names)
+    values, settled = screen(G, pts)
+    a_hp, t_hp = values[:, :m], values[:, m:]
+    ok = settled[:, :m] & settled[:, m:]
+    flag = needs_referee(res.code, analytic64, numeric, noise, a_hp, t_hp, ok, thresholds, kink_stencil)
+    analytic = np.array(analytic64, dtype=float, copy=True)
+    numeric = np.array(numeric, dtype=float, copy=True)
+    error = np.array(res.error, dtype=float, copy=True)
+    rel = np.array(res.rel, dtype=float, copy=True)
+    status = res.statuses.copy()
+    reason = res.reasons.copy()
+    digits = np.zeros(analytic.shape, dtype=int)
+    lossy = np.zeros(analytic.shape, dtype=bool)
+    if np.any(flag):
+        budget = budget or Budget()
+        kinky = has_kinks(f_expr)
+        compiled = {}
+        for p, j in zip(*np.nonzero(flag)):
+            if j not in compiled:
+                compiled[j] = compile_precise([f_expr, analytic_exprs[j], truth_exprs[j]], names)
+            r = referee(compiled[j], list(pts[p]), cols[j], thresholds, analytic64=float(analytic64[p, j]),
+                        kinks=kinky, budget=budget)
+            status[p, j], reason[p, j], digits[p, j], lossy[p, j] = r.status, r.reason, r.digits, r.lossy_formula
+            if r.status is Status.KINK:
+                continue  # the float64 row stays as evidence; the status says kink
+            analytic[p, j], numeric[p, j], error[p, j], rel[p, j] = r.analytic, r.numeric, r.error, r.rel
+    return ExprVerdicts(analytic=analytic, numeric=numeric, error=error, rel=rel, status=status, reason=reason,
+                        digits=digits, lossy=lossy, floor=res.floor)
+
+
+__all__ = ["ExprVerdicts", "judge_expression", "CODE", "STATUS_BY_CODE", "Reason"]
