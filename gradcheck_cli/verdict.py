@@ -219,9 +219,13 @@ def assess(analytic, numeric, error, thresholds: Thresholds, zero_scale=0.0, kin
 
 # ---------------------------------------------------------------- old names (adapters)
 def floor_from_noise(noise: np.ndarray | float, thresholds: Thresholds) -> np.ndarray:
-    """Deprecated adapter: the fixed ``--floor`` (0 when none); no longer noise / pass_tol."""
+    """Deprecated (the old rule, kept until every caller uses ``assess``): ``noise /
+    pass_tol``, or the fixed ``--floor``.  It loosens the check when ``pass_tol`` is
+    tightened; ``assess`` does not."""
     noise = np.asarray(noise, dtype=float)
-    return np.full(noise.shape, float(thresholds.floor or 0.0))
+    if thresholds.floor is not None:
+        return np.full(noise.shape, float(thresholds.floor))
+    return np.abs(noise) / thresholds.pass_tol
 
 
 def relative_error(analytic, numeric, floor) -> np.ndarray:

@@ -78,11 +78,11 @@ def test_json_document_matches_the_contract():
     doc = json.loads(to_json(r))
     assert doc["command"] == "expr" and doc["status"] == "pass" and doc["method"] == "central"
     assert doc["thresholds"] == {"pass": 1e-07, "fail": 0.01}
-    assert doc["summary"] == {"checks": 2, "pass": 2, "warn": 0, "fail": 0, "kink": 0}
+    assert doc["summary"] == {"checks": 2, "pass": 2, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0}
     first = doc["checks"][0]
     assert first["name"] == "x" and first["point"] == {"x": 1.5, "y": -2.0}
     assert first["analytic"] == 3.0 and first["numeric"] == pytest.approx(3.0, rel=1e-9)
-    assert first["rel_error"] < 1e-9 and first["status"] == "pass" and first["floor"] > 0
+    assert first["rel_error"] < 1e-9 and first["status"] == "pass" and first["error"] > 0
 
 
 def test_non_finite_claim_fails_and_is_valid_json():
@@ -103,7 +103,7 @@ def test_judge_blocks_names_the_wrong_entry_and_keeps_all_failures():
     assert w1.status is Status.FAIL and w1.worst_index == (1, 1) and w1.max_rel_error == pytest.approx(0.5)
     assert b1.status is Status.PASS and b1.checked == 4
     assert [(c.name, c.index) for c in v.checks] == [("W1", (1, 1)), ("W1", (1, 3))]
-    assert v.counts == {"checks": 16, "pass": 14, "warn": 0, "fail": 2, "kink": 0}
+    assert v.counts == {"checks": 16, "pass": 14, "warn": 0, "fail": 2, "kink": 0, "unresolved": 0}
 
 
 def test_judge_blocks_with_sampled_indices_and_kinks():

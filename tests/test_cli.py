@@ -132,7 +132,7 @@ def test_no_colour_when_not_a_terminal(cli):
 
 
 def test_floor_is_shown(cli):
-    assert "floor = noise / 1e-07" in cli("expr", "sin(x)").out
+    assert "floor = none" in cli("expr", "sin(x)").out
     assert "floor = fixed 1" in cli("expr", "sin(x)", "--floor", "1").out
 
 

@@ -254,7 +254,7 @@ def test_10_5_10_json_document(cli):
     assert doc["status"] == "pass"
     assert doc["thresholds"] == {"pass": 1e-07, "fail": 0.01}
     assert doc["method"] == "central"
-    assert doc["summary"] == {"checks": 115, "pass": 115, "warn": 0, "fail": 0, "kink": 0}
+    assert doc["summary"] == {"checks": 115, "pass": 115, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0}
     assert doc["hints"] == []
     assert [b["name"] for b in doc["blocks"]] == list(BLOCKS_3)
     for b in doc["blocks"]:
@@ -446,7 +446,7 @@ def test_impl_correct_passes_with_a_cost_row(cli, impl):
     cost = [c for c in doc["checks"] if c["name"] == "cost"]
     assert len(cost) == 1 and cost[0]["status"] == "pass"
     assert cost[0]["analytic"] == pytest.approx(cost[0]["numeric"], rel=1e-12)
-    assert doc["summary"] == {"checks": 116, "pass": 116, "warn": 0, "fail": 0, "kink": 0}
+    assert doc["summary"] == {"checks": 116, "pass": 116, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0}
     assert set(statuses(doc).values()) == {"pass"}
 
 
@@ -682,7 +682,7 @@ def test_hvp_adds_passing_rows(cli):
     assert r.code == ExitCode.OK
     rows = [c for c in doc["checks"] if c["name"] == "hvp"]
     assert len(rows) == 3 and all(c["status"] == "pass" for c in rows)
-    assert doc["summary"] == {"checks": 118, "pass": 118, "warn": 0, "fail": 0, "kink": 0}
+    assert doc["summary"] == {"checks": 118, "pass": 118, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0}
     t = cli("net", "--dims", "10", "5", "10", "--hvp", "3")
     assert t.code == ExitCode.OK
     rows = entry_rows(t.out, names=("hvp",))
@@ -747,7 +747,7 @@ def test_api_report_of_the_built_in_network():
         ("W1", (10, 5), 50, "pass"), ("b1", (1, 5), 5, "pass"),
         ("W2", (5, 10), 50, "pass"), ("b2", (1, 10), 10, "pass"),
     ]
-    assert report.counts == {"checks": 115, "pass": 115, "warn": 0, "fail": 0, "kink": 0}
+    assert report.counts == {"checks": 115, "pass": 115, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0}
     assert report.hints == ()
     assert check_network("10,5,10").to_dict() == report.to_dict()
 
