@@ -15,7 +15,8 @@ from gradcheck_cli.check import check_expression
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.finite_diff import Method
 from gradcheck_cli.verdict import (
-    Status, Thresholds, classify, floor_from_noise, is_failure, relative_error, worst,
+    Reason, Status, Thresholds, assess, classify, floor_from_noise, is_failure, relative_error, relative_range,
+    worst,
 )
 
 
@@ -32,7 +33,7 @@ def test_relative_error_formula():
     assert relative_error(np.inf, 1.0, 1.0) == np.inf
 
 
-def test_floor_is_noise_over_pass_tol_or_fixed():
+def test_old_floor_adapter_is_noise_over_pass_tol_or_fixed():
     t = Thresholds()
     assert floor_from_noise(np.array([1e-12]), t)[0] == pytest.approx(1e-5)
     assert floor_from_noise(np.array([1e-12]), Thresholds(floor=1.0))[0] == 1.0
@@ -48,9 +49,125 @@ def test_worst_and_strict():
     assert worst([Status.PASS, Status.KINK]) is Status.PASS
     assert worst([Status.PASS, Status.WARN, Status.KINK]) is Status.WARN
     assert worst([Status.WARN, Status.FAIL]) is Status.FAIL
+    assert worst([Status.PASS, Status.UNRESOLVED]) is Status.UNRESOLVED
+    assert worst([Status.UNRESOLVED, Status.WARN]) is Status.WARN
     assert worst([]) is Status.PASS
     assert not is_failure(Status.WARN, strict=False) and is_failure(Status.WARN, strict=True)
+    assert not is_failure(Status.UNRESOLVED, strict=False) and is_failure(Status.UNRESOLVED, strict=True)
     assert is_failure(Status.FAIL, strict=False) and not is_failure(Status.KINK, strict=True)
+
+
+# ---------------------------------------------------------------- assess: the rule itself
+T = Thresholds()
+
+
+def one(a, n, e, z=0.0, t=T, kink=None):
+    res = assess(np.array([a]), np.array([n]), np.array([e]), t, zero_scale=z, kink=kink)
+    return res.statuses[0], res.reasons[0]
+
+
+def test_assess_statuses_and_reasons():
+    assert one(1.0, 1.0, 1e-12) == (Status.PASS, Reason.NONE)
+    assert one(2.0, 1.0, 1e-12) == (Status.FAIL, Reason.NONE)
+    assert one(1.001, 1.0, 1e-9) == (Status.WARN, Reason.NONE)
+    # the error bound is too wide to tell pass from warn, or pass from fail
+    assert one(1.0, 1.0 + 1e-9, 1e-3) == (Status.UNRESOLVED, Reason.NOISE)
+    assert one(-1e-8, 1e-8, 1e-6) == (Status.UNRESOLVED, Reason.NOISE)  # the sign error on a tiny partial
+    assert one(1.0, np.nan, np.inf) == (Status.UNRESOLVED, Reason.NUMERIC_NONFINITE)
+    assert one(np.inf, 1.0, 1e-12) == (Status.FAIL, Reason.ANALYTIC_NONFINITE)
+    assert one(np.nan, 1.0, 1e-12, kink=[True]) == (Status.FAIL, Reason.ANALYTIC_NONFINITE)
+    assert one(3.0, 1.0, 1e-12, kink=[True]) == (Status.KINK, Reason.NONE)
+    # zero rule: both the claim and every possible truth are within round-off z of zero
+    assert one(0.0, 1e-20, 1e-19, z=1e-18) == (Status.PASS, Reason.NONE)
+    assert one(0.0, 1e-20, 1e-19, z=0.0) == (Status.UNRESOLVED, Reason.NOISE)
+    assert one(1e-17, 1e-20, 1e-17, z=1e-18)[0] is Status.UNRESOLVED  # the claim is not round-off
+
+
+def test_the_examples_of_issue_9_at_the_rule_level():
+    # sin(x) --grad 0 at 1e6: the estimate 0.9367 +- 8e-4 is far from 0
+    assert one(0.0, 0.936655, 7.6e-4, z=1e-21)[0] is Status.FAIL
+    # x + 1e20 --grad 2 --method complex: numeric 1 but its error is 1e6
+    assert one(2.0, 1.0, 1.4e6)[0] is Status.UNRESOLVED
+    # a tighter --pass-tol is a stricter check, never a looser one
+    assert one(0.8414709848078965, 0.8414709848, 1e-10, t=Thresholds(pass_tol=1e-20))[0] is Status.UNRESOLVED
+    assert one(0.8414709848078965, 0.8414709848, 1e-10, t=Thresholds(pass_tol=1e-16, fail_tol=1e-15))[0] is Status.UNRESOLVED
+
+
+def test_floor_one_is_the_cs224n_denominator():
+    t = Thresholds(floor=1.0)
+    res = assess(np.array([1e-3]), np.array([2e-3]), np.array([0.0]), t)
+    assert res.rel[0] == pytest.approx(1e-3) and res.statuses[0] is Status.WARN
+    assert one(1e-9, 2e-9, 1e-15, t=t)[0] is Status.PASS  # |a - t| / max(1, ...) = 1e-9 <= 1e-7
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=st.floats(-1e3, 1e3), n=st.floats(-1e3, 1e3), e=st.floats(0, 1e3), floor=st.sampled_from([0.0, 0.5, 1.0]))
+def test_relative_range_is_the_exact_range_over_the_interval(a, n, e, floor):
+    lo, hi = relative_range(a, n, e, floor)
+    ts = np.concatenate([np.linspace(n - e, n + e, 2001), np.clip([a, -a, 0.0, floor, -floor], n - e, n + e)])
+    r = relative_error(np.full(ts.shape, a), ts, floor)
+    assert lo <= r.min() + 1e-12 and r.max() <= hi + 1e-12
+    # the extremes are attained (up to the sampling of a continuous function)
+    assert r.min() <= lo + 1e-2 * max(1.0, lo) or e == 0
+    assert r.max() >= hi - 1e-2 or e == 0
+
+
+_tol = st.floats(1e-12, 1e-1)
+_val = st.floats(-1e6, 1e6, allow_subnormal=False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_val, n=_val, e=st.floats(0, 1e6), z=st.floats(0, 1e-3), p1=_tol, p2=_tol, f=st.floats(1e-1, 1.0))
+def test_a_smaller_pass_tol_never_turns_a_non_pass_into_pass(a, n, e, z, p1, p2, f):
+    small, big = sorted((p1, p2))
+    s_small = one(a, n, e, z, Thresholds(pass_tol=small, fail_tol=f))[0]
+    s_big = one(a, n, e, z, Thresholds(pass_tol=big, fail_tol=f))[0]
+    if s_small is Status.PASS:
+        assert s_big is Status.PASS
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_val, n=_val, e=st.floats(0, 1e6), z=st.floats(0, 1e-3), f1=_tol, f2=_tol)
+def test_a_smaller_fail_tol_never_turns_a_fail_into_anything_else(a, n, e, z, f1, f2):
+    small, big = sorted((f1, f2))
+    p = small / 10
+    if one(a, n, e, z, Thresholds(pass_tol=p, fail_tol=big))[0] is Status.FAIL:
+        assert one(a, n, e, z, Thresholds(pass_tol=p, fail_tol=small))[0] is Status.FAIL
+
+
+def _near_a_threshold(a, n, e, t: Thresholds) -> bool:
+    lo, hi = relative_range(a, n, e)
+    return any(abs(r - tol) <= 1e-9 * tol for r in (float(lo), float(hi)) for tol in (t.pass_tol, t.fail_tol))
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=st.floats(-10, 10), n=st.floats(-10, 10), e=st.floats(0, 10), z=st.floats(0, 1e-6), k=st.integers(-8, 8))
+def test_multiplying_everything_by_ten_to_the_k_never_changes_a_verdict(a, n, e, z, k):
+    if _near_a_threshold(a, n, e, T) or abs(abs(a) - z) <= 1e-9 * z or abs(abs(n) + e - z) <= 1e-9 * z:
+        return
+    s = 10.0**k
+    assert one(a, n, e, z) == one(a * s, n * s, e * s, z * s)
+
+
+@settings(max_examples=400, deadline=None)
+@given(t=st.floats(1e-300, 1e300) | st.floats(-1e300, -1e-300), kind=st.sampled_from(["sign", "2x", "1e-3"]),
+       frac=st.floats(-1, 1), rel_e=st.floats(0, 1e-4), z_rel=st.floats(0, 1e-6))
+def test_a_wrong_derivative_never_passes_with_honest_evidence(t, kind, frac, rel_e, z_rel):
+    a = {"sign": -t, "2x": 2 * t, "1e-3": t * (1 + 1e-3)}[kind]
+    e = rel_e * abs(t)
+    n = t + frac * e  # the truth is inside [n - e, n + e]
+    z = z_rel * abs(t)  # round-off of the function's own scale, below the true value
+    status = one(a, n, e, z)[0]
+    assert status is not Status.PASS
+    if kind != "1e-3":  # sign and factor 2 are far past fail_tol: the evidence decides
+        assert status is Status.FAIL
+
+
+@settings(max_examples=200, deadline=None)
+@given(z=st.floats(1e-300, 1e300), frac=st.floats(-0.4, 0.4), claim=st.floats(-0.5, 0.5))
+def test_a_zero_partial_at_a_stationary_point_passes(z, frac, claim):
+    # the truth is 0; the estimate and the claim are zero to within the round-off z
+    assert one(claim * z, frac * z, 0.5 * z, z)[0] is Status.PASS
 
 
 @pytest.mark.parametrize(
