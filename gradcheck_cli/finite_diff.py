@@ -57,8 +57,8 @@ All noise figures are absolute errors of the derivative, in units of f per unit 
 
 One-sided derivatives decide kinks of black-box code (``one_sided_kink``): with
 ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` the jump
-``J(h) = R(h) - L(h)`` is ``f'' h + O(h**2)`` where f is twice differentiable (so
-``J(4h) ~ 4 J(h)``), but tends to ``f'(x+) - f'(x-) != 0`` at a kink (``J(4h) ~ J(h)``).
+``J(h) = R(h) - L(h)`` is ``f'' h + O(h**2)`` where f is twice differentiable, but
+tends to ``f'(x+) - f'(x-) != 0`` at a kink, where each side is smooth on its own.
 A C1 point such as ``x |x|`` at 0 has ``J(h) = 2h``: not a kink.
 """
 
@@ -341,21 +341,60 @@ def _complex_step(f, points: np.ndarray, step: float | None) -> Estimate:
 def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) -> np.ndarray:
     """Whether the one-sided derivatives at ``x`` really differ (a kink), elementwise.
 
-    ``J(h) = (f(x+h) - 2 f(x) + f(x-h)) / h`` is the jump ``R(h) - L(h)``.  A kink has
-    ``J`` converging to a non-zero limit, so ``J(4h) < 2 J(h)`` (about ``J(h)``); a twice
-    differentiable point has ``J(4h) ~ 4 J(h)`` and a C1 one (``x |x|`` at 0) too.  The
-    jump must exceed the round-off ``8 eps max|f| / h``.
+    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h``.  At a kink each
+    side is smooth, so ``R(4h) ~ R(h)`` and ``L(4h) ~ L(h)``, while the jump
+    ``J(h) = R(h) - L(h)`` tends to ``f'(x+) - f'(x-) != 0``.  Kink iff the jump exceeds
+    the round-off ``8 eps max|f| / h`` and each side moves by less than a quarter of the
+    jump between ``h`` and ``4h``.  A twice differentiable point has ``J(h) = f'' h``
+    with ``R`` and ``L`` moving by ``1.5 f'' h`` each; a C1 point such as ``x |x|`` at 0
+    likewise; a pole or a period inside the stencil moves both sides wildly.
     """
     h = np.asarray(h, dtype=float)
     with np.errstate(all="ignore"):
         f0, fp, fm, fp4, fm4 = (np.asarray(v, dtype=float) for v in (f0, f_plus, f_minus, f_plus4, f_minus4))
-        j1 = np.abs(fp - 2 * f0 + fm) / h
-        j4 = np.abs(fp4 - 2 * f0 + fm4) / (4 * h)
+        r1, l1 = (fp - f0) / h, (f0 - fm) / h
+        r4, l4 = (fp4 - f0) / (4 * h), (f0 - fm4) / (4 * h)
+        jump = np.abs(r1 - l1)
         scale = np.maximum.reduce([np.abs(f0) * np.ones_like(fp), np.abs(fp), np.abs(fm), np.abs(fp4), np.abs(fm4)])
         noise = 8 * eps * scale / h
-        # J(4h) ~ J(h): the jump does not shrink with the step, a kink at (or next to) x
-        kink = (j1 > 4 * noise) & (j4 < 2 * j1)
-    return np.where(np.isfinite(kink), kink, False).astype(bool)
+        kink = (jump > 4 * noise) & (np.abs(r4 - r1) < jump / 4) & (np.abs(l4 - l1) < jump / 4)
+    return np.where(np.isfinite(jump), kink, False).astype(bool)
+
+
+def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central difference at ``h`` and an error that does not trust one comparison.
+
+    ``vals`` holds ``f(x ± 4h), f(x ± h), f(x ± h/4)`` in rows ``(+4h, -4h, +h, -h, +h/4,
+    -h/4)``.  With ``D1 = D(4h), D2 = D(h), D3 = D(h/4)``: in the asymptotic regime
+    ``D1 - D2 = 16 (D2 - D3)`` and the error of ``D2`` is ``16/15 |D2 - D3|`` (or
+    ``|D1 - D2| / 15``).  When the ratio ``|D1 - D2| / |D2 - D3|`` is far from 16 (below
+    8: a first-order error at a C1 point such as ``x |x|`` at 0, a step longer than the
+    function's local scale such as ``sin`` at ``1e6``, a pole inside the stencil; above 32
+    round-off dominates ``D2 - D3``) the error is ``max(|D1 - D2|, 16/15 |D2 - D3|)``.
+    Round-off ``ROUNDOFF_ULPS eps max|f| / h`` is added; all times ``SAFETY``.  The error
+    is infinite (the estimate says nothing) when every value equals ``f(x) != 0`` (the
+    function did not resolve the steps: its intermediates may be far larger than f), and
+    when, out of the asymptotic regime, the error exceeds ``|D2|`` and ten times the
+    round-off (a pole or a period inside the stencil).
+    """
+    h = np.asarray(h, dtype=float)
+    with np.errstate(all="ignore"):
+        d1 = (vals[0] - vals[1]) / (8 * h)
+        d2 = (vals[2] - vals[3]) / (2 * h)
+        d3 = (vals[4] - vals[5]) * 2 / h
+        far, near = np.abs(d1 - d2), np.abs(d2 - d3)
+        ratio = far / np.where(near > 0, near, np.nan)
+        asymptotic = (ratio >= 8) & (ratio <= 32)
+        trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15), np.maximum(far, 16 / 15 * near))
+        ro = roundoff(list(vals), h / 4, eps) / 4
+        noise = SAFETY * (trunc + ro)
+        blind = np.all(vals == np.asarray(f0, dtype=float), axis=0) & (np.asarray(f0, dtype=float) != 0)
+        # out of the asymptotic regime with an error beyond the value itself, and not by
+        # round-off: a pole or a period inside the stencil; the estimate says nothing
+        garbage = ~asymptotic & (trunc > np.abs(d2)) & (trunc > 10 * ro)
+        noise = np.where(blind | garbage, np.inf, noise)
+    bad = ~np.isfinite(d2) | np.isnan(noise)
+    return np.where(bad, np.nan, d2), np.where(bad, np.inf, noise)
 
 
 def blackbox_gradient(
@@ -368,31 +407,32 @@ def blackbox_gradient(
     """Central differences of a scalar function called once per stencil point.
 
     For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
-    or ``indices``) costs four calls, ``cost(x ± h e_k)`` and ``cost(x ± 4h e_k)`` with
-    ``h = default_step(x_k)`` (or the fixed ``step``), plus one call ``cost(x)`` in all;
-    value and error as in :func:`central_from_values` with the precision of the returned
-    values (``value_eps``); ``kink`` from :func:`one_sided_kink`.  ``x`` is restored after
-    every call.  ``progress(k)`` is called after each entry.  Results are flat arrays
-    over the checked entries.
+    or ``indices``) costs six calls, ``cost(x ± 4h e_k)``, ``cost(x ± h e_k)`` and
+    ``cost(x ± h/4 e_k)`` with ``h = default_step(x_k)`` (or the fixed ``step``), plus one
+    call ``cost(x)`` in all; value and error as in :func:`central_three_rungs` with the
+    precision of the returned values (``value_eps``); ``kink`` from
+    :func:`one_sided_kink`.  ``x`` is restored after every call.  ``progress(k)`` is
+    called after each entry.  Results are flat arrays over the checked entries.
     """
     flat = np.array(x, dtype=float).ravel()
     idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
     h = default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
-    vals = np.empty((4, len(idx)))
+    vals = np.empty((6, len(idx)))
     work = flat.copy()
-    f0 = cost(work.reshape(np.shape(x)))
+    f0 = float(cost(work.reshape(np.shape(x))))
     for n, (k, hk) in enumerate(zip(idx, h)):
         orig = work[k]
-        for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
+        for row, d in enumerate((4 * hk, -4 * hk, hk, -hk, hk / 4, -hk / 4)):
             work[k] = orig + d
             vals[row, n] = cost(work.reshape(np.shape(x)))
         work[k] = orig
         if progress is not None:
             progress(n + 1)
     eps = value_eps(vals, np.asarray([f0], dtype=float))
-    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, eps=eps)
-    kink = one_sided_kink(f0, vals[0], vals[1], vals[2], vals[3], h, eps)
-    scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(float(f0)) if np.isfinite(f0) else 0.0)
+    value, noise = central_three_rungs(vals, f0, h, eps)
+    kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
+    with np.errstate(all="ignore"):
+        scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(f0) if np.isfinite(f0) else 0.0)
     return Estimate(value=value, noise=noise, step=h, eps=eps, kink=kink, f_scale=scale)
 
 
