@@ -48,7 +48,7 @@ Safeguards (each answers a way the estimate used to lie):
   least ``ROUNDOFF_ULPS eps max|f| / h``;
 * Richardson is formed as ``D(h/4) + (D(h/4) - D(h)) / 15`` (no ``16 D`` that overflows
   next to ``f ~ 1e308``);
-* the complex step is ``h = 1e-20 |x|`` (``1e-20`` at ``x = 0``, at least ``1e-300``) so
+* the complex step is ``h = 1e-20 |x|`` (``1e-20`` at ``x = 0``, at least ``1e-310``) so
   that ``h << |x|`` also for tiny ``|x|``, and its ``O(h**2)`` term is measured from a
   second step ``2h``: ``D(2h) - D(h) = 3 c h**2``.
 
@@ -81,8 +81,8 @@ RATIO = 4.0
 #: default step of the fixed-step rule used for black-box functions and networks
 REL_STEP = EPS ** (1 / 3)
 COMPLEX_STEP = 1e-20
-#: smallest complex step (subnormal steps lose digits)
-COMPLEX_MIN_STEP = 1e-300
+#: smallest complex step (a subnormal step is exact as a number: dividing by it is fine)
+COMPLEX_MIN_STEP = 1e-310
 #: grid for the measured noise of f: NOISE_POINTS values spaced NOISE_SPACING max(|x|, 1)
 NOISE_POINTS = 10
 NOISE_SPACING = 1e-7
@@ -375,7 +375,9 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
     is infinite (the estimate says nothing) when every value equals ``f(x) != 0`` (the
     function did not resolve the steps: its intermediates may be far larger than f), and
     when, out of the asymptotic regime, the error exceeds ``|D2|`` and ten times the
-    round-off (a pole or a period inside the stencil).
+    round-off (a pole or a period inside the stencil).  In the asymptotic regime the
+    value is the Richardson extrapolation ``R = D3 + (D3 - D2) / 15`` when its error
+    ``|R(h/4) - R(h)|`` (+ round-off at ``h/4``) is the smaller one.
     """
     h = np.asarray(h, dtype=float)
     with np.errstate(all="ignore"):
@@ -388,6 +390,13 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15), np.maximum(far, 16 / 15 * near))
         ro = roundoff(list(vals), h / 4, eps) / 4
         noise = SAFETY * (trunc + ro)
+        # in the asymptotic regime one Richardson step removes the h**2 term:
+        # R(h/4) = D3 + (D3 - D2) / 15, error ~ |R(h/4) - R(h)| (an O(h**4) quantity)
+        r3, r2 = d3 + (d3 - d2) / 15, d2 + (d2 - d1) / 15
+        r_noise = SAFETY * (np.abs(r3 - r2) + 4 * ro * 17 / 15)
+        better = asymptotic & (r_noise < noise)
+        d2 = np.where(better, r3, d2)
+        noise = np.where(better, r_noise, noise)
         blind = np.all(vals == np.asarray(f0, dtype=float), axis=0) & (np.asarray(f0, dtype=float) != 0)
         # out of the asymptotic regime with an error beyond the value itself, and not by
         # round-off: a pole or a period inside the stencil; the estimate says nothing
@@ -408,18 +417,22 @@ def blackbox_gradient(
 
     For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
     or ``indices``) costs six calls, ``cost(x ± 4h e_k)``, ``cost(x ± h e_k)`` and
-    ``cost(x ± h/4 e_k)`` with ``h = default_step(x_k)`` (or the fixed ``step``), plus one
-    call ``cost(x)`` in all; value and error as in :func:`central_three_rungs` with the
+    ``cost(x ± h/4 e_k)`` with ``h = eps**(1/3) max(|x_k|, 1)`` (``eps`` of the precision
+    ``cost(x)`` returns, so float32 code gets float32's step; or the fixed ``step``), plus
+    one call ``cost(x)`` in all; value and error as in :func:`central_three_rungs` with the
     precision of the returned values (``value_eps``); ``kink`` from
     :func:`one_sided_kink`.  ``x`` is restored after every call.  ``progress(k)`` is
     called after each entry.  Results are flat arrays over the checked entries.
     """
     flat = np.array(x, dtype=float).ravel()
     idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
-    h = default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
-    vals = np.empty((6, len(idx)))
     work = flat.copy()
-    f0 = float(cost(work.reshape(np.shape(x))))
+    raw = cost(work.reshape(np.shape(x)))
+    f0 = float(raw)
+    # the step balances truncation against the round-off of the code's own precision
+    eps0 = value_eps(np.asarray(raw), np.asarray([f0]))
+    h = (eps0 / EPS) ** (1 / 3) * default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
+    vals = np.empty((6, len(idx)))
     for n, (k, hk) in enumerate(zip(idx, h)):
         orig = work[k]
         for row, d in enumerate((4 * hk, -4 * hk, hk, -hk, hk / 4, -hk / 4)):

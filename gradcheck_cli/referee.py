@@ -11,8 +11,9 @@ re-judged here from the mathematics rather than from float64 arithmetic:
    loses the same digits at both precisions, so doubling them gains ``d`` digits; half
    of that gain is trusted).  mpmath numbers have an unbounded exponent: nothing overflows.
 2. The verdict is ``verdict.assess`` with ``n = t`` and ``e = e_a + e_t``, and the zero
-   rule at ``z = 10**(-d) |f| / s`` (``s`` below): both values are zero to within the
-   round-off of f's own size at half the working digits.  Undecided: double the digits, up to ``MAX_DIGITS`` and within the
+   rule at ``z = 2 e``: both values are zero to within their own evaluation error at
+   this precision (``sin(x)**2 + cos(x)**2 - 1``); a value computed to many digits is
+   never "zero", however tiny (``1 - tanh(x)**2`` at ``x = 100`` is ``5.5e-87``).  Undecided: double the digits, up to ``MAX_DIGITS`` and within the
    command's ``TIME_CAP`` seconds; past either cap the status is ``unresolved``.
 3. The numeric column is the centred difference ``(f(x+h) - f(x-h)) / 2h`` at the same
    precision with ``h = 10**(-d/3) s``, ``s = |x_i|`` (1 at 0), error
@@ -187,8 +188,6 @@ def referee(
             et = abs(t - prev[2]) * gain if not mp.isnan(t) else mp.mpf("inf")
             ulp = mp.mpf(10) ** (-d2 + 3)
             ea, et = ea + ulp * abs(a), et + ulp * abs(t)
-            # the zero rule's scale: round-off of f's own size per unit x at half the digits
-            zs = mp.mpf(10) ** (-(d2 // 2)) * abs(cur[0]) / _scale(point, i) if not mp.isnan(cur[0]) else mp.mpf(0)
             n, en = centred_difference(F, point, i, d2)
             # the formula and the difference disagree: too few digits for one of them
             # (1 - cos(x) at 1e-300 is 0 below 600 digits), or a convention of sympy's
@@ -209,7 +208,9 @@ def referee(
             code, rel = CODE[Status.UNRESOLVED], math.inf
         else:
             with mp.workdps(d2):
-                code, rel = _judge(a, t_used, ea + e_used, zs, thresholds)
+                # zero rule: both values are zero to within their evaluation error at
+                # this precision (a value computed to many digits, however tiny, is not)
+                code, rel = _judge(a, t_used, ea + e_used, 2 * (ea + e_used), thresholds)
         status = [Status.PASS, Status.WARN, Status.FAIL, Status.KINK, Status.UNRESOLVED][code]
         if status is not Status.UNRESOLVED:
             return RefereeResult(_f(a), _f(t_used), _f(n), _f(en), _f(ea + e_used), rel, status, Reason.NONE, d2,
