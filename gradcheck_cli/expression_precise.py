@@ -20,6 +20,8 @@ import sympy as sp
 from .expression import cbrt, sigmoid, softplus
 
 NAN = mp.mpf("nan")
+#: a sum within 10**(LOSS_MARGIN - digits) of cancelling completely is flagged as lost
+LOSS_MARGIN = 5
 
 
 def _real(v):
@@ -118,7 +120,7 @@ def _pow(b, e, exp_expr):
     return _real(mp.power(b, e))
 
 
-def _evaluate(expr: sp.Basic, env: dict, cache: dict):
+def _evaluate(expr: sp.Basic, env: dict, cache: dict, lost: set):
     hit = cache.get(expr)
     if hit is not None:
         return hit
@@ -127,18 +129,24 @@ def _evaluate(expr: sp.Basic, env: dict, cache: dict):
     elif expr.is_Number or expr.is_NumberSymbol:
         out = _number(expr)
     elif expr.is_Add:
-        out = mp.fsum(_evaluate(a, env, cache) for a in expr.args)
+        terms = [_evaluate(a, env, cache, lost) for a in expr.args]
+        out = mp.fsum(terms)
+        big = max((abs(t) for t in terms if not mp.isnan(t)), default=mp.mpf(0))
+        # a sum that cancels (nearly) completely has no correct digits left at this
+        # precision, and may well look the same at twice the digits (1 - tanh(100)**2)
+        if big > 0 and not mp.isinf(big) and abs(out) <= big * mp.mpf(10) ** (LOSS_MARGIN - mp.mp.dps):
+            lost.add(expr)
     elif expr.is_Mul:
         out = mp.mpf(1)
         for a in expr.args:
-            out = out * _evaluate(a, env, cache)
+            out = out * _evaluate(a, env, cache, lost)
     elif expr.is_Pow:
         base, exp = expr.args
-        out = _pow(_evaluate(base, env, cache), _evaluate(exp, env, cache), exp)
+        out = _pow(_evaluate(base, env, cache, lost), _evaluate(exp, env, cache, lost), exp)
     elif isinstance(expr, sp.DiracDelta):
         out = mp.mpf(0)
     elif type(expr) in _MP:
-        out = _MP[type(expr)](*[_evaluate(a, env, cache) for a in expr.args])
+        out = _MP[type(expr)](*[_evaluate(a, env, cache, lost) for a in expr.args])
     else:
         out = NAN
     out = _real(out) if not isinstance(out, mp.mpf) else out
@@ -151,22 +159,31 @@ def compile_precise(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable:
 
     ``point`` holds one number per name (floats are read exactly, mpf values as given).
     Evaluation walks the sympy tree; nothing is generated or executed.
+    ``F(point, dps, flags=True) -> (values, lost)``: ``lost[j]`` says that a sum inside
+    expression j cancelled to within ``10**(LOSS_MARGIN - dps)`` of its largest term, so
+    its value has (almost) no correct digit at this precision, even if it looks the same
+    at twice the digits (``1 - tanh(x)**2`` at ``x = 100`` is 0 below 87 digits).
     """
     exprs = list(exprs)
     names = list(names)
 
-    def F(point: Sequence, dps: int) -> list:
+    subexprs = [set(sp.preorder_traversal(e)) for e in exprs]
+
+    def F(point: Sequence, dps: int, flags: bool = False):
         with mp.workdps(int(dps)):
             env = {n: mp.mpf(v) for n, v in zip(names, point)}
             cache: dict = {}
+            lost: set = set()
             out = []
             for e in exprs:
                 try:
-                    v = _evaluate(e, env, cache)
+                    v = _evaluate(e, env, cache, lost)
                 except (ValueError, ZeroDivisionError, OverflowError, TypeError):
                     v = NAN
                 out.append(+v if isinstance(v, mp.mpf) else NAN)
-            return out
+            if not flags:
+                return out
+            return out, [bool(lost & sub) for sub in subexprs]
 
     return F
 

@@ -20,7 +20,9 @@ re-judged here from the mathematics rather than from float64 arithmetic:
    ``|D(h) - D(2h)| 4/3 + 10**-d |f| / h``.  If it disagrees with ``t`` beyond both
    errors, one of them has too few digits (``1 - cos(x)`` is 0 at ``x = 1e-300``
    below 600 digits): the precision doubles (``unresolved`` at the cap).  Where sympy's
-   formula is undefined the difference stands in for ``t``.
+   formula is undefined the difference stands in for ``t``.  Likewise when a sum inside
+   ``a`` or ``t`` cancels completely at this precision (``expression_precise`` flags it:
+   ``1 - tanh(x)**2`` is exactly 0 at ``x = 100`` below 87 digits, at 32 and 64 alike).
 4. Kinks are decided exactly when ``f`` has non-smooth atoms: one-sided differences
    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` at
    ``h1 = 10**(-d/4) s`` and ``h2 = 10**(-d/2) s``.  The jump ``J = R - L`` is
@@ -54,8 +56,14 @@ START_DIGITS = 32
 MAX_DIGITS = 4096
 #: wall-clock cap for all referee work of one command, in seconds
 TIME_CAP = 10.0
+#: as ``expression_precise.LOSS_MARGIN``: a sum cancelled to 10**(LOSS_MARGIN - digits)
+LOSS_MARGIN = 5
 #: digits of the cheap screening evaluations (``screen``)
 SCREEN_DIGITS = (30, 60)
+
+
+_FLOAT_MIN = mp.mpf(2.2250738585072014e-308)
+_FLOAT_MAX = mp.mpf(1.7976931348623157e308)
 
 
 @dataclass
@@ -175,8 +183,10 @@ def referee(
     prev = F(point, digits)
     while True:
         d2 = 2 * digits
-        cur = F(point, d2)
+        cur, lost = F(point, d2, flags=True)
         a, t = cur[1], cur[2]
+        # a sum in a or t cancelled completely at this precision: no digit to judge by
+        cancelled = lost[1] or lost[2]
         if kinks and one_sided_kink(F, point, i, d2):
             return RefereeResult(_f(a), _f(t), math.nan, math.inf, math.inf, math.nan, Status.KINK,
                                  Reason.NONE, d2, kink=True)
@@ -204,13 +214,19 @@ def referee(
         if mp.isnan(a) or mp.isinf(a):
             return RefereeResult(_f(a), _f(t), _f(n), _f(en), math.inf, math.inf, Status.FAIL,
                                  Reason.ANALYTIC_NONFINITE, d2, lossy_formula=lossy)
-        if mp.isnan(t_used) or disagree:
+        last = 2 * d2 > max_digits or budget.expired()
+        if mp.isnan(t_used) or disagree or (cancelled and not last):
             code, rel = CODE[Status.UNRESOLVED], math.inf
         else:
             with mp.workdps(d2):
-                # zero rule: both values are zero to within their evaluation error at
-                # this precision (a value computed to many digits, however tiny, is not)
-                code, rel = _judge(a, t_used, ea + e_used, 2 * (ea + e_used), thresholds)
+                # exact arithmetic needs no zero rule below the cap (exact zeros have
+                # a == t); at the cap, values that still cancel completely are zero to
+                # within 10**-digits of their terms: the zero rule at that size
+                zs = mp.mpf(0)
+                if last and cancelled:
+                    ulp_terms = mp.mpf(10) ** (LOSS_MARGIN - d2)
+                    zs = 2 * (ea + e_used) + ulp_terms * (abs(cur[0]) / _scale(point, i) + 1)
+                code, rel = _judge(a, t_used, ea + e_used, zs, thresholds)
         status = [Status.PASS, Status.WARN, Status.FAIL, Status.KINK, Status.UNRESOLVED][code]
         if status is not Status.UNRESOLVED:
             return RefereeResult(_f(a), _f(t_used), _f(n), _f(en), _f(ea + e_used), rel, status, Reason.NONE, d2,
@@ -229,16 +245,20 @@ def screen(G: Callable, points: np.ndarray, digits: Sequence[int] = SCREEN_DIGIT
 
     ``G(point, digits) -> [v_1 .. v_m]``.  Returns ``(values, settled)`` of shape
     ``(P, m)``: the values at ``digits[1]`` (as float64) and whether they agree with the
-    values at ``digits[0]`` to 1e-12 relative (else they lose digits to cancellation).
+    values at ``digits[0]`` to 1e-12 relative, no sum inside cancelled completely (else
+    they lose digits to cancellation) and float64 holds them (no overflow, no underflow
+    to zero or to a subnormal).
     """
     points = np.atleast_2d(points)
     lo_d, hi_d = digits
     out, ok = [], []
     for p in points:
-        lo, hi = G(list(p), lo_d), G(list(p), hi_d)
+        lo, (hi, lost) = G(list(p), lo_d), G(list(p), hi_d, flags=True)
         out.append([_f(v) for v in hi])
         with mp.workdps(hi_d):
-            ok.append([not (mp.isnan(u) or mp.isnan(v)) and abs(u - v) <= mp.mpf(1e-12) * abs(v) for u, v in zip(lo, hi)])
+            ok.append([not (mp.isnan(u) or mp.isnan(v) or gone) and abs(u - v) <= mp.mpf(1e-12) * abs(v)
+                       and (v == 0 or _FLOAT_MIN <= abs(v) <= _FLOAT_MAX)  # float64 holds it
+                       for u, v, gone in zip(lo, hi, lost)])
     return np.array(out, dtype=float).reshape(len(points), -1), np.array(ok, dtype=bool).reshape(len(points), -1)
 
 

@@ -50,6 +50,10 @@ def judge(f_text, x, claim=None, thresholds=Thresholds(), **kw):
         ("cos(x)", math.pi, "-sin(x)", Status.PASS),  # a stationary point: -sin(pi) = -1.2e-16 exactly
         ("sin(x)**2 + cos(x)**2", 0.3, None, Status.PASS),  # exactly zero
         ("sin(x)**2 + cos(x)**2", 0.3, "1e-12", Status.FAIL),
+        ("tanh(x)", 100.0, "-(1 - tanh(x)**2)", Status.FAIL),  # 1 - tanh**2 is 0 below 87 digits
+        ("tanh(x)", 100.0, None, Status.PASS),
+        ("x**2 - 2*x", 1.0, None, Status.PASS),  # an exact zero that cancels at every precision
+        ("exp(-x)", 1000.0, "exp(-x)", Status.FAIL),  # 5e-435: below float64, not below the referee
     ],
 )
 def test_referee_judges_the_mathematics(f, x, claim, want):
