@@ -44,8 +44,8 @@ Safeguards (each answers a way the estimate used to lie):
   pole, or a step longer than the period of ``sin`` at ``x = 1e7``, gives estimates that
   change wildly from rung to rung); only when every rung is rejected is the least noisy
   one kept, and its error then says the estimate cannot decide;
-* the noise is never exactly 0 unless f is exactly 0 on the stencil: round-off is at
-  least ``ROUNDOFF_ULPS eps max|f| / h``;
+* the noise is never exactly 0: round-off is at least ``ROUNDOFF_ULPS eps max|f| / h``
+  with ``max|f|`` at least the smallest normal float (f may have underflowed to 0);
 * Richardson is formed as ``D(h/4) + (D(h/4) - D(h)) / 15`` (no ``16 D`` that overflows
   next to ``f ~ 1e308``);
 * the complex step is ``h = 1e-20 |x|`` (``1e-20`` at ``x = 0``, at least ``1e-310``) so
@@ -147,8 +147,10 @@ def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
 
 
 def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """Round-off error of a central difference with half-width ``h``."""
-    scale = np.zeros(np.shape(h))
+    """Round-off error of a central difference with half-width ``h``: ``ROUNDOFF_ULPS eps
+    max|f| / h``, never 0 (a function that is 0 on the stencil may have underflowed:
+    ``max|f|`` is at least the smallest normal float)."""
+    scale = np.full(np.shape(h), np.finfo(float).tiny)
     for v in f_values:
         scale = np.maximum(scale, np.abs(v))
     return ROUNDOFF_ULPS * eps * scale / h
@@ -330,7 +332,8 @@ def _complex_step(f, points: np.ndarray, step: float | None) -> Estimate:
         trunc = np.abs(value2 - value) / 3
         # cancellation (inside f, or in evaluating the analytic formula, e.g. 1 - tanh**2
         # near saturation) leaves ~eps of the terms' size; |f| / max(|x|, 1) stands in for it
-        noise = 8 * eps * np.abs(value) + 64 * eps * np.abs(f0)[:, None] / np.maximum(ax, 1.0) + SAFETY * trunc
+        f_size = np.maximum(np.abs(f0), np.finfo(float).tiny)[:, None]
+        noise = 8 * eps * np.abs(value) + 64 * eps * f_size / np.maximum(ax, 1.0) + SAFETY * trunc
     bad = ~(np.isfinite(value) & np.isfinite(f0)[:, None] & np.isfinite(noise))
     return Estimate(
         value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=h, eps=eps,
