@@ -12,6 +12,7 @@ of their arguments, ``relu = Max(0, x)``, ``cbrt`` the real cube root.
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import mpmath as mp
@@ -20,7 +21,7 @@ import sympy as sp
 from .expression import cbrt, sigmoid, softplus
 
 NAN = mp.mpf("nan")
-#: a sum within 10**(LOSS_MARGIN - digits) of cancelling completely is flagged as lost
+#: a value that lost ``digits - LOSS_MARGIN`` digits to cancellation has none left
 LOSS_MARGIN = 5
 
 
@@ -120,35 +121,47 @@ def _pow(b, e, exp_expr):
     return _real(mp.power(b, e))
 
 
-def _evaluate(expr: sp.Basic, env: dict, cache: dict, lost: set):
+_LOG10_2 = 0.30102999566398120
+
+
+def _evaluate(expr: sp.Basic, env: dict, cache: dict, loss: dict):
+    """Value of ``expr``; ``loss[node]`` gets the decimal digits lost to cancellation on
+    the way to ``node`` (its own sum's loss plus the largest loss among its operands)."""
     hit = cache.get(expr)
     if hit is not None:
         return hit
+    args = expr.args
     if expr.is_Symbol:
         out = env[expr.name]
     elif expr.is_Number or expr.is_NumberSymbol:
         out = _number(expr)
     elif expr.is_Add:
-        terms = [_evaluate(a, env, cache, lost) for a in expr.args]
+        terms = [_evaluate(a, env, cache, loss) for a in args]
         out = mp.fsum(terms)
         big = max((abs(t) for t in terms if not mp.isnan(t)), default=mp.mpf(0))
-        # a sum that cancels (nearly) completely has no correct digits left at this
-        # precision, and may well look the same at twice the digits (1 - tanh(100)**2)
-        if big > 0 and not mp.isinf(big) and abs(out) <= big * mp.mpf(10) ** (LOSS_MARGIN - mp.mp.dps):
-            lost.add(expr)
+        if big > 0 and not mp.isinf(big) and not mp.isnan(out):
+            # a sum that cancels loses log10(|largest term| / |sum|) digits; a complete
+            # cancellation may look the same at twice the digits (1 - tanh(100)**2)
+            own = math.inf if out == 0 else max(0.0, (mp.mag(big) - mp.mag(out)) * _LOG10_2)
+            if own > 1:
+                loss[expr] = own
     elif expr.is_Mul:
         out = mp.mpf(1)
-        for a in expr.args:
-            out = out * _evaluate(a, env, cache, lost)
+        for a in args:
+            out = out * _evaluate(a, env, cache, loss)
     elif expr.is_Pow:
-        base, exp = expr.args
-        out = _pow(_evaluate(base, env, cache, lost), _evaluate(exp, env, cache, lost), exp)
+        base, exp = args
+        out = _pow(_evaluate(base, env, cache, loss), _evaluate(exp, env, cache, loss), exp)
     elif isinstance(expr, sp.DiracDelta):
         out = mp.mpf(0)
     elif type(expr) in _MP:
-        out = _MP[type(expr)](*[_evaluate(a, env, cache, lost) for a in expr.args])
+        out = _MP[type(expr)](*[_evaluate(a, env, cache, loss) for a in args])
     else:
         out = NAN
+    if args and loss:
+        inherited = max((loss.get(a, 0.0) for a in args), default=0.0)
+        if inherited:
+            loss[expr] = loss.get(expr, 0.0) + inherited
     out = _real(out) if not isinstance(out, mp.mpf) else out
     cache[expr] = out
     return out
@@ -159,31 +172,31 @@ def compile_precise(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable:
 
     ``point`` holds one number per name (floats are read exactly, mpf values as given).
     Evaluation walks the sympy tree; nothing is generated or executed.
-    ``F(point, dps, flags=True) -> (values, lost)``: ``lost[j]`` says that a sum inside
-    expression j cancelled to within ``10**(LOSS_MARGIN - dps)`` of its largest term, so
-    its value has (almost) no correct digit at this precision, even if it looks the same
-    at twice the digits (``1 - tanh(x)**2`` at ``x = 100`` is 0 below 87 digits).
+    ``F(point, dps, flags=True) -> (values, lost)``: ``lost[j]`` estimates the decimal
+    digits expression j lost to cancellation (sums whose result is far smaller than their
+    largest term; the losses along a path add up; ``inf`` for a sum that cancelled to 0).
+    A value that lost ``dps - LOSS_MARGIN`` digits or more has no correct digit left,
+    even if it looks the same at twice the digits (``1 - tanh(x)**2`` at ``x = 100`` is 0
+    below 87 digits).
     """
     exprs = list(exprs)
     names = list(names)
-
-    subexprs = [set(sp.preorder_traversal(e)) for e in exprs]
 
     def F(point: Sequence, dps: int, flags: bool = False):
         with mp.workdps(int(dps)):
             env = {n: mp.mpf(v) for n, v in zip(names, point)}
             cache: dict = {}
-            lost: set = set()
+            loss: dict = {}
             out = []
             for e in exprs:
                 try:
-                    v = _evaluate(e, env, cache, lost)
+                    v = _evaluate(e, env, cache, loss)
                 except (ValueError, ZeroDivisionError, OverflowError, TypeError):
                     v = NAN
                 out.append(+v if isinstance(v, mp.mpf) else NAN)
             if not flags:
                 return out
-            return out, [bool(lost & sub) for sub in subexprs]
+            return out, [loss.get(e, 0.0) for e in exprs]
 
     return F
 

@@ -58,8 +58,9 @@ MAX_DIGITS = 4096
 TIME_CAP = 10.0
 #: as ``expression_precise.LOSS_MARGIN``: a sum cancelled to 10**(LOSS_MARGIN - digits)
 LOSS_MARGIN = 5
-#: digits of the cheap screening evaluations (``screen``)
-SCREEN_DIGITS = (30, 60)
+#: digits of the cheap screening evaluation (``screen``), and how many must survive
+SCREEN_DIGITS = 40
+SCREEN_KEEP = 20
 
 
 _FLOAT_MIN = mp.mpf(2.2250738585072014e-308)
@@ -185,8 +186,8 @@ def referee(
         d2 = 2 * digits
         cur, lost = F(point, d2, flags=True)
         a, t = cur[1], cur[2]
-        # a sum in a or t cancelled completely at this precision: no digit to judge by
-        cancelled = lost[1] or lost[2]
+        # a or t lost (nearly) every digit to cancellation at this precision
+        cancelled = max(lost[1], lost[2]) >= d2 - LOSS_MARGIN
         if kinks and one_sided_kink(F, point, i, d2):
             return RefereeResult(_f(a), _f(t), math.nan, math.inf, math.inf, math.nan, Status.KINK,
                                  Reason.NONE, d2, kink=True)
@@ -240,25 +241,22 @@ def referee(
         prev, digits = cur, d2
 
 
-def screen(G: Callable, points: np.ndarray, digits: Sequence[int] = SCREEN_DIGITS) -> tuple[np.ndarray, np.ndarray]:
+def screen(G: Callable, points: np.ndarray, digits: int = SCREEN_DIGITS, keep: int = SCREEN_KEEP
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Cheap extended-precision values of expressions at every point, with a settled flag.
 
-    ``G(point, digits) -> [v_1 .. v_m]``.  Returns ``(values, settled)`` of shape
-    ``(P, m)``: the values at ``digits[1]`` (as float64) and whether they agree with the
-    values at ``digits[0]`` to 1e-12 relative, no sum inside cancelled completely (else
-    they lose digits to cancellation) and float64 holds them (no overflow, no underflow
-    to zero or to a subnormal).
+    ``G(point, digits, flags=True) -> ([v_1 .. v_m], [lost_1 .. lost_m])``.  Returns
+    ``(values, settled)`` of shape ``(P, m)``: the values at ``digits`` digits (as
+    float64) and whether at least ``keep`` digits survived cancellation and float64 holds
+    them (no overflow, no underflow to zero or to a subnormal).
     """
     points = np.atleast_2d(points)
-    lo_d, hi_d = digits
     out, ok = [], []
     for p in points:
-        lo, (hi, lost) = G(list(p), lo_d), G(list(p), hi_d, flags=True)
-        out.append([_f(v) for v in hi])
-        with mp.workdps(hi_d):
-            ok.append([not (mp.isnan(u) or mp.isnan(v) or gone) and abs(u - v) <= mp.mpf(1e-12) * abs(v)
-                       and (v == 0 or _FLOAT_MIN <= abs(v) <= _FLOAT_MAX)  # float64 holds it
-                       for u, v, gone in zip(lo, hi, lost)])
+        vals, lost = G(list(p), digits, flags=True)
+        out.append([_f(v) for v in vals])
+        ok.append([not mp.isnan(v) and gone <= digits - keep and (v == 0 or _FLOAT_MIN <= abs(v) <= _FLOAT_MAX)
+                   for v, gone in zip(vals, lost)])
     return np.array(out, dtype=float).reshape(len(points), -1), np.array(ok, dtype=bool).reshape(len(points), -1)
 
 
