@@ -112,3 +112,55 @@ def test_values_beyond_float64_do_not_overflow():
     G = compile_precise([ex.parse("log(x)").expr, ex.parse("sqrt(x)").expr, ex.parse("1/x").expr], ["x"])
     log_neg, sqrt_neg, pole = G([-1.0], 30)[0], G([-1.0], 30)[1], G([0.0], 30)[2]
     assert all(v != v for v in (log_neg, sqrt_neg, pole))  # nan: not real, not finite
+
+
+# ---------------------------------------------------------------- the table of issue 9, through the CLI
+ISSUE_9 = [  # argv after "expr", the statuses of the rows, exit code
+    (["sin(x)", "--grad", "0", "--at", "1e6"], {"fail"}, 1),
+    (["x + 1e20", "--at", "1", "--grad", "2", "--method", "complex"], {"fail"}, 1),
+    (["x*1e8 + y*1e-8", "--at", "x=1,y=1", "--grad", "x=1e8", "--grad", "y=-1e-8"], {"pass", "fail"}, 1),
+    (["tanh(x)", "--at", "18", "--grad", "1-tanh(x)"], {"fail"}, 1),
+    (["sin(x)", "--at", "1", "--pass-tol", "1e-20"], {"pass"}, 0),
+    (["sin(x)", "--at", "1", "--pass-tol", "1e-16", "--fail-tol", "1e-15"], {"pass"}, 0),
+    (["sin(x)", "--at", "pi/2+1e-9", "--grad", "-cos(x)"], {"fail"}, 1),
+    (["exp(x)-1-x", "--at", "1e-5", "--grad", "2*(exp(x)-1)"], {"fail"}, 1),
+    (["sin(x)", "--at", "1e7"], {"pass"}, 0),
+    (["1/(x-1)", "--at", "1.000001"], {"pass"}, 0),
+    (["exp(x)-1-x", "--at", "1e-10"], {"pass"}, 0),
+    (["log(1+x)", "--at", "1e-16"], {"pass"}, 0),
+    (["log(1+exp(-x))", "--points", "100"], {"pass"}, 0),
+    (["x**3", "--at", "0", "--method", "complex"], {"pass"}, 0),
+    (["sqrt(x)", "--at", "1e-20", "--method", "complex"], {"pass"}, 0),
+    (["exp(x)", "--at", "709", "--method", "richardson"], {"pass"}, 0),
+    (["log(x)", "--at", "1e-300"], {"pass"}, 0),
+    (["(1-cos(x))/x**2", "--at", "1e-6"], {"pass"}, 0),
+    (["relu(x)**2", "--at", "0", "--grad", "5"], {"fail"}, 1),
+    (["x*abs(x)", "--at", "0", "--grad", "7"], {"fail"}, 1),
+    (["abs(x)", "--at", "0"], {"kink"}, 0),
+]
+
+
+@pytest.mark.parametrize("method", ["central", "complex", "richardson"])
+@pytest.mark.parametrize("argv, statuses, code", ISSUE_9, ids=[" ".join(a) for a, _, _ in ISSUE_9])
+def test_every_example_of_issue_9_through_the_cli(cli, argv, statuses, code, method):
+    import json
+
+    if "--method" not in argv:
+        argv = argv + ["--method", method]
+    elif method != "central":
+        pytest.skip("the example names its method")
+    run = cli("expr", *argv, "--format", "json")
+    assert run.code == code, run.out + run.err
+    doc = json.loads(run.out)
+    assert {c["status"] for c in doc["checks"]} == statuses
+    assert doc["summary"]["unresolved"] == 0
+    assert run.err == ""  # no RuntimeWarning or other noise on stderr
+
+
+def test_formula_that_loses_digits_is_noted_in_json(cli):
+    import json
+
+    doc = json.loads(cli("expr", "(1-cos(x))/x**2", "--at", "1e-6", "--format", "json").out)
+    (check,) = doc["checks"]
+    assert check["status"] == "pass" and check["lossy_formula"] is True and check["digits"] >= 40
+    assert check["analytic"] == pytest.approx(-1e-6 / 12, rel=1e-9)
