@@ -7,14 +7,17 @@ genuine kinks) through
 * ``expr`` for each method (central, complex, richardson) with the correct derivative
   and with claims wrong by a sign, by a factor 2 and by a factor 1 + 1e-3;
 * the black-box engine used for users' code (``func``): ``finite_diff.blackbox_gradient``
-  of the float64 function and ``verdict.assess`` of the float64 value of each claim;
+  of the float64 function, ``finite_diff.evidence`` and ``verdict.assess`` of the
+  float64 value of each claim;
 
 and prints a tally.  Ground truth is sympy's partial evaluated at 120 digits, confirmed
 by a centred difference of f at 120 digits with a step relative to ``|x|``.  For ``expr``
 a correct claim must pass (anything else is a false alarm, or unresolved), a claim off
 by a sign or 2 must fail, one off by 1e-3 must warn (a pass is a miss), a genuine kink
 must be ``kink``.  For ``func`` a claim is *correct* when its float64 value is within
-``pass_tol / 10`` of the truth and *wrong* when it is off by more than ``10 fail_tol``:
+``pass_tol / 10`` of the truth (or both are zero to within the round-off of f's own
+scale, ``4 eps |f| / max(|x|, 1)``: 1 - tanh(x)**2 at x = 100 in float64 code) and
+*wrong* when it is off by more than ``10 fail_tol``:
 correct must never fail or warn, wrong must never pass (``unresolved`` is allowed).
 
 Run:  python benchmarks/audit_verdicts.py [--quick]
@@ -34,7 +37,7 @@ import numpy as np
 from gradcheck_cli import expression as ex
 from gradcheck_cli.check import first_order_report, prepare_expression
 from gradcheck_cli.expression_precise import compile_precise
-from gradcheck_cli.finite_diff import Method, blackbox_gradient, zero_scale
+from gradcheck_cli.finite_diff import Method, blackbox_gradient, evidence
 from gradcheck_cli.verdict import Status, Thresholds, assess
 
 PI2 = math.pi / 2
@@ -156,10 +159,10 @@ def func_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Th
 
     est = blackbox_gradient(cost, x)
     derivs = ex.derivatives(parsed.expr, names, text)
-    zs = zero_scale(est.f_scale, x, est.eps)
     for label, k in ({"correct": 1.0} | WRONG).items():
         a = np.array([float(ex.compile_one(k * d, names)(x[:, None])[0]) for d in derivs])
-        res = assess(a, est.value, est.noise, thresholds, zero_scale=zs, kink=est.kink)
+        error, zs = evidence(a, est.value, est.noise, est.eps)
+        res = assess(a, est.value, error, thresholds, zero_scale=zs, kink=est.kink)
         for i, n in enumerate(names):
             if n in kinks_of(kind):
                 if label == "correct":
@@ -169,7 +172,11 @@ def func_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Th
             with mp.workdps(30):
                 denom = max(abs(mp.mpf(a[i])), abs(t))
                 rel = float(abs(mp.mpf(a[i]) - t) / denom) if denom != 0 else 0.0
-            category = "correct" if rel <= thresholds.pass_tol / 10 else ("wrong" if rel > 10 * thresholds.fail_tol else None)
+                # the spec's zero: both within round-off of f's own scale per unit x
+                z = mp.mpf(4 * np.finfo(float).eps) * max(abs(f_num(x[:, None])[0]), np.finfo(float).tiny) / max(abs(x[i]), 1.0)
+                zero = abs(t) <= z and abs(a[i]) <= z
+            category = "correct" if rel <= thresholds.pass_tol / 10 or zero else (
+                "wrong" if rel > 10 * thresholds.fail_tol else None)
             yield label, category, res.statuses[i]
 
 

@@ -146,6 +146,29 @@ def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
         return ROUNDOFF_ULPS * eps * np.abs(np.asarray(f_scale, dtype=float)) / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
 
 
+#: round-off of an analytic value computed in the code's own precision, in ulps of it
+ANALYTIC_ULPS = 8.0
+
+
+def evidence(analytic, numeric, noise, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
+    """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
+
+    ``error`` adds to the estimate's error the round-off of the analytic value computed
+    in the same precision as f (``ANALYTIC_ULPS eps |a|``: float32 code gets float32's).
+    The zero rule fires only for exact zeros: the analytic value is exactly 0 and
+    ``f(x + h) == f(x - h)`` exactly (the estimate is exactly 0), i.e. the code's
+    derivative is zero to the resolution of its own arithmetic (a dead relu unit, a
+    variable that does not appear, a symmetric point); ``zero_scale`` is ``inf`` there
+    and 0 elsewhere (no tolerance enters it).  A tiny non-zero claim is never zero.
+    """
+    a = np.asarray(analytic, dtype=float)
+    n = np.asarray(numeric, dtype=float)
+    with np.errstate(all="ignore"):
+        error = np.asarray(noise, dtype=float) + ANALYTIC_ULPS * eps * np.abs(a)
+    exact_zero = (a == 0) & (n == 0)
+    return error, np.where(exact_zero, np.inf, 0.0)
+
+
 def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray, eps: float = EPS) -> np.ndarray:
     """Round-off error of a central difference with half-width ``h``: ``ROUNDOFF_ULPS eps
     max|f| / h``, never 0 (a function that is 0 on the stencil may have underflowed:

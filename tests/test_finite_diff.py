@@ -104,7 +104,7 @@ import warnings  # noqa: E402
 
 import mpmath as mp  # noqa: E402
 
-from gradcheck_cli.finite_diff import EPS32, one_sided_kink, value_eps, zero_scale  # noqa: E402
+from gradcheck_cli.finite_diff import EPS32, evidence, one_sided_kink, value_eps, zero_scale  # noqa: E402
 from gradcheck_cli.verdict import Status, Thresholds, assess  # noqa: E402
 
 HOSTILE = [  # name, numpy f, mpmath f', x
@@ -196,8 +196,8 @@ def test_blackbox_kinks_and_float32_code():
     grad = (np.tanh(x32) + x32 * (1 - np.tanh(x32) ** 2)).astype(float)
     est = blackbox_gradient(cost, x)
     assert est.eps == EPS32
-    res = assess(grad, est.value, est.noise + 8 * EPS32 * np.abs(grad), Thresholds(),
-                 zero_scale=zero_scale(est.f_scale, x, est.eps), kink=est.kink)
+    error, zs = evidence(grad, est.value, est.noise, est.eps)
+    res = assess(grad, est.value, error, Thresholds(), zero_scale=zs, kink=est.kink)
     assert set(res.statuses) <= {Status.PASS, Status.UNRESOLVED}
     wrong = assess(2 * grad, est.value, est.noise, Thresholds(), kink=est.kink)
     assert set(wrong.statuses) <= {Status.FAIL, Status.UNRESOLVED} and Status.FAIL in set(wrong.statuses)
@@ -206,3 +206,17 @@ def test_blackbox_kinks_and_float32_code():
 def test_blackbox_pole_in_the_stencil_is_no_evidence():
     est = blackbox_gradient(lambda z: float(1 / z[0]), np.array([1e-150]))
     assert np.isinf(est.noise[0])  # unresolved, never a confident wrong value
+
+
+def test_black_box_zero_rule_is_for_exact_zeros_only():
+    # a dead unit: f does not change at all and the claim is exactly 0 -> pass
+    est = blackbox_gradient(lambda z: float(np.sum(np.maximum(z, 0.0))), np.array([-1.0, 2.0]))
+    error, zs = evidence(np.array([0.0, 1.0]), est.value, est.noise, est.eps)
+    assert list(assess(np.array([0.0, 1.0]), est.value, error, Thresholds(), zero_scale=zs).statuses) == [
+        Status.PASS, Status.PASS]
+    # a tiny partial next to a huge one: a sign error is never a pass
+    est = blackbox_gradient(lambda z: float(z[0] * 1e8 + z[1] * 1e-8), np.array([1.0, 1.0]))
+    a = np.array([1e8, -1e-8])
+    error, zs = evidence(a, est.value, est.noise, est.eps)
+    got = assess(a, est.value, error, Thresholds(), zero_scale=zs).statuses
+    assert got[0] is Status.PASS and got[1] is not Status.PASS
