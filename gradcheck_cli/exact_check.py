@@ -119,3 +119,29 @@ def judge_expression(
 
 
 __all__ = ["ExprVerdicts", "judge_expression", "CODE", "STATUS_BY_CODE", "Reason"]
+
+
+def judge_rows(rows: dict, pairs: Sequence, analytic_exprs: Sequence, truth_exprs: Sequence, names: Sequence[str],
+               pts: np.ndarray, analytic64: np.ndarray, estimates: dict, thresholds: Thresholds,
+               kink_stencil: dict | None = None, budget: Budget | None = None) -> ExprVerdicts:
+    """``judge_expression`` for second partials: entry ``(a, b)`` is the derivative along
+    ``b`` of ``rows[a]`` (sympy's first partial along ``a``), whose finite-difference
+    estimate is ``estimates[a]``; ``kink_stencil[a]`` has one column per coordinate.
+    Arrays come back in the order of ``pairs``, shape ``(P, len(pairs))``."""
+    budget = budget or Budget()
+    P, m = len(pts), len(pairs)
+    parts: dict = {}
+    for a in dict.fromkeys(a for a, _ in pairs):
+        js = [j for j, (r, _) in enumerate(pairs) if r == a]
+        cols = [list(names).index(pairs[j][1]) for j in js]
+        ks = None if kink_stencil is None else np.asarray(kink_stencil[a])[:, cols]
+        parts[a] = (js, judge_expression(rows[a], [analytic_exprs[j] for j in js], [truth_exprs[j] for j in js],
+                                         names, cols, pts, analytic64[:, js], estimates[a], thresholds, ks, budget))
+    fields = {}
+    for name in ExprVerdicts.__dataclass_fields__:
+        sample = getattr(next(iter(parts.values()))[1], name)
+        out = np.empty((P, m), dtype=sample.dtype)
+        for js, v in parts.values():
+            out[:, js] = getattr(v, name)
+        fields[name] = out
+    return ExprVerdicts(**fields)
