@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .results import Check, Report
-from .verdict import Status
+from .verdict import Reason, Status
 
 if TYPE_CHECKING:  # rich.tree is imported only when a graph is drawn
     from rich.tree import Tree
@@ -31,7 +31,26 @@ STATUS_STYLE = {
     Status.WARN: "bold yellow",
     Status.FAIL: "bold red",
     Status.KINK: "bold cyan",
+    Status.UNRESOLVED: "bold yellow",
 }
+
+
+def reason_text(check: Check) -> str:
+    """Why a row is unresolved, e.g. ``finite-difference error 6e-05 is too large for
+    |value| 1e-08`` (from the typed ``reason`` and the row's numbers)."""
+    reason = Reason(check.reason or "")
+    err = "inf" if check.error is None or math.isinf(check.error) else f"{check.error:.2g}"
+    if reason is Reason.NOISE:
+        return f"finite-difference error {err} is too large for |value| {abs(check.numeric):.2g}"
+    if reason is Reason.NUMERIC_NONFINITE:
+        return "the finite-difference estimate is not finite"
+    if reason is Reason.ANALYTIC_NONFINITE:
+        return "the analytic value is not finite"
+    if reason is Reason.PRECISION_CAP:
+        return f"undecided at the extended-precision cap ({check.digits} digits)"
+    if reason is Reason.TIME_CAP:
+        return "undecided within the time cap of the extended-precision referee"
+    return ""
 
 
 def make_console(file: IO[str] | None = None, width: int | None = None, stderr: bool = False) -> Console:
@@ -60,8 +79,24 @@ def fmt_error(x: float) -> str:
     return "0" if x == 0 else f"{x:.1e}"
 
 
-def status_text(status: Status) -> Text:
-    return Text(status.value.upper(), style=STATUS_STYLE[status])
+def status_text(status: Status, precise: bool = False) -> Text:
+    """``PASS`` in its colour; ``PASS*`` when decided in extended precision."""
+    return Text(status.value.upper() + ("*" if precise else ""), style=STATUS_STYLE[status])
+
+
+def _row_notes(checks: Sequence[Check]) -> list[Text]:
+    """Lines under a table: why rows are unresolved, which were decided exactly."""
+    lines = []
+    for c in checks:
+        if c.status is Status.UNRESOLVED and c.reason:
+            lines.append(Text(f"unresolved {c.label}: ", style="yellow") + Text(reason_text(c)))
+        if c.lossy_formula:
+            lines.append(Text(f"note {c.label}: the analytic formula loses digits in float64 here; "
+                              "judged by its exact value", style="dim"))
+    digits = [c.digits for c in checks if c.digits]
+    if digits:
+        lines.append(Text(f"* decided in extended precision (mpmath, up to {max(digits)} digits)", style="dim"))
+    return lines
 
 
 def _point_text(point) -> str:
@@ -71,14 +106,14 @@ def _point_text(point) -> str:
 def _expression_table(report: Report) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
     for col, justify in (("point", "left"), ("d/d", "left"), ("analytic", "right"), ("numeric", "right"),
-                         ("rel error", "right"), ("floor", "right"), ("status", "left")):
+                         ("± error", "right"), ("rel error", "right"), ("status", "left")):
         table.add_column(col, justify=justify, no_wrap=col != "point")
     previous = None
     for c in report.checks:
         point = _point_text(c.point or {})
         table.add_row(
             Text(point if point != previous else ""), Text(c.name), fmt_value(c.analytic), fmt_value(c.numeric),
-            fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status),
+            fmt_error(c.error), fmt_error(c.rel_error), status_text(c.status, bool(c.digits)),
         )
         previous = point
     return table
@@ -101,19 +136,19 @@ def _block_table(report: Report) -> Table:
 def _entry_table(checks: Sequence[Check]) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
     for col, justify in (("entry", "left"), ("analytic", "right"), ("numeric", "right"),
-                         ("rel error", "right"), ("floor", "right"), ("status", "left")):
+                         ("± error", "right"), ("rel error", "right"), ("status", "left")):
         table.add_column(col, justify=justify, no_wrap=True)
     for c in checks:
         table.add_row(Text(c.label), fmt_value(c.analytic), fmt_value(c.numeric),
-                      fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status))
+                      fmt_error(c.error), fmt_error(c.rel_error), status_text(c.status, bool(c.digits)))
     return table
 
 
 def summary_text(report: Report) -> Text:
     """The one-line summary, coloured by the overall status."""
     text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
-    if report.thresholds.strict and report.status is Status.WARN:
-        text.append(" (warn fails under --strict)")
+    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED):
+        text.append(f" ({report.status.value} fails under --strict)")
     return text
 
 
@@ -133,19 +168,24 @@ def render(report: Report, console: Console, quiet: bool = False) -> None:
         if rows:
             console.print(Text("worst entries", style="bold"))
             console.print(_entry_table(rows))
+            for line in _row_notes(rows):
+                console.print(line)
         hidden = len(entries) - len(shown)
         if hidden:
             console.print(Text(f"... and {hidden} more failing entries (--top K shows more; "
                                "--format json lists them all)", style="dim"))
     elif report.checks:
         console.print(_expression_table(report))
+        for line in _row_notes(report.checks):
+            console.print(line)
     for hint in report.hints:
         console.print(Text("hint: ", style="bold yellow") + Text(hint))
     for note in report.notes:
         console.print(Text(note, style="dim"))
     t = report.thresholds
     console.print(Text(
-        f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g}; floor = {report.floor_text}",
+        f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g} for every value within "
+        f"numeric ± error; floor = {report.floor_text}",
         style="dim",
     ))
     console.print(summary_text(report))

@@ -69,8 +69,8 @@ _SEVERITY = {Status.PASS: 0, Status.KINK: 0, Status.UNRESOLVED: 1, Status.WARN: 
 
 
 class Reason(str, Enum):
-    """Why a component is ``unresolved`` (or a non-pass that needs saying); with numbers
-    ``error`` (the bound ``e``) and ``numeric`` (``n``) a view writes the sentence."""
+    """Why a component is ``unresolved`` (or a non-pass that needs saying); with the
+    row's numbers (``error`` e, ``numeric`` n) a view writes the sentence."""
 
     NONE = ""
     #: the numeric error bound is too large for the value: ``e`` against ``|n|``
@@ -87,22 +87,6 @@ class Reason(str, Enum):
 
 REASON_BY_CODE = np.array(list(Reason), dtype=object)
 _REASON_CODE = {r: i for i, r in enumerate(Reason)}
-
-
-def reason_text(reason: Reason | str, error: float, numeric: float) -> str:
-    """One line for a reason, e.g. ``finite-difference error 6e-05 exceeds |value| 1e-08``."""
-    reason = Reason(reason)
-    if reason is Reason.NOISE:
-        return f"finite-difference error {error:.2g} is too large for |value| {abs(numeric):.2g}"
-    if reason is Reason.NUMERIC_NONFINITE:
-        return "the finite-difference estimate is not finite"
-    if reason is Reason.ANALYTIC_NONFINITE:
-        return "the analytic value is not finite"
-    if reason is Reason.PRECISION_CAP:
-        return "undecided at the precision cap of the extended-precision referee"
-    if reason is Reason.TIME_CAP:
-        return "undecided within the time cap of the extended-precision referee"
-    return ""
 
 
 @dataclass(frozen=True)
