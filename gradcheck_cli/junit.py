@@ -64,20 +64,22 @@ def _verdict_text(status: Status, rel: float, report: Report) -> str:
         return f"rel error {_err(rel)} > fail tol {t.fail_tol:g}"
     if status is Status.WARN:
         return f"rel error {_err(rel)} > pass tol {t.pass_tol:g}" + (" (--strict)" if t.strict else "")
+    if status is Status.UNRESOLVED:
+        return f"rel error {_err(rel)}, unresolved: the evidence cannot decide" + (" (--strict)" if t.strict else "")
     return f"rel error {_err(rel)} <= pass tol {t.pass_tol:g}"
 
 
 def _add_outcome(case: ET.Element, status: Status, message: str, text: str, report: Report) -> str:
     """Attach the element of ``status`` to ``case``; return the outcome it counts as."""
-    if status is Status.FAIL or (status is Status.WARN and report.thresholds.strict):
+    if status is Status.FAIL or (status in (Status.WARN, Status.UNRESOLVED) and report.thresholds.strict):
         el = ET.SubElement(case, "failure", message=message, type=status.value)
         el.text = text
         return "failure"
     if status is Status.KINK:
         ET.SubElement(case, "skipped", message=message)
         return "skipped"
-    if status is Status.WARN:
-        ET.SubElement(case, "system-out").text = f"warn: {message}\n{text}".rstrip("\n")
+    if status in (Status.WARN, Status.UNRESOLVED):
+        ET.SubElement(case, "system-out").text = f"{status.value}: {message}\n{text}".rstrip("\n")
     return "pass"
 
 
@@ -102,9 +104,9 @@ def _block_case(suite: ET.Element, report: Report, block, checks: Sequence[Check
         message = f"worst entry {where}: {_summary(worst, block.status, report)}"
     else:
         message = f"worst entry {where}: {_verdict_text(block.status, block.max_rel_error, report)}"
-    shown = [c for c in mine if c.status in (Status.FAIL, Status.WARN)]
+    shown = [c for c in mine if c.status in (Status.FAIL, Status.WARN, Status.UNRESOLVED)]
     lines = [f"{block.checked} entries checked: {counts.get('pass', 0)} pass, {counts.get('warn', 0)} warn, "
-             f"{counts.get('fail', 0)} fail, {counts.get('kink', 0)} kink"]
+             f"{counts.get('fail', 0)} fail, {counts.get('kink', 0)} kink, {counts.get('unresolved', 0)} unresolved"]
     lines += [f"{c.label}: {c.status.value}, {_numbers(c)}" for c in shown]
     return _add_outcome(case, block.status, message, "\n".join(lines), report)
 
