@@ -290,6 +290,12 @@ class BlockData:
     noise: np.ndarray
     kink: np.ndarray | None = None
     indices: np.ndarray | None = None
+    #: zero rule scale per entry (``finite_diff.evidence``); None: exact zeros only
+    zero_scale: np.ndarray | None = None
+    #: machine epsilon of the code that computed the values (float32 code: float32's)
+    eps: float = float(np.finfo(float).eps)
+    #: round-off resolution of the estimate (``finite_diff.Estimate.resolution``)
+    resolution: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -309,20 +315,24 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     ``checks`` holds every failing (or, under ``--strict``, warning) entry plus the
     ``top`` worst entries overall, worst first.
     """
+    from .finite_diff import evidence
     from .results import BlockResult, merge_counts
-    from .verdict import STATUS_BY_CODE, status_codes, worst
+    from .verdict import STATUS_BY_CODE, assess, count_codes, worst
 
-    results, counts, statuses, rels, parts = [], [], {}, {}, []
+    results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
-        floor = floor_from_noise(b.noise, thresholds)
-        rel = relative_error(b.analytic, b.numeric, floor)
-        code = status_codes(rel, thresholds, b.kink)
+        # issue 9: the interval rule; exact zeros (a == 0 and f unchanged) pass
+        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution)
+        if b.zero_scale is not None:
+            zs = np.maximum(zs, b.zero_scale)
+        res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
+        code, rel, floor = res.code, res.rel, res.floor
         st = STATUS_BY_CODE[code]
+        errors[b.name], reasons[b.name] = res.error, res.reasons
         idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
         ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf))
         w = int(np.argmax(ranked)) if len(rel) else None
-        tally = np.bincount(code, minlength=4)
-        c = {"checks": len(rel), "pass": int(tally[0]), "warn": int(tally[1]), "fail": int(tally[2]), "kink": int(tally[3])}
+        c = count_codes(code)
         results.append(BlockResult(
             name=b.name, shape=tuple(b.shape), checked=len(rel),
             max_rel_error=float(ranked[w]) if w is not None and ranked[w] >= 0 else 0.0,
@@ -331,7 +341,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         ))
         counts.append(c)
         statuses[b.name], rels[b.name] = st, rel
-        failing = (code == 2) | ((code == 1) & thresholds.strict)
+        failing = (code == 2) | (((code == 1) | (code == 4)) & thresholds.strict)
         parts.append((np.full(len(rel), bi), np.arange(len(rel)), ranked, failing, floor))
     if parts:
         block_of, entry, ranked, failing, floor = (np.concatenate(a) for a in zip(*parts))
@@ -350,6 +360,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
             name=b.name, analytic=float(b.analytic[j]), numeric=float(b.numeric[j]),
             rel_error=float(rels[b.name][j]), status=statuses[b.name][j], floor=float(floor[i]),
             index=tuple(int(k) for k in np.unravel_index(flat, b.shape)),
+            error=float(errors[b.name][j]), reason=reasons[b.name][j].value,
         ))
     return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)
 

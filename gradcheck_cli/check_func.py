@@ -240,7 +240,8 @@ def check_gradient(
     step = None if progress is None else (lambda k: progress(k, total))
     est = blackbox_gradient(cost, x0, indices=idx, step=eps, progress=step)
     analytic = g.ravel() if idx is None else g.ravel()[idx]
-    block = BlockData("x", x0.shape, analytic, est.value, est.noise, indices=idx)
+    block = BlockData("x", x0.shape, analytic, est.value, est.noise, kink=est.kink, indices=idx, eps=est.eps,
+                      resolution=est.resolution)
     verdict = judge_blocks([block], thresholds, top)
 
     shape_text = " x ".join(map(str, x0.shape)) or "scalar"

