@@ -180,7 +180,7 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tup
 #: structured differences whose identical rounding cancels (``network_fd``'s full check)
 ROUNDOFF_DISCOUNT = 1e4
 #: ... and for a black box's three rungs (two rung differences must agree by chance)
-BLACKBOX_DISCOUNT = 100.0
+BLACKBOX_DISCOUNT = 8.0
 
 
 def measured_roundoff(observed, model, capped: bool = True, discount: float = ROUNDOFF_DISCOUNT) -> np.ndarray:
