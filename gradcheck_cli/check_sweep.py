@@ -13,7 +13,7 @@ from .check_func import func_x
 from .errors import OptionError
 from .finite_diff import Method, estimate_gradient
 from .results import Check, Report, count_statuses
-from .verdict import Thresholds, classify, floor_from_noise, relative_error
+from .verdict import Thresholds, assess, classify, floor_from_noise, relative_error
 
 
 def _sweep_report(check: Check, sweep, taylor, header: Sequence[str], component: str, seed: int,
@@ -29,11 +29,11 @@ def _sweep_report(check: Check, sweep, taylor, header: Sequence[str], component:
 
 def _one_check(name: str, analytic: float, est, thresholds: Thresholds, kink: bool = False, **where) -> Check:
     """The verdict of one component from its ``finite_diff.Estimate`` (shape (1, 1))."""
-    floor = floor_from_noise(est.noise, thresholds)
-    rel = relative_error(analytic, est.value, floor)
-    status = classify(rel, thresholds, np.array([[kink]]))
-    return Check(name=name, analytic=float(analytic), numeric=float(est.value[0, 0]), rel_error=float(rel[0, 0]),
-                 status=status[0, 0], floor=float(floor[0, 0]), **where)
+    # issue 9: the interval rule
+    res = assess(analytic, est.value, est.noise, thresholds, kink=np.array([[kink]]))
+    return Check(name=name, analytic=float(analytic), numeric=float(est.value[0, 0]), rel_error=float(res.rel[0, 0]),
+                 status=res.statuses[0, 0], floor=float(res.floor[0, 0]), error=float(res.error[0, 0]),
+                 reason=res.reasons[0, 0].value, **where)
 
 
 def _line_function(cost, base: np.ndarray, i: int):

@@ -50,7 +50,7 @@ import numpy as np
 from .errors import OptionError, UserCodeError
 from .finite_diff import REL_STEP, Estimate, Method, central_from_values, estimate_gradient
 from .results import Check
-from .verdict import Status, Thresholds, classify, floor_from_noise, relative_error
+from .verdict import Status, Thresholds, assess, classify, floor_from_noise, relative_error
 
 
 # ------------------------------------------------------------------ Hessian entries
@@ -169,9 +169,9 @@ def hvp_symmetry(
         with np.errstate(all="ignore"):
             u_hv, v_hu = float(u @ hv), float(v @ hu)
             noise = float(np.abs(u) @ noise_hv + np.abs(v) @ noise_hu)
-        floor = float(floor_from_noise(noise, thresholds))
-        rel = float(relative_error(u_hv, v_hu, floor))
-        status = Status(classify(rel, thresholds))
+        # issue 9: the interval rule (v^T H u is the estimate, its noise the bound)
+        res = assess(u_hv, v_hu, noise, thresholds)
+        floor, rel, status = float(res.floor), float(res.rel), Status(np.asarray(res.statuses, dtype=object).ravel()[0])
         results.append(HvpResult(i, u_hv, v_hu, noise, floor, rel, status))
     return results
 
