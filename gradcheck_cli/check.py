@@ -491,11 +491,18 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
     kinks = {a: ex.kink_mask(tuple(dict.fromkeys(ex.kinks(expr) + ex.kinks(g))), names, pts, est[a].step)
              for a, g in hp.rows.items()}
     col = lambda arrays, pairs: np.stack([arrays(a)[:, names.index(b)] for a, b in pairs], axis=1)  # noqa: E731
-    analytic = ex.compile_many([c[0] if c else t for c, t in zip(hp.claimed, hp.truth)], names)(pts.T).T
-    checks = verdict_rows(
-        names, pts, [entry_name(a, b) for a, b in hp.pairs], analytic,
-        col(lambda a: est[a].value, hp.pairs), col(lambda a: est[a].noise, hp.pairs),
-        col(lambda a: kinks[a], hp.pairs), thresholds,
+    from .exact_check import judge_rows  # issue 9: float64 verdict, refereed where needed
+
+    analytic_exprs = [c[0] if c else t for c, t in zip(hp.claimed, hp.truth)]
+    analytic = ex.compile_many(analytic_exprs, names)(pts.T).T
+    v = judge_rows(hp.rows, hp.pairs, analytic_exprs, hp.truth, names, pts, analytic, est, thresholds, kinks)
+    checks = tuple(
+        Check(name=entry_name(a, b), analytic=float(v.analytic[p, j]), numeric=float(v.numeric[p, j]),
+              rel_error=float(v.rel[p, j]), status=v.status[p, j], floor=float(v.floor[p, j]),
+              point={n: float(x) for n, x in zip(names, pts[p])}, error=float(v.error[p, j]),
+              reason=v.reason[p, j].value, digits=int(v.digits[p, j]) or None, lossy_formula=bool(v.lossy[p, j]))
+        for p in range(len(pts))
+        for j, (a, b) in enumerate(hp.pairs)
     )
     header = tuple(
         f"{entry_label(a, b)} = {c[1] + '  (claimed)' if c else ex.display(t)}"

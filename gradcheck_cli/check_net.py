@@ -10,7 +10,7 @@ from .check import BlockData, callable_name, judge_blocks, validate_seed, with_s
 from .errors import OptionError
 from .finite_diff import Method
 from .results import Check, Report, count_statuses
-from .verdict import Thresholds, classify, floor_from_noise, relative_error
+from .verdict import Thresholds, assess, classify, floor_from_noise, relative_error
 
 #: fast mode: directional checks per block (Rademacher directions, see network_fd)
 FAST_DIRECTIONS = 8
@@ -72,13 +72,15 @@ def _impl_numeric(user_cost, params: np.ndarray, blocks, g: np.ndarray, mode: st
     else:
         full = list(blocks)
     done = 0
+    resolution, eps = np.full(n, np.nan), EPS
     for b in full:
         idx = np.arange(b.offset, b.offset + b.size)
         step = None if progress is None else (lambda k, done=done: progress(done + k, sum(x.size for x in full)))
         est = blackbox_gradient(user_cost, params, indices=idx, progress=step)
         numeric[idx], noise[idx] = est.value, est.noise
+        resolution[idx], eps = est.resolution, max(eps, est.eps)  # issue 9: float32 code, zero rule
         done += b.size
-    return numeric, noise, {b.name for b in full}, directional
+    return numeric, noise, {b.name for b in full}, directional, resolution, eps
 
 
 def check_network(
@@ -152,17 +154,17 @@ def check_network(
 
         cost0, g = user_cg(params.copy())
         user_cost = lambda p: user_cg(p)[0]  # noqa: E731
-        numeric, noise, full_blocks, directional = _impl_numeric(
+        numeric, noise, full_blocks, directional, resolution, code_eps = _impl_numeric(
             user_cost, params, blocks, g.ravel(), mode, seed, thresholds, progress)
         kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         header.append(f"implementation: {name}; cost {cost0:.10g} (reference {ref_cost:.10g})")
         # the cost check: yours against the reference, within the round-off of a sum of M terms
         cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
-        cfloor = float(floor_from_noise(cost_noise, thresholds))
-        crel = float(relative_error(cost0, ref_cost, cfloor))
-        cstatus = classify(np.array([crel]), thresholds)[0]
+        cres = assess(np.array([cost0]), np.array([ref_cost]), np.array([cost_noise]), thresholds)  # issue 9
+        cfloor, crel, cstatus = float(cres.floor[0]), float(cres.rel[0]), cres.statuses[0]
         extra_checks.append(Check(name="cost", analytic=cost0, numeric=ref_cost, rel_error=crel,
-                                  status=cstatus, floor=cfloor))
+                                  status=cstatus, floor=cfloor, error=float(cres.error[0]),
+                                  reason=cres.reasons[0].value))
         if cstatus.value == "fail" and ref_cost != 0:
             ratio = cost0 / ref_cost
             why = {1 / samples: ": averaged over the samples instead of summed?",
@@ -174,6 +176,7 @@ def check_network(
         grad_fn = lambda p: user_cg(p.reshape(params.shape))[1].ravel()  # noqa: E731
         cost_fn = user_cost
     else:
+        resolution, code_eps = None, float(np.finfo(float).eps)
         cost0, g = models.cost_and_grad(spec, data, labels, params, bug=bug)
         cspec = models.cost_spec(spec, bug) if bug else spec
         directional = {}
@@ -197,7 +200,8 @@ def check_network(
 
     g = np.asarray(g, dtype=float).ravel()
     data_blocks = [
-        BlockData(b.name, b.shape, g[b.slice], numeric[b.slice], noise[b.slice], kink[b.slice])
+        BlockData(b.name, b.shape, g[b.slice], numeric[b.slice], noise[b.slice], kink[b.slice], eps=code_eps,
+                  resolution=None if resolution is None else resolution[b.slice])
         for b in blocks if b.name in full_blocks
     ]
     verdict = judge_blocks(data_blocks, thresholds, top)

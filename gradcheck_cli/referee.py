@@ -27,7 +27,8 @@ re-judged here from the mathematics rather than from float64 arithmetic:
    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` at
    ``h1 = 10**(-d/4) s`` and ``h2 = 10**(-d/2) s``.  The jump ``J = R - L`` is
    ``f'' h + ...`` at a differentiable point (it shrinks by ``h2/h1``) and tends to
-   ``f'(x+) - f'(x-) != 0`` at a kink; ``kink`` iff ``|J(h2)| > |J(h1)| / 2 > 0``.  So
+   ``f'(x+) - f'(x-) != 0`` at a kink; ``kink`` iff ``|J(h2)| > |J(h1)| / 2 > 0``, or
+   when the one-sided quotients diverge (f jumps: a Heaviside in a first partial).  So
    ``abs(x)`` at 0 is a kink and ``x*abs(x)``, ``relu(x)**2`` at 0 are checked.
 
 ``lossy_formula`` notes that the float64 value of the analytic formula disagrees with
@@ -140,15 +141,19 @@ def one_sided_kink(F: Callable, point: Sequence, i: int, digits: int) -> bool:
     with mp.workdps(digits):
         s = _scale(point, i)
         f0 = F([mp.mpf(v) for v in point], digits)[0]
-        jumps = []
+        jumps, sides = [], []
         for k in (digits // 4, digits // 2):
             h = s * mp.mpf(10) ** (-k)
             fp, fm = F(_shift(point, i, h), digits)[0], F(_shift(point, i, -h), digits)[0]
             if any(mp.isnan(v) for v in (f0, fp, fm)):
                 return False
-            jumps.append(abs((fp - f0) / h - (f0 - fm) / h))
+            r, l = (fp - f0) / h, (f0 - fm) / h
+            jumps.append(abs(r - l))
+            sides.append(max(abs(r), abs(l)))
         noise = mp.mpf(10) ** (-digits // 2) * (abs(f0) / s + 1e-300)
-        return bool(jumps[0] > noise and jumps[1] > jumps[0] / 2)
+        # a jump of f itself (Heaviside in a first partial): the one-sided quotients diverge
+        diverges = sides[1] > 1000 * sides[0] + noise
+        return bool((jumps[0] > noise and jumps[1] > jumps[0] / 2) or diverges)
 
 
 def _judge(a, t, e, zs, thresholds: Thresholds):
