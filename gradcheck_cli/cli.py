@@ -22,8 +22,8 @@ from .choices import Activation, Format, Loss, Method, Mode
 class ExitCode(IntEnum):
     """Process exit codes of every command (the contract's table)."""
 
-    OK = 0  #: every check passed (warn allowed unless --strict)
-    CHECK_FAILED = 1  #: at least one check failed (or warned under --strict)
+    OK = 0  #: every check passed (warn and unresolved allowed unless --strict)
+    CHECK_FAILED = 1  #: at least one check failed (or warned / was unresolved under --strict)
     BAD_INPUT = 2  #: bad input: expression, option, file, domain, user code
 
 
@@ -39,7 +39,9 @@ app = typer.Typer(
 def _root() -> None:
     """Check hand-written gradients against finite differences.
 
-    Exit codes: 0 all checks pass, 1 a check failed, 2 bad input.
+    Statuses: pass (verified within --pass-tol), warn, fail, unresolved (the numbers
+    cannot decide; counted like warn), kink.  Exit codes: 0 all checks pass (warn and
+    unresolved allowed unless --strict), 1 a check failed, 2 bad input.
     """
 
 
@@ -52,10 +54,10 @@ WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to diffe
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
 EpsOpt = Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default: chosen per point relative to |x|).")]
 FormatOpt = Annotated[Format, typer.Option("--format", case_sensitive=False, help="Output format.")]
-PassTolOpt = Annotated[float, typer.Option("--pass-tol", help="Pass when relative error <= this.")]
-FailTolOpt = Annotated[float, typer.Option("--fail-tol", help="Fail when relative error > this.")]
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn as a failure (exit 1).")]
-FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: derived from the numeric noise.")]
+PassTolOpt = Annotated[float, typer.Option("--pass-tol", help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.")]
+FailTolOpt = Annotated[float, typer.Option("--fail-tol", help="Fail when the relative error is > this for every value the true derivative can take; when the bound straddles a tolerance the row is unresolved.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn and unresolved as failures (exit 1).")]
+FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: none.")]
 DimsOpt = Annotated[Optional[str], typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Network layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression).")]
 SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Number of samples M of the network.")]
 ActivationOpt = Annotated[Activation, typer.Option("--activation", case_sensitive=False, help="Hidden-layer activation.")]
@@ -130,6 +132,10 @@ def expr_command(
     latex: LatexOpt = False,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
+
+    Rows the fast float64 check cannot decide (unresolved, overflow, a stencil across a
+    pole or a kink, a formula that loses digits in float64) are re-judged exactly with
+    mpmath at rising precision (up to 4096 digits, 10 s), marked * in the table.
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
