@@ -490,7 +490,6 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
     est = hessian_rows({a: ex.compile_one(g, names, complex_step) for a, g in hp.rows.items()}, pts, method, eps)
     kinks = {a: ex.kink_mask(tuple(dict.fromkeys(ex.kinks(expr) + ex.kinks(g))), names, pts, est[a].step)
              for a, g in hp.rows.items()}
-    col = lambda arrays, pairs: np.stack([arrays(a)[:, names.index(b)] for a, b in pairs], axis=1)  # noqa: E731
     from .exact_check import judge_rows  # issue 9: float64 verdict, refereed where needed
 
     analytic_exprs = [c[0] if c else t for c, t in zip(hp.claimed, hp.truth)]

@@ -10,7 +10,7 @@ from .check import BlockData, callable_name, judge_blocks, validate_seed, with_s
 from .errors import OptionError
 from .finite_diff import Method
 from .results import Check, Report, count_statuses
-from .verdict import Thresholds, assess, classify, floor_from_noise, relative_error
+from .verdict import Thresholds, assess, floor_from_noise, relative_error
 
 #: fast mode: directional checks per block (Rademacher directions, see network_fd)
 FAST_DIRECTIONS = 8

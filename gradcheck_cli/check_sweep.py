@@ -13,7 +13,7 @@ from .check_func import func_x
 from .errors import OptionError
 from .finite_diff import Method, estimate_gradient
 from .results import Check, Report, count_statuses
-from .verdict import Thresholds, assess, classify, floor_from_noise, relative_error
+from .verdict import Thresholds, assess, floor_from_noise, relative_error
 
 
 def _sweep_report(check: Check, sweep, taylor, header: Sequence[str], component: str, seed: int,

@@ -22,7 +22,7 @@ import numpy as np
 from .expression_precise import compile_precise, has_kinks
 from .finite_diff import Estimate, zero_scale
 from .referee import SCREEN_DIGITS, Budget, needs_referee, referee, screen
-from .verdict import CODE, STATUS_BY_CODE, Reason, Status, Thresholds, assess
+from .verdict import CODE, Reason, Status, Thresholds, assess
 
 #: the screen's settled values are right to this (relative; they keep 20 digits)
 SCREEN_REL = 1e-12
@@ -118,7 +118,6 @@ def judge_expression(
                         digits=digits, lossy=lossy, floor=res.floor)
 
 
-__all__ = ["ExprVerdicts", "judge_expression", "CODE", "STATUS_BY_CODE", "Reason"]
 
 
 def judge_rows(rows: dict, pairs: Sequence, analytic_exprs: Sequence, truth_exprs: Sequence, names: Sequence[str],

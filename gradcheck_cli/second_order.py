@@ -50,7 +50,7 @@ import numpy as np
 from .errors import OptionError, UserCodeError
 from .finite_diff import REL_STEP, Estimate, Method, central_from_values, estimate_gradient
 from .results import Check
-from .verdict import Status, Thresholds, assess, classify, floor_from_noise, relative_error
+from .verdict import Status, Thresholds, assess
 
 
 # ------------------------------------------------------------------ Hessian entries
