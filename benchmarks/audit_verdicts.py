@@ -20,6 +20,10 @@ scale, ``4 eps |f| / max(|x|, 1)``: 1 - tanh(x)**2 at x = 100 in float64 code) a
 *wrong* when it is off by more than ``10 fail_tol``:
 correct must never fail or warn, wrong must never pass (``unresolved`` is allowed).
 
+and the same for float32 code (f and the claims computed in float32), judged by the
+claim's float32 value: right to 1e-4 never fails or warns, off by more than 10 fail_tol
+never passes.
+
 Run:  python benchmarks/audit_verdicts.py [--quick]
 """
 
@@ -180,6 +184,65 @@ def func_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Th
             yield label, category, res.statuses[i]
 
 
+def float32_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Thresholds()):
+    """Yield ``(label, category, status)`` for float32 code: f and every claim computed in
+    float32; the category (correct/wrong/None) from the claim's float32 value against the
+    truth (correct: within 1e-4, or both zero to within float32 round-off of f's scale)."""
+    parsed = ex.parse(text)
+    names = sorted(point)
+    x = np.array([point[n] for n in names])
+    f_num = ex.compile_one(parsed.expr, names)
+
+    def cost(z):
+        return float(f_num(np.asarray(z, dtype=np.float32)[:, None])[0])
+
+    with np.errstate(all="ignore"):
+        x32 = x.astype(np.float32)
+    if not (np.all(np.isfinite(x32)) and np.all((x32 != 0) | (x == 0))) or not np.isfinite(cost(x)):
+        return  # the point itself is not a float32 number
+    est = blackbox_gradient(cost, x)
+    flat = np.isinf(est.noise) & (est.value == 0)  # the float32 code's f did not change at all
+    derivs = ex.derivatives(parsed.expr, names, text)
+    x32 = x32[:, None]
+    for label, k in ({"correct": 1.0} | WRONG).items():
+        if label == "1e-3":
+            continue  # below float32's resolution of a claim
+        a = np.array([float(ex.compile_one(k * d, names)(x32)[0]) for d in derivs])
+        error, zs = evidence(a, est.value, est.noise, est.eps, est.resolution)
+        res = assess(a, est.value, error, thresholds, zero_scale=zs, kink=est.kink)
+        for i, n in enumerate(names):
+            if n in kinks_of(kind) or not np.isfinite(a[i]):
+                continue
+            t = ground_truth(text, point, n)
+            with mp.workdps(30):
+                denom = max(abs(mp.mpf(a[i])), abs(t))
+                rel = float(abs(mp.mpf(a[i]) - t) / denom) if denom != 0 else 0.0
+                # zero to within float32 round-off of f's own scale (true f)
+                f_true = abs(compile_precise([parsed.expr], names)([mp.mpf(v) for v in x], 30)[0])
+                z = 4 * mp.mpf(float(np.finfo(np.float32).eps)) * f_true / max(abs(x[i]), 1.0)
+                zero = abs(t) <= z and abs(a[i]) <= z
+            # the claim's float32 value decides: right to float32 precision, or off by a lot;
+            # where the code's f is flat (underflow, absorption) nothing can be judged
+            category = "correct" if rel <= 1e-4 or zero else ("wrong" if rel > 10 * thresholds.fail_tol else None)
+            if flat[i] and category == "wrong" and a[i] == 0:
+                category = None
+            yield label, category, res.statuses[i]
+
+
+def tally_float32(family) -> tuple[Counter, list]:
+    c: Counter = Counter()
+    bad = []
+    for text, point, kind in family:
+        for label, category, got in float32_outcomes(text, point, kind):
+            if category is None:
+                c["in between (not judged)"] += 1
+                continue
+            c[f"{category}->{got.value}"] += 1
+            if (category == "correct" and got in (Status.FAIL, Status.WARN)) or (category == "wrong" and got is Status.PASS):
+                bad.append((text, point, label, got.value))
+    return c, bad
+
+
 def tally_expr(family, methods=METHODS) -> dict:
     """Counts per method: right, false alarm, miss, unresolved (and the cases that went wrong)."""
     out = {}
@@ -241,12 +304,19 @@ def main(argv: list[str]) -> int:
             print(f"      {b}")
         failures += c["false alarm"] + c["miss"]
     c, bad = tally_func(family)
-    print("func (black box, central differences of the float64 code):")
+    print("func (black box: the three-rung engine on the float64 code):")
     for k in sorted(c):
         print(f"  {k:28s} {c[k]:6d}")
     for b in bad:
         print(f"      {b}")
     failures += c["correct fail"] + c["wrong pass"]
+    c, bad = tally_float32(family)
+    print("float32 code (f and claims computed in float32): correct never fails or warns, wrong never passes")
+    for k in sorted(c):
+        print(f"  {k:28s} {c[k]:6d}")
+    for b in bad:
+        print(f"      {b}")
+    failures += len(bad)
     print(f"{time.time() - t0:.1f} s; {'OK' if failures == 0 else f'{failures} WRONG VERDICTS'}")
     return 1 if failures else 0
 

@@ -438,8 +438,10 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
     round-off dominates ``D2 - D3``) the error is ``max(|D1 - D2|, 16/15 |D2 - D3|)``.
     Round-off (``measured_roundoff`` of the larger rung difference within the a-priori
     ``ROUNDOFF_ULPS eps max|f| / h``) is added; all times ``SAFETY``.  The error
-    is infinite (the estimate says nothing) when every value equals ``f(x) != 0`` (the
-    function did not resolve the steps: its intermediates may be far larger than f), and
+    is infinite (the estimate says nothing) when every value equals ``f(x)`` (the
+    function did not resolve the steps: its intermediates may be far larger than f, as in
+    ``log(1 + exp(-x))`` at 35; an exactly-0 claim still passes by the exact-zero rule
+    of ``evidence``), and
     when, out of the asymptotic regime, the error exceeds ``|D2|`` and ten times the
     round-off (a pole or a period inside the stencil).  In the asymptotic regime the
     value is the Richardson extrapolation ``R = D3 + (D3 - D2) / 15`` when its error
@@ -474,7 +476,7 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         better = asymptotic & (r_noise < noise)
         d2 = np.where(better, r3, d2)
         noise = np.where(better, r_noise, noise)
-        blind = np.all(vals == np.asarray(f0, dtype=float), axis=0) & (np.asarray(f0, dtype=float) != 0)
+        blind = np.all(vals == np.asarray(f0, dtype=float), axis=0)
         # out of the asymptotic regime with an error beyond the value itself, and not by
         # round-off: a pole or a period inside the stencil; the estimate says nothing
         garbage = ~asymptotic & (trunc > np.abs(d2)) & (trunc > 10 * ro_model)
