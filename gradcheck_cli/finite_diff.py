@@ -499,7 +499,8 @@ def blackbox_gradient(
     ``cost(x ± h/4 e_k)`` with ``h = eps**(1/5) max(|x_k|, 1)`` (``eps`` of the precision
     ``cost(x)`` returns, so float32 code gets float32's step; or the fixed ``step``; the
     Richardson value of the three rungs has an ``O(h**4)`` error), plus one call
-    ``cost(x)`` in all; value and error as in :func:`central_three_rungs` with the
+    ``cost(x)`` in all (and one probe near x when ``f(x)`` is 0 or a whole number, which
+    shows no precision); value and error as in :func:`central_three_rungs` with the
     precision of the returned values (``value_eps``); ``kink`` from
     :func:`one_sided_kink`.  ``x`` is restored after every call.  ``progress(k)`` is
     called after each entry.  Results are flat arrays over the checked entries.
@@ -512,6 +513,13 @@ def blackbox_gradient(
     # the middle step balances the O(h**4) error of the Richardson value against the
     # round-off of the code's own precision: eps**(1/5) max(|x|, 1)
     eps0 = value_eps(np.asarray(raw), np.asarray([f0]))
+    if idx.size and (f0 == 0 or f0 == round(f0)) and np.asarray(raw).dtype != np.float32:
+        # f(x) says nothing about the precision (0, or a whole number): one probe nearby
+        k = int(idx[0])
+        orig = work[k]
+        work[k] = orig + 1e-3 * max(abs(orig), 1.0)
+        eps0 = value_eps(np.asarray(cost(work.reshape(np.shape(x)))))
+        work[k] = orig
     h = eps0 ** 0.2 * np.maximum(np.abs(flat[idx]), 1.0) if step is None else np.full(len(idx), float(step))
     vals = np.empty((6, len(idx)))
     for n, (k, hk) in enumerate(zip(idx, h)):
