@@ -83,3 +83,12 @@ def test_randomized_family_against_ground_truth(template, k, e, sign, mantissa, 
 def test_tiny_partial_next_to_a_huge_one(k, x, y, big):
     text = f"1e{k}*(x*1e{big} + y*1e-{big})"
     _expr_ok(text, {"x": x, "y": y}, "", Method.CENTRAL)
+
+
+@pytest.mark.parametrize("text, point, kind", audit.FAMILY[::2], ids=[f"{t}@{p}" for t, p, _ in audit.FAMILY[::2]])
+def test_float32_code_never_wrong_pass_never_false_alarm(text, point, kind):
+    for label, category, got in audit.float32_outcomes(text, point, kind):
+        if category == "correct":
+            assert got not in (Status.FAIL, Status.WARN), (text, point, label, got)
+        elif category == "wrong":
+            assert got is not Status.PASS, (text, point, label, got)
