@@ -161,7 +161,7 @@ def net_command(
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
     inject_bug: InjectBugOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="full: every entry; fast: random directions per block, full check of any block that disagrees.")] = Mode.FULL,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
     top: TopOpt = 5,
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
@@ -239,6 +239,7 @@ def func_command(
     shape: Annotated[Optional[str], typer.Option("--shape", help="Shape of x ~ N(0, 1), e.g. 3,4 or 'scalar' (default 3,4).")] = None,
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
+    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
     top: TopOpt = 5,
@@ -266,7 +267,7 @@ def func_command(
     with DelayedProgress("checking x") as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
-            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor,
+            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
         )
     _finish(report, format, quiet, junit)
 

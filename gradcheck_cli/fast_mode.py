@@ -122,6 +122,7 @@ class How(int, Enum):
     EXCLUDED = 0  # in a set whose directions agreed and covered it: pass by exclusion
     CHECKED = 1  # checked directly: see numeric / noise
     UNCHECKED = 2  # in a suspect set of a block-wide bug, not sampled
+    SKIPPED = 3  # not asked for (``check_every_entry(indices=...)``)
 
 
 def judge_direction(claimed: float, numeric: float, error: float) -> Agreement:
@@ -222,6 +223,14 @@ class BlockOutcome:
     bound: np.ndarray
     blockwide: bool
     calls: int
+    least_noise: np.ndarray  # the round-off a direct check would give each entry, at least
+
+    def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
+        """Per EXCLUDED entry, the relative error it could still have (``bound /
+        max(|g_j|, floor_j)``, the verdict's denominator); NaN elsewhere."""
+        scale = np.maximum(np.abs(self.analytic), floor_from_noise(self.least_noise, thresholds))
+        with np.errstate(all="ignore"):
+            return np.where(self.how == How.EXCLUDED, self.bound / scale, np.nan)
 
     @property
     def checked(self) -> np.ndarray:
@@ -291,7 +300,8 @@ class _Counter:
 class _Engine:
     """State of one check: x, g, the work vector, the noise model, the records."""
 
-    def __init__(self, cost, x, g, thresholds: Thresholds, f0: float | None, seed: int, progress) -> None:
+    def __init__(self, cost, x, g, thresholds: Thresholds, f0: float | None, seed: int, progress,
+                 step: float | None = None) -> None:
         self.x = np.array(x, dtype=float).ravel()
         self.g = np.asarray(g, dtype=float).ravel()
         if self.g.size != self.x.size:
@@ -301,6 +311,7 @@ class _Engine:
         self.t = thresholds
         self.seed = int(seed)
         self.progress = progress
+        self.step = None if step is None else float(step)
         self.f0 = float(self.f(self.work)) if f0 is None else float(f0)
         self.directions: list[Direction] = []
         self.sigma = 0.0
@@ -321,7 +332,13 @@ class _Engine:
 
     def entry_floor_noise(self, idx: np.ndarray) -> np.ndarray:
         """The least noise a direct check can give these entries (round-off at |f(x)|)."""
-        return self._roundoff(abs(self.f0), REL_STEP * np.maximum(np.abs(self.x[idx]), 1.0))
+        return self._roundoff(abs(self.f0), self.entry_steps(idx))
+
+    def entry_steps(self, idx: np.ndarray) -> np.ndarray:
+        """Steps of direct checks: ``eps**(1/3) max(|x_j|, 1)``, or the fixed step."""
+        if self.step is not None:
+            return np.full(idx.size, self.step)
+        return REL_STEP * np.maximum(np.abs(self.x[idx]), 1.0)
 
     # ------------------------------------------------------------------ evaluations
     def _pair(self, idx: np.ndarray, d: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -341,7 +358,7 @@ class _Engine:
     def direction(self, name: str, idx: np.ndarray, level: int, rng) -> Direction:
         """One fresh directional check of the set ``idx`` (see the module docstring)."""
         v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
-        h = KAPPA * REL_STEP * max(float(np.max(np.abs(self.x[idx]))), 1.0)
+        h = self.step if self.step is not None else KAPPA * REL_STEP * max(float(np.max(np.abs(self.x[idx]))), 1.0)
         g = self.g[idx]
         with np.errstate(all="ignore"):
             fp, fm, half = self._pair(idx, h * v)
@@ -370,9 +387,10 @@ class _Engine:
     def direct(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Central differences of single entries (2 calls, 4 when not passing at round-off)."""
         numeric, noise = np.empty(idx.size), np.empty(idx.size)
+        steps = self.entry_steps(idx)
         for n, j in enumerate(idx):
             j1 = np.array([j])
-            h = REL_STEP * max(abs(float(self.x[j])), 1.0)
+            h = float(steps[n])
             with np.errstate(all="ignore"):
                 fp, fm, half = self._pair(j1, np.array([h]))
                 hh = float(half[0])
@@ -410,7 +428,8 @@ class _Block:
         self.how = np.full(n, How.EXCLUDED.value, dtype=np.int8)
         self.numeric, self.noise, self.bound = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         idx = np.arange(region.offset, region.offset + n)
-        floor = floor_from_noise(eng.entry_floor_noise(idx), eng.t)
+        self.least_noise = eng.entry_floor_noise(idx)
+        floor = floor_from_noise(self.least_noise, eng.t)
         self.scale = np.maximum(np.abs(eng.g[idx]), floor)  # max(|g_j|, floor_j)
         self.cover = eng.t.fail_tol * self.scale
         self.blockwide = False
@@ -497,7 +516,7 @@ class _Block:
             self.noise[loc] = np.inf
             e.tick(bad.size)
         pool = idx[finite]
-        if pool.size <= LEAF_SIZE:
+        if pool.size <= max(LEAF_SIZE, 2 * self.m):  # checking each entry costs no more than 2m calls
             self.check(pool)
             pool = pool[:0]
         for _ in range(MAX_ROUNDS):
@@ -522,7 +541,7 @@ class _Block:
         return BlockOutcome(
             name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[idx].copy(), how=self.how,
             numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
-            calls=e.f.calls - self.calls0,
+            calls=e.f.calls - self.calls0, least_noise=self.least_noise,
         )
 
 
@@ -545,6 +564,7 @@ def check_adaptive(
     directions: int = DIRECTIONS,
     seed: int = 0,
     f0: float | None = None,
+    step: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AdaptiveResult:
     """Adaptive group testing of ``grad`` against the black box ``cost`` at ``x``.
@@ -552,7 +572,8 @@ def check_adaptive(
     ``cost(z)`` takes an array of x's shape and returns the scalar cost; ``grad`` is the
     claimed gradient (x's size); ``blocks`` are ``Region``s / ``models.Block``s /
     ``(name, shape, offset)`` tuples over ``x.ravel()`` (default: one block ``x``);
-    ``f0`` is ``cost(x)`` when the caller has it.  Every entry gets an outcome: pass by
+    ``f0`` is ``cost(x)`` when the caller has it; ``step`` fixes every step (``--eps``)
+    instead of the rules above.  Every entry gets an outcome: pass by
     exclusion (with a proved bound), a direct check, or (block-wide bug) unchecked.
     The guarantee and the rules are in the module docstring.  ``progress(resolved,
     total)`` is called as entries get their outcome.  Directions are seeded per
@@ -566,7 +587,7 @@ def check_adaptive(
     """
     _validate(x, grad, thresholds, directions)
     t0 = time.perf_counter()
-    eng = _Engine(cost, x, grad, thresholds, f0, seed, progress)
+    eng = _Engine(cost, x, grad, thresholds, f0, seed, progress, step)
     eng.probe_noise(np.random.default_rng([int(seed), 2**31]))
     outs = [_Block(eng, r, i, int(directions)).run() for i, r in enumerate(regions(blocks, eng.x.size))]
     return AdaptiveResult(tuple(outs), tuple(eng.directions), eng.f.calls, time.perf_counter() - t0,
@@ -582,14 +603,15 @@ def check_every_entry(
     thresholds: Thresholds = Thresholds(),
     indices: Sequence[int] | None = None,
     f0: float | None = None,
+    step: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AdaptiveResult:
     """The full mode: every entry (or the flat ``indices``) checked directly, 2 calls each
     (4 for an entry that does not pass within round-off); same result type as
-    ``check_adaptive`` (entries outside ``indices`` are UNCHECKED)."""
+    ``check_adaptive`` (entries outside ``indices`` are SKIPPED)."""
     _validate(x, grad, thresholds, 1)
     t0 = time.perf_counter()
-    eng = _Engine(cost, x, grad, thresholds, f0, 0, progress)
+    eng = _Engine(cost, x, grad, thresholds, f0, 0, progress, step)
     eng.probe_noise(np.random.default_rng([0, 2**31]))
     chosen = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
     outs = []
@@ -597,9 +619,9 @@ def check_every_entry(
         b = _Block(eng, r, i, 1)
         idx = np.arange(r.offset, r.offset + r.size)
         if chosen is not None:
-            b.how[:] = How.UNCHECKED.value
+            b.how[:] = How.SKIPPED.value
             idx = idx[np.isin(idx, chosen)]
         b.check(idx)
         outs.append(BlockOutcome(r.name, r.shape, r.offset, eng.g[r.slice].copy(), b.how, b.numeric, b.noise,
-                                 b.bound, False, eng.f.calls - b.calls0))
+                                 b.bound, False, eng.f.calls - b.calls0, b.least_noise))
     return AdaptiveResult(tuple(outs), (), eng.f.calls, time.perf_counter() - t0, eng.sigma, eng.f0)

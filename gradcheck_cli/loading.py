@@ -429,12 +429,14 @@ class UserFunction:
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         return result
 
-    def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...]) -> tuple[float, np.ndarray]:
+    def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...], copy: bool = True) -> tuple[float, np.ndarray]:
         """Call and validate a CS224n-style ``(cost, grad)`` result.
 
         ``cost`` must be a finite real scalar (a number, a 0-d or size-1 array); ``grad``
         a real array of exactly ``grad_shape`` (non-finite entries are allowed: the
-        checker fails them).  Returns ``(float(cost), float64 copy of grad)``.
+        checker fails them).  Returns ``(float(cost), float64 copy of grad)``; with
+        ``copy=False`` the grad is returned as the function gave it (validated, not
+        copied: for calls that only need the cost).
         """
         result = self.call(*args)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -449,7 +451,7 @@ class UserFunction:
                 f"{self.name} returned a gradient of shape {grad.shape}, expected "
                 f"{grad_shape}{self._shape_source(args, grad_shape)}"
             )
-        return cost, np.array(grad, dtype=np.float64, copy=True)
+        return cost, (np.array(grad, dtype=np.float64, copy=True) if copy else grad)
 
     def cost_only(self, *args: Any) -> float:
         """Call a function that returns only its cost; validate it as a finite real scalar."""

@@ -183,6 +183,40 @@ class SanityItem:
 
 
 @dataclass(frozen=True)
+class Effort:
+    """What a black-box check of users' code cost and how each entry got its verdict.
+
+    ``entries`` got a verdict: ``checked`` directly (a central
+    difference each), ``excluded`` (passed by exclusion: inside sets whose random
+    directions agreed, ``fast_mode``), ``unchecked`` (inside the suspect sets of a
+    block-wide bug, which were reported with ``checked`` samples instead).  ``calls`` of
+    the user's function (the first call, for the claimed gradient, included), ``seconds``
+    of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
+    splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
+    an entry passed by exclusion could still have (``fast_mode``: proved when it is the
+    only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
+    a seeded run is reproducible.
+    """
+
+    mode: Mode
+    entries: int
+    checked: int
+    excluded: int
+    unchecked: int
+    calls: int
+    seconds: float
+    directions: int = 0
+    blockwide: tuple[str, ...] = ()
+    max_bound: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
+                "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
+                "directions": self.directions,
+                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound)}
+
+
+@dataclass(frozen=True)
 class TaylorAt:
     """The Taylor test (``sweep.Taylor``) at one point of an expression."""
 
@@ -222,6 +256,7 @@ class Report:
     fast_directions: int | None = None  # net --mode fast: directions per block
     quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
     impl_calls: int | None = None  # net --impl: calls of the user's function in a full check
+    effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
     seed: int | None = None
     taylor_order: float | None = None
     taylor_test: Any = None  # net/func --taylor: sweep.Taylor along a random direction
@@ -294,6 +329,8 @@ class Report:
             e["cost"] = json_number(self.cost)
         if self.mode is not None:
             e["mode"] = self.mode.value
+        if self.effort is not None:
+            e["effort"] = self.effort.to_dict()
         if self.sanity:
             e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
         if self.component is not None:

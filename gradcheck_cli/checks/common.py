@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..choices import Method
+from ..choices import Method, Mode
 from ..diagnosis import ratio_hint
 from ..errors import OptionError
 from ..finite_diff import validate_step
@@ -108,6 +108,78 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)
 
 
+def blackbox_check(cost, x: np.ndarray, g: np.ndarray, blocks=None, *, mode: Mode = Mode.ADAPTIVE,
+                   thresholds: Thresholds = Thresholds(), seed: int = 0, f0: float | None = None,
+                   step: float | None = None, indices=None, progress=None):
+    """The black-box check of users' code (``fast_mode``): adaptive (``fast`` is the same)
+    or every entry (``full``, or when ``indices`` are given).  Returns its ``AdaptiveResult``."""
+    from .. import fast_mode
+
+    if mode is Mode.FULL or indices is not None:
+        return fast_mode.check_every_entry(cost, x, g, blocks, thresholds=thresholds, indices=indices,
+                                           f0=f0, step=step, progress=progress)
+    return fast_mode.check_adaptive(cost, x, g, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
+                                    progress=progress)
+
+
+def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
+                     extra_calls: int = 1) -> tuple[BlockVerdict, "Effort"]:
+    """The verdict of a ``fast_mode`` result: ``judge_blocks`` on the entries checked
+    directly, plus the entries passed by exclusion (counted as ``pass``, in ``checked``).
+
+    Entries left unchecked in a block that has no failing entry (the search gave up on
+    them) count as ``warn``: never as ``pass``.  ``kink`` is a flat mask of the parameter
+    vector (relu stencils).  ``extra_calls`` are the caller's own calls (the first one).
+    """
+    from dataclasses import replace
+
+    from ..fast_mode import How
+    from ..results import Effort, merge_counts
+    from ..verdict import Status
+
+    data = []
+    for b in result.blocks:
+        c = b.checked
+        k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
+        data.append(BlockData(b.name, b.shape, b.analytic[c], b.numeric[c], b.noise[c], k, indices=c))
+    verdict = judge_blocks(data, thresholds, top)
+    blocks, counts = [], []
+    bounds = []
+    for b, r in zip(result.blocks, verdict.blocks):
+        excluded = int(np.sum(b.how == How.EXCLUDED))
+        unchecked = int(np.sum(b.how == How.UNCHECKED))
+        c = dict(r.counts)
+        c["checks"] += excluded
+        c["pass"] += excluded
+        status = r.status if r.checked else Status.PASS
+        if unchecked and status is not Status.FAIL:
+            c["checks"] += unchecked
+            c["warn"] += unchecked
+            status = Status.WARN
+        counts.append(c)
+        blocks.append(replace(r, checked=r.checked + excluded, status=status, counts=c))
+        rb = b.relative_bound(thresholds)
+        if np.any(np.isfinite(rb)):
+            bounds.append(float(np.nanmax(rb)))
+    out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel)
+    effort = Effort(
+        mode=mode, entries=result.entries - sum(int(np.sum(b.how == How.UNCHECKED)) for b in result.blocks), checked=sum(len(b.checked) for b in result.blocks),
+        excluded=sum(int(np.sum(b.how == How.EXCLUDED)) for b in result.blocks),
+        unchecked=sum(int(np.sum(b.how == How.UNCHECKED)) for b in result.blocks),
+        calls=result.calls + extra_calls, seconds=result.seconds, directions=len(result.directions),
+        blockwide=tuple(b.name for b in result.blocks if b.blockwide),
+        max_bound=max(bounds) if bounds else None,
+    )
+    return out, effort
+
+
+def _validate_mode(mode) -> Mode:
+    try:
+        return Mode(mode)
+    except ValueError:
+        raise OptionError(f"--mode must be one of adaptive, fast, full, got {mode!r}") from None
+
+
 def callable_name(fn) -> str:
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return "<lambda>" if name.endswith("<lambda>") else name
@@ -162,17 +234,21 @@ def check_gradient(
     progress=None,
     hvp: int = 0,
     taylor: bool = False,
+    mode: Mode | str = Mode.ADAPTIVE,
 ) -> Report:
-    """Check the gradient of a black-box scalar function ``f`` at ``x`` entry by entry.
+    """Check the gradient of a black-box scalar function ``f`` at ``x``, every entry.
 
     ``f(x) -> (cost, grad)`` with ``grad`` of x's shape (the ``gradcheck_naive``
-    convention), or ``f(x) -> cost`` together with ``grad(x) -> array``.  Every entry
-    of x (or ``sample`` random ones, seeded by ``seed``) is checked against the central
-    difference ``(f(x + h e_k) - f(x - h e_k)) / 2h`` with ``h = eps**(1/3) max(|x_k|, 1)``
-    (or the fixed ``eps``), four calls per entry; its error is estimated from a second
-    step ``4h`` and the round-off of f (``finite_diff.blackbox_gradient``), and the
-    verdict is the usual one (``verdict``).  The report has one block, ``x``, plus
-    every failing entry and the ``top`` worst.
+    convention), or ``f(x) -> cost`` together with ``grad(x) -> array``.  ``mode``
+    ``adaptive`` (default; ``fast`` is the same) tests random-sign sets of entries and
+    splits only those that disagree (``fast_mode``: every entry gets a verdict, directly
+    or by exclusion, and an entry that its own check would fail cannot be masked);
+    ``full`` checks every entry (or ``sample`` random ones, seeded by ``seed``) with the
+    central difference ``(f(x + h e_k) - f(x - h e_k)) / 2h``, ``h = eps**(1/3) max(|x_k|,
+    1)`` (or the fixed ``eps``), two calls per entry (four when it does not pass within
+    round-off, to measure the truncation).  The verdict is the usual one (``verdict``).
+    The report has one block, ``x``, every failing entry and the ``top`` worst, and the
+    effort (``Report.effort``: entries, calls, seconds).
 
     Each call of f starts from the random state of ``random`` and ``numpy.random`` as it
     was when the check began (so f may draw random numbers) and gets a private copy of
@@ -185,7 +261,6 @@ def check_gradient(
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
     'pass'
     """
-    from ..finite_diff import blackbox_gradient
     from ..loading import UserFunction
     from ..verdict import Status
 
@@ -193,25 +268,28 @@ def check_gradient(
     validate_step(Method.CENTRAL, eps)
     validate_seed(seed)
     validate_top(top)
+    mode = _validate_mode(mode)
     idx = sample_indices(x0.size, sample, seed)
     fu = f if isinstance(f, UserFunction) else UserFunction(f, name or callable_name(f))
     gu = None
     if grad is not None:
         gu = grad if isinstance(grad, UserFunction) else UserFunction(grad, callable_name(grad))
 
-    if gu is None:
-        cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
-        cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape)[0]  # noqa: E731
-    else:
-        cost0 = fu.cost_only(x0)
-        g = _grad_only(gu, x0)
-        cost = fu.cost_only
+    with fu.session():
+        if gu is None:
+            cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
+            cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape, copy=False)[0]  # noqa: E731
+        else:
+            cost0 = fu.cost_only(x0)
+            g = _grad_only(gu, x0)
+            cost = fu.cost_only
+        result = blackbox_check(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, seed=seed, f0=cost0, step=eps,
+                                indices=idx, progress=progress)
+    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode)
     total = x0.size if idx is None else len(idx)
-    step = None if progress is None else (lambda k: progress(k, total))
-    est = blackbox_gradient(cost, x0, indices=idx, step=eps, progress=step)
-    analytic = g.ravel() if idx is None else g.ravel()[idx]
-    block = BlockData("x", x0.shape, analytic, est.value, est.noise, indices=idx)
-    verdict = judge_blocks([block], thresholds, top)
+    block = result.blocks[0]
+    c = block.checked
+    analytic, numeric = block.analytic[c], block.numeric[c]
 
     subject = FunctionSubject(function=fu.name, gradient=None if gu is None else gu.name, source=source,
                               shape=tuple(x0.shape), cost=float(cost0), size=int(x0.size),
@@ -224,10 +302,12 @@ def check_gradient(
         checks=verdict.checks,
         counts=verdict.counts,
         blocks=verdict.blocks,
-        hints=ratio_hint(analytic, est.value, failing),
+        hints=ratio_hint(analytic, numeric, failing),
         function=subject,
         seed=seed,
         shown=top,
+        mode=mode,
+        effort=effort,
     )
     if not (hvp or taylor):
         return report

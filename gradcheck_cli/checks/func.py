@@ -5,7 +5,7 @@ with ``--grad``) and check it at x from ``--shape``/``--x`` with the black-box c
 
 from __future__ import annotations
 
-from ..choices import Method
+from ..choices import Method, Mode
 from ..finite_diff import validate_step
 from ..inputs import func_x, sample_indices, validate_top
 from ..results import Report
@@ -27,6 +27,7 @@ def check_func(
     progress=None,
     hvp: int = 0,
     taylor: bool = False,
+    mode: Mode | str = Mode.ADAPTIVE,
 ) -> Report:
     """``gradcheck func``: load ``FILE.py:NAME`` (or ``module:NAME``) and check it.
 
@@ -35,6 +36,7 @@ def check_func(
     (``FILE.py:NAME2``, or just ``NAME2`` from the same file) makes f cost-only.  The
     global random states are seeded with ``seed`` while the user's code is loaded and
     for every call, so results are reproducible; the caller's states are restored.
+    ``mode``: ``adaptive`` (default), ``fast`` (the same) or ``full`` (``check_gradient``).
     """
     from ..loading import load_seeded
 
@@ -50,5 +52,5 @@ def check_func(
     fu, gu = (load_seeded(specs, seed) + [None])[:2]
     return check_gradient(
         fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,
-        source=source, progress=progress, hvp=hvp, taylor=taylor,
+        source=source, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
     )

@@ -191,6 +191,26 @@ def header_lines(report: Report) -> list[str]:
     return lines
 
 
+def effort_lines(e) -> list[str]:
+    """``checked N entries, C calls, T s`` and how the entries got their verdicts (``results.Effort``)."""
+    how = []
+    if e.excluded:
+        bound = f" (each within {e.max_bound:.1e} relative if alone in its set)" if e.max_bound is not None else ""
+        how.append(f"{e.excluded} passed by exclusion{bound}")
+    if e.checked and (e.excluded or e.unchecked):
+        how.append(f"{e.checked} checked directly")
+    if e.unchecked:
+        how.append(f"{e.unchecked} not checked one by one")
+    lines = [f"checked {e.entries} entries, {e.calls} calls, {e.seconds:.2f} s"
+             + (f" ({e.mode.value} mode: {', '.join(how)})" if how else f" ({e.mode.value} mode)")]
+    if e.directions:
+        lines.append(f"{e.directions} random ±1 directional checks; a set is cleared only when its directions agree "
+                     "within their noise and no entry that its own check would fail could hide in it")
+    for name in e.blockwide:
+        lines.append(f"{name}: most of the block is wrong (a block-wide bug): shown with entries sampled at random")
+    return lines
+
+
 def note_lines(report: Report) -> list[str]:
     """The dim lines under the tables, from the report's typed extras."""
     lines = list(report.notes)
@@ -200,6 +220,8 @@ def note_lines(report: Report) -> list[str]:
     if report.impl_calls is not None and report.param_count is not None and report.param_count > 10_000:
         lines.append(f"your implementation was called {report.impl_calls} times (4 per parameter); "
                      "--mode fast checks random directions first")
+    if report.effort is not None:
+        lines += effort_lines(report.effort)
     if report.fast_directions is not None:
         quick = list(report.quick_blocks)
         full = [b.name for b in report.blocks if b.name not in quick]
