@@ -102,18 +102,21 @@ def test_k_wrong_entries_are_found_exactly_in_O_k_log_P_calls(seed, k):
 
 
 def test_the_smallest_failing_error_cannot_hide_in_a_big_set():
-    """One entry off by just over the failing level (fail_tol of the larger of its value and
-    its noise floor), among 100,000: found whatever the signs, for every seed."""
-    P = 100_000
+    """One entry off by just over its failing level, fail_tol max(|g_j|, floor_j) with the
+    noise floor its own direct check would have, among 50,000: found, for every seed."""
+    P = 50_000
     for seed in range(5):
         f, x, g = quadratic(P, seed)
+        clean = check_adaptive(f, x, g, seed=seed)
+        floor = clean.blocks[0].least_noise / T.pass_tol
         j = int(np.random.default_rng(seed).integers(P))
-        g = g.copy()
-        g[j] = 0.0 if seed % 2 else g[j]  # also a true value of 0 with the claimed 0 -> make it wrong below
-        true = g[j] if not seed % 2 else (f_true := quadratic(P, seed)[2][j])
-        g[j] = true + 1.2 * T.fail_tol * max(abs(true), 1e-3)
-        res = check_adaptive(f, x, g, seed=seed)
-        assert j in found(res), seed
+        level = T.fail_tol * max(abs(g[j]), floor[j])
+        bad = g.copy()
+        bad[j] += 1.5 * level
+        res = check_adaptive(f, x, bad, seed=seed)
+        b = res.blocks[0]
+        assert found(res) == {j}, seed
+        assert b.statuses(T)[list(b.checked).index(j)] is Status.FAIL
 
 
 def test_a_wrong_entry_is_found_at_any_scale_of_the_function():
