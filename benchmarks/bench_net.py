@@ -16,6 +16,13 @@ For dims 10-5-10, 50-30-10 and 784-100-10 at M = 20 samples in float64, times
 
 Prints seconds, the ratios naive/ours and torch/ours, and the peak memory of our full
 check (tracemalloc).  Run: ``python benchmarks/bench_net.py [--naive-subset N] [--no-torch]``.
+
+``--impl`` runs only the localisation rows of issue 11 instead (``impl_section``): the
+user's own numpy ``forward_backward_prop`` (``benchmarks/mynet.py``: correct, one wrong entry,
+five wrong entries, a block-wide bug) at 784-100-10, checked by our adaptive mode
+(``fast_mode``) and by ``torch.autograd.gradcheck`` full and fast mode on the same function
+(wrapped in a ``torch.autograd.Function``), with calls and seconds; the detection rate of
+the single wrong entry over ``--seeds`` seeds; and both full modes at 100-50-10.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # mynet.py
 
 from gradcheck_cli import models, network_fd  # noqa: E402
 
@@ -111,12 +119,180 @@ def torch_gradcheck(data, labels, params, dims, fast_mode: bool) -> tuple[float,
     return time.perf_counter() - t, bool(ok)
 
 
+# ----------------------------------------------------------------- --impl: localisation (issue 11)
+IMPL_DIMS = (784, 100, 10)
+IMPL_CASES = ("forward_backward_prop", "one_wrong", "five_wrong", "block_bug")
+
+
+def _user_problem(dims, variant: str, seed: int):
+    """mynet's ``variant`` as the CLI calls it: a UserFunction, its cost, params, claimed grad."""
+    import mynet
+    from gradcheck_cli.loading import UserFunction
+
+    spec = models.NetworkSpec(dims)
+    data, labels, params = models.make_problem(spec, samples=SAMPLES, seed=seed)
+    user = UserFunction(getattr(mynet, variant), variant)
+    c0, g = user.cost_and_grad(data, labels, params, list(dims), grad_shape=params.shape)
+    cost = lambda p: user.cost_and_grad(data, labels, p, list(dims), grad_shape=params.shape, copy=False)[0]  # noqa: E731
+    return spec, data, labels, params, user, cost, c0, g
+
+
+def ours_impl(dims, variant: str, seed: int = 0, mode: str = "adaptive"):
+    """``net --impl`` core: (seconds, calls, flat indices failing, whether they are exactly the planted ones)."""
+    import mynet
+    from gradcheck_cli import fast_mode
+    from gradcheck_cli.verdict import Thresholds
+
+    spec, data, labels, params, user, cost, c0, g = _user_problem(dims, variant, seed)
+    t = time.perf_counter()
+    with user.session():
+        if mode == "full":
+            res = fast_mode.check_every_entry(cost, params, g, spec.blocks, f0=c0)
+        else:
+            res = fast_mode.check_adaptive(cost, params, g, spec.blocks, f0=c0, seed=seed)
+    seconds = time.perf_counter() - t
+    wrong = res.wrong(Thresholds())
+    flat = sorted(int(b.offset + i) for b in res.blocks for i in wrong[b.name])
+    planted = mynet.wrong_entries(variant, dims)
+    exact = (flat == planted) if planted is not None else (
+        {b.name for b in res.blocks if len(wrong[b.name])} == {"W1", "b1"})
+    return seconds, res.calls + 1, flat, exact
+
+
+class _TorchSlowRerun(Exception):
+    """torch's fast mode failed and started its slow re-run (to word its error message)."""
+
+
+def _torch_numpy_function(dims, variant: str, seed: int, limit: int | None = None):
+    """mynet's ``variant`` wrapped in a torch.autograd.Function (forward: its cost, backward: its grad),
+    with a call counter (raising ``_TorchSlowRerun`` past ``limit`` calls); and the parameter tensor."""
+    import torch
+
+    import mynet
+
+    spec = models.NetworkSpec(dims)
+    data, labels, params = models.make_problem(spec, samples=SAMPLES, seed=seed)
+    fn = getattr(mynet, variant)
+    calls = [0]
+
+    class NumpyNet(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, p):
+            calls[0] += 1
+            if limit is not None and calls[0] > limit:
+                raise _TorchSlowRerun
+            cost, grad = fn(data, labels, p.detach().numpy(), list(dims))
+            ctx.save_for_backward(torch.from_numpy(np.array(grad, dtype=float)))
+            return torch.tensor(float(cost), dtype=torch.float64)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (grad,) = ctx.saved_tensors
+            return grad_output * grad
+
+    p = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+    return NumpyNet.apply, p, calls
+
+
+def torch_impl(dims, variant: str, seed: int, fast_mode: bool):
+    """torch.autograd.gradcheck on the same numpy function: (seconds, calls, detected).
+
+    When its fast mode fails, torch re-runs the full check only to word its message
+    (2P more calls): that re-run is stopped at its first calls and counted as a detection.
+    """
+    import torch
+
+    fn, p, calls = _torch_numpy_function(dims, variant, seed, limit=FAST_LIMIT if fast_mode else None)
+    torch.manual_seed(seed)
+    t = time.perf_counter()
+    try:
+        ok = torch.autograd.gradcheck(fn, (p,), fast_mode=fast_mode, raise_exception=False)
+    except _TorchSlowRerun:
+        return time.perf_counter() - t, calls[0] - 1, True
+    return time.perf_counter() - t, calls[0], not ok
+
+
+#: torch's fast mode makes a handful of calls; more means its slow re-run after a failure
+FAST_LIMIT = 50
+
+
+def torch_call_seconds(dims, variant: str = "forward_backward_prop", n: int = 30) -> float:
+    """Seconds per call of the wrapped function's forward (to extrapolate torch's full mode)."""
+    fn, p, _ = _torch_numpy_function(dims, variant, 0)
+    x = p.detach()
+    fn(x)
+    t = time.perf_counter()
+    for _ in range(n):
+        fn(x)
+    return (time.perf_counter() - t) / n
+
+
+def impl_section(seeds: int, with_torch: bool) -> None:
+    """The --impl rows: localisation at 784-100-10 (ours adaptive vs torch full and fast), the
+    detection rate of one wrong entry over ``seeds`` seeds, and full modes at 100-50-10."""
+    P = models.param_count(IMPL_DIMS)
+    print(f"\n--impl localisation, {'-'.join(map(str, IMPL_DIMS))} ({P} parameters), M = {SAMPLES}, "
+          "benchmarks/mynet.py (a CS224n forward_backward_prop, numpy)")
+    per_call = torch_call_seconds(IMPL_DIMS) if with_torch else None
+    print(f"{'case':>22} | {'ours s':>7} {'calls':>6} {'exact':>5} | {'torch full s':>12} {'calls':>7} | "
+          f"{'torch fast s':>12} {'calls':>5} {'caught':>6}")
+    for variant in IMPL_CASES:
+        s_ours, c_ours, _, exact = ours_impl(IMPL_DIMS, variant)
+        row = f"{variant:>22} | {s_ours:7.2f} {c_ours:6d} {str(exact):>5} | "
+        if with_torch:
+            t_fast, c_fast, caught = torch_impl(IMPL_DIMS, variant, 0, fast_mode=True)
+            full_calls = 2 * P + 1
+            row += f"{'~' + format(full_calls * per_call, '.0f'):>12} {full_calls:7d} | {t_fast:12.3f} {c_fast:5d} {str(caught):>6}"
+        print(row)
+    if with_torch:
+        print(f"torch full at {P} parameters is extrapolated: 2P + 1 calls x {per_call * 1e3:.2f} ms per call "
+              "(measured), a lower bound (torch adds its own overhead per call: see 100-50-10 below)")
+        print(f"torch fast 'caught' rows: its fast mode failed and torch started a {2 * P}-call slow re-run to "
+              f"word its message, stopped here after {FAST_LIMIT} calls")
+    # detection rate of the single wrong entry over seeds (data, params and torch's random vectors)
+    ours_hits = torch_hits = 0
+    ours_calls = []
+    for seed in range(seeds):
+        _, calls, _, exact = ours_impl(IMPL_DIMS, "one_wrong", seed)
+        ours_hits += exact
+        ours_calls.append(calls)
+        if with_torch:
+            torch_hits += torch_impl(IMPL_DIMS, "one_wrong", seed, fast_mode=True)[2]
+    print(f"one wrong entry, {seeds} seeds: ours named exactly that entry {ours_hits}/{seeds} times "
+          f"(calls {min(ours_calls)}-{max(ours_calls)})"
+          + (f"; torch fast_mode caught it {torch_hits}/{seeds} times" if with_torch else ""))
+    # full modes side by side where they are affordable
+    small = (100, 50, 10)
+    Ps = models.param_count(small)
+    s_full, c_full, _, ok_full = ours_impl(small, "one_wrong", mode="full")
+    s_ad, c_ad, _, ok_ad = ours_impl(small, "one_wrong")
+    line = (f"{'-'.join(map(str, small))} ({Ps} parameters), one wrong entry: ours full {s_full:.2f} s "
+            f"({c_full} calls, exact {ok_full}), ours adaptive {s_ad:.2f} s ({c_ad} calls, exact {ok_ad})")
+    if with_torch:
+        t_tf, c_tf, caught = torch_impl(small, "one_wrong", 0, fast_mode=False)
+        line += (f", torch full {t_tf:.2f} s ({c_tf} calls, caught {caught}; extrapolation would say "
+                 f"{(2 * Ps + 1) * torch_call_seconds(small):.2f} s)")
+    print(line)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--naive-subset", type=int, default=3000, help="entries timed when a net has more")
     ap.add_argument("--repeat", type=int, default=5, help="best of N for our timings")
     ap.add_argument("--no-torch", action="store_true", help="skip torch even when installed")
+    ap.add_argument("--impl", action="store_true", help="only the --impl localisation rows (issue 11)")
+    ap.add_argument("--seeds", type=int, default=20, help="seeds for the --impl detection rate")
     args = ap.parse_args(argv)
+    if args.impl:
+        try:
+            if args.no_torch:
+                raise ImportError
+            import torch  # noqa: F401
+            with_torch = True
+        except ImportError:
+            with_torch = False
+        impl_section(args.seeds, with_torch)
+        return 0
     try:
         if args.no_torch:
             raise ImportError

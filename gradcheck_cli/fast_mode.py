@@ -12,53 +12,59 @@ so test *sets* of entries at once and split only the sets that disagree.
 One directional check of a set S (``Direction``)
 -----------------------------------------------
 ``v`` has random signs ``+-1`` on S (fresh signs for every check) and 0 elsewhere; the step
-is ``h_S = KAPPA eps**(1/3) max(max_{j in S} |x_j|, 1)``.  With the points ``x+- = x +- h_S v``
-as actually rounded, ``w = (x+ - x-) / 2 h_S`` is the direction really differenced, and::
+is ``h_S = eps**(1/3) max(max_{j in S} |x_j|, 1)`` (``KAPPA`` = 1 times the largest step of
+S's entries; ``--eps`` fixes it).  With the points ``x+- = x +- h_S v`` as actually rounded,
+``w = (x+ - x-) / 2 h_S`` is the direction really differenced, and::
 
     claimed   a   = g . w
     numeric   D   = (f(x+) - f(x-)) / 2 h_S                                  (2 calls)
     round-off R_S = SAFETY (max(ULPS eps F, 3 sigma) / h_S + (ULPS + log2 |S|) eps sum_S |g w|)
 
 with ``F = max(|f(x)|, |f(x+)|, |f(x-)|)`` and ``sigma`` the noise of f measured once near x
-(``finite_diff.measured_noise``: it catches float32 arithmetic or noisy internals that the
-dtype's eps would not).  ``judge_direction(a, D, error)`` is the one judgement: *agree*
-when ``|a - D| <= error``, *disagree* above it, *undecided* when D or its error is not
-finite.  First ``error = R_S``; when that does not agree, two more calls at ``4 h_S`` measure
-the truncation, ``error = R_S + SAFETY |D(4h) - D(h)| / 15`` (the fixed-step rule of
+(``finite_diff.measured_noise`` on ``NOISE_POINTS`` values along a random direction: it
+catches float32 arithmetic or noisy internals that the dtype's eps would not).
+``judge_direction(a, D, error)`` is the one judgement: *agree* when ``|a - D| <= error``,
+*disagree* above it, *undecided* when D or its error is not finite.  First ``error =
+R_S``; when that does not agree, two more calls at ``4 h_S`` measure the truncation,
+``error = R_S + SAFETY |D(4h) - D(h)| / 15`` (the fixed-step rule of
 ``finite_diff.central_from_values``), and the direction is judged again.  A direction is
 not judged by a *relative* error: ``a`` sums |S| entries, so a relative tolerance on it
-would let an entry hide under ``pass_tol |g . w|``; the absolute noise does not grow with
-the size of the entries' sum.
+would let an entry hide under ``pass_tol |g . w|``; the absolute error of D does not grow
+with the size of that sum (its truncation grows with |S|, and is measured).
 
-Why one wrong entry cannot hide (the guarantee)
------------------------------------------------
-Write ``e = g - grad f``.  If S agrees, ``|e . w| <= |a - D| + |D - grad f . w| <= 2 error``.
-When j is the only wrong entry of S, ``|e . w| = |e_j| |w_j|`` with ``|w_j| = 1`` to
-rounding, *whatever the signs*: so an agreeing S proves ``|e_j| <= 2 error_S`` for each of
-its entries.  The full check passes entry j when ``|g_j - D_j| <= pass_tol max(|g_j|,
-|D_j|, floor_j)``, ``floor_j = noise_j / pass_tol`` (``verdict``), which proves about
-``|e_j| <= 2 pass_tol max(|g_j|, floor_j)``.  So an agreeing S *clears* entry j only when::
+The guarantee: no entry that its own check would fail is passed by exclusion
+-----------------------------------------------------------------------------
+Write ``e = g - grad f``.  If S agrees, ``|e . w| <= |a - D| + |D - grad f . w| <= 2
+error_S``.  When j is the only wrong entry of S, ``|e . w| = |e_j| |w_j|`` with ``|w_j| = 1``
+to rounding, *whatever the signs*: an agreeing S proves ``|e_j| <= 2 error_S``.  The direct
+check of entry j fails it only when ``|g_j - D_j| > fail_tol max(|g_j|, |D_j|, floor_j)``,
+so only when ``|e_j| > fail_tol max(|g_j|, floor_j)`` (up to D_j's own error), with
+``floor_j >= noise_j / pass_tol`` and ``noise_j`` at least the round-off of f at j's own
+step ``eps**(1/3) max(|x_j|, 1)`` (``--floor`` when fixed).  So an agreeing S clears entry j
+only when::
 
-    error_S <= cover_j = pass_tol max(|g_j|, floor_j)
+    2 error_S <= cover_j = fail_tol max(|g_j|, floor_j)
 
-with ``floor_j`` from the smallest noise the full check could give entry j (its round-off
-at its own step ``eps**(1/3) max(|x_j|, 1)``; ``--floor`` when fixed).  The direction's step
-is ``KAPPA = 4`` times larger than the entries' steps, so its round-off is at most a
-quarter of theirs and big sets are cleared.  Entries of an agreeing set that are not
-covered (their cover is below the set's error: large truncation along a big set, a fixed
-``--floor 0``) are split off and tested in smaller sets, down to single entries if need
-be: an entry that its own check would fail is never declared clean by a set that could
-mask it.  Several wrong entries in one set can cancel, but for any errors, conditioning
-on the other signs, the two values of ``e . w`` for ``w_j = +-1`` are ``2 |e_j|`` apart,
-so ``P(|e . w| < |e_j|) <= 1/2`` per fresh direction: the entries finally declared clean
+and its other entries are split off and tested in smaller sets (whose truncation is
+smaller), down to single entries if need be: *an entry that its own check would fail is
+never declared clean by a set that could mask it* (certainly when it is the only wrong
+entry of the set).  Several wrong entries in one set can cancel, but conditioning on the
+other signs, the two values of ``e . w`` for ``w_j = +-1`` are ``2 |e_j|`` apart, so
+``P(|e . w| < |e_j|) <= 1/2`` per fresh direction: the entries finally passed by exclusion
 in a block have passed ``directions`` (default 8) fresh directions *together*, so a
-failing entry survives among them with probability at most ``2**-directions`` (0.4%) for
-adversarial errors (equal magnitudes), and with certainty not when it is the only one.
+failing entry survives among them with probability at most ``2**-directions`` (0.4%)
+even for adversarial errors (equal magnitudes, cancelling in pairs).
+
+What a pass by exclusion proves is therefore weaker than a direct pass: ``|e_j| <= 2
+error_S`` (``BlockOutcome.bound``; ``relative_bound`` divides it by the verdict's
+denominator ``max(|g_j|, floor_j)``): never a failing error, and usually well below the
+pass tolerance, but not a measurement.  ``--mode full`` measures every entry.
 
 Search
 ------
-Per block: test the block with up to ``directions`` directions; on the first that does not
-clear it, bisect (breadth first): each half of a suspect set gets one fresh direction,
+Per block (blocks of at most ``2 directions`` entries are simply checked entry by entry,
+which costs no more): test the block with up to ``directions`` directions; on the first
+that does not clear it, bisect (breadth first): each half of a suspect set gets one fresh direction,
 halves that do not clear are split again, sets of ``LEAF_SIZE`` or fewer entries are
 checked directly.  The union of the sets cleared on the way is then re-verified with
 ``directions`` fresh directions (and bisected again if one fails), so k wrong entries
@@ -93,7 +99,8 @@ from .verdict import Status, Thresholds, classify, floor_from_noise, relative_er
 
 #: default number of fresh directions that must all clear a block (miss probability 2**-8)
 DIRECTIONS = 8
-#: a set's step is KAPPA times the largest of its entries' steps
+#: a set's step is KAPPA times the largest of its entries' steps (larger: less round-off,
+#: more truncation, which grows with the set; 1 keeps the truncation of big sets measurable)
 KAPPA = 1.0
 #: sets of at most this many entries are checked entry by entry
 LEAF_SIZE = 2
@@ -463,7 +470,7 @@ class _Block:
         d = self.e.direction(self.r.name, idx, level, self.rng)
         if d.agreement is not Agreement.AGREE:
             return idx[:0], idx, d.error
-        covered = self.cover[self.local(idx)] >= d.error
+        covered = self.cover[self.local(idx)] >= 2 * d.error
         return idx[covered], idx[~covered], d.error
 
     def bisect(self, suspect: np.ndarray, level: int) -> list[tuple[np.ndarray, float]]:
