@@ -91,6 +91,7 @@ import numpy as np
 
 from .finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, central_from_values, default_step
 from .errors import OptionError
+from .fast_mode import Agreement, judge_direction
 from .models import Activation, Block, Loss, NetworkSpec, forward, validate_inputs
 from .verdict import Thresholds
 
@@ -574,8 +575,10 @@ def directional_check(
         kink = np.any(kk, axis=1)
         num, noi = central_from_values(f[:, 0], f[:, 1], f[:, 2], f[:, 3], np.full(k, t), base.f_scale)
         noi = noi + dot_noise
-        with np.errstate(all="ignore"):
-            bad = ~(np.abs(gu - num) <= safety * noi) & ~kink
+        # the one judgement of a direction (fast_mode), with this mode's wider margin
+        agree = np.array([judge_direction(float(a), float(d), float(safety * n)) is Agreement.AGREE
+                          for a, d, n in zip(gu, num, noi)], dtype=bool)
+        bad = ~agree & ~kink
         finite = bool(np.all(np.isfinite(g)))
         suspect = bool(np.any(bad)) or not finite
         out.append(
