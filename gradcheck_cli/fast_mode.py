@@ -27,7 +27,11 @@ catches float32 arithmetic or noisy internals that the dtype's eps would not).
 *disagree* above it, *undecided* when D or its error is not finite.  First ``error =
 R_S``; when that does not agree, two more calls at ``4 h_S`` measure the truncation,
 ``error = R_S + SAFETY |D(4h) - D(h)| / 15`` (the fixed-step rule of
-``finite_diff.central_from_values``), and the direction is judged again.  A direction is
+``finite_diff.central_from_values``), and the direction is judged again.  When it then
+agrees but the truncation ``T`` exceeds ``REFINE`` times the round-off ``R``, one more pair
+at ``h' = h_S (R / 2T)**(1/3)``, the minimiser of ``R h_S / h' + T (h' / h_S)**2``, is
+judged with that error (the measured ``c h**2`` model): a tighter bound for the set
+(``--eps`` fixes the step and skips this).  A direction is
 not judged by a *relative* error: ``a`` sums |S| entries, so a relative tolerance on it
 would let an entry hide under ``pass_tol |g . w|``; the absolute error of D does not grow
 with the size of that sum (its truncation grows with |S|, and is measured).
@@ -97,6 +101,9 @@ import numpy as np
 from .finite_diff import EPS, NOISE_POINTS, NOISE_SPACING, REL_STEP, ROUNDOFF_ULPS, SAFETY, measured_noise
 from .verdict import Status, Thresholds, classify, floor_from_noise, relative_error
 
+#: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
+#: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
+REFINE = 4.0
 #: default number of fresh directions that must all clear a block (miss probability 2**-8)
 DIRECTIONS = 8
 #: a set's step is KAPPA times the largest of its entries' steps (larger: less round-off,
@@ -387,6 +394,22 @@ class _Engine:
                 error = float(self._roundoff(F, h)) + SAFETY * dot + SAFETY * abs(d4 - shift - numeric) / 15
             calls = 4
             verdict = judge_direction(claimed, numeric, error)
+            rnd = float(self._roundoff(F, h)) + SAFETY * dot
+            trunc = error - rnd
+            if verdict is Agreement.AGREE and self.step is None and trunc > REFINE * rnd:
+                # truncation dominates: one more pair at the step that minimises rnd h / h' + trunc (h' / h)**2
+                # (the measured c h**2 model) tightens the error this set is cleared with
+                r = (rnd / (2 * trunc)) ** (1 / 3)
+                with np.errstate(all="ignore"):
+                    fpr, fmr, halfr = self._pair(idx, r * h * v)
+                    hr = r * h
+                    claimed_r = float(np.dot(g, halfr / hr))
+                    numeric_r = (fpr - fmr) / (2 * hr)
+                    Fr = max(abs(self.f0), abs(fpr), abs(fmr))
+                    error_r = float(self._roundoff(Fr, hr)) + SAFETY * dot + trunc * r * r
+                calls = 6
+                verdict = judge_direction(claimed_r, numeric_r, error_r)
+                claimed, numeric, error, h = claimed_r, numeric_r, error_r, hr
         d = Direction(name, idx, level, claimed, float(numeric), float(error), h, calls, verdict)
         self.directions.append(d)
         return d
