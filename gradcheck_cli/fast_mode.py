@@ -30,8 +30,9 @@ R_S``; when that does not agree, two more calls at ``4 h_S`` measure the truncat
 ``finite_diff.central_from_values``), and the direction is judged again.  When it then
 agrees but the truncation ``T`` exceeds ``REFINE`` times the round-off ``R``, one more pair
 at ``h' = h_S (R / 2T)**(1/3)``, the minimiser of ``R h_S / h' + T (h' / h_S)**2``, is
-judged with that error (the measured ``c h**2`` model): a tighter bound for the set
-(``--eps`` fixes the step and skips this).  A direction is
+judged with that error (the measured ``c h**2`` model): a tighter bound for the set.
+Only the directions that clear a whole pool do this (level 0, whose error is the bound
+reported); ``--eps`` fixes the step and skips it.  A direction is
 not judged by a *relative* error: ``a`` sums |S| entries, so a relative tolerance on it
 would let an entry hide under ``pass_tol |g . w|``; the absolute error of D does not grow
 with the size of that sum (its truncation grows with |S|, and is measured).
@@ -396,7 +397,7 @@ class _Engine:
             verdict = judge_direction(claimed, numeric, error)
             rnd = float(self._roundoff(F, h)) + SAFETY * dot
             trunc = error - rnd
-            if verdict is Agreement.AGREE and self.step is None and trunc > REFINE * rnd:
+            if verdict is Agreement.AGREE and level == 0 and self.step is None and trunc > REFINE * rnd:
                 # truncation dominates: one more pair at the step that minimises rnd h / h' + trunc (h' / h)**2
                 # (the measured c h**2 model) tightens the error this set is cleared with
                 r = (rnd / (2 * trunc)) ** (1 / 3)
