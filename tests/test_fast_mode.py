@@ -294,3 +294,20 @@ def test_func_full_and_adaptive_agree_on_a_wrong_entry(cli, tmp_path, monkeypatc
         doc = json.loads(r.out)
         assert [c["index"] for c in doc["checks"] if c["status"] == "fail"] == [[24, 34]], mode
         assert doc["summary"]["checks"] == 2500
+
+
+# ------------------------------------------------------------------ property
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(P=st.integers(20, 4000), seed=st.integers(0, 10_000), k=st.integers(1, 3),
+       factor=st.sampled_from([2.0, -1.0, 0.0, 0.5]), scale=st.sampled_from([1e-6, 1.0, 1e6]))
+def test_a_classic_mistake_on_any_entries_is_always_found(P, seed, k, factor, scale):
+    f, x, g = quadratic(P, seed)
+    rng = np.random.default_rng(seed)
+    bad = rng.choice(np.flatnonzero(np.abs(g) > 1e-3), size=min(k, P), replace=False)
+    wrong = g.copy()
+    wrong[bad] *= factor
+    res = check_adaptive(lambda z: scale * f(z), x, scale * wrong, seed=seed)
+    assert found(res) == set(bad.tolist())
