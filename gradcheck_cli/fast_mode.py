@@ -452,7 +452,8 @@ class _Engine:
         return np.where(bad, np.nan, value), np.where(bad, np.inf, noise)
 
     def tick(self, n: int) -> None:
-        self.resolved += n
+        """Progress: ``n`` more entries have their outcome (a re-verified entry may count twice)."""
+        self.resolved = min(self.resolved + n, self.x.size)
         if self.progress is not None:
             self.progress(self.resolved, self.x.size)
 
