@@ -162,10 +162,10 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
         if np.any(np.isfinite(rb)):
             bounds.append(float(np.nanmax(rb)))
     out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel)
+    tally = np.bincount(np.concatenate([b.how for b in result.blocks]).astype(np.int64), minlength=len(How))
     effort = Effort(
-        mode=mode, entries=result.entries - sum(int(np.sum(b.how == How.UNCHECKED)) for b in result.blocks), checked=sum(len(b.checked) for b in result.blocks),
-        excluded=sum(int(np.sum(b.how == How.EXCLUDED)) for b in result.blocks),
-        unchecked=sum(int(np.sum(b.how == How.UNCHECKED)) for b in result.blocks),
+        mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]), checked=int(tally[How.CHECKED]),
+        excluded=int(tally[How.EXCLUDED]), unchecked=int(tally[How.UNCHECKED]),
         calls=result.calls + extra_calls, seconds=result.seconds, directions=len(result.directions),
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
