@@ -311,3 +311,28 @@ def test_a_classic_mistake_on_any_entries_is_always_found(P, seed, k, factor, sc
     wrong[bad] *= factor
     res = check_adaptive(lambda z: scale * f(z), x, scale * wrong, seed=seed)
     assert found(res) == set(bad.tolist())
+
+
+# ------------------------------------------------------------------ hostile functions
+HOSTILE = {
+    "exp(3x)": (lambda z: float(np.sum(np.exp(3 * z))), lambda z: 3 * np.exp(3 * z)),
+    "sin(50x)": (lambda z: float(np.sum(np.sin(50 * z))), lambda z: 50 * np.cos(50 * z)),
+    "(sum x)^4": (lambda z: float(np.sum(z) ** 4), lambda z: 4 * np.sum(z) ** 3 * np.ones_like(z)),
+    "logsumexp": (lambda z: float(np.log(np.sum(np.exp(z)))), lambda z: np.exp(z) / np.sum(np.exp(z))),
+    "1e-300 x^2": (lambda z: float(1e-300 * np.sum(z * z)), lambda z: 2e-300 * z),
+    "1e8 x0^2 + 1e-8 x^2": (lambda z: float(1e8 * z[0] ** 2 + 1e-8 * np.sum(z[1:] ** 2)),
+                            lambda z: np.concatenate([[2e8 * z[0]], 2e-8 * z[1:]])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_adaptive_and_full_agree_on_hostile_functions(name):
+    """Large curvature along big sets, tiny partials next to huge ones, values near underflow:
+    adaptive mode fails exactly the entries the full check fails (none when right)."""
+    f, gf = HOSTILE[name]
+    x = np.random.default_rng(0).standard_normal(600)
+    g = gf(x)
+    bad = g.copy()
+    bad[[5, 300, 599]] *= 2
+    for claimed in (g, bad):
+        assert found(check_adaptive(f, x, claimed)) == found(check_every_entry(f, x, claimed)), name
