@@ -77,10 +77,12 @@ def prepare_expression(
 ) -> ExpressionProblem:
     """Parse the expression, ``--wrt`` and ``--grad``; derive sympy's partials."""
     from . import expression as ex
-    from .points import at_names, parse_names
+    from .points import at_names, parse_names, text_names
 
     parsed = ex.parse(text)
-    known = sorted(set(parsed.variables) | at_names(at))
+    # a name written in the text is a variable even when it cancels (0*y): its partial is 0
+    written = {n for n in text_names(text) if n not in ex.FUNCTIONS and n not in ex.CONSTANTS}
+    known = sorted(set(parsed.variables) | at_names(at) | written)
     if wrt is None or wrt == "":
         wrt_names = list(parsed.variables)
     elif isinstance(wrt, str):

@@ -111,3 +111,14 @@ def test_judge_blocks_with_sampled_indices_and_kinks():
                                 kink=np.array([False, True]), indices=np.array([4, 5]))], Thresholds())
     assert v.blocks[0].status is Status.PASS and v.counts["kink"] == 1
     assert v.checks[0].index == (1, 1)
+
+
+def test_wrt_a_variable_that_cancels_is_drawn_like_the_others():
+    """issue 10 item 8: "x**2 + 0*y" --wrt x,y with random points; y's partial is 0."""
+    r = check_expression("x**2 + 0*y", wrt="x,y", points=3)
+    assert [c.name for c in r.checks] == ["x", "y"] * 3
+    assert all(set(c.point) == {"x", "y"} for c in r.checks)
+    assert len({c.point["y"] for c in r.checks}) == 3  # drawn, not fixed
+    assert all(c.analytic == 0.0 and c.status is Status.PASS for c in r.checks if c.name == "y")
+    with pytest.raises(OptionError, match="--wrt: unknown variable 'sin'"):
+        check_expression("sin(x)", wrt="x,sin")
