@@ -12,7 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradcheck_cli.check_func import check_func, check_gradient, parse_shape, parse_x
+from conftest import run
+from gradcheck_cli.checks.common import check_gradient
+from gradcheck_cli.checks.func import check_func
+from gradcheck_cli.inputs import parse_shape, parse_x
+from gradcheck_cli.views.table import x_text
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.errors import OptionError, UserCodeError
 from gradcheck_cli.verdict import Status
@@ -108,12 +112,6 @@ def user_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(args, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def run_json(args, capsys):
@@ -418,7 +416,7 @@ def test_parsers():
     assert parse_shape("scalar") == ()
     assert parse_shape("2x3") == (2, 3)
     x, label = parse_x("1,2,3")
-    assert x.shape == (3,) and label == "x = [1., 2., 3.]"
+    assert x.shape == (3,) and x_text(label, x.shape) == "x = [1., 2., 3.]"
     assert parse_x("2.5")[0].shape == ()
     assert parse_x("2.5,")[0].shape == (1,)
 
@@ -428,7 +426,7 @@ def test_progress_bar_only_on_a_terminal():
 
     from rich.console import Console
 
-    from gradcheck_cli.report import DelayedProgress
+    from gradcheck_cli.views.progress import DelayedProgress
 
     quiet = DelayedProgress("x", delay=0.0, console=Console(file=io.StringIO(), force_terminal=False))
     with quiet as p:
@@ -447,6 +445,7 @@ def test_progress_bar_only_on_a_terminal():
 
 
 # ------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_subprocess_end_to_end(user_dir):
     env = dict(os.environ, COLUMNS="120")
     ok = subprocess.run([str(GRADCHECK), "func", "mycode.py:quad", "--shape", "3,4"],

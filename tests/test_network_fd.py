@@ -170,7 +170,6 @@ def test_relu_kink_in_the_first_layer_is_reported_as_kink_not_failure():
     expected[b1.offset + j] = True
     np.testing.assert_array_equal(result.kink, expected)
     np.testing.assert_array_equal(nf.kink_mask(spec, data, params), expected)
-    np.testing.assert_array_equal(m.kink_mask(spec, data, params), expected)
     assert where(status, Status.KINK)[expected].all()
     assert Status.FAIL not in set(status) and Status.WARN not in set(status)
     # without the kink mark these entries would not pass: the stencil straddles the kink
@@ -256,6 +255,7 @@ def _smallest_failing_bump(grad, result, e):
 
 
 @pytest.mark.parametrize("seed", range(4))
+@pytest.mark.slow
 def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
     spec, data, labels, params, grad, result = big
     W1 = spec.block("W1")
@@ -295,6 +295,7 @@ def test_fast_mode_flags_a_non_finite_gradient():
 
 # ---------------------------------------------------------------- scale
 
+@pytest.mark.slow
 def test_784_100_10_is_fast_and_small(big):
     spec, data, labels, params, grad, _ = big
     t = time.perf_counter()
