@@ -35,10 +35,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"gradcheck {__version__}\n")
+        raise typer.Exit(ExitCode.OK)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+) -> None:
     """Check hand-written gradients against finite differences.
 
     Exit codes: 0 all checks pass, 1 a check failed, 2 bad input.
@@ -98,13 +110,18 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
 
     if junit is not None:
         _write_junit(report, junit)
-    if fmt is Format.JSON:
-        sys.stdout.write((to_json or view.to_json)(report) + "\n")
-    elif show is None:
-        view.render(report, view.make_console(), quiet=quiet)
-    else:
-        show(report, view.make_console())
-    raise typer.Exit(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED)
+    code = ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
+    try:
+        if fmt is Format.JSON:
+            sys.stdout.write((to_json or view.to_json)(report) + "\n")
+        elif show is None:
+            view.render(report, view.make_console(), quiet=quiet)
+        else:
+            show(report, view.make_console())
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
+        _silence_stdout()
+    raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------ commands
@@ -183,9 +200,15 @@ def net_command(
     if inject_bug == "list":
         from .models import BUGS
 
-        width = max(map(len, BUGS))
-        for name, text in BUGS.items():
-            sys.stdout.write(f"{name:<{width}}  {text}\n")
+        if format is Format.JSON:
+            import json
+
+            bugs = [{"name": name, "description": text} for name, text in BUGS.items()]
+            sys.stdout.write(json.dumps({"command": "net", "bugs": bugs}, indent=2) + "\n")
+        else:
+            width = max(map(len, BUGS))
+            for name, text in BUGS.items():
+                sys.stdout.write(f"{name:<{width}}  {text}\n")
         raise typer.Exit(ExitCode.OK)
     if dims is None:
         from .errors import OptionError
@@ -210,14 +233,20 @@ def _join_dims(args: list[str]) -> list[str]:
         out.append(args[i])
         if args[i] == "--dims":
             j = i + 1
-            while j < len(args) and args[j].strip().lstrip("-").replace(",", "").isdigit() and not args[j].startswith("--"):
+            # every word up to the next option is a size: "--dims 10 x 10" is one (bad) value
+            while j < len(args) and not _is_option(args[j]):
                 j += 1
             if j > i + 1:
-                out.append(",".join(args[i + 1 : j]))
+                out.append(" ".join(args[i + 1 : j]))
                 i = j
                 continue
         i += 1
     return out
+
+
+def _is_option(word: str) -> bool:
+    """``--top``, ``-q``: an option; ``-5``, ``-log(x)``: a value."""
+    return word.startswith("--") or (len(word) == 2 and word[0] == "-" and word[1].isalpha())
 
 
 # ------------------------------------------------------------------ func and sanity
@@ -389,13 +418,75 @@ def _error_line(message: str, detail: str = "") -> None:
         sys.stderr.write(detail + "\n")
 
 
+def _command_app(args: list[str]) -> typer.Typer:
+    """``app`` with only the command being run registered.
+
+    Typer builds a click command for every registered command on each run (about 3 ms
+    each); a run needs one.  Usage lines and errors are the same, since the group and
+    its callback stay.  Help, unknown commands and no command get the whole app.
+    """
+    import copy
+
+    name = args[0] if args else None
+    chosen = [c for c in app.registered_commands if c.name == name]
+    if not chosen:
+        return app
+    lean = copy.copy(app)
+    lean.registered_commands = chosen
+    return lean
+
+
+def _dash_values(command, args: list[str]) -> list[str]:
+    """Let values that start with '-' through: ``expr "-log(x)"``, ``--at -2``, ``--grad "-sin(x)"``.
+
+    click reads any word that starts with '-' as an option.  A value option followed by
+    such a word becomes ``--opt=WORD``; any other '-' word that is not an option of the
+    command (``-log(x)``, ``-x**2``) is a positional argument and moves after ``--``.
+    Words that start with ``--`` are never moved, so a misspelt option is still an error.
+    """
+    names = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    names |= {"-h", "--help"}
+    valued = {o for p in command.params if getattr(p, "is_flag", True) is False and not getattr(p, "count", False)
+              for o in p.opts}
+    out: list[str] = []
+    moved: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            out.extend(args[i:])
+            break
+        if word in valued and i + 1 < len(args) and args[i + 1].startswith("-") and args[i + 1] not in names:
+            out.append(f"{word}={args[i + 1]}")
+            i += 2
+            continue
+        if word.startswith("-") and not word.startswith("--") and len(word) > 1 and word not in names:
+            moved.append(word)
+        else:
+            out.append(word)
+        i += 1
+    if moved:
+        out = out + moved if "--" in out else out + ["--", *moved]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; map every error to the contract's exit codes in this one place."""
+    """Run the CLI; map every error to the contract's exit codes in this one place.
+
+    A closed stdout (``gradcheck ... | head -1``) keeps the verdict's exit code and
+    prints nothing on stderr (see ``_finish``).
+    """
     from .errors import InputError
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     try:
-        code = app(args=args, prog_name="gradcheck", standalone_mode=False)
+        the_app = _command_app(args)
+        if not args:
+            args = ["--help"]
+        elif the_app is not app:
+            command = typer.main.get_command(the_app).commands[args[0]]
+            args = args[:1] + _dash_values(command, args[1:])
+        code = the_app(args=args, prog_name="gradcheck", standalone_mode=False)
     except InputError as exc:
         _error_line(str(exc), exc.detail())
         code = ExitCode.BAD_INPUT
@@ -415,8 +506,22 @@ def main(argv: list[str] | None = None) -> None:
                 raise
             _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
             code = ExitCode.INTERNAL_ERROR
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
     raise SystemExit(int(code or 0))
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: send what is left to /dev/null, so that the flush at exit
+    prints no 'Exception ignored ... BrokenPipeError' on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _usage_message(exc) -> str:

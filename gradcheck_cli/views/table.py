@@ -38,10 +38,17 @@ def make_console(file: IO[str] | None = None, width: int | None = None, stderr: 
     Output that is not a terminal (a CI log, a file) gets 120 columns unless ``COLUMNS``
     says otherwise, so that rows are not cut to rich's default of 80.
     """
-    console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False)
+    console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False,
+                      emoji=False)
     if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     return console
+
+
+def _broken_pipe() -> None:
+    """rich exits 1 when the reader closes the pipe; the caller keeps the verdict instead."""
+    raise BrokenPipeError("stdout was closed")
 
 
 def fmt_value(x: float) -> str:

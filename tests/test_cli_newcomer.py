@@ -1,0 +1,143 @@
+"""What a newcomer trips over (issue 10): the command line's sharp edges, each a test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_error_line
+
+GRADCHECK = [sys.executable, "-m", "gradcheck_cli"]
+
+
+def gradcheck(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "COLUMNS")}
+    return subprocess.run([*GRADCHECK, *args], capture_output=True, text=True, cwd=cwd, env=env)
+
+
+# ------------------------------------------------------------------ 1. leading minus
+
+
+@pytest.mark.parametrize(
+    "args, analytic",
+    [
+        (["expr", "-log(x)", "--at", "2"], -0.5),
+        (["expr", "-(y*log(a)+(1-y)*log(1-a))", "--at", "a=0.25,y=1", "--wrt", "a"], -4.0),
+        (["expr", "x**2", "--at", "-2"], -4.0),
+        (["expr", "x**2", "--at", "-2", "--grad", "-(-2*x)"], -4.0),
+        (["expr", "--at", "1", "-x**3"], -3.0),
+        (["expr", "-x", "--at=-1"], -1.0),
+    ],
+)
+def test_values_that_start_with_a_minus_need_no_double_dash(cli, args, analytic):
+    r = cli(*args, "--format", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["checks"][0]["analytic"] == pytest.approx(analytic)
+
+
+def test_a_misspelt_option_is_still_an_error(cli):
+    assert_one_error_line(cli("expr", "x", "--pionts", "3"), "No such option: --pionts")
+
+
+def test_double_dash_still_works(cli):
+    r = cli("expr", "--at", "2", "--", "-log(x)")
+    assert r.code == 0, r.err
+
+
+# ------------------------------------------------------------------ 2. help and version
+
+
+def test_no_arguments_prints_the_normal_help(cli):
+    r = cli()
+    assert r.code == 0 and r.err == ""
+    assert r.out.startswith("Usage: gradcheck [OPTIONS] COMMAND [ARGS]...")
+    assert "expr" in r.out and "net" in r.out and "error:" not in r.out
+
+
+@pytest.mark.parametrize("args", [["-h"], ["expr", "-h"], ["net", "-h"]])
+def test_dash_h_is_help(cli, args):
+    r = cli(*args)
+    assert r.code == 0 and r.out.startswith("Usage: gradcheck") and r.err == ""
+
+
+def test_version(cli):
+    from gradcheck_cli import __version__
+
+    r = cli("--version")
+    assert (r.code, r.out, r.err) == (0, f"gradcheck {__version__}\n", "")
+
+
+# ------------------------------------------------------------------ 3. closed stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["net", "--dims", "100", "50", "10"], 0),
+        (["expr", "sin(x)", "--at", "1"], 0),
+        (["expr", "sin(x)", "--at", "1", "--format", "json"], 0),
+        (["net", "--dims", "10", "5", "10", "--inject-bug", "missing-sigmoid-grad"], 1),
+    ],
+)
+def test_a_closed_stdout_keeps_the_verdicts_exit_code_silently(args, code):
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "COLUMNS")}
+    proc = subprocess.Popen([*GRADCHECK, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.read(1)
+    proc.stdout.close()  # like `| head -c1`: the reader is gone before the report is written
+    err = proc.stderr.read().decode()
+    assert proc.wait() == code
+    assert err == ""
+
+
+# ------------------------------------------------------------------ 5. malformed sizes
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["func", "mycode.py:f", "--shape", "3,x"], ["--shape", "'x' is not a whole number"]),
+        (["net", "--dims", "10", "x", "10"], ["--dims must be whole numbers", "10 x 10"]),
+        (["net", "--dims", "10", "5.5", "10"], ["--dims must be whole numbers", "5.5"]),
+        (["net", "--dims", "a"], ["--dims must be whole numbers"]),
+        (["sweep", "--dims", "10", "x", "10"], ["--dims must be whole numbers"]),
+    ],
+)
+def test_every_malformed_size_names_its_option(cli, args, fragments):
+    assert_one_error_line(cli(*args), *fragments)
+
+
+# ------------------------------------------------------------------ 7. files
+
+
+def test_a_text_file_given_as_npy_is_not_a_npy_file(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mycode.py").write_text("import numpy as np\ndef f(x):\n    return np.sum(x**2), 2*x\n")
+    (tmp_path / "x.npy").write_text("1 2 3\n")
+    r = cli("func", "mycode.py:f", "--x", "x.npy")
+    assert_one_error_line(r, "--x: 'x.npy' is not a .npy file")
+    assert "allow_pickle" not in r.err
+    np.save(tmp_path / "good.npy", np.arange(3.0))
+    assert cli("func", "mycode.py:f", "--x", "good.npy").code == 0
+
+
+# ------------------------------------------------------------------ 12. inject-bug list
+
+
+def test_inject_bug_list_as_json(cli):
+    from gradcheck_cli.models import BUGS
+
+    r = cli("net", "--inject-bug", "list", "--format", "json")
+    assert r.code == 0 and r.err == ""
+    doc = json.loads(r.out)
+    assert [b["name"] for b in doc["bugs"]] == list(BUGS)
+    assert all(b["description"] == BUGS[b["name"]] for b in doc["bugs"])
+    text = cli("net", "--inject-bug", "list")
+    assert text.out.splitlines()[0].startswith(next(iter(BUGS)))
