@@ -480,13 +480,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     try:
-        the_app = _command_app(args)
-        if not args:
-            args = ["--help"]
-        elif the_app is not app:
-            command = typer.main.get_command(the_app).commands[args[0]]
-            args = args[:1] + _dash_values(command, args[1:])
-        code = the_app(args=args, prog_name="gradcheck", standalone_mode=False)
+        code = _run(args)
     except InputError as exc:
         _error_line(str(exc), exc.detail())
         code = ExitCode.BAD_INPUT
@@ -511,6 +505,26 @@ def main(argv: list[str] | None = None) -> None:
     except (BrokenPipeError, ValueError):
         _silence_stdout()
     raise SystemExit(int(code or 0))
+
+
+def _run(args: list[str]):
+    """Run the app on ``args`` (no arguments: the help) with our RuntimeWarnings off.
+
+    Overflow at extreme points (|x| near 1e308) is expected and handled where it
+    happens; this keeps any that slips through off stderr.  The user's own code's
+    warnings still show.
+    """
+    import warnings
+
+    the_app = _command_app(args)
+    if not args:
+        args = ["--help"]
+    elif the_app is not app:
+        command = typer.main.get_command(the_app).commands[args[0]]
+        args = args[:1] + _dash_values(command, args[1:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
+        return the_app(args=args, prog_name="gradcheck", standalone_mode=False)
 
 
 def _silence_stdout() -> None:

@@ -141,3 +141,28 @@ def test_inject_bug_list_as_json(cli):
     assert all(b["description"] == BUGS[b["name"]] for b in doc["bugs"])
     text = cli("net", "--inject-bug", "list")
     assert text.out.splitlines()[0].startswith(next(iter(BUGS)))
+
+
+# ------------------------------------------------------------------ 4. no warnings of ours
+
+
+@pytest.mark.slow
+def test_no_runtime_warning_of_ours_reaches_stderr(tmp_path):
+    (tmp_path / "e.py").write_text("import numpy as np\ndef f(x):\n    return float(np.sum(np.exp(x))), np.exp(x)\n")
+    for args in (["expr", "x", "--at", "x=1e300"], ["func", "e.py:f", "--x", "709"],
+                 ["expr", "x*y", "--at", "x=1e150,y=1e150"]):
+        r = gradcheck(*args, cwd=tmp_path)
+        assert "Warning" not in r.stderr, (args, r.stderr)
+        assert r.returncode in (0, 1) or r.stderr.count("\n") == 1, (args, r.stderr)
+
+
+def test_extreme_points_compute_without_warnings():
+    import warnings
+
+    from gradcheck_cli.checks.expr import check_expression
+    from gradcheck_cli.verdict import Thresholds, floor_from_noise
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_expression("x", at=["x=1e300"])
+        floor_from_noise(np.array([1e305]), Thresholds())
