@@ -4,7 +4,9 @@ Random points are drawn coordinate by coordinate from a fixed mixture (half N(0,
 a quarter N(0, 10**2), a quarter ``±10**U(-3, 2)``), in batches of ``BATCH``
 candidates evaluated in one vectorised call; a candidate is kept when ``f`` and every
 partial derivative are real and finite there (so ``log(x)`` gets ``x > 0``).  The first
-``n`` valid candidates in draw order are used, so a seed fixes the points.
+``n`` valid candidates in draw order are used, so a seed fixes the points.  Each
+coordinate is rounded to 6 significant digits (and the point checked again), so the
+label shown for a point is short and reads back as exactly that point.
 """
 
 from __future__ import annotations
@@ -150,6 +152,13 @@ def _candidates(rng: np.random.Generator, n_vars: int) -> np.ndarray:
     return np.select([kind < 2, kind == 2], [normal, wide], logu)
 
 
+def short_numbers(values: np.ndarray, digits: int = 6) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits, each the float nearest to its
+    decimal text, so that a random point reads back exactly from its label (``x=-0.00804226``)."""
+    flat = [float(f"{v:.{digits}g}") for v in np.asarray(values, dtype=float).ravel()]
+    return np.array(flat, dtype=float).reshape(np.shape(values))
+
+
 def random_points(
     valid: Callable[[np.ndarray], np.ndarray], n_vars: int, count: int, seed: int
 ) -> np.ndarray:
@@ -171,8 +180,13 @@ def random_points(
     for _ in range(MAX_BATCHES):
         cand = _candidates(rng, n_vars)
         ok = cand[np.asarray(valid(cand), dtype=bool)]
-        found.append(ok)
-        have += len(ok)
+        start = 0
+        while have < count and start < len(ok):
+            take = short_numbers(ok[start : start + count - have])
+            start += len(take)
+            take = take[np.asarray(valid(take), dtype=bool)]  # rounding can reach a boundary
+            found.append(take)
+            have += len(take)
         if have >= count:
             return np.concatenate(found)[:count]
     where = "where f and its derivatives are real and finite"

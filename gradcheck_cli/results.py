@@ -26,8 +26,15 @@ def json_number(x: float | None) -> float | None:
 
 
 def number_label(v: float) -> str:
-    """A coordinate as the user reads it: 6 significant digits."""
-    return f"{v:.6g}"
+    """A coordinate as the user reads it: the shortest text that reads back as the same
+    float (``1.000001``, ``-2``, ``1e-05``), so that two different points never share a
+    label.  Random points are drawn with 6 significant digits (``points.py``), so their
+    labels stay short."""
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    text = repr(v)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def point_label(point: Mapping[str, float]) -> str:

@@ -140,3 +140,19 @@ def test_parse_sizes_refuses_anything_else_naming_the_option(text, option, messa
     with pytest.raises(OptionError) as info:
         parse_sizes(text, option, "3,4", times=option == "--shape")
     assert message in str(info.value)
+
+
+def test_random_points_read_back_exactly_from_their_labels():
+    from gradcheck_cli.results import number_label
+
+    pts = random_points(lambda c: np.all(c > -50, axis=1), 2, 50, seed=3)
+    for v in pts.ravel():
+        label = number_label(v)
+        assert float(label) == v and len(label.lstrip("-").replace(".", "").split("e")[0]) <= 6 + 1
+
+
+def test_rounding_to_six_digits_never_leaves_the_domain():
+    # sqrt(x - 1): a candidate 1.0000001 rounds to 1, where d/dx is infinite: it is dropped
+    valid = lambda c: c[:, 0] > 1.0  # noqa: E731
+    pts = random_points(valid, 1, 200, seed=0)
+    assert (pts[:, 0] > 1.0).all() and len(pts) == 200
