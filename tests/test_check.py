@@ -47,7 +47,7 @@ def test_claimed_gradients_positional_and_named():
         ({"grads": ["cos(q)"]}, UnknownNameError, "unknown variable 'q'"),
         ({"wrt": "q"}, OptionError, "--wrt: unknown variable 'q'"),
         ({"at": ["x=-1"]}, DomainError, "point x=-1 is outside the domain: f = log(x) is not real and finite there"),
-        ({"at": ["x=0"]}, DomainError, "outside the domain"),
+        ({"at": ["x=0"]}, DomainError, "point x=0 is a singularity: f = log(x) is infinite there"),
         ({"points": 0}, OptionError, "--points must be at least 1"),
         ({"method": "forward"}, OptionError, "--method must be one of"),
         ({"eps": -1.0}, OptionError, "--eps must be a positive number"),

@@ -177,3 +177,27 @@ def test_point_labels_are_the_shortest_text_that_round_trips(cli, value, label):
     r = cli("expr", "x**2", "--at", value)
     assert r.code == 0, r.err
     assert r.out.splitlines()[3].startswith(label + " ")
+
+
+# ------------------------------------------------------------------ 6. errors blame the right thing
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["descend", "x**2", "--x0", "y=1"], "error: --x0 'y=1': unknown variable 'y'"),
+        (["expr", "x**2", "--at", "x=abc"], "error: --at 'x=abc': the value of 'x' is not a number or a constant expression"),
+        (["expr", "log(x)", "--at", "0"], "error: point x=0 is a singularity: f = log(x) is infinite there"),
+        (["expr", "1/x", "--at", "0"], "error: point x=0 is a singularity: f = 1/x is infinite there"),
+        (["expr", "exp(x)", "--at", "1000"], "error: at x=1000, f = exp(x) is 1.97e+434, beyond float64's range"),
+        (["expr", "-log(exp(a)/(exp(a)+exp(b)))", "--at", "a=1001,b=0"],
+         "error: at a=1001, b=0, float64 overflows while computing f = -log(exp(a)/(exp(a) + exp(b))), whose value is finite"),
+        (["expr", "log(x)", "--at", "-1"], "error: point x=-1 is outside the domain: f = log(x) is not real and finite there"),
+        (["expr", "log(x)", "--points", "20481"], "error: --points 20481: at most 20480 random points"),
+    ],
+)
+def test_error_lines_blame_the_right_thing(cli, args, message):
+    r = cli(*args)
+    assert_one_error_line(r)
+    assert r.err.startswith(message), r.err
+    assert "overflows float64)" not in r.err and "unknown variable 'abc'" not in r.err

@@ -23,6 +23,7 @@ from .calculus import (
     node_kind,
     node_name,
     partial,
+    why_not_finite,
 )
 from .evaluate import compile_many, compile_one, kink_mask
 from .parse import Expression, parse, parse_constant, symbol
@@ -30,5 +31,5 @@ from .parse import Expression, parse, parse_constant, symbol
 __all__ = [
     "Expression", "bounded_simplify", "compile_many", "compile_one", "constant_value", "derivation",
     "derivations", "derivatives", "display", "kink_mask", "kinks", "local_derivatives", "node_children",
-    "node_kind", "node_name", "parse", "parse_constant", "partial", "symbol",
+    "node_kind", "node_name", "parse", "parse_constant", "partial", "symbol", "why_not_finite",
 ]
