@@ -201,3 +201,79 @@ def test_error_lines_blame_the_right_thing(cli, args, message):
     assert_one_error_line(r)
     assert r.err.startswith(message), r.err
     assert "overflows float64)" not in r.err and "unknown variable 'abc'" not in r.err
+
+
+# ------------------------------------------------------------------ 10. narrow terminals
+
+
+def _run_at(cli, monkeypatch, width: int, *args: str):
+    monkeypatch.setenv("COLUMNS", str(width))
+    return cli(*args)
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_expression_tables_never_cut_what_a_user_needs(cli, monkeypatch, width):
+    r = _run_at(cli, monkeypatch, width, "expr", "sin(x)*y+cos(x)", "--points", "3", "--format", "json")
+    doc = json.loads(r.out)
+    r = _run_at(cli, monkeypatch, width, "expr", "sin(x)*y+cos(x)", "--points", "3")
+    lines = r.out.splitlines()
+    assert all(len(line.rstrip()) <= width for line in lines), r.out
+    assert "…" not in r.out
+    from gradcheck_cli.results import point_label
+
+    for c in doc["checks"]:
+        assert point_label(c["point"]) in r.out  # every point whole
+        for v in (c["analytic"], c["numeric"]):
+            assert f"{v:.10g}" in r.out or f"{v:.7g}" in r.out  # whole, 10 or 7 digits
+        assert f"{c['rel_error']:.1e}" in r.out or c["rel_error"] == 0
+    assert r.out.count("PASS") == len(doc["checks"])
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_network_tables_never_cut_entries_at_narrow_widths(cli, monkeypatch, width):
+    r = _run_at(cli, monkeypatch, width, "net", "--dims", "10", "5", "10", "--inject-bug", "missing-sigmoid-grad",
+                "--top", "3")
+    assert "…" not in r.out
+    assert all(len(line.rstrip()) <= width for line in r.out.splitlines()), r.out
+    for entry in ("W1[4, 3]", "W1[2, 3]", "W1[7, 0]"):
+        assert entry in r.out
+    assert r.out.count("FAIL") >= 5
+
+
+def test_the_quick_start_table_fits_80_columns(cli, monkeypatch):
+    r = _run_at(cli, monkeypatch, 80, "expr", "sin(x)-cos(x)")
+    assert "x=-0.00804226 " in r.out and "…" not in r.out
+    assert max(len(line.rstrip()) for line in r.out.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("width", [80, 60])
+def test_the_sweep_chart_is_never_wrapped(cli, monkeypatch, width):
+    r = _run_at(cli, monkeypatch, width, "sweep", "sin(x)*y", "--at", "x=1,y=2")
+    chart = r.out.split("relative error\n", 1)[1].split("V shape", 1)[0]
+    assert all(len(line.rstrip()) <= width for line in chart.splitlines()), chart
+    rows = [line for line in chart.splitlines() if "┤" in line]
+    assert all(line.lstrip().startswith("1e") for line in rows)  # no row wrapped onto the next
+
+
+# ------------------------------------------------------------------ 19. sweep symbols
+
+
+def test_truncation_and_round_off_have_distinct_symbols(cli):
+    r = cli("sweep", "sin(x)*y", "--at", "x=1,y=2")
+    assert "• truncation" in r.out and "× round-off" in r.out and "◆ best step" in r.out
+    rows = [line for line in r.out.splitlines() if "┤" in line]
+    assert any("×" in row for row in rows) and any("•" in row for row in rows)
+
+
+def test_sweep_symbols_are_coloured_on_a_terminal():
+    from rich.console import Console
+
+    from gradcheck_cli.views.sweep import sweep_chart
+
+    sweep = {"steps": [1e-1, 1e-2, 1e-3], "rel_errors": [1e-3, 1e-9, 1e-6],
+             "regimes": ["truncation", "best", "round-off"], "best_step": 1e-2, "best_rel_error": 1e-9}
+    console = Console(force_terminal=True, color_system="standard", width=80)
+    with console.capture() as cap:
+        console.print(sweep_chart(sweep, 1e-7, width=80))
+    out = cap.get()
+    assert ";33m • " in out and ";35m × " in out  # yellow truncation, magenta round-off
