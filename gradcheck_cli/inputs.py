@@ -74,17 +74,38 @@ def parse_x(text: str) -> tuple[np.ndarray, XSource]:
     return array, XSource("given", values=tuple(float(v) for v in array.ravel()) if array.size <= 8 else None)
 
 
-def func_x(shape: str | None, x: str | None, seed: int) -> tuple[np.ndarray, XSource]:
-    """x for ``func`` and ``sweep --func``: ``--x`` as given, else N(0, 1) of ``--shape``
-    (default ``DEFAULT_FUNC_SHAPE``) drawn with ``seed``; and where it came from."""
+def parse_range(text: str) -> tuple[float, float]:
+    """``--range LO,HI``: two finite numbers with LO < HI (``"0.5,2"`` -> ``(0.5, 2.0)``)."""
+    parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise OptionError(f"--range must be two numbers LO,HI, e.g. 0.5,2; got {text!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise OptionError(f"--range LO,HI needs finite numbers with LO < HI, got {text!r}")
+    return lo, hi
+
+
+def func_x(shape: str | None, x: str | None, seed: int, value_range: str | None = None) -> tuple[np.ndarray, XSource]:
+    """x for ``func`` and ``sweep --func``: ``--x`` as given, else drawn with ``seed`` with
+    the shape ``--shape`` (default ``DEFAULT_FUNC_SHAPE``): N(0, 1), or U(LO, HI) with
+    ``--range LO,HI`` (for a function defined only on an interval, such as log on x > 0);
+    and where it came from."""
     validate_seed(seed)
     if shape is not None and x is not None:
         raise OptionError("give either --shape or --x, not both")
+    if value_range is not None and x is not None:
+        raise OptionError("give either --range or --x, not both")
     if x is not None:
         x0, label = parse_x(x)
     else:
         dims = DEFAULT_FUNC_SHAPE if shape is None else parse_shape(shape)
-        x0, label = np.random.default_rng(seed).standard_normal(dims), XSource("normal", seed=seed)
+        rng = np.random.default_rng(seed)
+        if value_range is None:
+            x0, label = rng.standard_normal(dims), XSource("normal", seed=seed)
+        else:
+            lo, hi = parse_range(value_range)
+            x0, label = rng.uniform(lo, hi, dims), XSource("uniform", seed=seed, low=lo, high=hi)
     return validate_x(x0), label
 
 

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LoadError, UserCodeError
+from .errors import LoadError, NonFiniteCostError, UserCodeError
 
 __all__ = ["load_callable", "load_npy", "UserFunction"]
 
@@ -546,7 +546,7 @@ class UserFunction:
                 )
             cost = float(array.reshape(()))
         if not math.isfinite(cost):
-            raise UserCodeError(f"{self.name} returned a non-finite cost ({cost})")
+            raise NonFiniteCostError(f"{self.name} returned a non-finite cost ({cost})")
         return cost
 
     def _grad_array(self, value: Any, grad_shape: tuple[int, ...]) -> np.ndarray:

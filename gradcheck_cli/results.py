@@ -155,12 +155,15 @@ class NetworkSubject:
 
 @dataclass(frozen=True)
 class XSource:
-    """Where x came from: ``normal`` (N(0, 1) with ``seed``), ``file`` (``path``) or ``given``."""
+    """Where x came from: ``normal`` (N(0, 1) with ``seed``), ``uniform`` (U(low, high) with
+    ``seed``), ``file`` (``path``) or ``given``."""
 
     kind: str
     seed: int | None = None
     path: str | None = None
     values: tuple[float, ...] | None = None  # a short given x, for the header
+    low: float | None = None  # ``uniform``: x ~ U(low, high)
+    high: float | None = None
 
 
 @dataclass(frozen=True)

@@ -277,3 +277,57 @@ def test_sweep_symbols_are_coloured_on_a_terminal():
         console.print(sweep_chart(sweep, 1e-7, width=80))
     out = cap.get()
     assert ";33m • " in out and ";35m × " in out  # yellow truncation, magenta round-off
+
+
+# ------------------------------------------------------------------ 17. softmax over one class
+
+
+@pytest.mark.parametrize("extra", [[], ["--inject-bug", "missing-sigmoid-grad"], ["--mean"]])
+def test_softmax_over_one_output_is_refused(cli, extra):
+    r = cli("net", "--dims", "3", "3", "1", *extra)
+    assert_one_error_line(r, "--dims 3 3 1", "softmax over 1 output", "Dy >= 2", "--loss mse")
+
+
+def test_one_output_with_mse_is_checked_and_bugs_show(cli):
+    assert cli("net", "--dims", "3", "3", "1", "--loss", "mse").code == 0
+    assert cli("net", "--dims", "3", "3", "1", "--loss", "mse", "--inject-bug", "missing-sigmoid-grad").code == 1
+
+
+# ------------------------------------------------------------------ 18. func's x distribution
+
+
+LOG = "import numpy as np\ndef f(x):\n    return float(np.sum(np.log(x))), 1 / x\n"
+
+
+def test_range_draws_x_from_an_interval(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ln.py").write_text(LOG)
+    r = cli("func", "ln.py:f", "--range", "0.5,2", "--format", "json")
+    assert r.code == 0, r.err
+    r = cli("func", "ln.py:f", "--range", "0.5,2")
+    assert "x ~ U(0.5, 2), seed 0, shape 3 x 4" in r.out
+    assert_one_error_line(cli("func", "ln.py:f", "--range", "2,1"), "--range")
+    assert_one_error_line(cli("func", "ln.py:f", "--range", "a"), "--range must be two numbers")
+    assert_one_error_line(cli("func", "ln.py:f", "--range", "0.5,2", "--x", "1,2"), "--range or --x")
+
+
+def test_a_nan_cost_at_the_drawn_x_says_how_to_draw_another(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ln.py").write_text(LOG)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = cli("func", "ln.py:f")
+    assert r.code == 2 and r.out == ""
+    line = r.err.strip().splitlines()[-1]
+    assert line.startswith("error: ln.py:f returned a non-finite cost (nan) (x ~ N(0, 1), negative entries included")
+    assert "--range LO,HI" in line
+
+
+def test_uniform_x_is_seeded():
+    from gradcheck_cli.inputs import func_x
+
+    a, _ = func_x("4", None, 3, "0.5,2")
+    b, source = func_x("4", None, 3, "0.5,2")
+    assert (a == b).all() and (a >= 0.5).all() and (a < 2).all() and source.kind == "uniform"

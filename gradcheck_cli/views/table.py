@@ -199,6 +199,8 @@ def x_text(source, shape) -> str:
         return "x"
     if source.kind == "normal":
         return f"x ~ N(0, 1), seed {source.seed}"
+    if source.kind == "uniform":
+        return f"x ~ U({source.low:g}, {source.high:g}), seed {source.seed}"
     if source.kind == "file":
         return f"x from {source.path}"
     if source.values is None:
