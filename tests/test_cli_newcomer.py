@@ -331,3 +331,79 @@ def test_uniform_x_is_seeded():
     a, _ = func_x("4", None, 3, "0.5,2")
     b, source = func_x("4", None, 3, "0.5,2")
     assert (a == b).all() and (a >= 0.5).all() and (a < 2).all() and source.kind == "uniform"
+
+
+# ------------------------------------------------------------------ 13. NaN in the user's gradient
+
+
+NAN_IMPL = textwrap.dedent("""
+    import numpy as np
+    from gradcheck_cli import models
+
+    def fbp(data, labels, params, dims):
+        c, g = models.cost_and_grad(models.NetworkSpec(tuple(dims)), data, labels, params)
+        g = g.copy()
+        g[2 * dims[1] + 3] = np.nan          # W1[2, 3]
+        return c, g
+
+    def one_wrong(data, labels, params, dims):
+        c, g = models.cost_and_grad(models.NetworkSpec(tuple(dims)), data, labels, params)
+        g = g.copy()
+        g[4 * dims[1] + 2] *= 1.5            # W1[4, 2]
+        return c, g
+
+    def fx(x):
+        g = 2 * x
+        g[1, 2] = np.nan
+        return float(np.sum(x ** 2)), g
+""")
+
+
+def test_a_nan_in_the_gradient_has_one_representation_and_a_hint(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "impl.py").write_text(NAN_IMPL)
+    r = cli("net", "--dims", "10", "5", "10", "--impl", "impl.py:fbp", "--format", "json")
+    assert r.code == 1
+    doc = json.loads(r.out)
+    w1 = next(b for b in doc["blocks"] if b["name"] == "W1")
+    assert w1["max_rel_error"] is None and w1["worst_index"] == [2, 3] and w1["status"] == "fail"
+    entry = next(c for c in doc["checks"] if c["name"] == "W1" and c["index"] == [2, 3])
+    assert entry["analytic"] is None and entry["rel_error"] is None and entry["status"] == "fail"
+    assert "your gradient has NaN at W1[2, 3]" in doc["hints"][0]
+    text = cli("net", "--dims", "10", "5", "10", "--impl", "impl.py:fbp").out
+    assert "1.8e+308" not in text and " inf " not in text
+    w1_row = next(line for line in text.splitlines() if line.startswith("W1 "))
+    assert " nan " in w1_row
+    entry_row = next(line for line in text.splitlines() if line.startswith("W1[2, 3]"))
+    assert entry_row.split()[2] == "nan" and entry_row.split()[4] == "nan"
+    assert "hint: your gradient has NaN at W1[2, 3]" in text
+    assert "derivative of the hidden activation" not in text
+
+
+def test_a_nan_in_funcs_gradient(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "impl.py").write_text(NAN_IMPL)
+    doc = json.loads(cli("func", "impl.py:fx", "--format", "json").out)
+    assert doc["blocks"][0]["max_rel_error"] is None
+    assert doc["hints"] == ["your gradient has NaN at x[1, 2] (a division by zero, log(0) or overflow?)"]
+
+
+# ------------------------------------------------------------------ 16. hints
+
+
+def test_a_single_wrong_entry_is_called_an_indexing_mistake(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "impl.py").write_text(NAN_IMPL)
+    doc = json.loads(cli("net", "--dims", "10", "5", "10", "--impl", "impl.py:one_wrong", "--format", "json").out)
+    assert len(doc["hints"]) == 1
+    assert doc["hints"][0].startswith("W1: only W1[4, 2] is wrong (analytic")
+    assert "1.5x" in doc["hints"][0] and "indexing" in doc["hints"][0]
+
+
+def test_a_hint_names_every_block_it_concerns(cli):
+    r = cli("net", "--dims", "3", "3", "1", "--loss", "mse", "--mean", "--inject-bug", "mean-cost-summed-grad",
+            "--format", "json")
+    doc = json.loads(r.out)
+    assert [b["status"] for b in doc["blocks"]] == ["fail"] * 4
+    assert doc["hints"] == ["W1, b1, W2, b2: every entry is 20.0x the numeric value: "
+                            "a mean cost with a summed gradient (or the reverse)?"]
