@@ -100,9 +100,12 @@ class BlockResult:
     worst_index: tuple[int, ...] | None
     status: Status
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: fast mode: random directions along which the block was checked (``checked`` counts
+    #: entries checked one by one, 0 when the directions agreed)
+    directions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "shape": list(self.shape),
             "checked": self.checked,
@@ -110,6 +113,9 @@ class BlockResult:
             "worst_index": None if self.worst_index is None else [int(i) for i in self.worst_index],
             "status": self.status.value,
         }
+        if self.directions:
+            out["directions"] = self.directions
+        return out
 
 
 def count_statuses(statuses: Sequence[Status]) -> dict[str, int]:

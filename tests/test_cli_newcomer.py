@@ -407,3 +407,19 @@ def test_a_hint_names_every_block_it_concerns(cli):
     assert [b["status"] for b in doc["blocks"]] == ["fail"] * 4
     assert doc["hints"] == ["W1, b1, W2, b2: every entry is 20.0x the numeric value: "
                             "a mean cost with a summed gradient (or the reverse)?"]
+
+
+# ------------------------------------------------------------------ 14. fast mode says what it checked
+
+
+def test_fast_mode_says_what_was_checked(cli):
+    r = cli("net", "--dims", "10", "5", "10", "--mode", "fast")
+    rows = [line for line in r.out.splitlines() if line[:2] in ("W1", "b1", "W2", "b2")]
+    assert len(rows) == 4 and all(" 8 dirs " in row for row in rows), r.out
+    assert "(0 entries checked)" not in r.out and "agreed along all 8 directions" in r.out
+    doc = json.loads(cli("net", "--dims", "10", "5", "10", "--mode", "fast", "--format", "json").out)
+    assert all(b["checked"] == 0 and b["directions"] == 8 for b in doc["blocks"])
+    doc = json.loads(cli("net", "--dims", "10", "5", "10", "--mode", "fast", "--inject-bug", "b1-zero",
+                         "--format", "json").out)
+    b1 = next(b for b in doc["blocks"] if b["name"] == "b1")
+    assert b1["checked"] == 5 and "directions" not in b1

@@ -154,7 +154,7 @@ def _block_table(report: Report, shape: bool = True, checked: bool = True) -> Ta
     for b in report.blocks:
         worst = "-" if b.worst_index is None else entry_label(b.name, b.worst_index)
         cells = [Text(b.name)] + ([" x ".join(map(str, b.shape)) or "scalar"] if shape else [])
-        cells += [str(b.checked)] if checked else []
+        cells += [f"{b.directions} dirs" if b.directions and not b.checked else str(b.checked)] if checked else []
         table.add_row(*cells, fmt_error(b.max_rel_error), Text(worst), status_text(b.status))
     return table
 
@@ -282,7 +282,8 @@ def note_lines(report: Report) -> list[str]:
         quick = list(report.quick_blocks)
         full = [b.name for b in report.blocks if b.name not in quick]
         lines.append(f"fast mode: {report.fast_directions} random ±1 directions per block; "
-                     + (f"{', '.join(quick)} agreed within their noise (0 entries checked), " if quick else "")
+                     + (f"{', '.join(quick)} agreed along all {report.fast_directions} directions within their "
+                        "noise (no entry checked one by one), " if quick else "")
                      + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check"))
     if report.hvp:
         lines.append(f"hvp: {report.hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
