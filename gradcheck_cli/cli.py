@@ -177,6 +177,7 @@ def net_command(
     loss: LossOpt = Loss.CE,
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
+    cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
     inject_bug: InjectBugOpt = None,
     mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="full: every entry; fast: random directions per block, full check of any block that disagrees.")] = Mode.FULL,
     top: TopOpt = 5,
@@ -220,7 +221,7 @@ def net_command(
     with DelayedProgress("checking parameters") as progress:
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
-            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor,
+            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
         )
     _finish(report, format, quiet, junit)

@@ -207,6 +207,24 @@ class TaylorAt:
 
 
 @dataclass(frozen=True)
+class CostCheck:
+    """``net --impl``: the user's cost against the built-in reference cost at the same
+    parameters (the contract's top-level ``cost_check``), with the verdict of a check
+    whose floor is the round-off of a sum of M per-sample costs."""
+
+    yours: float
+    reference: float
+    rel_error: float
+    floor: float
+    status: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"yours": json_number(self.yours), "reference": json_number(self.reference),
+                "rel_error": json_number(self.rel_error), "floor": json_number(self.floor),
+                "status": self.status.value}
+
+
+@dataclass(frozen=True)
 class Report:
     """The outcome of one checking command; views render it, nothing here prints.
 
@@ -232,6 +250,7 @@ class Report:
     network: NetworkSubject | None = None
     function: FunctionSubject | None = None
     sanity: tuple[SanityItem, ...] = ()
+    cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
     # extras
     order: int = 1
     mode: Mode | None = None
@@ -298,6 +317,8 @@ class Report:
             d["blocks"] = [b.to_dict() for b in self.blocks]
         if self.hints or self.command in ("net", "func"):
             d["hints"] = list(self.hints)
+        if self.cost_check is not None:
+            d["cost_check"] = self.cost_check.to_dict()
         d.update(self._extras())
         return d
 

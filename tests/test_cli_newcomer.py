@@ -423,3 +423,40 @@ def test_fast_mode_says_what_was_checked(cli):
                          "--format", "json").out)
     b1 = next(b for b in doc["blocks"] if b["name"] == "b1")
     assert b1["checked"] == 5 and "directions" not in b1
+
+
+# ------------------------------------------------------------------ 15. the cost check
+
+
+HALF = textwrap.dedent("""
+    from gradcheck_cli import models
+
+    def fbp(data, labels, params, dims):   # a minibatch-style cost: half the reference
+        c, g = models.cost_and_grad(models.NetworkSpec(tuple(dims)), data, labels, params)
+        return c / 2, g / 2
+""")
+
+
+def test_the_cost_comparison_is_the_contracts_cost_check(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "half.py").write_text(HALF)
+    r = cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp", "--format", "json")
+    assert r.code == 1
+    doc = json.loads(r.out)
+    assert all(c["name"] in ("W1", "b1", "W2", "b2") and c["index"] for c in doc["checks"])
+    cc = doc["cost_check"]
+    assert cc["status"] == "fail" and cc["yours"] == pytest.approx(cc["reference"] / 2) and cc["rel_error"] == 0.5
+    text = cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp").out
+    assert "cost check FAIL (rel error 5.0e-01)" in text.splitlines()[2]
+    assert not any(line.startswith("cost ") for line in text.splitlines())
+
+
+def test_no_cost_check_for_minibatch_or_dropout_implementations(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "half.py").write_text(HALF)
+    r = cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp", "--no-cost-check", "--format", "json")
+    assert r.code == 0
+    doc = json.loads(r.out)
+    assert "cost_check" not in doc and doc["summary"]["checks"] == 115
+    text = cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp", "--no-cost-check").out
+    assert "not compared with the reference cost: --no-cost-check" in text

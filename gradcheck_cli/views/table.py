@@ -242,7 +242,14 @@ def header_lines(report: Report) -> list[str]:
         lines.append(network_line(n))
         lines.append(f"{n.param_count} parameters: " + ", ".join(f"{b} {' x '.join(map(str, s))}" for b, s in n.shapes))
         if n.implementation is not None:
-            lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} (reference {n.reference_cost:.10g})")
+            cc = report.cost_check
+            if cc is None:
+                lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} "
+                             "(not compared with the reference cost: --no-cost-check)")
+            else:
+                lines.append(f"implementation: {n.implementation}; cost {cc.yours:.10g}, reference "
+                             f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
+                             f"(rel error {fmt_error(cc.rel_error)})")
         if n.bug:
             lines.append(f"injected bug: {n.bug}: {n.bug_text}")
     if fn is not None:
