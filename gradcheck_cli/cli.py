@@ -518,15 +518,14 @@ def _run(args: list[str]):
     """
     import warnings
 
-    the_app = _command_app(args)
+    group = typer.main.get_command(_command_app(args))  # the click group, built once
     if not args:
         args = ["--help"]
-    elif the_app is not app:
-        command = typer.main.get_command(the_app).commands[args[0]]
-        args = args[:1] + _dash_values(command, args[1:])
+    elif args[0] in getattr(group, "commands", {}):
+        args = args[:1] + _dash_values(group.commands[args[0]], args[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
-        return the_app(args=args, prog_name="gradcheck", standalone_mode=False)
+        return group(args=args, prog_name="gradcheck", standalone_mode=False)
 
 
 def _silence_stdout() -> None:

@@ -460,3 +460,40 @@ def test_no_cost_check_for_minibatch_or_dropout_implementations(cli, tmp_path, m
     assert "cost_check" not in doc and doc["summary"]["checks"] == 115
     text = cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp", "--no-cost-check").out
     assert "not compared with the reference cost: --no-cost-check" in text
+
+
+# ------------------------------------------------------------------ 21. start-up
+
+
+@pytest.mark.slow
+def test_an_expression_check_does_not_import_sympys_tensors():
+    code = ("import sys\nfrom gradcheck_cli.cli import main\n"
+            "try:\n    main(['expr', 'sin(x)-cos(x)', '-q'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sympy.combinatorics', 'rich._emoji_codes') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_deferred_tensors_still_work_when_used():
+    code = textwrap.dedent("""
+        import gradcheck_cli.expression as ex
+        import sympy
+        x = sympy.Symbol("x")
+        assert str(x + 1) == "x + 1"
+        from sympy.tensor.tensor import TensAdd, TensorHead, TensorIndexType, tensor_indices
+        L = TensorIndexType("L"); i = tensor_indices("i", L)
+        e = TensorHead("A", [L])(i) + TensorHead("B", [L])(i)
+        assert isinstance(e, TensAdd)
+        import sympy.tensor.tensor as T
+        assert T.TensAdd is TensAdd
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.strip() == "ok", r.stderr
+
+
+def test_only_the_invoked_command_is_built():
+    from gradcheck_cli.cli import _command_app, app
+
+    assert [c.name for c in _command_app(["expr", "x"]).registered_commands] == ["expr"]
+    assert _command_app([]) is app and _command_app(["--help"]) is app and _command_app(["nosuch"]) is app

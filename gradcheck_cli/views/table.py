@@ -10,7 +10,6 @@ terminal or ``NO_COLOR`` is set.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 from dataclasses import replace
@@ -346,6 +345,8 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
 
 def to_json(report: Report) -> str:
     """The contract's JSON document (NaN and infinities as ``null``)."""
+    import json
+
     return json.dumps(report.to_dict(), indent=2, allow_nan=False)
 
 
