@@ -240,11 +240,14 @@ def refreshed(shown: list[str], actual: list[str]) -> list[str]:
             start = max(pos, len(actual) - len(run))
             key = _opening(run[0])
             found = [k for k in range(pos, len(actual)) if _opening(actual[k]) == key]
-            if found and found[0] + len(run) < len(actual):
-                start = found[0]
+            if found:
+                best = max(found, key=lambda k: _common_prefix(actual[k], run[0]))
+                if best + len(run) < len(actual):
+                    start = best
         else:
             key = _opening(run[0])
-            start = next((k for k in range(pos, len(actual)) if _opening(actual[k]) == key), pos)
+            found = [k for k in range(pos, len(actual)) if _opening(actual[k]) == key]
+            start = max(found, key=lambda k: _common_prefix(actual[k], run[0])) if found else pos
         length = min(len(run), len(actual) - start)
         kept.append((start, length))
         pos = start + length
@@ -258,6 +261,10 @@ def refreshed(shown: list[str], actual: list[str]) -> list[str]:
     if pos < len(actual):
         out.append(ELLIPSIS)
     return out
+
+
+def _common_prefix(a: str, b: str) -> int:
+    return len(os.path.commonprefix([a, b]))
 
 
 def _opening(line: str) -> str:
@@ -435,6 +442,9 @@ def test_ellipsis_matching_and_refreshing():
     assert refreshed(["...", "Taylor test at x=0: order 2.00", "summary"], new) == [
         "...", "Taylor test at x=1: order 1.00", "summary"]
     assert refreshed(["h", "...", "Taylor test", "..."], new) == ["head", "...", new[2], "..."]
+    new = ["chart", "Taylor test along v:", "table", "Taylor test: order 2.00", "table", "summary"]
+    assert refreshed(["chart", "...", "Taylor test: order 1.99", "..."], new) == [
+        "chart", "...", "Taylor test: order 2.00", "..."]
 
 
 def test_update_rewrites_only_outputs(tmp_path):
