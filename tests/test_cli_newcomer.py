@@ -498,3 +498,14 @@ def test_only_the_invoked_command_is_built():
 
     assert [c.name for c in _command_app(["expr", "x"]).registered_commands] == ["expr"]
     assert _command_app([]) is app and _command_app(["--help"]) is app and _command_app(["nosuch"]) is app
+
+
+def test_the_cost_check_is_a_junit_test_case(cli, tmp_path, monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "half.py").write_text(HALF)
+    cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp", "--junit", "out.xml")
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "out.xml").getroot().iter("testcase")}
+    assert cases["cost"].find("failure") is not None and "reference" in cases["cost"].find("failure").get("message")
+    assert cases["W1"].find("failure") is None
