@@ -552,11 +552,14 @@ class _Block:
         idx = np.arange(r.offset, r.offset + r.size)
         finite = np.isfinite(e.g[idx])
         bad = idx[~finite]
-        if bad.size:  # a non-finite claimed value fails without a call
-            loc = self.local(bad)
+        if bad.size:  # a non-finite claimed value fails: no search; the numeric value of SAMPLE of them
+            shown = bad if bad.size <= 2 * SAMPLE else bad[:SAMPLE]
+            rest = np.setdiff1d(bad, shown)
+            self.check(shown)
+            loc = self.local(rest)
             self.how[loc] = How.CHECKED.value
-            self.noise[loc] = np.inf
-            e.tick(bad.size)
+            self.noise[loc] = self.least_noise[loc]
+            e.tick(rest.size)
         pool = idx[finite]
         if pool.size <= max(LEAF_SIZE, 2 * self.m):  # checking each entry costs no more than 2m calls
             self.check(pool)

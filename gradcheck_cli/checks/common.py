@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..choices import Method, Mode
-from ..diagnosis import TAYLOR_DISAGREES, ratio_hint
+from ..diagnosis import TAYLOR_DISAGREES, nonfinite_hint, ratio_hint
 from ..errors import OptionError
 from ..finite_diff import validate_step
 from ..inputs import sample_indices, validate_hvp, validate_seed, validate_top, validate_x
@@ -71,15 +71,18 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         floor = floor_from_noise(b.noise, thresholds)
         rel = relative_error(b.analytic, b.numeric, floor)
         code = status_codes(rel, thresholds, b.kink)
+        # a NaN/inf in the user's gradient has no relative error: NaN (JSON null, table
+        # "nan"), ranked worst, and a failure (status_codes fails any non-finite rel)
+        rel = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), rel, np.nan)
         st = STATUS_BY_CODE[code]
         idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
-        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf))
+        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf, posinf=np.inf))
         w = int(np.argmax(ranked)) if len(rel) else None
         tally = np.bincount(code, minlength=4)
         c = {"checks": len(rel), "pass": int(tally[0]), "warn": int(tally[1]), "fail": int(tally[2]), "kink": int(tally[3])}
         results.append(BlockResult(
             name=b.name, shape=tuple(b.shape), checked=len(rel),
-            max_rel_error=float(ranked[w]) if w is not None and ranked[w] >= 0 else 0.0,
+            max_rel_error=float(rel[w]) if w is not None and ranked[w] >= 0 else 0.0,
             worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
             status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
         ))
@@ -123,13 +126,14 @@ def blackbox_check(cost, x: np.ndarray, g: np.ndarray, blocks=None, *, mode: Mod
 
 
 def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
-                     extra_calls: int = 1) -> tuple[BlockVerdict, "Effort"]:
+                     calls: int | None = None) -> tuple[BlockVerdict, "Effort"]:
     """The verdict of a ``fast_mode`` result: ``judge_blocks`` on the entries checked
     directly, plus the entries passed by exclusion (counted as ``pass``, in ``checked``).
 
     Entries left unchecked in a block that has no failing entry (the search gave up on
     them) count as ``warn``: never as ``pass``.  ``kink`` is a flat mask of the parameter
-    vector (relu stencils).  ``extra_calls`` are the caller's own calls (the first one).
+    vector (relu stencils).  ``calls``: every call of the user's code (``UserFunction.calls``,
+    the first calls included); default the search's own.
     """
     from dataclasses import replace
 
@@ -166,7 +170,7 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
     effort = Effort(
         mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]), checked=int(tally[How.CHECKED]),
         excluded=int(tally[How.EXCLUDED]), unchecked=int(tally[How.UNCHECKED]),
-        calls=result.calls + extra_calls, seconds=result.seconds, directions=len(result.directions),
+        calls=result.calls if calls is None else int(calls), seconds=result.seconds, directions=len(result.directions),
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
     )
@@ -293,7 +297,8 @@ def check_gradient(
             cost = fu.cost_only
         result = blackbox_check(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, seed=seed, f0=cost0, step=eps,
                                 indices=idx, progress=progress)
-    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode)
+    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode,
+                                       calls=fu.calls + (gu.calls if gu is not None else 0))
     total = x0.size if idx is None else len(idx)
     block = result.blocks[0]
     c = block.checked
@@ -310,7 +315,8 @@ def check_gradient(
         checks=verdict.checks,
         counts=verdict.counts,
         blocks=verdict.blocks,
-        hints=ratio_hint(analytic, numeric, failing),
+        hints=(nonfinite_hint("x", np.asarray(g, dtype=float).reshape(x0.shape)),) if not np.all(np.isfinite(g))
+        else ratio_hint(analytic, numeric, failing),
         function=subject,
         seed=seed,
         shown=top,
