@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from gradcheck_cli import fast_mode, models
 from gradcheck_cli.fast_mode import Agreement, How, check_adaptive, check_every_entry, judge_direction
@@ -297,9 +298,6 @@ def test_func_full_and_adaptive_agree_on_a_wrong_entry(cli, tmp_path, monkeypatc
 
 
 # ------------------------------------------------------------------ property
-from hypothesis import given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=25, deadline=None)
 @given(P=st.integers(20, 4000), seed=st.integers(0, 10_000), k=st.integers(1, 3),
        factor=st.sampled_from([2.0, -1.0, 0.0, 0.5]), scale=st.sampled_from([1e-6, 1.0, 1e6]))
