@@ -21,46 +21,59 @@ evaluating two sums of M costs.  The verdict (``verdict.py``) passes an entry wh
 
 How the perturbed costs are computed
 ------------------------------------
-Not by 4P forward passes.  Perturbing ``W_l[a, b]`` by ``d`` changes only column b of
-``z_l``, by ``d a_{l-1}[:, a]`` (``d`` for ``b_l[b]``); the change of the next
-pre-activation is then rank one, ``da_b (x) W_{l+1}[b, :]``.  So for a block the four
-stencil points of every entry are evaluated together, as arrays of shape
-(rows, 4, M, columns), in tiles of at most ``chunk_bytes``, and only the *change* of each
-per-sample cost is formed, never ``f(x + h e)`` itself:
+Not by 4P forward passes.  The cost is a sum over samples, and perturbing ``W_l[a, b]``
+by ``d`` moves only unit b of layer l, by ``d u_s`` in sample s (``u = a_{l-1}[:, a]``;
+``u = 1`` for ``b_l[b]``).  So every stencil value is a sum of one-dimensional functions::
 
-* activation change, from exact identities without cancellation (``k = 1/2`` for the
-  sigmoid, 1 for tanh)::
+    f(x + d e) - f(x) = sum_s phi_{s,b}(d u_s),
+    phi_{s,b}(t) = c_s(z_l[s, b] + t) - c_s(z_l[s, b])    (the rest of z_l[s] fixed)
 
-      act(z + d) - act(z) = tanh(k d) / (A(z) + B(z) tanh(k d))
-      sigmoid: A = 1 + cosh z,  B = sinh z;   tanh: A = cosh(z)**2,  B = sinh z cosh z
-      relu:    max(z + d, 0) - max(z, 0) piecewise
+and only these *changes* are formed, never ``f(x + h e)`` itself.
 
-* output change, softmax + cross-entropy, ``dz`` a full change of ``z_L``::
+*Output layer* (``W_L``, ``b_L``): ``phi`` is closed-form and evaluated exactly, O(M)
+per stencil point (``_tile``)::
 
-      dc_i = (sum_j y_ij) log1p(sum_j p_ij expm1(dz_ij)) - sum_j y_ij dz_ij
+    cross-entropy:  dc_s = (sum_j y_sj) log1p(p_sb expm1(d)) - y_sb d
+    squared error:  dc_s = dyhat (yhat_sb - y_sb + dyhat / 2)
 
-  and when only the last hidden unit b changed (``dz_i = da_i W_L[b, :]``), through the
-  cumulant series of ``w = W_L[b, :]`` under ``p_i``::
+*Hidden layers* (every l < L, ``_layer_series``): ``phi_{s,b}`` is expanded in its Taylor
+series ``sum_n c_n[s, b] t**n`` by univariate Taylor arithmetic through the rest of the
+network: the activation series from its ODE (``y' = act'(y) x'``, ``_act_series``), one
+matmul per later layer for all orders at once, then the series of the loss (exp and log
+by their ODEs, ``_output_series``).  One expansion per (sample, unit) serves every entry
+of ``W_l[:, b]`` and ``b_l[b]``::
 
-      log sum_j p_ij exp(da w_j) = sum_{n>=1} kappa_n(i, b) da**n / n!
+    f_k[a, b] = sum_n (k h_ab)**n Q_n[a, b],   Q_n = (u**n)^T c_n      (k = +-1, +-4)
 
-  (kappa_n computed from the central moments of w, orders 1..8) truncated at the first
-  order K whose remainder bound ``sum_{K<n<=8} max|kappa_n / n!| |da|**n`` plus the Cauchy
-  bound of the orders above 8, ``2 x**9 / (1 - x)`` with ``x = |da| max_j |w_j - mean|
-  4/pi`` (the CGF is analytic for ``x < 2``), is below 10% of ``eps f_scale / M``; else
-  the general formula is used.  Small ``tanh`` arguments use its odd series with the same
-  kind of bound;
-* squared error: ``dc_i = sum_j dyhat_ij (yhat_ij - y_ij + dyhat_ij / 2)``.
+an (A x M) by (M x D_l) product per order (``_series_block``).  Cost per layer: a few
+forward passes of M D_l rows, instead of 4 A D_l M dense ones.
 
-These changes are exact to a few ulps *of the change*, far below the round-off allowance
-``4 eps f_scale / h`` that ``noise`` carries, so ``noise`` stays an honest, conservative
-bound.  Deeper layers propagate the change densely: ``dz_{m+1} = da_m W_{m+1}``.
+The truncation is certified, not guessed (``_tail_orders``).  Cauchy's estimate: if a
+function g with the same Taylor coefficients past order 1 as ``phi`` is analytic on the
+complex disk ``|t| <= R`` with ``|g| <= B``, the remainder after order K on
+``|t| <= r`` (``r >= 4 h |u|``, every stencil point of the column) is at most
+``B q**(K+1) / (1 - q)``, ``q = r / R``.  R and B come from bounding every later
+pre-activation's change on the disk: its first-order part exactly (``J``, forward mode)
+and the rest by the centred form ``|act(z + w) - act(z) - act'(z) w| <= sup|act''| |w|**2/2``
+with ``|act'|``, ``|act''|`` bounded on complex disks around z (``_disk_sup``:
+``|cosh(x + iy)|**2 = sinh(x)**2 + cos(y)**2``).  Each row takes the least order K <=
+``MAX_ORDER`` whose remainder is below ``SERIES_BUDGET eps per_sample_scale``, so the
+truncation of a stencil sum is below ``SERIES_BUDGET eps f_scale``, i.e. at most 1/40
+of the round-off allowance that ``noise`` carries: ``noise`` stays an honest,
+conservative bound.  Rows are grouped by order (typically 1-6).  A unit where no order
+suffices (a nearly singular disk, a huge step) is computed densely instead (``_tile``:
+exact activation changes ``act(z + d) - act(z) = tanh(k d) / (A(z) + B(z) tanh(k d))``
+propagated through the later layers).
 
 Kinks (relu)
 ------------
 An entry is a kink when a relu pre-activation changes sign inside its stencil
-``[x - 4h, x + 4h]``.  Up to the first sign change every pre-activation is affine in the
-perturbation, so comparing signs at the stencil's ends with the base point is exact.
+``[x - 4h, x + 4h]``.  Up to the first sign change every pre-activation moves by
+``t J`` (the network is linear there), so the first crossing of row (s, b) is at
+``dstar = min(|z_l[s, b]|, min_{m,k} |z_m[s, k]| / |J_m[k]|)`` (``_relu_dstar``), exact;
+an entry is a kink when ``4 h |u_s| > dstar`` for some sample.  Inside the kink-free
+region relu's ``phi`` is the loss along a line, analytic, so its series is certified as
+above; kink entries are recomputed densely, so their numbers are true differences.
 
 Fast mode (``directional_check``, ``fast_check``)
 -------------------------------------------------
@@ -294,7 +307,7 @@ def _output_dense(base: _Base, dz: np.ndarray) -> np.ndarray:
     y = base.labels
     if base.spec.loss is Loss.CE:
         p = base.acts[-1]
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             s = np.einsum("...ij,ij->...i", np.expm1(dz), p)
             dc = base.ysum * np.log1p(s) - np.einsum("...ij,ij->...i", dz, y)
     else:
@@ -688,7 +701,8 @@ def numeric_gradient(
     noise = np.full(P, np.nan)
     kink = np.zeros(P, dtype=bool)
     for block in _resolve_blocks(spec, blocks):
-        n, e, k = _block_numeric(base, block, int(chunk_bytes))
+        with np.errstate(all="ignore"):  # a non-finite value shows as nan numeric, inf noise
+            n, e, k = _block_numeric(base, block, int(chunk_bytes))
         numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), k.ravel()
     return NumericGradient(numeric, noise, kink)
 
@@ -833,7 +847,7 @@ def _tile(base: _Base, l: int, u: np.ndarray, c: np.ndarray, h: np.ndarray, chun
         y = base.labels[:, c]
         if spec.loss is Loss.CE:
             p = base.acts[-1][:, c]
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 t = np.expm1(d)
                 t *= p
                 t = np.log1p(t, out=t)
