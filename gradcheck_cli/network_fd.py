@@ -124,8 +124,6 @@ RHO = {Activation.TANH: pi / 4, Activation.SIGMOID: pi / 2, Activation.RELU: np.
 RHO_OUT = 0.5
 #: a row's first-guess disk radius is SHRINK x the largest the first-order terms allow
 SHRINK = 0.7
-#: fractions of the first guess tried (in one batch) where it is too large
-_RETRY = (0.5, 0.25, 0.1, 0.03)
 #: stencil multipliers: x + h, x - h, x + 4h, x - 4h
 STENCIL = np.array([1.0, -1.0, 4.0, -4.0])
 _CLIP_Z = 300.0  # |z| beyond this: the activation change is below 1e-130 of the step
@@ -502,26 +500,35 @@ def _relu_dstar(base: _Base, l: int, s: np.ndarray, b: np.ndarray, J: dict) -> n
     return dstar
 
 
+def _largest_scale(a, c, rho):
+    """The largest ``theta`` with ``a theta + c theta**2 <= rho`` (a, c >= 0), elementwise."""
+    with np.errstate(all="ignore"):
+        return 2 * rho / (a + np.sqrt(a * a + 4 * c * rho))
+
+
 def _disk_error(base: _Base, l: int, s: np.ndarray, b: np.ndarray, R: np.ndarray, J: dict):
-    """``e_L >= |dz_L - J_L d|`` (n, Dy) over the complex disks ``|d| <= R`` (n,).
+    """``e_L >= |dz_L - J_L d|`` (n, Dy) over the complex disks ``|d| <= R`` (n,), and theta.
 
     Centred form: ``e_{l+1} = S_l R**2 / 2 |W_{l+1}[b]|``, ``rho_m = |J_m| R + e_m`` and
     ``e_{m+1} = (|act'(z_m)| e_m + S_m rho_m**2 / 2) |W_{m+1}|`` with ``S_m = 2k sup|act'|``
-    bounding ``|act''|`` on disks of radius ``RHO[act]`` (``_disk_sup``).  Also returns
-    where every hidden ``rho_m`` stays within that radius (else the bounds do not hold).
+    bounding ``|act''|`` on disks of radius ``RHO[act]`` (``_disk_sup``), valid while every
+    ``rho_m <= RHO[act]``.  Every ``e_m`` is at least quadratic in R, so for ``theta <= 1``
+    the bounds at ``theta R`` are at most ``theta**2 e_m`` and ``theta rho_m``: ``theta``
+    (n,) is the largest such factor keeping every ``rho_m`` within ``RHO[act]``.
     """
     kind = base.spec.activation
     k2 = 2 * _KAPPA[kind]
     rho_h = RHO[kind]
     e = (k2 * base.disk_sup(l)[s, b] * R * R / 2)[:, None] * np.abs(base.layers[l][0][b])
-    ok = R <= rho_h
+    theta = np.minimum(1.0, rho_h / R)
     Rc = R[:, None]
     for m in range(l + 1, base.L):
-        rho = np.abs(J[m]) * Rc + e
-        ok = ok & (np.max(rho, axis=1) <= rho_h)
+        a = np.abs(J[m]) * Rc
+        theta = np.minimum(theta, np.min(_largest_scale(a, e, rho_h), axis=1))
+        rho = a + e
         n = base.act_grad(m)[s] * e + (k2 / 2) * base.disk_sup(m)[s] * rho * rho
         e = n @ np.abs(base.layers[m][0])
-    return e, ok
+    return e, theta
 
 
 def _tail_orders(base: _Base, l: int, s: np.ndarray, b: np.ndarray, r: np.ndarray, J: dict) -> np.ndarray:
@@ -560,23 +567,11 @@ def _tail_orders(base: _Base, l: int, s: np.ndarray, b: np.ndarray, r: np.ndarra
             for m in range(l + 1, L):
                 jmax = np.maximum(jmax, np.max(np.abs(J[m]), axis=1))
             R = SHRINK * np.minimum(RHO[kind] / jmax, R)
-            e, ok = _disk_error(base, l, s, b, R, J)
-            ok &= np.max(dev * R[:, None] + e, axis=1) <= rho_o
-            bad = np.flatnonzero(~ok)
-            if bad.size:  # smaller radii for the rows whose disk's image left its radius
-                f = len(_RETRY)
-                rows = np.tile(bad, f)
-                Rt = np.repeat(np.array(_RETRY), bad.size) * R[rows]
-                Jt = {m: J[m][rows] for m in J}
-                et, okt = _disk_error(base, l, s[rows], b[rows], Rt, Jt)
-                okt &= np.max(dev[rows] * Rt[:, None] + et, axis=1) <= rho_o
-                okt = okt.reshape(f, bad.size)
-                first = np.argmax(okt, axis=0)  # the largest radius that holds
-                found = okt[first, np.arange(bad.size)]
-                pick = first * bad.size + np.arange(bad.size)
-                R[bad] = Rt[pick]
-                e[bad] = et[pick]
-                ok[bad] = found
+            e, theta = _disk_error(base, l, s, b, R, J)
+            theta = np.minimum(theta, np.min(_largest_scale(dev * R[:, None], e, rho_o), axis=1))
+            R = theta * R
+            e = e * (theta * theta)[:, None]
+            ok = theta > 0
         rho = dev * np.where(np.isfinite(R), R, 0.0)[:, None] + e
         y = base.labels[s]
         if ce:
