@@ -791,17 +791,65 @@ def _series_block(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, c
         f[i] = acc
     kink = np.zeros(h.shape, dtype=bool)
     if base.spec.activation is Activation.RELU:
-        kink = _entry_kinks(base, block, ser.dstar)
+        kink = _relu_crossings(base, block, h, ser, f, chunk_bytes)
     cols = np.flatnonzero(ser.dense)
     if cols.size:
         f[:, :, cols], kink[:, cols] = _dense_entries(base, block, h[:, cols], cols, chunk_bytes)
-    redo = kink.copy()
-    redo[:, cols] = False
-    for b in np.flatnonzero(np.any(redo, axis=0)):
-        rows = np.flatnonzero(redo[:, b])
-        fb, kb = _dense_entries(base, block, h[rows][:, [b]], np.array([b]), chunk_bytes, rows)
-        f[:, rows, b], kink[rows, b] = fb[:, :, 0], kb[:, 0]
     return f, kink
+
+
+def _relu_crossings(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, f: np.ndarray,
+                    chunk_bytes: int) -> np.ndarray:
+    """Kinks of a relu block, and true values for them: ``f`` corrected in place.
+
+    Only the (entry, sample) pairs whose stencil reaches the sample's first kink,
+    ``4 h_ab |u_sa| > dstar[s, b]``, are wrong in the series; for those the series term is
+    replaced by ``phi_{s,b}`` itself, one sample propagated exactly (``_relu_exact``).
+    """
+    u = _block_u(base, block)
+    h4 = 4.0 * h
+    kink = np.zeros(h.shape, dtype=bool)
+    hits = []
+    for s in range(base.M):
+        cross = h4 * np.abs(u[s])[:, None] > ser.dstar[s][None, :]
+        cross[:, ser.dense] = False  # those columns are redone densely anyway
+        if cross.any():
+            a, b = np.nonzero(cross)
+            hits.append((np.full(a.size, s), a, b))
+            kink |= cross
+    if not hits:
+        return kink
+    s, a, b = (np.concatenate(x) for x in zip(*hits))
+    step = max(1, chunk_bytes // (8 * 4 * 4 * max(base.spec.dims[block.layer :])))
+    for i0 in range(0, s.size, step):
+        i = slice(i0, i0 + step)
+        t = (h[a[i], b[i]] * u[s[i], a[i]])[:, None] * STENCIL[None, :]  # (n, 4)
+        c = ser.coeffs[:, s[i], b[i]]  # (K, n)
+        series = np.zeros(t.shape)
+        for n in range(c.shape[0], 0, -1):
+            series += c[n - 1][:, None]
+            series *= t
+        fix = _relu_exact(base, block.layer, s[i], b[i], t) - series
+        np.add.at(f, (slice(None), a[i], b[i]), fix.T)
+    return kink
+
+
+def _relu_exact(base: _Base, l: int, s: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``phi_{s,b}(t)`` (n, 4) exactly: one sample per row, ``z_l[s, b]`` moved by ``t``."""
+    relu = Activation.RELU
+    da = _act_diff(relu, base.zs[l][s, b][:, None], None, t)
+    dz = da[:, :, None] * base.layers[l][0][b][:, None, :]  # (n, 4, D_{l+1})
+    for m in range(l + 1, base.L):
+        da = _act_diff(relu, base.zs[m][s][:, None, :], None, dz)
+        dz = da @ base.layers[m][0]
+    y = base.labels[s][:, None, :]
+    if base.spec.loss is Loss.CE:
+        p = base.acts[-1][s][:, None, :]
+        return base.ysum[s][:, None] * np.log1p(np.sum(p * np.expm1(dz), axis=2)) - np.sum(y * dz, axis=2)
+    A, B = base.act_coeffs(base.L)
+    zL = base.zs[base.L][s][:, None, :]
+    dy = _act_diff(Activation.SIGMOID, zL, (A[s][:, None, :], B[s][:, None, :]), dz)
+    return np.sum(dy * ((base.acts[-1][s][:, None, :] - y) + 0.5 * dy), axis=2)
 
 
 def _dense_entries(base: _Base, block: Block, h: np.ndarray, cols: np.ndarray, chunk_bytes: int,
