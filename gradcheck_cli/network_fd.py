@@ -542,9 +542,11 @@ def _tail_orders(base: _Base, l: int, s: np.ndarray, b: np.ndarray, r: np.ndarra
     ``c`` the midrange of ``J_L`` (the softmax is shift invariant), so
     ``B = |ysum| (-log(1 - t)) + |y| . e_L`` with ``t = sum_j p_j expm1(|J_Lj - c| R + e_Lj)``;
     for squared error ``B = sum_j dy_j (|yhat_j - y_j| + dy_j / 2)``, ``dy_j`` bounding the
-    output's change.  R is the largest radius keeping every hidden change within ``RHO``
-    (``_disk_error``) and the output's within ``RHO_OUT``.  Returns 0 where no order up to
-    ``MAX_ORDER`` suffices: that unit then takes the dense path.
+    output's change (``sup|sigmoid'| rho_L``).  R: a first guess ``SHRINK`` x the radius
+    at which the first-order changes ``|J| R`` reach ``RHO`` (or the output's ``RHO_OUT``),
+    times the ``theta <= 1`` keeping the bounds valid (``_disk_error``).  relu is linear
+    up to ``z_L``, so there ``e = 0`` and ``R = RHO_OUT / max|J_L - c|`` exactly.  Returns 0
+    where no order up to ``MAX_ORDER`` suffices: that unit then takes the dense path.
     """
     spec = base.spec
     kind = spec.activation
@@ -684,9 +686,11 @@ def numeric_gradient(
     """Central-difference derivative of the cost for every entry of ``blocks`` (default all).
 
     Returns flat ``(numeric, noise, kink)`` of length P (see the module docstring for the
-    error model); entries of other blocks are NaN / NaN / False.  Peak extra memory is a
-    few times ``chunk_bytes`` (at least a few arrays of 4 M D floats for the widest layer
-    D after the block's: one entry's stencil).
+    error model); entries of other blocks are NaN / NaN / False.  Hidden layers take the
+    certified per-unit series, the output layer and uncertified units exact changes.  Peak
+    extra memory: a few arrays of the block's size, plus about ``K`` times ``chunk_bytes``
+    for a tile of the series (K its order, typically <= 6), or a few times ``chunk_bytes``
+    on the dense path (at least a few arrays of 4 M D floats, D the widest later layer).
     """
     if not (isinstance(chunk_bytes, (int, np.integer)) and chunk_bytes >= 2**12):
         raise OptionError(f"chunk_bytes must be an integer >= 4096, got {chunk_bytes!r}")
