@@ -126,6 +126,7 @@ RHO_OUT = 0.5
 SHRINK = 0.7
 #: stencil multipliers: x + h, x - h, x + 4h, x - 4h
 STENCIL = np.array([1.0, -1.0, 4.0, -4.0])
+_SMALL_GEMM = 1_000_000  # multiply-adds of a product OpenBLAS keeps on one thread (_matmul)
 _CLIP_Z = 300.0  # |z| beyond this: the activation change is below 1e-130 of the step
 # Taylor coefficients of tanh(x) / x in powers of x**2 (alternating, decreasing for |x| < 1)
 _TANH_SERIES = (1.0, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075,
@@ -261,6 +262,26 @@ class _Base:
 # ---------------------------------------------------------------------------- difference formulas
 
 
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for 2-D arrays, in row blocks of at most ``_SMALL_GEMM`` multiply-adds.
+
+    Why: OpenBLAS runs such products on one thread (its small-matrix path), while a
+    threaded call on a busy machine waits for its second thread to be scheduled (about
+    10 ms per call measured on the 2-core machine of issue 11, against 0.1 ms for the
+    product itself).  The flops are the same; only the hand-offs go.
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    rows = max(1, _SMALL_GEMM // max(1, k * n))
+    if m <= rows:
+        return a @ b
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    for r0 in range(0, m, rows):
+        np.matmul(a[r0 : r0 + rows], b, out=out[r0 : r0 + rows])
+    return out
+
+
+
 def _tanh_small(x: np.ndarray, bound: float | None = None, rtol: float = EPS / 8) -> np.ndarray:
     """``tanh(x)`` to relative ``rtol``: its odd series when ``|x| <= bound`` is small, else numpy."""
     ax = bound if bound is not None else (float(np.max(np.abs(x))) if x.size else 0.0)
@@ -336,7 +357,7 @@ def _propagate(base: _Base, l: int, dz: np.ndarray) -> tuple[np.ndarray, np.ndar
             kink |= np.any(_crossing(z, dz), axis=(-2, -1))
         da = _act_diff(base.spec.activation, z, coeffs, dz)
         W = base.layers[l][0]
-        dz = (da.reshape(-1, da.shape[-1]) @ W).reshape(batch + (base.M, W.shape[1]))
+        dz = _matmul(da.reshape(-1, da.shape[-1]), W).reshape(batch + (base.M, W.shape[1]))
         l += 1
     return _output_dense(base, dz), kink
 
@@ -382,60 +403,62 @@ def _disk_sup(kind: Activation, z, rho: float) -> np.ndarray:
     return (k * k) / (s * s + np.cos(k * rho) ** 2)
 
 
-def _act_series(kind: Activation, y0, w0, xs: list) -> list:
+def _act_series(kind: Activation, y0, w0, xs: list, starts: list) -> list:
     """Taylor coefficients ``y_1..y_K`` of ``act(z + sum_n x_n t**n) - act(z)``.
 
-    ``y0 = act(z)``, ``w0 = act'(z)``, ``xs = [x_1..x_K]`` (None for a zero coefficient).
-    From the ODE ``y' = w x'`` with ``w = act'(y)`` a polynomial in y (``1 - y**2`` for
-    tanh, ``y - y**2`` for the sigmoid): ``n y_n = sum_{k=1..n} k x_k w_{n-k}`` and
+    ``y0 = act(z)``, ``w0 = act'(z)`` (all rows), ``xs = [x_1..x_K]`` (None for a zero
+    coefficient).  Rows are sorted by the order they need: an order-n array covers rows
+    ``starts[n]:`` only (``starts[0] = 0``), and so does ``y_n``.  From the ODE
+    ``y' = w x'`` with ``w = act'(y)`` a polynomial in y (``1 - y**2`` for tanh, ``y - y**2``
+    for the sigmoid): ``n y_n = sum_{k=1..n} k x_k w_{n-k}`` and
     ``w_n = w'(y0) y_n - sum_{i=1..n-1} y_i y_{n-i}``.  relu (linear region): ``y_n = w0 x_n``.
     """
     if kind is Activation.RELU:
-        return [None if x is None else w0 * x for x in xs]
+        return [None if x is None else w0[starts[n]:] * x for n, x in enumerate(xs, start=1)]
     c0 = -2.0 * y0 if kind is Activation.TANH else 1.0 - 2.0 * y0
     K = len(xs)
     kx = [None if x is None else (x if k == 1 else k * x) for k, x in enumerate(xs, start=1)]
     ys: list = []
     ws = [w0]
-    tmp = None
+    buf = None
     for n in range(1, K + 1):
-        acc = np.multiply(kx[0], ws[n - 1])  # x_1 is never zero here
-        if tmp is None:
-            tmp = np.empty_like(acc)
+        st = starts[n]
+        acc = np.multiply(kx[0][st - starts[1] :], ws[n - 1][st - starts[n - 1] :])  # x_1 never zero
+        if buf is None:
+            buf = np.empty_like(acc)
+        tmp = buf[: acc.shape[0]]
         for k in range(2, n + 1):
             if kx[k - 1] is not None:
-                acc += np.multiply(kx[k - 1], ws[n - k], out=tmp)
+                acc += np.multiply(kx[k - 1][st - starts[k] :], ws[n - k][st - starts[n - k] :], out=tmp)
         if n > 1:
             acc *= 1.0 / n
         ys.append(acc)
         if n < K:
-            w = np.multiply(c0, acc)
-            for i in range(1, (n + 1) // 2):
-                np.multiply(ys[i - 1], ys[n - i - 1], out=tmp)
-                tmp *= 2.0
-                w -= tmp
-            if n % 2 == 0:
-                w -= np.multiply(ys[n // 2 - 1], ys[n // 2 - 1], out=tmp)
+            w = np.multiply(c0[st:], acc)
+            w -= _self_convolution(ys, n, starts, tmp)
             ws.append(w)
     return ys
 
 
-def _self_convolution(ys: list, n: int):
-    """``sum_{i=1..n-1} y_i y_{n-i}`` (``ys[i-1] = y_i``), each product once."""
-    acc = 0.0
-    for i in range(1, (n + 1) // 2):
-        acc = acc + 2.0 * ys[i - 1] * ys[n - i - 1]
-    if n % 2 == 0:
-        acc = acc + ys[n // 2 - 1] * ys[n // 2 - 1]
+def _self_convolution(ys: list, n: int, starts: list, out=None):
+    """``sum_{i=1..n-1} y_i y_{n-i}`` over the rows of order n (``ys[i-1] = y_i``)."""
+    st = starts[n]
+    acc = np.zeros_like(ys[n - 1])
+    for i in range(1, n // 2 + 1):
+        prod = np.multiply(ys[i - 1][st - starts[i] :], ys[n - i - 1][st - starts[n - i] :], out=out)
+        if 2 * i != n:
+            prod *= 2.0
+        acc += prod
     return acc
 
 
-def _output_series(base: _Base, s: np.ndarray, dzs: list) -> np.ndarray:
-    """``c_n`` (K, n) of the cost change of samples ``s`` for ``dz_L = sum_n dz_n t**n``.
+def _output_series(base: _Base, s: np.ndarray, dzs: list, starts: list) -> list:
+    """``[c_1..c_K]`` of the cost change of samples ``s`` for ``dz_L = sum_n dz_n t**n``.
 
-    ``dzs[n-1]`` has shape (n, Dy) (None when zero).  Cross-entropy: ``dc = ysum log S
-    - y . dz`` with ``S = sum_j p_j exp(dz_j)`` (series of exp and log by their ODEs);
-    squared error: ``dc = sum_j dyhat_j (yhat_j - y_j + dyhat_j / 2)``.
+    ``dzs[n-1]`` (rows ``starts[n]:``, Dy) or None when zero; ``c_n`` covers rows
+    ``starts[n]:`` (see ``_act_series``).  Cross-entropy: ``dc = ysum log S - y . dz``
+    with ``S = sum_j p_j exp(dz_j)`` (series of exp and log by their ODEs); squared
+    error: ``dc = sum_j dyhat_j (yhat_j - y_j + dyhat_j / 2)``.
     """
     y = base.labels[s]
     K = len(dzs)
@@ -447,34 +470,36 @@ def _output_series(base: _Base, s: np.ndarray, dzs: list) -> np.ndarray:
         ss: list = []  # S_n = sum_j p_j E_n
         logs: list = []
         for n in range(1, K + 1):
+            st = starts[n]
             acc = None
             for k in range(1, n + 1):
                 if dzs[k - 1] is None:
                     continue
-                term = k * dzs[k - 1] if k == n else (k * dzs[k - 1]) * es[n - k - 1]
+                dz = dzs[k - 1][st - starts[k] :]
+                term = k * dz if k == n else (k * dz) * es[n - k - 1][st - starts[n - k] :]
                 acc = term if acc is None else acc + term
             e = acc / n
             es.append(e)
-            sn = np.einsum("nj,nj->n", e, p)
+            sn = np.einsum("nj,nj->n", e, p[st:])
             ss.append(sn)
             ln = sn.copy()
             for k in range(1, n):
-                ln -= (k / n) * logs[k - 1] * ss[n - k - 1]
+                ln -= (k / n) * logs[k - 1][st - starts[k] :] * ss[n - k - 1][st - starts[n - k] :]
             logs.append(ln)
-            phi = ysum * ln
+            phi = ysum[st:] * ln
             if dzs[n - 1] is not None:
-                phi -= np.einsum("nj,nj->n", dzs[n - 1], y)
+                phi -= np.einsum("nj,nj->n", dzs[n - 1], y[st:])
             out.append(phi)
     else:
         yhat = base.acts[-1][s]
-        dys = _act_series(Activation.SIGMOID, yhat, base.act_grad(base.L)[s], dzs)
+        dys = _act_series(Activation.SIGMOID, yhat, base.act_grad(base.L)[s], dzs, starts)
         r = yhat - y
         for n in range(1, K + 1):
-            t = dys[n - 1] * r
+            t = dys[n - 1] * r[starts[n] :]
             if n > 1:
-                t = t + 0.5 * _self_convolution(dys, n)
+                t += 0.5 * _self_convolution(dys, n, starts)
             out.append(np.sum(t, axis=1))
-    return np.stack(out)
+    return out
 
 
 def _first_order(base: _Base, l: int, s: np.ndarray, b: np.ndarray) -> dict:
@@ -482,7 +507,7 @@ def _first_order(base: _Base, l: int, s: np.ndarray, b: np.ndarray) -> dict:
     d = base.act_grad(l)[s, b]
     J = {l + 1: d[:, None] * base.layers[l][0][b]}
     for m in range(l + 1, base.L):
-        J[m + 1] = (base.act_grad(m)[s] * J[m]) @ base.layers[m][0]
+        J[m + 1] = _matmul(base.act_grad(m)[s] * J[m], base.layers[m][0])
     return J
 
 
@@ -527,7 +552,7 @@ def _disk_error(base: _Base, l: int, s: np.ndarray, b: np.ndarray, R: np.ndarray
         theta = np.minimum(theta, np.min(_largest_scale(a, e, rho_h), axis=1))
         rho = a + e
         n = base.act_grad(m)[s] * e + (k2 / 2) * base.disk_sup(m)[s] * rho * rho
-        e = n @ np.abs(base.layers[m][0])
+        e = _matmul(n, np.abs(base.layers[m][0]))
     return e, theta
 
 
@@ -593,28 +618,31 @@ def _tail_orders(base: _Base, l: int, s: np.ndarray, b: np.ndarray, r: np.ndarra
     return need.astype(int)
 
 
-def _unit_series(base: _Base, l: int, s: np.ndarray, b: np.ndarray, K: int, J: dict) -> np.ndarray:
-    """``c_n`` (K, n) of ``phi_{s,b}`` for rows (sample s, unit b of hidden layer l).
+def _unit_series(base: _Base, l: int, s: np.ndarray, b: np.ndarray, need: np.ndarray, J: dict) -> list:
+    """``[c_1..c_K]`` of ``phi_{s,b}`` for rows (sample s, unit b of hidden layer l).
 
-    Univariate Taylor arithmetic: the unit's activation series, then per later layer the
-    activation series of every unit and one matmul for all orders >= 2 (order 1 is J).
+    ``need`` is each row's order, sorted ascending: ``c_n`` covers the rows with
+    ``need >= n`` (a suffix).  Univariate Taylor arithmetic: the unit's activation series,
+    then per later layer the activation series of every unit and one matmul for all
+    orders >= 2 together (order 1 is J).
     """
     kind = base.spec.activation
     L = base.L
+    K = int(need[-1])
+    starts = [0] + [int(np.searchsorted(need, n)) for n in range(1, K + 1)]
     if kind is Activation.RELU:  # linear up to z_L
-        return _output_series(base, s, [J[L]] + [None] * (K - 1))
+        return _output_series(base, s, [J[L]] + [None] * (K - 1), starts)
     d = base.act_grad(l)[s, b]
-    ys = _act_series(kind, base.acts[l][s, b], d, [np.ones_like(d)] + [None] * (K - 1))
-    W = base.layers[l][0][b]
-    dzs = [J[l + 1]] + [yn[:, None] * W for yn in ys[1:]]
+    ys = _act_series(kind, base.acts[l][s, b], d, [np.ones_like(d)] + [None] * (K - 1), starts)
+    W = base.layers[l][0]
+    dzs = [J[l + 1]] + [ys[n - 1][:, None] * W[b[starts[n] :]] for n in range(2, K + 1)]
     for m in range(l + 1, L):
-        ys = _act_series(kind, base.acts[m][s], base.act_grad(m)[s], dzs)
+        ys = _act_series(kind, base.acts[m][s], base.act_grad(m)[s], dzs, starts)
         dzs = [J[m + 1]]
         if K > 1:
-            hi = np.stack(ys[1:])
-            nxt = hi.reshape(-1, hi.shape[-1]) @ base.layers[m][0]
-            dzs += list(nxt.reshape(hi.shape[:-1] + (nxt.shape[-1],)))
-    return _output_series(base, s, dzs)
+            nxt = _matmul(np.concatenate(ys[1:]), base.layers[m][0])
+            dzs += np.split(nxt, np.cumsum([y.shape[0] for y in ys[1:-1]]))
+    return _output_series(base, s, dzs, starts)
 
 
 def _stencil_radius(base: _Base, l: int) -> np.ndarray:
@@ -654,9 +682,13 @@ def _layer_series(base: _Base, l: int, chunk_bytes: int) -> _LayerSeries:
                 dstar[s, b] = _relu_dstar(base, l, s, b, J)
             k = _tail_orders(base, l, s, b, r[s, b], J)
             need[s, b] = k
-            for K in np.unique(k[k > 0]):  # rows of equal order together
-                i = np.flatnonzero(k == K)
-                coeffs[:K, s[i], b[i]] = _unit_series(base, l, s[i], b[i], int(K), {m: J[m][i] for m in J})
+            i = np.argsort(k, kind="stable")
+            i = i[k[i] > 0]  # certified rows, by the order they need
+            if i.size:
+                c = _unit_series(base, l, s[i], b[i], k[i], {m: J[m][i] for m in J})
+                for n, cn in enumerate(c, start=1):
+                    st = i.size - cn.shape[0]
+                    coeffs[n - 1, s[i[st:]], b[i[st:]]] = cn
         dense = np.any(need == 0, axis=0)
         coeffs = coeffs[: max(1, int(need.max()))]
         base._series[l] = _LayerSeries(coeffs, dense, dstar)
@@ -783,7 +815,8 @@ def _series_block(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, c
     for n in range(1, K + 1):
         pw = pw * un
         radn = radn * rad
-        Q.append(pw.T @ (ser.coeffs[n - 1] * radn))
+        # einsum, not BLAS: K small products, each a thread hand-off on a busy machine
+        Q.append(np.einsum("sa,sb->ab", pw, ser.coeffs[n - 1] * radn))
     ratio = h / hmax
     f = np.empty((4,) + h.shape)
     for i, k in enumerate(STENCIL):
@@ -845,7 +878,7 @@ def _relu_exact(base: _Base, l: int, s: np.ndarray, b: np.ndarray, t: np.ndarray
     dz = da[:, :, None] * base.layers[l][0][b][:, None, :]  # (n, 4, D_{l+1})
     for m in range(l + 1, base.L):
         da = _act_diff(relu, base.zs[m][s][:, None, :], None, dz)
-        dz = da @ base.layers[m][0]
+        dz = _matmul(da.reshape(-1, da.shape[-1]), base.layers[m][0]).reshape(da.shape[:-1] + (-1,))
     y = base.labels[s][:, None, :]
     if base.spec.loss is Loss.CE:
         p = base.acts[-1][s][:, None, :]

@@ -449,9 +449,9 @@ def test_certified_series_matches_extended_precision(act, loss, scale):
         need = nf._tail_orders(base, l, s, b, r[s, b], J)
         dstar = nf._relu_dstar(base, l, s, b, J) if act == "relu" else np.full(s.size, np.inf)
         for i in np.flatnonzero((need > 0) & (r[s, b] < dstar)):
-            c = nf._unit_series(base, l, s[i : i + 1], b[i : i + 1], int(need[i]), {k: v[i : i + 1] for k, v in J.items()})
+            c = nf._unit_series(base, l, s[i : i + 1], b[i : i + 1], need[i : i + 1], {k: v[i : i + 1] for k, v in J.items()})
             for t in (r[s[i], b[i]], -r[s[i], b[i]], r[s[i], b[i]] / 4):
-                approx = sum(float(c[n - 1, 0]) * t**n for n in range(1, int(need[i]) + 1))
+                approx = sum(float(cn[0]) * t**n for n, cn in enumerate(c, start=1))
                 true = _mp_cost_change(spec, data, labels, params, l, int(s[i]), int(b[i]), t, mp)
                 assert abs(float(true) - approx) <= tol + 4 * nf.EPS * abs(approx), (l, s[i], b[i], t)
                 checked += 1
