@@ -800,7 +800,8 @@ def _series_block(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, c
     ``f_k[a, b] = sum_s phi_{s,b}(k h_ab u_sa) = sum_n (k h_ab)**n Q_n[a, b]`` with
     ``Q_n = (u**n)^T c_n``: one (rows x M) by (M x cols) product per order (scaled by
     ``umax`` and ``hmax_b`` so no power over- or underflows).  Columns whose series is not
-    certified, and relu kinks (whose values the series does not give), are redone densely.
+    certified are redone densely; relu kinks are corrected sample by sample
+    (``_relu_crossings``).
     """
     u = _block_u(base, block)  # (M, rows)
     K = ser.coeffs.shape[0]
@@ -815,8 +816,7 @@ def _series_block(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, c
     for n in range(1, K + 1):
         pw = pw * un
         radn = radn * rad
-        # einsum, not BLAS: K small products, each a thread hand-off on a busy machine
-        Q.append(np.einsum("sa,sb->ab", pw, ser.coeffs[n - 1] * radn))
+        Q.append(_matmul(np.ascontiguousarray(pw.T), ser.coeffs[n - 1] * radn))
     ratio = h / hmax
     f = np.empty((4,) + h.shape)
     for i, k in enumerate(STENCIL):
