@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LoadError, UserCodeError
+from .errors import LoadError, NonFiniteCostError, UserCodeError
 
-__all__ = ["load_callable", "UserFunction"]
+__all__ = ["load_callable", "load_npy", "UserFunction"]
 
 _THIS_FILE = os.path.abspath(__file__)
 _IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__))
@@ -95,8 +95,24 @@ def _split_spec(spec: str, what: str) -> tuple[str, str]:
 
 
 def _looks_like_file(source: str) -> bool:
+    """A path (``.py`` suffix or a separator), or an existing file that is no module name."""
     seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
-    return source.endswith(".py") or any(s in source for s in seps) or os.path.isfile(source)
+    return (
+        source.endswith(".py")
+        or any(s in source for s in seps)
+        or (os.path.isfile(source) and not _is_module_name(source))
+    )
+
+
+def _is_module_name(source: str) -> bool:
+    return all(p.isidentifier() and not keyword.iskeyword(p) for p in source.split("."))
+
+
+def _not_python(spec: str, source: str) -> LoadError:
+    """Only ``.py`` files are executed: any other file's content is neither run nor echoed."""
+    return LoadError(
+        f"cannot load '{spec}': '{source}' is not a Python file (expected FILE.py:NAME or module:NAME)"
+    )
 
 
 def _load_file(spec: str, source: str) -> ModuleType:
@@ -106,6 +122,8 @@ def _load_file(spec: str, source: str) -> ModuleType:
         raise LoadError(f"cannot load '{spec}': '{source}' is a directory, not a Python file")
     if not path.is_file():
         raise LoadError(f"cannot load '{spec}': no file '{source}'")
+    if path.suffix != ".py":
+        raise _not_python(spec, source)
     path = path.resolve()
     try:
         with open(path, "rb"):
@@ -133,7 +151,7 @@ def _load_file(spec: str, source: str) -> ModuleType:
 
 def _load_module(spec: str, source: str) -> ModuleType:
     """Import the dotted module ``source``, looking in the current directory first."""
-    if not all(p.isidentifier() and not keyword.iskeyword(p) for p in source.split(".")):
+    if not _is_module_name(source):
         raise LoadError(
             f"cannot load '{spec}': '{source}' is neither an existing file nor a module name"
         )
@@ -143,6 +161,8 @@ def _load_module(spec: str, source: str) -> ModuleType:
         except ModuleNotFoundError as exc:
             missing = exc.name or ""
             if missing and (source == missing or source.startswith(missing + ".")):
+                if os.path.isfile(source):
+                    raise _not_python(spec, source) from None
                 raise LoadError(f"cannot load '{spec}': no module '{missing}'") from exc
             raise UserCodeError(
                 f"error in '{source}' while loading it: {_exception_line(exc)}",
@@ -301,6 +321,46 @@ def _is_inside(path: Any, directory: Path) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- arrays
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_npy(path: str, option: str) -> np.ndarray:
+    """The array saved in the ``.npy`` file ``path`` (given with ``option``, e.g. ``--x``).
+
+    The file must start with numpy's ``.npy`` magic (``np.save`` writes it); anything
+    else (text, a ``.npz`` archive, a pickle) is refused without being parsed, and
+    pickled (object) arrays are never loaded.  Raises ``LoadError``.
+    """
+    if os.path.isdir(path):
+        raise LoadError(f"{option}: '{path}' is a directory, not a .npy file")
+    if not os.path.isfile(path):
+        raise LoadError(f"{option}: no file '{path}'")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_NPY_MAGIC))
+    except OSError as exc:
+        raise LoadError(f"{option}: cannot read '{path}': {exc.strerror or exc}") from None
+    if head.startswith(_ZIP_MAGIC):
+        raise LoadError(
+            f"{option}: '{path}' is a .npz archive, not a .npy file (save one array with np.save)"
+        )
+    if head != _NPY_MAGIC:
+        raise LoadError(f"{option}: '{path}' is not a .npy file (write one with np.save)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise LoadError(
+                f"{option}: '{path}' holds Python objects, expected an array of real numbers"
+            ) from None
+        raise LoadError(f"{option}: '{path}' is not a valid .npy file: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise LoadError(f"{option}: '{path}' is not a valid .npy file: {exc}") from None
+
+
 # --------------------------------------------------------------------------- tracebacks
 
 
@@ -354,6 +414,7 @@ class UserFunction:
         self._random_state = random.getstate()
         self._np_state = np.random.get_state()
         self._param_names = _positional_names(fn)
+        self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
 
     def __repr__(self) -> str:
         return f"UserFunction({self.name!r})"
@@ -394,7 +455,14 @@ class UserFunction:
         ``cost`` must be a finite real scalar (a number, a 0-d or size-1 array); ``grad``
         a real array of exactly ``grad_shape`` (non-finite entries are allowed: the
         checker fails them).  Returns ``(float(cost), float64 copy of grad)``.
+        The first call is made twice and must give the same result (``_require_repeatable``).
         """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_and_grad(*args, grad_shape=grad_shape)
+            second = self.cost_and_grad(*args, grad_shape=grad_shape)
+            self._require_repeatable(first, second)
+            return second
         result = self.call(*args)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise UserCodeError(
@@ -411,7 +479,16 @@ class UserFunction:
         return cost, np.array(grad, dtype=np.float64, copy=True)
 
     def cost_only(self, *args: Any) -> float:
-        """Call a function that returns only its cost; validate it as a finite real scalar."""
+        """Call a function that returns only its cost; validate it as a finite real scalar.
+
+        The first call is made twice and must give the same cost (``_require_repeatable``).
+        """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_only(*args)
+            second = self.cost_only(*args)
+            self._require_repeatable((first, None), (second, None))
+            return second
         result = self.call(*args)
         if isinstance(result, (tuple, list)):
             raise UserCodeError(
@@ -420,6 +497,29 @@ class UserFunction:
         return self._scalar_cost(result)
 
     # ----------------------------------------------------------------- validation
+
+    def _require_repeatable(self, first: tuple[float, Any], second: tuple[float, Any]) -> None:
+        """Two calls at the same x must agree to within ``REPEAT_ULPS`` units in the last place.
+
+        Every call starts from the same ``random``/``numpy.random`` state, so a function
+        that disagrees with itself draws numbers gradcheck cannot reset (an unseeded
+        ``np.random.default_rng()``, a Generator kept between calls, the clock).  Finite
+        differences of such a function measure its noise, not its slope: raise
+        ``UserCodeError`` (exit 2) instead of reporting a meaningless verdict.
+        """
+        (c1, g1), (c2, g2) = first, second
+        what = None
+        if not _agree(np.asarray(c1), np.asarray(c2)):
+            what = f"costs ({c1!r}, then {c2!r})"
+        elif g1 is not None and not _agree(g1, g2):
+            what = "gradients"
+        if what is not None:
+            raise UserCodeError(
+                f"{self.name} returned different {what} for the same x: it draws random "
+                "numbers that gradcheck cannot reset (an unseeded np.random.default_rng() or "
+                "a Generator kept between calls); gradcheck resets random and numpy.random "
+                "before every call, so use those or seed the generator inside the function"
+            )
 
     def _scalar_cost(self, value: Any) -> float:
         if value is None:
@@ -446,7 +546,7 @@ class UserFunction:
                 )
             cost = float(array.reshape(()))
         if not math.isfinite(cost):
-            raise UserCodeError(f"{self.name} returned a non-finite cost ({cost})")
+            raise NonFiniteCostError(f"{self.name} returned a non-finite cost ({cost})")
         return cost
 
     def _grad_array(self, value: Any, grad_shape: tuple[int, ...]) -> np.ndarray:
@@ -479,6 +579,25 @@ class UserFunction:
         if i < len(self._param_names):
             return self._param_names[i]
         return f"argument {i + 1}"
+
+
+#: two calls at the same x agree when they differ by at most this many units in the last place
+REPEAT_ULPS = 64
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are equal to within ``REPEAT_ULPS`` ulps of max(|a|) (NaN == NaN)."""
+    if a.shape != b.shape:
+        return False
+    with np.errstate(all="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if same.all():
+            return True
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not finite[~same].all():
+            return False
+        scale = float(np.max(np.abs(a[finite]), initial=0.0))
+        return bool(np.max(np.abs(a - b)[finite]) <= REPEAT_ULPS * np.finfo(float).eps * scale)
 
 
 def _positional_names(fn: Callable[..., Any]) -> list[str]:

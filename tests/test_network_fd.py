@@ -117,6 +117,8 @@ def test_a_correct_network_passes_every_entry(kw):
     samples=st.integers(1, 8),
 )
 def test_random_correct_networks_pass(dims, activation, loss, mean, seed, samples):
+    if loss == "ce" and dims[-1] < 2:
+        dims = [*dims[:-1], 2]  # a softmax over one output is refused (identically 0)
     spec = m.NetworkSpec(tuple(dims), activation=activation, loss=loss, mean=mean)
     data, labels, params = m.make_problem(spec, samples=samples, seed=seed)
     _, grad = m.cost_and_grad(spec, data, labels, params)

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from ..choices import Method
-from ..diagnosis import TAYLOR_DISAGREES, ratio_hint
+from ..diagnosis import TAYLOR_DISAGREES, nonfinite_hint, ratio_hint
 from ..errors import OptionError
 from ..finite_diff import validate_step
 from ..inputs import sample_indices, validate_hvp, validate_seed, validate_top, validate_x
@@ -71,15 +71,18 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         floor = floor_from_noise(b.noise, thresholds)
         rel = relative_error(b.analytic, b.numeric, floor)
         code = status_codes(rel, thresholds, b.kink)
+        # a NaN/inf in the user's gradient has no relative error: NaN (JSON null, table
+        # "nan"), ranked worst, and a failure (status_codes fails any non-finite rel)
+        rel = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), rel, np.nan)
         st = STATUS_BY_CODE[code]
         idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
-        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf))
+        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf, posinf=np.inf))
         w = int(np.argmax(ranked)) if len(rel) else None
         tally = np.bincount(code, minlength=4)
         c = {"checks": len(rel), "pass": int(tally[0]), "warn": int(tally[1]), "fail": int(tally[2]), "kink": int(tally[3])}
         results.append(BlockResult(
             name=b.name, shape=tuple(b.shape), checked=len(rel),
-            max_rel_error=float(ranked[w]) if w is not None and ranked[w] >= 0 else 0.0,
+            max_rel_error=float(rel[w]) if w is not None and ranked[w] >= 0 else 0.0,
             worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
             status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
         ))
@@ -230,7 +233,8 @@ def check_gradient(
         checks=verdict.checks,
         counts=verdict.counts,
         blocks=verdict.blocks,
-        hints=ratio_hint(analytic, est.value, failing),
+        hints=(nonfinite_hint("x", np.asarray(g, dtype=float).reshape(x0.shape)),) if not np.all(np.isfinite(g))
+        else ratio_hint(analytic, est.value, failing),
         function=subject,
         seed=seed,
         shown=top,

@@ -9,7 +9,7 @@ import numpy as np
 from ..choices import Activation, Loss, Method, Mode
 from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
-from ..results import BlockResult, Check, NetworkSubject, Report, count_statuses, merge_counts
+from ..results import BlockResult, Check, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, classify, floor_from_noise, relative_error
 from .common import callable_name, judge_blocks, network_block_data, with_second_opinions
 
@@ -29,6 +29,7 @@ def check_network(
     hvp: int = 0,
     taylor: bool = False,
     progress=None,
+    cost_check: bool = True,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -40,8 +41,9 @@ def check_network(
     ``impl`` is your ``NAME(data, labels, params, dimensions) -> (cost, grad)`` (a
     callable, or ``"FILE.py:NAME"`` / ``"module:NAME"``): its gradient is checked
     against central differences of its own cost (four calls per entry; ``mode="fast"``
-    checks random directions first), and its cost against the reference cost (a check
-    named ``cost``).  Without ``impl`` the built-in network is checked with batched,
+    checks random directions first), and its cost against the reference cost (the
+    report's ``cost_check``; ``cost_check=False`` skips it, for minibatch or dropout
+    implementations whose cost legitimately differs).  Without ``impl`` the built-in network is checked with batched,
     structured differences (``network_fd``); ``bug`` injects a classic mistake
     (``models.BUGS``).  The report has one block per parameter block, the failing and
     ``top`` worst entries, and hints (``diagnosis``).
@@ -71,6 +73,7 @@ def check_network(
     blocks = spec.blocks
     ref_cost = models.cost(spec, data, labels, params)
     extra_checks, hints = [], []
+    compared = None
     name = None
 
     if impl is not None:
@@ -94,9 +97,10 @@ def check_network(
         cfloor = float(floor_from_noise(cost_noise, thresholds))
         crel = float(relative_error(cost0, ref_cost, cfloor))
         cstatus = classify(np.array([crel]), thresholds)[0]
-        extra_checks.append(Check(name="cost", analytic=cost0, numeric=ref_cost, rel_error=crel,
-                                  status=cstatus, floor=cfloor))
-        if cstatus is Status.FAIL and ref_cost != 0:
+        if cost_check:
+            compared = CostCheck(yours=float(cost0), reference=float(ref_cost), rel_error=crel,
+                                 floor=cfloor, status=cstatus)
+        if cost_check and cstatus is Status.FAIL and ref_cost != 0:
             hints.append(cost_hint(cost0 / ref_cost, samples, mean))
         grad_fn = lambda p: user_cg(p.reshape(params.shape))[1].ravel()  # noqa: E731
         cost_fn = user_cost
@@ -132,7 +136,8 @@ def check_network(
         else:  # fast mode: the directions agreed within their noise
             a, d, dn = directional[b.name]
             rel = relative_error(a, d, floor_from_noise(dn, thresholds))
-            block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS))
+            block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS,
+                                             directions=len(a)))
             counts.append(count_statuses([Status.PASS] * len(a)))
     # blocks that passed fast mode's directions count as right (numeric taken as analytic)
     analytic_blocks = [
@@ -143,14 +148,16 @@ def check_network(
     ]
     hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
     checks = tuple(extra_checks) + verdict.checks
-    all_counts = merge_counts(counts + [count_statuses([c.status for c in extra_checks])])
+    extra = [c.status for c in extra_checks] + ([compared.status] if compared is not None else [])
+    all_counts = merge_counts(counts + [count_statuses(extra)])
     report = Report(
         command="net", method=Method.CENTRAL, thresholds=thresholds, checks=checks, counts=all_counts,
         blocks=tuple(block_results), param_count=spec.param_count, hints=tuple(hints), shown=top,
+        cost_check=compared,
         network=NetworkSubject(
             description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=name, cost=float(cost0),
-            reference_cost=float(ref_cost) if impl is not None else None,
+            reference_cost=float(ref_cost) if impl is not None and cost_check else None,
             bug=bug, bug_text=models.BUGS[bug] if bug else None,
         ),
         mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST else None,
