@@ -39,8 +39,9 @@ import mpmath as mp
 import numpy as np
 
 from gradcheck_cli import expression as ex
-from gradcheck_cli.check import first_order_report, prepare_expression
-from gradcheck_cli.expression_precise import compile_precise
+from gradcheck_cli.checks.expr import first_order_report
+from gradcheck_cli.problem import prepare_expression
+from gradcheck_cli.expression.precise import compile_precise
 from gradcheck_cli.finite_diff import Method, blackbox_gradient, evidence
 from gradcheck_cli.verdict import Status, Thresholds, assess
 

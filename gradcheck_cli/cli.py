@@ -1,4 +1,4 @@
-"""The ``gradcheck`` command line: a thin Typer shell over ``check`` and ``report``.
+"""The ``gradcheck`` command line: a thin Typer shell over ``checks`` and ``views``.
 
 Each command parses its options, makes one library call, renders the report and exits
 with an :class:`ExitCode`.  Every :class:`~gradcheck_cli.errors.InputError` (and every
@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     OK = 0  #: every check passed (warn and unresolved allowed unless --strict)
     CHECK_FAILED = 1  #: at least one check failed (or warned / was unresolved under --strict)
     BAD_INPUT = 2  #: bad input: expression, option, file, domain, user code
+    INTERNAL_ERROR = 3  #: a bug of ours: one line (GRADCHECK_DEBUG=1 shows the traceback)
+    INTERRUPTED = 130  #: Ctrl-C
 
 
 app = typer.Typer(
@@ -33,10 +35,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"gradcheck {__version__}\n")
+        raise typer.Exit(ExitCode.OK)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+) -> None:
     """Check hand-written gradients against finite differences.
 
     Statuses: pass (verified within --pass-tol), warn, fail, unresolved (the numbers
@@ -73,7 +87,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the su
 def _junit_path(value: Optional[str]) -> Optional[str]:
     """Validate --junit FILE before any work is done (bad input must write nothing)."""
     if value is not None:
-        from .junit import validate_path
+        from .views.junit import validate_path
 
         validate_path(value)
     return value
@@ -88,22 +102,28 @@ def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | N
     return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
 
 
-def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None) -> None:
-    """Write --junit FILE if asked, render a report on stdout and exit with its code.
+def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None) -> None:
+    """Write --junit FILE if asked, render a result on stdout and exit with its code.
 
-    ``show(report, console)`` replaces the standard table view (sweep chart, graph ...).
+    Every command ends here.  ``show(result, console)`` replaces the standard table view
+    (sweep chart, graph, descent ...), ``to_json(result)`` the report's JSON document.
     """
-    from . import report as view
+    from .views import table as view
 
     if junit is not None:
         _write_junit(report, junit)
-    if fmt is Format.JSON:
-        sys.stdout.write(view.to_json(report) + "\n")
-    elif quiet or show is None:
-        view.render(report, view.make_console(), quiet=quiet)
-    else:
-        show(report, view.make_console())
-    raise typer.Exit(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED)
+    code = ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
+    try:
+        if fmt is Format.JSON:
+            sys.stdout.write((to_json or view.to_json)(report) + "\n")
+        elif show is None:
+            view.render(report, view.make_console(), quiet=quiet)
+        else:
+            show(report, view.make_console())
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
+        _silence_stdout()
+    raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------ commands
@@ -139,8 +159,8 @@ def expr_command(
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
-    from . import report as view
-    from .check import check_expression
+    from .checks.expr import check_expression
+    from .views import graph as view
 
     report = check_expression(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
@@ -148,7 +168,7 @@ def expr_command(
         order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
     )
     show = None
-    if graph or show_steps or latex:
+    if (graph or show_steps or latex) and not quiet:
         show = lambda r, console: view.render_expression_plus(r, console, show_steps=show_steps, latex=latex)  # noqa: E731
     _finish(report, format, quiet, junit, show=show)
 
@@ -163,8 +183,9 @@ def net_command(
     loss: LossOpt = Loss.CE,
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
+    cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
     inject_bug: InjectBugOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="full: every entry; fast: random directions per block, full check of any block that disagrees.")] = Mode.FULL,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
     top: TopOpt = 5,
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
@@ -186,21 +207,27 @@ def net_command(
     if inject_bug == "list":
         from .models import BUGS
 
-        width = max(map(len, BUGS))
-        for name, text in BUGS.items():
-            sys.stdout.write(f"{name:<{width}}  {text}\n")
+        if format is Format.JSON:
+            import json
+
+            bugs = [{"name": name, "description": text} for name, text in BUGS.items()]
+            sys.stdout.write(json.dumps({"command": "net", "bugs": bugs}, indent=2) + "\n")
+        else:
+            width = max(map(len, BUGS))
+            for name, text in BUGS.items():
+                sys.stdout.write(f"{name:<{width}}  {text}\n")
         raise typer.Exit(ExitCode.OK)
     if dims is None:
         from .errors import OptionError
 
         raise OptionError("Missing option '--dims' (e.g. --dims 10 5 10)")
-    from .check_net import check_network
-    from .report import DelayedProgress
+    from .checks.net import check_network
+    from .views.progress import DelayedProgress
 
     with DelayedProgress("checking parameters") as progress:
         report = check_network(
-            dims, samples=samples, seed=seed, activation=activation.value, loss=loss.value, mean=mean,
-            impl=impl, bug=inject_bug, mode=mode.value, top=top, hvp=hvp, taylor=taylor,
+            dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
+            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
         )
     _finish(report, format, quiet, junit)
@@ -213,21 +240,27 @@ def _join_dims(args: list[str]) -> list[str]:
         out.append(args[i])
         if args[i] == "--dims":
             j = i + 1
-            while j < len(args) and args[j].strip().lstrip("-").replace(",", "").isdigit() and not args[j].startswith("--"):
+            # every word up to the next option is a size: "--dims 10 x 10" is one (bad) value
+            while j < len(args) and not _is_option(args[j]):
                 j += 1
             if j > i + 1:
-                out.append(",".join(args[i + 1 : j]))
+                out.append(" ".join(args[i + 1 : j]))
                 i = j
                 continue
         i += 1
     return out
 
 
+def _is_option(word: str) -> bool:
+    """``--top``, ``-q``: an option; ``-5``, ``-log(x)``: a value."""
+    return word.startswith("--") or (len(word) == 2 and word[0] == "-" and word[1].isalpha())
+
+
 # ------------------------------------------------------------------ func and sanity
 def _write_junit(report, path: str) -> None:
     """Write the JUnit XML file; a write error is bad input (exit 2)."""
     from .errors import OptionError
-    from .junit import write_junit
+    from .views.junit import write_junit
 
     try:
         write_junit(report, path)
@@ -240,8 +273,10 @@ def func_command(
     target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your function NAME(x) -> (cost, grad), as FILE.py:NAME or module:NAME (with --grad: NAME(x) -> cost).")],
     grad: Annotated[Optional[str], typer.Option("--grad", metavar="[FILE.py:]NAME", help="Separate gradient function NAME(x) -> grad (then the checked function returns only its cost); without FILE.py: from the same file.")] = None,
     shape: Annotated[Optional[str], typer.Option("--shape", help="Shape of x ~ N(0, 1), e.g. 3,4 or 'scalar' (default 3,4).")] = None,
+    value_range: Annotated[Optional[str], typer.Option("--range", metavar="LO,HI", help="Draw x from U(LO, HI) instead of N(0, 1), e.g. --range 0.5,2 for a function of x > 0 such as log.")] = None,
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
+    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
     top: TopOpt = 5,
@@ -262,14 +297,15 @@ def func_command(
 
     Example: gradcheck func mycode.py:quad --shape 3,4
     """
-    from .check_func import check_func
-    from .report import DelayedProgress
+    from .checks.func import check_func
+    from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
     with DelayedProgress("checking x") as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
-            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor,
+            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
+            value_range=value_range,
         )
     _finish(report, format, quiet, junit)
 
@@ -293,7 +329,7 @@ def sanity_command(
 
     Example: gradcheck sanity --junit sanity.xml
     """
-    from .check_func import check_sanity
+    from .checks.sanity import check_sanity
 
     report = check_sanity(seed=seed, thresholds=_thresholds(pass_tol, fail_tol, strict, floor))
     _finish(report, format, quiet, junit)
@@ -342,19 +378,19 @@ def sweep_command(
     Example: gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" --grad "y=2*sin(x)"
     or: gradcheck sweep --dims 10 5 10 --inject-bug missing-sigmoid-grad
     """
-    from . import report as view
-    from .check_sweep import check_sweep
+    from .checks.sweep import check_sweep
+    from .views import sweep as view
 
     if plot is not None:
         view.require_matplotlib()
     report = check_sweep(
-        expression, func=func, dims=dims, samples=samples, activation=activation.value, loss=loss.value,
+        expression, func=func, dims=dims, samples=samples, activation=activation, loss=loss,
         mean=mean, bug=inject_bug, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
         thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
     )
     if plot is not None:
-        view.write_sweep_plot(report.extra["sweep"], plot, title=report.header[-1], pass_tol=pass_tol)
-    _finish(report, format, quiet, show=view.render_sweep)
+        view.write_sweep_plot(report.sweep.to_dict(), plot, title=view.sweep_title(report), pass_tol=pass_tol)
+    _finish(report, format, quiet, show=None if quiet else view.render_sweep)
 
 
 @app.command("descend")
@@ -374,17 +410,15 @@ def descend_command(
 
     Example: gradcheck descend "x**4 - 3*x**3" --x0 6 --lr 0.01 --tol 1e-5
     """
-    from . import report as view
-    from .check import run_descent
+    from .checks.descend import run_descent
+    from .views import descent as view
+    from .views.progress import DelayedProgress
 
-    with view.DelayedProgress("descending") as bar:
+    with DelayedProgress("descending") as bar:
         result = run_descent(expression, x0=x0, lr=lr, tol=tol, max_iter=max_iter,
                              progress=lambda k, f, step: bar(k, max_iter))
-    if format is Format.JSON:
-        sys.stdout.write(view.descent_json(result) + "\n")
-    else:
-        view.render_descent(result, view.make_console(), quiet=quiet)
-    raise typer.Exit(ExitCode.OK if result.converged else ExitCode.CHECK_FAILED)
+    _finish(result, format, quiet, show=lambda r, console: view.render_descent(r, console, quiet=quiet),
+            to_json=view.descent_json)
 
 
 # ------------------------------------------------------------------ entry point
@@ -394,13 +428,69 @@ def _error_line(message: str, detail: str = "") -> None:
         sys.stderr.write(detail + "\n")
 
 
+def _command_app(args: list[str]) -> typer.Typer:
+    """``app`` with only the command being run registered.
+
+    Typer builds a click command for every registered command on each run (about 3 ms
+    each); a run needs one.  Usage lines and errors are the same, since the group and
+    its callback stay.  Help, unknown commands and no command get the whole app.
+    """
+    import copy
+
+    name = args[0] if args else None
+    chosen = [c for c in app.registered_commands if c.name == name]
+    if not chosen:
+        return app
+    lean = copy.copy(app)
+    lean.registered_commands = chosen
+    return lean
+
+
+def _dash_values(command, args: list[str]) -> list[str]:
+    """Let values that start with '-' through: ``expr "-log(x)"``, ``--at -2``, ``--grad "-sin(x)"``.
+
+    click reads any word that starts with '-' as an option.  A value option followed by
+    such a word becomes ``--opt=WORD``; any other '-' word that is not an option of the
+    command (``-log(x)``, ``-x**2``) is a positional argument and moves after ``--``.
+    Words that start with ``--`` are never moved, so a misspelt option is still an error.
+    """
+    names = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    names |= {"-h", "--help"}
+    valued = {o for p in command.params if getattr(p, "is_flag", True) is False and not getattr(p, "count", False)
+              for o in p.opts}
+    out: list[str] = []
+    moved: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            out.extend(args[i:])
+            break
+        if word in valued and i + 1 < len(args) and args[i + 1].startswith("-") and args[i + 1] not in names:
+            out.append(f"{word}={args[i + 1]}")
+            i += 2
+            continue
+        if word.startswith("-") and not word.startswith("--") and len(word) > 1 and word not in names:
+            moved.append(word)
+        else:
+            out.append(word)
+        i += 1
+    if moved:
+        out = out + moved if "--" in out else out + ["--", *moved]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; map every error to the contract's exit codes in this one place."""
+    """Run the CLI; map every error to the contract's exit codes in this one place.
+
+    A closed stdout (``gradcheck ... | head -1``) keeps the verdict's exit code and
+    prints nothing on stderr (see ``_finish``).
+    """
     from .errors import InputError
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     try:
-        code = app(args=args, prog_name="gradcheck", standalone_mode=False)
+        code = _run(args)
     except InputError as exc:
         _error_line(str(exc), exc.detail())
         code = ExitCode.BAD_INPUT
@@ -410,7 +500,7 @@ def main(argv: list[str] | None = None) -> None:
         _error_line("aborted")
         code = ExitCode.BAD_INPUT
     except KeyboardInterrupt:
-        code = 130
+        code = ExitCode.INTERRUPTED
     except Exception as exc:  # click usage errors (bad option value, missing argument)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             _error_line(_usage_message(exc))
@@ -419,9 +509,42 @@ def main(argv: list[str] | None = None) -> None:
             if os.environ.get("GRADCHECK_DEBUG"):
                 raise
             _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
-            code = 3
-    sys.stdout.flush()
+            code = ExitCode.INTERNAL_ERROR
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
     raise SystemExit(int(code or 0))
+
+
+def _run(args: list[str]):
+    """Run the app on ``args`` (no arguments: the help) with our RuntimeWarnings off.
+
+    Overflow at extreme points (|x| near 1e308) is expected and handled where it
+    happens; this keeps any that slips through off stderr.  The user's own code's
+    warnings still show.
+    """
+    import warnings
+
+    group = typer.main.get_command(_command_app(args))  # the click group, built once
+    if not args:
+        args = ["--help"]
+    elif args[0] in getattr(group, "commands", {}):
+        args = args[:1] + _dash_values(group.commands[args[0]], args[1:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
+        return group(args=args, prog_name="gradcheck", standalone_mode=False)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: send what is left to /dev/null, so that the flush at exit
+    prints no 'Exception ignored ... BrokenPipeError' on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _usage_message(exc) -> str:

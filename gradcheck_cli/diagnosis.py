@@ -1,6 +1,9 @@
 """Diagnosis: turn per-block analytic vs numeric gradients into a likely cause.
 
-numpy only.  Nothing here prints; ``diagnose`` returns hint strings.
+numpy only.  Nothing here prints.  Hints are sentences (the JSON ``hints`` are text), so
+they are made here, in one place, from the numbers: ``diagnose`` (network blocks),
+``ratio_hint`` (entries off by one factor), ``cost_hint`` (``net --impl``'s cost) and the
+Taylor-test sentences; the checks only pass them on.
 
 Patterns, each tried on a FAILING block ``a`` (analytic) against ``n`` (numeric):
 
@@ -87,12 +90,23 @@ def diagnose(
 
     hints: list[str] = []
     explained: set[str] = set()
-    zero, factors, transposed = [], {}, []
+    zero, factors, transposed, single = [], {}, [], []
     for name, a, n, status in items:
         if status is not Status.FAIL:
             continue
+        bad = nonfinite_hint(name, a)
+        if bad:
+            hints.append(bad)
+            explained.add(name)
+            continue
         pattern = block_pattern(a, n)
         if pattern is None:
+            one = single_wrong_entry(a, n)
+            if one is not None and a.size > 1:
+                hints.append(_single_hint(name, one, a, n))
+                explained.add(name)
+            else:
+                single.append((name, a, n))
             continue
         explained.add(name)
         if pattern[0] == "zero":
@@ -102,7 +116,21 @@ def diagnose(
         else:
             key = _round_factor(pattern[1])
             factors.setdefault(key, []).append(name)
+    # a block too small to fit a factor on its own (b2 of a 1-output network) joins a
+    # factor that the other blocks share, so the hint names every block it concerns
+    for name, a, n in single:
+        ok = np.isfinite(n) & (n != 0)
+        if not ok.any():
+            continue
+        ratios = a[ok] / n[ok]
+        for key in factors:
+            if np.all(np.abs(ratios - key) <= 1e-3 * abs(key)):
+                factors[key].append(name)
+                explained.add(name)
+                break
+    order = [name for name, *_ in items]
     for key, names in factors.items():
+        names = sorted(names, key=order.index)
         hints.append(_factor_hint(_join(names, ", "), key, samples))
     hints += [f"{name}: gradient is all zero (never assigned, or overwritten?)" for name in zero]
     hints += [
@@ -112,6 +140,44 @@ def diagnose(
     ]
     hints += _structural(items, failing, right, explained, activation)
     return hints
+
+
+def _label(name: str, index) -> str:
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]" if len(index) else name
+
+
+def nonfinite_hint(name: str, a: np.ndarray, shown: int = 3) -> str:
+    """``your gradient has NaN at W1[2, 3]`` when the analytic block has NaN or inf entries
+    (the first ``shown`` of them named), else ''."""
+    a = np.asarray(a, dtype=float)
+    bad = np.argwhere(~np.isfinite(a))
+    if not len(bad):
+        return ""
+    kinds = sorted({"NaN" if np.isnan(a[tuple(i)]) else "inf" for i in bad})
+    where = ", ".join(_label(name, i) for i in bad[:shown])
+    more = f" and {len(bad) - shown} more entries" if len(bad) > shown else ""
+    return f"your gradient has {' and '.join(kinds)} at {where}{more} (a division by zero, log(0) or overflow?)"
+
+
+def single_wrong_entry(a: np.ndarray, n: np.ndarray):
+    """The index of the only entry where ``a`` and ``n`` disagree (beyond 1e-2 of the
+    larger, with entries below 1e-3 of the block's scale counted as zero), or None."""
+    a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+        return None
+    scale = _SIGNIFICANT * max(float(np.max(np.abs(n))), float(np.max(np.abs(a))), 0.0)
+    wrong = np.abs(a - n) > 1e-2 * np.maximum(np.maximum(np.abs(a), np.abs(n)), scale)
+    if np.count_nonzero(wrong) != 1:
+        return None
+    return tuple(int(i) for i in np.argwhere(wrong)[0])
+
+
+def _single_hint(name: str, index, a: np.ndarray, n: np.ndarray) -> str:
+    av, nv = float(a[index]), float(n[index])
+    ratio = f", {av / nv:.3g}x" if nv != 0 and np.isfinite(av / nv) else ""
+    return (f"{name}: only {_label(name, index)} is wrong (analytic {av:.6g}, numeric {nv:.6g}{ratio}); "
+            "every other entry is right: an indexing mistake (a wrong or off-by-one index) "
+            "rather than a wrong formula?")
 
 
 def block_pattern(a: np.ndarray, n: np.ndarray):
@@ -229,3 +295,50 @@ def _structural(items, failing, right, explained, activation) -> list[str]:
             "cross-entropy) and that the gradient is of the cost returned"
         )
     return hints
+
+
+def ratio_hint(analytic: np.ndarray, numeric: np.ndarray, failing: np.ndarray) -> tuple[str, ...]:
+    """A hint when every failing entry is off by the same factor k (-1, 2, 1/2, ...).
+
+    One failing entry gets a hint only for the classic factors (-1, 0, 2, 1/2, -2, -1/2).
+    """
+    a, n = analytic[failing], numeric[failing]
+    usable = np.isfinite(a) & np.isfinite(n) & (n != 0)
+    count = int(usable.sum())
+    if count < 1 or count < failing.sum():
+        return ()
+    ratio = a[usable] / n[usable]
+    k = float(np.median(ratio))
+    if not np.all(np.abs(ratio - k) <= 1e-3 * max(abs(k), 1e-3)) or abs(k - 1) < 1e-2:
+        return ()
+    near = lambda v: abs(k - v) <= 1e-3 * max(abs(v), 1.0)  # noqa: E731
+    classic = any(near(v) for v in (-1.0, 0.0, 2.0, 0.5, -2.0, -0.5))
+    if count == 1 and not classic:
+        return ()
+    where = "the failing entry" if count == 1 else f"all {count} failing entries"
+    if near(-1.0):
+        return (f"analytic = -numeric on {where}: a sign error?",)
+    if near(0.0):
+        return (f"analytic is ~0 where numeric is not, on {where}: a missing term?",)
+    why = "a missing or extra factor 2" if near(2.0) or near(0.5) else "a constant factor"
+    if near(-2.0) or near(-0.5):
+        why = "a sign error and a factor 2"
+    return (f"analytic / numeric = {k:.4g} on {where}: {why}?",)
+
+
+#: the Taylor test (net, func) disagrees with entries that all passed
+TAYLOR_DISAGREES = ("the Taylor test says the gradient is wrong along a random direction, although no "
+                    "entry failed: check with a tighter --fail-tol or --hvp")
+#: the Taylor test (expr) disagrees with checks that all passed
+TAYLOR_NEAR_KINK = ("the Taylor test disagrees with the finite-difference checks: a kink (abs, max, relu) "
+                    "within 0.1 of the point along the test direction gives order 1 for a correct gradient")
+
+
+def cost_hint(ratio: float, samples: int, mean: bool) -> str:
+    """``net --impl``: the user's cost is ``ratio`` x the reference; name 1/M, M or -1."""
+    why = {1 / samples: ": averaged over the samples instead of summed?",
+           float(samples): ": summed over the samples instead of averaged?",
+           -1.0: ": a sign error (log-likelihood instead of its negative)?"}
+    guess = next((w for r, w in why.items() if abs(ratio - r) <= 1e-6 * abs(r)), "")
+    return (f"cost: yours is {ratio:.6g}x the reference cost (cross-entropy "
+            f"{'averaged' if mean else 'summed'} over the {samples} samples){guess}")

@@ -227,6 +227,14 @@ def validate_spec(dims, activation, loss) -> tuple[tuple[int, ...], Activation, 
         loss = Loss(loss)
     except ValueError:
         raise OptionError(f"--loss must be one of {', '.join(x.value for x in Loss)}, got {loss!r}") from None
+    if loss is Loss.CE and dims[-1] < 2:
+        # softmax over one class is identically 1: the cost is 0 and so is every gradient,
+        # whatever the parameters, so no mistake in a backward pass could ever show
+        raise OptionError(
+            f"--dims {' '.join(map(str, dims))}: a softmax over 1 output is always 1, so the "
+            "cross-entropy cost and every gradient are 0 and no bug can show; use an output "
+            "size Dy >= 2, or --loss mse for a single output"
+        )
     return dims, activation, loss
 
 
@@ -455,12 +463,16 @@ def forward_backward_prop(data, labels, params, dimensions):
     return cost_and_grad(NetworkSpec(dims), data, labels, params)
 
 
-def kink_mask(spec: NetworkSpec, data, params) -> np.ndarray:
-    """Flat bool mask: a relu pre-activation changes sign inside the entry's stencil.
-
-    The stencil is the full check's ``[x - 4h, x + 4h]``, ``h = finite_diff.default_step(x)``;
-    computed by ``network_fd.kink_mask`` (all False for sigmoid and tanh).
-    """
-    from .network_fd import kink_mask as structured_kink_mask
-
-    return structured_kink_mask(spec, data, params)
+def parse_dims(dims) -> tuple[int, ...]:
+    """``--dims``: ``"10,5,10"``, ``"10 5 10"`` or a sequence of ints -> ``(10, 5, 10)``."""
+    if isinstance(dims, str):
+        parts = dims.replace(",", " ").split()
+    else:
+        parts = list(dims)
+    try:
+        out = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise OptionError(f"--dims must be whole numbers, e.g. --dims 10 5 10; got {dims!r}") from None
+    if len(out) < 2:
+        raise OptionError(f"--dims needs at least 2 sizes (input and output), got {len(out)}")
+    return out

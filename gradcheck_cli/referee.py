@@ -21,7 +21,7 @@ re-judged here from the mathematics rather than from float64 arithmetic:
    errors, one of them has too few digits (``1 - cos(x)`` is 0 at ``x = 1e-300``
    below 600 digits): the precision doubles (``unresolved`` at the cap).  Where sympy's
    formula is undefined the difference stands in for ``t``.  Likewise when a sum inside
-   ``a`` or ``t`` cancels completely at this precision (``expression_precise`` flags it:
+   ``a`` or ``t`` cancels completely at this precision (``expression.precise`` flags it:
    ``1 - tanh(x)**2`` is exactly 0 at ``x = 100`` below 87 digits, at 32 and 64 alike).
 4. Kinks are decided exactly when ``f`` has non-smooth atoms: one-sided differences
    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` at
@@ -37,7 +37,7 @@ float64 at this point (e.g. ``(1 - cos(x))/x**2`` at ``1e-6``), which its author
 want to know; the verdict still judges the mathematics.
 
 The module knows nothing of sympy: it receives ``F(point, digits) -> [f, a, t]``
-(``expression_precise.compile_precise``).
+(``expression.precise.compile_precise``).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ START_DIGITS = 32
 MAX_DIGITS = 4096
 #: wall-clock cap for all referee work of one command, in seconds
 TIME_CAP = 10.0
-#: as ``expression_precise.LOSS_MARGIN``: a sum cancelled to 10**(LOSS_MARGIN - digits)
+#: as ``expression.precise.LOSS_MARGIN``: a sum cancelled to 10**(LOSS_MARGIN - digits)
 LOSS_MARGIN = 5
 #: digits of the cheap screening evaluation (``screen``), and how many must survive
 SCREEN_DIGITS = 40

@@ -1,6 +1,10 @@
 """Results of a gradient check: frozen dataclasses that every view renders.
 
 ``Report.to_dict()`` is the JSON document of the contract (``SPEC.md``, JSON output).
+Everything a view shows is a typed field here (what was checked: ``Formula``,
+``NetworkSubject``, ``FunctionSubject``, ``SanityItem``; the extras of ``--taylor``,
+``--graph``, ``sweep``); the text is made in ``views``.  The labels of a point
+(``x=1.5, y=2``) and of an entry (``W1[3, 2]``) are made here, once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .finite_diff import Method
+from .choices import Method, Mode
 from .verdict import Status, Thresholds, is_failure, worst
 
 
@@ -19,6 +23,30 @@ def json_number(x: float | None) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def number_label(v: float) -> str:
+    """A coordinate as the user reads it: the shortest text that reads back as the same
+    float (``1.000001``, ``-2``, ``1e-05``), so that two different points never share a
+    label.  Random points are drawn with 6 significant digits (``points.py``), so their
+    labels stay short."""
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    text = repr(v)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def point_label(point: Mapping[str, float]) -> str:
+    """``x=1.5, y=-2``: the one label of a point."""
+    return ", ".join(f"{k}={number_label(v)}" for k, v in point.items())
+
+
+def entry_label(name: str, index: Sequence[int] | None) -> str:
+    """``W1[3, 2]``: the one label of an entry of a block (``name`` for a scalar)."""
+    if not index:
+        return name
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
 @dataclass(frozen=True)
@@ -50,11 +78,8 @@ class Check:
     def label(self) -> str:
         """``W1[3, 2]`` for an entry, ``d/dx at x=1, y=2`` for a variable, else the name."""
         if self.point is not None:
-            where = ", ".join(f"{k}={v:.6g}" for k, v in self.point.items())
-            return f"d/d{self.name} at {where}"
-        if not self.index:
-            return self.name
-        return f"{self.name}[{', '.join(str(i) for i in self.index)}]"
+            return f"d/d{self.name} at {point_label(self.point)}"
+        return entry_label(self.name, self.index)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name}
@@ -91,9 +116,12 @@ class BlockResult:
     worst_index: tuple[int, ...] | None
     status: Status
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: fast mode: random directions along which the block was checked (``checked`` counts
+    #: entries checked one by one, 0 when the directions agreed)
+    directions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "shape": list(self.shape),
             "checked": self.checked,
@@ -101,6 +129,9 @@ class BlockResult:
             "worst_index": None if self.worst_index is None else [int(i) for i in self.worst_index],
             "status": self.status.value,
         }
+        if self.directions:
+            out["directions"] = self.directions
+        return out
 
 
 def count_statuses(statuses: Sequence[Status]) -> dict[str, int]:
@@ -120,11 +151,138 @@ def merge_counts(parts: Sequence[Mapping[str, int]]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Formula:
+    """A derivative being checked: ``label = text`` (``d/dx = cos(x)``), sympy's or claimed."""
+
+    label: str  # d/dx, or d2/dxdy for a second partial
+    text: str
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSubject:
+    """The network a ``net`` (or ``sweep --dims``) report is about."""
+
+    description: str  # "10-5-10" (models.NetworkSpec.describe)
+    samples: int
+    seed: int
+    param_count: int
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]  # (block name, shape) in order
+    implementation: str | None = None  # the user's FILE.py:NAME, or None for the built-in
+    cost: float | None = None  # the checked cost
+    reference_cost: float | None = None  # the built-in cost, with --impl
+    bug: str | None = None
+    bug_text: str | None = None
+
+
+@dataclass(frozen=True)
+class XSource:
+    """Where x came from: ``normal`` (N(0, 1) with ``seed``), ``uniform`` (U(low, high) with
+    ``seed``), ``file`` (``path``) or ``given``."""
+
+    kind: str
+    seed: int | None = None
+    path: str | None = None
+    values: tuple[float, ...] | None = None  # a short given x, for the header
+    low: float | None = None  # ``uniform``: x ~ U(low, high)
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class FunctionSubject:
+    """The user function a ``func`` (or ``sweep --func``) report is about."""
+
+    function: str
+    gradient: str | None  # a separate gradient function, or None for f -> (cost, grad)
+    source: XSource | None
+    shape: tuple[int, ...]
+    cost: float | None = None
+    sampled: int | None = None  # --sample K: entries checked, chosen with source.seed
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class SanityItem:
+    """One item of the sanity suite: values against references, or a gradient check."""
+
+    name: str
+    title: str
+    status: Status
+    passed: bool
+    computed: Any = None  # the computed array of a value item
+    expected: Any = None  # its reference values
+    worst: Check | None = None  # the worst failing entry of a gradient item
+
+
+@dataclass(frozen=True)
+class Effort:
+    """What a black-box check of users' code cost and how each entry got its verdict.
+
+    ``entries`` got a verdict: ``checked`` directly (a central
+    difference each), ``excluded`` (passed by exclusion: inside sets whose random
+    directions agreed, ``fast_mode``), ``unchecked`` (inside the suspect sets of a
+    block-wide bug, which were reported with ``checked`` samples instead).  ``calls`` of
+    the user's function (the first call, for the claimed gradient, included), ``seconds``
+    of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
+    splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
+    an entry passed by exclusion could still have (``fast_mode``: proved when it is the
+    only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
+    a seeded run is reproducible.
+    """
+
+    mode: Mode
+    entries: int
+    checked: int
+    excluded: int
+    unchecked: int
+    calls: int
+    seconds: float
+    directions: int = 0
+    blockwide: tuple[str, ...] = ()
+    max_bound: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
+                "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
+                "directions": self.directions,
+                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound)}
+
+
+@dataclass(frozen=True)
+class TaylorAt:
+    """The Taylor test (``sweep.Taylor``) at one point of an expression."""
+
+    point: Mapping[str, float]
+    taylor: Any  # sweep.Taylor
+
+
+@dataclass(frozen=True)
+class CostCheck:
+    """``net --impl``: the user's cost against the built-in reference cost at the same
+    parameters (the contract's top-level ``cost_check``), with the verdict of a check
+    whose floor is the round-off of a sum of M per-sample costs."""
+
+    yours: float
+    reference: float
+    rel_error: float
+    floor: float
+    status: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"yours": json_number(self.yours), "reference": json_number(self.reference),
+                "rel_error": json_number(self.rel_error), "floor": json_number(self.floor),
+                "status": self.status.value}
+
+
+@dataclass(frozen=True)
 class Report:
     """The outcome of one checking command; views render it, nothing here prints.
 
     ``checks`` lists the rows shown (for ``expr`` all of them; for ``net``/``func`` the
     failing entries and the worst ones), ``counts`` counts every component checked.
+    The subject (``formulas``, ``network``, ``function``, ``sanity``) says what was
+    checked; the optional extras are typed fields with their own JSON keys, written after
+    the contract's keys and never over them.
     """
 
     command: str
@@ -132,13 +290,35 @@ class Report:
     thresholds: Thresholds
     checks: tuple[Check, ...]
     counts: Mapping[str, int]
-    header: tuple[str, ...] = ()
     blocks: tuple[BlockResult, ...] = ()
     param_count: int | None = None
     hints: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
     shown: int | None = None  # block entries the table shows (JSON has them all); None: all
+    # what was checked
+    formulas: tuple[Formula, ...] = ()
+    network: NetworkSubject | None = None
+    function: FunctionSubject | None = None
+    sanity: tuple[SanityItem, ...] = ()
+    cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
+    # extras
+    order: int = 1
+    mode: Mode | None = None
+    fast_directions: int | None = None  # net --mode fast: directions per block
+    quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
+    impl_calls: int | None = None  # net --impl: calls of the user's function in a full check
+    effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
+    seed: int | None = None
+    taylor_order: float | None = None
+    taylor_test: Any = None  # net/func --taylor: sweep.Taylor along a random direction
+    taylor_points: tuple[TaylorAt, ...] = ()  # expr --taylor
+    hvp: int = 0  # --hvp K rows added
+    graphs: tuple[Any, ...] = ()  # expr --graph: graph.Graph per point
+    derivations: tuple[Any, ...] = ()  # expr --show-steps/--latex: expression.Derivation per variable
+    sweep: Any = None  # sweep.Sweep
+    taylor: Any = None  # sweep.Taylor of a sweep
+    component: str | None = None  # the swept component (x, x[1, 2], W1[3, 2])
+    sweep_point: Mapping[str, float] | None = None
 
     @property
     def status(self) -> Status:
@@ -155,6 +335,14 @@ class Report:
     def floor_text(self) -> str:
         t = self.thresholds
         return f"fixed {t.floor:g}" if t.floor is not None else "none"
+
+    @property
+    def cost(self) -> float | None:
+        """The cost at the checked point (net, func), else None."""
+        for subject in (self.network, self.function):
+            if subject is not None:
+                return subject.cost
+        return None
 
     def summary_line(self) -> str:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
@@ -182,5 +370,45 @@ class Report:
             d["blocks"] = [b.to_dict() for b in self.blocks]
         if self.hints or self.command in ("net", "func"):
             d["hints"] = list(self.hints)
-        d.update(self.extra)
+        if self.cost_check is not None:
+            d["cost_check"] = self.cost_check.to_dict()
+        d.update(self._extras())
         return d
+
+    def _extras(self) -> dict[str, Any]:
+        """The typed extras' JSON keys (none of them a contract key)."""
+        e: dict[str, Any] = {}
+        if self.order != 1:
+            e["order"] = self.order
+        if self.cost is not None and self.command in ("net", "func"):
+            e["cost"] = json_number(self.cost)
+        if self.mode is not None:
+            e["mode"] = self.mode.value
+        if self.effort is not None:
+            e["effort"] = self.effort.to_dict()
+        if self.sanity:
+            e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
+        if self.component is not None:
+            e["component"] = self.component
+        if self.sweep is not None:
+            e["sweep"] = self.sweep.to_dict()
+        if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:
+            e["taylor_order"] = self.taylor_order
+        if self.taylor is not None:
+            e["taylor"] = self.taylor.to_dict()
+        if self.taylor_points:
+            e["taylor"] = [{"point": {k: json_number(v) for k, v in t.point.items()}, **t.taylor.to_dict()}
+                           for t in self.taylor_points]
+        if self.graphs:
+            e["graph"] = [g.to_dict() for g in self.graphs]
+        if self.derivations:
+            from dataclasses import asdict
+
+            e["derivation"] = [asdict(x) for x in self.derivations]
+        assert not set(e) & _CONTRACT_KEYS
+        return e
+
+
+#: the top-level JSON keys of the contract, which no extra may overwrite
+_CONTRACT_KEYS = frozenset({"command", "status", "thresholds", "floor", "method", "summary", "checks",
+                            "param_count", "blocks", "hints", "cost_check"})

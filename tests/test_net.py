@@ -26,10 +26,11 @@ import numpy as np
 import pytest
 
 from gradcheck_cli import models
-from gradcheck_cli.check_net import check_network
+from gradcheck_cli.checks.net import check_network
 from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.diagnosis import expected_hint
 from gradcheck_cli.errors import InputError
+from conftest import assert_one_error_line
 
 # ============================================================== helpers
 
@@ -73,16 +74,6 @@ def assert_green(r, doc, blocks=BLOCKS_3, allow_kink=False, max_unresolved=0.1):
     assert doc["hints"] == []
 
 
-def assert_one_error_line(r, *fragments: str) -> None:
-    """Exit 2, nothing on stdout, one line on stderr starting with 'error:'."""
-    assert r.code == ExitCode.BAD_INPUT, (r.code, r.out, r.err)
-    assert r.out == ""
-    lines = r.err.splitlines()
-    assert len(lines) == 1, r.err
-    assert lines[0].startswith("error: "), r.err
-    assert "Traceback" not in r.err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def dims_of(args) -> list[int]:
@@ -315,6 +306,7 @@ def test_relu_network_never_fails_kinks_allowed(cli, dims):
     assert_green(r, doc, [b.name for b in models.NetworkSpec(tuple(map(int, dims))).blocks], allow_kink=True)
 
 
+@pytest.mark.slow
 def test_784_100_10_full_every_entry_passes(cli):
     r, doc = run_json(cli, "--dims", "784", "100", "10")
     assert_green(r, doc)
@@ -323,6 +315,7 @@ def test_784_100_10_full_every_entry_passes(cli):
     assert doc["summary"]["checks"] == 79510
 
 
+@pytest.mark.slow
 def test_784_100_10_fast_passes_without_full_check(cli):
     r, doc = run_json(cli, "--dims", "784", "100", "10", "--mode", "fast")
     assert_green(r, doc)
@@ -441,16 +434,15 @@ def test_impl_correct_passes_with_a_cost_row(cli, impl):
     r = cli("net", "--dims", "10", "5", "10", "--impl", target)
     assert r.code == ExitCode.OK, r.out + r.err
     assert f"implementation: {target}" in r.out
-    cost_rows = table_rows(r.out, "cost")
-    assert len(cost_rows) == 1 and cost_rows[0].rstrip().endswith("PASS")
+    assert "cost check PASS (rel error" in " ".join(r.out.split()) and not table_rows(r.out, "cost")
     for name in BLOCKS_3:
         assert table_rows(r.out, name)[0].rstrip().endswith("PASS")
     assert "WARN" not in r.out and "FAIL" not in r.out
     r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", target)
     assert r.code == ExitCode.OK
-    cost = [c for c in doc["checks"] if c["name"] == "cost"]
-    assert len(cost) == 1 and cost[0]["status"] == "pass"
-    assert cost[0]["analytic"] == pytest.approx(cost[0]["numeric"], rel=1e-12)
+    assert not [c for c in doc["checks"] if c["name"] == "cost"]
+    cost = doc["cost_check"]
+    assert cost["status"] == "pass" and cost["yours"] == pytest.approx(cost["reference"], rel=1e-12)
     assert doc["summary"] == {"checks": 116, "pass": 116, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0}
     assert set(statuses(doc).values()) == {"pass"}
 
@@ -467,7 +459,11 @@ def test_impl_module_form(cli, tmp_path, monkeypatch):
 def test_impl_b1_halved_fails_only_b1_with_a_factor_hint(cli, impl, mode):
     r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", impl("b1_halved"), "--mode", mode)
     assert r.code == ExitCode.CHECK_FAILED
-    assert statuses(doc) == {"W1": "pass", "b1": "fail", "W2": "pass", "b2": "pass"}
+    got = statuses(doc)
+    assert got["b1"] == "fail"
+    # the other blocks are right; central differences of the user's code cannot always
+    # verify their entries to 1e-7 (issue 9: unresolved, never fail)
+    assert all(got[b] in ("pass", "unresolved") for b in ("W1", "W2", "b2")), got
     b1 = next(b for b in doc["blocks"] if b["name"] == "b1")
     assert b1["checked"] == 5  # fast mode falls back to the full check of b1
     failing = [c for c in doc["checks"] if c["status"] == "fail"]
@@ -477,7 +473,7 @@ def test_impl_b1_halved_fails_only_b1_with_a_factor_hint(cli, impl, mode):
         assert c["analytic"] == pytest.approx(0.5 * c["numeric"], rel=1e-5)
     assert any("b1: every entry is 0.5x the numeric value" in h and "factor of 2" in h
                for h in doc["hints"]), doc["hints"]
-    assert next(c for c in doc["checks"] if c["name"] == "cost")["status"] == "pass"
+    assert doc["cost_check"]["status"] == "pass"
 
 
 def test_impl_b1_halved_table_names_entries(cli, impl):
@@ -503,9 +499,9 @@ def test_impl_drawing_from_np_random_passes(cli, impl, variant):
 def test_impl_mean_cost_fails_the_cost_check(cli, impl):
     r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", impl("mean_cost"))
     assert r.code == ExitCode.CHECK_FAILED
-    cost = next(c for c in doc["checks"] if c["name"] == "cost")
+    cost = doc["cost_check"]
     assert cost["status"] == "fail"
-    assert cost["analytic"] == pytest.approx(cost["numeric"] / 20, rel=1e-12)
+    assert cost["yours"] == pytest.approx(cost["reference"] / 20, rel=1e-12)
     # its gradient is the gradient of its own (mean) cost: no block warns or fails (the
     # mean cost is 20 x smaller, so a few tiny entries may be unresolved)
     assert set(statuses(doc).values()) <= {"pass", "unresolved"}
@@ -513,7 +509,7 @@ def test_impl_mean_cost_fails_the_cost_check(cli, impl):
     assert any("averaged over the samples instead of summed" in h for h in doc["hints"]), doc["hints"]
     t = cli("net", "--dims", "10", "5", "10", "--impl", impl("mean_cost"))
     assert t.code == ExitCode.CHECK_FAILED
-    assert table_rows(t.out, "cost")[0].rstrip().endswith("FAIL")
+    assert "cost check FAIL (rel error 9.5e-01)" in " ".join(t.out.split())
     assert "averaged over the samples instead of summed" in t.out
 
 
@@ -761,7 +757,8 @@ def test_api_report_of_the_built_in_network():
 def test_api_accepts_a_callable_impl():
     report = check_network((10, 5, 10), impl=models.forward_backward_prop)
     assert report.passed and report.counts["fail"] == 0 and report.counts["warn"] == 0
-    assert [c.name for c in report.checks][0] == "cost"
+    assert report.cost_check is not None and report.cost_check.status.value == "pass"
+    assert all(c.index for c in report.checks)  # every check has a block name and an index
 
 
 def test_api_bug_report():

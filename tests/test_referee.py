@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli import expression as ex
-from gradcheck_cli.expression_precise import compile_precise, has_kinks
+from gradcheck_cli.expression.precise import compile_precise, has_kinks
 from gradcheck_cli.referee import Budget, needs_referee, referee, screen
 from gradcheck_cli.verdict import Reason, Status, Thresholds
 

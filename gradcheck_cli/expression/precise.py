@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import mpmath as mp
 import sympy as sp
 
-from .expression import cbrt, sigmoid, softplus
+from .functions import cbrt, sigmoid, softplus
 
 NAN = mp.mpf("nan")
 #: a value that lost ``digits - LOSS_MARGIN`` digits to cancellation has none left

@@ -29,8 +29,8 @@ import xml.etree.ElementTree as ET
 from os import PathLike
 from typing import Sequence
 
-from .results import Check, Report
-from .verdict import Status
+from ..results import Check, Report
+from ..verdict import Status
 
 
 def _num(x: float) -> str:
@@ -111,6 +111,14 @@ def _block_case(suite: ET.Element, report: Report, block, checks: Sequence[Check
     return _add_outcome(case, block.status, message, "\n".join(lines), report)
 
 
+def _cost_case(suite: ET.Element, report: Report, cc) -> str:
+    """``net --impl``'s cost check as its own test case, ``cost``."""
+    case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.command}", name="cost")
+    message = (f"cost: yours {_num(cc.yours)}, reference {_num(cc.reference)}, "
+               f"{_verdict_text(cc.status, cc.rel_error, report)}")
+    return _add_outcome(case, cc.status, message, message, report)
+
+
 def to_junit_xml(report: Report) -> str:
     """The report as a JUnit XML document (a string, with its XML declaration).
 
@@ -132,6 +140,8 @@ def to_junit_xml(report: Report) -> str:
         ("summary", report.summary_line()),
     ):
         ET.SubElement(props, "property", name=key, value=value)
+    if report.cost_check is not None:
+        outcomes.append(_cost_case(suite, report, report.cost_check))
     if report.blocks:
         for block in report.blocks:
             outcomes.append(_block_case(suite, report, block, report.checks))
@@ -158,7 +168,7 @@ def validate_path(path: str | PathLike[str]) -> None:
     an existing directory.  Checked before any work, so bad input writes nothing."""
     import os
 
-    from .errors import OptionError
+    from ..errors import OptionError
 
     text = os.fspath(path)
     if not text:

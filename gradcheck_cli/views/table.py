@@ -1,0 +1,419 @@
+"""Views of a :class:`~gradcheck_cli.results.Report`: a rich table, JSON, plain text.
+
+``views`` is the only package that imports rich.  The header and note lines are made
+here from the report's typed fields (``header_lines``, ``note_lines``).  Text that comes from outside (expressions, user
+names, hints) is always wrapped in ``rich.text.Text`` so that markup in it (``[red]``)
+is printed literally.  Colour follows rich's detection: none when the output is not a
+terminal or ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import replace
+from typing import IO, Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..results import Check, Report, entry_label, point_label
+from ..verdict import Reason, Status
+
+STATUS_STYLE = {
+    Status.PASS: "bold green",
+    Status.WARN: "bold yellow",
+    Status.FAIL: "bold red",
+    Status.KINK: "bold cyan",
+    Status.UNRESOLVED: "bold yellow",
+}
+
+
+def reason_text(check: Check) -> str:
+    """Why a row is unresolved, e.g. ``finite-difference error 6e-05 is too large for
+    |value| 1e-08`` (from the typed ``reason`` and the row's numbers)."""
+    reason = Reason(check.reason or "")
+    err = "inf" if check.error is None or math.isinf(check.error) else f"{check.error:.2g}"
+    if reason is Reason.NOISE:
+        return f"finite-difference error {err} is too large for |value| {abs(check.numeric):.2g}"
+    if reason is Reason.NUMERIC_NONFINITE:
+        return "the finite-difference estimate is not finite"
+    if reason is Reason.ANALYTIC_NONFINITE:
+        return "the analytic value is not finite"
+    if reason is Reason.PRECISION_CAP:
+        return f"undecided at the extended-precision cap ({check.digits} digits)"
+    if reason is Reason.TIME_CAP:
+        return "undecided within the time cap of the extended-precision referee"
+    return ""
+
+
+def row_notes(checks: Sequence[Check]) -> list[Text]:
+    """Lines under a table: why rows are unresolved, which were decided exactly."""
+    lines = []
+    for c in checks:
+        if c.status is Status.UNRESOLVED and c.reason:
+            lines.append(Text(f"unresolved {c.label}: ", style="yellow") + Text(reason_text(c)))
+        if c.lossy_formula:
+            lines.append(Text(f"note {c.label}: the analytic formula loses digits in float64 here; "
+                              "judged by its exact value", style="dim"))
+    digits = [c.digits for c in checks if c.digits]
+    if digits:
+        lines.append(Text(f"* decided in extended precision (mpmath, up to {max(digits)} digits)", style="dim"))
+    return lines
+
+
+def make_console(file: IO[str] | None = None, width: int | None = None, stderr: bool = False) -> Console:
+    """A console for reports: no automatic highlighting, no markup surprises.
+
+    Output that is not a terminal (a CI log, a file) gets 120 columns unless ``COLUMNS``
+    says otherwise, so that rows are not cut to rich's default of 80.
+    """
+    console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False,
+                      emoji=False)
+    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+    return console
+
+
+def _broken_pipe() -> None:
+    """rich exits 1 when the reader closes the pipe; the caller keeps the verdict instead."""
+    raise BrokenPipeError("stdout was closed")
+
+
+def fmt_value(x: float, digits: int = 10) -> str:
+    """A derivative value: 10 significant digits (7 on a narrow terminal)."""
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
+
+
+def fmt_error(x: float) -> str:
+    """A relative error or floor: 2 significant digits in exponent form."""
+    if x is None or math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf"
+    return "0" if x == 0 else f"{x:.1e}"
+
+
+def status_text(status: Status, precise: bool = False) -> Text:
+    """``PASS`` in its colour; ``PASS*`` when decided in extended precision."""
+    return Text(status.value.upper() + ("*" if precise else ""), style=STATUS_STYLE[status])
+
+
+#: layouts tried in turn until a table fits the terminal: (error column, significant digits)
+_LAYOUTS = ((True, 10), (False, 10), (False, 7))
+FLOOR_LEFT_OUT = "± error column left out to fit the terminal (--format json has it)"
+
+
+def _new_table(show_header: bool = True) -> Table:
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False,
+                 show_header=show_header)
+
+
+def _fits(console: Console, table: Table) -> bool:
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    return natural <= console.width
+
+
+def _expression_rows(report: Report, floor: bool, digits: int, point: bool):
+    """(header, justify) per column and the rows (cells) of the expression table."""
+    cols = [("point", "left")] if point else []
+    cols += [("d/d", "left"), ("analytic", "right"), ("numeric", "right"), ("rel error", "right")]
+    cols += [("± error", "right")] if floor else []
+    cols += [("status", "left")]
+    rows, previous = [], None
+    for c in report.checks:
+        label = point_label(c.point or {})
+        cells = [Text(label if label != previous else "")] if point else []
+        cells += [Text(c.name), fmt_value(c.analytic, digits), fmt_value(c.numeric, digits), fmt_error(c.rel_error)]
+        cells += [fmt_error(c.error)] if floor else []
+        rows.append((label, cells + [status_text(c.status, bool(c.digits))]))
+        previous = label
+    return cols, rows
+
+
+def _expression_table(report: Report, floor: bool = True, digits: int = 10) -> Table:
+    cols, rows = _expression_rows(report, floor, digits, point=True)
+    table = _new_table()
+    for col, justify in cols:
+        table.add_column(col, justify=justify, no_wrap=True)
+    for _, cells in rows:
+        table.add_row(*cells)
+    return table
+
+
+def _print_expression_table(report: Report, console: Console) -> bool:
+    """The expression table in the widest layout that fits; whether the floor was left out.
+
+    Nothing a user needs (point, variable, analytic, numeric, rel error, status) is ever
+    cut: the floor column goes first, then values get 7 significant digits, then each
+    point gets its own line above its rows.
+    """
+    for floor, digits in _LAYOUTS:
+        table = _expression_table(report, floor, digits)
+        if _fits(console, table):
+            console.print(table)
+            return not floor
+    cols, rows = _expression_rows(report, False, 7, point=False)
+    widths = [max([len(h)] + [Text(cells[k]).cell_len if isinstance(cells[k], str) else cells[k].cell_len
+                              for _, cells in rows]) for k, (h, _) in enumerate(cols)]
+
+    def stacked(show_header: bool) -> Table:
+        table = _new_table(show_header)
+        for (col, justify), width in zip(cols, widths):
+            table.add_column(col, justify=justify, no_wrap=True, min_width=width)
+        return table
+
+    console.print(stacked(True))
+    groups: dict[str, list] = {}
+    for label, cells in rows:
+        groups.setdefault(label, []).append(cells)
+    for label, group in groups.items():
+        console.print(Text(label, style="bold"), overflow="fold")
+        table = stacked(False)
+        for cells in group:
+            table.add_row(*cells)
+        console.print(table)
+    return True
+
+
+def _block_table(report: Report, shape: bool = True, checked: bool = True) -> Table:
+    table = _new_table()
+    cols = [("block", "left")] + ([("shape", "left")] if shape else []) + ([("checked", "right")] if checked else [])
+    for col, justify in cols + [("max rel error", "right"), ("worst entry", "left"), ("status", "left")]:
+        table.add_column(col, justify=justify, no_wrap=True)
+    for b in report.blocks:
+        worst = "-" if b.worst_index is None else entry_label(b.name, b.worst_index)
+        cells = [Text(b.name)] + ([" x ".join(map(str, b.shape)) or "scalar"] if shape else [])
+        cells += [f"{b.directions} dirs" if b.directions and not b.checked else str(b.checked)] if checked else []
+        table.add_row(*cells, fmt_error(b.max_rel_error), Text(worst), status_text(b.status))
+    return table
+
+
+def _entry_table(checks: Sequence[Check], floor: bool = True, digits: int = 10) -> Table:
+    table = _new_table()
+    cols = [("entry", "left"), ("analytic", "right"), ("numeric", "right"), ("rel error", "right")]
+    for col, justify in cols + ([("± error", "right")] if floor else []) + [("status", "left")]:
+        table.add_column(col, justify=justify, no_wrap=True)
+    for c in checks:
+        cells = [Text(c.label), fmt_value(c.analytic, digits), fmt_value(c.numeric, digits), fmt_error(c.rel_error)]
+        table.add_row(*cells, *([fmt_error(c.error)] if floor else []), status_text(c.status, bool(c.digits)))
+    return table
+
+
+def _print_fitting(console: Console, tables: Sequence[Table]) -> int:
+    """Print the first table that fits the console (else the last); its position."""
+    for k, table in enumerate(tables):
+        if _fits(console, table) or k == len(tables) - 1:
+            console.print(table)
+            return k
+    return -1
+
+
+def summary_text(report: Report) -> Text:
+    """The one-line summary, coloured by the overall status."""
+    text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
+    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED):
+        text.append(f" ({report.status.value} fails under --strict)")
+    return text
+
+
+def shape_text(shape) -> str:
+    return " x ".join(map(str, shape)) or "scalar"
+
+
+def x_text(source, shape) -> str:
+    """``x ~ N(0, 1), seed 0`` / ``x from FILE`` / ``x = [1, 2]``: where x came from."""
+    import numpy as np
+
+    if source is None:
+        return "x"
+    if source.kind == "normal":
+        return f"x ~ N(0, 1), seed {source.seed}"
+    if source.kind == "uniform":
+        return f"x ~ U({source.low:g}, {source.high:g}), seed {source.seed}"
+    if source.kind == "file":
+        return f"x from {source.path}"
+    if source.values is None:
+        return "x given with --x"
+    return f"x = {np.array2string(np.array(source.values).reshape(shape), separator=', ')}"
+
+
+def _array_text(a) -> str:
+    import numpy as np
+
+    return np.array2string(np.asarray(a), precision=8, suppress_small=False, separator=" ", floatmode="maxprec")
+
+
+def formula_line(f) -> str:
+    """``d/dx = cos(x)`` (``  (claimed)`` when the user wrote it)."""
+    return f"{f.label} = {f.text}" + ("  (claimed)" if f.claimed else "")
+
+
+def network_line(n) -> str:
+    return f"network {n.description}, M = {n.samples} samples, seed {n.seed}"
+
+
+def header_lines(report: Report) -> list[str]:
+    """What was checked, from the report's subject: formulas, network, function, sanity."""
+    lines = [formula_line(f) for f in report.formulas] if report.command != "sweep" else []
+    n, fn = report.network, report.function
+    if report.command == "sweep":
+        if report.formulas:
+            lines += [formula_line(report.formulas[0]),
+                      f"sweep of {report.formulas[0].label} at {point_label(report.sweep_point or {})}"]
+        elif fn is not None:
+            lines += [f"f = {fn.function} -> (cost, grad); {x_text(fn.source, fn.shape)}, shape {shape_text(fn.shape)}",
+                      f"sweep of df/d{report.component}"]
+        elif n is not None:
+            lines += [network_line(n) + (f"; injected bug: {n.bug}" if n.bug else ""),
+                      f"sweep of dcost/d{report.component}"]
+        return lines
+    if n is not None:
+        lines.append(network_line(n))
+        lines.append(f"{n.param_count} parameters: " + ", ".join(f"{b} {' x '.join(map(str, s))}" for b, s in n.shapes))
+        if n.implementation is not None:
+            cc = report.cost_check
+            if cc is None:
+                lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} "
+                             "(not compared with the reference cost: --no-cost-check)")
+            else:
+                lines.append(f"implementation: {n.implementation}; cost {cc.yours:.10g}, reference "
+                             f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
+                             f"(rel error {fmt_error(cc.rel_error)})")
+        if n.bug:
+            lines.append(f"injected bug: {n.bug}: {n.bug_text}")
+    if fn is not None:
+        lines.append(f"f = {fn.function}" + (" -> (cost, grad)" if fn.gradient is None else f" -> cost, grad = {fn.gradient}"))
+        where = f"shape {shape_text(fn.shape)}" if fn.shape else "a scalar"
+        lines.append(f"{x_text(fn.source, fn.shape)}, {where}" if fn.source is not None else f"x: {where}")
+        lines.append(f"cost at x = {fn.cost:.10g}")
+    if report.sanity:
+        lines.append("Running sanity checks...")
+        for item in report.sanity:
+            if item.computed is not None:
+                lines += [f"{item.title}:", _array_text(item.computed)]
+                if not item.passed:
+                    lines += ["  differs from the reference values:", _array_text(item.expected)]
+            elif item.passed:
+                lines.append(f"{item.title}: Gradient check passed!"
+                             + ("" if item.status is Status.PASS else " (with warnings)"))
+            else:
+                lines.append(f"{item.title}: Gradient check failed.")
+                if item.worst is not None:
+                    c = item.worst
+                    lines.append(f"  worst gradient error at {c.label}: your gradient {c.analytic:f}, "
+                                 f"numerical gradient {c.numeric:f}")
+    return lines
+
+
+def effort_lines(e) -> list[str]:
+    """``checked N entries, C calls, T s`` and how the entries got their verdicts (``results.Effort``)."""
+    how = []
+    if e.excluded:
+        bound = f" (each within {e.max_bound:.1e} relative if alone in its set)" if e.max_bound is not None else ""
+        how.append(f"{e.excluded} passed by exclusion{bound}")
+    if e.checked and (e.excluded or e.unchecked):
+        how.append(f"{e.checked} checked directly")
+    if e.unchecked:
+        how.append(f"{e.unchecked} not checked one by one")
+    lines = [f"checked {e.entries} entries, {e.calls} calls, {e.seconds:.2f} s"
+             + (f" ({e.mode.value} mode: {', '.join(how)})" if how else f" ({e.mode.value} mode)")]
+    if e.directions:
+        lines.append(f"{e.directions} random ±1 directional checks; a set is cleared only when its directions agree "
+                     "within their noise and no entry that its own check would fail could hide in it")
+    for name in e.blockwide:
+        lines.append(f"{name}: most of the block is wrong (a block-wide bug): shown with entries sampled at random")
+    return lines
+
+
+def note_lines(report: Report) -> list[str]:
+    """The dim lines under the tables, from the report's typed extras."""
+    lines = list(report.notes)
+    fn = report.function
+    if fn is not None and fn.sampled is not None:
+        lines.append(f"checked {fn.sampled} of {fn.size} entries of x, chosen at random (seed {report.seed})")
+    if report.impl_calls is not None and report.param_count is not None and report.param_count > 10_000:
+        lines.append(f"your implementation was called {report.impl_calls} times (4 per parameter); "
+                     "--mode fast checks random directions first")
+    if report.effort is not None:
+        lines += effort_lines(report.effort)
+    if report.fast_directions is not None:
+        quick = list(report.quick_blocks)
+        full = [b.name for b in report.blocks if b.name not in quick]
+        lines.append(f"fast mode: {report.fast_directions} random ±1 directions per block; "
+                     + (f"{', '.join(quick)} agreed along all {report.fast_directions} directions within their "
+                        "noise (no entry checked one by one), " if quick else "")
+                     + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check"))
+    if report.hvp:
+        lines.append(f"hvp: {report.hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
+                     "(a gradient field has a symmetric Jacobian)")
+    if report.taylor_test is not None:
+        lines.append(f"Taylor test along a random direction (seed {report.seed}): {report.taylor_test.verdict()}")
+    for t in report.taylor_points:
+        lines.append(f"Taylor test at {point_label(t.point)} (seed {report.seed}): {t.taylor.verdict()}")
+    if report.sanity:
+        lines.append("reference values: the sanity checks of CS224n assignment 1")
+    return lines
+
+
+def render(report: Report, console: Console, quiet: bool = False, header: bool = True, notes: bool = True) -> None:
+    """Print the report: header, table(s), hints, notes, summary (only the summary if ``quiet``)."""
+    if quiet:
+        console.print(summary_text(report))
+        return
+    if header:
+        for line in header_lines(report):
+            console.print(Text(line))
+    floor_left_out = False
+    if report.blocks:
+        _print_fitting(console, [_block_table(report), _block_table(report, shape=False),
+                                 _block_table(report, shape=False, checked=False)])
+        names = {b.name for b in report.blocks}
+        entries = [c for c in report.checks if c.name in names]
+        shown = entries if report.shown is None else entries[: report.shown]
+        rows = [c for c in report.checks if c.name not in names] + shown
+        if rows:
+            console.print(Text("worst entries", style="bold"))
+            k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS])
+            floor_left_out = not _LAYOUTS[k][0]
+            for line in row_notes(rows):
+                console.print(line)
+        hidden = len(entries) - len(shown)
+        if hidden:
+            console.print(Text(f"... and {hidden} more failing entries (--top K shows more; "
+                               "--format json lists them all)", style="dim"))
+    elif report.checks:
+        floor_left_out = _print_expression_table(report, console)
+        for line in row_notes(report.checks):
+            console.print(line)
+    for hint in report.hints:
+        console.print(Text("hint: ", style="bold yellow") + Text(hint))
+    for note in (note_lines(report) if notes else ()):
+        console.print(Text(note, style="dim"))
+    if floor_left_out:
+        console.print(Text(FLOOR_LEFT_OUT, style="dim"))
+    t = report.thresholds
+    console.print(Text(
+        f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g} (over numeric ± error); "
+        f"floor = {report.floor_text}",
+        style="dim",
+    ))
+    console.print(summary_text(report))
+
+
+def to_json(report: Report) -> str:
+    """The contract's JSON document (NaN and infinities as ``null``)."""
+    import json
+
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+
+
+def to_text(report: Report, width: int = 100) -> str:
+    """The table as plain text (no colour), e.g. for an AssertionError message."""
+    buf = io.StringIO()
+    render(report, Console(file=buf, width=width, highlight=False, no_color=True, force_terminal=False))
+    return buf.getvalue()
