@@ -9,7 +9,7 @@ run.  No command module imports another; what two of them need lives here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -53,6 +53,7 @@ class BlockVerdict:
     counts: dict
     statuses: dict  # block name -> object array of Status per checked entry
     rel: dict  # block name -> relative errors per checked entry
+    indices: dict = field(default_factory=dict)  # block name -> the checked entries (flat, in order)
 
 
 def network_block_data(blocks, g: np.ndarray, numeric: np.ndarray, noise: np.ndarray,
@@ -117,7 +118,8 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
             index=tuple(int(k) for k in np.unravel_index(flat, b.shape)),
             error=float(errors[b.name][j]), reason=reasons[b.name][j].value,
         ))
-    return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)
+    indices = {b.name: (np.arange(len(b.analytic)) if b.indices is None else np.asarray(b.indices)) for b in data}
+    return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels, indices)
 
 
 def blackbox_check(cost, x: np.ndarray, g: np.ndarray, blocks=None, *, mode: Mode = Mode.ADAPTIVE,
@@ -135,9 +137,17 @@ def blackbox_check(cost, x: np.ndarray, g: np.ndarray, blocks=None, *, mode: Mod
 
 
 def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
-                     calls: int | None = None) -> tuple[BlockVerdict, "Effort"]:
+                     calls: int | None = None, recheck=None) -> tuple[BlockVerdict, "Effort"]:
     """The verdict of a ``fast_mode`` result: ``judge_blocks`` on the entries checked
-    directly, plus the entries passed by exclusion (counted as ``pass``, in ``checked``).
+    directly, plus the entries cleared by exclusion (in ``checked``): ``pass`` where the
+    bound the search proved is within ``pass_tol`` of the entry (verified; an exactly-0
+    entry: within the round-off a direct check would give it), else ``unresolved``
+    (issue 9: pass means verified).
+
+    ``recheck = (cost, x)``: every directly checked entry that does not pass is estimated
+    again by ``finite_diff.blackbox_gradient`` (three rungs, the code's own precision,
+    one-sided kink test) before the verdict, so relu at exactly 0 is ``kink`` and an
+    estimate that cannot decide is ``unresolved``, not a failure.
 
     Entries left unchecked in a block that has no failing entry (the search gave up on
     them) count as ``warn``: never as ``pass``.  ``kink`` is a flat mask of the parameter
@@ -148,23 +158,46 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
 
     from ..fast_mode import How
     from ..results import Effort, merge_counts
-    from ..verdict import Status
+    from ..verdict import Status, worst
 
-    data = []
+    # excluded entries the search's bound verifies (issue 9: pass means verified)
+    verified_of = []
     for b in result.blocks:
-        c = b.checked
+        with np.errstate(all="ignore"):
+            ok = b.bound <= thresholds.pass_tol * (1 - thresholds.pass_tol) * np.abs(b.analytic)
+            # an exactly-0 claim whose bound is within the round-off a direct check would
+            # give the entry: zero to the resolution of the code (the black-box zero rule)
+            ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))
+        verified_of.append((b.how == How.EXCLUDED) & ok)
+    budget = RECHECK_MAX if recheck is not None else 0
+    data, extras = [], []
+    for b, verified in zip(result.blocks, verified_of):
+        # the excluded entries it does not verify are checked directly (up to RECHECK_MAX)
+        extra = np.flatnonzero((b.how == How.EXCLUDED) & ~verified)[:budget]
+        budget -= len(extra)
+        extras.append(len(extra))
+        c = np.union1d(b.checked, extra).astype(int)
+        numeric, noise = np.array(b.numeric, dtype=float), np.array(b.noise, dtype=float)
+        numeric[extra], noise[extra] = np.nan, np.inf
         k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
-        data.append(BlockData(b.name, b.shape, b.analytic[c], b.numeric[c], b.noise[c], k, indices=c))
+        data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c))
+    if recheck is not None:
+        with np.errstate(all="ignore"):
+            data = [_recheck(d, b.offset, recheck, thresholds) for d, b in zip(data, result.blocks)]
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
-    for b, r in zip(result.blocks, verdict.blocks):
-        excluded = int(np.sum(b.how == How.EXCLUDED))
+    for b, r, verified_mask, n_extra in zip(result.blocks, verdict.blocks, verified_of, extras):
+        excluded = int(np.sum(b.how == How.EXCLUDED)) - n_extra
         unchecked = int(np.sum(b.how == How.UNCHECKED))
+        verified = int(np.sum(verified_mask))
         c = dict(r.counts)
         c["checks"] += excluded
-        c["pass"] += excluded
+        c["pass"] += verified
+        c["unresolved"] = c.get("unresolved", 0) + excluded - verified
         status = r.status if r.checked else Status.PASS
+        if excluded > verified:
+            status = worst([status, Status.UNRESOLVED])
         if unchecked and status is not Status.FAIL:
             c["checks"] += unchecked
             c["warn"] += unchecked
@@ -174,7 +207,8 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
         rb = b.relative_bound(thresholds)
         if np.any(np.isfinite(rb)):
             bounds.append(float(np.nanmax(rb)))
-    out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel)
+    out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel,
+                       verdict.indices)
     tally = np.bincount(np.concatenate([b.how for b in result.blocks]).astype(np.int64), minlength=len(How))
     effort = Effort(
         mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]), checked=int(tally[How.CHECKED]),
@@ -184,6 +218,34 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
         max_bound=max(bounds) if bounds else None,
     )
     return out, effort
+
+
+#: at most this many entries cleared by exclusion but not verified are checked directly
+RECHECK_MAX = 512
+
+
+def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds) -> BlockData:
+    """``d`` with its non-passing entries estimated again by ``blackbox_gradient``."""
+    from dataclasses import replace
+
+    from ..finite_diff import blackbox_gradient, evidence
+    from ..verdict import assess
+
+    cost, x = recheck
+    if not len(d.analytic):
+        return d
+    error, zs = evidence(d.analytic, d.numeric, d.noise)
+    bad = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code != 0
+    if not np.any(bad):
+        return d
+    pos = np.flatnonzero(bad)
+    est = blackbox_gradient(cost, x, indices=offset + np.asarray(d.indices)[pos])
+    numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
+    kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
+    resolution = np.full(len(numeric), np.nan)
+    numeric[pos], noise[pos], resolution[pos] = est.value, est.noise, est.resolution
+    kink[pos] |= est.kink
+    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution)
 
 
 def _validate_mode(mode) -> Mode:
@@ -307,7 +369,7 @@ def check_gradient(
         result = blackbox_check(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, seed=seed, f0=cost0, step=eps,
                                 indices=idx, progress=progress)
     verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode,
-                                       calls=fu.calls + (gu.calls if gu is not None else 0))
+                                       calls=fu.calls + (gu.calls if gu is not None else 0), recheck=(cost, x0))
     total = x0.size if idx is None else len(idx)
     block = result.blocks[0]
     c = block.checked
@@ -316,7 +378,8 @@ def check_gradient(
     subject = FunctionSubject(function=fu.name, gradient=None if gu is None else gu.name, source=source,
                               shape=tuple(x0.shape), cost=float(cost0), size=int(x0.size),
                               sampled=None if idx is None else total)
-    failing = np.array([s is Status.FAIL for s in verdict.statuses["x"]], dtype=bool)
+    keep = np.isin(verdict.indices.get("x", c), c)  # the entries fast_mode checked itself
+    failing = np.array([s is Status.FAIL for s in np.asarray(verdict.statuses["x"], dtype=object)[keep]], dtype=bool)
     report = Report(
         command="func",
         method=Method.CENTRAL,

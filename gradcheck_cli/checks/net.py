@@ -143,7 +143,8 @@ def check_network(
     effort = None
     if searched is not None:
         verdict, effort = blackbox_verdict(searched, thresholds, top, mode, kink,
-                                           calls=user.calls if impl is not None else None)
+                                           calls=user.calls if impl is not None else None,
+                                           recheck=(user_cost, params) if impl is not None else None)
         block_results, counts = list(verdict.blocks), [verdict.counts]
         how, numeric, noise = searched.flat(params.size)
         numeric = np.where(np.isfinite(numeric), numeric, g)  # not checked directly: taken as right
