@@ -157,7 +157,8 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tup
     """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
 
     ``error`` adds to the estimate's error the round-off of the analytic value computed
-    in the same precision as f (``ANALYTIC_ULPS eps |a|``: float32 code gets float32's).
+    in the same precision as f (``ANALYTIC_ULPS eps |a|``; float32 code: ``sqrt(eps)/4
+    |a|``, its accumulated sums drift far beyond a few ulps).
     The zero rule is for claims that are exactly 0: it fires when, in addition, the
     estimate is exactly 0 (``f(x + h) == f(x - h)``: a dead relu unit, a variable that
     does not appear, a symmetric point; ``zero_scale = inf``) or when the whole interval
@@ -168,7 +169,10 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tup
     a = np.asarray(analytic, dtype=float)
     n = np.asarray(numeric, dtype=float)
     with np.errstate(all="ignore"):
-        error = np.asarray(noise, dtype=float) + ANALYTIC_ULPS * eps * np.abs(a)
+        # float32 code accumulates its gradient in float32: sums of many terms drift by
+        # far more than a few ulps, so its precision is taken as sqrt(eps) / 4 (~1e-4)
+        rel = ANALYTIC_ULPS * eps if eps <= EPS else max(ANALYTIC_ULPS * eps, np.sqrt(eps) / 4)
+        error = np.asarray(noise, dtype=float) + rel * np.abs(a)
     exact_zero = (a == 0) & (n == 0)
     zs = np.where(exact_zero, np.inf, 0.0)
     if resolution is not None:

@@ -150,7 +150,8 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
     estimate that cannot decide is ``unresolved``, not a failure.
 
     Entries left unchecked in a block that has no failing entry (the search gave up on
-    them) count as ``warn``: never as ``pass``.  ``kink`` is a flat mask of the parameter
+    them) are checked directly too (within ``RECHECK_MAX``), else count as ``unresolved``:
+    never as ``pass``.  ``kink`` is a flat mask of the parameter
     vector (relu stencils).  ``calls``: every call of the user's code (``UserFunction.calls``,
     the first calls included); default the search's own.
     """
@@ -172,10 +173,11 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
     budget = RECHECK_MAX if recheck is not None else 0
     data, extras = [], []
     for b, verified in zip(result.blocks, verified_of):
-        # the excluded entries it does not verify are checked directly (up to RECHECK_MAX)
-        extra = np.flatnonzero((b.how == How.EXCLUDED) & ~verified)[:budget]
+        # the excluded entries it does not verify, and those the search left unchecked,
+        # are checked directly (up to RECHECK_MAX)
+        extra = np.flatnonzero(((b.how == How.EXCLUDED) & ~verified) | (b.how == How.UNCHECKED))[:budget]
         budget -= len(extra)
-        extras.append(len(extra))
+        extras.append(extra)
         c = np.union1d(b.checked, extra).astype(int)
         numeric, noise = np.array(b.numeric, dtype=float), np.array(b.noise, dtype=float)
         numeric[extra], noise[extra] = np.nan, np.inf
@@ -187,9 +189,10 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
-    for b, r, verified_mask, n_extra in zip(result.blocks, verdict.blocks, verified_of, extras):
-        excluded = int(np.sum(b.how == How.EXCLUDED)) - n_extra
-        unchecked = int(np.sum(b.how == How.UNCHECKED))
+    for b, r, verified_mask, extra in zip(result.blocks, verdict.blocks, verified_of, extras):
+        extra_unchecked = int(np.sum(b.how[extra] == How.UNCHECKED))
+        excluded = int(np.sum(b.how == How.EXCLUDED)) - (len(extra) - extra_unchecked)
+        unchecked = int(np.sum(b.how == How.UNCHECKED)) - extra_unchecked
         verified = int(np.sum(verified_mask))
         c = dict(r.counts)
         c["checks"] += excluded
@@ -199,9 +202,10 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
         if excluded > verified:
             status = worst([status, Status.UNRESOLVED])
         if unchecked and status is not Status.FAIL:
+            # left unchecked by the search: the numbers cannot decide (issue 9)
             c["checks"] += unchecked
-            c["warn"] += unchecked
-            status = Status.WARN
+            c["unresolved"] = c.get("unresolved", 0) + unchecked
+            status = worst([status, Status.UNRESOLVED])
         counts.append(c)
         blocks.append(replace(r, checked=r.checked + excluded, status=status, counts=c))
         rb = b.relative_bound(thresholds)
