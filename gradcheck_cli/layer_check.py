@@ -1,0 +1,827 @@
+"""``gradcheck layer`` and the Python ``check_layer``: hand-written forward/backward pairs.
+
+numpy only.  (To move to ``checks/layer.py``.)
+
+A layer is ``forward(*inputs, **params) -> (out, cache)`` (or ``(out_1, ..., out_m,
+cache)``) with ``backward(dout, cache)`` (or ``backward(dout_1, ..., dout_m, cache)``)
+returning one gradient per differentiated input, in input order; a loss layer is one
+function ``loss(*inputs, **params) -> (loss, dx)`` (or ``(loss, dx, dw, ...)``).
+
+What is checked (the vector-Jacobian product).  With ``dout_k ~ N(0, 1)`` of the shape
+of ``out_k`` (seeded), the backward pass claims the gradient of the scalar
+
+    L(inputs) = sum_k sum(out_k * dout_k)          (L = loss for a loss layer)
+
+with respect to every differentiated input.  Entry ``j`` of input ``z`` is checked
+against the central difference ``(L(z + h e_j) - L(z - h e_j)) / 2h`` with
+``h = eps**(1/3) max(|z_j|, 1)``; its error is estimated from the same difference at
+``4h`` and the round-off of L, taken relative to ``sum_k sum |out_k * dout_k|`` (L may
+cancel to nearly zero while its terms do not) (``finite_diff.central_from_values``).
+Four forward calls per entry; the verdict is the usual one (``verdict``), one block
+per input.
+
+Kinks (one-sided test).  A layer with relu/max inside is not differentiable where two
+branches meet (a pooling window whose maximum is tied).  With ``L0 = L(z)``, the
+one-sided slopes ``D+ = (L(z + h e_j) - L0) / h`` and ``D- = (L0 - L(z - h e_j)) / h``
+differ by ``L'' h`` for a smooth L, which the 4h values predict:
+``(L(z + 4h e_j) - 2 L0 + L(z - 4h e_j)) / 16h``.  An entry that does not pass is a
+``kink`` when ``D+ - D-`` departs from that prediction by more than the round-off
+(the slopes jump) and the analytic value lies between ``D-`` and ``D+`` (it is one of
+the one-sided derivatives, or a subgradient between them).  A wrong value away from a
+kink is never excused: there ``D+ = D-`` up to ``L'' h``.
+
+Large inputs (``mode="fast"``, or ``"auto"`` past ``AUTO_FAST_ENTRIES``): a block is
+first checked along ``GROUP_DIRECTIONS`` random ±1 directions ``u`` (four calls each,
+compared with ``grad . u``); a group whose directions disagree by more than their
+estimated error is halved and re-tested (adaptive group testing), down to groups of
+``GROUP_LEAF`` entries checked one by one; a block that is mostly wrong is checked
+entry by entry.  Entries of agreeing groups count as ``pass`` (a single wrong entry
+shifts ``grad . u`` by its full error whatever the signs, so it cannot hide; several
+could cancel in one direction, with probability at most 1/2 per direction).
+``_group_test`` is the one call to replace by the shared ``fast_mode`` rule.
+
+Before every call the states of ``random`` and ``numpy.random`` are restored (a forward
+pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
+params are deep-copied afresh (batchnorm may update its running mean), and array
+arguments must come back unchanged (``loading.UserFunction``).  The cache is checked
+too: backward is run a second time on the first cache after another forward pass; a
+different result means the cache is shared with later calls or changed by backward.
+A cache that holds ``out`` itself cannot be told from a correct one by running the code
+(forward mutates it before returning); when a check fails and the cache shares memory
+with ``out``, the hint says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .check import BlockData, callable_name, judge_blocks, validate_seed
+from .errors import LoadError, OptionError, UserCodeError
+from .finite_diff import EPS, REL_STEP, Method, central_from_values, default_step
+from .layer_inputs import LayerInput, make_inputs, make_params, validate_inputs
+from .results import Check, Report
+from .verdict import Status, Thresholds, floor_from_noise, relative_error
+
+#: ``mode="auto"`` switches to group testing when the differentiated inputs have more entries than this
+AUTO_FAST_ENTRIES = 256
+#: blocks with at most this many entries are always checked entry by entry
+FAST_MIN_BLOCK = 32
+#: random directions per group in the group test
+GROUP_DIRECTIONS = 3
+#: groups this small are checked entry by entry
+GROUP_LEAF = 8
+#: a jump of the one-sided slopes must exceed this many ulps of sum|out * dout| / h to be a kink
+KINK_ULPS = 64.0
+MODES = ("auto", "full", "fast")
+
+
+# --------------------------------------------------------------------------- the layer
+
+
+def _leaves(obj: Any, path: str = "cache", depth: int = 0):
+    """(path, array) for every ndarray inside a cache of tuples, lists and dicts."""
+    if isinstance(obj, np.ndarray):
+        yield path, obj
+    elif depth < 4 and isinstance(obj, (tuple, list)):
+        for i, item in enumerate(obj):
+            yield from _leaves(item, f"{path}[{i}]", depth + 1)
+    elif depth < 4 and isinstance(obj, dict):
+        for key, item in obj.items():
+            yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a value of type {type(value).__name__}"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
+
+
+class _Layer:
+    """The user's forward/backward (or loss) functions bound to inputs and params.
+
+    ``call_forward(arrays)`` returns ``(outs, cache)`` with outs validated float arrays;
+    ``objective(arrays)`` returns ``(L, sum |out * dout|)``.
+    """
+
+    def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
+                 forward_name: str, backward_name: str | None) -> None:
+        from .loading import UserFunction
+
+        self.inputs = inputs
+        self.params = dict(params)
+        self._raw_forward = forward
+        self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
+        self._raw_forward = self.forward.fn
+        self.backward = None
+        if backward is not None:
+            self.backward = backward if isinstance(backward, UserFunction) else UserFunction(backward, backward_name)
+        self.is_loss = backward is None
+        self.douts: tuple[np.ndarray, ...] = ()
+        self.out_shapes: tuple[tuple[int, ...], ...] = ()
+
+    # ------------------------------------------------------------- forward
+    def _call(self, arrays: Sequence[np.ndarray]) -> Any:
+        # a fresh deep copy of the params for every call; functools.partial adds no frame
+        # to the user's traceback and keeps the positional names for mutation messages
+        self.forward.fn = functools.partial(self._raw_forward, **copy.deepcopy(self.params)) if self.params else self._raw_forward
+        try:
+            return self.forward.call(*arrays)
+        finally:
+            self.forward.fn = self._raw_forward
+
+    def call_forward(self, arrays: Sequence[np.ndarray]) -> tuple[tuple[np.ndarray, ...], Any]:
+        """Forward pass -> (outputs, cache); for a loss layer (loss,) and the gradients."""
+        result = self._call(arrays)
+        name = self.forward.name
+        if not isinstance(result, (tuple, list)) or len(result) < 2:
+            want = "(loss, dx)" if self.is_loss else "(out, cache)"
+            raise UserCodeError(f"{name} returned {_describe(result)}, expected a pair {want}")
+        if self.is_loss:
+            return (self._loss_value(result[0]),), tuple(result[1:])
+        outs = tuple(self._out_array(o, k, len(result) - 1) for k, o in enumerate(result[:-1]))
+        if self.out_shapes and tuple(o.shape for o in outs) != self.out_shapes:
+            got = ", ".join(_shape(o.shape) for o in outs)
+            raise UserCodeError(f"{name} returned out of shape {got} at a perturbed input, "
+                                f"but {', '.join(_shape(s) for s in self.out_shapes)} at the first call")
+        return outs, result[-1]
+
+    def _loss_value(self, value: Any) -> np.ndarray:
+        array = np.asarray(value) if not isinstance(value, (tuple, list)) else None
+        if array is None or array.dtype.kind not in "biuf" or array.size != 1:
+            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as the loss, expected a real scalar")
+        return np.array(float(array.reshape(())))
+
+    def _out_array(self, value: Any, k: int, m: int) -> np.ndarray:
+        what = "out" if m == 1 else f"output {k + 1} of {m}"
+        try:
+            array = np.asarray(value)
+        except Exception:
+            array = np.asarray(None, dtype=object)
+        if array.dtype.kind not in "biuf":
+            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as {what}, expected a real array")
+        return array
+
+    def objective(self, arrays: Sequence[np.ndarray]) -> tuple[float, float]:
+        """``L = sum_k sum(out_k * dout_k)`` (the loss for a loss layer) and ``sum |out_k * dout_k|``."""
+        outs, _ = self.call_forward(arrays)
+        if self.is_loss:
+            v = float(outs[0])
+            return v, abs(v)
+        total, scale = 0.0, 0.0
+        with np.errstate(all="ignore"):
+            for o, d in zip(outs, self.douts):
+                prod = np.asarray(o, dtype=np.float64) * d
+                total += float(np.sum(prod))
+                scale += float(np.sum(np.abs(prod)))
+        return total, scale
+
+    # ------------------------------------------------------------- backward
+    def call_backward(self, cache: Any) -> Any:
+        return self.backward.call(*(d.copy() for d in self.douts), cache)
+
+    def gradients(self, returned: Any, who: str) -> list[np.ndarray]:
+        """Validate the returned gradients: one per differentiated input (or per input), right shapes."""
+        diff = [i for i in self.inputs if i.differentiated]
+        if isinstance(returned, (tuple, list)) and self.is_loss and len(returned) == 1 and isinstance(returned[0], (tuple, list)):
+            returned = returned[0]  # (loss, (dx, dw))
+        if not isinstance(returned, (tuple, list)):
+            returned = (returned,)
+        returned = list(returned)
+        grad_names = ", ".join(f"d{i.name}" for i in diff)
+        if len(returned) == len(self.inputs) and len(returned) != len(diff):
+            returned = [g for g, i in zip(returned, self.inputs) if i.differentiated]
+        if len(returned) != len(diff):
+            n = len(returned)
+            raise UserCodeError(
+                f"{who} returned {n} gradient{'s' if n != 1 else ''}, expected {len(diff)} "
+                f"(one per differentiated input, in order: {grad_names})"
+            )
+        arrays = []
+        for g, item in zip(returned, diff):
+            try:
+                a = np.asarray(g)
+            except Exception:
+                a = np.asarray(None, dtype=object)
+            if a.dtype.kind not in "biuf":
+                raise UserCodeError(f"{who} returned {_describe(g)} as d{item.name}, expected a real array of "
+                                    f"shape {_shape(item.value.shape)}")
+            arrays.append(np.array(a, dtype=np.float64))
+        self._check_shapes(arrays, diff, who)
+        return arrays
+
+    def _check_shapes(self, arrays: list[np.ndarray], diff: list[LayerInput], who: str) -> None:
+        got = [a.shape for a in arrays]
+        want = [i.value.shape for i in diff]
+        if got == want:
+            return
+        if sorted(got) == sorted(want) and len(set(want)) > 1:
+            order = []
+            free = list(range(len(diff)))
+            for shape in got:
+                k = next(k for k in free if want[k] == shape)
+                free.remove(k)
+                order.append(f"d{diff[k].name}")
+            raise UserCodeError(
+                f"{who} returns its gradients in the wrong order: shapes "
+                f"{', '.join(_shape(s) for s in got)} are those of {', '.join(order)}; "
+                f"expected the order {', '.join(f'd{i.name}' for i in diff)}, shapes "
+                f"{', '.join(_shape(s) for s in want)}"
+            )
+        k = next(k for k in range(len(diff)) if got[k] != want[k])
+        name = diff[k].name
+        message = (f"{who} returned d{name} of shape {_shape(got[k])}, expected {_shape(want[k])}, "
+                   f"the shape of {name}")
+        if got[k] == want[k][::-1] and len(want[k]) > 1:
+            message += " (it is transposed)"
+        elif int(np.prod(got[k])) == int(np.prod(want[k])):
+            message += " (same entries, another shape: a missing reshape, or keepdims?)"
+        raise UserCodeError(message)
+
+
+# --------------------------------------------------------------------------- numerics
+
+
+@dataclass
+class _Entries:
+    """Finite-difference results for some entries of one input (flat indices)."""
+
+    indices: np.ndarray
+    value: np.ndarray
+    noise: np.ndarray
+    plus: np.ndarray  # one-sided slopes, for the kink test
+    minus: np.ndarray
+    jump_excess: np.ndarray  # |(D+ - D-) - L'' h| beyond its round-off (> 0: a jump)
+
+
+def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.ndarray,
+             f0: float, scale0: float, progress: Callable[[int], None] | None = None) -> _Entries:
+    """Central differences of L at the given entries of input ``which`` (four calls each)."""
+    work = arrays[which]
+    flat = work.reshape(-1)  # a view: perturbations reach the array the layer gets
+    h = default_step(flat[indices])
+    vals = np.empty((4, len(indices)))
+    scales = np.full((4, len(indices)), scale0)
+    for n, (k, hk) in enumerate(zip(indices, h)):
+        orig = flat[k]
+        try:
+            for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
+                flat[k] = orig + d
+                vals[row, n], scales[row, n] = layer.objective(arrays)
+        finally:
+            flat[k] = orig
+        if progress is not None:
+            progress(n + 1)
+    scale = np.max(scales, axis=0)
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=scale)
+    with np.errstate(all="ignore"):
+        plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
+        predicted = (vals[2] - 2 * f0 + vals[3]) / (16 * h)
+        excess = np.abs((plus - minus) - predicted) - KINK_ULPS * EPS * np.maximum(scale, abs(f0)) / h
+    return _Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
+
+
+def _kinks(e: _Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """The one-sided test of the module docstring, for entries that do not pass."""
+    lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
+    with np.errstate(all="ignore"):
+        tol = thresholds.fail_tol * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(e.plus - e.minus) * 1e-3
+        jump = e.jump_excess > 1e-6 * (np.abs(e.plus) + np.abs(e.minus))
+        between = (analytic >= lo - tol) & (analytic <= hi + tol)
+    return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)
+
+
+@dataclass
+class _GroupResult:
+    entries: _Entries | None  # entries checked one by one
+    verified: int  # entries verified only through agreeing groups
+    directions: int  # directional checks made
+    max_rel: float  # worst relative disagreement of an agreeing direction
+
+
+def _directional(layer: _Layer, arrays: list[np.ndarray], which: int, u: np.ndarray, scale0: float):
+    """``(L(z + h u) - L(z - h u)) / 2h`` and its error (four calls, ``h`` relative to ``|z|_inf``)."""
+    work = arrays[which]
+    flat = work.reshape(-1)
+    base = flat.copy()
+    h = REL_STEP * max(float(np.max(np.abs(base[u != 0]), initial=0.0)), 1.0)
+    vals, scales = np.empty(4), np.full(4, scale0)
+    try:
+        for row, d in enumerate((h, -h, 4 * h, -4 * h)):
+            flat[:] = base + d * u
+            vals[row], scales[row] = layer.objective(arrays)
+    finally:
+        flat[:] = base
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=np.max(scales))
+    return float(value), float(noise)
+
+
+def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarray, scale0: float,
+                f0: float, seed: int, thresholds: Thresholds) -> _GroupResult:
+    """Adaptive group testing of one block (module docstring); the seam for ``fast_mode``."""
+    size = g.size
+    rng = np.random.default_rng((seed, 2, which))
+    pending = [np.arange(size)]
+    singles: list[np.ndarray] = []
+    verified, directions, worst_rel = 0, 0, 0.0
+    level = 0
+    while pending:
+        suspects = []
+        for group in pending:
+            if len(group) <= GROUP_LEAF:
+                singles.append(group)
+                continue
+            ok = True
+            for _ in range(GROUP_DIRECTIONS):
+                u = np.zeros(size)
+                u[group] = rng.choice([-1.0, 1.0], size=len(group))
+                d, noise = _directional(layer, arrays, which, u, scale0)
+                a = float(g @ u)
+                directions += 1
+                if not (np.isfinite(d) and abs(a - d) <= noise):
+                    ok = False
+                    break
+                with np.errstate(all="ignore"):
+                    r = abs(a - d) / max(abs(a), abs(d), noise / thresholds.pass_tol, 1e-300)
+                worst_rel = max(worst_rel, float(r))
+            if ok:
+                verified += len(group)
+            else:
+                suspects.append(group)
+        level += 1
+        if level > 1 and sum(len(s) for s in suspects) > size / 2:
+            singles += suspects  # mostly wrong: bisecting further costs more than checking each entry
+            break
+        pending = [half for s in suspects for half in np.array_split(s, 2)]
+    entries = None
+    if singles:
+        idx = np.sort(np.concatenate(singles))
+        entries = _entries(layer, arrays, which, idx, f0, scale0)
+    return _GroupResult(entries, verified, directions, worst_rel)
+
+
+# --------------------------------------------------------------------------- hints
+
+
+def _is_fail(statuses: np.ndarray) -> np.ndarray:
+    return np.array([s is Status.FAIL for s in statuses], dtype=bool)
+
+
+def _explains(a: np.ndarray, model: np.ndarray) -> bool:
+    r = np.abs(a - model)
+    na = float(np.linalg.norm(a))
+    return bool(na > 0 and np.linalg.norm(r) <= 1e-3 * na and np.max(r) <= 1e-2 * np.max(np.abs(a)))
+
+
+def _param_numbers(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
+    found = []
+    for key, value in params.items():
+        label = f"{prefix}{key}"
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            found.append((label, float(value)))
+        elif isinstance(value, dict):
+            found += _param_numbers(value, label + ".")
+    return found
+
+
+def _fmt(c: float) -> str:
+    return f"{round(c):d}" if abs(c) >= 1 and abs(c - round(c)) <= 1e-3 * abs(c) else f"{c:.4g}"
+
+
+def _factor_hint(name: str, c: float, batch: int | None, params: Mapping[str, Any]) -> str:
+    near = lambda v: abs(c - v) <= 1e-3 * abs(v)  # noqa: E731
+    head = f"d{name}: every entry is {_fmt(c)} x the numeric value"
+    if near(-1.0):
+        return f"d{name} has the wrong sign: every entry is -1 x the numeric value"
+    if batch and batch > 1 and near(1 / batch):
+        return (f"{head} (1/N, N = {batch} the batch size): averaged over the batch where it should "
+                f"be summed (np.sum(dout, axis=0), not np.mean)?")
+    if batch and batch > 1 and near(float(batch)):
+        return (f"{head} (N = {batch}, the batch size): the loss is averaged over the batch but the "
+                f"gradient is not divided by N?")
+    for label, v in _param_numbers(params):
+        if v not in (0.0, 1.0) and (near(v) or near(1 / v)):
+            which = label if near(v) else f"1/{label}"
+            return f"{head}, which is {which} ({label} = {v:g}): a missing or extra factor of {label}?"
+    if near(2.0) or near(0.5):
+        return f"{head}: a missing or extra factor 2?"
+    return f"{head}: a constant factor is missing or extra"
+
+
+def _hints(layer: _Layer, data: list[BlockData], status: dict[str, np.ndarray], full: dict[str, bool],
+           first_cache: Any, outs: tuple[np.ndarray, ...], changed_on_reuse: bool) -> list[str]:
+    from .diagnosis import block_pattern
+
+    hints: list[str] = []
+    if changed_on_reuse:
+        hints.append(f"{layer.backward.name} gave a different result when called again on the same cache "
+                     "after another forward pass: the cache holds arrays that later calls change (a buffer "
+                     "shared between calls, or an in-place update in backward); cache copies")
+    failing = [b for b in data if np.any(_is_fail(status[b.name]))]
+    if not failing:
+        return hints
+    diff = [i for i in layer.inputs if i.differentiated]
+    by_name = {i.name: i for i in layer.inputs}
+    batch = diff[0].value.shape[0] if diff and diff[0].value.ndim >= 1 else None
+    explained: set[str] = set()
+    shaped = {b.name: (b.analytic.reshape(b.shape), b.numeric.reshape(b.shape)) for b in data if full[b.name]}
+
+    # grads returned in the wrong order (same shapes, so no shape error told)
+    swapped = []
+    for b in failing:
+        if b.name not in shaped:
+            continue
+        for other in data:
+            if other.name != b.name and other.name in shaped and other.shape == b.shape:
+                if _explains(shaped[b.name][0], shaped[other.name][1]):
+                    swapped.append((b.name, other.name))
+    if swapped:
+        pairs = "; ".join(f"the gradient returned for {a} is the numeric gradient of {o}" for a, o in swapped)
+        order = ", ".join(f"d{i.name}" for i in diff)
+        hints.append(f"{layer.backward.name if layer.backward else layer.forward.name} returns its gradients "
+                     f"in the wrong order: {pairs} (expected the order {order})")
+        explained |= {a for a, _ in swapped}
+
+    for b in failing:
+        if b.name in explained or b.name not in shaped:
+            continue
+        a, n = shaped[b.name]
+        # dx = dout: the local gradient is missing
+        if not layer.is_loss and any(d.shape == a.shape and _explains(a, d) for d in layer.douts):
+            hints.append(f"d{b.name} equals dout: the local gradient d out / d {b.name} is missing "
+                         f"(d{b.name} = dout * local gradient)")
+            explained.add(b.name)
+            continue
+        pattern = block_pattern(a, n)
+        if pattern is not None:
+            explained.add(b.name)
+            if pattern[0] == "zero":
+                hints.append(f"d{b.name} is all zero (never assigned, or overwritten?)")
+            elif pattern[0] == "transposed":
+                hints.append(f"d{b.name} looks transposed: its values are the numeric gradient's transpose "
+                             f"laid into {b.name}'s shape (dout.T @ x reshaped, instead of x.T @ dout?)")
+            else:
+                hints.append(_factor_hint(b.name, pattern[1], batch, layer.params))
+            continue
+        # repeated indices not accumulated (dW[idx] += dout)
+        bad = _is_fail(status[b.name]).reshape(b.shape)
+        if a.ndim >= 1:
+            rows = set(np.nonzero(bad.reshape(a.shape[0], -1).any(axis=1))[0].tolist())
+            for item in layer.inputs:
+                if item.kind == "int" and rows:
+                    values, counts = np.unique(item.value, return_counts=True)
+                    repeated = set(values[counts > 1].tolist())
+                    if rows <= repeated:
+                        hints.append(
+                            f"d{b.name} is wrong exactly at the rows whose index appears more than once in "
+                            f"{item.name}: repeated indices are not accumulated (use np.add.at(d{b.name}, "
+                            f"{item.name}, dout), not d{b.name}[{item.name}] += dout)")
+                        explained.add(b.name)
+                        break
+        if b.name in explained:
+            continue
+        noise = b.noise.reshape(b.shape)
+        num_zero = np.abs(n) <= noise
+        ana_zero = np.abs(a) <= noise
+        extra = int(np.count_nonzero(bad & num_zero & ~ana_zero))
+        missing = int(np.count_nonzero(bad & ana_zero & ~num_zero))
+        if extra and missing:
+            hints.append(f"d{b.name} puts gradient on {extra} entries where the numeric gradient is zero and "
+                         f"none on {missing} where it is not: it is routed to the wrong entries (an index, "
+                         f"stride or offset error?)")
+            explained.add(b.name)
+        elif extra and extra == int(np.count_nonzero(bad)):
+            hints.append(f"d{b.name} is nonzero at {extra} entries where the numeric gradient is zero (where "
+                         f"{b.name} does not reach the loss: relu's x <= 0, a masked step): a missing mask or "
+                         f"local gradient?")
+            explained.add(b.name)
+    unexplained = [b.name for b in failing if b.name not in explained and b.name in shaped]
+    for name in unexplained:
+        a, n = shaped[name]
+        bad = _is_fail(status[name]).reshape(a.shape)
+        with np.errstate(all="ignore"):
+            ratio = a[bad] / n[bad]
+        ratio = ratio[np.isfinite(ratio)]
+        if len(ratio) >= 2 and np.all(ratio > 0):
+            hints.append(f"d{name}: {int(bad.sum())} of {a.size} entries fail, by a factor that varies from "
+                         f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient such "
+                         f"as a gate's) is missing or wrong")
+    aliases = [p for p, arr in _leaves(first_cache) if any(np.may_share_memory(arr, o) for o in outs)]
+    if aliases:
+        hints.append(f"{aliases[0]} shares memory with out: if forward changed out in place after caching it "
+                     f"(out = xhat; out *= gamma), the cached array changed too; cache a copy")
+    return hints
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def check_layer(
+    forward,
+    backward=None,
+    inputs: Mapping[str, Any] | Sequence[LayerInput] = (),
+    params: Mapping[str, Any] | None = None,
+    *,
+    wrt: Sequence[str] | str | None = None,
+    seed: int = 0,
+    mode: str = "auto",
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+    name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Check a layer's backward pass against the numeric vector-Jacobian product.
+
+    ``forward(*inputs, **params) -> (out, cache)`` (or several outputs before the cache)
+    and ``backward(*douts, cache) -> grads``; without ``backward``, ``forward`` is a loss
+    layer returning ``(loss, dx, ...)``.  ``inputs`` maps names to arrays in positional
+    order (integer and boolean arrays are data; floats are differentiated unless
+    ``wrt`` names a subset); ``params`` are keyword arguments, deep-copied for every
+    call.  See the module docstring for what is compared, the kink test and
+    ``mode`` (``"auto"``, ``"full"``, ``"fast"``).  The report has one block per
+    differentiated input, the failing and ``top`` worst entries, and hints.
+
+    >>> import numpy as np
+    >>> fwd = lambda x, w: (x @ w, (x, w))
+    >>> bwd = lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout)
+    >>> check_layer(fwd, bwd, {"x": np.ones((2, 3)), "w": np.ones((3, 4))}).status.value
+    'pass'
+    """
+    validate_seed(seed)
+    if mode not in MODES:
+        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if top < 0:
+        raise OptionError(f"--top must be at least 0, got {top}")
+    if params is not None and not isinstance(params, Mapping):
+        raise OptionError("params must be a mapping of keyword arguments, e.g. {'conv_param': {...}}")
+    items = list(inputs) if inputs and all(isinstance(i, LayerInput) for i in inputs) else validate_inputs(inputs, wrt)
+    fname = name or callable_name(forward)
+    bname = None if backward is None else callable_name(backward) if not hasattr(backward, "name") else backward.name
+    if hasattr(forward, "name") and name is None:
+        fname = forward.name
+    layer = _Layer(forward, backward, items, params or {}, fname, bname)
+    return _run(layer, seed, mode, thresholds, top, progress)
+
+
+def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+    arrays = [i.value.copy() for i in layer.inputs]
+    diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
+    t0 = time.perf_counter()
+    outs, cache = layer.call_forward(arrays)
+    t_call = time.perf_counter() - t0
+    if layer.is_loss:
+        layer.douts = ()
+        grads = layer.gradients(cache, layer.forward.name)
+        changed = False
+    else:
+        layer.out_shapes = tuple(o.shape for o in outs)
+        layer.douts = tuple(np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
+        grads = layer.gradients(layer.call_backward(cache), layer.backward.name)
+        changed = _cache_changes(layer, arrays, cache, grads, seed)
+    f0, scale0 = layer.objective(arrays)
+
+    total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
+    fast = mode == "fast" or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
+    data, full, groups, notes = [], {}, {}, []
+    done = 0
+    for g, k in zip(grads, diff_idx):
+        item = layer.inputs[k]
+        gflat = g.ravel()
+        if fast and item.value.size > FAST_MIN_BLOCK:
+            res = _group_test(layer, arrays, k, gflat, scale0, f0, seed, thresholds)
+            groups[item.name] = res
+            e = res.entries
+            full[item.name] = e is not None and len(e.indices) == item.value.size
+        else:
+            step = None if progress is None else (lambda n, done=done: progress(done + n, total_entries))
+            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step)
+            full[item.name] = True
+        done += item.value.size
+        if e is None:
+            continue
+        a = gflat[e.indices]
+        rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
+        kink = _kinks(e, a, rel, thresholds)
+        data.append(BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=kink,
+                              indices=None if full[item.name] else e.indices))
+    verdict = judge_blocks(data, thresholds, top)
+    blocks = {b.name: b for b in verdict.blocks}
+    counts = dict(verdict.counts)
+    ordered = []
+    for k in diff_idx:
+        item = layer.inputs[k]
+        res = groups.get(item.name)
+        b = blocks.get(item.name)
+        if res is None:
+            ordered.append(b)
+            continue
+        c = dict(b.counts) if b is not None else {"checks": 0, "pass": 0, "warn": 0, "fail": 0, "kink": 0}
+        c["checks"] += res.verified
+        c["pass"] += res.verified
+        counts["checks"] += res.verified
+        counts["pass"] += res.verified
+        one = 0 if res.entries is None else len(res.entries.indices)
+        notes.append(f"{item.name}: {res.verified} entries verified in groups by {res.directions} random "
+                     f"directional checks, {one} checked one by one (fast mode)")
+        ordered.append(replace(
+            b, checked=item.value.size, counts=c,
+            max_rel_error=max(b.max_rel_error, res.max_rel),
+        ) if b is not None else _group_block(item, res, c))
+    # statuses of the full arrays for hints
+    status = {b.name: _status_array(verdict.statuses[b.name], b) for b in data}
+    hints = _hints(layer, data, status, full, cache if not layer.is_loss else None, outs if not layer.is_loss else (),
+                   changed)
+    if changed:
+        notes.append("backward's result changed when called again on the first cache (see hints)")
+    kinks = counts.get("kink", 0)
+    if kinks:
+        notes.append(f"{kinks} entr{'y' if kinks == 1 else 'ies'} at a kink: the one-sided slopes of the "
+                     f"numeric gradient differ there and the analytic value lies between them (not a failure)")
+    calls = _calls(layer, data, groups)
+    return Report(
+        command="layer",
+        method=Method.CENTRAL,
+        thresholds=thresholds,
+        checks=verdict.checks,
+        counts=counts,
+        header=_header(layer, seed),
+        blocks=tuple(ordered),
+        hints=tuple(hints),
+        notes=tuple(notes),
+        extra={
+            "layer": {"forward": layer.forward.name,
+                      "backward": None if layer.backward is None else layer.backward.name,
+                      "loss": layer.is_loss},
+            "inputs": [i.to_dict() for i in layer.inputs],
+            "params": _jsonable(layer.params),
+            "outputs": [list(s) for s in layer.out_shapes] if not layer.is_loss else [[]],
+            "mode": "fast" if fast else "full",
+            "calls": calls,
+            "seconds_per_call": t_call,
+        },
+        shown=top,
+    )
+
+
+def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
+    """Whether backward on the first cache gives another answer after a second forward pass.
+
+    The second pass gets the float inputs scaled entrywise by 1 + U(-0.01, 0.01) (signs
+    and domains kept), so a cache that points into a buffer the next call overwrites
+    changes.  A second pass that raises skips the test (the inputs are not the user's).
+    """
+    rng = np.random.default_rng((seed, 3))
+    other = [a * (1 + rng.uniform(-0.01, 0.01, a.shape)) if i.differentiated else a.copy()
+             for a, i in zip(arrays, layer.inputs)]
+    try:
+        layer.call_forward(other)
+    except UserCodeError:
+        return False
+    again = layer.gradients(layer.call_backward(cache), layer.backward.name)
+    return not all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(grads, again))
+
+
+def _status_array(st: np.ndarray, b: BlockData) -> np.ndarray:
+    if b.indices is None:
+        return st
+    full = np.full(int(np.prod(b.shape)), Status.PASS, dtype=object)
+    full[b.indices] = st
+    return full
+
+
+def _group_block(item: LayerInput, res: _GroupResult, counts: dict):
+    from .results import BlockResult
+
+    return BlockResult(name=item.name, shape=item.value.shape, checked=item.value.size,
+                       max_rel_error=res.max_rel, worst_index=None, status=Status.PASS, counts=counts)
+
+
+def _calls(layer: _Layer, data: list[BlockData], groups: dict) -> int:
+    n = sum(4 * (len(b.analytic)) for b in data)
+    return n + sum(4 * r.directions for r in groups.values()) + (1 if layer.is_loss else 3)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _header(layer: _Layer, seed: int) -> tuple[str, ...]:
+    diff = [i for i in layer.inputs if i.differentiated]
+    args = ", ".join(i.name for i in layer.inputs)
+    grads = ", ".join(f"d{i.name}" for i in diff)
+    if layer.is_loss:
+        lines = [f"loss layer {layer.forward.name}({args}) -> (loss, {grads})"]
+    else:
+        m = len(layer.out_shapes)
+        outs = "out" if m == 1 else ", ".join(f"out{k + 1}" for k in range(m))
+        douts = "dout" if m == 1 else ", ".join(f"dout{k + 1}" for k in range(m))
+        lines = [f"forward {layer.forward.name}({args}) -> ({outs}, cache); "
+                 f"backward {layer.backward.name}({douts}, cache) -> ({grads})"]
+    parts = []
+    for i in layer.inputs:
+        shape = " x ".join(map(str, i.value.shape)) or "scalar"
+        tag = "" if i.differentiated else ", not differentiated"
+        parts.append(f"{i.name} {shape} {i.source}{tag}")
+    lines.append(f"inputs (seed {seed}): " + "; ".join(parts))
+    if layer.params:
+        import json
+
+        text = ", ".join(f"{k}={json.dumps(_jsonable(v))}" for k, v in layer.params.items())
+        lines.append(f"params (a fresh copy for every call): {text}")
+    if layer.is_loss:
+        lines.append("checked: the numeric gradient of the loss (dout = 1)")
+    else:
+        shapes = ", ".join(" x ".join(map(str, s)) or "scalar" for s in layer.out_shapes)
+        lines.append(f"checked: the numeric gradient of sum(out * dout), dout ~ N(0, 1) of shape {shapes} (seed {seed})")
+    return tuple(lines)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def find_layer(target: str, forward: str | None = None, backward: str | None = None) -> tuple[str, str | None]:
+    """``FILE.py:NAME`` -> specs of (forward, backward), or (loss, None) for a loss layer.
+
+    ``NAME_forward`` and ``NAME_backward`` when the file defines them, else ``NAME``
+    itself as a loss layer; ``forward``/``backward`` (``F`` or ``FILE.py:F``) override.
+    """
+    from .loading import load_callable
+
+    source, sep, base = target.rpartition(":")
+    if not sep or not source.strip() or not base.strip():
+        raise LoadError(f"cannot load '{target}': expected FILE.py:NAME or module:NAME")
+    qualify = lambda s: s if s is None or ":" in s else f"{source}:{s.strip()}"  # noqa: E731
+    if forward is not None or backward is not None:
+        if forward is None:
+            forward = f"{base}_forward"
+        return qualify(forward), qualify(backward)
+    fwd, bwd = f"{source}:{base}_forward", f"{source}:{base}_backward"
+    try:
+        load_callable(fwd, what="forward function")
+        has_forward = True
+    except LoadError:
+        has_forward = False
+    if has_forward:
+        return fwd, bwd
+    try:
+        load_callable(target, what="layer")
+    except LoadError as exc:
+        raise LoadError(f"{exc} (a layer is NAME_forward and NAME_backward, or a loss function NAME)") from None
+    return target, None
+
+
+def check_layer_command(
+    target: str,
+    *,
+    inputs: Sequence[str] = (),
+    params: Sequence[str] = (),
+    wrt: str | None = None,
+    forward: str | None = None,
+    backward: str | None = None,
+    seed: int = 0,
+    mode: str = "auto",
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+    progress=None,
+) -> Report:
+    """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
+
+    Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
+    made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
+    """
+    from .loading import load_seeded
+
+    validate_seed(seed)
+    if mode not in MODES:
+        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    items = make_inputs(inputs, seed, wrt)
+    kwargs = make_params(params)
+    fspec, bspec = find_layer(target, forward, backward)
+    specs = [(fspec, "forward function")] + ([(bspec, "backward function")] if bspec else [])
+    loaded = load_seeded(specs, seed)
+    fu, bu = loaded[0], (loaded[1] if bspec else None)
+    layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
+    return _run(layer, seed, mode, thresholds, top, progress)
