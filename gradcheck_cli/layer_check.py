@@ -131,13 +131,16 @@ class _Layer:
             self.backward = backward if isinstance(backward, UserFunction) else UserFunction(backward, backward_name)
         self.is_loss = backward is None
         self.douts: tuple[np.ndarray, ...] = ()
+        self.last_params: dict[str, Any] = {}
         self.out_shapes: tuple[tuple[int, ...], ...] = ()
 
     # ------------------------------------------------------------- forward
     def _call(self, arrays: Sequence[np.ndarray]) -> Any:
         # a fresh deep copy of the params for every call; functools.partial adds no frame
         # to the user's traceback and keeps the positional names for mutation messages
-        self.forward.fn = functools.partial(self._raw_forward, **copy.deepcopy(self.params)) if self.params else self._raw_forward
+        fresh = copy.deepcopy(self.params)
+        self.last_params = fresh
+        self.forward.fn = functools.partial(self._raw_forward, **fresh) if fresh else self._raw_forward
         try:
             return self.forward.call(*arrays)
         finally:
@@ -517,7 +520,10 @@ def _hints(layer: _Layer, data: list[BlockData], status: dict[str, np.ndarray], 
         with np.errstate(all="ignore"):
             ratio = a[bad] / n[bad]
         ratio = ratio[np.isfinite(ratio)]
-        if len(ratio) >= 2 and np.all(ratio > 0):
+        if len(ratio) >= 2 and np.all(ratio > 0) and ratio.max() <= ratio.min() * (1 + 1e-3):
+            hints.append(f"d{name}: its {int(bad.sum())} failing entries are {_fmt(float(np.median(ratio)))} x "
+                         f"the numeric value, the others agree")
+        elif len(ratio) >= 2 and np.all(ratio > 0):
             hints.append(f"d{name}: {int(bad.sum())} of {a.size} entries fail, by a factor that varies from "
                          f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient such "
                          f"as a gate's) is missing or wrong")
@@ -584,6 +590,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
     t0 = time.perf_counter()
     outs, cache = layer.call_forward(arrays)
     t_call = time.perf_counter() - t0
+    updated = _changed_paths(layer.params, layer.last_params)
     if layer.is_loss:
         layer.douts = ()
         grads = layer.gradients(cache, layer.forward.name)
@@ -646,6 +653,8 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
     status = {b.name: _status_array(verdict.statuses[b.name], b) for b in data}
     hints = _hints(layer, data, status, full, cache if not layer.is_loss else None, outs if not layer.is_loss else (),
                    changed)
+    if updated:
+        notes.append(f"forward updates its params ({', '.join(updated)}): every call got a fresh copy")
     if changed:
         notes.append("backward's result changed when called again on the first cache (see hints)")
     kinks = counts.get("kink", 0)
@@ -694,6 +703,25 @@ def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: l
         return False
     again = layer.gradients(layer.call_backward(cache), layer.backward.name)
     return not all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(grads, again))
+
+
+def _changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
+    """Dotted paths of the param entries a forward call added, removed or changed."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in list(before) + [k for k in after if k not in before]:
+            label = f"{path}.{key}" if path else str(key)
+            if key not in before or key not in after:
+                found.append(label)
+            else:
+                found += _changed_paths(before[key], after[key], label)
+        return found
+    try:
+        same = type(before) is type(after) and bool(np.array_equal(np.asarray(before, dtype=object),
+                                                                   np.asarray(after, dtype=object)))
+    except Exception:
+        same = before is after
+    return [] if same else [path or "params"]
 
 
 def _status_array(st: np.ndarray, b: BlockData) -> np.ndarray:
