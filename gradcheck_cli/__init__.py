@@ -31,10 +31,10 @@ __version__ = "1.0.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "check_gradient": "check_func",
-    "check_expression": "check",
-    "check_network": "check_net",
-    "check_sanity": "check_func",
+    "check_gradient": "checks.common",
+    "check_expression": "checks.expr",
+    "check_network": "checks.net",
+    "check_sanity": "checks.sanity",
     "assert_gradient": "testing",
     "assert_expression": "testing",
     "assert_network": "testing",
@@ -49,19 +49,20 @@ _LAZY = {
     "OptionError": "errors",
     "LoadError": "errors",
     "UserCodeError": "errors",
-    "to_junit_xml": "junit",
-    "write_junit": "junit",
+    "to_junit_xml": "views.junit",
+    "write_junit": "views.junit",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .check import check_expression  # noqa: F401
-    from .check_func import check_gradient, check_sanity  # noqa: F401
-    from .check_net import check_network  # noqa: F401
+    from .checks.common import check_gradient  # noqa: F401
+    from .checks.expr import check_expression  # noqa: F401
+    from .checks.net import check_network  # noqa: F401
+    from .checks.sanity import check_sanity  # noqa: F401
     from .choices import Method  # noqa: F401
     from .errors import GradcheckError, InputError, LoadError, OptionError, UserCodeError  # noqa: F401
-    from .junit import to_junit_xml, write_junit  # noqa: F401
+    from .views.junit import to_junit_xml, write_junit  # noqa: F401
     from .results import BlockResult, Check, Report  # noqa: F401
     from .testing import assert_expression, assert_gradient, assert_network  # noqa: F401
     from .verdict import Status, Thresholds  # noqa: F401

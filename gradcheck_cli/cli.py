@@ -1,4 +1,4 @@
-"""The ``gradcheck`` command line: a thin Typer shell over ``check`` and ``report``.
+"""The ``gradcheck`` command line: a thin Typer shell over ``checks`` and ``views``.
 
 Each command parses its options, makes one library call, renders the report and exits
 with an :class:`ExitCode`.  Every :class:`~gradcheck_cli.errors.InputError` (and every
@@ -25,6 +25,8 @@ class ExitCode(IntEnum):
     OK = 0  #: every check passed (warn allowed unless --strict)
     CHECK_FAILED = 1  #: at least one check failed (or warned under --strict)
     BAD_INPUT = 2  #: bad input: expression, option, file, domain, user code
+    INTERNAL_ERROR = 3  #: a bug of ours: one line (GRADCHECK_DEBUG=1 shows the traceback)
+    INTERRUPTED = 130  #: Ctrl-C
 
 
 app = typer.Typer(
@@ -71,7 +73,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the su
 def _junit_path(value: Optional[str]) -> Optional[str]:
     """Validate --junit FILE before any work is done (bad input must write nothing)."""
     if value is not None:
-        from .junit import validate_path
+        from .views.junit import validate_path
 
         validate_path(value)
     return value
@@ -86,18 +88,19 @@ def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | N
     return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
 
 
-def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None) -> None:
-    """Write --junit FILE if asked, render a report on stdout and exit with its code.
+def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None) -> None:
+    """Write --junit FILE if asked, render a result on stdout and exit with its code.
 
-    ``show(report, console)`` replaces the standard table view (sweep chart, graph ...).
+    Every command ends here.  ``show(result, console)`` replaces the standard table view
+    (sweep chart, graph, descent ...), ``to_json(result)`` the report's JSON document.
     """
-    from . import report as view
+    from .views import table as view
 
     if junit is not None:
         _write_junit(report, junit)
     if fmt is Format.JSON:
-        sys.stdout.write(view.to_json(report) + "\n")
-    elif quiet or show is None:
+        sys.stdout.write((to_json or view.to_json)(report) + "\n")
+    elif show is None:
         view.render(report, view.make_console(), quiet=quiet)
     else:
         show(report, view.make_console())
@@ -133,8 +136,8 @@ def expr_command(
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
-    from . import report as view
-    from .check import check_expression
+    from .checks.expr import check_expression
+    from .views import graph as view
 
     report = check_expression(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
@@ -142,7 +145,7 @@ def expr_command(
         order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
     )
     show = None
-    if graph or show_steps or latex:
+    if (graph or show_steps or latex) and not quiet:
         show = lambda r, console: view.render_expression_plus(r, console, show_steps=show_steps, latex=latex)  # noqa: E731
     _finish(report, format, quiet, junit, show=show)
 
@@ -188,13 +191,13 @@ def net_command(
         from .errors import OptionError
 
         raise OptionError("Missing option '--dims' (e.g. --dims 10 5 10)")
-    from .check_net import check_network
-    from .report import DelayedProgress
+    from .checks.net import check_network
+    from .views.progress import DelayedProgress
 
     with DelayedProgress("checking parameters") as progress:
         report = check_network(
-            dims, samples=samples, seed=seed, activation=activation.value, loss=loss.value, mean=mean,
-            impl=impl, bug=inject_bug, mode=mode.value, top=top, hvp=hvp, taylor=taylor,
+            dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
+            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
         )
     _finish(report, format, quiet, junit)
@@ -221,7 +224,7 @@ def _join_dims(args: list[str]) -> list[str]:
 def _write_junit(report, path: str) -> None:
     """Write the JUnit XML file; a write error is bad input (exit 2)."""
     from .errors import OptionError
-    from .junit import write_junit
+    from .views.junit import write_junit
 
     try:
         write_junit(report, path)
@@ -256,8 +259,8 @@ def func_command(
 
     Example: gradcheck func mycode.py:quad --shape 3,4
     """
-    from .check_func import check_func
-    from .report import DelayedProgress
+    from .checks.func import check_func
+    from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
     with DelayedProgress("checking x") as progress:
@@ -287,7 +290,7 @@ def sanity_command(
 
     Example: gradcheck sanity --junit sanity.xml
     """
-    from .check_func import check_sanity
+    from .checks.sanity import check_sanity
 
     report = check_sanity(seed=seed, thresholds=_thresholds(pass_tol, fail_tol, strict, floor))
     _finish(report, format, quiet, junit)
@@ -336,19 +339,19 @@ def sweep_command(
     Example: gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" --grad "y=2*sin(x)"
     or: gradcheck sweep --dims 10 5 10 --inject-bug missing-sigmoid-grad
     """
-    from . import report as view
-    from .check_sweep import check_sweep
+    from .checks.sweep import check_sweep
+    from .views import sweep as view
 
     if plot is not None:
         view.require_matplotlib()
     report = check_sweep(
-        expression, func=func, dims=dims, samples=samples, activation=activation.value, loss=loss.value,
+        expression, func=func, dims=dims, samples=samples, activation=activation, loss=loss,
         mean=mean, bug=inject_bug, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
         thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
     )
     if plot is not None:
-        view.write_sweep_plot(report.extra["sweep"], plot, title=report.header[-1], pass_tol=pass_tol)
-    _finish(report, format, quiet, show=view.render_sweep)
+        view.write_sweep_plot(report.sweep.to_dict(), plot, title=view.sweep_title(report), pass_tol=pass_tol)
+    _finish(report, format, quiet, show=None if quiet else view.render_sweep)
 
 
 @app.command("descend")
@@ -368,17 +371,15 @@ def descend_command(
 
     Example: gradcheck descend "x**4 - 3*x**3" --x0 6 --lr 0.01 --tol 1e-5
     """
-    from . import report as view
-    from .check import run_descent
+    from .checks.descend import run_descent
+    from .views import descent as view
+    from .views.progress import DelayedProgress
 
-    with view.DelayedProgress("descending") as bar:
+    with DelayedProgress("descending") as bar:
         result = run_descent(expression, x0=x0, lr=lr, tol=tol, max_iter=max_iter,
                              progress=lambda k, f, step: bar(k, max_iter))
-    if format is Format.JSON:
-        sys.stdout.write(view.descent_json(result) + "\n")
-    else:
-        view.render_descent(result, view.make_console(), quiet=quiet)
-    raise typer.Exit(ExitCode.OK if result.converged else ExitCode.CHECK_FAILED)
+    _finish(result, format, quiet, show=lambda r, console: view.render_descent(r, console, quiet=quiet),
+            to_json=view.descent_json)
 
 
 # ------------------------------------------------------------------ entry point
@@ -404,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
         _error_line("aborted")
         code = ExitCode.BAD_INPUT
     except KeyboardInterrupt:
-        code = 130
+        code = ExitCode.INTERRUPTED
     except Exception as exc:  # click usage errors (bad option value, missing argument)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             _error_line(_usage_message(exc))
@@ -413,7 +414,7 @@ def main(argv: list[str] | None = None) -> None:
             if os.environ.get("GRADCHECK_DEBUG"):
                 raise
             _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
-            code = 3
+            code = ExitCode.INTERNAL_ERROR
     sys.stdout.flush()
     raise SystemExit(int(code or 0))
 

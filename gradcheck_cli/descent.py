@@ -72,7 +72,7 @@ class DescentResult:
     tol: float
     max_iter: int
     names: tuple[str, ...] = ()
-    header: tuple[str, ...] = ()
+    formulas: tuple = ()  # results.Formula: f and its partials, for the views
 
     @property
     def iterations(self) -> int:
@@ -89,6 +89,11 @@ class DescentResult:
     @property
     def converged(self) -> bool:
         return self.outcome is Outcome.CONVERGED
+
+    @property
+    def passed(self) -> bool:
+        """The command's verdict: True (exit 0) when it converged."""
+        return self.converged
 
     def shown_iterations(self, head: int = HEAD_ROWS, tail: int = TAIL_ROWS) -> list[int]:
         """The iterations views list: the first ``head`` and the last ``tail`` (0 is x0)."""
@@ -136,14 +141,14 @@ def descend(
     max_iter: int = 10_000,
     progress: Callable[[int, float, float], None] | None = None,
     names: Sequence[str] | None = None,
-    header: Sequence[str] = (),
+    formulas: Sequence = (),
 ) -> DescentResult:
     """Run gradient descent from ``x0`` (see the module docstring for the rules).
 
     ``cost_and_grad(x) -> (f(x), grad f(x))`` takes a flat float array (the
     ``gradcheck_naive`` convention).  ``progress(k, f_k, |step_k|)`` is called after
     every step.  ``names`` label the coordinates (default ``x0, x1, ...``) and
-    ``header`` is carried to the views.  Raises DomainError when f or its gradient is
+    ``formulas`` (``results.Formula``) are carried to the views.  Raises DomainError when f or its gradient is
     not finite at ``x0``.
 
     >>> r = descend(lambda x: (float(x[0] ** 2), 2 * x), np.array([3.0]), lr=0.5)
@@ -200,5 +205,5 @@ def descend(
     return DescentResult(
         outcome=outcome, xs=np.array(xs), fs=np.array(fs), grads=np.array(gs),
         steps=np.array(steps), message=message, lr=float(lr), tol=float(tol), max_iter=int(max_iter),
-        names=names, header=tuple(header),
+        names=names, formulas=tuple(formulas),
     )

@@ -229,3 +229,32 @@ def _structural(items, failing, right, explained, activation) -> list[str]:
             "cross-entropy) and that the gradient is of the cost returned"
         )
     return hints
+
+
+def ratio_hint(analytic: np.ndarray, numeric: np.ndarray, failing: np.ndarray) -> tuple[str, ...]:
+    """A hint when every failing entry is off by the same factor k (-1, 2, 1/2, ...).
+
+    One failing entry gets a hint only for the classic factors (-1, 0, 2, 1/2, -2, -1/2).
+    """
+    a, n = analytic[failing], numeric[failing]
+    usable = np.isfinite(a) & np.isfinite(n) & (n != 0)
+    count = int(usable.sum())
+    if count < 1 or count < failing.sum():
+        return ()
+    ratio = a[usable] / n[usable]
+    k = float(np.median(ratio))
+    if not np.all(np.abs(ratio - k) <= 1e-3 * max(abs(k), 1e-3)) or abs(k - 1) < 1e-2:
+        return ()
+    near = lambda v: abs(k - v) <= 1e-3 * max(abs(v), 1.0)  # noqa: E731
+    classic = any(near(v) for v in (-1.0, 0.0, 2.0, 0.5, -2.0, -0.5))
+    if count == 1 and not classic:
+        return ()
+    where = "the failing entry" if count == 1 else f"all {count} failing entries"
+    if near(-1.0):
+        return (f"analytic = -numeric on {where}: a sign error?",)
+    if near(0.0):
+        return (f"analytic is ~0 where numeric is not, on {where}: a missing term?",)
+    why = "a missing or extra factor 2" if near(2.0) or near(0.5) else "a constant factor"
+    if near(-2.0) or near(-0.5):
+        why = "a sign error and a factor 2"
+    return (f"analytic / numeric = {k:.4g} on {where}: {why}?",)

@@ -128,7 +128,7 @@ def estimate_gradient(
     Components whose every stencil is non-finite get ``value = nan``.
     """
     points = np.atleast_2d(np.asarray(points, dtype=float))
-    method = Method(method)
+    method = validate_step(method, step)
     if method is Method.COMPLEX:
         return _complex_step(f, points, step)
     return _ladder(f, points, method, step)
@@ -255,6 +255,7 @@ def blackbox_gradient(
     """
     flat = np.array(x, dtype=float).ravel()
     idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
+    validate_step(Method.CENTRAL, step)
     h = default_step(flat[idx]) if step is None else np.full(len(idx), float(step))
     vals = np.empty((4, len(idx)))
     work = flat.copy()
@@ -288,3 +289,18 @@ def blackbox_directional(
         for row, d in enumerate((hu, -hu, 4 * hu, -4 * hu)):
             vals[row, j] = cost((flat + d * u).reshape(x.shape))
     return central_from_values(vals[0], vals[1], vals[2], vals[3], hs)
+
+
+def validate_step(method: Method | str, step: float | None) -> Method:
+    """The method as a ``Method`` and a user step (``--eps``) that is a positive number;
+    OptionError otherwise.  Every entry point (library and CLI) goes through here."""
+    from .errors import OptionError
+
+    try:
+        method = Method(method)
+    except ValueError:
+        raise OptionError(f"--method must be one of central, complex, richardson, got {method!r}") from None
+    if step is not None and not (isinstance(step, (int, float, np.integer, np.floating))
+                                 and np.isfinite(step) and step > 0):
+        raise OptionError(f"--eps must be a positive number, got {step!r}")
+    return method

@@ -455,12 +455,16 @@ def forward_backward_prop(data, labels, params, dimensions):
     return cost_and_grad(NetworkSpec(dims), data, labels, params)
 
 
-def kink_mask(spec: NetworkSpec, data, params) -> np.ndarray:
-    """Flat bool mask: a relu pre-activation changes sign inside the entry's stencil.
-
-    The stencil is the full check's ``[x - 4h, x + 4h]``, ``h = finite_diff.default_step(x)``;
-    computed by ``network_fd.kink_mask`` (all False for sigmoid and tanh).
-    """
-    from .network_fd import kink_mask as structured_kink_mask
-
-    return structured_kink_mask(spec, data, params)
+def parse_dims(dims) -> tuple[int, ...]:
+    """``--dims``: ``"10,5,10"``, ``"10 5 10"`` or a sequence of ints -> ``(10, 5, 10)``."""
+    if isinstance(dims, str):
+        parts = dims.replace(",", " ").split()
+    else:
+        parts = list(dims)
+    try:
+        out = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise OptionError(f"--dims must be whole numbers, e.g. --dims 10 5 10; got {dims!r}") from None
+    if len(out) < 2:
+        raise OptionError(f"--dims needs at least 2 sizes (input and output), got {len(out)}")
+    return out

@@ -1,6 +1,10 @@
 """Results of a gradient check: frozen dataclasses that every view renders.
 
 ``Report.to_dict()`` is the JSON document of the contract (``SPEC.md``, JSON output).
+Everything a view shows is a typed field here (what was checked: ``Formula``,
+``NetworkSubject``, ``FunctionSubject``, ``SanityItem``; the extras of ``--taylor``,
+``--graph``, ``sweep``); the text is made in ``views``.  The labels of a point
+(``x=1.5, y=2``) and of an entry (``W1[3, 2]``) are made here, once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from .finite_diff import Method
+from .choices import Method, Mode
 from .verdict import Status, Thresholds, is_failure, worst
 
 
@@ -19,6 +23,23 @@ def json_number(x: float | None) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+def number_label(v: float) -> str:
+    """A coordinate as the user reads it: 6 significant digits."""
+    return f"{v:.6g}"
+
+
+def point_label(point: Mapping[str, float]) -> str:
+    """``x=1.5, y=-2``: the one label of a point."""
+    return ", ".join(f"{k}={number_label(v)}" for k, v in point.items())
+
+
+def entry_label(name: str, index: Sequence[int] | None) -> str:
+    """``W1[3, 2]``: the one label of an entry of a block (``name`` for a scalar)."""
+    if not index:
+        return name
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
 @dataclass(frozen=True)
@@ -42,11 +63,8 @@ class Check:
     def label(self) -> str:
         """``W1[3, 2]`` for an entry, ``d/dx at x=1, y=2`` for a variable, else the name."""
         if self.point is not None:
-            where = ", ".join(f"{k}={v:.6g}" for k, v in self.point.items())
-            return f"d/d{self.name} at {where}"
-        if not self.index:
-            return self.name
-        return f"{self.name}[{', '.join(str(i) for i in self.index)}]"
+            return f"d/d{self.name} at {point_label(self.point)}"
+        return entry_label(self.name, self.index)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name}
@@ -104,11 +122,83 @@ def merge_counts(parts: Sequence[Mapping[str, int]]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Formula:
+    """A derivative being checked: ``label = text`` (``d/dx = cos(x)``), sympy's or claimed."""
+
+    label: str  # d/dx, or d2/dxdy for a second partial
+    text: str
+    claimed: bool = False
+
+
+@dataclass(frozen=True)
+class NetworkSubject:
+    """The network a ``net`` (or ``sweep --dims``) report is about."""
+
+    description: str  # "10-5-10" (models.NetworkSpec.describe)
+    samples: int
+    seed: int
+    param_count: int
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]  # (block name, shape) in order
+    implementation: str | None = None  # the user's FILE.py:NAME, or None for the built-in
+    cost: float | None = None  # the checked cost
+    reference_cost: float | None = None  # the built-in cost, with --impl
+    bug: str | None = None
+    bug_text: str | None = None
+
+
+@dataclass(frozen=True)
+class XSource:
+    """Where x came from: ``normal`` (N(0, 1) with ``seed``), ``file`` (``path``) or ``given``."""
+
+    kind: str
+    seed: int | None = None
+    path: str | None = None
+    values: tuple[float, ...] | None = None  # a short given x, for the header
+
+
+@dataclass(frozen=True)
+class FunctionSubject:
+    """The user function a ``func`` (or ``sweep --func``) report is about."""
+
+    function: str
+    gradient: str | None  # a separate gradient function, or None for f -> (cost, grad)
+    source: XSource | None
+    shape: tuple[int, ...]
+    cost: float | None = None
+    sampled: int | None = None  # --sample K: entries checked, chosen with source.seed
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class SanityItem:
+    """One item of the sanity suite: values against references, or a gradient check."""
+
+    name: str
+    title: str
+    status: Status
+    passed: bool
+    computed: Any = None  # the computed array of a value item
+    expected: Any = None  # its reference values
+    worst: Check | None = None  # the worst failing entry of a gradient item
+
+
+@dataclass(frozen=True)
+class TaylorAt:
+    """The Taylor test (``sweep.Taylor``) at one point of an expression."""
+
+    point: Mapping[str, float]
+    taylor: Any  # sweep.Taylor
+
+
+@dataclass(frozen=True)
 class Report:
     """The outcome of one checking command; views render it, nothing here prints.
 
     ``checks`` lists the rows shown (for ``expr`` all of them; for ``net``/``func`` the
     failing entries and the worst ones), ``counts`` counts every component checked.
+    The subject (``formulas``, ``network``, ``function``, ``sanity``) says what was
+    checked; the optional extras are typed fields with their own JSON keys, written after
+    the contract's keys and never over them.
     """
 
     command: str
@@ -116,13 +206,33 @@ class Report:
     thresholds: Thresholds
     checks: tuple[Check, ...]
     counts: Mapping[str, int]
-    header: tuple[str, ...] = ()
     blocks: tuple[BlockResult, ...] = ()
     param_count: int | None = None
     hints: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
     shown: int | None = None  # block entries the table shows (JSON has them all); None: all
+    # what was checked
+    formulas: tuple[Formula, ...] = ()
+    network: NetworkSubject | None = None
+    function: FunctionSubject | None = None
+    sanity: tuple[SanityItem, ...] = ()
+    # extras
+    order: int = 1
+    mode: Mode | None = None
+    fast_directions: int | None = None  # net --mode fast: directions per block
+    quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
+    impl_calls: int | None = None  # net --impl: calls of the user's function in a full check
+    seed: int | None = None
+    taylor_order: float | None = None
+    taylor_test: Any = None  # net/func --taylor: sweep.Taylor along a random direction
+    taylor_points: tuple[TaylorAt, ...] = ()  # expr --taylor
+    hvp: int = 0  # --hvp K rows added
+    graphs: tuple[Any, ...] = ()  # expr --graph: graph.Graph per point
+    derivations: tuple[Any, ...] = ()  # expr --show-steps/--latex: expression.Derivation per variable
+    sweep: Any = None  # sweep.Sweep
+    taylor: Any = None  # sweep.Taylor of a sweep
+    component: str | None = None  # the swept component (x, x[1, 2], W1[3, 2])
+    sweep_point: Mapping[str, float] | None = None
 
     @property
     def status(self) -> Status:
@@ -139,6 +249,14 @@ class Report:
     def floor_text(self) -> str:
         t = self.thresholds
         return f"fixed {t.floor:g}" if t.floor is not None else f"noise / {t.pass_tol:g}"
+
+    @property
+    def cost(self) -> float | None:
+        """The cost at the checked point (net, func), else None."""
+        for subject in (self.network, self.function):
+            if subject is not None:
+                return subject.cost
+        return None
 
     def summary_line(self) -> str:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
@@ -164,5 +282,41 @@ class Report:
             d["blocks"] = [b.to_dict() for b in self.blocks]
         if self.hints or self.command in ("net", "func"):
             d["hints"] = list(self.hints)
-        d.update(self.extra)
+        d.update(self._extras())
         return d
+
+    def _extras(self) -> dict[str, Any]:
+        """The typed extras' JSON keys (none of them a contract key)."""
+        e: dict[str, Any] = {}
+        if self.order != 1:
+            e["order"] = self.order
+        if self.cost is not None and self.command in ("net", "func"):
+            e["cost"] = json_number(self.cost)
+        if self.mode is not None:
+            e["mode"] = self.mode.value
+        if self.sanity:
+            e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
+        if self.component is not None:
+            e["component"] = self.component
+        if self.sweep is not None:
+            e["sweep"] = self.sweep.to_dict()
+        if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:
+            e["taylor_order"] = self.taylor_order
+        if self.taylor is not None:
+            e["taylor"] = self.taylor.to_dict()
+        if self.taylor_points:
+            e["taylor"] = [{"point": {k: json_number(v) for k, v in t.point.items()}, **t.taylor.to_dict()}
+                           for t in self.taylor_points]
+        if self.graphs:
+            e["graph"] = [g.to_dict() for g in self.graphs]
+        if self.derivations:
+            from dataclasses import asdict
+
+            e["derivation"] = [asdict(x) for x in self.derivations]
+        assert not set(e) & _CONTRACT_KEYS
+        return e
+
+
+#: the top-level JSON keys of the contract, which no extra may overwrite
+_CONTRACT_KEYS = frozenset({"command", "status", "thresholds", "floor", "method", "summary", "checks",
+                            "param_count", "blocks", "hints", "cost_check"})

@@ -26,7 +26,7 @@ __all__ = ["assert_gradient", "assert_expression", "assert_network", "failure_me
 
 def failure_message(report: Report) -> str:
     """``gradient check failed: 1 of 12 entries fail; worst x[1, 2]: analytic ...`` + table."""
-    from .report import to_text
+    from .views.table import to_text
 
     c = report.counts
     bad = [ch for ch in report.checks if ch.status in (Status.FAIL, Status.WARN)]
@@ -62,7 +62,7 @@ def assert_gradient(
 ) -> None:
     """Assert that ``f(x) -> (cost, grad)`` (or ``f(x) -> cost`` with ``grad``) is right at x.
 
-    Arguments as for :func:`gradcheck_cli.check_func.check_gradient`; ``thresholds=
+    Arguments as for :func:`gradcheck_cli.checks.common.check_gradient`; ``thresholds=
     Thresholds(strict=True)`` makes a warn fail too.
 
     >>> import numpy as np
@@ -71,7 +71,7 @@ def assert_gradient(
     >>> assert_gradient(quad, np.random.default_rng(0).standard_normal((3, 4)))
     """
     __tracebackhide__ = True
-    from .check_func import check_gradient
+    from .checks.common import check_gradient
 
     _raise_if_failed(check_gradient(f, x, grad=grad, sample=sample, seed=seed, eps=eps,
                                     thresholds=thresholds, top=top))
@@ -80,23 +80,23 @@ def assert_gradient(
 def assert_expression(text: str, **kwargs: Any) -> None:
     """Assert every partial derivative of the expression ``text`` checks out.
 
-    Keyword arguments as for :func:`gradcheck_cli.check.check_expression` (``at``,
+    Keyword arguments as for :func:`gradcheck_cli.checks.expr.check_expression` (``at``,
     ``points``, ``seed``, ``grads``, ``wrt``, ``method``, ``eps``, ``thresholds``).
 
     >>> assert_expression("x**3", at=["2"], grads=["3*x**2"])
     """
     __tracebackhide__ = True
-    from .check import check_expression
+    from .checks.expr import check_expression
 
     _raise_if_failed(check_expression(text, **kwargs))
 
 
 def assert_network(dims: Any = (10, 5, 10), **kwargs: Any) -> None:
-    """Assert the network check at ``dims`` passes (``check_net.check_network``'s arguments).
+    """Assert the network check at ``dims`` passes (``checks.net.check_network``'s arguments).
 
     >>> assert_network((10, 5, 10))  # doctest: +SKIP
     """
     __tracebackhide__ = True
-    from .check_net import check_network
+    from .checks.net import check_network
 
     _raise_if_failed(check_network(dims=dims, **kwargs))

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import run_descent
+from gradcheck_cli.checks.descend import run_descent
 from gradcheck_cli.descent import RISE_STREAK, Outcome, descend
 from gradcheck_cli.errors import DomainError, OptionError
 

@@ -9,7 +9,7 @@ import pytest
 
 from gradcheck_cli import expression as ex
 from gradcheck_cli import graph as graph_module
-from gradcheck_cli.check import check_expression
+from gradcheck_cli.checks.expr import check_expression
 from gradcheck_cli.errors import DomainError, OptionError
 from gradcheck_cli.graph import build_graph
 
@@ -151,7 +151,7 @@ def test_cli_latex_only_and_json(cli):
 def test_extras_use_the_same_points_as_the_checks():
     report = check_expression("exp(x) + x*y", points=2, seed=4, graph=True)
     points = [c.point for c in report.checks[::2]]
-    assert [g["point"] for g in report.extra["graph"]] == points
+    assert [g["point"] for g in report.to_dict()["graph"]] == points
 
 
 def test_cli_graph_outside_the_domain_is_exit_2(cli):

@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_expression
-from gradcheck_cli.check_func import check_gradient
+from gradcheck_cli.checks.expr import check_expression
+from gradcheck_cli.checks.common import check_gradient
 from gradcheck_cli.cli import ExitCode, main
-from gradcheck_cli.junit import to_junit_xml, write_junit
+from gradcheck_cli.views.junit import to_junit_xml, write_junit
 from gradcheck_cli.verdict import Thresholds
 
 

@@ -1,5 +1,11 @@
-"""The architecture: each leaky dependency in one module, imports pointing one way,
-and start-up paths that do not pay for what they do not use."""
+"""The architecture: folders are layers, imports point one way, no cycles, each leaky
+dependency in one place, and start-up paths that do not pay for what they do not use.
+
+Layers, lowest first: the core (every top-level module but ``cli``, ``testing`` and the
+package files, plus the ``expression`` package), then ``checks`` and ``views`` side by
+side, then ``cli`` and ``testing`` which join them.  Every import counts, including those
+inside functions (relative ones resolved: ``from . import x``, ``from ..x import y``).
+"""
 
 from __future__ import annotations
 
@@ -13,35 +19,127 @@ import pytest
 PKG = pathlib.Path(__file__).resolve().parents[1] / "gradcheck_cli"
 
 
-def imports_of(path: pathlib.Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
+def module_name(path: pathlib.Path) -> str:
+    """``checks/net.py`` -> ``checks.net``; ``expression/__init__.py`` -> ``expression``."""
+    parts = list(path.relative_to(PKG).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _resolve(current: str, is_package: bool, level: int, target: str | None) -> str:
+    base = current.split(".") if current else []
+    if not is_package:
+        base = base[:-1]
+    base = base[: len(base) - (level - 1)] if level > 1 else base
+    return ".".join([*base, *(target.split(".") if target else [])])
+
+
+def imports_of(path: pathlib.Path) -> tuple[set[str], set[str]]:
+    """(modules of this package it imports, top-level external packages it imports)."""
+    name, is_package = module_name(path), path.name == "__init__.py"
+    internal, external = set(), set()
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            for a in node.names:
+                top = a.name.split(".")[0]
+                if top == "gradcheck_cli":
+                    internal.add(a.name.removeprefix("gradcheck_cli").lstrip("."))
+                else:
+                    external.add(top)
         elif isinstance(node, ast.ImportFrom):
-            names.add((node.module or "").split(".")[0] if node.level == 0 else "." + (node.module or ""))
-    return names
+            if node.level == 0:
+                top = (node.module or "").split(".")[0]
+                if top == "gradcheck_cli":
+                    base = (node.module or "").removeprefix("gradcheck_cli").lstrip(".")
+                    internal |= {".".join(p for p in (base, a.name) if p) for a in node.names}
+                else:
+                    external.add(top)
+            else:
+                base = _resolve(name, is_package, node.level, node.module)
+                # `from . import x` names a module x; `from .m import f` names module m
+                for a in node.names:
+                    internal.add(".".join(p for p in (base, a.name) if p) if node.module is None else base)
+    return internal, external
 
 
-MODULES = {p.stem: imports_of(p) for p in PKG.glob("*.py")}
+FILES = {module_name(p): p for p in PKG.rglob("*.py") if "__pycache__" not in p.parts}
+NAMES = set(FILES)
+IMPORTS = {}
+EXTERNAL = {}
+for _name, _path in FILES.items():
+    _internal, EXTERNAL[_name] = imports_of(_path)
+    # an imported name that is not a module (a function) stands for its module
+    IMPORTS[_name] = {n if n in NAMES else n.rpartition(".")[0] for n in _internal} - {"", _name}
 
 
-@pytest.mark.parametrize("dependency, owner", [("sympy", {"expression"}), ("rich", {"report"}), ("typer", {"cli"})])
-def test_each_leaky_dependency_lives_in_one_module(dependency, owner):
-    users = {name for name, deps in MODULES.items() if dependency in deps}
-    assert users <= owner, f"{dependency} imported by {sorted(users - owner)}"
+def layer(name: str) -> str:
+    top = name.split(".")[0]
+    if top in ("checks", "views"):
+        return top
+    if top in ("cli", "testing", "__main__", ""):
+        return "shell"
+    return "core"
 
 
-CORE = ["errors", "verdict", "finite_diff", "points", "expression", "choices", "models", "network_fd",
-        "diagnosis", "second_order", "sweep", "graph", "descent", "loading", "results", "sanity"]
+CORE = sorted(n for n in NAMES if layer(n) == "core")
+ALLOWED = {"core": {"core"}, "checks": {"core", "checks"}, "views": {"core", "views"},
+           "shell": {"core", "checks", "views", "shell"}}
 
 
-@pytest.mark.parametrize("module", CORE)
-def test_core_modules_do_not_import_views_or_orchestration(module):
-    deps = MODULES[module]
-    for upper in (".check", ".check_net", ".check_func", ".check_sweep", ".report", ".cli", ".testing"):
-        assert upper not in deps, f"{module} imports {upper}"
+def test_the_map_is_read():
+    # the reader resolves relative imports: these arrows exist today
+    assert "checks.common" in IMPORTS["checks.net"]
+    assert "results" in IMPORTS["views.table"]
+    assert "expression" in IMPORTS["checks.expr"]
+    assert {"verdict", "finite_diff", "models", "expression", "loading"} <= set(CORE)
+
+
+@pytest.mark.parametrize("dependency, owner", [("sympy", "expression"), ("rich", "views"), ("typer", "cli")])
+def test_each_leaky_dependency_lives_in_one_place(dependency, owner):
+    users = {n for n, deps in EXTERNAL.items() if dependency in deps}
+    assert users, f"nobody imports {dependency}: the test reads nothing"
+    assert all(n.split(".")[0] == owner for n in users), f"{dependency} imported by {sorted(users)}"
+
+
+@pytest.mark.parametrize("module", sorted(NAMES))
+def test_imports_point_down(module):
+    upward = {d for d in IMPORTS[module] if layer(d) not in ALLOWED[layer(module)]}
+    assert not upward, f"{module} ({layer(module)}) imports {sorted(upward)} from a layer above or beside it"
+
+
+def test_no_command_module_imports_another():
+    commands = [n for n in NAMES if n.startswith("checks.") and n not in ("checks.common",)]
+    for n in commands:
+        others = {d for d in IMPORTS[n] if d.startswith("checks.") and d != "checks.common"}
+        assert not others, f"{n} imports the command module(s) {sorted(others)}"
+
+
+def test_no_import_cycle():
+    graph = {n: {d for d in IMPORTS[n] if d in NAMES and d != ""} for n in NAMES}
+    # a package's __init__ re-exporting its modules is not a cycle through them
+    graph = {n: {d for d in deps if not (n.startswith(d + ".") )} for n, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(n: str, path: list[str]) -> None:
+        state[n] = 1
+        for d in sorted(graph[n]):
+            if state.get(d) == 1:
+                cycle = path[path.index(d):] + [d] if d in path else [n, d]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if d not in state:
+                visit(d, path + [d])
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n, [n])
+
+
+def test_the_cycle_check_can_fail(monkeypatch):
+    monkeypatch.setitem(IMPORTS, "verdict", IMPORTS["verdict"] | {"results"})
+    with pytest.raises(AssertionError, match="import cycle"):
+        test_no_import_cycle()
 
 
 def _loaded_after(args: list[str]) -> set[str]:
@@ -49,23 +147,31 @@ def _loaded_after(args: list[str]) -> set[str]:
         "import sys\n"
         "from gradcheck_cli.cli import main\n"
         f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sorted(m.split('.')[0] for m in sys.modules)))\n"
+        "print(' '.join(sorted(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return set(out.split("\n")[-2].split())
 
 
+def _tops(mods: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in mods}
+
+
+@pytest.mark.slow
 def test_help_imports_neither_numpy_nor_sympy():
-    mods = _loaded_after(["--help"])
+    mods = _tops(_loaded_after(["--help"]))
     assert "numpy" not in mods and "sympy" not in mods
 
 
+@pytest.mark.slow
 def test_expr_imports_sympy_but_not_the_network_code():
     mods = _loaded_after(["expr", "sin(x)", "--quiet"])
-    assert "sympy" in mods
+    assert "sympy" in _tops(mods)
+    assert not {"gradcheck_cli.models", "gradcheck_cli.network_fd", "gradcheck_cli.loading"} & mods
 
 
+@pytest.mark.slow
 def test_net_and_func_do_not_import_sympy(tmp_path):
-    assert "sympy" not in _loaded_after(["net", "--dims", "10", "5", "10", "--quiet"])
+    assert "sympy" not in _tops(_loaded_after(["net", "--dims", "10", "5", "10", "--quiet"]))
     (tmp_path / "quad.py").write_text("import numpy as np\ndef quad(x):\n    return np.sum(x**2), 2*x\n")
-    assert "sympy" not in _loaded_after(["func", str(tmp_path / "quad.py") + ":quad", "--quiet"])
+    assert "sympy" not in _tops(_loaded_after(["func", str(tmp_path / "quad.py") + ":quad", "--quiet"]))

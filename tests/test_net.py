@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli import models
-from gradcheck_cli.check_net import check_network
+from gradcheck_cli.checks.net import check_network
 from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.diagnosis import expected_hint
 from gradcheck_cli.errors import InputError

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import io
 
-from gradcheck_cli.check import check_expression
-from gradcheck_cli.report import make_console, render, to_text
+from gradcheck_cli.checks.expr import check_expression
+from gradcheck_cli.results import Formula
+from gradcheck_cli.views.table import make_console, render, to_text
 from gradcheck_cli.results import Report
 
 
 def test_markup_in_user_text_is_printed_literally():
     r = check_expression("x**2", at=["1"])
-    hostile = Report(**{**r.__dict__, "header": ("d/dx = [red]2*x[/red] [link=http://x]y[/link]",)})
+    hostile = Report(**{**r.__dict__, "formulas": (Formula("d/dx", "[red]2*x[/red] [link=http://x]y[/link]"),)})
     out = to_text(hostile)
     assert "[red]2*x[/red] [link=http://x]y[/link]" in out
 

@@ -1,4 +1,4 @@
-"""`gradcheck sanity` and the suite's definitions (`sanity.SUITE`, `check_func.check_sanity`)."""
+"""`gradcheck sanity` and the suite's definitions (`sanity.SUITE`, `checks.sanity.check_sanity`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck_cli import check, check_func, check_net, sanity
+from gradcheck_cli import sanity
+from gradcheck_cli.checks import common
+from gradcheck_cli.checks import sanity as check_sanity_module
+from gradcheck_cli.views.table import header_lines
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.verdict import Status, Thresholds
+from gradcheck_cli.choices import Method
+from gradcheck_cli.results import Report
 
 SIGMOID = "[[0.73105858 0.88079708]\n [0.26894142 0.11920292]]"
 SIGMOID_GRAD = "[[0.19661193 0.10499359]\n [0.19661193 0.10499359]]"
@@ -34,11 +39,11 @@ def test_suite_is_the_contract_list():
 
 
 def test_suite_without_network_passes_and_prints_like_the_course():
-    report = check_func.check_sanity(items=WITHOUT_NETWORK)
+    report = check_sanity_module.check_sanity(items=WITHOUT_NETWORK)
     assert report.passed and report.status is Status.PASS
     assert report.command == "sanity"
-    text = "\n".join(report.header)
-    assert report.header[0] == "Running sanity checks..."
+    text = "\n".join(tuple(header_lines(report)))
+    assert tuple(header_lines(report))[0] == "Running sanity checks..."
     assert SIGMOID in text and SIGMOID_GRAD in text
     assert text.count("Gradient check passed!") == 6
     assert "sum(x**2), scalar x: Gradient check passed!" in text
@@ -55,51 +60,51 @@ def test_value_items_match_the_printed_references_to_8_decimals():
 def test_a_wrong_reference_value_fails():
     wrong = sanity.ValueItem("sigmoid", "sigmoid", sanity.SUITE[0].compute,
                              np.array([[0.73105858, 0.88079708], [0.26894142, 0.11920293]]))
-    report = check_func.check_sanity(items=[wrong])
+    report = check_sanity_module.check_sanity(items=[wrong])
     assert not report.passed
     assert report.counts["fail"] == 1
     (bad,) = report.checks
     assert (bad.name, bad.index, bad.status) == ("sigmoid", (1, 1), Status.FAIL)
-    assert "  differs from the reference values:" in report.header
+    assert "  differs from the reference values:" in header_lines(report)
 
 
 def test_a_wrong_gradient_item_fails_in_course_style():
     item = sanity.GradientItem("quad_bad", "sum(x**2) with 3x", lambda x: (np.sum(x**2), x * [2, 3]),
                                lambda rng: np.array([1.0, -2.0]))
-    report = check_func.check_sanity(items=[item])
+    report = check_sanity_module.check_sanity(items=[item])
     assert not report.passed and report.status is Status.FAIL
-    assert "sum(x**2) with 3x: Gradient check failed." in report.header
-    assert "  worst gradient error at x[1]: your gradient -6.000000, numerical gradient -4.000000" in report.header
+    assert "sum(x**2) with 3x: Gradient check failed." in header_lines(report)
+    assert "  worst gradient error at x[1]: your gradient -6.000000, numerical gradient -4.000000" in header_lines(report)
     assert {c.name for c in report.checks} == {"quad_bad"}
     assert report.blocks[0].name == "quad_bad" and report.blocks[0].status is Status.FAIL
 
 
 def test_warn_passes_unless_strict():
     item = sanity.GradientItem("w", "w", lambda x: (np.sum(x**2), 2 * x * (1 + 1e-5)), lambda rng: np.ones(2))
-    loose = check_func.check_sanity(items=[item])
+    loose = check_sanity_module.check_sanity(items=[item])
     assert loose.passed and loose.status is Status.WARN
-    assert "w: Gradient check passed! (with warnings)" in loose.header
-    strict = check_func.check_sanity(items=[item], thresholds=Thresholds(strict=True))
+    assert "w: Gradient check passed! (with warnings)" in tuple(header_lines(loose))
+    strict = check_sanity_module.check_sanity(items=[item], thresholds=Thresholds(strict=True))
     assert not strict.passed
     assert len(strict.checks) == 2
 
 
 def test_seed_changes_random_inputs_only():
-    a = check_func.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
-    b = check_func.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
-    c = check_func.check_sanity(items=WITHOUT_NETWORK, seed=5).to_dict()
+    a = check_sanity_module.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
+    b = check_sanity_module.check_sanity(items=WITHOUT_NETWORK, seed=0).to_dict()
+    c = check_sanity_module.check_sanity(items=WITHOUT_NETWORK, seed=5).to_dict()
     assert a == b
     assert a["blocks"][:4] == c["blocks"][:4]  # values and the fixed scalar
     assert a["blocks"][5] != c["blocks"][5]
 
 
 # ------------------------------------------------------------------ network item
-def test_network_item_calls_check_network():
-    report = check_func.check_sanity(items=[sanity.SUITE[-1]])
+def test_network_item_runs_the_structured_network_check():
+    report = check_sanity_module.check_sanity(items=[sanity.SUITE[-1]])
     assert report.passed
     assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
     assert report.counts["checks"] == (10 + 1) * 5 + (5 + 1) * 10
-    assert "two-layer network, dims 10 5 10: Gradient check passed!" in report.header
+    assert "two-layer network, dims 10 5 10: Gradient check passed!" in header_lines(report)
 
 
 def test_cli_sanity_passes(capsys):
@@ -144,11 +149,11 @@ def test_cli_sanity_bad_option(capsys):
 
 
 def test_network_item_wiring_with_a_stand_in(monkeypatch, capsys):
-    """The network item's plumbing, with a stand-in for check_network (blocks renamed, failing entries kept)."""
+    """The network item's plumbing, with a stand-in for the network check (blocks renamed, failing entries kept)."""
     seen = {}
 
-    def fake_check_network(dims, seed=0, thresholds=Thresholds(), top=5):
-        seen.update(dims=dims, seed=seed, top=top)
+    def fake_network_report(dims, seed, thresholds):
+        seen.update(dims=dims, seed=seed)
         rng = np.random.default_rng(0)
         data = []
         for name, shape in (("W1", (10, 5)), ("b1", (5,)), ("W2", (5, 10)), ("b2", (10,))):
@@ -156,18 +161,18 @@ def test_network_item_wiring_with_a_stand_in(monkeypatch, capsys):
             n = a.copy()
             if name == "W2":
                 n[13] *= 2
-            data.append(check.BlockData(name, shape, a, n, np.full(a.shape, 1e-12)))
-        v = check.judge_blocks(data, thresholds, top)
-        return check.Report(command="net", method=check.Method.CENTRAL, thresholds=thresholds,
-                            checks=v.checks, counts=v.counts, blocks=v.blocks)
+            data.append(common.BlockData(name, shape, a, n, np.full(a.shape, 1e-12)))
+        v = common.judge_blocks(data, thresholds, 0)
+        return Report(command="net", method=Method.CENTRAL, thresholds=thresholds,
+                      checks=v.checks, counts=v.counts, blocks=v.blocks)
 
-    monkeypatch.setattr(check_net, "check_network", fake_check_network)
-    report = check_func.check_sanity(items=[sanity.SUITE[-1]], seed=7)
-    assert seen == {"dims": (10, 5, 10), "seed": 7, "top": 0}
+    monkeypatch.setattr(check_sanity_module, "_network_report", fake_network_report)
+    report = check_sanity_module.check_sanity(items=[sanity.SUITE[-1]], seed=7)
+    assert seen == {"dims": (10, 5, 10), "seed": 7}
     assert [b.name for b in report.blocks] == ["network.W1", "network.b1", "network.W2", "network.b2"]
     assert [(c.name, c.index) for c in report.checks] == [("network.W2", (1, 3))]
-    assert "two-layer network, dims 10 5 10: Gradient check failed." in report.header
-    assert any(line.startswith("  worst gradient error at W2[1, 3]: ") for line in report.header)
+    assert "two-layer network, dims 10 5 10: Gradient check failed." in header_lines(report)
+    assert any(line.startswith("  worst gradient error at W2[1, 3]: ") for line in header_lines(report))
     code, out, _ = run(["sanity"], capsys)
     assert code == ExitCode.CHECK_FAILED
     assert "network.W2[1, 3]" in out

@@ -9,11 +9,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from gradcheck_cli.check import check_expression
-from gradcheck_cli.check_sweep import check_sweep
+from gradcheck_cli.checks.expr import check_expression
+from gradcheck_cli.checks.sweep import check_sweep
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.sweep import SWEEP_STEPS, TAYLOR_STEPS, fit_order, step_sweep, taylor_test
 from gradcheck_cli.verdict import Status
+from gradcheck_cli.views.table import note_lines
 
 
 # ------------------------------------------------------------------ step sweep
@@ -105,9 +106,9 @@ def test_check_sweep_picks_the_worst_component():
     report = check_sweep("sin(x)*y", at=["x=1,y=2"], grads=["x=cos(x)*y", "y=2*sin(x)"])
     (c,) = report.checks
     assert c.name == "y" and c.status is Status.FAIL
-    assert report.extra["component"] == "y"
-    assert report.extra["sweep"]["shape"] == "flat"
-    assert report.extra["taylor_order"] == pytest.approx(1.0, abs=0.05)
+    assert report.to_dict()["component"] == "y"
+    assert report.to_dict()["sweep"]["shape"] == "flat"
+    assert report.to_dict()["taylor_order"] == pytest.approx(1.0, abs=0.05)
     assert report.command == "sweep"
 
 
@@ -115,9 +116,9 @@ def test_check_sweep_of_a_correct_expression():
     report = check_sweep("exp(x)*cos(y)", at=["x=0.3,y=-0.4"], wrt="y")
     (c,) = report.checks
     assert c.name == "y" and c.status is Status.PASS
-    assert report.extra["sweep"]["shape"] == "v"
-    assert report.extra["sweep"]["best_rel_error"] <= 1e-9
-    assert report.extra["taylor_order"] == pytest.approx(2.0, abs=0.05)
+    assert report.to_dict()["sweep"]["shape"] == "v"
+    assert report.to_dict()["sweep"]["best_rel_error"] <= 1e-9
+    assert report.to_dict()["taylor_order"] == pytest.approx(2.0, abs=0.05)
 
 
 @pytest.mark.parametrize(
@@ -246,18 +247,18 @@ def test_cli_plot_writes_a_png(cli, tmp_path):
 # ------------------------------------------------------------------ expr --taylor
 def test_expr_taylor_order_is_a_second_opinion():
     good = check_expression("sin(x)*y**2", at=["x=0.7,y=-1.3"], taylor=True)
-    assert good.extra["taylor_order"] == pytest.approx(2.0, abs=0.05)
-    assert any("Taylor test at x=0.7, y=-1.3" in n for n in good.notes)
+    assert good.to_dict()["taylor_order"] == pytest.approx(2.0, abs=0.05)
+    assert any("Taylor test at x=0.7, y=-1.3" in n for n in note_lines(good))
     bad = check_expression("sin(x)*y**2", at=["x=0.7,y=-1.3"], taylor=True,
                                 grads=["x=2*cos(x)*y**2", "y=2*y*sin(x)"])
-    assert bad.extra["taylor_order"] == pytest.approx(1.0, abs=0.05)
+    assert bad.to_dict()["taylor_order"] == pytest.approx(1.0, abs=0.05)
     assert bad.status is Status.FAIL
 
 
 def test_expr_taylor_takes_the_lowest_order_over_points():
     report = check_expression("exp(x) + x*y", points=3, seed=2, taylor=True)
-    orders = [t["order"] for t in report.extra["taylor"]]
-    assert len(orders) == 3 and report.extra["taylor_order"] == min(orders)
+    orders = [t["order"] for t in report.to_dict()["taylor"]]
+    assert len(orders) == 3 and report.to_dict()["taylor_order"] == min(orders)
     assert all(o == pytest.approx(2.0, abs=0.1) for o in orders)
 
 
@@ -283,17 +284,17 @@ def test_sweep_network_finds_the_injected_bug_and_draws_a_flat_line():
     report = check_sweep(dims=(10, 5, 10), bug="missing-sigmoid-grad")
     (check,) = report.checks
     assert check.name in ("W1", "b1") and check.status is Status.FAIL  # the hidden layer
-    assert report.extra["sweep"]["shape"] == "flat"
-    assert report.extra["taylor_order"] == pytest.approx(1.0, abs=0.1)
+    assert report.to_dict()["sweep"]["shape"] == "flat"
+    assert report.to_dict()["taylor_order"] == pytest.approx(1.0, abs=0.1)
 
 
 def test_sweep_network_chosen_entry_of_a_correct_network():
     report = check_sweep(dims=(10, 5, 10), wrt="W2[1,3]")
     (check,) = report.checks
     assert (check.name, check.index, check.status) == ("W2", (1, 3), Status.PASS)
-    assert report.extra["component"] == "W2[1, 3]"
-    assert report.extra["sweep"]["shape"] == "v"
-    assert report.extra["taylor_order"] == pytest.approx(2.0, abs=0.1)
+    assert report.to_dict()["component"] == "W2[1, 3]"
+    assert report.to_dict()["sweep"]["shape"] == "v"
+    assert report.to_dict()["taylor_order"] == pytest.approx(2.0, abs=0.1)
 
 
 def test_cli_sweep_network(cli):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck_cli.check import check_expression
+from gradcheck_cli.checks.expr import check_expression
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.finite_diff import Method
 from gradcheck_cli.verdict import (

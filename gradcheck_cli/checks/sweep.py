@@ -8,22 +8,20 @@ from typing import Sequence
 
 import numpy as np
 
-from .check import gradient_exprs, point_text, expression_points, prepare_expression
-from .check_func import func_x
-from .errors import OptionError
-from .finite_diff import Method, estimate_gradient
-from .results import Check, Report, count_statuses
-from .verdict import Thresholds, classify, floor_from_noise, relative_error
+from ..choices import Activation, Loss, Method
+from ..errors import OptionError
+from ..finite_diff import estimate_gradient
+from ..inputs import func_x, validate_seed
+from ..results import Check, Formula, FunctionSubject, NetworkSubject, Report, count_statuses, entry_label
+from ..verdict import Thresholds, classify, floor_from_noise, relative_error
 
 
-def _sweep_report(check: Check, sweep, taylor, header: Sequence[str], component: str, seed: int,
-                  thresholds: Thresholds) -> Report:
+def _sweep_report(check: Check, sweep, taylor, component: str, seed: int, thresholds: Thresholds,
+                  **subject) -> Report:
     return Report(
         command="sweep", method=Method.CENTRAL, thresholds=thresholds, checks=(check,),
-        counts=count_statuses([check.status]), header=tuple(header),
-        notes=(f"Taylor test along a random unit direction (seed {seed}): {taylor.verdict()}",),
-        extra={"component": component, "sweep": sweep.to_dict(), "taylor_order": taylor.order,
-               "taylor": taylor.to_dict()},
+        counts=count_statuses([check.status]), component=component, sweep=sweep, taylor=taylor,
+        taylor_order=taylor.order, seed=seed, **subject,
     )
 
 
@@ -49,9 +47,10 @@ def _line_function(cost, base: np.ndarray, i: int):
 
 
 def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
-    from . import expression as ex
-    from .finite_diff import Estimate
-    from .sweep import step_sweep, taylor_test
+    from .. import expression as ex
+    from ..finite_diff import Estimate
+    from ..problem import expression_points, gradient_exprs, prepare_expression
+    from ..sweep import step_sweep, taylor_test
 
     if len(at) > 1:
         raise OptionError("sweep looks at one point: give --at once")
@@ -75,10 +74,10 @@ def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
     gradient = ex.compile_many(gradient_exprs(problem), names)(pts.T)[:, 0]
     taylor = taylor_test(lambda q: float(f(q[:, None])[0]), p, gradient, seed)
     claimed = problem.claimed_text[j]
-    header = (f"d/d{v} = {claimed if claimed is not None else ex.display(problem.derivatives[j])}"
-              + ("  (claimed)" if claimed is not None else ""),
-              f"sweep of d/d{v} at {point_text(names, p)}")
-    return _sweep_report(check, sweep, taylor, header, v, seed, thresholds)
+    formula = Formula(f"d/d{v}", claimed if claimed is not None else ex.display(problem.derivatives[j]),
+                      claimed=claimed is not None)
+    return _sweep_report(check, sweep, taylor, v, seed, thresholds, formulas=(formula,),
+                         sweep_point={n: float(x) for n, x in zip(names, p)})
 
 
 def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
@@ -101,12 +100,11 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
 
 
 def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
-    from .finite_diff import blackbox_gradient
-    from .sweep import step_sweep, taylor_test, vectorize
+    from ..finite_diff import blackbox_gradient
+    from ..loading import load_seeded
+    from ..sweep import step_sweep, taylor_test, vectorize
 
-    from .loading import load_seeded
-
-    x0, label = func_x(shape, x, seed)
+    x0, source = func_x(shape, x, seed)
     k = _entry_index(wrt, x0.shape) if wrt else None
     (fu,) = load_seeded([(target, "function")], seed)
     _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
@@ -122,10 +120,9 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     check = _one_check("x", g[k], est, thresholds, index=index)
     sweep = step_sweep(phi, flat[k], g[k], check.floor)
     taylor = taylor_test(cost, flat, g, seed)
-    entry = f"x[{', '.join(map(str, index))}]" if index else "x"
-    header = (f"f = {target} -> (cost, grad); {label}, shape {' x '.join(map(str, x0.shape)) or 'scalar'}",
-              f"sweep of df/d{entry}")
-    return _sweep_report(check, sweep, taylor, header, entry, seed, thresholds)
+    entry = entry_label("x", index)
+    subject = FunctionSubject(function=target, gradient=None, source=source, shape=tuple(x0.shape))
+    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, function=subject)
 
 
 def _block_entry(spec: str, blocks) -> tuple:
@@ -145,11 +142,10 @@ def _block_entry(spec: str, blocks) -> tuple:
 
 
 def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresholds) -> Report:
-    from . import models, network_fd
-    from .check_net import parse_dims
-    from .sweep import step_sweep, taylor_test, vectorize
+    from .. import models, network_fd
+    from ..sweep import step_sweep, taylor_test, vectorize
 
-    spec = models.NetworkSpec(parse_dims(dims), activation=activation, loss=loss, mean=mean)
+    spec = models.NetworkSpec(models.parse_dims(dims), activation=activation, loss=loss, mean=mean)
     samples = models.validate_samples(spec, samples)
     bug = models.validate_bug(spec, bug)
     data, labels, params = models.make_problem(spec, samples, seed)
@@ -170,10 +166,11 @@ def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresh
     check = _one_check(block.name, g[k], est, thresholds, index=index)
     sweep = step_sweep(phi, params[k], g[k], check.floor)
     taylor = taylor_test(cost, params, g, seed)
-    entry = f"{block.name}[{', '.join(map(str, index))}]"
-    header = (f"network {spec.describe()}, M = {samples} samples, seed {seed}"
-              + (f"; injected bug: {bug}" if bug else ""), f"sweep of dcost/d{entry}")
-    return _sweep_report(check, sweep, taylor, header, entry, seed, thresholds)
+    entry = entry_label(block.name, index)
+    subject = NetworkSubject(description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
+                             shapes=tuple((b.name, tuple(b.shape)) for b in spec.blocks), bug=bug,
+                             bug_text=models.BUGS[bug] if bug else None)
+    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, network=subject)
 
 
 def check_sweep(
@@ -182,8 +179,8 @@ def check_sweep(
     func: str | None = None,
     dims=None,
     samples: int = 20,
-    activation: str = "sigmoid",
-    loss: str = "ce",
+    activation: Activation | str = Activation.SIGMOID,
+    loss: Loss | str = Loss.CE,
     mean: bool = False,
     bug: str | None = None,
     at: Sequence[str] = (),
@@ -196,13 +193,14 @@ def check_sweep(
 ) -> Report:
     """``gradcheck sweep``: one component's relative error over steps 1e-1 ... 1e-12, and the
     Taylor test (``sweep``).  The verdict (one check) is the usual one, from the adaptive
-    estimate; ``extra`` holds ``sweep``, ``taylor`` and ``taylor_order``.
+    estimate; the report's ``sweep``, ``taylor`` and ``taylor_order`` hold the rest.
 
     The function is the expression ``text``, the user's ``func`` (``FILE.py:NAME``), or
     the built-in network of ``dims`` (with ``samples``, ``activation``, ``loss``,
     ``mean``, an injected ``bug``).  The component is ``wrt`` (a variable; with ``func``
     an entry of x; for the network a parameter entry such as ``W1[3,2]``), else the worst.
     """
+    validate_seed(seed)
     if sum(v is not None for v in (text, func, dims)) != 1:
         raise OptionError("give one of: an expression, --func FILE.py:NAME, or --dims for the network")
     if dims is not None:

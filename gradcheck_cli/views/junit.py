@@ -29,8 +29,8 @@ import xml.etree.ElementTree as ET
 from os import PathLike
 from typing import Sequence
 
-from .results import Check, Report
-from .verdict import Status
+from ..results import Check, Report
+from ..verdict import Status
 
 
 def _num(x: float) -> str:
@@ -156,7 +156,7 @@ def validate_path(path: str | PathLike[str]) -> None:
     an existing directory.  Checked before any work, so bad input writes nothing."""
     import os
 
-    from .errors import OptionError
+    from ..errors import OptionError
 
     text = os.fspath(path)
     if not text:

@@ -1,0 +1,234 @@
+"""``gradcheck expr``: every partial derivative of an expression (sympy's, or claimed with
+``--grad``) against finite differences; ``--order 2``/``--hessian`` for second partials,
+``--taylor``, ``--graph``, ``--show-steps``/``--latex`` as extras of the same report.
+
+Validates, computes with the core (``problem``, ``expression``, ``finite_diff``,
+``verdict``) and returns a ``Report``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .. import expression as ex
+from ..choices import Method
+from ..errors import DomainError, OptionError
+from ..finite_diff import default_step, estimate_gradient, validate_step
+from ..problem import ExpressionProblem, expression_points, gradient_exprs, point_text, prepare_expression
+from ..results import Check, Formula, Report, TaylorAt, count_statuses
+from ..verdict import Thresholds, classify, floor_from_noise, relative_error
+
+
+def verdict_rows(names, pts, entries, analytic, numeric, noise, kink, thresholds) -> tuple:
+    """Checks for every (point, entry), point-major; the arrays have shape (P, len(entries))."""
+    floor = floor_from_noise(noise, thresholds)
+    rel = relative_error(analytic, numeric, floor)
+    status = classify(rel, thresholds, kink)
+    return tuple(
+        Check(name=e, analytic=float(analytic[p, j]), numeric=float(numeric[p, j]), rel_error=float(rel[p, j]),
+              status=status[p, j], floor=float(floor[p, j]), point={n: float(v) for n, v in zip(names, pts[p])})
+        for p in range(len(pts))
+        for j, e in enumerate(entries)
+    )
+
+
+def check_expression(
+    text: str,
+    *,
+    at: Sequence[str] = (),
+    points: int | None = None,
+    seed: int = 0,
+    grads: Sequence[str] = (),
+    wrt: str | Sequence[str] | None = None,
+    method: str | Method = Method.CENTRAL,
+    eps: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+    order: int = 1,
+    hessian: Sequence[str] = (),
+    taylor: bool = False,
+    graph: bool = False,
+    derivation: bool = False,
+) -> Report:
+    """Check every partial derivative of the expression ``text``.
+
+    The analytic side is sympy's derivative, or the user's claimed one (``grads``, one
+    per ``wrt`` variable in order or ``"x=..."``); the numeric side is a
+    finite-difference estimate (``finite_diff``).  Points are ``at`` (``"x=1,y=pi/4"``),
+    else ``points`` random points (default 3) seeded by ``seed``.
+
+    ``order=2`` (implied by ``hessian``, claimed entries ``"x,y=EXPR"``) checks second
+    partials instead; ``taylor`` adds the Taylor test (``taylor_order``); ``graph`` the
+    computation graph at each point and ``derivation`` the derivation of each first
+    partial (typed fields of the report).  The extras use the same points as the checks.
+
+    >>> check_expression("sin(x) - cos(x)", at=["x=0.5"]).status.value
+    'pass'
+    """
+    from dataclasses import replace
+
+    if isinstance(order, bool) or order not in (1, 2):
+        raise OptionError(f"--order must be 1 or 2, got {order}")
+    order = 2 if hessian else order
+    if order == 2 and grads:
+        raise OptionError('--grad claims first derivatives; with --order 2 claim second ones with --hessian "x,y=EXPR"')
+    method = validate_step(method, eps)
+    problem = prepare_expression(text, at, grads, wrt)
+    if order == 2:
+        hp = prepare_hessian(problem, hessian)
+        pts = hessian_points(hp, at, points, seed)
+        report = hessian_report(hp, pts, method, eps, thresholds)
+    else:
+        pts = expression_points(problem, at, points, seed)
+        report = first_order_report(problem, pts, method, eps, thresholds)
+    if taylor:
+        report = _with_taylor(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
+    if graph:
+        from ..graph import build_graph
+
+        report = replace(report, graphs=tuple(build_graph(problem.expression.expr, problem.names, p) for p in pts))
+    if derivation:
+        report = replace(report, derivations=tuple(ex.derivations(problem.expression.expr, problem.wrt)))
+    return report
+
+
+def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Method, eps: float | None,
+                       thresholds: Thresholds) -> Report:
+    """First partials at ``pts``: analytic (claimed or sympy's) against finite differences."""
+    names, wrt_names = problem.names, problem.wrt
+    f_num = ex.compile_one(problem.expression.expr, names, complex_step=method is Method.COMPLEX)
+    est = estimate_gradient(f_num, pts, method, eps)
+    cols = [names.index(v) for v in wrt_names]
+    numeric, noise = est.value[:, cols], est.noise[:, cols]
+    analytic_exprs = [c if c is not None else d for c, d in zip(problem.claimed, problem.derivatives)]
+    analytic = ex.compile_many(analytic_exprs, names)(pts.T).T  # (P, m)
+    # the complex step has no real stencil; a kink within the central step counts for it
+    kink_steps = default_step(pts) if method is Method.COMPLEX else est.step
+    kink = ex.kink_mask(ex.kinks(problem.expression.expr), names, pts, kink_steps)[:, cols]
+    checks = verdict_rows(names, pts, wrt_names, analytic, numeric, noise, kink, thresholds)
+    formulas = tuple(
+        Formula(f"d/d{v}", t if t is not None else ex.display(d), claimed=t is not None)
+        for v, d, t in zip(wrt_names, problem.derivatives, problem.claimed_text)
+    )
+    return Report(
+        command="expr",
+        method=method,
+        thresholds=thresholds,
+        checks=checks,
+        counts=count_statuses([c.status for c in checks]),
+        formulas=formulas,
+    )
+
+
+# ------------------------------------------------------------------ second order and Taylor
+# `expr --order 2 / --hessian / --taylor`; the numerics live in second_order.py and sweep.py.
+
+
+@dataclass(frozen=True)
+class HessianProblem:
+    """The Hessian entries to check: ``pairs`` (a, b), sympy's truth per pair, the
+    claimed ``(expression, text)`` per pair (or None), sympy's first partial per row a."""
+
+    problem: ExpressionProblem
+    pairs: tuple[tuple[str, str], ...]
+    truth: tuple[object, ...]
+    claimed: tuple[tuple[object, str] | None, ...]
+    rows: dict
+
+
+def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> HessianProblem:
+    """``--hessian "x,y=EXPR"`` claims (only those entries are checked), else the upper
+    triangle of the Hessian over ``--wrt``."""
+    from ..second_order import hessian_pairs, parse_hessian_claim
+
+    names, expr = problem.names, problem.expression.expr
+    claims: dict = {}
+    for item in hessian:
+        a, b, body = parse_hessian_claim(item)
+        for n in (a, b):
+            if n not in names:
+                raise OptionError(f"--hessian {item!r}: unknown variable '{n}' (variables: {', '.join(names)})")
+        if (a, b) in claims:
+            raise OptionError(f"--hessian: the entry {a},{b} is given twice")
+        claims[(a, b)] = (ex.parse(body, allowed=names).expr, body)
+    pairs = tuple(claims) if claims else tuple(hessian_pairs(problem.wrt))
+    first = dict(zip(problem.wrt, problem.derivatives))
+    missing = [a for a in dict.fromkeys(a for a, _ in pairs) if a not in first]
+    first.update(zip(missing, ex.derivatives(expr, missing, problem.expression.text)))
+    rows = {a: first[a] for a in dict.fromkeys(a for a, _ in pairs)}
+    return HessianProblem(
+        problem=problem, pairs=pairs, truth=ex.derivatives(expr, pairs, problem.expression.text),
+        claimed=tuple(claims.get(p) for p in pairs), rows=rows,
+    )
+
+
+def hessian_points(hp: HessianProblem, at: Sequence[str] = (), points: int | None = None, seed: int = 0) -> np.ndarray:
+    """Points where f, its first partials and the checked second partials are finite."""
+    from dataclasses import replace
+
+    from ..second_order import entry_label
+
+    problem = hp.problem
+    extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
+    pts = expression_points(extended, at, points, seed)
+    bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
+    if len(bad):
+        j, p = bad[0]
+        raise DomainError(
+            f"point {point_text(problem.names, pts[p])} is outside the domain: "
+            f"{entry_label(*hp.pairs[j])} = {ex.display(hp.truth[j])} is not real and finite there"
+        )
+    return pts
+
+
+def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.CENTRAL, eps: float | None = None,
+                   thresholds: Thresholds = Thresholds()) -> Report:
+    """Check each entry H_ab against the finite-difference derivative along b of sympy's
+    df/da (``second_order``), with the first-order step rule, noise model and verdict."""
+    from ..second_order import entry_label, entry_name, hessian_rows
+
+    problem = hp.problem
+    names, expr = problem.names, problem.expression.expr
+    complex_step = method is Method.COMPLEX
+    est = hessian_rows({a: ex.compile_one(g, names, complex_step) for a, g in hp.rows.items()}, pts, method, eps)
+    kinks = {a: ex.kink_mask(tuple(dict.fromkeys(ex.kinks(expr) + ex.kinks(g))), names, pts, est[a].step)
+             for a, g in hp.rows.items()}
+    col = lambda arrays, pairs: np.stack([arrays(a)[:, names.index(b)] for a, b in pairs], axis=1)  # noqa: E731
+    analytic = ex.compile_many([c[0] if c else t for c, t in zip(hp.claimed, hp.truth)], names)(pts.T).T
+    checks = verdict_rows(
+        names, pts, [entry_name(a, b) for a, b in hp.pairs], analytic,
+        col(lambda a: est[a].value, hp.pairs), col(lambda a: est[a].noise, hp.pairs),
+        col(lambda a: kinks[a], hp.pairs), thresholds,
+    )
+    formulas = tuple(
+        Formula(entry_label(a, b), c[1] if c else ex.display(t), claimed=bool(c))
+        for (a, b), c, t in zip(hp.pairs, hp.claimed, hp.truth)
+    )
+    return Report(command="expr", method=method, thresholds=thresholds, checks=checks,
+                  counts=count_statuses([c.status for c in checks]), formulas=formulas, order=2)
+
+
+def expression_taylor(problem: ExpressionProblem, pts: np.ndarray, seed: int = 0) -> list:
+    """``sweep.taylor_test`` of the (claimed) gradient at every point, direction seeded by ``seed``."""
+    from ..sweep import taylor_test
+
+    f = ex.compile_one(problem.expression.expr, problem.names)
+    grads = ex.compile_many(gradient_exprs(problem), problem.names)(pts.T).T
+    return [taylor_test(lambda q: float(f(q[:, None])[0]), p, g, seed) for p, g in zip(pts, grads)]
+
+
+def _with_taylor(report: Report, tests: Sequence, names: Sequence[str], pts: np.ndarray, seed: int) -> Report:
+    """The Taylor test at every point; ``taylor_order`` is the lowest order (advisory)."""
+    from dataclasses import replace
+
+    orders = [t.order for t in tests if t.order is not None]
+    hints = ()
+    if report.passed and not all(t.consistent for t in tests):
+        hints = ("the Taylor test disagrees with the finite-difference checks: a kink (abs, max, relu) "
+                 "within 0.1 of the point along the test direction gives order 1 for a correct gradient",)
+    return replace(
+        report, hints=report.hints + hints, seed=seed, taylor_order=min(orders) if orders else None,
+        taylor_points=tuple(TaylorAt({n: float(v) for n, v in zip(names, p)}, t) for p, t in zip(pts, tests)),
+    )

@@ -1,0 +1,54 @@
+"""``gradcheck func``: load the user's ``FILE.py:NAME`` (``f(x) -> (cost, grad)``, or a cost
+with ``--grad``) and check it at x from ``--shape``/``--x`` with the black-box check
+(``common.check_gradient``).
+"""
+
+from __future__ import annotations
+
+from ..choices import Method
+from ..finite_diff import validate_step
+from ..inputs import func_x, sample_indices, validate_top
+from ..results import Report
+from ..verdict import Thresholds
+from .common import check_gradient
+
+
+def check_func(
+    target: str,
+    *,
+    grad: str | None = None,
+    shape: str | None = None,
+    x: str | None = None,
+    seed: int = 0,
+    sample: int | None = None,
+    eps: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+    progress=None,
+    hvp: int = 0,
+    taylor: bool = False,
+) -> Report:
+    """``gradcheck func``: load ``FILE.py:NAME`` (or ``module:NAME``) and check it.
+
+    x is ``--x`` (a ``.npy`` file or ``"1,2,3"``), else N(0, 1) of ``shape``
+    (``"3,4"``, default ``DEFAULT_FUNC_SHAPE``) drawn with ``seed``.  ``grad``
+    (``FILE.py:NAME2``, or just ``NAME2`` from the same file) makes f cost-only.  The
+    global random states are seeded with ``seed`` while the user's code is loaded and
+    for every call, so results are reproducible; the caller's states are restored.
+    """
+    from ..loading import load_seeded
+
+    x0, source = func_x(shape, x, seed)
+    validate_step(Method.CENTRAL, eps)
+    sample_indices(x0.size, sample, seed)
+    validate_top(top)
+    grad_spec = grad
+    if grad is not None and ":" not in grad:
+        grad_spec = f"{target.rpartition(':')[0]}:{grad.strip()}"
+
+    specs = [(target, "function")] + ([(grad_spec, "gradient function")] if grad_spec else [])
+    fu, gu = (load_seeded(specs, seed) + [None])[:2]
+    return check_gradient(
+        fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,
+        source=source, progress=progress, hvp=hvp, taylor=taylor,
+    )

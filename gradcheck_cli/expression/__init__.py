@@ -1,0 +1,34 @@
+"""Expressions: text -> sympy, partial derivatives, vectorised numpy functions, kinks.
+
+The only package that imports sympy (each module below does):
+
+- ``functions``: the allowed functions and constants, their sympy and numpy definitions;
+- ``parse``: the safe parser (allow-listed AST walk, limits, ParseError with columns);
+- ``calculus``: derivatives within a time budget, kinks, derivations, display and LaTeX;
+- ``evaluate``: sympy trees as vectorised numpy functions (complex-step safe), kink_mask.
+
+Imports point one way: functions <- parse, evaluate <- calculus.
+"""
+
+from .calculus import (
+    bounded_simplify,
+    constant_value,
+    derivation,
+    derivations,
+    derivatives,
+    display,
+    kinks,
+    local_derivatives,
+    node_children,
+    node_kind,
+    node_name,
+    partial,
+)
+from .evaluate import compile_many, compile_one, kink_mask
+from .parse import Expression, parse, parse_constant, symbol
+
+__all__ = [
+    "Expression", "bounded_simplify", "compile_many", "compile_one", "constant_value", "derivation",
+    "derivations", "derivatives", "display", "kink_mask", "kinks", "local_derivatives", "node_children",
+    "node_kind", "node_name", "parse", "parse_constant", "partial", "symbol",
+]

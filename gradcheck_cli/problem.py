@@ -1,0 +1,151 @@
+"""An ``expr`` request, parsed once: the expression, the variables, ``--wrt``, the claimed
+derivatives (``--grad``), sympy's partials, and the points where all of them are real
+and finite (``--at``, else seeded random points).  Used by ``expr``, ``sweep`` and
+``descend``; the sympy work is done by the ``expression`` package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .errors import DomainError, OptionError
+from .results import point_label
+
+
+@dataclass(frozen=True)
+class ExpressionProblem:
+    """A parsed ``expr`` request: what to differentiate, where, and against what."""
+
+    expression: object  # expression.Expression
+    names: tuple[str, ...]  # coordinates of a point, in order
+    wrt: tuple[str, ...]
+    derivatives: tuple[object, ...]  # sympy partial per wrt variable (the truth)
+    claimed: tuple[object | None, ...]  # user's claimed derivative per wrt variable, or None
+    claimed_text: tuple[str | None, ...]
+
+
+def _claims(grads: Sequence[str], wrt: Sequence[str], known: Sequence[str]):
+    """``--grad`` values -> ({variable: expression}, {variable: text})."""
+    from . import expression as ex
+    from .points import split_assignment
+
+    claims, texts = {}, {}
+    if not grads:
+        return claims, texts
+    pairs = [split_assignment(g) for g in grads]
+    named = [n is not None for n, _ in pairs]
+    if any(named) and not all(named):
+        raise OptionError("--grad: give either one derivative per --wrt variable in order, or name each (--grad \"x=...\")")
+    if not any(named):
+        if len(grads) != len(wrt):
+            raise OptionError(
+                f"--grad given {len(grads)} time{'s' if len(grads) != 1 else ''} but there "
+                f"{'is' if len(wrt) == 1 else 'are'} {len(wrt)} variable{'s' if len(wrt) != 1 else ''} "
+                f"to differentiate ({', '.join(wrt)}); give one per variable or name them: --grad \"x=...\""
+            )
+        pairs = list(zip(wrt, grads))
+    for name, text in pairs:
+        if name not in wrt:
+            raise OptionError(f"--grad {name}=...: '{name}' is not differentiated (--wrt is {', '.join(wrt)})")
+        if name in claims:
+            raise OptionError(f"--grad: '{name}' is given twice")
+        claims[name] = ex.parse(text, allowed=known).expr
+        texts[name] = text.strip()
+    return claims, texts
+
+
+def prepare_expression(
+    text: str, at: Sequence[str] = (), grads: Sequence[str] = (), wrt: str | Sequence[str] | None = None
+) -> ExpressionProblem:
+    """Parse the expression, ``--wrt`` and ``--grad``; derive sympy's partials."""
+    from . import expression as ex
+    from .points import at_names, parse_names
+
+    parsed = ex.parse(text)
+    known = sorted(set(parsed.variables) | at_names(at))
+    if wrt is None or wrt == "":
+        wrt_names = list(parsed.variables)
+    elif isinstance(wrt, str):
+        wrt_names = parse_names(wrt, "--wrt")
+    else:
+        wrt_names = list(wrt)
+    for n in wrt_names:
+        if n not in known:
+            raise OptionError(
+                f"--wrt: unknown variable '{n}' (the expression's variables: {', '.join(parsed.variables) or 'none'})"
+            )
+    if not wrt_names:
+        raise OptionError(f"the expression {text.strip()!r} has no variables to differentiate "
+                          "(name one with --wrt and give its value with --at)")
+    names = tuple(sorted(set(parsed.variables) | set(wrt_names)))
+    claims, texts = _claims(grads, wrt_names, names)
+    derivs = ex.derivatives(parsed.expr, wrt_names, text)
+    return ExpressionProblem(
+        expression=parsed,
+        names=names,
+        wrt=tuple(wrt_names),
+        derivatives=derivs,
+        claimed=tuple(claims.get(n) for n in wrt_names),
+        claimed_text=tuple(texts.get(n) for n in wrt_names),
+    )
+
+
+def point_text(names: Sequence[str], point: np.ndarray) -> str:
+    """``x=1.5, y=2`` for a point given as coordinates in the order of ``names``."""
+    return point_label(dict(zip(names, (float(v) for v in point))))
+
+
+def expression_points(
+    problem: ExpressionProblem, at: Sequence[str] = (), points: int | None = None, seed: int = 0
+) -> np.ndarray:
+    """The points to check, shape ``(P, len(names))``: ``--at`` ones, else random ones.
+
+    Every point must have f and sympy's partials real and finite (DomainError otherwise).
+    """
+    from . import expression as ex
+    from .points import parse_at
+
+    names = problem.names
+    F = ex.compile_many((problem.expression.expr,) + problem.derivatives, names)
+    if points is not None and points < 1:
+        raise OptionError(f"--points must be at least 1, got {points}")
+    if at:
+        pts = np.array([parse_at(spec, names, ex.parse_constant) for spec in at])
+        vals = F(pts.T)
+        for p, col in zip(pts, vals.T):
+            if not np.isfinite(col[0]):
+                raise DomainError(
+                    f"point {point_text(names, p)} is outside the domain: "
+                    f"f = {ex.display(problem.expression.expr)} is not real and finite there"
+                    + (" (it overflows float64)" if np.isinf(col[0]) else "")
+                )
+            for v, d, dv in zip(problem.wrt, problem.derivatives, col[1:]):
+                if not np.isfinite(dv):
+                    raise DomainError(
+                        f"point {point_text(names, p)} is outside the domain: "
+                        f"d/d{v} = {ex.display(d)} is not real and finite there"
+                    )
+        if points is not None:
+            pts = np.concatenate([pts, _random(problem, F, points, seed)])
+        return pts
+    return _random(problem, F, 3 if points is None else points, seed)
+
+
+def _random(problem: ExpressionProblem, F, count: int, seed: int) -> np.ndarray:
+    from .points import random_points
+
+    def valid(cand: np.ndarray) -> np.ndarray:
+        return np.all(np.isfinite(F(cand.T)), axis=0)
+
+    return random_points(valid, len(problem.names), count, seed)
+
+
+def gradient_exprs(problem: ExpressionProblem) -> list:
+    """The gradient over every coordinate: the claimed partial where there is one, else sympy's."""
+    from . import expression as ex
+
+    given = {v: (c if c is not None else d) for v, c, d in zip(problem.wrt, problem.claimed, problem.derivatives)}
+    return [given[n] if n in given else ex.partial(problem.expression.expr, n) for n in problem.names]

@@ -1,0 +1,265 @@
+"""Views of a :class:`~gradcheck_cli.results.Report`: a rich table, JSON, plain text.
+
+``views`` is the only package that imports rich.  The header and note lines are made
+here from the report's typed fields (``header_lines``, ``note_lines``).  Text that comes from outside (expressions, user
+names, hints) is always wrapped in ``rich.text.Text`` so that markup in it (``[red]``)
+is printed literally.  Colour follows rich's detection: none when the output is not a
+terminal or ``NO_COLOR`` is set.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from dataclasses import replace
+from typing import IO, Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..results import Check, Report, entry_label, point_label
+from ..verdict import Status
+
+STATUS_STYLE = {
+    Status.PASS: "bold green",
+    Status.WARN: "bold yellow",
+    Status.FAIL: "bold red",
+    Status.KINK: "bold cyan",
+}
+
+
+def make_console(file: IO[str] | None = None, width: int | None = None, stderr: bool = False) -> Console:
+    """A console for reports: no automatic highlighting, no markup surprises.
+
+    Output that is not a terminal (a CI log, a file) gets 120 columns unless ``COLUMNS``
+    says otherwise, so that rows are not cut to rich's default of 80.
+    """
+    console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False)
+    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    return console
+
+
+def fmt_value(x: float) -> str:
+    """A derivative value: 10 significant digits."""
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.10g}"
+
+
+def fmt_error(x: float) -> str:
+    """A relative error or floor: 2 significant digits in exponent form."""
+    if x is None or math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf"
+    return "0" if x == 0 else f"{x:.1e}"
+
+
+def status_text(status: Status) -> Text:
+    return Text(status.value.upper(), style=STATUS_STYLE[status])
+
+
+def _expression_table(report: Report) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+    for col, justify in (("point", "left"), ("d/d", "left"), ("analytic", "right"), ("numeric", "right"),
+                         ("rel error", "right"), ("floor", "right"), ("status", "left")):
+        table.add_column(col, justify=justify, no_wrap=col != "point")
+    previous = None
+    for c in report.checks:
+        point = point_label(c.point or {})
+        table.add_row(
+            Text(point if point != previous else ""), Text(c.name), fmt_value(c.analytic), fmt_value(c.numeric),
+            fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status),
+        )
+        previous = point
+    return table
+
+
+def _block_table(report: Report) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+    for col, justify in (("block", "left"), ("shape", "left"), ("checked", "right"),
+                         ("max rel error", "right"), ("worst entry", "left"), ("status", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for b in report.blocks:
+        worst = "-" if b.worst_index is None else entry_label(b.name, b.worst_index)
+        table.add_row(
+            Text(b.name), " x ".join(map(str, b.shape)) or "scalar", str(b.checked),
+            fmt_error(b.max_rel_error), Text(worst), status_text(b.status),
+        )
+    return table
+
+
+def _entry_table(checks: Sequence[Check]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+    for col, justify in (("entry", "left"), ("analytic", "right"), ("numeric", "right"),
+                         ("rel error", "right"), ("floor", "right"), ("status", "left")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for c in checks:
+        table.add_row(Text(c.label), fmt_value(c.analytic), fmt_value(c.numeric),
+                      fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status))
+    return table
+
+
+def summary_text(report: Report) -> Text:
+    """The one-line summary, coloured by the overall status."""
+    text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
+    if report.thresholds.strict and report.status is Status.WARN:
+        text.append(" (warn fails under --strict)")
+    return text
+
+
+def shape_text(shape) -> str:
+    return " x ".join(map(str, shape)) or "scalar"
+
+
+def x_text(source, shape) -> str:
+    """``x ~ N(0, 1), seed 0`` / ``x from FILE`` / ``x = [1, 2]``: where x came from."""
+    import numpy as np
+
+    if source is None:
+        return "x"
+    if source.kind == "normal":
+        return f"x ~ N(0, 1), seed {source.seed}"
+    if source.kind == "file":
+        return f"x from {source.path}"
+    if source.values is None:
+        return "x given with --x"
+    return f"x = {np.array2string(np.array(source.values).reshape(shape), separator=', ')}"
+
+
+def _array_text(a) -> str:
+    import numpy as np
+
+    return np.array2string(np.asarray(a), precision=8, suppress_small=False, separator=" ", floatmode="maxprec")
+
+
+def formula_line(f) -> str:
+    """``d/dx = cos(x)`` (``  (claimed)`` when the user wrote it)."""
+    return f"{f.label} = {f.text}" + ("  (claimed)" if f.claimed else "")
+
+
+def network_line(n) -> str:
+    return f"network {n.description}, M = {n.samples} samples, seed {n.seed}"
+
+
+def header_lines(report: Report) -> list[str]:
+    """What was checked, from the report's subject: formulas, network, function, sanity."""
+    lines = [formula_line(f) for f in report.formulas] if report.command != "sweep" else []
+    n, fn = report.network, report.function
+    if report.command == "sweep":
+        if report.formulas:
+            lines += [formula_line(report.formulas[0]),
+                      f"sweep of {report.formulas[0].label} at {point_label(report.sweep_point or {})}"]
+        elif fn is not None:
+            lines += [f"f = {fn.function} -> (cost, grad); {x_text(fn.source, fn.shape)}, shape {shape_text(fn.shape)}",
+                      f"sweep of df/d{report.component}"]
+        elif n is not None:
+            lines += [network_line(n) + (f"; injected bug: {n.bug}" if n.bug else ""),
+                      f"sweep of dcost/d{report.component}"]
+        return lines
+    if n is not None:
+        lines.append(network_line(n))
+        lines.append(f"{n.param_count} parameters: " + ", ".join(f"{b} {' x '.join(map(str, s))}" for b, s in n.shapes))
+        if n.implementation is not None:
+            lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} (reference {n.reference_cost:.10g})")
+        if n.bug:
+            lines.append(f"injected bug: {n.bug}: {n.bug_text}")
+    if fn is not None:
+        lines.append(f"f = {fn.function}" + (" -> (cost, grad)" if fn.gradient is None else f" -> cost, grad = {fn.gradient}"))
+        where = f"shape {shape_text(fn.shape)}" if fn.shape else "a scalar"
+        lines.append(f"{x_text(fn.source, fn.shape)}, {where}" if fn.source is not None else f"x: {where}")
+        lines.append(f"cost at x = {fn.cost:.10g}")
+    if report.sanity:
+        lines.append("Running sanity checks...")
+        for item in report.sanity:
+            if item.computed is not None:
+                lines += [f"{item.title}:", _array_text(item.computed)]
+                if not item.passed:
+                    lines += ["  differs from the reference values:", _array_text(item.expected)]
+            elif item.passed:
+                lines.append(f"{item.title}: Gradient check passed!"
+                             + ("" if item.status is Status.PASS else " (with warnings)"))
+            else:
+                lines.append(f"{item.title}: Gradient check failed.")
+                if item.worst is not None:
+                    c = item.worst
+                    lines.append(f"  worst gradient error at {c.label}: your gradient {c.analytic:f}, "
+                                 f"numerical gradient {c.numeric:f}")
+    return lines
+
+
+def note_lines(report: Report) -> list[str]:
+    """The dim lines under the tables, from the report's typed extras."""
+    lines = list(report.notes)
+    fn = report.function
+    if fn is not None and fn.sampled is not None:
+        lines.append(f"checked {fn.sampled} of {fn.size} entries of x, chosen at random (seed {report.seed})")
+    if report.impl_calls is not None and report.param_count is not None and report.param_count > 10_000:
+        lines.append(f"your implementation was called {report.impl_calls} times (4 per parameter); "
+                     "--mode fast checks random directions first")
+    if report.fast_directions is not None:
+        quick = list(report.quick_blocks)
+        full = [b.name for b in report.blocks if b.name not in quick]
+        lines.append(f"fast mode: {report.fast_directions} random ±1 directions per block; "
+                     + (f"{', '.join(quick)} agreed within their noise (0 entries checked), " if quick else "")
+                     + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check"))
+    if report.hvp:
+        lines.append(f"hvp: {report.hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
+                     "(a gradient field has a symmetric Jacobian)")
+    if report.taylor_test is not None:
+        lines.append(f"Taylor test along a random direction (seed {report.seed}): {report.taylor_test.verdict()}")
+    for t in report.taylor_points:
+        lines.append(f"Taylor test at {point_label(t.point)} (seed {report.seed}): {t.taylor.verdict()}")
+    if report.sanity:
+        lines.append("reference values: the sanity checks of CS224n assignment 1")
+    return lines
+
+
+def render(report: Report, console: Console, quiet: bool = False, header: bool = True, notes: bool = True) -> None:
+    """Print the report: header, table(s), hints, notes, summary (only the summary if ``quiet``)."""
+    if quiet:
+        console.print(summary_text(report))
+        return
+    if header:
+        for line in header_lines(report):
+            console.print(Text(line))
+    if report.blocks:
+        console.print(_block_table(report))
+        names = {b.name for b in report.blocks}
+        entries = [c for c in report.checks if c.name in names]
+        shown = entries if report.shown is None else entries[: report.shown]
+        rows = [c for c in report.checks if c.name not in names] + shown
+        if rows:
+            console.print(Text("worst entries", style="bold"))
+            console.print(_entry_table(rows))
+        hidden = len(entries) - len(shown)
+        if hidden:
+            console.print(Text(f"... and {hidden} more failing entries (--top K shows more; "
+                               "--format json lists them all)", style="dim"))
+    elif report.checks:
+        console.print(_expression_table(report))
+    for hint in report.hints:
+        console.print(Text("hint: ", style="bold yellow") + Text(hint))
+    for note in (note_lines(report) if notes else ()):
+        console.print(Text(note, style="dim"))
+    t = report.thresholds
+    console.print(Text(
+        f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g}; floor = {report.floor_text}",
+        style="dim",
+    ))
+    console.print(summary_text(report))
+
+
+def to_json(report: Report) -> str:
+    """The contract's JSON document (NaN and infinities as ``null``)."""
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+
+
+def to_text(report: Report, width: int = 100) -> str:
+    """The table as plain text (no colour), e.g. for an AssertionError message."""
+    buf = io.StringIO()
+    render(report, Console(file=buf, width=width, highlight=False, no_color=True, force_terminal=False))
+    return buf.getvalue()
