@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradcheck_cli.choices import Mode
 from gradcheck_cli.errors import LoadError, OptionError, UserCodeError
-from gradcheck_cli.layer_check import check_layer, check_layer_command
+from gradcheck_cli.checks.layer import check_layer, check_layer_command
 from gradcheck_cli.loading import load_callable
 from gradcheck_cli.verdict import Status, Thresholds
+from gradcheck_cli.views.table import to_text
 
 LAYERS = Path(__file__).parent / "layers"
 GOOD = f"{LAYERS / 'layers.py'}:"
@@ -61,7 +63,7 @@ def test_every_correct_layer_passes(name):
     assert report.counts["fail"] == 0
     assert not report.hints
     declared = [spec.split("=")[0] for spec in inputs]
-    differentiated = [i["name"] for i in report.extra["inputs"] if i["differentiated"]]
+    differentiated = [i.name for i in report.layer.inputs if i.differentiated]
     assert [b.name for b in report.blocks] == differentiated
     assert set(differentiated) <= set(declared)
 
@@ -69,12 +71,12 @@ def test_every_correct_layer_passes(name):
 # (layer, inputs, params, the failing inputs, a substring of the hint)
 BUGS = [
     ("affine_dw_transposed", AFFINE, [], {"w"}, "dw looks transposed"),
-    ("affine_db_mean", AFFINE, [], {"b"}, "1/N, N = 4 the batch size"),
+    ("affine_db_mean", AFFINE, [], {"b"}, "1/N with N = 4, the batch size"),
     ("relu_no_mask", ["x=4,5"], [], {"x"}, "dx equals dout: the local gradient"),
     ("sigmoid_no_local", ["x=4,5"], [], {"x"}, "dx equals dout: the local gradient"),
     ("batchnorm_cache_view", NORM, BN, {"x", "gamma"}, "cache[0] shares memory with out"),
     ("dropout_no_scale", ["x=4,5"], [DROPOUT], {"x"}, "dropout_param.p"),
-    ("conv_naive_db_mean", CONV_IN, CONV, {"b"}, "1/N, N = 2 the batch size"),
+    ("conv_naive_db_mean", CONV_IN, CONV, {"b"}, "1/N with N = 2, the batch size"),
     ("max_pool_no_stride", ["x=2,3,8,8"], POOL, {"x"}, "routed to the wrong entries"),
     ("rnn_dwh_transposed", RNN, [], {"Wh"}, "dWh looks transposed"),
     ("rnn_wrong_order", ["x=3,5", "prev_h=3,5", "Wx=5,5", "Wh=5,5", "b=5"], [], {"Wx", "Wh"},
@@ -128,8 +130,8 @@ def test_dropout_without_seed_sees_the_same_mask_at_every_call():
 def test_batchnorm_updates_of_bn_param_do_not_leak_between_calls():
     report = check_layer_command(GOOD + "batchnorm", inputs=NORM, params=BN)
     assert report.status is Status.PASS
-    assert any("bn_param.running_mean" in n for n in report.notes)
-    assert report.extra["params"] == {"bn_param": {"mode": "train"}}
+    assert report.layer.updated_params == ("bn_param.running_mean", "bn_param.running_var")
+    assert report.layer.params == {"bn_param": {"mode": "train"}}
 
 
 def test_conv_2x3x8x8_with_four_3x3_filters_checks_in_under_a_second():
@@ -152,7 +154,7 @@ def test_fast_mode_finds_a_single_wrong_entry_of_a_large_input():
     rng = np.random.default_rng(1)
     inputs = {"x": rng.standard_normal((2, 3, 8, 8)), "w": rng.standard_normal((4, 3, 3, 3)), "b": rng.standard_normal(4)}
     report = check_layer(fwd, bwd, inputs, {"conv_param": {"stride": 1, "pad": 1}})
-    assert report.extra["mode"] == "fast"
+    assert report.mode is Mode.FAST
     assert [c.label for c in report.checks if c.status is Status.FAIL] == ["x[1, 2, 5, 3]"]
     assert report.counts["checks"] == 496 and report.counts["fail"] == 1
     # full mode agrees
@@ -230,8 +232,8 @@ def test_backward_that_mutates_dout_is_bad_input():
 
 def test_lstm_two_outputs_get_one_dout_each():
     report = check_layer_command(GOOD + "lstm_step", inputs=LSTM)
-    assert report.extra["outputs"] == [[2, 3], [2, 3]]
-    assert "backward" in report.header[0] and "dout1, dout2, cache" in report.header[0]
+    assert report.layer.outputs == ((2, 3), (2, 3))
+    assert "backward" in to_text(report) and "(dout1, dout2, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)" in to_text(report, width=200)
     # a backward that ignores dnext_c fails at every input it flows into
     fwd, bwd = load_callable(GOOD + "lstm_step_forward"), load_callable(GOOD + "lstm_step_backward")
     rng = np.random.default_rng(0)
@@ -243,7 +245,7 @@ def test_lstm_two_outputs_get_one_dout_each():
 
 def test_integer_and_boolean_inputs_are_data():
     report = check_layer_command(GOOD + "temporal_softmax_loss", inputs=TEMPORAL)
-    kinds = {i["name"]: (i["dtype"], i["differentiated"]) for i in report.extra["inputs"]}
+    kinds = {i.name: (i.dtype, i.differentiated) for i in report.layer.inputs}
     assert kinds == {"x": ("float", True), "y": ("int", False), "mask": ("bool", False)}
     assert [b.name for b in report.blocks] == ["x"]
 
@@ -260,7 +262,7 @@ def test_npy_input(tmp_path):
     np.save(path, np.array([[0.5, -2.0, 3.0]]))
     report = check_layer_command(GOOD + "sigmoid", inputs=[f"x={path}"])
     assert report.status is Status.PASS
-    assert report.extra["inputs"][0]["source"] == "x.npy"
+    assert report.layer.inputs[0].source == "x.npy"
 
 
 def test_forward_backward_overrides(tmp_path):
@@ -270,7 +272,7 @@ def test_forward_backward_overrides(tmp_path):
                     "def bwd(dout, x):\n    return dout / np.cosh(x) ** 2\n")
     report = check_layer_command(f"{code}:anything", inputs=["x=3,2"], forward="fwd", backward="bwd")
     assert report.status is Status.PASS
-    assert report.extra["layer"]["forward"].endswith("mine.py:fwd")
+    assert report.layer.forward.endswith("mine.py:fwd")
 
 
 def test_missing_layer_names_what_it_looked_for():

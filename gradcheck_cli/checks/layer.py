@@ -1,6 +1,6 @@
 """``gradcheck layer`` and the Python ``check_layer``: hand-written forward/backward pairs.
 
-numpy only.  (To move to ``checks/layer.py``.)
+numpy only.
 
 A layer is ``forward(*inputs, **params) -> (out, cache)`` (or ``(out_1, ..., out_m,
 cache)``) with ``backward(dout, cache)`` (or ``backward(dout_1, ..., dout_m, cache)``)
@@ -55,18 +55,18 @@ from __future__ import annotations
 
 import copy
 import functools
-import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .check import BlockData, callable_name, judge_blocks, validate_seed
-from .errors import LoadError, OptionError, UserCodeError
-from .finite_diff import EPS, REL_STEP, Method, central_from_values, default_step
-from .layer_inputs import LayerInput, make_inputs, make_params, validate_inputs
-from .results import Check, Report
-from .verdict import Status, Thresholds, floor_from_noise, relative_error
+from ..choices import Method, Mode
+from ..errors import LoadError, OptionError, UserCodeError
+from ..finite_diff import EPS, REL_STEP, central_from_values, default_step
+from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
+from ..results import GroupTest, LayerArg, LayerSubject, Report
+from ..verdict import Status, Thresholds, floor_from_noise, relative_error
+from .common import BlockData, callable_name, judge_blocks
 
 #: ``mode="auto"`` switches to group testing when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
@@ -79,6 +79,14 @@ GROUP_LEAF = 8
 #: a jump of the one-sided slopes must exceed this many ulps of sum|out * dout| / h to be a kink
 KINK_ULPS = 64.0
 MODES = ("auto", "full", "fast")
+
+
+def validate_mode(mode) -> str:
+    """``mode``: ``"auto"`` (or None), ``"full"``, ``"fast"`` (or a ``Mode``)."""
+    value = "auto" if mode is None else getattr(mode, "value", mode)
+    if value not in MODES:
+        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return value
 
 
 # --------------------------------------------------------------------------- the layer
@@ -119,7 +127,7 @@ class _Layer:
 
     def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
                  forward_name: str, backward_name: str | None) -> None:
-        from .loading import UserFunction
+        from ..loading import UserFunction
 
         self.inputs = inputs
         self.params = dict(params)
@@ -412,7 +420,7 @@ def _factor_hint(name: str, c: float, batch: int | None, params: Mapping[str, An
     if near(-1.0):
         return f"d{name} has the wrong sign: every entry is -1 x the numeric value"
     if batch and batch > 1 and near(1 / batch):
-        return (f"{head} (1/N, N = {batch} the batch size): averaged over the batch where it should "
+        return (f"{head} (1/N with N = {batch}, the batch size): averaged over the batch where it should "
                 f"be summed (np.sum(dout, axis=0), not np.mean)?")
     if batch and batch > 1 and near(float(batch)):
         return (f"{head} (N = {batch}, the batch size): the loss is averaged over the batch but the "
@@ -428,7 +436,7 @@ def _factor_hint(name: str, c: float, batch: int | None, params: Mapping[str, An
 
 def _hints(layer: _Layer, data: list[BlockData], status: dict[str, np.ndarray], full: dict[str, bool],
            first_cache: Any, outs: tuple[np.ndarray, ...], changed_on_reuse: bool) -> list[str]:
-    from .diagnosis import block_pattern
+    from ..diagnosis import block_pattern
 
     hints: list[str] = []
     if changed_on_reuse:
@@ -545,7 +553,7 @@ def check_layer(
     *,
     wrt: Sequence[str] | str | None = None,
     seed: int = 0,
-    mode: str = "auto",
+    mode: str | Mode | None = "auto",
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     name: str | None = None,
@@ -569,10 +577,8 @@ def check_layer(
     'pass'
     """
     validate_seed(seed)
-    if mode not in MODES:
-        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if top < 0:
-        raise OptionError(f"--top must be at least 0, got {top}")
+    mode = validate_mode(mode)
+    validate_top(top)
     if params is not None and not isinstance(params, Mapping):
         raise OptionError("params must be a mapping of keyword arguments, e.g. {'conv_param': {...}}")
     items = list(inputs) if inputs and all(isinstance(i, LayerInput) for i in inputs) else validate_inputs(inputs, wrt)
@@ -587,9 +593,7 @@ def check_layer(
 def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
-    t0 = time.perf_counter()
     outs, cache = layer.call_forward(arrays)
-    t_call = time.perf_counter() - t0
     updated = _changed_paths(layer.params, layer.last_params)
     if layer.is_loss:
         layer.douts = ()
@@ -604,7 +608,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
     fast = mode == "fast" or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
-    data, full, groups, notes = [], {}, {}, []
+    data, full, groups = [], {}, {}
     done = 0
     for g, k in zip(grads, diff_idx):
         item = layer.inputs[k]
@@ -629,7 +633,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
     verdict = judge_blocks(data, thresholds, top)
     blocks = {b.name: b for b in verdict.blocks}
     counts = dict(verdict.counts)
-    ordered = []
+    ordered, tests = [], []
     for k in diff_idx:
         item = layer.inputs[k]
         res = groups.get(item.name)
@@ -643,8 +647,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
         counts["checks"] += res.verified
         counts["pass"] += res.verified
         one = 0 if res.entries is None else len(res.entries.indices)
-        notes.append(f"{item.name}: {res.verified} entries verified in groups by {res.directions} random "
-                     f"directional checks, {one} checked one by one (fast mode)")
+        tests.append(GroupTest(item.name, res.verified, res.directions, one))
         ordered.append(replace(
             b, checked=item.value.size, counts=c,
             max_rel_error=max(b.max_rel_error, res.max_rel),
@@ -653,37 +656,29 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
     status = {b.name: _status_array(verdict.statuses[b.name], b) for b in data}
     hints = _hints(layer, data, status, full, cache if not layer.is_loss else None, outs if not layer.is_loss else (),
                    changed)
-    if updated:
-        notes.append(f"forward updates its params ({', '.join(updated)}): every call got a fresh copy")
-    if changed:
-        notes.append("backward's result changed when called again on the first cache (see hints)")
-    kinks = counts.get("kink", 0)
-    if kinks:
-        notes.append(f"{kinks} entr{'y' if kinks == 1 else 'ies'} at a kink: the one-sided slopes of the "
-                     f"numeric gradient differ there and the analytic value lies between them (not a failure)")
-    calls = _calls(layer, data, groups)
+    subject = LayerSubject(
+        forward=layer.forward.name,
+        backward=None if layer.backward is None else layer.backward.name,
+        inputs=tuple(LayerArg(i.name, tuple(i.value.shape), i.kind, i.differentiated, i.source) for i in layer.inputs),
+        params=_jsonable(layer.params),
+        outputs=() if layer.is_loss else tuple(tuple(s) for s in layer.out_shapes),
+        updated_params=tuple(updated),
+        cache_changed=changed,
+        groups=tuple(tests),
+        calls=_calls(layer, data, groups),
+    )
     return Report(
         command="layer",
         method=Method.CENTRAL,
         thresholds=thresholds,
         checks=verdict.checks,
         counts=counts,
-        header=_header(layer, seed),
         blocks=tuple(ordered),
         hints=tuple(hints),
-        notes=tuple(notes),
-        extra={
-            "layer": {"forward": layer.forward.name,
-                      "backward": None if layer.backward is None else layer.backward.name,
-                      "loss": layer.is_loss},
-            "inputs": [i.to_dict() for i in layer.inputs],
-            "params": _jsonable(layer.params),
-            "outputs": [list(s) for s in layer.out_shapes] if not layer.is_loss else [[]],
-            "mode": "fast" if fast else "full",
-            "calls": calls,
-            "seconds_per_call": t_call,
-        },
         shown=top,
+        layer=subject,
+        mode=Mode.FAST if fast else Mode.FULL,
+        seed=seed,
     )
 
 
@@ -733,7 +728,7 @@ def _status_array(st: np.ndarray, b: BlockData) -> np.ndarray:
 
 
 def _group_block(item: LayerInput, res: _GroupResult, counts: dict):
-    from .results import BlockResult
+    from ..results import BlockResult
 
     return BlockResult(name=item.name, shape=item.value.shape, checked=item.value.size,
                        max_rel_error=res.max_rel, worst_index=None, status=Status.PASS, counts=counts)
@@ -756,37 +751,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _header(layer: _Layer, seed: int) -> tuple[str, ...]:
-    diff = [i for i in layer.inputs if i.differentiated]
-    args = ", ".join(i.name for i in layer.inputs)
-    grads = ", ".join(f"d{i.name}" for i in diff)
-    if layer.is_loss:
-        lines = [f"loss layer {layer.forward.name}({args}) -> (loss, {grads})"]
-    else:
-        m = len(layer.out_shapes)
-        outs = "out" if m == 1 else ", ".join(f"out{k + 1}" for k in range(m))
-        douts = "dout" if m == 1 else ", ".join(f"dout{k + 1}" for k in range(m))
-        lines = [f"forward {layer.forward.name}({args}) -> ({outs}, cache); "
-                 f"backward {layer.backward.name}({douts}, cache) -> ({grads})"]
-    parts = []
-    for i in layer.inputs:
-        shape = " x ".join(map(str, i.value.shape)) or "scalar"
-        tag = "" if i.differentiated else ", not differentiated"
-        parts.append(f"{i.name} {shape} {i.source}{tag}")
-    lines.append(f"inputs (seed {seed}): " + "; ".join(parts))
-    if layer.params:
-        import json
-
-        text = ", ".join(f"{k}={json.dumps(_jsonable(v))}" for k, v in layer.params.items())
-        lines.append(f"params (a fresh copy for every call): {text}")
-    if layer.is_loss:
-        lines.append("checked: the numeric gradient of the loss (dout = 1)")
-    else:
-        shapes = ", ".join(" x ".join(map(str, s)) or "scalar" for s in layer.out_shapes)
-        lines.append(f"checked: the numeric gradient of sum(out * dout), dout ~ N(0, 1) of shape {shapes} (seed {seed})")
-    return tuple(lines)
-
-
 # --------------------------------------------------------------------------- the command
 
 
@@ -796,7 +760,7 @@ def find_layer(target: str, forward: str | None = None, backward: str | None = N
     ``NAME_forward`` and ``NAME_backward`` when the file defines them, else ``NAME``
     itself as a loss layer; ``forward``/``backward`` (``F`` or ``FILE.py:F``) override.
     """
-    from .loading import load_callable
+    from ..loading import load_callable
 
     source, sep, base = target.rpartition(":")
     if not sep or not source.strip() or not base.strip():
@@ -830,7 +794,7 @@ def check_layer_command(
     forward: str | None = None,
     backward: str | None = None,
     seed: int = 0,
-    mode: str = "auto",
+    mode: str | Mode | None = "auto",
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
@@ -840,11 +804,11 @@ def check_layer_command(
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
     made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
     """
-    from .loading import load_seeded
+    from ..loading import load_seeded
 
     validate_seed(seed)
-    if mode not in MODES:
-        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    mode = validate_mode(mode)
+    validate_top(top)
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
     fspec, bspec = find_layer(target, forward, backward)
