@@ -265,7 +265,7 @@ def parse_input(text: str, rng: np.random.Generator) -> tuple[str, np.ndarray, s
             raise OptionError(f"{option}: write int:C:SHAPE or int:LO..HI:SHAPE, e.g. int:10:4; got {body!r}")
         low, high = _range(spec, option, integer=True)
         shape = parse_shape_text(shape_text, option)
-        return name, rng.integers(low, high, size=shape), f"int {low}..{high - 1}"
+        return name, rng.integers(low, high, size=shape), f"int in [{low}, {high})"
     if kind == "bool":
         spec, _, shape_text = rest.rpartition(":")
         p = 0.5

@@ -95,7 +95,7 @@ def test_every_bug_fails_at_the_right_input_with_its_hint(name, inputs, params, 
     assert report.status is Status.FAIL
     failing = {n for n, s in blocks(report).items() if s is Status.FAIL}
     assert failing == wrong
-    assert any(hint in h for h in report.hints), report.hints
+    assert len(report.hints) == 1 and hint in report.hints[0], report.hints
     assert all(c.name in wrong for c in report.checks if c.status is Status.FAIL)
 
 
@@ -337,3 +337,71 @@ def test_json_has_one_block_per_differentiated_input():
 def test_thresholds_apply():
     report = check_layer_command(BAD + "affine_db_mean", inputs=AFFINE, thresholds=Thresholds(fail_tol=0.9, pass_tol=0.8))
     assert report.status is Status.PASS
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_cli_correct_layer_exits_0_with_one_block_per_input(cli):
+    run = cli("layer", GOOD + "affine", "--input", "x=4,2,3", "--input", "w=6,5", "--input", "b=5")
+    assert run.code == 0 and run.err == ""
+    assert "affine_backward(dout, cache) -> (dx, dw, db)" in run.out
+    assert "59 checks: 59 pass, 0 warn, 0 fail" in run.out
+
+
+def test_cli_bug_exits_1_with_the_hint(cli):
+    run = cli("layer", BAD + "affine_db_mean", "-i", "x=4,2,3", "-i", "w=6,5", "-i", "b=5")
+    assert run.code == 1 and run.err == ""
+    assert "hint: db: every entry is 0.25 x the numeric value" in run.out
+
+
+def test_cli_json_follows_the_contract(cli):
+    import json
+
+    run = cli("layer", BAD + "conv_naive_db_mean", *sum((["--input", i] for i in CONV_IN), []),
+              "--param", CONV[0], "--format", "json")
+    assert run.code == 1
+    doc = json.loads(run.out)
+    assert doc["command"] == "layer" and doc["status"] == "fail" and doc["mode"] == "fast"
+    assert set(doc["summary"]) >= {"checks", "pass", "warn", "fail", "kink"}
+    assert [(b["name"], b["checked"], b["status"]) for b in doc["blocks"]] == [
+        ("x", 384, "pass"), ("w", 108, "pass"), ("b", 4, "fail")]
+    assert all(set(c) >= {"name", "index", "analytic", "numeric", "rel_error", "status"} for c in doc["checks"])
+    assert doc["hints"] and doc["layer"]["params"] == {"conv_param": {"stride": 1, "pad": 1}}
+    assert [g["name"] for g in doc["layer"]["groups"]] == ["x", "w"]
+
+
+def test_cli_wrong_shape_exits_2_with_one_line(cli):
+    run = cli("layer", BAD + "layernorm_keepdims", "-i", "x=4,5", "-i", "gamma=5", "-i", "beta=5", "-p", "ln_param={}")
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith("error: ") and "dgamma of shape (1, 5), expected (5,)" in run.err
+    assert len(run.err.strip().splitlines()) == 1
+
+
+def test_cli_user_code_that_raises_shows_its_traceback(cli, tmp_path):
+    code = tmp_path / "boom.py"
+    code.write_text("def bad_forward(x):\n    return 1 / 0\n\ndef bad_backward(dout, cache):\n    return dout\n")
+    run = cli("layer", f"{code}:bad", "-i", "x=3")
+    assert run.code == 2 and "bad_forward raised ZeroDivisionError" in run.err and "1 / 0" in run.err
+
+
+def test_cli_quiet_junit_and_mode(cli, tmp_path):
+    junit = tmp_path / "layer.xml"
+    run = cli("layer", GOOD + "relu", "-i", "x=6,7", "--quiet", "--junit", str(junit), "--mode", "fast")
+    assert run.code == 0 and run.out.strip() == "42 checks: 42 pass, 0 warn, 0 fail"
+    assert 'classname="gradcheck.layer"' in junit.read_text()
+
+
+def test_cli_missing_inputs_is_bad_input(cli):
+    run = cli("layer", GOOD + "relu")
+    assert run.code == 2 and "--input NAME=SHAPE" in run.err
+
+
+def test_assert_layer_raises_with_the_table():
+    from gradcheck_cli import assert_layer
+
+    fwd, bwd = load_callable(GOOD + "sigmoid_forward"), load_callable(BAD + "sigmoid_no_local_backward")
+    with pytest.raises(AssertionError, match=r"gradient check failed \(layer\)") as info:
+        assert_layer(fwd, bwd, {"x": np.linspace(-2, 2, 8).reshape(2, 4)})
+    assert "dx equals dout" in str(info.value)
+    assert_layer(fwd, load_callable(GOOD + "sigmoid_backward"), {"x": np.linspace(-2, 2, 8).reshape(2, 4)})

@@ -535,8 +535,9 @@ def _hints(layer: _Layer, data: list[BlockData], status: dict[str, np.ndarray], 
             hints.append(f"d{name}: {int(bad.sum())} of {a.size} entries fail, by a factor that varies from "
                          f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient such "
                          f"as a gate's) is missing or wrong")
+    # caching out itself is fine (sigmoid caches it); it is a suspect only for failures nothing else explains
     aliases = [p for p, arr in _leaves(first_cache) if any(np.may_share_memory(arr, o) for o in outs)]
-    if aliases:
+    if aliases and any(b.name not in explained for b in failing):
         hints.append(f"{aliases[0]} shares memory with out: if forward changed out in place after caching it "
                      f"(out = xhat; out *= gamma), the cached array changed too; cache a copy")
     return hints
