@@ -1,6 +1,9 @@
 """Diagnosis: turn per-block analytic vs numeric gradients into a likely cause.
 
-numpy only.  Nothing here prints; ``diagnose`` returns hint strings.
+numpy only.  Nothing here prints.  Hints are sentences (the JSON ``hints`` are text), so
+they are made here, in one place, from the numbers: ``diagnose`` (network blocks),
+``ratio_hint`` (entries off by one factor), ``cost_hint`` (``net --impl``'s cost) and the
+Taylor-test sentences; the checks only pass them on.
 
 Patterns, each tried on a FAILING block ``a`` (analytic) against ``n`` (numeric):
 
@@ -258,3 +261,21 @@ def ratio_hint(analytic: np.ndarray, numeric: np.ndarray, failing: np.ndarray) -
     if near(-2.0) or near(-0.5):
         why = "a sign error and a factor 2"
     return (f"analytic / numeric = {k:.4g} on {where}: {why}?",)
+
+
+#: the Taylor test (net, func) disagrees with entries that all passed
+TAYLOR_DISAGREES = ("the Taylor test says the gradient is wrong along a random direction, although no "
+                    "entry failed: check with a tighter --fail-tol or --hvp")
+#: the Taylor test (expr) disagrees with checks that all passed
+TAYLOR_NEAR_KINK = ("the Taylor test disagrees with the finite-difference checks: a kink (abs, max, relu) "
+                    "within 0.1 of the point along the test direction gives order 1 for a correct gradient")
+
+
+def cost_hint(ratio: float, samples: int, mean: bool) -> str:
+    """``net --impl``: the user's cost is ``ratio`` x the reference; name 1/M, M or -1."""
+    why = {1 / samples: ": averaged over the samples instead of summed?",
+           float(samples): ": summed over the samples instead of averaged?",
+           -1.0: ": a sign error (log-likelihood instead of its negative)?"}
+    guess = next((w for r, w in why.items() if abs(ratio - r) <= 1e-6 * abs(r)), "")
+    return (f"cost: yours is {ratio:.6g}x the reference cost (cross-entropy "
+            f"{'averaged' if mean else 'summed'} over the {samples} samples){guess}")

@@ -31,6 +31,13 @@ def validate_seed(seed: int) -> int:
     return int(seed)
 
 
+def validate_hvp(hvp: int) -> int:
+    """``--hvp K``: a whole number >= 0."""
+    if isinstance(hvp, bool) or not isinstance(hvp, (int, np.integer)) or hvp < 0:
+        raise OptionError(f"--hvp must be at least 0, got {hvp!r}")
+    return int(hvp)
+
+
 def validate_top(top: int) -> int:
     """``--top K``: a whole number >= 0."""
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 0:

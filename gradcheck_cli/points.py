@@ -55,21 +55,30 @@ def parse_names(text: str, option: str) -> list[str]:
     return names
 
 
-def at_names(specs: Sequence[str]) -> set[str]:
+#: one ``--at`` value split once: its text and its ``(name or None, value text)`` items
+AtSpec = tuple
+
+
+def split_at(spec: str) -> AtSpec:
+    """``"x=1.5,y=pi/4"`` -> ``("x=1.5,y=pi/4", (("x", "1.5"), ("y", "pi/4")))``; done once per ``--at``."""
+    return spec, tuple(split_assignment(item) for item in split_top_level(spec))
+
+
+def at_names(specs: Sequence[str | AtSpec]) -> set[str]:
     """The variable names that ``--at`` specs assign (for the set of known names)."""
-    return {n for spec in specs for n, _ in map(split_assignment, split_top_level(spec)) if n}
+    split = [s if isinstance(s, tuple) else split_at(s) for s in specs]
+    return {n for _, items in split for n, _ in items if n}
 
 
-def parse_at(spec: str, names: Sequence[str], to_float: Callable[[str], float]) -> np.ndarray:
-    """One ``--at`` value as a point ordered like ``names``.
+def parse_at(spec: str | AtSpec, names: Sequence[str], to_float: Callable[[str], float]) -> np.ndarray:
+    """One ``--at`` value (text, or already split by ``split_at``) as a point ordered like ``names``.
 
     ``spec`` is ``"x=1.5,y=-2"`` (values may be constant expressions, turned into
     floats by ``to_float``) or, when there is exactly one variable, a bare ``"1.5"``.
     """
-    items = [s for s in split_top_level(spec)]
+    spec, items = spec if isinstance(spec, tuple) else split_at(spec)
     values: dict[str, float] = {}
-    for item in items:
-        name, value = split_assignment(item)
+    for name, value in items:
         if name is None:
             if len(names) == 1 and len(items) == 1:
                 name = names[0]

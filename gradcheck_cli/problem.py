@@ -25,6 +25,7 @@ class ExpressionProblem:
     derivatives: tuple[object, ...]  # sympy partial per wrt variable (the truth)
     claimed: tuple[object | None, ...]  # user's claimed derivative per wrt variable, or None
     claimed_text: tuple[str | None, ...]
+    at: tuple = ()  # the --at values, each split once (points.split_at)
 
 
 def _claims(grads: Sequence[str], wrt: Sequence[str], known: Sequence[str]):
@@ -62,10 +63,11 @@ def prepare_expression(
 ) -> ExpressionProblem:
     """Parse the expression, ``--wrt`` and ``--grad``; derive sympy's partials."""
     from . import expression as ex
-    from .points import at_names, parse_names
+    from .points import at_names, parse_names, split_at
 
     parsed = ex.parse(text)
-    known = sorted(set(parsed.variables) | at_names(at))
+    at_specs = tuple(split_at(spec) for spec in at)
+    known = sorted(set(parsed.variables) | at_names(at_specs))
     if wrt is None or wrt == "":
         wrt_names = list(parsed.variables)
     elif isinstance(wrt, str):
@@ -90,6 +92,7 @@ def prepare_expression(
         derivatives=derivs,
         claimed=tuple(claims.get(n) for n in wrt_names),
         claimed_text=tuple(texts.get(n) for n in wrt_names),
+        at=at_specs,
     )
 
 
@@ -98,17 +101,16 @@ def point_text(names: Sequence[str], point: np.ndarray) -> str:
     return point_label(dict(zip(names, (float(v) for v in point))))
 
 
-def expression_points(
-    problem: ExpressionProblem, at: Sequence[str] = (), points: int | None = None, seed: int = 0
-) -> np.ndarray:
-    """The points to check, shape ``(P, len(names))``: ``--at`` ones, else random ones.
+def expression_points(problem: ExpressionProblem, points: int | None = None, seed: int = 0) -> np.ndarray:
+    """The points to check, shape ``(P, len(names))``: ``--at`` ones (``problem.at``), else
+    ``points`` random ones (default 3; with ``--at`` too: both).
 
     Every point must have f and sympy's partials real and finite (DomainError otherwise).
     """
     from . import expression as ex
     from .points import parse_at
 
-    names = problem.names
+    names, at = problem.names, problem.at
     F = ex.compile_many((problem.expression.expr,) + problem.derivatives, names)
     if points is not None and points < 1:
         raise OptionError(f"--points must be at least 1, got {points}")

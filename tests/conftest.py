@@ -1,4 +1,5 @@
-"""Shared fixtures: run the CLI in-process and capture exit code, stdout and stderr."""
+"""Shared test helpers: the CLI run in-process (``cli`` fixture, ``run``), the one-error-line
+rule (``assert_one_error_line``) and the seeded network problem (``network``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,41 @@ class Run:
     code: int
     out: str
     err: str
+
+
+def run(args, capsys) -> tuple[int, str, str]:
+    """Run ``gradcheck ARGS`` in-process; (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def assert_one_error_line(result, *fragments: str) -> None:
+    """Bad input: one ``error: ...`` line (plus the expression and a caret), never a traceback.
+
+    ``result`` is stderr, or a ``Run`` (then also exit 2 and nothing on stdout); each
+    fragment must be in the error line.
+    """
+    err = result
+    if isinstance(result, Run):
+        assert result.code == 2, (result.code, result.out, result.err)
+        assert result.out == ""
+        err = result.err
+    lines = err.splitlines()
+    assert lines and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    assert len(lines) == 1 or (len(lines) == 3 and lines[2].strip() == "^"), err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def network(dims=(10, 5, 10), samples: int = 20, seed: int = 0, **spec_options):
+    """The seeded built-in problem: (spec, data, labels, params) of ``models``."""
+    from gradcheck_cli import models
+
+    spec = models.NetworkSpec(tuple(dims), **spec_options)
+    return (spec, *models.make_problem(spec, samples=samples, seed=seed))
 
 
 @pytest.fixture

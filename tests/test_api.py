@@ -37,6 +37,7 @@ def quad_wrong_at_1_2(x):
 X = np.arange(12.0).reshape(3, 4) / 4 - 1
 
 
+@pytest.mark.slow
 def test_import_is_light():
     code = "import sys, gradcheck_cli; print(sorted(m for m in ('numpy', 'sympy', 'rich', 'typer') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -171,6 +172,7 @@ def test_random_state_is_fixed_per_call_and_restored():
     assert (np.random.rand(), random.random()) == (expected_np, expected_py)
 
 
+@pytest.mark.slow
 def test_pytest_failure_shows_the_table(tmp_path):
     test_file = tmp_path / "test_user.py"
     test_file.write_text(textwrap.dedent('''

@@ -9,15 +9,10 @@ import sys
 
 import pytest
 
+from conftest import assert_one_error_line
 from gradcheck_cli.cli import ExitCode, app
 
 
-def assert_one_error_line(err: str) -> None:
-    lines = err.splitlines()
-    assert lines and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    # the only extra lines allowed: the expression echoed and a caret under the column
-    assert len(lines) == 1 or (len(lines) == 3 and lines[2].strip() == "^"), err
 
 
 def test_correct_gradient_exits_0_with_table(cli):
@@ -144,6 +139,7 @@ def test_every_command_has_help_and_an_example():
         assert command.help and "Example" in command.help, name
 
 
+@pytest.mark.slow
 def test_console_script_and_module_run_without_traceback(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     ok = subprocess.run([sys.executable, "-m", "gradcheck_cli", "expr", "sin(x)-cos(x)"], capture_output=True, text=True, env=env)

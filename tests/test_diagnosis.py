@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 from gradcheck_cli import diagnosis as dg
 from gradcheck_cli import models as m
 from gradcheck_cli import network_fd as nf
+from conftest import network
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.verdict import Status, Thresholds, classify, floor_from_noise, relative_error, worst
 
@@ -17,7 +18,8 @@ T = Thresholds()
 
 def check(spec, bug=None, samples=20, seed=0):
     """The per-block input of ``diagnose`` for the built-in network (with a bug)."""
-    data, labels, params = m.make_problem(spec, samples=samples, seed=seed)
+    _, data, labels, params = network(spec.dims, samples=samples, seed=seed, activation=spec.activation,
+                                      loss=spec.loss, mean=spec.mean)
     _, grad = m.cost_and_grad(spec, data, labels, params, bug=bug)
     numeric, noise, kink = nf.numeric_gradient(m.cost_spec(spec, bug), data, labels, params)
     status = classify(relative_error(grad, numeric, floor_from_noise(noise, T)), T, kink)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import run
 from gradcheck_cli.checks.common import check_gradient
 from gradcheck_cli.checks.func import check_func
 from gradcheck_cli.inputs import parse_shape, parse_x
@@ -111,12 +112,6 @@ def user_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def run(args, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def run_json(args, capsys):
@@ -450,6 +445,7 @@ def test_progress_bar_only_on_a_terminal():
 
 
 # ------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_subprocess_end_to_end(user_dir):
     env = dict(os.environ, COLUMNS="120")
     ok = subprocess.run([str(GRADCHECK), "func", "mycode.py:quad", "--shape", "3,4"],

@@ -12,6 +12,7 @@ from gradcheck_cli.checks.common import check_gradient
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.views.junit import to_junit_xml, write_junit
 from gradcheck_cli.verdict import Thresholds
+from conftest import run
 
 
 def parse(text: str) -> ET.Element:
@@ -30,11 +31,6 @@ def assert_counts_match(suite: ET.Element) -> None:
     assert suite.get("errors") == "0"
 
 
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def test_expr_one_case_per_point_and_variable():

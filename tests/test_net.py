@@ -30,6 +30,7 @@ from gradcheck_cli.checks.net import check_network
 from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.diagnosis import expected_hint
 from gradcheck_cli.errors import InputError
+from conftest import assert_one_error_line
 
 # ============================================================== helpers
 
@@ -70,16 +71,6 @@ def assert_green(r, doc, blocks=BLOCKS_3, allow_kink=False):
     assert doc["hints"] == []
 
 
-def assert_one_error_line(r, *fragments: str) -> None:
-    """Exit 2, nothing on stdout, one line on stderr starting with 'error:'."""
-    assert r.code == ExitCode.BAD_INPUT, (r.code, r.out, r.err)
-    assert r.out == ""
-    lines = r.err.splitlines()
-    assert len(lines) == 1, r.err
-    assert lines[0].startswith("error: "), r.err
-    assert "Traceback" not in r.err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 def dims_of(args) -> list[int]:
@@ -312,6 +303,7 @@ def test_relu_network_never_fails_kinks_allowed(cli, dims):
     assert_green(r, doc, [b.name for b in models.NetworkSpec(tuple(map(int, dims))).blocks], allow_kink=True)
 
 
+@pytest.mark.slow
 def test_784_100_10_full_every_entry_passes(cli):
     r, doc = run_json(cli, "--dims", "784", "100", "10")
     assert_green(r, doc)
@@ -320,6 +312,7 @@ def test_784_100_10_full_every_entry_passes(cli):
     assert doc["summary"]["checks"] == 79510
 
 
+@pytest.mark.slow
 def test_784_100_10_fast_passes_without_full_check(cli):
     r, doc = run_json(cli, "--dims", "784", "100", "10", "--mode", "fast")
     assert_green(r, doc)

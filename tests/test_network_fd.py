@@ -255,6 +255,7 @@ def _smallest_failing_bump(grad, result, e):
 
 
 @pytest.mark.parametrize("seed", range(4))
+@pytest.mark.slow
 def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
     spec, data, labels, params, grad, result = big
     W1 = spec.block("W1")
@@ -294,6 +295,7 @@ def test_fast_mode_flags_a_non_finite_gradient():
 
 # ---------------------------------------------------------------- scale
 
+@pytest.mark.slow
 def test_784_100_10_is_fast_and_small(big):
     spec, data, labels, params, grad, _ = big
     t = time.perf_counter()

@@ -15,17 +15,13 @@ from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.verdict import Status, Thresholds
 from gradcheck_cli.choices import Method
 from gradcheck_cli.results import Report
+from conftest import run
 
 SIGMOID = "[[0.73105858 0.88079708]\n [0.26894142 0.11920292]]"
 SIGMOID_GRAD = "[[0.19661193 0.10499359]\n [0.19661193 0.10499359]]"
 WITHOUT_NETWORK = [item for item in sanity.SUITE if not isinstance(item, sanity.NetworkItem)]
 
 
-def run(args, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exc.value.code, out, err
 
 
 def test_suite_is_the_contract_list():

@@ -15,10 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from ..choices import Method
-from ..diagnosis import ratio_hint
+from ..diagnosis import TAYLOR_DISAGREES, ratio_hint
 from ..errors import OptionError
 from ..finite_diff import validate_step
-from ..inputs import sample_indices, validate_seed, validate_top, validate_x
+from ..inputs import sample_indices, validate_hvp, validate_seed, validate_top, validate_x
 from ..results import Check, FunctionSubject, Report, XSource, count_statuses
 from ..verdict import Thresholds, classify, floor_from_noise, relative_error
 
@@ -125,8 +125,6 @@ def with_second_opinions(report: Report, cost, grad_fn, x: np.ndarray, g: np.nda
 
     from ..results import merge_counts
 
-    if isinstance(hvp, bool) or hvp < 0:
-        raise OptionError(f"--hvp must be at least 0, got {hvp}")
     checks, counts, hints = list(report.checks), dict(report.counts), list(report.hints)
     taylor_result = None
     if hvp:
@@ -140,11 +138,23 @@ def with_second_opinions(report: Report, cost, grad_fn, x: np.ndarray, g: np.nda
 
         taylor_result = taylor_test(lambda z: float(cost(z.reshape(np.shape(x)))), np.ravel(x), np.ravel(g), seed)
         if not taylor_result.consistent and report.status.value == "pass":
-            hints.append("the Taylor test says the gradient is wrong along a random direction, although no "
-                         "entry failed: check with a tighter --fail-tol or --hvp")
+            hints.append(TAYLOR_DISAGREES)
     return replace(report, checks=tuple(checks), counts=counts, hints=tuple(hints), hvp=hvp,
                    taylor_test=taylor_result, taylor_order=None if taylor_result is None else taylor_result.order,
                    seed=seed)
+
+
+def validate_gradient_options(x, *, sample=None, seed=0, eps=None, top=5, hvp=0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validate what ``check_gradient`` takes, once (``func`` calls it before loading user code).
+
+    Returns x as a fresh float64 array and the sampled flat indices (None: every entry).
+    """
+    x0 = validate_x(x)
+    validate_step(Method.CENTRAL, eps)
+    validate_seed(seed)
+    validate_top(top)
+    validate_hvp(hvp)
+    return x0, sample_indices(x0.size, sample, seed)
 
 
 def check_gradient(
@@ -189,11 +199,7 @@ def check_gradient(
     from ..loading import UserFunction
     from ..verdict import Status
 
-    x0 = validate_x(x)
-    validate_step(Method.CENTRAL, eps)
-    validate_seed(seed)
-    validate_top(top)
-    idx = sample_indices(x0.size, sample, seed)
+    x0, idx = validate_gradient_options(x, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)
     fu = f if isinstance(f, UserFunction) else UserFunction(f, name or callable_name(f))
     gu = None
     if grad is not None:

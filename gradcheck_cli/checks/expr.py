@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import expression as ex
 from ..choices import Method
+from ..diagnosis import TAYLOR_NEAR_KINK
 from ..errors import DomainError, OptionError
 from ..finite_diff import default_step, estimate_gradient, validate_step
 from ..problem import ExpressionProblem, expression_points, gradient_exprs, point_text, prepare_expression
@@ -78,10 +79,10 @@ def check_expression(
     problem = prepare_expression(text, at, grads, wrt)
     if order == 2:
         hp = prepare_hessian(problem, hessian)
-        pts = hessian_points(hp, at, points, seed)
+        pts = hessian_points(hp, points, seed)
         report = hessian_report(hp, pts, method, eps, thresholds)
     else:
-        pts = expression_points(problem, at, points, seed)
+        pts = expression_points(problem, points, seed)
         report = first_order_report(problem, pts, method, eps, thresholds)
     if taylor:
         report = _with_taylor(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
@@ -164,7 +165,7 @@ def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> 
     )
 
 
-def hessian_points(hp: HessianProblem, at: Sequence[str] = (), points: int | None = None, seed: int = 0) -> np.ndarray:
+def hessian_points(hp: HessianProblem, points: int | None = None, seed: int = 0) -> np.ndarray:
     """Points where f, its first partials and the checked second partials are finite."""
     from dataclasses import replace
 
@@ -172,7 +173,7 @@ def hessian_points(hp: HessianProblem, at: Sequence[str] = (), points: int | Non
 
     problem = hp.problem
     extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
-    pts = expression_points(extended, at, points, seed)
+    pts = expression_points(extended, points, seed)
     bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
     if len(bad):
         j, p = bad[0]
@@ -226,8 +227,7 @@ def _with_taylor(report: Report, tests: Sequence, names: Sequence[str], pts: np.
     orders = [t.order for t in tests if t.order is not None]
     hints = ()
     if report.passed and not all(t.consistent for t in tests):
-        hints = ("the Taylor test disagrees with the finite-difference checks: a kink (abs, max, relu) "
-                 "within 0.1 of the point along the test direction gives order 1 for a correct gradient",)
+        hints = (TAYLOR_NEAR_KINK,)
     return replace(
         report, hints=report.hints + hints, seed=seed, taylor_order=min(orders) if orders else None,
         taylor_points=tuple(TaylorAt({n: float(v) for n, v in zip(names, p)}, t) for p, t in zip(pts, tests)),

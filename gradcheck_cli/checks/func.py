@@ -5,12 +5,10 @@ with ``--grad``) and check it at x from ``--shape``/``--x`` with the black-box c
 
 from __future__ import annotations
 
-from ..choices import Method
-from ..finite_diff import validate_step
-from ..inputs import func_x, sample_indices, validate_top
+from ..inputs import func_x
 from ..results import Report
 from ..verdict import Thresholds
-from .common import check_gradient
+from .common import check_gradient, validate_gradient_options
 
 
 def check_func(
@@ -39,9 +37,7 @@ def check_func(
     from ..loading import load_seeded
 
     x0, source = func_x(shape, x, seed)
-    validate_step(Method.CENTRAL, eps)
-    sample_indices(x0.size, sample, seed)
-    validate_top(top)
+    validate_gradient_options(x0, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)  # before loading user code
     grad_spec = grad
     if grad is not None and ":" not in grad:
         grad_spec = f"{target.rpartition(':')[0]}:{grad.strip()}"

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..choices import Activation, Loss, Method, Mode
 from ..errors import OptionError
-from ..inputs import validate_seed, validate_top
+from ..inputs import validate_hvp, validate_seed, validate_top
 from ..results import BlockResult, Check, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, classify, floor_from_noise, relative_error
 from .common import callable_name, judge_blocks, network_block_data, with_second_opinions
@@ -50,7 +50,7 @@ def check_network(
     'pass'
     """
     from .. import models, network_fd
-    from ..diagnosis import diagnose
+    from ..diagnosis import cost_hint, diagnose
     from ..fast_mode import FAST_DIRECTIONS, blackbox_numeric
     from ..loading import UserFunction, load_seeded
 
@@ -63,6 +63,7 @@ def check_network(
     except ValueError:
         raise OptionError(f"--mode must be full or fast, got {mode!r}") from None
     validate_top(top)
+    validate_hvp(hvp)
     if impl is not None and bug is not None:
         raise OptionError("--inject-bug applies to the built-in network, not to --impl")
     bug = models.validate_bug(spec, bug)
@@ -95,14 +96,8 @@ def check_network(
         cstatus = classify(np.array([crel]), thresholds)[0]
         extra_checks.append(Check(name="cost", analytic=cost0, numeric=ref_cost, rel_error=crel,
                                   status=cstatus, floor=cfloor))
-        if cstatus.value == "fail" and ref_cost != 0:
-            ratio = cost0 / ref_cost
-            why = {1 / samples: ": averaged over the samples instead of summed?",
-                   float(samples): ": summed over the samples instead of averaged?",
-                   -1.0: ": a sign error (log-likelihood instead of its negative)?"}
-            guess = next((w for r, w in why.items() if abs(ratio - r) <= 1e-6 * abs(r)), "")
-            hints.append(f"cost: yours is {ratio:.6g}x the reference cost (cross-entropy "
-                         f"{'averaged' if mean else 'summed'} over the {samples} samples){guess}")
+        if cstatus is Status.FAIL and ref_cost != 0:
+            hints.append(cost_hint(cost0 / ref_cost, samples, mean))
         grad_fn = lambda p: user_cg(p.reshape(params.shape))[1].ravel()  # noqa: E731
         cost_fn = user_cost
     else:

@@ -57,7 +57,7 @@ def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
     problem = prepare_expression(text, at, grads, wrt)
     if wrt and len(problem.wrt) != 1:
         raise OptionError(f"--wrt: sweep one variable at a time, got {', '.join(problem.wrt)}")
-    pts = expression_points(problem, at, None if at else 1, seed)
+    pts = expression_points(problem, None if at else 1, seed)
     names, expr, p = problem.names, problem.expression.expr, pts[0]
     f = ex.compile_one(expr, names)
     est = estimate_gradient(f, pts)
