@@ -61,6 +61,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..choices import Method, Mode
+from ..diagnosis import diagnose_layer
 from ..errors import LoadError, OptionError, UserCodeError
 from ..finite_diff import EPS, REL_STEP, central_from_values, default_step
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
@@ -391,156 +392,24 @@ def _is_fail(statuses: np.ndarray) -> np.ndarray:
     return np.array([s is Status.FAIL for s in statuses], dtype=bool)
 
 
-def _explains(a: np.ndarray, model: np.ndarray) -> bool:
-    r = np.abs(a - model)
-    na = float(np.linalg.norm(a))
-    return bool(na > 0 and np.linalg.norm(r) <= 1e-3 * na and np.max(r) <= 1e-2 * np.max(np.abs(a)))
+def _evidence(data: list[BlockData], status: dict[str, np.ndarray], full: dict[str, bool]) -> list:
+    """``diagnosis.LayerBlock`` per checked input (the numbers the hints are made from)."""
+    from ..diagnosis import LayerBlock
+
+    blocks = []
+    for b in data:
+        size = int(np.prod(b.shape))
+        a, n, noise = (np.full(size, np.nan) for _ in range(3))
+        idx = np.arange(size) if b.indices is None else b.indices
+        a[idx], n[idx], noise[idx] = b.analytic, b.numeric, b.noise
+        blocks.append(LayerBlock(b.name, a.reshape(b.shape), n.reshape(b.shape), noise.reshape(b.shape),
+                                 _is_fail(status[b.name]).reshape(b.shape), full[b.name]))
+    return blocks
 
 
-def _param_numbers(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
-    found = []
-    for key, value in params.items():
-        label = f"{prefix}{key}"
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, (int, float)):
-            found.append((label, float(value)))
-        elif isinstance(value, dict):
-            found += _param_numbers(value, label + ".")
-    return found
-
-
-def _fmt(c: float) -> str:
-    return f"{round(c):d}" if abs(c) >= 1 and abs(c - round(c)) <= 1e-3 * abs(c) else f"{c:.4g}"
-
-
-def _factor_hint(name: str, c: float, batch: int | None, params: Mapping[str, Any]) -> str:
-    near = lambda v: abs(c - v) <= 1e-3 * abs(v)  # noqa: E731
-    head = f"d{name}: every entry is {_fmt(c)} x the numeric value"
-    if near(-1.0):
-        return f"d{name} has the wrong sign: every entry is -1 x the numeric value"
-    if batch and batch > 1 and near(1 / batch):
-        return (f"{head} (1/N with N = {batch}, the batch size): averaged over the batch where it should "
-                f"be summed (np.sum(dout, axis=0), not np.mean)?")
-    if batch and batch > 1 and near(float(batch)):
-        return (f"{head} (N = {batch}, the batch size): the loss is averaged over the batch but the "
-                f"gradient is not divided by N?")
-    for label, v in _param_numbers(params):
-        if v not in (0.0, 1.0) and (near(v) or near(1 / v)):
-            which = label if near(v) else f"1/{label}"
-            return f"{head}, which is {which} ({label} = {v:g}): a missing or extra factor of {label}?"
-    if near(2.0) or near(0.5):
-        return f"{head}: a missing or extra factor 2?"
-    return f"{head}: a constant factor is missing or extra"
-
-
-def _hints(layer: _Layer, data: list[BlockData], status: dict[str, np.ndarray], full: dict[str, bool],
-           first_cache: Any, outs: tuple[np.ndarray, ...], changed_on_reuse: bool) -> list[str]:
-    from ..diagnosis import block_pattern
-
-    hints: list[str] = []
-    if changed_on_reuse:
-        hints.append(f"{layer.backward.name} gave a different result when called again on the same cache "
-                     "after another forward pass: the cache holds arrays that later calls change (a buffer "
-                     "shared between calls, or an in-place update in backward); cache copies")
-    failing = [b for b in data if np.any(_is_fail(status[b.name]))]
-    if not failing:
-        return hints
-    diff = [i for i in layer.inputs if i.differentiated]
-    by_name = {i.name: i for i in layer.inputs}
-    batch = diff[0].value.shape[0] if diff and diff[0].value.ndim >= 1 else None
-    explained: set[str] = set()
-    shaped = {b.name: (b.analytic.reshape(b.shape), b.numeric.reshape(b.shape)) for b in data if full[b.name]}
-
-    # grads returned in the wrong order (same shapes, so no shape error told)
-    swapped = []
-    for b in failing:
-        if b.name not in shaped:
-            continue
-        for other in data:
-            if other.name != b.name and other.name in shaped and other.shape == b.shape:
-                if _explains(shaped[b.name][0], shaped[other.name][1]):
-                    swapped.append((b.name, other.name))
-    if swapped:
-        pairs = "; ".join(f"the gradient returned for {a} is the numeric gradient of {o}" for a, o in swapped)
-        order = ", ".join(f"d{i.name}" for i in diff)
-        hints.append(f"{layer.backward.name if layer.backward else layer.forward.name} returns its gradients "
-                     f"in the wrong order: {pairs} (expected the order {order})")
-        explained |= {a for a, _ in swapped}
-
-    for b in failing:
-        if b.name in explained or b.name not in shaped:
-            continue
-        a, n = shaped[b.name]
-        # dx = dout: the local gradient is missing
-        if not layer.is_loss and any(d.shape == a.shape and _explains(a, d) for d in layer.douts):
-            hints.append(f"d{b.name} equals dout: the local gradient d out / d {b.name} is missing "
-                         f"(d{b.name} = dout * local gradient)")
-            explained.add(b.name)
-            continue
-        pattern = block_pattern(a, n)
-        if pattern is not None:
-            explained.add(b.name)
-            if pattern[0] == "zero":
-                hints.append(f"d{b.name} is all zero (never assigned, or overwritten?)")
-            elif pattern[0] == "transposed":
-                hints.append(f"d{b.name} looks transposed: its values are the numeric gradient's transpose "
-                             f"laid into {b.name}'s shape (dout.T @ x reshaped, instead of x.T @ dout?)")
-            else:
-                hints.append(_factor_hint(b.name, pattern[1], batch, layer.params))
-            continue
-        # repeated indices not accumulated (dW[idx] += dout)
-        bad = _is_fail(status[b.name]).reshape(b.shape)
-        if a.ndim >= 1:
-            rows = set(np.nonzero(bad.reshape(a.shape[0], -1).any(axis=1))[0].tolist())
-            for item in layer.inputs:
-                if item.kind == "int" and rows:
-                    values, counts = np.unique(item.value, return_counts=True)
-                    repeated = set(values[counts > 1].tolist())
-                    if rows <= repeated:
-                        hints.append(
-                            f"d{b.name} is wrong exactly at the rows whose index appears more than once in "
-                            f"{item.name}: repeated indices are not accumulated (use np.add.at(d{b.name}, "
-                            f"{item.name}, dout), not d{b.name}[{item.name}] += dout)")
-                        explained.add(b.name)
-                        break
-        if b.name in explained:
-            continue
-        noise = b.noise.reshape(b.shape)
-        num_zero = np.abs(n) <= noise
-        ana_zero = np.abs(a) <= noise
-        extra = int(np.count_nonzero(bad & num_zero & ~ana_zero))
-        missing = int(np.count_nonzero(bad & ana_zero & ~num_zero))
-        if extra and missing:
-            hints.append(f"d{b.name} puts gradient on {extra} entries where the numeric gradient is zero and "
-                         f"none on {missing} where it is not: it is routed to the wrong entries (an index, "
-                         f"stride or offset error?)")
-            explained.add(b.name)
-        elif extra and extra == int(np.count_nonzero(bad)):
-            hints.append(f"d{b.name} is nonzero at {extra} entries where the numeric gradient is zero (where "
-                         f"{b.name} does not reach the loss: relu's x <= 0, a masked step): a missing mask or "
-                         f"local gradient?")
-            explained.add(b.name)
-    unexplained = [b.name for b in failing if b.name not in explained and b.name in shaped]
-    for name in unexplained:
-        a, n = shaped[name]
-        bad = _is_fail(status[name]).reshape(a.shape)
-        with np.errstate(all="ignore"):
-            ratio = a[bad] / n[bad]
-        ratio = ratio[np.isfinite(ratio)]
-        if len(ratio) >= 2 and np.all(ratio > 0) and ratio.max() <= ratio.min() * (1 + 1e-3):
-            hints.append(f"d{name}: its {int(bad.sum())} failing entries are {_fmt(float(np.median(ratio)))} x "
-                         f"the numeric value, the others agree")
-        elif len(ratio) >= 2 and np.all(ratio > 0):
-            hints.append(f"d{name}: {int(bad.sum())} of {a.size} entries fail, by a factor that varies from "
-                         f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient such "
-                         f"as a gate's) is missing or wrong")
-    # caching out itself is fine (sigmoid caches it); it is a suspect only for failures nothing else explains
-    aliases = [p for p, arr in _leaves(first_cache) if any(np.may_share_memory(arr, o) for o in outs)]
-    if aliases and any(b.name not in explained for b in failing):
-        hints.append(f"{aliases[0]} shares memory with out: if forward changed out in place after caching it "
-                     f"(out = xhat; out *= gamma), the cached array changed too; cache a copy")
-    return hints
+def _cache_aliases(cache: Any, outs: tuple[np.ndarray, ...]) -> list[str]:
+    """Paths in the cache (``cache[0]``) of arrays that share memory with an output."""
+    return [p for p, arr in _leaves(cache) if any(np.may_share_memory(arr, o) for o in outs)]
 
 
 # --------------------------------------------------------------------------- the check
@@ -655,8 +524,18 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
         ) if b is not None else _group_block(item, res, c))
     # statuses of the full arrays for hints
     status = {b.name: _status_array(verdict.statuses[b.name], b) for b in data}
-    hints = _hints(layer, data, status, full, cache if not layer.is_loss else None, outs if not layer.is_loss else (),
-                   changed)
+    diff = [i for i in layer.inputs if i.differentiated]
+    hints = diagnose_layer(
+        _evidence(data, status, full),
+        who=layer.forward.name if layer.is_loss else layer.backward.name,
+        grads=tuple(i.name for i in diff),
+        douts=layer.douts,
+        data_inputs={i.name: i.value for i in layer.inputs if i.kind == "int"},
+        params=layer.params,
+        batch=diff[0].value.shape[0] if diff[0].value.ndim >= 1 else None,
+        cache_aliases=() if layer.is_loss else tuple(_cache_aliases(cache, outs)),
+        cache_changed=changed,
+    )
     subject = LayerSubject(
         forward=layer.forward.name,
         backward=None if layer.backward is None else layer.backward.name,
