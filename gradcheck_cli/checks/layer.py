@@ -634,35 +634,34 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the command
 
 
-def find_layer(target: str, forward: str | None = None, backward: str | None = None) -> tuple[str, str | None]:
-    """``FILE.py:NAME`` -> specs of (forward, backward), or (loss, None) for a loss layer.
+def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0):
+    """``FILE.py:NAME`` -> (forward, backward) UserFunctions, or (loss, None) for a loss layer.
 
-    ``NAME_forward`` and ``NAME_backward`` when the file defines them, else ``NAME``
-    itself as a loss layer; ``forward``/``backward`` (``F`` or ``FILE.py:F``) override.
+    ``NAME_forward`` and ``NAME_backward`` when the file defines ``NAME_forward``, else
+    ``NAME`` itself as a loss layer ``NAME(...) -> (loss, dx)``; ``forward``/``backward``
+    (``F`` or ``FILE.py:F``) override either name.  Loaded with ``loading.load_seeded``.
     """
-    from ..loading import load_callable
+    from ..loading import load_seeded
 
     source, sep, base = target.rpartition(":")
     if not sep or not source.strip() or not base.strip():
         raise LoadError(f"cannot load '{target}': expected FILE.py:NAME or module:NAME")
-    qualify = lambda s: s if s is None or ":" in s else f"{source}:{s.strip()}"  # noqa: E731
-    if forward is not None or backward is not None:
-        if forward is None:
-            forward = f"{base}_forward"
-        return qualify(forward), qualify(backward)
-    fwd, bwd = f"{source}:{base}_forward", f"{source}:{base}_backward"
+    qualify = lambda s: s if ":" in s else f"{source}:{s.strip()}"  # noqa: E731
+    fwd = qualify(forward) if forward is not None else f"{source}:{base}_forward"
+    bwd = qualify(backward) if backward is not None else f"{source}:{base}_backward"
     try:
-        load_callable(fwd, what="forward function")
-        has_forward = True
-    except LoadError:
-        has_forward = False
-    if has_forward:
-        return fwd, bwd
-    try:
-        load_callable(target, what="layer")
+        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed)
+        return fu, bu
     except LoadError as exc:
-        raise LoadError(f"{exc} (a layer is NAME_forward and NAME_backward, or a loss function NAME)") from None
-    return target, None
+        if forward is not None or backward is not None or f"'{base}_forward'" not in str(exc):
+            raise
+        first = exc
+    try:
+        (loss,) = load_seeded([(target, "loss function")], seed)
+    except LoadError:
+        raise LoadError(f"{first} (a layer is NAME_forward and NAME_backward, or a loss function "
+                        f"NAME(...) -> (loss, dx))") from None
+    return loss, None
 
 
 def check_layer_command(
@@ -684,16 +683,11 @@ def check_layer_command(
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
     made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
     """
-    from ..loading import load_seeded
-
     validate_seed(seed)
     mode = validate_mode(mode)
     validate_top(top)
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
-    fspec, bspec = find_layer(target, forward, backward)
-    specs = [(fspec, "forward function")] + ([(bspec, "backward function")] if bspec else [])
-    loaded = load_seeded(specs, seed)
-    fu, bu = loaded[0], (loaded[1] if bspec else None)
+    fu, bu = load_layer(target, forward, backward, seed)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
     return _run(layer, seed, mode, thresholds, top, progress)
