@@ -405,3 +405,26 @@ def test_assert_layer_raises_with_the_table():
         assert_layer(fwd, bwd, {"x": np.linspace(-2, 2, 8).reshape(2, 4)})
     assert "dx equals dout" in str(info.value)
     assert_layer(fwd, load_callable(GOOD + "sigmoid_backward"), {"x": np.linspace(-2, 2, 8).reshape(2, 4)})
+
+
+# --------------------------------------------------------------------------- properties
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(-8, 8), n=st.integers(1, 4), d=st.integers(1, 4), m=st.integers(1, 3),
+       seed=st.integers(0, 2**16), factor=st.sampled_from([2.0, 0.5, -1.0]))
+def test_a_wrong_factor_in_one_gradient_fails_that_input_alone_at_any_scale(k, n, d, m, seed, factor):
+    scale = 10.0 ** k
+
+    def fwd(x, w):
+        return scale * np.tanh(x @ w), (x, w)
+
+    def bwd(dout, cache):
+        x, w = cache
+        da = scale * dout * (1 - np.tanh(x @ w) ** 2)
+        return da @ w.T, factor * (x.T @ da)
+
+    rng = np.random.default_rng(seed)
+    report = check_layer(fwd, bwd, {"x": rng.standard_normal((n, d)), "w": rng.standard_normal((d, m))}, seed=seed)
+    assert blocks(report) == {"x": Status.PASS, "w": Status.FAIL}
