@@ -33,7 +33,8 @@ kink is never excused: there ``D+ = D-`` up to ``L'' h``.
 Large inputs (``mode="fast"``, or ``"auto"`` past ``AUTO_FAST_ENTRIES``): a block is
 first checked along ``GROUP_DIRECTIONS`` random ±1 directions ``u`` (four calls each,
 compared with ``grad . u``); a group whose directions disagree by more than their
-estimated error is halved and re-tested (adaptive group testing), down to groups of
+estimated error (or whose error exceeds the smallest error that would fail one entry,
+so that it could hide one) is halved and re-tested (adaptive group testing), down to groups of
 ``GROUP_LEAF`` entries checked one by one; a block that is mostly wrong is checked
 entry by entry.  Entries of agreeing groups count as ``pass`` (a single wrong entry
 shifts ``grad . u`` by its full error whatever the signs, so it cannot hide; several
@@ -63,7 +64,7 @@ import numpy as np
 from ..choices import Method, Mode
 from ..diagnosis import diagnose_layer
 from ..errors import LoadError, OptionError, UserCodeError
-from ..finite_diff import EPS, REL_STEP, central_from_values, default_step
+from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, SAFETY, central_from_values, default_step
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import GroupTest, LayerArg, LayerSubject, Report
 from ..verdict import Status, Thresholds, floor_from_noise, relative_error
@@ -350,6 +351,12 @@ def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarr
     singles: list[np.ndarray] = []
     verified, directions, worst_rel = 0, 0, 0.0
     level = 0
+    # the smallest error that fails one entry: fail_tol x its floor, whose round-off part is
+    # least at the largest step; a direction noisier than that could hide it, so it is a suspect
+    h_max = REL_STEP * max(float(np.max(np.abs(arrays[which]))), 1.0)
+    entry_floor = (thresholds.floor if thresholds.floor is not None
+                   else SAFETY * ROUNDOFF_ULPS * EPS * scale0 / h_max / thresholds.pass_tol)
+    smallest_failure = thresholds.fail_tol * entry_floor
     while pending:
         suspects = []
         for group in pending:
@@ -363,7 +370,7 @@ def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarr
                 d, noise = _directional(layer, arrays, which, u, scale0)
                 a = float(g @ u)
                 directions += 1
-                if not (np.isfinite(d) and abs(a - d) <= noise):
+                if not (np.isfinite(d) and abs(a - d) <= noise < smallest_failure):
                     ok = False
                     break
                 with np.errstate(all="ignore"):
