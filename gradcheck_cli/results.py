@@ -211,6 +211,7 @@ class LayerSubject:
     cache_changed: bool = False  # backward's answer changed on a reused cache
     groups: tuple[GroupTest, ...] = ()  # fast mode, per input
     calls: int = 0  # calls of forward
+    relative_noise: float = 0.0  # measured noise of sum(out * dout) / its scale (~1e-16 in float64)
 
     @property
     def is_loss(self) -> bool:
@@ -221,7 +222,7 @@ class LayerSubject:
                 "inputs": [i.to_dict() for i in self.inputs], "params": dict(self.params),
                 "outputs": [list(s) for s in self.outputs], "updated_params": list(self.updated_params),
                 "cache_changed": self.cache_changed, "groups": [g.to_dict() for g in self.groups],
-                "calls": self.calls}
+                "calls": self.calls, "relative_noise": json_number(self.relative_noise)}
 
 
 @dataclass(frozen=True)

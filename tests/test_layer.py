@@ -14,7 +14,7 @@ from gradcheck_cli.errors import LoadError, OptionError, UserCodeError
 from gradcheck_cli.checks.layer import check_layer, check_layer_command
 from gradcheck_cli.loading import load_callable
 from gradcheck_cli.verdict import Status, Thresholds
-from gradcheck_cli.views.table import to_text
+from gradcheck_cli.views.table import note_lines, to_text
 
 LAYERS = Path(__file__).parent / "layers"
 GOOD = f"{LAYERS / 'layers.py'}:"
@@ -428,3 +428,28 @@ def test_a_wrong_factor_in_one_gradient_fails_that_input_alone_at_any_scale(k, n
     rng = np.random.default_rng(seed)
     report = check_layer(fwd, bwd, {"x": rng.standard_normal((n, d)), "w": rng.standard_normal((d, m))}, seed=seed)
     assert blocks(report) == {"x": Status.PASS, "w": Status.FAIL}
+
+
+def _float32_affine(dw_factor: float):
+    def fwd(x, w):
+        x32, w32 = x.astype(np.float32), w.astype(np.float32)
+        return x32 @ w32, (x32, w32)
+
+    def bwd(dout, cache):
+        x, w = cache
+        d = dout.astype(np.float32)
+        return d @ w.T, dw_factor * (x.T @ d)
+
+    return fwd, bwd
+
+
+def test_a_float32_layer_is_not_failed_by_its_noise_but_its_bugs_are():
+    rng = np.random.default_rng(0)
+    inputs = {"x": rng.standard_normal((4, 5)), "w": rng.standard_normal((5, 3))}
+    report = check_layer(*_float32_affine(1.0), inputs)
+    assert report.counts["fail"] == 0 and report.counts["kink"] == 0  # noise is neither a bug nor a kink
+    assert 1e-9 < report.layer.relative_noise < 1e-5
+    assert any("--pass-tol 0.001 accepts that" in line for line in note_lines(report))
+    assert check_layer(*_float32_affine(1.0), inputs, thresholds=Thresholds(pass_tol=1e-3)).status is Status.PASS
+    wrong = check_layer(*_float32_affine(2.0), inputs, thresholds=Thresholds(pass_tol=1e-3))
+    assert blocks(wrong) == {"x": Status.PASS, "w": Status.FAIL}

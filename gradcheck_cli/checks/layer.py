@@ -25,8 +25,8 @@ branches meet (a pooling window whose maximum is tied).  With ``L0 = L(z)``, the
 one-sided slopes ``D+ = (L(z + h e_j) - L0) / h`` and ``D- = (L0 - L(z - h e_j)) / h``
 differ by ``L'' h`` for a smooth L, which the 4h values predict:
 ``(L(z + 4h e_j) - 2 L0 + L(z - 4h e_j)) / 16h``.  An entry that does not pass is a
-``kink`` when ``D+ - D-`` departs from that prediction by more than the round-off
-(the slopes jump) and the analytic value lies between ``D-`` and ``D+`` (it is one of
+``kink`` when ``D+ - D-`` departs from that prediction by more than the round-off and
+``KINK_SIGMAS`` times the measured noise of L, over h (the slopes jump) and the analytic value lies between ``D-`` and ``D+`` (it is one of
 the one-sided derivatives, or a subgradient between them).  A wrong value away from a
 kink is never excused: there ``D+ = D-`` up to ``L'' h``.
 
@@ -80,6 +80,8 @@ GROUP_DIRECTIONS = 3
 GROUP_LEAF = 8
 #: a jump of the one-sided slopes must exceed this many ulps of sum|out * dout| / h to be a kink
 KINK_ULPS = 64.0
+#: ... and this many times the measured noise of L (a float32 layer is noisier than its ulps)
+KINK_SIGMAS = 16.0
 MODES = ("auto", "full", "fast")
 
 
@@ -280,12 +282,46 @@ class _Entries:
     jump_excess: np.ndarray  # |(D+ - D-) - L'' h| beyond its round-off (> 0: a jump)
 
 
+def _noise_of_l(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int) -> float:
+    """The noise level of L along input ``which``, ECnoise-style (``finite_diff.measured_noise``).
+
+    L at ``z + t delta u`` for t = 0 .. NOISE_POINTS-1, ``u`` random ±1 and ``delta =
+    NOISE_SPACING max(|z|_inf, 1)``: the fourth differences of a smooth L on so fine a
+    grid are its evaluation noise (round-off; much more for a float32 layer).
+    """
+    from ..finite_diff import NOISE_POINTS, NOISE_SPACING, measured_noise
+
+    flat = arrays[which].reshape(-1)
+    base = flat.copy()
+    u = np.random.default_rng((seed, 4, which)).choice([-1.0, 1.0], size=flat.size)
+    delta = NOISE_SPACING * max(float(np.max(np.abs(base))), 1.0)
+    table = np.empty(NOISE_POINTS)
+    try:
+        for t in range(NOISE_POINTS):
+            flat[:] = base + t * delta * u
+            table[t] = layer.objective(arrays)[0]
+    finally:
+        flat[:] = base
+    return float(measured_noise(table))
+
+
+def _step_factor(sigma: float, scale: float) -> float:
+    """``(eps_L / eps)**(1/3)`` with ``eps_L = sigma / scale`` the relative noise of L (>= eps):
+    the default step ``eps**(1/3) max(|z|, 1)`` balances truncation against float64 round-off;
+    a noisier L (a float32 layer) needs the step that balances its own noise."""
+    if not (scale > 0 and np.isfinite(sigma)):
+        return 1.0
+    return float(max(1.0, sigma / (EPS * scale)) ** (1 / 3))
+
+
 def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.ndarray,
-             f0: float, scale0: float, progress: Callable[[int], None] | None = None) -> _Entries:
-    """Central differences of L at the given entries of input ``which`` (four calls each)."""
+             f0: float, scale0: float, progress: Callable[[int], None] | None = None,
+             sigma: float = 0.0) -> _Entries:
+    """Central differences of L at the given entries of input ``which`` (four calls each);
+    ``sigma`` is L's measured noise, for the kink test."""
     work = arrays[which]
     flat = work.reshape(-1)  # a view: perturbations reach the array the layer gets
-    h = default_step(flat[indices])
+    h = default_step(flat[indices]) * _step_factor(sigma, max(scale0, abs(f0)))
     vals = np.empty((4, len(indices)))
     scales = np.full((4, len(indices)), scale0)
     for n, (k, hk) in enumerate(zip(indices, h)):
@@ -303,7 +339,8 @@ def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.nd
     with np.errstate(all="ignore"):
         plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
         predicted = (vals[2] - 2 * f0 + vals[3]) / (16 * h)
-        excess = np.abs((plus - minus) - predicted) - KINK_ULPS * EPS * np.maximum(scale, abs(f0)) / h
+        excess = (np.abs((plus - minus) - predicted)
+                  - (KINK_ULPS * EPS * np.maximum(scale, abs(f0)) + KINK_SIGMAS * sigma) / h)
     return _Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
 
 
@@ -325,12 +362,13 @@ class _GroupResult:
     max_rel: float  # worst relative disagreement of an agreeing direction
 
 
-def _directional(layer: _Layer, arrays: list[np.ndarray], which: int, u: np.ndarray, scale0: float):
+def _directional(layer: _Layer, arrays: list[np.ndarray], which: int, u: np.ndarray, scale0: float,
+                 factor: float = 1.0):
     """``(L(z + h u) - L(z - h u)) / 2h`` and its error (four calls, ``h`` relative to ``|z|_inf``)."""
     work = arrays[which]
     flat = work.reshape(-1)
     base = flat.copy()
-    h = REL_STEP * max(float(np.max(np.abs(base[u != 0]), initial=0.0)), 1.0)
+    h = factor * REL_STEP * max(float(np.max(np.abs(base[u != 0]), initial=0.0)), 1.0)
     vals, scales = np.empty(4), np.full(4, scale0)
     try:
         for row, d in enumerate((h, -h, 4 * h, -4 * h)):
@@ -343,9 +381,10 @@ def _directional(layer: _Layer, arrays: list[np.ndarray], which: int, u: np.ndar
 
 
 def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarray, scale0: float,
-                f0: float, seed: int, thresholds: Thresholds) -> _GroupResult:
+                f0: float, seed: int, thresholds: Thresholds, sigma: float = 0.0) -> _GroupResult:
     """Adaptive group testing of one block (module docstring); the seam for ``fast_mode``."""
     size = g.size
+    factor = _step_factor(sigma, max(scale0, abs(f0)))
     rng = np.random.default_rng((seed, 2, which))
     pending = [np.arange(size)]
     singles: list[np.ndarray] = []
@@ -353,7 +392,7 @@ def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarr
     level = 0
     # the smallest error that fails one entry: fail_tol x its floor, whose round-off part is
     # least at the largest step; a direction noisier than that could hide it, so it is a suspect
-    h_max = REL_STEP * max(float(np.max(np.abs(arrays[which]))), 1.0)
+    h_max = factor * REL_STEP * max(float(np.max(np.abs(arrays[which]))), 1.0)
     entry_floor = (thresholds.floor if thresholds.floor is not None
                    else SAFETY * ROUNDOFF_ULPS * EPS * scale0 / h_max / thresholds.pass_tol)
     smallest_failure = thresholds.fail_tol * entry_floor
@@ -367,7 +406,7 @@ def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarr
             for _ in range(GROUP_DIRECTIONS):
                 u = np.zeros(size)
                 u[group] = rng.choice([-1.0, 1.0], size=len(group))
-                d, noise = _directional(layer, arrays, which, u, scale0)
+                d, noise = _directional(layer, arrays, which, u, scale0, factor)
                 a = float(g @ u)
                 directions += 1
                 if not (np.isfinite(d) and abs(a - d) <= noise < smallest_failure):
@@ -388,7 +427,7 @@ def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarr
     entries = None
     if singles:
         idx = np.sort(np.concatenate(singles))
-        entries = _entries(layer, arrays, which, idx, f0, scale0)
+        entries = _entries(layer, arrays, which, idx, f0, scale0, sigma=sigma)
     return _GroupResult(entries, verified, directions, worst_rel)
 
 
@@ -485,19 +524,21 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
     fast = mode == "fast" or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
-    data, full, groups = [], {}, {}
+    data, full, groups, sigmas = [], {}, {}, {}
     done = 0
     for g, k in zip(grads, diff_idx):
         item = layer.inputs[k]
         gflat = g.ravel()
+        sigma = _noise_of_l(layer, arrays, k, seed)
+        sigmas[item.name] = sigma
         if fast and item.value.size > FAST_MIN_BLOCK:
-            res = _group_test(layer, arrays, k, gflat, scale0, f0, seed, thresholds)
+            res = _group_test(layer, arrays, k, gflat, scale0, f0, seed, thresholds, sigma)
             groups[item.name] = res
             e = res.entries
             full[item.name] = e is not None and len(e.indices) == item.value.size
         else:
             step = None if progress is None else (lambda n, done=done: progress(done + n, total_entries))
-            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step)
+            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step, sigma=sigma)
             full[item.name] = True
         done += item.value.size
         if e is None:
@@ -552,6 +593,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
         updated_params=tuple(updated),
         cache_changed=changed,
         groups=tuple(tests),
+        relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
         calls=_calls(layer, data, groups),
     )
     return Report(

@@ -6,8 +6,12 @@ Made here from the typed ``results.LayerSubject``; ``views.table`` prints them.
 from __future__ import annotations
 
 import json
+import math
 
 from ..results import LayerSubject, Report
+
+#: relative noise of sum(out * dout) above which the report says so (float64 gives ~1e-16)
+NOISY = 1e-11
 
 
 def _shape(shape) -> str:
@@ -57,6 +61,13 @@ def note_lines(report: Report) -> list[str]:
         lines.append(f"forward updates its params ({', '.join(layer.updated_params)}): every call got a fresh copy")
     if layer.cache_changed:
         lines.append("backward's result changed when called again on the first cache (see the hint)")
+    if layer.relative_noise > NOISY:
+        r = layer.relative_noise
+        best = r ** (2 / 3)
+        tol = 10.0 ** math.ceil(math.log10(100 * best))  # small entries carry the noise of the large ones
+        lines.append(f"sum(out * dout) is noisy: relative noise {r:.1e} (float64 round-off is ~1e-16: float32 "
+                     f"arithmetic?); the steps were enlarged to match, and the numeric gradient is good to about "
+                     f"{best:.0e} of its largest entries (--pass-tol {tol:g} accepts that)")
     kinks = report.counts.get("kink", 0)
     if kinks:
         lines.append(f"{kinks} entr{'y' if kinks == 1 else 'ies'} at a kink: the one-sided slopes of the numeric "
