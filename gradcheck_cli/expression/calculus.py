@@ -61,7 +61,9 @@ def time_limit(seconds: float):
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        # repeat every 50 ms after the budget: an exception raised while a gc callback runs
+        # (hypothesis installs one) is swallowed by Python, so one alarm is not enough
+        signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
