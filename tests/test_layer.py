@@ -453,3 +453,16 @@ def test_a_float32_layer_is_not_failed_by_its_noise_but_its_bugs_are():
     assert check_layer(*_float32_affine(1.0), inputs, thresholds=Thresholds(pass_tol=1e-3)).status is Status.PASS
     wrong = check_layer(*_float32_affine(2.0), inputs, thresholds=Thresholds(pass_tol=1e-3))
     assert blocks(wrong) == {"x": Status.PASS, "w": Status.FAIL}
+
+
+def test_backward_that_changes_a_cached_input_is_bad_input():
+    def fwd(x):
+        return np.maximum(x, 0), (x, x.shape)
+
+    def bwd(dout, cache):
+        x, _ = cache
+        x[x < 0] = 0  # the cached x is the input itself
+        return dout * (x > 0)
+
+    with pytest.raises(UserCodeError, match=r"modified the input x, which its cache holds, in place: x\[0, 1\] changed"):
+        check_layer(fwd, bwd, {"x": np.array([[1.0, -1.0, 2.0]])})

@@ -205,8 +205,22 @@ class _Layer:
         return total, scale
 
     # ------------------------------------------------------------- backward
-    def call_backward(self, cache: Any) -> Any:
-        return self.backward.call(*(d.copy() for d in self.douts), cache)
+    def call_backward(self, cache: Any, arrays: Sequence[np.ndarray] = ()) -> Any:
+        """``backward(*douts, cache)``; the inputs ``arrays`` (which the cache may hold) must
+        come back unchanged, like the douts (UserCodeError naming the first changed entry)."""
+        result = self.backward.call(*(d.copy() for d in self.douts), cache)
+        for item, array in zip(self.inputs, arrays):
+            if array.shape == item.value.shape and np.array_equal(array, item.value, equal_nan=True):
+                continue
+            if array.shape != item.value.shape:
+                change = f"its shape changed from {item.value.shape} to {array.shape}"
+            else:
+                where = tuple(int(k) for k in np.argwhere(~((array == item.value) | (np.isnan(array) & np.isnan(item.value))))[0])
+                label = f"{item.name}[{', '.join(map(str, where))}]" if where else item.name
+                change = f"{label} changed from {item.value[where]!r} to {array[where]!r}"
+            raise UserCodeError(f"{self.backward.name} modified the input {item.name}, which its cache holds, "
+                                f"in place: {change} (copy it before changing it)")
+        return result
 
     def gradients(self, returned: Any, who: str) -> list[np.ndarray]:
         """Validate the returned gradients: one per differentiated input (or per input), right shapes."""
@@ -518,7 +532,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
     else:
         layer.out_shapes = tuple(o.shape for o in outs)
         layer.douts = tuple(np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
-        grads = layer.gradients(layer.call_backward(cache), layer.backward.name)
+        grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
         changed = _cache_changes(layer, arrays, cache, grads, seed)
     f0, scale0 = layer.objective(arrays)
 
