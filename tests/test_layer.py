@@ -466,3 +466,22 @@ def test_backward_that_changes_a_cached_input_is_bad_input():
 
     with pytest.raises(UserCodeError, match=r"modified the input x, which its cache holds, in place: x\[0, 1\] changed"):
         check_layer(fwd, bwd, {"x": np.array([[1.0, -1.0, 2.0]])})
+
+
+def test_the_calls_reported_are_the_calls_made():
+    calls = []
+
+    def fwd(x, w):
+        calls.append(1)
+        return x @ w, (x, w)
+
+    def bwd(dout, cache):
+        x, w = cache
+        return dout @ w.T, x.T @ dout
+
+    rng = np.random.default_rng(0)
+    for mode in ("full", "fast"):
+        calls.clear()
+        report = check_layer(fwd, bwd, {"x": rng.standard_normal((6, 7)), "w": rng.standard_normal((7, 5))}, mode=mode)
+        assert report.status is Status.PASS and report.layer.calls == len(calls)
+    assert report.mode is Mode.FAST and len(calls) < 4 * (42 + 35)

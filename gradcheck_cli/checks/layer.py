@@ -678,8 +678,13 @@ def _group_block(item: LayerInput, res: _GroupResult, counts: dict):
 
 
 def _calls(layer: _Layer, data: list[BlockData], groups: dict) -> int:
-    n = sum(4 * (len(b.analytic)) for b in data)
-    return n + sum(4 * r.directions for r in groups.values()) + (1 if layer.is_loss else 3)
+    """Forward calls made: 4 per entry and per direction, NOISE_POINTS per input for its noise,
+    the first call and L there (and, with a backward, the second forward of the cache test)."""
+    from ..finite_diff import NOISE_POINTS
+
+    n = sum(4 * (len(b.analytic)) for b in data) + sum(4 * r.directions for r in groups.values())
+    inputs = sum(1 for i in layer.inputs if i.differentiated)
+    return n + NOISE_POINTS * inputs + (2 if layer.is_loss else 3)
 
 
 def _jsonable(value: Any) -> Any:
