@@ -26,16 +26,22 @@ one-sided slopes ``D+ = (L(z + h e_j) - L0) / h`` and ``D- = (L0 - L(z - h e_j))
 differ by ``L'' h`` for a smooth L, which the 4h values predict:
 ``(L(z + 4h e_j) - 2 L0 + L(z - 4h e_j)) / 16h``.  An entry that does not pass is a
 ``kink`` when ``D+ - D-`` departs from that prediction by more than the round-off and
-``KINK_SIGMAS`` times the measured noise of L, over h (the slopes jump) and the analytic value lies between ``D-`` and ``D+`` (it is one of
-the one-sided derivatives, or a subgradient between them).  A wrong value away from a
-kink is never excused: there ``D+ = D-`` up to ``L'' h``.
+``KINK_SIGMAS`` times the measured noise of L, over h (the slopes jump), and the
+analytic value lies between ``D-`` and ``D+`` (it is one of the one-sided derivatives,
+or a subgradient between them).  A wrong value away from a kink is never excused:
+there ``D+ = D-`` up to ``L'' h``.
+
+Noise.  The noise ``sigma`` of L is measured once per input, ECnoise-style (``_noise_of_l``).
+Float64 code gives ``sigma ~ eps |L|`` and the step above; a noisier L (float32
+arithmetic) gets the step scaled by ``(sigma / (eps |L|))**(1/3)``, which balances
+truncation against its own noise, and the report says how noisy it is.
 
 Large inputs (``mode="fast"``, or ``"auto"`` past ``AUTO_FAST_ENTRIES``): a block is
 first checked along ``GROUP_DIRECTIONS`` random ±1 directions ``u`` (four calls each,
 compared with ``grad . u``); a group whose directions disagree by more than their
 estimated error (or whose error exceeds the smallest error that would fail one entry,
-so that it could hide one) is halved and re-tested (adaptive group testing), down to groups of
-``GROUP_LEAF`` entries checked one by one; a block that is mostly wrong is checked
+so that it could hide one) is halved and re-tested (adaptive group testing), down to
+groups of ``GROUP_LEAF`` entries checked one by one; a block that is mostly wrong is checked
 entry by entry.  Entries of agreeing groups count as ``pass`` (a single wrong entry
 shifts ``grad . u`` by its full error whatever the signs, so it cannot hide; several
 could cancel in one direction, with probability at most 1/2 per direction).
@@ -47,9 +53,10 @@ params are deep-copied afresh (batchnorm may update its running mean), and array
 arguments must come back unchanged (``loading.UserFunction``).  The cache is checked
 too: backward is run a second time on the first cache after another forward pass; a
 different result means the cache is shared with later calls or changed by backward.
-A cache that holds ``out`` itself cannot be told from a correct one by running the code
-(forward mutates it before returning); when a check fails and the cache shares memory
-with ``out``, the hint says so.
+Backward may not change the inputs its cache holds.  A cache that holds ``out`` itself
+cannot be told from a correct one by running the code (forward mutated it before
+returning; sigmoid caches ``out`` rightly): when a failure no other pattern explains
+comes with a cache that shares memory with ``out``, the hint says so (``diagnosis``).
 """
 
 from __future__ import annotations
@@ -135,7 +142,6 @@ class _Layer:
 
         self.inputs = inputs
         self.params = dict(params)
-        self._raw_forward = forward
         self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
         self._raw_forward = self.forward.fn
         self.backward = None
