@@ -271,8 +271,8 @@ class Report:
     formulas: tuple[Formula, ...] = ()
     network: NetworkSubject | None = None
     function: FunctionSubject | None = None
-    sanity: tuple[SanityItem, ...] = ()
     layer: LayerSubject | None = None
+    sanity: tuple[SanityItem, ...] = ()
     # extras
     order: int = 1
     mode: Mode | None = None
@@ -351,12 +351,12 @@ class Report:
             e["cost"] = json_number(self.cost)
         if self.mode is not None:
             e["mode"] = self.mode.value
-        if self.layer is not None:
-            e["layer"] = self.layer.to_dict()
         if self.sanity:
             e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
         if self.component is not None:
             e["component"] = self.component
+        if self.layer is not None:
+            e["layer"] = self.layer.to_dict()
         if self.sweep is not None:
             e["sweep"] = self.sweep.to_dict()
         if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:
