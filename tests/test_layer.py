@@ -485,3 +485,8 @@ def test_the_calls_reported_are_the_calls_made():
         report = check_layer(fwd, bwd, {"x": rng.standard_normal((6, 7)), "w": rng.standard_normal((7, 5))}, mode=mode)
         assert report.status is Status.PASS and report.layer.calls == len(calls)
     assert report.mode is Mode.FAST and len(calls) < 4 * (42 + 35)
+
+
+def test_inputs_declared_out_of_the_forward_order_are_bad_input():
+    with pytest.raises(OptionError, match=r"takes \(x, w, b\) but --input declares w, x, b"):
+        check_layer_command(GOOD + "affine", inputs=["w=6,5", "x=4,2,3", "b=5"])

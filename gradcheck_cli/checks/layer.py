@@ -526,7 +526,26 @@ def check_layer(
     return _run(layer, seed, mode, thresholds, top, progress)
 
 
+def _check_order(layer: _Layer) -> None:
+    """Inputs are passed by position: declared names that are the forward's own parameter
+    names in another order are a mistake worth stopping for (OptionError)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(layer.forward.fn).parameters.values())
+    except (TypeError, ValueError):
+        return
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    declared = [i.name for i in layer.inputs]
+    head = names[: len(declared)]
+    if sorted(head) == sorted(declared) and head != declared:
+        raise OptionError(f"the inputs are passed in the order given, and {layer.forward.name} takes "
+                          f"({', '.join(head)}) but --input declares {', '.join(declared)}: declare them in "
+                          f"the forward pass's order")
+
+
 def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+    _check_order(layer)
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
