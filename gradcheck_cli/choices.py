@@ -39,7 +39,14 @@ class Loss(str, Enum):
 
 
 class Mode(str, Enum):
-    """How much of a network to check: every entry, or random directions first."""
+    """How to check a gradient entry by entry (see ``fast_mode`` and the README).
+
+    ``adaptive`` (the default for users' code): random-direction group testing that
+    splits only the sets that disagree, every entry gets a verdict (directly or by
+    exclusion); ``full``: every entry directly; ``fast``: for users' code the same as
+    ``adaptive``, for the built-in network its structured directions per block.
+    """
 
     FULL = "full"
     FAST = "fast"
+    ADAPTIVE = "adaptive"

@@ -35,10 +35,22 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        sys.stdout.write(f"gradcheck {__version__}\n")
+        raise typer.Exit(ExitCode.OK)
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version, help="Print the version and exit.")] = False,
+) -> None:
     """Check hand-written gradients against finite differences.
 
     Exit codes: 0 all checks pass, 1 a check failed, 2 bad input.
@@ -98,13 +110,18 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
 
     if junit is not None:
         _write_junit(report, junit)
-    if fmt is Format.JSON:
-        sys.stdout.write((to_json or view.to_json)(report) + "\n")
-    elif show is None:
-        view.render(report, view.make_console(), quiet=quiet)
-    else:
-        show(report, view.make_console())
-    raise typer.Exit(ExitCode.OK if report.passed else ExitCode.CHECK_FAILED)
+    code = ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
+    try:
+        if fmt is Format.JSON:
+            sys.stdout.write((to_json or view.to_json)(report) + "\n")
+        elif show is None:
+            view.render(report, view.make_console(), quiet=quiet)
+        else:
+            show(report, view.make_console())
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
+        _silence_stdout()
+    raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------ commands
@@ -160,8 +177,9 @@ def net_command(
     loss: LossOpt = Loss.CE,
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
+    cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
     inject_bug: InjectBugOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="full: every entry; fast: random directions per block, full check of any block that disagrees.")] = Mode.FULL,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
     top: TopOpt = 5,
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
@@ -183,9 +201,15 @@ def net_command(
     if inject_bug == "list":
         from .models import BUGS
 
-        width = max(map(len, BUGS))
-        for name, text in BUGS.items():
-            sys.stdout.write(f"{name:<{width}}  {text}\n")
+        if format is Format.JSON:
+            import json
+
+            bugs = [{"name": name, "description": text} for name, text in BUGS.items()]
+            sys.stdout.write(json.dumps({"command": "net", "bugs": bugs}, indent=2) + "\n")
+        else:
+            width = max(map(len, BUGS))
+            for name, text in BUGS.items():
+                sys.stdout.write(f"{name:<{width}}  {text}\n")
         raise typer.Exit(ExitCode.OK)
     if dims is None:
         from .errors import OptionError
@@ -197,7 +221,7 @@ def net_command(
     with DelayedProgress("checking parameters") as progress:
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
-            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor,
+            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
         )
     _finish(report, format, quiet, junit)
@@ -210,14 +234,20 @@ def _join_dims(args: list[str]) -> list[str]:
         out.append(args[i])
         if args[i] == "--dims":
             j = i + 1
-            while j < len(args) and args[j].strip().lstrip("-").replace(",", "").isdigit() and not args[j].startswith("--"):
+            # every word up to the next option is a size: "--dims 10 x 10" is one (bad) value
+            while j < len(args) and not _is_option(args[j]):
                 j += 1
             if j > i + 1:
-                out.append(",".join(args[i + 1 : j]))
+                out.append(" ".join(args[i + 1 : j]))
                 i = j
                 continue
         i += 1
     return out
+
+
+def _is_option(word: str) -> bool:
+    """``--top``, ``-q``: an option; ``-5``, ``-log(x)``: a value."""
+    return word.startswith("--") or (len(word) == 2 and word[0] == "-" and word[1].isalpha())
 
 
 # ------------------------------------------------------------------ func and sanity
@@ -237,8 +267,10 @@ def func_command(
     target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your function NAME(x) -> (cost, grad), as FILE.py:NAME or module:NAME (with --grad: NAME(x) -> cost).")],
     grad: Annotated[Optional[str], typer.Option("--grad", metavar="[FILE.py:]NAME", help="Separate gradient function NAME(x) -> grad (then the checked function returns only its cost); without FILE.py: from the same file.")] = None,
     shape: Annotated[Optional[str], typer.Option("--shape", help="Shape of x ~ N(0, 1), e.g. 3,4 or 'scalar' (default 3,4).")] = None,
+    value_range: Annotated[Optional[str], typer.Option("--range", metavar="LO,HI", help="Draw x from U(LO, HI) instead of N(0, 1), e.g. --range 0.5,2 for a function of x > 0 such as log.")] = None,
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
+    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
     top: TopOpt = 5,
@@ -266,7 +298,8 @@ def func_command(
     with DelayedProgress("checking x") as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
-            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor,
+            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
+            value_range=value_range,
         )
     _finish(report, format, quiet, junit)
 
@@ -435,13 +468,69 @@ def _error_line(message: str, detail: str = "") -> None:
         sys.stderr.write(detail + "\n")
 
 
+def _command_app(args: list[str]) -> typer.Typer:
+    """``app`` with only the command being run registered.
+
+    Typer builds a click command for every registered command on each run (about 3 ms
+    each); a run needs one.  Usage lines and errors are the same, since the group and
+    its callback stay.  Help, unknown commands and no command get the whole app.
+    """
+    import copy
+
+    name = args[0] if args else None
+    chosen = [c for c in app.registered_commands if c.name == name]
+    if not chosen:
+        return app
+    lean = copy.copy(app)
+    lean.registered_commands = chosen
+    return lean
+
+
+def _dash_values(command, args: list[str]) -> list[str]:
+    """Let values that start with '-' through: ``expr "-log(x)"``, ``--at -2``, ``--grad "-sin(x)"``.
+
+    click reads any word that starts with '-' as an option.  A value option followed by
+    such a word becomes ``--opt=WORD``; any other '-' word that is not an option of the
+    command (``-log(x)``, ``-x**2``) is a positional argument and moves after ``--``.
+    Words that start with ``--`` are never moved, so a misspelt option is still an error.
+    """
+    names = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+    names |= {"-h", "--help"}
+    valued = {o for p in command.params if getattr(p, "is_flag", True) is False and not getattr(p, "count", False)
+              for o in p.opts}
+    out: list[str] = []
+    moved: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            out.extend(args[i:])
+            break
+        if word in valued and i + 1 < len(args) and args[i + 1].startswith("-") and args[i + 1] not in names:
+            out.append(f"{word}={args[i + 1]}")
+            i += 2
+            continue
+        if word.startswith("-") and not word.startswith("--") and len(word) > 1 and word not in names:
+            moved.append(word)
+        else:
+            out.append(word)
+        i += 1
+    if moved:
+        out = out + moved if "--" in out else out + ["--", *moved]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; map every error to the contract's exit codes in this one place."""
+    """Run the CLI; map every error to the contract's exit codes in this one place.
+
+    A closed stdout (``gradcheck ... | head -1``) keeps the verdict's exit code and
+    prints nothing on stderr (see ``_finish``).
+    """
     from .errors import InputError
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     try:
-        code = app(args=args, prog_name="gradcheck", standalone_mode=False)
+        code = _run(args)
     except InputError as exc:
         _error_line(str(exc), exc.detail())
         code = ExitCode.BAD_INPUT
@@ -461,8 +550,41 @@ def main(argv: list[str] | None = None) -> None:
                 raise
             _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
             code = ExitCode.INTERNAL_ERROR
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _silence_stdout()
     raise SystemExit(int(code or 0))
+
+
+def _run(args: list[str]):
+    """Run the app on ``args`` (no arguments: the help) with our RuntimeWarnings off.
+
+    Overflow at extreme points (|x| near 1e308) is expected and handled where it
+    happens; this keeps any that slips through off stderr.  The user's own code's
+    warnings still show.
+    """
+    import warnings
+
+    group = typer.main.get_command(_command_app(args))  # the click group, built once
+    if not args:
+        args = ["--help"]
+    elif args[0] in getattr(group, "commands", {}):
+        args = args[:1] + _dash_values(group.commands[args[0]], args[1:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
+        return group(args=args, prog_name="gradcheck", standalone_mode=False)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: send what is left to /dev/null, so that the flush at exit
+    prints no 'Exception ignored ... BrokenPipeError' on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _usage_message(exc) -> str:

@@ -91,12 +91,23 @@ def diagnose(
 
     hints: list[str] = []
     explained: set[str] = set()
-    zero, factors, transposed = [], {}, []
+    zero, factors, transposed, single = [], {}, [], []
     for name, a, n, status in items:
         if status is not Status.FAIL:
             continue
+        bad = nonfinite_hint(name, a)
+        if bad:
+            hints.append(bad)
+            explained.add(name)
+            continue
         pattern = block_pattern(a, n)
         if pattern is None:
+            one = single_wrong_entry(a, n)
+            if one is not None and a.size > 1:
+                hints.append(_single_hint(name, one, a, n))
+                explained.add(name)
+            else:
+                single.append((name, a, n))
             continue
         explained.add(name)
         if pattern[0] == "zero":
@@ -106,7 +117,21 @@ def diagnose(
         else:
             key = _round_factor(pattern[1])
             factors.setdefault(key, []).append(name)
+    # a block too small to fit a factor on its own (b2 of a 1-output network) joins a
+    # factor that the other blocks share, so the hint names every block it concerns
+    for name, a, n in single:
+        ok = np.isfinite(n) & (n != 0)
+        if not ok.any():
+            continue
+        ratios = a[ok] / n[ok]
+        for key in factors:
+            if np.all(np.abs(ratios - key) <= 1e-3 * abs(key)):
+                factors[key].append(name)
+                explained.add(name)
+                break
+    order = [name for name, *_ in items]
     for key, names in factors.items():
+        names = sorted(names, key=order.index)
         hints.append(_factor_hint(_join(names, ", "), key, samples))
     hints += [f"{name}: gradient is all zero (never assigned, or overwritten?)" for name in zero]
     hints += [
@@ -116,6 +141,44 @@ def diagnose(
     ]
     hints += _structural(items, failing, right, explained, activation)
     return hints
+
+
+def _label(name: str, index) -> str:
+    return f"{name}[{', '.join(str(int(i)) for i in index)}]" if len(index) else name
+
+
+def nonfinite_hint(name: str, a: np.ndarray, shown: int = 3) -> str:
+    """``your gradient has NaN at W1[2, 3]`` when the analytic block has NaN or inf entries
+    (the first ``shown`` of them named), else ''."""
+    a = np.asarray(a, dtype=float)
+    bad = np.argwhere(~np.isfinite(a))
+    if not len(bad):
+        return ""
+    kinds = sorted({"NaN" if np.isnan(a[tuple(i)]) else "inf" for i in bad})
+    where = ", ".join(_label(name, i) for i in bad[:shown])
+    more = f" and {len(bad) - shown} more entries" if len(bad) > shown else ""
+    return f"your gradient has {' and '.join(kinds)} at {where}{more} (a division by zero, log(0) or overflow?)"
+
+
+def single_wrong_entry(a: np.ndarray, n: np.ndarray):
+    """The index of the only entry where ``a`` and ``n`` disagree (beyond 1e-2 of the
+    larger, with entries below 1e-3 of the block's scale counted as zero), or None."""
+    a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(n))):
+        return None
+    scale = _SIGNIFICANT * max(float(np.max(np.abs(n))), float(np.max(np.abs(a))), 0.0)
+    wrong = np.abs(a - n) > 1e-2 * np.maximum(np.maximum(np.abs(a), np.abs(n)), scale)
+    if np.count_nonzero(wrong) != 1:
+        return None
+    return tuple(int(i) for i in np.argwhere(wrong)[0])
+
+
+def _single_hint(name: str, index, a: np.ndarray, n: np.ndarray) -> str:
+    av, nv = float(a[index]), float(n[index])
+    ratio = f", {av / nv:.3g}x" if nv != 0 and np.isfinite(av / nv) else ""
+    return (f"{name}: only {_label(name, index)} is wrong (analytic {av:.6g}, numeric {nv:.6g}{ratio}); "
+            "every other entry is right: an indexing mistake (a wrong or off-by-one index) "
+            "rather than a wrong formula?")
 
 
 def block_pattern(a: np.ndarray, n: np.ndarray):

@@ -59,3 +59,7 @@ class UserCodeError(InputError):
 
     def detail(self) -> str:
         return self.user_traceback.rstrip("\n")
+
+
+class NonFiniteCostError(UserCodeError):
+    """The user's function returned a NaN or infinite cost (often: x outside its domain)."""

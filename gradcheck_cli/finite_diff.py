@@ -147,7 +147,8 @@ def _ladder_steps(points: np.ndarray, step: float | None) -> np.ndarray:
     ax = np.abs(points)
     top = 0.1 * np.maximum(ax, 1.0)
     bottom = 1e-10 * np.where(ax > 0, np.minimum(ax, 1.0), 1.0)
-    n_steps = int(np.clip(np.ceil(np.max(np.log(top / bottom)) / np.log(RATIO)) + 1, 3, _MAX_LADDER))
+    with np.errstate(over="ignore"):  # |x| near 1e308: top / bottom is inf, the ladder is capped
+        n_steps = int(np.clip(np.ceil(np.max(np.log(top / bottom)) / np.log(RATIO)) + 1, 3, _MAX_LADDER))
     return top[..., None] * RATIO ** -np.arange(float(n_steps))
 
 

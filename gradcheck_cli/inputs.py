@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import LoadError, OptionError
+from .errors import OptionError
 from .results import XSource
 
 #: shape of x for ``gradcheck func`` when neither ``--shape`` nor ``--x`` is given
@@ -46,22 +46,12 @@ def validate_top(top: int) -> int:
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``--shape``: ``"3,4"`` -> ``(3, 4)``; ``"5"`` -> ``(5,)``; ``"scalar"`` or ``"()"`` -> ``()``."""
-    raw = text.strip().strip("()[]").strip()
-    if raw.lower() in ("", "scalar"):
+    """``--shape``: ``"3,4"`` or ``"3x4"`` -> ``(3, 4)``; ``"5"`` -> ``(5,)``; ``"scalar"`` or ``"()"`` -> ``()``."""
+    from .points import parse_sizes
+
+    if text.strip().strip("()[]").strip().lower() in ("", "scalar"):
         return ()
-    dims = []
-    for part in raw.replace("x", ",").split(","):
-        part = part.strip()
-        if not part and len(dims) >= 1:  # trailing comma: "3,"
-            continue
-        try:
-            n = int(part)
-        except ValueError:
-            raise OptionError(f"--shape must be sizes separated by commas, e.g. 3,4; got {text!r}") from None
-        if n < 1:
-            raise OptionError(f"--shape: every size must be at least 1, got {text!r}")
-        dims.append(n)
+    dims = parse_sizes(text, "--shape", "3,4", times=True)
     size = int(np.prod(dims, dtype=float))
     if size > MAX_FUNC_ENTRIES:
         raise OptionError(f"--shape {text}: {size} entries is more than the {MAX_FUNC_ENTRIES} gradcheck func accepts")
@@ -77,16 +67,12 @@ def parse_x(text: str) -> tuple[np.ndarray, XSource]:
     import os
 
     spec = text.strip()
-    if spec.endswith(".npy") or os.path.isfile(spec):
-        if not os.path.isfile(spec):
-            raise LoadError(f"--x: no file '{spec}'")
-        try:
-            array = np.load(spec, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise LoadError(f"--x: cannot read '{spec}' as a .npy array: {exc}") from None
-        if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-            kind = "an archive of arrays" if not isinstance(array, np.ndarray) else f"dtype {array.dtype}"
-            raise OptionError(f"--x: '{spec}' holds {kind}, expected an array of real numbers")
+    if spec.endswith((".npy", ".npz")) or os.path.isfile(spec):
+        from .loading import load_npy
+
+        array = load_npy(spec, "--x")
+        if array.dtype.kind not in "biuf":
+            raise OptionError(f"--x: '{spec}' holds dtype {array.dtype}, expected an array of real numbers")
         return array.astype(np.float64), XSource("file", path=spec)
     parts = [p.strip() for p in spec.strip("[]").split(",")]
     if parts and parts[-1] == "" and len(parts) > 1:  # trailing comma
@@ -101,17 +87,38 @@ def parse_x(text: str) -> tuple[np.ndarray, XSource]:
     return array, XSource("given", values=tuple(float(v) for v in array.ravel()) if array.size <= 8 else None)
 
 
-def func_x(shape: str | None, x: str | None, seed: int) -> tuple[np.ndarray, XSource]:
-    """x for ``func`` and ``sweep --func``: ``--x`` as given, else N(0, 1) of ``--shape``
-    (default ``DEFAULT_FUNC_SHAPE``) drawn with ``seed``; and where it came from."""
+def parse_range(text: str) -> tuple[float, float]:
+    """``--range LO,HI``: two finite numbers with LO < HI (``"0.5,2"`` -> ``(0.5, 2.0)``)."""
+    parts = [p.strip() for p in text.strip().strip("()[]").split(",")]
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise OptionError(f"--range must be two numbers LO,HI, e.g. 0.5,2; got {text!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise OptionError(f"--range LO,HI needs finite numbers with LO < HI, got {text!r}")
+    return lo, hi
+
+
+def func_x(shape: str | None, x: str | None, seed: int, value_range: str | None = None) -> tuple[np.ndarray, XSource]:
+    """x for ``func`` and ``sweep --func``: ``--x`` as given, else drawn with ``seed`` with
+    the shape ``--shape`` (default ``DEFAULT_FUNC_SHAPE``): N(0, 1), or U(LO, HI) with
+    ``--range LO,HI`` (for a function defined only on an interval, such as log on x > 0);
+    and where it came from."""
     validate_seed(seed)
     if shape is not None and x is not None:
         raise OptionError("give either --shape or --x, not both")
+    if value_range is not None and x is not None:
+        raise OptionError("give either --range or --x, not both")
     if x is not None:
         x0, label = parse_x(x)
     else:
         dims = DEFAULT_FUNC_SHAPE if shape is None else parse_shape(shape)
-        x0, label = np.random.default_rng(seed).standard_normal(dims), XSource("normal", seed=seed)
+        rng = np.random.default_rng(seed)
+        if value_range is None:
+            x0, label = rng.standard_normal(dims), XSource("normal", seed=seed)
+        else:
+            lo, hi = parse_range(value_range)
+            x0, label = rng.uniform(lo, hi, dims), XSource("uniform", seed=seed, low=lo, high=hi)
     return validate_x(x0), label
 
 

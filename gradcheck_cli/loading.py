@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LoadError, UserCodeError
+from .errors import LoadError, NonFiniteCostError, UserCodeError
 
-__all__ = ["load_callable", "UserFunction"]
+__all__ = ["load_callable", "load_npy", "UserFunction"]
 
 _THIS_FILE = os.path.abspath(__file__)
 _IMPORTLIB_DIR = os.path.dirname(os.path.abspath(importlib.__file__))
@@ -95,8 +95,24 @@ def _split_spec(spec: str, what: str) -> tuple[str, str]:
 
 
 def _looks_like_file(source: str) -> bool:
+    """A path (``.py`` suffix or a separator), or an existing file that is no module name."""
     seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
-    return source.endswith(".py") or any(s in source for s in seps) or os.path.isfile(source)
+    return (
+        source.endswith(".py")
+        or any(s in source for s in seps)
+        or (os.path.isfile(source) and not _is_module_name(source))
+    )
+
+
+def _is_module_name(source: str) -> bool:
+    return all(p.isidentifier() and not keyword.iskeyword(p) for p in source.split("."))
+
+
+def _not_python(spec: str, source: str) -> LoadError:
+    """Only ``.py`` files are executed: any other file's content is neither run nor echoed."""
+    return LoadError(
+        f"cannot load '{spec}': '{source}' is not a Python file (expected FILE.py:NAME or module:NAME)"
+    )
 
 
 def _load_file(spec: str, source: str) -> ModuleType:
@@ -106,6 +122,8 @@ def _load_file(spec: str, source: str) -> ModuleType:
         raise LoadError(f"cannot load '{spec}': '{source}' is a directory, not a Python file")
     if not path.is_file():
         raise LoadError(f"cannot load '{spec}': no file '{source}'")
+    if path.suffix != ".py":
+        raise _not_python(spec, source)
     path = path.resolve()
     try:
         with open(path, "rb"):
@@ -133,7 +151,7 @@ def _load_file(spec: str, source: str) -> ModuleType:
 
 def _load_module(spec: str, source: str) -> ModuleType:
     """Import the dotted module ``source``, looking in the current directory first."""
-    if not all(p.isidentifier() and not keyword.iskeyword(p) for p in source.split(".")):
+    if not _is_module_name(source):
         raise LoadError(
             f"cannot load '{spec}': '{source}' is neither an existing file nor a module name"
         )
@@ -143,6 +161,8 @@ def _load_module(spec: str, source: str) -> ModuleType:
         except ModuleNotFoundError as exc:
             missing = exc.name or ""
             if missing and (source == missing or source.startswith(missing + ".")):
+                if os.path.isfile(source):
+                    raise _not_python(spec, source) from None
                 raise LoadError(f"cannot load '{spec}': no module '{missing}'") from exc
             raise UserCodeError(
                 f"error in '{source}' while loading it: {_exception_line(exc)}",
@@ -301,6 +321,46 @@ def _is_inside(path: Any, directory: Path) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------- arrays
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def load_npy(path: str, option: str) -> np.ndarray:
+    """The array saved in the ``.npy`` file ``path`` (given with ``option``, e.g. ``--x``).
+
+    The file must start with numpy's ``.npy`` magic (``np.save`` writes it); anything
+    else (text, a ``.npz`` archive, a pickle) is refused without being parsed, and
+    pickled (object) arrays are never loaded.  Raises ``LoadError``.
+    """
+    if os.path.isdir(path):
+        raise LoadError(f"{option}: '{path}' is a directory, not a .npy file")
+    if not os.path.isfile(path):
+        raise LoadError(f"{option}: no file '{path}'")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_NPY_MAGIC))
+    except OSError as exc:
+        raise LoadError(f"{option}: cannot read '{path}': {exc.strerror or exc}") from None
+    if head.startswith(_ZIP_MAGIC):
+        raise LoadError(
+            f"{option}: '{path}' is a .npz archive, not a .npy file (save one array with np.save)"
+        )
+    if head != _NPY_MAGIC:
+        raise LoadError(f"{option}: '{path}' is not a .npy file (write one with np.save)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise LoadError(
+                f"{option}: '{path}' holds Python objects, expected an array of real numbers"
+            ) from None
+        raise LoadError(f"{option}: '{path}' is not a valid .npy file: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise LoadError(f"{option}: '{path}' is not a valid .npy file: {exc}") from None
+
+
 # --------------------------------------------------------------------------- tracebacks
 
 
@@ -354,9 +414,47 @@ class UserFunction:
         self._random_state = random.getstate()
         self._np_state = np.random.get_state()
         self._param_names = _positional_names(fn)
+        self._np_bytes = _np_state_bytes()  # None: no fast comparison possible
+        self._in_session = 0
+        self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
+        self.calls = 0  # every call of fn so far (the effort a check reports)
 
     def __repr__(self) -> str:
         return f"UserFunction({self.name!r})"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["UserFunction"]:
+        """Many calls in a row: the caller's random states are saved once, on entry, and
+        restored on exit, instead of around every call.
+
+        Inside, every call still starts from the captured states: ``random`` is reset
+        before each call (cheap), ``numpy.random`` only when its raw MT19937 state differs
+        from the captured one (a byte comparison instead of ``get_state``/``set_state``,
+        which cost ~0.1 ms per call).  The checker draws no global random numbers
+        meanwhile (it uses its own ``Generator``s).  OpenBLAS runs one thread meanwhile
+        (``_one_blas_thread``).
+        """
+        caller_random, caller_np = random.getstate(), np.random.get_state()
+        self._in_session += 1
+        global _np_owner
+        _np_owner = None
+        try:
+            with _one_blas_thread():
+                yield self
+        finally:
+            self._in_session -= 1
+            _np_owner = None
+            random.setstate(caller_random)
+            np.random.set_state(caller_np)
+
+    def _enter_states(self) -> None:
+        """Inside a session: put the captured states in place, skipping what already is."""
+        global _np_owner
+        random.setstate(self._random_state)
+        if _np_owner is self and self._np_bytes is not None and _np_state_bytes(check_gauss=False) == self._np_bytes:
+            return  # nothing drew from numpy.random since it was set (cached gauss: see _np_state_bytes)
+        np.random.set_state(self._np_state)
+        _np_owner = self
 
     def call(self, *args: Any) -> Any:
         """Return ``fn(*args)`` run from the captured random state, inputs checked.
@@ -364,10 +462,15 @@ class UserFunction:
         Raises ``UserCodeError`` when the function raises or changes an array argument
         in place (the array is restored first).  KeyboardInterrupt propagates.
         """
+        self.calls += 1
         snapshots = [(i, a, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
-        caller_random, caller_np = random.getstate(), np.random.get_state()
-        random.setstate(self._random_state)
-        np.random.set_state(self._np_state)
+        if self._in_session:
+            self._enter_states()
+            caller_random = caller_np = None
+        else:
+            caller_random, caller_np = random.getstate(), np.random.get_state()
+            random.setstate(self._random_state)
+            np.random.set_state(self._np_state)
         try:
             result = self.fn(*args)
         except (Exception, SystemExit) as exc:
@@ -378,9 +481,12 @@ class UserFunction:
                 user_traceback=_user_traceback(exc),
             ) from exc
         finally:
-            random.setstate(caller_random)
-            np.random.set_state(caller_np)
+            if caller_np is not None:
+                random.setstate(caller_random)
+                np.random.set_state(caller_np)
         for i, arg, original in snapshots:
+            if arg.shape == original.shape and arg.dtype == original.dtype and np.array_equal(arg, original):
+                continue  # the common case, one pass (NaN entries fall through to the exact test)
             change = _describe_change(self._arg_label(i), arg, original)
             if change is not None:
                 for _, a, o in snapshots:
@@ -388,13 +494,22 @@ class UserFunction:
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         return result
 
-    def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...]) -> tuple[float, np.ndarray]:
+    def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...], copy: bool = True) -> tuple[float, np.ndarray]:
         """Call and validate a CS224n-style ``(cost, grad)`` result.
 
         ``cost`` must be a finite real scalar (a number, a 0-d or size-1 array); ``grad``
         a real array of exactly ``grad_shape`` (non-finite entries are allowed: the
-        checker fails them).  Returns ``(float(cost), float64 copy of grad)``.
+        checker fails them).  Returns ``(float(cost), float64 copy of grad)``; with
+        ``copy=False`` the grad is returned as the function gave it (validated, not
+        copied: for calls that only need the cost).
+        The first call is made twice and must give the same result (``_require_repeatable``).
         """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_and_grad(*args, grad_shape=grad_shape)
+            second = self.cost_and_grad(*args, grad_shape=grad_shape)
+            self._require_repeatable(first, second)
+            return second
         result = self.call(*args)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise UserCodeError(
@@ -408,10 +523,19 @@ class UserFunction:
                 f"{self.name} returned a gradient of shape {grad.shape}, expected "
                 f"{grad_shape}{self._shape_source(args, grad_shape)}"
             )
-        return cost, np.array(grad, dtype=np.float64, copy=True)
+        return cost, (np.array(grad, dtype=np.float64, copy=True) if copy else grad)
 
     def cost_only(self, *args: Any) -> float:
-        """Call a function that returns only its cost; validate it as a finite real scalar."""
+        """Call a function that returns only its cost; validate it as a finite real scalar.
+
+        The first call is made twice and must give the same cost (``_require_repeatable``).
+        """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_only(*args)
+            second = self.cost_only(*args)
+            self._require_repeatable((first, None), (second, None))
+            return second
         result = self.call(*args)
         if isinstance(result, (tuple, list)):
             raise UserCodeError(
@@ -420,6 +544,29 @@ class UserFunction:
         return self._scalar_cost(result)
 
     # ----------------------------------------------------------------- validation
+
+    def _require_repeatable(self, first: tuple[float, Any], second: tuple[float, Any]) -> None:
+        """Two calls at the same x must agree to within ``REPEAT_ULPS`` units in the last place.
+
+        Every call starts from the same ``random``/``numpy.random`` state, so a function
+        that disagrees with itself draws numbers gradcheck cannot reset (an unseeded
+        ``np.random.default_rng()``, a Generator kept between calls, the clock).  Finite
+        differences of such a function measure its noise, not its slope: raise
+        ``UserCodeError`` (exit 2) instead of reporting a meaningless verdict.
+        """
+        (c1, g1), (c2, g2) = first, second
+        what = None
+        if not _agree(np.asarray(c1), np.asarray(c2)):
+            what = f"costs ({c1!r}, then {c2!r})"
+        elif g1 is not None and not _agree(g1, g2):
+            what = "gradients"
+        if what is not None:
+            raise UserCodeError(
+                f"{self.name} returned different {what} for the same x: it draws random "
+                "numbers that gradcheck cannot reset (an unseeded np.random.default_rng() or "
+                "a Generator kept between calls); gradcheck resets random and numpy.random "
+                "before every call, so use those or seed the generator inside the function"
+            )
 
     def _scalar_cost(self, value: Any) -> float:
         if value is None:
@@ -446,7 +593,7 @@ class UserFunction:
                 )
             cost = float(array.reshape(()))
         if not math.isfinite(cost):
-            raise UserCodeError(f"{self.name} returned a non-finite cost ({cost})")
+            raise NonFiniteCostError(f"{self.name} returned a non-finite cost ({cost})")
         return cost
 
     def _grad_array(self, value: Any, grad_shape: tuple[int, ...]) -> np.ndarray:
@@ -479,6 +626,115 @@ class UserFunction:
         if i < len(self._param_names):
             return self._param_names[i]
         return f"argument {i + 1}"
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """numpy's OpenBLAS limited to one thread for a run of calls, then set back.
+
+    A gradient check calls small matrix products thousands of times in a row; on a busy
+    machine OpenBLAS's threads spin against each other and against other processes
+    (measured: a 784-100-10 ``forward_backward_prop`` 5-10 times slower with 2 threads on 2
+    shared cores).  Left alone when the user set ``OPENBLAS_NUM_THREADS`` or
+    ``OMP_NUM_THREADS``, or when no OpenBLAS is found (Linux ``/proc/self/maps`` only).
+    """
+    lib = None
+    if not (os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")):
+        lib = _openblas()
+    before = None
+    if lib is not None:
+        try:
+            before = int(lib[0]())
+            if before > 1:
+                lib[1](1)
+            else:
+                before = None
+        except Exception:
+            before = None
+    try:
+        yield
+    finally:
+        if before is not None:
+            with contextlib.suppress(Exception):
+                lib[1](before)
+
+
+_OPENBLAS: "list" = []
+
+
+def _openblas():
+    """(get_num_threads, set_num_threads) of the OpenBLAS numpy loaded, or None."""
+    if not _OPENBLAS:
+        found = None
+        try:
+            import ctypes
+
+            with open("/proc/self/maps", encoding="utf-8") as maps:
+                paths = sorted({line.split()[-1] for line in maps
+                                if "openblas" in line.lower() and line.split()[-1].startswith("/")})
+            for path in paths:
+                lib = ctypes.CDLL(path)
+                for prefix, suffix in (("scipy_openblas", "64_"), ("scipy_openblas", ""), ("openblas", "64_"),
+                                       ("openblas", "")):
+                    get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
+                        found = (get, put)
+                        break
+                if found:
+                    break
+        except Exception:
+            found = None
+        _OPENBLAS.append(found)
+    return _OPENBLAS[0]
+
+
+#: the UserFunction whose captured numpy state was last put in place inside a session
+_np_owner: "UserFunction | None" = None
+#: bytes of MT19937's C state: uint32 key[624] and int pos
+_MT_STATE_BYTES = 624 * 4 + 4
+
+
+def _np_state_bytes(check_gauss: bool = True) -> bytes | None:
+    """The raw C state of the global MT19937 (2500 bytes), or None when unavailable or
+    (``check_gauss``) when a cached Gaussian is pending: drawing it changes no byte of
+    the generator, so such a state cannot be compared by its bytes."""
+    global _mt_address
+    try:
+        import ctypes
+
+        if check_gauss:
+            state = np.random.get_state()
+            if state[0] != "MT19937" or state[3]:
+                return None
+        if _mt_address is None:
+            _mt_address = int(np.random.mtrand._rand._bit_generator.ctypes.state_address)
+        return ctypes.string_at(_mt_address, _MT_STATE_BYTES)
+    except Exception:
+        return None
+
+
+_mt_address: int | None = None
+
+
+#: two calls at the same x agree when they differ by at most this many units in the last place
+REPEAT_ULPS = 64
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are equal to within ``REPEAT_ULPS`` ulps of max(|a|) (NaN == NaN)."""
+    if a.shape != b.shape:
+        return False
+    with np.errstate(all="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if same.all():
+            return True
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not finite[~same].all():
+            return False
+        scale = float(np.max(np.abs(a[finite]), initial=0.0))
+        return bool(np.max(np.abs(a - b)[finite]) <= REPEAT_ULPS * np.finfo(float).eps * scale)
 
 
 def _positional_names(fn: Callable[..., Any]) -> list[str]:

@@ -227,6 +227,14 @@ def validate_spec(dims, activation, loss) -> tuple[tuple[int, ...], Activation, 
         loss = Loss(loss)
     except ValueError:
         raise OptionError(f"--loss must be one of {', '.join(x.value for x in Loss)}, got {loss!r}") from None
+    if loss is Loss.CE and dims[-1] < 2:
+        # softmax over one class is identically 1: the cost is 0 and so is every gradient,
+        # whatever the parameters, so no mistake in a backward pass could ever show
+        raise OptionError(
+            f"--dims {' '.join(map(str, dims))}: a softmax over 1 output is always 1, so the "
+            "cross-entropy cost and every gradient are 0 and no bug can show; use an output "
+            "size Dy >= 2, or --loss mse for a single output"
+        )
     return dims, activation, loss
 
 

@@ -21,46 +21,59 @@ evaluating two sums of M costs.  The verdict (``verdict.py``) passes an entry wh
 
 How the perturbed costs are computed
 ------------------------------------
-Not by 4P forward passes.  Perturbing ``W_l[a, b]`` by ``d`` changes only column b of
-``z_l``, by ``d a_{l-1}[:, a]`` (``d`` for ``b_l[b]``); the change of the next
-pre-activation is then rank one, ``da_b (x) W_{l+1}[b, :]``.  So for a block the four
-stencil points of every entry are evaluated together, as arrays of shape
-(rows, 4, M, columns), in tiles of at most ``chunk_bytes``, and only the *change* of each
-per-sample cost is formed, never ``f(x + h e)`` itself:
+Not by 4P forward passes.  The cost is a sum over samples, and perturbing ``W_l[a, b]``
+by ``d`` moves only unit b of layer l, by ``d u_s`` in sample s (``u = a_{l-1}[:, a]``;
+``u = 1`` for ``b_l[b]``).  So every stencil value is a sum of one-dimensional functions::
 
-* activation change, from exact identities without cancellation (``k = 1/2`` for the
-  sigmoid, 1 for tanh)::
+    f(x + d e) - f(x) = sum_s phi_{s,b}(d u_s),
+    phi_{s,b}(t) = c_s(z_l[s, b] + t) - c_s(z_l[s, b])    (the rest of z_l[s] fixed)
 
-      act(z + d) - act(z) = tanh(k d) / (A(z) + B(z) tanh(k d))
-      sigmoid: A = 1 + cosh z,  B = sinh z;   tanh: A = cosh(z)**2,  B = sinh z cosh z
-      relu:    max(z + d, 0) - max(z, 0) piecewise
+and only these *changes* are formed, never ``f(x + h e)`` itself.
 
-* output change, softmax + cross-entropy, ``dz`` a full change of ``z_L``::
+*Output layer* (``W_L``, ``b_L``): ``phi`` is closed-form and evaluated exactly, O(M)
+per stencil point (``_tile``)::
 
-      dc_i = (sum_j y_ij) log1p(sum_j p_ij expm1(dz_ij)) - sum_j y_ij dz_ij
+    cross-entropy:  dc_s = (sum_j y_sj) log1p(p_sb expm1(d)) - y_sb d
+    squared error:  dc_s = dyhat (yhat_sb - y_sb + dyhat / 2)
 
-  and when only the last hidden unit b changed (``dz_i = da_i W_L[b, :]``), through the
-  cumulant series of ``w = W_L[b, :]`` under ``p_i``::
+*Hidden layers* (every l < L, ``_layer_series``): ``phi_{s,b}`` is expanded in its Taylor
+series ``sum_n c_n[s, b] t**n`` by univariate Taylor arithmetic through the rest of the
+network: the activation series from its ODE (``y' = act'(y) x'``, ``_act_series``), one
+matmul per later layer for all orders at once, then the series of the loss (exp and log
+by their ODEs, ``_output_series``).  One expansion per (sample, unit) serves every entry
+of ``W_l[:, b]`` and ``b_l[b]``::
 
-      log sum_j p_ij exp(da w_j) = sum_{n>=1} kappa_n(i, b) da**n / n!
+    f_k[a, b] = sum_n (k h_ab)**n Q_n[a, b],   Q_n = (u**n)^T c_n      (k = +-1, +-4)
 
-  (kappa_n computed from the central moments of w, orders 1..8) truncated at the first
-  order K whose remainder bound ``sum_{K<n<=8} max|kappa_n / n!| |da|**n`` plus the Cauchy
-  bound of the orders above 8, ``2 x**9 / (1 - x)`` with ``x = |da| max_j |w_j - mean|
-  4/pi`` (the CGF is analytic for ``x < 2``), is below 10% of ``eps f_scale / M``; else
-  the general formula is used.  Small ``tanh`` arguments use its odd series with the same
-  kind of bound;
-* squared error: ``dc_i = sum_j dyhat_ij (yhat_ij - y_ij + dyhat_ij / 2)``.
+an (A x M) by (M x D_l) product per order (``_series_block``).  Cost per layer: a few
+forward passes of M D_l rows, instead of 4 A D_l M dense ones.
 
-These changes are exact to a few ulps *of the change*, far below the round-off allowance
-``4 eps f_scale / h`` that ``noise`` carries, so ``noise`` stays an honest, conservative
-bound.  Deeper layers propagate the change densely: ``dz_{m+1} = da_m W_{m+1}``.
+The truncation is certified, not guessed (``_tail_orders``).  Cauchy's estimate: if a
+function g with the same Taylor coefficients past order 1 as ``phi`` is analytic on the
+complex disk ``|t| <= R`` with ``|g| <= B``, the remainder after order K on
+``|t| <= r`` (``r >= 4 h |u|``, every stencil point of the column) is at most
+``B q**(K+1) / (1 - q)``, ``q = r / R``.  R and B come from bounding every later
+pre-activation's change on the disk: its first-order part exactly (``J``, forward mode)
+and the rest by the centred form ``|act(z + w) - act(z) - act'(z) w| <= sup|act''| |w|**2/2``
+with ``|act'|``, ``|act''|`` bounded on complex disks around z (``_disk_sup``:
+``|cosh(x + iy)|**2 = sinh(x)**2 + cos(y)**2``).  Each row takes the least order K <=
+``MAX_ORDER`` whose remainder is below ``SERIES_BUDGET eps per_sample_scale``, so the
+truncation of a stencil sum is below ``SERIES_BUDGET eps f_scale``, i.e. at most 1/40
+of the round-off allowance that ``noise`` carries: ``noise`` stays an honest,
+conservative bound.  Rows are grouped by order (typically 1-6).  A unit where no order
+suffices (a nearly singular disk, a huge step) is computed densely instead (``_tile``:
+exact activation changes ``act(z + d) - act(z) = tanh(k d) / (A(z) + B(z) tanh(k d))``
+propagated through the later layers).
 
 Kinks (relu)
 ------------
 An entry is a kink when a relu pre-activation changes sign inside its stencil
-``[x - 4h, x + 4h]``.  Up to the first sign change every pre-activation is affine in the
-perturbation, so comparing signs at the stencil's ends with the base point is exact.
+``[x - 4h, x + 4h]``.  Up to the first sign change every pre-activation moves by
+``t J`` (the network is linear there), so the first crossing of row (s, b) is at
+``dstar = min(|z_l[s, b]|, min_{m,k} |z_m[s, k]| / |J_m[k]|)`` (``_relu_dstar``), exact;
+an entry is a kink when ``4 h |u_s| > dstar`` for some sample.  Inside the kink-free
+region relu's ``phi`` is the loss along a line, analytic, so its series is certified as
+above; kink entries are recomputed densely, so their numbers are true differences.
 
 Fast mode (``directional_check``, ``fast_check``)
 -------------------------------------------------
@@ -84,13 +97,14 @@ an entry that the full check would fail.  The full check then names the entries.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import comb, factorial, pi
+from math import pi
 from typing import Iterable
 
 import numpy as np
 
 from .finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, central_from_values, default_step
 from .errors import OptionError
+from .fast_mode import Agreement, judge_direction
 from .models import Activation, Block, Loss, NetworkSpec, forward, validate_inputs
 from .verdict import Thresholds
 
@@ -102,13 +116,24 @@ DEFAULT_DIRECTIONS = 8
 DEFAULT_CHUNK_BYTES = 4 * 2**20
 #: share of the round-off allowance eps * f_scale given to series truncation
 SERIES_BUDGET = 0.1
+#: highest Taylor order of the per-unit series; a unit needing more takes the dense path
+MAX_ORDER = 12
+#: radius of the complex disks (pre-activation units) on which each activation is bounded:
+#: within it |tanh| <= 1 (tanh) and |tanh(w/2)| <= 1 (sigmoid), see ``_disk_sup``
+RHO = {Activation.TANH: pi / 4, Activation.SIGMOID: pi / 2, Activation.RELU: np.inf}
+#: radius of the softmax's shifted logits: keeps |sum_j p_j exp(w_j) - 1| <= e**0.5 - 1 < 1
+RHO_OUT = 0.5
+#: a row's first-guess disk radius is SHRINK x the largest the first-order terms allow
+SHRINK = 0.7
 #: stencil multipliers: x + h, x - h, x + 4h, x - 4h
 STENCIL = np.array([1.0, -1.0, 4.0, -4.0])
-_MAX_CUMULANT = 8
+_SMALL_GEMM = 1_000_000  # multiply-adds of a product OpenBLAS keeps on one thread (_matmul)
 _CLIP_Z = 300.0  # |z| beyond this: the activation change is below 1e-130 of the step
 # Taylor coefficients of tanh(x) / x in powers of x**2 (alternating, decreasing for |x| < 1)
 _TANH_SERIES = (1.0, -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075,
                 -929569 / 638512875, 6404582 / 10854718875)
+#: the ``k`` of ``tanh(k d)`` in the activation-change identity
+_KAPPA = {Activation.SIGMOID: 0.5, Activation.TANH: 1.0, Activation.RELU: 1.0}
 
 
 @dataclass(frozen=True)
@@ -203,7 +228,9 @@ class _Base:
         self.f_scale = float(np.sum(magnitude)) * self.scale
         self.ysum = np.sum(labels, axis=1)
         self._ab: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._cumulants: tuple[np.ndarray, np.ndarray] | None = None
+        self._grad: dict[int, np.ndarray] = {}
+        self._sup: dict[int, np.ndarray] = {}
+        self._series: dict[int, _LayerSeries] = {}
 
     def act_coeffs(self, l: int) -> tuple[np.ndarray, np.ndarray]:
         """``(A, B)`` of the activation-change identity at hidden layer l (or the mse output)."""
@@ -220,42 +247,40 @@ class _Base:
     def _kind(self, l: int) -> Activation:
         return self.spec.activation if l < self.L else Activation.SIGMOID
 
-    def cumulants(self) -> tuple[np.ndarray, np.ndarray]:
-        """Series coefficients ``C[n-1] (M, H)`` of ``dc_i(da)`` for last-hidden unit b, and radii.
+    def act_grad(self, l: int) -> np.ndarray:
+        """``act'(z_l)`` (M, D_l) at hidden layer l (the sigmoid's at the mse output)."""
+        if l not in self._grad:
+            self._grad[l] = _act_grad(self._kind(l), self.zs[l])
+        return self._grad[l]
 
-        ``dc_i = sum_n C_n[i, b] da**n`` with ``C_1 = sum_j (ysum_i p_ij - y_ij) W_L[b, j]``
-        and ``C_n = ysum_i kappa_n / n!``; ``R[i, b] = max_j |W_L[b, j] - mean_i(w)|``.
-        """
-        if self._cumulants is None:
-            W = self.layers[-1][0]  # (H, Dy)
-            p = self.acts[-1]  # (M, Dy)
-            H = W.shape[0]
-            coeffs = np.empty((_MAX_CUMULANT,) + (self.M, H))
-            radius = np.empty((self.M, H))
-            coeffs[0] = (p * self.ysum[:, None] - self.labels) @ W.T
-            step = max(1, DEFAULT_CHUNK_BYTES // (8 * self.M * W.shape[1]))
-            for b0 in range(0, H, step):  # bounded memory: (M, step, Dy) at a time
-                b = slice(b0, min(H, b0 + step))
-                mean = p @ W[b].T  # (M, h)
-                cen = W[None, b, :] - mean[:, :, None]  # (M, h, Dy): w - its mean under p_i
-                raw = [None, None]
-                power = cen.copy()
-                for n in range(2, _MAX_CUMULANT + 1):
-                    power *= cen
-                    raw.append(np.einsum("ij,ibj->ib", p, power))
-                kappa = [None, None]
-                for n in range(2, _MAX_CUMULANT + 1):  # cumulants from moments, centred: mu_1 = 0
-                    k = raw[n].copy()
-                    for m in range(2, n - 1):
-                        k -= comb(n - 1, m - 1) * kappa[m] * raw[n - m]
-                    kappa.append(k)
-                    coeffs[n - 1][:, b] = self.ysum[:, None] * k / factorial(n)
-                radius[:, b] = np.max(np.abs(cen), axis=2)
-            self._cumulants = (coeffs, radius)
-        return self._cumulants
+    def disk_sup(self, l: int) -> np.ndarray:
+        """``sup |act'(w)|`` over the complex disks ``|w - z_l| <= RHO[act]`` (M, D_l)."""
+        if l not in self._sup:
+            self._sup[l] = _disk_sup(self._kind(l), self.zs[l], RHO[self._kind(l)])
+        return self._sup[l]
 
 
 # ---------------------------------------------------------------------------- difference formulas
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for 2-D arrays, in row blocks of at most ``_SMALL_GEMM`` multiply-adds.
+
+    Why: OpenBLAS runs such products on one thread (its small-matrix path), while a
+    threaded call on a busy machine waits for its second thread to be scheduled (about
+    10 ms per call measured on the 2-core machine of issue 11, against 0.1 ms for the
+    product itself).  The flops are the same; only the hand-offs go.
+    """
+    m, k = a.shape
+    n = b.shape[1]
+    rows = max(1, _SMALL_GEMM // max(1, k * n))
+    if m <= rows:
+        return a @ b
+    out = np.empty((m, n), dtype=np.result_type(a, b))
+    for r0 in range(0, m, rows):
+        np.matmul(a[r0 : r0 + rows], b, out=out[r0 : r0 + rows])
+    return out
+
 
 
 def _tanh_small(x: np.ndarray, bound: float | None = None, rtol: float = EPS / 8) -> np.ndarray:
@@ -295,10 +320,6 @@ def _act_diff(kind: Activation, z, coeffs, dz, bound: float | None = None, rtol:
     return np.divide(t, den, out=den)
 
 
-#: the ``k`` of ``tanh(k d)`` in the activation-change identity
-_KAPPA = {Activation.SIGMOID: 0.5, Activation.TANH: 1.0, Activation.RELU: 1.0}
-#: Lipschitz constant of each activation: |act(z + d) - act(z)| <= LIP |d|
-_LIP = {Activation.SIGMOID: 0.25, Activation.TANH: 1.0, Activation.RELU: 1.0}
 
 
 def _output_dense(base: _Base, dz: np.ndarray) -> np.ndarray:
@@ -306,7 +327,7 @@ def _output_dense(base: _Base, dz: np.ndarray) -> np.ndarray:
     y = base.labels
     if base.spec.loss is Loss.CE:
         p = base.acts[-1]
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             s = np.einsum("...ij,ij->...i", np.expm1(dz), p)
             dc = base.ysum * np.log1p(s) - np.einsum("...ij,ij->...i", dz, y)
     else:
@@ -337,9 +358,342 @@ def _propagate(base: _Base, l: int, dz: np.ndarray) -> tuple[np.ndarray, np.ndar
             kink |= np.any(_crossing(z, dz), axis=(-2, -1))
         da = _act_diff(base.spec.activation, z, coeffs, dz)
         W = base.layers[l][0]
-        dz = (da.reshape(-1, da.shape[-1]) @ W).reshape(batch + (base.M, W.shape[1]))
+        dz = _matmul(da.reshape(-1, da.shape[-1]), W).reshape(batch + (base.M, W.shape[1]))
         l += 1
     return _output_dense(base, dz), kink
+
+
+# ---------------------------------------------------------------------------- per-unit series
+
+
+@dataclass(frozen=True)
+class _LayerSeries:
+    """Taylor coefficients of every per-(sample, unit) cost function of one hidden layer.
+
+    ``coeffs[n-1][s, b]`` is ``c_n`` of ``phi_{s,b}(d) = sum_n c_n d**n`` (unscaled);
+    ``dense[b]`` when unit b's series could not be certified (its entries take the dense
+    path); ``dstar[s, b]`` (relu) the smallest ``|d|`` at which a relu pre-activation
+    changes sign (inf for smooth activations).
+    """
+
+    coeffs: np.ndarray  # (K, M, D_l)
+    dense: np.ndarray  # (D_l,) bool
+    dstar: np.ndarray  # (M, D_l)
+
+
+def _act_grad(kind: Activation, z) -> np.ndarray:
+    """``act'(z)`` from z, without the cancellation of ``1 - a**2`` or ``a (1 - a)``."""
+    if kind is Activation.RELU:
+        return (z > 0).astype(float)
+    k = _KAPPA[kind]
+    c = np.cosh(np.clip(k * z, -_CLIP_Z, _CLIP_Z))
+    return (k * k) / (c * c)
+
+
+def _disk_sup(kind: Activation, z, rho: float) -> np.ndarray:
+    """``sup |act'(w)|`` over complex ``|w - z| <= rho`` (rho <= pi/4 for tanh, pi/2 for sigmoid).
+
+    ``tanh' = 1/cosh**2`` and ``|cosh(x + iy)|**2 = sinh(x)**2 + cos(y)**2``; the sigmoid's
+    is ``1/4`` of it at ``w/2``.  ``|act''| <= 2k sup|act'|`` on the same disk, as
+    ``|tanh| <= 1`` for ``|Im| <= pi/4``.  relu: its slope (its region is linear).
+    """
+    if kind is Activation.RELU:
+        return (z > 0).astype(float)
+    k = _KAPPA[kind]
+    s = np.sinh(np.minimum(k * np.maximum(np.abs(z) - rho, 0.0), _CLIP_Z))
+    return (k * k) / (s * s + np.cos(k * rho) ** 2)
+
+
+def _act_series(kind: Activation, y0, w0, xs: list, starts: list) -> list:
+    """Taylor coefficients ``y_1..y_K`` of ``act(z + sum_n x_n t**n) - act(z)``.
+
+    ``y0 = act(z)``, ``w0 = act'(z)`` (all rows), ``xs = [x_1..x_K]`` (None for a zero
+    coefficient).  Rows are sorted by the order they need: an order-n array covers rows
+    ``starts[n]:`` only (``starts[0] = 0``), and so does ``y_n``.  From the ODE
+    ``y' = w x'`` with ``w = act'(y)`` a polynomial in y (``1 - y**2`` for tanh, ``y - y**2``
+    for the sigmoid): ``n y_n = sum_{k=1..n} k x_k w_{n-k}`` and
+    ``w_n = w'(y0) y_n - sum_{i=1..n-1} y_i y_{n-i}``.  relu (linear region): ``y_n = w0 x_n``.
+    """
+    if kind is Activation.RELU:
+        return [None if x is None else w0[starts[n]:] * x for n, x in enumerate(xs, start=1)]
+    c0 = -2.0 * y0 if kind is Activation.TANH else 1.0 - 2.0 * y0
+    K = len(xs)
+    kx = [None if x is None else (x if k == 1 else k * x) for k, x in enumerate(xs, start=1)]
+    ys: list = []
+    ws = [w0]
+    buf = None
+    for n in range(1, K + 1):
+        st = starts[n]
+        acc = np.multiply(kx[0][st - starts[1] :], ws[n - 1][st - starts[n - 1] :])  # x_1 never zero
+        if buf is None:
+            buf = np.empty_like(acc)
+        tmp = buf[: acc.shape[0]]
+        for k in range(2, n + 1):
+            if kx[k - 1] is not None:
+                acc += np.multiply(kx[k - 1][st - starts[k] :], ws[n - k][st - starts[n - k] :], out=tmp)
+        if n > 1:
+            acc *= 1.0 / n
+        ys.append(acc)
+        if n < K:
+            w = np.multiply(c0[st:], acc)
+            w -= _self_convolution(ys, n, starts, tmp)
+            ws.append(w)
+    return ys
+
+
+def _self_convolution(ys: list, n: int, starts: list, out=None):
+    """``sum_{i=1..n-1} y_i y_{n-i}`` over the rows of order n (``ys[i-1] = y_i``)."""
+    st = starts[n]
+    acc = np.zeros_like(ys[n - 1])
+    for i in range(1, n // 2 + 1):
+        prod = np.multiply(ys[i - 1][st - starts[i] :], ys[n - i - 1][st - starts[n - i] :], out=out)
+        if 2 * i != n:
+            prod *= 2.0
+        acc += prod
+    return acc
+
+
+def _output_series(base: _Base, s: np.ndarray, dzs: list, starts: list) -> list:
+    """``[c_1..c_K]`` of the cost change of samples ``s`` for ``dz_L = sum_n dz_n t**n``.
+
+    ``dzs[n-1]`` (rows ``starts[n]:``, Dy) or None when zero; ``c_n`` covers rows
+    ``starts[n]:`` (see ``_act_series``).  Cross-entropy: ``dc = ysum log S - y . dz``
+    with ``S = sum_j p_j exp(dz_j)`` (series of exp and log by their ODEs); squared
+    error: ``dc = sum_j dyhat_j (yhat_j - y_j + dyhat_j / 2)``.
+    """
+    y = base.labels[s]
+    K = len(dzs)
+    out = []
+    if base.spec.loss is Loss.CE:
+        p = base.acts[-1][s]
+        ysum = base.ysum[s]
+        es: list = []  # E_n of exp(dz) (E_0 = 1)
+        ss: list = []  # S_n = sum_j p_j E_n
+        logs: list = []
+        for n in range(1, K + 1):
+            st = starts[n]
+            acc = None
+            for k in range(1, n + 1):
+                if dzs[k - 1] is None:
+                    continue
+                dz = dzs[k - 1][st - starts[k] :]
+                term = k * dz if k == n else (k * dz) * es[n - k - 1][st - starts[n - k] :]
+                acc = term if acc is None else acc + term
+            e = acc / n
+            es.append(e)
+            sn = np.einsum("nj,nj->n", e, p[st:])
+            ss.append(sn)
+            ln = sn.copy()
+            for k in range(1, n):
+                ln -= (k / n) * logs[k - 1][st - starts[k] :] * ss[n - k - 1][st - starts[n - k] :]
+            logs.append(ln)
+            phi = ysum[st:] * ln
+            if dzs[n - 1] is not None:
+                phi -= np.einsum("nj,nj->n", dzs[n - 1], y[st:])
+            out.append(phi)
+    else:
+        yhat = base.acts[-1][s]
+        dys = _act_series(Activation.SIGMOID, yhat, base.act_grad(base.L)[s], dzs, starts)
+        r = yhat - y
+        for n in range(1, K + 1):
+            t = dys[n - 1] * r[starts[n] :]
+            if n > 1:
+                t += 0.5 * _self_convolution(dys, n, starts)
+            out.append(np.sum(t, axis=1))
+    return out
+
+
+def _first_order(base: _Base, l: int, s: np.ndarray, b: np.ndarray) -> dict:
+    """``J[m]`` (n, D_m): the derivative of ``z_m[s]`` w.r.t. ``z_l[s, b]`` per row, m = l+1..L."""
+    d = base.act_grad(l)[s, b]
+    J = {l + 1: d[:, None] * base.layers[l][0][b]}
+    for m in range(l + 1, base.L):
+        J[m + 1] = _matmul(base.act_grad(m)[s] * J[m], base.layers[m][0])
+    return J
+
+
+def _relu_dstar(base: _Base, l: int, s: np.ndarray, b: np.ndarray, J: dict) -> np.ndarray:
+    """(n,): the smallest ``|d|`` at which some relu pre-activation changes sign.
+
+    Up to the first sign change every pre-activation moves by ``d J``, so the first
+    crossing is at ``min(|z_l[s, b]|, min_{m, k} |z_m[s, k]| / |J_m[k]|)``.
+    """
+    dstar = np.abs(base.zs[l][s, b])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for m in range(l + 1, base.L):
+            ratio = np.abs(base.zs[m][s]) / np.abs(J[m])
+            dstar = np.minimum(dstar, np.min(ratio, axis=1, initial=np.inf))
+    return dstar
+
+
+def _largest_scale(a, c, rho):
+    """The largest ``theta`` with ``a theta + c theta**2 <= rho`` (a, c >= 0), elementwise."""
+    with np.errstate(all="ignore"):
+        return 2 * rho / (a + np.sqrt(a * a + 4 * c * rho))
+
+
+def _disk_error(base: _Base, l: int, s: np.ndarray, b: np.ndarray, R: np.ndarray, J: dict):
+    """``e_L >= |dz_L - J_L d|`` (n, Dy) over the complex disks ``|d| <= R`` (n,), and theta.
+
+    Centred form: ``e_{l+1} = S_l R**2 / 2 |W_{l+1}[b]|``, ``rho_m = |J_m| R + e_m`` and
+    ``e_{m+1} = (|act'(z_m)| e_m + S_m rho_m**2 / 2) |W_{m+1}|`` with ``S_m = 2k sup|act'|``
+    bounding ``|act''|`` on disks of radius ``RHO[act]`` (``_disk_sup``), valid while every
+    ``rho_m <= RHO[act]``.  Every ``e_m`` is at least quadratic in R, so for ``theta <= 1``
+    the bounds at ``theta R`` are at most ``theta**2 e_m`` and ``theta rho_m``: ``theta``
+    (n,) is the largest such factor keeping every ``rho_m`` within ``RHO[act]``.
+    """
+    kind = base.spec.activation
+    k2 = 2 * _KAPPA[kind]
+    rho_h = RHO[kind]
+    e = (k2 * base.disk_sup(l)[s, b] * R * R / 2)[:, None] * np.abs(base.layers[l][0][b])
+    theta = np.minimum(1.0, rho_h / R)
+    Rc = R[:, None]
+    for m in range(l + 1, base.L):
+        a = np.abs(J[m]) * Rc
+        theta = np.minimum(theta, np.min(_largest_scale(a, e, rho_h), axis=1))
+        rho = a + e
+        n = base.act_grad(m)[s] * e + (k2 / 2) * base.disk_sup(m)[s] * rho * rho
+        e = _matmul(n, np.abs(base.layers[m][0]))
+    return e, theta
+
+
+def _tail_orders(base: _Base, l: int, s: np.ndarray, b: np.ndarray, r: np.ndarray, J: dict) -> np.ndarray:
+    """Per row (sample s, unit b): the Taylor order K whose remainder on ``|d| <= r`` is in budget.
+
+    Cauchy's estimate: if ``g`` is analytic on the complex disk ``|d| <= R`` with
+    ``|g| <= B`` there, ``|g_n| <= B / R**n`` and the remainder after order ``K >= 1`` is
+    at most ``B q**(K+1) / (1 - q)``, ``q = r / R``; K is the least order putting it below
+    ``SERIES_BUDGET eps per_sample_scale``.  ``g`` is ``phi`` up to a linear function of d
+    (same tail): for cross-entropy ``ysum log sum_j p_j exp(dz_j - c d) - y . (dz - J_L d)``,
+    ``c`` the midrange of ``J_L`` (the softmax is shift invariant), so
+    ``B = |ysum| (-log(1 - t)) + |y| . e_L`` with ``t = sum_j p_j expm1(|J_Lj - c| R + e_Lj)``;
+    for squared error ``B = sum_j dy_j (|yhat_j - y_j| + dy_j / 2)``, ``dy_j`` bounding the
+    output's change (``sup|sigmoid'| rho_L``).  R: a first guess ``SHRINK`` x the radius
+    at which the first-order changes ``|J| R`` reach ``RHO`` (or the output's ``RHO_OUT``),
+    times the ``theta <= 1`` keeping the bounds valid (``_disk_error``).  relu is linear
+    up to ``z_L``, so there ``e = 0`` and ``R = RHO_OUT / max|J_L - c|`` exactly.  Returns 0
+    where no order up to ``MAX_ORDER`` suffices: that unit then takes the dense path.
+    """
+    spec = base.spec
+    kind = spec.activation
+    L = base.L
+    v = J[L]
+    ce = spec.loss is Loss.CE
+    if ce:
+        dev = np.abs(v - 0.5 * (np.max(v, axis=1) + np.min(v, axis=1))[:, None])
+        rho_o = RHO_OUT
+    else:
+        dev = np.abs(v)
+        rho_o = RHO[Activation.SIGMOID]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        R = rho_o / np.max(dev, axis=1)
+        if kind is Activation.RELU:  # linear up to z_L: exact, no shrinking needed
+            e = np.zeros(dev.shape)
+            ok = np.ones(R.shape, dtype=bool)
+        else:
+            jmax = np.ones(R.shape)
+            for m in range(l + 1, L):
+                jmax = np.maximum(jmax, np.max(np.abs(J[m]), axis=1))
+            R = SHRINK * np.minimum(RHO[kind] / jmax, R)
+            e, theta = _disk_error(base, l, s, b, R, J)
+            theta = np.minimum(theta, np.min(_largest_scale(dev * R[:, None], e, rho_o), axis=1))
+            R = theta * R
+            e = e * (theta * theta)[:, None]
+            ok = theta > 0
+        rho = dev * np.where(np.isfinite(R), R, 0.0)[:, None] + e
+        y = base.labels[s]
+        if ce:
+            t = np.einsum("nj,nj->n", np.expm1(rho), base.acts[-1][s])
+            ok &= t < 1.0
+            B = np.abs(base.ysum[s]) * -np.log1p(-np.minimum(t, 1.0)) + np.einsum("nj,nj->n", e, np.abs(y))
+        else:
+            dyb = base.disk_sup(L)[s] * rho
+            B = np.sum(dyb * (np.abs(base.acts[-1][s] - y) + 0.5 * dyb), axis=1)
+        tol = SERIES_BUDGET * EPS * base.per_sample_scale
+        q = r / R
+        trivial = (B <= 0) | (q <= 0)
+        # B q**(K+1) / (1 - q) <= tol  <=>  K + 1 >= log(tol (1 - q) / B) / log(q)
+        need = np.ceil(np.log(tol * (1 - q) / B) / np.log(q)) - 1
+        good = ok & (q < 0.5) & np.isfinite(need) & (need <= MAX_ORDER) & (tol > 0)
+        need = np.where(trivial, 1, np.where(good, np.maximum(need, 1), 0))
+    return need.astype(int)
+
+
+def _unit_series(base: _Base, l: int, s: np.ndarray, b: np.ndarray, need: np.ndarray, J: dict) -> list:
+    """``[c_1..c_K]`` of ``phi_{s,b}`` for rows (sample s, unit b of hidden layer l).
+
+    ``need`` is each row's order, sorted ascending: ``c_n`` covers the rows with
+    ``need >= n`` (a suffix).  Univariate Taylor arithmetic: the unit's activation series,
+    then per later layer the activation series of every unit and one matmul for all
+    orders >= 2 together (order 1 is J).
+    """
+    kind = base.spec.activation
+    L = base.L
+    K = int(need[-1])
+    starts = [0] + [int(np.searchsorted(need, n)) for n in range(1, K + 1)]
+    if kind is Activation.RELU:  # linear up to z_L
+        return _output_series(base, s, [J[L]] + [None] * (K - 1), starts)
+    d = base.act_grad(l)[s, b]
+    ys = _act_series(kind, base.acts[l][s, b], d, [np.ones_like(d)] + [None] * (K - 1), starts)
+    W = base.layers[l][0]
+    dzs = [J[l + 1]] + [ys[n - 1][:, None] * W[b[starts[n] :]] for n in range(2, K + 1)]
+    for m in range(l + 1, L):
+        ys = _act_series(kind, base.acts[m][s], base.act_grad(m)[s], dzs, starts)
+        dzs = [J[m + 1]]
+        if K > 1:
+            nxt = _matmul(np.concatenate(ys[1:]), base.layers[m][0])
+            dzs += np.split(nxt, np.cumsum([y.shape[0] for y in ys[1:-1]]))
+    return _output_series(base, s, dzs, starts)
+
+
+def _stencil_radius(base: _Base, l: int) -> np.ndarray:
+    """(M, D_l): ``r[s, b] >= 4 h |u|``, the largest move of ``z_l[s, b]`` over the
+    stencils of the entries of ``W_l[:, b]`` and ``b_l[b]``."""
+    W, b = base.layers[l - 1]
+    hW = np.max(default_step(W), axis=0)
+    umax = np.max(np.abs(base.acts[l - 1]), axis=1)
+    hb = default_step(b).reshape(-1)
+    return 4.0 * np.maximum(umax[:, None] * hW[None, :], hb[None, :])
+
+
+def _row_tiles(base: _Base, l: int, rows: np.ndarray, chunk_bytes: int):
+    """``(s, b)`` index arrays of consecutive tiles of flat (sample, unit) rows of layer l."""
+    D = base.spec.dims[l]
+    n = int(max(1, chunk_bytes // (8 * 4 * max(base.spec.dims[l + 1 :]))))
+    for t0 in range(0, rows.size, n):
+        s, b = np.divmod(rows[t0 : t0 + n], D)
+        yield s, b
+
+
+def _layer_series(base: _Base, l: int, chunk_bytes: int) -> _LayerSeries:
+    """The certified Taylor coefficients of hidden layer l (cached on ``base``).
+
+    Per tile of (sample, unit) rows: the first-order pass, the tail bound of every row,
+    then the rows expanded in groups of equal order.
+    """
+    if l not in base._series:
+        M, D = base.M, base.spec.dims[l]
+        r = _stencil_radius(base, l)
+        need = np.zeros((M, D), dtype=int)
+        dstar = np.full((M, D), np.inf)
+        coeffs = np.zeros((MAX_ORDER, M, D))
+        for s, b in _row_tiles(base, l, np.arange(M * D), chunk_bytes):
+            J = _first_order(base, l, s, b)
+            if base.spec.activation is Activation.RELU:
+                dstar[s, b] = _relu_dstar(base, l, s, b, J)
+            k = _tail_orders(base, l, s, b, r[s, b], J)
+            need[s, b] = k
+            i = np.argsort(k, kind="stable")
+            i = i[k[i] > 0]  # certified rows, by the order they need
+            if i.size:
+                c = _unit_series(base, l, s[i], b[i], k[i], {m: J[m][i] for m in J})
+                for n, cn in enumerate(c, start=1):
+                    st = i.size - cn.shape[0]
+                    coeffs[n - 1, s[i[st:]], b[i[st:]]] = cn
+        dense = np.any(need == 0, axis=0)
+        coeffs = coeffs[: max(1, int(need.max()))]
+        base._series[l] = _LayerSeries(coeffs, dense, dstar)
+    return base._series[l]
 
 
 # ---------------------------------------------------------------------------- full check
@@ -365,9 +719,11 @@ def numeric_gradient(
     """Central-difference derivative of the cost for every entry of ``blocks`` (default all).
 
     Returns flat ``(numeric, noise, kink)`` of length P (see the module docstring for the
-    error model); entries of other blocks are NaN / NaN / False.  Peak extra memory is a
-    few times ``chunk_bytes`` (at least a few arrays of 4 M D floats for the widest layer
-    D after the block's: one entry's stencil).
+    error model); entries of other blocks are NaN / NaN / False.  Hidden layers take the
+    certified per-unit series, the output layer and uncertified units exact changes.  Peak
+    extra memory: a few arrays of the block's size, plus about ``K`` times ``chunk_bytes``
+    for a tile of the series (K its order, typically <= 6), or a few times ``chunk_bytes``
+    on the dense path (at least a few arrays of 4 M D floats, D the widest later layer).
     """
     if not (isinstance(chunk_bytes, (int, np.integer)) and chunk_bytes >= 2**12):
         raise OptionError(f"chunk_bytes must be an integer >= 4096, got {chunk_bytes!r}")
@@ -377,7 +733,8 @@ def numeric_gradient(
     noise = np.full(P, np.nan)
     kink = np.zeros(P, dtype=bool)
     for block in _resolve_blocks(spec, blocks):
-        n, e, k = _block_numeric(base, block, int(chunk_bytes))
+        with np.errstate(all="ignore"):  # a non-finite value shows as nan numeric, inf noise
+            n, e, k = _block_numeric(base, block, int(chunk_bytes))
         numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), k.ravel()
     return NumericGradient(numeric, noise, kink)
 
@@ -385,64 +742,193 @@ def numeric_gradient(
 def kink_mask(spec: NetworkSpec, data, params, blocks: Iterable[str | Block] | None = None) -> np.ndarray:
     """Flat bool mask (length P): a relu pre-activation changes sign inside the entry's stencil.
 
-    Always all False for sigmoid and tanh.  Uses the full structured pass (labels do not
-    affect kinks, so zero labels stand in).
+    Always all False for sigmoid and tanh.  Only the first-order pass of the structured
+    check (``_relu_dstar``): labels do not affect kinks.
     """
     data = np.atleast_2d(np.asarray(data, dtype=float))
+    out = np.zeros(spec.param_count, dtype=bool)
     if spec.activation is not Activation.RELU:
-        return np.zeros(spec.param_count, dtype=bool)
+        return out
     labels = np.zeros((data.shape[0], spec.dims[-1]))
-    return numeric_gradient(spec, data, labels, params, blocks=blocks).kink
+    base = _Base(spec, data, labels, params)
+    dstars: dict[int, np.ndarray] = {}
+    for block in _resolve_blocks(spec, blocks):
+        l = block.layer
+        if l == base.L:
+            continue  # the output layer has no relu after it
+        if l not in dstars:
+            dstar = np.empty((base.M, spec.dims[l]))
+            for s, b in _row_tiles(base, l, np.arange(dstar.size), DEFAULT_CHUNK_BYTES):
+                dstar[s, b] = _relu_dstar(base, l, s, b, _first_order(base, l, s, b))
+            dstars[l] = dstar
+        out[block.slice] = _entry_kinks(base, block, dstars[l]).ravel()
+    return out
+
+
+def _block_u(base: _Base, block: Block) -> np.ndarray:
+    """(M, rows): how ``z_l[:, col]`` moves per unit of each row's entry (``a_{l-1}`` or 1)."""
+    if block.is_bias:
+        return np.ones((base.M, 1))
+    return base.acts[block.layer - 1]
+
+
+def _entry_kinks(base: _Base, block: Block, dstar: np.ndarray) -> np.ndarray:
+    """(rows, cols): some sample's ``4 h |u|`` exceeds its distance to the first relu kink."""
+    h4 = 4.0 * default_step(block.take(base.params))
+    u = np.abs(_block_u(base, block))
+    kink = np.zeros(h4.shape, dtype=bool)
+    for s in range(base.M):
+        kink |= h4 * u[s][:, None] > dstar[s][None, :]
+    return kink
 
 
 def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
     l = block.layer
     x = block.take(base.params)  # (rows, cols)
-    rows, cols = x.shape
-    if block.is_bias:
-        u_all = np.ones((1, base.M))
-    else:
-        u_all = base.acts[l - 1].T  # (D_{l-1}, M): row a is a_{l-1}[:, a]
-    # bytes per entry of one tile's work arrays: a few (4, M) arrays, plus (4, M, D_m) arrays
-    # of the later layers when the change is propagated densely
-    dense = l < base.L and not (l == base.L - 1 and base.spec.loss is Loss.CE)
-    per_entry = 4 * base.M * 8 * (6 + (4 * max(base.spec.dims[l + 1 :]) if dense else 0))
-    ncol = int(max(1, min(cols, chunk_bytes // per_entry)))
-    nrow = int(max(1, min(rows, chunk_bytes // (per_entry * ncol))))
-    f = np.empty((4, rows, cols))
-    kink = np.zeros((rows, cols), dtype=bool)
     h = default_step(x)
-    for r0 in range(0, rows, nrow):
-        r = slice(r0, min(rows, r0 + nrow))
-        for c0 in range(0, cols, ncol):
-            c = slice(c0, min(cols, c0 + ncol))
-            ft, kink[r, c] = _tile(base, l, u_all[r], c, h[r, c], chunk_bytes)
-            f[:, r, c] = np.moveaxis(ft, 1, 0)
+    if l == base.L:  # the output layer: exact, O(M) per entry
+        f, kink = _dense_entries(base, block, h, np.arange(x.shape[1]), chunk_bytes)
+    else:
+        f, kink = _series_block(base, block, h, _layer_series(base, l, chunk_bytes), chunk_bytes)
     f *= base.scale
     numeric, noise = central_from_values(f[0], f[1], f[2], f[3], h, base.f_scale)
     return numeric, noise, kink
 
 
-def _tile(base: _Base, l: int, u: np.ndarray, c: slice, h: np.ndarray, chunk_bytes: int):
+def _series_block(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, chunk_bytes: int):
+    """Stencil values ``f (4, rows, cols)`` and kinks of a hidden layer's block from its series.
+
+    ``f_k[a, b] = sum_s phi_{s,b}(k h_ab u_sa) = sum_n (k h_ab)**n Q_n[a, b]`` with
+    ``Q_n = (u**n)^T c_n``: one (rows x M) by (M x cols) product per order (scaled by
+    ``umax`` and ``hmax_b`` so no power over- or underflows).  Columns whose series is not
+    certified are redone densely; relu kinks are corrected sample by sample
+    (``_relu_crossings``).
+    """
+    u = _block_u(base, block)  # (M, rows)
+    K = ser.coeffs.shape[0]
+    hmax = np.max(h, axis=0)
+    umax = float(np.max(np.abs(u)))
+    umax = umax if umax > 0 else 1.0
+    un = u / umax
+    rad = hmax * umax
+    Q = []
+    pw = np.ones_like(un)
+    radn = np.ones_like(rad)
+    for n in range(1, K + 1):
+        pw = pw * un
+        radn = radn * rad
+        Q.append(_matmul(np.ascontiguousarray(pw.T), ser.coeffs[n - 1] * radn))
+    ratio = h / hmax
+    f = np.empty((4,) + h.shape)
+    for i, k in enumerate(STENCIL):
+        t = k * ratio
+        acc = Q[K - 1] * t
+        for n in range(K - 1, 0, -1):
+            acc += Q[n - 1]
+            acc *= t
+        f[i] = acc
+    kink = np.zeros(h.shape, dtype=bool)
+    if base.spec.activation is Activation.RELU:
+        kink = _relu_crossings(base, block, h, ser, f, chunk_bytes)
+    cols = np.flatnonzero(ser.dense)
+    if cols.size:
+        f[:, :, cols], kink[:, cols] = _dense_entries(base, block, h[:, cols], cols, chunk_bytes)
+    return f, kink
+
+
+def _relu_crossings(base: _Base, block: Block, h: np.ndarray, ser: _LayerSeries, f: np.ndarray,
+                    chunk_bytes: int) -> np.ndarray:
+    """Kinks of a relu block, and true values for them: ``f`` corrected in place.
+
+    Only the (entry, sample) pairs whose stencil reaches the sample's first kink,
+    ``4 h_ab |u_sa| > dstar[s, b]``, are wrong in the series; for those the series term is
+    replaced by ``phi_{s,b}`` itself, one sample propagated exactly (``_relu_exact``).
+    """
+    u = _block_u(base, block)
+    h4 = 4.0 * h
+    kink = np.zeros(h.shape, dtype=bool)
+    hits = []
+    for s in range(base.M):
+        cross = h4 * np.abs(u[s])[:, None] > ser.dstar[s][None, :]
+        cross[:, ser.dense] = False  # those columns are redone densely anyway
+        if cross.any():
+            a, b = np.nonzero(cross)
+            hits.append((np.full(a.size, s), a, b))
+            kink |= cross
+    if not hits:
+        return kink
+    s, a, b = (np.concatenate(x) for x in zip(*hits))
+    step = max(1, chunk_bytes // (8 * 4 * 4 * max(base.spec.dims[block.layer :])))
+    for i0 in range(0, s.size, step):
+        i = slice(i0, i0 + step)
+        t = (h[a[i], b[i]] * u[s[i], a[i]])[:, None] * STENCIL[None, :]  # (n, 4)
+        c = ser.coeffs[:, s[i], b[i]]  # (K, n)
+        series = np.zeros(t.shape)
+        for n in range(c.shape[0], 0, -1):
+            series += c[n - 1][:, None]
+            series *= t
+        fix = _relu_exact(base, block.layer, s[i], b[i], t) - series
+        np.add.at(f, (slice(None), a[i], b[i]), fix.T)
+    return kink
+
+
+def _relu_exact(base: _Base, l: int, s: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``phi_{s,b}(t)`` (n, 4) exactly: one sample per row, ``z_l[s, b]`` moved by ``t``."""
+    relu = Activation.RELU
+    da = _act_diff(relu, base.zs[l][s, b][:, None], None, t)
+    dz = da[:, :, None] * base.layers[l][0][b][:, None, :]  # (n, 4, D_{l+1})
+    for m in range(l + 1, base.L):
+        da = _act_diff(relu, base.zs[m][s][:, None, :], None, dz)
+        dz = _matmul(da.reshape(-1, da.shape[-1]), base.layers[m][0]).reshape(da.shape[:-1] + (-1,))
+    y = base.labels[s][:, None, :]
+    if base.spec.loss is Loss.CE:
+        p = base.acts[-1][s][:, None, :]
+        return base.ysum[s][:, None] * np.log1p(np.sum(p * np.expm1(dz), axis=2)) - np.sum(y * dz, axis=2)
+    A, B = base.act_coeffs(base.L)
+    zL = base.zs[base.L][s][:, None, :]
+    dy = _act_diff(Activation.SIGMOID, zL, (A[s][:, None, :], B[s][:, None, :]), dz)
+    return np.sum(dy * ((base.acts[-1][s][:, None, :] - y) + 0.5 * dy), axis=2)
+
+
+def _dense_entries(base: _Base, block: Block, h: np.ndarray, cols: np.ndarray, chunk_bytes: int,
+                   rows: np.ndarray | None = None):
+    """Stencil values ``f (4, rows, cols)`` and kinks by the dense path (``_tile``), tiled."""
+    l = block.layer
+    u_all = _block_u(base, block).T  # (rows, M): row a is how z_l[:, col] moves
+    if rows is not None:
+        u_all = u_all[rows]
+    nr, nc = h.shape
+    dense = l < base.L
+    per_entry = 4 * base.M * 8 * (6 + (4 * max(base.spec.dims[l + 1 :]) if dense else 0))
+    ncol = int(max(1, min(nc, chunk_bytes // per_entry)))
+    nrow = int(max(1, min(nr, chunk_bytes // (per_entry * ncol))))
+    f = np.empty((4, nr, nc))
+    kink = np.zeros((nr, nc), dtype=bool)
+    for r0 in range(0, nr, nrow):
+        r = slice(r0, min(nr, r0 + nrow))
+        for c0 in range(0, nc, ncol):
+            c = slice(c0, min(nc, c0 + ncol))
+            ft, kink[r, c] = _tile(base, l, u_all[r], cols[c], h[r, c], chunk_bytes)
+            f[:, r, c] = np.moveaxis(ft, 1, 0)
+    return f, kink
+
+
+def _tile(base: _Base, l: int, u: np.ndarray, c: np.ndarray, h: np.ndarray, chunk_bytes: int):
     """Cost changes ``f (A, 4, C)`` at the stencil points of a tile of layer-l entries, and kinks.
 
-    ``u (A, M)`` is how z_l[:, col] moves per unit of each row's entries, ``h (A, C)``.
+    ``u (A, M)`` is how z_l[:, col] moves per unit of each row's entries, ``c`` the
+    columns, ``h (A, C)``.  Exact changes (``_act_diff``) propagated densely.
     """
     spec = base.spec
     hs = h[:, None, :] * STENCIL[None, :, None]  # (A, 4, C)
     dmax = 4.0 * float(np.max(h)) * float(np.max(np.abs(u)))  # >= max |d|
-    cumulant = l == base.L - 1 and spec.loss is Loss.CE
-    if cumulant and spec.activation is not Activation.RELU:  # fold k of tanh(k d) into the step
-        kappa = _KAPPA[spec.activation]
-        d = (hs * kappa)[:, :, None, :] * u[:, None, :, None]  # (A, 4, M, C), k d
-    else:
-        d = hs[:, :, None, :] * u[:, None, :, None]  # (A, 4, M, C)
+    d = hs[:, :, None, :] * u[:, None, :, None]  # (A, 4, M, C)
     kink = np.zeros(h.shape, dtype=bool)
     if l == base.L:  # output layer: z_L[:, col] moves by d
         y = base.labels[:, c]
         if spec.loss is Loss.CE:
             p = base.acts[-1][:, c]
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 t = np.expm1(d)
                 t *= p
                 t = np.log1p(t, out=t)
@@ -463,21 +949,6 @@ def _tile(base: _Base, l: int, u: np.ndarray, c: slice, h: np.ndarray, chunk_byt
     else:
         A, B = base.act_coeffs(l)
         coeffs = (A[:, c], B[:, c])
-    if cumulant:
-        coeffs_c, radius = base.cumulants()
-        damax = _LIP[spec.activation] * dmax
-        c1 = float(np.max(np.abs(coeffs_c[0][:, c])))
-        # relative accuracy of da that keeps its share of the error budget
-        rtol = max(EPS / 8, SERIES_BUDGET * EPS * base.per_sample_scale / max(c1 * damax, 1e-300))
-        if spec.activation is Activation.RELU:
-            da = _act_diff(spec.activation, z, coeffs, d)
-        else:
-            da = _act_diff(spec.activation, z, coeffs, d, kappa * dmax, rtol, scaled=True)
-        f = _cumulant_series(base, da, c, damax)
-        if f is not None:
-            return f, kink
-        if spec.activation is not Activation.RELU:  # undo the folded k for the general path
-            d = hs[:, :, None, :] * u[:, None, :, None]
     da = _act_diff(spec.activation, z, coeffs, d, dmax)  # (A, 4, M, C)
     # dense: z_{l+1}[i, :] moves by da[i] * W_{l+1}[col, :], a few rows at a time
     W = base.layers[l][0][c]  # (C, D_{l+1})
@@ -490,32 +961,6 @@ def _tile(base: _Base, l: int, u: np.ndarray, c: slice, h: np.ndarray, chunk_byt
         f[a], kk = _propagate(base, l + 1, dz)
         kink[a] |= np.any(kk, axis=1)
     return f, kink
-
-
-def _cumulant_series(base: _Base, da: np.ndarray, c: slice, bound: float):
-    """``sum_i dc_i`` via the cumulant series, or None when its remainder is not small enough.
-
-    ``bound >= max |da|``.  Remainder after order K: ``sum_{K<n<=8} max|C_n| bound**n`` plus
-    the Cauchy bound of the orders above 8 (module docstring).
-    """
-    coeffs, radius = base.cumulants()
-    x = bound * float(np.max(radius[:, c])) * 4 / pi
-    tol = SERIES_BUDGET * EPS * base.per_sample_scale
-    ymax = float(np.max(np.abs(base.ysum)))
-    if not (x < 0.5 and tol > 0):
-        return None
-    sizes = [float(np.max(np.abs(coeffs[n][:, c]))) * bound ** (n + 1) for n in range(_MAX_CUMULANT)]
-    tail = 2 * ymax * x ** (_MAX_CUMULANT + 1) / (1 - x)
-    for K in range(2, _MAX_CUMULANT + 1):
-        if sum(sizes[K:]) + tail <= tol:
-            break
-    else:
-        return None
-    acc = da * coeffs[K - 1][:, c]
-    for n in range(K - 2, -1, -1):
-        acc += coeffs[n][:, c]
-        acc *= da
-    return np.sum(acc, axis=2)
 
 
 # ---------------------------------------------------------------------------- fast mode
@@ -574,8 +1019,10 @@ def directional_check(
         kink = np.any(kk, axis=1)
         num, noi = central_from_values(f[:, 0], f[:, 1], f[:, 2], f[:, 3], np.full(k, t), base.f_scale)
         noi = noi + dot_noise
-        with np.errstate(all="ignore"):
-            bad = ~(np.abs(gu - num) <= safety * noi) & ~kink
+        # the one judgement of a direction (fast_mode), with this mode's wider margin
+        agree = np.array([judge_direction(float(a), float(d), float(safety * n)) is Agreement.AGREE
+                          for a, d, n in zip(gu, num, noi)], dtype=bool)
+        bad = ~agree & ~kink
         finite = bool(np.all(np.isfinite(g)))
         suspect = bool(np.any(bad)) or not finite
         out.append(

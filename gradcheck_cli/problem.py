@@ -63,11 +63,14 @@ def prepare_expression(
 ) -> ExpressionProblem:
     """Parse the expression, ``--wrt`` and ``--grad``; derive sympy's partials."""
     from . import expression as ex
-    from .points import at_names, parse_names, split_at
+    from .expression.functions import CONSTANTS, FUNCTIONS
+    from .points import at_names, parse_names, split_at, text_names
 
     parsed = ex.parse(text)
     at_specs = tuple(split_at(spec) for spec in at)
-    known = sorted(set(parsed.variables) | at_names(at_specs))
+    # a name written in the text is a variable even when it cancels (0*y): its partial is 0
+    written = {n for n in text_names(text) if n not in FUNCTIONS and n not in CONSTANTS}
+    known = sorted(set(parsed.variables) | at_names(at_specs) | written)
     if wrt is None or wrt == "":
         wrt_names = list(parsed.variables)
     elif isinstance(wrt, str):
@@ -101,11 +104,15 @@ def point_text(names: Sequence[str], point: np.ndarray) -> str:
     return point_label(dict(zip(names, (float(v) for v in point))))
 
 
-def expression_points(problem: ExpressionProblem, points: int | None = None, seed: int = 0) -> np.ndarray:
+def expression_points(
+    problem: ExpressionProblem, points: int | None = None, seed: int = 0, option: str = "--at"
+) -> np.ndarray:
     """The points to check, shape ``(P, len(names))``: ``--at`` ones (``problem.at``), else
     ``points`` random ones (default 3; with ``--at`` too: both).
 
-    Every point must have f and sympy's partials real and finite (DomainError otherwise).
+    Every point must have f and sympy's partials real and finite (DomainError otherwise,
+    saying whether the point is a singularity, outside the domain, or where float64
+    overflows).  ``option`` names the option the points come from (``--at``, ``--x0``).
     """
     from . import expression as ex
     from .points import parse_at
@@ -115,25 +122,37 @@ def expression_points(problem: ExpressionProblem, points: int | None = None, see
     if points is not None and points < 1:
         raise OptionError(f"--points must be at least 1, got {points}")
     if at:
-        pts = np.array([parse_at(spec, names, ex.parse_constant) for spec in at])
-        vals = F(pts.T)
+        pts = np.array([parse_at(spec, names, ex.parse_constant, option) for spec in at])
+        with np.errstate(all="ignore"):
+            vals = F(pts.T)
         for p, col in zip(pts, vals.T):
-            if not np.isfinite(col[0]):
-                raise DomainError(
-                    f"point {point_text(names, p)} is outside the domain: "
-                    f"f = {ex.display(problem.expression.expr)} is not real and finite there"
-                    + (" (it overflows float64)" if np.isinf(col[0]) else "")
-                )
-            for v, d, dv in zip(problem.wrt, problem.derivatives, col[1:]):
-                if not np.isfinite(dv):
-                    raise DomainError(
-                        f"point {point_text(names, p)} is outside the domain: "
-                        f"d/d{v} = {ex.display(d)} is not real and finite there"
-                    )
+            labelled = [(f"f = {ex.display(problem.expression.expr)}", problem.expression.expr, col[0])]
+            labelled += [(f"d/d{v} = {ex.display(d)}", d, dv)
+                         for v, d, dv in zip(problem.wrt, problem.derivatives, col[1:])]
+            for label, e, value in labelled:
+                if not np.isfinite(value):
+                    raise DomainError(_not_finite(label, e, names, p))
         if points is not None:
             pts = np.concatenate([pts, _random(problem, F, points, seed)])
         return pts
     return _random(problem, F, 3 if points is None else points, seed)
+
+
+def _not_finite(label: str, expr, names: Sequence[str], point: np.ndarray) -> str:
+    """Why ``label`` (``f = log(x)``) has no float64 value at ``point``, in one line."""
+    from . import expression as ex
+
+    where = point_text(names, point)
+    kind, value = ex.why_not_finite(expr, names, point)
+    if kind == "singular":
+        return f"point {where} is a singularity: {label} is infinite there"
+    if kind == "too large":
+        return f"at {where}, {label} is {value}, beyond float64's range (1.8e308)"
+    if kind == "overflow":
+        shown = f" ({value})" if value not in ("0.0", "-0.0") else ""
+        return (f"at {where}, float64 overflows while computing {label}, whose value{shown} "
+                "is finite: rewrite it in a stable form, or check at another point")
+    return f"point {where} is outside the domain: {label} is not real and finite there"
 
 
 def _random(problem: ExpressionProblem, F, count: int, seed: int) -> np.ndarray:

@@ -26,8 +26,15 @@ def json_number(x: float | None) -> float | None:
 
 
 def number_label(v: float) -> str:
-    """A coordinate as the user reads it: 6 significant digits."""
-    return f"{v:.6g}"
+    """A coordinate as the user reads it: the shortest text that reads back as the same
+    float (``1.000001``, ``-2``, ``1e-05``), so that two different points never share a
+    label.  Random points are drawn with 6 significant digits (``points.py``), so their
+    labels stay short."""
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    text = repr(v)
+    return text[:-2] if text.endswith(".0") else text
 
 
 def point_label(point: Mapping[str, float]) -> str:
@@ -93,9 +100,12 @@ class BlockResult:
     worst_index: tuple[int, ...] | None
     status: Status
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: fast mode: random directions along which the block was checked (``checked`` counts
+    #: entries checked one by one, 0 when the directions agreed)
+    directions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "shape": list(self.shape),
             "checked": self.checked,
@@ -103,6 +113,9 @@ class BlockResult:
             "worst_index": None if self.worst_index is None else [int(i) for i in self.worst_index],
             "status": self.status.value,
         }
+        if self.directions:
+            out["directions"] = self.directions
+        return out
 
 
 def count_statuses(statuses: Sequence[Status]) -> dict[str, int]:
@@ -148,12 +161,15 @@ class NetworkSubject:
 
 @dataclass(frozen=True)
 class XSource:
-    """Where x came from: ``normal`` (N(0, 1) with ``seed``), ``file`` (``path``) or ``given``."""
+    """Where x came from: ``normal`` (N(0, 1) with ``seed``), ``uniform`` (U(low, high) with
+    ``seed``), ``file`` (``path``) or ``given``."""
 
     kind: str
     seed: int | None = None
     path: str | None = None
     values: tuple[float, ...] | None = None  # a short given x, for the header
+    low: float | None = None  # ``uniform``: x ~ U(low, high)
+    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -239,11 +255,63 @@ class SanityItem:
 
 
 @dataclass(frozen=True)
+class Effort:
+    """What a black-box check of users' code cost and how each entry got its verdict.
+
+    ``entries`` got a verdict: ``checked`` directly (a central
+    difference each), ``excluded`` (passed by exclusion: inside sets whose random
+    directions agreed, ``fast_mode``), ``unchecked`` (inside the suspect sets of a
+    block-wide bug, which were reported with ``checked`` samples instead).  ``calls`` of
+    the user's function (the first call, for the claimed gradient, included), ``seconds``
+    of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
+    splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
+    an entry passed by exclusion could still have (``fast_mode``: proved when it is the
+    only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
+    a seeded run is reproducible.
+    """
+
+    mode: Mode
+    entries: int
+    checked: int
+    excluded: int
+    unchecked: int
+    calls: int
+    seconds: float
+    directions: int = 0
+    blockwide: tuple[str, ...] = ()
+    max_bound: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
+                "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
+                "directions": self.directions,
+                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound)}
+
+
+@dataclass(frozen=True)
 class TaylorAt:
     """The Taylor test (``sweep.Taylor``) at one point of an expression."""
 
     point: Mapping[str, float]
     taylor: Any  # sweep.Taylor
+
+
+@dataclass(frozen=True)
+class CostCheck:
+    """``net --impl``: the user's cost against the built-in reference cost at the same
+    parameters (the contract's top-level ``cost_check``), with the verdict of a check
+    whose floor is the round-off of a sum of M per-sample costs."""
+
+    yours: float
+    reference: float
+    rel_error: float
+    floor: float
+    status: Status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"yours": json_number(self.yours), "reference": json_number(self.reference),
+                "rel_error": json_number(self.rel_error), "floor": json_number(self.floor),
+                "status": self.status.value}
 
 
 @dataclass(frozen=True)
@@ -273,12 +341,14 @@ class Report:
     function: FunctionSubject | None = None
     layer: LayerSubject | None = None
     sanity: tuple[SanityItem, ...] = ()
+    cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
     # extras
     order: int = 1
     mode: Mode | None = None
     fast_directions: int | None = None  # net --mode fast: directions per block
     quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
     impl_calls: int | None = None  # net --impl: calls of the user's function in a full check
+    effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
     seed: int | None = None
     taylor_order: float | None = None
     taylor_test: Any = None  # net/func --taylor: sweep.Taylor along a random direction
@@ -339,6 +409,8 @@ class Report:
             d["blocks"] = [b.to_dict() for b in self.blocks]
         if self.hints or self.command in ("net", "func", "layer"):
             d["hints"] = list(self.hints)
+        if self.cost_check is not None:
+            d["cost_check"] = self.cost_check.to_dict()
         d.update(self._extras())
         return d
 
@@ -351,6 +423,8 @@ class Report:
             e["cost"] = json_number(self.cost)
         if self.mode is not None:
             e["mode"] = self.mode.value
+        if self.effort is not None:
+            e["effort"] = self.effort.to_dict()
         if self.sanity:
             e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
         if self.component is not None:

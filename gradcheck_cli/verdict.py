@@ -89,7 +89,8 @@ def floor_from_noise(noise: np.ndarray | float, thresholds: Thresholds) -> np.nd
     noise = np.asarray(noise, dtype=float)
     if thresholds.floor is not None:
         return np.full(noise.shape, float(thresholds.floor))
-    return np.abs(noise) / thresholds.pass_tol
+    with np.errstate(over="ignore"):  # noise near float64's limit: an infinite floor
+        return np.abs(noise) / thresholds.pass_tol
 
 
 def relative_error(analytic, numeric, floor) -> np.ndarray:

@@ -47,7 +47,7 @@ def test_claimed_gradients_positional_and_named():
         ({"grads": ["cos(q)"]}, UnknownNameError, "unknown variable 'q'"),
         ({"wrt": "q"}, OptionError, "--wrt: unknown variable 'q'"),
         ({"at": ["x=-1"]}, DomainError, "point x=-1 is outside the domain: f = log(x) is not real and finite there"),
-        ({"at": ["x=0"]}, DomainError, "outside the domain"),
+        ({"at": ["x=0"]}, DomainError, "point x=0 is a singularity: f = log(x) is infinite there"),
         ({"points": 0}, OptionError, "--points must be at least 1"),
         ({"method": "forward"}, OptionError, "--method must be one of"),
         ({"eps": -1.0}, OptionError, "--eps must be a positive number"),
@@ -112,3 +112,14 @@ def test_judge_blocks_with_sampled_indices_and_kinks():
                                 kink=np.array([False, True]), indices=np.array([4, 5]))], Thresholds())
     assert v.blocks[0].status is Status.PASS and v.counts["kink"] == 1
     assert v.checks[0].index == (1, 1)
+
+
+def test_wrt_a_variable_that_cancels_is_drawn_like_the_others():
+    """issue 10 item 8: "x**2 + 0*y" --wrt x,y with random points; y's partial is 0."""
+    r = check_expression("x**2 + 0*y", wrt="x,y", points=3)
+    assert [c.name for c in r.checks] == ["x", "y"] * 3
+    assert all(set(c.point) == {"x", "y"} for c in r.checks)
+    assert len({c.point["y"] for c in r.checks}) == 3  # drawn, not fixed
+    assert all(c.analytic == 0.0 and c.status is Status.PASS for c in r.checks if c.name == "y")
+    with pytest.raises(OptionError, match="--wrt: unknown variable 'sin'"):
+        check_expression("sin(x)", wrt="x,sin")

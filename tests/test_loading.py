@@ -555,3 +555,101 @@ def test_cost_only():
     assert str(err) == "c.py:f returned a non-finite cost (inf)"
     err = user_error(UserFunction(lambda x: x, "c.py:f").cost_only, np.zeros(2))
     assert str(err) == "c.py:f returned a cost of shape (2,), expected a scalar"
+
+
+# --------------------------------------------------------------------------- issue 10: sharp edges
+
+
+def test_only_python_files_are_loaded_and_never_echoed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    secret = "root:x:0:0:TOPSECRET:/root:/bin/bash\n"
+    write(tmp_path / "passwd", secret)
+    write(tmp_path / "notes.txt", secret)
+    for spec, source in [(f"{tmp_path / 'passwd'}:root", str(tmp_path / "passwd")),
+                         ("notes.txt:root", "notes.txt"), ("passwd:root", "passwd")]:
+        message = load_error(spec)
+        assert message == (
+            f"cannot load '{spec}': '{source}' is not a Python file (expected FILE.py:NAME or module:NAME)"
+        )
+        assert "TOPSECRET" not in message
+
+
+def test_etc_passwd_is_refused_on_the_command_line(cli):
+    if not os.path.isfile("/etc/passwd"):
+        pytest.skip("no /etc/passwd here")
+    r = cli("func", "/etc/passwd:root")
+    assert r.code == 2 and r.out == ""
+    assert r.err == ("error: cannot load '/etc/passwd:root': '/etc/passwd' is not a Python file "
+                     "(expected FILE.py:NAME or module:NAME)\n")
+
+
+def test_load_npy_refuses_what_is_not_a_npy_file(tmp_path):
+    from gradcheck_cli.loading import load_npy
+
+    (tmp_path / "text.npy").write_text("1 2 3\n")
+    np.savez(tmp_path / "arch.npz", a=np.ones(2))
+    np.save(tmp_path / "obj.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "ok.npy", np.arange(3.0))
+    cases = {
+        "text.npy": "is not a .npy file (write one with np.save)",
+        "arch.npz": "is a .npz archive, not a .npy file",
+        "obj.npy": "holds Python objects, expected an array of real numbers",
+        "missing.npy": "--x: no file",
+    }
+    for name, message in cases.items():
+        with pytest.raises(LoadError) as info:
+            load_npy(str(tmp_path / name), "--x")
+        assert message in str(info.value) and "allow_pickle" not in str(info.value)
+    assert load_npy(str(tmp_path / "ok.npy"), "--x").tolist() == [0.0, 1.0, 2.0]
+
+
+UNSEEDED = """
+import numpy as np
+KEPT = np.random.default_rng(0)
+def fresh(x):
+    return float(np.sum(x**2) + 1e-3 * np.random.default_rng().normal()), 2 * x
+def kept(x):
+    return float(np.sum(x**2)), 2 * x + KEPT.normal(size=x.shape)
+def legacy(x):
+    mask = np.random.rand(*x.shape) > 0.5
+    return float(np.sum(mask * x**2)), 2 * mask * x
+def cost_only(x):
+    return float(np.sum(x**2) + np.random.default_rng().normal())
+"""
+
+
+def test_randomness_that_cannot_be_reset_is_detected(tmp_path, monkeypatch):
+    """issue 10 item 9: two calls at the same x that disagree are refused, with the reason."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "rnd.py", UNSEEDED)
+    x = np.arange(3.0)
+    for name, what in [("fresh", "different costs ("), ("kept", "different gradients")]:
+        uf = UserFunction(load_callable(f"rnd.py:{name}"), f"rnd.py:{name}")
+        err = user_error(uf.cost_and_grad, x, grad_shape=(3,))
+        assert f"rnd.py:{name} returned {what}" in str(err)
+        assert "np.random.default_rng()" in str(err)
+    uf = UserFunction(load_callable("rnd.py:cost_only"), "rnd.py:cost_only")
+    assert "different costs" in str(user_error(uf.cost_only, x))
+    # numpy.random's legacy state is reset before every call: that randomness is fine
+    uf = UserFunction(load_callable("rnd.py:legacy"), "rnd.py:legacy")
+    assert uf.cost_and_grad(x, grad_shape=(3,))[0] == uf.cost_and_grad(x, grad_shape=(3,))[0]
+
+
+def test_unseeded_randomness_exits_2_on_the_command_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "rnd.py", UNSEEDED)
+    r = cli("func", "rnd.py:fresh", "--shape", "3")
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith("error: rnd.py:fresh returned different costs (") and r.err.count("\n") == 1
+    assert cli("func", "rnd.py:legacy", "--shape", "3").code == 0
+
+
+def test_repeatability_allows_a_few_ulps_but_not_more():
+    from gradcheck_cli.loading import REPEAT_ULPS, _agree
+
+    a = np.array([1.0, -2.0, np.nan])
+    assert _agree(a, a.copy())
+    assert _agree(a, a + np.array([8 * np.finfo(float).eps, 0, 0]))
+    assert not _agree(a, a + np.array([0, 4 * REPEAT_ULPS * np.finfo(float).eps, 0]))
+    assert not _agree(a, np.array([1.0, -2.0, 0.0]))
+    assert not _agree(np.array(1.0), np.array(np.inf))

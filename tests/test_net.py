@@ -429,16 +429,15 @@ def test_impl_correct_passes_with_a_cost_row(cli, impl):
     r = cli("net", "--dims", "10", "5", "10", "--impl", target)
     assert r.code == ExitCode.OK, r.out + r.err
     assert f"implementation: {target}" in r.out
-    cost_rows = table_rows(r.out, "cost")
-    assert len(cost_rows) == 1 and cost_rows[0].rstrip().endswith("PASS")
+    assert "cost check PASS (rel error" in " ".join(r.out.split()) and not table_rows(r.out, "cost")
     for name in BLOCKS_3:
         assert table_rows(r.out, name)[0].rstrip().endswith("PASS")
     assert "WARN" not in r.out and "FAIL" not in r.out
     r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", target)
     assert r.code == ExitCode.OK
-    cost = [c for c in doc["checks"] if c["name"] == "cost"]
-    assert len(cost) == 1 and cost[0]["status"] == "pass"
-    assert cost[0]["analytic"] == pytest.approx(cost[0]["numeric"], rel=1e-12)
+    assert not [c for c in doc["checks"] if c["name"] == "cost"]
+    cost = doc["cost_check"]
+    assert cost["status"] == "pass" and cost["yours"] == pytest.approx(cost["reference"], rel=1e-12)
     assert doc["summary"] == {"checks": 116, "pass": 116, "warn": 0, "fail": 0, "kink": 0}
     assert set(statuses(doc).values()) == {"pass"}
 
@@ -465,7 +464,7 @@ def test_impl_b1_halved_fails_only_b1_with_a_factor_hint(cli, impl, mode):
         assert c["analytic"] == pytest.approx(0.5 * c["numeric"], rel=1e-5)
     assert any("b1: every entry is 0.5x the numeric value" in h and "factor of 2" in h
                for h in doc["hints"]), doc["hints"]
-    assert next(c for c in doc["checks"] if c["name"] == "cost")["status"] == "pass"
+    assert doc["cost_check"]["status"] == "pass"
 
 
 def test_impl_b1_halved_table_names_entries(cli, impl):
@@ -491,16 +490,16 @@ def test_impl_drawing_from_np_random_passes(cli, impl, variant):
 def test_impl_mean_cost_fails_the_cost_check(cli, impl):
     r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", impl("mean_cost"))
     assert r.code == ExitCode.CHECK_FAILED
-    cost = next(c for c in doc["checks"] if c["name"] == "cost")
+    cost = doc["cost_check"]
     assert cost["status"] == "fail"
-    assert cost["analytic"] == pytest.approx(cost["numeric"] / 20, rel=1e-12)
+    assert cost["yours"] == pytest.approx(cost["reference"] / 20, rel=1e-12)
     # its gradient is the gradient of its own (mean) cost: every block passes
     assert set(statuses(doc).values()) == {"pass"}
     assert doc["summary"]["fail"] == 1
     assert any("averaged over the samples instead of summed" in h for h in doc["hints"]), doc["hints"]
     t = cli("net", "--dims", "10", "5", "10", "--impl", impl("mean_cost"))
     assert t.code == ExitCode.CHECK_FAILED
-    assert table_rows(t.out, "cost")[0].rstrip().endswith("FAIL")
+    assert "cost check FAIL (rel error 9.5e-01)" in " ".join(t.out.split())
     assert "averaged over the samples instead of summed" in t.out
 
 
@@ -748,7 +747,8 @@ def test_api_report_of_the_built_in_network():
 def test_api_accepts_a_callable_impl():
     report = check_network((10, 5, 10), impl=models.forward_backward_prop)
     assert report.passed and report.counts["fail"] == 0 and report.counts["warn"] == 0
-    assert [c.name for c in report.checks][0] == "cost"
+    assert report.cost_check is not None and report.cost_check.status.value == "pass"
+    assert all(c.index for c in report.checks)  # every check has a block name and an index
 
 
 def test_api_bug_report():

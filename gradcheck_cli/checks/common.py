@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..choices import Method
-from ..diagnosis import TAYLOR_DISAGREES, ratio_hint
+from ..choices import Method, Mode
+from ..diagnosis import TAYLOR_DISAGREES, nonfinite_hint, ratio_hint
 from ..errors import OptionError
 from ..finite_diff import validate_step
 from ..inputs import sample_indices, validate_hvp, validate_seed, validate_top, validate_x
@@ -71,15 +71,18 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         floor = floor_from_noise(b.noise, thresholds)
         rel = relative_error(b.analytic, b.numeric, floor)
         code = status_codes(rel, thresholds, b.kink)
+        # a NaN/inf in the user's gradient has no relative error: NaN (JSON null, table
+        # "nan"), ranked worst, and a failure (status_codes fails any non-finite rel)
+        rel = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), rel, np.nan)
         st = STATUS_BY_CODE[code]
         idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
-        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf))
+        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf, posinf=np.inf))
         w = int(np.argmax(ranked)) if len(rel) else None
         tally = np.bincount(code, minlength=4)
         c = {"checks": len(rel), "pass": int(tally[0]), "warn": int(tally[1]), "fail": int(tally[2]), "kink": int(tally[3])}
         results.append(BlockResult(
             name=b.name, shape=tuple(b.shape), checked=len(rel),
-            max_rel_error=float(ranked[w]) if w is not None and ranked[w] >= 0 else 0.0,
+            max_rel_error=float(rel[w]) if w is not None and ranked[w] >= 0 else 0.0,
             worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
             status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
         ))
@@ -106,6 +109,79 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
             index=tuple(int(k) for k in np.unravel_index(flat, b.shape)),
         ))
     return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels)
+
+
+def blackbox_check(cost, x: np.ndarray, g: np.ndarray, blocks=None, *, mode: Mode = Mode.ADAPTIVE,
+                   thresholds: Thresholds = Thresholds(), seed: int = 0, f0: float | None = None,
+                   step: float | None = None, indices=None, progress=None):
+    """The black-box check of users' code (``fast_mode``): adaptive (``fast`` is the same)
+    or every entry (``full``, or when ``indices`` are given).  Returns its ``AdaptiveResult``."""
+    from .. import fast_mode
+
+    if mode is Mode.FULL or indices is not None:
+        return fast_mode.check_every_entry(cost, x, g, blocks, thresholds=thresholds, indices=indices,
+                                           f0=f0, step=step, progress=progress)
+    return fast_mode.check_adaptive(cost, x, g, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
+                                    progress=progress)
+
+
+def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
+                     calls: int | None = None) -> tuple[BlockVerdict, "Effort"]:
+    """The verdict of a ``fast_mode`` result: ``judge_blocks`` on the entries checked
+    directly, plus the entries passed by exclusion (counted as ``pass``, in ``checked``).
+
+    Entries left unchecked in a block that has no failing entry (the search gave up on
+    them) count as ``warn``: never as ``pass``.  ``kink`` is a flat mask of the parameter
+    vector (relu stencils).  ``calls``: every call of the user's code (``UserFunction.calls``,
+    the first calls included); default the search's own.
+    """
+    from dataclasses import replace
+
+    from ..fast_mode import How
+    from ..results import Effort, merge_counts
+    from ..verdict import Status
+
+    data = []
+    for b in result.blocks:
+        c = b.checked
+        k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
+        data.append(BlockData(b.name, b.shape, b.analytic[c], b.numeric[c], b.noise[c], k, indices=c))
+    verdict = judge_blocks(data, thresholds, top)
+    blocks, counts = [], []
+    bounds = []
+    for b, r in zip(result.blocks, verdict.blocks):
+        excluded = int(np.sum(b.how == How.EXCLUDED))
+        unchecked = int(np.sum(b.how == How.UNCHECKED))
+        c = dict(r.counts)
+        c["checks"] += excluded
+        c["pass"] += excluded
+        status = r.status if r.checked else Status.PASS
+        if unchecked and status is not Status.FAIL:
+            c["checks"] += unchecked
+            c["warn"] += unchecked
+            status = Status.WARN
+        counts.append(c)
+        blocks.append(replace(r, checked=r.checked + excluded, status=status, counts=c))
+        rb = b.relative_bound(thresholds)
+        if np.any(np.isfinite(rb)):
+            bounds.append(float(np.nanmax(rb)))
+    out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel)
+    tally = np.bincount(np.concatenate([b.how for b in result.blocks]).astype(np.int64), minlength=len(How))
+    effort = Effort(
+        mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]), checked=int(tally[How.CHECKED]),
+        excluded=int(tally[How.EXCLUDED]), unchecked=int(tally[How.UNCHECKED]),
+        calls=result.calls if calls is None else int(calls), seconds=result.seconds, directions=len(result.directions),
+        blockwide=tuple(b.name for b in result.blocks if b.blockwide),
+        max_bound=max(bounds) if bounds else None,
+    )
+    return out, effort
+
+
+def _validate_mode(mode) -> Mode:
+    try:
+        return Mode(mode)
+    except ValueError:
+        raise OptionError(f"--mode must be one of adaptive, fast, full, got {mode!r}") from None
 
 
 def callable_name(fn) -> str:
@@ -144,11 +220,13 @@ def with_second_opinions(report: Report, cost, grad_fn, x: np.ndarray, g: np.nda
                    seed=seed)
 
 
-def validate_gradient_options(x, *, sample=None, seed=0, eps=None, top=5, hvp=0) -> tuple[np.ndarray, np.ndarray | None]:
+def validate_gradient_options(x, *, sample=None, seed=0, eps=None, top=5, hvp=0,
+                              mode=Mode.ADAPTIVE) -> tuple[np.ndarray, np.ndarray | None]:
     """Validate what ``check_gradient`` takes, once (``func`` calls it before loading user code).
 
     Returns x as a fresh float64 array and the sampled flat indices (None: every entry).
     """
+    _validate_mode(mode)
     x0 = validate_x(x)
     validate_step(Method.CENTRAL, eps)
     validate_seed(seed)
@@ -172,17 +250,21 @@ def check_gradient(
     progress=None,
     hvp: int = 0,
     taylor: bool = False,
+    mode: Mode | str = Mode.ADAPTIVE,
 ) -> Report:
-    """Check the gradient of a black-box scalar function ``f`` at ``x`` entry by entry.
+    """Check the gradient of a black-box scalar function ``f`` at ``x``, every entry.
 
     ``f(x) -> (cost, grad)`` with ``grad`` of x's shape (the ``gradcheck_naive``
-    convention), or ``f(x) -> cost`` together with ``grad(x) -> array``.  Every entry
-    of x (or ``sample`` random ones, seeded by ``seed``) is checked against the central
-    difference ``(f(x + h e_k) - f(x - h e_k)) / 2h`` with ``h = eps**(1/3) max(|x_k|, 1)``
-    (or the fixed ``eps``), four calls per entry; its error is estimated from a second
-    step ``4h`` and the round-off of f (``finite_diff.blackbox_gradient``), and the
-    verdict is the usual one (``verdict``).  The report has one block, ``x``, plus
-    every failing entry and the ``top`` worst.
+    convention), or ``f(x) -> cost`` together with ``grad(x) -> array``.  ``mode``
+    ``adaptive`` (default; ``fast`` is the same) tests random-sign sets of entries and
+    splits only those that disagree (``fast_mode``: every entry gets a verdict, directly
+    or by exclusion, and an entry that its own check would fail cannot be masked);
+    ``full`` checks every entry (or ``sample`` random ones, seeded by ``seed``) with the
+    central difference ``(f(x + h e_k) - f(x - h e_k)) / 2h``, ``h = eps**(1/3) max(|x_k|,
+    1)`` (or the fixed ``eps``), two calls per entry (four when it does not pass within
+    round-off, to measure the truncation).  The verdict is the usual one (``verdict``).
+    The report has one block, ``x``, every failing entry and the ``top`` worst, and the
+    effort (``Report.effort``: entries, calls, seconds).
 
     Each call of f starts from the random state of ``random`` and ``numpy.random`` as it
     was when the check began (so f may draw random numbers) and gets a private copy of
@@ -195,29 +277,32 @@ def check_gradient(
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
     'pass'
     """
-    from ..finite_diff import blackbox_gradient
     from ..loading import UserFunction
     from ..verdict import Status
 
     x0, idx = validate_gradient_options(x, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)
+    mode = _validate_mode(mode)
     fu = f if isinstance(f, UserFunction) else UserFunction(f, name or callable_name(f))
     gu = None
     if grad is not None:
         gu = grad if isinstance(grad, UserFunction) else UserFunction(grad, callable_name(grad))
 
-    if gu is None:
-        cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
-        cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape)[0]  # noqa: E731
-    else:
-        cost0 = fu.cost_only(x0)
-        g = _grad_only(gu, x0)
-        cost = fu.cost_only
+    with fu.session():
+        if gu is None:
+            cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
+            cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape, copy=False)[0]  # noqa: E731
+        else:
+            cost0 = fu.cost_only(x0)
+            g = _grad_only(gu, x0)
+            cost = fu.cost_only
+        result = blackbox_check(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, seed=seed, f0=cost0, step=eps,
+                                indices=idx, progress=progress)
+    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode,
+                                       calls=fu.calls + (gu.calls if gu is not None else 0))
     total = x0.size if idx is None else len(idx)
-    step = None if progress is None else (lambda k: progress(k, total))
-    est = blackbox_gradient(cost, x0, indices=idx, step=eps, progress=step)
-    analytic = g.ravel() if idx is None else g.ravel()[idx]
-    block = BlockData("x", x0.shape, analytic, est.value, est.noise, indices=idx)
-    verdict = judge_blocks([block], thresholds, top)
+    block = result.blocks[0]
+    c = block.checked
+    analytic, numeric = block.analytic[c], block.numeric[c]
 
     subject = FunctionSubject(function=fu.name, gradient=None if gu is None else gu.name, source=source,
                               shape=tuple(x0.shape), cost=float(cost0), size=int(x0.size),
@@ -230,10 +315,13 @@ def check_gradient(
         checks=verdict.checks,
         counts=verdict.counts,
         blocks=verdict.blocks,
-        hints=ratio_hint(analytic, est.value, failing),
+        hints=(nonfinite_hint("x", np.asarray(g, dtype=float).reshape(x0.shape)),) if not np.all(np.isfinite(g))
+        else ratio_hint(analytic, numeric, failing),
         function=subject,
         seed=seed,
         shown=top,
+        mode=mode,
+        effort=effort,
     )
     if not (hvp or taylor):
         return report

@@ -22,7 +22,7 @@ def run_descent(text: str, *, x0: str, lr: float = 0.01, tol: float = 1e-5, max_
     """
     validate_descent(lr, tol, max_iter)
     problem = prepare_expression(text, [x0])
-    start = expression_points(problem)[0]
+    start = expression_points(problem, option="--x0")[0]
     F = ex.compile_many((problem.expression.expr,) + problem.derivatives, problem.names)
 
     def cost_and_grad(x: np.ndarray):

@@ -9,9 +9,10 @@ import numpy as np
 from ..choices import Activation, Loss, Method, Mode
 from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
-from ..results import BlockResult, Check, NetworkSubject, Report, count_statuses, merge_counts
+from ..results import BlockResult, Check, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, classify, floor_from_noise, relative_error
-from .common import callable_name, judge_blocks, network_block_data, with_second_opinions
+from .common import (blackbox_check, blackbox_verdict, callable_name, judge_blocks, network_block_data,
+                     with_second_opinions)
 
 def check_network(
     dims,
@@ -23,12 +24,13 @@ def check_network(
     mean: bool = False,
     impl=None,
     bug: str | None = None,
-    mode: Mode | str = Mode.FULL,
+    mode: Mode | str | None = None,
     top: int = 5,
     thresholds: Thresholds = Thresholds(),
     hvp: int = 0,
     taylor: bool = False,
     progress=None,
+    cost_check: bool = True,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -39,29 +41,37 @@ def check_network(
 
     ``impl`` is your ``NAME(data, labels, params, dimensions) -> (cost, grad)`` (a
     callable, or ``"FILE.py:NAME"`` / ``"module:NAME"``): its gradient is checked
-    against central differences of its own cost (four calls per entry; ``mode="fast"``
-    checks random directions first), and its cost against the reference cost (a check
-    named ``cost``).  Without ``impl`` the built-in network is checked with batched,
-    structured differences (``network_fd``); ``bug`` injects a classic mistake
+    against central differences of its own cost, a black box (``fast_mode``): ``mode``
+    ``adaptive`` (the default with ``impl``; ``fast`` is the same) tests random-sign sets
+    of entries and splits only the sets that disagree, ``full`` checks every entry (2
+    calls each); its cost is checked against the reference cost (the report's
+    ``cost_check``; ``cost_check=False`` skips it, for minibatch or dropout
+    implementations whose cost legitimately differs).  Without ``impl`` the built-in
+    network is checked with batched, structured differences (``network_fd``; ``mode``
+    ``full`` by default, ``fast``: its structured directions first, ``adaptive``: the
+    black-box search on the built-in cost); ``bug`` injects a classic mistake
     (``models.BUGS``).  The report has one block per parameter block, the failing and
-    ``top`` worst entries, and hints (``diagnosis``).
+    ``top`` worst entries, hints (``diagnosis``) and, for the black-box modes, the effort
+    (entries, calls, seconds).
 
     >>> check_network((10, 5, 10)).status.value
     'pass'
     """
     from .. import models, network_fd
     from ..diagnosis import cost_hint, diagnose
-    from ..fast_mode import FAST_DIRECTIONS, blackbox_numeric
+    from ..fast_mode import DIRECTIONS as FAST_DIRECTIONS
     from ..loading import UserFunction, load_seeded
 
     dims = models.parse_dims(dims)
     spec = models.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
     samples = models.validate_samples(spec, samples)
     validate_seed(seed)
+    if mode is None:
+        mode = Mode.ADAPTIVE if impl is not None else Mode.FULL
     try:
         mode = Mode(mode)
     except ValueError:
-        raise OptionError(f"--mode must be full or fast, got {mode!r}") from None
+        raise OptionError(f"--mode must be one of adaptive, fast, full, got {mode!r}") from None
     validate_top(top)
     validate_hvp(hvp)
     if impl is not None and bug is not None:
@@ -71,6 +81,7 @@ def check_network(
     blocks = spec.blocks
     ref_cost = models.cost(spec, data, labels, params)
     extra_checks, hints = [], []
+    compared = None
     name = None
 
     if impl is not None:
@@ -84,19 +95,22 @@ def check_network(
         def user_cg(p):
             return user.cost_and_grad(data, labels, p, dimensions, grad_shape=params.shape)
 
-        cost0, g = user_cg(params.copy())
-        user_cost = lambda p: user_cg(p)[0]  # noqa: E731
-        numeric, noise, full_blocks, directional = blackbox_numeric(
-            user_cost, params, blocks, g.ravel(), mode, seed, thresholds, progress)
+        user_cost = lambda p: user.cost_and_grad(  # noqa: E731
+            data, labels, p, dimensions, grad_shape=params.shape, copy=False)[0]
+        with user.session():
+            cost0, g = user_cg(params.copy())
+            searched = blackbox_check(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds,
+                                      seed=seed, f0=cost0, progress=progress)
         kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         # the cost check: yours against the reference, within the round-off of a sum of M terms
         cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
         cfloor = float(floor_from_noise(cost_noise, thresholds))
         crel = float(relative_error(cost0, ref_cost, cfloor))
         cstatus = classify(np.array([crel]), thresholds)[0]
-        extra_checks.append(Check(name="cost", analytic=cost0, numeric=ref_cost, rel_error=crel,
-                                  status=cstatus, floor=cfloor))
-        if cstatus is Status.FAIL and ref_cost != 0:
+        if cost_check:
+            compared = CostCheck(yours=float(cost0), reference=float(ref_cost), rel_error=crel,
+                                 floor=cfloor, status=cstatus)
+        if cost_check and cstatus is Status.FAIL and ref_cost != 0:
             hints.append(cost_hint(cost0 / ref_cost, samples, mean))
         grad_fn = lambda p: user_cg(p.reshape(params.shape))[1].ravel()  # noqa: E731
         cost_fn = user_cost
@@ -104,58 +118,78 @@ def check_network(
         cost0, g = models.cost_and_grad(spec, data, labels, params, bug=bug)
         cspec = models.cost_spec(spec, bug) if bug else spec
         directional = {}
-        if mode is Mode.FAST:
+        searched = None
+        if mode is Mode.ADAPTIVE:  # the black-box search, on the built-in cost
+            searched = blackbox_check(lambda p: models.cost(cspec, data, labels, p), params, g, blocks,
+                                      mode=mode, thresholds=thresholds, seed=seed, f0=cost0, progress=progress)
+            full_blocks = set()
+            kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+        elif mode is Mode.FAST:
             fast = network_fd.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=seed,
                                          thresholds=thresholds)
             full_blocks = set(fast.full_blocks)
             directional = {r.block: (r.analytic, r.numeric, r.noise) for r in fast.directional}
         else:
             full_blocks = {b.name for b in blocks}
-        if full_blocks:
+        if searched is None and full_blocks:
             numeric, noise, kink = network_fd.numeric_gradient(
                 cspec, data, labels, params, blocks=[b for b in blocks if b.name in full_blocks])
-        else:
+        elif searched is None:
             numeric = noise = np.full(params.size, np.nan)
             kink = np.zeros(params.size, bool)
         grad_fn = lambda p: models.cost_and_grad(spec, data, labels, p, bug=bug)[1]  # noqa: E731
         cost_fn = lambda p: models.cost(cspec, data, labels, p)  # noqa: E731
 
     g = np.asarray(g, dtype=float).ravel()
-    data_blocks = network_block_data([b for b in blocks if b.name in full_blocks], g, numeric, noise, kink)
-    verdict = judge_blocks(data_blocks, thresholds, top)
-    by_name = {r.name: r for r in verdict.blocks}
-    block_results, counts = [], [verdict.counts]
+    effort = None
+    if searched is not None:
+        verdict, effort = blackbox_verdict(searched, thresholds, top, mode, kink,
+                                           calls=user.calls if impl is not None else None)
+        block_results, counts = list(verdict.blocks), [verdict.counts]
+        how, numeric, noise = searched.flat(params.size)
+        numeric = np.where(np.isfinite(numeric), numeric, g)  # not checked directly: taken as right
+        analytic_blocks = [(r.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), r.status)
+                           for b, r in zip(blocks, block_results)]
+        full_blocks = {b.name for b in blocks}
+    else:
+        data_blocks = network_block_data([b for b in blocks if b.name in full_blocks], g, numeric, noise, kink)
+        verdict = judge_blocks(data_blocks, thresholds, top)
+        by_name = {r.name: r for r in verdict.blocks}
+        block_results, counts = [], [verdict.counts]
 
-    for b in blocks:
-        if b.name in by_name:
-            block_results.append(by_name[b.name])
-        else:  # fast mode: the directions agreed within their noise
-            a, d, dn = directional[b.name]
-            rel = relative_error(a, d, floor_from_noise(dn, thresholds))
-            block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS))
-            counts.append(count_statuses([Status.PASS] * len(a)))
-    # blocks that passed fast mode's directions count as right (numeric taken as analytic)
-    analytic_blocks = [
-        (b.name, g[b.slice].reshape(b.shape),
-         (numeric if b.name in by_name else g)[b.slice].reshape(b.shape),
-         by_name[b.name].status if b.name in by_name else Status.PASS)
-        for b in blocks
-    ]
+        for b in blocks:
+            if b.name in by_name:
+                block_results.append(by_name[b.name])
+            else:  # fast mode: the directions agreed within their noise
+                a, d, dn = directional[b.name]
+                rel = relative_error(a, d, floor_from_noise(dn, thresholds))
+                block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS,
+                                                 directions=len(a)))
+                counts.append(count_statuses([Status.PASS] * len(a)))
+        # blocks that passed fast mode's directions count as right (numeric taken as analytic)
+        analytic_blocks = [
+            (b.name, g[b.slice].reshape(b.shape),
+             (numeric if b.name in by_name else g)[b.slice].reshape(b.shape),
+             by_name[b.name].status if b.name in by_name else Status.PASS)
+            for b in blocks
+        ]
     hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
     checks = tuple(extra_checks) + verdict.checks
-    all_counts = merge_counts(counts + [count_statuses([c.status for c in extra_checks])])
+    extra = [c.status for c in extra_checks] + ([compared.status] if compared is not None else [])
+    all_counts = merge_counts(counts + [count_statuses(extra)])
     report = Report(
         command="net", method=Method.CENTRAL, thresholds=thresholds, checks=checks, counts=all_counts,
         blocks=tuple(block_results), param_count=spec.param_count, hints=tuple(hints), shown=top,
+        cost_check=compared,
         network=NetworkSubject(
             description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=name, cost=float(cost0),
-            reference_cost=float(ref_cost) if impl is not None else None,
+            reference_cost=float(ref_cost) if impl is not None and cost_check else None,
             bug=bug, bug_text=models.BUGS[bug] if bug else None,
         ),
-        mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST else None,
+        mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and searched is None else None,
         quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
-        impl_calls=4 * spec.param_count + 1 if impl is not None and mode is Mode.FULL else None,
+        effort=effort,
     )
     return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
 

@@ -11,6 +11,7 @@ from ..choices import Method
 from ..inputs import validate_seed
 from ..results import Check, Report, SanityItem, count_statuses
 from ..verdict import Status, Thresholds
+from ..choices import Mode
 from .common import check_gradient, judge_blocks, network_block_data
 
 
@@ -86,7 +87,7 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
             sub = _value_report(item.name, computed, item.expected, thresholds)
         else:
             if isinstance(item, sanity.GradientItem):
-                sub = check_gradient(item.f, item.make_x(rng), seed=seed, thresholds=thresholds, top=0,
+                sub = check_gradient(item.f, item.make_x(rng), seed=seed, thresholds=thresholds, top=0, mode=Mode.FULL,
                                      name=item.name)
             else:
                 sub = _network_report(item.dims, seed, thresholds)

@@ -10,7 +10,11 @@ The only package that imports sympy (each module below does):
 Imports point one way: functions <- parse, evaluate <- calculus.
 """
 
-from .calculus import (
+from ._deferred import install as _defer_tensors
+
+_defer_tensors()  # sympy's first Add need not import sympy.tensor and sympy.combinatorics
+
+from .calculus import (  # noqa: E402
     bounded_simplify,
     constant_value,
     derivation,
@@ -23,12 +27,13 @@ from .calculus import (
     node_kind,
     node_name,
     partial,
+    why_not_finite,
 )
-from .evaluate import compile_many, compile_one, kink_mask
-from .parse import Expression, parse, parse_constant, symbol
+from .evaluate import compile_many, compile_one, kink_mask  # noqa: E402
+from .parse import Expression, parse, parse_constant, symbol  # noqa: E402
 
 __all__ = [
     "Expression", "bounded_simplify", "compile_many", "compile_one", "constant_value", "derivation",
     "derivations", "derivatives", "display", "kink_mask", "kinks", "local_derivatives", "node_children",
-    "node_kind", "node_name", "parse", "parse_constant", "partial", "symbol",
+    "node_kind", "node_name", "parse", "parse_constant", "partial", "symbol", "why_not_finite",
 ]

@@ -21,6 +21,39 @@ from .functions import sigmoid, softplus
 from .parse import symbol
 
 
+def why_not_finite(expr: sp.Expr, names: Sequence[str], point: Sequence[float], seconds: float = 2.0) -> tuple[str, str]:
+    """Why float64 gives no finite real value of ``expr`` at ``point``, from an exact look.
+
+    Evaluates with sympy (30 digits) at the exact binary values of the point; returns
+    (kind, value as text):
+
+    - ``"singular"``: the true value is infinite (``log(0)``, ``1/0``);
+    - ``"too large"``: a finite real number beyond float64's 1.8e308 (``exp(1000)``);
+    - ``"overflow"``: a finite real number within range, but an intermediate result
+      overflows float64 (``-log(exp(a)/(exp(a)+1))`` at a=1001);
+    - ``"undefined"``: complex, NaN, or undecided within ``seconds``.
+    """
+    import mpmath
+
+    subs = {symbol(n): sp.Rational(float(v)) for n, v in zip(names, point)}
+    try:
+        with time_limit(seconds):
+            value = expr.xreplace(subs)
+            if value.has(sp.nan):
+                return "undefined", ""
+            if value.has(sp.zoo, sp.oo, -sp.oo):
+                return "singular", ""
+            number = value.evalf(30)
+            if number.is_infinite:
+                return "singular", ""
+            if number.is_Number and number.is_extended_real and number.is_finite:
+                text = mpmath.nstr(mpmath.mpf(number), 3)
+                return ("too large" if abs(number) > sp.Float(np.finfo(float).max) else "overflow"), text
+    except (TimeLimit, TypeError, ValueError, ZeroDivisionError, OverflowError):
+        pass
+    return "undefined", ""
+
+
 def display(expr: sp.Expr) -> str:
     """How an expression is shown to users (sympy's plain string form)."""
     return str(expr)

@@ -109,6 +109,14 @@ def _block_case(suite: ET.Element, report: Report, block, checks: Sequence[Check
     return _add_outcome(case, block.status, message, "\n".join(lines), report)
 
 
+def _cost_case(suite: ET.Element, report: Report, cc) -> str:
+    """``net --impl``'s cost check as its own test case, ``cost``."""
+    case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.command}", name="cost")
+    message = (f"cost: yours {_num(cc.yours)}, reference {_num(cc.reference)}, "
+               f"{_verdict_text(cc.status, cc.rel_error, report)}")
+    return _add_outcome(case, cc.status, message, message, report)
+
+
 def to_junit_xml(report: Report) -> str:
     """The report as a JUnit XML document (a string, with its XML declaration).
 
@@ -130,6 +138,8 @@ def to_junit_xml(report: Report) -> str:
         ("summary", report.summary_line()),
     ):
         ET.SubElement(props, "property", name=key, value=value)
+    if report.cost_check is not None:
+        outcomes.append(_cost_case(suite, report, report.cost_check))
     if report.blocks:
         for block in report.blocks:
             outcomes.append(_block_case(suite, report, block, report.checks))

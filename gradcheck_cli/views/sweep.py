@@ -15,7 +15,8 @@ from ..results import Report
 from .table import fmt_error, header_lines, render
 
 _REGIME_STYLE = {"truncation": "yellow", "best": "bold green", "round-off": "magenta", "flat": "red"}
-_REGIME_MARK = {"truncation": "•", "best": "◆", "round-off": "•", "flat": "•"}
+#: one symbol per regime, distinct without colour (a CI log, a pipe); coloured on a terminal
+_REGIME_MARK = {"truncation": "•", "best": "◆", "round-off": "×", "flat": "■"}
 PLOT_HINT = "pip install 'gradcheck-cli[plot]'"
 
 
@@ -27,10 +28,15 @@ def _log10(values):
         return np.where(a > 0, np.log10(np.where(a > 0, a, 1.0)), np.where(a == 0, -np.inf, np.nan))
 
 
-def sweep_chart(sweep, pass_tol: float = 1e-7) -> Text:
+def sweep_chart(sweep, pass_tol: float = 1e-7, width: int = 120) -> Text:
     """A log-log chart of relative error against step h (h grows to the right), one row
-    per decade, points coloured by regime, the best step as a diamond and the pass
-    tolerance as a dotted line."""
+    per decade, one symbol per regime (• truncation, × round-off, ◆ best step, ■ flat;
+    coloured on a terminal) and the pass tolerance as a dotted line.
+
+    Every line fits in ``width`` columns (3 columns per step, 2 when narrow; the
+    'pass tol' label and the legend entries move to lines of their own), so the chart
+    is never wrapped.
+    """
     import numpy as np
 
     steps = np.asarray(sweep["steps"], dtype=float)
@@ -44,7 +50,8 @@ def sweep_chart(sweep, pass_tol: float = 1e-7) -> Text:
     tol_row = int(round(math.log10(pass_tol)))
     rows = list(range(max(hi, tol_row), min(lo, tol_row) - 1, -1))
     has_zero, has_bad = bool(np.any(le == -np.inf)), bool(np.any(np.isnan(le)))
-    cell = 3
+    cell = 3 if 8 + 3 * len(le) + 14 <= width else 2
+    tol_label = 8 + cell * len(le) + 10 <= width
     text = Text("relative error\n", style="dim")
     for r in rows + (["0"] if has_zero else []):
         y = f"1e{r}" if r != "0" else "0"
@@ -52,12 +59,13 @@ def sweep_chart(sweep, pass_tol: float = 1e-7) -> Text:
         for j, v in enumerate(le):
             hit = (r == "0" and v == -np.inf) or (r != "0" and np.isfinite(v) and int(np.clip(round(v), lo, hi)) == r)
             if hit:
-                text.append(f" {_REGIME_MARK[regimes[j]]} ", style=_REGIME_STYLE[regimes[j]])
+                mark = _REGIME_MARK[regimes[j]]
+                text.append(f" {mark} " if cell == 3 else f"{mark} ", style=_REGIME_STYLE[regimes[j]])
             elif r == tol_row:
                 text.append("┈" * cell, style="dim green")
             else:
                 text.append(" " * cell)
-        text.append("  pass tol\n" if r == tol_row else "\n", style="dim green")
+        text.append("  pass tol\n" if r == tol_row and tol_label else "\n", style="dim green")
     text.append(" " * 7 + "└" + "─" * (cell * len(le)) + "\n", style="dim")
     ticks = [" "] * (cell * len(le) + 6)
     last_end = -1
@@ -66,24 +74,33 @@ def sweep_chart(sweep, pass_tol: float = 1e-7) -> Text:
         if abs(e - round(e)) > 1e-9 or round(e) % 2:
             continue
         lab = f"1e{int(round(e))}"
-        start = max(j * cell + 1 - len(lab) // 2, 0)
+        start = max(j * cell + (1 if cell == 3 else 0) - len(lab) // 2, 0)
         if start > last_end:
             ticks[start:start + len(lab)] = list(lab)
             last_end = start + len(lab)
-    text.append(" " * 8 + "".join(ticks).rstrip() + "   step h\n", style="dim")
+    axis = " " * 8 + "".join(ticks).rstrip()
+    text.append(axis + ("   step h\n" if len(axis) + 9 <= width else "\n" + " " * 8 + "step h\n"), style="dim")
     present = set(regimes)
     legend = {
-        "flat": ("flat: the error does not shrink with h", "•"),
-        "truncation": ("truncation (error ~ h^2)", "•"),
-        "best": (f"best step h* = {sweep['best_step']:.0e} (rel error {fmt_error(sweep['best_rel_error'])})", "◆"),
-        "round-off": ("round-off (error ~ 1/h)", "•"),
+        "flat": "flat: the error does not shrink with h",
+        "truncation": "truncation (error ~ h^2)",
+        "best": f"best step h* = {sweep['best_step']:.0e} (rel error {fmt_error(sweep['best_rel_error'])})",
+        "round-off": "round-off (error ~ 1/h)",
     }
-    for regime, (words, mark) in legend.items():
-        if regime in present:
-            text.append(f" {mark} ", style=_REGIME_STYLE[regime])
-            text.append(words + "  ")
+    entries = [(regime, words) for regime, words in legend.items() if regime in present]
+    if not tol_label:
+        entries.append((None, f"pass tol {pass_tol:g}"))
+    one_line = sum(len(words) + 5 for _, words in entries) <= width
+    for k, (regime, words) in enumerate(entries):
+        if regime is None:
+            text.append(" ┈ ", style="dim green")
+        else:
+            text.append(f" {_REGIME_MARK[regime]} ", style=_REGIME_STYLE[regime])
+        text.append(words + ("  " if one_line else ""))
+        if not one_line and k < len(entries) - 1:
+            text.append("\n")
     if has_bad:
-        text.append("   (steps with a non-finite estimate are not drawn)", style="dim")
+        text.append("\n   (steps with a non-finite estimate are not drawn)", style="dim")
     return text
 
 
@@ -113,7 +130,7 @@ def render_sweep(report: Report, console: Console) -> None:
     sweep, taylor = report.sweep.to_dict(), report.taylor.to_dict()
     for line in header_lines(report):
         console.print(Text(line))
-    console.print(sweep_chart(sweep, report.thresholds.pass_tol))
+    console.print(sweep_chart(sweep, report.thresholds.pass_tol, width=console.width), no_wrap=True, crop=False)
     console.print(Text(sweep["diagnosis"], style="bold red" if sweep["shape"] == "flat" else "bold"), soft_wrap=True)
     console.print(Text("Taylor test along a random unit direction v:", style="bold"))
     console.print(taylor_table(taylor))

@@ -10,7 +10,6 @@ terminal or ``NO_COLOR`` is set.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 from dataclasses import replace
@@ -38,15 +37,22 @@ def make_console(file: IO[str] | None = None, width: int | None = None, stderr: 
     Output that is not a terminal (a CI log, a file) gets 120 columns unless ``COLUMNS``
     says otherwise, so that rows are not cut to rich's default of 80.
     """
-    console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False)
+    console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False,
+                      emoji=False)
     if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     return console
 
 
-def fmt_value(x: float) -> str:
-    """A derivative value: 10 significant digits."""
-    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.10g}"
+def _broken_pipe() -> None:
+    """rich exits 1 when the reader closes the pipe; the caller keeps the verdict instead."""
+    raise BrokenPipeError("stdout was closed")
+
+
+def fmt_value(x: float, digits: int = 10) -> str:
+    """A derivative value: 10 significant digits (7 on a narrow terminal)."""
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
 def fmt_error(x: float) -> str:
@@ -62,45 +68,114 @@ def status_text(status: Status) -> Text:
     return Text(status.value.upper(), style=STATUS_STYLE[status])
 
 
-def _expression_table(report: Report) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
-    for col, justify in (("point", "left"), ("d/d", "left"), ("analytic", "right"), ("numeric", "right"),
-                         ("rel error", "right"), ("floor", "right"), ("status", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "point")
-    previous = None
+#: layouts tried in turn until a table fits the terminal: (floor column, significant digits)
+_LAYOUTS = ((True, 10), (False, 10), (False, 7))
+FLOOR_LEFT_OUT = "floor column left out to fit the terminal (--format json has it)"
+
+
+def _new_table(show_header: bool = True) -> Table:
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False,
+                 show_header=show_header)
+
+
+def _fits(console: Console, table: Table) -> bool:
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    return natural <= console.width
+
+
+def _expression_rows(report: Report, floor: bool, digits: int, point: bool):
+    """(header, justify) per column and the rows (cells) of the expression table."""
+    cols = [("point", "left")] if point else []
+    cols += [("d/d", "left"), ("analytic", "right"), ("numeric", "right"), ("rel error", "right")]
+    cols += [("floor", "right")] if floor else []
+    cols += [("status", "left")]
+    rows, previous = [], None
     for c in report.checks:
-        point = point_label(c.point or {})
-        table.add_row(
-            Text(point if point != previous else ""), Text(c.name), fmt_value(c.analytic), fmt_value(c.numeric),
-            fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status),
-        )
-        previous = point
+        label = point_label(c.point or {})
+        cells = [Text(label if label != previous else "")] if point else []
+        cells += [Text(c.name), fmt_value(c.analytic, digits), fmt_value(c.numeric, digits), fmt_error(c.rel_error)]
+        cells += [fmt_error(c.floor)] if floor else []
+        rows.append((label, cells + [status_text(c.status)]))
+        previous = label
+    return cols, rows
+
+
+def _expression_table(report: Report, floor: bool = True, digits: int = 10) -> Table:
+    cols, rows = _expression_rows(report, floor, digits, point=True)
+    table = _new_table()
+    for col, justify in cols:
+        table.add_column(col, justify=justify, no_wrap=True)
+    for _, cells in rows:
+        table.add_row(*cells)
     return table
 
 
-def _block_table(report: Report) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
-    for col, justify in (("block", "left"), ("shape", "left"), ("checked", "right"),
-                         ("max rel error", "right"), ("worst entry", "left"), ("status", "left")):
+def _print_expression_table(report: Report, console: Console) -> bool:
+    """The expression table in the widest layout that fits; whether the floor was left out.
+
+    Nothing a user needs (point, variable, analytic, numeric, rel error, status) is ever
+    cut: the floor column goes first, then values get 7 significant digits, then each
+    point gets its own line above its rows.
+    """
+    for floor, digits in _LAYOUTS:
+        table = _expression_table(report, floor, digits)
+        if _fits(console, table):
+            console.print(table)
+            return not floor
+    cols, rows = _expression_rows(report, False, 7, point=False)
+    widths = [max([len(h)] + [Text(cells[k]).cell_len if isinstance(cells[k], str) else cells[k].cell_len
+                              for _, cells in rows]) for k, (h, _) in enumerate(cols)]
+
+    def stacked(show_header: bool) -> Table:
+        table = _new_table(show_header)
+        for (col, justify), width in zip(cols, widths):
+            table.add_column(col, justify=justify, no_wrap=True, min_width=width)
+        return table
+
+    console.print(stacked(True))
+    groups: dict[str, list] = {}
+    for label, cells in rows:
+        groups.setdefault(label, []).append(cells)
+    for label, group in groups.items():
+        console.print(Text(label, style="bold"), overflow="fold")
+        table = stacked(False)
+        for cells in group:
+            table.add_row(*cells)
+        console.print(table)
+    return True
+
+
+def _block_table(report: Report, shape: bool = True, checked: bool = True) -> Table:
+    table = _new_table()
+    cols = [("block", "left")] + ([("shape", "left")] if shape else []) + ([("checked", "right")] if checked else [])
+    for col, justify in cols + [("max rel error", "right"), ("worst entry", "left"), ("status", "left")]:
         table.add_column(col, justify=justify, no_wrap=True)
     for b in report.blocks:
         worst = "-" if b.worst_index is None else entry_label(b.name, b.worst_index)
-        table.add_row(
-            Text(b.name), " x ".join(map(str, b.shape)) or "scalar", str(b.checked),
-            fmt_error(b.max_rel_error), Text(worst), status_text(b.status),
-        )
+        cells = [Text(b.name)] + ([" x ".join(map(str, b.shape)) or "scalar"] if shape else [])
+        cells += [f"{b.directions} dirs" if b.directions and not b.checked else str(b.checked)] if checked else []
+        table.add_row(*cells, fmt_error(b.max_rel_error), Text(worst), status_text(b.status))
     return table
 
 
-def _entry_table(checks: Sequence[Check]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
-    for col, justify in (("entry", "left"), ("analytic", "right"), ("numeric", "right"),
-                         ("rel error", "right"), ("floor", "right"), ("status", "left")):
+def _entry_table(checks: Sequence[Check], floor: bool = True, digits: int = 10) -> Table:
+    table = _new_table()
+    cols = [("entry", "left"), ("analytic", "right"), ("numeric", "right"), ("rel error", "right")]
+    for col, justify in cols + ([("floor", "right")] if floor else []) + [("status", "left")]:
         table.add_column(col, justify=justify, no_wrap=True)
     for c in checks:
-        table.add_row(Text(c.label), fmt_value(c.analytic), fmt_value(c.numeric),
-                      fmt_error(c.rel_error), fmt_error(c.floor), status_text(c.status))
+        cells = [Text(c.label), fmt_value(c.analytic, digits), fmt_value(c.numeric, digits), fmt_error(c.rel_error)]
+        table.add_row(*cells, *([fmt_error(c.floor)] if floor else []), status_text(c.status))
     return table
+
+
+def _print_fitting(console: Console, tables: Sequence[Table]) -> int:
+    """Print the first table that fits the console (else the last); its position."""
+    for k, table in enumerate(tables):
+        if _fits(console, table) or k == len(tables) - 1:
+            console.print(table)
+            return k
+    return -1
 
 
 def summary_text(report: Report) -> Text:
@@ -123,6 +198,8 @@ def x_text(source, shape) -> str:
         return "x"
     if source.kind == "normal":
         return f"x ~ N(0, 1), seed {source.seed}"
+    if source.kind == "uniform":
+        return f"x ~ U({source.low:g}, {source.high:g}), seed {source.seed}"
     if source.kind == "file":
         return f"x from {source.path}"
     if source.values is None:
@@ -164,7 +241,14 @@ def header_lines(report: Report) -> list[str]:
         lines.append(network_line(n))
         lines.append(f"{n.param_count} parameters: " + ", ".join(f"{b} {' x '.join(map(str, s))}" for b, s in n.shapes))
         if n.implementation is not None:
-            lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} (reference {n.reference_cost:.10g})")
+            cc = report.cost_check
+            if cc is None:
+                lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} "
+                             "(not compared with the reference cost: --no-cost-check)")
+            else:
+                lines.append(f"implementation: {n.implementation}; cost {cc.yours:.10g}, reference "
+                             f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
+                             f"(rel error {fmt_error(cc.rel_error)})")
         if n.bug:
             lines.append(f"injected bug: {n.bug}: {n.bug_text}")
     if fn is not None:
@@ -195,6 +279,26 @@ def header_lines(report: Report) -> list[str]:
     return lines
 
 
+def effort_lines(e) -> list[str]:
+    """``checked N entries, C calls, T s`` and how the entries got their verdicts (``results.Effort``)."""
+    how = []
+    if e.excluded:
+        bound = f" (each within {e.max_bound:.1e} relative if alone in its set)" if e.max_bound is not None else ""
+        how.append(f"{e.excluded} passed by exclusion{bound}")
+    if e.checked and (e.excluded or e.unchecked):
+        how.append(f"{e.checked} checked directly")
+    if e.unchecked:
+        how.append(f"{e.unchecked} not checked one by one")
+    lines = [f"checked {e.entries} entries, {e.calls} calls, {e.seconds:.2f} s"
+             + (f" ({e.mode.value} mode: {', '.join(how)})" if how else f" ({e.mode.value} mode)")]
+    if e.directions:
+        lines.append(f"{e.directions} random ±1 directional checks; a set is cleared only when its directions agree "
+                     "within their noise and no entry that its own check would fail could hide in it")
+    for name in e.blockwide:
+        lines.append(f"{name}: most of the block is wrong (a block-wide bug): shown with entries sampled at random")
+    return lines
+
+
 def note_lines(report: Report) -> list[str]:
     """The dim lines under the tables, from the report's typed extras."""
     lines = list(report.notes)
@@ -208,11 +312,14 @@ def note_lines(report: Report) -> list[str]:
     if report.impl_calls is not None and report.param_count is not None and report.param_count > 10_000:
         lines.append(f"your implementation was called {report.impl_calls} times (4 per parameter); "
                      "--mode fast checks random directions first")
+    if report.effort is not None:
+        lines += effort_lines(report.effort)
     if report.fast_directions is not None:
         quick = list(report.quick_blocks)
         full = [b.name for b in report.blocks if b.name not in quick]
         lines.append(f"fast mode: {report.fast_directions} random ±1 directions per block; "
-                     + (f"{', '.join(quick)} agreed within their noise (0 entries checked), " if quick else "")
+                     + (f"{', '.join(quick)} agreed along all {report.fast_directions} directions within their "
+                        "noise (no entry checked one by one), " if quick else "")
                      + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check"))
     if report.hvp:
         lines.append(f"hvp: {report.hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
@@ -234,25 +341,30 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
     if header:
         for line in header_lines(report):
             console.print(Text(line))
+    floor_left_out = False
     if report.blocks:
-        console.print(_block_table(report))
+        _print_fitting(console, [_block_table(report), _block_table(report, shape=False),
+                                 _block_table(report, shape=False, checked=False)])
         names = {b.name for b in report.blocks}
         entries = [c for c in report.checks if c.name in names]
         shown = entries if report.shown is None else entries[: report.shown]
         rows = [c for c in report.checks if c.name not in names] + shown
         if rows:
             console.print(Text("worst entries", style="bold"))
-            console.print(_entry_table(rows))
+            k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS])
+            floor_left_out = not _LAYOUTS[k][0]
         hidden = len(entries) - len(shown)
         if hidden:
             console.print(Text(f"... and {hidden} more failing entries (--top K shows more; "
                                "--format json lists them all)", style="dim"))
     elif report.checks:
-        console.print(_expression_table(report))
+        floor_left_out = _print_expression_table(report, console)
     for hint in report.hints:
         console.print(Text("hint: ", style="bold yellow") + Text(hint))
     for note in (note_lines(report) if notes else ()):
         console.print(Text(note, style="dim"))
+    if floor_left_out:
+        console.print(Text(FLOOR_LEFT_OUT, style="dim"))
     t = report.thresholds
     console.print(Text(
         f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g}; floor = {report.floor_text}",
@@ -263,6 +375,8 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
 
 def to_json(report: Report) -> str:
     """The contract's JSON document (NaN and infinities as ``null``)."""
+    import json
+
     return json.dumps(report.to_dict(), indent=2, allow_nan=False)
 
 
