@@ -201,20 +201,6 @@ class LayerArg:
 
 
 @dataclass(frozen=True)
-class GroupTest:
-    """``layer`` fast mode for one input: entries verified by agreeing random directions."""
-
-    name: str
-    verified: int  # entries verified only through agreeing groups
-    directions: int  # directional checks made
-    single: int  # entries checked one by one
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "verified_in_groups": self.verified, "directions": self.directions,
-                "checked_one_by_one": self.single}
-
-
-@dataclass(frozen=True)
 class LayerSubject:
     """The layer a ``layer`` report is about: its functions, inputs, params, outputs."""
 
@@ -225,8 +211,6 @@ class LayerSubject:
     outputs: tuple[tuple[int, ...], ...]  # shapes of out (one per output); () for a loss
     updated_params: tuple[str, ...] = ()  # params forward changed (each call got a fresh copy)
     cache_changed: bool = False  # backward's answer changed on a reused cache
-    groups: tuple[GroupTest, ...] = ()  # fast mode, per input
-    calls: int = 0  # calls of forward
     relative_noise: float = 0.0  # measured noise of sum(out * dout) / its scale (~1e-16 in float64)
 
     @property
@@ -237,8 +221,7 @@ class LayerSubject:
         return {"forward": self.forward, "backward": self.backward, "loss": self.is_loss,
                 "inputs": [i.to_dict() for i in self.inputs], "params": dict(self.params),
                 "outputs": [list(s) for s in self.outputs], "updated_params": list(self.updated_params),
-                "cache_changed": self.cache_changed, "groups": [g.to_dict() for g in self.groups],
-                "calls": self.calls, "relative_noise": json_number(self.relative_noise)}
+                "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise)}
 
 
 @dataclass(frozen=True)

@@ -36,16 +36,13 @@ Float64 code gives ``sigma ~ eps |L|`` and the step above; a noisier L (float32
 arithmetic) gets the step scaled by ``(sigma / (eps |L|))**(1/3)``, which balances
 truncation against its own noise, and the report says how noisy it is.
 
-Large inputs (``mode="fast"``, or ``"auto"`` past ``AUTO_FAST_ENTRIES``): a block is
-first checked along ``GROUP_DIRECTIONS`` random ±1 directions ``u`` (four calls each,
-compared with ``grad . u``); a group whose directions disagree by more than their
-estimated error (or whose error exceeds the smallest error that would fail one entry,
-so that it could hide one) is halved and re-tested (adaptive group testing), down to
-groups of ``GROUP_LEAF`` entries checked one by one; a block that is mostly wrong is checked
-entry by entry.  Entries of agreeing groups count as ``pass`` (a single wrong entry
-shifts ``grad . u`` by its full error whatever the signs, so it cannot hide; several
-could cancel in one direction, with probability at most 1/2 per direction).
-``_group_test`` is the one call to replace by the shared ``fast_mode`` rule.
+Modes.  ``full`` checks every entry as above.  ``adaptive`` (``fast`` is the same; the
+default past ``AUTO_FAST_ENTRIES`` differentiated entries, e.g. a conv) is
+``fast_mode``'s adaptive group testing over the differentiated inputs laid end to end,
+one block each: random-sign sets of entries, split only where they disagree, every entry
+getting a verdict directly or by exclusion (the guarantees are in ``fast_mode``); the
+entries it checks directly that do not pass then get the four-call difference above and
+its kink test.
 
 Before every call the states of ``random`` and ``numpy.random`` are restored (a forward
 pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
@@ -63,6 +60,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -71,29 +69,23 @@ import numpy as np
 from ..choices import Method, Mode
 from ..diagnosis import diagnose_layer
 from ..errors import LoadError, OptionError, UserCodeError
-from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, SAFETY, central_from_values, default_step
+from ..finite_diff import EPS, central_from_values, default_step
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
-from ..results import GroupTest, LayerArg, LayerSubject, Report
+from ..results import Effort, LayerArg, LayerSubject, Report
 from ..verdict import Status, Thresholds, floor_from_noise, relative_error
 from .common import BlockData, callable_name, judge_blocks
 
-#: ``mode="auto"`` switches to group testing when the differentiated inputs have more entries than this
+#: ``mode="auto"`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
-#: blocks with at most this many entries are always checked entry by entry
-FAST_MIN_BLOCK = 32
-#: random directions per group in the group test
-GROUP_DIRECTIONS = 3
-#: groups this small are checked entry by entry
-GROUP_LEAF = 8
 #: a jump of the one-sided slopes must exceed this many ulps of sum|out * dout| / h to be a kink
 KINK_ULPS = 64.0
 #: ... and this many times the measured noise of L (a float32 layer is noisier than its ulps)
 KINK_SIGMAS = 16.0
-MODES = ("auto", "full", "fast")
+MODES = ("auto", "full", "fast", "adaptive")
 
 
 def validate_mode(mode) -> str:
-    """``mode``: ``"auto"`` (or None), ``"full"``, ``"fast"`` (or a ``Mode``)."""
+    """``mode``: ``"auto"`` (or None), ``"full"``, ``"adaptive"`` or ``"fast"`` (the same), or a ``Mode``."""
     value = "auto" if mode is None else getattr(mode, "value", mode)
     if value not in MODES:
         raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -374,83 +366,6 @@ def _kinks(e: _Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thres
     return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)
 
 
-@dataclass
-class _GroupResult:
-    entries: _Entries | None  # entries checked one by one
-    verified: int  # entries verified only through agreeing groups
-    directions: int  # directional checks made
-    max_rel: float  # worst relative disagreement of an agreeing direction
-
-
-def _directional(layer: _Layer, arrays: list[np.ndarray], which: int, u: np.ndarray, scale0: float,
-                 factor: float = 1.0):
-    """``(L(z + h u) - L(z - h u)) / 2h`` and its error (four calls, ``h`` relative to ``|z|_inf``)."""
-    work = arrays[which]
-    flat = work.reshape(-1)
-    base = flat.copy()
-    h = factor * REL_STEP * max(float(np.max(np.abs(base[u != 0]), initial=0.0)), 1.0)
-    vals, scales = np.empty(4), np.full(4, scale0)
-    try:
-        for row, d in enumerate((h, -h, 4 * h, -4 * h)):
-            flat[:] = base + d * u
-            vals[row], scales[row] = layer.objective(arrays)
-    finally:
-        flat[:] = base
-    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=np.max(scales))
-    return float(value), float(noise)
-
-
-def _group_test(layer: _Layer, arrays: list[np.ndarray], which: int, g: np.ndarray, scale0: float,
-                f0: float, seed: int, thresholds: Thresholds, sigma: float = 0.0) -> _GroupResult:
-    """Adaptive group testing of one block (module docstring); the seam for ``fast_mode``."""
-    size = g.size
-    factor = _step_factor(sigma, max(scale0, abs(f0)))
-    rng = np.random.default_rng((seed, 2, which))
-    pending = [np.arange(size)]
-    singles: list[np.ndarray] = []
-    verified, directions, worst_rel = 0, 0, 0.0
-    level = 0
-    # the smallest error that fails one entry: fail_tol x its floor, whose round-off part is
-    # least at the largest step; a direction noisier than that could hide it, so it is a suspect
-    h_max = factor * REL_STEP * max(float(np.max(np.abs(arrays[which]))), 1.0)
-    entry_floor = (thresholds.floor if thresholds.floor is not None
-                   else SAFETY * ROUNDOFF_ULPS * EPS * scale0 / h_max / thresholds.pass_tol)
-    smallest_failure = thresholds.fail_tol * entry_floor
-    while pending:
-        suspects = []
-        for group in pending:
-            if len(group) <= GROUP_LEAF:
-                singles.append(group)
-                continue
-            ok = True
-            for _ in range(GROUP_DIRECTIONS):
-                u = np.zeros(size)
-                u[group] = rng.choice([-1.0, 1.0], size=len(group))
-                d, noise = _directional(layer, arrays, which, u, scale0, factor)
-                a = float(g @ u)
-                directions += 1
-                if not (np.isfinite(d) and abs(a - d) <= noise < smallest_failure):
-                    ok = False
-                    break
-                with np.errstate(all="ignore"):
-                    r = abs(a - d) / max(abs(a), abs(d), noise / thresholds.pass_tol, 1e-300)
-                worst_rel = max(worst_rel, float(r))
-            if ok:
-                verified += len(group)
-            else:
-                suspects.append(group)
-        level += 1
-        if level > 1 and sum(len(s) for s in suspects) > size / 2:
-            singles += suspects  # mostly wrong: bisecting further costs more than checking each entry
-            break
-        pending = [half for s in suspects for half in np.array_split(s, 2)]
-    entries = None
-    if singles:
-        idx = np.sort(np.concatenate(singles))
-        entries = _entries(layer, arrays, which, idx, f0, scale0, sigma=sigma)
-    return _GroupResult(entries, verified, directions, worst_rel)
-
-
 # --------------------------------------------------------------------------- hints
 
 
@@ -545,7 +460,19 @@ def _check_order(layer: _Layer) -> None:
 
 
 def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+    """The check, inside one session of each user function (their random states set per
+    call, the caller's saved once: ``UserFunction.session``)."""
+    import contextlib
+
     _check_order(layer)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(layer.forward.session())
+        if layer.backward is not None:
+            stack.enter_context(layer.backward.session())
+        return _check(layer, seed, mode, thresholds, top, progress)
+
+
+def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
@@ -562,53 +489,31 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
     f0, scale0 = layer.objective(arrays)
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
-    fast = mode == "fast" or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
-    data, full, groups, sigmas = [], {}, {}, {}
-    done = 0
-    for g, k in zip(grads, diff_idx):
-        item = layer.inputs[k]
-        gflat = g.ravel()
-        sigma = _noise_of_l(layer, arrays, k, seed)
-        sigmas[item.name] = sigma
-        if fast and item.value.size > FAST_MIN_BLOCK:
-            res = _group_test(layer, arrays, k, gflat, scale0, f0, seed, thresholds, sigma)
-            groups[item.name] = res
-            e = res.entries
-            full[item.name] = e is not None and len(e.indices) == item.value.size
-        else:
+    adaptive = mode in ("adaptive", "fast") or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
+    sigmas = {layer.inputs[k].name: _noise_of_l(layer, arrays, k, seed) for k in diff_idx}
+    t0 = time.perf_counter()
+    if adaptive:
+        data, full, verdict, effort = _adaptive(layer, arrays, grads, diff_idx, f0, scale0, sigmas, seed,
+                                                thresholds, top, progress)
+    else:
+        data, full = [], {}
+        done = 0
+        for g, k in zip(grads, diff_idx):
+            item = layer.inputs[k]
             step = None if progress is None else (lambda n, done=done: progress(done + n, total_entries))
-            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step, sigma=sigma)
+            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step, sigma=sigmas[item.name])
+            done += item.value.size
+            a = g.ravel()
+            rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
+            data.append(BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=_kinks(e, a, rel, thresholds)))
             full[item.name] = True
-        done += item.value.size
-        if e is None:
-            continue
-        a = gflat[e.indices]
-        rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
-        kink = _kinks(e, a, rel, thresholds)
-        data.append(BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=kink,
-                              indices=None if full[item.name] else e.indices))
-    verdict = judge_blocks(data, thresholds, top)
-    blocks = {b.name: b for b in verdict.blocks}
+        verdict = judge_blocks(data, thresholds, top)
+        effort = Effort(mode=Mode.FULL, entries=total_entries, checked=total_entries, excluded=0, unchecked=0,
+                        calls=0, seconds=0.0)
+    effort = replace(effort, calls=layer.forward.calls + (layer.backward.calls if layer.backward else 0),
+                     seconds=time.perf_counter() - t0)
     counts = dict(verdict.counts)
-    ordered, tests = [], []
-    for k in diff_idx:
-        item = layer.inputs[k]
-        res = groups.get(item.name)
-        b = blocks.get(item.name)
-        if res is None:
-            ordered.append(b)
-            continue
-        c = dict(b.counts) if b is not None else {"checks": 0, "pass": 0, "warn": 0, "fail": 0, "kink": 0}
-        c["checks"] += res.verified
-        c["pass"] += res.verified
-        counts["checks"] += res.verified
-        counts["pass"] += res.verified
-        one = 0 if res.entries is None else len(res.entries.indices)
-        tests.append(GroupTest(item.name, res.verified, res.directions, one))
-        ordered.append(replace(
-            b, checked=item.value.size, counts=c,
-            max_rel_error=max(b.max_rel_error, res.max_rel),
-        ) if b is not None else _group_block(item, res, c))
+    ordered = list(verdict.blocks)
     # statuses of the full arrays for hints
     status = {b.name: _status_array(verdict.statuses[b.name], b) for b in data}
     diff = [i for i in layer.inputs if i.differentiated]
@@ -631,9 +536,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
         outputs=() if layer.is_loss else tuple(tuple(s) for s in layer.out_shapes),
         updated_params=tuple(updated),
         cache_changed=changed,
-        groups=tuple(tests),
         relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
-        calls=_calls(layer, data, groups),
     )
     return Report(
         command="layer",
@@ -645,9 +548,52 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
         hints=tuple(hints),
         shown=top,
         layer=subject,
-        mode=Mode.FAST if fast else Mode.FULL,
+        mode=Mode.ADAPTIVE if adaptive else Mode.FULL,
+        effort=effort,
         seed=seed,
     )
+
+
+def _adaptive(layer: _Layer, arrays: list[np.ndarray], grads: list[np.ndarray], diff_idx: list[int], f0: float,
+              scale0: float, sigmas: dict, seed: int, thresholds: Thresholds, top: int, progress):
+    """``fast_mode``'s adaptive group testing over the differentiated inputs laid end to end
+    (one block each), then the one-sided kink test of the entries it checked directly that
+    do not pass (four more calls each, whose central difference then stands for them)."""
+    from .common import blackbox_check, blackbox_verdict
+
+    items = [layer.inputs[k] for k in diff_idx]
+    offsets = np.cumsum([0] + [i.value.size for i in items[:-1]]).astype(int)
+    x0 = np.concatenate([arrays[k].ravel() for k in diff_idx])
+    g = np.concatenate([gr.ravel() for gr in grads])
+
+    def cost(z: np.ndarray) -> float:
+        flat = z.ravel()
+        for k, off, item in zip(diff_idx, offsets, items):
+            arrays[k].reshape(-1)[:] = flat[off: off + item.value.size]
+        return layer.objective(arrays)[0]
+
+    try:
+        result = blackbox_check(cost, x0, g, [(i.name, i.value.shape, int(o)) for i, o in zip(items, offsets)],
+                                mode=Mode.ADAPTIVE, thresholds=thresholds, seed=seed, f0=f0, progress=progress)
+    finally:
+        for k, off, item in zip(diff_idx, offsets, items):
+            arrays[k].reshape(-1)[:] = x0[off: off + item.value.size]
+    kink = np.zeros(x0.size, dtype=bool)
+    for b, k, off, item in zip(result.blocks, diff_idx, offsets, items):
+        c = b.checked
+        if not len(c):
+            continue
+        bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)]
+        if len(bad):
+            e = _entries(layer, arrays, k, bad, f0, scale0, sigma=sigmas[item.name])
+            rel = relative_error(b.analytic[bad], e.value, floor_from_noise(e.noise, thresholds))
+            b.numeric[bad], b.noise[bad] = e.value, e.noise
+            kink[off + bad] = _kinks(e, b.analytic[bad], rel, thresholds)
+    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.ADAPTIVE, kink=kink)
+    data = [BlockData(b.name, b.shape, b.analytic[b.checked], b.numeric[b.checked], b.noise[b.checked],
+                      indices=b.checked) for b in result.blocks]
+    full = {b.name: len(b.checked) == b.how.size for b in result.blocks}
+    return data, full, verdict, effort
 
 
 def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
@@ -693,23 +639,6 @@ def _status_array(st: np.ndarray, b: BlockData) -> np.ndarray:
     full = np.full(int(np.prod(b.shape)), Status.PASS, dtype=object)
     full[b.indices] = st
     return full
-
-
-def _group_block(item: LayerInput, res: _GroupResult, counts: dict):
-    from ..results import BlockResult
-
-    return BlockResult(name=item.name, shape=item.value.shape, checked=item.value.size,
-                       max_rel_error=res.max_rel, worst_index=None, status=Status.PASS, counts=counts)
-
-
-def _calls(layer: _Layer, data: list[BlockData], groups: dict) -> int:
-    """Forward calls made: 4 per entry and per direction, NOISE_POINTS per input for its noise,
-    the first call and L there (and, with a backward, the second forward of the cache test)."""
-    from ..finite_diff import NOISE_POINTS
-
-    n = sum(4 * (len(b.analytic)) for b in data) + sum(4 * r.directions for r in groups.values())
-    inputs = sum(1 for i in layer.inputs if i.differentiated)
-    return n + NOISE_POINTS * inputs + (2 if layer.is_loss else 3)
 
 
 def _jsonable(value: Any) -> Any:

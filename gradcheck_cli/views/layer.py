@@ -49,14 +49,12 @@ def header_lines(layer: LayerSubject, seed: int | None) -> list[str]:
 
 
 def note_lines(report: Report) -> list[str]:
-    """Fast mode per input, params that forward updates, a cache that changed, kinks."""
+    """Params that forward updates, a cache that changed, a noisy L, kinks (the effort line is
+    ``table.effort_lines``)."""
     layer = report.layer
     if layer is None:
         return []
     lines = []
-    for g in layer.groups:
-        lines.append(f"{g.name}: {g.verified} entries verified in groups by {g.directions} random ±1 "
-                     f"directions, {g.single} checked one by one (fast mode)")
     if layer.updated_params:
         lines.append(f"forward updates its params ({', '.join(layer.updated_params)}): every call got a fresh copy")
     if layer.cache_changed:
