@@ -491,3 +491,16 @@ def test_the_calls_reported_are_the_calls_made():
 def test_inputs_declared_out_of_the_forward_order_are_bad_input():
     with pytest.raises(OptionError, match=r"takes \(x, w, b\) but --input declares w, x, b"):
         check_layer_command(GOOD + "affine", inputs=["w=6,5", "x=4,2,3", "b=5"])
+
+
+@pytest.mark.parametrize("mode", ["full", "adaptive"])
+def test_many_kinks_in_a_large_input_pass_in_either_mode(mode):
+    fwd, bwd = load_callable(GOOD + "relu_forward"), load_callable(GOOD + "relu_backward")
+    x = np.random.default_rng(0).standard_normal((20, 30))
+    x[x < 0.2] = 0  # 350 entries exactly at relu's kink
+    report = check_layer(fwd, bwd, {"x": x}, mode=mode)
+    assert report.status is Status.PASS and report.counts["kink"] > 300 and report.counts["warn"] == 0
+    assert not report.effort.blockwide and report.effort.unchecked == 0
+    # and a wrong gradient at the same point still fails
+    wrong = check_layer(fwd, lambda dout, x: 2 * bwd(dout, x), {"x": x}, mode=mode)
+    assert wrong.status is Status.FAIL

@@ -42,7 +42,8 @@ default past ``AUTO_FAST_ENTRIES`` differentiated entries, e.g. a conv) is
 one block each: random-sign sets of entries, split only where they disagree, every entry
 getting a verdict directly or by exclusion (the guarantees are in ``fast_mode``); the
 entries it checks directly that do not pass then get the four-call difference above and
-its kink test.
+its kink test; when a block looked wrong everywhere but its samples are all kinks (relu
+zeros, pooling ties), its other entries are checked directly too.
 
 Before every call the states of ``random`` and ``numpy.random`` are restored (a forward
 pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
@@ -578,17 +579,30 @@ def _adaptive(layer: _Layer, arrays: list[np.ndarray], grads: list[np.ndarray], 
     finally:
         for k, off, item in zip(diff_idx, offsets, items):
             arrays[k].reshape(-1)[:] = x0[off: off + item.value.size]
+    from ..fast_mode import How
+
     kink = np.zeros(x0.size, dtype=bool)
+    outcomes = []
     for b, k, off, item in zip(result.blocks, diff_idx, offsets, items):
         c = b.checked
-        if not len(c):
-            continue
-        bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)]
+        bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)] if len(c) else c
         if len(bad):
             e = _entries(layer, arrays, k, bad, f0, scale0, sigma=sigmas[item.name])
             rel = relative_error(b.analytic[bad], e.value, floor_from_noise(e.noise, thresholds))
             b.numeric[bad], b.noise[bad] = e.value, e.noise
             kink[off + bad] = _kinks(e, b.analytic[bad], rel, thresholds)
+        unchecked = np.flatnonzero(b.how == How.UNCHECKED)
+        wrong = bad[~kink[off + bad]] if len(bad) else bad
+        if len(unchecked) and not len(wrong):
+            # a "block-wide bug" whose samples are all kinks (relu zeros, pooling ties): check the rest
+            e = _entries(layer, arrays, k, unchecked, f0, scale0, sigma=sigmas[item.name])
+            rel = relative_error(b.analytic[unchecked], e.value, floor_from_noise(e.noise, thresholds))
+            b.numeric[unchecked], b.noise[unchecked] = e.value, e.noise
+            b.how[unchecked] = How.CHECKED.value
+            kink[off + unchecked] = _kinks(e, b.analytic[unchecked], rel, thresholds)
+            b = replace(b, blockwide=False)
+        outcomes.append(b)
+    result = replace(result, blocks=tuple(outcomes))
     verdict, effort = blackbox_verdict(result, thresholds, top, Mode.ADAPTIVE, kink=kink)
     data = [BlockData(b.name, b.shape, b.analytic[b.checked], b.numeric[b.checked], b.noise[b.checked],
                       indices=b.checked) for b in result.blocks]
