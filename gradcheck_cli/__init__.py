@@ -35,9 +35,11 @@ _LAZY = {
     "check_expression": "checks.expr",
     "check_network": "checks.net",
     "check_sanity": "checks.sanity",
+    "check_layer": "checks.layer",
     "assert_gradient": "testing",
     "assert_expression": "testing",
     "assert_network": "testing",
+    "assert_layer": "testing",
     "Report": "results",
     "Check": "results",
     "BlockResult": "results",
@@ -58,13 +60,14 @@ __all__ = sorted(_LAZY) + ["__version__"]
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .checks.common import check_gradient  # noqa: F401
     from .checks.expr import check_expression  # noqa: F401
+    from .checks.layer import check_layer  # noqa: F401
     from .checks.net import check_network  # noqa: F401
     from .checks.sanity import check_sanity  # noqa: F401
     from .choices import Method  # noqa: F401
     from .errors import GradcheckError, InputError, LoadError, OptionError, UserCodeError  # noqa: F401
     from .views.junit import to_junit_xml, write_junit  # noqa: F401
     from .results import BlockResult, Check, Report  # noqa: F401
-    from .testing import assert_expression, assert_gradient, assert_network  # noqa: F401
+    from .testing import assert_expression, assert_gradient, assert_layer, assert_network  # noqa: F401
     from .verdict import Status, Thresholds  # noqa: F401
 
 

@@ -310,6 +310,52 @@ def func_command(
     _finish(report, format, quiet, junit)
 
 
+LayerInputOpt = Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="An input of the forward pass, in order (repeatable). SPEC: a shape 4,2,3 (float ~ N(0, 1), differentiated); uniform:LO..HI:SHAPE; int:C:SHAPE (0..C-1) or int:LO..HI:SHAPE (HI excluded); bool:SHAPE or bool:P:SHAPE; or FILE.npy. Integer and boolean inputs (labels, indices, masks) are never differentiated.")]
+LayerParamOpt = Annotated[Optional[List[str]], typer.Option("--param", "-p", metavar="NAME=JSON", help='A keyword argument of the forward pass as JSON, e.g. \'conv_param={"stride": 1, "pad": 1}\' (repeatable); deep-copied afresh for every call.')]
+
+
+@app.command("layer")
+def layer_command(
+    target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your layer: NAME_forward(*inputs, **params) -> (out, cache) and NAME_backward(dout, cache) -> (dx, dw, ...) in FILE.py (or module); or a loss layer NAME(*inputs) -> (loss, dx).")],
+    input: LayerInputOpt = None,
+    param: LayerParamOpt = None,
+    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
+    forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
+    backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
+    seed: SeedOpt = 0,
+    top: TopOpt = 5,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    quiet: QuietOpt = False,
+    junit: JunitOpt = None,
+) -> None:
+    """Check a layer's backward pass (CS231n style) against the numeric vector-Jacobian product.
+
+    dout ~ N(0, 1) of out's shape (one per output) is drawn with the seed; every entry of
+    every differentiated input is checked against central differences of sum(out * dout)
+    (of the loss, for a loss layer).  One block per input; random and numpy.random are
+    reset before every call, params are copied afresh, inputs must come back unchanged.
+
+    Example: gradcheck layer layers.py:affine --input x=4,2,3 --input w=6,5 --input b=5
+
+    or: gradcheck layer layers.py:softmax_loss --input x=5,10 --input y=int:10:5
+    """
+    from .checks.layer import check_layer_command
+    from .views.progress import DelayedProgress
+
+    thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
+    with DelayedProgress("checking the layer") as progress:
+        report = check_layer_command(
+            target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
+            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress,
+        )
+    _finish(report, format, quiet, junit)
+
+
 @app.command("sanity")
 def sanity_command(
     seed: SeedOpt = 0,

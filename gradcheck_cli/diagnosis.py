@@ -2,7 +2,7 @@
 
 numpy only.  Nothing here prints.  Hints are sentences (the JSON ``hints`` are text), so
 they are made here, in one place, from the numbers: ``diagnose`` (network blocks),
-``ratio_hint`` (entries off by one factor), ``cost_hint`` (``net --impl``'s cost) and the
+``ratio_hint`` (entries off by one factor), ``cost_hint`` (``net --impl``'s cost), ``diagnose_layer`` (``layer``) and the
 Taylor-test sentences; the checks only pass them on.
 
 Patterns, each tried on a FAILING block ``a`` (analytic) against ``n`` (numeric):
@@ -32,7 +32,8 @@ l = 1..L, the last layer being the output):
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -342,3 +343,173 @@ def cost_hint(ratio: float, samples: int, mean: bool) -> str:
     guess = next((w for r, w in why.items() if abs(ratio - r) <= 1e-6 * abs(r)), "")
     return (f"cost: yours is {ratio:.6g}x the reference cost (cross-entropy "
             f"{'averaged' if mean else 'summed'} over the {samples} samples){guess}")
+
+
+# --------------------------------------------------------------------------- layers
+# ``gradcheck layer``: the checks pass the numbers of each input (``LayerBlock``); the
+# sentences are made here.  Patterns, tried in order on each failing input z:
+#   swapped     dz matches the numeric gradient of another input of z's shape: wrong order
+#   dout        dz equals a dout: the local gradient is missing
+#   zero / factor / transposed   as ``block_pattern``; a factor 1/N or N (N the batch size)
+#               is named, as is a factor equal to a numeric param (dropout's p)
+#   repeated    failing rows are exactly the indices repeated in an integer input:
+#               dW[idx] += dout (buffered) instead of np.add.at
+#   routing     nonzero where the numeric gradient is zero and zero where it is not: an
+#               index or stride error; only the former: a missing mask
+#   varying     the failing entries' ratios vary: an elementwise factor
+#   alias       failures no pattern explains while the cache shares memory with out
+
+
+@dataclass(frozen=True)
+class LayerBlock:
+    """One checked input of a layer: values shaped like it (NaN where not computed), failing mask."""
+
+    name: str
+    analytic: np.ndarray
+    numeric: np.ndarray
+    noise: np.ndarray
+    failing: np.ndarray
+    complete: bool  # every entry has a numeric value (not fast mode's group-verified ones)
+
+
+def _fmt_factor(c: float) -> str:
+    return f"{round(c):d}" if abs(c) >= 1 and abs(c - round(c)) <= 1e-3 * abs(c) else f"{c:.4g}"
+
+
+def _numbers(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, float]]:
+    found = []
+    for key, value in params.items():
+        label = f"{prefix}{key}"
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)):
+            found.append((label, float(value)))
+        elif isinstance(value, dict):
+            found += _numbers(value, label + ".")
+    return found
+
+
+def layer_factor_hint(name: str, c: float, batch: int | None, params: Mapping[str, Any]) -> str:
+    """``dz: every entry is c x the numeric value`` and the likely reason."""
+    near = lambda v: abs(c - v) <= 1e-3 * abs(v)  # noqa: E731
+    head = f"d{name}: every entry is {_fmt_factor(c)} x the numeric value"
+    if near(-1.0):
+        return f"d{name} has the wrong sign: every entry is -1 x the numeric value"
+    if batch and batch > 1 and near(1 / batch):
+        return (f"{head} (1/N with N = {batch}, the batch size): averaged over the batch where it should "
+                f"be summed (np.sum(dout, axis=0), not np.mean)?")
+    if batch and batch > 1 and near(float(batch)):
+        return (f"{head} (N = {batch}, the batch size): the loss is averaged over the batch but the "
+                f"gradient is not divided by N?")
+    for label, v in _numbers(params):
+        if v not in (0.0, 1.0) and (near(v) or near(1 / v)):
+            which = label if near(v) else f"1/{label}"
+            return f"{head}, which is {which} ({label} = {v:g}): a missing or extra factor of {label}?"
+    if near(2.0) or near(0.5):
+        return f"{head}: a missing or extra factor 2?"
+    return f"{head}: a constant factor is missing or extra"
+
+
+def diagnose_layer(
+    blocks: Sequence[LayerBlock],
+    *,
+    who: str,
+    grads: Sequence[str],
+    douts: Sequence[np.ndarray] = (),
+    data_inputs: Mapping[str, np.ndarray] | None = None,
+    params: Mapping[str, Any] | None = None,
+    batch: int | None = None,
+    cache_aliases: Sequence[str] = (),
+    cache_changed: bool = False,
+) -> list[str]:
+    """Hints for a ``layer`` check (patterns above); ``who`` names the backward function,
+    ``grads`` the differentiated inputs in order, ``data_inputs`` the integer inputs."""
+    hints: list[str] = []
+    if cache_changed:
+        hints.append(f"{who} gave a different result when called again on the same cache after another "
+                     "forward pass: the cache holds arrays that later calls change (a buffer shared between "
+                     "calls, or an in-place update in backward); cache copies")
+    failing = [b for b in blocks if b.failing.any()]
+    if not failing:
+        return hints
+    complete = {b.name: b for b in blocks if b.complete}
+    explained: set[str] = set()
+
+    swapped = [(b.name, o.name) for b in failing if b.name in complete
+               for o in complete.values() if o.name != b.name and o.analytic.shape == b.analytic.shape
+               and _explains(b.analytic, o.numeric)]
+    if swapped:
+        pairs = "; ".join(f"the gradient returned for {a} is the numeric gradient of {o}" for a, o in swapped)
+        hints.append(f"{who} returns its gradients in the wrong order: {pairs} (expected the order "
+                     f"{', '.join(f'd{g}' for g in grads)})")
+        explained |= {a for a, _ in swapped}
+
+    # the other patterns read the entries that have a numeric value (all of them, or fast
+    # mode's direct checks: NaN elsewhere never matches)
+    for b in failing:
+        if b.name in explained:
+            continue
+        a, n, bad = b.analytic, b.numeric, b.failing
+        if any(d.shape == a.shape and _explains(a, d) for d in douts):
+            hints.append(f"d{b.name} equals dout: the local gradient d out / d {b.name} is missing "
+                         f"(d{b.name} = dout * local gradient)")
+            explained.add(b.name)
+            continue
+        pattern = block_pattern(a, n)
+        if pattern is not None:
+            explained.add(b.name)
+            if pattern[0] == "zero":
+                hints.append(f"d{b.name} is all zero (never assigned, or overwritten?)")
+            elif pattern[0] == "transposed":
+                hints.append(f"d{b.name} looks transposed: its values are the numeric gradient's transpose "
+                             f"laid into {b.name}'s shape (dout.T @ x reshaped, instead of x.T @ dout?)")
+            else:
+                hints.append(layer_factor_hint(b.name, pattern[1], batch, params or {}))
+            continue
+        if a.ndim >= 1:
+            rows = set(np.nonzero(bad.reshape(a.shape[0], -1).any(axis=1))[0].tolist())
+            for label, values in (data_inputs or {}).items():
+                uniq, counts = np.unique(values, return_counts=True)
+                if rows and rows <= set(uniq[counts > 1].tolist()):
+                    hints.append(
+                        f"d{b.name} is wrong exactly at the rows whose index appears more than once in "
+                        f"{label}: repeated indices are not accumulated (use np.add.at(d{b.name}, {label}, "
+                        f"dout), not d{b.name}[{label}] += dout)")
+                    explained.add(b.name)
+                    break
+        if b.name in explained:
+            continue
+        num_zero, ana_zero = np.abs(n) <= b.noise, np.abs(a) <= b.noise
+        extra = int(np.count_nonzero(bad & num_zero & ~ana_zero))
+        missing = int(np.count_nonzero(bad & ana_zero & ~num_zero))
+        if extra and missing:
+            hints.append(f"d{b.name} puts gradient on {extra} entries where the numeric gradient is zero and "
+                         f"none on {missing} where it is not: it is routed to the wrong entries (an index, "
+                         f"stride or offset error?)")
+            explained.add(b.name)
+        elif extra and extra == int(np.count_nonzero(bad)):
+            hints.append(f"d{b.name} is nonzero at {extra} entries where the numeric gradient is zero (where "
+                         f"{b.name} does not reach the loss: relu's x <= 0, a masked step): a missing mask or "
+                         f"local gradient?")
+            explained.add(b.name)
+    for b in failing:
+        if b.name in explained:
+            continue
+        with np.errstate(all="ignore"):
+            ratio = b.analytic[b.failing] / b.numeric[b.failing]
+        ratio = ratio[np.isfinite(ratio)]
+        if len(ratio) < 2 or not np.all(ratio > 0):
+            continue
+        k = int(b.failing.sum())
+        if ratio.max() <= ratio.min() * (1 + 1e-3):
+            hints.append(f"d{b.name}: its {k} failing entries are {_fmt_factor(float(np.median(ratio)))} x "
+                         f"the numeric value, the others agree")
+        else:
+            hints.append(f"d{b.name}: {k} of {b.analytic.size} entries fail, by a factor that varies from "
+                         f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient "
+                         f"such as a gate's) is missing or wrong")
+    # caching out itself is fine (sigmoid caches it): a suspect only when no pattern explains a failure
+    if cache_aliases and any(b.name not in explained for b in failing):
+        hints.append(f"{cache_aliases[0]} shares memory with out: if forward changed out in place after caching "
+                     f"it (out = xhat; out *= gamma), the cached array changed too; cache a copy")
+    return hints

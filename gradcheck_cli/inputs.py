@@ -1,5 +1,6 @@
 """Inputs of the black-box checks: x for ``func`` (and ``sweep --func``) from a shape or a
-file, the entries to sample, and the seed; validated once here for the CLI and the API.
+file, the entries to sample, and the seed; the inputs and params of ``layer``; validated
+once here for the CLI and the API.
 
 x is float64, finite, real and non-empty; ``--shape 3,4`` draws it from N(0, 1) with the
 seed, ``--x FILE.npy`` reads it (``allow_pickle=False``), ``--x "1,2,3"`` takes it as given.
@@ -7,9 +8,14 @@ seed, ``--x FILE.npy`` reads it (``allow_pickle=False``), ``--x "1,2,3"`` takes 
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 
-from .errors import OptionError
+from .errors import LoadError, OptionError
 from .results import XSource
 
 #: shape of x for ``gradcheck func`` when neither ``--shape`` nor ``--x`` is given
@@ -148,3 +154,240 @@ def sample_indices(size: int, sample: int | None, seed: int) -> np.ndarray | Non
     if sample >= size:
         return None
     return np.sort(np.random.default_rng(seed).choice(size, size=sample, replace=False))
+
+
+# --------------------------------------------------------------------------- layer inputs
+# Inputs and parameters of ``gradcheck layer``: ``--input NAME=SPEC`` and ``--param NAME=JSON``.
+#
+# ``--input NAME=SPEC`` declares one positional input of the forward pass, in command-line
+# order.  SPEC is one of:
+#
+# ================================  ==========================================================
+# ``4,2,3`` (or ``4x2x3``)          float64 ~ N(0, 1) of that shape; ``scalar`` for a 0-d input
+# ``uniform:LO..HI:4,5``            float64 uniform on [LO, HI) (e.g. positive inputs)
+# ``int:C:4``                       integers 0 .. C-1 (class labels, word indices), shape (4,)
+# ``int:LO..HI:4,5``                integers LO .. HI-1, as Python's ``range(LO, HI)``
+# ``bool:4,5``                      booleans, each True with probability 1/2 (masks)
+# ``bool:P:4,5``                    booleans, each True with probability P
+# ``FILE.npy``                      the array stored in FILE (its dtype decides, as below)
+# ================================  ==========================================================
+#
+# Float inputs are differentiated; integer and boolean inputs (labels, indices, masks) are
+# passed as they are and never differentiated; ``--wrt NAMES`` narrows the differentiated
+# set further (a float input left out of it is data).  Random inputs are drawn from
+# ``numpy.random.default_rng((seed, 0, k))`` for the k-th input, so adding an input does not
+# change the others.
+#
+# ``--param NAME=VALUE`` gives a keyword argument of the forward pass as JSON
+# (``conv_param={"stride": 1, "pad": 1}``, ``eps=1e-5``); a bare word that is not JSON is a
+# string (``mode=train``).  Parameters are deep-copied afresh for every call, so a forward
+# pass that updates them (batchnorm's running mean) sees the same values each time.
+
+#: the largest input accepted (a full check costs 4 forward calls per entry)
+MAX_INPUT_ENTRIES = 10_000_000
+
+
+@dataclass(frozen=True)
+class LayerInput:
+    """One positional input of a layer: its value, whether it is differentiated, its origin."""
+
+    name: str
+    value: np.ndarray
+    differentiated: bool
+    source: str  # "N(0, 1)", "int 0..9", "x.npy" ... for the report
+
+    @property
+    def kind(self) -> str:
+        return {"b": "bool", "i": "int", "u": "int"}.get(self.value.dtype.kind, "float")
+
+
+def _split(text: str, option: str) -> tuple[str, str]:
+    name, sep, body = text.partition("=")
+    name, body = name.strip(), body.strip()
+    if not sep or not name.isidentifier():
+        raise OptionError(f"{option} must be NAME=VALUE with NAME a Python name, got {text!r}")
+    if not body:
+        raise OptionError(f"{option} {name}=: no value after '='")
+    return name, body
+
+
+def parse_shape_text(text: str, option: str = "--input") -> tuple[int, ...]:
+    """``"4,2,3"`` / ``"4x2x3"`` -> ``(4, 2, 3)``; ``"scalar"`` or ``"()"`` -> ``()``."""
+    raw = text.strip().strip("()[]").strip()
+    if raw.lower() in ("", "scalar"):
+        return ()
+    dims = []
+    for part in raw.replace("x", ",").split(","):
+        part = part.strip()
+        if not part and dims:
+            continue
+        try:
+            n = int(part)
+        except ValueError:
+            raise OptionError(f"{option}: a shape is sizes separated by commas, e.g. 4,2,3; got {text!r}") from None
+        if n < 1:
+            raise OptionError(f"{option}: every size must be at least 1, got {text!r}")
+        dims.append(n)
+    if float(np.prod(dims, dtype=float)) > MAX_INPUT_ENTRIES:
+        raise OptionError(f"{option}: shape {text} has more than {MAX_INPUT_ENTRIES} entries")
+    return tuple(dims)
+
+
+def _range(text: str, option: str, integer: bool) -> tuple[float, float]:
+    """``"LO..HI"`` (or ``"C"`` for integers, meaning 0..C) -> (LO, HI) with LO < HI."""
+    lo, sep, hi = text.partition("..")
+    try:
+        if not sep and integer:
+            low, high = 0, int(lo)
+        elif integer:
+            low, high = int(lo), int(hi)
+        else:
+            low, high = float(lo), float(hi)
+    except ValueError:
+        kind = "integers LO..HI (HI excluded) or a count C" if integer else "numbers LO..HI"
+        raise OptionError(f"{option}: the range must be {kind}, got {text!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise OptionError(f"{option}: the range {text!r} is empty (it needs LO < HI)")
+    return low, high
+
+
+def load_npy(path: str, option: str = "--input") -> np.ndarray:
+    """An array of numbers or booleans from a ``.npy`` file (no pickles)."""
+    if not os.path.isfile(path):
+        raise LoadError(f"{option}: no file '{path}'")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise LoadError(f"{option}: cannot read '{path}' as a .npy array: {exc}") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+        kind = "an archive of arrays" if not isinstance(array, np.ndarray) else f"dtype {array.dtype}"
+        raise OptionError(f"{option}: '{path}' holds {kind}, expected an array of numbers or booleans")
+    return array
+
+
+def parse_input(text: str, rng: np.random.Generator) -> tuple[str, np.ndarray, str]:
+    """One ``--input NAME=SPEC`` -> (name, array, source); see the module docstring."""
+    name, body = _split(text, "--input")
+    option = f"--input {name}"
+    head, sep, rest = body.partition(":")
+    kind = head.strip().lower() if sep else ""
+    if body.endswith(".npy") or (not sep and os.path.isfile(body)):
+        return name, load_npy(body, option), os.path.basename(body)
+    if kind == "int":
+        spec, _, shape_text = rest.rpartition(":")
+        if not spec:
+            raise OptionError(f"{option}: write int:C:SHAPE or int:LO..HI:SHAPE, e.g. int:10:4; got {body!r}")
+        low, high = _range(spec, option, integer=True)
+        shape = parse_shape_text(shape_text, option)
+        return name, rng.integers(low, high, size=shape), f"int in [{low}, {high})"
+    if kind == "bool":
+        spec, _, shape_text = rest.rpartition(":")
+        p = 0.5
+        if spec:
+            try:
+                p = float(spec)
+            except ValueError:
+                raise OptionError(f"{option}: write bool:SHAPE or bool:P:SHAPE with 0 <= P <= 1; got {body!r}") from None
+            if not 0 <= p <= 1:
+                raise OptionError(f"{option}: the probability P of bool:P:SHAPE must lie in [0, 1], got {p:g}")
+        shape = parse_shape_text(shape_text, option)
+        return name, rng.random(size=shape) < p, "bool" if p == 0.5 else f"bool, P(True) = {p:g}"
+    if kind == "uniform":
+        spec, _, shape_text = rest.rpartition(":")
+        if not spec:
+            raise OptionError(f"{option}: write uniform:LO..HI:SHAPE, e.g. uniform:0.1..2:4,5; got {body!r}")
+        low, high = _range(spec, option, integer=False)
+        shape = parse_shape_text(shape_text, option)
+        return name, rng.uniform(low, high, size=shape), f"U({low:g}, {high:g})"
+    if sep:
+        raise OptionError(
+            f"{option}: unknown kind '{head.strip()}' (use a shape such as 4,5, int:C:SHAPE, "
+            f"int:LO..HI:SHAPE, bool:SHAPE, uniform:LO..HI:SHAPE or FILE.npy)"
+        )
+    return name, rng.standard_normal(parse_shape_text(body, option)), "N(0, 1)"
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """One ``--param NAME=JSON`` -> (name, value); a bare word that is not JSON is a string."""
+    name, body = _split(text, "--param")
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        if body.replace("_", "").replace("-", "").isalnum() and not body[0].isdigit():
+            return name, body
+        raise OptionError(f"--param {name}: not valid JSON ({exc.msg} at column {exc.colno}): {body}") from None
+    return name, value
+
+
+def make_inputs(
+    specs: Sequence[str], seed: int = 0, wrt: Sequence[str] | None = None
+) -> list[LayerInput]:
+    """``--input`` texts (and ``--wrt``) -> validated LayerInputs, drawn with ``seed``."""
+    if not specs:
+        raise OptionError("declare the layer's inputs with --input NAME=SHAPE, e.g. --input x=4,5 --input w=5,3")
+    named = {}
+    for k, text in enumerate(specs):
+        name, value, source = parse_input(text, np.random.default_rng((seed, 0, k)))
+        if name in named:
+            raise OptionError(f"--input: '{name}' is declared twice")
+        named[name] = (value, source)
+    return validate_inputs({n: v for n, (v, _) in named.items()}, wrt,
+                           sources={n: s for n, (_, s) in named.items()})
+
+
+def validate_inputs(
+    inputs: Mapping[str, Any], wrt: Sequence[str] | str | None = None, sources: Mapping[str, str] | None = None
+) -> list[LayerInput]:
+    """Arrays of the Python API or the CLI -> LayerInputs (float64 copies for floats).
+
+    Floats are differentiated unless ``wrt`` (names, or ``"x,w"``) leaves them out;
+    integers and booleans never are.  OptionError for an empty, complex, non-finite or
+    non-numeric input, an unknown or non-float ``wrt`` name, or nothing to differentiate.
+    """
+    if isinstance(wrt, str):
+        wrt = [w.strip() for w in wrt.split(",") if w.strip()]
+    if not isinstance(inputs, Mapping) or not inputs:
+        raise OptionError("inputs must be a non-empty mapping of names to arrays, e.g. {'x': x, 'w': w}")
+    out = []
+    for name, raw in inputs.items():
+        try:
+            array = np.asarray(raw)
+        except Exception as exc:
+            raise OptionError(f"input {name} cannot be made into an array: {exc}") from None
+        if array.dtype.kind == "c":
+            raise OptionError(f"input {name} is complex; layers are checked on real inputs")
+        if array.dtype.kind not in "biuf":
+            raise OptionError(f"input {name} must hold numbers or booleans, got dtype {array.dtype}")
+        if array.size == 0:
+            raise OptionError(f"input {name} is empty (shape {array.shape})")
+        if array.size > MAX_INPUT_ENTRIES:
+            raise OptionError(f"input {name} has {array.size} entries, more than the {MAX_INPUT_ENTRIES} accepted")
+        floating = array.dtype.kind == "f"
+        array = np.array(array, dtype=np.float64 if floating else array.dtype, copy=True)
+        if floating and not np.all(np.isfinite(array)):
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            raise OptionError(f"input {name} must be finite, but {name}{list(where)} is {array[where]}")
+        source = (sources or {}).get(name, "given")
+        out.append(LayerInput(name, array, floating and (wrt is None or name in wrt), source))
+    names = [i.name for i in out]
+    for w in wrt or ():
+        if w not in names:
+            raise OptionError(f"--wrt: '{w}' is not an input (the inputs: {', '.join(names)})")
+        item = out[names.index(w)]
+        if not item.value.dtype.kind == "f":
+            raise OptionError(f"--wrt: '{w}' holds {item.kind}s, which are not differentiated")
+    if not any(i.differentiated for i in out):
+        raise OptionError("no input to differentiate: every input is an integer or boolean array "
+                          "(or left out of --wrt); declare a float input such as --input x=4,5")
+    return out
+
+
+def make_params(specs: Sequence[str]) -> dict[str, Any]:
+    """``--param`` texts -> {name: value} (each name once)."""
+    params: dict[str, Any] = {}
+    for text in specs:
+        name, value = parse_param(text)
+        if name in params:
+            raise OptionError(f"--param: '{name}' is given twice")
+        params[name] = value
+    return params

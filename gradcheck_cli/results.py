@@ -2,7 +2,7 @@
 
 ``Report.to_dict()`` is the JSON document of the contract (``SPEC.md``, JSON output).
 Everything a view shows is a typed field here (what was checked: ``Formula``,
-``NetworkSubject``, ``FunctionSubject``, ``SanityItem``; the extras of ``--taylor``,
+``NetworkSubject``, ``FunctionSubject``, ``LayerSubject``, ``SanityItem``; the extras of ``--taylor``,
 ``--graph``, ``sweep``); the text is made in ``views``.  The labels of a point
 (``x=1.5, y=2``) and of an entry (``W1[3, 2]``) are made here, once.
 """
@@ -202,6 +202,45 @@ class FunctionSubject:
 
 
 @dataclass(frozen=True)
+class LayerArg:
+    """One positional input of a layer as the report shows it (``inputs.LayerInput`` without the array)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # float, int or bool
+    differentiated: bool
+    source: str  # "N(0, 1)", "int 0..9", "x.npy", "given"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+                "differentiated": self.differentiated, "source": self.source}
+
+
+@dataclass(frozen=True)
+class LayerSubject:
+    """The layer a ``layer`` report is about: its functions, inputs, params, outputs."""
+
+    forward: str
+    backward: str | None  # None: a loss layer forward(...) -> (loss, dx, ...)
+    inputs: tuple[LayerArg, ...]
+    params: Mapping[str, Any]  # JSON values, as given
+    outputs: tuple[tuple[int, ...], ...]  # shapes of out (one per output); () for a loss
+    updated_params: tuple[str, ...] = ()  # params forward changed (each call got a fresh copy)
+    cache_changed: bool = False  # backward's answer changed on a reused cache
+    relative_noise: float = 0.0  # measured noise of sum(out * dout) / its scale (~1e-16 in float64)
+
+    @property
+    def is_loss(self) -> bool:
+        return self.backward is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"forward": self.forward, "backward": self.backward, "loss": self.is_loss,
+                "inputs": [i.to_dict() for i in self.inputs], "params": dict(self.params),
+                "outputs": [list(s) for s in self.outputs], "updated_params": list(self.updated_params),
+                "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise)}
+
+
+@dataclass(frozen=True)
 class SanityItem:
     """One item of the sanity suite: values against references, or a gradient check."""
 
@@ -280,7 +319,7 @@ class Report:
 
     ``checks`` lists the rows shown (for ``expr`` all of them; for ``net``/``func`` the
     failing entries and the worst ones), ``counts`` counts every component checked.
-    The subject (``formulas``, ``network``, ``function``, ``sanity``) says what was
+    The subject (``formulas``, ``network``, ``function``, ``layer``, ``sanity``) says what was
     checked; the optional extras are typed fields with their own JSON keys, written after
     the contract's keys and never over them.
     """
@@ -299,6 +338,7 @@ class Report:
     formulas: tuple[Formula, ...] = ()
     network: NetworkSubject | None = None
     function: FunctionSubject | None = None
+    layer: LayerSubject | None = None
     sanity: tuple[SanityItem, ...] = ()
     cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
     # extras
@@ -368,7 +408,7 @@ class Report:
             d["param_count"] = self.param_count
         if self.blocks:
             d["blocks"] = [b.to_dict() for b in self.blocks]
-        if self.hints or self.command in ("net", "func"):
+        if self.hints or self.command in ("net", "func", "layer"):
             d["hints"] = list(self.hints)
         if self.cost_check is not None:
             d["cost_check"] = self.cost_check.to_dict()
@@ -390,6 +430,8 @@ class Report:
             e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
         if self.component is not None:
             e["component"] = self.component
+        if self.layer is not None:
+            e["layer"] = self.layer.to_dict()
         if self.sweep is not None:
             e["sweep"] = self.sweep.to_dict()
         if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:

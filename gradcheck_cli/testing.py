@@ -20,7 +20,7 @@ from .results import Report
 from .verdict import Status, Thresholds
 
 
-__all__ = ["assert_gradient", "assert_expression", "assert_network", "failure_message"]
+__all__ = ["assert_gradient", "assert_expression", "assert_network", "assert_layer", "failure_message"]
 
 
 
@@ -100,3 +100,24 @@ def assert_network(dims: Any = (10, 5, 10), **kwargs: Any) -> None:
     from .checks.net import check_network
 
     _raise_if_failed(check_network(dims=dims, **kwargs))
+
+
+def assert_layer(forward: Callable[..., Any], backward: Callable[..., Any] | None = None,
+                 inputs: Any = (), params: Any = None, **kwargs: Any) -> None:
+    """Assert a layer's backward pass matches the numeric vector-Jacobian product.
+
+    Arguments as for :func:`gradcheck_cli.checks.layer.check_layer`: ``forward(*inputs,
+    **params) -> (out, cache)``, ``backward(dout, cache) -> grads`` (or no backward for a
+    loss layer ``forward(...) -> (loss, dx)``), ``inputs`` a mapping of names to arrays.
+
+    >>> import numpy as np
+    >>> def relu_forward(x):
+    ...     return np.maximum(0, x), x
+    >>> def relu_backward(dout, x):
+    ...     return dout * (x > 0)
+    >>> assert_layer(relu_forward, relu_backward, {"x": np.linspace(-1, 1, 6).reshape(2, 3)})
+    """
+    __tracebackhide__ = True
+    from .checks.layer import check_layer
+
+    _raise_if_failed(check_layer(forward, backward, inputs, params, **kwargs))

@@ -291,6 +291,10 @@ def header_lines(report: Report) -> list[str]:
         where = f"shape {shape_text(fn.shape)}" if fn.shape else "a scalar"
         lines.append(f"{x_text(fn.source, fn.shape)}, {where}" if fn.source is not None else f"x: {where}")
         lines.append(f"cost at x = {fn.cost:.10g}")
+    if report.layer is not None:
+        from .layer import header_lines as layer_header
+
+        lines += layer_header(report.layer, report.seed)
     if report.sanity:
         lines.append("Running sanity checks...")
         for item in report.sanity:
@@ -333,6 +337,10 @@ def effort_lines(e) -> list[str]:
 def note_lines(report: Report) -> list[str]:
     """The dim lines under the tables, from the report's typed extras."""
     lines = list(report.notes)
+    if report.layer is not None:
+        from .layer import note_lines as layer_notes
+
+        lines += layer_notes(report)
     fn = report.function
     if fn is not None and fn.sampled is not None:
         lines.append(f"checked {fn.sampled} of {fn.size} entries of x, chosen at random (seed {report.seed})")

@@ -1,0 +1,729 @@
+"""``gradcheck layer`` and the Python ``check_layer``: hand-written forward/backward pairs.
+
+numpy only.
+
+A layer is ``forward(*inputs, **params) -> (out, cache)`` (or ``(out_1, ..., out_m,
+cache)``) with ``backward(dout, cache)`` (or ``backward(dout_1, ..., dout_m, cache)``)
+returning one gradient per differentiated input, in input order; a loss layer is one
+function ``loss(*inputs, **params) -> (loss, dx)`` (or ``(loss, dx, dw, ...)``).
+
+What is checked (the vector-Jacobian product).  With ``dout_k ~ N(0, 1)`` of the shape
+of ``out_k`` (seeded), the backward pass claims the gradient of the scalar
+
+    L(inputs) = sum_k sum(out_k * dout_k)          (L = loss for a loss layer)
+
+with respect to every differentiated input.  Entry ``j`` of input ``z`` is checked
+against the central difference ``(L(z + h e_j) - L(z - h e_j)) / 2h`` with
+``h = eps**(1/3) max(|z_j|, 1)``; its error is estimated from the same difference at
+``4h`` and the round-off of L, taken relative to ``sum_k sum |out_k * dout_k|`` (L may
+cancel to nearly zero while its terms do not) (``finite_diff.central_from_values``).
+Four forward calls per entry; the verdict is the usual one (``verdict``), one block
+per input.
+
+Kinks (one-sided test).  A layer with relu/max inside is not differentiable where two
+branches meet (a pooling window whose maximum is tied).  With ``L0 = L(z)``, the
+one-sided slopes ``D+ = (L(z + h e_j) - L0) / h`` and ``D- = (L0 - L(z - h e_j)) / h``
+differ by ``L'' h`` for a smooth L, which the 4h values predict:
+``(L(z + 4h e_j) - 2 L0 + L(z - 4h e_j)) / 16h``.  An entry that does not pass is a
+``kink`` when ``D+ - D-`` departs from that prediction by more than the round-off and
+``KINK_SIGMAS`` times the measured noise of L, over h (the slopes jump), and the
+analytic value lies between ``D-`` and ``D+`` (it is one of the one-sided derivatives,
+or a subgradient between them).  A wrong value away from a kink is never excused:
+there ``D+ = D-`` up to ``L'' h``.
+
+Noise.  The noise ``sigma`` of L is measured once per input, ECnoise-style (``_noise_of_l``).
+Float64 code gives ``sigma ~ eps |L|`` and the step above; a noisier L (float32
+arithmetic) gets the step scaled by ``(sigma / (eps |L|))**(1/3)``, which balances
+truncation against its own noise, and the report says how noisy it is.
+
+Modes.  ``full`` checks every entry as above.  ``adaptive`` (``fast`` is the same; the
+default past ``AUTO_FAST_ENTRIES`` differentiated entries, e.g. a conv) is
+``fast_mode``'s adaptive group testing over the differentiated inputs laid end to end,
+one block each: random-sign sets of entries, split only where they disagree, every entry
+getting a verdict directly or by exclusion (the guarantees are in ``fast_mode``); the
+entries it checks directly that do not pass then get the four-call difference above and
+its kink test; when a block looked wrong everywhere but its samples are all kinks (relu
+zeros, pooling ties), its other entries are checked directly too.
+
+Before every call the states of ``random`` and ``numpy.random`` are restored (a forward
+pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
+params are deep-copied afresh (batchnorm may update its running mean), and array
+arguments must come back unchanged (``loading.UserFunction``).  The cache is checked
+too: backward is run a second time on the first cache after another forward pass; a
+different result means the cache is shared with later calls or changed by backward.
+Backward may not change the inputs its cache holds.  A cache that holds ``out`` itself
+cannot be told from a correct one by running the code (forward mutated it before
+returning; sigmoid caches ``out`` rightly): when a failure no other pattern explains
+comes with a cache that shares memory with ``out``, the hint says so (``diagnosis``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..choices import Method, Mode
+from ..diagnosis import diagnose_layer
+from ..errors import LoadError, OptionError, UserCodeError
+from ..finite_diff import EPS, central_from_values, default_step
+from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
+from ..results import Effort, LayerArg, LayerSubject, Report
+from ..verdict import Status, Thresholds, floor_from_noise, relative_error
+from .common import BlockData, callable_name, judge_blocks
+
+#: ``mode="auto"`` is adaptive when the differentiated inputs have more entries than this
+AUTO_FAST_ENTRIES = 256
+#: a jump of the one-sided slopes must exceed this many ulps of sum|out * dout| / h to be a kink
+KINK_ULPS = 64.0
+#: ... and this many times the measured noise of L (a float32 layer is noisier than its ulps)
+KINK_SIGMAS = 16.0
+MODES = ("auto", "full", "fast", "adaptive")
+
+
+def validate_mode(mode) -> str:
+    """``mode``: ``"auto"`` (or None), ``"full"``, ``"adaptive"`` or ``"fast"`` (the same), or a ``Mode``."""
+    value = "auto" if mode is None else getattr(mode, "value", mode)
+    if value not in MODES:
+        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- the layer
+
+
+def _leaves(obj: Any, path: str = "cache", depth: int = 0):
+    """(path, array) for every ndarray inside a cache of tuples, lists and dicts."""
+    if isinstance(obj, np.ndarray):
+        yield path, obj
+    elif depth < 4 and isinstance(obj, (tuple, list)):
+        for i, item in enumerate(obj):
+            yield from _leaves(item, f"{path}[{i}]", depth + 1)
+    elif depth < 4 and isinstance(obj, dict):
+        for key, item in obj.items():
+            yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a value of type {type(value).__name__}"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
+
+
+class _Layer:
+    """The user's forward/backward (or loss) functions bound to inputs and params.
+
+    ``call_forward(arrays)`` returns ``(outs, cache)`` with outs validated float arrays;
+    ``objective(arrays)`` returns ``(L, sum |out * dout|)``.
+    """
+
+    def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
+                 forward_name: str, backward_name: str | None) -> None:
+        from ..loading import UserFunction
+
+        self.inputs = inputs
+        self.params = dict(params)
+        self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
+        self._raw_forward = self.forward.fn
+        self.backward = None
+        if backward is not None:
+            self.backward = backward if isinstance(backward, UserFunction) else UserFunction(backward, backward_name)
+        self.is_loss = backward is None
+        self.douts: tuple[np.ndarray, ...] = ()
+        self.last_params: dict[str, Any] = {}
+        self.out_shapes: tuple[tuple[int, ...], ...] = ()
+
+    # ------------------------------------------------------------- forward
+    def _call(self, arrays: Sequence[np.ndarray]) -> Any:
+        # a fresh deep copy of the params for every call; functools.partial adds no frame
+        # to the user's traceback and keeps the positional names for mutation messages
+        fresh = copy.deepcopy(self.params)
+        self.last_params = fresh
+        self.forward.fn = functools.partial(self._raw_forward, **fresh) if fresh else self._raw_forward
+        try:
+            return self.forward.call(*arrays)
+        finally:
+            self.forward.fn = self._raw_forward
+
+    def call_forward(self, arrays: Sequence[np.ndarray]) -> tuple[tuple[np.ndarray, ...], Any]:
+        """Forward pass -> (outputs, cache); for a loss layer (loss,) and the gradients."""
+        result = self._call(arrays)
+        name = self.forward.name
+        if not isinstance(result, (tuple, list)) or len(result) < 2:
+            want = "(loss, dx)" if self.is_loss else "(out, cache)"
+            raise UserCodeError(f"{name} returned {_describe(result)}, expected a pair {want}")
+        if self.is_loss:
+            return (self._loss_value(result[0]),), tuple(result[1:])
+        outs = tuple(self._out_array(o, k, len(result) - 1) for k, o in enumerate(result[:-1]))
+        if self.out_shapes and tuple(o.shape for o in outs) != self.out_shapes:
+            got = ", ".join(_shape(o.shape) for o in outs)
+            raise UserCodeError(f"{name} returned out of shape {got} at a perturbed input, "
+                                f"but {', '.join(_shape(s) for s in self.out_shapes)} at the first call")
+        return outs, result[-1]
+
+    def _loss_value(self, value: Any) -> np.ndarray:
+        array = np.asarray(value) if not isinstance(value, (tuple, list)) else None
+        if array is None or array.dtype.kind not in "biuf" or array.size != 1:
+            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as the loss, expected a real scalar")
+        return np.array(float(array.reshape(())))
+
+    def _out_array(self, value: Any, k: int, m: int) -> np.ndarray:
+        what = "out" if m == 1 else f"output {k + 1} of {m}"
+        try:
+            array = np.asarray(value)
+        except Exception:
+            array = np.asarray(None, dtype=object)
+        if array.dtype.kind not in "biuf":
+            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as {what}, expected a real array")
+        return array
+
+    def objective(self, arrays: Sequence[np.ndarray]) -> tuple[float, float]:
+        """``L = sum_k sum(out_k * dout_k)`` (the loss for a loss layer) and ``sum |out_k * dout_k|``."""
+        outs, _ = self.call_forward(arrays)
+        if self.is_loss:
+            v = float(outs[0])
+            return v, abs(v)
+        total, scale = 0.0, 0.0
+        with np.errstate(all="ignore"):
+            for o, d in zip(outs, self.douts):
+                prod = np.asarray(o, dtype=np.float64) * d
+                total += float(np.sum(prod))
+                scale += float(np.sum(np.abs(prod)))
+        return total, scale
+
+    # ------------------------------------------------------------- backward
+    def call_backward(self, cache: Any, arrays: Sequence[np.ndarray] = ()) -> Any:
+        """``backward(*douts, cache)``; the inputs ``arrays`` (which the cache may hold) must
+        come back unchanged, like the douts (UserCodeError naming the first changed entry)."""
+        result = self.backward.call(*(d.copy() for d in self.douts), cache)
+        for item, array in zip(self.inputs, arrays):
+            if array.shape == item.value.shape and np.array_equal(array, item.value, equal_nan=True):
+                continue
+            if array.shape != item.value.shape:
+                change = f"its shape changed from {item.value.shape} to {array.shape}"
+            else:
+                where = tuple(int(k) for k in np.argwhere(~((array == item.value) | (np.isnan(array) & np.isnan(item.value))))[0])
+                label = f"{item.name}[{', '.join(map(str, where))}]" if where else item.name
+                change = f"{label} changed from {item.value[where]!r} to {array[where]!r}"
+            raise UserCodeError(f"{self.backward.name} modified the input {item.name}, which its cache holds, "
+                                f"in place: {change} (copy it before changing it)")
+        return result
+
+    def gradients(self, returned: Any, who: str) -> list[np.ndarray]:
+        """Validate the returned gradients: one per differentiated input (or per input), right shapes."""
+        diff = [i for i in self.inputs if i.differentiated]
+        if isinstance(returned, (tuple, list)) and self.is_loss and len(returned) == 1 and isinstance(returned[0], (tuple, list)):
+            returned = returned[0]  # (loss, (dx, dw))
+        if not isinstance(returned, (tuple, list)):
+            returned = (returned,)
+        returned = list(returned)
+        grad_names = ", ".join(f"d{i.name}" for i in diff)
+        if len(returned) == len(self.inputs) and len(returned) != len(diff):
+            returned = [g for g, i in zip(returned, self.inputs) if i.differentiated]
+        if len(returned) != len(diff):
+            n = len(returned)
+            raise UserCodeError(
+                f"{who} returned {n} gradient{'s' if n != 1 else ''}, expected {len(diff)} "
+                f"(one per differentiated input, in order: {grad_names})"
+            )
+        arrays = []
+        for g, item in zip(returned, diff):
+            try:
+                a = np.asarray(g)
+            except Exception:
+                a = np.asarray(None, dtype=object)
+            if a.dtype.kind not in "biuf":
+                raise UserCodeError(f"{who} returned {_describe(g)} as d{item.name}, expected a real array of "
+                                    f"shape {_shape(item.value.shape)}")
+            arrays.append(np.array(a, dtype=np.float64))
+        self._check_shapes(arrays, diff, who)
+        return arrays
+
+    def _check_shapes(self, arrays: list[np.ndarray], diff: list[LayerInput], who: str) -> None:
+        got = [a.shape for a in arrays]
+        want = [i.value.shape for i in diff]
+        if got == want:
+            return
+        if sorted(got) == sorted(want) and len(set(want)) > 1:
+            order = []
+            free = list(range(len(diff)))
+            for shape in got:
+                k = next(k for k in free if want[k] == shape)
+                free.remove(k)
+                order.append(f"d{diff[k].name}")
+            raise UserCodeError(
+                f"{who} returns its gradients in the wrong order: shapes "
+                f"{', '.join(_shape(s) for s in got)} are those of {', '.join(order)}; "
+                f"expected the order {', '.join(f'd{i.name}' for i in diff)}, shapes "
+                f"{', '.join(_shape(s) for s in want)}"
+            )
+        k = next(k for k in range(len(diff)) if got[k] != want[k])
+        name = diff[k].name
+        message = (f"{who} returned d{name} of shape {_shape(got[k])}, expected {_shape(want[k])}, "
+                   f"the shape of {name}")
+        if got[k] == want[k][::-1] and len(want[k]) > 1:
+            message += " (it is transposed)"
+        elif int(np.prod(got[k])) == int(np.prod(want[k])):
+            message += " (same entries, another shape: a missing reshape, or keepdims?)"
+        raise UserCodeError(message)
+
+
+# --------------------------------------------------------------------------- numerics
+
+
+@dataclass
+class _Entries:
+    """Finite-difference results for some entries of one input (flat indices)."""
+
+    indices: np.ndarray
+    value: np.ndarray
+    noise: np.ndarray
+    plus: np.ndarray  # one-sided slopes, for the kink test
+    minus: np.ndarray
+    jump_excess: np.ndarray  # |(D+ - D-) - L'' h| beyond its round-off (> 0: a jump)
+
+
+def _noise_of_l(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int) -> float:
+    """The noise level of L along input ``which``, ECnoise-style (``finite_diff.measured_noise``).
+
+    L at ``z + t delta u`` for t = 0 .. NOISE_POINTS-1, ``u`` random ±1 and ``delta =
+    NOISE_SPACING max(|z|_inf, 1)``: the fourth differences of a smooth L on so fine a
+    grid are its evaluation noise (round-off; much more for a float32 layer).
+    """
+    from ..finite_diff import NOISE_POINTS, NOISE_SPACING, measured_noise
+
+    flat = arrays[which].reshape(-1)
+    base = flat.copy()
+    u = np.random.default_rng((seed, 4, which)).choice([-1.0, 1.0], size=flat.size)
+    delta = NOISE_SPACING * max(float(np.max(np.abs(base))), 1.0)
+    table = np.empty(NOISE_POINTS)
+    try:
+        for t in range(NOISE_POINTS):
+            flat[:] = base + t * delta * u
+            table[t] = layer.objective(arrays)[0]
+    finally:
+        flat[:] = base
+    return float(measured_noise(table))
+
+
+def _step_factor(sigma: float, scale: float) -> float:
+    """``(eps_L / eps)**(1/3)`` with ``eps_L = sigma / scale`` the relative noise of L (>= eps):
+    the default step ``eps**(1/3) max(|z|, 1)`` balances truncation against float64 round-off;
+    a noisier L (a float32 layer) needs the step that balances its own noise."""
+    if not (scale > 0 and np.isfinite(sigma)):
+        return 1.0
+    return float(max(1.0, sigma / (EPS * scale)) ** (1 / 3))
+
+
+def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.ndarray,
+             f0: float, scale0: float, progress: Callable[[int], None] | None = None,
+             sigma: float = 0.0) -> _Entries:
+    """Central differences of L at the given entries of input ``which`` (four calls each);
+    ``sigma`` is L's measured noise, for the kink test."""
+    work = arrays[which]
+    flat = work.reshape(-1)  # a view: perturbations reach the array the layer gets
+    h = default_step(flat[indices]) * _step_factor(sigma, max(scale0, abs(f0)))
+    vals = np.empty((4, len(indices)))
+    scales = np.full((4, len(indices)), scale0)
+    for n, (k, hk) in enumerate(zip(indices, h)):
+        orig = flat[k]
+        try:
+            for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
+                flat[k] = orig + d
+                vals[row, n], scales[row, n] = layer.objective(arrays)
+        finally:
+            flat[k] = orig
+        if progress is not None:
+            progress(n + 1)
+    scale = np.max(scales, axis=0)
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=scale)
+    with np.errstate(all="ignore"):
+        plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
+        predicted = (vals[2] - 2 * f0 + vals[3]) / (16 * h)
+        excess = (np.abs((plus - minus) - predicted)
+                  - (KINK_ULPS * EPS * np.maximum(scale, abs(f0)) + KINK_SIGMAS * sigma) / h)
+    return _Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
+
+
+def _kinks(e: _Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """The one-sided test of the module docstring, for entries that do not pass."""
+    lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
+    with np.errstate(all="ignore"):
+        tol = thresholds.fail_tol * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(e.plus - e.minus) * 1e-3
+        jump = e.jump_excess > 1e-6 * (np.abs(e.plus) + np.abs(e.minus))
+        between = (analytic >= lo - tol) & (analytic <= hi + tol)
+    return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)
+
+
+# --------------------------------------------------------------------------- hints
+
+
+def _is_fail(statuses: np.ndarray) -> np.ndarray:
+    return np.array([s is Status.FAIL for s in statuses], dtype=bool)
+
+
+def _evidence(data: list[BlockData], status: dict[str, np.ndarray], full: dict[str, bool]) -> list:
+    """``diagnosis.LayerBlock`` per checked input (the numbers the hints are made from)."""
+    from ..diagnosis import LayerBlock
+
+    blocks = []
+    for b in data:
+        size = int(np.prod(b.shape))
+        a, n, noise = (np.full(size, np.nan) for _ in range(3))
+        idx = np.arange(size) if b.indices is None else b.indices
+        a[idx], n[idx], noise[idx] = b.analytic, b.numeric, b.noise
+        blocks.append(LayerBlock(b.name, a.reshape(b.shape), n.reshape(b.shape), noise.reshape(b.shape),
+                                 _is_fail(status[b.name]).reshape(b.shape), full[b.name]))
+    return blocks
+
+
+def _cache_aliases(cache: Any, outs: tuple[np.ndarray, ...]) -> list[str]:
+    """Paths in the cache (``cache[0]``) of arrays that share memory with an output."""
+    return [p for p, arr in _leaves(cache) if any(np.may_share_memory(arr, o) for o in outs)]
+
+
+# --------------------------------------------------------------------------- the check
+
+
+def check_layer(
+    forward,
+    backward=None,
+    inputs: Mapping[str, Any] | Sequence[LayerInput] = (),
+    params: Mapping[str, Any] | None = None,
+    *,
+    wrt: Sequence[str] | str | None = None,
+    seed: int = 0,
+    mode: str | Mode | None = "auto",
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+    name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Check a layer's backward pass against the numeric vector-Jacobian product.
+
+    ``forward(*inputs, **params) -> (out, cache)`` (or several outputs before the cache)
+    and ``backward(*douts, cache) -> grads``; without ``backward``, ``forward`` is a loss
+    layer returning ``(loss, dx, ...)``.  ``inputs`` maps names to arrays in positional
+    order (integer and boolean arrays are data; floats are differentiated unless
+    ``wrt`` names a subset); ``params`` are keyword arguments, deep-copied for every
+    call.  See the module docstring for what is compared, the kink test and
+    ``mode`` (``"auto"``, ``"full"``, ``"fast"``).  The report has one block per
+    differentiated input, the failing and ``top`` worst entries, and hints.
+
+    >>> import numpy as np
+    >>> fwd = lambda x, w: (x @ w, (x, w))
+    >>> bwd = lambda dout, cache: (dout @ cache[1].T, cache[0].T @ dout)
+    >>> check_layer(fwd, bwd, {"x": np.ones((2, 3)), "w": np.ones((3, 4))}).status.value
+    'pass'
+    """
+    validate_seed(seed)
+    mode = validate_mode(mode)
+    validate_top(top)
+    if params is not None and not isinstance(params, Mapping):
+        raise OptionError("params must be a mapping of keyword arguments, e.g. {'conv_param': {...}}")
+    items = list(inputs) if inputs and all(isinstance(i, LayerInput) for i in inputs) else validate_inputs(inputs, wrt)
+    fname = name or callable_name(forward)
+    bname = None if backward is None else callable_name(backward) if not hasattr(backward, "name") else backward.name
+    if hasattr(forward, "name") and name is None:
+        fname = forward.name
+    layer = _Layer(forward, backward, items, params or {}, fname, bname)
+    return _run(layer, seed, mode, thresholds, top, progress)
+
+
+def _check_order(layer: _Layer) -> None:
+    """Inputs are passed by position: declared names that are the forward's own parameter
+    names in another order are a mistake worth stopping for (OptionError)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(layer.forward.fn).parameters.values())
+    except (TypeError, ValueError):
+        return
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    declared = [i.name for i in layer.inputs]
+    head = names[: len(declared)]
+    if sorted(head) == sorted(declared) and head != declared:
+        raise OptionError(f"the inputs are passed in the order given, and {layer.forward.name} takes "
+                          f"({', '.join(head)}) but --input declares {', '.join(declared)}: declare them in "
+                          f"the forward pass's order")
+
+
+def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+    """The check, inside one session of each user function (their random states set per
+    call, the caller's saved once: ``UserFunction.session``)."""
+    import contextlib
+
+    _check_order(layer)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(layer.forward.session())
+        if layer.backward is not None:
+            stack.enter_context(layer.backward.session())
+        return _check(layer, seed, mode, thresholds, top, progress)
+
+
+def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+    arrays = [i.value.copy() for i in layer.inputs]
+    diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
+    outs, cache = layer.call_forward(arrays)
+    updated = _changed_paths(layer.params, layer.last_params)
+    if layer.is_loss:
+        layer.douts = ()
+        grads = layer.gradients(cache, layer.forward.name)
+        changed = False
+    else:
+        layer.out_shapes = tuple(o.shape for o in outs)
+        layer.douts = tuple(np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
+        grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
+        changed = _cache_changes(layer, arrays, cache, grads, seed)
+    f0, scale0 = layer.objective(arrays)
+
+    total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
+    adaptive = mode in ("adaptive", "fast") or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
+    sigmas = {layer.inputs[k].name: _noise_of_l(layer, arrays, k, seed) for k in diff_idx}
+    t0 = time.perf_counter()
+    if adaptive:
+        data, full, verdict, effort = _adaptive(layer, arrays, grads, diff_idx, f0, scale0, sigmas, seed,
+                                                thresholds, top, progress)
+    else:
+        data, full = [], {}
+        done = 0
+        for g, k in zip(grads, diff_idx):
+            item = layer.inputs[k]
+            step = None if progress is None else (lambda n, done=done: progress(done + n, total_entries))
+            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step, sigma=sigmas[item.name])
+            done += item.value.size
+            a = g.ravel()
+            rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
+            data.append(BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=_kinks(e, a, rel, thresholds)))
+            full[item.name] = True
+        verdict = judge_blocks(data, thresholds, top)
+        effort = Effort(mode=Mode.FULL, entries=total_entries, checked=total_entries, excluded=0, unchecked=0,
+                        calls=0, seconds=0.0)
+    effort = replace(effort, calls=layer.forward.calls + (layer.backward.calls if layer.backward else 0),
+                     seconds=time.perf_counter() - t0)
+    counts = dict(verdict.counts)
+    ordered = list(verdict.blocks)
+    # statuses of the full arrays for hints
+    status = {b.name: _status_array(verdict.statuses[b.name], b) for b in data}
+    diff = [i for i in layer.inputs if i.differentiated]
+    hints = diagnose_layer(
+        _evidence(data, status, full),
+        who=layer.forward.name if layer.is_loss else layer.backward.name,
+        grads=tuple(i.name for i in diff),
+        douts=layer.douts,
+        data_inputs={i.name: i.value for i in layer.inputs if i.kind == "int"},
+        params=layer.params,
+        batch=diff[0].value.shape[0] if diff[0].value.ndim >= 1 else None,
+        cache_aliases=() if layer.is_loss else tuple(_cache_aliases(cache, outs)),
+        cache_changed=changed,
+    )
+    subject = LayerSubject(
+        forward=layer.forward.name,
+        backward=None if layer.backward is None else layer.backward.name,
+        inputs=tuple(LayerArg(i.name, tuple(i.value.shape), i.kind, i.differentiated, i.source) for i in layer.inputs),
+        params=_jsonable(layer.params),
+        outputs=() if layer.is_loss else tuple(tuple(s) for s in layer.out_shapes),
+        updated_params=tuple(updated),
+        cache_changed=changed,
+        relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
+    )
+    return Report(
+        command="layer",
+        method=Method.CENTRAL,
+        thresholds=thresholds,
+        checks=verdict.checks,
+        counts=counts,
+        blocks=tuple(ordered),
+        hints=tuple(hints),
+        shown=top,
+        layer=subject,
+        mode=Mode.ADAPTIVE if adaptive else Mode.FULL,
+        effort=effort,
+        seed=seed,
+    )
+
+
+def _adaptive(layer: _Layer, arrays: list[np.ndarray], grads: list[np.ndarray], diff_idx: list[int], f0: float,
+              scale0: float, sigmas: dict, seed: int, thresholds: Thresholds, top: int, progress):
+    """``fast_mode``'s adaptive group testing over the differentiated inputs laid end to end
+    (one block each), then the one-sided kink test of the entries it checked directly that
+    do not pass (four more calls each, whose central difference then stands for them)."""
+    from .common import blackbox_check, blackbox_verdict
+
+    items = [layer.inputs[k] for k in diff_idx]
+    offsets = np.cumsum([0] + [i.value.size for i in items[:-1]]).astype(int)
+    x0 = np.concatenate([arrays[k].ravel() for k in diff_idx])
+    g = np.concatenate([gr.ravel() for gr in grads])
+
+    def cost(z: np.ndarray) -> float:
+        flat = z.ravel()
+        for k, off, item in zip(diff_idx, offsets, items):
+            arrays[k].reshape(-1)[:] = flat[off: off + item.value.size]
+        return layer.objective(arrays)[0]
+
+    try:
+        result = blackbox_check(cost, x0, g, [(i.name, i.value.shape, int(o)) for i, o in zip(items, offsets)],
+                                mode=Mode.ADAPTIVE, thresholds=thresholds, seed=seed, f0=f0, progress=progress)
+    finally:
+        for k, off, item in zip(diff_idx, offsets, items):
+            arrays[k].reshape(-1)[:] = x0[off: off + item.value.size]
+    from ..fast_mode import How
+
+    kink = np.zeros(x0.size, dtype=bool)
+    outcomes = []
+    for b, k, off, item in zip(result.blocks, diff_idx, offsets, items):
+        c = b.checked
+        bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)] if len(c) else c
+        if len(bad):
+            e = _entries(layer, arrays, k, bad, f0, scale0, sigma=sigmas[item.name])
+            rel = relative_error(b.analytic[bad], e.value, floor_from_noise(e.noise, thresholds))
+            b.numeric[bad], b.noise[bad] = e.value, e.noise
+            kink[off + bad] = _kinks(e, b.analytic[bad], rel, thresholds)
+        unchecked = np.flatnonzero(b.how == How.UNCHECKED)
+        wrong = bad[~kink[off + bad]] if len(bad) else bad
+        if len(unchecked) and not len(wrong):
+            # a "block-wide bug" whose samples are all kinks (relu zeros, pooling ties): check the rest
+            e = _entries(layer, arrays, k, unchecked, f0, scale0, sigma=sigmas[item.name])
+            rel = relative_error(b.analytic[unchecked], e.value, floor_from_noise(e.noise, thresholds))
+            b.numeric[unchecked], b.noise[unchecked] = e.value, e.noise
+            b.how[unchecked] = How.CHECKED.value
+            kink[off + unchecked] = _kinks(e, b.analytic[unchecked], rel, thresholds)
+            b = replace(b, blockwide=False)
+        outcomes.append(b)
+    result = replace(result, blocks=tuple(outcomes))
+    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.ADAPTIVE, kink=kink)
+    data = [BlockData(b.name, b.shape, b.analytic[b.checked], b.numeric[b.checked], b.noise[b.checked],
+                      indices=b.checked) for b in result.blocks]
+    full = {b.name: len(b.checked) == b.how.size for b in result.blocks}
+    return data, full, verdict, effort
+
+
+def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
+    """Whether backward on the first cache gives another answer after a second forward pass.
+
+    The second pass gets the float inputs scaled entrywise by 1 + U(-0.01, 0.01) (signs
+    and domains kept), so a cache that points into a buffer the next call overwrites
+    changes.  A second pass that raises skips the test (the inputs are not the user's).
+    """
+    rng = np.random.default_rng((seed, 3))
+    other = [a * (1 + rng.uniform(-0.01, 0.01, a.shape)) if i.differentiated else a.copy()
+             for a, i in zip(arrays, layer.inputs)]
+    try:
+        layer.call_forward(other)
+    except UserCodeError:
+        return False
+    again = layer.gradients(layer.call_backward(cache), layer.backward.name)
+    return not all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(grads, again))
+
+
+def _changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
+    """Dotted paths of the param entries a forward call added, removed or changed."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        found = []
+        for key in list(before) + [k for k in after if k not in before]:
+            label = f"{path}.{key}" if path else str(key)
+            if key not in before or key not in after:
+                found.append(label)
+            else:
+                found += _changed_paths(before[key], after[key], label)
+        return found
+    try:
+        same = type(before) is type(after) and bool(np.array_equal(np.asarray(before, dtype=object),
+                                                                   np.asarray(after, dtype=object)))
+    except Exception:
+        same = before is after
+    return [] if same else [path or "params"]
+
+
+def _status_array(st: np.ndarray, b: BlockData) -> np.ndarray:
+    if b.indices is None:
+        return st
+    full = np.full(int(np.prod(b.shape)), Status.PASS, dtype=object)
+    full[b.indices] = st
+    return full
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0):
+    """``FILE.py:NAME`` -> (forward, backward) UserFunctions, or (loss, None) for a loss layer.
+
+    ``NAME_forward`` and ``NAME_backward`` when the file defines ``NAME_forward``, else
+    ``NAME`` itself as a loss layer ``NAME(...) -> (loss, dx)``; ``forward``/``backward``
+    (``F`` or ``FILE.py:F``) override either name.  Loaded with ``loading.load_seeded``.
+    """
+    from ..loading import load_seeded
+
+    source, sep, base = target.rpartition(":")
+    if not sep or not source.strip() or not base.strip():
+        raise LoadError(f"cannot load '{target}': expected FILE.py:NAME or module:NAME")
+    qualify = lambda s: s if ":" in s else f"{source}:{s.strip()}"  # noqa: E731
+    fwd = qualify(forward) if forward is not None else f"{source}:{base}_forward"
+    bwd = qualify(backward) if backward is not None else f"{source}:{base}_backward"
+    try:
+        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed)
+        return fu, bu
+    except LoadError as exc:
+        if forward is not None or backward is not None or f"'{base}_forward'" not in str(exc):
+            raise
+        first = exc
+    try:
+        (loss,) = load_seeded([(target, "loss function")], seed)
+    except LoadError:
+        raise LoadError(f"{first} (a layer is NAME_forward and NAME_backward, or a loss function "
+                        f"NAME(...) -> (loss, dx))") from None
+    return loss, None
+
+
+def check_layer_command(
+    target: str,
+    *,
+    inputs: Sequence[str] = (),
+    params: Sequence[str] = (),
+    wrt: str | None = None,
+    forward: str | None = None,
+    backward: str | None = None,
+    seed: int = 0,
+    mode: str | Mode | None = "auto",
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+    progress=None,
+) -> Report:
+    """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
+
+    Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
+    made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
+    """
+    validate_seed(seed)
+    mode = validate_mode(mode)
+    validate_top(top)
+    items = make_inputs(inputs, seed, wrt)
+    kwargs = make_params(params)
+    fu, bu = load_layer(target, forward, backward, seed)
+    layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
+    return _run(layer, seed, mode, thresholds, top, progress)
