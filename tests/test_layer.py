@@ -59,8 +59,11 @@ def blocks(report) -> dict:
 def test_every_correct_layer_passes(name):
     inputs, params = CORRECT[name]
     report = check_layer_command(GOOD + name, inputs=inputs, params=params)
-    assert report.status is Status.PASS, report.checks[:3]
-    assert report.counts["fail"] == 0
+    # issue 9: pass means verified; a few tiny entries may stay unresolved (the
+    # difference cannot verify them to 1e-7), none may warn or fail
+    assert report.status in (Status.PASS, Status.UNRESOLVED), report.checks[:3]
+    assert report.counts["unresolved"] <= 0.05 * report.counts["checks"], report.counts
+    assert report.counts["fail"] == 0 and report.counts["warn"] == 0
     assert not report.hints
     declared = [spec.split("=")[0] for spec in inputs]
     differentiated = [i.name for i in report.layer.inputs if i.differentiated]

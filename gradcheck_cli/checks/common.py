@@ -239,16 +239,28 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds) -> Bloc
     if not len(d.analytic):
         return d
     error, zs = evidence(d.analytic, d.numeric, d.noise)
-    bad = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code != 0
+    code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+    bad = (code != 0) & (code != 3)  # neither pass nor an already-found kink
     if not np.any(bad):
         return d
     pos = np.flatnonzero(bad)
-    est = blackbox_gradient(cost, x, indices=offset + np.asarray(d.indices)[pos])
+    idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
+    est = blackbox_gradient(cost, x, indices=offset + idx[pos])
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
     kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
     resolution = np.full(len(numeric), np.nan)
-    numeric[pos], noise[pos], resolution[pos] = est.value, est.noise, est.resolution
-    kink[pos] |= est.kink
+    # an estimate that says nothing (a flat stencil, a pole) does not replace the evidence
+    # there was (a relu mask left out fails on its dead units by the first estimate)
+    # A flat stencil (every value equal: the estimate is 0 with no bound) with a non-zero
+    # claim keeps the first estimate's evidence (a relu mask left out fails on its dead
+    # units); any other estimate replaces it, infinite error included (a C1 point such as
+    # relu(x)**2 at 0, a pole or a period inside the stencil: unresolved, not fail).
+    flat = (est.value == 0) & ~np.isfinite(est.noise) & (np.asarray(d.analytic)[pos] != 0)
+    take = ~flat
+    numeric[pos[take]], noise[pos[take]] = est.value[take], est.noise[take]
+    resolution[pos[take]] = est.resolution[take]
+    if d.kink is None:  # the caller's own kink test (layer, relu masks) stands where it has one
+        kink[pos] = est.kink
     return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution)
 
 

@@ -74,7 +74,7 @@ from ..finite_diff import EPS, central_from_values, default_step
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import Effort, LayerArg, LayerSubject, Report
 from ..verdict import Status, Thresholds, floor_from_noise, relative_error
-from .common import BlockData, callable_name, judge_blocks
+from .common import BlockData, _recheck, callable_name, judge_blocks
 
 #: ``mode="auto"`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
@@ -357,6 +357,21 @@ def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.nd
     return _Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
 
 
+def _input_cost(layer: _Layer, arrays: list[np.ndarray], which: int) -> Callable[[np.ndarray], float]:
+    """``z -> L`` with input ``which`` set to ``z`` (restored after every call)."""
+    target = arrays[which]
+    orig = target.copy()
+
+    def cost(z: np.ndarray) -> float:
+        try:
+            target.reshape(-1)[:] = np.asarray(z, dtype=float).reshape(-1)
+            return layer.objective(arrays)[0]
+        finally:
+            target.reshape(-1)[:] = orig.reshape(-1)
+
+    return cost
+
+
 def _kinks(e: _Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
     """The one-sided test of the module docstring, for entries that do not pass."""
     lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
@@ -506,7 +521,9 @@ def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int
             done += item.value.size
             a = g.ravel()
             rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
-            data.append(BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=_kinks(e, a, rel, thresholds)))
+            d = BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=_kinks(e, a, rel, thresholds))
+            # issue 9: entries that do not pass are estimated again (three rungs, Richardson)
+            data.append(_recheck(d, 0, (_input_cost(layer, arrays, k), arrays[k].copy()), thresholds))
             full[item.name] = True
         verdict = judge_blocks(data, thresholds, top)
         effort = Effort(mode=Mode.FULL, entries=total_entries, checked=total_entries, excluded=0, unchecked=0,
@@ -603,9 +620,20 @@ def _adaptive(layer: _Layer, arrays: list[np.ndarray], grads: list[np.ndarray], 
             b = replace(b, blockwide=False)
         outcomes.append(b)
     result = replace(result, blocks=tuple(outcomes))
-    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.ADAPTIVE, kink=kink)
-    data = [BlockData(b.name, b.shape, b.analytic[b.checked], b.numeric[b.checked], b.noise[b.checked],
-                      indices=b.checked) for b in result.blocks]
+
+    def restoring_cost(z: np.ndarray) -> float:
+        try:
+            return cost(z)
+        finally:
+            for k, off, item in zip(diff_idx, offsets, items):
+                arrays[k].reshape(-1)[:] = x0[off: off + item.value.size]
+
+    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.ADAPTIVE, kink=kink,
+                                       recheck=(restoring_cost, x0.copy()))
+    # the entries judged: those fast_mode checked and those checked directly after it
+    idx = {b.name: verdict.indices.get(b.name, b.checked) for b in result.blocks}
+    data = [BlockData(b.name, b.shape, b.analytic[idx[b.name]], b.numeric[idx[b.name]], b.noise[idx[b.name]],
+                      indices=idx[b.name]) for b in result.blocks]
     full = {b.name: len(b.checked) == b.how.size for b in result.blocks}
     return data, full, verdict, effort
 
