@@ -507,3 +507,17 @@ def test_many_kinks_in_a_large_input_pass_in_either_mode(mode):
     # and a wrong gradient at the same point still fails
     wrong = check_layer(fwd, lambda dout, x: 2 * bwd(dout, x), {"x": x}, mode=mode)
     assert wrong.status is Status.FAIL
+
+
+@pytest.mark.parametrize("factor, status", [(1.0, Status.PASS), (2.0, Status.FAIL)])
+def test_outputs_an_entry_does_not_reach_add_no_round_off(factor, status):
+    # sum(out * dout) is ~1e9 here, but x reaches only its own 4 outputs: differencing the
+    # outputs one by one keeps the round-off of those 4, and x is decided, not unresolved
+    def fwd(x):
+        return np.concatenate([np.full(1000, 1e6), x ** 2]), x
+
+    def bwd(dout, x):
+        return factor * 2 * x * dout[1000:]
+
+    report = check_layer(fwd, bwd, {"x": np.array([0.5, -1.0, 2.0, 0.25])}, mode="full")
+    assert report.status is status and report.counts["unresolved"] == 0

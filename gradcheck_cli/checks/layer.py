@@ -15,8 +15,11 @@ of ``out_k`` (seeded), the backward pass claims the gradient of the scalar
 with respect to every differentiated input.  Entry ``j`` of input ``z`` is checked
 against the central difference ``(L(z + h e_j) - L(z - h e_j)) / 2h`` with
 ``h = eps**(1/3) max(|z_j|, 1)``; its error is estimated from the same difference at
-``4h`` and the round-off of L, taken relative to ``sum_k sum |out_k * dout_k|`` (L may
-cancel to nearly zero while its terms do not) (``finite_diff.central_from_values``).
+``4h`` and the round-off (``finite_diff.central_from_values``).  The differences
+``L(z ± h e_j) - L(z)`` are summed output by output, ``sum((out(z ± h e_j) - out(z)) *
+dout)``: outputs that entry j does not reach cancel exactly, so the round-off is that of
+the terms that changed, ``eps sum |out * dout|`` over them, not over all of L (a bias
+entry of a big layer reaches one column).
 Four forward calls per entry; the verdict is the usual one (``verdict``), one block
 per input.
 
@@ -337,17 +340,34 @@ def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.nd
     h = default_step(flat[indices]) * _step_factor(sigma, max(scale0, abs(f0)))
     vals = np.empty((4, len(indices)))
     scales = np.full((4, len(indices)), scale0)
+    base = None if layer.is_loss else [np.array(o, dtype=np.float64) for o in layer.call_forward(arrays)[0]]
+    deltas, changed = np.empty((4, len(indices))), np.zeros((4, len(indices)))
     for n, (k, hk) in enumerate(zip(indices, h)):
         orig = flat[k]
         try:
             for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
                 flat[k] = orig + d
-                vals[row, n], scales[row, n] = layer.objective(arrays)
+                if base is None:
+                    vals[row, n], scales[row, n] = layer.objective(arrays)
+                    continue
+                outs = layer.call_forward(arrays)[0]
+                delta = total = 0.0
+                with np.errstate(all="ignore"):
+                    for o, o0, dout in zip(outs, base, layer.douts):
+                        o = np.asarray(o, dtype=np.float64)
+                        moved = o != o0
+                        delta += float(np.sum((o - o0)[moved] * dout[moved]))
+                        total += float(np.sum(np.maximum(np.abs(o), np.abs(o0))[moved] * np.abs(dout[moved])))
+                deltas[row, n], changed[row, n] = delta, total
         finally:
             flat[k] = orig
         if progress is not None:
             progress(n + 1)
     scale = np.max(scales, axis=0)
+    if base is not None:
+        # L(z ± h e_j) - L(z) summed output by output: the outputs entry j does not reach
+        # cancel exactly, so the round-off is that of the terms that changed, not of all of L
+        vals, scale, f0 = deltas, np.max(changed, axis=0), 0.0
     value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=scale)
     with np.errstate(all="ignore"):
         plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
