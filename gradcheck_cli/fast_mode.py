@@ -37,7 +37,7 @@ not judged by a *relative* error: ``a`` sums |S| entries, so a relative toleranc
 would let an entry hide under ``pass_tol |g . w|``; the absolute error of D does not grow
 with the size of that sum (its truncation grows with |S|, and is measured).
 
-The guarantee: no entry that its own check would fail is passed by exclusion
+The guarantee: no entry that its own check would fail is cleared by exclusion
 -----------------------------------------------------------------------------
 Write ``e = g - grad f``.  If S agrees, ``|e . w| <= |a - D| + |D - grad f . w| <= 2
 error_S``.  When j is the only wrong entry of S, ``|e . w| = |e_j| |w_j|`` with ``|w_j| = 1``
@@ -55,7 +55,7 @@ smaller), down to single entries if need be: *an entry that its own check would 
 never declared clean by a set that could mask it* (certainly when it is the only wrong
 entry of the set).  Several wrong entries in one set can cancel, but conditioning on the
 other signs, the two values of ``e . w`` for ``w_j = +-1`` are ``2 |e_j|`` apart, so
-``P(|e . w| < |e_j|) <= 1/2`` per fresh direction: the entries finally passed by exclusion
+``P(|e . w| < |e_j|) <= 1/2`` per fresh direction: the entries finally cleared by exclusion
 in a block have passed ``directions`` (default 8) fresh directions *together*, so a
 failing entry survives among them with probability at most ``2**-directions`` (0.4%)
 even for adversarial errors (equal magnitudes, cancelling in pairs).

@@ -149,9 +149,10 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
     one-sided kink test) before the verdict, so relu at exactly 0 is ``kink`` and an
     estimate that cannot decide is ``unresolved``, not a failure.
 
-    Entries left unchecked in a block that has no failing entry (the search gave up on
-    them) are checked directly too (within ``RECHECK_MAX``), else count as ``unresolved``:
-    never as ``pass``.  ``kink`` is a flat mask of the parameter
+    Entries cleared by exclusion whose bound does not verify them stay ``unresolved`` (the
+    search proved they do not fail, not that they pass).  Entries left unchecked in a block
+    that has no failing entry (the search gave up on them) are checked directly (within
+    ``RECHECK_MAX``), else count as ``unresolved``: never as ``pass``.  ``kink`` is a flat mask of the parameter
     vector (relu stencils).  ``calls``: every call of the user's code (``UserFunction.calls``,
     the first calls included); default the search's own.
     """
@@ -171,11 +172,16 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
             ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))
         verified_of.append((b.how == How.EXCLUDED) & ok)
     budget = RECHECK_MAX if recheck is not None else 0
+    # entries cleared by exclusion but not verified to pass_tol are checked directly when all
+    # of them fit in the budget (a layer, a small net); past it they stay unresolved, since
+    # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
+    # (--mode full checks every entry)
+    unverified = sum(int(np.sum((b.how == How.EXCLUDED) & ~v)) for b, v in zip(result.blocks, verified_of))
+    recheck_excluded = unverified <= budget
     data, extras = [], []
     for b, verified in zip(result.blocks, verified_of):
-        # the excluded entries it does not verify, and those the search left unchecked,
-        # are checked directly (up to RECHECK_MAX)
-        extra = np.flatnonzero(((b.how == How.EXCLUDED) & ~verified) | (b.how == How.UNCHECKED))[:budget]
+        wanted = (b.how == How.UNCHECKED) | ((b.how == How.EXCLUDED) & ~verified & recheck_excluded)
+        extra = np.flatnonzero(wanted)[:budget]
         budget -= len(extra)
         extras.append(extra)
         c = np.union1d(b.checked, extra).astype(int)

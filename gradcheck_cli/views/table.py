@@ -318,8 +318,9 @@ def effort_lines(e) -> list[str]:
     """``checked N entries, C calls, T s`` and how the entries got their verdicts (``results.Effort``)."""
     how = []
     if e.excluded:
-        bound = f" (each within {e.max_bound:.1e} relative if alone in its set)" if e.max_bound is not None else ""
-        how.append(f"{e.excluded} passed by exclusion{bound}")
+        bound = f", each within {e.max_bound:.1e} relative if alone in its set" if e.max_bound is not None else ""
+        how.append(f"{e.excluded} cleared by exclusion{bound}: proved not to fail; unresolved unless that bound "
+                   "is within --pass-tol (--mode full checks each entry)")
     if e.checked and (e.excluded or e.unchecked):
         how.append(f"{e.checked} checked directly")
     if e.unchecked:
