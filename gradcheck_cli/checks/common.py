@@ -144,8 +144,9 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
     entry: within the round-off a direct check would give it), else ``unresolved``
     (issue 9: pass means verified).
 
-    ``recheck = (cost, x)``: every directly checked entry that does not pass is estimated
-    again by ``finite_diff.blackbox_gradient`` (three rungs, the code's own precision,
+    ``recheck = (cost, x)``: the directly checked entries that do not pass (every one in
+    full mode; at most ``RECHECK_MAX`` per block otherwise, failing ones first) are
+    estimated again by ``finite_diff.blackbox_gradient`` (three rungs, the code's own precision,
     one-sided kink test) before the verdict, so relu at exactly 0 is ``kink`` and an
     estimate that cannot decide is ``unresolved``, not a failure.
 
@@ -191,7 +192,8 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
         data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c))
     if recheck is not None:
         with np.errstate(all="ignore"):
-            data = [_recheck(d, b.offset, recheck, thresholds) for d, b in zip(data, result.blocks)]
+            limit = None if mode is Mode.FULL else RECHECK_MAX
+            data = [_recheck(d, b.offset, recheck, thresholds, limit) for d, b in zip(data, result.blocks)]
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
@@ -234,8 +236,9 @@ def blackbox_verdict(result, thresholds: Thresholds, top: int, mode: Mode, kink:
 RECHECK_MAX = 512
 
 
-def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds) -> BlockData:
-    """``d`` with its non-passing entries estimated again by ``blackbox_gradient``."""
+def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None) -> BlockData:
+    """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
+    again by ``blackbox_gradient``."""
     from dataclasses import replace
 
     from ..finite_diff import blackbox_gradient, evidence
@@ -250,6 +253,9 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds) -> Bloc
     if not np.any(bad):
         return d
     pos = np.flatnonzero(bad)
+    if limit is not None:  # failing ones first, then warn, then unresolved: 6 calls an entry
+        priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
+        pos = np.sort(pos[np.argsort(priority, kind="stable")[:limit]])
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
     est = blackbox_gradient(cost, x, indices=offset + idx[pos])
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
