@@ -149,7 +149,7 @@ def _print_expression_table(report: Report, console: Console) -> bool:
     """The expression table in the widest layout that fits; whether the floor was left out.
 
     Nothing a user needs (point, variable, analytic, numeric, rel error, status) is ever
-    cut: the floor column goes first, then values get 7 significant digits, then each
+    cut: the ± error column goes first, then values get 7 significant digits, then each
     point gets its own line above its rows.
     """
     for floor, digits in _LAYOUTS:
