@@ -273,15 +273,15 @@ def parse_input(text: str, rng: np.random.Generator) -> tuple[str, np.ndarray, s
     kind = head.strip().lower() if sep else ""
     if body.endswith(".npy") or (not sep and os.path.isfile(body)):
         return name, load_npy(body, option), os.path.basename(body)
+    # int, bool and uniform all end in :SHAPE
+    spec, _, shape_text = rest.rpartition(":")
     if kind == "int":
-        spec, _, shape_text = rest.rpartition(":")
         if not spec:
             raise OptionError(f"{option}: write int:C:SHAPE or int:LO..HI:SHAPE, e.g. int:10:4; got {body!r}")
         low, high = _range(spec, option, integer=True)
         shape = parse_shape_text(shape_text, option)
         return name, rng.integers(low, high, size=shape), f"int in [{low}, {high})"
     if kind == "bool":
-        spec, _, shape_text = rest.rpartition(":")
         p = 0.5
         if spec:
             try:
@@ -293,7 +293,6 @@ def parse_input(text: str, rng: np.random.Generator) -> tuple[str, np.ndarray, s
         shape = parse_shape_text(shape_text, option)
         return name, rng.random(size=shape) < p, "bool" if p == 0.5 else f"bool, P(True) = {p:g}"
     if kind == "uniform":
-        spec, _, shape_text = rest.rpartition(":")
         if not spec:
             raise OptionError(f"{option}: write uniform:LO..HI:SHAPE, e.g. uniform:0.1..2:4,5; got {body!r}")
         low, high = _range(spec, option, integer=False)

@@ -332,7 +332,6 @@ class Report:
     blocks: tuple[BlockResult, ...] = ()
     param_count: int | None = None
     hints: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
     shown: int | None = None  # block entries the table shows (JSON has them all); None: all
     # what was checked
     formulas: tuple[Formula, ...] = ()
@@ -346,7 +345,6 @@ class Report:
     mode: Mode | None = None
     fast_directions: int | None = None  # net --mode fast: directions per block
     quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
-    impl_calls: int | None = None  # net --impl: calls of the user's function in a full check
     effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
     seed: int | None = None
     taylor_order: float | None = None

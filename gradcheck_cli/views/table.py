@@ -337,7 +337,7 @@ def effort_lines(e) -> list[str]:
 
 def note_lines(report: Report) -> list[str]:
     """The dim lines under the tables, from the report's typed extras."""
-    lines = list(report.notes)
+    lines: list[str] = []
     if report.layer is not None:
         from .layer import note_lines as layer_notes
 
@@ -345,9 +345,6 @@ def note_lines(report: Report) -> list[str]:
     fn = report.function
     if fn is not None and fn.sampled is not None:
         lines.append(f"checked {fn.sampled} of {fn.size} entries of x, chosen at random (seed {report.seed})")
-    if report.impl_calls is not None and report.param_count is not None and report.param_count > 10_000:
-        lines.append(f"your implementation was called {report.impl_calls} times (4 per parameter); "
-                     "--mode fast checks random directions first")
     if report.effort is not None:
         lines += effort_lines(report.effort)
     if report.fast_directions is not None:
