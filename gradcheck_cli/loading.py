@@ -447,6 +447,22 @@ class UserFunction:
             random.setstate(caller_random)
             np.random.set_state(caller_np)
 
+    @contextlib.contextmanager
+    def reseeded(self, seed: int) -> Iterator["UserFunction"]:
+        """Calls inside start from states of ``random`` and ``numpy.random`` seeded by
+        ``seed`` instead of the captured ones (to tell whether the result depends on them)."""
+        saved = self._random_state, self._np_state, self._np_bytes
+        self._random_state = random.Random(seed).getstate()
+        self._np_state = np.random.RandomState(seed).get_state()
+        self._np_bytes = None
+        global _np_owner
+        _np_owner = None
+        try:
+            yield self
+        finally:
+            self._random_state, self._np_state, self._np_bytes = saved
+            _np_owner = None
+
     def _enter_states(self) -> None:
         """Inside a session: put the captured states in place, skipping what already is."""
         global _np_owner

@@ -521,6 +521,7 @@ def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int
         layer.out_shapes = tuple(o.shape for o in outs)
         layer.douts = tuple(np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
         grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
+        _backward_draws(layer, cache, grads, seed)
         changed = _cache_changes(layer, arrays, cache, grads, seed)
     f0, scale0 = layer.objective(arrays)
 
@@ -656,6 +657,22 @@ def _adaptive(layer: _Layer, arrays: list[np.ndarray], grads: list[np.ndarray], 
                       indices=idx[b.name]) for b in result.blocks]
     full = {b.name: len(b.checked) == b.how.size for b in result.blocks}
     return data, full, verdict, effort
+
+
+def _backward_draws(layer: _Layer, cache: Any, grads: list[np.ndarray], seed: int) -> None:
+    """Backward run twice more, under random states other than forward's: a result that
+    changes draws random numbers (a dropout mask drawn anew is forward's own mask only
+    because the checker resets the state before every call; in training it is not).
+    UserCodeError (exit 2) when it does."""
+    same = lambda a, b: all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(a, b))  # noqa: E731
+    if not same(grads, layer.gradients(layer.call_backward(cache), layer.backward.name)):
+        return  # not even repeatable under forward's state: backward changes its cache (reported apart)
+    for k in (1, 2):
+        with layer.backward.reseeded(int(seed) * 7919 + 104729 * k):
+            again = layer.gradients(layer.call_backward(cache), layer.backward.name)
+        if not same(grads, again):
+            raise UserCodeError(f"{layer.backward.name} draws random numbers: use the mask saved in the cache "
+                                "(its result changed with the random state)")
 
 
 def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
