@@ -100,7 +100,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .finite_diff import EPS, NOISE_POINTS, NOISE_SPACING, REL_STEP, ROUNDOFF_ULPS, SAFETY, measured_noise
-from .verdict import Status, Thresholds, classify, floor_from_noise, relative_error
+from .verdict import Status, Thresholds, assess, classify, floor_from_noise, relative_error
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -121,6 +121,10 @@ MAX_SUSPECTS = 256
 SAMPLE = 32
 #: re-verifications of a block's cleared entries before giving up on them
 MAX_ROUNDS = 6
+#: precise directions per block to verify its cleared entries, and the set size left to
+#: the direct checks
+TIGHT_MAX = 64
+TIGHT_LEAF = 4
 
 
 class Agreement(str, Enum):
@@ -415,6 +419,50 @@ class _Engine:
         self.directions.append(d)
         return d
 
+    def precise(self, idx: np.ndarray, rng, target: float) -> tuple[float, float]:
+        """One directional check of ``idx`` by the stencil ladder (``stencil_ladder``):
+        ``(|g . v - D_v|, error)`` with ``D_v`` the order-6 estimate along fresh signs ``v``
+        and ``error`` its bound (noise of f measured along ``v``); ``target`` is the error
+        the verdict needs.  An agreeing direction bounds a lone wrong entry by twice
+        ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``."""
+        from .stencil_ladder import derivative_along, measured_noise
+
+        v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
+        scale = max(float(np.max(np.abs(self.x[idx]))), 1.0)
+        h0 = 0.1 * scale
+        g = self.g[idx]
+        claimed = float(np.dot(g, v))
+        w = self.work
+        base = self.x[idx]
+
+        def at(t: float) -> tuple[float, np.ndarray]:
+            w[idx] = base + t * v
+            pts = w[idx].copy()
+            val = self.f(w)
+            w[idx] = base
+            return val, pts
+
+        table = [self.f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 8)]
+        sigma = measured_noise(np.array(table))
+
+        def pair(t: float) -> tuple[float, float, float]:
+            fp, pp = at(t)
+            fm, pm = at(-t)
+            with np.errstate(all="ignore"):
+                shift = float(np.dot(g, (pp - pm) / (2 * t) - v))
+            return fp, fm, shift
+
+        hs = REL_STEP * scale
+        (p1, m1, s1), (p4, m4, s4) = pair(hs), pair(4 * hs)
+        with np.errstate(all="ignore"):
+            d1, d4 = (p1 - m1) / (2 * hs) - s1, (p4 - m4) / (8 * hs) - s4
+            F = max(abs(self.f0), abs(p1), abs(m1), abs(p4), abs(m4))
+            ref = (d1, float(self._roundoff(F, hs)) + SAFETY * abs(d4 - d1) / 15)
+            dot = (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(np.abs(g)))
+        r = derivative_along(pair, h0, self.f0, noise=sigma, target=target, reference=ref)
+        with np.errstate(all="ignore"):
+            return abs(claimed - r.value), r.error + SAFETY * dot
+
     def _pair1(self, j: int, d: float) -> tuple[float, float, float]:
         """``_pair`` for one entry (scalar indexing: the loop of the full mode)."""
         w = self.work
@@ -528,6 +576,43 @@ class _Block:
                     return cleared
         return cleared
 
+    def verified(self, idx: np.ndarray) -> np.ndarray:
+        """Entries of ``idx`` whose bound verifies them (``verdict.assess``: the truth
+        interval ``g_j ± bound_j`` within ``pass_tol``, or an exact zero within the
+        round-off a direct check would give it)."""
+        loc = self.local(idx)
+        a = self.e.g[idx]
+        with np.errstate(all="ignore"):
+            res = assess(a, a, self.bound[loc], self.e.t)
+        return (res.code == 0) | ((a == 0) & (self.bound[loc] <= self.least_noise[loc]))
+
+    def tighten(self, pool: np.ndarray) -> None:
+        """Verify the cleared pool to ``pass_tol`` where the magnitudes allow: precise
+        directions (the stencil ladder) on the entries not yet verified, largest first;
+        a set that does not verify all its entries is split by magnitude, down to
+        ``TIGHT_LEAF`` entries (left to the direct checks), at most ``TIGHT_MAX`` directions."""
+        if self.e.step is not None:
+            return
+        todo = [pool[~self.verified(pool)]]
+        done = 0
+        while todo and done < TIGHT_MAX:
+            s = todo.pop(0)
+            if s.size <= TIGHT_LEAF:
+                continue
+            s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
+            need = self.e.t.pass_tol * float(np.abs(self.e.g[s][int(0.9 * (s.size - 1))])) / 4
+            diff, err = self.e.precise(s, self.rng, need)
+            done += 1
+            if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                continue  # disagrees beyond its bound: the coarse clearing stands
+            loc = self.local(s)
+            self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err))
+            left = s[~self.verified(s)]
+            if left.size == s.size:
+                todo += [left[: left.size // 2], left[left.size // 2:]]
+            elif left.size:
+                todo.append(left)
+
     def sample(self, frontier: list[np.ndarray]) -> bool:
         """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""
         pool = np.concatenate(frontier)
@@ -575,6 +660,7 @@ class _Block:
                     break
             else:  # every direction agreed and covered the pool: cleared for good
                 self.bound[self.local(pool)] = 2 * min(errors)
+                self.tighten(pool)
                 e.tick(pool.size)
                 pool = pool[:0]
                 break
