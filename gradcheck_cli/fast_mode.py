@@ -123,8 +123,10 @@ SAMPLE = 32
 MAX_ROUNDS = 6
 #: precise directions per block to verify its cleared entries, and the set size left to
 #: the direct checks
-TIGHT_MAX = 64
+TIGHT_MAX = 48
 TIGHT_LEAF = 4
+#: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
+TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
 
 class Agreement(str, Enum):

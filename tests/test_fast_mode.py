@@ -80,9 +80,12 @@ def test_a_correct_gradient_passes_every_entry_by_exclusion_in_few_calls(seed):
     b = res.blocks[0]
     assert found(res) == set()
     assert np.all(b.how == How.EXCLUDED)
-    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS
+    # the search, then the precise directions that verify the cleared entries (issue 16)
+    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS + fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX
     # the proved bound is below the failing level of every entry
     assert np.all(b.relative_bound(T) <= T.fail_tol)
+    # ... and verifies all but the smallest entries to pass_tol
+    assert np.mean(b.bound <= T.pass_tol * np.abs(g)) >= 0.99
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -99,6 +102,7 @@ def test_k_wrong_entries_are_found_exactly_in_O_k_log_P_calls(seed, k):
     assert all(s is Status.PASS for s in np.delete(res.blocks[0].statuses(T), np.isin(res.blocks[0].checked, bad)))
     # each wrong entry costs at most two 4-call directions per level, plus its leaf and the verification
     budget = (fast_mode.NOISE_POINTS - 1) + 2 * 4 * fast_mode.DIRECTIONS + k * (2 * 4 * math.log2(P) + 8)
+    budget += fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX  # the precise directions that verify (issue 16)
     assert res.calls <= budget, (res.calls, budget)
 
 
@@ -135,7 +139,7 @@ def test_a_non_finite_gradient_entry_fails_without_a_search():
     g[77] = np.nan
     res = check_adaptive(f, x, g)
     assert found(res) == {77}
-    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS
+    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS + fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX
 
 
 def test_a_block_wide_bug_stops_the_splitting_and_reports_samples():
@@ -206,7 +210,7 @@ def test_network_784_100_10_one_and_five_wrong_entries_are_named_exactly(seed):
         res, params = run_net(dims, variant, seed)
         assert found(res) == set(mynet.wrong_entries(variant, dims)), (variant, seed)
         k = max(1, len(mynet.wrong_entries(variant, dims)))
-        assert res.calls <= 60 + 4 * fast_mode.DIRECTIONS * 4 + k * (8 * math.log2(params.size) + 8)
+        assert res.calls <= 60 + 4 * fast_mode.DIRECTIONS * 4 + k * (8 * math.log2(params.size) + 8) + 4 * fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX  # per block
 
 
 @pytest.mark.slow
