@@ -137,11 +137,11 @@ def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise:
     ``fp[k], fm[k]`` are ``phi(±h_k)`` on a shrinking ladder; ``noise`` the absolute
     noise of one value of phi.
     """
-    fp, fm, h = (np.asarray(a, dtype=float) for a in (fp, fm, h))
+    fp, fm, h = np.asarray(fp), np.asarray(fm), np.asarray(h, dtype=float)
     if fp.size < 3:
         return False
     with np.errstate(all="ignore"):
-        jump = np.abs(fp + fm - 2 * f0) / h
+        jump = np.abs(np.asarray(fp + fm - 2 * f0, dtype=float)) / h
         last = jump[-3:]
         roundoff = 4 * noise / h[-3:]
         steady = np.all(last >= 0.75 * last.max()) and np.all(last > 16 * roundoff)
@@ -199,12 +199,12 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         hs.append(h)
         fps.append(p)
         fms.append(m)
-        with np.errstate(all="ignore"):
-            ds.append((p - m) / (2 * h) - shift)
+        with np.errstate(all="ignore"):  # the difference in the values' own precision
+            ds.append(float((p - m) / (2 * h)) - shift)
 
     def noise_level() -> float:
         with np.errstate(all="ignore"):
-            F = max([abs(f0)] + [abs(v) for v in fps + fms if np.isfinite(v)])
+            F = float(max([abs(f0)] + [abs(v) for v in fps + fms if np.isfinite(v)]))
         return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny)
 
     h = float(h0)
@@ -214,8 +214,19 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     added = 0
     while True:
         nz = noise_level()
-        value, error, column, rung = ladder_estimate(np.array(ds), np.array(hs), nz)
-        finest = int(rung) == len(hs) - 1
+        # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
+        # intermediates are larger than f: exp(x) - 1 - x at 1e-10 in float32): only the
+        # rungs before the first such one are evidence, and none at all is no evidence
+        blind = [p == f0 and m == f0 for p, m in zip(fps, fms)]
+        usable = blind.index(True) if True in blind else len(hs)
+        if usable >= 2:
+            value, error, column, rung = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]), nz)
+        else:
+            value, error, column, rung = np.nan, np.inf, 0, 0
+            kink = False
+            apart = reference is not None and bool(np.isfinite(reference[0]) and np.isfinite(reference[1]))
+            break
+        finest = int(rung) == usable - 1
         rho = nz / hs[-1]
         kink = False
         if kink_test:
@@ -225,7 +236,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         apart = False
         if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
             apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
-        if added >= more or h < min_step or not (truncating or wanting or kink or apart or not np.isfinite(error)):
+        if usable < len(hs) or added >= more or h < min_step or not (
+                truncating or wanting or kink or apart or not np.isfinite(error)):
             break
         add(h)
         h /= RATIO
@@ -247,3 +259,65 @@ def measured_noise(table: np.ndarray) -> float:
         return 0.0
     d4 = np.diff(t, n=4)
     return float(np.sqrt(576 / 40320 * np.mean(d4**2)))
+
+
+#: values of the noise table along each entry (ECnoise), spaced NOISE_SPACING h0
+NOISE_POINTS = 7
+NOISE_SPACING = 1e-6
+
+
+def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = EPS, claimed: float = 0.0,
+                     target: float = 0.0, reference: tuple[float, float] | None = None,
+                     kink_test: bool = True, step: float | None = None) -> LadderResult:
+    """``df/dx_j`` of a black box by the ladder (``derivative_along`` with ``v = e_j``).
+
+    ``x`` is a flat work vector of the dtype ``cost`` is evaluated in (float64, or
+    ``np.longdouble`` for precision lifting), restored after every call.  Steps follow
+    the scale of ``x_j``: ``h_0 = 0.1 max(|x_j|, 1)``, and for ``0 < |x_j| < 0.1`` also
+    the ladder ``h_0 = 0.1 |x_j|`` (x ~ 1e-8 resolves); the one of least bound is kept
+    (both bounds must contain the truth, so their intersection does; when they do not
+    intersect the union is reported).  ``claimed`` is the analytic value (for the
+    rounding correction of the points); the noise of f is measured along ``e_j``.
+    ``step`` fixes the first step (``--eps``).
+    """
+    orig = x[j]
+
+    def at(t) -> tuple[float, float]:
+        x[j] = orig + t
+        actual = x[j]
+        try:
+            return cost(x), actual
+        finally:
+            x[j] = orig
+
+    def ladder(h0: float) -> LadderResult:
+        table = [f0] + [at(k * NOISE_SPACING * h0)[0] for k in range(1, NOISE_POINTS)]
+        sigma = measured_noise(np.array(table, dtype=float))
+
+        def pair(t: float):
+            fp, xp = at(t)
+            fm, xm = at(-t)
+            with np.errstate(all="ignore"):
+                return fp, fm, float(claimed) * (float((xp - xm) / (2 * t)) - 1.0)
+
+        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=reference,
+                             kink_test=kink_test)
+        return LadderResult(r.value, r.error, r.step, r.calls + NOISE_POINTS - 1, r.kink, r.noise,
+                            r.steps, r.plus, r.minus)
+
+    ax = abs(float(orig))
+    if step is not None:
+        return ladder(float(step))
+    first = ladder(0.1 * max(ax, 1.0))
+    if not (0 < ax < 0.1) or first.error <= target:
+        return first
+    second = ladder(0.1 * ax)
+    calls = first.calls + second.calls
+    best, other = (first, second) if first.error <= second.error else (second, first)
+    if np.isfinite(other.error) and np.isfinite(best.error) and abs(best.value - other.value) > best.error + other.error:
+        lo = min(best.value - best.error, other.value - other.error)
+        hi = max(best.value + best.error, other.value + other.error)
+        best = LadderResult((lo + hi) / 2, (hi - lo) / 2, best.step, 0, best.kink and other.kink, best.noise,
+                            best.steps, best.plus, best.minus)
+    return LadderResult(best.value, best.error, best.step, calls, best.kink, best.noise, best.steps, best.plus,
+                        best.minus)
