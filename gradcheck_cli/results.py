@@ -259,12 +259,12 @@ class Effort:
 
     ``entries`` got a verdict: ``checked`` directly (a central
     difference each), ``excluded`` (cleared by exclusion: inside sets whose random
-    directions agreed, ``fast_mode``), ``unchecked`` (inside the suspect sets of a
+    directions agreed, ``blackbox.search``), ``unchecked`` (inside the suspect sets of a
     block-wide bug, which were reported with ``checked`` samples instead).  ``calls`` of
     the user's function (the first call, for the claimed gradient, included), ``seconds``
     of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
     splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
-    an entry cleared by exclusion could still have (``fast_mode``: proved when it is the
+    an entry cleared by exclusion could still have (``blackbox.search``: proved when it is the
     only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
     a seeded run is reproducible.
     """

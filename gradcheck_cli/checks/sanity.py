@@ -12,7 +12,8 @@ from ..inputs import validate_seed
 from ..results import Check, Report, SanityItem, count_statuses
 from ..verdict import Status, Thresholds
 from ..choices import Mode
-from .common import check_gradient, judge_blocks, network_block_data
+from ..blocks import judge_blocks, network_block_data
+from .func import check_gradient
 
 
 def _value_report(name: str, computed: np.ndarray, expected: np.ndarray, thresholds: Thresholds) -> Report:

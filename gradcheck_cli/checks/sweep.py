@@ -100,7 +100,7 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
 
 
 def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
-    from ..finite_diff import blackbox_gradient
+    from ..blackbox.stencils import blackbox_gradient
     from ..loading import load_seeded
     from ..sweep import step_sweep, taylor_test, vectorize
 

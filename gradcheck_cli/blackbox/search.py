@@ -99,8 +99,11 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .finite_diff import EPS, NOISE_POINTS, NOISE_SPACING, REL_STEP, ROUNDOFF_ULPS, SAFETY, measured_noise
-from .verdict import Status, Thresholds, classify, floor_from_noise, relative_error
+from ..errors import OptionError, UserCodeError
+from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY  # noqa: F401
+from ..verdict import Agreement, Status, Thresholds, classify, floor_from_noise, judge_direction, relative_error
+from .params import Region, regions
+from .stencils import noise_probe
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -123,14 +126,6 @@ SAMPLE = 32
 MAX_ROUNDS = 6
 
 
-class Agreement(str, Enum):
-    """Outcome of one directional comparison (``judge_direction``)."""
-
-    AGREE = "agree"  # |claimed - numeric| <= error: no entry of S is wrong beyond 2 error
-    DISAGREE = "disagree"  # the difference exceeds the error: S holds a wrong entry
-    UNDECIDED = "undecided"  # the numeric value or its error is not finite
-
-
 class How(int, Enum):
     """How an entry got its outcome (``BlockOutcome.how``)."""
 
@@ -140,59 +135,9 @@ class How(int, Enum):
     SKIPPED = 3  # not asked for (``check_every_entry(indices=...)``)
 
 
-def judge_direction(claimed: float, numeric: float, error: float) -> Agreement:
-    """The judgement of one directional comparison against its own noise.
-
-    ``claimed = g . w``, ``numeric`` its finite-difference estimate, ``error`` a bound on
-    the estimate's absolute error.  A non-finite claimed value disagrees (the gradient
-    holds a NaN/inf); a non-finite numeric value or error cannot decide.
-    """
-    if not math.isfinite(claimed):
-        return Agreement.DISAGREE
-    if not (math.isfinite(numeric) and math.isfinite(error)):
-        return Agreement.UNDECIDED
-    return Agreement.AGREE if abs(claimed - numeric) <= error else Agreement.DISAGREE
-
-
 def entry_status(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
     """The verdict of directly checked entries (``verdict``), as ``Status`` objects."""
     return classify(relative_error(analytic, numeric, floor_from_noise(noise, thresholds)), thresholds)
-
-
-@dataclass(frozen=True)
-class Region:
-    """A named block of the flat parameter vector: ``x.ravel()[offset : offset + size]``."""
-
-    name: str
-    shape: tuple[int, ...]
-    offset: int = 0
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def slice(self) -> slice:
-        return slice(self.offset, self.offset + self.size)
-
-
-def regions(blocks, size: int) -> list[Region]:
-    """``Region``s from ``models.Block``-like objects (name, shape, offset) or
-    ``(name, shape, offset)`` tuples; None: one block ``x`` of everything."""
-    if blocks is None:
-        return [Region("x", (size,), 0)]
-    out = []
-    for b in blocks:
-        if isinstance(b, Region):
-            out.append(b)
-        elif isinstance(b, tuple):
-            out.append(Region(str(b[0]), tuple(int(n) for n in b[1]), int(b[2]) if len(b) > 2 else 0))
-        else:
-            out.append(Region(b.name, tuple(int(n) for n in b.shape), int(b.offset)))
-    ends = sorted((r.offset, r.offset + r.size) for r in out)
-    if any(a < 0 or e > size for a, e in ends) or any(e > a2 for (_, e), (a2, _) in zip(ends, ends[1:])):
-        raise ValueError("blocks must be disjoint ranges inside the parameter vector")
-    return out
 
 
 @dataclass(frozen=True)
@@ -320,7 +265,7 @@ class _Engine:
         self.x = np.array(x, dtype=float).ravel()
         self.g = np.asarray(g, dtype=float).ravel()
         if self.g.size != self.x.size:
-            raise ValueError(f"gradient has {self.g.size} entries, x has {self.x.size}")
+            raise UserCodeError(f"gradient has {self.g.size} entries, x has {self.x.size}")
         self.f = _Counter(cost, np.asarray(x))
         self.work = self.x.copy()
         self.t = thresholds
@@ -334,13 +279,9 @@ class _Engine:
 
     # ------------------------------------------------------------------ noise model
     def probe_noise(self, rng) -> None:
-        """``sigma``: ECnoise on ``NOISE_POINTS`` values along a random +-1 direction."""
+        """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction."""
         v = rng.choice(np.array([-1.0, 1.0]), size=self.x.size)
-        delta = NOISE_SPACING * max(float(np.max(np.abs(self.x), initial=0.0)), 1.0)
-        table = [self.f0]
-        for k in range(1, NOISE_POINTS):
-            table.append(self.f(self.x + k * delta * v))
-        self.sigma = float(measured_noise(np.array(table)))
+        self.sigma = noise_probe(self.f, self.x, v, f0=self.f0)
 
     def _roundoff(self, F: float, h) -> np.ndarray:
         return SAFETY * np.maximum(ROUNDOFF_ULPS * EPS * F, 3 * self.sigma) / h
@@ -592,11 +533,11 @@ class _Block:
 
 def _validate(x, g, thresholds, directions) -> None:
     if not isinstance(thresholds, Thresholds):
-        raise TypeError("thresholds must be a verdict.Thresholds")
+        raise OptionError("thresholds must be a verdict.Thresholds")
     if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) or directions < 1:
-        raise ValueError(f"directions must be a positive whole number, got {directions!r}")
+        raise OptionError(f"directions must be a positive whole number, got {directions!r}")
     if np.asarray(x).size != np.asarray(g).size:
-        raise ValueError(f"gradient has {np.asarray(g).size} entries, x has {np.asarray(x).size}")
+        raise UserCodeError(f"gradient has {np.asarray(g).size} entries, x has {np.asarray(x).size}")
 
 
 def check_adaptive(
