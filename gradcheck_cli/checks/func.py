@@ -155,7 +155,7 @@ def check_gradient(
         blocks=verdict.blocks,
         hints=(nonfinite_hint("x", np.asarray(g, dtype=float).reshape(x0.shape)),) if not np.all(np.isfinite(g))
         else ratio_hint(analytic, numeric, failing),
-        function=subject,
+        subject=subject,
         seed=seed,
         shown=top,
         mode=mode,

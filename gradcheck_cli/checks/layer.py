@@ -79,7 +79,7 @@ from ..blackbox.pipeline import validate_mode as pipeline_mode
 from ..blackbox.stencils import four_point_entries, noise_probe
 from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
-from ..results import Effort, LayerArg, LayerSubject, Report
+from ..results import LayerArg, LayerSubject, Report
 from ..verdict import Status, Thresholds, floor_from_noise, relative_error
 from .common import callable_name
 
@@ -516,7 +516,7 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         blocks=tuple(ordered),
         hints=tuple(hints),
         shown=top,
-        layer=subject,
+        subject=subject,
         mode=mode,
         effort=effort,
         seed=seed,

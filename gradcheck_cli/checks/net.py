@@ -9,7 +9,7 @@ import numpy as np
 from ..choices import Activation, Loss, Method, Mode
 from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
-from ..results import BlockResult, Check, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
+from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error
 from ..blackbox.pipeline import check_blackbox
 from ..blocks import judge_blocks, network_block_data
@@ -182,7 +182,7 @@ def check_network(
         command="net", method=Method.CENTRAL, thresholds=thresholds, checks=checks, counts=all_counts,
         blocks=tuple(block_results), param_count=spec.param_count, hints=tuple(hints), shown=top,
         cost_check=compared,
-        network=NetworkSubject(
+        subject=NetworkSubject(
             description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=name, cost=float(cost0),
             reference_cost=float(ref_cost) if impl is not None and cost_check else None,

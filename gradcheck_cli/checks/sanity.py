@@ -9,7 +9,7 @@ import numpy as np
 
 from ..choices import Method
 from ..inputs import validate_seed
-from ..results import Check, Report, SanityItem, count_statuses
+from ..results import Check, Report, SanityItem, SanitySubject, count_statuses
 from ..verdict import Status, Thresholds
 from ..choices import Mode
 from ..blocks import judge_blocks, network_block_data
@@ -108,5 +108,5 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
         checks=tuple(checks),
         counts=merge_counts(counts),
         blocks=tuple(blocks),
-        sanity=tuple(results),
+        subject=SanitySubject(tuple(results)),
     )
