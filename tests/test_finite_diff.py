@@ -90,8 +90,7 @@ import warnings  # noqa: E402
 
 import mpmath as mp  # noqa: E402
 
-from gradcheck_cli.finite_diff import EPS32, evidence, value_eps, zero_scale  # noqa: E402
-from gradcheck_cli.verdict import Status, Thresholds, assess  # noqa: E402
+from gradcheck_cli.finite_diff import EPS32, value_eps, zero_scale  # noqa: E402
 
 HOSTILE = [  # name, numpy f, mpmath f', x
     ("sin at 1e6", np.sin, mp.cos, 1e6),

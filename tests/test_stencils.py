@@ -11,7 +11,7 @@ import pytest
 from gradcheck_cli.blackbox.stencils import (
     Entries, blackbox_gradient, four_point_entries, jump_kink, noise_probe, one_sided_kink,
 )
-from gradcheck_cli.finite_diff import EPS, EPS32, NOISE_POINTS, evidence
+from gradcheck_cli.finite_diff import EPS32, NOISE_POINTS, evidence
 from gradcheck_cli.verdict import Status, Thresholds, assess
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..blackbox.pipeline import validate_mode
-from ..blocks import BlockData, BlockVerdict, judge_blocks, network_block_data  # noqa: F401  (re-exported)
 from ..choices import Method, Mode
 from ..diagnosis import TAYLOR_DISAGREES
 from ..finite_diff import validate_step

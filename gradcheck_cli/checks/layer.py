@@ -65,7 +65,7 @@ from __future__ import annotations
 import copy
 import functools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -80,7 +80,7 @@ from ..blackbox.stencils import four_point_entries, noise_probe
 from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import LayerArg, LayerSubject, Report
-from ..verdict import Status, Thresholds, floor_from_noise, relative_error
+from ..verdict import Status, Thresholds
 from .common import callable_name
 
 #: ``mode=None`` is adaptive when the differentiated inputs have more entries than this

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import os
-from dataclasses import replace
 from typing import IO, Sequence
 
 from rich import box
