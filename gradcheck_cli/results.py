@@ -233,9 +233,13 @@ class ExpressionSubject(Subject):
     second partial)."""
 
     formulas: tuple[Formula, ...] = ()
+    order: int = 1  # 2: second partials (the Hessian)
 
     def header_lines(self, report: "Report") -> list[str]:
         return [formula_line(f) for f in self.formulas]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {} if self.order == 1 else {"order": self.order}
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,8 @@ class NetworkSubject(Subject):
     reference_cost: float | None = None  # the built-in cost, with --impl
     bug: str | None = None
     bug_text: str | None = None
+    fast_directions: int | None = None  # --mode fast: random directions per block
+    quick_blocks: tuple[str, ...] = ()  # --mode fast: blocks cleared by their directions
 
     def header_lines(self, report: "Report") -> list[str]:
         lines = [network_line(self),
@@ -268,6 +274,16 @@ class NetworkSubject(Subject):
         if self.bug:
             lines.append(f"injected bug: {self.bug}: {self.bug_text}")
         return lines
+
+    def note_lines(self, report: "Report") -> list[str]:
+        if self.fast_directions is None:
+            return []
+        k, quick = self.fast_directions, list(self.quick_blocks)
+        full = [b.name for b in report.blocks if b.name not in quick]
+        return [f"fast mode: {k} random ±1 directions per block; "
+                + (f"{', '.join(quick)} agreed along all {k} directions within their "
+                   "noise (no entry checked one by one), " if quick else "")
+                + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check")]
 
     def json_fields(self, report: "Report") -> dict[str, Any]:
         return {} if self.cost is None else {"cost": json_number(self.cost)}
@@ -565,10 +581,7 @@ class Report:
     subject: Subject = Subject()  # what was checked: its header, notes and JSON fields
     cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
     # extras
-    order: int = 1
     mode: Mode | None = None
-    fast_directions: int | None = None  # net --mode fast: directions per block
-    quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
     effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
     seed: int | None = None
     taylor_order: float | None = None
@@ -635,8 +648,6 @@ class Report:
     def _extras(self) -> dict[str, Any]:
         """The typed extras' JSON keys (none of them a contract key)."""
         e: dict[str, Any] = {}
-        if self.order != 1:
-            e["order"] = self.order
         e.update(self.subject.json_fields(self))
         if self.mode is not None:
             e["mode"] = self.mode.value

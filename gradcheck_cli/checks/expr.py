@@ -206,7 +206,7 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
         for (a, b), c, t in zip(hp.pairs, hp.claimed, hp.truth)
     )
     return Report(command="expr", method=method, thresholds=thresholds, checks=checks,
-                  counts=count_statuses([c.status for c in checks]), subject=ExpressionSubject(formulas), order=2)
+                  counts=count_statuses([c.status for c in checks]), subject=ExpressionSubject(formulas, order=2))
 
 
 def expression_taylor(problem: ExpressionProblem, pts: np.ndarray, seed: int = 0) -> list:

@@ -187,9 +187,10 @@ def check_network(
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=name, cost=float(cost0),
             reference_cost=float(ref_cost) if impl is not None and cost_check else None,
             bug=bug, bug_text=models.BUGS[bug] if bug else None,
+            fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and searched is None else None,
+            quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
         ),
-        mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and searched is None else None,
-        quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
+        mode=mode,
         effort=effort,
     )
     return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)

@@ -243,13 +243,6 @@ def note_lines(report: Report) -> list[str]:
     lines: list[str] = list(report.subject.note_lines(report))
     if report.effort is not None:
         lines += effort_lines(report.effort)
-    if report.fast_directions is not None:
-        quick = list(report.quick_blocks)
-        full = [b.name for b in report.blocks if b.name not in quick]
-        lines.append(f"fast mode: {report.fast_directions} random ±1 directions per block; "
-                     + (f"{', '.join(quick)} agreed along all {report.fast_directions} directions within their "
-                        "noise (no entry checked one by one), " if quick else "")
-                     + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check"))
     if report.hvp:
         lines.append(f"hvp: {report.hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
                      "(a gradient field has a symmetric Jacobian)")
