@@ -478,6 +478,11 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
                         f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of), progress=progress)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
+    if mode is Mode.ADAPTIVE:
+        # the hints read the values the search measured (the judged ones add the re-estimates
+        # of entries it left unchecked: a truer count for the hints, and a change of output)
+        data = [BlockData(b.name, b.shape, b.analytic[i], b.numeric[i], b.noise[i], indices=i)
+                for b, i in ((b, verdict.indices.get(b.name, b.checked)) for b in bb.search.blocks)]
     full = {b.name: len(b.checked) == b.how.size for b in bb.search.blocks}
     effort = replace(effort, calls=layer.forward.calls + (layer.backward.calls if layer.backward else 0),
                      seconds=time.perf_counter() - t0)
