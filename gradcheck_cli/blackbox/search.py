@@ -21,7 +21,7 @@ S's entries; ``--eps`` fixes it).  With the points ``x+- = x +- h_S v`` as actua
     round-off R_S = SAFETY (max(ULPS eps F, 3 sigma) / h_S + (ULPS + log2 |S|) eps sum_S |g w|)
 
 with ``F = max(|f(x)|, |f(x+)|, |f(x-)|)`` and ``sigma`` the noise of f measured once near x
-(``finite_diff.measured_noise`` on ``NOISE_POINTS`` values along a random direction: it
+(``stencils.noise_probe``: ``NOISE_POINTS`` values along a random direction: it
 catches float32 arithmetic or noisy internals that the dtype's eps would not).
 ``judge_direction(a, D, error)`` is the one judgement: *agree* when ``|a - D| <= error``,
 *disagree* above it, *undecided* when D or its error is not finite.  First ``error =
