@@ -24,7 +24,9 @@ grid; Fornberg 1988).  In the asymptotic regime the error of ``T[k, m]`` is ``c 
               + rho[k, m]
 
 (Ridders 1982 compares orders and steps the same way), where the first term alone
-over-covers the error ``c - 1`` times, the second catches two rungs agreeing by chance
+over-covers the error ``c - 1`` times (where the two pairs agree to a factor 2, three
+rungs confirm the asymptotic regime and ``ASYMPTOTIC`` times ``1 / (c - 1)`` of them is
+taken instead), the second catches two rungs agreeing by chance
 and ``rho`` is the round-off of ``T[k, m]``: the noise of one value of phi (``sigma``,
 measured; at least half an ulp of F, the largest ``|phi|``)
 over ``h_k`` times the sum of the absolute weights of the combination.  The estimate is
@@ -57,6 +59,9 @@ ROUNDOFF_ULPS = 4.0
 DISCOUNT = 8.0
 #: estimated truncation errors are multiplied by this (they are estimates)
 SAFETY = 2.0
+#: where three rungs confirm the asymptotic regime, the estimated error a / (c - 1) is
+#: taken this many times over (before SAFETY)
+ASYMPTOTIC = 8.0
 #: ratio between consecutive steps of the ladder
 RATIO = 2.0
 #: highest tableau column used: 2 -> order 6
@@ -108,7 +113,11 @@ def ladder_estimate(d, h, noise, min_column: int = 0):
             b = np.full(a.shape, np.inf)
             b[1:] = np.abs(T[m + 1:-1, m] - T[m:-2, m]) / c
             o = np.abs(T[m + 1:, m] - T[m + 1:, m - 1]) / c if m else np.zeros(a.shape)
-            e = SAFETY * np.maximum(np.maximum(a, b), o) + rho[m + 1:, m]
+            # three rungs in the asymptotic regime (the pair before predicts this one to a
+            # factor 2): the error is a / (c - 1), taken ASYMPTOTIC times over
+            steady = (a <= 2 * b) & (b <= 2 * a)
+            lead = np.where(steady, ASYMPTOTIC * np.maximum(a, b) / (c - 1), np.maximum(a, b))
+            e = SAFETY * np.maximum(lead, o) + rho[m + 1:, m]
             # out of the asymptotic regime (the differences do not shrink by half from one
             # rung to the next, and not by round-off: D(h) ~ x / h across a kink, a pole or
             # a period inside the stencil) the candidate proves nothing
@@ -254,10 +263,10 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
 def measured_noise(table: np.ndarray) -> float:
     """Noise of phi from values on a fine equispaced grid, ECnoise-style (Moré & Wild
     2011): ``sigma**2 = gamma_4 mean((Delta^4 phi)**2)``, ``gamma_4 = (4!)**2 / 8!``."""
-    t = np.asarray(table, dtype=float)
+    t = np.asarray(table)  # the differences in the values' own precision (longdouble too)
     if t.size < 5 or not np.all(np.isfinite(t)):
         return 0.0
-    d4 = np.diff(t, n=4)
+    d4 = np.asarray(np.diff(t, n=4), dtype=float)
     return float(np.sqrt(576 / 40320 * np.mean(d4**2)))
 
 
@@ -292,7 +301,7 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
 
     def ladder(h0: float) -> LadderResult:
         table = [f0] + [at(k * NOISE_SPACING * h0)[0] for k in range(1, NOISE_POINTS)]
-        sigma = measured_noise(np.array(table, dtype=float))
+        sigma = measured_noise(np.array(table))
 
         def pair(t: float):
             fp, xp = at(t)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck_cli.stencil_ladder import derivative_along, ladder_estimate, measured_noise, tableau
+from gradcheck_cli.blackbox.ladder import derivative_along, ladder_estimate, measured_noise, tableau
 
 
 def _ladder(f, x, truth, h0, **kw):
