@@ -130,6 +130,12 @@ def func_cases():
             if "float32" in name and how == "1e-3":
                 how = "1e-3"  # a 1e-3 bug in float32 code must still fail
             cases.append(("func", f"{name} [{how}]", False, lambda f=f, x=x, how=how: check_gradient(wrong(f, how), x)))
+    def f32_rel(x):  # a 1e-3 bug inside float32 code
+        cost, grad = float32_code(logsumexp)(x)
+        return cost, grad * np.float32(1.001)
+
+    cases.append(("func", "float32 logsumexp [1e-3 in float32]", False,
+                  lambda: check_gradient(f32_rel, RNG(0).standard_normal(20))))
     cases.append(("func", "x ~ 1e-8 [67%]", False, lambda: check_gradient(wrong(tiny_x, "67%"), 1e-8 * RNG(1).standard_normal(12))))
     return cases
 

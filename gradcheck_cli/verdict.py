@@ -90,6 +90,10 @@ REASON_BY_CODE = np.array(list(Reason), dtype=object)
 _REASON_CODE = {r: i for i, r in enumerate(Reason)}
 
 
+#: the default pass tolerance of float32 code: what float32 can verify
+FLOAT32_PASS_TOL = 1e-3
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Tolerances of the verdict; ``floor=None`` means no floor (pure relative error)."""
@@ -98,9 +102,27 @@ class Thresholds:
     fail_tol: float = 1e-2
     strict: bool = False
     floor: float | None = None
+    #: whether the user chose ``pass_tol`` (None: whenever it is not the default 1e-7);
+    #: a chosen one is never replaced by the float32 default (``for_precision``)
+    pass_tol_given: bool | None = None
+    #: "float32" when the pass tolerance is float32's default (``for_precision``)
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         validate_thresholds(self)
+
+    def for_precision(self, eps: float) -> "Thresholds":
+        """The thresholds for code whose values have machine epsilon ``eps``: for float32
+        code (``eps`` of float32) a default ``pass_tol`` becomes ``FLOAT32_PASS_TOL``,
+        what float32 can verify (its own round-off of the analytic value, ``sqrt(eps) /
+        4``, and of the differences); a chosen one stands.  Below ``fail_tol`` still: a
+        1e-3 bug is never a pass."""
+        given = self.pass_tol_given if self.pass_tol_given is not None else self.pass_tol != 1e-7
+        if eps <= float(np.finfo(float).eps) or given or self.pass_tol >= FLOAT32_PASS_TOL:
+            return self
+        from dataclasses import replace
+
+        return replace(self, pass_tol=min(FLOAT32_PASS_TOL, self.fail_tol), precision="float32")
 
     def to_dict(self) -> dict[str, float]:
         return {"pass": self.pass_tol, "fail": self.fail_tol}

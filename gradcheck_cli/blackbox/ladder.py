@@ -69,6 +69,8 @@ MAX_COLUMN = 2
 #: rungs of the first ladder, and at most this many more while the finest rung is best
 RUNGS = 5
 MORE_RUNGS = 6
+#: ... and at most this many longer ones, while round-off alone limits the bound
+MORE_UP = 3
 
 
 def tableau(d: np.ndarray):
@@ -201,15 +203,16 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     ds: list[float] = []
     calls = 0
 
-    def add(h: float) -> None:
+    def add(h: float, at: int | None = None) -> None:
         nonlocal calls
         p, m, shift = pair(h)
         calls += 2
-        hs.append(h)
-        fps.append(p)
-        fms.append(m)
+        k = len(hs) if at is None else at
+        hs.insert(k, h)
+        fps.insert(k, p)
+        fms.insert(k, m)
         with np.errstate(all="ignore"):  # the difference in the values' own precision
-            ds.append(float((p - m) / (2 * h)) - shift)
+            ds.insert(k, float((p - m) / (2 * h)) - shift)
 
     def noise_level() -> float:
         with np.errstate(all="ignore"):
@@ -220,7 +223,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     for _ in range(rungs):
         add(h)
         h /= RATIO
-    added = 0
+    added = up = 0
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -245,6 +248,14 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         apart = False
         if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
             apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
+        # round-off dominates the finest rungs and the coarsest give the bound, which
+        # misses the target: longer steps (float32 code, a cost much larger than its slope)
+        coarse = (int(rung) <= int(column) + 1 and float(error) > target and not truncating
+                  and not kink and not apart and np.isfinite(error) and up < MORE_UP)
+        if coarse and usable == len(hs):
+            add(hs[0] * RATIO, at=0)
+            up += 1
+            continue
         if usable < len(hs) or added >= more or h < min_step or not (
                 truncating or wanting or kink or apart or not np.isfinite(error)):
             break

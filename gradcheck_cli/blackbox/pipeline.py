@@ -270,7 +270,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     cost, x, lifted = recheck
     if not len(d.analytic):
         return d
-    error, zs = evidence(d.analytic, d.numeric, d.noise)
+    error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution)
     code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
     # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)

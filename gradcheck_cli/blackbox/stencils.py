@@ -292,6 +292,9 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
         if progress is not None:
             progress(n + 1)
     size = np.max(sizes, axis=0)
+    # a stencil that moved nothing at all (sigmoid at 36.2: its output is 1 to float64's
+    # resolution) bounds the derivative only by the round-off of everything it may reach
+    size = np.where(np.all(sizes == 0, axis=0) & np.all(vals == vals[:1], axis=0), max(scale, abs(f0)), size)
     value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=size)
     with np.errstate(all="ignore"):
         plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h

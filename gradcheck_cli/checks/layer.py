@@ -81,7 +81,7 @@ from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import LayerArg, LayerSubject, Report
 from ..verdict import Status, Thresholds
-from .common import callable_name
+from .common import callable_name, lifted_cost
 
 #: ``mode=None`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
@@ -144,6 +144,8 @@ class _Layer:
         self.douts: tuple[np.ndarray, ...] = ()
         self.last_params: dict[str, Any] = {}
         self.out_shapes: tuple[tuple[int, ...], ...] = ()
+        #: a gradient came back float32 (float32 code: ``Thresholds.for_precision``)
+        self.float32 = False
 
     # ------------------------------------------------------------- forward
     def _call(self, arrays: Sequence[np.ndarray]) -> Any:
@@ -247,6 +249,7 @@ class _Layer:
             if a.dtype.kind not in "biuf":
                 raise UserCodeError(f"{who} returned {_describe(g)} as d{item.name}, expected a real array of "
                                     f"shape {_shape(item.value.shape)}")
+            self.float32 = self.float32 or a.dtype == np.float32
             arrays.append(np.array(a, dtype=np.float64))
         self._check_shapes(arrays, diff, who)
         return arrays
@@ -298,6 +301,30 @@ def _noise_along(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int)
         return noise_probe(cost, base, u)
     finally:
         flat[:] = base
+
+
+def _objective_in(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], dtype):
+    """``z -> L`` with the differentiated inputs set to the flat ``z`` in ``dtype`` and L
+    summed in it (precision lifting: ``checks.common.lifted_cost``); outputs as returned."""
+    sizes = [arrays[k].size for k in diff_idx]
+    offsets = np.cumsum([0] + sizes[:-1])
+
+    def raw(z: np.ndarray):
+        z = np.asarray(z).ravel()
+        args = list(arrays)
+        for k, off, n in zip(diff_idx, offsets, sizes):
+            args[k] = z[off: off + n].astype(dtype).reshape(arrays[k].shape)
+        result = layer._call(args)
+        if not isinstance(result, (tuple, list)) or len(result) < 2:
+            return np.nan
+        if layer.is_loss:
+            return np.asarray(result[0])
+        total = dtype(0)
+        for o, d in zip(result[:-1], layer.douts):
+            total = total + np.sum(np.asarray(o) * d)
+        return np.asarray(total)
+
+    return raw
 
 
 def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: float, scale0: float,
@@ -476,8 +503,13 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
             flat.restore()
 
     g = np.concatenate([gr.ravel() for gr in grads])
+    raw_out = [np.asarray(o) for o in outs]
+    if any(o.dtype == np.float32 for o in raw_out) or layer.float32:
+        thresholds = thresholds.for_precision(float(np.finfo(np.float32).eps))
+    lifted = lifted_cost(_objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
-                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of), progress=progress)
+                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of), lifted=lifted,
+                        progress=progress)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
     if mode is Mode.ADAPTIVE:
         # the hints read the values the search measured (the judged ones add the re-estimates

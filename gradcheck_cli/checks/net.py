@@ -13,6 +13,7 @@ from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_stat
 from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error
 from ..blackbox.pipeline import check_blackbox
 from ..blocks import judge_blocks, network_block_data
+from ..finite_diff import value_eps
 from .common import callable_name, lifted_cost, with_second_opinions
 
 
@@ -102,6 +103,7 @@ def check_network(
         kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         with user.session():
             cost0, g = user_cg(params.copy())
+            thresholds = thresholds.for_precision(value_eps(np.asarray([cost0]), np.asarray(g)))
             first = lambda r: r[0] if isinstance(r, (tuple, list)) else r  # noqa: E731
             lifted = lifted_cost(lambda p: first(user.call(data, labels, p, dimensions)), params, cost0)
             searched = check_blackbox(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds, top=top,

@@ -291,7 +291,9 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
         console.print(Text(FLOOR_LEFT_OUT, style="dim"))
     t = report.thresholds
     console.print(Text(
-        f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g} (over numeric ± error); "
+        f"method {report.method.value}; pass <= {t.pass_tol:g}"
+        f"{' (float32 code: what float32 can verify)' if t.precision == 'float32' else ''}, "
+        f"fail > {t.fail_tol:g} (over numeric ± error); "
         f"floor = {report.floor_text}",
         style="dim",
     ))
