@@ -11,7 +11,7 @@ from gradcheck_cli import models as m
 from gradcheck_cli import network_fd as nf
 from conftest import network
 from gradcheck_cli.errors import OptionError
-from gradcheck_cli.verdict import Status, Thresholds, classify, floor_from_noise, relative_error, worst
+from gradcheck_cli.verdict import Status, Thresholds, statuses_of, worst
 
 T = Thresholds()
 
@@ -22,7 +22,7 @@ def check(spec, bug=None, samples=20, seed=0):
                                       loss=spec.loss, mean=spec.mean)
     _, grad = m.cost_and_grad(spec, data, labels, params, bug=bug)
     numeric, noise, kink = nf.numeric_gradient(m.cost_spec(spec, bug), data, labels, params)
-    status = classify(relative_error(grad, numeric, floor_from_noise(noise, T)), T, kink)
+    status = statuses_of(grad, numeric, noise, T, kink)
     return [(b.name, b.take(grad), b.take(numeric), worst(status[b.slice])) for b in spec.blocks]
 
 

@@ -32,7 +32,7 @@ from ..choices import Mode
 from ..errors import OptionError
 from ..finite_diff import evidence
 from ..results import Effort, merge_counts
-from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error, worst
+from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
 from .stencils import Entries, blackbox_gradient, jump_kink
@@ -133,7 +133,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
         e = direct(i, np.arange(r.size), tick)
         done += r.size
         a = g[r.slice].copy()
-        rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
+        rel = assess(a, e.value, e.noise, thresholds).rel_max
         kink[r.slice] = jump_kink(e, a, rel, thresholds)
         outs.append(BlockOutcome(r.name, r.shape, r.offset, a, np.full(r.size, How.CHECKED.value, dtype=np.int8),
                                  np.asarray(e.value, dtype=float), np.asarray(e.noise, dtype=float),
@@ -154,14 +154,14 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
         bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)] if len(c) else c
         if len(bad):
             e = direct(i, bad, None)
-            rel = relative_error(b.analytic[bad], e.value, floor_from_noise(e.noise, thresholds))
+            rel = assess(b.analytic[bad], e.value, e.noise, thresholds).rel_max
             b.numeric[bad], b.noise[bad] = e.value, e.noise
             kink[off + bad] = jump_kink(e, b.analytic[bad], rel, thresholds)
         unchecked = np.flatnonzero(b.how == How.UNCHECKED)
         wrong = bad[~kink[off + bad]] if len(bad) else bad
         if len(unchecked) and not len(wrong):
             e = direct(i, unchecked, None)
-            rel = relative_error(b.analytic[unchecked], e.value, floor_from_noise(e.noise, thresholds))
+            rel = assess(b.analytic[unchecked], e.value, e.noise, thresholds).rel_max
             b.numeric[unchecked], b.noise[unchecked] = e.value, e.noise
             b.how[unchecked] = How.CHECKED.value
             kink[off + unchecked] = jump_kink(e, b.analytic[unchecked], rel, thresholds)
@@ -195,7 +195,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     verified_of = []
     for b in result.blocks:
         with np.errstate(all="ignore"):
-            ok = b.bound <= thresholds.pass_tol * (1 - thresholds.pass_tol) * np.abs(b.analytic)
+            ok = assess(b.analytic, b.analytic, b.bound, thresholds).code == 0
             # an exactly-0 claim whose bound is within the round-off a direct check would
             # give the entry: zero to the resolution of the code (the black-box zero rule)
             ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))

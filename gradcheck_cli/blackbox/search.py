@@ -101,7 +101,7 @@ import numpy as np
 
 from ..errors import OptionError, UserCodeError
 from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY  # noqa: F401
-from ..verdict import Agreement, Status, Thresholds, assess, classify, floor_from_noise, judge_direction, relative_error
+from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
 from .stencils import noise_probe
 
@@ -145,7 +145,7 @@ class How(int, Enum):
 
 def entry_status(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
     """The verdict of directly checked entries (``verdict``), as ``Status`` objects."""
-    return classify(relative_error(analytic, numeric, floor_from_noise(noise, thresholds)), thresholds)
+    return statuses_of(analytic, numeric, noise, thresholds)
 
 
 @dataclass(frozen=True)
@@ -195,8 +195,8 @@ class BlockOutcome:
 
     def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
         """Per EXCLUDED entry, the relative error it could still have (``bound /
-        max(|g_j|, floor_j)``, the verdict's denominator); NaN elsewhere."""
-        scale = np.maximum(np.abs(self.analytic), floor_from_noise(self.least_noise, thresholds))
+        max(|g_j|, floor)``, the verdict's denominator: ``verdict.radius``); NaN elsewhere."""
+        scale = radius(self.analytic, 1.0, thresholds)
         with np.errstate(all="ignore"):
             return np.where(self.how == How.EXCLUDED, self.bound / scale, np.nan)
 
@@ -240,11 +240,13 @@ class AdaptiveResult:
         return how, numeric, noise
 
     def wrong(self, thresholds: Thresholds) -> dict[str, np.ndarray]:
-        """Block name -> flat indices (within the block) of directly checked entries that do not pass."""
+        """Block name -> flat indices (within the block) of directly checked entries proved
+        wrong (``fail`` or ``warn`` by ``assess``; an entry whose first difference cannot
+        decide is not wrong: the pipeline estimates it again)."""
         out = {}
         for b in self.blocks:
             st = b.statuses(thresholds)
-            out[b.name] = b.checked[np.array([s is not Status.PASS for s in st], dtype=bool)]
+            out[b.name] = b.checked[np.array([s in (Status.FAIL, Status.WARN) for s in st], dtype=bool)]
         return out
 
 
@@ -481,9 +483,10 @@ class _Block:
         self.numeric, self.noise, self.bound = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         idx = np.arange(region.offset, region.offset + n)
         self.least_noise = eng.entry_floor_noise(idx)
-        floor = floor_from_noise(self.least_noise, eng.t)
-        self.scale = np.maximum(np.abs(eng.g[idx]), floor)  # max(|g_j|, floor_j)
-        self.cover = eng.t.fail_tol * self.scale
+        # an entry is cleared when its proved error is within the radius at which its own
+        # direct check could fail it (``verdict.radius`` at fail_tol), or within that
+        # check's own round-off, which no direct check can see past
+        self.cover = np.maximum(radius(eng.g[idx], eng.t.fail_tol, eng.t), self.least_noise)
         self.blockwide = False
         self.allow_blockwide = True
         self.calls0 = eng.f.calls
@@ -594,8 +597,9 @@ class _Block:
         self.check(pick)
         loc = self.local(pick)
         st = entry_status(self.e.g[pick], self.numeric[loc], self.noise[loc], self.e.t)
-        if all(s is Status.PASS for s in st):
-            self.allow_blockwide = False  # scattered wrong entries, not a block-wide bug
+        if not any(s in (Status.FAIL, Status.WARN) for s in st):
+            # no sample proved wrong: scattered wrong entries, not a block-wide bug
+            self.allow_blockwide = False
             return False
         rest = np.setdiff1d(pool, pick)
         self.how[self.local(rest)] = How.UNCHECKED.value

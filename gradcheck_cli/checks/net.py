@@ -10,7 +10,7 @@ from ..choices import Activation, Loss, Method, Mode
 from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
 from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
-from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error
+from ..verdict import Status, Thresholds, assess
 from ..blackbox.pipeline import check_blackbox
 from ..blocks import judge_blocks, network_block_data
 from ..finite_diff import value_eps
@@ -168,7 +168,7 @@ def check_network(
                 block_results.append(by_name[b.name])
             else:  # fast mode: the directions agreed within their noise
                 a, d, dn = directional[b.name]
-                rel = relative_error(a, d, floor_from_noise(dn, thresholds))
+                rel = assess(a, d, dn, thresholds).rel_max  # the most it can be, within the directions' error
                 block_results.append(BlockResult(b.name, b.shape, 0, float(np.max(rel)), None, Status.PASS,
                                                  directions=len(a)))
                 counts.append(count_statuses([Status.PASS] * len(a)))
