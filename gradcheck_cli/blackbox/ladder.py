@@ -341,3 +341,32 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
                             best.steps, best.plus, best.minus)
     return LadderResult(best.value, best.error, best.step, calls, best.kink, best.noise, best.steps, best.plus,
                         best.minus)
+
+
+#: calls of the cost in extended precision per check (it is 10-50x slower than float64)
+LIFT_CALLS = 128
+#: calls one lifted ladder may take (a direction or an entry)
+LIFT_NEED = 32
+
+
+class Lifted:
+    """The cost in ``np.longdouble`` (precision lifting) with a budget of calls: extended
+    precision is slow, so it is spent where float64 cannot settle an entry, and only
+    while ``left >= LIFT_NEED``."""
+
+    def __init__(self, fn: Callable, budget: int = LIFT_CALLS) -> None:
+        self.fn = fn
+        self.budget = int(budget)
+        self.used = 0
+
+    def __call__(self, z):
+        self.used += 1
+        return self.fn(z)
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.used
+
+    @property
+    def usable(self) -> bool:
+        return self.left >= LIFT_NEED

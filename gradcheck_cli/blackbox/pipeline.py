@@ -35,6 +35,7 @@ from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
+from .ladder import Lifted
 from .stencils import Entries, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress) -> stencils.Entries``: a caller's four-point estimate of
@@ -101,6 +102,9 @@ def check_blackbox(
     ('fail', [123])
     """
     mode = validate_mode(mode)
+    t0 = time.perf_counter()
+    if lifted is not None and not isinstance(lifted, Lifted):
+        lifted = Lifted(lifted)
     full = mode is Mode.FULL or indices is not None
     if full and direct is not None:
         result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, progress)
@@ -116,6 +120,8 @@ def check_blackbox(
     effort_mode = Mode.FULL if indices is not None else mode
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None)
+    n = None if calls is None else calls()  # the re-estimates' calls too
+    effort = replace(effort, seconds=time.perf_counter() - t0, calls=effort.calls if n is None else int(n))
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
@@ -206,7 +212,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
     # (--mode full checks every entry)
     unverified = sum(int(np.sum((b.how == How.EXCLUDED) & ~v)) for b, v in zip(result.blocks, verified_of))
-    recheck_excluded = unverified <= budget
+    recheck_excluded = unverified <= min(budget, EXCLUDED_RECHECK_MAX)
     data, extras = [], []
     for b, verified in zip(result.blocks, verified_of):
         wanted = (b.how == How.UNCHECKED) | ((b.how == How.EXCLUDED) & ~verified & recheck_excluded)
@@ -260,8 +266,11 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     return out, effort, data
 
 
-#: at most this many entries cleared by exclusion but not verified are checked directly
+#: at most this many directly checked entries that do not pass are estimated again per block
 RECHECK_MAX = 512
+#: entries cleared by exclusion but not verified are checked directly when at most this many
+#: (the ladder costs ~20 calls an entry; the precise directions have had their turn)
+EXCLUDED_RECHECK_MAX = 64
 
 
 def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None) -> BlockData:

@@ -120,13 +120,18 @@ BLOCKWIDE_SETS = 16
 BLOCKWIDE_SHARE = 7 / 8
 #: ...or more suspect sets than this at once
 MAX_SUSPECTS = 256
+#: entries set aside by agreeing directions (too small to clear): this many fresh precise
+#: directions must agree on them together (a cancellation of their errors survives each
+#: with probability 1/2), then those still not covered are checked directly, at most
+SMALL_DIRECTIONS = 4
+SMALL_MAX = 512
 #: entries checked directly to report a block-wide bug
 SAMPLE = 32
 #: re-verifications of a block's cleared entries before giving up on them
 MAX_ROUNDS = 6
 #: precise directions per block to verify its cleared entries, and the set size left to
 #: the direct checks
-TIGHT_MAX = 48
+TIGHT_MAX = 32
 TIGHT_LEAF = 4
 #: ... and in extended precision (precision lifting) on the entries float64 left
 LIFT_MAX = 4
@@ -383,7 +388,7 @@ class _Engine:
         h0 = 0.1 * scale * idx.size ** -0.25
         g = self.g[idx]
         claimed = float(np.dot(g, v))
-        lift = lift and self.lifted is not None
+        lift = lift and self.lifted is not None and getattr(self.lifted, "usable", True)
         if lift:  # precision lifting: the direction in extended precision
             if self._lifted_f0 is None:
                 self._lifted_work = self.x.astype(np.longdouble)
@@ -486,9 +491,10 @@ class _Block:
         # an entry is cleared when its proved error is within the radius at which its own
         # direct check could fail it (``verdict.radius`` at fail_tol), or within that
         # check's own round-off, which no direct check can see past
-        self.cover = np.maximum(radius(eng.g[idx], eng.t.fail_tol, eng.t), self.least_noise)
+        self.cover = np.maximum(radius(eng.g[idx], eng.t.fail_tol, eng.t), 2 * self.least_noise)
         self.blockwide = False
         self.allow_blockwide = True
+        self.small: list[np.ndarray] = []  # entries agreeing directions could not cover
         self.calls0 = eng.f.calls
 
     def local(self, flat_idx: np.ndarray) -> np.ndarray:
@@ -504,12 +510,17 @@ class _Block:
         self.numeric[loc], self.noise[loc] = num, noi
 
     def test(self, idx: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """One direction on ``idx``: (cleared entries, entries still suspect, error)."""
+        """One direction on ``idx``: (cleared entries, entries still suspect, error).
+
+        An agreeing direction clears the entries it covers; the others (their failing
+        radius is below what the set can prove: tiny entries) are set aside for a direct
+        check (``small``), not suspected: nothing says they are wrong."""
         d = self.e.direction(self.r.name, idx, level, self.rng)
         if d.agreement is not Agreement.AGREE:
             return idx[:0], idx, d.error
         covered = self.cover[self.local(idx)] >= 2 * d.error
-        return idx[covered], idx[~covered], d.error
+        self.small.append(idx[~covered])
+        return idx[covered], idx[:0], d.error
 
     def bisect(self, suspect: np.ndarray, level: int) -> list[tuple[np.ndarray, float]]:
         """Breadth-first splitting of a suspect set; returns the cleared sets with their errors."""
@@ -551,6 +562,30 @@ class _Block:
             res = assess(a, a, self.bound[loc], self.e.t)
         return (res.code == 0) | ((a == 0) & (self.bound[loc] <= self.least_noise[loc]))
 
+    def settle_small(self, small: np.ndarray) -> np.ndarray:
+        """Entries too small for the coarse directions to clear: ``SMALL_DIRECTIONS`` fresh
+        precise directions (the ladder) must all agree on the set; the entries their bound
+        covers are cleared.  Then, when the code allows it, one precise direction in
+        extended precision tightens the bound of those not yet verified (they are cleared
+        already: this only verifies).  The entries not cleared are returned for direct
+        checks."""
+        if self.e.step is not None or small.size <= TIGHT_LEAF:
+            return small
+        need = self.e.t.pass_tol * float(np.median(np.abs(self.e.g[small]))) / 4
+        bounds = []
+        for _ in range(SMALL_DIRECTIONS):
+            diff, err = self.e.precise(small, self.rng, need)
+            if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                return small  # disagrees (or cannot tell): every one checked directly
+            bounds.append(2 * (diff + err))
+        loc = self.local(small)
+        ok = self.cover[loc] >= min(bounds)
+        self.bound[loc[ok]] = min(bounds)
+        cleared, small = small[ok], small[~ok]
+        if self.e.lifted is not None:
+            self._tighten([cleared[~self.verified(cleared)]], LIFT_MAX, lift=True)
+        return small
+
     def tighten(self, pool: np.ndarray) -> None:
         """Verify the cleared pool to ``pass_tol`` where the magnitudes allow: precise
         directions (the stencil ladder) on the entries not yet verified, largest first;
@@ -561,7 +596,7 @@ class _Block:
         if self.e.step is not None:
             return
         left = self._tighten([pool[~self.verified(pool)]], TIGHT_MAX, lift=False)
-        if self.e.lifted is not None and left:
+        if self.e.lifted is not None and left and getattr(self.e.lifted, "usable", True):
             self._tighten([np.sort(np.concatenate(left))], LIFT_MAX, lift=True)
 
     def _tighten(self, todo: list[np.ndarray], budget: int, lift: bool) -> list[np.ndarray]:
@@ -573,6 +608,9 @@ class _Block:
                 continue
             s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
             need = self.e.t.pass_tol * float(np.abs(self.e.g[s][int(0.9 * (s.size - 1))])) / 4
+            if lift and not getattr(self.e.lifted, "usable", True):
+                kept.append(s)
+                break
             diff, err = self.e.precise(s, self.rng, need, lift=lift)
             done += 1
             if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
@@ -633,6 +671,7 @@ class _Block:
                 errors.append(err)
                 if sus.size:
                     break
+                pool = ok  # the entries it could not cover are set aside (``small``)
             else:  # every direction agreed and covered the pool: cleared for good
                 self.bound[self.local(pool)] = 2 * min(errors)
                 self.tighten(pool)
@@ -644,6 +683,14 @@ class _Block:
         if pool.size:  # never verified in MAX_ROUNDS: left unchecked rather than passed
             self.how[self.local(pool)] = How.UNCHECKED.value
             e.tick(pool.size)
+        small = np.unique(np.concatenate(self.small)) if self.small else idx[:0]
+        small = small[self.how[self.local(small)] == How.EXCLUDED.value]
+        small = small[np.isnan(self.bound[self.local(small)])]  # not cleared after all
+        if small.size:  # set aside by agreeing directions: precise directions, then direct checks
+            small = self.settle_small(small)
+            self.check(small[:SMALL_MAX])
+            self.how[self.local(small[SMALL_MAX:])] = How.UNCHECKED.value
+            e.tick(small.size)
         return BlockOutcome(
             name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[idx].copy(), how=self.how,
             numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,

@@ -230,7 +230,7 @@ def blackbox_gradient(
             if r.error < noise[n]:
                 value[n], noise[n], used[n] = r.value, r.error, r.step
                 resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
-        if lifted is not None and not noise[n] <= target and not kink[n]:
+        if lifted is not None and not noise[n] <= target and not kink[n] and getattr(lifted, "usable", True):
             if ld is None:
                 lw = flat.astype(np.longdouble)
                 lf = lambda w: lifted(w.reshape(shape))  # noqa: E731
