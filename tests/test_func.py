@@ -404,9 +404,9 @@ def test_check_gradient_leaves_callers_x_and_rng_alone():
     # given (precision lifting)?  z**3 does, so entries float64 cannot settle could be lifted
     assert calls.count(np.dtype(np.longdouble)) == 1 and set(calls) == {np.dtype(float), np.dtype(np.longdouble)}
     # the analytic call (made twice: repeatability), the lifting probe, the noise probe, then
-    # each of the six entries directly: two calls (four only for an entry that does not pass
-    # within round-off)
-    assert len(calls) == 2 + 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 6
+    # each of the six entries directly: two calls, four for an entry the first pair does not
+    # verify, and the stencil ladder for one the four do not
+    assert 2 + 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 6 <= len(calls) <= 2 + 1 + (fast_mode.NOISE_POINTS - 1) + 40 * 6
     assert np.array_equal(np.random.get_state()[1], state[1])
 
 

@@ -277,8 +277,9 @@ def measured_noise(table: np.ndarray) -> float:
     t = np.asarray(table)  # the differences in the values' own precision (longdouble too)
     if t.size < 5 or not np.all(np.isfinite(t)):
         return 0.0
-    d4 = np.asarray(np.diff(t, n=4), dtype=float)
-    return float(np.sqrt(576 / 40320 * np.mean(d4**2)))
+    with np.errstate(all="ignore"):
+        d4 = np.asarray(np.diff(t, n=4), dtype=float)
+        return float(np.sqrt(576 / 40320 * np.mean(d4**2)))
 
 
 #: values of the noise table along each entry (ECnoise), spaced NOISE_SPACING h0
