@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from gradcheck_cli import fast_mode, models
 from gradcheck_cli.fast_mode import Agreement, How, check_adaptive, check_every_entry, judge_direction
-from gradcheck_cli.loading import UserFunction
+from gradcheck_cli.usercode import UserFunction
 from gradcheck_cli.verdict import Status, Thresholds
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"

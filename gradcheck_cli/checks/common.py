@@ -376,7 +376,7 @@ def check_gradient(
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
     'pass'
     """
-    from ..loading import UserFunction
+    from ..usercode import UserFunction
     from ..verdict import Status
 
     x0, idx = validate_gradient_options(x, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)
@@ -392,7 +392,7 @@ def check_gradient(
             cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape, copy=False)[0]  # noqa: E731
         else:
             cost0 = fu.cost_only(x0)
-            g = _grad_only(gu, x0)
+            g = gu.gradient_only(x0)
             cost = fu.cost_only
         result = blackbox_check(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, seed=seed, f0=cost0, step=eps,
                                 indices=idx, progress=progress)
@@ -428,26 +428,5 @@ def check_gradient(
     if gu is None:
         grad_fn = lambda z: fu.cost_and_grad(z.reshape(x0.shape), grad_shape=x0.shape)[1].ravel()  # noqa: E731
     else:
-        grad_fn = lambda z: _grad_only(gu, z.reshape(x0.shape)).ravel()  # noqa: E731
+        grad_fn = lambda z: gu.gradient_only(z.reshape(x0.shape)).ravel()  # noqa: E731
     return with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)
-
-
-def _grad_only(gu, x: np.ndarray) -> np.ndarray:
-    """Call a separate gradient function and validate that it returns an array of x's shape."""
-    from ..errors import UserCodeError
-
-    result = gu.call(x)
-    expected = f"expected a real array of shape {x.shape} (the shape of x)"
-    if result is None or isinstance(result, tuple):
-        what = "None" if result is None else f"a tuple of {len(result)} items"
-        raise UserCodeError(f"{gu.name} returned {what}, {expected}")
-    try:
-        array = np.asarray(result)
-        if array.dtype.kind == "c":
-            raise UserCodeError(f"{gu.name} returned a complex gradient, {expected}")
-        array = np.array(array, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserCodeError(f"{gu.name} returned a gradient of type {type(result).__name__}, {expected}") from None
-    if array.shape != x.shape:
-        raise UserCodeError(f"{gu.name} returned a gradient of shape {array.shape}, {expected}")
-    return array

@@ -41,7 +41,7 @@ def check_func(
     for every call, so results are reproducible; the caller's states are restored.
     ``mode``: ``adaptive`` (default), ``fast`` (the same) or ``full`` (``check_gradient``).
     """
-    from ..loading import load_seeded
+    from ..usercode import load_seeded
 
     x0, source = func_x(shape, x, seed, value_range)
     validate_gradient_options(x0, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp, mode=mode)  # before loading user code

@@ -60,7 +60,7 @@ def check_network(
     from .. import models, network_fd
     from ..diagnosis import cost_hint, diagnose
     from ..fast_mode import DIRECTIONS as FAST_DIRECTIONS
-    from ..loading import UserFunction, load_seeded
+    from ..usercode import UserFunction, load_seeded
 
     dims = models.parse_dims(dims)
     spec = models.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)

@@ -101,7 +101,7 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
 
 def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     from ..finite_diff import blackbox_gradient
-    from ..loading import load_seeded
+    from ..usercode import load_seeded
     from ..sweep import step_sweep, taylor_test, vectorize
 
     x0, source = func_x(shape, x, seed)

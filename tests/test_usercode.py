@@ -1,4 +1,4 @@
-"""Tests of gradcheck_cli.loading: loading users' functions and calling them safely."""
+"""Tests of gradcheck_cli.usercode: loading users' functions and calling them safely."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.errors import LoadError, UserCodeError
-from gradcheck_cli.loading import UserFunction, load_callable
+from gradcheck_cli.usercode import UserFunction, load_callable
 
 
 def write(path: Path, source: str) -> Path:
@@ -166,7 +166,7 @@ def test_error_while_loading_a_file(tmp_path, monkeypatch):
     assert "x = 1 / 0" in tb
     assert tb.rstrip().endswith("ZeroDivisionError: division by zero")
     assert "importlib" not in tb
-    assert "loading.py" not in tb
+    assert "usercode" not in tb
     assert "gradcheck_cli" not in tb
 
 
@@ -445,7 +445,7 @@ def test_user_exception_message_and_traceback(tmp_path, monkeypatch):
         f'File "{tmp_path / "mycode.py"}", line 5, in quad',
         f'File "{tmp_path / "mycode.py"}", line 2, in helper',
     ]
-    assert "loading.py" not in tb
+    assert "usercode" not in tb
     assert tb.rstrip().endswith("ZeroDivisionError: division by zero")
 
 
@@ -584,7 +584,7 @@ def test_etc_passwd_is_refused_on_the_command_line(cli):
 
 
 def test_load_npy_refuses_what_is_not_a_npy_file(tmp_path):
-    from gradcheck_cli.loading import load_npy
+    from gradcheck_cli.usercode import load_npy
 
     (tmp_path / "text.npy").write_text("1 2 3\n")
     np.savez(tmp_path / "arch.npz", a=np.ones(2))
@@ -645,7 +645,7 @@ def test_unseeded_randomness_exits_2_on_the_command_line(cli, tmp_path, monkeypa
 
 
 def test_repeatability_allows_a_few_ulps_but_not_more():
-    from gradcheck_cli.loading import REPEAT_ULPS, _agree
+    from gradcheck_cli.usercode.function import REPEAT_ULPS, _agree
 
     a = np.array([1.0, -2.0, np.nan])
     assert _agree(a, a.copy())

@@ -1,0 +1,384 @@
+"""``UserFunction``: the one wrapper through which every call of users' code goes.
+
+Each call (``UserFunction.call``)
+
+* is counted and timed (``calls``, ``seconds``): the effort a report shows is read from
+  these counters, so every call is in it, re-estimates included;
+* starts from the same random state: the states of ``random`` and of numpy's legacy
+  global RNG are captured when the wrapper is made and put in place before each call
+  (inside a ``session`` only when the code drew since: a byte comparison of the raw
+  generator states instead of re-seeding), so a function that draws random numbers
+  computes the same thing at every finite-difference probe;
+* must leave its array arguments as it found them: each is copied into a buffer kept
+  from call to call (no new allocation) and compared after the call, bit for bit; only
+  when the bits differ is the change described (NaN == NaN, -0.0 == 0.0) and, if real,
+  undone and reported with its first index;
+* runs inside ``state.GUARD`` (its stdout to our stderr; numpy's error state, the
+  recursion limit, ``sys.stdout``, the current directory put back after it) and inside
+  the user's ``importer.UserImports`` (its folder first on ``sys.path``);
+* is the user's, whatever it raises: any exception, ``SystemExit`` and ``GeneratorExit``
+  included, becomes ``UserCodeError`` (exit 2) with the user's traceback;
+  ``KeyboardInterrupt`` propagates (exit 130).
+
+What comes back is validated by ``protocols``; ``cost_and_grad`` and ``cost_only`` also
+require the first call to be repeatable (``_require_repeatable``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserCodeError
+from . import protocols
+from .state import GUARD
+from .threads import one_blas_thread
+from .tracebacks import exception_line, user_traceback
+
+__all__ = ["UserFunction", "REPEAT_ULPS"]
+
+#: two calls at the same x agree when they differ by at most this many units in the last place
+REPEAT_ULPS = 64
+
+
+class UserFunction:
+    """A user's callable, called with a fixed random state, inputs checked, state guarded.
+
+    ``name`` (e.g. ``mycode.py:quad``) starts every error message; ``imports`` (an
+    ``importer.UserImports``) puts the user's folder on ``sys.path`` around the calls.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str, imports: Any = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"{name!r} is not callable")
+        self.fn = fn
+        self.name = name
+        self.imports = imports if imports is not None else contextlib.nullcontext()
+        self._random_state = random.getstate()
+        self._py_bytes = _py_state_bytes()
+        self._np_state = np.random.get_state()
+        self._np_bytes = _np_state_bytes()  # None: no fast comparison possible
+        self._param_names = _positional_names(fn)
+        self._shadows: dict[int, np.ndarray] = {}  # argument position -> buffer for its copy
+        self._in_session = 0
+        self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
+        self.calls = 0  #: every call of fn so far (the effort a check reports)
+        self.seconds = 0.0  #: wall time spent inside fn
+
+    def __repr__(self) -> str:
+        return f"UserFunction({self.name!r})"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["UserFunction"]:
+        """Many calls in a row: the guard, the user's imports and one BLAS thread are set
+        up once; the caller's random states are saved on entry and restored on exit.
+
+        Inside, every call still starts from the captured states, re-set only when the
+        code drew from them.  The checker draws no global random numbers meanwhile (it
+        uses its own ``Generator``s).
+        """
+        caller_random, caller_np = random.getstate(), np.random.get_state()
+        self._in_session += 1
+        global _np_owner
+        _np_owner = None
+        try:
+            with GUARD, self.imports, one_blas_thread():
+                yield self
+        finally:
+            self._in_session -= 1
+            _np_owner = None
+            random.setstate(caller_random)
+            np.random.set_state(caller_np)
+
+    def _enter_states(self) -> None:
+        """Inside a session: put the captured states in place, skipping what already is."""
+        global _np_owner
+        if self._py_bytes is None or random._inst.gauss_next is not None or _py_state_bytes(False) != self._py_bytes:
+            random.setstate(self._random_state)
+        if _np_owner is self and self._np_bytes is not None and _np_state_bytes(check_gauss=False) == self._np_bytes:
+            return  # nothing drew from numpy.random since it was set (cached gauss: see _np_state_bytes)
+        np.random.set_state(self._np_state)
+        _np_owner = self
+
+    def call(self, *args: Any) -> Any:
+        """Return ``fn(*args)`` run from the captured random state, inputs checked.
+
+        Raises ``UserCodeError`` when the function raises (anything but
+        KeyboardInterrupt) or changes an array argument in place (the array is restored
+        first).  KeyboardInterrupt propagates.
+        """
+        self.calls += 1
+        shadows = self._shadows
+        snapshots = []
+        for i, a in enumerate(args):
+            if type(a) is np.ndarray or isinstance(a, np.ndarray):
+                s = shadows.get(i)
+                if s is None or s.shape != a.shape or s.dtype != a.dtype:
+                    s = shadows[i] = np.empty_like(a, order="K")
+                np.copyto(s, a, casting="no")
+                snapshots.append((i, a, s))
+        with GUARD, self.imports:
+            if self._in_session:
+                self._enter_states()
+                caller_random = caller_np = None
+            else:
+                caller_random, caller_np = random.getstate(), np.random.get_state()
+                random.setstate(self._random_state)
+                np.random.set_state(self._np_state)
+            t0 = time.perf_counter()
+            try:
+                result = self.fn(*args)
+            except KeyboardInterrupt:
+                for _, arg, original in snapshots:
+                    _restore(arg, original)
+                raise
+            except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
+                for _, arg, original in snapshots:
+                    _restore(arg, original)
+                raise UserCodeError(
+                    f"{self.name} raised {exception_line(exc)}",
+                    user_traceback=user_traceback(exc),
+                ) from exc
+            finally:
+                self.seconds += time.perf_counter() - t0
+                GUARD.restore()
+                if caller_np is not None:
+                    random.setstate(caller_random)
+                    np.random.set_state(caller_np)
+        for i, arg, original in snapshots:
+            if arg.shape == original.shape and arg.dtype == original.dtype and _same_bits(arg, original):
+                continue  # the common case: one pass over the memory
+            change = _describe_change(self._arg_label(i), arg, original)
+            if change is not None:
+                for _, a, o in snapshots:
+                    _restore(a, o)
+                raise UserCodeError(f"{self.name} modified its input in place: {change}")
+        return result
+
+    def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...], copy: bool = True) -> tuple[float, np.ndarray]:
+        """Call and validate a CS224n-style ``(cost, grad)`` result (``protocols.cost_and_grad``).
+
+        Returns ``(float(cost), float64 copy of grad)``; with ``copy=False`` the grad is
+        returned as the function gave it (validated, not copied: for calls that only need
+        the cost).  The first call is made twice and must give the same result.
+        """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_and_grad(*args, grad_shape=grad_shape)
+            second = self.cost_and_grad(*args, grad_shape=grad_shape)
+            self._require_repeatable(first, second)
+            return second
+        grad_shape = tuple(int(n) for n in grad_shape)
+        result = self.call(*args)
+        if isinstance(result, tuple) and len(result) == 2:  # the fast path: shape source only on an error
+            try:
+                cost, grad = protocols.cost_and_grad(result, self.name, grad_shape)
+            except UserCodeError:
+                protocols.cost_and_grad(result, self.name, grad_shape, self._shape_source(args, grad_shape))
+                raise
+        else:
+            cost, grad = protocols.cost_and_grad(result, self.name, grad_shape, self._shape_source(args, grad_shape))
+        return cost, (np.array(grad, dtype=np.float64, copy=True) if copy else grad)
+
+    def cost_only(self, *args: Any) -> float:
+        """Call a function that returns only its cost (``protocols.cost_only``).
+
+        The first call is made twice and must give the same cost.
+        """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_only(*args)
+            second = self.cost_only(*args)
+            self._require_repeatable((first, None), (second, None))
+            return second
+        return protocols.cost_only(self.call(*args), self.name)
+
+    def gradient_only(self, x: np.ndarray) -> np.ndarray:
+        """Call a separate gradient function at ``x`` (``protocols.gradient_only``)."""
+        return protocols.gradient_only(self.call(x), self.name, tuple(np.shape(x)))
+
+    # ----------------------------------------------------------------- validation
+
+    def _require_repeatable(self, first: tuple[float, Any], second: tuple[float, Any]) -> None:
+        """Two calls at the same x must agree to within ``REPEAT_ULPS`` units in the last place.
+
+        Every call starts from the same ``random``/``numpy.random`` state, so a function
+        that disagrees with itself draws numbers gradcheck cannot reset (an unseeded
+        ``np.random.default_rng()``, a Generator kept between calls, the clock).  Finite
+        differences of such a function measure its noise, not its slope: raise
+        ``UserCodeError`` (exit 2) instead of reporting a meaningless verdict.
+        """
+        (c1, g1), (c2, g2) = first, second
+        what = None
+        if not _agree(np.asarray(c1), np.asarray(c2)):
+            what = f"costs ({c1!r}, then {c2!r})"
+        elif g1 is not None and not _agree(g1, g2):
+            what = "gradients"
+        if what is not None:
+            raise UserCodeError(
+                f"{self.name} returned different {what} for the same x: it draws random "
+                "numbers that gradcheck cannot reset (an unseeded np.random.default_rng() or "
+                "a Generator kept between calls); gradcheck resets random and numpy.random "
+                "before every call, so use those or seed the generator inside the function"
+            )
+
+    def _shape_source(self, args: tuple[Any, ...], grad_shape: tuple[int, ...]) -> str:
+        """' (the shape of x)' when an array argument has the expected gradient shape."""
+        for i, arg in enumerate(args):
+            if isinstance(arg, np.ndarray) and arg.shape == grad_shape:
+                return f" (the shape of {self._arg_label(i)})"
+        return ""
+
+    def _arg_label(self, i: int) -> str:
+        if i < len(self._param_names):
+            return self._param_names[i]
+        return f"argument {i + 1}"
+
+
+# --------------------------------------------------------------------------- random states
+
+#: the UserFunction whose captured numpy state was last put in place inside a session
+_np_owner: "UserFunction | None" = None
+#: bytes of MT19937's C state: uint32 key[624] and int pos
+_MT_STATE_BYTES = 624 * 4 + 4
+_mt_address: int | None = None
+#: where ``random``'s Mersenne Twister sits in memory (CPython's RandomObject: index, state[624])
+_py_address: int | None = None
+_PY_STATE_BYTES = 4 + 624 * 4
+
+
+def _np_state_bytes(check_gauss: bool = True) -> bytes | None:
+    """The raw C state of the global MT19937 (2500 bytes), or None when unavailable or
+    (``check_gauss``) when a cached Gaussian is pending: drawing it changes no byte of
+    the generator, so such a state cannot be compared by its bytes."""
+    global _mt_address
+    try:
+        import ctypes
+
+        if check_gauss:
+            state = np.random.get_state()
+            if state[0] != "MT19937" or state[3]:
+                return None
+        if _mt_address is None:
+            _mt_address = int(np.random.mtrand._rand._bit_generator.ctypes.state_address)
+        return ctypes.string_at(_mt_address, _MT_STATE_BYTES)
+    except Exception:
+        return None
+
+
+def _py_state_bytes(verify: bool = True) -> bytes | None:
+    """The raw state of ``random``'s generator (index and key, 2500 bytes), read in place,
+    or None when its memory layout is not the one expected (checked against
+    ``random.getstate()`` with ``verify``) or a cached Gaussian is pending."""
+    global _py_address
+    try:
+        import ctypes
+        import struct
+
+        inst = random._inst
+        if verify:
+            version, internal, gauss = inst.getstate()
+            if gauss is not None or len(internal) != 625:
+                return None
+            address = id(inst) + object.__basicsize__
+            expected = struct.pack(f"=i{len(internal) - 1}I", internal[-1], *internal[:-1])
+            if ctypes.string_at(address, _PY_STATE_BYTES) != expected:
+                return None
+            _py_address = address
+        if _py_address is None or _py_address != id(inst) + object.__basicsize__:
+            return None
+        return ctypes.string_at(_py_address, _PY_STATE_BYTES)
+    except Exception:
+        return None
+
+
+# --------------------------------------------------------------------------- inputs unchanged
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` (same shape and dtype) hold the same bits: the cheap test
+    (compared as unsigned integers of the item size, so NaN entries compare equal too)."""
+    size = a.dtype.itemsize
+    if size in (1, 2, 4, 8) and a.dtype.kind in "biufc" and a.flags.c_contiguous and b.flags.c_contiguous:
+        kind = np.dtype(f"u{size}")
+        try:
+            return bool(np.array_equal(a.view(kind), b.view(kind)))
+        except (TypeError, ValueError):
+            pass
+    return bool(np.array_equal(a, b))
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are equal to within ``REPEAT_ULPS`` ulps of max(|a|) (NaN == NaN)."""
+    if a.shape != b.shape:
+        return False
+    with np.errstate(all="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if same.all():
+            return True
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not finite[~same].all():
+            return False
+        scale = float(np.max(np.abs(a[finite]), initial=0.0))
+        return bool(np.max(np.abs(a - b)[finite]) <= REPEAT_ULPS * np.finfo(float).eps * scale)
+
+
+def _positional_names(fn: Callable[..., Any]) -> list[str]:
+    """Names of ``fn``'s positional parameters, in order ([] when unknown)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in positional]
+
+
+def _describe_change(label: str, arg: np.ndarray, original: np.ndarray) -> str | None:
+    """None if ``arg`` equals ``original`` exactly (NaN == NaN), else what changed."""
+    if arg.shape != original.shape:
+        return f"the shape of {label} changed from {original.shape} to {arg.shape}"
+    if arg.dtype != original.dtype:
+        return f"the dtype of {label} changed from {original.dtype} to {arg.dtype}"
+    differs = np.asarray(arg != original)
+    if arg.dtype.kind in "fc":
+        differs &= ~(np.isnan(arg) & np.isnan(original))
+    if not differs.any():
+        return None
+    index = tuple(int(k) for k in np.argwhere(differs)[0])
+    where = label if not index else _index_label(label, index)
+    return f"{where} changed from {_scalar_repr(original[index])} to {_scalar_repr(arg[index])}"
+
+
+def _index_label(label: str, index: tuple[int, ...]) -> str:
+    inside = ", ".join(str(k) for k in index)
+    if label.startswith("argument "):
+        return f"{label} at index [{inside}]"
+    return f"{label}[{inside}]"
+
+
+def _scalar_repr(value: Any) -> str:
+    item = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
+    return repr(item)
+
+
+def _restore(arg: np.ndarray, original: np.ndarray) -> None:
+    """Put the original contents back into ``arg`` (best effort)."""
+    if arg.dtype != original.dtype:
+        return  # reinterpreted in place (x.dtype = ...): copying back would corrupt it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if arg.shape != original.shape and arg.size == original.size:
+                arg.shape = original.shape
+            np.copyto(arg, original)
+    except (TypeError, ValueError, AttributeError):
+        pass
+
+

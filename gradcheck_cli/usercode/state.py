@@ -1,0 +1,190 @@
+"""Our process state, kept safe from users' code (``CallGuard``).
+
+While users' code runs (a load, a call, a session of many calls):
+
+* its output goes to our stderr, at the Python level (``sys.stdout`` is a forwarder to
+  ``sys.stderr`` that cannot close it) and at the file-descriptor level (fd 1 is a
+  duplicate of fd 2, so ``os.write(1, ...)`` and C extensions' ``printf`` follow): our
+  stdout carries only our report, and a closed stdout (``| head -1``) never reaches it;
+* what it may change and we rely on is put back after every call: numpy's error state
+  (``np.seterr``), the recursion limit, ``sys.stdout``/``sys.stderr``, the current
+  directory; fds 1 and 2 are restored when the outermost block ends.
+
+Each check costs well under a microsecond when nothing changed (a comparison each).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CallGuard", "GUARD"]
+
+
+class _Forward(io.TextIOBase):
+    """A text stream that writes into another one and never closes it."""
+
+    def __init__(self, target: Any) -> None:
+        super().__init__()
+        self._target = target
+
+    def write(self, text: str) -> int:
+        if self._target is None:
+            return len(text)
+        try:
+            return self._target.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            if self._target is not None:
+                self._target.flush()
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        """Their ``sys.stdout.close()`` closes nothing of ours."""
+        self.flush()
+
+    @property
+    def closed(self) -> bool:  # type: ignore[override]
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        try:
+            return bool(self._target is not None and self._target.isatty())
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def fileno(self) -> int:
+        return 2
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+def _flush_c_stdio() -> None:
+    """Flush the C library's stdout buffer (a C extension's printf) while fd 1 is still theirs."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:
+        pass
+
+
+class CallGuard:
+    """Enter around users' code (nested entries are counted; the outermost acts);
+    call ``restore()`` after each call of theirs."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self._fds: dict[int, int | None] = {}
+        self._streams: tuple[Any, Any] = (None, None)
+        self._out: _Forward | None = None
+        self._err: _Forward | None = None
+        self._errstate: dict[str, str] = {}
+        self._recursion = 0
+        self._cwd: str | None = None
+
+    def __enter__(self) -> "CallGuard":
+        self.depth += 1
+        if self.depth == 1:
+            self._enter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self._exit()
+
+    def _enter(self) -> None:
+        self._streams = (sys.stdout, sys.stderr)
+        for stream in self._streams:
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass
+        self._fds = {fd: (os.dup(fd) if _fd_open(fd) else None) for fd in (1, 2)}
+        try:
+            if self._fds[2] is not None:
+                os.dup2(2, 1)
+            else:
+                null = os.open(os.devnull, os.O_WRONLY)
+                if null != 1:
+                    os.dup2(null, 1)
+                    os.close(null)
+        except OSError:
+            pass
+        self._err = _Forward(self._streams[1])
+        self._out = self._err
+        sys.stdout, sys.stderr = self._out, self._err
+        self._errstate = np.geterr()
+        self._recursion = sys.getrecursionlimit()
+        try:
+            self._cwd = os.getcwd()
+        except OSError:
+            self._cwd = None
+
+    def restore(self) -> None:
+        """Put back what a call of theirs changed (cheap when nothing did)."""
+        if sys.getrecursionlimit() != self._recursion:
+            sys.setrecursionlimit(self._recursion)
+        if np.geterr() != self._errstate:
+            np.seterr(**self._errstate)
+        if sys.stdout is not self._out:
+            sys.stdout = self._out
+        if sys.stderr is not self._err:
+            sys.stderr = self._err
+        if self._cwd is not None:
+            try:
+                here = os.getcwd()
+            except OSError:
+                here = None
+            if here != self._cwd:
+                try:
+                    os.chdir(self._cwd)
+                except OSError:
+                    pass
+
+    def _exit(self) -> None:
+        self.restore()
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        _flush_c_stdio()
+        for fd, saved in self._fds.items():
+            try:
+                if saved is not None:
+                    os.dup2(saved, fd)
+                    os.close(saved)
+                else:
+                    os.close(fd)
+            except OSError:
+                pass
+        self._fds = {}
+        sys.stdout, sys.stderr = self._streams
+        self._streams = (None, None)
+
+
+#: the one guard of the process (the state it protects is process-wide)
+GUARD = CallGuard()
