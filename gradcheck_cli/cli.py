@@ -123,6 +123,11 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
         _silence_stdout()
+    except OSError as exc:  # a full disk, /dev/full: the report did not reach its reader
+        _silence_stdout()
+        from .errors import OptionError
+
+        raise OptionError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
     raise typer.Exit(code)
 
 
@@ -534,6 +539,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     from .errors import InputError
 
+    _usable_streams()
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     try:
         code = _run(args)
@@ -542,6 +548,11 @@ def main(argv: list[str] | None = None) -> None:
         code = ExitCode.BAD_INPUT
     except typer.Exit as exc:
         code = exc.exit_code
+    except SystemExit as exc:  # click's own exit 1 when stdout's reader left during help/--version
+        code = exc.code if isinstance(exc.code, int) else ExitCode.BAD_INPUT
+        if code == 1 and _stdout_gone():
+            _silence_stdout()
+            code = ExitCode.OK
     except typer.Abort:
         _error_line("aborted")
         code = ExitCode.BAD_INPUT
@@ -560,7 +571,56 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
         _silence_stdout()
-    raise SystemExit(int(code or 0))
+    except OSError as exc:  # a full disk, /dev/full: the report did not reach its reader
+        _silence_stdout()
+        _error_line(f"cannot write the report to stdout: {exc.strerror or exc}")
+        code = ExitCode.BAD_INPUT
+    _exit(int(code or 0))
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code``, even when users' code left a (non-daemon) thread running."""
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(code)
+    raise SystemExit(code)
+
+
+def _usable_streams() -> None:
+    """A closed stdout or stderr (``>&-``) becomes /dev/null, so that writing to it changes
+    nothing (the exit code stays the verdict's); text that the stream's encoding cannot
+    show (``±`` under ``PYTHONIOENCODING=ascii``) is replaced, never an error."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            closed = getattr(sys, name) is None
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+            except OSError:
+                continue
+            closed = True
+        if closed:
+            try:
+                setattr(sys, name, open(fd, "w", encoding="utf-8", errors="replace", closefd=False))
+            except (OSError, ValueError):
+                pass
+        stream = getattr(sys, name)
+        try:
+            encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+            if encoding and encoding not in ("utf8", "utf16", "utf32") and hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="replace")
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
 def _run(args: list[str]):
@@ -580,6 +640,18 @@ def _run(args: list[str]):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
         return group(args=args, prog_name="gradcheck", standalone_mode=False)
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader has left (a flush fails with a broken pipe)."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _silence_stdout() -> None:

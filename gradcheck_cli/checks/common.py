@@ -376,6 +376,10 @@ def check_gradient(
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
     'pass'
     """
+    import contextlib
+    import time
+    from dataclasses import replace
+
     from ..usercode import UserFunction
     from ..verdict import Status
 
@@ -386,7 +390,8 @@ def check_gradient(
     if grad is not None:
         gu = grad if isinstance(grad, UserFunction) else UserFunction(grad, callable_name(grad))
 
-    with fu.session():
+    started = time.perf_counter()
+    with fu.session(), (gu.session() if gu is not None else contextlib.nullcontext()):
         if gu is None:
             cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
             cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape, copy=False)[0]  # noqa: E731
@@ -396,8 +401,11 @@ def check_gradient(
             cost = fu.cost_only
         result = blackbox_check(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, seed=seed, f0=cost0, step=eps,
                                 indices=idx, progress=progress)
-    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode,
-                                       calls=fu.calls + (gu.calls if gu is not None else 0), recheck=(cost, x0))
+        verdict, effort = blackbox_verdict(result, thresholds, top, Mode.FULL if idx is not None else mode,
+                                           recheck=(cost, x0))
+    # every call of the user's code, re-estimates included, as its wrapper counted them
+    effort = replace(effort, calls=fu.calls + (gu.calls if gu is not None else 0),
+                     seconds=time.perf_counter() - started)
     total = x0.size if idx is None else len(idx)
     block = result.blocks[0]
     c = block.checked

@@ -4,6 +4,10 @@ user's own ``forward_backward_prop``, checked block by block.
 
 from __future__ import annotations
 
+import sys
+import time
+from dataclasses import replace
+
 import numpy as np
 
 from ..choices import Activation, Loss, Method, Mode
@@ -97,10 +101,16 @@ def check_network(
 
         user_cost = lambda p: user.cost_and_grad(  # noqa: E731
             data, labels, p, dimensions, grad_shape=params.shape, copy=False)[0]
-        with user.session():
+        started = time.perf_counter()
+        session = user.session()
+        session.__enter__()  # left after the re-estimates (blackbox_verdict below)
+        try:
             cost0, g = user_cg(params.copy())
             searched = blackbox_check(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds,
                                       seed=seed, f0=cost0, progress=progress)
+        except BaseException:
+            session.__exit__(*sys.exc_info())
+            raise
         kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         # the cost check: yours against the reference, within the round-off of a sum of M terms
         cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
@@ -142,9 +152,16 @@ def check_network(
     g = np.asarray(g, dtype=float).ravel()
     effort = None
     if searched is not None:
-        verdict, effort = blackbox_verdict(searched, thresholds, top, mode, kink,
-                                           calls=user.calls if impl is not None else None,
-                                           recheck=(user_cost, params) if impl is not None else None)
+        if impl is not None:
+            try:
+                verdict, effort = blackbox_verdict(searched, thresholds, top, mode, kink,
+                                                   recheck=(user_cost, params))
+            finally:
+                session.__exit__(None, None, None)
+            # every call of the user's code, re-estimates included, as its wrapper counted them
+            effort = replace(effort, calls=user.calls, seconds=time.perf_counter() - started)
+        else:
+            verdict, effort = blackbox_verdict(searched, thresholds, top, mode, kink)
         block_results, counts = list(verdict.blocks), [verdict.counts]
         how, numeric, noise = searched.flat(params.size)
         numeric = np.where(np.isfinite(numeric), numeric, g)  # not checked directly: taken as right

@@ -65,6 +65,10 @@ def row_notes(checks: Sequence[Check]) -> list[Text]:
     return lines
 
 
+#: a width below this (``COLUMNS=0``) cannot show a table: 80 columns are used instead
+MIN_WIDTH = 40
+
+
 def make_console(file: IO[str] | None = None, width: int | None = None, stderr: bool = False) -> Console:
     """A console for reports: no automatic highlighting, no markup surprises.
 
@@ -75,6 +79,8 @@ def make_console(file: IO[str] | None = None, width: int | None = None, stderr: 
                       emoji=False)
     if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120
+    elif width is None and console.width < MIN_WIDTH:  # COLUMNS=0 or a tiny value: unusable, ignored
+        console.width = 80
     console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     return console
 

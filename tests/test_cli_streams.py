@@ -1,0 +1,56 @@
+"""The CLI's streams: a closed or broken stdout keeps the verdict's exit code, an unusable
+terminal width or encoding never costs the report (``cli.main``, ``views.table.make_console``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gradcheck_cli.cli import ExitCode
+
+GRADCHECK = [sys.executable, "-m", "gradcheck_cli"]
+
+
+def sh(command: str, **env: str) -> subprocess.CompletedProcess:
+    """Run a shell line in which ``GC`` is the gradcheck command."""
+    full = {**os.environ, "GC": " ".join(GRADCHECK), **env}
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=full)
+
+
+@pytest.mark.parametrize("args, verdict", [('expr "sin(x)"', ExitCode.OK),
+                                           ('expr "sin(x)" --at 1 --grad "2*cos(x)"', ExitCode.CHECK_FAILED),
+                                           ('expr "sin(x" ', ExitCode.BAD_INPUT)])
+def test_a_closed_stdout_changes_nothing(args, verdict):
+    r = sh(f"$GC {args} >&-")
+    assert r.returncode == verdict, r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args", ["--help", "--version", "expr --help", "net --inject-bug list"])
+def test_a_reader_that_leaves_early_keeps_exit_0(args):
+    r = sh(f"(sleep 0.5; $GC {args}) | true; exit ${{PIPESTATUS[0]}}")
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert r.stderr == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_a_full_disk_is_one_error_line():
+    r = sh('$GC expr "sin(x)" > /dev/full')
+    assert r.returncode == ExitCode.BAD_INPUT
+    assert r.stderr == "error: cannot write the report to stdout: No space left on device\n"
+
+
+def test_columns_0_still_prints_the_report():
+    r = sh('$GC expr "sin(x)" --at 1', COLUMNS="0")
+    assert r.returncode == ExitCode.OK
+    assert "1 check: 1 pass" in r.stdout
+
+
+def test_an_ascii_only_stdout_gets_the_report_with_replacements():
+    r = sh('$GC expr "sin(x)" --at 1', PYTHONIOENCODING="ascii", COLUMNS="120")
+    assert r.returncode == ExitCode.OK, r.stderr
+    assert "1 check: 1 pass" in r.stdout
+    assert "numeric ? error" in r.stdout
