@@ -76,6 +76,23 @@ class UserFunction:
         return f"UserFunction({self.name!r})"
 
     @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """What a session sets up, for one call made outside any: the guard, the user's
+        imports, the caller's random states saved and restored."""
+        caller_random, caller_np = random.getstate(), np.random.get_state()
+        self._in_session += 1
+        global _np_owner
+        _np_owner = None
+        try:
+            with GUARD, self.imports:
+                yield
+        finally:
+            self._in_session -= 1
+            _np_owner = None
+            random.setstate(caller_random)
+            np.random.set_state(caller_np)
+
+    @contextlib.contextmanager
     def session(self) -> Iterator["UserFunction"]:
         """Many calls in a row: the guard, the user's imports and one BLAS thread are set
         up once; the caller's random states are saved on entry and restored on exit.
@@ -114,50 +131,35 @@ class UserFunction:
         KeyboardInterrupt) or changes an array argument in place (the array is restored
         first).  KeyboardInterrupt propagates.
         """
+        if not self._in_session:  # one call alone: a session of its own (BLAS threads left alone)
+            with self._guarded():
+                return self.call(*args)
         self.calls += 1
-        shadows = self._shadows
-        snapshots = []
-        for i, a in enumerate(args):
-            if type(a) is np.ndarray or isinstance(a, np.ndarray):
-                s = shadows.get(i)
-                if s is None or s.shape != a.shape or s.dtype != a.dtype:
-                    s = shadows[i] = np.empty_like(a, order="K")
-                np.copyto(s, a, casting="no")
-                snapshots.append((i, a, s))
-        with GUARD, self.imports:
-            if self._in_session:
-                self._enter_states()
-                caller_random = caller_np = None
-            else:
-                caller_random, caller_np = random.getstate(), np.random.get_state()
-                random.setstate(self._random_state)
-                np.random.set_state(self._np_state)
-            t0 = time.perf_counter()
-            try:
-                result = self.fn(*args)
-            except KeyboardInterrupt:
-                for _, arg, original in snapshots:
-                    _restore(arg, original)
-                raise
-            except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
-                for _, arg, original in snapshots:
-                    _restore(arg, original)
-                raise UserCodeError(
-                    f"{self.name} raised {exception_line(exc)}",
-                    user_traceback=user_traceback(exc),
-                ) from exc
-            finally:
-                self.seconds += time.perf_counter() - t0
-                GUARD.restore()
-                if caller_np is not None:
-                    random.setstate(caller_random)
-                    np.random.set_state(caller_np)
-        for i, arg, original in snapshots:
-            if arg.shape == original.shape and arg.dtype == original.dtype and _same_bits(arg, original):
+        snapshots = [(i, a, _snapshot(self._shadows, i, a)) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        self._enter_states()
+        t0 = time.perf_counter()
+        try:
+            result = self.fn(*args)
+        except KeyboardInterrupt:
+            for _, arg, (original, _) in snapshots:
+                _restore(arg, original)
+            raise
+        except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
+            for _, arg, (original, _) in snapshots:
+                _restore(arg, original)
+            raise UserCodeError(
+                f"{self.name} raised {exception_line(exc)}",
+                user_traceback=user_traceback(exc),
+            ) from exc
+        finally:
+            self.seconds += time.perf_counter() - t0
+            GUARD.restore()
+        for i, arg, (original, address) in snapshots:
+            if _same_bits(arg, original, address):
                 continue  # the common case: one pass over the memory
             change = _describe_change(self._arg_label(i), arg, original)
             if change is not None:
-                for _, a, o in snapshots:
+                for _, a, (o, _) in snapshots:
                     _restore(a, o)
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         return result
@@ -302,11 +304,56 @@ def _py_state_bytes(verify: bool = True) -> bytes | None:
 # --------------------------------------------------------------------------- inputs unchanged
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether ``a`` and ``b`` (same shape and dtype) hold the same bits: the cheap test
-    (compared as unsigned integers of the item size, so NaN entries compare equal too)."""
+def _libc_memcmp():
+    """libc's ``memcmp`` through ctypes, or None where there is none."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None).memcmp
+        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        return fn, ctypes.memmove, ctypes.addressof, ctypes.c_char.from_buffer
+    except Exception:
+        return None
+
+
+_MEM = _libc_memcmp()
+
+
+def _address(a: np.ndarray) -> int | None:
+    """The address of a C-contiguous, writable array's first byte (None otherwise)."""
+    if _MEM is None or a.nbytes == 0:
+        return None
+    flags = a.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return None
+    try:
+        return _MEM[2](_MEM[3](a))
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
+def _snapshot(shadows: dict, i: int, a: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """A copy of ``a`` in the buffer kept for argument ``i`` (made, or remade, when its
+    shape or dtype changes; no allocation from call to call), and that buffer's address."""
+    kept = shadows.get(i)
+    if kept is None or kept[0].shape != a.shape or kept[0].dtype != a.dtype:
+        buffer = np.empty(a.shape, dtype=a.dtype)
+        kept = shadows[i] = (buffer, _address(buffer))
+    np.copyto(kept[0], a, casting="no")
+    return kept
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray, b_address: int | None = None) -> bool:
+    """Whether ``a`` holds the same bits as its snapshot ``b``: the cheap test (``memcmp``;
+    NaN entries compare equal), a full comparison follows only when it says no."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if b_address is not None:
+        src = _address(a)
+        if src is not None:
+            return _MEM[0](src, b_address, a.nbytes) == 0
     size = a.dtype.itemsize
-    if size in (1, 2, 4, 8) and a.dtype.kind in "biufc" and a.flags.c_contiguous and b.flags.c_contiguous:
+    if size in (1, 2, 4, 8) and a.dtype.kind in "biufc" and a.flags.c_contiguous:
         kind = np.dtype(f"u{size}")
         try:
             return bool(np.array_equal(a.view(kind), b.view(kind)))

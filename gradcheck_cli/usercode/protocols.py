@@ -69,6 +69,10 @@ def _as_array(value: Any) -> np.ndarray:
 
 def scalar_cost(value: Any, who: str) -> float:
     """A finite real scalar cost as a float; ``NonFiniteCostError`` for NaN or inf."""
+    if type(value) is float or type(value) is np.float64:  # the common case, first
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return float(value)
+        raise NonFiniteCostError(f"{who} returned a non-finite cost ({float(value)})")
     if value is None:
         raise UserCodeError(f"{who} returned None as the cost, expected a real scalar")
     if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
@@ -90,6 +94,8 @@ def scalar_cost(value: Any, who: str) -> float:
 def grad_array(value: Any, who: str, shape: tuple[int, ...], source: str = "") -> np.ndarray:
     """A real array of exactly ``shape`` (as returned: not copied).  ``source`` says where
     the expected shape comes from (`` (the shape of x)``) in the shape message."""
+    if type(value) is np.ndarray and value.shape == shape and value.dtype.kind in "biuf":
+        return value  # the common case, first
     expected = f"expected a real array of shape {shape}"
     if value is None:
         raise UserCodeError(f"{who} returned None as the gradient, {expected}")

@@ -82,12 +82,69 @@ def _fd_open(fd: int) -> bool:
 
 def _flush_c_stdio() -> None:
     """Flush the C library's stdout buffer (a C extension's printf) while fd 1 is still theirs."""
+    global _fflush
+    try:
+        if _fflush is None:
+            import ctypes
+
+            _fflush = ctypes.CDLL(None).fflush
+        _fflush(None)
+    except Exception:
+        pass
+
+
+_fflush = None
+
+
+def _extobj_var():
+    """numpy's context variable of the error state (numpy >= 2): comparing what it holds by
+    identity tells whether ``np.seterr`` was called, 100 times faster than ``np.geterr()``."""
+    try:
+        from numpy._core import umath
+
+        var = umath._extobj_contextvar
+        var.get()
+        return var
+    except Exception:
+        return None
+
+
+_EXTOBJ = _extobj_var()
+
+
+#: glibc's ``mallopt`` parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_malloc_tuned = False
+
+
+def keep_freed_memory() -> bool:
+    """Raise glibc's malloc trim and mmap thresholds (once per process; a no-op elsewhere).
+
+    By default glibc serves blocks over 128 KiB with ``mmap`` and gives them back to the
+    system when freed, so numpy code that makes a few large temporaries per call pays
+    for fresh zeroed pages on every call (measured: users' code up to 4x slower inside a
+    checker than in a plain loop whose allocator had settled).  With blocks up to 32 MiB
+    taken from the heap and freed memory kept up to 256 MiB, a call reuses the memory of
+    the previous one.  Returns whether the thresholds were set.
+    """
+    global _malloc_tuned
+    if _malloc_tuned:
+        return True
+    _malloc_tuned = True
+    if not sys.platform.startswith("linux"):
+        return False
     try:
         import ctypes
 
-        ctypes.CDLL(None).fflush(None)
+        libc = ctypes.CDLL(None)
+        mallopt = getattr(libc, "mallopt", None)
+        if mallopt is None:
+            return False
+        mallopt.restype, mallopt.argtypes = ctypes.c_int, [ctypes.c_int, ctypes.c_int]
+        return bool(mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)) and bool(
+            mallopt(_M_TRIM_THRESHOLD, 256 * 1024 * 1024))
     except Exception:
-        pass
+        return False
 
 
 class CallGuard:
@@ -116,6 +173,7 @@ class CallGuard:
             self._exit()
 
     def _enter(self) -> None:
+        keep_freed_memory()
         self._streams = (sys.stdout, sys.stderr)
         for stream in self._streams:
             try:
@@ -138,6 +196,7 @@ class CallGuard:
         self._out = self._err
         sys.stdout, sys.stderr = self._out, self._err
         self._errstate = np.geterr()
+        self._extobj = _EXTOBJ.get() if _EXTOBJ is not None else None
         self._recursion = sys.getrecursionlimit()
         try:
             self._cwd = os.getcwd()
@@ -148,7 +207,11 @@ class CallGuard:
         """Put back what a call of theirs changed (cheap when nothing did)."""
         if sys.getrecursionlimit() != self._recursion:
             sys.setrecursionlimit(self._recursion)
-        if np.geterr() != self._errstate:
+        if _EXTOBJ is not None:
+            if _EXTOBJ.get() is not self._extobj:
+                np.seterr(**self._errstate)
+                self._extobj = _EXTOBJ.get()
+        elif np.geterr() != self._errstate:
             np.seterr(**self._errstate)
         if sys.stdout is not self._out:
             sys.stdout = self._out
