@@ -66,7 +66,8 @@ class UserFunction:
         self._np_state = np.random.get_state()
         self._np_bytes = _np_state_bytes()  # None: no fast comparison possible
         self._param_names = _positional_names(fn)
-        self._shadows: dict[int, np.ndarray] = {}  # argument position -> buffer for its copy
+        self._shadows: dict[int, tuple] = {}  # argument position -> (buffer for its copy, address)
+        self._shapes: dict[int, tuple] = {}  # argument position -> (shape, dtype) at the last call
         self._in_session = 0
         self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
         self.calls = 0  #: every call of fn so far (the effort a check reports)
@@ -115,11 +116,13 @@ class UserFunction:
             np.random.set_state(caller_np)
 
     def _enter_states(self) -> None:
-        """Inside a session: put the captured states in place, skipping what already is."""
+        """Inside a session: put the captured states in place, skipping what already is
+        (the raw generator states compared byte for byte: no re-seeding when nothing drew)."""
         global _np_owner
-        if self._py_bytes is None or random._inst.gauss_next is not None or _py_state_bytes(False) != self._py_bytes:
+        py = self._py_bytes
+        if py is None or random._inst.gauss_next is not None or _string_at(_py_address, _PY_STATE_BYTES) != py:
             random.setstate(self._random_state)
-        if _np_owner is self and self._np_bytes is not None and _np_state_bytes(check_gauss=False) == self._np_bytes:
+        if _np_owner is self and self._np_bytes is not None and _string_at(_mt_address, _MT_STATE_BYTES) == self._np_bytes:
             return  # nothing drew from numpy.random since it was set (cached gauss: see _np_state_bytes)
         np.random.set_state(self._np_state)
         _np_owner = self
@@ -135,18 +138,23 @@ class UserFunction:
             with self._guarded():
                 return self.call(*args)
         self.calls += 1
-        snapshots = [(i, a, _snapshot(self._shadows, i, a)) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        snapshots = []
+        shapes = self._shapes
+        for i, a in enumerate(args):
+            if isinstance(a, np.ndarray):
+                snapshots.append((i, a, _snapshot(self._shadows, i, a)))
+                shapes[i] = (a.shape, a.dtype)
         self._enter_states()
         t0 = time.perf_counter()
         try:
             result = self.fn(*args)
         except KeyboardInterrupt:
-            for _, arg, (original, _) in snapshots:
-                _restore(arg, original)
+            for j, arg, (snap, _) in snapshots:
+                _restore(arg, snap, *self._shapes[j])
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
-            for _, arg, (original, _) in snapshots:
-                _restore(arg, original)
+            for j, arg, (snap, _) in snapshots:
+                _restore(arg, snap, *self._shapes[j])
             raise UserCodeError(
                 f"{self.name} raised {exception_line(exc)}",
                 user_traceback=user_traceback(exc),
@@ -154,15 +162,26 @@ class UserFunction:
         finally:
             self.seconds += time.perf_counter() - t0
             GUARD.restore()
-        for i, arg, (original, address) in snapshots:
-            if _same_bits(arg, original, address):
+        for i, arg, (snap, address) in snapshots:
+            shape, dtype = shapes[i]
+            if arg.shape == shape and arg.dtype is dtype and _same_bits(arg, snap, address):
                 continue  # the common case: one pass over the memory
-            change = _describe_change(self._arg_label(i), arg, original)
+            change = self._change(i, arg, snap)
             if change is not None:
-                for _, a, (o, _) in snapshots:
-                    _restore(a, o)
+                for j, a, (o, _) in snapshots:
+                    _restore(a, o, *self._shapes.get(j, (None, None)))
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         return result
+
+    def _change(self, i: int, arg: np.ndarray, snap: Any) -> str | None:
+        """What the call changed in argument ``i`` (None: the same values, other bits)."""
+        if isinstance(snap, bytes):
+            shape, dtype = self._shapes[i]
+            if arg.shape != shape:
+                return f"the shape of {self._arg_label(i)} changed from {shape} to {arg.shape}"
+            if arg.dtype != dtype:
+                return f"the dtype of {self._arg_label(i)} changed from {dtype} to {arg.dtype}"
+        return _describe_change(self._arg_label(i), arg, _original(arg, snap))
 
     def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...], copy: bool = True) -> tuple[float, np.ndarray]:
         """Call and validate a CS224n-style ``(cost, grad)`` result (``protocols.cost_and_grad``).
@@ -177,7 +196,8 @@ class UserFunction:
             second = self.cost_and_grad(*args, grad_shape=grad_shape)
             self._require_repeatable(first, second)
             return second
-        grad_shape = tuple(int(n) for n in grad_shape)
+        if type(grad_shape) is not tuple:
+            grad_shape = tuple(int(n) for n in grad_shape)
         result = self.call(*args)
         if isinstance(result, tuple) and len(result) == 2:  # the fast path: shape source only on an error
             try:
@@ -256,49 +276,53 @@ _py_address: int | None = None
 _PY_STATE_BYTES = 4 + 624 * 4
 
 
-def _np_state_bytes(check_gauss: bool = True) -> bytes | None:
+def _string_at(address: int | None, size: int) -> bytes | None:
+    """``size`` bytes of memory at ``address`` (None when there is no address)."""
+    return None if address is None else _CTYPES.string_at(address, size)
+
+
+def _np_state_bytes() -> bytes | None:
     """The raw C state of the global MT19937 (2500 bytes), or None when unavailable or
-    (``check_gauss``) when a cached Gaussian is pending: drawing it changes no byte of
-    the generator, so such a state cannot be compared by its bytes."""
+    when a cached Gaussian is pending: drawing it changes no byte of the generator, so
+    such a state cannot be compared by its bytes."""
     global _mt_address
     try:
-        import ctypes
-
-        if check_gauss:
-            state = np.random.get_state()
-            if state[0] != "MT19937" or state[3]:
-                return None
+        state = np.random.get_state()
+        if state[0] != "MT19937" or state[3]:
+            return None
         if _mt_address is None:
             _mt_address = int(np.random.mtrand._rand._bit_generator.ctypes.state_address)
-        return ctypes.string_at(_mt_address, _MT_STATE_BYTES)
+        return _string_at(_mt_address, _MT_STATE_BYTES)
     except Exception:
         return None
 
 
-def _py_state_bytes(verify: bool = True) -> bytes | None:
+def _py_state_bytes() -> bytes | None:
     """The raw state of ``random``'s generator (index and key, 2500 bytes), read in place,
     or None when its memory layout is not the one expected (checked against
-    ``random.getstate()`` with ``verify``) or a cached Gaussian is pending."""
+    ``random.getstate()``) or a cached Gaussian is pending."""
     global _py_address
     try:
-        import ctypes
         import struct
 
         inst = random._inst
-        if verify:
-            version, internal, gauss = inst.getstate()
-            if gauss is not None or len(internal) != 625:
-                return None
-            address = id(inst) + object.__basicsize__
-            expected = struct.pack(f"=i{len(internal) - 1}I", internal[-1], *internal[:-1])
-            if ctypes.string_at(address, _PY_STATE_BYTES) != expected:
-                return None
-            _py_address = address
-        if _py_address is None or _py_address != id(inst) + object.__basicsize__:
+        version, internal, gauss = inst.getstate()
+        if gauss is not None or len(internal) != 625:
             return None
-        return ctypes.string_at(_py_address, _PY_STATE_BYTES)
+        address = id(inst) + object.__basicsize__
+        expected = struct.pack(f"=i{len(internal) - 1}I", internal[-1], *internal[:-1])
+        if _string_at(address, _PY_STATE_BYTES) != expected:
+            return None
+        _py_address = address
+        return expected
     except Exception:
         return None
+
+
+try:
+    import ctypes as _CTYPES
+except ImportError:  # pragma: no cover - ctypes is everywhere CPython runs
+    _CTYPES = None
 
 
 # --------------------------------------------------------------------------- inputs unchanged
@@ -332,9 +356,16 @@ def _address(a: np.ndarray) -> int | None:
         return None
 
 
-def _snapshot(shadows: dict, i: int, a: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """A copy of ``a`` in the buffer kept for argument ``i`` (made, or remade, when its
-    shape or dtype changes; no allocation from call to call), and that buffer's address."""
+#: arrays up to this size are snapshot as bytes (a copy and a compare in C, no ctypes calls)
+_SMALL = 64 * 1024
+
+
+def _snapshot(shadows: dict, i: int, a: np.ndarray) -> tuple[Any, int | None]:
+    """What argument ``i`` holds before the call: its bytes (a small array), or a copy in
+    the buffer kept for that argument (made, or remade, when its shape or dtype changes;
+    no allocation from call to call) with that buffer's address."""
+    if a.nbytes <= _SMALL:
+        return (a.tobytes(), None)
     kept = shadows.get(i)
     if kept is None or kept[0].shape != a.shape or kept[0].dtype != a.dtype:
         buffer = np.empty(a.shape, dtype=a.dtype)
@@ -343,23 +374,34 @@ def _snapshot(shadows: dict, i: int, a: np.ndarray) -> tuple[np.ndarray, int | N
     return kept
 
 
-def _same_bits(a: np.ndarray, b: np.ndarray, b_address: int | None = None) -> bool:
-    """Whether ``a`` holds the same bits as its snapshot ``b``: the cheap test (``memcmp``;
-    NaN entries compare equal), a full comparison follows only when it says no."""
-    if a.shape != b.shape or a.dtype != b.dtype:
+def _original(a: np.ndarray, snap: Any) -> np.ndarray:
+    """The array a snapshot stands for (a bytes snapshot read back with ``a``'s dtype and
+    the shape and dtype it had; shape and dtype changes are reported before it is read)."""
+    if isinstance(snap, bytes):
+        return np.frombuffer(snap, dtype=a.dtype).reshape(a.shape) if len(snap) == a.nbytes else np.frombuffer(
+            snap, dtype=np.uint8)
+    return snap
+
+
+def _same_bits(a: np.ndarray, snap: Any, address: int | None = None) -> bool:
+    """Whether ``a`` holds the same bits as its snapshot: the cheap test (bytes or ``memcmp``;
+    NaN entries compare equal); a full comparison follows only when it says no."""
+    if type(snap) is bytes:
+        return a.tobytes() == snap
+    if a.shape != snap.shape or a.dtype != snap.dtype:
         return False
-    if b_address is not None:
+    if address is not None:
         src = _address(a)
         if src is not None:
-            return _MEM[0](src, b_address, a.nbytes) == 0
+            return _MEM[0](src, address, a.nbytes) == 0
     size = a.dtype.itemsize
     if size in (1, 2, 4, 8) and a.dtype.kind in "biufc" and a.flags.c_contiguous:
         kind = np.dtype(f"u{size}")
         try:
-            return bool(np.array_equal(a.view(kind), b.view(kind)))
+            return bool(np.array_equal(a.view(kind), snap.view(kind)))
         except (TypeError, ValueError):
             pass
-    return bool(np.array_equal(a, b))
+    return bool(np.array_equal(a, snap))
 
 
 def _agree(a: np.ndarray, b: np.ndarray) -> bool:
@@ -415,8 +457,18 @@ def _scalar_repr(value: Any) -> str:
     return repr(item)
 
 
-def _restore(arg: np.ndarray, original: np.ndarray) -> None:
-    """Put the original contents back into ``arg`` (best effort)."""
+def _restore(arg: np.ndarray, snap: Any, shape: Any = None, dtype: Any = None) -> None:
+    """Put the original contents back into ``arg`` (best effort); ``shape``/``dtype``: what
+    it had before the call (for a bytes snapshot)."""
+    if isinstance(snap, bytes):
+        if dtype is not None and arg.dtype != dtype:
+            return  # reinterpreted in place (x.dtype = ...): copying back would corrupt it
+        try:
+            original = np.frombuffer(snap, dtype=arg.dtype).reshape(shape if shape is not None else arg.shape)
+        except (TypeError, ValueError):
+            return
+    else:
+        original = snap
     if arg.dtype != original.dtype:
         return  # reinterpreted in place (x.dtype = ...): copying back would corrupt it
     try:
@@ -427,5 +479,3 @@ def _restore(arg: np.ndarray, original: np.ndarray) -> None:
             np.copyto(arg, original)
     except (TypeError, ValueError, AttributeError):
         pass
-
-
