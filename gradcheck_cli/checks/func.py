@@ -29,6 +29,7 @@ def check_func(
     taylor: bool = False,
     mode: Mode | str = Mode.ADAPTIVE,
     value_range: str | None = None,
+    isolate: bool = False,
 ) -> Report:
     """``gradcheck func``: load ``FILE.py:NAME`` (or ``module:NAME``) and check it.
 
@@ -40,6 +41,7 @@ def check_func(
     global random states are seeded with ``seed`` while the user's code is loaded and
     for every call, so results are reproducible; the caller's states are restored.
     ``mode``: ``adaptive`` (default), ``fast`` (the same) or ``full`` (``check_gradient``).
+    ``isolate``: the user's code runs in a child process (``usercode.isolate``).
     """
     from ..usercode import load_seeded
 
@@ -50,7 +52,7 @@ def check_func(
         grad_spec = f"{target.rpartition(':')[0]}:{grad.strip()}"
 
     specs = [(target, "function")] + ([(grad_spec, "gradient function")] if grad_spec else [])
-    fu, gu = (load_seeded(specs, seed) + [None])[:2]
+    fu, gu = (load_seeded(specs, seed, isolate=isolate) + [None])[:2]
     try:
         return check_gradient(
             fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,

@@ -632,7 +632,8 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the command
 
 
-def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0):
+def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0,
+               isolate: bool = False):
     """``FILE.py:NAME`` -> (forward, backward) UserFunctions, or (loss, None) for a loss layer.
 
     ``NAME_forward`` and ``NAME_backward`` when the file defines ``NAME_forward``, else
@@ -648,14 +649,14 @@ def load_layer(target: str, forward: str | None = None, backward: str | None = N
     fwd = qualify(forward) if forward is not None else f"{source}:{base}_forward"
     bwd = qualify(backward) if backward is not None else f"{source}:{base}_backward"
     try:
-        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed)
+        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed, isolate=isolate)
         return fu, bu
     except LoadError as exc:
         if forward is not None or backward is not None or f"'{base}_forward'" not in str(exc):
             raise
         first = exc
     try:
-        (loss,) = load_seeded([(target, "loss function")], seed)
+        (loss,) = load_seeded([(target, "loss function")], seed, isolate=isolate)
     except LoadError:
         raise LoadError(f"{first} (a layer is NAME_forward and NAME_backward, or a loss function "
                         f"NAME(...) -> (loss, dx))") from None
@@ -675,6 +676,7 @@ def check_layer_command(
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
+    isolate: bool = False,
 ) -> Report:
     """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
 
@@ -686,6 +688,6 @@ def check_layer_command(
     validate_top(top)
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
-    fu, bu = load_layer(target, forward, backward, seed)
+    fu, bu = load_layer(target, forward, backward, seed, isolate)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
     return _run(layer, seed, mode, thresholds, top, progress)

@@ -35,6 +35,7 @@ def check_network(
     taylor: bool = False,
     progress=None,
     cost_check: bool = True,
+    isolate: bool = False,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -90,7 +91,7 @@ def check_network(
 
     if impl is not None:
         if isinstance(impl, str):
-            (user,), name = load_seeded([(impl, "function")], seed), impl
+            (user,), name = load_seeded([(impl, "function")], seed, isolate=isolate), impl
         else:
             name = callable_name(impl)
             user = UserFunction(impl, name)

@@ -23,15 +23,21 @@ from .npy import load_npy
 __all__ = ["UserFunction", "load_callable", "load_npy", "load_seeded"]
 
 
-def load_seeded(specs: "list[tuple[str, str]]", seed: int) -> "list[UserFunction]":
+def load_seeded(specs: "list[tuple[str, str]]", seed: int, *, isolate: bool = False) -> "list[UserFunction]":
     """Load ``(spec, what)`` pairs as UserFunctions, reproducibly.
 
     ``random`` and ``numpy.random`` are seeded with ``seed`` while the user's modules run
     (module-level random draws repeat from run to run) and when each UserFunction is
     made (so every call starts from that seeded state); the caller's states are
     restored afterwards.  Functions from one folder share its modules (one program).
+    ``isolate``: load and call them in a child process (``isolate.load_isolated``).
     """
     from .state import GUARD
+
+    if isolate:
+        from .isolate import load_isolated
+
+        return load_isolated(specs, seed)
 
     saved = random.getstate(), np.random.get_state()
     shared: dict = {}
