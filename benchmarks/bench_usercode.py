@@ -122,7 +122,7 @@ def overhead_row(rounds: int, calls: int, target_us: float) -> None:
 
 
 def counts_row() -> None:
-    from gradcheck_cli.checks.common import check_gradient
+    from gradcheck_cli.checks.func import check_gradient
 
     for mode in ("adaptive", "full"):
         counter = [0]

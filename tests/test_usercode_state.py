@@ -203,7 +203,7 @@ def _wrong_entries(g):
 @pytest.mark.parametrize("mode", ["adaptive", "full"])
 @pytest.mark.parametrize("bug", [lambda g: None, _wrong_entries])
 def test_effort_calls_equal_a_counter_inside_the_function(mode, bug):
-    from gradcheck_cli.checks.common import check_gradient
+    from gradcheck_cli.checks.func import check_gradient
 
     f, calls = _counted(bug)
     report = check_gradient(f, np.random.default_rng(0).standard_normal((20, 15)), mode=mode)
