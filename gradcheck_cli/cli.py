@@ -91,6 +91,7 @@ def _junit_path(value: Optional[str]) -> Optional[str]:
         from .views.junit import validate_path
 
         validate_path(value)
+        value = os.path.abspath(value)  # where it was asked for, whatever the code checked does to the cwd
     return value
 
 
