@@ -210,6 +210,14 @@ def test_effort_calls_equal_a_counter_inside_the_function(mode, bug):
     assert report.effort.calls == calls[0] > 0
 
 
+def test_second_opinions_are_counted_too():
+    from gradcheck_cli.checks.func import check_gradient
+
+    f, calls = _counted(lambda g: None)
+    report = check_gradient(f, np.random.default_rng(0).standard_normal((4, 3)), hvp=2, taylor=True)
+    assert report.effort.calls == calls[0] > 0
+
+
 def test_effort_calls_of_net_impl_equal_a_counter_inside_it():
     from gradcheck_cli import models
     from gradcheck_cli.checks.net import check_network
@@ -226,6 +234,9 @@ def test_effort_calls_of_net_impl_equal_a_counter_inside_it():
 
     report = check_network((10, 5, 10), impl=forward_backward_prop)
     assert report.status.value == "fail"
+    assert report.effort.calls == calls[0] > 0
+    calls[0] = 0
+    report = check_network((10, 5, 10), impl=forward_backward_prop, hvp=2, taylor=True)
     assert report.effort.calls == calls[0] > 0
 
 

@@ -6,6 +6,7 @@ gradient), at x from ``--shape``/``--x``.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 import numpy as np
 
@@ -171,4 +172,7 @@ def check_gradient(
         grad_fn = lambda z: fu.cost_and_grad(z.reshape(x0.shape), grad_shape=x0.shape)[1].ravel()  # noqa: E731
     else:
         grad_fn = lambda z: gu.gradient_only(z.reshape(x0.shape)).ravel()  # noqa: E731
-    return with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)
+    with fu.session(), (gu.session() if gu is not None else contextlib.nullcontext()):
+        report = with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)
+    # the second opinions' calls are calls of the user's code too
+    return replace(report, effort=replace(report.effort, calls=calls()))

@@ -194,6 +194,13 @@ def check_network(
         mode=mode,
         effort=effort,
     )
-    return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
+    if impl is None or not (hvp or taylor):
+        return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
+    from dataclasses import replace
+
+    with user.session():
+        report = with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
+    # the second opinions' calls are calls of the user's code too
+    return replace(report, effort=replace(report.effort, calls=user.calls))
 
 

@@ -145,6 +145,7 @@ class UserFunction:
                 snapshots.append((i, a, _snapshot(self._shadows, i, a)))
                 shapes[i] = (a.shape, a.dtype)
         self._enter_states()
+        errstate = GUARD.errstate()
         t0 = time.perf_counter()
         try:
             result = self.fn(*args)
@@ -161,7 +162,7 @@ class UserFunction:
             ) from exc
         finally:
             self.seconds += time.perf_counter() - t0
-            GUARD.restore()
+            GUARD.restore(errstate)
         for i, arg, (snap, address) in snapshots:
             shape, dtype = shapes[i]
             if arg.shape == shape and arg.dtype is dtype and _same_bits(arg, snap, address):
