@@ -78,14 +78,14 @@ class UserFunction:
 
     @contextlib.contextmanager
     def _guarded(self) -> Iterator[None]:
-        """What a session sets up, for one call made outside any: the guard, the user's
-        imports, the caller's random states saved and restored."""
+        """What a session sets up, for one call made outside any: the guard, the caller's
+        random states saved and restored."""
         caller_random, caller_np = random.getstate(), np.random.get_state()
         self._in_session += 1
         global _np_owner
         _np_owner = None
         try:
-            with GUARD, self.imports:
+            with GUARD:
                 yield
         finally:
             self._in_session -= 1
@@ -95,8 +95,9 @@ class UserFunction:
 
     @contextlib.contextmanager
     def session(self) -> Iterator["UserFunction"]:
-        """Many calls in a row: the guard, the user's imports and one BLAS thread are set
-        up once; the caller's random states are saved on entry and restored on exit.
+        """Many calls in a row: the guard and one BLAS thread are set up once (the user's
+        imports are put in place around each call only, so that our own code never sees
+        their modules); the caller's random states are saved on entry and restored on exit.
 
         Inside, every call still starts from the captured states, re-set only when the
         code drew from them.  The checker draws no global random numbers meanwhile (it
@@ -107,7 +108,7 @@ class UserFunction:
         global _np_owner
         _np_owner = None
         try:
-            with GUARD, self.imports, one_blas_thread():
+            with GUARD, one_blas_thread():
                 yield self
         finally:
             self._in_session -= 1
@@ -146,9 +147,11 @@ class UserFunction:
                 shapes[i] = (a.shape, a.dtype)
         self._enter_states()
         errstate = GUARD.errstate()
+        imports = self.imports
         t0 = time.perf_counter()
         try:
-            result = self.fn(*args)
+            with imports:  # their folder on sys.path, their modules in sys.modules: during the call only
+                result = self.fn(*args)
         except KeyboardInterrupt:
             for j, arg, (snap, _) in snapshots:
                 _restore(arg, snap, *self._shapes[j])

@@ -69,7 +69,9 @@ class UserImports:
         self._depth = 0
         self._ours: dict[str, ModuleType] = {}
         self._saved_path: list[str] = []
-        self._before: set[str] = set()
+        self._count = 0
+        self._meta_index = 0
+        self._directory_text = str(directory)
         self._finder = _FreshSourceFinder(directory)
         try:
             entries = os.listdir(directory)
@@ -97,18 +99,22 @@ class UserImports:
 
     def _activate(self) -> None:
         self._saved_path = list(sys.path)
-        sys.path.insert(0, str(self.directory))
+        sys.path.insert(0, self._directory_text)
         meta = sys.meta_path
-        index = next((i for i, f in enumerate(meta) if f is importlib.machinery.PathFinder), len(meta))
+        index = self._meta_index
+        if index >= len(meta) or meta[index] is not importlib.machinery.PathFinder:
+            index = self._meta_index = next(
+                (i for i, f in enumerate(meta) if f is importlib.machinery.PathFinder), len(meta))
         meta.insert(index, self._finder)
         modules = sys.modules
-        for name in self._local:  # ours that a file of theirs shadows: set aside
-            mine = modules.get(name)
-            if mine is not None and self.theirs.get(name) is not mine and not _comes_from(mine, self.directory):
+        theirs = self.theirs
+        for name in modules.keys() & self._local:  # ours that a file of theirs shadows: set aside
+            mine = modules[name]
+            if theirs.get(name) is not mine and not _comes_from(mine, self.directory):
                 for key in [k for k in modules if k == name or k.startswith(name + ".")]:
                     self._ours[key] = modules.pop(key)
-        modules.update(self.theirs)
-        self._before = set(modules)
+        modules.update(theirs)
+        self._count = len(modules)
 
     def _deactivate(self) -> None:
         sys.path[:] = self._saved_path
@@ -117,21 +123,24 @@ class UserImports:
         except ValueError:
             pass
         modules = sys.modules
-        tops: dict[str, bool] = {}
-        for name in list(modules):
-            if name in self.theirs:
-                self.theirs[name] = modules.pop(name)
-                continue
-            if name in self._before:
-                continue
-            top = name.partition(".")[0]
-            if top not in tops:
-                tops[top] = top.startswith(_PRIVATE_PREFIX) or top in self.theirs or _comes_from(
-                    modules.get(top) or modules.get(name), self.directory)
-            if tops[top]:
-                self.theirs[name] = modules.pop(name)
-        modules.update(self._ours)
-        self._ours.clear()
+        theirs = self.theirs
+        added = len(modules) - self._count
+        if added > 0:  # modules imported meanwhile sit at the end (dicts keep insertion order)
+            tops: dict[str, bool] = {}
+            for name in list(itertools.islice(reversed(modules), added)):
+                top = name.partition(".")[0]
+                if top not in tops:
+                    tops[top] = top.startswith(_PRIVATE_PREFIX) or top in theirs or _comes_from(
+                        modules.get(top) or modules.get(name), self.directory)
+                if tops[top]:
+                    theirs[name] = modules[name]
+        for name in list(theirs):
+            module = modules.pop(name, None)
+            if module is not None:
+                theirs[name] = module
+        if self._ours:
+            modules.update(self._ours)
+            self._ours.clear()
 
 
 class _FreshSourceLoader(importlib.machinery.SourceFileLoader):
