@@ -360,6 +360,10 @@ def test_their_random_py_is_theirs_and_ours_stays_ours(tmp_path, monkeypatch):
     x = np.arange(3.0)
     with fu.session():
         assert fu.cost_and_grad(x, grad_shape=x.shape)[0] == 5.0 + 6
+        # between two calls (our code running) everything is ours again
+        assert sys.modules["random"] is stdlib_random
+        assert str(tmp_path) not in sys.path
+        assert fu.cost_and_grad(x, grad_shape=x.shape)[0] == 5.0 + 6
     assert sys.modules["random"] is stdlib_random
     assert hasattr(random, "getstate")
 
