@@ -121,9 +121,9 @@ class UserFunction:
         (the raw generator states compared byte for byte: no re-seeding when nothing drew)."""
         global _np_owner
         py = self._py_bytes
-        if py is None or random._inst.gauss_next is not None or _string_at(_py_address, _PY_STATE_BYTES) != py:
+        if py is None or random._inst.gauss_next is not None or _CTYPES.string_at(_py_address, _PY_STATE_BYTES) != py:
             random.setstate(self._random_state)
-        if _np_owner is self and self._np_bytes is not None and _string_at(_mt_address, _MT_STATE_BYTES) == self._np_bytes:
+        if _np_owner is self and self._np_bytes is not None and _CTYPES.string_at(_mt_address, _MT_STATE_BYTES) == self._np_bytes:
             return  # nothing drew from numpy.random since it was set (cached gauss: see _np_state_bytes)
         np.random.set_state(self._np_state)
         _np_owner = self
