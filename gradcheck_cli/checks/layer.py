@@ -359,6 +359,8 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
+    drawn = ", ".join(f"{i.name} ~ {i.source}" for i in layer.inputs if i.differentiated)
+    protocols.finite_outputs(outs, layer.forward.name, layer.is_loss, drawn)
     updated = _changed_paths(layer.params, layer.last_params)
     if layer.is_loss:
         layer.douts = ()
