@@ -549,6 +549,7 @@ def main(argv: list[str] | None = None) -> None:
         code = _run(args)
     except InputError as exc:
         _error_line(str(exc), exc.detail())
+        _json_error(args, str(exc))
         code = ExitCode.BAD_INPUT
     except typer.Exit as exc:
         code = exc.exit_code
@@ -565,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # click usage errors (bad option value, missing argument)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             _error_line(_usage_message(exc))
+            _json_error(args, _usage_message(exc))
             code = ExitCode.BAD_INPUT
         else:
             if os.environ.get("GRADCHECK_DEBUG"):
@@ -580,6 +582,28 @@ def main(argv: list[str] | None = None) -> None:
         _error_line(f"cannot write the report to stdout: {exc.strerror or exc}")
         code = ExitCode.BAD_INPUT
     _exit(int(code or 0))
+
+
+def _json_error(args: list[str], message: str) -> None:
+    """Under ``--format json``, exit 2 also prints one JSON document on stdout:
+    ``{"command": ..., "status": "error", "error": "<the stderr line>"}`` (the contract)."""
+    wanted = False
+    for i, word in enumerate(args):
+        if word == "--":
+            break
+        low = word.lower()
+        if low == "--format=json" or (low == "--format" and i + 1 < len(args) and args[i + 1].lower() == "json"):
+            wanted = True
+    if not wanted or "cannot write the report to stdout" in message:
+        return
+    import json
+
+    command = args[0] if args and not args[0].startswith("-") else None
+    try:
+        sys.stdout.write(json.dumps({"command": command, "status": "error", "error": message}, indent=2) + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
 
 
 def _exit(code: int) -> None:

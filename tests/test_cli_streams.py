@@ -54,3 +54,18 @@ def test_an_ascii_only_stdout_gets_the_report_with_replacements():
     assert r.returncode == ExitCode.OK, r.stderr
     assert "1 check: 1 pass" in r.stdout
     assert "numeric ? error" in r.stdout
+
+
+def test_format_json_on_exit_2_is_one_error_document(cli):
+    import json
+
+    r = cli("expr", "sin(x", "--format", "json")
+    assert r.code == ExitCode.BAD_INPUT
+    assert json.loads(r.out) == {"command": "expr", "status": "error",
+                                 "error": "syntax error: '(' was never closed at column 4"}
+    assert r.err.splitlines()[0] == "error: syntax error: '(' was never closed at column 4"
+    r = cli("func", "nothere.py:f", "--format=json")
+    assert json.loads(r.out)["error"] == "cannot load 'nothere.py:f': no file 'nothere.py'"
+    r = cli("expr", "x", "--points", "0", "--format", "json")  # a usage error found by the option parser
+    assert r.code == ExitCode.BAD_INPUT and json.loads(r.out)["status"] == "error"
+    assert cli("expr", "sin(x", "--format", "table").out == ""
