@@ -60,7 +60,7 @@ class UserFunction:
             raise TypeError(f"{name!r} is not callable")
         self.fn = fn
         self.name = name
-        self.imports = imports if imports is not None else contextlib.nullcontext()
+        self.imports = imports  # None: a callable of the caller's, nothing to put in place
         self._random_state = random.getstate()
         self._py_bytes = _py_state_bytes()
         self._np_state = np.random.get_state()
@@ -150,8 +150,11 @@ class UserFunction:
         imports = self.imports
         t0 = time.perf_counter()
         try:
-            with imports:  # their folder on sys.path, their modules in sys.modules: during the call only
+            if imports is None:
                 result = self.fn(*args)
+            else:
+                with imports:  # their folder on sys.path, their modules in sys.modules: during the call only
+                    result = self.fn(*args)
         except KeyboardInterrupt:
             for j, arg, (snap, _) in snapshots:
                 _restore(arg, snap, *self._shapes[j])
