@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import LoadError, OptionError
+from .errors import OptionError
 from .results import XSource
 
 #: shape of x for ``gradcheck func`` when neither ``--shape`` nor ``--x`` is given

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import py_compile
 import random
-import sys
 import textwrap
 from pathlib import Path
 

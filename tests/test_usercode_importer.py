@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.errors import LoadError, UserCodeError
-from gradcheck_cli.usercode import UserFunction, load_callable
+from gradcheck_cli.usercode import load_callable
 
 
 def write(path: Path, source: str) -> Path:

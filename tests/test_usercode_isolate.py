@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.cli import ExitCode
-from gradcheck_cli.errors import LoadError, UserCodeError
+from gradcheck_cli.errors import LoadError
 from gradcheck_cli.usercode import load_seeded
 from gradcheck_cli.usercode.isolate import _decode, _encode, _read_npy
 

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import py_compile
-import random
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gradcheck_cli.errors import LoadError, UserCodeError
-from gradcheck_cli.usercode import UserFunction, load_callable
+from gradcheck_cli.errors import LoadError
 
 
 def write(path: Path, source: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(source))
     return path
-
-
-def load_error(spec: str, **kwargs) -> str:
-    with pytest.raises(LoadError) as info:
-        load_callable(spec, **kwargs)
-    return str(info.value)
-
-
-def user_error(fn, *args, **kwargs) -> UserCodeError:
-    with pytest.raises(UserCodeError) as info:
-        fn(*args, **kwargs)
-    return info.value
 
 
 def test_load_npy_refuses_what_is_not_a_npy_file(tmp_path):

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.cli import ExitCode
-from gradcheck_cli.errors import UserCodeError
 from gradcheck_cli.usercode import UserFunction, load_seeded
 
 GRADCHECK = [sys.executable, "-m", "gradcheck_cli"]

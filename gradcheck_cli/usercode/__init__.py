@@ -20,7 +20,7 @@ from .function import UserFunction
 from .importer import UserImports, load_callable, load_user_function
 from .npy import load_npy
 
-__all__ = ["UserFunction", "load_callable", "load_npy", "load_seeded"]
+__all__ = ["UserFunction", "UserImports", "load_callable", "load_npy", "load_seeded", "load_user_function"]
 
 
 def load_seeded(specs: "list[tuple[str, str]]", seed: int, *, isolate: bool = False) -> "list[UserFunction]":
