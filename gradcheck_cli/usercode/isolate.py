@@ -244,6 +244,8 @@ class IsolatedFunction(UserFunction):
         finally:
             self.seconds += time.perf_counter() - t0
         if "error" in reply:
+            if reply.get("kind") == "internal":
+                raise RuntimeError(f"in the isolated process: {reply['error']}")
             raise UserCodeError(str(reply["error"]), user_traceback=str(reply.get("traceback", "")))
         try:
             return _decode(reply["value"], rblobs)
@@ -332,8 +334,15 @@ def _child_main(read_fd: int, write_fd: int) -> int:
                 rblobs = []
                 reply = {"error": str(exc), "kind": type(exc).__name__,
                          "traceback": getattr(exc, "user_traceback", "")}
+            except Exception as exc:  # a bug of ours in the child: exit 3 in the parent
+                rblobs = []
+                reply = {"error": f"{type(exc).__name__}: {exc}", "kind": "internal"}
             _send(write_fd, reply, rblobs)
 
 
 if __name__ == "__main__":
+    import signal
+
+    # Ctrl-C is the parent's to handle (exit 130); the child ends when its pipe closes
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise SystemExit(_child_main(int(sys.argv[1]), int(sys.argv[2])))
