@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gradcheck_cli.usercode import UserFunction  # noqa: E402
+from gradcheck_cli.usercode import UserFunction, load_seeded  # noqa: E402
 
 
 def rosen(x: np.ndarray):
@@ -105,7 +105,8 @@ def overhead_row(rounds: int, calls: int, target_us: float) -> None:
              ("a 40-20-1 net on 200 rows, 841 parameters (compute-bound)", small_net,
               np.random.default_rng(0).standard_normal(841) * 0.3)]
     for label, f, x in cases:
-        fu = UserFunction(f, label)
+        # loaded from this file as the CLI loads users' code (their folder put in place around each call)
+        (fu,) = load_seeded([(f"{Path(__file__).resolve()}:{f.__name__}", "function")], 0)
         fu.cost_and_grad(x, grad_shape=x.shape)  # the first (doubled) call, outside the timing
         plain_loop(f, x, calls), wrapped_loop(fu, x, calls)  # warm-up
         plain, ours, ratios = [], [], []
