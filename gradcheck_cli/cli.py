@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> None:
         _silence_stdout()
         _error_line(f"cannot write the report to stdout: {exc.strerror or exc}")
         code = ExitCode.BAD_INPUT
-    _exit(int(code or 0))
+    _exit(int(code or 0), whole_process=argv is None)
 
 
 def _json_error(args: list[str], message: str) -> None:
@@ -606,11 +606,13 @@ def _json_error(args: list[str], message: str) -> None:
         _silence_stdout()
 
 
-def _exit(code: int) -> None:
-    """Exit with ``code``, even when users' code left a (non-daemon) thread running."""
+def _exit(code: int, whole_process: bool = True) -> None:
+    """Exit with ``code``, even when users' code left a (non-daemon) thread running (in
+    a process of our own: ``main()`` called with ``argv`` by a program or a test only
+    raises ``SystemExit``)."""
     import threading
 
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    if whole_process and any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
