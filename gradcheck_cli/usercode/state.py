@@ -8,7 +8,9 @@ While users' code runs (a load, a call, a session of many calls):
   stdout carries only our report, and a closed stdout (``| head -1``) never reaches it;
 * what it may change and we rely on is put back after every call: numpy's error state
   (``np.seterr``), the recursion limit, ``sys.stdout``/``sys.stderr``, the current
-  directory; fds 1 and 2 are restored when the outermost block ends.
+  directory (``os.chdir``/``os.fchdir`` are watched meanwhile, so that this check costs
+  no system call; the directory is checked for real when the outermost block ends); fds
+  1 and 2 are restored when the outermost block ends.
 
 Each check costs well under a microsecond when nothing changed (a comparison each).
 """
@@ -160,6 +162,8 @@ class CallGuard:
         self._errstate: dict[str, str] = {}
         self._recursion = 0
         self._cwd: str | None = None
+        self._moved = False
+        self._real_chdir, self._real_fchdir = os.chdir, os.fchdir
 
     def __enter__(self) -> "CallGuard":
         self.depth += 1
@@ -202,6 +206,11 @@ class CallGuard:
             self._cwd = os.getcwd()
         except OSError:
             self._cwd = None
+        # os.chdir and os.fchdir are watched while their code may run, so that checking the
+        # directory after a call costs no system call (``_exit`` checks it for real)
+        self._moved = False
+        self._real_chdir, self._real_fchdir = os.chdir, os.fchdir
+        os.chdir, os.fchdir = self._watch(os.chdir), self._watch(os.fchdir)
 
     @staticmethod
     def errstate() -> Any:
@@ -226,19 +235,37 @@ class CallGuard:
             sys.stdout = self._out
         if sys.stderr is not self._err:
             sys.stderr = self._err
-        if self._cwd is not None:
+        if self._moved:
+            self._moved = False
+            self._back_home()
+
+    def _watch(self, change):
+        """``os.chdir`` (or ``os.fchdir``) that notes the move for ``restore``."""
+        def watched(*args, **kwargs):
+            self._moved = True
+            return change(*args, **kwargs)
+
+        watched.__name__, watched.__doc__ = change.__name__, change.__doc__
+        return watched
+
+    def _back_home(self) -> None:
+        """Back to the directory we were in at entry (if it moved)."""
+        if self._cwd is None:
+            return
+        try:
+            here = os.getcwd()
+        except OSError:
+            here = None
+        if here != self._cwd:
             try:
-                here = os.getcwd()
+                self._real_chdir(self._cwd)
             except OSError:
-                here = None
-            if here != self._cwd:
-                try:
-                    os.chdir(self._cwd)
-                except OSError:
-                    pass
+                pass
 
     def _exit(self) -> None:
         self.restore()
+        os.chdir, os.fchdir = self._real_chdir, self._real_fchdir
+        self._back_home()  # a move the watch did not see (a C extension's chdir)
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
