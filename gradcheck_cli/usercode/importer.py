@@ -71,6 +71,7 @@ class UserImports:
         self._saved_path: list[str] = []
         self._count = 0
         self._meta_index = 0
+        self._foreign: dict[str, tuple[ModuleType, list[str]]] = {}  # ours it shadows: (module, keys)
         self._directory_text = str(directory)
         self._finder = _FreshSourceFinder(directory)
         try:
@@ -110,9 +111,20 @@ class UserImports:
         theirs = self.theirs
         for name in modules.keys() & self._local:  # ours that a file of theirs shadows: set aside
             mine = modules[name]
-            if theirs.get(name) is not mine and not _comes_from(mine, self.directory):
-                for key in [k for k in modules if k == name or k.startswith(name + ".")]:
-                    self._ours[key] = modules.pop(key)
+            if theirs.get(name) is mine:
+                continue
+            known = self._foreign.get(name)
+            if known is None or known[0] is not mine:  # (module, its keys): a location check once per module
+                if _comes_from(mine, self.directory):
+                    keys: list[str] = []  # a module of that folder imported by other means: left alone
+                else:
+                    keys = ([k for k in modules if k == name or k.startswith(name + ".")]
+                            if hasattr(mine, "__path__") else [name])
+                known = self._foreign[name] = (mine, keys)
+            for key in known[1]:
+                module = modules.pop(key, None)
+                if module is not None:
+                    self._ours[key] = module
         modules.update(theirs)
         self._count = len(modules)
 
