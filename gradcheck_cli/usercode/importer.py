@@ -109,8 +109,10 @@ class UserImports:
         meta.insert(index, self._finder)
         modules = sys.modules
         theirs = self.theirs
-        for name in modules.keys() & self._local:  # ours that a file of theirs shadows: set aside
-            mine = modules[name]
+        for name in self._local:  # ours that a file of theirs shadows: set aside
+            mine = modules.get(name)
+            if mine is None:
+                continue
             if theirs.get(name) is mine:
                 continue
             known = self._foreign.get(name)
