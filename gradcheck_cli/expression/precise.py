@@ -76,8 +76,16 @@ def _log(x):
     return mp.log(x)
 
 
-def _sqrt_like(x):
-    return NAN if x < 0 else mp.sqrt(x)
+#: beyond this argument exp is treated as infinite (or 0): mpmath cannot hold exp(2**50)'s digits
+_EXP_LIMIT = 2**50
+
+
+def _exp(x):
+    if x > _EXP_LIMIT:
+        return mp.mpf("inf")
+    if x < -_EXP_LIMIT:
+        return mp.mpf(0)
+    return mp.exp(x)
 
 
 _MP: dict = {
@@ -85,7 +93,7 @@ _MP: dict = {
     sp.asin: mp.asin, sp.acos: mp.acos, sp.atan: mp.atan, sp.atan2: mp.atan2,
     sp.sinh: mp.sinh, sp.cosh: mp.cosh, sp.tanh: mp.tanh,
     sp.asinh: mp.asinh, sp.acosh: mp.acosh, sp.atanh: mp.atanh,
-    sp.exp: mp.exp, sp.log: _log, sp.Abs: abs, sp.sign: _sign, sp.Heaviside: _heaviside,
+    sp.exp: _exp, sp.log: _log, sp.Abs: abs, sp.sign: _sign, sp.Heaviside: _heaviside,
     sp.Max: lambda *a: max(a), sp.Min: lambda *a: min(a), sp.erf: mp.erf,
     sigmoid: _sigmoid, softplus: _softplus, cbrt: _cbrt,
 }
@@ -204,3 +212,44 @@ def compile_precise(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable:
 def has_kinks(expr: sp.Expr) -> bool:
     """Whether ``expr`` contains a non-differentiable atom (abs, sign, Heaviside, max, min)."""
     return any(isinstance(n, (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)) for n in sp.preorder_traversal(expr))
+
+
+_ATOMS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
+
+
+def compile_switches(expr: sp.Expr, names: Sequence[str]) -> Callable | None:
+    """``S(point, dps) -> tuple``: the branch of every non-smooth atom of ``expr`` at
+    ``point``, exactly (``dps`` digits): the sign of the argument of abs/sign/Heaviside,
+    the index of the largest (smallest) argument of max (min); ``None`` for an atom at
+    its switch (argument exactly 0, or arguments tied).  An argument that lost every
+    digit to cancellation counts as 0.  ``None`` when ``expr`` has no such atom.
+    """
+    atoms = list(dict.fromkeys(n for n in sp.preorder_traversal(expr) if isinstance(n, _ATOMS)))
+    if not atoms:
+        return None
+    args, layout = [], []
+    for atom in atoms:
+        own = atom.args[:1] if isinstance(atom, (sp.Abs, sp.sign, sp.Heaviside)) else atom.args
+        layout.append((type(atom), list(range(len(args), len(args) + len(own)))))
+        args.extend(own)
+    G = compile_precise(args, names)
+
+    def S(point: Sequence, dps: int) -> tuple:
+        vals, lost = G(point, dps, flags=True)
+        with mp.workdps(int(dps)):
+            tiny = mp.mpf(10) ** (LOSS_MARGIN - int(dps))
+            out = []
+            for kind, idx in layout:
+                vs = [vals[k] for k in idx]
+                if any(mp.isnan(v) for v in vs):
+                    out.append(None)
+                elif kind in (sp.Max, sp.Min):
+                    best = max(vs) if kind is sp.Max else min(vs)
+                    ties = [k for k, v in enumerate(vs) if abs(v - best) <= tiny * abs(best)]
+                    out.append(ties[0] if len(ties) == 1 else None)
+                else:
+                    v, gone = vs[0], lost[idx[0]]
+                    out.append(None if v == 0 or gone >= dps - LOSS_MARGIN else (1 if v > 0 else -1))
+        return tuple(out)
+
+    return S
