@@ -105,14 +105,19 @@ def point_text(names: Sequence[str], point: np.ndarray) -> str:
 
 
 def expression_points(
-    problem: ExpressionProblem, points: int | None = None, seed: int = 0, option: str = "--at"
+    problem: ExpressionProblem, points: int | None = None, seed: int = 0, option: str = "--at",
+    exact: bool = False,
 ) -> np.ndarray:
     """The points to check, shape ``(P, len(names))``: ``--at`` ones (``problem.at``), else
     ``points`` random ones (default 3; with ``--at`` too: both).
 
-    Every point must have f and sympy's partials real and finite (DomainError otherwise,
-    saying whether the point is a singularity, outside the domain, or where float64
-    overflows).  ``option`` names the option the points come from (``--at``, ``--x0``).
+    Every ``--at`` point must have f and sympy's partials real and finite.  With
+    ``exact`` (``expr``, whose referee computes in extended precision) that is decided by
+    the mathematics (``expression.exact_value``): a point is refused only where a value
+    is infinite or not real, never because float64 overflows or underflows on the way
+    (``exp(x)`` at 710, ``x/(x+y)`` at 1e-310).  Without it (``sweep``, ``descend``, which
+    compute in float64) float64 must hold every value.  DomainError says which value
+    fails and why.  ``option`` names the option the points come from (``--at``, ``--x0``).
     """
     from . import expression as ex
     from .points import parse_at
@@ -131,28 +136,23 @@ def expression_points(
                          for v, d, dv in zip(problem.wrt, problem.derivatives, col[1:])]
             for label, e, value in labelled:
                 if not np.isfinite(value):
-                    raise DomainError(_not_finite(label, e, names, p))
+                    kind, shown = ex.exact_value(e, names, p)
+                    if kind == "infinite":
+                        raise DomainError(f"point {point_text(names, p)} is a singularity: {label} is infinite there")
+                    if kind == "too large":
+                        raise DomainError(f"at {point_text(names, p)}, {label} is too large for any arithmetic "
+                                          "(an exponential of more than 2**50)")
+                    if kind == "undefined":
+                        raise DomainError(f"point {point_text(names, p)} is outside the domain: "
+                                          f"{label} is not real and finite there")
+                    if not exact:
+                        raise DomainError(f"at {point_text(names, p)}, {label} is {shown}, but float64 cannot "
+                                          "compute it (overflow or underflow on the way); check it with "
+                                          "gradcheck expr, whose referee computes in extended precision")
         if points is not None:
             pts = np.concatenate([pts, _random(problem, F, points, seed)])
         return pts
     return _random(problem, F, 3 if points is None else points, seed)
-
-
-def _not_finite(label: str, expr, names: Sequence[str], point: np.ndarray) -> str:
-    """Why ``label`` (``f = log(x)``) has no float64 value at ``point``, in one line."""
-    from . import expression as ex
-
-    where = point_text(names, point)
-    kind, value = ex.why_not_finite(expr, names, point)
-    if kind == "singular":
-        return f"point {where} is a singularity: {label} is infinite there"
-    if kind == "too large":
-        return f"at {where}, {label} is {value}, beyond float64's range (1.8e308)"
-    if kind == "overflow":
-        shown = f" ({value})" if value not in ("0.0", "-0.0") else ""
-        return (f"at {where}, float64 overflows while computing {label}, whose value{shown} "
-                "is finite: rewrite it in a stable form, or check at another point")
-    return f"point {where} is outside the domain: {label} is not real and finite there"
 
 
 def _random(problem: ExpressionProblem, F, count: int, seed: int) -> np.ndarray:

@@ -82,7 +82,7 @@ def check_expression(
         pts = hessian_points(hp, points, seed)
         report = hessian_report(hp, pts, method, eps, thresholds)
     else:
-        pts = expression_points(problem, points, seed)
+        pts = expression_points(problem, points, seed, exact=True)
         report = first_order_report(problem, pts, method, eps, thresholds)
     if taylor:
         report = _with_taylor(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)

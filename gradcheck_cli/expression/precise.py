@@ -80,8 +80,13 @@ def _log(x):
 _EXP_LIMIT = 2**50
 
 
+#: set when ``_exp`` saturated (a value too large for any precision, not a pole)
+_SATURATED: list = []
+
+
 def _exp(x):
     if x > _EXP_LIMIT:
+        _SATURATED.append(True)
         return mp.mpf("inf")
     if x < -_EXP_LIMIT:
         return mp.mpf(0)
@@ -120,7 +125,7 @@ def _pow(b, e, exp_expr):
     if exp_expr.is_Integer:
         n = int(exp_expr)
         if b == 0 and n < 0:
-            return NAN
+            return mp.mpf("inf")  # a pole
         return b**n
     if b < 0:
         return NAN  # a real power of a negative base is complex (cbrt is its own function)
@@ -253,3 +258,32 @@ def compile_switches(expr: sp.Expr, names: Sequence[str]) -> Callable | None:
         return tuple(out)
 
     return S
+
+
+#: precisions tried by ``exact_value`` while a cancelled sum leaves a value non-finite
+EXACT_DIGITS = (40, 160, 640, 2560)
+
+
+def exact_value(expr: sp.Expr, names: Sequence[str], point: Sequence) -> tuple[str, str]:
+    """Whether the mathematics defines ``expr`` at ``point`` (read exactly), whatever float64 does.
+
+    Returns ``("finite", value)`` (a real number, however large or small: ``exp(710)``,
+    ``1/x`` at 3e-320), ``("infinite", "")`` (a pole, ``log(0)``), ``("too large", "")``
+    (beyond any precision: ``exp(exp(1e300))``) or ``("undefined", "")`` (complex: ``log(-1)``).
+    A non-finite value reached through a sum that cancelled completely (``log(1 - cos(x))``
+    at 1e-300) is tried again with more digits (``EXACT_DIGITS``).
+    """
+    F = compile_precise([expr], names)
+    kind = "undefined"
+    _SATURATED.clear()
+    for dps in EXACT_DIGITS:
+        (v,), (gone,) = F(list(point), dps, flags=True)
+        if mp.isfinite(v):
+            with mp.workdps(dps):
+                return "finite", mp.nstr(v, 3)
+        kind = "infinite" if mp.isinf(v) else "undefined"
+        if _SATURATED:
+            return "too large", ""
+        if gone < dps - LOSS_MARGIN:
+            break
+    return kind, ""
