@@ -79,7 +79,7 @@ class Budget:
     times the last step's) fits in the row's share.
     """
 
-    seconds: float = TIME_CAP
+    seconds: float = field(default_factory=lambda: TIME_CAP)
     start: float = field(default_factory=time.monotonic)
 
     @property

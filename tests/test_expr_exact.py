@@ -1,0 +1,184 @@
+"""``expr`` exact to the last constant (issue 19, items 0 and 3), every verdict against an
+independent mpmath truth: a centred difference of ``f`` at 2000 digits with a relative
+step 1e-50 (error ~1e-100), the claim evaluated by mpmath.
+"""
+
+from __future__ import annotations
+
+import json
+
+import mpmath as mp
+import pytest
+
+from gradcheck_cli import expression as ex
+from gradcheck_cli.checks.expr import check_expression
+from gradcheck_cli.verdict import Thresholds
+
+T = Thresholds()
+#: enough digits for every case ((1 - cos(x))/x**2 at 1e-300 needs 1300)
+DPS = 2000
+
+
+def _sign(v):
+    return mp.mpf((v > 0) - (v < 0))
+
+
+def _relu(v):
+    return max(mp.mpf(0), v)
+
+
+def _sigmoid(x):
+    return 1 / (1 + mp.exp(-x))
+
+
+def mp_truth(f, point: dict, name: str):
+    """d f / d name at ``point`` by a 2000-digit centred difference (relative step 1e-50)."""
+    with mp.workdps(DPS):
+        x = {k: mp.mpf(v) for k, v in point.items()}
+        h = mp.mpf("1e-50") * (abs(x[name]) if x[name] != 0 else 1)
+        up, down = dict(x), dict(x)
+        up[name] += h
+        down[name] -= h
+        return (f(**up) - f(**down)) / (2 * h)
+
+
+def mp_verdict(claim, truth) -> str:
+    """pass / fail by the verdict's tolerances on exact values (no warn case is in the table)."""
+    with mp.workdps(DPS):
+        big = max(abs(claim), abs(truth))
+        if big == 0 or abs(claim - truth) <= T.pass_tol * big:
+            return "pass"
+        assert abs(claim - truth) > T.fail_tol * big, "the table holds only clear cases"
+        return "fail"
+
+
+D = mp.mpf
+# (expression, --at, claims {var: text} or {}, f in mpmath, claims in mpmath {var: fn}, point)
+CASES = [
+    # decimal constants are exact rationals, constant folding is exact
+    ("x - sin(x)", "1e-15", {"x": "1 - cos(x) + 1e-31"}, lambda x: x - mp.sin(x),
+     {"x": lambda x: 1 - mp.cos(x) + D("1e-31")}),
+    ("x - sin(x)", "1e-15", {"x": "1 - cos(x)"}, lambda x: x - mp.sin(x), {"x": lambda x: 1 - mp.cos(x)}),
+    ("sin(0.1*x)", "1e15", {"x": "cos(x/10)/10"}, lambda x: mp.sin(x / 10), {"x": lambda x: mp.cos(x / 10) / 10}),
+    ("x*((1 + 1e-30) - 1) + y", "x=1,y=2", {"x": "1e-30", "y": "1"}, lambda x, y: x * D("1e-30") + y,
+     {"x": lambda x, y: D("1e-30"), "y": lambda x, y: D(1)}),
+    ("x*((1 + 1e-30) - 1) + y", "x=1,y=2", {"x": "0", "y": "1"}, lambda x, y: x * D("1e-30") + y,
+     {"x": lambda x, y: D(0), "y": lambda x, y: D(1)}),
+    # a kink 1e-40 away from the point is not at the point
+    ("relu(x - 1e-40)", "0", {}, lambda x: _relu(x - D("1e-40")), {"x": lambda x: D(0)}),
+    ("relu(x - 1e-40)", "0", {"x": "1"}, lambda x: _relu(x - D("1e-40")), {"x": lambda x: D(1)}),
+    ("max(x, 1e-40)", "0", {}, lambda x: max(x, D("1e-40")), {"x": lambda x: D(0)}),
+    ("abs(x - 1e-40)", "0", {}, lambda x: abs(x - D("1e-40")), {"x": lambda x: D(-1)}),
+    ("abs(x - 1e-40)", "0", {"x": "1"}, lambda x: abs(x - D("1e-40")), {"x": lambda x: D(1)}),
+    # differentiable at the switch: the difference quotient decides, not sympy's convention
+    ("x*sign(x)**2", "0", {}, lambda x: x * _sign(x) ** 2, {"x": lambda x: D(0)}),  # sympy says 0
+    ("x*sign(x)**2", "0", {"x": "1"}, lambda x: x * _sign(x) ** 2, {"x": lambda x: D(1)}),
+    ("abs(x)*sign(x)", "0", {}, lambda x: abs(x) * _sign(x), {"x": lambda x: D(0)}),  # sympy says 0
+    ("abs(x)*sign(x)", "0", {"x": "1"}, lambda x: abs(x) * _sign(x), {"x": lambda x: D(1)}),
+    # valid points where float64 over- or underflows on the way
+    ("x/(x+y)", "x=1e-310,y=1e-310", {}, lambda x, y: x / (x + y),
+     {"x": lambda x, y: y / (x + y) ** 2, "y": lambda x, y: -x / (x + y) ** 2}),
+    ("log(exp(x)+exp(y)+exp(z))", "x=-740,y=-741,z=-742", {},
+     lambda x, y, z: mp.log(mp.exp(x) + mp.exp(y) + mp.exp(z)),
+     {v: (lambda v: lambda x, y, z: mp.exp(dict(x=x, y=y, z=z)[v]) / (mp.exp(x) + mp.exp(y) + mp.exp(z)))(v)
+      for v in "xyz"}),
+    ("log(exp(x)+exp(y)+exp(z))", "x=-740,y=-741,z=-742", {"x": "exp(x)", "y": "exp(y)", "z": "exp(z)"},
+     lambda x, y, z: mp.log(mp.exp(x) + mp.exp(y) + mp.exp(z)),
+     {v: (lambda v: lambda x, y, z: mp.exp(dict(x=x, y=y, z=z)[v]))(v) for v in "xyz"}),
+    ("exp(x)/(exp(x)+exp(y))", "x=-745,y=-746", {}, lambda x, y: mp.exp(x) / (mp.exp(x) + mp.exp(y)),
+     {"x": lambda x, y: mp.exp(x + y) / (mp.exp(x) + mp.exp(y)) ** 2,
+      "y": lambda x, y: -mp.exp(x + y) / (mp.exp(x) + mp.exp(y)) ** 2}),
+    ("log(3*x)", "3e-320", {}, lambda x: mp.log(3 * x), {"x": lambda x: 1 / x}),
+    ("log(3*x)", "3e-320", {"x": "3/x"}, lambda x: mp.log(3 * x), {"x": lambda x: 3 / x}),
+    ("sqrt(x**2+y**2)", "x=1e200,y=1e200", {}, lambda x, y: mp.sqrt(x**2 + y**2),
+     {"x": lambda x, y: x / mp.sqrt(x**2 + y**2), "y": lambda x, y: y / mp.sqrt(x**2 + y**2)}),
+    ("x**2", "1e301", {}, lambda x: x**2, {"x": lambda x: 2 * x}),
+    ("x**2", "1.7e308", {"x": "x"}, lambda x: x**2, {"x": lambda x: x}),
+    ("(1-cos(x))/x**2", "1e-300", {}, lambda x: (1 - mp.cos(x)) / x**2,
+     {"x": lambda x: mp.sin(x) / x**2 - 2 * (1 - mp.cos(x)) / x**3}),
+    # item 3: float64 overflow points are checked in extended precision
+    ("exp(x)", "710", {}, mp.exp, {"x": mp.exp}),
+    ("exp(x)", "710", {"x": "2*exp(x)"}, mp.exp, {"x": lambda x: 2 * mp.exp(x)}),
+    ("log(1+exp(x))", "800", {}, lambda x: mp.log(1 + mp.exp(x)), {"x": _sigmoid}),
+    ("log(1+exp(x))", "800", {"x": "exp(x)"}, lambda x: mp.log(1 + mp.exp(x)), {"x": mp.exp}),
+    ("x*exp(-x)", "800", {}, lambda x: x * mp.exp(-x), {"x": lambda x: (1 - x) * mp.exp(-x)}),
+    ("x*exp(-x)", "800", {"x": "exp(-x)"}, lambda x: x * mp.exp(-x), {"x": lambda x: mp.exp(-x)}),
+    ("sigmoid(x)", "-800", {}, _sigmoid, {"x": lambda x: _sigmoid(x) * (1 - _sigmoid(x))}),
+    ("sigmoid(x)", "-800", {"x": "2*sigmoid(x)"}, _sigmoid, {"x": lambda x: 2 * _sigmoid(x)}),
+]
+
+
+def _point(at: str) -> dict:
+    if "=" not in at:
+        return {"x": float(at)}
+    return {k: float(v) for k, v in (item.split("=") for item in at.split(","))}
+
+
+@pytest.mark.parametrize("text, at, claims, f, mp_claims", CASES,
+                         ids=[f"{c[0]} at {c[1]} {c[2]}" for c in CASES])
+def test_verdict_matches_mpmath_truth(text, at, claims, f, mp_claims):
+    point = _point(at)
+    report = check_expression(text, at=[at], grads=[f"{v}={c}" for v, c in claims.items()],
+                              wrt=list(mp_claims))
+    got = {c.name: c.status.value for c in report.checks}
+    with mp.workdps(DPS):
+        want = {v: mp_verdict(mp_claims[v](**{k: mp.mpf(x) for k, x in point.items()}), mp_truth(f, point, v))
+                for v in mp_claims}
+    assert got == want
+
+
+def test_decimal_literals_are_exact_rationals():
+    assert ex.parse("0.1").expr == ex.parse("1/10").expr
+    assert ex.parse("1 + 1e-31").expr - 1 == ex.parse("10**-31").expr
+    assert ex.parse("x*((1 + 1e-30) - 1)").expr == ex.parse("x/10**30").expr
+    assert ex.parse("1.5e-3").expr == ex.parse("3/2000").expr
+
+
+def test_at_accepts_float64_range_and_refuses_beyond(cli):
+    assert cli("expr", "x**2", "--at", "1e301").code == 0
+    r = cli("expr", "x**2", "--at", "1e309")
+    assert r.code == 2 and r.err.startswith("error: --at '1e309'") and "1.8e308" in r.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["log(x)", "--at", "-1"], "error: point x=-1 is outside the domain"),
+    (["log(x)", "--at", "0"], "error: point x=0 is a singularity"),
+    (["log(x) + log(-x)", "--at", "1"], "error: point x=1 is outside the domain"),
+    (["x+exp(exp(exp(100)))", "--at", "1"], "error: number too large (limit 1e300)"),
+    (["exp(exp(x))", "--at", "1e300"], "error: at x=1e+300, f = exp(exp(x)) is too large for any arithmetic"),
+])
+def test_undefined_mathematics_stays_exit_2(cli, args, message):
+    r = cli("expr", *args)
+    assert r.code == 2, r.out + r.err
+    assert r.err.startswith(message) and "Traceback" not in r.err
+
+
+def test_referee_budget_is_shared_fairly(monkeypatch):
+    """Ten rows that cancel completely at every precision: each gets its share of the
+    time cap, none is starved at the starting precision while one climbs to the cap."""
+    from gradcheck_cli import referee
+
+    monkeypatch.setattr(referee, "TIME_CAP", 1.0)
+    names = [f"x{i}" for i in range(10)]
+    report = check_expression("+".join(f"(sin({v})**2 + cos({v})**2)" for v in names),
+                              at=[",".join(f"{v}={i + 1}.5" for i, v in enumerate(names))],
+                              grads=[f"{v}=sin(2*{v}) - 2*sin({v})*cos({v})" for v in names])
+    digits = [c.digits for c in report.checks]
+    assert all(c.status.value == "pass" for c in report.checks)
+    assert min(digits) >= 64 and min(digits) >= max(digits) / 4, digits
+
+
+def test_json_of_an_overflow_point(cli):
+    doc = json.loads(cli("expr", "log(1+exp(x))", "--at", "800", "--format", "json").out)
+    (check,) = doc["checks"]
+    assert check["status"] == "pass" and check["analytic"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("method", ["central", "complex", "richardson"])
+@pytest.mark.parametrize("args", [["exp(x)", "--at", "710"], ["x/(x+y)", "--at", "x=1e-310,y=1e-310"],
+                                  ["log(3*x)", "--at", "3e-320"], ["sigmoid(x)", "--at", "-800"],
+                                  ["x**2", "--at", "1.7e308"]])
+def test_overflow_points_pass_quietly_with_every_method(cli, args, method):
+    r = cli("expr", *args, "--method", method, "--format", "json")
+    assert r.code == 0 and r.err == "", r.err
+    assert {c["status"] for c in json.loads(r.out)["checks"]} == {"pass"}
