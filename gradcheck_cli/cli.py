@@ -150,6 +150,7 @@ def expr_command(
     graph: GraphOpt = False,
     show_steps: ShowStepsOpt = False,
     latex: LatexOpt = False,
+    prove: Annotated[bool, typer.Option("--prove", help="Also try to prove each --grad claim identical to the derivative (simplify, sympy's equals, then a counterexample search): proved / disproved / not proved. The numeric verdict stays the verdict.")] = False,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
 
@@ -166,6 +167,7 @@ def expr_command(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
         order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
+        prove=prove,
     )
     show = None
     if (graph or show_steps or latex) and not quiet:

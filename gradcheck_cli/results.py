@@ -353,6 +353,8 @@ class Report:
     hvp: int = 0  # --hvp K rows added
     graphs: tuple[Any, ...] = ()  # expr --graph: graph.Graph per point
     derivations: tuple[Any, ...] = ()  # expr --show-steps/--latex: expression.Derivation per variable
+    diagnoses: tuple[Any, ...] = ()  # expr: expression.diagnose.Diagnosis per failing claimed variable
+    proofs: tuple[Any, ...] = ()  # expr --prove: expression.prove.Proof per claimed variable
     sweep: Any = None  # sweep.Sweep
     taylor: Any = None  # sweep.Taylor of a sweep
     component: str | None = None  # the swept component (x, x[1, 2], W1[3, 2])
@@ -445,6 +447,14 @@ class Report:
             from dataclasses import asdict
 
             e["derivation"] = [asdict(x) for x in self.derivations]
+        if self.diagnoses:
+            from dataclasses import asdict
+
+            e["diagnosis"] = [asdict(x) for x in self.diagnoses]
+        if self.proofs:
+            e["proof"] = [{"wrt": p.wrt, "status": p.status, "how": p.how,
+                           "counterexample": None if p.counterexample is None
+                           else {k: json_number(v) for k, v in p.counterexample.items()}} for p in self.proofs]
         assert not set(e) & _CONTRACT_KEYS
         return e
 

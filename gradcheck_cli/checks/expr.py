@@ -52,6 +52,7 @@ def check_expression(
     taylor: bool = False,
     graph: bool = False,
     derivation: bool = False,
+    prove: bool = False,
 ) -> Report:
     """Check every partial derivative of the expression ``text``.
 
@@ -64,6 +65,8 @@ def check_expression(
     partials instead; ``taylor`` adds the Taylor test (``taylor_order``); ``graph`` the
     computation graph at each point and ``derivation`` the derivation of each first
     partial (typed fields of the report).  The extras use the same points as the checks.
+    A claimed first partial that fails gets a diagnosis (``expression.diagnose``);
+    ``prove`` tries to prove each claim identical to sympy's (``expression.prove``).
 
     >>> check_expression("sin(x) - cos(x)", at=["x=0.5"]).status.value
     'pass'
@@ -84,6 +87,10 @@ def check_expression(
     else:
         pts = expression_points(problem, points, seed, exact=True)
         report = first_order_report(problem, pts, method, eps, thresholds)
+    if order == 1:
+        report = _explain(report, problem, pts, prove, seed)
+    elif prove:
+        raise OptionError("--prove proves claimed first derivatives (--grad); not with --order 2")
     if taylor:
         report = _with_taylor(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
     if graph:
@@ -125,6 +132,32 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
         counts=count_statuses([c.status for c in checks]),
         formulas=formulas,
     )
+
+
+def _explain(report: Report, problem: ExpressionProblem, pts: np.ndarray, prove: bool, seed: int) -> Report:
+    """Diagnoses of failing claims (always) and proofs of claims (``prove``); sympy work is
+    done only here, so a passing check without ``--prove`` pays nothing."""
+    from dataclasses import replace
+
+    from ..verdict import Status
+
+    names, f = problem.names, problem.expression.expr
+    failing = {c.name: c.point for c in reversed(report.checks) if c.status is Status.FAIL}
+    diagnoses, proofs = [], []
+    for v, claim, text, truth in zip(problem.wrt, problem.claimed, problem.claimed_text, problem.derivatives):
+        if claim is None:
+            continue
+        if v in failing:
+            from ..expression.diagnose import diagnose
+
+            diagnoses.append(diagnose(f, v, claim, text, names, failing[v]))
+        if prove:
+            from ..expression.prove import prove as prove_claim
+
+            proofs.append(prove_claim(claim, truth, v, names, [list(p) for p in pts], seed))
+    if prove and not any(c is not None for c in problem.claimed):
+        raise OptionError("--prove proves claimed derivatives: give them with --grad")
+    return replace(report, diagnoses=tuple(diagnoses), proofs=tuple(proofs))
 
 
 # ------------------------------------------------------------------ second order and Taylor

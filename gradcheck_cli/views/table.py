@@ -65,6 +65,19 @@ def row_notes(checks: Sequence[Check]) -> list[Text]:
     return lines
 
 
+def claim_lines(report: Report) -> list[Text]:
+    """Under an ``expr`` table: the diagnosis of each failing claim, the proof of each claim."""
+    lines = []
+    for d in report.diagnoses:
+        lines.append(Text(f"diagnosis d/d{d.wrt}: ", style="bold yellow") + Text(d.message))
+        for label, value in ((f"your d/d{d.wrt}:", d.claim), ("the derivative:", d.truth),
+                             ("claim - derivative:", d.difference + (f" ({d.note})" if d.note else ""))):
+            lines.append(Text(f"  {label:<20}{value}"))
+    for p in report.proofs:
+        lines.append(Text(f"proof d/d{p.wrt}: ", style="bold") + Text(p.text()))
+    return lines
+
+
 def make_console(file: IO[str] | None = None, width: int | None = None, stderr: bool = False) -> Console:
     """A console for reports: no automatic highlighting, no markup surprises.
 
@@ -394,7 +407,7 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
                                "--format json lists them all)", style="dim"))
     elif report.checks:
         floor_left_out = _print_expression_table(report, console)
-        for line in row_notes(report.checks):
+        for line in row_notes(report.checks) + claim_lines(report):
             console.print(line)
     for hint in report.hints:
         console.print(Text("hint: ", style="bold yellow") + Text(hint))
