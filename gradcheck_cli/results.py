@@ -73,16 +73,21 @@ class Check:
     digits: int | None = None
     #: the analytic formula loses digits in float64 at this point (referee's note)
     lossy_formula: bool = False
+    #: expr of a vector [f1, f2, ...]: which output (1-based) this partial is of
+    output: int | None = None
 
     @property
     def label(self) -> str:
         """``W1[3, 2]`` for an entry, ``d/dx at x=1, y=2`` for a variable, else the name."""
         if self.point is not None:
-            return f"d/d{self.name} at {point_label(self.point)}"
+            of = f"f{self.output}" if self.output is not None else ""
+            return f"d{of}/d{self.name} at {point_label(self.point)}"
         return entry_label(self.name, self.index)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name}
+        if self.output is not None:
+            d["output"] = self.output
         if self.point is not None:
             d["point"] = {k: json_number(v) for k, v in self.point.items()}
         if self.index is not None:
@@ -402,7 +407,7 @@ class Report:
             "floor": self.thresholds.floor,
             "method": self.method.value,
             "summary": dict(self.counts),
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [self._check_dict(c) for c in self.checks],
         }
         if self.param_count is not None:
             d["param_count"] = self.param_count
@@ -413,6 +418,17 @@ class Report:
         if self.cost_check is not None:
             d["cost_check"] = self.cost_check.to_dict()
         d.update(self._extras())
+        return d
+
+    def _check_dict(self, c: Check) -> dict[str, Any]:
+        """A check's JSON; a failing ``expr`` claim carries its ``diagnosis``."""
+        d = c.to_dict()
+        if c.status is Status.FAIL and self.diagnoses:
+            from dataclasses import asdict
+
+            for x in self.diagnoses:
+                if x.wrt == c.name and getattr(x, "output", None) == c.output:
+                    d["diagnosis"] = asdict(x)
         return d
 
     def _extras(self) -> dict[str, Any]:
@@ -447,10 +463,6 @@ class Report:
             from dataclasses import asdict
 
             e["derivation"] = [asdict(x) for x in self.derivations]
-        if self.diagnoses:
-            from dataclasses import asdict
-
-            e["diagnosis"] = [asdict(x) for x in self.diagnoses]
         if self.proofs:
             e["proof"] = [{"wrt": p.wrt, "status": p.status, "how": p.how,
                            "counterexample": None if p.counterexample is None

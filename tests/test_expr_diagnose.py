@@ -61,10 +61,12 @@ def test_the_issue_example_shows_truth_difference_and_kind(cli):
 
 def test_diagnosis_in_json_and_only_on_failure(cli):
     doc = json.loads(cli("expr", "sin(x**2)", "--grad", "cos(x**2)", "--format", "json").out)
-    (d,) = doc["diagnosis"]
-    assert d["wrt"] == "x" and d["kind"] == "chain_rule" and "2*x" in d["message"]
+    for check in doc["checks"]:  # every failing row carries it
+        d = check["diagnosis"]
+        assert d["wrt"] == "x" and d["kind"] == "chain_rule" and "2*x" in d["message"]
+        assert d["truth"] == "2*x*cos(x**2)" and d["difference"] == "(1 - 2*x)*cos(x**2)"
     doc = json.loads(cli("expr", "sin(x**2)", "--grad", "2*x*cos(x**2)", "--format", "json").out)
-    assert "diagnosis" not in doc and "proof" not in doc
+    assert not any("diagnosis" in c for c in doc["checks"]) and "proof" not in doc
 
 
 @pytest.mark.parametrize("f, claim", [

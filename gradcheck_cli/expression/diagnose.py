@@ -59,6 +59,7 @@ class Diagnosis:
     kind: str
     message: str
     note: str = ""
+    output: int | None = None  # of a vector expression [f1, f2, ...] (1-based)
 
 
 KINDS = ("sign", "factor", "chain_rule", "product_rule", "quotient_rule", "power_rule", "exponential",
