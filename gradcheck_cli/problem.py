@@ -59,9 +59,13 @@ def _claims(grads: Sequence[str], wrt: Sequence[str], known: Sequence[str]):
 
 
 def prepare_expression(
-    text: str, at: Sequence[str] = (), grads: Sequence[str] = (), wrt: str | Sequence[str] | None = None
+    text: str, at: Sequence[str] = (), grads: Sequence[str] = (), wrt: str | Sequence[str] | None = None,
+    others: Sequence[str] = (),
 ) -> ExpressionProblem:
-    """Parse the expression, ``--wrt`` and ``--grad``; derive sympy's partials."""
+    """Parse the expression, ``--wrt`` and ``--grad``; derive sympy's partials.
+
+    ``others``: variables of the other outputs of a vector expression (known here too).
+    """
     from . import expression as ex
     from .expression.functions import CONSTANTS, FUNCTIONS
     from .points import at_names, parse_names, split_at, text_names
@@ -70,7 +74,7 @@ def prepare_expression(
     at_specs = tuple(split_at(spec) for spec in at)
     # a name written in the text is a variable even when it cancels (0*y): its partial is 0
     written = {n for n in text_names(text) if n not in FUNCTIONS and n not in CONSTANTS}
-    known = sorted(set(parsed.variables) | at_names(at_specs) | written)
+    known = sorted(set(parsed.variables) | at_names(at_specs) | written | set(others))
     if wrt is None or wrt == "":
         wrt_names = list(parsed.variables)
     elif isinstance(wrt, str):
@@ -170,3 +174,65 @@ def gradient_exprs(problem: ExpressionProblem) -> list:
 
     given = {v: (c if c is not None else d) for v, c, d in zip(problem.wrt, problem.claimed, problem.derivatives)}
     return [given[n] if n in given else ex.partial(problem.expression.expr, n) for n in problem.names]
+
+
+# ------------------------------------------------------------------ second partials (--order 2, --hessian)
+
+
+@dataclass(frozen=True)
+class HessianProblem:
+    """The Hessian entries to check: ``pairs`` (a, b), sympy's truth per pair, the
+    claimed ``(expression, text)`` per pair (or None), sympy's first partial per row a."""
+
+    problem: ExpressionProblem
+    pairs: tuple[tuple[str, str], ...]
+    truth: tuple[object, ...]
+    claimed: tuple[tuple[object, str] | None, ...]
+    rows: dict
+
+
+def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> HessianProblem:
+    """``--hessian "x,y=EXPR"`` claims (only those entries are checked), else the upper
+    triangle of the Hessian over ``--wrt``."""
+    from . import expression as ex
+    from .second_order import hessian_pairs, parse_hessian_claim
+
+    names, expr = problem.names, problem.expression.expr
+    claims: dict = {}
+    for item in hessian:
+        a, b, body = parse_hessian_claim(item)
+        for n in (a, b):
+            if n not in names:
+                raise OptionError(f"--hessian {item!r}: unknown variable '{n}' (variables: {', '.join(names)})")
+        if (a, b) in claims:
+            raise OptionError(f"--hessian: the entry {a},{b} is given twice")
+        claims[(a, b)] = (ex.parse(body, allowed=names).expr, body)
+    pairs = tuple(claims) if claims else tuple(hessian_pairs(problem.wrt))
+    first = dict(zip(problem.wrt, problem.derivatives))
+    missing = [a for a in dict.fromkeys(a for a, _ in pairs) if a not in first]
+    first.update(zip(missing, ex.derivatives(expr, missing, problem.expression.text)))
+    rows = {a: first[a] for a in dict.fromkeys(a for a, _ in pairs)}
+    return HessianProblem(
+        problem=problem, pairs=pairs, truth=ex.derivatives(expr, pairs, problem.expression.text),
+        claimed=tuple(claims.get(p) for p in pairs), rows=rows,
+    )
+
+
+def hessian_points(hp: HessianProblem, points: int | None = None, seed: int = 0) -> np.ndarray:
+    """Points where f, its first partials and the checked second partials are finite."""
+    from dataclasses import replace
+
+    from . import expression as ex
+    from .second_order import entry_label
+
+    problem = hp.problem
+    extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
+    pts = expression_points(extended, points, seed)
+    bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
+    if len(bad):
+        j, p = bad[0]
+        raise DomainError(
+            f"point {point_text(problem.names, pts[p])} is outside the domain: "
+            f"{entry_label(*hp.pairs[j])} = {ex.display(hp.truth[j])} is not real and finite there"
+        )
+    return pts

@@ -360,6 +360,7 @@ class Report:
     derivations: tuple[Any, ...] = ()  # expr --show-steps/--latex: expression.Derivation per variable
     diagnoses: tuple[Any, ...] = ()  # expr: expression.diagnose.Diagnosis per failing claimed variable
     proofs: tuple[Any, ...] = ()  # expr --prove: expression.prove.Proof per claimed variable
+    outputs: tuple[str, ...] = ()  # expr "[f1, f2, ...]": the outputs (checks carry Check.output)
     sweep: Any = None  # sweep.Sweep
     taylor: Any = None  # sweep.Taylor of a sweep
     component: str | None = None  # the swept component (x, x[1, 2], W1[3, 2])
@@ -463,8 +464,10 @@ class Report:
             from dataclasses import asdict
 
             e["derivation"] = [asdict(x) for x in self.derivations]
+        if self.outputs:
+            e["outputs"] = list(self.outputs)
         if self.proofs:
-            e["proof"] = [{"wrt": p.wrt, "status": p.status, "how": p.how,
+            e["proof"] = [{"wrt": p.wrt, "output": p.output, "status": p.status, "how": p.how,
                            "counterexample": None if p.counterexample is None
                            else {k: json_number(v) for k, v in p.counterexample.items()}} for p in self.proofs]
         assert not set(e) & _CONTRACT_KEYS

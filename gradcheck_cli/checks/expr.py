@@ -1,6 +1,8 @@
 """``gradcheck expr``: every partial derivative of an expression (sympy's, or claimed with
 ``--grad``) against finite differences; ``--order 2``/``--hessian`` for second partials,
-``--taylor``, ``--graph``, ``--show-steps``/``--latex`` as extras of the same report.
+``--taylor``, ``--graph``, ``--show-steps``/``--latex`` as extras of the same report; a
+vector ``[f1, f2, ...]`` as a Jacobian, one block per output (``--grad`` a matrix).
+A failing claim gets a diagnosis, ``--prove`` a symbolic proof (``expression``).
 
 Validates, computes with the core (``problem``, ``expression``, ``finite_diff``,
 ``verdict``) and returns a ``Report``; nothing here prints.
@@ -8,7 +10,7 @@ Validates, computes with the core (``problem``, ``expression``, ``finite_diff``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -16,10 +18,12 @@ import numpy as np
 from .. import expression as ex
 from ..choices import Method
 from ..diagnosis import TAYLOR_NEAR_KINK
-from ..errors import DomainError, OptionError
+from ..errors import OptionError
 from ..finite_diff import default_step, estimate_gradient, validate_step
-from ..problem import ExpressionProblem, expression_points, gradient_exprs, point_text, prepare_expression
-from ..referee import judge_expression, judge_rows
+from ..problem import (ExpressionProblem, HessianProblem, expression_points, gradient_exprs, hessian_points,
+                       prepare_expression, prepare_hessian)
+from ..points import parse_names
+from ..referee import Budget, judge_expression, judge_rows
 from ..results import Check, Formula, Report, TaylorAt, count_statuses
 from ..verdict import Thresholds
 
@@ -71,8 +75,13 @@ def check_expression(
     >>> check_expression("sin(x) - cos(x)", at=["x=0.5"]).status.value
     'pass'
     """
-    from dataclasses import replace
-
+    outputs = ex.split_vector(text)
+    if outputs is not None:
+        if order != 1 or hessian or taylor or graph or derivation:
+            raise OptionError("a vector expression [f1, f2, ...] is checked as a Jacobian: "
+                              "--order 2, --hessian, --taylor, --graph, --show-steps and --latex take a scalar one")
+        return check_jacobian(outputs, at=at, points=points, seed=seed, grads=grads, wrt=wrt, method=method,
+                              eps=eps, thresholds=thresholds, prove=prove)
     if isinstance(order, bool) or order not in (1, 2):
         raise OptionError(f"--order must be 1 or 2, got {order}")
     order = 2 if hessian else order
@@ -88,7 +97,7 @@ def check_expression(
         pts = expression_points(problem, points, seed, exact=True)
         report = first_order_report(problem, pts, method, eps, thresholds)
     if order == 1:
-        report = _explain(report, problem, pts, prove, seed)
+        report = explain_claims(report, problem, pts, prove, seed)
     elif prove:
         raise OptionError("--prove proves claimed first derivatives (--grad); not with --order 2")
     if taylor:
@@ -103,7 +112,7 @@ def check_expression(
 
 
 def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Method, eps: float | None,
-                       thresholds: Thresholds) -> Report:
+                       thresholds: Thresholds, budget=None) -> Report:
     """First partials at ``pts``: analytic (claimed or sympy's) against finite differences."""
     names, wrt_names = problem.names, problem.wrt
     f_num = ex.compile_one(problem.expression.expr, names, complex_step=method is Method.COMPLEX)
@@ -116,7 +125,7 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
     kink_steps = default_step(pts) if method is Method.COMPLEX else est.step
     kink = ex.kink_mask(ex.kinks(problem.expression.expr), names, pts, kink_steps)[:, cols]
     v = judge_expression(problem.expression.expr, analytic_exprs, problem.derivatives, names, cols, pts,
-                         analytic, est, thresholds, kink_stencil=kink,
+                         analytic, est, thresholds, kink_stencil=kink, budget=budget,
                          precise=lambda exprs: ex.compile_precise(exprs, names),
                          switches=ex.compile_switches(problem.expression.expr, names))
     checks = _rows(v, names, pts, wrt_names)
@@ -134,11 +143,9 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
     )
 
 
-def _explain(report: Report, problem: ExpressionProblem, pts: np.ndarray, prove: bool, seed: int) -> Report:
+def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, prove: bool, seed: int) -> Report:
     """Diagnoses of failing claims (always) and proofs of claims (``prove``); sympy work is
     done only here, so a passing check without ``--prove`` pays nothing."""
-    from dataclasses import replace
-
     from ..verdict import Status
 
     names, f = problem.names, problem.expression.expr
@@ -162,63 +169,6 @@ def _explain(report: Report, problem: ExpressionProblem, pts: np.ndarray, prove:
 
 # ------------------------------------------------------------------ second order and Taylor
 # `expr --order 2 / --hessian / --taylor`; the numerics live in second_order.py and sweep.py.
-
-
-@dataclass(frozen=True)
-class HessianProblem:
-    """The Hessian entries to check: ``pairs`` (a, b), sympy's truth per pair, the
-    claimed ``(expression, text)`` per pair (or None), sympy's first partial per row a."""
-
-    problem: ExpressionProblem
-    pairs: tuple[tuple[str, str], ...]
-    truth: tuple[object, ...]
-    claimed: tuple[tuple[object, str] | None, ...]
-    rows: dict
-
-
-def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> HessianProblem:
-    """``--hessian "x,y=EXPR"`` claims (only those entries are checked), else the upper
-    triangle of the Hessian over ``--wrt``."""
-    from ..second_order import hessian_pairs, parse_hessian_claim
-
-    names, expr = problem.names, problem.expression.expr
-    claims: dict = {}
-    for item in hessian:
-        a, b, body = parse_hessian_claim(item)
-        for n in (a, b):
-            if n not in names:
-                raise OptionError(f"--hessian {item!r}: unknown variable '{n}' (variables: {', '.join(names)})")
-        if (a, b) in claims:
-            raise OptionError(f"--hessian: the entry {a},{b} is given twice")
-        claims[(a, b)] = (ex.parse(body, allowed=names).expr, body)
-    pairs = tuple(claims) if claims else tuple(hessian_pairs(problem.wrt))
-    first = dict(zip(problem.wrt, problem.derivatives))
-    missing = [a for a in dict.fromkeys(a for a, _ in pairs) if a not in first]
-    first.update(zip(missing, ex.derivatives(expr, missing, problem.expression.text)))
-    rows = {a: first[a] for a in dict.fromkeys(a for a, _ in pairs)}
-    return HessianProblem(
-        problem=problem, pairs=pairs, truth=ex.derivatives(expr, pairs, problem.expression.text),
-        claimed=tuple(claims.get(p) for p in pairs), rows=rows,
-    )
-
-
-def hessian_points(hp: HessianProblem, points: int | None = None, seed: int = 0) -> np.ndarray:
-    """Points where f, its first partials and the checked second partials are finite."""
-    from dataclasses import replace
-
-    from ..second_order import entry_label
-
-    problem = hp.problem
-    extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
-    pts = expression_points(extended, points, seed)
-    bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
-    if len(bad):
-        j, p = bad[0]
-        raise DomainError(
-            f"point {point_text(problem.names, pts[p])} is outside the domain: "
-            f"{entry_label(*hp.pairs[j])} = {ex.display(hp.truth[j])} is not real and finite there"
-        )
-    return pts
 
 
 def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.CENTRAL, eps: float | None = None,
@@ -258,8 +208,6 @@ def expression_taylor(problem: ExpressionProblem, pts: np.ndarray, seed: int = 0
 
 def _with_taylor(report: Report, tests: Sequence, names: Sequence[str], pts: np.ndarray, seed: int) -> Report:
     """The Taylor test at every point; ``taylor_order`` is the lowest order (advisory)."""
-    from dataclasses import replace
-
     orders = [t.order for t in tests if t.order is not None]
     hints = ()
     if report.passed and not all(t.consistent for t in tests):
@@ -268,3 +216,81 @@ def _with_taylor(report: Report, tests: Sequence, names: Sequence[str], pts: np.
         report, hints=report.hints + hints, seed=seed, taylor_order=min(orders) if orders else None,
         taylor_points=tuple(TaylorAt({n: float(v) for n, v in zip(names, p)}, t) for p, t in zip(pts, tests)),
     )
+
+
+# ------------------------------------------------------------------ vector expressions: the Jacobian
+# `expr "[f1, f2, ...]"`: every output checked as a scalar expr at the same points, one budget.
+
+
+def _claim_rows(grads: Sequence[str], outputs: int, wrt: Sequence[str]) -> list[list[str]]:
+    """``--grad`` as one row of claims per output: one matrix ``[[...], ...]``, or one
+    ``[...]`` row per output; ``[]`` rows when nothing is claimed."""
+    if not grads:
+        return [[] for _ in range(outputs)]
+    rows = ex.split_vector(grads[0], nested=True) if len(grads) == 1 else None
+    if rows is None:
+        rows = [ex.split_vector(g) for g in grads]
+        if any(r is None for r in rows):
+            raise OptionError('--grad for a vector expression is a matrix: "[[df1/dx, df1/dy], [df2/dx, df2/dy]]"')
+    if len(rows) != outputs:
+        raise OptionError(f"--grad: {len(rows)} row{'s' if len(rows) != 1 else ''} of derivatives for "
+                          f"{outputs} outputs")
+    for k, row in enumerate(rows, 1):
+        if len(row) != len(wrt):
+            raise OptionError(f"--grad: row {k} has {len(row)} derivative{'s' if len(row) != 1 else ''}, "
+                              f"but there {'is' if len(wrt) == 1 else 'are'} {len(wrt)} variable"
+                              f"{'s' if len(wrt) != 1 else ''} ({', '.join(wrt)})")
+    return [[f"{v}={c}" for v, c in zip(wrt, row)] for row in rows]
+
+
+def check_jacobian(
+    outputs: Sequence[str],
+    *,
+    at: Sequence[str] = (),
+    points: int | None = None,
+    seed: int = 0,
+    grads: Sequence[str] = (),
+    wrt: str | Sequence[str] | None = None,
+    method: str | Method = Method.CENTRAL,
+    eps: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+    prove: bool = False,
+) -> Report:
+    """Check the Jacobian ``d f_k / d x_j`` of the outputs ``f_1 .. f_m`` (texts): each
+    output as a scalar ``expr`` (``first_order_report``) at the same points, valid for
+    every output, sharing one referee budget.  ``--grad`` is ``[[df1/dx, df1/dy], ...]``
+    (rows: outputs; columns: ``--wrt``, by default every variable sorted) or one ``[...]``
+    row per output.
+
+    >>> r = check_jacobian(["exp(x)*y", "sin(x*y)"], at=["x=0.5,y=2"])
+    >>> [(c.output, c.name, c.status.value) for c in r.checks]
+    [(1, 'x', 'pass'), (1, 'y', 'pass'), (2, 'x', 'pass'), (2, 'y', 'pass')]
+    """
+    method = validate_step(method, eps)
+    variables = sorted({v for text in outputs for v in ex.parse(text).variables})
+    if wrt is None or wrt == "":
+        wrt_names = variables
+    else:
+        wrt_names = parse_names(wrt, "--wrt") if isinstance(wrt, str) else list(wrt)
+    rows = _claim_rows(grads, len(outputs), wrt_names)
+    problems = [prepare_expression(text, at, row, wrt_names, others=variables) for text, row in zip(outputs, rows)]
+    if len({p.names for p in problems}) != 1:  # a variable known only from --at in one output
+        names = tuple(sorted({n for p in problems for n in p.names}))
+        problems = [replace(p, names=names) for p in problems]
+    # points where every output and every partial is defined
+    every = replace(problems[0], derivatives=tuple(d for p in problems for d in p.derivatives)
+                    + tuple(p.expression.expr for p in problems[1:]))
+    pts = expression_points(every, points, seed, exact=True)
+    budget = Budget()
+    checks, formulas, diagnoses, proofs = [], [], [], []
+    for k, problem in enumerate(problems, 1):
+        part = first_order_report(problem, pts, method, eps, thresholds, budget)
+        part = explain_claims(part, problem, pts, prove, seed)
+        checks += [replace(c, output=k) for c in part.checks]
+        formulas += [replace(f, label=f"df{k}/{f.label[2:]}") for f in part.formulas]
+        diagnoses += [replace(d, output=k) for d in part.diagnoses]
+        proofs += [replace(p, output=k) for p in part.proofs]
+    return Report(command="expr", method=method, thresholds=thresholds, checks=tuple(checks),
+                  counts=count_statuses([c.status for c in checks]), formulas=tuple(formulas),
+                  diagnoses=tuple(diagnoses), proofs=tuple(proofs),
+                  outputs=tuple(p.expression.text.strip() for p in problems))

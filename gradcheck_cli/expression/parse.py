@@ -343,3 +343,30 @@ def parse_constant(text: str) -> float:
         raise ParseError("value is not a finite real number", text)
     return value.real
 
+
+
+def split_vector(text: str, nested: bool = False) -> list | None:
+    """``"[f1, f2]"`` -> ``["f1", "f2"]`` (``nested``: ``"[[a, b], [c, d]]"`` -> rows);
+    None when ``text`` is not a bracketed list.  Only ``ast.parse`` reads the text; the
+    items are parsed later, one by one, by :func:`parse`.
+    """
+    if not isinstance(text, str) or not text.strip().startswith("["):
+        return None
+    source, _ = _caret_text(text.strip())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        raise ParseError("syntax error in a bracketed list", text) from None
+    if not isinstance(tree.body, ast.List):
+        return None
+    if not tree.body.elts:
+        raise ParseError("empty list: a vector expression is [f1, f2, ...]", text)
+    if nested:
+        if not all(isinstance(row, ast.List) and row.elts for row in tree.body.elts):
+            raise ParseError("a matrix of derivatives is [[df1/dx, df1/dy], [df2/dx, df2/dy], ...]", text)
+        return [[ast.get_source_segment(source, e) for e in row.elts] for row in tree.body.elts]
+    if any(isinstance(e, ast.List) for e in tree.body.elts):
+        raise ParseError("nested list: a vector expression is [f1, f2, ...]", text)
+    return [ast.get_source_segment(source, e) for e in tree.body.elts]

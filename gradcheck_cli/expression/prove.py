@@ -43,6 +43,7 @@ class Proof:
     status: str
     how: str
     counterexample: dict | None = None
+    output: int | None = None  # of a vector expression [f1, f2, ...] (1-based)
 
     def text(self) -> str:
         if self.status == "disproved" and self.counterexample:

@@ -69,12 +69,14 @@ def claim_lines(report: Report) -> list[Text]:
     """Under an ``expr`` table: the diagnosis of each failing claim, the proof of each claim."""
     lines = []
     for d in report.diagnoses:
-        lines.append(Text(f"diagnosis d/d{d.wrt}: ", style="bold yellow") + Text(d.message))
-        for label, value in ((f"your d/d{d.wrt}:", d.claim), ("the derivative:", d.truth),
+        of = f"f{d.output}" if d.output is not None else ""
+        lines.append(Text(f"diagnosis d{of}/d{d.wrt}: ", style="bold yellow") + Text(d.message))
+        for label, value in ((f"your d{of}/d{d.wrt}:", d.claim), ("the derivative:", d.truth),
                              ("claim - derivative:", d.difference + (f" ({d.note})" if d.note else ""))):
             lines.append(Text(f"  {label:<20}{value}"))
     for p in report.proofs:
-        lines.append(Text(f"proof d/d{p.wrt}: ", style="bold") + Text(p.text()))
+        of = f"f{p.output}" if p.output is not None else ""
+        lines.append(Text(f"proof d{of}/d{p.wrt}: ", style="bold") + Text(p.text()))
     return lines
 
 
@@ -405,6 +407,15 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
         if hidden:
             console.print(Text(f"... and {hidden} more failing entries (--top K shows more; "
                                "--format json lists them all)", style="dim"))
+    elif report.outputs:  # a vector expression: one block per output
+        for k, text in enumerate(report.outputs, 1):
+            part = replace(report, checks=tuple(c for c in report.checks if c.output == k))
+            console.print(Text(f"f{k} = {text}", style="bold"))
+            floor_left_out |= _print_expression_table(part, console)
+            for line in row_notes(part.checks):
+                console.print(line)
+        for line in claim_lines(report):
+            console.print(line)
     elif report.checks:
         floor_left_out = _print_expression_table(report, console)
         for line in row_notes(report.checks) + claim_lines(report):
