@@ -145,7 +145,7 @@ def expression_points(
                         raise DomainError(f"point {point_text(names, p)} is a singularity: {label} is infinite there")
                     if kind == "too large":
                         raise DomainError(f"at {point_text(names, p)}, {label} is too large for any arithmetic "
-                                          "(an exponential of more than 2**50)")
+                                          "(an exponential of more than 2**50, or a sine of more than 2**16384)")
                     if kind == "undefined":
                         raise DomainError(f"point {point_text(names, p)} is outside the domain: "
                                           f"{label} is not real and finite there")

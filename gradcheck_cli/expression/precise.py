@@ -80,10 +80,6 @@ def _log(x):
 _EXP_LIMIT = 2**50
 
 
-#: set when ``_exp`` saturated (a value too large for any precision, not a pole)
-_SATURATED: list = []
-
-
 def _exp(x):
     if x > _EXP_LIMIT:
         _SATURATED.append(True)
@@ -93,8 +89,27 @@ def _exp(x):
     return mp.exp(x)
 
 
+#: set when ``_exp`` or a periodic function saturated (too large for any precision, not a pole)
+_SATURATED: list = []
+
+#: a periodic function of an argument beyond 2**MAX_TRIG_MAG needs that many bits to reduce
+#: it modulo 2 pi; past it the value is treated as unknown (nan) rather than computed for hours
+MAX_TRIG_MAG = 2**14
+
+
+def _periodic(fn):
+    def f(x):
+        if mp.mag(x) > MAX_TRIG_MAG:
+            _SATURATED.append(True)
+            return NAN
+        return fn(x)
+
+    return f
+
+
 _MP: dict = {
-    sp.sin: mp.sin, sp.cos: mp.cos, sp.tan: mp.tan, sp.sec: mp.sec, sp.csc: mp.csc, sp.cot: mp.cot,
+    sp.sin: _periodic(mp.sin), sp.cos: _periodic(mp.cos), sp.tan: _periodic(mp.tan),
+    sp.sec: _periodic(mp.sec), sp.csc: _periodic(mp.csc), sp.cot: _periodic(mp.cot),
     sp.asin: mp.asin, sp.acos: mp.acos, sp.atan: mp.atan, sp.atan2: mp.atan2,
     sp.sinh: mp.sinh, sp.cosh: mp.cosh, sp.tanh: mp.tanh,
     sp.asinh: mp.asinh, sp.acosh: mp.acosh, sp.atanh: mp.atanh,
@@ -269,7 +284,7 @@ def exact_value(expr: sp.Expr, names: Sequence[str], point: Sequence) -> tuple[s
 
     Returns ``("finite", value)`` (a real number, however large or small: ``exp(710)``,
     ``1/x`` at 3e-320), ``("infinite", "")`` (a pole, ``log(0)``), ``("too large", "")``
-    (beyond any precision: ``exp(exp(1e300))``) or ``("undefined", "")`` (complex: ``log(-1)``).
+    (beyond any precision: ``exp(exp(1e300))``, ``sin(x**1000)`` at 1e300) or ``("undefined", "")`` (complex: ``log(-1)``).
     A non-finite value reached through a sum that cancelled completely (``log(1 - cos(x))``
     at 1e-300) is tried again with more digits (``EXACT_DIGITS``).
     """
