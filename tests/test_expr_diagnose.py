@@ -103,3 +103,11 @@ def test_prove_is_beside_the_verdict(cli):
     assert "proof d/dx: proved" in r.out and "1 pass" in r.out
     r = cli("expr", "sigmoid(x)", "--prove")
     assert r.code == 2 and "--grad" in r.err
+
+
+def test_an_added_constant_and_exact_decimals_in_the_diagnosis(cli):
+    r = cli("expr", "x - sin(x)", "--at", "1e-15", "--grad", "1 - cos(x) + 1e-31", "--format", "json")
+    (check,) = json.loads(r.out)["checks"]
+    d = check["diagnosis"]
+    assert check["status"] == "fail" and d["kind"] == "constant"
+    assert d["difference"] == "1e-31" and d["claim"] == "1 - cos(x) + 1e-31"

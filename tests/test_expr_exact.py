@@ -182,3 +182,10 @@ def test_overflow_points_pass_quietly_with_every_method(cli, args, method):
     r = cli("expr", *args, "--method", method, "--format", "json")
     assert r.code == 0 and r.err == "", r.err
     assert {c["status"] for c in json.loads(r.out)["checks"]} == {"pass"}
+
+
+@pytest.mark.parametrize("text, shown", [("x - 1e-40", "x - 1e-40"), ("1 + 1e-31", "1.0000000000000000000000000000001"),
+                                         ("1e25*x", "1e25*x"), ("0.1*x", "x/10"), ("x/3", "x/3"),
+                                         ("2**70", "1180591620717411303424")])
+def test_exact_decimals_are_shown_as_decimals(text, shown):
+    assert ex.display(ex.parse(text).expr) == shown

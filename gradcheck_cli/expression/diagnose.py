@@ -13,7 +13,8 @@ capped in time), and a classification when one fits:
   ``log(a)`` in ``(a**u)'``, the sign of the derivative of sin or cos;
 - a **constant factor** ``k`` (``claim = k t``): ``-1`` is a sign, else ``2``, ``1/2``,
   ``log(10)`` (a log base) ...;
-- a missing quotient-rule denominator (``claim = t v**2``);
+- a missing quotient-rule denominator (``claim = t v**2``); an added constant
+  (``claim - t`` simplifies to a number); a simple non-constant factor (``claim = t/x``);
 - otherwise ``no simple pattern``: nothing is guessed.
 
 Equality is tested numerically, in extended precision (``precise``, 30 digits) at the
@@ -62,7 +63,7 @@ class Diagnosis:
     output: int | None = None  # of a vector expression [f1, f2, ...] (1-based)
 
 
-KINDS = ("sign", "factor", "chain_rule", "product_rule", "quotient_rule", "power_rule", "exponential",
+KINDS = ("sign", "factor", "constant", "chain_rule", "product_rule", "quotient_rule", "power_rule", "exponential",
          "trig_sign", "no_pattern", "gave_up")
 
 
@@ -223,13 +224,17 @@ def diagnose(f: sp.Expr, name: str, claim: sp.Expr, claim_text: str, names: Sequ
     truth = partial(f, name)
     pts = _points(names, point)
     same = _Same(names, pts)
-    difference, note = bounded_simplify(claim - truth, seconds=seconds / 3)
-    if difference is None:
-        difference = claim - truth
+    raw = claim - truth
+    difference, note = bounded_simplify(raw, seconds=seconds / 3)
+    if difference is None or difference.has(sp.Piecewise) or sp.count_ops(difference) > sp.count_ops(raw):
+        difference = raw  # simplify's Piecewise forms of sign/abs read worse than the difference itself
     kind, message = "gave_up", f"gave up classifying the mistake after {seconds:g} s"
     try:
         with time_limit(seconds):
-            kind, message = classify(f, name, claim, truth, same, names, pts)
+            if difference.is_Number and difference != 0:
+                kind, message = "constant", f"your claim is the derivative plus the constant {display(difference)}"
+            else:
+                kind, message = classify(f, name, claim, truth, same, names, pts)
     except TimeLimit:
         pass
     return Diagnosis(wrt=name, claim=claim_text, truth=display(truth), difference=display(difference),
