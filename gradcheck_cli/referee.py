@@ -23,13 +23,27 @@ re-judged here from the mathematics rather than from float64 arithmetic:
    formula is undefined the difference stands in for ``t``.  Likewise when a sum inside
    ``a`` or ``t`` cancels completely at this precision (``expression.precise`` flags it:
    ``1 - tanh(x)**2`` is exactly 0 at ``x = 100`` below 87 digits, at 32 and 64 alike).
-4. Kinks are decided exactly when ``f`` has non-smooth atoms: one-sided differences
+4. Kinks are decided at the exact switch.  ``switches(point, d)`` gives the branch of
+   every non-smooth atom of ``f`` (the sign of the argument of abs/sign/Heaviside, the
+   largest argument of max/min), ``None`` for an atom exactly at its switch.  Away
+   from every switch ``f`` is smooth: no kink test, and the centred difference shrinks
+   ``h`` until its stencil stays on the point's branch (``abs(x - 1e-40)`` at 0 has the
+   derivative -1).  At a switch, one-sided differences
    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` at
-   ``h1 = 10**(-d/4) s`` and ``h2 = 10**(-d/2) s``.  The jump ``J = R - L`` is
+   ``h1 = 10**(-d/4) s`` and ``h2 = 10**(-d/2) s`` decide: the jump ``J = R - L`` is
    ``f'' h + ...`` at a differentiable point (it shrinks by ``h2/h1``) and tends to
    ``f'(x+) - f'(x-) != 0`` at a kink; ``kink`` iff ``|J(h2)| > |J(h1)| / 2 > 0``, or
-   when the one-sided quotients diverge (f jumps: a Heaviside in a first partial).  So
+   when the one-sided quotients diverge (f jumps: a Heaviside in a first partial).  A
+   differentiable point at a switch is judged against the difference quotient, the
+   derivative's definition, not sympy's formula (a convention there: ``sign'(0) = 0``
+   makes sympy's derivative of ``x*sign(x)**2`` 0 at 0; the derivative is 1).  So
    ``abs(x)`` at 0 is a kink and ``x*abs(x)``, ``relu(x)**2`` at 0 are checked.
+5. At the precision cap (or the time cap), a difference that has settled (it agrees
+   with the one at half the digits, and ``f`` kept digits) is the evidence where the
+   formula and the difference still disagree.
+6. The time budget (``Budget``, ``TIME_CAP`` seconds for a command) is shared fairly:
+   each row gets the time left divided by the rows left, and a doubling of the digits
+   starts only when its expected cost fits in the row's share: the cap is hard.
 
 ``lossy_formula`` notes that the float64 value of the analytic formula disagrees with
 its exact value by more than ``pass_tol / 10`` (relative): the formula loses digits in

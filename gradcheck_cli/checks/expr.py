@@ -89,6 +89,8 @@ def check_expression(
         raise OptionError('--grad claims first derivatives; with --order 2 claim second ones with --hessian "x,y=EXPR"')
     method = validate_step(method, eps)
     problem = prepare_expression(text, at, grads, wrt)
+    if prove and (order == 2 or not grads):
+        raise OptionError(_PROVE_NEEDS_CLAIMS)
     if order == 2:
         hp = prepare_hessian(problem, hessian)
         pts = hessian_points(hp, points, seed)
@@ -98,8 +100,6 @@ def check_expression(
         report = first_order_report(problem, pts, method, eps, thresholds)
     if order == 1:
         report = explain_claims(report, problem, pts, prove, seed)
-    elif prove:
-        raise OptionError("--prove proves claimed first derivatives (--grad); not with --order 2")
     if taylor:
         report = _with_taylor(report, expression_taylor(problem, pts, seed), problem.names, pts, seed)
     if graph:
@@ -109,6 +109,9 @@ def check_expression(
     if derivation:
         report = replace(report, derivations=tuple(ex.derivations(problem.expression.expr, problem.wrt)))
     return report
+
+
+_PROVE_NEEDS_CLAIMS = "--prove proves claimed first derivatives: give them with --grad (not with --order 2)"
 
 
 def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Method, eps: float | None,
@@ -162,8 +165,6 @@ def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, 
             from ..expression.prove import prove as prove_claim
 
             proofs.append(prove_claim(claim, truth, v, names, [list(p) for p in pts], seed))
-    if prove and not any(c is not None for c in problem.claimed):
-        raise OptionError("--prove proves claimed derivatives: give them with --grad")
     return replace(report, diagnoses=tuple(diagnoses), proofs=tuple(proofs))
 
 
@@ -267,6 +268,8 @@ def check_jacobian(
     [(1, 'x', 'pass'), (1, 'y', 'pass'), (2, 'x', 'pass'), (2, 'y', 'pass')]
     """
     method = validate_step(method, eps)
+    if prove and not grads:
+        raise OptionError(_PROVE_NEEDS_CLAIMS)
     variables = sorted({v for text in outputs for v in ex.parse(text).variables})
     if wrt is None or wrt == "":
         wrt_names = variables

@@ -352,6 +352,8 @@ def split_vector(text: str, nested: bool = False) -> list | None:
     """
     if not isinstance(text, str) or not text.strip().startswith("["):
         return None
+    if len(text) > 4 * MAX_LENGTH:
+        raise ParseError(f"list too long ({len(text)} characters, limit {4 * MAX_LENGTH})", text)
     source, _ = _caret_text(text.strip())
     try:
         with warnings.catch_warnings():
