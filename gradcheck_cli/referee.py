@@ -94,7 +94,7 @@ class Budget:
     """
 
     seconds: float = field(default_factory=lambda: TIME_CAP)
-    start: float = field(default_factory=time.monotonic)
+    start: float = field(default_factory=lambda: time.monotonic())
 
     @property
     def end(self) -> float:

@@ -153,19 +153,67 @@ def test_undefined_mathematics_stays_exit_2(cli, args, message):
     assert r.err.startswith(message) and "Traceback" not in r.err
 
 
+class FakeClock:
+    """``time.monotonic`` for the referee, advanced by the test (no real timing)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
 def test_referee_budget_is_shared_fairly(monkeypatch):
-    """Ten rows that cancel completely at every precision: each gets its share of the
-    time cap, none is starved at the starting precision while one climbs to the cap."""
+    """Ten rows: a greedy first row may use only its share (the time left / the rows
+    left), so the nine others still get about a tenth of the cap each."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
     from gradcheck_cli import referee
 
-    monkeypatch.setattr(referee, "TIME_CAP", 1.0)
+    clock = FakeClock()
+    monkeypatch.setattr(referee, "time", SimpleNamespace(monotonic=clock.monotonic))
+    shares = []
+
+    def greedy(F, point, i, thresholds, *, until, **kw):
+        shares.append(until - clock.now)
+        clock.now = until  # uses all it is given
+        return referee.RefereeResult(1.0, 1.0, 1.0, 0.0, 0.0, 0.0, referee.Status.PASS, referee.Reason.NONE, 64)
+
+    monkeypatch.setattr(referee, "referee", greedy)
     names = [f"x{i}" for i in range(10)]
-    report = check_expression("+".join(f"(sin({v})**2 + cos({v})**2)" for v in names),
-                              at=[",".join(f"{v}={i + 1}.5" for i, v in enumerate(names))],
-                              grads=[f"{v}=sin(2*{v}) - 2*sin({v})*cos({v})" for v in names])
-    digits = [c.digits for c in report.checks]
-    assert all(c.status.value == "pass" for c in report.checks)
-    assert min(digits) >= 64 and min(digits) >= max(digits) / 4, digits
+    f = ex.parse("+".join(f"(sin({v})**2 + cos({v})**2)" for v in names)).expr
+    claims = [ex.parse(f"sin(2*{v}) - 2*sin({v})*cos({v})").expr for v in names]
+    truth = [ex.partial(f, v) for v in names]
+    pts = np.array([[i + 1.5 for i in range(10)]])
+    est = SimpleNamespace(value=np.zeros((1, 10)), noise=np.zeros((1, 10)), f_scale=None, eps=1e-16)
+    referee.judge_expression(f, claims, truth, names, list(range(10)), pts, np.zeros((1, 10)), est, T,
+                             budget=referee.Budget(seconds=10.0), precise=lambda e: ex.compile_precise(e, names))
+    assert shares == pytest.approx([1.0] * 10)
+
+
+def test_referee_starts_no_doubling_past_its_deadline(monkeypatch):
+    """Evaluation at d digits costs (d/64)**2 ms of the fake clock; every row stops at the
+    step whose successor would pass the deadline, never after it."""
+    from types import SimpleNamespace
+
+    from gradcheck_cli import referee
+
+    clock = FakeClock()
+    monkeypatch.setattr(referee, "time", SimpleNamespace(monotonic=clock.monotonic))
+    f = ex.parse("sin(x)**2 + cos(x)**2").expr
+    G = ex.compile_precise([f, ex.parse("sin(2*x) - 2*sin(x)*cos(x)").expr, ex.partial(f, "x")], ["x"])
+
+    def slow(point, digits, flags=False):
+        clock.now += 1e-3 * (digits / 64) ** 2
+        return G(point, digits, flags=flags)
+
+    for until in (0.02, 0.1, 0.5, 3.0, 100.0):
+        clock.now = 0.0
+        r = referee.referee(slow, [1.5], 0, T, until=until, budget=referee.Budget(seconds=100.0, start=0.0))
+        assert clock.now <= until and r.status.value == "pass", (until, clock.now, r)
+    assert r.digits == 4096  # with time enough, the precision cap
 
 
 def test_json_of_an_overflow_point(cli):
