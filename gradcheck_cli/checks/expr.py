@@ -24,7 +24,7 @@ from ..problem import (ExpressionProblem, HessianProblem, expression_points, gra
                        prepare_expression, prepare_hessian)
 from ..points import parse_names
 from ..referee import Budget, judge_expression, judge_rows
-from ..results import Check, Formula, Report, TaylorAt, count_statuses
+from ..results import Check, ExpressionSubject, Formula, Report, TaylorAt, count_statuses
 from ..verdict import Thresholds
 
 
@@ -142,7 +142,7 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
         thresholds=thresholds,
         checks=checks,
         counts=count_statuses([c.status for c in checks]),
-        formulas=formulas,
+        subject=ExpressionSubject(formulas),
     )
 
 
@@ -165,7 +165,7 @@ def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, 
             from ..expression.prove import prove as prove_claim
 
             proofs.append(prove_claim(claim, truth, v, names, [list(p) for p in pts], seed))
-    return replace(report, diagnoses=tuple(diagnoses), proofs=tuple(proofs))
+    return replace(report, subject=replace(report.subject, diagnoses=tuple(diagnoses), proofs=tuple(proofs)))
 
 
 # ------------------------------------------------------------------ second order and Taylor
@@ -195,7 +195,7 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
         for (a, b), c, t in zip(hp.pairs, hp.claimed, hp.truth)
     )
     return Report(command="expr", method=method, thresholds=thresholds, checks=checks,
-                  counts=count_statuses([c.status for c in checks]), formulas=formulas, order=2)
+                  counts=count_statuses([c.status for c in checks]), subject=ExpressionSubject(formulas, order=2))
 
 
 def expression_taylor(problem: ExpressionProblem, pts: np.ndarray, seed: int = 0) -> list:
@@ -290,10 +290,10 @@ def check_jacobian(
         part = first_order_report(problem, pts, method, eps, thresholds, budget)
         part = explain_claims(part, problem, pts, prove, seed)
         checks += [replace(c, output=k) for c in part.checks]
-        formulas += [replace(f, label=f"df{k}/{f.label[2:]}") for f in part.formulas]
-        diagnoses += [replace(d, output=k) for d in part.diagnoses]
-        proofs += [replace(p, output=k) for p in part.proofs]
+        formulas += [replace(f, label=f"df{k}/{f.label[2:]}") for f in part.subject.formulas]
+        diagnoses += [replace(d, output=k) for d in part.subject.diagnoses]
+        proofs += [replace(p, output=k) for p in part.subject.proofs]
     return Report(command="expr", method=method, thresholds=thresholds, checks=tuple(checks),
-                  counts=count_statuses([c.status for c in checks]), formulas=tuple(formulas),
-                  diagnoses=tuple(diagnoses), proofs=tuple(proofs),
-                  outputs=tuple(p.expression.text.strip() for p in problems))
+                  counts=count_statuses([c.status for c in checks]),
+                  subject=ExpressionSubject(tuple(formulas), outputs=tuple(p.expression.text.strip() for p in problems),
+                                            diagnoses=tuple(diagnoses), proofs=tuple(proofs)))
