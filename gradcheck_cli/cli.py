@@ -129,7 +129,7 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
 # ------------------------------------------------------------------ commands
 @app.command("expr")
 def expr_command(
-    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)".', show_default=False)],
+    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)", or a vector "[f1, f2, ...]" (its Jacobian).', show_default=False)],
     at: AtOpt = None,
     points: PointsOpt = None,
     seed: SeedOpt = 0,
@@ -157,6 +157,9 @@ def expr_command(
     Rows the fast float64 check cannot decide (unresolved, overflow, a stencil across a
     pole or a kink, a formula that loses digits in float64) are re-judged exactly with
     mpmath at rising precision (up to 4096 digits, 10 s), marked * in the table.
+    Decimal constants are exact (0.1 is 1/10). A failing --grad claim gets a diagnosis
+    (the derivative, the difference, the classic mistake); --prove adds a symbolic proof.
+    A vector "[f1, f2]" is checked as a Jacobian, --grad "[[df1/dx, df1/dy], [...]]".
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
