@@ -237,3 +237,39 @@ def test_overflow_points_pass_quietly_with_every_method(cli, args, method):
                                          ("2**70", "1180591620717411303424")])
 def test_exact_decimals_are_shown_as_decimals(text, shown):
     assert ex.display(ex.parse(text).expr) == shown
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FORMS = [  # (f, its derivative) with a decimal coefficient c, and f in mpmath
+    ("{c}*x**3", "3*{c}*x**2", lambda c, x: c * x**3),
+    ("exp({c}*x)", "{c}*exp({c}*x)", lambda c, x: mp.exp(c * x)),
+    ("log({c}*x)", "1/x", lambda c, x: mp.log(c * x)),
+    ("sin({c}*x)", "{c}*cos({c}*x)", lambda c, x: mp.sin(c * x)),
+    ("sqrt({c}*x**2 + 1)", "{c}*x/sqrt({c}*x**2 + 1)", lambda c, x: mp.sqrt(c * x**2 + 1)),
+    ("x/({c} + x)", "{c}/({c} + x)**2", lambda c, x: x / (c + x)),
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(form=st.sampled_from(_FORMS), mantissa=st.integers(1, 999), exponent=st.integers(-30, 30),
+       x_exp=st.integers(-300, 300), wrong=st.sampled_from(["1", "2", "-1", "(1 + 1e-30)"]))
+def test_right_passes_and_factor_2_or_sign_fails_at_any_scale(form, mantissa, exponent, x_exp, wrong):
+    """A correct claim passes and one off by 2 or by a sign fails, whatever the scale of
+    the constant and of the point; a claim off by 1e-30 (relative) passes.  A point is
+    refused (exit 2) only where f is beyond any range (exp of 1e300)."""
+    from gradcheck_cli.errors import DomainError
+
+    c = f"{mantissa}e{exponent}"
+    f, d, f_mp = form[0].format(c=c), form[1].format(c=c), form[2]
+    try:
+        report = check_expression(f, at=[f"1e{x_exp}"], grads=[f"{wrong}*({d})"])
+    except DomainError:
+        with mp.workdps(60):
+            value = f_mp(mp.mpf(c), mp.mpf(float(f"1e{x_exp}")))
+            assert abs(value) > mp.mpf("1e100000"), (f, x_exp, value)
+        return
+    (check,) = report.checks
+    want = "pass" if wrong in ("1", "(1 + 1e-30)") else "fail"
+    assert check.status.value == want, (f, c, x_exp, wrong, check)
