@@ -136,8 +136,9 @@ def expression_points(
             vals = F(pts.T)
         for p, col in zip(pts, vals.T):
             labelled = [(f"f = {ex.display(problem.expression.expr)}", problem.expression.expr, col[0])]
-            labelled += [(f"d/d{v} = {ex.display(d)}", d, dv)
-                         for v, d, dv in zip(problem.wrt, problem.derivatives, col[1:])]
+            # beyond the first partials (a Hessian's, a Jacobian's other outputs): the formula
+            labelled += [(f"d/d{problem.wrt[k]} = {ex.display(d)}" if k < len(problem.wrt) else ex.display(d), d, dv)
+                         for k, (d, dv) in enumerate(zip(problem.derivatives, col[1:]))]
             for label, e, value in labelled:
                 if not np.isfinite(value):
                     kind, shown = ex.exact_value(e, names, p)
@@ -219,7 +220,8 @@ def prepare_hessian(problem: ExpressionProblem, hessian: Sequence[str] = ()) -> 
 
 
 def hessian_points(hp: HessianProblem, points: int | None = None, seed: int = 0) -> np.ndarray:
-    """Points where f, its first partials and the checked second partials are finite."""
+    """Points where f, its first partials and the checked second partials are defined
+    (exactly: float64 may overflow there, the referee decides those rows)."""
     from dataclasses import replace
 
     from . import expression as ex
@@ -227,12 +229,13 @@ def hessian_points(hp: HessianProblem, points: int | None = None, seed: int = 0)
 
     problem = hp.problem
     extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
-    pts = expression_points(extended, points, seed)
-    bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
-    if len(bad):
-        j, p = bad[0]
-        raise DomainError(
-            f"point {point_text(problem.names, pts[p])} is outside the domain: "
-            f"{entry_label(*hp.pairs[j])} = {ex.display(hp.truth[j])} is not real and finite there"
-        )
+    pts = expression_points(extended, points, seed, exact=True)
+    with np.errstate(all="ignore"):
+        bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
+    for j, p in bad:
+        if ex.exact_value(hp.truth[j], problem.names, pts[p])[0] != "finite":
+            raise DomainError(
+                f"point {point_text(problem.names, pts[p])} is outside the domain: "
+                f"{entry_label(*hp.pairs[j])} = {ex.display(hp.truth[j])} is not real and finite there"
+            )
     return pts

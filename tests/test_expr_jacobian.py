@@ -85,3 +85,9 @@ def test_outputs_with_different_variables_share_the_points():
 def test_bad_vector_input_exits_2(cli, args, message):
     r = cli("expr", *args)
     assert r.code == 2 and r.err.startswith(message), r.err
+
+
+@pytest.mark.parametrize("text, at", [("[x, log(x)]", "-1"), ("[x, y*log(x)]", "x=-1,y=1"), ("[log(x), x]", "-1")])
+def test_every_output_must_be_defined_at_the_point(cli, text, at):
+    r = cli("expr", text, "--at", at)
+    assert r.code == 2 and "outside the domain" in r.err and "log(x)" in r.err, r.err
