@@ -103,6 +103,29 @@ def prepare_expression(
     )
 
 
+def claim_rows(grads: Sequence[str], outputs: int, wrt: Sequence[str]) -> list[list[str]]:
+    """``--grad`` as one row of claims per output: one matrix ``[[...], ...]``, or one
+    ``[...]`` row per output; ``[]`` rows when nothing is claimed."""
+    if not grads:
+        return [[] for _ in range(outputs)]
+    from . import expression as ex
+
+    rows = ex.split_vector(grads[0], nested=True) if len(grads) == 1 else None
+    if rows is None:
+        rows = [ex.split_vector(g) for g in grads]
+        if any(r is None for r in rows):
+            raise OptionError('--grad for a vector expression is a matrix: "[[df1/dx, df1/dy], [df2/dx, df2/dy]]"')
+    if len(rows) != outputs:
+        raise OptionError(f"--grad: {len(rows)} row{'s' if len(rows) != 1 else ''} of derivatives for "
+                          f"{outputs} outputs")
+    for k, row in enumerate(rows, 1):
+        if len(row) != len(wrt):
+            raise OptionError(f"--grad: row {k} has {len(row)} derivative{'s' if len(row) != 1 else ''}, "
+                              f"but there {'is' if len(wrt) == 1 else 'are'} {len(wrt)} variable"
+                              f"{'s' if len(wrt) != 1 else ''} ({', '.join(wrt)})")
+    return [[f"{v}={c}" for v, c in zip(wrt, row)] for row in rows]
+
+
 def point_text(names: Sequence[str], point: np.ndarray) -> str:
     """``x=1.5, y=2`` for a point given as coordinates in the order of ``names``."""
     return point_label(dict(zip(names, (float(v) for v in point))))

@@ -20,8 +20,8 @@ from ..choices import Method
 from ..diagnosis import TAYLOR_NEAR_KINK
 from ..errors import OptionError
 from ..finite_diff import default_step, estimate_gradient, validate_step
-from ..problem import (ExpressionProblem, HessianProblem, expression_points, gradient_exprs, hessian_points,
-                       prepare_expression, prepare_hessian)
+from ..problem import (ExpressionProblem, HessianProblem, claim_rows, expression_points, gradient_exprs,
+                       hessian_points, prepare_expression, prepare_hessian)
 from ..points import parse_names
 from ..referee import Budget, judge_expression, judge_rows
 from ..results import Check, ExpressionSubject, Formula, Report, TaylorAt, count_statuses
@@ -111,6 +111,8 @@ def check_expression(
     return report
 
 
+#: wall-clock budget for the diagnoses and proofs of one command (sympy), in seconds
+EXPLAIN_SECONDS = 8.0
 _PROVE_NEEDS_CLAIMS = "--prove proves claimed first derivatives: give them with --grad (not with --order 2)"
 
 
@@ -151,20 +153,26 @@ def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, 
     done only here, so a passing check without ``--prove`` pays nothing."""
     from ..verdict import Status
 
+    import time
+
     names, f = problem.names, problem.expression.expr
     failing = {c.name: c.point for c in reversed(report.checks) if c.status is Status.FAIL}
+    todo = [(v, c, t, d) for v, c, t, d in zip(problem.wrt, problem.claimed, problem.claimed_text,
+                                                problem.derivatives) if c is not None and (prove or v in failing)]
+    # one budget for the command, shared fairly: the time left over the items left
+    end = time.monotonic() + EXPLAIN_SECONDS
     diagnoses, proofs = [], []
-    for v, claim, text, truth in zip(problem.wrt, problem.claimed, problem.claimed_text, problem.derivatives):
-        if claim is None:
-            continue
+    for k, (v, claim, text, truth) in enumerate(todo):
         if v in failing:
             from ..expression.diagnose import diagnose
 
-            diagnoses.append(diagnose(f, v, claim, text, names, failing[v]))
+            share = (end - time.monotonic()) / ((len(todo) - k) * (2 if prove else 1))
+            diagnoses.append(diagnose(f, v, claim, text, names, failing[v], seconds=share))
         if prove:
             from ..expression.prove import prove as prove_claim
 
-            proofs.append(prove_claim(claim, truth, v, names, [list(p) for p in pts], seed))
+            share = (end - time.monotonic()) / (len(todo) - k)
+            proofs.append(prove_claim(claim, truth, v, names, [list(p) for p in pts], seed, seconds=share))
     return replace(report, subject=replace(report.subject, diagnoses=tuple(diagnoses), proofs=tuple(proofs)))
 
 
@@ -223,27 +231,6 @@ def _with_taylor(report: Report, tests: Sequence, names: Sequence[str], pts: np.
 # `expr "[f1, f2, ...]"`: every output checked as a scalar expr at the same points, one budget.
 
 
-def _claim_rows(grads: Sequence[str], outputs: int, wrt: Sequence[str]) -> list[list[str]]:
-    """``--grad`` as one row of claims per output: one matrix ``[[...], ...]``, or one
-    ``[...]`` row per output; ``[]`` rows when nothing is claimed."""
-    if not grads:
-        return [[] for _ in range(outputs)]
-    rows = ex.split_vector(grads[0], nested=True) if len(grads) == 1 else None
-    if rows is None:
-        rows = [ex.split_vector(g) for g in grads]
-        if any(r is None for r in rows):
-            raise OptionError('--grad for a vector expression is a matrix: "[[df1/dx, df1/dy], [df2/dx, df2/dy]]"')
-    if len(rows) != outputs:
-        raise OptionError(f"--grad: {len(rows)} row{'s' if len(rows) != 1 else ''} of derivatives for "
-                          f"{outputs} outputs")
-    for k, row in enumerate(rows, 1):
-        if len(row) != len(wrt):
-            raise OptionError(f"--grad: row {k} has {len(row)} derivative{'s' if len(row) != 1 else ''}, "
-                              f"but there {'is' if len(wrt) == 1 else 'are'} {len(wrt)} variable"
-                              f"{'s' if len(wrt) != 1 else ''} ({', '.join(wrt)})")
-    return [[f"{v}={c}" for v, c in zip(wrt, row)] for row in rows]
-
-
 def check_jacobian(
     outputs: Sequence[str],
     *,
@@ -275,7 +262,7 @@ def check_jacobian(
         wrt_names = variables
     else:
         wrt_names = parse_names(wrt, "--wrt") if isinstance(wrt, str) else list(wrt)
-    rows = _claim_rows(grads, len(outputs), wrt_names)
+    rows = claim_rows(grads, len(outputs), wrt_names)
     problems = [prepare_expression(text, at, row, wrt_names, others=variables) for text, row in zip(outputs, rows)]
     if len({p.names for p in problems}) != 1:  # a variable known only from --at in one output
         names = tuple(sorted({n for p in problems for n in p.names}))

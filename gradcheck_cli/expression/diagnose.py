@@ -228,7 +228,10 @@ def diagnose(f: sp.Expr, name: str, claim: sp.Expr, claim_text: str, names: Sequ
     difference, note = bounded_simplify(raw, seconds=seconds / 3)
     if difference is None or difference.has(sp.Piecewise) or sp.count_ops(difference) > sp.count_ops(raw):
         difference = raw  # simplify's Piecewise forms of sign/abs read worse than the difference itself
-    kind, message = "gave_up", f"gave up classifying the mistake after {seconds:g} s"
+    kind, message = "gave_up", f"gave up classifying the mistake after {max(seconds, 0):.2g} s"
+    if seconds <= 0:
+        return Diagnosis(wrt=name, claim=claim_text, truth=display(truth), difference=display(difference),
+                         kind=kind, message=message, note=note)
     try:
         with time_limit(seconds):
             if difference.is_Number and difference != 0:

@@ -81,6 +81,8 @@ def prove(claim: sp.Expr, truth: sp.Expr, wrt: str, names: Sequence[str], points
     """Prove or disprove ``claim == truth`` identically (module doc), within ``seconds``."""
     candidates = _candidates(names, points, seed)
     try:
+        if seconds <= 0:
+            raise TimeLimit
         with time_limit(seconds):
             # sigmoid and softplus in elementary functions, which simplify knows
             claim_e, truth_e = (e.rewrite([sigmoid, softplus], sp.exp) for e in (claim, truth))
