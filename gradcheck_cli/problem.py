@@ -133,7 +133,7 @@ def point_text(names: Sequence[str], point: np.ndarray) -> str:
 
 def expression_points(
     problem: ExpressionProblem, points: int | None = None, seed: int = 0, option: str = "--at",
-    exact: bool = False,
+    exact: bool = False, labels: Sequence[str] = (),
 ) -> np.ndarray:
     """The points to check, shape ``(P, len(names))``: ``--at`` ones (``problem.at``), else
     ``points`` random ones (default 3; with ``--at`` too: both).
@@ -144,7 +144,8 @@ def expression_points(
     is infinite or not real, never because float64 overflows or underflows on the way
     (``exp(x)`` at 710, ``x/(x+y)`` at 1e-310).  Without it (``sweep``, ``descend``, which
     compute in float64) float64 must hold every value.  DomainError says which value
-    fails and why.  ``option`` names the option the points come from (``--at``, ``--x0``).
+    fails and why.  ``option`` names the option the points come from (``--at``, ``--x0``);
+    ``labels`` name the derivatives beyond the first partials (``d2/dx2``) in messages.
     """
     from . import expression as ex
     from .points import parse_at
@@ -160,7 +161,8 @@ def expression_points(
         for p, col in zip(pts, vals.T):
             labelled = [(f"f = {ex.display(problem.expression.expr)}", problem.expression.expr, col[0])]
             # beyond the first partials (a Hessian's, a Jacobian's other outputs): the formula
-            labelled += [(f"d/d{problem.wrt[k]} = {ex.display(d)}" if k < len(problem.wrt) else ex.display(d), d, dv)
+            names_of = [f"d/d{v}" for v in problem.wrt] + list(labels)
+            labelled += [(f"{names_of[k]} = {ex.display(d)}" if k < len(names_of) else ex.display(d), d, dv)
                          for k, (d, dv) in enumerate(zip(problem.derivatives, col[1:]))]
             for label, e, value in labelled:
                 if not np.isfinite(value):
@@ -252,7 +254,8 @@ def hessian_points(hp: HessianProblem, points: int | None = None, seed: int = 0)
 
     problem = hp.problem
     extended = replace(problem, derivatives=problem.derivatives + tuple(hp.rows.values()) + hp.truth)
-    pts = expression_points(extended, points, seed, exact=True)
+    labels = [f"d/d{a}" for a in hp.rows] + [entry_label(*pair) for pair in hp.pairs]
+    pts = expression_points(extended, points, seed, exact=True, labels=labels)
     with np.errstate(all="ignore"):
         bad = np.argwhere(~np.isfinite(ex.compile_many(hp.truth, problem.names)(pts.T)))
     for j, p in bad:

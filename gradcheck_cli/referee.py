@@ -134,6 +134,16 @@ class RefereeResult:
     digits: int
     kink: bool = False
     lossy_formula: bool = False
+    #: (analytic, numeric) as text where float64 cannot hold them (2.2e+308 shows as inf,
+    #: 1e-345 as 0), None where it can
+    beyond: tuple[str | None, str | None] | None = None
+
+
+def _beyond(*values) -> tuple[str | None, str | None] | None:
+    """Text of the values that float64 cannot hold (over- or underflow), None for the others."""
+    texts = tuple(mp.nstr(v, 10) if mp.isfinite(v) and v != 0 and not _FLOAT_MIN <= abs(v) <= _FLOAT_MAX else None
+                  for v in values)
+    return texts if any(texts) else None
 
 
 def _f(x) -> float:
@@ -309,13 +319,13 @@ def referee(
         status = [Status.PASS, Status.WARN, Status.FAIL, Status.KINK, Status.UNRESOLVED][code]
         if status is not Status.UNRESOLVED:
             return RefereeResult(_f(a), _f(t_used), _f(n), _f(en), _f(ea + e_used), rel, status, Reason.NONE, d2,
-                                 lossy_formula=lossy)
+                                 lossy_formula=lossy, beyond=_beyond(a, n))
         if last:
             reason = Reason.PRECISION_CAP if capped else Reason.TIME_CAP
             if mp.isnan(t_used):
                 reason = Reason.NUMERIC_NONFINITE
             return RefereeResult(_f(a), _f(t_used), _f(n), _f(en), _f(ea + e_used), rel, Status.UNRESOLVED, reason,
-                                 d2, lossy_formula=lossy)
+                                 d2, lossy_formula=lossy, beyond=_beyond(a, n))
         prev, digits, prev_n = cur, d2, (n, en)
 
 
@@ -395,6 +405,7 @@ class ExprVerdicts:
     digits: np.ndarray  # 0 where float64 decided
     lossy: np.ndarray  # bool
     floor: np.ndarray
+    beyond: np.ndarray  # object: RefereeResult.beyond (texts of values float64 cannot hold) or None
 
 
 def judge_expression(
@@ -443,6 +454,7 @@ def judge_expression(
     reason = res.reasons.copy()
     digits = np.zeros(analytic.shape, dtype=int)
     lossy = np.zeros(analytic.shape, dtype=bool)
+    beyond = np.full(analytic.shape, None, dtype=object)
     # Rows whose screen values are settled (20 of 40 digits survive cancellation,
     # float64 holds them) are decided by those exact values at once, unless the float64
     # difference is too far from the claim to show beside the verdict (then the full
@@ -472,11 +484,12 @@ def judge_expression(
             r = referee(compiled[j], list(pts[p]), cols[j], thresholds, analytic64=float(analytic64[p, j]),
                         switches=switches, budget=budget, until=budget.share(len(todo) - k))
             status[p, j], reason[p, j], digits[p, j], lossy[p, j] = r.status, r.reason, r.digits, r.lossy_formula
+            beyond[p, j] = r.beyond
             if r.status is Status.KINK:
                 continue  # the float64 row stays as evidence; the status says kink
             analytic[p, j], numeric[p, j], error[p, j], rel[p, j] = r.analytic, r.numeric, r.error, r.rel
     return ExprVerdicts(analytic=analytic, numeric=numeric, error=error, rel=rel, status=status, reason=reason,
-                        digits=digits, lossy=lossy, floor=res.floor)
+                        digits=digits, lossy=lossy, floor=res.floor, beyond=beyond)
 
 
 

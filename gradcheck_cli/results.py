@@ -155,6 +155,9 @@ class Check:
     lossy_formula: bool = False
     #: expr of a vector [f1, f2, ...]: which output (1-based) this partial is of
     output: int | None = None
+    #: expr: (analytic, numeric) as text where float64 cannot hold the exact values
+    #: (exp(x) at 710 is 2.233994905e+308, not inf), None where it can
+    exact_text: tuple[str | None, str | None] | None = None
 
     @property
     def label(self) -> str:
@@ -187,6 +190,10 @@ class Check:
             d["digits"] = self.digits
         if self.lossy_formula:
             d["lossy_formula"] = True
+        if self.exact_text is not None:
+            for key, text in zip(("analytic_exact", "numeric_exact"), self.exact_text):
+                if text is not None:
+                    d[key] = text
         return d
 
 

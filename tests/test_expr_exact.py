@@ -273,3 +273,12 @@ def test_right_passes_and_factor_2_or_sign_fails_at_any_scale(form, mantissa, ex
     (check,) = report.checks
     want = "pass" if wrong in ("1", "(1 + 1e-30)") else "fail"
     assert check.status.value == want, (f, c, x_exp, wrong, check)
+
+
+def test_values_beyond_float64_are_shown_exactly(cli):
+    r = cli("expr", "exp(x)", "--at", "710")
+    assert "2.233994766e+308" in r.out and "inf" not in r.out
+    (check,) = json.loads(cli("expr", "exp(x)", "--at", "710", "--format", "json").out)["checks"]
+    assert check["analytic"] is None and abs(mp.mpf(check["analytic_exact"]) / mp.exp(710) - 1) < 1e-9
+    r = cli("expr", "x*exp(-x)", "--at", "800")
+    assert "-2.930631793e-345" in r.out

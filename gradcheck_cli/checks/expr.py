@@ -34,7 +34,7 @@ def _rows(v, names, pts, entries) -> tuple:
         Check(name=e, analytic=float(v.analytic[p, j]), numeric=float(v.numeric[p, j]), rel_error=float(v.rel[p, j]),
               status=v.status[p, j], floor=float(v.floor[p, j]), point={n: float(x) for n, x in zip(names, pts[p])},
               error=float(v.error[p, j]), reason=v.reason[p, j].value, digits=int(v.digits[p, j]) or None,
-              lossy_formula=bool(v.lossy[p, j]))
+              lossy_formula=bool(v.lossy[p, j]), exact_text=v.beyond[p, j])
         for p in range(len(pts))
         for j, e in enumerate(entries)
     )

@@ -120,7 +120,9 @@ def _expression_rows(report: Report, floor: bool, digits: int, point: bool):
     for c in report.checks:
         label = point_label(c.point or {})
         cells = [Text(label if label != previous else "")] if point else []
-        cells += [Text(c.name), fmt_value(c.analytic, digits), fmt_value(c.numeric, digits), fmt_error(c.rel_error)]
+        exact = c.exact_text or (None, None)  # values beyond float64's range, as the referee computed them
+        cells += [Text(c.name), exact[0] or fmt_value(c.analytic, digits), exact[1] or fmt_value(c.numeric, digits),
+                  fmt_error(c.rel_error)]
         cells += [fmt_error(c.error)] if floor else []
         rows.append((label, cells + [status_text(c.status, bool(c.digits))]))
         previous = label
