@@ -58,8 +58,9 @@ def row_notes(checks: Sequence[Check]) -> list[Text]:
         if c.status is Status.UNRESOLVED and c.reason:
             lines.append(Text(f"unresolved {c.label}: ", style="yellow") + Text(reason_text(c)))
         if c.lossy_formula:
-            lines.append(Text(f"note {c.label}: the analytic formula loses digits in float64 here; "
-                              "judged by its exact value", style="dim"))
+            why = ("its value is beyond float64's range here" if c.exact_text and c.exact_text[0]
+                   else "the analytic formula loses digits in float64 here")
+            lines.append(Text(f"note {c.label}: {why}; judged by its exact value", style="dim"))
     digits = [c.digits for c in checks if c.digits]
     if digits:
         lines.append(Text(f"* decided in extended precision (mpmath, up to {max(digits)} digits)", style="dim"))
