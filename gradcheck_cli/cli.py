@@ -113,16 +113,14 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
     if junit is not None:
         _write_junit(report, junit)
     code = ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
-    try:
-        if fmt is Format.JSON:
-            sys.stdout.write((to_json or view.to_json)(report) + "\n")
-        elif show is None:
-            view.render(report, view.make_console(), quiet=quiet)
-        else:
-            show(report, view.make_console())
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
-        _silence_stdout()
+    # a closed or full stdout never changes the code: see streams.GuardedStdout
+    if fmt is Format.JSON:
+        sys.stdout.write((to_json or view.to_json)(report) + "\n")
+    elif show is None:
+        view.render(report, view.make_console(), quiet=quiet)
+    else:
+        show(report, view.make_console())
+    sys.stdout.flush()
     raise typer.Exit(code)
 
 
@@ -529,38 +527,76 @@ def _dash_values(command, args: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to the contract's exit codes in this one place.
 
-    A closed stdout (``gradcheck ... | head -1``) keeps the verdict's exit code and
-    prints nothing on stderr (see ``_finish``).
+    stdout is guarded for the run (``streams``): a closed, cut or full stdout keeps the
+    verdict's exit code, and a closed one prints nothing on stderr.  On exit 2 under
+    ``--format json`` stdout carries one JSON error document as well as the stderr line.
     """
-    from .errors import InputError
+    from .streams import guarded_streams
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
+    with guarded_streams() as out:
+        code, message = _run_mapped(args)
+        if code == ExitCode.BAD_INPUT and _wants_json(args):
+            import json
+
+            doc = {"command": _command_name(args), "status": "error", "error": message}
+            out.write(json.dumps(doc, indent=2) + "\n")
+        out.flush()
+        if out.lost is not None and not out.closed_pipe:
+            sys.stderr.write(f"error: cannot write the report to stdout: {out.lost} "
+                             "(the exit code is still the verdict's)\n")
+    raise SystemExit(int(code or 0))
+
+
+def _run_mapped(args: list[str]) -> tuple[int, str]:
+    """Run the app; (exit code, the error message written to stderr, or "")."""
+    from .errors import InputError
+
+    message = ""
     try:
         code = _run(args)
     except InputError as exc:
-        _error_line(str(exc), exc.detail())
+        message = str(exc)
+        _error_line(message, exc.detail())
         code = ExitCode.BAD_INPUT
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
-        _error_line("aborted")
+        message = "aborted"
+        _error_line(message)
         code = ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except Exception as exc:  # click usage errors (bad option value, missing argument)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            _error_line(_usage_message(exc))
+            message = _usage_message(exc)
+            _error_line(message)
             code = ExitCode.BAD_INPUT
         else:
             if os.environ.get("GRADCHECK_DEBUG"):
                 raise
-            _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
+            message = f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)"
+            _error_line(message)
             code = ExitCode.INTERNAL_ERROR
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
-        _silence_stdout()
-    raise SystemExit(int(code or 0))
+    return code, message
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--format json`` (read from the words, since
+    the error may have stopped the parse before the option was read)."""
+    for k, word in enumerate(args):
+        if word == "--":
+            break
+        if word == "--format" and k + 1 < len(args) and args[k + 1].lower() == "json":
+            return True
+        if word.lower() == "--format=json":
+            return True
+    return False
+
+
+def _command_name(args: list[str]) -> str | None:
+    names = {c.name for c in app.registered_commands}
+    return args[0] if args and args[0] in names else None
 
 
 def _run(args: list[str]):
@@ -580,17 +616,6 @@ def _run(args: list[str]):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
         return group(args=args, prog_name="gradcheck", standalone_mode=False)
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe: send what is left to /dev/null, so that the flush at exit
-    prints no 'Exception ignored ... BrokenPipeError' on stderr."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def _usage_message(exc) -> str:

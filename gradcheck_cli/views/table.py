@@ -73,10 +73,25 @@ def make_console(file: IO[str] | None = None, width: int | None = None, stderr: 
     """
     console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False,
                       emoji=False)
-    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 120
+    if width is None and _columns() is None:  # COLUMNS unset, 0 or not a number
+        console.width = 120 if not console.is_terminal else max(console.size.width, MIN_WIDTH)
+    elif console.width < MIN_WIDTH:
+        console.width = MIN_WIDTH
     console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     return console
+
+
+#: narrowest layout we print: below it numbers would be cut (COLUMNS=5 gets this width)
+MIN_WIDTH = 40
+
+
+def _columns() -> int | None:
+    """``COLUMNS`` as a positive number of columns, else None (``COLUMNS=0`` is no width)."""
+    try:
+        value = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _broken_pipe() -> None:
