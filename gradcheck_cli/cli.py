@@ -62,7 +62,7 @@ def _root(
 # ------------------------------------------------------------------ shared options
 AtOpt = Annotated[Optional[List[str]], typer.Option("--at", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
 PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, help="Number of random points (default 3 when no --at).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random points and data.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed for random points and data.")]
 GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, e.g. x,y (default: all, sorted).")]
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
@@ -79,7 +79,7 @@ LossOpt = Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce:
 MeanOpt = Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")]
 InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")]
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
-HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
+HvpOpt = Annotated[int, typer.Option("--hvp", min=0, max=1000, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a random direction (JSON: taylor_order).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
 
