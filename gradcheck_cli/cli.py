@@ -524,6 +524,30 @@ def _dash_values(command, args: list[str]) -> list[str]:
     return out
 
 
+def _refuse_repeats(command, args: list[str]) -> None:
+    """An option that takes one value given twice (``--junit a --junit b``) is bad input:
+    click would silently keep the last one."""
+    from .errors import OptionError
+
+    options = [p for p in command.params if getattr(p, "param_type_name", "") == "option"]
+    valued = [p for p in options if not getattr(p, "is_flag", False) and not getattr(p, "count", False)]
+    single = {opt: p.opts[0] for p in valued if not getattr(p, "multiple", False)
+              for opt in (*p.opts, *p.secondary_opts)}
+    takes_value = {opt for p in valued for opt in p.opts}
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            break
+        name = word.split("=", 1)[0] if word.startswith("--") else word
+        if name in single:
+            if single[name] in seen:
+                raise OptionError(f"option '{single[name]}' given more than once (it takes one value)")
+            seen.add(single[name])
+        i += 2 if word in takes_value else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to the contract's exit codes in this one place.
 
@@ -613,6 +637,7 @@ def _run(args: list[str]):
         args = ["--help"]
     elif args[0] in getattr(group, "commands", {}):
         args = args[:1] + _dash_values(group.commands[args[0]], args[1:])
+        _refuse_repeats(group.commands[args[0]], args[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
         return group(args=args, prog_name="gradcheck", standalone_mode=False)
