@@ -339,7 +339,7 @@ class Report:
     function: FunctionSubject | None = None
     layer: LayerSubject | None = None
     sanity: tuple[SanityItem, ...] = ()
-    cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
+    cost_check: CostCheck | None = None  # net --impl (not in ``counts``; its status counts in ``status``)
     # extras
     order: int = 1
     mode: Mode | None = None
@@ -360,9 +360,9 @@ class Report:
 
     @property
     def status(self) -> Status:
-        """The worst verdict over every component (kink counts as pass)."""
+        """The worst verdict over every component and the cost check (kink counts as pass)."""
         seen = [Status(k) for k in ("fail", "warn", "unresolved") if self.counts.get(k, 0)]
-        return worst(seen)
+        return worst(seen + ([self.cost_check.status] if self.cost_check is not None else []))
 
     @property
     def passed(self) -> bool:

@@ -175,7 +175,7 @@ def check_network(
         ]
     hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
     checks = tuple(extra_checks) + verdict.checks
-    extra = [c.status for c in extra_checks] + ([compared.status] if compared is not None else [])
+    extra = [c.status for c in extra_checks]  # the cost check is separate: not in the summary
     all_counts = merge_counts(counts + [count_statuses(extra)])
     report = Report(
         command="net", method=Method.CENTRAL, thresholds=thresholds, checks=checks, counts=all_counts,
