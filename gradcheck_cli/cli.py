@@ -443,7 +443,7 @@ def descend_command(
     x0: Annotated[str, typer.Option("--x0", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
     lr: Annotated[float, typer.Option("--lr", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm |grad f| < tol.")] = 1e-5,
-    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps.")] = 10_000,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps (at most 100000).")] = 10_000,
     format: FormatOpt = Format.TABLE,
     quiet: QuietOpt = False,
 ) -> None:

@@ -28,8 +28,9 @@ def render_descent(result, console: Console, quiet: bool = False) -> None:
         for k in result.shown_iterations():
             if k != previous + 1:
                 table.add_row("…", *([""] * (len(result.names) + 2)))
-            table.add_row(str(k), *(fmt_value(v) for v in result.xs[k]), fmt_value(float(result.fs[k])),
-                          fmt_error(float(result.steps[k - 1])) if k else "")
+            r = result.row(k)
+            table.add_row(str(k), *(fmt_value(v) for v in result.xs[r]), fmt_value(float(result.fs[r])),
+                          fmt_error(result.step(k)) if k else "")
             previous = k
         console.print(table)
         console.print(Text(f"lr {result.lr:g}, tol {result.tol:g}, max-iter {result.max_iter}: "
