@@ -81,7 +81,8 @@ InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NA
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
 HvpOpt = Annotated[int, typer.Option("--hvp", min=0, max=1000, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a random direction (JSON: taylor_order).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and the worst entry when one did not pass).")]
+ProgressOpt = Annotated[Optional[bool], typer.Option("--progress/--no-progress", show_default=False, help="Progress on stderr: default a bar on a terminal after 1 s and, off a terminal, a line every 10 s once a check has run 10 s; --progress from the start; --no-progress never.")]
 
 
 def _junit_path(value: Optional[str]) -> Optional[str]:
@@ -194,6 +195,7 @@ def net_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Gradient-check a two-layer network (or deeper), built in or yours, block by block.
 
@@ -222,7 +224,7 @@ def net_command(
     from .checks.net import check_network
     from .views.progress import DelayedProgress
 
-    with DelayedProgress("checking parameters") as progress:
+    with DelayedProgress("checking parameters", show=progress_) as progress:
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
             impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
@@ -287,6 +289,7 @@ def func_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Check your function's gradient at every entry of x (gradcheck_naive on the command line).
 
@@ -299,7 +302,7 @@ def func_command(
     from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
-    with DelayedProgress("checking x") as progress:
+    with DelayedProgress("checking x", show=progress_) as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
@@ -330,6 +333,7 @@ def layer_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Check a layer's backward pass (CS231n style) against the numeric vector-Jacobian product.
 
@@ -346,7 +350,7 @@ def layer_command(
     from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
-    with DelayedProgress("checking the layer") as progress:
+    with DelayedProgress("checking the layer", show=progress_) as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
             seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress,
@@ -446,6 +450,7 @@ def descend_command(
     max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps (at most 100000).")] = 10_000,
     format: FormatOpt = Format.TABLE,
     quiet: QuietOpt = False,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Gradient descent with sympy's gradient, the course way.
 
@@ -458,7 +463,7 @@ def descend_command(
     from .views import descent as view
     from .views.progress import DelayedProgress
 
-    with DelayedProgress("descending") as bar:
+    with DelayedProgress("descending", show=progress_) as bar:
         result = run_descent(expression, x0=x0, lr=lr, tol=tol, max_iter=max_iter,
                              progress=lambda k, f, step: bar(k, max_iter))
     _finish(result, format, quiet, show=lambda r, console: view.render_descent(r, console, quiet=quiet),
