@@ -219,13 +219,39 @@ def _entry_table(checks: Sequence[Check], floor: bool = True, digits: int = 10) 
     return table
 
 
-def _print_fitting(console: Console, tables: Sequence[Table]) -> int:
-    """Print the first table that fits the console (else the last); its position."""
+def _print_fitting(console: Console, tables: Sequence[Table], stacked: Table | None = None) -> int:
+    """Print the first table that fits the console; its position.  When none fits,
+    ``stacked`` (two lines per row) is printed if given, else the last table."""
     for k, table in enumerate(tables):
-        if _fits(console, table) or k == len(tables) - 1:
+        if _fits(console, table) or (k == len(tables) - 1 and stacked is None):
             console.print(table)
             return k
-    return -1
+    console.print(stacked)
+    return len(tables) - 1
+
+
+def _stacked_block_table(report: Report) -> Table:
+    """The block table for a narrow terminal: block over status, max rel error over the
+    worst entry."""
+    table = _new_table()
+    for col in ("block", "max rel error\nworst entry"):
+        table.add_column(col, justify="left", no_wrap=True)
+    for b in report.blocks:
+        worst = "-" if b.worst_index is None else entry_label(b.name, b.worst_index)
+        table.add_row(Text(b.name) + Text("\n") + status_text(b.status), Text(fmt_error(b.max_rel_error) + "\n" + worst))
+    return table
+
+
+def _stacked_entry_table(checks: Sequence[Check], digits: int = 7) -> Table:
+    """The entry table for a narrow terminal: two lines per entry (entry over status,
+    analytic over numeric), so that no number is cut."""
+    table = _new_table()
+    for col, justify in (("entry", "left"), ("analytic\nnumeric", "right"), ("rel error", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for c in checks:
+        who = Text(c.label) + Text("\n") + status_text(c.status, bool(c.digits))
+        table.add_row(who, f"{fmt_value(c.analytic, digits)}\n{fmt_value(c.numeric, digits)}", fmt_error(c.rel_error))
+    return table
 
 
 _SEVERITY = {Status.FAIL: 3, Status.UNRESOLVED: 2, Status.WARN: 2, Status.PASS: 0, Status.KINK: 0}
@@ -414,14 +440,16 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
     floor_left_out = False
     if report.blocks:
         _print_fitting(console, [_block_table(report), _block_table(report, shape=False),
-                                 _block_table(report, shape=False, checked=False)])
+                                 _block_table(report, shape=False, checked=False)],
+                       stacked=_stacked_block_table(report))
         names = {b.name for b in report.blocks}
         entries = [c for c in report.checks if c.name in names]
         shown = entries if report.shown is None else entries[: report.shown]
         rows = [c for c in report.checks if c.name not in names] + shown
         if rows:
             console.print(Text("worst entries", style="bold"))
-            k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS])
+            k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS],
+                               stacked=_stacked_entry_table(rows))
             floor_left_out = not _LAYOUTS[k][0]
             for line in row_notes(rows):
                 console.print(line)
