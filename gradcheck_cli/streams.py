@@ -33,8 +33,11 @@ def ascii_fallback(error: UnicodeError):
     """Codec error handler: an unencodable character becomes its ASCII stand-in (or ``?``)."""
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    text = error.object[error.start:error.end]
-    return "".join(ASCII.get(ch, "?") for ch in text), error.end
+    text, start = error.object, error.start
+    line = text[text.rfind("\n", 0, start) + 1: (text.find("\n", start) + 1 or len(text) + 1) - 1]
+    if text.startswith("± error", start) and "rel error" in line:
+        return "+-error", start + len("± error")  # a table header: keep the column's width
+    return "".join(ASCII.get(ch, "?") for ch in text[start:error.end]), error.end
 
 
 codecs.register_error("gradcheck-ascii", ascii_fallback)

@@ -34,21 +34,21 @@ def render_descent(result, console: Console, quiet: bool = False) -> None:
 
 
 def _iterations_table(result, digits: int, stacked: bool) -> Table:
-    """The iterations; ``stacked`` (a narrow terminal): the coordinates one per line
-    under f(x), so that no number is cut."""
+    """The iterations; ``stacked`` (a narrow terminal): the coordinates and f(x) one per
+    line in one column, so that no number is cut."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
-    cols = ("iter", "x" if stacked else None, *(() if stacked else result.names), "f(x)", "|step|")
-    for col in (c for c in cols if c is not None):
-        table.add_column(col, justify="left" if stacked and col == "x" else "right", no_wrap=True)
+    cols = ("iter", "x, f(x)", "|step|") if stacked else ("iter", *result.names, "f(x)", "|step|")
+    for col in cols:
+        table.add_column(col, justify="left" if col == "x, f(x)" else "right", no_wrap=True)
     previous = -1
     for k in result.shown_iterations():
         if k != previous + 1:
-            table.add_row("…", *([""] * (len(table.columns) - 1)))
+            table.add_row("…", *([""] * (len(cols) - 1)))
         r = result.row(k)
-        xs = [fmt_value(v, digits) for v in result.xs[r]]
+        values = [fmt_value(v, digits) for v in result.xs[r]] + [fmt_value(float(result.fs[r]), digits)]
         if stacked:
-            xs = ["\n".join(f"{n}={v}" for n, v in zip(result.names, xs))]
-        table.add_row(str(k), *xs, fmt_value(float(result.fs[r]), digits), fmt_error(result.step(k)) if k else "")
+            values = ["\n".join(f"{n}={v}" for n, v in zip((*result.names, "f"), values))]
+        table.add_row(str(k), *values, fmt_error(result.step(k)) if k else "")
         previous = k
     return table
 
