@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .table import _fits, fmt_error, fmt_value, formula_line
+from .table import fits, fmt_error, fmt_value, formula_line
 
 
 def render_descent(result, console: Console, quiet: bool = False) -> None:
@@ -23,7 +23,7 @@ def render_descent(result, console: Console, quiet: bool = False) -> None:
             console.print(Text(formula_line(f)))
         for digits, stacked in ((10, False), (7, False), (7, True)):
             table = _iterations_table(result, digits, stacked)
-            if stacked or _fits(console, table):
+            if stacked or fits(console, table):
                 break
         console.print(table)
         console.print(Text(f"lr {result.lr:g}, tol {result.tol:g}, max-iter {result.max_iter}: "

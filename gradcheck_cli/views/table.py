@@ -119,7 +119,8 @@ def _new_table(show_header: bool = True) -> Table:
                  show_header=show_header)
 
 
-def _fits(console: Console, table: Table) -> bool:
+def fits(console: Console, table: Table) -> bool:
+    """Whether ``table`` at its natural width fits the console (no cell would be cut)."""
     natural = console.measure(table, options=console.options.update_width(10_000)).maximum
     return natural <= console.width
 
@@ -160,7 +161,7 @@ def _print_expression_table(report: Report, console: Console) -> bool:
     """
     for floor, digits in _LAYOUTS:
         table = _expression_table(report, floor, digits)
-        if _fits(console, table):
+        if fits(console, table):
             console.print(table)
             return not floor
     cols, rows = _expression_rows(report, False, 7, point=False)
@@ -214,7 +215,7 @@ def _print_fitting(console: Console, tables: Sequence[Table], stacked: Table | N
     """Print the first table that fits the console; its position.  When none fits,
     ``stacked`` (two lines per row) is printed if given, else the last table."""
     for k, table in enumerate(tables):
-        if _fits(console, table) or (k == len(tables) - 1 and stacked is None):
+        if fits(console, table) or (k == len(tables) - 1 and stacked is None):
             console.print(table)
             return k
     console.print(stacked)
