@@ -319,7 +319,7 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
     if quiet:
         worst = worst_check(report.checks)  # shown when it is what a CI log needs: not a pass
         if worst is not None and worst.status not in (Status.PASS, Status.KINK):
-            console.print(Text(worst_line(worst), style=STATUS_STYLE[worst.status]), overflow="fold")
+            console.print(Text(worst_line(worst), style=STATUS_STYLE[worst.status]), soft_wrap=True)  # one grep-able line
         console.print(summary_text(report))
         return
     if header:
