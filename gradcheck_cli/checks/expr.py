@@ -148,7 +148,8 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
     )
 
 
-def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, prove: bool, seed: int) -> Report:
+def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, prove: bool, seed: int,
+                   end: float | None = None) -> Report:
     """Diagnoses of failing claims (always) and proofs of claims (``prove``); sympy work is
     done only here, so a passing check without ``--prove`` pays nothing."""
     from ..verdict import Status
@@ -160,7 +161,7 @@ def explain_claims(report: Report, problem: ExpressionProblem, pts: np.ndarray, 
     todo = [(v, c, t, d) for v, c, t, d in zip(problem.wrt, problem.claimed, problem.claimed_text,
                                                 problem.derivatives) if c is not None and (prove or v in failing)]
     # one budget for the command, shared fairly: the time left over the items left
-    end = time.monotonic() + EXPLAIN_SECONDS
+    end = time.monotonic() + EXPLAIN_SECONDS if end is None else end
     diagnoses, proofs = [], []
     for k, (v, claim, text, truth) in enumerate(todo):
         if v in failing:
@@ -271,11 +272,13 @@ def check_jacobian(
     every = replace(problems[0], derivatives=tuple(d for p in problems for d in p.derivatives)
                     + tuple(p.expression.expr for p in problems[1:]))
     pts = expression_points(every, points, seed, exact=True)
-    budget = Budget()
+    import time
+
+    budget, end = Budget(), time.monotonic() + EXPLAIN_SECONDS  # one referee and one sympy budget
     checks, formulas, diagnoses, proofs = [], [], [], []
     for k, problem in enumerate(problems, 1):
         part = first_order_report(problem, pts, method, eps, thresholds, budget)
-        part = explain_claims(part, problem, pts, prove, seed)
+        part = explain_claims(part, problem, pts, prove, seed, end)
         checks += [replace(c, output=k) for c in part.checks]
         formulas += [replace(f, label=f"df{k}/{f.label[2:]}") for f in part.subject.formulas]
         diagnoses += [replace(d, output=k) for d in part.subject.diagnoses]
