@@ -167,7 +167,7 @@ def test_junit_never_over_python_code_or_into_a_pipe(tmp_path, capsys, monkeypat
     (tmp_path / "quad.py").write_text("def f(x):\n    return (x ** 2).sum(), 2 * x\n")
     code, out, err = run(["expr", "x**2", "--junit", "quad.py"], capsys)
     assert code == 2 and out == ""
-    assert err.startswith("error: --junit: 'quad.py' is a Python file")
+    assert err.startswith("error: --junit: 'quad.py' is a source file")
     assert (tmp_path / "quad.py").read_text().startswith("def f(x)")
     os.mkfifo(tmp_path / "fifo")
     code, out, err = run(["expr", "x**2", "--junit", "fifo"], capsys)

@@ -34,7 +34,7 @@ from ..errors import NonFiniteCostError, UserCodeError
 
 __all__ = [
     "describe_value", "shape_text", "scalar_cost", "grad_array", "cost_and_grad", "cost_only",
-    "gradient_only", "loss_value", "out_array", "layer_forward", "finite_outputs", "layer_gradients", "model_loss",
+    "gradient_only", "loss_value", "out_array", "layer_forward", "layer_gradients", "model_loss",
 ]
 
 
@@ -176,29 +176,6 @@ def layer_forward(result: Any, who: str, is_loss: bool) -> tuple[tuple[np.ndarra
         return (loss_value(result[0], who),), tuple(result[1:])
     outs = tuple(out_array(o, who, k, len(result) - 1) for k, o in enumerate(result[:-1]))
     return outs, result[-1]
-
-
-def finite_outputs(outs: Sequence[np.ndarray], who: str, is_loss: bool, inputs: str = "") -> None:
-    """The first forward pass must give finite values (NaN/inf: ``NonFiniteCostError``, exit 2,
-    with advice): finite differences of a non-finite output measure nothing.  ``inputs``
-    names where the inputs came from (``x ~ N(0, 1)``) for the advice."""
-    for k, out in enumerate(outs):
-        values = np.asarray(out, dtype=np.float64)
-        with np.errstate(all="ignore"):
-            bad = ~np.isfinite(values)
-        if not bad.any():
-            continue
-        where = tuple(int(i) for i in np.argwhere(bad)[0]) if values.ndim else ()
-        if is_loss:
-            what = f"a non-finite loss ({float(values.reshape(-1)[0])})"
-        else:
-            label = "out" if len(outs) == 1 else f"output {k + 1}"
-            entry = f"{label}[{', '.join(map(str, where))}]" if where else label
-            what = f"non-finite values in {label} ({entry} = {values[where]})"
-        advice = (f" at the inputs drawn ({inputs})" if inputs else "") + (
-            ": if the layer is defined only for some inputs (log, sqrt: x > 0), draw them from an interval, "
-            "e.g. --input x=uniform:0.5..2:SHAPE, or give them as FILE.npy")
-        raise NonFiniteCostError(f"{who} returned {what}{advice}")
 
 
 def layer_gradients(returned: Any, who: str, names: Sequence[str], shapes: Sequence[tuple[int, ...]],
