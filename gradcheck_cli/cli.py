@@ -62,7 +62,7 @@ def _root(
 # ------------------------------------------------------------------ shared options
 AtOpt = Annotated[Optional[List[str]], typer.Option("--at", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
 PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, help="Number of random points (default 3 when no --at).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random points and data.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed for random points and data.")]
 GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, e.g. x,y (default: all, sorted).")]
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
@@ -79,9 +79,11 @@ LossOpt = Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce:
 MeanOpt = Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")]
 InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")]
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
-HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
+HvpOpt = Annotated[int, typer.Option("--hvp", min=0, max=1000, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
+IsolateOpt = Annotated[bool, typer.Option("--isolate", help="Run your code in a child process (for autograders): nothing it does can end or change gradcheck's own run, whose numbers are computed here. Without it your code runs inside gradcheck's process.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and the worst entry when one did not pass).")]
+ProgressOpt = Annotated[Optional[bool], typer.Option("--progress/--no-progress", show_default=False, help="Progress on stderr: default a bar on a terminal after 1 s and, off a terminal, a line every 10 s once a check has run 10 s; --progress from the start; --no-progress never.")]
 
 
 def _junit_path(value: Optional[str]) -> Optional[str]:
@@ -90,6 +92,7 @@ def _junit_path(value: Optional[str]) -> Optional[str]:
         from .views.junit import validate_path
 
         validate_path(value)
+        value = os.path.abspath(value)  # where it was asked for, whatever the code checked does to the cwd
     return value
 
 
@@ -115,23 +118,21 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
     if junit is not None:
         _write_junit(report, junit)
     code = ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
-    try:
-        if fmt is Format.JSON:
-            sys.stdout.write((to_json or view.to_json)(report) + "\n")
-        elif show is None:
-            view.render(report, view.make_console(), quiet=quiet)
-        else:
-            show(report, view.make_console())
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
-        _silence_stdout()
+    # a closed or full stdout never changes the code: see streams.GuardedStdout
+    if fmt is Format.JSON:
+        sys.stdout.write((to_json or view.to_json)(report) + "\n")
+    elif show is None:
+        view.render(report, view.make_console(), quiet=quiet)
+    else:
+        show(report, view.make_console())
+    sys.stdout.flush()
     raise typer.Exit(code)
 
 
 # ------------------------------------------------------------------ commands
 @app.command("expr")
 def expr_command(
-    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)".', show_default=False)],
+    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)", or a vector "[f1, f2, ...]" (its Jacobian).', show_default=False)],
     at: AtOpt = None,
     points: PointsOpt = None,
     seed: SeedOpt = 0,
@@ -152,12 +153,16 @@ def expr_command(
     graph: GraphOpt = False,
     show_steps: ShowStepsOpt = False,
     latex: LatexOpt = False,
+    prove: Annotated[bool, typer.Option("--prove", help="Also try to prove each --grad claim identical to the derivative (simplify, sympy's equals, then a counterexample search): proved / disproved / not proved. The numeric verdict stays the verdict.")] = False,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
 
     Rows the fast float64 check cannot decide (unresolved, overflow, a stencil across a
     pole or a kink, a formula that loses digits in float64) are re-judged exactly with
     mpmath at rising precision (up to 4096 digits, 10 s), marked * in the table.
+    Decimal constants are exact (0.1 is 1/10). A failing --grad claim gets a diagnosis
+    (the derivative, the difference, the classic mistake); --prove adds a symbolic proof.
+    A vector "[f1, f2]" is checked as a Jacobian, --grad "[[df1/dx, df1/dy], [...]]".
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
@@ -168,6 +173,7 @@ def expr_command(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
         order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
+        prove=prove,
     )
     show = None
     if (graph or show_steps or latex) and not quiet:
@@ -186,6 +192,7 @@ def net_command(
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
     cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
+    isolate: IsolateOpt = False,
     inject_bug: InjectBugOpt = None,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
     top: TopOpt = 5,
@@ -198,6 +205,7 @@ def net_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Gradient-check a two-layer network (or deeper), built in or yours, block by block.
 
@@ -226,10 +234,10 @@ def net_command(
     from .checks.net import check_network
     from .views.progress import DelayedProgress
 
-    with DelayedProgress("checking parameters") as progress:
+    with DelayedProgress("checking parameters", show=progress_) as progress:
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
-            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
+            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check, isolate=isolate,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
         )
     _finish(report, format, quiet, junit)
@@ -278,6 +286,7 @@ def func_command(
     value_range: Annotated[Optional[str], typer.Option("--range", metavar="LO,HI", help="Draw x from U(LO, HI) instead of N(0, 1), e.g. --range 0.5,2 for a function of x > 0 such as log.")] = None,
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
+    isolate: IsolateOpt = False,
     mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
@@ -291,6 +300,7 @@ def func_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Check your function's gradient at every entry of x (gradcheck_naive on the command line).
 
@@ -303,11 +313,11 @@ def func_command(
     from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
-    with DelayedProgress("checking x") as progress:
+    with DelayedProgress("checking x", show=progress_) as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
-            value_range=value_range,
+            value_range=value_range, isolate=isolate,
         )
     _finish(report, format, quiet, junit)
 
@@ -324,6 +334,7 @@ def layer_command(
     wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
     forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
     backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
+    isolate: IsolateOpt = False,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
@@ -334,6 +345,7 @@ def layer_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Check a layer's backward pass (CS231n style) against the numeric vector-Jacobian product.
 
@@ -350,10 +362,10 @@ def layer_command(
     from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
-    with DelayedProgress("checking the layer") as progress:
+    with DelayedProgress("checking the layer", show=progress_) as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
-            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress,
+            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, isolate=isolate,
         )
     _finish(report, format, quiet, junit)
 
@@ -446,9 +458,10 @@ def descend_command(
     x0: Annotated[str, typer.Option("--x0", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
     lr: Annotated[float, typer.Option("--lr", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm |grad f| < tol.")] = 1e-5,
-    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps.")] = 10_000,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps (at most 100000).")] = 10_000,
     format: FormatOpt = Format.TABLE,
     quiet: QuietOpt = False,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Gradient descent with sympy's gradient, the course way.
 
@@ -461,7 +474,7 @@ def descend_command(
     from .views import descent as view
     from .views.progress import DelayedProgress
 
-    with DelayedProgress("descending") as bar:
+    with DelayedProgress("descending", show=progress_) as bar:
         result = run_descent(expression, x0=x0, lr=lr, tol=tol, max_iter=max_iter,
                              progress=lambda k, f, step: bar(k, max_iter))
     _finish(result, format, quiet, show=lambda r, console: view.render_descent(r, console, quiet=quiet),
@@ -527,41 +540,120 @@ def _dash_values(command, args: list[str]) -> list[str]:
     return out
 
 
+def _refuse_repeats(command, args: list[str]) -> None:
+    """An option that takes one value given twice (``--junit a --junit b``) is bad input:
+    click would silently keep the last one."""
+    from .errors import OptionError
+
+    options = [p for p in command.params if getattr(p, "param_type_name", "") == "option"]
+    valued = [p for p in options if not getattr(p, "is_flag", False) and not getattr(p, "count", False)]
+    single = {opt: p.opts[0] for p in valued if not getattr(p, "multiple", False)
+              for opt in (*p.opts, *p.secondary_opts)}
+    takes_value = {opt for p in valued for opt in p.opts}
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            break
+        name = word.split("=", 1)[0] if word.startswith("--") else word
+        if name in single:
+            if single[name] in seen:
+                raise OptionError(f"option '{single[name]}' given more than once (it takes one value)")
+            seen.add(single[name])
+        i += 2 if word in takes_value else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to the contract's exit codes in this one place.
 
-    A closed stdout (``gradcheck ... | head -1``) keeps the verdict's exit code and
-    prints nothing on stderr (see ``_finish``).
+    stdout is guarded for the run (``streams``): a closed, cut or full stdout keeps the
+    verdict's exit code, and a closed one prints nothing on stderr.  On exit 2 under
+    ``--format json`` stdout carries one JSON error document as well as the stderr line.
     """
-    from .errors import InputError
+    from .streams import guarded_streams
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
+    with guarded_streams() as out:
+        code, message = _run_mapped(args)
+        if code == ExitCode.BAD_INPUT and _wants_json(args):
+            import json
+
+            doc = {"command": _command_name(args), "status": "error", "error": message}
+            out.write(json.dumps(doc, indent=2) + "\n")
+        out.flush()
+        if out.lost is not None and not out.closed_pipe:
+            sys.stderr.write(f"error: cannot write the report to stdout: {out.lost} "
+                             "(the exit code is still the verdict's)\n")
+    _exit(int(code or 0), whole_process=argv is None)
+
+
+def _exit(code: int, whole_process: bool = True) -> None:
+    """Exit with ``code``, even when users' code left a (non-daemon) thread running (in
+    a process of our own: ``main()`` called with ``argv`` by a program or a test only
+    raises ``SystemExit``)."""
+    import threading
+
+    if whole_process and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                             if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(code)
+    raise SystemExit(code)
+
+
+def _run_mapped(args: list[str]) -> tuple[int, str]:
+    """Run the app; (exit code, the error message written to stderr, or "")."""
+    from .errors import InputError
+
+    message = ""
     try:
         code = _run(args)
     except InputError as exc:
-        _error_line(str(exc), exc.detail())
+        message = str(exc)
+        _error_line(message, exc.detail())
         code = ExitCode.BAD_INPUT
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
-        _error_line("aborted")
+        message = "aborted"
+        _error_line(message)
         code = ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except Exception as exc:  # click usage errors (bad option value, missing argument)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            _error_line(_usage_message(exc))
+            message = _usage_message(exc)
+            _error_line(message)
             code = ExitCode.BAD_INPUT
         else:
             if os.environ.get("GRADCHECK_DEBUG"):
                 raise
-            _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
+            message = f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)"
+            _error_line(message)
             code = ExitCode.INTERNAL_ERROR
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
-        _silence_stdout()
-    raise SystemExit(int(code or 0))
+    return code, message
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--format json`` (read from the words, since
+    the error may have stopped the parse before the option was read)."""
+    for k, word in enumerate(args):
+        if word == "--":
+            break
+        if word == "--format" and k + 1 < len(args) and args[k + 1].lower() == "json":
+            return True
+        if word.lower() == "--format=json":
+            return True
+    return False
+
+
+def _command_name(args: list[str]) -> str | None:
+    names = {c.name for c in app.registered_commands}
+    return args[0] if args and args[0] in names else None
 
 
 def _run(args: list[str]):
@@ -578,20 +670,10 @@ def _run(args: list[str]):
         args = ["--help"]
     elif args[0] in getattr(group, "commands", {}):
         args = args[:1] + _dash_values(group.commands[args[0]], args[1:])
+        _refuse_repeats(group.commands[args[0]], args[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
         return group(args=args, prog_name="gradcheck", standalone_mode=False)
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe: send what is left to /dev/null, so that the flush at exit
-    prints no 'Exception ignored ... BrokenPipeError' on stderr."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def _usage_message(exc) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import LoadError, OptionError
+from .errors import OptionError
 from .results import XSource
 
 #: shape of x for ``gradcheck func`` when neither ``--shape`` nor ``--x`` is given
@@ -31,10 +31,14 @@ def validate_seed(seed: int) -> int:
     return int(seed)
 
 
+#: the most Hessian-vector products ``--hvp`` checks (each costs a few gradient calls)
+MAX_HVP = 1000
+
+
 def validate_hvp(hvp: int) -> int:
-    """``--hvp K``: a whole number >= 0."""
-    if isinstance(hvp, bool) or not isinstance(hvp, (int, np.integer)) or hvp < 0:
-        raise OptionError(f"--hvp must be at least 0, got {hvp!r}")
+    """``--hvp K``: a whole number, 0 <= K <= MAX_HVP."""
+    if isinstance(hvp, bool) or not isinstance(hvp, (int, np.integer)) or not 0 <= hvp <= MAX_HVP:
+        raise OptionError(f"--hvp must be between 0 and {MAX_HVP}, got {hvp!r}")
     return int(hvp)
 
 
@@ -68,11 +72,7 @@ def parse_x(text: str) -> tuple[np.ndarray, XSource]:
 
     spec = text.strip()
     if spec.endswith((".npy", ".npz")) or os.path.isfile(spec):
-        from .loading import load_npy
-
         array = load_npy(spec, "--x")
-        if array.dtype.kind not in "biuf":
-            raise OptionError(f"--x: '{spec}' holds dtype {array.dtype}, expected an array of real numbers")
         return array.astype(np.float64), XSource("file", path=spec)
     parts = [p.strip() for p in spec.strip("[]").split(",")]
     if parts and parts[-1] == "" and len(parts) > 1:  # trailing comma
@@ -96,6 +96,8 @@ def parse_range(text: str) -> tuple[float, float]:
         raise OptionError(f"--range must be two numbers LO,HI, e.g. 0.5,2; got {text!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
         raise OptionError(f"--range LO,HI needs finite numbers with LO < HI, got {text!r}")
+    if not np.isfinite(hi - lo):
+        raise OptionError(f"--range LO,HI: the width HI - LO must be a finite float64 (below 1.8e308), got {text!r}")
     return lo, hi
 
 
@@ -233,6 +235,9 @@ def parse_shape_text(text: str, option: str = "--input") -> tuple[int, ...]:
     return tuple(dims)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
 def _range(text: str, option: str, integer: bool) -> tuple[float, float]:
     """``"LO..HI"`` (or ``"C"`` for integers, meaning 0..C) -> (LO, HI) with LO < HI."""
     lo, sep, hi = text.partition("..")
@@ -246,23 +251,22 @@ def _range(text: str, option: str, integer: bool) -> tuple[float, float]:
     except ValueError:
         kind = "integers LO..HI (HI excluded) or a count C" if integer else "numbers LO..HI"
         raise OptionError(f"{option}: the range must be {kind}, got {text!r}") from None
+    if integer and not (_INT64.min <= low and high - 1 <= _INT64.max):
+        raise OptionError(f"{option}: the range {text!r} goes beyond 64-bit integers "
+                          f"({_INT64.min}..{_INT64.max})")
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise OptionError(f"{option}: the range {text!r} is empty (it needs LO < HI)")
+    if not integer and not np.isfinite(high - low):
+        raise OptionError(f"{option}: the width HI - LO of {text!r} must be a finite float64 (below 1.8e308)")
     return low, high
 
 
 def load_npy(path: str, option: str = "--input") -> np.ndarray:
-    """An array of numbers or booleans from a ``.npy`` file (no pickles)."""
-    if not os.path.isfile(path):
-        raise LoadError(f"{option}: no file '{path}'")
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise LoadError(f"{option}: cannot read '{path}' as a .npy array: {exc}") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-        kind = "an archive of arrays" if not isinstance(array, np.ndarray) else f"dtype {array.dtype}"
-        raise OptionError(f"{option}: '{path}' holds {kind}, expected an array of numbers or booleans")
-    return array
+    """An array of numbers or booleans from a ``.npy`` file (``usercode.load_npy``: no pickles,
+    sizes checked against the file before anything is allocated)."""
+    from .usercode import load_npy as load
+
+    return load(path, option)
 
 
 def parse_input(text: str, rng: np.random.Generator) -> tuple[str, np.ndarray, str]:
@@ -271,7 +275,7 @@ def parse_input(text: str, rng: np.random.Generator) -> tuple[str, np.ndarray, s
     option = f"--input {name}"
     head, sep, rest = body.partition(":")
     kind = head.strip().lower() if sep else ""
-    if body.endswith(".npy") or (not sep and os.path.isfile(body)):
+    if body.endswith((".npy", ".npz")) or (not sep and os.path.isfile(body)):
         return name, load_npy(body, option), os.path.basename(body)
     # int, bool and uniform all end in :SHAPE
     spec, _, shape_text = rest.rpartition(":")
@@ -315,7 +319,30 @@ def parse_param(text: str) -> tuple[str, Any]:
         if body.replace("_", "").replace("-", "").isalnum() and not body[0].isdigit():
             return name, body
         raise OptionError(f"--param {name}: not valid JSON ({exc.msg} at column {exc.colno}): {body}") from None
+    except RecursionError:
+        value = None
+    if value is None and body.strip() != "null" or _json_depth(value) > MAX_PARAM_DEPTH:
+        raise OptionError(f"--param {name}: JSON nested more than {MAX_PARAM_DEPTH} levels deep")
     return name, value
+
+
+#: deepest nesting of a ``--param`` JSON value (it is deep-copied for every call)
+MAX_PARAM_DEPTH = 100
+
+
+def _json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a number: 0, ``[1]``: 1), without recursion."""
+    depth, level = 0, [(value, 0)]
+    while level:
+        item, d = level.pop()
+        depth = max(depth, d)
+        if d > MAX_PARAM_DEPTH:
+            break
+        if isinstance(item, dict):
+            level.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, list):
+            level.extend((v, d + 1) for v in item)
+    return depth
 
 
 def make_inputs(

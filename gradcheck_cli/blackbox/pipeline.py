@@ -102,7 +102,7 @@ def check_blackbox(
     ('fail', [123])
     """
     mode = validate_mode(mode)
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     if lifted is not None and not isinstance(lifted, Lifted):
         lifted = Lifted(lifted)
     full = mode is Mode.FULL or indices is not None
@@ -120,8 +120,9 @@ def check_blackbox(
     effort_mode = Mode.FULL if indices is not None else mode
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None)
-    n = None if calls is None else calls()  # the re-estimates' calls too
-    effort = replace(effort, seconds=time.perf_counter() - t0, calls=effort.calls if n is None else int(n))
+    # every call of the user's code and the time, the re-estimates of _verdict included
+    effort = replace(effort, seconds=time.perf_counter() - started,
+                     calls=effort.calls if calls is None else int(calls()))
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 

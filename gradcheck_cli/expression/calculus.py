@@ -54,9 +54,41 @@ def why_not_finite(expr: sp.Expr, names: Sequence[str], point: Sequence[float], 
     return "undefined", ""
 
 
+class _Printer(sp.printing.str.StrPrinter):
+    """sympy's plain strings, with long terminating decimals written as decimals."""
+
+    def _print_Rational(self, expr):
+        return _decimal(expr) or super()._print_Rational(expr)
+
+    def _print_Integer(self, expr):
+        return _decimal(expr) or super()._print_Integer(expr)
+
+
+def _decimal(r: sp.Rational) -> str | None:
+    """``1e-31`` for 1/10**31, ``1.0000000000000000000000000000001`` for 1 + 10**-31: a
+    rational with a long numerator or denominator that is a terminating decimal, written
+    exactly as one; None otherwise (``1/3``, ``3/4`` keep sympy's form)."""
+    import decimal
+
+    p, q = int(r.p), int(r.q)
+    if max(abs(p), q) < 10**6 or q == 1 and (abs(p) < 10**21 or str(p).rstrip("0") == str(p)):
+        return None
+    k = q
+    for f in (2, 5):
+        while k % f == 0:
+            k //= f
+    if k != 1:
+        return None
+    with decimal.localcontext() as ctx:
+        ctx.prec = len(str(abs(p))) + len(str(q)) + 5
+        text = str((decimal.Decimal(p) / decimal.Decimal(q)).normalize())
+    return text.lower().replace("e+", "e")
+
+
 def display(expr: sp.Expr) -> str:
-    """How an expression is shown to users (sympy's plain string form)."""
-    return str(expr)
+    """How an expression is shown to users (sympy's plain string form; exact decimals
+    such as ``1e-31`` written as decimals, not as 1/10000000000000000000000000000000)."""
+    return _Printer().doprint(expr)
 
 
 # ---------------------------------------------------------------- derivatives and kinks
@@ -76,6 +108,20 @@ def _can_time() -> bool:
             and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
 
 
+def _in_finalizer(frame) -> bool:
+    """Whether ``frame`` runs inside a gc callback or a ``__del__``,
+    where an exception cannot propagate to the code being timed."""
+    import gc
+
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        code = frame.f_code
+        if code in callbacks or code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float):
     """Raise :class:`TimeLimit` in the block after ``seconds`` of wall time.
@@ -90,12 +136,15 @@ def time_limit(seconds: float):
         return
 
     def on_alarm(signum, frame):
-        raise TimeLimit
+        if not _in_finalizer(frame):
+            raise TimeLimit
+        # an exception raised inside a gc callback or a __del__ is swallowed by Python and
+        # printed as "Exception ignored" (an unraisable warning under pytest): wait for the
+        # next alarm instead
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        # repeat every 50 ms after the budget: an exception raised while a gc callback runs
-        # (hypothesis installs one) is swallowed by Python, so one alarm is not enough
+        # after the budget, the alarm repeats every 50 ms until it lands in ordinary code
         signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
         yield
     finally:
