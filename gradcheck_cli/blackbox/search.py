@@ -126,6 +126,8 @@ MAX_SUSPECTS = 256
 #: with probability 1/2), then those still not covered are checked directly, at most
 SMALL_DIRECTIONS = 4
 SMALL_MAX = 512
+#: sets tested while settling the small entries (halves of a set that fails)
+SETTLE_SETS = 64
 #: entries checked directly to report a block-wide bug
 SAMPLE = 32
 #: re-verifications of a block's cleared entries before giving up on them
@@ -564,28 +566,54 @@ class _Block:
         return (res.code == 0) | ((a == 0) & (self.bound[loc] <= self.least_noise[loc]))
 
     def settle_small(self, small: np.ndarray) -> np.ndarray:
-        """Entries too small for the coarse directions to clear: ``SMALL_DIRECTIONS`` fresh
-        precise directions (the ladder) must all agree on the set; the entries their bound
-        covers are cleared.  Then, when the code allows it, one precise direction in
-        extended precision tightens the bound of those not yet verified (they are cleared
-        already: this only verifies).  The entries not cleared are returned for direct
-        checks."""
+        """Entries too small for the coarse directions to clear, settled in sets (at most
+        ``SETTLE_SETS`` tests): a set of claims that are exactly 0 (a dead relu unit, an
+        input that does not reach the cost) is cleared, with bound 0, when ``f(x + h v) ==
+        f(x - h v)`` exactly in ``SMALL_DIRECTIONS`` fresh directions (the zero rule for a
+        set: a cancellation to the last bit in random directions is no chance event);
+        another set when ``SMALL_DIRECTIONS`` fresh precise directions (the ladder) all
+        agree, the entries their bound covers.  A set that fails is split in halves (a kink
+        inside one entry's stencil spoils only its half).  Then, when the code allows it,
+        precise directions in extended precision tighten the bound of those cleared but
+        not yet verified.  Returns the entries left for direct checks."""
         if self.e.step is not None or small.size <= TIGHT_LEAF:
             return small
-        need = self.e.t.pass_tol * float(np.median(np.abs(self.e.g[small]))) / 4
-        bounds = []
-        for _ in range(SMALL_DIRECTIONS):
-            diff, err = self.e.precise(small, self.rng, need)
-            if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
-                return small  # disagrees (or cannot tell): every one checked directly
-            bounds.append(2 * (diff + err))
-        loc = self.local(small)
-        ok = self.cover[loc] >= min(bounds)
-        self.bound[loc[ok]] = min(bounds)
-        cleared, small = small[ok], small[~ok]
-        if self.e.lifted is not None:
-            self._tighten([cleared[~self.verified(cleared)]], LIFT_MAX, lift=True)
-        return small
+        g = self.e.g
+        frontier = [p for p in (small[g[small] == 0], small[g[small] != 0]) if p.size]
+        left, cleared, tests = [], [], 0
+        while frontier and tests < SETTLE_SETS:
+            part = frontier.pop(0)
+            if part.size <= TIGHT_LEAF:
+                left.append(part)
+                continue
+            tests += 1
+            if np.all(g[part] == 0):
+                if all(d.numeric == 0 and d.claimed == 0 for d in
+                       (self.e.direction(self.r.name, part, 0, self.rng) for _ in range(SMALL_DIRECTIONS))):
+                    self.bound[self.local(part)] = 0.0
+                    continue
+            else:
+                need = self.e.t.pass_tol * float(np.median(np.abs(g[part]))) / 4
+                bounds = []
+                for _ in range(SMALL_DIRECTIONS):
+                    diff, err = self.e.precise(part, self.rng, need)
+                    if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                        break
+                    bounds.append(2 * (diff + err))
+                if len(bounds) == SMALL_DIRECTIONS:
+                    loc = self.local(part)
+                    ok = self.cover[loc] >= min(bounds)
+                    self.bound[loc[ok]] = min(bounds)
+                    cleared.append(part[ok])
+                    if np.any(~ok):
+                        left.append(part[~ok])
+                    continue
+            frontier += [part[: part.size // 2], part[part.size // 2:]]
+        left += frontier
+        if self.e.lifted is not None and cleared:
+            c = np.concatenate(cleared)
+            self._tighten([c[~self.verified(c)]], LIFT_MAX, lift=True)
+        return np.concatenate(left) if left else small[:0]
 
     def tighten(self, pool: np.ndarray) -> None:
         """Verify the cleared pool to ``pass_tol`` where the magnitudes allow: precise
