@@ -50,6 +50,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import NonFiniteCostError
+
 EPS = float(np.finfo(float).eps)
 #: round-off of one evaluation of phi, in units of eps |phi|
 ROUNDOFF_ULPS = 4.0
@@ -308,6 +310,8 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         actual = x[j]
         try:
             return cost(x), actual
+        except NonFiniteCostError:  # a step outside the domain: no value there
+            return np.nan, actual
         finally:
             x[j] = orig
 

@@ -100,7 +100,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import OptionError, UserCodeError
+from ..errors import NonFiniteCostError, OptionError, UserCodeError
 from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY  # noqa: F401
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
@@ -268,11 +268,17 @@ class _Counter:
         self.cost = cost
         self.shape = x.shape
         self.calls = 0
+        self.at_x = False  # a non-finite cost at x itself is an error, elsewhere no value
 
     def __call__(self, flat: np.ndarray) -> float:
         self.calls += 1
         with np.errstate(all="ignore"):
-            return float(self.cost(flat.reshape(self.shape)))
+            try:
+                return float(self.cost(flat.reshape(self.shape)))
+            except NonFiniteCostError:
+                if self.at_x:  # at x itself: the caller's error
+                    raise
+                return np.nan  # a step outside the domain (log at x below its step): no value
 
 
 class _Engine:
@@ -293,7 +299,9 @@ class _Engine:
         self.seed = int(seed)
         self.progress = progress
         self.step = None if step is None else float(step)
+        self.f.at_x = True
         self.f0 = float(self.f(self.work)) if f0 is None else float(f0)
+        self.f.at_x = False
         self.directions: list[Direction] = []
         self.sigma = 0.0
         self.resolved = 0
@@ -404,8 +412,12 @@ class _Engine:
         def at(t: float) -> tuple[float, np.ndarray]:
             w[idx] = base + t * v
             pts = w[idx].copy()
-            val = f(w)
-            w[idx] = base
+            try:
+                val = f(w)
+            except NonFiniteCostError:  # a step outside the domain: no value there
+                val = np.nan
+            finally:
+                w[idx] = base
             return val, pts
 
         table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 8)]

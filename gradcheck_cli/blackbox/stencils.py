@@ -33,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..choices import Method
+from ..errors import NonFiniteCostError
 from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, SAFETY, Estimate, central_from_values,
                            default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
 from ..verdict import Thresholds
@@ -176,8 +177,13 @@ def blackbox_gradient(
     idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
     validate_step(Method.CENTRAL, step)
     work = flat.copy()
-    f_call = lambda w: cost(w.reshape(shape))  # noqa: E731
-    raw = f_call(work)
+    def f_call(w):
+        try:
+            return cost(w.reshape(shape))
+        except NonFiniteCostError:  # a step outside the domain: no value there
+            return np.nan
+
+    raw = cost(work.reshape(shape))
     f0 = float(raw)
     # the middle step balances the O(h**4) error of the Richardson value against the
     # round-off of the code's own precision: eps**(1/5) max(|x|, 1)
@@ -210,14 +216,20 @@ def blackbox_gradient(
     ld = None
     for n, k in enumerate(idx.tolist()):
         target = pass_tol * abs(float(a[n])) / 4
-        if (noise[n] <= target and not kink[n]) or not np.isfinite(noise[n]) and lifted is None:
+        # a first look that says nothing stands (a pole or a period inside its stencil: the
+        # ladder's longer steps could agree on a wrong value), unless it left the domain
+        # (a value that is not finite: log at x below its step), where shorter steps help
+        left_domain = not np.all(np.isfinite(vals[:, n]))
+        if (noise[n] <= target and not kink[n]) or (not np.isfinite(noise[n]) and not left_domain
+                                                    and lifted is None):
             if progress is not None:
                 progress(n + 1)
             continue
         best = None
-        if np.isfinite(noise[n]):
+        if np.isfinite(noise[n]) or left_domain:
+            ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
             r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
-                                 reference=(float(value[n]), float(noise[n])), step=step)
+                                 reference=ref, step=step)
             best = r
             if claimed is not None:  # the claim must lie between the one-sided slopes
                 hf = float(r.steps[-1])
