@@ -163,7 +163,7 @@ class Formula:
 class NetworkSubject:
     """The network a ``net`` (or ``sweep --dims``) report is about."""
 
-    description: str  # "10-5-10" (models.NetworkSpec.describe)
+    description: str  # "10-5-10" (network.model.NetworkSpec.describe)
     samples: int
     seed: int
     param_count: int

@@ -47,24 +47,24 @@ def check_network(
     calls each); its cost is checked against the reference cost (the report's
     ``cost_check``; ``cost_check=False`` skips it, for minibatch or dropout
     implementations whose cost legitimately differs).  Without ``impl`` the built-in
-    network is checked with batched, structured differences (``network_fd``; ``mode``
+    network is checked with batched, structured differences (``network.differences``; ``mode``
     ``full`` by default, ``fast``: its structured directions first, ``adaptive``: the
     black-box search on the built-in cost); ``bug`` injects a classic mistake
-    (``models.BUGS``).  The report has one block per parameter block, the failing and
+    (``model.BUGS``).  The report has one block per parameter block, the failing and
     ``top`` worst entries, hints (``diagnosis``) and, for the black-box modes, the effort
     (entries, calls, seconds).
 
     >>> check_network((10, 5, 10)).status.value
     'pass'
     """
-    from .. import models, network_fd
+    from ..network import differences, directions, model
     from ..diagnosis import cost_hint, diagnose
     from ..fast_mode import DIRECTIONS as FAST_DIRECTIONS
     from ..loading import UserFunction, load_seeded
 
-    dims = models.parse_dims(dims)
-    spec = models.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
-    samples = models.validate_samples(spec, samples)
+    dims = model.parse_dims(dims)
+    spec = model.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
+    samples = model.validate_samples(spec, samples)
     validate_seed(seed)
     if mode is None:
         mode = Mode.ADAPTIVE if impl is not None else Mode.FULL
@@ -76,10 +76,10 @@ def check_network(
     validate_hvp(hvp)
     if impl is not None and bug is not None:
         raise OptionError("--inject-bug applies to the built-in network, not to --impl")
-    bug = models.validate_bug(spec, bug)
-    data, labels, params = models.make_problem(spec, samples, seed)
+    bug = model.validate_bug(spec, bug)
+    data, labels, params = model.make_problem(spec, samples, seed)
     blocks = spec.blocks
-    ref_cost = models.cost(spec, data, labels, params)
+    ref_cost = model.cost(spec, data, labels, params)
     extra_checks, hints = [], []
     compared = None
     name = None
@@ -101,9 +101,9 @@ def check_network(
             cost0, g = user_cg(params.copy())
             searched = blackbox_check(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds,
                                       seed=seed, f0=cost0, progress=progress)
-        kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+        kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         # the cost check: yours against the reference, within the round-off of a sum of M terms
-        cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
+        cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(model.per_sample_costs(spec, data, labels, params))))
         cres = assess(np.array([cost0]), np.array([ref_cost]), np.array([cost_noise]), thresholds)  # issue 9
         cfloor, crel, cstatus = float(cres.floor[0]), float(cres.rel[0]), cres.statuses[0]
         if cost_check:
@@ -114,30 +114,30 @@ def check_network(
         grad_fn = lambda p: user_cg(p.reshape(params.shape))[1].ravel()  # noqa: E731
         cost_fn = user_cost
     else:
-        cost0, g = models.cost_and_grad(spec, data, labels, params, bug=bug)
-        cspec = models.cost_spec(spec, bug) if bug else spec
+        cost0, g = model.cost_and_grad(spec, data, labels, params, bug=bug)
+        cspec = model.cost_spec(spec, bug) if bug else spec
         directional = {}
         searched = None
         if mode is Mode.ADAPTIVE:  # the black-box search, on the built-in cost
-            searched = blackbox_check(lambda p: models.cost(cspec, data, labels, p), params, g, blocks,
+            searched = blackbox_check(lambda p: model.cost(cspec, data, labels, p), params, g, blocks,
                                       mode=mode, thresholds=thresholds, seed=seed, f0=cost0, progress=progress)
             full_blocks = set()
-            kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+            kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         elif mode is Mode.FAST:
-            fast = network_fd.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=seed,
+            fast = directions.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=seed,
                                          thresholds=thresholds)
             full_blocks = set(fast.full_blocks)
             directional = {r.block: (r.analytic, r.numeric, r.noise) for r in fast.directional}
         else:
             full_blocks = {b.name for b in blocks}
         if searched is None and full_blocks:
-            numeric, noise, kink = network_fd.numeric_gradient(
+            numeric, noise, kink = differences.numeric_gradient(
                 cspec, data, labels, params, blocks=[b for b in blocks if b.name in full_blocks])
         elif searched is None:
             numeric = noise = np.full(params.size, np.nan)
             kink = np.zeros(params.size, bool)
-        grad_fn = lambda p: models.cost_and_grad(spec, data, labels, p, bug=bug)[1]  # noqa: E731
-        cost_fn = lambda p: models.cost(cspec, data, labels, p)  # noqa: E731
+        grad_fn = lambda p: model.cost_and_grad(spec, data, labels, p, bug=bug)[1]  # noqa: E731
+        cost_fn = lambda p: model.cost(cspec, data, labels, p)  # noqa: E731
 
     g = np.asarray(g, dtype=float).ravel()
     effort = None
@@ -185,7 +185,7 @@ def check_network(
             description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=name, cost=float(cost0),
             reference_cost=float(ref_cost) if impl is not None and cost_check else None,
-            bug=bug, bug_text=models.BUGS[bug] if bug else None,
+            bug=bug, bug_text=model.BUGS[bug] if bug else None,
         ),
         mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and searched is None else None,
         quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),

@@ -1,4 +1,4 @@
-"""Tests of network_fd.py: the structured numeric gradient, its noise, kinks and fast mode."""
+"""Tests of network/differences.py (and series.py): the structured numeric gradient, its noise, kinks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradcheck_cli import models as m
-from gradcheck_cli import network_fd as nf
+from gradcheck_cli.network import differences, directions, kernels, series
+from gradcheck_cli.network import model as m
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.finite_diff import ROUNDOFF_DISCOUNT, central_from_values, default_step
 from gradcheck_cli.verdict import Status, Thresholds, classify, floor_from_noise, relative_error, worst
@@ -19,7 +19,7 @@ T = Thresholds()
 
 
 def verdicts(spec, data, labels, params, analytic, result=None):
-    numeric, noise, kink = result if result is not None else nf.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = result if result is not None else differences.numeric_gradient(spec, data, labels, params)
     rel = relative_error(analytic, numeric, floor_from_noise(noise, T))
     return rel, classify(rel, T, kink)
 
@@ -36,7 +36,7 @@ def block_status(spec, statuses):
 def naive_numeric(spec, data, labels, params):
     """The per-entry loop: 4 full cost evaluations per entry, same step and error model."""
     fw = m.forward(spec, data, labels, params)
-    f_scale = np.sum(nf.cost_magnitude(spec, fw, labels)) / (data.shape[0] if spec.mean else 1)
+    f_scale = np.sum(kernels.cost_magnitude(spec, fw, labels)) / (data.shape[0] if spec.mean else 1)
     numeric, noise = np.empty(params.size), np.empty(params.size)
     for i in range(params.size):
         h = default_step(params[i])
@@ -67,7 +67,7 @@ SMALL = [
 def test_structured_gradient_equals_the_naive_loop(kw):
     spec = m.NetworkSpec(**kw)
     data, labels, params = m.make_problem(spec, samples=7, seed=2)
-    numeric, noise, kink = nf.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params)
     slow, slow_noise = naive_numeric(spec, data, labels, params)
     assert not kink.any()
     assert np.all(np.abs(numeric - slow) <= slow_noise)
@@ -100,7 +100,7 @@ def test_a_correct_network_passes_every_entry(kw):
     spec = m.NetworkSpec(**kw)
     data, labels, params = m.make_problem(spec)
     _, grad = m.cost_and_grad(spec, data, labels, params)
-    numeric, noise, kink = result = nf.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = result = differences.numeric_gradient(spec, data, labels, params)
     rel, status = verdicts(spec, data, labels, params, grad, result)
     assert np.all(np.isfinite(numeric)) and np.all(noise > 0)
     smooth = ~kink
@@ -124,7 +124,7 @@ def test_random_correct_networks_pass(dims, activation, loss, mean, seed, sample
     spec = m.NetworkSpec(tuple(dims), activation=activation, loss=loss, mean=mean)
     data, labels, params = m.make_problem(spec, samples=samples, seed=seed)
     _, grad = m.cost_and_grad(spec, data, labels, params)
-    numeric, noise, kink = nf.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params)
     ok = np.abs(grad - numeric) <= noise
     assert np.all(ok | kink)
 
@@ -132,8 +132,8 @@ def test_random_correct_networks_pass(dims, activation, loss, mean, seed, sample
 def test_tiling_does_not_change_the_result():
     spec = m.NetworkSpec((30, 20, 10, 5))
     data, labels, params = m.make_problem(spec, samples=6)
-    a = nf.numeric_gradient(spec, data, labels, params)
-    b = nf.numeric_gradient(spec, data, labels, params, chunk_bytes=4096)
+    a = differences.numeric_gradient(spec, data, labels, params)
+    b = differences.numeric_gradient(spec, data, labels, params, chunk_bytes=4096)
     # the summation order changes the rounding, nothing else: both estimates agree within
     # either's error, and the measured round-off stays of one size
     assert np.all(np.abs(a.numeric - b.numeric) <= np.minimum(a.noise, b.noise))
@@ -143,27 +143,27 @@ def test_tiling_does_not_change_the_result():
 def test_only_the_named_blocks_are_checked():
     spec = m.NetworkSpec((10, 5, 10))
     data, labels, params = m.make_problem(spec)
-    numeric, noise, kink = nf.numeric_gradient(spec, data, labels, params, blocks=["W2"])
+    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params, blocks=["W2"])
     inside = np.zeros(spec.param_count, dtype=bool)
     inside[spec.block("W2").slice] = True
     assert np.all(np.isfinite(numeric[inside])) and np.all(np.isnan(numeric[~inside]))
-    full = nf.numeric_gradient(spec, data, labels, params)
+    full = differences.numeric_gradient(spec, data, labels, params)
     np.testing.assert_array_equal(numeric[inside], full.numeric[inside])
     with pytest.raises(OptionError, match="no parameter block 'W9'"):
-        nf.numeric_gradient(spec, data, labels, params, blocks=["W9"])
+        differences.numeric_gradient(spec, data, labels, params, blocks=["W9"])
 
 
 def test_input_validation():
     spec = m.NetworkSpec((10, 5, 10))
     data, labels, params = m.make_problem(spec)
     with pytest.raises(OptionError, match="115 parameters"):
-        nf.numeric_gradient(spec, data, labels, params[:10])
+        differences.numeric_gradient(spec, data, labels, params[:10])
     with pytest.raises(OptionError, match="chunk_bytes"):
-        nf.numeric_gradient(spec, data, labels, params, chunk_bytes=0)
+        differences.numeric_gradient(spec, data, labels, params, chunk_bytes=0)
     with pytest.raises(OptionError, match="analytic gradient has 3 entries"):
-        nf.directional_check(spec, data, labels, params, np.zeros(3))
+        directions.directional_check(spec, data, labels, params, np.zeros(3))
     with pytest.raises(OptionError, match="directions"):
-        nf.directional_check(spec, data, labels, params, np.zeros(115), k=0)
+        directions.directional_check(spec, data, labels, params, np.zeros(115), k=0)
 
 
 # ---------------------------------------------------------------- relu kinks
@@ -175,13 +175,13 @@ def test_relu_kink_in_the_first_layer_is_reported_as_kink_not_failure():
     j = 2
     params[b1.offset + j] = -(data[0] @ W1.take(params)[:, j])  # z1[0, j] = 0 (to rounding)
     _, grad = m.cost_and_grad(spec, data, labels, params)
-    result = nf.numeric_gradient(spec, data, labels, params)
+    result = differences.numeric_gradient(spec, data, labels, params)
     rel, status = verdicts(spec, data, labels, params, grad, result)
     expected = np.zeros(spec.param_count, dtype=bool)
     expected[W1.offset + j : W1.offset + W1.size : 4] = True
     expected[b1.offset + j] = True
     np.testing.assert_array_equal(result.kink, expected)
-    np.testing.assert_array_equal(nf.kink_mask(spec, data, params), expected)
+    np.testing.assert_array_equal(differences.kink_mask(spec, data, params), expected)
     assert where(status, Status.KINK)[expected].all()
     assert Status.FAIL not in set(status) and Status.WARN not in set(status)
     # without the kink mark these entries would not pass: the stencil straddles the kink
@@ -196,7 +196,7 @@ def test_relu_kink_in_a_later_layer_marks_every_upstream_entry_that_moves_it():
     b2 = spec.block("b2")
     params[b2.offset + j] -= fw.zs[2][0, j]  # z2[0, j] = 0
     _, grad = m.cost_and_grad(spec, data, labels, params)
-    result = nf.numeric_gradient(spec, data, labels, params)
+    result = differences.numeric_gradient(spec, data, labels, params)
     _, status = verdicts(spec, data, labels, params, grad, result)
     assert result.kink[b2.offset + j]
     assert result.kink[spec.block("W2").slice].reshape(4, 3)[:, j][fw.acts[1][0] > 0].all()
@@ -208,7 +208,7 @@ def test_relu_kink_in_a_later_layer_marks_every_upstream_entry_that_moves_it():
 def test_smooth_activations_have_no_kinks():
     spec = m.NetworkSpec((6, 4, 3))
     data, _, params = m.make_problem(spec)
-    assert not nf.kink_mask(spec, data, params).any()
+    assert not differences.kink_mask(spec, data, params).any()
 
 
 # ---------------------------------------------------------------- injected bugs
@@ -235,133 +235,23 @@ def test_every_bug_fails_exactly_at_its_blocks(kw):
         expected = {b.name: (Status.FAIL if b.name in m.bug_blocks(spec, bug) else Status.PASS)
                     for b in spec.blocks}
         assert got == expected, bug
-        fast = nf.fast_check(checked, data, labels, params, grad)
+        fast = directions.fast_check(checked, data, labels, params, grad)
         assert set(m.bug_blocks(spec, bug)) <= set(fast.full_blocks), bug
 
 
 # ---------------------------------------------------------------- fast mode
 
-@pytest.mark.parametrize("dims", [(10, 5, 10), (50, 30, 10), (784, 100, 10), (10, 8, 6, 4)])
-def test_fast_mode_passes_a_correct_network(dims):
-    spec = m.NetworkSpec(dims)
-    data, labels, params = m.make_problem(spec)
-    _, grad = m.cost_and_grad(spec, data, labels, params)
-    res = nf.fast_check(spec, data, labels, params, grad)
-    assert res.full_blocks == ()
-    assert [r.block for r in res.directional] == [b.name for b in spec.blocks]
-    for r in res.directional:
-        assert r.analytic.shape == (nf.DEFAULT_DIRECTIONS,) and not r.suspect
-        assert np.all(r.ratio < 1.0)  # a wide margin below SAFETY
-
-
-@pytest.fixture(scope="module")
-def big():
-    spec = m.NetworkSpec((784, 100, 10))
-    data, labels, params = m.make_problem(spec)
-    _, grad = m.cost_and_grad(spec, data, labels, params)
-    return spec, data, labels, params, grad, nf.numeric_gradient(spec, data, labels, params)
-
-
-def _smallest_failing_bump(grad, result, e):
-    """An error at entry e just large enough for the full check to fail it (rel ~ 2 fail_tol)."""
-    floor = floor_from_noise(result.noise[e], T)
-    return 2 * T.fail_tol * max(abs(grad[e]), abs(result.numeric[e]), float(floor)) * 1.05
-
-
-@pytest.mark.parametrize("seed", range(4))
-@pytest.mark.slow
-def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
-    spec, data, labels, params, grad, result = big
-    W1 = spec.block("W1")
-    e = W1.offset + int(np.random.default_rng(seed).integers(W1.size))
-    wrong = grad.copy()
-    wrong[e] += _smallest_failing_bump(grad, result, e) * (-1) ** seed
-    _, status = verdicts(spec, data, labels, params, wrong, result)
-    assert list(np.flatnonzero(where(status, Status.FAIL))) == [e]  # the full check fails just e
-    fast = nf.fast_check(spec, data, labels, params, wrong, seed=seed)
-    assert fast.full_blocks == ("W1",)
-    partial = nf.numeric_gradient(spec, data, labels, params, blocks=fast.full_blocks)
-    assert np.all(np.isnan(partial.numeric[W1.size :]))  # other blocks were not re-checked
-    _, status = verdicts(spec, data, labels, params, wrong, partial)
-    assert list(np.flatnonzero(where(status[W1.slice], Status.FAIL))) == [e - W1.offset]
-
-
-@pytest.mark.parametrize("block", ["W1", "b1", "W2", "b2"])
-def test_fast_mode_catches_one_wrong_entry_in_any_block(block):
-    spec = m.NetworkSpec((50, 30, 10))
-    data, labels, params = m.make_problem(spec)
-    _, grad = m.cost_and_grad(spec, data, labels, params)
-    result = nf.numeric_gradient(spec, data, labels, params)
-    b = spec.block(block)
-    for e in b.offset + np.random.default_rng(1).choice(b.size, size=min(5, b.size), replace=False):
-        wrong = grad.copy()
-        wrong[e] += _smallest_failing_bump(grad, result, e)
-        assert nf.fast_check(spec, data, labels, params, wrong).full_blocks == (block,)
-
-
-def test_fast_mode_flags_a_non_finite_gradient():
-    spec = m.NetworkSpec((10, 5, 10))
-    data, labels, params = m.make_problem(spec)
-    _, grad = m.cost_and_grad(spec, data, labels, params)
-    grad[spec.block("b2").offset] = np.nan
-    assert nf.fast_check(spec, data, labels, params, grad).full_blocks == ("b2",)
-
-
-# ---------------------------------------------------------------- scale
-
-@pytest.mark.slow
-def test_784_100_10_is_fast_and_small(big):
-    spec, data, labels, params, grad, _ = big
-    t = time.perf_counter()
-    nf.numeric_gradient(spec, data, labels, params)
-    full = time.perf_counter() - t
-    t = time.perf_counter()
-    nf.fast_check(spec, data, labels, params, grad)
-    fast = time.perf_counter() - t
-    tracemalloc.start()
-    nf.numeric_gradient(spec, data, labels, params)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    # generous bounds (shared CI machines); the naive loop takes minutes here
-    assert full < 5.0 and fast < 2.0
-    assert peak < 64 * 2**20
-
-
-def test_fast_mode_sensitivity_covers_every_failing_single_entry(big):
-    spec, data, labels, params, grad, result = big
-    for r in nf.fast_check(spec, data, labels, params, grad).directional:
-        b = spec.block(r.block)
-        # fast mode's promise is stated with the a-priori entry noise (the full check
-        # measures its round-off and may go ROUNDOFF_DISCOUNT x lower)
-        fail_level = T.fail_tol * floor_from_noise(np.maximum(result.noise[b.slice], r.entry_noise), T)
-        assert r.detectable <= fail_level.min()  # a failing entry cannot hide
-        # the a-priori round-off; the full check measures it and may go ROUNDOFF_DISCOUNT x lower
-        assert r.entry_noise <= ROUNDOFF_DISCOUNT * result.noise[b.slice].min()
-
-
-def test_fast_mode_sends_a_block_to_the_full_check_when_it_cannot_promise_detection():
-    spec = m.NetworkSpec((10, 5, 10))
-    data, labels, params = m.make_problem(spec)
-    _, grad = m.cost_and_grad(spec, data, labels, params)
-    strict = Thresholds(pass_tol=1e-9, fail_tol=1e-8)  # a failing entry may be off by ~noise
-    # the weight blocks cannot promise detection at these tolerances (the biases' measured
-    # directional noise may be small enough to)
-    assert {"W1", "W2"} <= set(nf.fast_check(spec, data, labels, params, grad, thresholds=strict).full_blocks)
-    fixed = Thresholds(floor=1.0)
-    assert nf.fast_check(spec, data, labels, params, grad, thresholds=fixed).full_blocks == ()
-
-
 def dense_reference(monkeypatch, spec, data, labels, params):
     """The dense path for every entry: no Taylor order is certified when the budget is 0."""
     with monkeypatch.context() as mp:
-        mp.setattr(nf, "SERIES_BUDGET", 0.0)
-        return nf.numeric_gradient(spec, data, labels, params)
+        mp.setattr(series, "SERIES_BUDGET", 0.0)
+        return differences.numeric_gradient(spec, data, labels, params)
 
 
 def test_series_and_general_paths_agree(monkeypatch):
     spec = m.NetworkSpec((30, 12, 10))
     data, labels, params = m.make_problem(spec)
-    series = nf.numeric_gradient(spec, data, labels, params)
+    series = differences.numeric_gradient(spec, data, labels, params)
     general = dense_reference(monkeypatch, spec, data, labels, params)
     assert np.all(np.abs(series.numeric - general.numeric) <= 1e-2 * series.noise)
 
@@ -383,7 +273,7 @@ def test_series_equals_the_dense_differences_entry_by_entry(monkeypatch, kw, sca
     spec = m.NetworkSpec(**kw)
     data, labels, params = m.make_problem(spec, samples=9, seed=3)
     params = params * scale
-    series = nf.numeric_gradient(spec, data, labels, params)
+    series = differences.numeric_gradient(spec, data, labels, params)
     dense = dense_reference(monkeypatch, spec, data, labels, params)
     np.testing.assert_array_equal(series.kink, dense.kink)
     assert np.all(np.abs(series.numeric - dense.numeric) <= 0.02 * dense.noise)
@@ -398,14 +288,14 @@ def test_series_equals_the_dense_differences_entry_by_entry(monkeypatch, kw, sca
 def test_units_whose_series_cannot_be_certified_take_the_dense_path(monkeypatch):
     spec = m.NetworkSpec((12, 10, 8, 6), activation="tanh")
     data, labels, params = m.make_problem(spec, samples=8, seed=5)
-    base = nf._Base(spec, data, labels, params)
-    orders = nf._layer_series(base, 1, nf.DEFAULT_CHUNK_BYTES).coeffs.shape[0]
+    base = kernels.Base(spec, data, labels, params)
+    orders = series.layer_series(base, 1, kernels.DEFAULT_CHUNK_BYTES).coeffs.shape[0]
     assert orders >= 3
-    monkeypatch.setattr(nf, "MAX_ORDER", orders - 1)  # some units now need more than allowed
-    base = nf._Base(spec, data, labels, params)
-    dense_units = nf._layer_series(base, 1, nf.DEFAULT_CHUNK_BYTES).dense
+    monkeypatch.setattr(series, "MAX_ORDER", orders - 1)  # some units now need more than allowed
+    base = kernels.Base(spec, data, labels, params)
+    dense_units = series.layer_series(base, 1, kernels.DEFAULT_CHUNK_BYTES).dense
     assert dense_units.any() and not dense_units.all()
-    mixed = nf.numeric_gradient(spec, data, labels, params)
+    mixed = differences.numeric_gradient(spec, data, labels, params)
     dense = dense_reference(monkeypatch, spec, data, labels, params)
     assert np.all(np.abs(mixed.numeric - dense.numeric) <= 0.02 * dense.noise)
 
@@ -451,21 +341,21 @@ def test_certified_series_matches_extended_precision(act, loss, scale):
     spec = m.NetworkSpec((4, 5, 4, 3), activation=act, loss=loss)
     data, labels, params = m.make_problem(spec, samples=3, seed=7)
     params = params * scale
-    base = nf._Base(spec, data, labels, params)
-    tol = nf.SERIES_BUDGET * nf.EPS * base.per_sample_scale
+    base = kernels.Base(spec, data, labels, params)
+    tol = series.SERIES_BUDGET * series.EPS * base.per_sample_scale
     checked = 0
     for l in (1, 2):
-        r = nf._stencil_radius(base, l)
+        r = series._stencil_radius(base, l)
         s, b = np.divmod(np.arange(r.size), spec.dims[l])
-        J = nf._first_order(base, l, s, b)
-        need = nf._tail_orders(base, l, s, b, r[s, b], J)
-        dstar = nf._relu_dstar(base, l, s, b, J) if act == "relu" else np.full(s.size, np.inf)
+        J = series.first_order(base, l, s, b)
+        need = series.tail_orders(base, l, s, b, r[s, b], J)
+        dstar = series.relu_dstar(base, l, s, b, J) if act == "relu" else np.full(s.size, np.inf)
         for i in np.flatnonzero((need > 0) & (r[s, b] < dstar)):
-            c = nf._unit_series(base, l, s[i : i + 1], b[i : i + 1], need[i : i + 1], {k: v[i : i + 1] for k, v in J.items()})
+            c = series._unit_series(base, l, s[i : i + 1], b[i : i + 1], need[i : i + 1], {k: v[i : i + 1] for k, v in J.items()})
             for t in (r[s[i], b[i]], -r[s[i], b[i]], r[s[i], b[i]] / 4):
                 approx = sum(float(cn[0]) * t**n for n, cn in enumerate(c, start=1))
                 true = _mp_cost_change(spec, data, labels, params, l, int(s[i]), int(b[i]), t, mp)
-                assert abs(float(true) - approx) <= tol + 4 * nf.EPS * abs(approx), (l, s[i], b[i], t)
+                assert abs(float(true) - approx) <= tol + 4 * series.EPS * abs(approx), (l, s[i], b[i], t)
                 checked += 1
     assert checked >= 30
 
@@ -476,13 +366,13 @@ def test_deep_relu_kink_entries_carry_true_differences(monkeypatch):
     fw = m.forward(spec, data, labels, params)
     b2 = spec.block("b2")
     params[b2.offset + 1] -= fw.zs[2][0, 1] - 1e-6  # z2[0, 1] = 1e-6: inside many stencils
-    series = nf.numeric_gradient(spec, data, labels, params)
+    series = differences.numeric_gradient(spec, data, labels, params)
     dense = dense_reference(monkeypatch, spec, data, labels, params)
     assert series.kink.sum() >= 3
     np.testing.assert_array_equal(series.kink, dense.kink)
     k = series.kink  # true differences across the kink: the crossing samples are computed exactly
     assert np.all(np.abs(series.numeric[k] - dense.numeric[k]) <= 1e-6 * dense.noise[k])
-    np.testing.assert_array_equal(nf.kink_mask(spec, data, params), series.kink)
+    np.testing.assert_array_equal(differences.kink_mask(spec, data, params), series.kink)
 
 
 @pytest.mark.slow
@@ -492,7 +382,7 @@ def test_deep_networks_are_checked_in_seconds(dims, limit):
     data, labels, params = m.make_problem(spec)
     _, grad = m.cost_and_grad(spec, data, labels, params)
     t = time.perf_counter()
-    numeric, noise, kink = nf.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params)
     elapsed = time.perf_counter() - t
     assert np.all(np.abs(grad - numeric) <= noise) and not kink.any()
     # generous (a shared machine); the dense propagation took 34 s and 4.4 s here
@@ -505,5 +395,5 @@ def test_correct_network_passes_with_extreme_parameters(scale):
     data, labels, params = m.make_problem(spec)
     params = params * scale
     _, grad = m.cost_and_grad(spec, data, labels, params)
-    numeric, noise, kink = nf.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params)
     assert np.all(np.abs(grad - numeric) <= noise)

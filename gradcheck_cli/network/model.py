@@ -36,8 +36,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .choices import Activation, Loss  # re-exported: the network's closed sets
-from .errors import OptionError
+from ..choices import Activation, Loss  # re-exported: the network's closed sets
+from ..errors import OptionError
 
 #: the largest network accepted, in parameters (a full check needs a few arrays of this size)
 MAX_PARAMS = 10_000_000
