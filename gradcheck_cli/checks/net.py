@@ -131,8 +131,8 @@ def check_network(
         else:
             full_blocks = {b.name for b in blocks}
         if searched is None and full_blocks:
-            numeric, noise, kink = differences.numeric_gradient(
-                cspec, data, labels, params, blocks=[b for b in blocks if b.name in full_blocks])
+            numeric, noise, kink = differences.settle(
+                cspec, data, labels, params, g, thresholds, blocks=[b for b in blocks if b.name in full_blocks])
         elif searched is None:
             numeric = noise = np.full(params.size, np.nan)
             kink = np.zeros(params.size, bool)

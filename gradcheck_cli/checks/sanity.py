@@ -53,7 +53,7 @@ def _network_report(dims, seed: int, thresholds: Thresholds) -> Report:
     spec = model.NetworkSpec(tuple(dims))
     data, labels, params = model.make_problem(spec, 20, seed)
     _, g = model.cost_and_grad(spec, data, labels, params)
-    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params)
+    numeric, noise, kink = differences.settle(spec, data, labels, params, g)
     verdict = judge_blocks(network_block_data(spec.blocks, g, numeric, noise, kink), thresholds, top=0)
     return Report(command="net", method=Method.CENTRAL, thresholds=thresholds, checks=verdict.checks,
                   counts=verdict.counts, blocks=verdict.blocks)

@@ -61,7 +61,9 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import OptionError
-from ..finite_diff import central_from_values, default_step
+from ..finite_diff import central_from_values, default_step, evidence
+from ..verdict import CODE, Status, Thresholds, assess
+from . import precise
 from .dense import dense_entries
 from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, resolve_blocks, row_tiles
 from .model import Activation, Block, NetworkSpec
@@ -79,6 +81,8 @@ class NumericGradient:
     numeric: np.ndarray
     noise: np.ndarray
     kink: np.ndarray
+    #: entries re-estimated in extended precision (``settle``); None when none was asked
+    precise: np.ndarray | None = None
 
     def __iter__(self):
         return iter((self.numeric, self.noise, self.kink))
@@ -113,6 +117,54 @@ def numeric_gradient(
             n, e, k = _block_numeric(base, block, int(chunk_bytes))
         numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), k.ravel()
     return NumericGradient(numeric, noise, kink)
+
+
+def settle(
+    spec: NetworkSpec,
+    data,
+    labels,
+    params,
+    analytic,
+    thresholds: Thresholds | None = None,
+    blocks: Iterable[str | Block] | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    result: NumericGradient | None = None,
+) -> NumericGradient:
+    """``numeric_gradient``, with every entry its evidence cannot decide taken in extended precision.
+
+    The float64 estimate is judged as the report will judge it (``finite_diff.evidence``
+    and ``verdict.assess`` under ``thresholds``); entries that come out ``unresolved`` or
+    ``warn`` (outside kinks) are re-estimated by ``precise.entry_derivatives``: a
+    longdouble complex-step derivative whose bound is ~1e-15 of its terms' size.  A
+    correct network then passes everywhere; a wrong entry is judged on better evidence
+    (a fail stays a fail: its float64 interval already excluded the analytic value).
+    ``result.precise`` marks the re-estimated entries.
+    """
+    res = result if result is not None else numeric_gradient(spec, data, labels, params, blocks, chunk_bytes)
+    t = thresholds if thresholds is not None else Thresholds()
+    a = np.asarray(analytic, dtype=float).reshape(-1)
+    if a.size != spec.param_count:
+        raise OptionError(f"analytic gradient has {a.size} entries, the network has {spec.param_count}")
+    numeric, noise = res.numeric.copy(), res.noise.copy()
+    lifted = np.zeros(spec.param_count, dtype=bool)
+    p = None
+    for block in resolve_blocks(spec, blocks):
+        sl = block.slice
+        with np.errstate(all="ignore"):
+            error, zs = evidence(a[sl], numeric[sl], noise[sl])
+            code = assess(a[sl], numeric[sl], error, t, zero_scale=zs, kink=res.kink[sl]).code
+        undecided = ((code == CODE[Status.UNRESOLVED]) | (code == CODE[Status.WARN])) & np.isfinite(a[sl])
+        idx = np.flatnonzero(undecided)
+        if idx.size == 0:
+            continue
+        if p is None:
+            p = precise.Precise(spec, data, labels, params)
+        rows, cols = np.divmod(idx, block.shape[1])
+        with np.errstate(all="ignore"):
+            n, e = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=p)
+        numeric[sl.start + idx], noise[sl.start + idx] = n, e
+        lifted[sl.start + idx] = True
+    return NumericGradient(numeric, noise, res.kink, lifted)
 
 
 def kink_mask(spec: NetworkSpec, data, params, blocks: Iterable[str | Block] | None = None) -> np.ndarray:

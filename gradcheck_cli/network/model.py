@@ -23,8 +23,12 @@ Backward pass (``cost_and_grad``), with ``s = 1/M`` for a mean cost and 1 otherw
     delta_L = s (yhat * sum_j y_j - y)                   ce (= s (yhat - y) for one-hot y)
     delta_L = s (yhat - y) yhat (1 - yhat)               mse
     dW_l = a_{l-1}^T delta_l,   db_l = sum_i delta_l[i]
-    delta_{l-1} = (delta_l W_l^T) * act'(a_{l-1})        sigmoid' = a(1-a), tanh' = 1-a^2,
+    delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1})        sigmoid' = a(1-a), tanh' = 1-a^2,
                                                          relu' = [a > 0]
+
+each factor computed without cancellation (``activation_slope`` from z; ``p - 1`` as
+``expm1(log p)``; ``yhat - 1`` as ``-sigmoid(-z)``), so that a saturated unit's tiny
+gradient is right to a few ulps, as the extended-precision check can tell.
 
 ``BUGS`` lists classic mistakes that ``cost_and_grad(..., bug=NAME)`` injects into that
 backward pass (the cost is unchanged except for the mean/sum bugs, see ``cost_spec``).
@@ -70,10 +74,14 @@ def softmax(x):
 
 
 def log_softmax(x):
-    """Row-wise ``log softmax(x)``, stable: ``x - max - log sum exp(x - max)``."""
+    """Row-wise ``log softmax(x)``, stable: ``x - max - log1p(sum_{k != argmax} exp(x_k - max))``
+    (``log1p``: the largest entry's ``log p = -1e-52`` of a saturated softmax is not rounded to 0)."""
     x = np.asarray(x, dtype=float)
-    z = x - np.max(x, axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    k = np.argmax(x, axis=-1)[..., None]
+    z = x - np.take_along_axis(x, k, axis=-1)
+    e = np.exp(z)
+    np.put_along_axis(e, k, 0.0, axis=-1)
+    return z - np.log1p(np.sum(e, axis=-1, keepdims=True))
 
 
 def activate(kind: Activation | str, z):
@@ -84,6 +92,20 @@ def activate(kind: Activation | str, z):
     if kind is Activation.TANH:
         return np.tanh(z)
     return np.maximum(z, 0.0)
+
+
+def activation_slope(kind: Activation | str, z):
+    """``act'(z)`` from the pre-activation z, without cancellation: ``sigmoid(z) sigmoid(-z)``,
+    ``1 / cosh(z)**2``, ``[z > 0]``.  (``activation_grad(a)`` from the value loses the
+    relative accuracy of a saturated unit: ``1 - a**2`` at ``|z| = 12`` is 2e-10, off by 1e-6.)"""
+    kind = Activation(kind)
+    z = np.asarray(z, dtype=float)
+    if kind is Activation.SIGMOID:
+        return sigmoid(z) * sigmoid(-z)
+    if kind is Activation.TANH:
+        e = np.exp(-2.0 * np.abs(z))  # 1 / cosh(z)**2 = 4 e / (1 + e)**2, no overflow
+        return 4.0 * e / ((1.0 + e) * (1.0 + e))
+    return (z > 0).astype(float)
 
 
 def activation_grad(kind: Activation | str, a):
@@ -412,11 +434,13 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
     grad_mean = {"mean-cost-summed-grad": False, "summed-cost-mean-grad": True}.get(bug, spec.mean)
     value = float(np.mean(fw.costs) if cost_mean else np.sum(fw.costs))
 
-    yhat = fw.yhat
-    if spec.loss is Loss.CE:
-        delta = yhat * np.sum(labels, axis=1, keepdims=True) - labels
-    else:
-        delta = (yhat - labels) * yhat * (1.0 - yhat)
+    yhat, zL = fw.yhat, fw.zs[-1]
+    with np.errstate(under="ignore"):
+        if spec.loss is Loss.CE:  # ysum p - y = (ysum - y) p + y (p - 1), with p - 1 = expm1(log p)
+            lsm = log_softmax(zL)
+            delta = (np.sum(labels, axis=1, keepdims=True) - labels) * yhat + labels * np.expm1(lsm)
+        else:  # yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z);  sigmoid' = sigmoid(z) sigmoid(-z)
+            delta = ((1.0 - labels) * yhat - labels * sigmoid(-zL)) * activation_slope(Activation.SIGMOID, zL)
     if bug == "sign-flip":
         delta = -delta
     if grad_mean:
@@ -446,7 +470,7 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
             elif bug == "sigmoid-grad-of-z":
                 deriv = activation_grad(spec.activation, fw.zs[l - 1])
             else:
-                deriv = activation_grad(spec.activation, a_prev)
+                deriv = activation_slope(spec.activation, fw.zs[l - 1])
             delta = back * deriv
     return value, np.concatenate(grads)
 
