@@ -26,7 +26,7 @@ Backward pass (``cost_and_grad``), with ``s = 1/M`` for a mean cost and 1 otherw
     delta_{l-1} = (delta_l W_l^T) * act'(z_{l-1})        sigmoid' = a(1-a), tanh' = 1-a^2,
                                                          relu' = [a > 0]
 
-each factor computed without cancellation (``activation_slope`` from z; ``p - 1`` as
+the sums in ``np.longdouble`` (rounded to float64 once), each factor computed without cancellation (``activation_slope`` from z; ``p - 1`` as
 ``expm1(log p)``; ``yhat - 1`` as ``-sigmoid(-z)``), so that a saturated unit's tiny
 gradient is right to a few ulps, as the extended-precision check can tell.
 
@@ -52,9 +52,15 @@ MAX_DATA = 50_000_000
 # ---------------------------------------------------------------------------- activations
 
 
+def _real(x) -> np.ndarray:
+    """``x`` as a float array, keeping ``np.longdouble`` (the backward pass's precision)."""
+    x = np.asarray(x)
+    return x if x.dtype == np.longdouble else x.astype(float)
+
+
 def sigmoid(x):
     """``1 / (1 + exp(-x))`` elementwise, without overflow (exp of -|x| only)."""
-    x = np.asarray(x, dtype=float)
+    x = _real(x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
@@ -67,7 +73,7 @@ def sigmoid_grad(s):
 
 def softmax(x):
     """Row-wise softmax ``exp(x_j - max x) / sum_k exp(x_k - max x)``; a 1-D input is one row."""
-    x = np.asarray(x, dtype=float)
+    x = _real(x)
     z = x - np.max(x, axis=-1, keepdims=True)
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
@@ -76,7 +82,7 @@ def softmax(x):
 def log_softmax(x):
     """Row-wise ``log softmax(x)``, stable: ``x - max - log1p(sum_{k != argmax} exp(x_k - max))``
     (``log1p``: the largest entry's ``log p = -1e-52`` of a saturated softmax is not rounded to 0)."""
-    x = np.asarray(x, dtype=float)
+    x = _real(x)
     k = np.argmax(x, axis=-1)[..., None]
     z = x - np.take_along_axis(x, k, axis=-1)
     e = np.exp(z)
@@ -99,7 +105,7 @@ def activation_slope(kind: Activation | str, z):
     ``1 / cosh(z)**2``, ``[z > 0]``.  (``activation_grad(a)`` from the value loses the
     relative accuracy of a saturated unit: ``1 - a**2`` at ``|z| = 12`` is 2e-10, off by 1e-6.)"""
     kind = Activation(kind)
-    z = np.asarray(z, dtype=float)
+    z = _real(z)
     if kind is Activation.SIGMOID:
         return sigmoid(z) * sigmoid(-z)
     if kind is Activation.TANH:
@@ -330,9 +336,10 @@ class Forward:
         return self.acts[-1]
 
 
-def forward(spec: NetworkSpec, data, labels, params) -> Forward:
-    """The forward pass of the module docstring, keeping every intermediate."""
-    layers = spec.unpack(params)
+def forward(spec: NetworkSpec, data, labels, params, dtype=float) -> Forward:
+    """The forward pass of the module docstring, keeping every intermediate (in ``dtype``)."""
+    layers = [(W.astype(dtype), b.astype(dtype)) for W, b in spec.unpack(params)]
+    data = np.asarray(data).astype(dtype)
     zs, acts = [None], [data]
     a = data
     for l, (W, b) in enumerate(layers, start=1):
@@ -428,7 +435,9 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
     """Reference cost and its gradient (flat, length P), optionally with an injected bug."""
     data, labels, params = validate_inputs(spec, data, labels, params)
     bug = validate_bug(spec, bug)
-    fw = forward(spec, data, labels, params)
+    # our own network, so the whole pass in extended precision, rounded once at the end: a
+    # small entry of a large summed cost (terms of 1, a sum of 1e-7) keeps its float64 digits
+    fw = forward(spec, data, labels, params, dtype=np.longdouble)
     M = data.shape[0]
     cost_mean = cost_spec(spec, bug).mean
     grad_mean = {"mean-cost-summed-grad": False, "summed-cost-mean-grad": True}.get(bug, spec.mean)
@@ -446,12 +455,14 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
     if grad_mean:
         delta = delta / M
 
+    delta = delta.astype(np.longdouble)
     layers = spec.unpack(params)
     grads: list[np.ndarray] = [None] * (2 * spec.layers)  # type: ignore[list-item]
     for l in range(spec.layers, 0, -1):
         W, _ = layers[l - 1]
+        W = W.astype(np.longdouble)
         a_prev = fw.acts[l - 1]
-        gW = a_prev.T @ delta
+        gW = a_prev.T.astype(np.longdouble) @ delta
         gb = np.sum(delta, axis=0)
         if l == 1 and bug == "b1-first-sample":
             gb = delta[0].copy()
@@ -459,8 +470,8 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
             gb = np.zeros_like(gb)
         if l == 2 and bug == "w2-transposed":
             gW = (delta.T @ a_prev).reshape(gW.shape)
-        grads[2 * (l - 1)] = gW.ravel()
-        grads[2 * (l - 1) + 1] = gb.ravel()
+        grads[2 * (l - 1)] = gW.ravel().astype(float)
+        grads[2 * (l - 1) + 1] = gb.ravel().astype(float)
         if l > 1:
             back = delta @ W.T
             if bug == "missing-sigmoid-grad":

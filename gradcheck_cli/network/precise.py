@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..finite_diff import SAFETY
+from .kernels import matmul
 from .model import Activation, Block, Loss, NetworkSpec
 
 LD = np.longdouble
@@ -110,14 +111,70 @@ def _gamma(n: float) -> float:
     return n * EPS_LD / (1.0 - n * EPS_LD)
 
 
-def _affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
-    """``(a W + b, bound)``: the longdouble product and a rigorous bound of its rounding.
+#: bits per slice of the exact products (``_slices``); 4 slices of each factor are kept
+_SLICE_BITS = 20
+_SLICES = 4
 
-    Summed in order by ``cumsum``, so Wilkinson's running error bound applies: the sum
-    ``s_n`` of the rounded products ``p_k`` errs by at most ``eps (sum_k |s_k| +
-    sum_k |p_k|)`` (each addition and product rounds by ``eps`` of its result), plus
-    ``eps |z|`` for the bias.  Typically 30 times tighter than ``gamma_n sum_k |p_k|``.
+
+def _slices(v, axis: int) -> tuple[list, np.ndarray]:
+    """``v = sum_i s_i + r``: float64 slices whose entries are integers of at most
+    ``_SLICE_BITS`` bits times a power of 2 common to a row (``axis=1``) or column
+    (``axis=0``), each slice's unit ``2**(_SLICE_BITS + 1)`` times finer than the last;
+    the residual ``r`` (longdouble) is below ``2**(-84)`` of the row's largest entry."""
+    v = np.asarray(v)
+    r = v.astype(LD if v.dtype == LD else float)  # float64 input: sliced exactly in float64
+    m = np.max(np.abs(r), axis=axis, keepdims=True).astype(float)
+    e = np.where(m > 0, np.ceil(np.log2(np.where(m > 0, m, 1.0))) - _SLICE_BITS, 0.0)
+    grid = np.ldexp(np.ones_like(e), e.astype(int)).astype(r.dtype)
+    out = []
+    for _ in range(_SLICES):
+        q = np.round(r / grid) * grid
+        out.append(q.astype(float))
+        r = r - q
+        grid = grid * r.dtype.type(2.0) ** -(_SLICE_BITS + 1)
+    return out, r
+
+
+def _affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
+    """``(a W + b, bound)``: the product in longdouble and a rigorous bound of its error.
+
+    Ozaki's splitting: ``a`` and ``W`` are cut into slices (``_slices``) whose pairwise
+    products float64 computes *exactly* (every partial sum is an integer below 2**53
+    times a common unit, whatever the order of the BLAS sums: ``D <= 2**12``), so the
+    pairs ``i + j <= 3`` are summed exactly and added in longdouble; the bound holds the
+    pairs left out (``|a_i| |W_j|``, ~2**-80 of ``|a| |W|``), the residuals and the
+    longdouble additions.  Wider layers are summed in order (``cumsum``) under Wilkinson's
+    running error bound ``eps (sum_k |s_k| + sum_k |p_k|)`` instead.
     """
+    M, D = a.shape
+    if D > 2 ** 12 or not np.all(np.isfinite(np.asarray(a, dtype=float))):
+        return _affine_running(a, W, b)
+    A, ra = _slices(a, axis=1)
+    B, rb = _slices(W, axis=0)
+    z = np.zeros((M, W.shape[1]), dtype=LD)
+    size = np.zeros((M, W.shape[1]))
+    for i in range(_SLICES):
+        for j in range(_SLICES - i):
+            term = matmul(A[i], B[j])
+            z += term
+            size += np.abs(term)
+    z += b
+    absA = [np.abs(x) for x in A]
+    absB = [np.abs(x) for x in B]
+    left = sum(matmul(absA[i], sum(absB[j] for j in range(_SLICES) if i + j >= _SLICES))
+               for i in range(1, _SLICES))
+    absW = np.abs(np.asarray(W, dtype=float))
+    if np.any(ra):
+        left = left + matmul(np.abs(ra).astype(float), absW)
+    if np.any(rb):
+        left = left + matmul(np.abs(np.asarray(a, dtype=float)), np.abs(rb).astype(float))
+    left *= 1 + 4 * D * 2.0 ** -52  # the float64 sums of these non-negative terms
+    bound = left + _gamma(_SLICES ** 2 + 2) * (size + np.abs(b).astype(float) + np.abs(z).astype(float))
+    return z, bound
+
+
+def _affine_running(a, W, b) -> tuple[np.ndarray, np.ndarray]:
+    """``_affine`` for wide layers: sequential sums with Wilkinson's running error bound."""
     M, D = a.shape
     out = np.empty((M, W.shape[1]), dtype=LD)
     bound = np.empty((M, W.shape[1]))
@@ -147,19 +204,21 @@ class Precise:
         self.scale = LD(1) / self.M if spec.mean else LD(1)
         self.labels = np.asarray(labels, dtype=LD)
         self.ysum = np.sum(self.labels, axis=1)
-        self.layers = [(W.astype(LD), b.astype(LD)) for W, b in spec.unpack(np.asarray(params, dtype=float))]
+        self.w64 = [(W, b) for W, b in spec.unpack(np.asarray(params, dtype=float))]
+        self.layers = [(W.astype(LD), b.astype(LD)) for W, b in self.w64]
         self.abs_w = [np.abs(W).astype(float) for W, _ in self.layers]
         kind = spec.activation
-        a = np.asarray(data, dtype=LD)
-        self.acts, self.zs, self.slopes = [a], [None], [None]
+        a = np.asarray(data, dtype=float)  # exact; sliced in float64 by _affine
+        self.acts, self.zs, self.slopes = [a.astype(LD)], [None], [None]
         self.delta: list = [np.zeros(a.shape)]  # error of acts[0] (exact data) then of z_m
         self.act_err: list = [np.zeros(a.shape)]  # error of acts[m]
         self.rho: list = [None]
-        for l, (W, b) in enumerate(self.layers, start=1):
+        self._adjoint: dict = {}
+        for l, (W, b) in enumerate(self.w64, start=1):
             z, own = _affine(a, W, b)
             absW = self.abs_w[l - 1]
             # rounding of z's own sum, plus the error of the activations it sums
-            d = own + self.act_err[-1] @ absW
+            d = own + matmul(self.act_err[-1], absW)
             self.delta.append(d * (1 + 1e-6))
             self.zs.append(z)
             if l < self.L:
@@ -202,31 +261,34 @@ class Precise:
     def columns(self, l: int, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(G, S, E)`` (M, len(cols)): ``dc_s / dz_l[s, b]``, its absolute-value twin and
         the bound of G's error (float64 S and E)."""
+        if l not in self._adjoint:
+            self._fill(l)
+        G, S, E = self._adjoint[l]
+        return G[:, cols], S[:, cols], E[:, cols]
+
+    def _fill(self, l: int) -> None:
+        """The chain of the module docstring for every unit of layer l at once.
+
+        ``G_l = act'(z_l) * (G_{l+1} W_{l+1}^T)``: the same sums of products of local
+        derivatives as the per-column forward chain, accumulated from the output (one
+        product per layer for all columns); the twins ``S`` and ``E`` likewise.
+        """
         if l == self.L:
-            return self.out_grad[:, cols], self.out_abs[:, cols], self.out_err[:, cols]
-        G = np.empty((self.M, cols.size), dtype=LD)
-        S = np.empty((self.M, cols.size))
-        E = np.empty((self.M, cols.size))
-        width = max(self.spec.dims[l:])
-        step = max(1, _CHUNK // (self.M * width))
-        for c0 in range(0, cols.size, step):
-            c = cols[c0:c0 + step]
-            W = self.layers[l][0][c]  # (C, D_{l+1}): rows of W_{l+1}
-            T = self.slopes[l][:, c].T[:, :, None] * W[:, None, :]  # (C, M, D_{l+1})
-            Ta = np.abs(T).astype(float)
-            Er = self.rho[l][:, c].T[:, :, None] * Ta
-            for m in range(l + 1, self.L):
-                sl, absW = self.slopes[m], self.abs_w[m]
-                T = (sl[None] * T) @ self.layers[m][0]
-                sa = np.abs(sl).astype(float)[None]
-                Er = (sa * (Er + self.rho[m][None] * Ta)) @ absW
-                Ta = (sa * Ta) @ absW
-                Er += _gamma(absW.shape[0] + 2) * Ta
-            G[:, c0:c0 + step] = np.sum(self.out_grad[None] * T, axis=2).T
-            S[:, c0:c0 + step] = np.sum(self.out_abs[None] * Ta, axis=2).T
-            E[:, c0:c0 + step] = (np.sum(self.out_err[None] * Ta + self.out_grad_abs[None] * Er, axis=2)
-                                  + _gamma(Ta.shape[2] + 2) * np.sum(self.out_abs[None] * Ta, axis=2)).T
-        return G, S, E
+            self._adjoint[l] = (self.out_grad, self.out_abs, self.out_err)
+            return
+        if l + 1 not in self._adjoint:
+            self._fill(l + 1)
+        G1, S1, E1 = self._adjoint[l + 1]
+        W = self.layers[l][0]  # W_{l+1}: (D_l, D_{l+1})
+        absW = self.abs_w[l]
+        back = G1 @ W.T
+        sback = matmul(S1, absW.T)
+        sl = self.slopes[l]
+        sa = np.abs(sl).astype(float)
+        G = sl * back
+        S = sa * sback
+        E = sa * (matmul(E1, absW.T) + _gamma(absW.shape[1] + 2) * sback) + self.rho[l] * S
+        self._adjoint[l] = (G, S, E)
 
 
 def entry_derivatives(spec: NetworkSpec, data, labels, params, block: Block, rows, cols,
