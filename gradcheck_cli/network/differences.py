@@ -152,9 +152,14 @@ def settle(
         sl = block.slice
         with np.errstate(all="ignore"):
             error, zs = evidence(a[sl], numeric[sl], noise[sl])
-            code = assess(a[sl], numeric[sl], error, t, zero_scale=zs, kink=res.kink[sl]).code
-        undecided = ((code == CODE[Status.UNRESOLVED]) | (code == CODE[Status.WARN])) & np.isfinite(a[sl])
-        idx = np.flatnonzero(undecided)
+            # |a - t| / max(|a|, |t|, floor) <= (|a - n| + e) / |a| on [n - e, n + e]: a sure pass
+            open_ = ~((np.abs(a[sl] - numeric[sl]) + error <= t.pass_tol * np.abs(a[sl])) | res.kink[sl])
+        idx = np.flatnonzero(open_)
+        if idx.size:
+            with np.errstate(all="ignore"):
+                code = assess(a[sl][idx], numeric[sl][idx], error[idx], t, zero_scale=zs[idx]).code
+            undecided = ((code == CODE[Status.UNRESOLVED]) | (code == CODE[Status.WARN])) & np.isfinite(a[sl][idx])
+            idx = idx[undecided]
         if idx.size == 0:
             continue
         if p is None:

@@ -16,6 +16,7 @@ from math import pi
 import numpy as np
 
 from ..finite_diff import EPS
+from .exact import matmul  # noqa: F401  (re-exported: the kernels' product)
 from .model import Activation, Block, Loss, NetworkSpec, forward, validate_inputs
 
 
@@ -32,7 +33,6 @@ RHO = {Activation.TANH: pi / 4, Activation.SIGMOID: pi / 2, Activation.RELU: np.
 STENCIL = np.array([1.0, -1.0, 4.0, -4.0])
 
 
-_SMALL_GEMM = 1_000_000  # multiply-adds of a product OpenBLAS keeps on one thread (matmul)
 
 
 _CLIP_Z = 300.0  # |z| beyond this: the activation change is below 1e-130 of the step
@@ -110,25 +110,6 @@ class Base:
         if l not in self._sup:
             self._sup[l] = disk_sup(self._kind(l), self.zs[l], RHO[self._kind(l)])
         return self._sup[l]
-
-
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for 2-D arrays, in row blocks of at most ``_SMALL_GEMM`` multiply-adds.
-
-    Why: OpenBLAS runs such products on one thread (its small-matrix path), while a
-    threaded call on a busy machine waits for its second thread to be scheduled (about
-    10 ms per call measured on the 2-core machine of issue 11, against 0.1 ms for the
-    product itself).  The flops are the same; only the hand-offs go.
-    """
-    m, k = a.shape
-    n = b.shape[1]
-    rows = max(1, _SMALL_GEMM // max(1, k * n))
-    if m <= rows:
-        return a @ b
-    out = np.empty((m, n), dtype=np.result_type(a, b))
-    for r0 in range(0, m, rows):
-        np.matmul(a[r0 : r0 + rows], b, out=out[r0 : r0 + rows])
-    return out
 
 
 def _tanh_small(x: np.ndarray, bound: float | None = None, rtol: float = EPS / 8) -> np.ndarray:

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..choices import Activation, Loss  # re-exported: the network's closed sets
 from ..errors import OptionError
+from .exact import affine
 
 #: the largest network accepted, in parameters (a full check needs a few arrays of this size)
 MAX_PARAMS = 10_000_000
@@ -338,12 +339,13 @@ class Forward:
 
 def forward(spec: NetworkSpec, data, labels, params, dtype=float) -> Forward:
     """The forward pass of the module docstring, keeping every intermediate (in ``dtype``)."""
-    layers = [(W.astype(dtype), b.astype(dtype)) for W, b in spec.unpack(params)]
+    extended = np.dtype(dtype) == np.longdouble
     data = np.asarray(data).astype(dtype)
     zs, acts = [None], [data]
     a = data
-    for l, (W, b) in enumerate(layers, start=1):
-        z = a @ W + b
+    for l, (W, b) in enumerate(spec.unpack(params), start=1):
+        # longdouble: the products exact in float64 BLAS pieces (``exact.affine``), not a slow loop
+        z = affine(a, W, b)[0] if extended else a @ W + b
         if l < spec.layers:
             a = activate(spec.activation, z)
         elif spec.loss is Loss.CE:

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..finite_diff import SAFETY
-from .kernels import matmul
+from .exact import affine, matmul
 from .model import Activation, Block, Loss, NetworkSpec
 
 LD = np.longdouble
@@ -61,7 +61,6 @@ _CURVATURE = {Activation.SIGMOID: 1.0, Activation.TANH: 2.0, Activation.RELU: 0.
 #: |z| beyond this: exp(|z|) would overflow longdouble (its sigmoid' is below 1e-4700 there)
 _CLIP = 11000.0 if np.finfo(LD).maxexp > 2000 else 700.0
 #: work arrays of at most this many longdouble numbers per column chunk
-_CHUNK = 1_000_000
 
 
 def _sigmoid(z):
@@ -111,85 +110,6 @@ def _gamma(n: float) -> float:
     return n * EPS_LD / (1.0 - n * EPS_LD)
 
 
-#: bits per slice of the exact products (``_slices``); 4 slices of each factor are kept
-_SLICE_BITS = 20
-_SLICES = 4
-
-
-def _slices(v, axis: int) -> tuple[list, np.ndarray]:
-    """``v = sum_i s_i + r``: float64 slices whose entries are integers of at most
-    ``_SLICE_BITS`` bits times a power of 2 common to a row (``axis=1``) or column
-    (``axis=0``), each slice's unit ``2**(_SLICE_BITS + 1)`` times finer than the last;
-    the residual ``r`` (longdouble) is below ``2**(-84)`` of the row's largest entry."""
-    v = np.asarray(v)
-    r = v.astype(LD if v.dtype == LD else float)  # float64 input: sliced exactly in float64
-    m = np.max(np.abs(r), axis=axis, keepdims=True).astype(float)
-    e = np.where(m > 0, np.ceil(np.log2(np.where(m > 0, m, 1.0))) - _SLICE_BITS, 0.0)
-    grid = np.ldexp(np.ones_like(e), e.astype(int)).astype(r.dtype)
-    out = []
-    for _ in range(_SLICES):
-        q = np.round(r / grid) * grid
-        out.append(q.astype(float))
-        r = r - q
-        grid = grid * r.dtype.type(2.0) ** -(_SLICE_BITS + 1)
-    return out, r
-
-
-def _affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
-    """``(a W + b, bound)``: the product in longdouble and a rigorous bound of its error.
-
-    Ozaki's splitting: ``a`` and ``W`` are cut into slices (``_slices``) whose pairwise
-    products float64 computes *exactly* (every partial sum is an integer below 2**53
-    times a common unit, whatever the order of the BLAS sums: ``D <= 2**12``), so the
-    pairs ``i + j <= 3`` are summed exactly and added in longdouble; the bound holds the
-    pairs left out (``|a_i| |W_j|``, ~2**-80 of ``|a| |W|``), the residuals and the
-    longdouble additions.  Wider layers are summed in order (``cumsum``) under Wilkinson's
-    running error bound ``eps (sum_k |s_k| + sum_k |p_k|)`` instead.
-    """
-    M, D = a.shape
-    if D > 2 ** 12 or not np.all(np.isfinite(np.asarray(a, dtype=float))):
-        return _affine_running(a, W, b)
-    A, ra = _slices(a, axis=1)
-    B, rb = _slices(W, axis=0)
-    z = np.zeros((M, W.shape[1]), dtype=LD)
-    size = np.zeros((M, W.shape[1]))
-    for i in range(_SLICES):
-        for j in range(_SLICES - i):
-            term = matmul(A[i], B[j])
-            z += term
-            size += np.abs(term)
-    z += b
-    absA = [np.abs(x) for x in A]
-    absB = [np.abs(x) for x in B]
-    left = sum(matmul(absA[i], sum(absB[j] for j in range(_SLICES) if i + j >= _SLICES))
-               for i in range(1, _SLICES))
-    absW = np.abs(np.asarray(W, dtype=float))
-    if np.any(ra):
-        left = left + matmul(np.abs(ra).astype(float), absW)
-    if np.any(rb):
-        left = left + matmul(np.abs(np.asarray(a, dtype=float)), np.abs(rb).astype(float))
-    left *= 1 + 4 * D * 2.0 ** -52  # the float64 sums of these non-negative terms
-    bound = left + _gamma(_SLICES ** 2 + 2) * (size + np.abs(b).astype(float) + np.abs(z).astype(float))
-    return z, bound
-
-
-def _affine_running(a, W, b) -> tuple[np.ndarray, np.ndarray]:
-    """``_affine`` for wide layers: sequential sums with Wilkinson's running error bound."""
-    M, D = a.shape
-    out = np.empty((M, W.shape[1]), dtype=LD)
-    bound = np.empty((M, W.shape[1]))
-    step = max(1, _CHUNK // max(1, M * D))
-    for c0 in range(0, W.shape[1], step):
-        c = slice(c0, c0 + step)
-        prods = a[:, :, None] * W[None, :, c]  # (M, D, C)
-        partial = np.cumsum(prods, axis=1)
-        z = partial[:, -1, :] + b[0, c]
-        out[:, c] = z
-        run = np.sum(np.abs(partial), axis=1) + np.sum(np.abs(prods), axis=1) + np.abs(z)
-        bound[:, c] = (EPS_LD * (1 + 1e-3)) * run.astype(float)
-    return out, bound
-
-
 class Precise:
     """The longdouble forward pass, local derivatives and rounding bounds of one problem.
 
@@ -215,7 +135,7 @@ class Precise:
         self.rho: list = [None]
         self._adjoint: dict = {}
         for l, (W, b) in enumerate(self.w64, start=1):
-            z, own = _affine(a, W, b)
+            z, own = affine(a, W, b)
             absW = self.abs_w[l - 1]
             # rounding of z's own sum, plus the error of the activations it sums
             d = own + matmul(self.act_err[-1], absW)
