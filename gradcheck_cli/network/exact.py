@@ -72,11 +72,11 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
 
     Ozaki's splitting: ``a`` and ``W`` are cut into slices (``_slices``) whose pairwise
     products float64 computes *exactly* (every partial sum is an integer below 2**53
-    times a common unit, whatever the order of the BLAS sums: ``D <= 2**12``), so the
-    pairs ``i + j <= 3`` are summed exactly and added in longdouble; the bound holds the
-    pairs left out (``|a_i| |W_j|``, ~2**-80 of ``|a| |W|``), the residuals and the
-    longdouble additions.  Wider layers are summed in order (``cumsum``) under Wilkinson's
-    running error bound ``eps (sum_k |s_k| + sum_k |p_k|)`` instead.
+    times a common unit, whatever the order of the BLAS sums: ``D <= 2**12``); the 16
+    exact pair products are added in longdouble, and the two residuals' products
+    (``r_a W + a r_W``, below 2**-84 of the largest product) in float64.  The bound holds
+    those float64 products' rounding and the longdouble additions.  Wider layers are
+    summed in order (``cumsum``) under Wilkinson's running bound instead.
     """
     M, D = a.shape
     if D > 2 ** 12 or not np.all(np.isfinite(np.asarray(a, dtype=float))):
@@ -86,22 +86,24 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
     z = np.zeros((M, W.shape[1]), dtype=LD)
     size = np.zeros((M, W.shape[1]))
     for i in range(_SLICES):
-        for j in range(_SLICES - i):
+        for j in range(_SLICES):
             term = matmul(A[i], B[j])
             z += term
             size += np.abs(term)
-    z += b
-    absA = [np.abs(x) for x in A]
-    absB = [np.abs(x) for x in B]
-    left = sum(matmul(absA[i], sum(absB[j] for j in range(_SLICES) if i + j >= _SLICES))
-               for i in range(1, _SLICES))
-    absW = np.abs(np.asarray(W, dtype=float))
+    a64 = np.asarray(a, dtype=float)
+    W64 = np.asarray(W, dtype=float)
+    left = np.zeros((M, W.shape[1]))
     if np.any(ra):
-        left = left + matmul(np.abs(ra).astype(float), absW)
+        ra64 = ra.astype(float)
+        z += matmul(ra64, W64)
+        left += matmul(np.abs(ra64), np.abs(W64)) + np.abs(ra - ra64).astype(float) @ np.abs(W64)
     if np.any(rb):
-        left = left + matmul(np.abs(np.asarray(a, dtype=float)), np.abs(rb).astype(float))
-    left *= 1 + 4 * D * 2.0 ** -52  # the float64 sums of these non-negative terms
-    bound = left + _gamma(_SLICES ** 2 + 2) * (size + np.abs(b).astype(float) + np.abs(z).astype(float))
+        rb64 = rb.astype(float)
+        z += matmul(a64, rb64)
+        left += matmul(np.abs(a64), np.abs(rb64)) + matmul(np.abs(a64), np.abs(rb - rb64).astype(float))
+    z += b
+    left *= 2 * D * 2.0 ** -52 + 1e-300  # the float64 sums of the residual products
+    bound = left + _gamma(_SLICES ** 2 + 4) * (size + np.abs(b).astype(float) + np.abs(z).astype(float))
     return z, bound
 
 

@@ -340,8 +340,8 @@ class Forward:
 def forward(spec: NetworkSpec, data, labels, params, dtype=float) -> Forward:
     """The forward pass of the module docstring, keeping every intermediate (in ``dtype``)."""
     extended = np.dtype(dtype) == np.longdouble
-    data = np.asarray(data).astype(dtype)
-    zs, acts = [None], [data]
+    data = np.asarray(data, dtype=float)  # float64 data is sliced exactly, and fast, by ``affine``
+    zs, acts = [None], [data.astype(dtype)]
     a = data
     for l, (W, b) in enumerate(spec.unpack(params), start=1):
         # longdouble: the products exact in float64 BLAS pieces (``exact.affine``), not a slow loop
@@ -464,7 +464,7 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
         W, _ = layers[l - 1]
         W = W.astype(np.longdouble)
         a_prev = fw.acts[l - 1]
-        gW = a_prev.T.astype(np.longdouble) @ delta
+        gW = affine(np.ascontiguousarray(a_prev.T), delta, np.zeros((1, delta.shape[1])))[0]
         gb = np.sum(delta, axis=0)
         if l == 1 and bug == "b1-first-sample":
             gb = delta[0].copy()
