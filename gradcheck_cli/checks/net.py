@@ -13,8 +13,9 @@ from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
 from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, assess
-from .common import (blackbox_check, blackbox_verdict, callable_name, judge_blocks, network_block_data,
-                     with_second_opinions)
+from ..blackbox.pipeline import check_blackbox
+from ..blocks import judge_blocks, network_block_data
+from .common import callable_name, with_second_opinions
 
 
 def check_network(
@@ -44,7 +45,7 @@ def check_network(
 
     ``impl`` is your ``NAME(data, labels, params, dimensions) -> (cost, grad)`` (a
     callable, or ``"FILE.py:NAME"`` / ``"module:NAME"``): its gradient is checked
-    against central differences of its own cost, a black box (``fast_mode``): ``mode``
+    against central differences of its own cost, a black box (``blackbox``): ``mode``
     ``adaptive`` (the default with ``impl``; ``fast`` is the same) tests random-sign sets
     of entries and splits only the sets that disagree, ``full`` checks every entry (2
     calls each); its cost is checked against the reference cost (the report's
@@ -87,7 +88,7 @@ def check_network(
     verdict, block_results, counts, effort, analytic_blocks, full_blocks = _judge(problem, ev)
 
     from ..diagnosis import diagnose
-    from ..fast_mode import DIRECTIONS as FAST_DIRECTIONS
+    from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
 
     blocks = spec.blocks
     hints = ev.hints + diagnose(analytic_blocks, samples=samples, activation=spec.activation)
@@ -97,14 +98,15 @@ def check_network(
         counts=merge_counts(counts + [count_statuses(extra)]),
         blocks=tuple(block_results), param_count=spec.param_count, hints=tuple(hints), shown=top,
         cost_check=ev.compared,
-        network=NetworkSubject(
+        subject=NetworkSubject(
             description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=ev.name, cost=float(ev.cost0),
             reference_cost=float(ev.ref_cost) if impl is not None and cost_check else None,
             bug=bug, bug_text=model.BUGS[bug] if bug else None,
+            fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and ev.searched is None else None,
+            quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
         ),
-        mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and ev.searched is None else None,
-        quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
+        mode=mode,
         effort=effort,
     )
     return with_second_opinions(report, ev.cost_fn, ev.grad_fn, params, ev.g, hvp=hvp, taylor=taylor, seed=seed)
@@ -150,8 +152,6 @@ class _Evidence:
     compared: CostCheck | None = None
     hints: list = field(default_factory=list)
     name: str | None = None
-    calls: int | None = None
-    recheck: object = None
 
 
 def _user_evidence(pb: _Problem, impl, cost_check: bool) -> _Evidence:
@@ -174,11 +174,12 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool) -> _Evidence:
 
     user_cost = lambda p: user.cost_and_grad(  # noqa: E731
         data, labels, p, dimensions, grad_shape=params.shape, copy=False)[0]
+    kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
     with user.session():
         cost0, g = user_cg(params.copy())
-        searched = blackbox_check(user_cost, params, g.ravel(), spec.blocks, mode=pb.mode, thresholds=thresholds,
-                                  seed=pb.seed, f0=cost0, progress=pb.progress)
-    kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+        searched = check_blackbox(user_cost, params, g.ravel(), spec.blocks, mode=pb.mode, thresholds=thresholds,
+                                  top=pb.top, seed=pb.seed, f0=cost0, kink=kink, calls=lambda: user.calls,
+                                  progress=pb.progress)
     ref_cost = model.cost(spec, data, labels, params)
     # the cost check: yours against the reference, within the round-off of a sum of M terms
     cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(model.per_sample_costs(spec, data, labels, params))))
@@ -192,7 +193,6 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool) -> _Evidence:
         g=np.asarray(g, dtype=float).ravel(), cost0=cost0, ref_cost=ref_cost, cost_fn=user_cost,
         grad_fn=lambda p: user_cg(p.reshape(params.shape))[1].ravel(),
         searched=searched, kink=kink, compared=compared, hints=hints, name=name,
-        calls=user.calls, recheck=(user_cost, params),
     )
 
 
@@ -200,7 +200,7 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
     """The built-in network (``bug`` injected): structured differences of every entry
     (``full``; the entries float64 leaves undecided settled in extended precision), fast
     mode's directions first (``fast``), or the black-box search (``adaptive``)."""
-    from ..fast_mode import DIRECTIONS as FAST_DIRECTIONS
+    from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
     from ..network import differences, directions, model
 
     spec, data, labels, params, thresholds = pb.spec, pb.data, pb.labels, pb.params, pb.thresholds
@@ -211,9 +211,10 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
                    cost_fn=lambda p: model.cost(cspec, data, labels, p),
                    grad_fn=lambda p: model.cost_and_grad(spec, data, labels, p, bug=bug)[1])
     if pb.mode is Mode.ADAPTIVE:  # the black-box search, on the built-in cost
-        ev.searched = blackbox_check(ev.cost_fn, params, g, blocks, mode=pb.mode, thresholds=thresholds,
-                                     seed=pb.seed, f0=cost0, progress=pb.progress)
         ev.kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+        ev.searched = check_blackbox(ev.cost_fn, params, g, blocks, mode=pb.mode, thresholds=thresholds,
+                                     top=pb.top, seed=pb.seed, f0=cost0, kink=ev.kink, recheck=False,
+                                     progress=pb.progress)
         return ev
     if pb.mode is Mode.FAST:
         fast = directions.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=pb.seed,
@@ -238,10 +239,9 @@ def _judge(pb: _Problem, ev: _Evidence):
     spec, params, thresholds, top, g = pb.spec, pb.params, pb.thresholds, pb.top, ev.g
     blocks = spec.blocks
     if ev.searched is not None:
-        verdict, effort = blackbox_verdict(ev.searched, thresholds, top, pb.mode, ev.kink,
-                                           calls=ev.calls, recheck=ev.recheck)
+        verdict, effort = ev.searched.verdict, ev.searched.effort
         block_results = list(verdict.blocks)
-        how, numeric, noise = ev.searched.flat(params.size)
+        how, numeric, noise = ev.searched.search.flat(params.size)
         numeric = np.where(np.isfinite(numeric), numeric, g)  # not checked directly: taken as right
         analytic_blocks = [(r.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), r.status)
                            for b, r in zip(blocks, block_results)]

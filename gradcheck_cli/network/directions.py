@@ -30,7 +30,7 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import OptionError
-from ..fast_mode import Agreement, judge_direction
+from ..verdict import Agreement, judge_direction
 from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, central_from_values, default_step
 from ..verdict import Thresholds
 from .dense import propagate
