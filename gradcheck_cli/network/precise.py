@@ -15,32 +15,34 @@ The forward pass is redone in longdouble.  Every local derivative is taken by th
                                                        sigmoid + squared error)
 
 with ``H = 2**-600``: the complex step has no cancellation, and its truncation
-``H**2 |f'''| / 6`` is below 1e-300 of the value.  Perturbing ``W_l[a, b]`` moves only
-``z_l[:, b]``, by ``u_s = a_{l-1}[s, a]`` per unit (1 for ``b_l[b]``); the chain of
-complex steps along the rest of the network (exactly the complex step of the whole cost
-to first order in H, whose dropped terms are O(H**2)) gives, per sample and unit,
+``H**2 |f'''| / 6`` is below 1e-300 of the value (cross-entropy is taken as
+``sum_j y_j (d_k + log1p(sum_{i != k} exp(d_i - d_k)))``, ``d = z - z_j``, so that even
+``1 - p`` of a saturated softmax comes out to full relative precision).  Perturbing
+``W_l[a, b]`` moves only ``z_l[:, b]``, by ``u_s = a_{l-1}[s, a]`` per unit (1 for
+``b_l[b]``); chaining the local derivatives over the later layers (the complex step of
+the whole cost to first order in H) gives, per sample and unit,
 ``G[s, b] = dc_s / dz_l[s, b]``::
 
-    T_{l+1} = act'(z_l[:, b]) W_{l+1}[b, :],   T_{m+1} = (act'(z_m) T_m) W_{m+1},
-    G[:, b] = sum_j (dc / dz_L)_j T_L[:, j],   df / dW_l[a, b] = s sum_s u_s G[s, b]
+    G_L = dc / dz_L,   G_l = act'(z_l) * (G_{l+1} W_{l+1}^T),   df / dW_l[a, b] = s sum_s u_s G_l[s, b]
 
-(``s = 1/M`` for a mean cost).  One column ``b`` serves every entry of ``W_l[:, b]`` and
-``b_l[b]``; only the columns holding a requested entry are computed.
+(``s = 1/M`` for a mean cost): the sums over paths of products of local derivatives,
+accumulated from the output, once per layer for every column.  The forward products
+``a W + b`` are exact float64 pieces added in longdouble (``exact.affine``).
 
-Error bound (``column_bound``)
-------------------------------
-A forward rounding-error analysis: every quantity above is a sum of products of
-longdouble numbers, so its error is at most ``gamma_n = n eps / (1 - n eps)`` times the
-same sum taken over absolute values (``S``, propagated alongside with ``|act'|``, ``|W|``
-and, for the loss, the sizes of the two terms whose difference the complex step
-forms), with ``n`` the longest chain of operations (``M + sum_l D_l`` sums plus a few
-operations per layer).  The longdouble pre-activations differ from the exact ones by
-``delta_m <= gamma_{D+1} (|a| |W| + |b|) + |act'| delta_{m-1} |W|``, which moves each
-local derivative by at most ``K delta_m`` relative (``K = sup |act''/act'|``: 2 for tanh,
-1 for the sigmoid, 2 for the softmax, 3 for sigmoid + squared error).  The bound is
-``SAFETY (gamma_n + sum_m K delta_m) S + delta_{l-1} s sum_s |G[s, b]|``, plus the
-rounding to float64.  It is ~1e-15 of ``S`` and contains the truth (tests compare with
-mpmath at 50 digits).
+Error bound
+-----------
+A forward rounding-error analysis, element by element: every quantity is a sum of
+products, so its error is at most ``gamma_n = n eps / (1 - n eps)`` times the same sum
+over absolute values (``S``, accumulated alongside with ``|act'|`` and ``|W|``; for the
+loss, the sizes of the two terms whose difference the complex step forms).  The
+longdouble pre-activations differ from the exact ones by ``delta_m`` (``exact.affine``'s
+bound plus the earlier layers' errors carried through ``|W|``), which moves each local
+derivative by at most ``K delta_m`` relative (``K = sup |act''/act'|``: 2 for tanh, 1 for
+the sigmoid) and the softmax's by ``p_k ((1 - p_k) delta_k + sum_{i != k} p_i delta_i)``.
+``E`` carries all of it from the output down; an entry's bound is
+``SAFETY s sum_s (|u_s| E_s + err(u_s) (|G_s| + E_s)) + gamma_M S`` plus the rounding to
+float64.  It is ~1e-15 of ``S``, and contains the truth: the tests compare it with
+mpmath at 60 digits.
 """
 
 from __future__ import annotations
@@ -60,7 +62,6 @@ H = LD(2.0) ** -600 if np.finfo(LD).minexp < -2000 else LD(2.0) ** -300
 _CURVATURE = {Activation.SIGMOID: 1.0, Activation.TANH: 2.0, Activation.RELU: 0.0}
 #: |z| beyond this: exp(|z|) would overflow longdouble (its sigmoid' is below 1e-4700 there)
 _CLIP = 11000.0 if np.finfo(LD).maxexp > 2000 else 700.0
-#: work arrays of at most this many longdouble numbers per column chunk
 
 
 def _sigmoid(z):
