@@ -172,3 +172,18 @@ def test_settle_validates_the_gradient_length():
     data, labels, params = m.make_problem(spec)
     with pytest.raises(OptionError, match="entries"):
         differences.settle(spec, data, labels, params, np.zeros(3))
+
+
+def test_the_whole_block_path_equals_the_entry_path():
+    spec = m.NetworkSpec((30, 12, 10), activation="tanh")
+    data, labels, params = m.make_problem(spec, samples=7, seed=2)
+    p = precise.Precise(spec, data, labels, params)
+    block = spec.block("W1")
+    rows, cols = np.divmod(np.arange(block.size), block.shape[1])
+    whole = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=p)
+    few = [precise.entry_derivatives(spec, data, labels, params, block, rows[i:i + 1], cols[i:i + 1], precise=p)
+           for i in range(0, block.size, 7)]
+    for k, i in enumerate(range(0, block.size, 7)):
+        n, e = few[k]
+        assert abs(whole[0][i] - n[0]) <= 1e-3 * (whole[1][i] + e[0])
+        assert 0.2 < whole[1][i] / e[0] < 5

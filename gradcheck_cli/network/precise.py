@@ -60,6 +60,8 @@ EPS_LD = float(np.finfo(LD).eps)
 H = LD(2.0) ** -600 if np.finfo(LD).minexp < -2000 else LD(2.0) ** -300
 #: sup |act''/act'|: how far a rounding error of z moves the local derivative, relatively
 _CURVATURE = {Activation.SIGMOID: 1.0, Activation.TANH: 2.0, Activation.RELU: 0.0}
+#: share of a weight block's entries above which they are all computed at once
+_WHOLE_BLOCK = 0.25
 #: |z| beyond this: exp(|z|) would overflow longdouble (its sigmoid' is below 1e-4700 there)
 _CLIP = 11000.0 if np.finfo(LD).maxexp > 2000 else 700.0
 
@@ -225,6 +227,8 @@ def entry_derivatives(spec: NetworkSpec, data, labels, params, block: Block, row
     if rows.size == 0:
         return np.zeros(0), np.zeros(0)
     l = block.layer
+    if not block.is_bias and rows.size > _WHOLE_BLOCK * block.size:
+        return _whole_block(p, block, rows, cols)
     need, inverse = np.unique(cols, return_inverse=True)
     G, S, E = p.columns(l, need)
     if block.is_bias:
@@ -242,4 +246,24 @@ def entry_derivatives(spec: NetworkSpec, data, labels, params, block: Block, row
     with np.errstate(all="ignore"):
         # rounding to float64: half its spacing (never 0: a subnormal's spacing is 5e-324)
         error = SAFETY * bound + np.spacing(np.abs(out))
+    return out, error
+
+
+def _whole_block(p: Precise, block: Block, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``entry_derivatives`` for many entries of a weight block: the whole ``u^T G`` at once
+    (exact float64 pieces, ``exact.affine``), its bound by float64 products of the twins."""
+    l = block.layer
+    G, S, E = p.columns(l, np.arange(block.shape[1]))
+    u = np.ascontiguousarray(p.acts[l - 1].T)  # (D_{l-1}, M)
+    ua = np.abs(u).astype(float)
+    u_err = np.ascontiguousarray(p.act_err[l - 1].T)
+    full, own = affine(u, G, np.zeros((1, G.shape[1]), dtype=LD))
+    # the float64 products of non-negative terms: 1 + 2 M eps64 covers their own rounding
+    grow = 1 + 2 * (p.M + 2) * 2.0 ** -52
+    bound = float(p.scale) * grow * (matmul(ua, E) + matmul(u_err, np.abs(G).astype(float) + E)
+                                     + _gamma(p.M + 2) * matmul(ua, S) + own)
+    value = (p.scale * full)[rows, cols]
+    out = value.astype(float)
+    with np.errstate(all="ignore"):
+        error = SAFETY * bound[rows, cols] + np.spacing(np.abs(out))
     return out, error
