@@ -73,9 +73,10 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
     Ozaki's splitting: ``a`` and ``W`` are cut into slices (``_slices``) whose pairwise
     products float64 computes *exactly* (every partial sum is an integer below 2**53
     times a common unit, whatever the order of the BLAS sums: ``D <= 2**12``); the 16
-    exact pair products are added in longdouble, and the two residuals' products
-    (``r_a W + a r_W``, below 2**-84 of the largest product) in float64.  The bound holds
-    those float64 products' rounding and the longdouble additions.  Wider layers are
+    exact pair products are added in longdouble, smallest first, and the two residuals'
+    products (``r_a W + a r_W``, below 2**-84 of the largest product) in float64.  The bound
+    holds those float64 products' rounding and the longdouble additions (Wilkinson's running
+    bound ``eps sum_k |s_k|``, about ``eps |z|`` in this order).  Wider layers are
     summed in order (``cumsum``) under Wilkinson's running bound instead.
     """
     M, D = a.shape
@@ -84,12 +85,11 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
     A, ra = _slices(a, axis=1)
     B, rb = _slices(W, axis=0)
     z = np.zeros((M, W.shape[1]), dtype=LD)
-    size = np.zeros((M, W.shape[1]))
-    for i in range(_SLICES):
-        for j in range(_SLICES):
-            term = matmul(A[i], B[j])
-            z += term
-            size += np.abs(term)
+    run = np.zeros((M, W.shape[1]))  # Wilkinson's running bound: sum of |partial sums|
+    # smallest pieces first: every partial sum but the last few is tiny next to z
+    for i, j in sorted(((i, j) for i in range(_SLICES) for j in range(_SLICES)), key=lambda ij: -sum(ij)):
+        z += matmul(A[i], B[j])
+        run += np.abs(z).astype(float)
     a64 = np.asarray(a, dtype=float)
     W64 = np.asarray(W, dtype=float)
     left = np.zeros((M, W.shape[1]))
@@ -103,7 +103,9 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
         left += matmul(np.abs(a64), np.abs(rb64)) + matmul(np.abs(a64), np.abs(rb - rb64).astype(float))
     z += b
     left *= 2 * D * 2.0 ** -52 + 1e-300  # the float64 sums of the residual products
-    bound = left + _gamma(_SLICES ** 2 + 4) * (size + np.abs(b).astype(float) + np.abs(z).astype(float))
+    # each longdouble addition rounds by at most eps of its result (the residuals' and the
+    # bias's additions: three more partial sums, each at most |z| + the bound)
+    bound = left + EPS_LD * (1 + 1e-6) * (run + 3 * np.abs(z).astype(float) + 3 * left)
     return z, bound
 
 
