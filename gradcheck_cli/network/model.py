@@ -337,6 +337,17 @@ class Forward:
         return self.acts[-1]
 
 
+#: multiply-adds below which a longdouble product is a plain loop (faster than ``affine``'s pieces)
+_SMALL_LD = 200_000
+
+
+def _product(a, W, b) -> np.ndarray:
+    """``a W + b`` in longdouble: a plain product when small, else ``exact.affine``."""
+    if a.shape[0] * a.shape[1] * W.shape[1] <= _SMALL_LD:
+        return a.astype(np.longdouble) @ np.asarray(W).astype(np.longdouble) + b
+    return affine(a, W, b)[0]
+
+
 def forward(spec: NetworkSpec, data, labels, params, dtype=float) -> Forward:
     """The forward pass of the module docstring, keeping every intermediate (in ``dtype``)."""
     extended = np.dtype(dtype) == np.longdouble
@@ -345,7 +356,7 @@ def forward(spec: NetworkSpec, data, labels, params, dtype=float) -> Forward:
     a = data
     for l, (W, b) in enumerate(spec.unpack(params), start=1):
         # longdouble: the products exact in float64 BLAS pieces (``exact.affine``), not a slow loop
-        z = affine(a, W, b)[0] if extended else a @ W + b
+        z = _product(a, W, b) if extended else a @ W + b
         if l < spec.layers:
             a = activate(spec.activation, z)
         elif spec.loss is Loss.CE:
@@ -464,7 +475,7 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
         W, _ = layers[l - 1]
         W = W.astype(np.longdouble)
         a_prev = fw.acts[l - 1]
-        gW = affine(np.ascontiguousarray(a_prev.T), delta, np.zeros((1, delta.shape[1])))[0]
+        gW = _product(np.ascontiguousarray(a_prev.T), delta, np.zeros((1, delta.shape[1]), dtype=np.longdouble))
         gb = np.sum(delta, axis=0)
         if l == 1 and bug == "b1-first-sample":
             gb = delta[0].copy()

@@ -96,14 +96,17 @@ def _losses(spec: NetworkSpec, z, labels, ysum):
     complex step gives ``1 - p_j`` (a saturated softmax's 1e-40) to full relative precision.
     """
     if spec.loss is Loss.CE:
-        out = 0
-        for j in np.flatnonzero(np.any(labels.reshape(-1, labels.shape[-1]) != 0, axis=0)):
-            d = z - z[..., j:j + 1]
+        y = labels.reshape(-1, labels.shape[-1])  # (M, Dy): the same for every copy of z
+        out = np.zeros(z.shape[:-1], dtype=z.dtype)
+        for j in np.flatnonzero(np.any(y != 0, axis=0)):
+            rows = np.flatnonzero(y[:, j] != 0)  # one-hot: each sample in one class only
+            zr = z[..., rows, :]
+            d = zr - zr[..., j:j + 1]
             k = np.argmax(np.real(d), axis=-1)[..., None]
             dk = np.take_along_axis(d, k, axis=-1)
             e = np.exp(d - dk)
             np.put_along_axis(e, k, 0, axis=-1)
-            out = out + labels[..., j] * (dk[..., 0] + np.log1p(np.sum(e, axis=-1)))
+            out[..., rows] += y[rows, j] * (dk[..., 0] + np.log1p(np.sum(e, axis=-1)))
         return out
     d = _sigmoid(z) - labels
     return 0.5 * np.sum(d * d, axis=-1)
