@@ -85,11 +85,14 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
     A, ra = _slices(a, axis=1)
     B, rb = _slices(W, axis=0)
     z = np.zeros((M, W.shape[1]), dtype=LD)
-    run = np.zeros((M, W.shape[1]))  # Wilkinson's running bound: sum of |partial sums|
-    # smallest pieces first: every partial sum but the last few is tiny next to z
-    for i, j in sorted(((i, j) for i in range(_SLICES) for j in range(_SLICES)), key=lambda ij: -sum(ij)):
-        z += matmul(A[i], B[j])
-        run += np.abs(z).astype(float)
+    # Wilkinson's running bound needs sum_k |s_k| <= sum_m (n - m + 1) |term_m| (n terms):
+    # smallest pieces first, so the large terms carry the small weights
+    order = sorted(((i, j) for i in range(_SLICES) for j in range(_SLICES)), key=lambda ij: -sum(ij))
+    run = np.zeros((M, W.shape[1]))
+    for m, (i, j) in enumerate(order):
+        term = matmul(A[i], B[j])
+        z += term
+        run += (len(order) - m) * np.abs(term)
     a64 = np.asarray(a, dtype=float)
     W64 = np.asarray(W, dtype=float)
     left = np.zeros((M, W.shape[1]))
