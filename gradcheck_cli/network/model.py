@@ -342,8 +342,10 @@ _SMALL_LD = 200_000
 
 
 def _product(a, W, b) -> np.ndarray:
-    """``a W + b`` in longdouble: a plain product when small, else ``exact.affine``."""
-    if a.shape[0] * a.shape[1] * W.shape[1] <= _SMALL_LD:
+    """``a W + b`` in longdouble: ``exact.affine`` for a large product of float64 factors
+    (sliced in float64, fast), else a plain longdouble product."""
+    small = a.shape[0] * a.shape[1] * W.shape[1] <= _SMALL_LD
+    if small or np.asarray(a).dtype == np.longdouble or np.asarray(W).dtype == np.longdouble:
         return a.astype(np.longdouble) @ np.asarray(W).astype(np.longdouble) + b
     return affine(a, W, b)[0]
 
