@@ -187,3 +187,18 @@ def test_the_whole_block_path_equals_the_entry_path():
         n, e = few[k]
         assert abs(whole[0][i] - n[0]) <= 1e-3 * (whole[1][i] + e[0])
         assert 0.2 < whole[1][i] / e[0] < 5
+
+
+@pytest.mark.parametrize("mean", [False, True])
+def test_settle_takes_many_samples_in_chunks(monkeypatch, mean):
+    """Past PRECISE_ELEMENTS the extended-precision derivatives are summed over chunks of
+    samples (a derivative of a sum is the sum of derivatives; the bounds add up)."""
+    spec = m.NetworkSpec((6, 5, 4), activation="tanh", mean=mean)
+    data, labels, params = m.make_problem(spec, samples=40, seed=4)
+    block = spec.block("W1")
+    rows, cols = np.divmod(np.arange(block.size), block.shape[1])
+    whole = differences._precise_entries(spec, data, labels, params, block, rows, cols, {})
+    monkeypatch.setattr(differences, "PRECISE_ELEMENTS", 7 * 5)  # 7 samples a chunk
+    chunked = differences._precise_entries(spec, data, labels, params, block, rows, cols, {})
+    assert np.all(np.abs(chunked[0] - whole[0]) <= chunked[1] + whole[1])
+    assert np.all(chunked[1] < 1e-12 * np.abs(whole[0]) + 1e-300)

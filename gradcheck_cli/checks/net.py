@@ -92,10 +92,9 @@ def check_network(
 
     blocks = spec.blocks
     hints = ev.hints + diagnose(analytic_blocks, samples=samples, activation=spec.activation)
-    extra = [ev.compared.status] if ev.compared is not None else []
-    report = Report(
+    report = Report(  # the cost check is separate (contract): not in the summary
         command="net", method=Method.CENTRAL, thresholds=thresholds, checks=verdict.checks,
-        counts=merge_counts(counts + [count_statuses(extra)]),
+        counts=merge_counts(counts + [count_statuses([])]),
         blocks=tuple(block_results), param_count=spec.param_count, hints=tuple(hints), shown=top,
         cost_check=ev.compared,
         subject=NetworkSubject(

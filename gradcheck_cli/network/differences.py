@@ -55,7 +55,7 @@ above; kink entries are recomputed densely, so their numbers are true difference
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
@@ -67,7 +67,7 @@ from . import precise
 from .dense import dense_entries
 from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, resolve_blocks, row_tiles
 from .model import Activation, Block, NetworkSpec
-from .series import first_order, layer_series, relu_dstar, series_block
+from .series import MAX_ORDER, first_order, layer_series, relu_dstar, series_block
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,9 @@ def numeric_gradient(
     """
     if not (isinstance(chunk_bytes, (int, np.integer)) and chunk_bytes >= 2**12):
         raise OptionError(f"chunk_bytes must be an integer >= 4096, got {chunk_bytes!r}")
+    samples = _sample_chunks(spec, np.atleast_2d(np.asarray(data)).shape[0])
+    if len(samples) > 1:
+        return _numeric_gradient_by_samples(spec, data, labels, params, blocks, int(chunk_bytes), samples)
     base = Base(spec, data, labels, params)
     P = spec.param_count
     numeric = np.full(P, np.nan)
@@ -117,6 +120,74 @@ def numeric_gradient(
             n, e, k = _block_numeric(base, block, int(chunk_bytes))
         numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), k.ravel()
     return NumericGradient(numeric, noise, kink)
+
+
+#: the hidden layers' series hold MAX_ORDER coefficients per (sample, unit); past this many
+#: bytes the samples are taken in chunks (the cost is a sum over samples)
+SERIES_BYTES = 256 * 2**20
+
+
+def _sample_chunks(spec: NetworkSpec, M: int) -> list[slice]:
+    """Slices of the samples such that each chunk's series fit in ``SERIES_BYTES``."""
+    widest = max(spec.dims[1:-1], default=1)
+    rows = max(1, SERIES_BYTES // (MAX_ORDER * widest * 8))
+    return [slice(i, min(i + rows, M)) for i in range(0, M, rows)] or [slice(0, M)]
+
+
+def _numeric_gradient_by_samples(spec, data, labels, params, blocks, chunk_bytes: int, chunks) -> NumericGradient:
+    """:func:`numeric_gradient` with the samples in chunks: the cost is a sum over samples,
+    so the stencil values of the chunks add up (and kinks combine by "or"); the mean cost
+    divides the sum by M once, at the end.  Memory then does not grow with M."""
+    data = np.atleast_2d(np.asarray(data, dtype=float))
+    labels = np.asarray(labels)
+    chosen = resolve_blocks(spec, blocks)
+    sums: dict[str, np.ndarray] = {}
+    kinks: dict[str, np.ndarray] = {}
+    steps: dict[str, np.ndarray] = {}
+    magnitude = 0.0
+    for c in chunks:
+        base = Base(spec, data[c], labels[c], params)
+        magnitude += base.f_scale / base.scale  # sum over the chunk's samples
+        for block in chosen:
+            with np.errstate(all="ignore"):
+                f, kink, h = _block_values(base, block, chunk_bytes)
+            sums[block.name] = f if block.name not in sums else sums[block.name] + f
+            kinks[block.name] = kink if block.name not in kinks else kinks[block.name] | kink
+            steps[block.name] = h
+    scale = 1.0 / data.shape[0] if spec.mean else 1.0
+    P = spec.param_count
+    numeric, noise, kink = np.full(P, np.nan), np.full(P, np.nan), np.zeros(P, dtype=bool)
+    for block in chosen:
+        f = sums[block.name] * scale
+        with np.errstate(all="ignore"):
+            n, e = central_from_values(f[0], f[1], f[2], f[3], steps[block.name], magnitude * scale, measured=True)
+        numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), kinks[block.name].ravel()
+    return NumericGradient(numeric, noise, kink)
+
+
+#: longdouble numbers per layer above which ``settle`` takes the samples in chunks
+PRECISE_ELEMENTS = 4_000_000
+
+
+def _precise_entries(spec: NetworkSpec, data, labels, params, block: Block, rows, cols, cache: dict):
+    """``precise.entry_derivatives`` over chunks of samples when the data is large: the
+    derivative of a sum over samples is the sum of the chunks' (bounds add up too)."""
+    data = np.atleast_2d(np.asarray(data, dtype=float))
+    M = data.shape[0]
+    step = max(1, PRECISE_ELEMENTS // max(spec.dims))
+    if M <= step:
+        if "p" not in cache:
+            cache["p"] = precise.Precise(spec, data, labels, params)
+        return precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=cache["p"])
+    summed = replace(spec, mean=False)
+    value, error = 0.0, 0.0
+    for s0 in range(0, M, step):
+        c = slice(s0, s0 + step)
+        n, e = precise.entry_derivatives(summed, data[c], labels[c], params, block, rows, cols)
+        value, error = value + n, error + e + np.spacing(np.abs(value + n))
+    if spec.mean:
+        value, error = value / M, error / M * (1 + 1e-15) + np.spacing(np.abs(value / M))
+    return value, error
 
 
 def settle(
@@ -147,7 +218,7 @@ def settle(
         raise OptionError(f"analytic gradient has {a.size} entries, the network has {spec.param_count}")
     numeric, noise = res.numeric.copy(), res.noise.copy()
     lifted = np.zeros(spec.param_count, dtype=bool)
-    p = None
+    cache: dict = {}
     for block in resolve_blocks(spec, blocks):
         sl = block.slice
         with np.errstate(all="ignore"):
@@ -162,11 +233,9 @@ def settle(
             idx = idx[undecided]
         if idx.size == 0:
             continue
-        if p is None:
-            p = precise.Precise(spec, data, labels, params)
         rows, cols = np.divmod(idx, block.shape[1])
         with np.errstate(all="ignore"):
-            n, e = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=p)
+            n, e = _precise_entries(spec, data, labels, params, block, rows, cols, cache)
         # a truth below float64's normal range has no relative precision to judge a float64
         # claim by (its ulp is 5e-324 at any size): such entries keep their float64 evidence
         keep = ~(np.abs(n) + e < np.finfo(float).tiny)
@@ -212,7 +281,8 @@ def _entry_kinks(base: Base, block: Block, dstar: np.ndarray) -> np.ndarray:
     return kink
 
 
-def _block_numeric(base: Base, block: Block, chunk_bytes: int):
+def _block_values(base: Base, block: Block, chunk_bytes: int):
+    """Stencil values ``f (4, rows, cols)`` of the summed (unscaled) cost, kinks and steps."""
     l = block.layer
     x = block.take(base.params)  # (rows, cols)
     h = default_step(x)
@@ -220,6 +290,11 @@ def _block_numeric(base: Base, block: Block, chunk_bytes: int):
         f, kink = dense_entries(base, block, h, np.arange(x.shape[1]), chunk_bytes)
     else:
         f, kink = series_block(base, block, h, layer_series(base, l, chunk_bytes), chunk_bytes)
+    return f, kink, h
+
+
+def _block_numeric(base: Base, block: Block, chunk_bytes: int):
+    f, kink, h = _block_values(base, block, chunk_bytes)
     f *= base.scale
     # issue 9: the structured differences cancel identical rounding: measure it
     numeric, noise = central_from_values(f[0], f[1], f[2], f[3], h, base.f_scale, measured=True)
