@@ -189,16 +189,12 @@ def test_the_whole_block_path_equals_the_entry_path():
         assert 0.2 < whole[1][i] / e[0] < 5
 
 
-@pytest.mark.parametrize("mean", [False, True])
-def test_settle_takes_many_samples_in_chunks(monkeypatch, mean):
-    """Past PRECISE_ELEMENTS the extended-precision derivatives are summed over chunks of
-    samples (a derivative of a sum is the sum of derivatives; the bounds add up)."""
-    spec = m.NetworkSpec((6, 5, 4), activation="tanh", mean=mean)
-    data, labels, params = m.make_problem(spec, samples=40, seed=4)
-    block = spec.block("W1")
-    rows, cols = np.divmod(np.arange(block.size), block.shape[1])
-    whole = differences._precise_entries(spec, data, labels, params, block, rows, cols, {})
-    monkeypatch.setattr(differences, "PRECISE_ELEMENTS", 7 * 5)  # 7 samples a chunk
-    chunked = differences._precise_entries(spec, data, labels, params, block, rows, cols, {})
-    assert np.all(np.abs(chunked[0] - whole[0]) <= chunked[1] + whole[1])
-    assert np.all(chunked[1] < 1e-12 * np.abs(whole[0]) + 1e-300)
+def test_past_the_extended_size_the_float64_evidence_stands(monkeypatch):
+    spec = m.NetworkSpec((50, 30, 10))
+    data, labels, params = m.make_problem(spec)
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    plain = differences.numeric_gradient(spec, data, labels, params)
+    assert differences.settle(spec, data, labels, params, g, result=plain).precise.any()
+    monkeypatch.setattr(differences, "EXTENDED_ELEMENTS", 20 * 50 - 1)
+    kept = differences.settle(spec, data, labels, params, g, result=plain)
+    assert not kept.precise.any() and np.array_equal(kept.numeric, plain.numeric, equal_nan=True)

@@ -55,7 +55,7 @@ above; kink entries are recomputed densely, so their numbers are true difference
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable
 
 import numpy as np
@@ -66,7 +66,7 @@ from ..verdict import CODE, Status, Thresholds, assess
 from . import precise
 from .dense import dense_entries
 from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, resolve_blocks, row_tiles
-from .model import Activation, Block, NetworkSpec
+from .model import EXTENDED_ELEMENTS, Activation, Block, NetworkSpec
 from .series import MAX_ORDER, first_order, layer_series, relu_dstar, series_block
 
 
@@ -165,31 +165,6 @@ def _numeric_gradient_by_samples(spec, data, labels, params, blocks, chunk_bytes
     return NumericGradient(numeric, noise, kink)
 
 
-#: longdouble numbers per layer above which ``settle`` takes the samples in chunks
-PRECISE_ELEMENTS = 4_000_000
-
-
-def _precise_entries(spec: NetworkSpec, data, labels, params, block: Block, rows, cols, cache: dict):
-    """``precise.entry_derivatives`` over chunks of samples when the data is large: the
-    derivative of a sum over samples is the sum of the chunks' (bounds add up too)."""
-    data = np.atleast_2d(np.asarray(data, dtype=float))
-    M = data.shape[0]
-    step = max(1, PRECISE_ELEMENTS // max(spec.dims))
-    if M <= step:
-        if "p" not in cache:
-            cache["p"] = precise.Precise(spec, data, labels, params)
-        return precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=cache["p"])
-    summed = replace(spec, mean=False)
-    value, error = 0.0, 0.0
-    for s0 in range(0, M, step):
-        c = slice(s0, s0 + step)
-        n, e = precise.entry_derivatives(summed, data[c], labels[c], params, block, rows, cols)
-        value, error = value + n, error + e + np.spacing(np.abs(value + n))
-    if spec.mean:
-        value, error = value / M, error / M * (1 + 1e-15) + np.spacing(np.abs(value / M))
-    return value, error
-
-
 def settle(
     spec: NetworkSpec,
     data,
@@ -209,9 +184,13 @@ def settle(
     longdouble complex-step derivative whose bound is ~1e-15 of its terms' size.  A
     correct network then passes everywhere; a wrong entry is judged on better evidence
     (a fail stays a fail: its float64 interval already excluded the analytic value).
-    ``result.precise`` marks the re-estimated entries.
+    ``result.precise`` marks the re-estimated entries.  Past ``model.EXTENDED_ELEMENTS``
+    numbers per layer (samples x widest layer: ``--samples 100000``) the float64 evidence
+    stands alone, as the longdouble passes would cost far more than the check.
     """
     res = result if result is not None else numeric_gradient(spec, data, labels, params, blocks, chunk_bytes)
+    if np.atleast_2d(np.asarray(data)).shape[0] * max(spec.dims) > EXTENDED_ELEMENTS:
+        return NumericGradient(res.numeric, res.noise, res.kink, np.zeros(spec.param_count, dtype=bool))
     t = thresholds if thresholds is not None else Thresholds()
     a = np.asarray(analytic, dtype=float).reshape(-1)
     if a.size != spec.param_count:
@@ -234,8 +213,10 @@ def settle(
         if idx.size == 0:
             continue
         rows, cols = np.divmod(idx, block.shape[1])
+        if "p" not in cache:
+            cache["p"] = precise.Precise(spec, data, labels, params)
         with np.errstate(all="ignore"):
-            n, e = _precise_entries(spec, data, labels, params, block, rows, cols, cache)
+            n, e = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=cache["p"])
         # a truth below float64's normal range has no relative precision to judge a float64
         # claim by (its ulp is 5e-324 at any size): such entries keep their float64 evidence
         keep = ~(np.abs(n) + e < np.finfo(float).tiny)

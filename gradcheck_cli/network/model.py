@@ -48,6 +48,9 @@ from .exact import affine
 MAX_PARAMS = 10_000_000
 #: the largest data set accepted, in numbers (samples x widest layer)
 MAX_DATA = 50_000_000
+#: up to this many numbers per layer (samples x widest layer) the reference pass and the
+#: extended-precision re-estimates (``differences.settle``) run in longdouble
+EXTENDED_ELEMENTS = 2_000_000
 
 
 # ---------------------------------------------------------------------------- activations
@@ -452,7 +455,10 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
     bug = validate_bug(spec, bug)
     # our own network, so the whole pass in extended precision, rounded once at the end: a
     # small entry of a large summed cost (terms of 1, a sum of 1e-7) keeps its float64 digits
-    fw = forward(spec, data, labels, params, dtype=np.longdouble)
+    # (float64 past EXTENDED_ELEMENTS numbers per layer: there longdouble costs seconds)
+    wide = data.shape[0] * max(spec.dims) > EXTENDED_ELEMENTS
+    ext = float if wide else np.longdouble
+    fw = forward(spec, data, labels, params, dtype=ext)
     M = data.shape[0]
     cost_mean = cost_spec(spec, bug).mean
     grad_mean = {"mean-cost-summed-grad": False, "summed-cost-mean-grad": True}.get(bug, spec.mean)
@@ -470,14 +476,15 @@ def cost_and_grad(spec: NetworkSpec, data, labels, params, bug: str | None = Non
     if grad_mean:
         delta = delta / M
 
-    delta = delta.astype(np.longdouble)
+    delta = delta.astype(ext)
     layers = spec.unpack(params)
     grads: list[np.ndarray] = [None] * (2 * spec.layers)  # type: ignore[list-item]
     for l in range(spec.layers, 0, -1):
         W, _ = layers[l - 1]
-        W = W.astype(np.longdouble)
+        W = W.astype(ext)
         a_prev = fw.acts[l - 1]
-        gW = _product(np.ascontiguousarray(a_prev.T), delta, np.zeros((1, delta.shape[1]), dtype=np.longdouble))
+        gW = (a_prev.T @ delta if wide
+              else _product(np.ascontiguousarray(a_prev.T), delta, np.zeros((1, delta.shape[1]), dtype=ext)))
         gb = np.sum(delta, axis=0)
         if l == 1 and bug == "b1-first-sample":
             gb = delta[0].copy()
