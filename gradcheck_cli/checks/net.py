@@ -35,6 +35,7 @@ def check_network(
     taylor: bool = False,
     progress=None,
     cost_check: bool = True,
+    isolate: bool = False,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -82,7 +83,7 @@ def check_network(
     problem = _Problem(spec, data, labels, params, samples, seed, mean, thresholds, mode, top, progress)
 
     if impl is not None:
-        ev = _user_evidence(problem, impl, cost_check)
+        ev = _user_evidence(problem, impl, cost_check, isolate)
     else:
         ev = _builtin_evidence(problem, bug)
     verdict, block_results, counts, effort, analytic_blocks, full_blocks = _judge(problem, ev)
@@ -108,7 +109,14 @@ def check_network(
         mode=mode,
         effort=effort,
     )
-    return with_second_opinions(report, ev.cost_fn, ev.grad_fn, params, ev.g, hvp=hvp, taylor=taylor, seed=seed)
+    if ev.user is None or not (hvp or taylor):
+        return with_second_opinions(report, ev.cost_fn, ev.grad_fn, params, ev.g, hvp=hvp, taylor=taylor, seed=seed)
+    from dataclasses import replace
+
+    with ev.user.session():
+        report = with_second_opinions(report, ev.cost_fn, ev.grad_fn, params, ev.g, hvp=hvp, taylor=taylor, seed=seed)
+    # the second opinions' calls are calls of the user's code too
+    return replace(report, effort=replace(report.effort, calls=ev.user.calls))
 
 
 @dataclass(frozen=True)
@@ -151,18 +159,19 @@ class _Evidence:
     compared: CostCheck | None = None
     hints: list = field(default_factory=list)
     name: str | None = None
+    user: object = None  # the user's wrapped function (``--impl``)
 
 
-def _user_evidence(pb: _Problem, impl, cost_check: bool) -> _Evidence:
+def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) -> _Evidence:
     """The user's ``NAME(data, labels, params, dimensions) -> (cost, grad)``: the black-box
     search on its own cost, and its cost against the reference cost."""
     from ..diagnosis import cost_hint
-    from ..loading import UserFunction, load_seeded
+    from ..usercode import UserFunction, load_seeded
     from ..network import differences, model
 
     spec, data, labels, params, thresholds = pb.spec, pb.data, pb.labels, pb.params, pb.thresholds
     if isinstance(impl, str):
-        (user,), name = load_seeded([(impl, "function")], pb.seed), impl
+        (user,), name = load_seeded([(impl, "function")], pb.seed, isolate=isolate), impl
     else:
         name = callable_name(impl)
         user = UserFunction(impl, name)
@@ -191,7 +200,7 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool) -> _Evidence:
     return _Evidence(
         g=np.asarray(g, dtype=float).ravel(), cost0=cost0, ref_cost=ref_cost, cost_fn=user_cost,
         grad_fn=lambda p: user_cg(p.reshape(params.shape))[1].ravel(),
-        searched=searched, kink=kink, compared=compared, hints=hints, name=name,
+        searched=searched, kink=kink, compared=compared, hints=hints, name=name, user=user,
     )
 
 
