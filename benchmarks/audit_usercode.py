@@ -346,6 +346,8 @@ def run(quick: bool = False, only: str | None = None, thresholds: Thresholds = T
         try:
             rep = fn()
             status, counts = rep.status.value, dict(rep.counts)
+            effort = getattr(rep, "effort", None)
+            counts["calls"] = getattr(effort, "calls", None)
         except GradcheckError as exc:  # exit 2
             status, counts = "error", {"error": str(exc).splitlines()[0][:70]}
         rows.append((kind, name, correct, status, counts, time.perf_counter() - t0))
@@ -358,7 +360,7 @@ def summarise(rows) -> dict:
         s = per.setdefault(kind, Counter())
         if correct:
             s["correct cases"] += 1
-            s["correct entries"] += counts.get("checks", 0)
+            s["correct entries"] += counts.get("checks", 0) or 0
             s["unresolved on correct"] += counts.get("unresolved", 0)
             s["not clean pass"] += status != "pass" or counts.get("unresolved", 0) > 0 or counts.get("warn", 0) > 0
             s["strict fails"] += status != "pass"
@@ -373,8 +375,13 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv else None
     rows = run(quick, only)
+    if "--json" in argv:
+        import json
+
+        print(json.dumps([list(r) for r in rows]))
+        return 0
     for kind, name, correct, status, counts, secs in rows:
-        c = " ".join(f"{k}={v}" for k, v in counts.items() if v and k != "checks")
+        c = " ".join(f"{k}={v}" for k, v in counts.items() if v and k not in ("checks", "calls"))
         print(f"{kind:11s} {'ok ' if correct else 'BUG'} {name:34s} {status:10s} {secs:6.2f}s  {counts.get('checks', '')} {c}")
     print()
     for kind, s in summarise(rows).items():
