@@ -12,7 +12,9 @@ numeric kernel and differ only in which directions they try:
 2. *re-estimate*: every directly checked entry that still does not pass (every one in
    full mode; at most ``RECHECK_MAX`` per block otherwise, failing ones first) is
    estimated again by ``stencils.blackbox_gradient`` (three rungs in the code's own
-   precision, one-sided kink test);
+   precision, upgraded by the stencil ladder of ``ladder`` where they do not verify, in
+   extended precision when the caller passes ``lifted``; the shrinking one-sided kink
+   test);
 3. *verdict*: ``blocks.judge_blocks`` (``verdict.assess``) on the entries checked
    directly; entries cleared by exclusion pass only when their proved bound is within
    ``pass_tol`` (else ``unresolved``); entries left unchecked are never ``pass``;

@@ -41,17 +41,20 @@ The guarantee: no entry that its own check would fail is cleared by exclusion
 -----------------------------------------------------------------------------
 Write ``e = g - grad f``.  If S agrees, ``|e . w| <= |a - D| + |D - grad f . w| <= 2
 error_S``.  When j is the only wrong entry of S, ``|e . w| = |e_j| |w_j|`` with ``|w_j| = 1``
-to rounding, *whatever the signs*: an agreeing S proves ``|e_j| <= 2 error_S``.  The direct
-check of entry j fails it only when ``|g_j - D_j| > fail_tol max(|g_j|, |D_j|, floor_j)``,
-so only when ``|e_j| > fail_tol max(|g_j|, floor_j)`` (up to D_j's own error), with
-``floor_j >= noise_j / pass_tol`` and ``noise_j`` at least the round-off of f at j's own
-step ``eps**(1/3) max(|x_j|, 1)`` (``--floor`` when fixed).  So an agreeing S clears entry j
-only when::
+to rounding, *whatever the signs*: an agreeing S proves ``|e_j| <= 2 error_S``.  By the
+one rule (``verdict.assess``) the direct check of entry j can fail it only when its error
+exceeds ``verdict.radius(g_j, fail_tol) = fail_tol max(|g_j|, floor)`` (``--floor``, else
+0), and cannot see an error below its own round-off ``noise_j`` (f's round-off at j's own
+step ``eps**(1/3) max(|x_j|, 1)``).  So an agreeing S clears entry j only when::
 
-    2 error_S <= cover_j = fail_tol max(|g_j|, floor_j)
+    2 error_S <= cover_j = max(fail_tol max(|g_j|, floor), 2 noise_j)
 
-and its other entries are split off and tested in smaller sets (whose truncation is
-smaller), down to single entries if need be: *an entry that its own check would fail is
+An entry an agreeing S cannot cover (its claim is tiny or exactly 0) is not suspected: it
+is set aside and settled in sets of its own (``settle_small``: exact differences for
+claims that are exactly 0, precise directions for the others, four fresh directions that
+must all agree) or checked directly.  A set that disagrees holds a wrong entry: it is
+split and tested in smaller sets (whose truncation is smaller), down to single entries if
+need be: *an entry that its own check would fail is
 never declared clean by a set that could mask it* (certainly when it is the only wrong
 entry of the set).  Several wrong entries in one set can cancel, but conditioning on the
 other signs, the two values of ``e . w`` for ``w_j = +-1`` are ``2 |e_j|`` apart, so
@@ -62,8 +65,12 @@ even for adversarial errors (equal magnitudes, cancelling in pairs).
 
 What a pass by exclusion proves is therefore weaker than a direct pass: ``|e_j| <= 2
 error_S`` (``BlockOutcome.bound``; ``relative_bound`` divides it by the verdict's
-denominator ``max(|g_j|, floor_j)``): never a failing error, and usually well below the
-pass tolerance, but not a measurement.  ``--mode full`` measures every entry.
+denominator ``max(|g_j|, floor)``): never a failing error.  To make it a pass the cleared
+sets are then verified (``tighten``): precise directions through them (the stencil
+ladder of ``ladder``, the noise of f measured along each, sorted by magnitude and split
+where they do not verify every entry), in extended precision where the code allows it
+(precision lifting, on a budget of calls); an entry is ``pass`` by exclusion where its
+bound is within ``verdict.radius(g_j, pass_tol)``.  ``--mode full`` measures every entry.
 
 Search
 ------
