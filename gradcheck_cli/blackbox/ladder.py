@@ -349,9 +349,9 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
 
 
 #: calls of the cost in extended precision per check (it is 10-50x slower than float64)
-LIFT_CALLS = 128
+LIFT_CALLS = 80
 #: calls one lifted ladder may take (a direction or an entry)
-LIFT_NEED = 32
+LIFT_NEED = 24
 
 
 class Lifted:
