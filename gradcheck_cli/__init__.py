@@ -36,10 +36,12 @@ _LAZY = {
     "check_network": "checks.net",
     "check_sanity": "checks.sanity",
     "check_layer": "checks.layer",
+    "check_model": "checks.model",
     "assert_gradient": "testing",
     "assert_expression": "testing",
     "assert_network": "testing",
     "assert_layer": "testing",
+    "assert_model": "testing",
     "Report": "results",
     "Check": "results",
     "BlockResult": "results",
@@ -61,13 +63,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .checks.common import check_gradient  # noqa: F401
     from .checks.expr import check_expression  # noqa: F401
     from .checks.layer import check_layer  # noqa: F401
+    from .checks.model import check_model  # noqa: F401
     from .checks.net import check_network  # noqa: F401
     from .checks.sanity import check_sanity  # noqa: F401
     from .choices import Method  # noqa: F401
     from .errors import GradcheckError, InputError, LoadError, OptionError, UserCodeError  # noqa: F401
     from .views.junit import to_junit_xml, write_junit  # noqa: F401
     from .results import BlockResult, Check, Report  # noqa: F401
-    from .testing import assert_expression, assert_gradient, assert_layer, assert_network  # noqa: F401
+    from .testing import assert_expression, assert_gradient, assert_layer, assert_model, assert_network  # noqa: F401
     from .verdict import Status, Thresholds  # noqa: F401
 
 

@@ -356,6 +356,43 @@ def layer_command(
     _finish(report, format, quiet, junit)
 
 
+@app.command("model")
+def model_command(
+    target: Annotated[str, typer.Argument(metavar="FILE.py:CLASS", show_default=False, help="Your model class (or a function returning a model), as FILE.py:CLASS or module:CLASS: self.params a dict of arrays, loss(X, y) -> (loss, grads) with grads keyed like params.")],
+    init: Annotated[Optional[str], typer.Option("--init", metavar="JSON", help='Keyword arguments of CLASS as a JSON object, e.g. \'{"hidden_dims": [20, 30], "reg": 0.1, "dtype": "float64"}\'.')] = None,
+    input: Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="The data of loss(X, y), bound to its parameters by name: X=2,15 (float ~ N(0, 1)), y=int:10:2 (labels 0..9), or FILE.npy; as for gradcheck layer.")] = None,
+    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Keys of model.params to check, e.g. W1,b1 (default: every key, in the dict's order).")] = None,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 2 calls each (the default up to 20000 entries); adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion; the default for more); fast: the same as adaptive.")] = None,
+    seed: SeedOpt = 0,
+    top: TopOpt = 5,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    quiet: QuietOpt = False,
+    junit: JunitOpt = None,
+) -> None:
+    """Check a CS231n-style model's loss(X, y) -> (loss, grads), one block per key of model.params.
+
+    The model is made with --init (random and numpy.random seeded), its data drawn with
+    the seed; every entry of every parameter is checked against central differences of
+    the loss.  model.params is restored after every call; grads must have the keys and
+    shapes of params.
+
+    Example: gradcheck model fc_net.py:FullyConnectedNet --init '{"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.1, "dtype": "float64"}' --input X=2,15 --input y=int:10:2
+    """
+    from .checks.model import check_model_command
+    from .views.progress import DelayedProgress
+
+    with DelayedProgress("checking the model") as progress:
+        report = check_model_command(
+            target, init=init, inputs=input or (), wrt=wrt, seed=seed, mode=mode,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), top=top, progress=progress,
+        )
+    _finish(report, format, quiet, junit)
+
+
 @app.command("sanity")
 def sanity_command(
     seed: SeedOpt = 0,

@@ -241,6 +241,26 @@ class LayerSubject:
 
 
 @dataclass(frozen=True)
+class ModelSubject:
+    """The model a ``model`` report is about: how it was made, its data and its params."""
+
+    model: str  # FILE.py:CLASS, or the class name
+    init: Mapping[str, Any]  # the constructor's keyword arguments (JSON values)
+    inputs: tuple[LayerArg, ...]  # the data of loss(X, y)
+    params: tuple[tuple[str, tuple[int, ...]], ...]  # every key of model.params and its shape, in order
+    checked: tuple[str, ...]  # the keys checked (--wrt), in order
+    loss: float  # the loss at the params
+    reg: float | None = None  # model.reg, when it has one (the hints name it)
+    converted: tuple[str, ...] = ()  # params held in another float type, checked in float64
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "init": dict(self.init), "inputs": [i.to_dict() for i in self.inputs],
+                "params": [{"name": k, "shape": list(s)} for k, s in self.params],
+                "checked": list(self.checked), "loss": json_number(self.loss), "reg": self.reg,
+                "converted": list(self.converted)}
+
+
+@dataclass(frozen=True)
 class SanityItem:
     """One item of the sanity suite: values against references, or a gradient check."""
 
@@ -338,6 +358,7 @@ class Report:
     network: NetworkSubject | None = None
     function: FunctionSubject | None = None
     layer: LayerSubject | None = None
+    model: ModelSubject | None = None
     sanity: tuple[SanityItem, ...] = ()
     cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
     # extras
@@ -382,6 +403,11 @@ class Report:
                 return subject.cost
         return None
 
+    def _repr_html_(self) -> str | None:
+        """The report's table as HTML, for Jupyter: rendered by ``views`` (``html_renderer``,
+        installed when ``views`` is loaded, which ``import gradcheck_cli``'s API names do)."""
+        return None if html_renderer is None else html_renderer(self)
+
     def summary_line(self) -> str:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
         c = self.counts
@@ -406,7 +432,7 @@ class Report:
             d["param_count"] = self.param_count
         if self.blocks:
             d["blocks"] = [b.to_dict() for b in self.blocks]
-        if self.hints or self.command in ("net", "func", "layer"):
+        if self.hints or self.command in ("net", "func", "layer", "model"):
             d["hints"] = list(self.hints)
         if self.cost_check is not None:
             d["cost_check"] = self.cost_check.to_dict()
@@ -430,6 +456,8 @@ class Report:
             e["component"] = self.component
         if self.layer is not None:
             e["layer"] = self.layer.to_dict()
+        if self.model is not None:
+            e["model"] = self.model.to_dict()
         if self.sweep is not None:
             e["sweep"] = self.sweep.to_dict()
         if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:
@@ -448,6 +476,9 @@ class Report:
         assert not set(e) & _CONTRACT_KEYS
         return e
 
+
+#: ``report -> HTML`` (``views.notebook.to_html``): set by ``views`` so that the core imports no view
+html_renderer = None
 
 #: the top-level JSON keys of the contract, which no extra may overwrite
 _CONTRACT_KEYS = frozenset({"command", "status", "thresholds", "floor", "method", "summary", "checks",

@@ -295,6 +295,10 @@ def header_lines(report: Report) -> list[str]:
         from .layer import header_lines as layer_header
 
         lines += layer_header(report.layer, report.seed)
+    if report.model is not None:
+        from .model import header_lines as model_header
+
+        lines += model_header(report.model, report.seed)
     if report.sanity:
         lines.append("Running sanity checks...")
         for item in report.sanity:
@@ -342,6 +346,10 @@ def note_lines(report: Report) -> list[str]:
         from .layer import note_lines as layer_notes
 
         lines += layer_notes(report)
+    if report.model is not None:
+        from .model import note_lines as model_notes
+
+        lines += model_notes(report.model)
     fn = report.function
     if fn is not None and fn.sampled is not None:
         lines.append(f"checked {fn.sampled} of {fn.size} entries of x, chosen at random (seed {report.seed})")
