@@ -316,7 +316,7 @@ LayerParamOpt = Annotated[Optional[List[str]], typer.Option("--param", "-p", met
 
 @app.command("layer")
 def layer_command(
-    target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your layer: NAME_forward(*inputs, **params) -> (out, cache) and NAME_backward(dout, cache) -> (dx, dw, ...) in FILE.py (or module); or a loss layer NAME(*inputs) -> (loss, dx).")],
+    target: Annotated[Optional[str], typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your layer: NAME_forward(*inputs, **params) -> (out, cache) and NAME_backward(dout, cache) -> (dx, dw, ...) in FILE.py (or module), or CS231n's X_forward_Y / X_backward_Y for NAME = X_Y (conv_naive finds conv_forward_naive); or a loss layer NAME(*inputs) -> (loss, dx, ...). Not needed with --forward FILE.py:F --backward FILE.py:B.")] = None,
     input: LayerInputOpt = None,
     param: LayerParamOpt = None,
     wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
@@ -343,6 +343,8 @@ def layer_command(
     Example: gradcheck layer layers.py:affine --input x=4,2,3 --input w=6,5 --input b=5
 
     or: gradcheck layer layers.py:softmax_loss --input x=5,10 --input y=int:10:5
+
+    or: gradcheck layer layers.py:conv_naive --input x=2,3,8,8 --input w=4,3,3,3 --input b=4 --param 'conv_param={"stride": 1, "pad": 1}'
     """
     from .checks.layer import check_layer_command
     from .views.progress import DelayedProgress
