@@ -74,10 +74,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .verdict import Status, Thresholds  # noqa: F401
 
 
+#: API names whose reports a notebook shows: getting one installs the HTML view
+_REPORTING = ("check_", "assert_", "Report")
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gradcheck_cli' has no attribute {name!r}")
+    if name.startswith(_REPORTING):
+        import_module(".views.notebook", __name__)  # Report._repr_html_ (rich's HTML export)
     try:
         value = getattr(import_module(f".{module}", __name__), name)
     except AttributeError:
