@@ -16,7 +16,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .choices import Activation, Format, Loss, Method, Mode
+from .choices import Activation, Convention, Format, Loss, Method, Mode
 
 
 class ExitCode(IntEnum):
@@ -81,6 +81,7 @@ InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NA
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
 HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a random direction (JSON: taylor_order).")]
+ConventionOpt = Annotated[Optional[Convention], typer.Option("--convention", case_sensitive=False, show_default=False, help="A course's tolerances: cs224n (floor 1, fail above 1e-5, as gradcheck_naive) or cs231n (rel_error's bands: pass <= 2e-7, fail > 2e-2 in our units); the rule applied is printed. Default: our rule.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
 
 
@@ -96,19 +97,34 @@ def _junit_path(value: Optional[str]) -> Optional[str]:
 JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE", callback=_junit_path, help="Also write a JUnit XML report to FILE for CI (one test case per block, or per point and variable).")]
 
 
-def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | None):
+def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | None, convention=None):
+    """The verdict's tolerances: the options, or a course's preset (``--convention``)."""
     from .verdict import Thresholds
 
+    if convention is not None:
+        from .conventions import preset
+        from .errors import OptionError
+
+        if pass_tol != 1e-7 or fail_tol != 1e-2 or floor is not None:
+            raise OptionError(f"--convention {convention.value} sets --pass-tol, --fail-tol and --floor: give one or the other")
+        pass_tol, fail_tol, floor = preset(convention)
     return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
 
 
-def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None) -> None:
+def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None,
+            convention=None) -> None:
     """Write --junit FILE if asked, render a result on stdout and exit with its code.
 
     Every command ends here.  ``show(result, console)`` replaces the standard table view
-    (sweep chart, graph, descent ...), ``to_json(result)`` the report's JSON document.
+    (sweep chart, graph, descent ...), ``to_json(result)`` the report's JSON document;
+    ``convention`` (``--convention``) is recorded in the report, which then states its rule.
     """
     from .views import table as view
+
+    if convention is not None:
+        from dataclasses import replace
+
+        report = replace(report, convention=convention)
 
     if junit is not None:
         _write_junit(report, junit)
@@ -194,6 +210,7 @@ def net_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -228,9 +245,9 @@ def net_command(
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
             impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
-            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), progress=progress,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 def _join_dims(args: list[str]) -> list[str]:
@@ -287,6 +304,7 @@ def func_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -300,14 +318,14 @@ def func_command(
     from .checks.func import check_func
     from .views.progress import DelayedProgress
 
-    thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
+    thresholds = _thresholds(pass_tol, fail_tol, strict, floor, convention)
     with DelayedProgress("checking x") as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
             value_range=value_range,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 LayerInputOpt = Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="An input of the forward pass, in order (repeatable). SPEC: a shape 4,2,3 (float ~ N(0, 1), differentiated); uniform:LO..HI:SHAPE; int:C:SHAPE (0..C-1) or int:LO..HI:SHAPE (HI excluded); bool:SHAPE or bool:P:SHAPE; or FILE.npy. Integer and boolean inputs (labels, indices, masks) are never differentiated.")]
@@ -330,6 +348,7 @@ def layer_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -349,13 +368,13 @@ def layer_command(
     from .checks.layer import check_layer_command
     from .views.progress import DelayedProgress
 
-    thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
+    thresholds = _thresholds(pass_tol, fail_tol, strict, floor, convention)
     with DelayedProgress("checking the layer") as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
             seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 @app.command("model")
@@ -372,6 +391,7 @@ def model_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
 ) -> None:
@@ -390,9 +410,9 @@ def model_command(
     with DelayedProgress("checking the model") as progress:
         report = check_model_command(
             target, init=init, inputs=input or (), wrt=wrt, seed=seed, mode=mode,
-            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), top=top, progress=progress,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), top=top, progress=progress,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 @app.command("sanity")

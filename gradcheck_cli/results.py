@@ -378,6 +378,7 @@ class Report:
     taylor: Any = None  # sweep.Taylor of a sweep
     component: str | None = None  # the swept component (x, x[1, 2], W1[3, 2])
     sweep_point: Mapping[str, float] | None = None
+    convention: Any = None  # choices.Convention of --convention: the tolerances are a course's
 
     @property
     def status(self) -> Status:
@@ -458,6 +459,8 @@ class Report:
             e["layer"] = self.layer.to_dict()
         if self.model is not None:
             e["model"] = self.model.to_dict()
+        if self.convention is not None:
+            e["convention"] = str(getattr(self.convention, "value", self.convention))
         if self.sweep is not None:
             e["sweep"] = self.sweep.to_dict()
         if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:

@@ -371,6 +371,10 @@ def note_lines(report: Report) -> list[str]:
         lines.append(f"Taylor test at {point_label(t.point)} (seed {report.seed}): {t.taylor.verdict()}")
     if report.sanity:
         lines.append("reference values: the sanity checks of CS224n assignment 1")
+    if report.convention is not None:
+        from ..conventions import rule_text
+
+        lines.append(rule_text(report.convention))
     return lines
 
 
