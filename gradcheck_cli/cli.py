@@ -340,6 +340,7 @@ def layer_command(
     wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
     forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
     backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
+    torch: Annotated[bool, typer.Option("--torch", help="NAME is a torch.autograd.Function subclass: its forward and backward checked in float64 as a layer, with torch.autograd.gradcheck's own verdict beside ours (needs the torch extra).")] = False,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
@@ -372,7 +373,7 @@ def layer_command(
     with DelayedProgress("checking the layer") as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
-            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress,
+            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, torch=torch,
         )
     _finish(report, format, quiet, junit, convention=convention)
 

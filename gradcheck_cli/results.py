@@ -228,6 +228,7 @@ class LayerSubject:
     updated_params: tuple[str, ...] = ()  # params forward changed (each call got a fresh copy)
     cache_changed: bool = False  # backward's answer changed on a reused cache
     relative_noise: float = 0.0  # measured noise of sum(out * dout) / its scale (~1e-16 in float64)
+    torch_gradcheck: bool | None = None  # --torch: torch.autograd.gradcheck's own verdict
 
     @property
     def is_loss(self) -> bool:
@@ -237,7 +238,8 @@ class LayerSubject:
         return {"forward": self.forward, "backward": self.backward, "loss": self.is_loss,
                 "inputs": [i.to_dict() for i in self.inputs], "params": dict(self.params),
                 "outputs": [list(s) for s in self.outputs], "updated_params": list(self.updated_params),
-                "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise)}
+                "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise),
+                **({} if self.torch_gradcheck is None else {"torch_gradcheck": self.torch_gradcheck})}
 
 
 @dataclass(frozen=True)

@@ -837,17 +837,41 @@ def check_layer_command(
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
+    torch: bool = False,
 ) -> Report:
     """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
 
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
     made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
+    ``torch``: ``NAME`` is a ``torch.autograd.Function`` subclass (``torch_layer``), checked
+    in float64, with torch's own ``gradcheck`` verdict in the report.
     """
     validate_seed(seed)
     mode = validate_mode(mode)
     validate_top(top)
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
+    if torch:
+        return _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress)
     fu, bu = load_layer(target, forward, backward, seed)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
     return _run(layer, seed, mode, thresholds, top, progress)
+
+
+def _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress) -> Report:
+    """``--torch``: the Function's forward and autograd's backward as a layer, then torch's
+    own ``gradcheck`` on the same inputs."""
+    from ..loading import load_seeded
+    from ..torch_layer import as_layer, require_torch, torch_verdict
+
+    require_torch()
+    if target is None or ":" not in target:
+        raise OptionError("--torch needs FILE.py:NAME, NAME a torch.autograd.Function subclass")
+    fu, bu = load_seeded([(target, "torch.autograd.Function"), (target, "torch.autograd.Function")], seed)
+    cls = fu.fn
+    fu.fn, bu.fn = as_layer(cls, target)
+    fu.name, bu.name = f"{target}.forward", f"{target}.backward"
+    layer = _Layer(fu, bu, items, kwargs, fu.name, bu.name)
+    report = _run(layer, seed, mode, thresholds, top, progress)
+    verdict = torch_verdict(cls, layer.inputs, layer.layout, copy.deepcopy(layer.params))
+    return replace(report, layer=replace(report.layer, torch_gradcheck=verdict))

@@ -66,6 +66,9 @@ def note_lines(report: Report) -> list[str]:
         lines.append(f"sum(out * dout) is noisy: relative noise {r:.1e} (float64 round-off is ~1e-16: float32 "
                      f"arithmetic?); the steps were enlarged to match, and the numeric gradient is good to about "
                      f"{best:.0e} of its largest entries (--pass-tol {tol:g} accepts that)")
+    if layer.torch_gradcheck is not None:
+        lines.append(f"torch.autograd.gradcheck (float64; its eps 1e-6, atol 1e-5, rtol 1e-3): "
+                     f"{'passed' if layer.torch_gradcheck else 'failed'}")
     kinks = report.counts.get("kink", 0)
     if kinks:
         lines.append(f"{kinks} entr{'y' if kinks == 1 else 'ies'} at a kink: the one-sided slopes of the numeric "
