@@ -229,6 +229,7 @@ class LayerSubject:
     cache_changed: bool = False  # backward's answer changed on a reused cache
     relative_noise: float = 0.0  # measured noise of sum(out * dout) / its scale (~1e-16 in float64)
     torch_gradcheck: bool | None = None  # --torch: torch.autograd.gradcheck's own verdict
+    arguments: tuple[str, ...] = ()  # inputs and params bound by name, in the call's order (else ())
 
     @property
     def is_loss(self) -> bool:

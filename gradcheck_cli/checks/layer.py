@@ -603,6 +603,8 @@ def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int
         updated_params=tuple(updated),
         cache_changed=changed,
         relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
+        arguments=() if layer.layout is None else tuple(
+            layer.inputs[w].name if isinstance(w, int) else w for w in layer.layout),
     )
     return Report(
         command="layer",

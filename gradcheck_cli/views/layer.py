@@ -21,7 +21,7 @@ def _shape(shape) -> str:
 def header_lines(layer: LayerSubject, seed: int | None) -> list[str]:
     """``forward F(x, w, b) -> (out, cache); backward B(dout, cache) -> (dx, dw, db)``, the inputs,
     the params and what is compared."""
-    args = ", ".join(i.name for i in layer.inputs)
+    args = ", ".join(layer.arguments or [i.name for i in layer.inputs])
     grads = ", ".join(f"d{i.name}" for i in layer.inputs if i.differentiated)
     if layer.is_loss:
         lines = [f"loss layer {layer.forward}({args}) -> (loss, {grads})"]
