@@ -70,8 +70,8 @@ def test_cs231n_names_from_the_command_line(cli, args):
 def test_the_forward_and_backward_are_named_in_the_report():
     report = check_layer_command(f"{NAMES}:conv_naive", inputs=["x=2,3,6,6", "w=4,3,3,3", "b=4"],
                                  params=['conv_param={"stride": 1, "pad": 1}'])
-    assert report.layer.forward.endswith(":conv_forward_naive")
-    assert report.layer.backward.endswith(":conv_backward_naive")
+    assert report.subject.forward.endswith(":conv_forward_naive")
+    assert report.subject.backward.endswith(":conv_backward_naive")
     assert report.status is Status.PASS
 
 

@@ -36,7 +36,7 @@ def test_fully_connected_net_passes_block_by_block():
     assert report.counts["fail"] == 0 and report.passed
     # every block but the few entries float64 cannot resolve next to a relu kink verifies
     assert report.counts["pass"] >= 0.98 * report.counts["checks"]
-    assert report.model.loss == pytest.approx(report.model.loss)  # a number
+    assert isinstance(report.subject.loss, float) and report.subject.loss > 0
     assert report.hints == ()
 
 

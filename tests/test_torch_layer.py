@@ -36,7 +36,7 @@ def test_a_correct_function_passes_with_torchs_verdict_beside_ours():
     pytest.importorskip("torch")
     report = check_layer_command(f"{CODE}:MyLinear", inputs=LINEAR, torch=True)
     assert report.status is Status.PASS and [b.name for b in report.blocks] == ["x", "w", "b"]
-    assert report.layer.torch_gradcheck is True
+    assert report.subject.torch_gradcheck is True
     assert report.to_dict()["layer"]["torch_gradcheck"] is True
 
 
@@ -54,7 +54,7 @@ def test_a_wrong_backward_fails_at_its_input_and_torch_agrees(cli):
 def test_a_non_tensor_argument_is_a_param_bound_by_name():
     pytest.importorskip("torch")
     report = check_layer_command(f"{CODE}:ScaledTanh", inputs=["x=4,3"], params=["scale=0.7"], torch=True)
-    assert report.status is Status.PASS and report.layer.torch_gradcheck is True
+    assert report.status is Status.PASS and report.subject.torch_gradcheck is True
 
 
 def test_a_plain_function_is_not_a_torch_function():

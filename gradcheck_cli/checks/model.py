@@ -34,13 +34,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..blackbox.pipeline import check_blackbox
 from ..choices import Method, Mode
 from ..errors import LoadError, OptionError, UserCodeError
 from ..inputs import parse_input, validate_seed, validate_top
 from ..model_protocol import loss_and_grads, model_params
 from ..results import LayerArg, ModelSubject, Report
 from ..verdict import Status, Thresholds
-from .common import blackbox_check, blackbox_verdict
 
 #: ``mode=None``: every entry (``full``) up to this many checked entries, else ``adaptive``
 AUTO_FULL_ENTRIES = 20_000
@@ -230,15 +230,15 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
             again, grads2 = bound.call({})
             _require_repeatable(fu.name, (loss0, grads), (again, grads2))
             g = np.concatenate([grads[k].ravel() for k in keys])
-            result = blackbox_check(cost, x0, g, blocks, mode=mode, thresholds=thresholds, seed=seed, f0=loss0,
-                                    progress=progress)
-            verdict, effort = blackbox_verdict(result, thresholds, top, mode, calls=fu.calls, recheck=(cost, x0))
+            checked = check_blackbox(cost, x0, g, blocks, mode=mode, thresholds=thresholds, top=top, seed=seed,
+                                     f0=loss0, calls=lambda: fu.calls, progress=progress)
     finally:
         bound.restore()
-    effort = replace(effort, calls=fu.calls, seconds=time.perf_counter() - t0)
+    verdict = checked.verdict
+    effort = replace(checked.effort, calls=fu.calls, seconds=time.perf_counter() - t0)
 
     # the hints: numeric values where checked, the claim elsewhere (taken as right)
-    how, numeric, _ = result.flat(x0.size)
+    how, numeric, _ = checked.search.flat(x0.size)
     numeric = np.where(np.isfinite(numeric), numeric, g)
     by_name = {b.name: b for b in verdict.blocks}
     items = [(k, g[o: o + bound.base[k].size].reshape(bound.shapes[k]),
@@ -264,7 +264,7 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
     return Report(
         command="model", method=Method.CENTRAL, thresholds=thresholds, checks=verdict.checks,
         counts=verdict.counts, blocks=verdict.blocks, param_count=int(x0.size), hints=tuple(hints),
-        shown=top, mode=mode, effort=effort, seed=seed, model=subject,
+        shown=top, mode=mode, effort=effort, seed=seed, subject=subject,
     )
 
 
