@@ -23,8 +23,6 @@ the regularisation gradient missing, doubled, or its ``0.5`` dropped.
 
 from __future__ import annotations
 
-import copy
-import functools
 import inspect
 import json
 import random
@@ -36,68 +34,14 @@ import numpy as np
 
 from ..blackbox.pipeline import check_blackbox
 from ..choices import Method, Mode
-from ..errors import LoadError, OptionError, UserCodeError
+from ..errors import OptionError
 from ..inputs import parse_input, validate_seed, validate_top
-from ..model_protocol import loss_and_grads, model_params
+from ..model_protocol import BoundModel, load_model, model_params, require_repeatable
 from ..results import LayerArg, ModelSubject, Report
 from ..verdict import Status, Thresholds
 
 #: ``mode=None``: every entry (``full``) up to this many checked entries, else ``adaptive``
 AUTO_FULL_ENTRIES = 20_000
-#: relative agreement asked of two calls of loss at the same params (64 ulps)
-REPEAT_RTOL = 64 * float(np.finfo(float).eps)
-
-
-class _Bound:
-    """The model with its data: ``call(values)`` runs ``loss`` with some params replaced.
-
-    ``values`` maps keys to float64 arrays; the other keys get copies of their values at
-    the start.  The params dict and the other attributes are put back after every call.
-    """
-
-    def __init__(self, model: Any, loss, args: tuple, who: str) -> None:
-        self.model = model
-        self.loss = loss  # a UserFunction
-        self.args = args
-        self.who = who
-        self.params = model_params(model, who)
-        self.own = dict(self.params)  # the user's own array objects
-        self.base = {k: np.array(v, dtype=np.float64, copy=True) for k, v in self.params.items()}
-        self.shapes = {k: tuple(v.shape) for k, v in self.base.items()}
-        self.converted = tuple(k for k, v in self.params.items() if v.dtype != np.float64)
-        self.state = self._snapshot()
-
-    def _snapshot(self) -> dict[str, Any]:
-        """Deep copies of the model's other attributes (those that can be copied)."""
-        saved = {}
-        for key, value in vars(self.model).items() if hasattr(self.model, "__dict__") else ():
-            if key == "params" or callable(value):
-                continue
-            try:
-                saved[key] = copy.deepcopy(value)
-            except Exception:  # an attribute that cannot be copied is left as it is
-                continue
-        return saved
-
-    def call(self, values: Mapping[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
-        model, params = self.model, self.params
-        for key, value in self.state.items():
-            setattr(model, key, copy.deepcopy(value))
-        params.clear()
-        params.update({k: np.array(values[k] if k in values else self.base[k], copy=True) for k in self.base})
-        try:
-            model.params = params
-            result = self.loss.call(*self.args)
-        finally:
-            model.params = params
-            params.clear()
-            params.update(self.own)
-        return loss_and_grads(result, self.shapes, self.loss.name)
-
-    def restore(self) -> None:
-        """The model's attributes as they were before the check."""
-        for key, value in self.state.items():
-            setattr(self.model, key, value)
 
 
 def _bind_data(loss, data: Sequence[tuple[str, Any]]) -> tuple:
@@ -209,7 +153,7 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
     validate_seed(seed)
     mode = _mode(mode)
     validate_top(top)
-    bound = _Bound(model, fu, args, who)
+    bound = BoundModel(model, fu, args, who)
     keys = _validate_wrt(wrt, list(bound.base))
     offsets = np.cumsum([0] + [bound.base[k].size for k in keys[:-1]]).astype(int)
     blocks = [(k, bound.shapes[k], int(o)) for k, o in zip(keys, offsets)]
@@ -228,7 +172,7 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
         with fu.session():
             loss0, grads = bound.call({})
             again, grads2 = bound.call({})
-            _require_repeatable(fu.name, (loss0, grads), (again, grads2))
+            require_repeatable(fu.name, (loss0, grads), (again, grads2))
             g = np.concatenate([grads[k].ravel() for k in keys])
             checked = check_blackbox(cost, x0, g, blocks, mode=mode, thresholds=thresholds, top=top, seed=seed,
                                      f0=loss0, calls=lambda: fu.calls, progress=progress)
@@ -268,21 +212,6 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
     )
 
 
-def _require_repeatable(who: str, first, second) -> None:
-    """Two calls at the same params must agree (to ``REPEAT_RTOL``): loss and every gradient."""
-    (l1, g1), (l2, g2) = first, second
-    if abs(l1 - l2) > REPEAT_RTOL * max(abs(l1), abs(l2)):
-        what = f"losses ({l1!r}, then {l2!r})"
-    else:
-        what = next((f"grads['{k}']" for k in g1
-                     if not np.allclose(g1[k], g2[k], rtol=REPEAT_RTOL, atol=0.0, equal_nan=True)), None)
-    if what is not None:
-        raise UserCodeError(
-            f"{who} gave two different {what} at the same params: it draws random numbers that gradcheck "
-            "cannot reset (a dropout mask from an unseeded Generator?) or keeps state between calls; "
-            "seed it (dropout_param 'seed') so that every call computes the same function")
-
-
 # --------------------------------------------------------------------------- the command
 
 
@@ -296,23 +225,6 @@ def _parse_init(text: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise OptionError(f"--init must be a JSON object of keyword arguments, e.g. '{{\"reg\": 0.1}}'; got {text}")
     return value
-
-
-def load_model(target: str, init: Mapping[str, Any], seed: int = 0):
-    """``FILE.py:CLASS`` (or a factory function) -> ``(model, name)``: ``CLASS(**init)`` made
-    with ``random`` and ``numpy.random`` seeded by ``seed`` (CS231n initialises with
-    ``np.random.randn``), so the params repeat from run to run."""
-    from ..loading import load_seeded
-
-    (maker,) = load_seeded([(target, "class or factory function")], seed)
-    is_class = inspect.isclass(maker.fn)
-    if init:
-        maker.fn = functools.partial(maker.fn, **init)
-    model = maker.call()  # from the seeded state load_seeded captured; the caller's is put back
-    if is_class or (hasattr(model, "params") and callable(getattr(model, "loss", None))):
-        return model, target
-    raise LoadError(f"'{target}' returned {type(model).__name__}, not a model: a model has a dict params and "
-                    "a method loss(X, y) -> (loss, grads)")
 
 
 def check_model_command(
@@ -351,7 +263,8 @@ def check_model_command(
                              False, source))
         args.append((name, value))
     model, who = load_model(target, kwargs, seed)
-    loss = model_params(model, who) and model.loss
+    model_params(model, who)
+    loss = model.loss
     bound = _bind_data(loss, args)
     if len(bound) > 2:
         raise OptionError(f"loss(X, y) takes two data arguments; --input declares {len(bound)}")
