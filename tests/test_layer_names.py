@@ -114,3 +114,13 @@ def test_a_missing_gradient_is_named():
         check_layer_command(f"{W2V}:naiveSoftmaxLossAndGradient",
                             inputs=["centerWordVec=3", "outsideVectors=5,3", "dataset=2"],
                             params=["outsideWordIdx=2"])
+
+
+def test_a_parameter_left_to_its_default_keeps_its_place(tmp_path):
+    code = tmp_path / "scaled.py"
+    code.write_text("import numpy as np\n"
+                    "def scaled_loss(x, scale=2.0, w=None):\n"
+                    "    return scale * np.sum(x * w), scale * w, scale * x\n")
+    report = check_layer_command(f"{code}:scaled_loss", inputs=["w=3", "x=3"])
+    assert report.status is Status.PASS and [b.name for b in report.blocks] == ["x", "w"]
+    assert report.subject.arguments == ("x", "scale", "w")

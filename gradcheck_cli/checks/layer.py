@@ -5,7 +5,11 @@ numpy only.
 A layer is ``forward(*inputs, **params) -> (out, cache)`` (or ``(out_1, ..., out_m,
 cache)``) with ``backward(dout, cache)`` (or ``backward(dout_1, ..., dout_m, cache)``)
 returning one gradient per differentiated input, in input order; a loss layer is one
-function ``loss(*inputs, **params) -> (loss, dx)`` (or ``(loss, dx, dw, ...)``).
+function ``loss(*inputs, **params) -> (loss, dx)`` (or ``(loss, dx, dw, ...)``).  Inputs
+and params named after the function's parameters are bound to them by name
+(``bind_by_name``: ``naiveSoftmaxLossAndGradient(centerWordVec, outsideWordIdx,
+outsideVectors, dataset)`` takes an index ``--param`` between two inputs); the pair itself
+is found by ``layer_names`` (CS231n's ``conv_forward_naive`` / ``conv_backward_naive``).
 
 What is checked (the vector-Jacobian product).  With ``dout_k ~ N(0, 1)`` of the shape
 of ``out_k`` (seeded), the backward pass claims the gradient of the scalar
@@ -129,8 +133,8 @@ def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
     reordered to ``fn``'s order (so gradients are expected in that order too) and the call
     is laid out by position: ``layout`` lists, for each positional parameter up to the
     last one bound, the index of the input or the name of the param that fills it (a
-    scalar index given as ``--param outsideWordIdx=3`` between two arrays).  Params
-    after that are keywords.  Otherwise the inputs are passed in the order given and
+    scalar index given as ``--param outsideWordIdx=3`` between two arrays), or ``(name,
+    default)`` for a parameter left to its default.  Params after that are keywords.  Otherwise the inputs are passed in the order given and
     ``layout`` is None (params as keywords).
     """
     import inspect
@@ -152,6 +156,8 @@ def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
             layout.append(ordered.index(by_name[p.name]))
         elif p.name in params:
             layout.append(p.name)
+        elif p.default is not p.empty:  # left to its default, by position
+            layout.append((p.name, p.default))
         else:
             raise OptionError(f"{getattr(fn, '__name__', 'the function')}'s parameter '{p.name}' is neither an "
                               f"--input nor a --param (its parameters: {', '.join(names)})")
@@ -189,7 +195,8 @@ class _Layer:
         self.last_params = fresh
         args = list(arrays)
         if self.layout is not None:  # bound by name: params placed among the inputs by position
-            args = [arrays[what] if isinstance(what, int) else fresh[what] for what in self.layout]
+            args = [arrays[what] if isinstance(what, int) else fresh[what] if isinstance(what, str) else what[1]
+                    for what in self.layout]
             keywords = {k: v for k, v in fresh.items() if k not in self.layout}
         else:
             keywords = fresh
@@ -540,7 +547,7 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         cache_changed=changed,
         relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
         arguments=() if layer.layout is None else tuple(
-            layer.inputs[w].name if isinstance(w, int) else w for w in layer.layout),
+            layer.inputs[w].name if isinstance(w, int) else w if isinstance(w, str) else w[0] for w in layer.layout),
     )
     return Report(
         command="layer",
