@@ -470,8 +470,8 @@ class ModelSubject(Subject):
         """Params checked in float64 although the model holds another float type."""
         if not self.converted:
             return []
-        return [f"{', '.join(self.converted)} held in another float type: checked in float64 "
-                "(pass dtype float64 to the model to check what it computes in its own precision)"]
+        return [f"{', '.join(self.converted)} held in lower precision than float64: loss got float64 copies, so "
+                "its gradient formulas were checked, not its rounding"]
 
     def json_fields(self, report: "Report") -> dict[str, Any]:
         return {"model": self.to_dict()}
