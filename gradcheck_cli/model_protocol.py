@@ -138,7 +138,7 @@ class BoundModel:
         self.own = dict(self.params)  # the user's own array objects
         self.base = {k: np.array(v, dtype=np.float64, copy=True) for k, v in self.params.items()}
         self.shapes = {k: tuple(v.shape) for k, v in self.base.items()}
-        self.converted = tuple(k for k, v in self.params.items() if v.dtype != np.float64)
+        self.converted = tuple(k for k, v in self.params.items() if np.finfo(v.dtype).eps > np.finfo(np.float64).eps)
         self.state = self._snapshot()
 
     def _snapshot(self) -> dict[str, Any]:

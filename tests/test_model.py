@@ -197,3 +197,21 @@ def test_cs231n_batchnorm_gradient_check_of_two_samples_does_not_fail():
     # the course notebook's own configuration: N = 2, hidden [20, 30], batchnorm
     report = check_model_command(NET, init=init(normalization="batchnorm"), inputs=["X=2,15", "y=int:10:2"], seed=0)
     assert report.counts["fail"] == 0
+
+
+def test_float32_params_are_checked_in_float64_and_it_says_so():
+    from gradcheck_cli.views.table import to_text
+
+    class Linear32:
+        def __init__(self):
+            self.params = {"W": np.linspace(-1, 1, 6, dtype=np.float32).reshape(3, 2)}
+
+        def loss(self, X, y):
+            r = X @ self.params["W"] - y
+            return 0.5 * np.sum(r**2), {"W": X.T @ r}
+
+    model = Linear32()
+    report = check_model(model, np.eye(3) + 0.25, np.zeros((3, 2)))
+    assert report.status is Status.PASS and report.subject.converted == ("W",)
+    assert model.params["W"].dtype == np.float32
+    assert "W held in lower precision than float64" in " ".join(to_text(report, width=200).split())
