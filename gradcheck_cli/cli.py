@@ -144,7 +144,7 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
 # ------------------------------------------------------------------ commands
 @app.command("expr")
 def expr_command(
-    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)".', show_default=False)],
+    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)", or a vector "[f1, f2, ...]" (its Jacobian).', show_default=False)],
     at: AtOpt = None,
     points: PointsOpt = None,
     seed: SeedOpt = 0,
@@ -165,12 +165,16 @@ def expr_command(
     graph: GraphOpt = False,
     show_steps: ShowStepsOpt = False,
     latex: LatexOpt = False,
+    prove: Annotated[bool, typer.Option("--prove", help="Also try to prove each --grad claim identical to the derivative (simplify, sympy's equals, then a counterexample search): proved / disproved / not proved. The numeric verdict stays the verdict.")] = False,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
 
     Rows the fast float64 check cannot decide (unresolved, overflow, a stencil across a
     pole or a kink, a formula that loses digits in float64) are re-judged exactly with
     mpmath at rising precision (up to 4096 digits, 10 s), marked * in the table.
+    Decimal constants are exact (0.1 is 1/10). A failing --grad claim gets a diagnosis
+    (the derivative, the difference, the classic mistake); --prove adds a symbolic proof.
+    A vector "[f1, f2]" is checked as a Jacobian, --grad "[[df1/dx, df1/dy], [...]]".
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
@@ -181,6 +185,7 @@ def expr_command(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
         order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
+        prove=prove,
     )
     show = None
     if (graph or show_steps or latex) and not quiet:
