@@ -1,9 +1,10 @@
-"""What a CS231n-style model is and what its ``loss`` returns, validated in one place.
+"""A CS231n-style model as gradcheck calls it.
 
-numpy only.  A model has ``params``, a dict of real arrays keyed by name (``W1``, ``b1``,
-``gamma1`` ...), and ``loss(X, y) -> (loss, grads)`` with ``loss`` a finite real scalar
-and ``grads`` a dict with exactly the keys of ``params``, each of its parameter's shape.
-Anything else is the user's mistake: ``UserCodeError`` naming the key (exit 2).
+A model has ``params``, a dict of real arrays keyed by name (``W1``, ``b1``, ``gamma1``
+...), and ``loss(X, y) -> (loss, grads)`` with ``loss`` a finite real scalar and ``grads``
+a dict with exactly the keys of ``params``, each of its parameter's shape
+(``usercode.protocols.model_loss``).  Anything else is the user's mistake:
+``UserCodeError`` naming the key (exit 2).
 
 ``load_model`` makes one from ``FILE.py:CLASS`` (or a factory); ``BoundModel`` calls its
 ``loss`` with some parameters replaced and puts everything back; ``require_repeatable``
@@ -20,23 +21,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from .errors import LoadError, UserCodeError
+from .usercode import protocols
 
 #: relative agreement asked of two calls of loss at the same params (64 ulps)
 REPEAT_RTOL = 64 * float(np.finfo(float).eps)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"a value of type {type(value).__name__}"
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
 
 
 def model_params(model: Any, who: str) -> dict[str, np.ndarray]:
@@ -58,7 +46,7 @@ def model_params(model: Any, who: str) -> dict[str, np.ndarray]:
             raise UserCodeError(f"{who}.params has the key {key!r}; keys are names such as 'W1'")
         array = value if isinstance(value, np.ndarray) else None
         if array is None or array.dtype.kind not in "biuf":
-            raise UserCodeError(f"{who}.params['{key}'] is {_describe(value)}, expected a real numpy array")
+            raise UserCodeError(f"{who}.params['{key}'] is {protocols.describe_value(value)}, expected a real numpy array")
         if array.dtype.kind != "f":
             raise UserCodeError(f"{who}.params['{key}'] holds {array.dtype} numbers; parameters are floats")
         if array.size == 0:
@@ -66,60 +54,6 @@ def model_params(model: Any, who: str) -> dict[str, np.ndarray]:
         if not np.all(np.isfinite(array)):
             raise UserCodeError(f"{who}.params['{key}'] is not finite")
     return params
-
-
-def loss_and_grads(result: Any, shapes: Mapping[str, tuple[int, ...]], who: str) -> tuple[float, dict[str, np.ndarray]]:
-    """Validate ``loss(X, y)``'s result: ``(loss, grads)`` with ``grads`` keyed and shaped like
-    ``params`` (``shapes``: key -> shape, in the params' order).
-
-    Returns ``(float loss, {key: float64 copy of the gradient})``.  ``UserCodeError`` for
-    anything else, naming the first key that is missing, extra or of the wrong shape.
-    """
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        extra = ""
-        if isinstance(result, np.ndarray) and result.ndim == 2:
-            extra = " (scores: was y passed? loss(X) without y is the test-time forward pass)"
-        raise UserCodeError(f"{who} returned {_describe(result)}, expected a pair (loss, grads){extra}")
-    value, grads = result
-    try:
-        array = np.asarray(value)
-    except Exception:
-        array = np.asarray(None, dtype=object)
-    if array.dtype.kind not in "biuf" or array.size != 1:
-        raise UserCodeError(f"{who} returned {_describe(value)} as the loss, expected a real scalar")
-    loss = float(array.reshape(()))
-    if not np.isfinite(loss):
-        raise UserCodeError(f"{who} returned the loss {loss}, expected a finite number")
-    if not isinstance(grads, Mapping):
-        raise UserCodeError(f"{who} returned {_describe(grads)} as grads, expected a dict keyed like "
-                            f"params ({', '.join(shapes)})")
-    for key in shapes:
-        if key not in grads:
-            raise UserCodeError(f"{who} returned grads without the key '{key}' (params has it; "
-                                f"grads has {', '.join(map(str, grads)) or 'no keys'})")
-    for key in grads:
-        if key not in shapes:
-            raise UserCodeError(f"{who} returned grads with the key '{key}', which params does not have "
-                                f"(params: {', '.join(shapes)})")
-    out = {}
-    for key, shape in shapes.items():
-        g = grads[key]
-        try:
-            a = np.asarray(g)
-        except Exception:
-            a = np.asarray(None, dtype=object)
-        if a.dtype.kind not in "biuf":
-            raise UserCodeError(f"{who} returned {_describe(g)} as grads['{key}'], expected a real array "
-                                f"of shape {_shape(shape)}")
-        if a.shape != tuple(shape):
-            message = f"{who} returned grads['{key}'] of shape {_shape(a.shape)}, expected {_shape(shape)}, the shape of params['{key}']"
-            if a.shape == tuple(shape)[::-1] and len(shape) > 1:
-                message += " (it is transposed)"
-            elif a.size == int(np.prod(shape)):
-                message += " (same entries, another shape: a missing reshape, or keepdims?)"
-            raise UserCodeError(message)
-        out[key] = np.array(a, dtype=np.float64)
-    return loss, out
 
 
 class BoundModel:
@@ -166,7 +100,7 @@ class BoundModel:
             model.params = params
             params.clear()
             params.update(self.own)
-        return loss_and_grads(result, self.shapes, self.loss.name)
+        return protocols.model_loss(result, self.loss.name, self.base)
 
     def restore(self) -> None:
         """The model's attributes as they were before the check."""
@@ -193,7 +127,7 @@ def load_model(target: str, init: Mapping[str, Any], seed: int = 0):
     """``FILE.py:CLASS`` (or a factory function) -> ``(model, name)``: ``CLASS(**init)`` made
     with ``random`` and ``numpy.random`` seeded by ``seed`` (CS231n initialises with
     ``np.random.randn``), so the params repeat from run to run."""
-    from .loading import load_seeded
+    from .usercode import load_seeded
 
     (maker,) = load_seeded([(target, "class or factory function")], seed)
     is_class = inspect.isclass(maker.fn)

@@ -101,7 +101,7 @@ def test_batchnorm_gamma_over_the_wrong_axis():
     s = statuses(report)
     assert s["gamma1"] is Status.FAIL and s["beta1"] is not Status.FAIL and s["W2"] is Status.PASS, s
     # otherwise the shape is wrong: exit 2 naming the key
-    with pytest.raises(UserCodeError, match=r"grads\['gamma1'\] of shape \(3,\), expected \(20,\)"):
+    with pytest.raises(UserCodeError, match=r"gradient of shape \(3,\), expected \(20,\) \(the shape of params\['gamma1'\]\)"):
         check_model_command(BUGGY + "GammaWrongAxis", init=one, inputs=DATA)
 
 
@@ -109,7 +109,7 @@ def test_wrong_keys_and_shapes_are_exit_2_naming_the_key(cli):
     r = cli("model", BUGGY + "WrongKeys", "--init", init(), "--input", "X=3,15", "--input", "y=int:10:3")
     assert_one_error_line(r, "without the key 'W1'")
     r = cli("model", BUGGY + "TransposedW2", "--init", init(), "--input", "X=3,15", "--input", "y=int:10:3")
-    assert_one_error_line(r, "grads['W2'] of shape (30, 20), expected (20, 30)", "transposed")
+    assert_one_error_line(r, "gradient of shape (30, 20), expected (20, 30) (the shape of params['W2'])")
 
 
 def test_a_model_that_is_not_repeatable_is_refused():

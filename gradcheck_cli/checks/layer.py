@@ -55,7 +55,7 @@ zeros, pooling ties), its other entries are checked directly too.
 Before every call the states of ``random`` and ``numpy.random`` are restored (a forward
 pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
 params are deep-copied afresh (batchnorm may update its running mean), and array
-arguments must come back unchanged (``loading.UserFunction``).  The cache is checked
+arguments must come back unchanged (``usercode.UserFunction``).  The cache is checked
 too: backward is run a second time on the first cache after another forward pass; a
 different result means the cache is shared with later calls or changed by backward.
 Backward may not change the inputs its cache holds.  A cache that holds ``out`` itself
@@ -84,6 +84,7 @@ from ..blackbox.stencils import four_point_entries, noise_probe
 from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import LayerArg, LayerSubject, Report
+from ..usercode import protocols
 from ..verdict import Status, Thresholds
 from .common import callable_name
 
@@ -110,20 +111,6 @@ def _leaves(obj: Any, path: str = "cache", depth: int = 0):
     elif depth < 4 and isinstance(obj, dict):
         for key, item in obj.items():
             yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"a value of type {type(value).__name__}"
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
 
 
 def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
@@ -173,7 +160,7 @@ class _Layer:
 
     def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
                  forward_name: str, backward_name: str | None) -> None:
-        from ..loading import UserFunction
+        from ..usercode import UserFunction
 
         self.params = dict(params)
         self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
@@ -207,41 +194,14 @@ class _Layer:
             self.forward.fn = self._raw_forward
 
     def call_forward(self, arrays: Sequence[np.ndarray]) -> tuple[tuple[np.ndarray, ...], Any]:
-        """Forward pass -> (outputs, cache); for a loss layer (loss,) and the gradients."""
-        result = self._call(arrays)
-        name = self.forward.name
-        if not isinstance(result, (tuple, list)) or len(result) < 2:
-            want = "(loss, dx)" if self.is_loss else "(out, cache)"
-            raise UserCodeError(f"{name} returned {_describe(result)}, expected a pair {want}")
-        if self.is_loss:
-            return (self._loss_value(result[0]),), tuple(result[1:])
-        outs = tuple(self._out_array(o, k, len(result) - 1) for k, o in enumerate(result[:-1]))
-        if self.out_shapes and tuple(o.shape for o in outs) != self.out_shapes:
-            got = ", ".join(_shape(o.shape) for o in outs)
-            raise UserCodeError(f"{name} returned out of shape {got} at a perturbed input, "
-                                f"but {', '.join(_shape(s) for s in self.out_shapes)} at the first call")
-        return outs, result[-1]
-
-    def _loss_value(self, value: Any) -> np.ndarray:
-        array = np.asarray(value) if not isinstance(value, (tuple, list)) else None
-        if array is not None and array.dtype.kind in "biuf" and array.size > 1:
-            raise UserCodeError(
-                f"{self.forward.name} returned {_describe(value)} as the loss: this is a forward pass "
-                "(out, cache), not a loss; give its backward with --backward B (or name the pair "
-                "NAME_forward/NAME_backward or X_forward_Y/X_backward_Y)")
-        if array is None or array.dtype.kind not in "biuf" or array.size != 1:
-            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as the loss, expected a real scalar")
-        return np.array(float(array.reshape(())))
-
-    def _out_array(self, value: Any, k: int, m: int) -> np.ndarray:
-        what = "out" if m == 1 else f"output {k + 1} of {m}"
-        try:
-            array = np.asarray(value)
-        except Exception:
-            array = np.asarray(None, dtype=object)
-        if array.dtype.kind not in "biuf":
-            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as {what}, expected a real array")
-        return array
+        """Forward pass -> (outputs, cache); for a loss layer (loss,) and the gradients
+        (validated by ``usercode.protocols.layer_forward``)."""
+        outs, cache = protocols.layer_forward(self._call(arrays), self.forward.name, self.is_loss)
+        if not self.is_loss and self.out_shapes and tuple(o.shape for o in outs) != self.out_shapes:
+            got = ", ".join(protocols.shape_text(o.shape) for o in outs)
+            raise UserCodeError(f"{self.forward.name} returned out of shape {got} at a perturbed input, but "
+                                f"{', '.join(protocols.shape_text(s) for s in self.out_shapes)} at the first call")
+        return outs, cache
 
     def objective(self, arrays: Sequence[np.ndarray]) -> tuple[float, float]:
         """``L = sum_k sum(out_k * dout_k)`` (the loss for a loss layer) and ``sum |out_k * dout_k|``."""
@@ -276,62 +236,11 @@ class _Layer:
         return result
 
     def gradients(self, returned: Any, who: str) -> list[np.ndarray]:
-        """Validate the returned gradients: one per differentiated input (or per input), right shapes."""
-        diff = [i for i in self.inputs if i.differentiated]
-        if isinstance(returned, (tuple, list)) and self.is_loss and len(returned) == 1 and isinstance(returned[0], (tuple, list)):
-            returned = returned[0]  # (loss, (dx, dw))
-        if not isinstance(returned, (tuple, list)):
-            returned = (returned,)
-        returned = list(returned)
-        grad_names = ", ".join(f"d{i.name}" for i in diff)
-        if len(returned) == len(self.inputs) and len(returned) != len(diff):
-            returned = [g for g, i in zip(returned, self.inputs) if i.differentiated]
-        if len(returned) != len(diff):
-            n = len(returned)
-            raise UserCodeError(
-                f"{who} returned {n} gradient{'s' if n != 1 else ''}, expected {len(diff)} "
-                f"(one per differentiated input, in order: {grad_names})"
-            )
-        arrays = []
-        for g, item in zip(returned, diff):
-            try:
-                a = np.asarray(g)
-            except Exception:
-                a = np.asarray(None, dtype=object)
-            if a.dtype.kind not in "biuf":
-                raise UserCodeError(f"{who} returned {_describe(g)} as d{item.name}, expected a real array of "
-                                    f"shape {_shape(item.value.shape)}")
-            arrays.append(np.array(a, dtype=np.float64))
-        self._check_shapes(arrays, diff, who)
-        return arrays
-
-    def _check_shapes(self, arrays: list[np.ndarray], diff: list[LayerInput], who: str) -> None:
-        got = [a.shape for a in arrays]
-        want = [i.value.shape for i in diff]
-        if got == want:
-            return
-        if sorted(got) == sorted(want) and len(set(want)) > 1:
-            order = []
-            free = list(range(len(diff)))
-            for shape in got:
-                k = next(k for k in free if want[k] == shape)
-                free.remove(k)
-                order.append(f"d{diff[k].name}")
-            raise UserCodeError(
-                f"{who} returns its gradients in the wrong order: shapes "
-                f"{', '.join(_shape(s) for s in got)} are those of {', '.join(order)}; "
-                f"expected the order {', '.join(f'd{i.name}' for i in diff)}, shapes "
-                f"{', '.join(_shape(s) for s in want)}"
-            )
-        k = next(k for k in range(len(diff)) if got[k] != want[k])
-        name = diff[k].name
-        message = (f"{who} returned d{name} of shape {_shape(got[k])}, expected {_shape(want[k])}, "
-                   f"the shape of {name}")
-        if got[k] == want[k][::-1] and len(want[k]) > 1:
-            message += " (it is transposed)"
-        elif int(np.prod(got[k])) == int(np.prod(want[k])):
-            message += " (same entries, another shape: a missing reshape, or keepdims?)"
-        raise UserCodeError(message)
+        """Validate the returned gradients: one per differentiated input (or per input), right
+        shapes (``usercode.protocols.layer_gradients``)."""
+        return protocols.layer_gradients(returned, who, [i.name for i in self.inputs],
+                                         [tuple(i.value.shape) for i in self.inputs],
+                                         [i.differentiated for i in self.inputs], self.is_loss)
 
 
 # --------------------------------------------------------------------------- numerics
@@ -654,7 +563,8 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the command
 
 
-def load_layer(target: str | None, forward: str | None = None, backward: str | None = None, seed: int = 0):
+def load_layer(target: str | None, forward: str | None = None, backward: str | None = None, seed: int = 0,
+               isolate: bool = False):
     """``FILE.py:NAME`` -> (forward, backward) UserFunctions, or (loss, None) for a loss layer.
 
     The pair ``NAME`` names (``layer_names``: ``NAME_forward``/``NAME_backward``, or
@@ -662,15 +572,16 @@ def load_layer(target: str | None, forward: str | None = None, backward: str | N
     backward pass stands for its pair) when the file defines it, else ``NAME`` itself as
     a loss layer ``NAME(...) -> (loss, dx)``; ``forward``/``backward`` (``F`` or
     ``FILE.py:F``) override either name, and with both no ``NAME`` is needed (``target``
-    None, or ``FILE.py`` alone).  Loaded with ``loading.load_seeded``.
+    None, or ``FILE.py`` alone).  Loaded with ``usercode.load_seeded`` (``isolate``: in a
+    child process).
     """
-    from ..loading import load_seeded
+    from ..usercode import load_seeded
     from ..layer_names import find_pair, pair_candidates, partner
 
     source, base = _split_target(target, forward, backward)
     qualify = lambda s: s if ":" in s else f"{source}:{s.strip()}"  # noqa: E731
     if forward is not None and backward is not None:
-        return tuple(load_seeded([(qualify(forward), "forward function"), (qualify(backward), "backward function")], seed))
+        return tuple(load_seeded([(qualify(forward), "forward function"), (qualify(backward), "backward function")], seed, isolate=isolate))
     names, complete = _names_in(source)
     if forward is not None or backward is not None:
         given = (forward or backward).rpartition(":")[2].strip()
@@ -679,18 +590,18 @@ def load_layer(target: str | None, forward: str | None = None, backward: str | N
             missing = "--backward" if backward is None else "--forward"
             raise OptionError(f"{missing} is needed too: no partner of '{given}' found in '{source}'")
         fwd, bwd = (given, other) if forward is not None else (other, given)
-        return tuple(load_seeded([(qualify(fwd), "forward function"), (qualify(bwd), "backward function")], seed))
+        return tuple(load_seeded([(qualify(fwd), "forward function"), (qualify(bwd), "backward function")], seed, isolate=isolate))
     pair = find_pair(names, base)
     if pair is None and not complete:  # names the file's text does not show (a star import): try them
         for f, b in pair_candidates(base):
             try:
-                return tuple(load_seeded([(f"{source}:{f}", "forward function"), (f"{source}:{b}", "backward function")], seed))
+                return tuple(load_seeded([(f"{source}:{f}", "forward function"), (f"{source}:{b}", "backward function")], seed, isolate=isolate))
             except LoadError:
                 continue
     if pair is not None:
-        return tuple(load_seeded([(f"{source}:{pair[0]}", "forward function"), (f"{source}:{pair[1]}", "backward function")], seed))
+        return tuple(load_seeded([(f"{source}:{pair[0]}", "forward function"), (f"{source}:{pair[1]}", "backward function")], seed, isolate=isolate))
     try:
-        (loss,) = load_seeded([(f"{source}:{base}", "loss function")], seed)
+        (loss,) = load_seeded([(f"{source}:{base}", "loss function")], seed, isolate=isolate)
     except LoadError as exc:
         if f"no loss function '{base}'" not in str(exc):
             raise
@@ -746,11 +657,12 @@ def check_layer_command(
     top: int = 5,
     progress=None,
     torch: bool = False,
+    isolate: bool = False,
 ) -> Report:
     """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
 
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
-    made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
+    made with ``random`` and ``numpy.random`` seeded by ``seed`` (``usercode.load_seeded``).
     ``torch``: ``NAME`` is a ``torch.autograd.Function`` subclass (``torch_layer``), checked
     in float64, with torch's own ``gradcheck`` verdict in the report.
     """
@@ -760,8 +672,10 @@ def check_layer_command(
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
     if torch:
+        if isolate:
+            raise OptionError("--torch and --isolate cannot be combined (tensors stay in this process)")
         return _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress)
-    fu, bu = load_layer(target, forward, backward, seed)
+    fu, bu = load_layer(target, forward, backward, seed, isolate)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
     return _run(layer, seed, mode, thresholds, top, progress)
 
@@ -769,8 +683,8 @@ def check_layer_command(
 def _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress) -> Report:
     """``--torch``: the Function's forward and autograd's backward as a layer, then torch's
     own ``gradcheck`` on the same inputs."""
-    from ..loading import load_seeded
     from ..torch_layer import as_layer, require_torch, torch_verdict
+    from ..usercode import load_seeded
 
     require_torch()
     if target is None or ":" not in target:

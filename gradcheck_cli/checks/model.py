@@ -121,7 +121,7 @@ def check_model(
     >>> check_model(Linear(), np.eye(3), np.zeros((3, 2))).status.value
     'pass'
     """
-    from ..loading import UserFunction
+    from ..usercode import UserFunction
 
     who = name or type(model).__name__
     model_params(model, who)
@@ -245,7 +245,7 @@ def check_model_command(
     ``loss``'s parameters by name (else in the order given); the model is made and its
     ``loss`` called from ``random``/``numpy.random`` seeded by ``seed``.
     """
-    from ..loading import UserFunction
+    from ..usercode import UserFunction
 
     validate_seed(seed)
     _mode(mode)
