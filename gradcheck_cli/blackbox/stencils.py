@@ -266,9 +266,15 @@ def blackbox_gradient(
                 kink[n] = r.kink and bool(lo - slack <= a[n] <= hi + slack)
             else:
                 kink[n] = r.kink
-            if r.error < noise[n]:
+            # after a first look that proved nothing, the ladder must at least settle the
+            # sign (its long steps across a pole can agree on a wrong value: 1 / x at 1e-150)
+            if r.error < noise[n] and not (crossed[n] and not r.error <= abs(r.value)):
                 value[n], noise[n], used[n] = r.value, r.error, r.step
                 resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
+            elif r.kink and not kink[n] and claimed is not None and not np.isfinite(noise[n]):
+                # a kink at the point (within the smallest stencil) and a claim outside its
+                # one-sided slopes: the slopes are the evidence (2 dout at a max-pool tie)
+                value[n], noise[n], used[n] = (lo + hi) / 2, (hi - lo) / 2 + slack, float(r.steps[-1])
         if lifted is not None and not noise[n] <= target and not kink[n] and getattr(lifted, "usable", True):
             if ld is None:
                 lw = flat.astype(np.longdouble)
