@@ -76,3 +76,26 @@ def test_relu_layer_with_a_real_bug_near_kinks_still_fails():
     report = check_layer(affine_relu_forward, scaled_dw, inputs, mode="full")
     assert report.status is Status.FAIL
     assert {c.label.split("[")[0] for c in report.checks if c.status is Status.FAIL} == {"w"}
+
+
+def test_ladder_descends_below_a_kink_near_the_point_and_its_bound_holds_the_truth():
+    from gradcheck_cli.blackbox.ladder import derivative_along
+
+    # phi(t) = sin(t) + 3 relu(t - d): smooth at 0 with phi'(0) = 1 + 3 [d < 0], a kink at d
+    for d in (1e-3, 1e-5, -2e-6):
+        phi = lambda t, d=d: np.sin(t) + 3 * max(t - d, 0.0)  # noqa: E731
+        r = derivative_along(lambda h: (phi(h), phi(-h), 0.0), 0.1, phi(0.0), noise=0.0)
+        assert abs(r.value - (1.0 + 3.0 * (d < 0))) <= r.error < 1e-6 and not r.kink
+        assert r.step < abs(d)
+    # a kink at the point itself stays a kink, and no estimate claims a derivative there
+    phi = lambda t: np.sin(t) + 3 * max(t, 0.0)  # noqa: E731
+    r = derivative_along(lambda h: (phi(h), phi(-h), 0.0), 0.1, phi(0.0), noise=0.0, kink_test=True)
+    assert r.kink and not r.error < 1.0
+
+
+def test_first_look_across_a_kink_is_no_evidence():
+    from gradcheck_cli.blackbox.stencils import blackbox_gradient
+
+    # f(x) = x + 5 relu(x - 2e-5) at x = 0: the first look's steps (~7e-4) cross the kink
+    est = blackbox_gradient(lambda z: float(z[0] + 5 * max(z[0] - 2e-5, 0.0)), np.array([0.0]), claimed=np.ones(1))
+    assert abs(est.value[0] - 1.0) <= est.noise[0] < 1e-6 and not est.kink[0]

@@ -41,6 +41,17 @@ A kink is called only where ``|J|`` stays (within a quarter) the same over the t
 finest rungs and exceeds their round-off 16 times: a smooth point whose ladder starts
 outside its smooth zone (smooth-L1 with a small beta) shows a shrinking jump once the
 steps are inside it.
+
+Kink crossings (``smooth_rungs``).  A kink at a distance ``d`` from the point (relu of
+a pre-activation near 0) is inside every stencil of step ``h > d``, and such rungs can
+agree with each other on a wrong value.  The even part ``S(h) = (phi(h) + phi(-h) -
+2 phi(0)) / h**2 = phi''(0) + O(h**2)`` at a smooth point moves 4 times less per
+rung, while a kink crossed adds ``s (h - d) / h**2`` (``s`` the jump of the slope),
+which grows as ``h`` shrinks.  A candidate counts only where every move of ``S`` among
+its rungs (and to the next finer one) is at most half the move before, or within its
+round-off; while the finest rungs still cross, the ladder descends (up to ``DESCENT``
+more rungs): below ``d`` relu is linear and the stencils are exact up to round-off.  A
+kink is called only where the jump stays down to the smallest stencil.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ Direct-entry estimates, two engines on the same footing (one entry, one axis):
   so the round-off is that of the terms entry k reaches); with the one-sided slopes for
   ``jump_kink``.
 
-Kink tests: ``one_sided_kink`` (the three-rung engine's: each side smooth, the jump
-stays) and ``jump_kink`` (the four-point engine's: the jump of the one-sided slopes
+Kink tests: ``crosses_kink`` (the three-rung stencil crosses a kink near the point: its
+even part grows as the step shrinks), ``one_sided_kink`` (the three-rung engine's: each
+side smooth, the jump stays) and ``jump_kink`` (the four-point engine's: the jump of the one-sided slopes
 beyond the ``L'' h`` that the 4h values predict, and the claim between them).
 """
 
@@ -186,8 +187,12 @@ def blackbox_gradient(
     round-off stops it), which must agree with the first look (their union is reported
     when it does not); its shrinking one-sided test decides the kink (the claimed value
     must lie between the one-sided slopes).  A first look that says nothing (every value
-    equal to ``f(x)``, a pole or a period inside the stencil) stands: the ladder's longer
-    steps could agree on a wrong value there.  ``lifted(z)`` evaluates the cost in
+    equal to ``f(x)``) stands: the ladder's longer steps could agree on a wrong value
+    there.  A first look that moved but proved nothing (a kink crossed, ``crosses_kink``;
+    a pole or a period inside the stencil) goes to the ladder, which rules out the rungs
+    across a kink and descends until they clear it; its estimate is taken when it settles
+    the sign, and a kink confirmed at the point whose one-sided slopes exclude the claim
+    makes the slopes the evidence (midpoint, half their gap).  ``lifted(z)`` evaluates the cost in
     ``np.longdouble`` (precision lifting; the caller checked once that the code computes
     in the dtype it is given and agrees with float64): entries float64 cannot settle are
     estimated again by the ladder in extended precision.  ``x`` is restored after every
