@@ -27,6 +27,10 @@ How a ```` ```json ```` block is read:
   ``checks`` with a ``name`` and a ``status`` each) or an error document
   (``command``, ``status: "error"``, ``error``).
 
+A ```` ```python ```` block (not skip-marked) is run in the page's directory, with that
+directory on ``sys.path`` (so it imports the files the page shows), and every ``test_*``
+function it defines is called, as pytest would.
+
 The indented ``AssertionError: ...`` example (README.md's Python API section, or any page
 that shows one) is checked too: its first line must be what
 ``assert_gradient(quad_wrong, x)`` raises for the page's ``mycode.py`` at the x of
@@ -101,8 +105,8 @@ class Block:
     end: int  # line number of the closing fence
     commands: list[Command] = field(default_factory=list)
     skip: bool = False
-    kind: str = "console"  # or "json"
-    body: list[str] = field(default_factory=list)  # a json block's lines
+    kind: str = "console"  # or "json", "python"
+    body: list[str] = field(default_factory=list)  # a json or python block's lines
     linked: bool = False  # a json block that is the output of the console block before it
 
 
@@ -123,17 +127,20 @@ def _fences(lines: list[str]) -> list[tuple[str, int, int]]:
 
 
 def parse_blocks(lines: list[str]) -> list[Block]:
-    """Every ```console and ```json block of a page, with commands and shown outputs.
+    """Every ```console, ```json and ```python block of a page, with commands and outputs.
 
     A ```json block right after a console block whose last command has ``--format json``
     and shows no output becomes that command's output (``linked``).
     """
     blocks: list[Block] = []
     for lang, i, j in _fences(lines):
-        if lang not in ("console", "json"):
+        if lang not in ("console", "json", "python"):
             continue
         before = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
         block = Block(i, j, skip=before == SKIP_MARK, kind=lang, body=lines[i + 1 : j])
+        if lang == "python":
+            blocks.append(block)
+            continue
         if lang == "json":
             prev = blocks[-1] if blocks else None
             if (
@@ -533,6 +540,33 @@ def test_json_example(path, index):
     assert not problems, f"{page_name(path)}:{block.start + 1}: the JSON example " + "; ".join(problems)
 
 
+def run_python_block(block: Block, directory: Path) -> list[str]:
+    """Run a ```python block in ``directory``; the names of the ``test_*`` functions it ran."""
+    namespace: dict = {"__name__": "docs_example"}
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(directory))
+    try:
+        with chdir(directory):
+            exec(compile("\n".join(block.body) + "\n", f"<{block.start + 1}>", "exec"), namespace)
+            ran = []
+            for name, value in list(namespace.items()):
+                if name.startswith("test_") and callable(value):
+                    value()
+                    ran.append(name)
+    finally:
+        sys.path[:] = saved_path
+    return ran
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "index"), _page_params("python"))
+def test_python_example(path, index, page_dirs):
+    directory = page_dirs(path)
+    blocks = parse_blocks(_lines(path))
+    write_shown_files(blocks[:index], directory)
+    run_python_block(blocks[index], directory)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", [p for p in doc_pages() if assertion_example(_lines(p)) is not None],
                          ids=page_name)
@@ -650,6 +684,15 @@ def test_standalone_json_examples_must_keep_to_the_contract():
     assert problems(json.dumps(dict(good, status="ok"))) != []
     assert problems(json.dumps(dict(good, checks=[{"name": "x"}]))) != []
     assert problems('{"status": "error", "command": "expr"}') == ["an error document has no 'error'"]
+
+
+def test_a_python_example_runs_its_tests(tmp_path):
+    (tmp_path / "helper.py").write_text("def two():\n    return 2\n", encoding="utf-8")
+    good = Block(0, 0, kind="python", body=["from helper import two", "def test_two():", "    assert two() == 2"])
+    assert run_python_block(good, tmp_path) == ["test_two"]
+    bad = Block(0, 0, kind="python", body=["def test_three():", "    assert 1 + 1 == 3"])
+    with pytest.raises(AssertionError):
+        run_python_block(bad, tmp_path)
 
 
 if __name__ == "__main__":
