@@ -21,9 +21,9 @@ How a ```` ```json ```` block is read:
 
 * right after a console block (nothing but blank lines between them) whose last command
   has ``--format json`` and shows no output, it IS that command's output: compared like
-  any output (``...`` lines included) and rewritten with it;
-* otherwise it is a standalone example; it, and a command's output shown whole, must
-  parse, and be a report with the keys
+  any output (``...`` lines included) and rewritten with it; shown whole (no ``...``),
+  it must also keep to the contract below;
+* otherwise it is a standalone example: it must parse and be a report with the keys
   SPEC.md fixes (``command``, ``status``, ``thresholds``, ``summary`` with every status,
   ``checks`` with a ``name`` and a ``status`` each) or an error document
   (``command``, ``status: "error"``, ``error``).
