@@ -106,3 +106,14 @@ def test_the_reference_is_in_docs():
     pages = [page_name(p) for p in doc_pages()]
     assert {"docs/verdicts.md", "docs/json.md", "docs/api.md"} <= set(pages)
     assert len(README.read_text(encoding="utf-8").splitlines()) < 400, "README.md: keep it short; the reference goes to docs/"
+
+
+PACKAGE_PATH = re.compile(r"\b((?:gradcheck_cli|benchmarks|tests)/[\w/.-]*\w)")
+
+
+@pytest.mark.parametrize("path", doc_pages(), ids=page_name)
+def test_files_named_in_the_pages_exist(path):
+    """A page that names ``gradcheck_cli/fast_mode.py`` goes stale when the module moves."""
+    root = README.parent
+    missing = sorted({p for p in PACKAGE_PATH.findall(path.read_text(encoding="utf-8")) if not (root / p).exists()})
+    assert not missing, f"{page_name(path)} names files that do not exist: {missing}"
