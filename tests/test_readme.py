@@ -14,6 +14,9 @@ How a ```` ```console ```` block is read:
   the shown text to FILE (so ``mycode.py`` on a page is the ``mycode.py`` that is checked);
 * ``$ echo $?`` shows the exit code of the previous command;
 * a line ``...`` in an output stands for any number of lines (to show only part);
+* a block preceded by the line ``<!-- readme-test: cwd FOLDER -->`` runs in that folder
+  of the repository (``tests/layers``: examples that use the repository's own files;
+  ``$ cat`` is refused there, so a page never writes into the repository);
 * a block preceded by the line ``<!-- readme-test: skip -->`` is not run (commands
   that need files the page does not show); blocks without ``$`` lines are prose.
 
@@ -67,6 +70,7 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 README_COLUMNS = 80
 SKIP_MARK = "<!-- readme-test: skip -->"
+CWD_MARK = re.compile(r"<!-- readme-test: cwd ([\w./-]+) -->")
 ELLIPSIS = "..."
 UPDATE_ENV = "GRADCHECK_UPDATE_README"
 
@@ -109,6 +113,7 @@ class Block:
     kind: str = "console"  # or "json", "python"
     body: list[str] = field(default_factory=list)  # a json or python block's lines
     linked: bool = False  # a json block that is the output of the console block before it
+    cwd: str = ""  # run in this folder of the repository (a cwd mark), not the page's directory
 
 
 def _fences(lines: list[str]) -> list[tuple[str, int, int]]:
@@ -138,7 +143,9 @@ def parse_blocks(lines: list[str]) -> list[Block]:
         if lang not in ("console", "json", "python"):
             continue
         before = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-        block = Block(i, j, skip=before == SKIP_MARK, kind=lang, body=lines[i + 1 : j])
+        cwd = CWD_MARK.fullmatch(before)
+        block = Block(i, j, skip=before == SKIP_MARK, kind=lang, body=lines[i + 1 : j],
+                      cwd=cwd.group(1) if cwd else "")
         if lang == "python":
             blocks.append(block)
             continue
@@ -236,16 +243,21 @@ def run_gradcheck(args: list[str]) -> Result:
 
 
 def run_block(block: Block, directory: Path, page: str = "README.md") -> list[Result]:
-    """Run a block's commands in ``directory`` (which keeps the files of earlier blocks)."""
+    """Run a block's commands in ``directory`` (which keeps the files of earlier blocks),
+    or in the repository's folder that the block's cwd mark names."""
     results: list[Result] = []
     previous = 0
+    if block.cwd:
+        directory = ROOT / block.cwd
+        if not directory.is_dir() or ROOT.resolve() not in directory.resolve().parents:
+            raise ValueError(f"{page}:{block.start}: no folder {block.cwd!r} in the repository")
     with chdir(directory):
         for cmd in block.commands:
             words = shlex.split(strip_comment(cmd.text))
             if words[:1] == ["gradcheck"]:
                 result = run_gradcheck(words[1:])
                 previous = result.code
-            elif words[:1] == ["cat"] and len(words) == 2:
+            elif words[:1] == ["cat"] and len(words) == 2 and not block.cwd:
                 Path(words[1]).write_text("\n".join(cmd.output) + "\n", encoding="utf-8")
                 result = Result(0, list(cmd.output))
             elif words == ["echo", "$?"]:
@@ -253,7 +265,8 @@ def run_block(block: Block, directory: Path, page: str = "README.md") -> list[Re
             else:
                 raise ValueError(
                     f"{page}:{cmd.line + 1}: the docs test cannot run '$ {cmd.text}' "
-                    f"(only gradcheck, cat FILE and echo $?); mark the block with {SKIP_MARK}"
+                    f"(only gradcheck, cat FILE outside a cwd block, and echo $?); "
+                    f"mark the block with {SKIP_MARK}"
                 )
             results.append(result)
     return results
@@ -263,7 +276,7 @@ def write_shown_files(blocks: list[Block], directory: Path) -> None:
     """Write the files that the ``$ cat FILE`` commands of ``blocks`` show."""
     for block in blocks:
         cats = [c for c in block.commands if c.text.startswith("cat ")]
-        if cats and not block.skip:
+        if cats and not block.skip and not block.cwd:
             run_block(Block(block.start, block.end, cats), directory)
 
 
@@ -699,6 +712,20 @@ def test_a_python_example_runs_its_tests(tmp_path):
     bad = Block(0, 0, kind="python", body=["def test_three():", "    assert 1 + 1 == 3"])
     with pytest.raises(AssertionError):
         run_python_block(bad, tmp_path)
+
+
+def test_a_cwd_block_runs_in_the_repository_and_never_writes_there():
+    text = ["<!-- readme-test: cwd tests/layers -->", "```console",
+            "$ gradcheck layer layers.py:relu -i x=4,5 --quiet", "20 checks: 20 pass, 0 warn, 0 fail", "```",
+            "<!-- readme-test: cwd tests/layers -->", "```console", "$ cat layers.py", "oops", "```"]
+    run, cat = parse_blocks(text)
+    assert run.cwd == "tests/layers" and not run.skip
+    (result,) = run_block(run, Path(tempfile.gettempdir()))
+    assert matches(run.commands[0].output, result.lines), result.lines
+    with pytest.raises(ValueError, match="cannot run"):
+        run_block(cat, Path(tempfile.gettempdir()))
+    with pytest.raises(ValueError, match="no folder"):
+        run_block(Block(0, 0, run.commands, cwd="../.."), Path(tempfile.gettempdir()))
 
 
 if __name__ == "__main__":
