@@ -6,7 +6,7 @@ genuine kinks) through
 
 * ``expr`` for each method (central, complex, richardson) with the correct derivative
   and with claims wrong by a sign, by a factor 2 and by a factor 1 + 1e-3;
-* the black-box engine used for users' code (``func``): ``finite_diff.blackbox_gradient``
+* the black-box engine used for users' code (``func``): ``blackbox.stencils.blackbox_gradient``
   of the float64 function, ``finite_diff.evidence`` and ``verdict.assess`` of the
   float64 value of each claim;
 
@@ -42,7 +42,8 @@ from gradcheck_cli import expression as ex
 from gradcheck_cli.checks.expr import first_order_report
 from gradcheck_cli.problem import prepare_expression
 from gradcheck_cli.expression.precise import compile_precise
-from gradcheck_cli.finite_diff import Method, blackbox_gradient, evidence
+from gradcheck_cli.blackbox.stencils import blackbox_gradient
+from gradcheck_cli.finite_diff import Method, evidence
 from gradcheck_cli.verdict import Status, Thresholds, assess
 
 PI2 = math.pi / 2

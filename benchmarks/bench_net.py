@@ -170,7 +170,7 @@ def _user_problem(dims, variant: str, seed: int):
 def ours_impl(dims, variant: str, seed: int = 0, mode: str = "adaptive"):
     """``net --impl`` core: (seconds, calls, flat indices failing, whether they are exactly the planted ones)."""
     import mynet
-    from gradcheck_cli import fast_mode
+    from gradcheck_cli.blackbox import search as fast_mode
     from gradcheck_cli.verdict import Thresholds
 
     spec, data, labels, params, user, cost, c0, g = _user_problem(dims, variant, seed)

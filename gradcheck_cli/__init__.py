@@ -31,7 +31,7 @@ __version__ = "1.0.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "check_gradient": "checks.common",
+    "check_gradient": "checks.func",
     "check_expression": "checks.expr",
     "check_network": "checks.net",
     "check_sanity": "checks.sanity",
@@ -58,7 +58,7 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
-    from .checks.common import check_gradient  # noqa: F401
+    from .checks.func import check_gradient  # noqa: F401
     from .checks.expr import check_expression  # noqa: F401
     from .checks.layer import check_layer  # noqa: F401
     from .checks.net import check_network  # noqa: F401

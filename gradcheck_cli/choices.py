@@ -39,7 +39,7 @@ class Loss(str, Enum):
 
 
 class Mode(str, Enum):
-    """How to check a gradient entry by entry (see ``fast_mode`` and the README).
+    """How to check a gradient entry by entry (see ``blackbox.search`` and the README).
 
     ``adaptive`` (the default for users' code): random-direction group testing that
     splits only the sets that disagree, every entry gets a verdict (directly or by

@@ -80,7 +80,7 @@ MeanOpt = Annotated[bool, typer.Option("--mean", help="Average the cost over the
 InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")]
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
 HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
-TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a random direction (JSON: taylor_order).")]
+TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
 
 
@@ -384,7 +384,6 @@ def sanity_command(
 # ------------------------------------------------------------------ second order, sweep, Taylor, graph, descent
 OrderOpt = Annotated[int, typer.Option("--order", min=1, max=2, help="1: check first partials; 2: check second partials (the Hessian) against finite differences of the first.")]
 HessianOpt = Annotated[Optional[List[str]], typer.Option("--hessian", metavar="A,B=EXPR", help='Claimed second partial d2f/dAdB to check (repeatable; implies --order 2, and only the claimed entries are checked), e.g. "x,y=2*x".')]
-TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
 GraphOpt = Annotated[bool, typer.Option("--graph", help="Print the computation graph with each node's forward value and backward value df/dnode.")]
 ShowStepsOpt = Annotated[bool, typer.Option("--show-steps", help="Print each derivative before and after simplification.")]
 LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative as LaTeX.")]

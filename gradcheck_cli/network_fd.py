@@ -104,7 +104,7 @@ import numpy as np
 
 from .finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, central_from_values, default_step
 from .errors import OptionError
-from .fast_mode import Agreement, judge_direction
+from .verdict import Agreement, judge_direction
 from .models import Activation, Block, Loss, NetworkSpec, forward, validate_inputs
 from .verdict import Thresholds
 

@@ -49,6 +49,74 @@ def entry_label(name: str, index: Sequence[int] | None) -> str:
     return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
+def error_text(x: float | None) -> str:
+    """A relative error or floor: 2 significant digits in exponent form."""
+    if x is None or math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf"
+    return "0" if x == 0 else f"{x:.1e}"
+
+
+def shape_text(shape) -> str:
+    """``3 x 4``; ``scalar`` for ``()``."""
+    return " x ".join(map(str, shape)) or "scalar"
+
+
+def x_text(source, shape) -> str:
+    """``x ~ N(0, 1), seed 0`` / ``x from FILE`` / ``x = [1, 2]``: where x came from."""
+    import numpy as np
+
+    if source is None:
+        return "x"
+    if source.kind == "normal":
+        return f"x ~ N(0, 1), seed {source.seed}"
+    if source.kind == "uniform":
+        return f"x ~ U({source.low:g}, {source.high:g}), seed {source.seed}"
+    if source.kind == "file":
+        return f"x from {source.path}"
+    if source.values is None:
+        return "x given with --x"
+    return f"x = {np.array2string(np.array(source.values).reshape(shape), separator=', ')}"
+
+
+def array_text(a) -> str:
+    """An array as the sanity suite prints it (8 digits, space separated)."""
+    import numpy as np
+
+    return np.array2string(np.asarray(a), precision=8, suppress_small=False, separator=" ", floatmode="maxprec")
+
+
+def formula_line(f) -> str:
+    """``d/dx = cos(x)`` (``  (claimed)`` when the user wrote it)."""
+    return f"{f.label} = {f.text}" + ("  (claimed)" if f.claimed else "")
+
+
+def network_line(n) -> str:
+    """``network 10-5-10, M = 20 samples, seed 0``."""
+    return f"network {n.description}, M = {n.samples} samples, seed {n.seed}"
+
+
+class Subject:
+    """What a report is about.  Each kind carries its own header lines (what was checked,
+    above the table), note lines (under it) and JSON fields (after the contract's keys);
+    the views ask it and know no kinds.  A new command adds one subclass (a frozen
+    dataclass) and a check module.  Text is plain: the views style it.
+    """
+
+    #: the cost at the checked point (net, func), else None
+    cost: float | None = None
+
+    def header_lines(self, report: "Report") -> list[str]:
+        return []
+
+    def note_lines(self, report: "Report") -> list[str]:
+        return []
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {}
+
+
 @dataclass(frozen=True)
 class Check:
     """One checked component: a variable at a point, or one entry of a parameter block.
@@ -160,8 +228,23 @@ class Formula:
 
 
 @dataclass(frozen=True)
-class NetworkSubject:
-    """The network a ``net`` (or ``sweep --dims``) report is about."""
+class ExpressionSubject(Subject):
+    """The derivatives an ``expr`` report checks (one formula per variable, or per claimed
+    second partial)."""
+
+    formulas: tuple[Formula, ...] = ()
+    order: int = 1  # 2: second partials (the Hessian)
+
+    def header_lines(self, report: "Report") -> list[str]:
+        return [formula_line(f) for f in self.formulas]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {} if self.order == 1 else {"order": self.order}
+
+
+@dataclass(frozen=True)
+class NetworkSubject(Subject):
+    """The network a ``net`` report is about."""
 
     description: str  # "10-5-10" (models.NetworkSpec.describe)
     samples: int
@@ -173,6 +256,37 @@ class NetworkSubject:
     reference_cost: float | None = None  # the built-in cost, with --impl
     bug: str | None = None
     bug_text: str | None = None
+    fast_directions: int | None = None  # --mode fast: random directions per block
+    quick_blocks: tuple[str, ...] = ()  # --mode fast: blocks cleared by their directions
+
+    def header_lines(self, report: "Report") -> list[str]:
+        lines = [network_line(self),
+                 f"{self.param_count} parameters: " + ", ".join(f"{b} {' x '.join(map(str, s))}" for b, s in self.shapes)]
+        if self.implementation is not None:
+            cc = report.cost_check
+            if cc is None:
+                lines.append(f"implementation: {self.implementation}; cost {self.cost:.10g} "
+                             "(not compared with the reference cost: --no-cost-check)")
+            else:
+                lines.append(f"implementation: {self.implementation}; cost {cc.yours:.10g}, reference "
+                             f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
+                             f"(rel error {error_text(cc.rel_error)})")
+        if self.bug:
+            lines.append(f"injected bug: {self.bug}: {self.bug_text}")
+        return lines
+
+    def note_lines(self, report: "Report") -> list[str]:
+        if self.fast_directions is None:
+            return []
+        k, quick = self.fast_directions, list(self.quick_blocks)
+        full = [b.name for b in report.blocks if b.name not in quick]
+        return [f"fast mode: {k} random ±1 directions per block; "
+                + (f"{', '.join(quick)} agreed along all {k} directions within their "
+                   "noise (no entry checked one by one), " if quick else "")
+                + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check")]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {} if self.cost is None else {"cost": json_number(self.cost)}
 
 
 @dataclass(frozen=True)
@@ -189,8 +303,8 @@ class XSource:
 
 
 @dataclass(frozen=True)
-class FunctionSubject:
-    """The user function a ``func`` (or ``sweep --func``) report is about."""
+class FunctionSubject(Subject):
+    """The user function a ``func`` report is about."""
 
     function: str
     gradient: str | None  # a separate gradient function, or None for f -> (cost, grad)
@@ -199,6 +313,20 @@ class FunctionSubject:
     cost: float | None = None
     sampled: int | None = None  # --sample K: entries checked, chosen with source.seed
     size: int | None = None
+
+    def header_lines(self, report: "Report") -> list[str]:
+        where = f"shape {shape_text(self.shape)}" if self.shape else "a scalar"
+        return [f"f = {self.function}" + (" -> (cost, grad)" if self.gradient is None else f" -> cost, grad = {self.gradient}"),
+                f"{x_text(self.source, self.shape)}, {where}" if self.source is not None else f"x: {where}",
+                f"cost at x = {self.cost:.10g}"]
+
+    def note_lines(self, report: "Report") -> list[str]:
+        if self.sampled is None:
+            return []
+        return [f"checked {self.sampled} of {self.size} entries of x, chosen at random (seed {report.seed})"]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {} if self.cost is None else {"cost": json_number(self.cost)}
 
 
 @dataclass(frozen=True)
@@ -217,7 +345,7 @@ class LayerArg:
 
 
 @dataclass(frozen=True)
-class LayerSubject:
+class LayerSubject(Subject):
     """The layer a ``layer`` report is about: its functions, inputs, params, outputs."""
 
     forward: str
@@ -239,6 +367,65 @@ class LayerSubject:
                 "outputs": [list(s) for s in self.outputs], "updated_params": list(self.updated_params),
                 "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise)}
 
+    def header_lines(self, report: "Report") -> list[str]:
+        """``forward F(x, w, b) -> (out, cache); backward B(dout, cache) -> (dx, dw, db)``, the
+        inputs, the params and what is compared."""
+        import json
+
+        seed = report.seed
+        args = ", ".join(i.name for i in self.inputs)
+        grads = ", ".join(f"d{i.name}" for i in self.inputs if i.differentiated)
+        if self.is_loss:
+            lines = [f"loss layer {self.forward}({args}) -> (loss, {grads})"]
+        else:
+            m = len(self.outputs)
+            outs = "out" if m == 1 else ", ".join(f"out{k + 1}" for k in range(m))
+            douts = "dout" if m == 1 else ", ".join(f"dout{k + 1}" for k in range(m))
+            lines = [f"forward {self.forward}({args}) -> ({outs}, cache)",
+                     f"backward {self.backward}({douts}, cache) -> ({grads})"]
+        parts = []
+        for i in self.inputs:
+            tag = "" if i.differentiated else ", not differentiated"
+            parts.append(f"{i.name} {shape_text(i.shape)} {i.source}{tag}")
+        lines.append(f"inputs (seed {seed}): " + "; ".join(parts))
+        if self.params:
+            text = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.params.items())
+            lines.append(f"params (a fresh copy for every call): {text}")
+        if self.is_loss:
+            lines.append("checked: the numeric gradient of the loss (dout = 1)")
+        else:
+            shapes = ", ".join(shape_text(s) for s in self.outputs)
+            lines.append(f"checked: the numeric gradient of sum(out * dout), dout ~ N(0, 1) of shape {shapes} "
+                         f"(seed {seed})")
+        return lines
+
+    def note_lines(self, report: "Report") -> list[str]:
+        """Params that forward updates, a cache that changed, a noisy L, kinks."""
+        lines = []
+        if self.updated_params:
+            lines.append(f"forward updates its params ({', '.join(self.updated_params)}): every call got a fresh copy")
+        if self.cache_changed:
+            lines.append("backward's result changed when called again on the first cache (see the hint)")
+        if self.relative_noise > NOISY:
+            r = self.relative_noise
+            best = r ** (2 / 3)
+            tol = 10.0 ** math.ceil(math.log10(100 * best))  # small entries carry the noise of the large ones
+            lines.append(f"sum(out * dout) is noisy: relative noise {r:.1e} (float64 round-off is ~1e-16: float32 "
+                         f"arithmetic?); the steps were enlarged to match, and the numeric gradient is good to about "
+                         f"{best:.0e} of its largest entries (--pass-tol {tol:g} accepts that)")
+        kinks = report.counts.get("kink", 0)
+        if kinks:
+            lines.append(f"{kinks} entr{'y' if kinks == 1 else 'ies'} at a kink: the one-sided slopes of the numeric "
+                         "gradient differ there and the analytic value lies between them (not a failure)")
+        return lines
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {"layer": self.to_dict()}
+
+
+#: relative noise of sum(out * dout) above which a layer report says so (float64 gives ~1e-16)
+NOISY = 1e-11
+
 
 @dataclass(frozen=True)
 class SanityItem:
@@ -254,17 +441,75 @@ class SanityItem:
 
 
 @dataclass(frozen=True)
+class SanitySubject(Subject):
+    """The items of the sanity suite and how each went."""
+
+    items: tuple[SanityItem, ...] = ()
+
+    def header_lines(self, report: "Report") -> list[str]:
+        lines = ["Running sanity checks..."]
+        for item in self.items:
+            if item.computed is not None:
+                lines += [f"{item.title}:", array_text(item.computed)]
+                if not item.passed:
+                    lines += ["  differs from the reference values:", array_text(item.expected)]
+            elif item.passed:
+                lines.append(f"{item.title}: Gradient check passed!"
+                             + ("" if item.status is Status.PASS else " (with warnings)"))
+            else:
+                lines.append(f"{item.title}: Gradient check failed.")
+                if item.worst is not None:
+                    c = item.worst
+                    lines.append(f"  worst gradient error at {c.label}: your gradient {c.analytic:f}, "
+                                 f"numerical gradient {c.numeric:f}")
+        return lines
+
+    def note_lines(self, report: "Report") -> list[str]:
+        return ["reference values: the sanity checks of CS224n assignment 1"]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {"items": [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.items]}
+
+
+@dataclass(frozen=True)
+class SweepSubject(Subject):
+    """One component swept over step sizes: ``of`` is what it belongs to (an
+    ``ExpressionSubject`` with its one formula, a ``FunctionSubject`` or a ``NetworkSubject``),
+    ``component`` its name (``x``, ``x[1, 2]``, ``W1[3, 2]``), ``point`` the expression's point."""
+
+    of: Subject
+    component: str
+    point: Mapping[str, float] | None = None
+
+    def header_lines(self, report: "Report") -> list[str]:
+        of = self.of
+        if isinstance(of, ExpressionSubject):
+            f = of.formulas[0]
+            return [formula_line(f), f"sweep of {f.label} at {point_label(self.point or {})}"]
+        if isinstance(of, FunctionSubject):
+            return [f"f = {of.function} -> (cost, grad); {x_text(of.source, of.shape)}, shape {shape_text(of.shape)}",
+                    f"sweep of df/d{self.component}"]
+        if isinstance(of, NetworkSubject):
+            return [network_line(of) + (f"; injected bug: {of.bug}" if of.bug else ""),
+                    f"sweep of dcost/d{self.component}"]
+        return [f"sweep of {self.component}"]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {"component": self.component}
+
+
+@dataclass(frozen=True)
 class Effort:
     """What a black-box check of users' code cost and how each entry got its verdict.
 
     ``entries`` got a verdict: ``checked`` directly (a central
     difference each), ``excluded`` (cleared by exclusion: inside sets whose random
-    directions agreed, ``fast_mode``), ``unchecked`` (inside the suspect sets of a
+    directions agreed, ``blackbox.search``), ``unchecked`` (inside the suspect sets of a
     block-wide bug, which were reported with ``checked`` samples instead).  ``calls`` of
     the user's function (the first call, for the claimed gradient, included), ``seconds``
     of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
     splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
-    an entry cleared by exclusion could still have (``fast_mode``: proved when it is the
+    an entry cleared by exclusion could still have (``blackbox.search``: proved when it is the
     only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
     a seeded run is reproducible.
     """
@@ -319,8 +564,8 @@ class Report:
 
     ``checks`` lists the rows shown (for ``expr`` all of them; for ``net``/``func`` the
     failing entries and the worst ones), ``counts`` counts every component checked.
-    The subject (``formulas``, ``network``, ``function``, ``layer``, ``sanity``) says what was
-    checked; the optional extras are typed fields with their own JSON keys, written after
+    The ``subject`` says what was checked (and writes its own header lines, notes and JSON
+    fields); the optional extras are typed fields with their own JSON keys, written after
     the contract's keys and never over them.
     """
 
@@ -333,18 +578,10 @@ class Report:
     param_count: int | None = None
     hints: tuple[str, ...] = ()
     shown: int | None = None  # block entries the table shows (JSON has them all); None: all
-    # what was checked
-    formulas: tuple[Formula, ...] = ()
-    network: NetworkSubject | None = None
-    function: FunctionSubject | None = None
-    layer: LayerSubject | None = None
-    sanity: tuple[SanityItem, ...] = ()
+    subject: Subject = Subject()  # what was checked: its header, notes and JSON fields
     cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
     # extras
-    order: int = 1
     mode: Mode | None = None
-    fast_directions: int | None = None  # net --mode fast: directions per block
-    quick_blocks: tuple[str, ...] = ()  # net --mode fast: blocks cleared by their directions
     effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
     seed: int | None = None
     taylor_order: float | None = None
@@ -355,8 +592,6 @@ class Report:
     derivations: tuple[Any, ...] = ()  # expr --show-steps/--latex: expression.Derivation per variable
     sweep: Any = None  # sweep.Sweep
     taylor: Any = None  # sweep.Taylor of a sweep
-    component: str | None = None  # the swept component (x, x[1, 2], W1[3, 2])
-    sweep_point: Mapping[str, float] | None = None
 
     @property
     def status(self) -> Status:
@@ -377,10 +612,7 @@ class Report:
     @property
     def cost(self) -> float | None:
         """The cost at the checked point (net, func), else None."""
-        for subject in (self.network, self.function):
-            if subject is not None:
-                return subject.cost
-        return None
+        return self.subject.cost
 
     def summary_line(self) -> str:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
@@ -416,20 +648,11 @@ class Report:
     def _extras(self) -> dict[str, Any]:
         """The typed extras' JSON keys (none of them a contract key)."""
         e: dict[str, Any] = {}
-        if self.order != 1:
-            e["order"] = self.order
-        if self.cost is not None and self.command in ("net", "func"):
-            e["cost"] = json_number(self.cost)
+        e.update(self.subject.json_fields(self))
         if self.mode is not None:
             e["mode"] = self.mode.value
         if self.effort is not None:
             e["effort"] = self.effort.to_dict()
-        if self.sanity:
-            e["items"] = [{"name": i.name, "title": i.title, "status": i.status.value} for i in self.sanity]
-        if self.component is not None:
-            e["component"] = self.component
-        if self.layer is not None:
-            e["layer"] = self.layer.to_dict()
         if self.sweep is not None:
             e["sweep"] = self.sweep.to_dict()
         if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:

@@ -62,7 +62,7 @@ def assert_gradient(
 ) -> None:
     """Assert that ``f(x) -> (cost, grad)`` (or ``f(x) -> cost`` with ``grad``) is right at x.
 
-    Arguments as for :func:`gradcheck_cli.checks.common.check_gradient`; ``thresholds=
+    Arguments as for :func:`gradcheck_cli.checks.func.check_gradient`; ``thresholds=
     Thresholds(strict=True)`` makes a warn fail too.
 
     >>> import numpy as np
@@ -71,7 +71,7 @@ def assert_gradient(
     >>> assert_gradient(quad, np.random.default_rng(0).standard_normal((3, 4)))
     """
     __tracebackhide__ = True
-    from .checks.common import check_gradient
+    from .checks.func import check_gradient
 
     _raise_if_failed(check_gradient(f, x, grad=grad, sample=sample, seed=seed, eps=eps,
                                     thresholds=thresholds, top=top))

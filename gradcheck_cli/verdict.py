@@ -42,6 +42,7 @@ Older names kept as thin adapters (``floor_from_noise``, ``relative_error``,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
@@ -257,3 +258,26 @@ def worst(statuses: Iterable[Status]) -> Status:
 def is_failure(status: Status, strict: bool) -> bool:
     """Whether a status makes the command exit 1 (warn and unresolved only under ``--strict``)."""
     return status is Status.FAIL or (strict and status in (Status.WARN, Status.UNRESOLVED))
+
+
+class Agreement(str, Enum):
+    """Outcome of one directional comparison (``judge_direction``)."""
+
+    AGREE = "agree"  # |claimed - numeric| <= error: no entry of S is wrong beyond 2 error
+    DISAGREE = "disagree"  # the difference exceeds the error: S holds a wrong entry
+    UNDECIDED = "undecided"  # the numeric value or its error is not finite
+
+
+
+def judge_direction(claimed: float, numeric: float, error: float) -> Agreement:
+    """The judgement of one directional comparison against its own noise.
+
+    ``claimed = g . w``, ``numeric`` its finite-difference estimate, ``error`` a bound on
+    the estimate's absolute error.  A non-finite claimed value disagrees (the gradient
+    holds a NaN/inf); a non-finite numeric value or error cannot decide.
+    """
+    if not math.isfinite(claimed):
+        return Agreement.DISAGREE
+    if not (math.isfinite(numeric) and math.isfinite(error)):
+        return Agreement.UNDECIDED
+    return Agreement.AGREE if abs(claimed - numeric) <= error else Agreement.DISAGREE

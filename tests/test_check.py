@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from gradcheck_cli.checks.common import BlockData, judge_blocks
+from gradcheck_cli.blocks import BlockData, judge_blocks
 from gradcheck_cli.checks.expr import check_expression
 from gradcheck_cli.errors import DomainError, OptionError, UnknownNameError
 from gradcheck_cli.views.table import header_lines, to_json

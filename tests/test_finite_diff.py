@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.finite_diff import (
-    EPS, Method, blackbox_gradient, central_from_values, default_step, estimate_gradient, measured_noise,
+    EPS, Method, central_from_values, default_step, estimate_gradient, measured_noise,
 )
 
 CASES = [  # f, f', points
@@ -75,20 +75,6 @@ def test_central_from_values_and_default_step():
     assert abs(d - np.e) <= noise < 1e-7
 
 
-def test_blackbox_matches_vectorised_and_restores_x():
-    x = np.array([[0.5, -1.0], [2.0, 0.25]])
-    seen = []
-
-    def cost(z):
-        seen.append(z.copy())
-        return float(np.sum(np.sin(z) * z))
-
-    est = blackbox_gradient(cost, x)
-    np.testing.assert_allclose(est.value, (np.cos(x) * x + np.sin(x)).ravel(), rtol=1e-9)
-    assert len(seen) == 6 * x.size + 1  # six per entry (x ± 4h, ± h, ± h/4), and f(x) once
-    assert np.count_nonzero(seen[0] != x) == 0
-    assert all(np.count_nonzero(s != x) == 1 for s in seen[1:])  # one entry perturbed at a time
-
 
 def test_measured_noise_sees_round_off_not_smooth_change():
     grid = 1.0 + 1e-7 * np.arange(10)
@@ -104,8 +90,7 @@ import warnings  # noqa: E402
 
 import mpmath as mp  # noqa: E402
 
-from gradcheck_cli.finite_diff import EPS32, evidence, one_sided_kink, value_eps, zero_scale  # noqa: E402
-from gradcheck_cli.verdict import Status, Thresholds, assess  # noqa: E402
+from gradcheck_cli.finite_diff import EPS32, value_eps, zero_scale  # noqa: E402
 
 HOSTILE = [  # name, numpy f, mpmath f', x
     ("sin at 1e6", np.sin, mp.cos, 1e6),
@@ -165,58 +150,3 @@ def test_value_eps_sees_float32_results():
 def test_zero_scale_is_round_off_of_f_per_unit_x():
     assert zero_scale(2.0, 10.0) == pytest.approx(4 * np.finfo(float).eps * 2.0 / 10.0)
     assert zero_scale(2.0, 0.1, EPS32) == pytest.approx(4 * EPS32 * 2.0)
-
-
-@pytest.mark.parametrize(
-    "f, x, kink",
-    [
-        (lambda z: max(z, 0.0), 0.0, True),  # relu at exactly 0
-        (abs, 0.0, True),
-        (lambda z: z * abs(z), 0.0, False),  # C1: the derivative is 0
-        (lambda z: max(z, 0.0) ** 2, 0.0, False),
-        (math.sin, 0.3, False),
-        (lambda z: 1 / z, 1e-150, False),  # a pole inside the stencil is not a kink
-        (math.sin, 1e7, False),  # nor a step longer than the period
-    ],
-)
-def test_one_sided_test_decides_kinks(f, x, kink):
-    h = 1e-4 if x == 0 else 6e-6 * max(abs(x), 1.0)
-    vals = [f(x + d) for d in (h, -h, 4 * h, -4 * h)]
-    assert bool(one_sided_kink(f(x), *vals, h)) is kink
-
-
-def test_blackbox_kinks_and_float32_code():
-    est = blackbox_gradient(lambda z: float(np.sum(np.maximum(z, 0.0))), np.array([0.0, 1.0, -2.0]))
-    assert est.kink.tolist() == [True, False, False]
-    # a correct float32 gradient is judged with float32 round-off: never fail or warn
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(200)
-    cost = lambda z: float(np.sum(np.tanh(np.float32(z)) * np.float32(z)))  # noqa: E731
-    x32 = np.float32(x)
-    grad = (np.tanh(x32) + x32 * (1 - np.tanh(x32) ** 2)).astype(float)
-    est = blackbox_gradient(cost, x)
-    assert est.eps == EPS32
-    error, zs = evidence(grad, est.value, est.noise, est.eps)
-    res = assess(grad, est.value, error, Thresholds(), zero_scale=zs, kink=est.kink)
-    assert set(res.statuses) <= {Status.PASS, Status.UNRESOLVED}
-    wrong = assess(2 * grad, est.value, est.noise, Thresholds(), kink=est.kink)
-    assert set(wrong.statuses) <= {Status.FAIL, Status.UNRESOLVED} and Status.FAIL in set(wrong.statuses)
-
-
-def test_blackbox_pole_in_the_stencil_is_no_evidence():
-    est = blackbox_gradient(lambda z: float(1 / z[0]), np.array([1e-150]))
-    assert np.isinf(est.noise[0])  # unresolved, never a confident wrong value
-
-
-def test_black_box_zero_rule_is_for_exact_zeros_only():
-    # a dead unit: f does not change at all and the claim is exactly 0 -> pass
-    est = blackbox_gradient(lambda z: float(np.sum(np.maximum(z, 0.0))), np.array([-1.0, 2.0]))
-    error, zs = evidence(np.array([0.0, 1.0]), est.value, est.noise, est.eps)
-    assert list(assess(np.array([0.0, 1.0]), est.value, error, Thresholds(), zero_scale=zs).statuses) == [
-        Status.PASS, Status.PASS]
-    # a tiny partial next to a huge one: a sign error is never a pass
-    est = blackbox_gradient(lambda z: float(z[0] * 1e8 + z[1] * 1e-8), np.array([1.0, 1.0]))
-    a = np.array([1e8, -1e-8])
-    error, zs = evidence(a, est.value, est.noise, est.eps)
-    got = assess(a, est.value, error, Thresholds(), zero_scale=zs).statuses
-    assert got[0] is Status.PASS and got[1] is not Status.PASS

@@ -14,8 +14,8 @@ import pytest
 
 from conftest import run
 
-from gradcheck_cli import fast_mode
-from gradcheck_cli.checks.common import check_gradient
+from gradcheck_cli.blackbox import search as fast_mode
+from gradcheck_cli.checks.func import check_gradient
 from gradcheck_cli.checks.func import check_func
 from gradcheck_cli.inputs import parse_shape, parse_x
 from gradcheck_cli.views.table import x_text

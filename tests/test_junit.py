@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.checks.expr import check_expression
-from gradcheck_cli.checks.common import check_gradient
+from gradcheck_cli.checks.func import check_gradient
 from gradcheck_cli.cli import ExitCode, main
 from gradcheck_cli.views.junit import to_junit_xml, write_junit
 from gradcheck_cli.verdict import Thresholds

@@ -66,7 +66,7 @@ def test_every_correct_layer_passes(name):
     assert report.counts["fail"] == 0 and report.counts["warn"] == 0
     assert not report.hints
     declared = [spec.split("=")[0] for spec in inputs]
-    differentiated = [i.name for i in report.layer.inputs if i.differentiated]
+    differentiated = [i.name for i in report.subject.inputs if i.differentiated]
     assert [b.name for b in report.blocks] == differentiated
     assert set(differentiated) <= set(declared)
 
@@ -133,8 +133,8 @@ def test_dropout_without_seed_sees_the_same_mask_at_every_call():
 def test_batchnorm_updates_of_bn_param_do_not_leak_between_calls():
     report = check_layer_command(GOOD + "batchnorm", inputs=NORM, params=BN)
     assert report.status is Status.PASS
-    assert report.layer.updated_params == ("bn_param.running_mean", "bn_param.running_var")
-    assert report.layer.params == {"bn_param": {"mode": "train"}}
+    assert report.subject.updated_params == ("bn_param.running_mean", "bn_param.running_var")
+    assert report.subject.params == {"bn_param": {"mode": "train"}}
 
 
 def test_conv_2x3x8x8_with_four_3x3_filters_checks_in_under_a_second():
@@ -235,7 +235,7 @@ def test_backward_that_mutates_dout_is_bad_input():
 
 def test_lstm_two_outputs_get_one_dout_each():
     report = check_layer_command(GOOD + "lstm_step", inputs=LSTM)
-    assert report.layer.outputs == ((2, 3), (2, 3))
+    assert report.subject.outputs == ((2, 3), (2, 3))
     assert "backward" in to_text(report) and "(dout1, dout2, cache) -> (dx, dprev_h, dprev_c, dWx, dWh, db)" in to_text(report, width=200)
     # a backward that ignores dnext_c fails at every input it flows into
     fwd, bwd = load_callable(GOOD + "lstm_step_forward"), load_callable(GOOD + "lstm_step_backward")
@@ -248,7 +248,7 @@ def test_lstm_two_outputs_get_one_dout_each():
 
 def test_integer_and_boolean_inputs_are_data():
     report = check_layer_command(GOOD + "temporal_softmax_loss", inputs=TEMPORAL)
-    kinds = {i.name: (i.dtype, i.differentiated) for i in report.layer.inputs}
+    kinds = {i.name: (i.dtype, i.differentiated) for i in report.subject.inputs}
     assert kinds == {"x": ("float", True), "y": ("int", False), "mask": ("bool", False)}
     assert [b.name for b in report.blocks] == ["x"]
 
@@ -265,7 +265,7 @@ def test_npy_input(tmp_path):
     np.save(path, np.array([[0.5, -2.0, 3.0]]))
     report = check_layer_command(GOOD + "sigmoid", inputs=[f"x={path}"])
     assert report.status is Status.PASS
-    assert report.layer.inputs[0].source == "x.npy"
+    assert report.subject.inputs[0].source == "x.npy"
 
 
 def test_forward_backward_overrides(tmp_path):
@@ -275,7 +275,7 @@ def test_forward_backward_overrides(tmp_path):
                     "def bwd(dout, x):\n    return dout / np.cosh(x) ** 2\n")
     report = check_layer_command(f"{code}:anything", inputs=["x=3,2"], forward="fwd", backward="bwd")
     assert report.status is Status.PASS
-    assert report.layer.forward.endswith("mine.py:fwd")
+    assert report.subject.forward.endswith("mine.py:fwd")
 
 
 def test_missing_layer_names_what_it_looked_for():
@@ -451,7 +451,7 @@ def test_a_float32_layer_is_not_failed_by_its_noise_but_its_bugs_are():
     inputs = {"x": rng.standard_normal((4, 5)), "w": rng.standard_normal((5, 3))}
     report = check_layer(*_float32_affine(1.0), inputs)
     assert report.counts["fail"] == 0 and report.counts["kink"] == 0  # noise is neither a bug nor a kink
-    assert 1e-9 < report.layer.relative_noise < 1e-5
+    assert 1e-9 < report.subject.relative_noise < 1e-5
     assert any("--pass-tol 0.001 accepts that" in line for line in note_lines(report))
     assert check_layer(*_float32_affine(1.0), inputs, thresholds=Thresholds(pass_tol=1e-3)).status is Status.PASS
     wrong = check_layer(*_float32_affine(2.0), inputs, thresholds=Thresholds(pass_tol=1e-3))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli import sanity
-from gradcheck_cli.checks import common
+from gradcheck_cli import blocks as common
 from gradcheck_cli.checks import sanity as check_sanity_module
 from gradcheck_cli.views.table import header_lines
 from gradcheck_cli.cli import ExitCode, main

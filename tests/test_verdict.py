@@ -278,3 +278,13 @@ def test_cs224n_floor_one_and_tolerance_options():
     assert loose.status is Status.WARN and loose.passed
     strict = check_expression("x**2", at=["x=1"], grads=["2.001*x"], thresholds=Thresholds(fail_tol=0.1, strict=True))
     assert strict.status is Status.WARN and not strict.passed
+
+
+def test_judge_direction_agrees_within_the_error_and_disagrees_beyond_it():
+    from gradcheck_cli.verdict import Agreement, judge_direction
+
+    assert judge_direction(1.0, 1.0 + 1e-9, 1e-8) is Agreement.AGREE
+    assert judge_direction(1.0, 1.0 + 1e-7, 1e-8) is Agreement.DISAGREE
+    assert judge_direction(float("nan"), 1.0, 1e-8) is Agreement.DISAGREE  # a NaN in the gradient
+    assert judge_direction(1.0, float("nan"), 1e-8) is Agreement.UNDECIDED  # the cost is not finite
+    assert judge_direction(1.0, 1.0, float("inf")) is Agreement.UNDECIDED

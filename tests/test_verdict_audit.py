@@ -1,7 +1,7 @@
 """Verdicts against mpmath ground truth over a randomized hostile family (issue 9).
 
 ``expr``: zero false alarms and zero misses, for every method.  Black-box code
-(``finite_diff.blackbox_gradient`` + ``verdict.assess``, what ``func`` runs): never a
+(``blackbox.stencils.blackbox_gradient`` + ``verdict.assess``, what ``func`` runs): never a
 wrong pass, never a correct fail.  ``benchmarks/audit_verdicts.py`` prints the full tally.
 """
 

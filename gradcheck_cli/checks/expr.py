@@ -20,7 +20,7 @@ from ..errors import DomainError, OptionError
 from ..finite_diff import Estimate, default_step, estimate_gradient, validate_step, zero_scale
 from ..problem import ExpressionProblem, expression_points, gradient_exprs, point_text, prepare_expression
 from ..referee import SCREEN_DIGITS, Budget, needs_referee, referee, screen
-from ..results import Check, Formula, Report, TaylorAt, count_statuses
+from ..results import Check, ExpressionSubject, Formula, Report, TaylorAt, count_statuses
 from ..verdict import CODE, Reason, Status, Thresholds, assess
 
 
@@ -120,7 +120,7 @@ def first_order_report(problem: ExpressionProblem, pts: np.ndarray, method: Meth
         thresholds=thresholds,
         checks=checks,
         counts=count_statuses([c.status for c in checks]),
-        formulas=formulas,
+        subject=ExpressionSubject(formulas),
     )
 
 
@@ -206,7 +206,7 @@ def hessian_report(hp: HessianProblem, pts: np.ndarray, method: Method = Method.
         for (a, b), c, t in zip(hp.pairs, hp.claimed, hp.truth)
     )
     return Report(command="expr", method=method, thresholds=thresholds, checks=checks,
-                  counts=count_statuses([c.status for c in checks]), formulas=formulas, order=2)
+                  counts=count_statuses([c.status for c in checks]), subject=ExpressionSubject(formulas, order=2))
 
 
 def expression_taylor(problem: ExpressionProblem, pts: np.ndarray, seed: int = 0) -> list:

@@ -1,16 +1,22 @@
-"""``gradcheck func``: load the user's ``FILE.py:NAME`` (``f(x) -> (cost, grad)``, or a cost
-with ``--grad``) and check it at x from ``--shape``/``--x`` with the black-box check
-(``common.check_gradient``).
+"""``gradcheck func`` and the public ``check_gradient``: the black-box check
+(``blackbox.check_blackbox``) of ``f(x) -> (cost, grad)`` (or a cost with a separate
+gradient), at x from ``--shape``/``--x``.
 """
 
 from __future__ import annotations
 
-from ..choices import Mode
+import numpy as np
+
+from ..blackbox.pipeline import check_blackbox, validate_mode
+from ..choices import Method, Mode
+from ..diagnosis import nonfinite_hint, ratio_hint
 from ..errors import NonFiniteCostError
 from ..inputs import func_x
-from ..results import Report
-from ..verdict import Thresholds
-from .common import check_gradient, validate_gradient_options
+from ..results import FunctionSubject, Report, XSource
+from ..verdict import Status, Thresholds
+from .common import _grad_only, callable_name, validate_gradient_options, with_second_opinions
+
+
 
 
 def check_func(
@@ -65,3 +71,100 @@ def check_func(
             "(log, sqrt: x > 0), draw x from an interval with --range LO,HI (e.g. --range 0.5,2) "
             "or give it with --x"
         ) from None
+
+
+def check_gradient(
+    f,
+    x,
+    *,
+    grad=None,
+    sample: int | None = None,
+    seed: int = 0,
+    eps: float | None = None,
+    thresholds: Thresholds = Thresholds(),
+    top: int = 5,
+    name: str | None = None,
+    source: XSource | None = None,
+    progress=None,
+    hvp: int = 0,
+    taylor: bool = False,
+    mode: Mode | str = Mode.ADAPTIVE,
+) -> Report:
+    """Check the gradient of a black-box scalar function ``f`` at ``x``, every entry.
+
+    ``f(x) -> (cost, grad)`` with ``grad`` of x's shape (the ``gradcheck_naive``
+    convention), or ``f(x) -> cost`` together with ``grad(x) -> array``.  ``mode``
+    ``adaptive`` (default; ``fast`` is the same) tests random-sign sets of entries and
+    splits only those that disagree (``blackbox.search``: every entry gets a verdict, directly
+    or by exclusion, and an entry that its own check would fail cannot be masked);
+    ``full`` checks every entry (or ``sample`` random ones, seeded by ``seed``) with the
+    central difference ``(f(x + h e_k) - f(x - h e_k)) / 2h``, ``h = eps**(1/3) max(|x_k|,
+    1)`` (or the fixed ``eps``), two calls per entry (four when it does not pass within
+    round-off, to measure the truncation).  The verdict is the usual one (``verdict``).
+    The report has one block, ``x``, every failing entry and the ``top`` worst, and the
+    effort (``Report.effort``: entries, calls, seconds).
+
+    Each call of f starts from the random state of ``random`` and ``numpy.random`` as it
+    was when the check began (so f may draw random numbers) and gets a private copy of
+    x; changing it in place, raising, or returning the wrong shape raises
+    ``UserCodeError``.  ``name`` and ``source`` (where x came from) label the report; ``progress(done,
+    total)`` is called after each entry.  ``hvp`` adds that many Hessian-vector symmetry
+    checks and ``taylor`` the Taylor test (see ``check_network``).
+
+    >>> import numpy as np
+    >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
+    'pass'
+    """
+    from ..loading import UserFunction
+
+    x0, idx = validate_gradient_options(x, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)
+    mode = validate_mode(mode)
+    fu = f if isinstance(f, UserFunction) else UserFunction(f, name or callable_name(f))
+    gu = None
+    if grad is not None:
+        gu = grad if isinstance(grad, UserFunction) else UserFunction(grad, callable_name(grad))
+
+    with fu.session():
+        if gu is None:
+            cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
+            cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape, copy=False)[0]  # noqa: E731
+        else:
+            cost0 = fu.cost_only(x0)
+            g = _grad_only(gu, x0)
+            cost = fu.cost_only
+        calls = lambda: fu.calls + (gu.calls if gu is not None else 0)  # noqa: E731
+        bb = check_blackbox(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, top=top, seed=seed,
+                            f0=cost0, step=eps, indices=idx, calls=calls, progress=progress)
+    result, verdict, effort = bb.search, bb.verdict, bb.effort
+    total = x0.size if idx is None else len(idx)
+    block = result.blocks[0]
+    c = block.checked
+    analytic, numeric = block.analytic[c], block.numeric[c]
+
+    subject = FunctionSubject(function=fu.name, gradient=None if gu is None else gu.name, source=source,
+                              shape=tuple(x0.shape), cost=float(cost0), size=int(x0.size),
+                              sampled=None if idx is None else total)
+    keep = np.isin(verdict.indices.get("x", c), c)  # the entries the search checked itself
+    failing = np.array([s is Status.FAIL for s in np.asarray(verdict.statuses["x"], dtype=object)[keep]], dtype=bool)
+    report = Report(
+        command="func",
+        method=Method.CENTRAL,
+        thresholds=thresholds,
+        checks=verdict.checks,
+        counts=verdict.counts,
+        blocks=verdict.blocks,
+        hints=(nonfinite_hint("x", np.asarray(g, dtype=float).reshape(x0.shape)),) if not np.all(np.isfinite(g))
+        else ratio_hint(analytic, numeric, failing),
+        subject=subject,
+        seed=seed,
+        shown=top,
+        mode=mode,
+        effort=effort,
+    )
+    if not (hvp or taylor):
+        return report
+    if gu is None:
+        grad_fn = lambda z: fu.cost_and_grad(z.reshape(x0.shape), grad_shape=x0.shape)[1].ravel()  # noqa: E731
+    else:
+        grad_fn = lambda z: _grad_only(gu, z.reshape(x0.shape)).ravel()  # noqa: E731
+    return with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)

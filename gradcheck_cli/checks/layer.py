@@ -34,16 +34,16 @@ analytic value lies between ``D-`` and ``D+`` (it is one of the one-sided deriva
 or a subgradient between them).  A wrong value away from a kink is never excused:
 there ``D+ = D-`` up to ``L'' h``.
 
-Noise.  The noise ``sigma`` of L is measured once per input, ECnoise-style (``_noise_of_l``).
+Noise.  The noise ``sigma`` of L is measured once per input, ECnoise-style (``blackbox.stencils.noise_probe``).
 Float64 code gives ``sigma ~ eps |L|`` and the step above; a noisier L (float32
 arithmetic) gets the step scaled by ``(sigma / (eps |L|))**(1/3)``, which balances
 truncation against its own noise, and the report says how noisy it is.
 
 Modes.  ``full`` checks every entry as above.  ``adaptive`` (``fast`` is the same; the
 default past ``AUTO_FAST_ENTRIES`` differentiated entries, e.g. a conv) is
-``fast_mode``'s adaptive group testing over the differentiated inputs laid end to end,
+``blackbox.search``'s adaptive group testing over the differentiated inputs laid end to end,
 one block each: random-sign sets of entries, split only where they disagree, every entry
-getting a verdict directly or by exclusion (the guarantees are in ``fast_mode``); the
+getting a verdict directly or by exclusion (the guarantees are in ``blackbox.search``); the
 entries it checks directly that do not pass then get the four-call difference above and
 its kink test; when a block looked wrong everywhere but its samples are all kinks (relu
 zeros, pooling ties), its other entries are checked directly too.
@@ -65,7 +65,7 @@ from __future__ import annotations
 import copy
 import functools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -73,27 +73,24 @@ import numpy as np
 from ..choices import Method, Mode
 from ..diagnosis import diagnose_layer
 from ..errors import LoadError, OptionError, UserCodeError
-from ..finite_diff import EPS, central_from_values, default_step
+from ..blackbox.params import FlatParams
+from ..blackbox.pipeline import check_blackbox
+from ..blackbox.pipeline import validate_mode as pipeline_mode
+from ..blackbox.stencils import four_point_entries, noise_probe
+from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
-from ..results import Effort, LayerArg, LayerSubject, Report
-from ..verdict import Status, Thresholds, floor_from_noise, relative_error
-from .common import BlockData, _recheck, callable_name, judge_blocks
+from ..results import LayerArg, LayerSubject, Report
+from ..verdict import Status, Thresholds
+from .common import callable_name
 
-#: ``mode="auto"`` is adaptive when the differentiated inputs have more entries than this
+#: ``mode=None`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
-#: a jump of the one-sided slopes must exceed this many ulps of sum|out * dout| / h to be a kink
-KINK_ULPS = 64.0
-#: ... and this many times the measured noise of L (a float32 layer is noisier than its ulps)
-KINK_SIGMAS = 16.0
-MODES = ("auto", "full", "fast", "adaptive")
 
 
-def validate_mode(mode) -> str:
-    """``mode``: ``"auto"`` (or None), ``"full"``, ``"adaptive"`` or ``"fast"`` (the same), or a ``Mode``."""
-    value = "auto" if mode is None else getattr(mode, "value", mode)
-    if value not in MODES:
-        raise OptionError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return value
+def validate_mode(mode) -> Mode | None:
+    """``mode``: None (adaptive past ``AUTO_FAST_ENTRIES`` differentiated entries, else
+    full) or a ``Mode`` / its value (``full``, ``adaptive``, ``fast``: the same as adaptive)."""
+    return None if mode is None else pipeline_mode(mode)
 
 
 # --------------------------------------------------------------------------- the layer
@@ -286,70 +283,40 @@ class _Layer:
 # --------------------------------------------------------------------------- numerics
 
 
-@dataclass
-class _Entries:
-    """Finite-difference results for some entries of one input (flat indices)."""
-
-    indices: np.ndarray
-    value: np.ndarray
-    noise: np.ndarray
-    plus: np.ndarray  # one-sided slopes, for the kink test
-    minus: np.ndarray
-    jump_excess: np.ndarray  # |(D+ - D-) - L'' h| beyond its round-off (> 0: a jump)
-
-
-def _noise_of_l(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int) -> float:
-    """The noise level of L along input ``which``, ECnoise-style (``finite_diff.measured_noise``).
-
-    L at ``z + t delta u`` for t = 0 .. NOISE_POINTS-1, ``u`` random ±1 and ``delta =
-    NOISE_SPACING max(|z|_inf, 1)``: the fourth differences of a smooth L on so fine a
-    grid are its evaluation noise (round-off; much more for a float32 layer).
-    """
-    from ..finite_diff import NOISE_POINTS, NOISE_SPACING, measured_noise
-
+def _noise_along(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int) -> float:
+    """The noise of L along input ``which`` (``stencils.noise_probe``, direction seeded by
+    ``(seed, 4, which)``)."""
     flat = arrays[which].reshape(-1)
     base = flat.copy()
     u = np.random.default_rng((seed, 4, which)).choice([-1.0, 1.0], size=flat.size)
-    delta = NOISE_SPACING * max(float(np.max(np.abs(base))), 1.0)
-    table = np.empty(NOISE_POINTS)
+
+    def cost(z: np.ndarray) -> float:
+        flat[:] = z
+        return layer.objective(arrays)[0]
+
     try:
-        for t in range(NOISE_POINTS):
-            flat[:] = base + t * delta * u
-            table[t] = layer.objective(arrays)[0]
+        return noise_probe(cost, base, u)
     finally:
         flat[:] = base
-    return float(measured_noise(table))
 
 
-def _step_factor(sigma: float, scale: float) -> float:
-    """``(eps_L / eps)**(1/3)`` with ``eps_L = sigma / scale`` the relative noise of L (>= eps):
-    the default step ``eps**(1/3) max(|z|, 1)`` balances truncation against float64 round-off;
-    a noisier L (a float32 layer) needs the step that balances its own noise."""
-    if not (scale > 0 and np.isfinite(sigma)):
-        return 1.0
-    return float(max(1.0, sigma / (EPS * scale)) ** (1 / 3))
+def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: float, scale0: float,
+                sigmas: list[float]):
+    """The layer's direct estimator for ``check_blackbox``: ``stencils.four_point_entries`` on
+    input ``diff_idx[block]``, with L's differences summed output by output (the outputs an
+    entry does not reach cancel exactly, so the round-off is that of the terms it changed)."""
 
+    def direct(block: int, indices: np.ndarray, progress=None):
+        which = diff_idx[block]
+        flat = arrays[which].reshape(-1)  # a view: perturbations reach the array the layer gets
+        base = None if layer.is_loss else [np.array(o, dtype=np.float64) for o in layer.call_forward(arrays)[0]]
 
-def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.ndarray,
-             f0: float, scale0: float, progress: Callable[[int], None] | None = None,
-             sigma: float = 0.0) -> _Entries:
-    """Central differences of L at the given entries of input ``which`` (four calls each);
-    ``sigma`` is L's measured noise, for the kink test."""
-    work = arrays[which]
-    flat = work.reshape(-1)  # a view: perturbations reach the array the layer gets
-    h = default_step(flat[indices]) * _step_factor(sigma, max(scale0, abs(f0)))
-    vals = np.empty((4, len(indices)))
-    scales = np.full((4, len(indices)), scale0)
-    base = None if layer.is_loss else [np.array(o, dtype=np.float64) for o in layer.call_forward(arrays)[0]]
-    deltas, changed = np.empty((4, len(indices))), np.zeros((4, len(indices)))
-    for n, (k, hk) in enumerate(zip(indices, h)):
-        orig = flat[k]
-        try:
-            for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
+        def shifted(k: int, d: float) -> tuple[float, float]:
+            orig = flat[k]
+            try:
                 flat[k] = orig + d
                 if base is None:
-                    vals[row, n], scales[row, n] = layer.objective(arrays)
-                    continue
+                    return layer.objective(arrays)
                 outs = layer.call_forward(arrays)[0]
                 delta = total = 0.0
                 with np.errstate(all="ignore"):
@@ -358,48 +325,14 @@ def _entries(layer: _Layer, arrays: list[np.ndarray], which: int, indices: np.nd
                         moved = o != o0
                         delta += float(np.sum((o - o0)[moved] * dout[moved]))
                         total += float(np.sum(np.maximum(np.abs(o), np.abs(o0))[moved] * np.abs(dout[moved])))
-                deltas[row, n], changed[row, n] = delta, total
-        finally:
-            flat[k] = orig
-        if progress is not None:
-            progress(n + 1)
-    scale = np.max(scales, axis=0)
-    if base is not None:
-        # L(z ± h e_j) - L(z) summed output by output: the outputs entry j does not reach
-        # cancel exactly, so the round-off is that of the terms that changed, not of all of L
-        vals, scale, f0 = deltas, np.max(changed, axis=0), 0.0
-    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=scale)
-    with np.errstate(all="ignore"):
-        plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
-        predicted = (vals[2] - 2 * f0 + vals[3]) / (16 * h)
-        excess = (np.abs((plus - minus) - predicted)
-                  - (KINK_ULPS * EPS * np.maximum(scale, abs(f0)) + KINK_SIGMAS * sigma) / h)
-    return _Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
+                return delta, total
+            finally:
+                flat[k] = orig
 
+        return four_point_entries(shifted, flat, indices, f0=f0 if base is None else 0.0,
+                                  scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
 
-def _input_cost(layer: _Layer, arrays: list[np.ndarray], which: int) -> Callable[[np.ndarray], float]:
-    """``z -> L`` with input ``which`` set to ``z`` (restored after every call)."""
-    target = arrays[which]
-    orig = target.copy()
-
-    def cost(z: np.ndarray) -> float:
-        try:
-            target.reshape(-1)[:] = np.asarray(z, dtype=float).reshape(-1)
-            return layer.objective(arrays)[0]
-        finally:
-            target.reshape(-1)[:] = orig.reshape(-1)
-
-    return cost
-
-
-def _kinks(e: _Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
-    """The one-sided test of the module docstring, for entries that do not pass."""
-    lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
-    with np.errstate(all="ignore"):
-        tol = thresholds.fail_tol * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(e.plus - e.minus) * 1e-3
-        jump = e.jump_excess > 1e-6 * (np.abs(e.plus) + np.abs(e.minus))
-        between = (analytic >= lo - tol) & (analytic <= hi + tol)
-    return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)
+    return direct
 
 
 # --------------------------------------------------------------------------- hints
@@ -440,7 +373,7 @@ def check_layer(
     *,
     wrt: Sequence[str] | str | None = None,
     seed: int = 0,
-    mode: str | Mode | None = "auto",
+    mode: str | Mode | None = None,
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     name: str | None = None,
@@ -454,7 +387,7 @@ def check_layer(
     order (integer and boolean arrays are data; floats are differentiated unless
     ``wrt`` names a subset); ``params`` are keyword arguments, deep-copied for every
     call.  See the module docstring for what is compared, the kink test and
-    ``mode`` (``"auto"``, ``"full"``, ``"fast"``).  The report has one block per
+    ``mode`` (None: by size; ``"full"``, ``"adaptive"``, ``"fast"``).  The report has one block per
     differentiated input, the failing and ``top`` worst entries, and hints.
 
     >>> import numpy as np
@@ -495,7 +428,7 @@ def _check_order(layer: _Layer) -> None:
                           f"the forward pass's order")
 
 
-def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress) -> Report:
     """The check, inside one session of each user function (their random states set per
     call, the caller's saved once: ``UserFunction.session``)."""
     import contextlib
@@ -508,7 +441,7 @@ def _run(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, 
         return _check(layer, seed, mode, thresholds, top, progress)
 
 
-def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int, progress) -> Report:
+def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress) -> Report:
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
@@ -525,29 +458,32 @@ def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int
     f0, scale0 = layer.objective(arrays)
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
-    adaptive = mode in ("adaptive", "fast") or (mode == "auto" and total_entries > AUTO_FAST_ENTRIES)
-    sigmas = {layer.inputs[k].name: _noise_of_l(layer, arrays, k, seed) for k in diff_idx}
+    if mode is None:
+        mode = Mode.ADAPTIVE if total_entries > AUTO_FAST_ENTRIES else Mode.FULL
+    mode = Mode.ADAPTIVE if mode is Mode.FAST else mode
+    sigma_of = [_noise_along(layer, arrays, k, seed) for k in diff_idx]
+    sigmas = {layer.inputs[k].name: s for k, s in zip(diff_idx, sigma_of)}
     t0 = time.perf_counter()
-    if adaptive:
-        data, full, verdict, effort = _adaptive(layer, arrays, grads, diff_idx, f0, scale0, sigmas, seed,
-                                                thresholds, top, progress)
-    else:
-        data, full = [], {}
-        done = 0
-        for g, k in zip(grads, diff_idx):
-            item = layer.inputs[k]
-            step = None if progress is None else (lambda n, done=done: progress(done + n, total_entries))
-            e = _entries(layer, arrays, k, np.arange(item.value.size), f0, scale0, step, sigma=sigmas[item.name])
-            done += item.value.size
-            a = g.ravel()
-            rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
-            d = BlockData(item.name, item.value.shape, a, e.value, e.noise, kink=_kinks(e, a, rel, thresholds))
-            # issue 9: entries that do not pass are estimated again (three rungs, Richardson)
-            data.append(_recheck(d, 0, (_input_cost(layer, arrays, k), arrays[k].copy()), thresholds))
-            full[item.name] = True
-        verdict = judge_blocks(data, thresholds, top)
-        effort = Effort(mode=Mode.FULL, entries=total_entries, checked=total_entries, excluded=0, unchecked=0,
-                        calls=0, seconds=0.0)
+    flat = FlatParams([layer.inputs[k].name for k in diff_idx], [arrays[k] for k in diff_idx])
+
+    def cost(z: np.ndarray) -> float:
+        """L with the differentiated inputs set to ``z`` (restored after every call)."""
+        try:
+            flat.assign(z)
+            return layer.objective(arrays)[0]
+        finally:
+            flat.restore()
+
+    g = np.concatenate([gr.ravel() for gr in grads])
+    bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
+                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of), progress=progress)
+    verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
+    if mode is Mode.ADAPTIVE:
+        # the hints read the values the search measured (the judged ones add the re-estimates
+        # of entries it left unchecked: a truer count for the hints, and a change of output)
+        data = [BlockData(b.name, b.shape, b.analytic[i], b.numeric[i], b.noise[i], indices=i)
+                for b, i in ((b, verdict.indices.get(b.name, b.checked)) for b in bb.search.blocks)]
+    full = {b.name: len(b.checked) == b.how.size for b in bb.search.blocks}
     effort = replace(effort, calls=layer.forward.calls + (layer.backward.calls if layer.backward else 0),
                      seconds=time.perf_counter() - t0)
     counts = dict(verdict.counts)
@@ -585,77 +521,11 @@ def _check(layer: _Layer, seed: int, mode: str, thresholds: Thresholds, top: int
         blocks=tuple(ordered),
         hints=tuple(hints),
         shown=top,
-        layer=subject,
-        mode=Mode.ADAPTIVE if adaptive else Mode.FULL,
+        subject=subject,
+        mode=mode,
         effort=effort,
         seed=seed,
     )
-
-
-def _adaptive(layer: _Layer, arrays: list[np.ndarray], grads: list[np.ndarray], diff_idx: list[int], f0: float,
-              scale0: float, sigmas: dict, seed: int, thresholds: Thresholds, top: int, progress):
-    """``fast_mode``'s adaptive group testing over the differentiated inputs laid end to end
-    (one block each), then the one-sided kink test of the entries it checked directly that
-    do not pass (four more calls each, whose central difference then stands for them)."""
-    from .common import blackbox_check, blackbox_verdict
-
-    items = [layer.inputs[k] for k in diff_idx]
-    offsets = np.cumsum([0] + [i.value.size for i in items[:-1]]).astype(int)
-    x0 = np.concatenate([arrays[k].ravel() for k in diff_idx])
-    g = np.concatenate([gr.ravel() for gr in grads])
-
-    def cost(z: np.ndarray) -> float:
-        flat = z.ravel()
-        for k, off, item in zip(diff_idx, offsets, items):
-            arrays[k].reshape(-1)[:] = flat[off: off + item.value.size]
-        return layer.objective(arrays)[0]
-
-    try:
-        result = blackbox_check(cost, x0, g, [(i.name, i.value.shape, int(o)) for i, o in zip(items, offsets)],
-                                mode=Mode.ADAPTIVE, thresholds=thresholds, seed=seed, f0=f0, progress=progress)
-    finally:
-        for k, off, item in zip(diff_idx, offsets, items):
-            arrays[k].reshape(-1)[:] = x0[off: off + item.value.size]
-    from ..fast_mode import How
-
-    kink = np.zeros(x0.size, dtype=bool)
-    outcomes = []
-    for b, k, off, item in zip(result.blocks, diff_idx, offsets, items):
-        c = b.checked
-        bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)] if len(c) else c
-        if len(bad):
-            e = _entries(layer, arrays, k, bad, f0, scale0, sigma=sigmas[item.name])
-            rel = relative_error(b.analytic[bad], e.value, floor_from_noise(e.noise, thresholds))
-            b.numeric[bad], b.noise[bad] = e.value, e.noise
-            kink[off + bad] = _kinks(e, b.analytic[bad], rel, thresholds)
-        unchecked = np.flatnonzero(b.how == How.UNCHECKED)
-        wrong = bad[~kink[off + bad]] if len(bad) else bad
-        if len(unchecked) and not len(wrong):
-            # a "block-wide bug" whose samples are all kinks (relu zeros, pooling ties): check the rest
-            e = _entries(layer, arrays, k, unchecked, f0, scale0, sigma=sigmas[item.name])
-            rel = relative_error(b.analytic[unchecked], e.value, floor_from_noise(e.noise, thresholds))
-            b.numeric[unchecked], b.noise[unchecked] = e.value, e.noise
-            b.how[unchecked] = How.CHECKED.value
-            kink[off + unchecked] = _kinks(e, b.analytic[unchecked], rel, thresholds)
-            b = replace(b, blockwide=False)
-        outcomes.append(b)
-    result = replace(result, blocks=tuple(outcomes))
-
-    def restoring_cost(z: np.ndarray) -> float:
-        try:
-            return cost(z)
-        finally:
-            for k, off, item in zip(diff_idx, offsets, items):
-                arrays[k].reshape(-1)[:] = x0[off: off + item.value.size]
-
-    verdict, effort = blackbox_verdict(result, thresholds, top, Mode.ADAPTIVE, kink=kink,
-                                       recheck=(restoring_cost, x0.copy()))
-    # the entries judged: those fast_mode checked and those checked directly after it
-    idx = {b.name: verdict.indices.get(b.name, b.checked) for b in result.blocks}
-    data = [BlockData(b.name, b.shape, b.analytic[idx[b.name]], b.numeric[idx[b.name]], b.noise[idx[b.name]],
-                      indices=idx[b.name]) for b in result.blocks]
-    full = {b.name: len(b.checked) == b.how.size for b in result.blocks}
-    return data, full, verdict, effort
 
 
 def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
@@ -757,7 +627,7 @@ def check_layer_command(
     forward: str | None = None,
     backward: str | None = None,
     seed: int = 0,
-    mode: str | Mode | None = "auto",
+    mode: str | Mode | None = None,
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,

@@ -9,10 +9,12 @@ import numpy as np
 from ..choices import Activation, Loss, Method, Mode
 from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
-from ..results import BlockResult, Check, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
+from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error
-from .common import (blackbox_check, blackbox_verdict, callable_name, judge_blocks, network_block_data,
-                     with_second_opinions)
+from ..blackbox.pipeline import check_blackbox
+from ..blocks import judge_blocks, network_block_data
+from .common import callable_name, with_second_opinions
+
 
 def check_network(
     dims,
@@ -41,7 +43,7 @@ def check_network(
 
     ``impl`` is your ``NAME(data, labels, params, dimensions) -> (cost, grad)`` (a
     callable, or ``"FILE.py:NAME"`` / ``"module:NAME"``): its gradient is checked
-    against central differences of its own cost, a black box (``fast_mode``): ``mode``
+    against central differences of its own cost, a black box (``blackbox``): ``mode``
     ``adaptive`` (the default with ``impl``; ``fast`` is the same) tests random-sign sets
     of entries and splits only the sets that disagree, ``full`` checks every entry (2
     calls each); its cost is checked against the reference cost (the report's
@@ -59,7 +61,7 @@ def check_network(
     """
     from .. import models, network_fd
     from ..diagnosis import cost_hint, diagnose
-    from ..fast_mode import DIRECTIONS as FAST_DIRECTIONS
+    from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
     from ..loading import UserFunction, load_seeded
 
     dims = models.parse_dims(dims)
@@ -80,7 +82,7 @@ def check_network(
     data, labels, params = models.make_problem(spec, samples, seed)
     blocks = spec.blocks
     ref_cost = models.cost(spec, data, labels, params)
-    extra_checks, hints = [], []
+    hints = []
     compared = None
     name = None
 
@@ -97,11 +99,11 @@ def check_network(
 
         user_cost = lambda p: user.cost_and_grad(  # noqa: E731
             data, labels, p, dimensions, grad_shape=params.shape, copy=False)[0]
+        kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         with user.session():
             cost0, g = user_cg(params.copy())
-            searched = blackbox_check(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds,
-                                      seed=seed, f0=cost0, progress=progress)
-        kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+            searched = check_blackbox(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds, top=top,
+                                      seed=seed, f0=cost0, kink=kink, calls=lambda: user.calls, progress=progress)
         # the cost check: yours against the reference, within the round-off of a sum of M terms
         cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
         cres = assess(np.array([cost0]), np.array([ref_cost]), np.array([cost_noise]), thresholds)  # issue 9
@@ -119,10 +121,11 @@ def check_network(
         directional = {}
         searched = None
         if mode is Mode.ADAPTIVE:  # the black-box search, on the built-in cost
-            searched = blackbox_check(lambda p: models.cost(cspec, data, labels, p), params, g, blocks,
-                                      mode=mode, thresholds=thresholds, seed=seed, f0=cost0, progress=progress)
-            full_blocks = set()
             kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
+            searched = check_blackbox(lambda p: models.cost(cspec, data, labels, p), params, g, blocks, mode=mode,
+                                      thresholds=thresholds, top=top, seed=seed, f0=cost0, kink=kink, recheck=False,
+                                      progress=progress)
+            full_blocks = set()
         elif mode is Mode.FAST:
             fast = network_fd.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=seed,
                                          thresholds=thresholds)
@@ -142,11 +145,9 @@ def check_network(
     g = np.asarray(g, dtype=float).ravel()
     effort = None
     if searched is not None:
-        verdict, effort = blackbox_verdict(searched, thresholds, top, mode, kink,
-                                           calls=user.calls if impl is not None else None,
-                                           recheck=(user_cost, params) if impl is not None else None)
+        verdict, effort = searched.verdict, searched.effort
         block_results, counts = list(verdict.blocks), [verdict.counts]
-        how, numeric, noise = searched.flat(params.size)
+        how, numeric, noise = searched.search.flat(params.size)
         numeric = np.where(np.isfinite(numeric), numeric, g)  # not checked directly: taken as right
         analytic_blocks = [(r.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), r.status)
                            for b, r in zip(blocks, block_results)]
@@ -174,21 +175,22 @@ def check_network(
             for b in blocks
         ]
     hints += diagnose(analytic_blocks, samples=samples, activation=spec.activation)
-    checks = tuple(extra_checks) + verdict.checks
-    extra = [c.status for c in extra_checks] + ([compared.status] if compared is not None else [])
+    checks = verdict.checks
+    extra = [compared.status] if compared is not None else []
     all_counts = merge_counts(counts + [count_statuses(extra)])
     report = Report(
         command="net", method=Method.CENTRAL, thresholds=thresholds, checks=checks, counts=all_counts,
         blocks=tuple(block_results), param_count=spec.param_count, hints=tuple(hints), shown=top,
         cost_check=compared,
-        network=NetworkSubject(
+        subject=NetworkSubject(
             description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
             shapes=tuple((b.name, tuple(b.shape)) for b in blocks), implementation=name, cost=float(cost0),
             reference_cost=float(ref_cost) if impl is not None and cost_check else None,
             bug=bug, bug_text=models.BUGS[bug] if bug else None,
+            fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and searched is None else None,
+            quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
         ),
-        mode=mode, fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and searched is None else None,
-        quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
+        mode=mode,
         effort=effort,
     )
     return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)

@@ -9,10 +9,11 @@ import numpy as np
 
 from ..choices import Method
 from ..inputs import validate_seed
-from ..results import Check, Report, SanityItem, count_statuses
+from ..results import Check, Report, SanityItem, SanitySubject, count_statuses
 from ..verdict import Status, Thresholds
 from ..choices import Mode
-from .common import check_gradient, judge_blocks, network_block_data
+from ..blocks import judge_blocks, network_block_data
+from .func import check_gradient
 
 
 def _value_report(name: str, computed: np.ndarray, expected: np.ndarray, thresholds: Thresholds) -> Report:
@@ -107,5 +108,5 @@ def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=
         checks=tuple(checks),
         counts=merge_counts(counts),
         blocks=tuple(blocks),
-        sanity=tuple(results),
+        subject=SanitySubject(tuple(results)),
     )

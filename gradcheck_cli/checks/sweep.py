@@ -12,16 +12,17 @@ from ..choices import Activation, Loss, Method
 from ..errors import OptionError
 from ..finite_diff import estimate_gradient
 from ..inputs import func_x, validate_seed
-from ..results import Check, Formula, FunctionSubject, NetworkSubject, Report, count_statuses, entry_label
+from ..results import (Check, ExpressionSubject, Formula, FunctionSubject, NetworkSubject, Report, SweepSubject,
+                       count_statuses, entry_label)
 from ..verdict import Thresholds, assess, floor_from_noise, relative_error
 
 
 def _sweep_report(check: Check, sweep, taylor, component: str, seed: int, thresholds: Thresholds,
-                  **subject) -> Report:
+                  of, point=None) -> Report:
     return Report(
         command="sweep", method=Method.CENTRAL, thresholds=thresholds, checks=(check,),
-        counts=count_statuses([check.status]), component=component, sweep=sweep, taylor=taylor,
-        taylor_order=taylor.order, seed=seed, **subject,
+        counts=count_statuses([check.status]), subject=SweepSubject(of, component, point), sweep=sweep,
+        taylor=taylor, taylor_order=taylor.order, seed=seed,
     )
 
 
@@ -76,8 +77,8 @@ def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
     claimed = problem.claimed_text[j]
     formula = Formula(f"d/d{v}", claimed if claimed is not None else ex.display(problem.derivatives[j]),
                       claimed=claimed is not None)
-    return _sweep_report(check, sweep, taylor, v, seed, thresholds, formulas=(formula,),
-                         sweep_point={n: float(x) for n, x in zip(names, p)})
+    return _sweep_report(check, sweep, taylor, v, seed, thresholds, ExpressionSubject((formula,)),
+                         point={n: float(x) for n, x in zip(names, p)})
 
 
 def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
@@ -100,7 +101,7 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
 
 
 def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
-    from ..finite_diff import blackbox_gradient
+    from ..blackbox.stencils import blackbox_gradient
     from ..loading import load_seeded
     from ..sweep import step_sweep, taylor_test, vectorize
 
@@ -122,7 +123,7 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     taylor = taylor_test(cost, flat, g, seed)
     entry = entry_label("x", index)
     subject = FunctionSubject(function=target, gradient=None, source=source, shape=tuple(x0.shape))
-    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, function=subject)
+    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)
 
 
 def _block_entry(spec: str, blocks) -> tuple:
@@ -170,7 +171,7 @@ def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresh
     subject = NetworkSubject(description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
                              shapes=tuple((b.name, tuple(b.shape)) for b in spec.blocks), bug=bug,
                              bug_text=models.BUGS[bug] if bug else None)
-    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, network=subject)
+    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)
 
 
 def check_sweep(

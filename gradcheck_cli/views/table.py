@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import os
-from dataclasses import replace
 from typing import IO, Sequence
 
 from rich import box
@@ -21,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..results import Check, Report, entry_label, point_label
+from ..results import error_text as fmt_error, formula_line, network_line, shape_text, x_text  # noqa: F401  (views' names)
 from ..verdict import Reason, Status
 
 STATUS_STYLE = {
@@ -87,15 +87,6 @@ def _broken_pipe() -> None:
 def fmt_value(x: float, digits: int = 10) -> str:
     """A derivative value: 10 significant digits (7 on a narrow terminal)."""
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
-
-
-def fmt_error(x: float) -> str:
-    """A relative error or floor: 2 significant digits in exponent form."""
-    if x is None or math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf"
-    return "0" if x == 0 else f"{x:.1e}"
 
 
 def status_text(status: Status, precise: bool = False) -> Text:
@@ -221,97 +212,9 @@ def summary_text(report: Report) -> Text:
     return text
 
 
-def shape_text(shape) -> str:
-    return " x ".join(map(str, shape)) or "scalar"
-
-
-def x_text(source, shape) -> str:
-    """``x ~ N(0, 1), seed 0`` / ``x from FILE`` / ``x = [1, 2]``: where x came from."""
-    import numpy as np
-
-    if source is None:
-        return "x"
-    if source.kind == "normal":
-        return f"x ~ N(0, 1), seed {source.seed}"
-    if source.kind == "uniform":
-        return f"x ~ U({source.low:g}, {source.high:g}), seed {source.seed}"
-    if source.kind == "file":
-        return f"x from {source.path}"
-    if source.values is None:
-        return "x given with --x"
-    return f"x = {np.array2string(np.array(source.values).reshape(shape), separator=', ')}"
-
-
-def _array_text(a) -> str:
-    import numpy as np
-
-    return np.array2string(np.asarray(a), precision=8, suppress_small=False, separator=" ", floatmode="maxprec")
-
-
-def formula_line(f) -> str:
-    """``d/dx = cos(x)`` (``  (claimed)`` when the user wrote it)."""
-    return f"{f.label} = {f.text}" + ("  (claimed)" if f.claimed else "")
-
-
-def network_line(n) -> str:
-    return f"network {n.description}, M = {n.samples} samples, seed {n.seed}"
-
-
 def header_lines(report: Report) -> list[str]:
-    """What was checked, from the report's subject: formulas, network, function, sanity."""
-    lines = [formula_line(f) for f in report.formulas] if report.command != "sweep" else []
-    n, fn = report.network, report.function
-    if report.command == "sweep":
-        if report.formulas:
-            lines += [formula_line(report.formulas[0]),
-                      f"sweep of {report.formulas[0].label} at {point_label(report.sweep_point or {})}"]
-        elif fn is not None:
-            lines += [f"f = {fn.function} -> (cost, grad); {x_text(fn.source, fn.shape)}, shape {shape_text(fn.shape)}",
-                      f"sweep of df/d{report.component}"]
-        elif n is not None:
-            lines += [network_line(n) + (f"; injected bug: {n.bug}" if n.bug else ""),
-                      f"sweep of dcost/d{report.component}"]
-        return lines
-    if n is not None:
-        lines.append(network_line(n))
-        lines.append(f"{n.param_count} parameters: " + ", ".join(f"{b} {' x '.join(map(str, s))}" for b, s in n.shapes))
-        if n.implementation is not None:
-            cc = report.cost_check
-            if cc is None:
-                lines.append(f"implementation: {n.implementation}; cost {n.cost:.10g} "
-                             "(not compared with the reference cost: --no-cost-check)")
-            else:
-                lines.append(f"implementation: {n.implementation}; cost {cc.yours:.10g}, reference "
-                             f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
-                             f"(rel error {fmt_error(cc.rel_error)})")
-        if n.bug:
-            lines.append(f"injected bug: {n.bug}: {n.bug_text}")
-    if fn is not None:
-        lines.append(f"f = {fn.function}" + (" -> (cost, grad)" if fn.gradient is None else f" -> cost, grad = {fn.gradient}"))
-        where = f"shape {shape_text(fn.shape)}" if fn.shape else "a scalar"
-        lines.append(f"{x_text(fn.source, fn.shape)}, {where}" if fn.source is not None else f"x: {where}")
-        lines.append(f"cost at x = {fn.cost:.10g}")
-    if report.layer is not None:
-        from .layer import header_lines as layer_header
-
-        lines += layer_header(report.layer, report.seed)
-    if report.sanity:
-        lines.append("Running sanity checks...")
-        for item in report.sanity:
-            if item.computed is not None:
-                lines += [f"{item.title}:", _array_text(item.computed)]
-                if not item.passed:
-                    lines += ["  differs from the reference values:", _array_text(item.expected)]
-            elif item.passed:
-                lines.append(f"{item.title}: Gradient check passed!"
-                             + ("" if item.status is Status.PASS else " (with warnings)"))
-            else:
-                lines.append(f"{item.title}: Gradient check failed.")
-                if item.worst is not None:
-                    c = item.worst
-                    lines.append(f"  worst gradient error at {c.label}: your gradient {c.analytic:f}, "
-                                 f"numerical gradient {c.numeric:f}")
-    return lines
+    """What was checked: the subject's own lines (``results.Subject.header_lines``)."""
+    return report.subject.header_lines(report)
 
 
 def effort_lines(e) -> list[str]:
@@ -337,23 +240,9 @@ def effort_lines(e) -> list[str]:
 
 def note_lines(report: Report) -> list[str]:
     """The dim lines under the tables, from the report's typed extras."""
-    lines: list[str] = []
-    if report.layer is not None:
-        from .layer import note_lines as layer_notes
-
-        lines += layer_notes(report)
-    fn = report.function
-    if fn is not None and fn.sampled is not None:
-        lines.append(f"checked {fn.sampled} of {fn.size} entries of x, chosen at random (seed {report.seed})")
+    lines: list[str] = list(report.subject.note_lines(report))
     if report.effort is not None:
         lines += effort_lines(report.effort)
-    if report.fast_directions is not None:
-        quick = list(report.quick_blocks)
-        full = [b.name for b in report.blocks if b.name not in quick]
-        lines.append(f"fast mode: {report.fast_directions} random ±1 directions per block; "
-                     + (f"{', '.join(quick)} agreed along all {report.fast_directions} directions within their "
-                        "noise (no entry checked one by one), " if quick else "")
-                     + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check"))
     if report.hvp:
         lines.append(f"hvp: {report.hvp} random Hessian-vector products of the gradient, u^T H v against v^T H u "
                      "(a gradient field has a symmetric Jacobian)")
@@ -361,8 +250,6 @@ def note_lines(report: Report) -> list[str]:
         lines.append(f"Taylor test along a random direction (seed {report.seed}): {report.taylor_test.verdict()}")
     for t in report.taylor_points:
         lines.append(f"Taylor test at {point_label(t.point)} (seed {report.seed}): {t.taylor.verdict()}")
-    if report.sanity:
-        lines.append("reference values: the sanity checks of CS224n assignment 1")
     return lines
 
 

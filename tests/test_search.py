@@ -1,4 +1,4 @@
-"""fast_mode: adaptive group testing finds every planted wrong entry, in O(k log P) calls,
+"""blackbox/search.py: adaptive group testing finds every planted wrong entry, in O(k log P) calls,
 and never flags a correct gradient; the CLI uses it for users' code (net --impl, func)."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradcheck_cli import fast_mode, models
-from gradcheck_cli.fast_mode import Agreement, How, check_adaptive, check_every_entry, judge_direction
+from gradcheck_cli import models
+from gradcheck_cli.blackbox import search as fast_mode
+from gradcheck_cli.blackbox.search import How, check_adaptive, check_every_entry
 from gradcheck_cli.loading import UserFunction
 from gradcheck_cli.verdict import Status, Thresholds
 
@@ -46,15 +47,6 @@ def run_net(dims, variant, seed=0):
     user, cost, params, g, c0, blocks = net_problem(dims, variant, seed)
     with user.session():
         return check_adaptive(cost, params, g, blocks, f0=c0, seed=seed), params
-
-
-# ------------------------------------------------------------------ the judgement
-def test_judge_direction_agrees_within_the_error_and_disagrees_beyond_it():
-    assert judge_direction(1.0, 1.0 + 1e-9, 1e-8) is Agreement.AGREE
-    assert judge_direction(1.0, 1.0 + 1e-7, 1e-8) is Agreement.DISAGREE
-    assert judge_direction(float("nan"), 1.0, 1e-8) is Agreement.DISAGREE  # a NaN in the gradient
-    assert judge_direction(1.0, float("nan"), 1e-8) is Agreement.UNDECIDED  # the cost is not finite
-    assert judge_direction(1.0, 1.0, float("inf")) is Agreement.UNDECIDED
 
 
 # ------------------------------------------------------------------ a cheap black box

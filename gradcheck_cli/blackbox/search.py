@@ -1,0 +1,613 @@
+"""Adaptive group testing of a black-box gradient: the one random-direction rule.
+
+numpy only.  Nothing here prints; results are frozen dataclasses.
+
+Problem
+-------
+``f`` is a scalar cost of a flat parameter vector ``x`` (length P), each call costly (the
+user's ``forward_backward_prop``, ``f(x) -> (cost, grad)`` of ``func``, a layer).  ``g`` is
+the claimed gradient.  Checking every entry costs ``2 P`` calls.  Most entries are right,
+so test *sets* of entries at once and split only the sets that disagree.
+
+One directional check of a set S (``Direction``)
+-----------------------------------------------
+``v`` has random signs ``+-1`` on S (fresh signs for every check) and 0 elsewhere; the step
+is ``h_S = eps**(1/3) max(max_{j in S} |x_j|, 1)`` (``KAPPA`` = 1 times the largest step of
+S's entries; ``--eps`` fixes it).  With the points ``x+- = x +- h_S v`` as actually rounded,
+``w = (x+ - x-) / 2 h_S`` is the direction really differenced, and::
+
+    claimed   a   = g . w
+    numeric   D   = (f(x+) - f(x-)) / 2 h_S                                  (2 calls)
+    round-off R_S = SAFETY (max(ULPS eps F, 3 sigma) / h_S + (ULPS + log2 |S|) eps sum_S |g w|)
+
+with ``F = max(|f(x)|, |f(x+)|, |f(x-)|)`` and ``sigma`` the noise of f measured once near x
+(``stencils.noise_probe``: ``NOISE_POINTS`` values along a random direction: it
+catches float32 arithmetic or noisy internals that the dtype's eps would not).
+``judge_direction(a, D, error)`` is the one judgement: *agree* when ``|a - D| <= error``,
+*disagree* above it, *undecided* when D or its error is not finite.  First ``error =
+R_S``; when that does not agree, two more calls at ``4 h_S`` measure the truncation,
+``error = R_S + SAFETY |D(4h) - D(h)| / 15`` (the fixed-step rule of
+``finite_diff.central_from_values``), and the direction is judged again.  When it then
+agrees but the truncation ``T`` exceeds ``REFINE`` times the round-off ``R``, one more pair
+at ``h' = h_S (R / 2T)**(1/3)``, the minimiser of ``R h_S / h' + T (h' / h_S)**2``, is
+judged with that error (the measured ``c h**2`` model): a tighter bound for the set.
+Only the directions that clear a whole pool do this (level 0, whose error is the bound
+reported); ``--eps`` fixes the step and skips it.  A direction is
+not judged by a *relative* error: ``a`` sums |S| entries, so a relative tolerance on it
+would let an entry hide under ``pass_tol |g . w|``; the absolute error of D does not grow
+with the size of that sum (its truncation grows with |S|, and is measured).
+
+The guarantee: no entry that its own check would fail is cleared by exclusion
+-----------------------------------------------------------------------------
+Write ``e = g - grad f``.  If S agrees, ``|e . w| <= |a - D| + |D - grad f . w| <= 2
+error_S``.  When j is the only wrong entry of S, ``|e . w| = |e_j| |w_j|`` with ``|w_j| = 1``
+to rounding, *whatever the signs*: an agreeing S proves ``|e_j| <= 2 error_S``.  The direct
+check of entry j fails it only when ``|g_j - D_j| > fail_tol max(|g_j|, |D_j|, floor_j)``,
+so only when ``|e_j| > fail_tol max(|g_j|, floor_j)`` (up to D_j's own error), with
+``floor_j >= noise_j / pass_tol`` and ``noise_j`` at least the round-off of f at j's own
+step ``eps**(1/3) max(|x_j|, 1)`` (``--floor`` when fixed).  So an agreeing S clears entry j
+only when::
+
+    2 error_S <= cover_j = fail_tol max(|g_j|, floor_j)
+
+and its other entries are split off and tested in smaller sets (whose truncation is
+smaller), down to single entries if need be: *an entry that its own check would fail is
+never declared clean by a set that could mask it* (certainly when it is the only wrong
+entry of the set).  Several wrong entries in one set can cancel, but conditioning on the
+other signs, the two values of ``e . w`` for ``w_j = +-1`` are ``2 |e_j|`` apart, so
+``P(|e . w| < |e_j|) <= 1/2`` per fresh direction: the entries finally cleared by exclusion
+in a block have passed ``directions`` (default 8) fresh directions *together*, so a
+failing entry survives among them with probability at most ``2**-directions`` (0.4%)
+even for adversarial errors (equal magnitudes, cancelling in pairs).
+
+What a pass by exclusion proves is therefore weaker than a direct pass: ``|e_j| <= 2
+error_S`` (``BlockOutcome.bound``; ``relative_bound`` divides it by the verdict's
+denominator ``max(|g_j|, floor_j)``): never a failing error, and usually well below the
+pass tolerance, but not a measurement.  ``--mode full`` measures every entry.
+
+Search
+------
+Per block (blocks of at most ``2 directions`` entries are simply checked entry by entry,
+which costs no more): test the block with up to ``directions`` directions; on the first
+that does not clear it, bisect (breadth first): each half of a suspect set gets one fresh direction,
+halves that do not clear are split again, sets of ``LEAF_SIZE`` or fewer entries are
+checked directly.  The union of the sets cleared on the way is then re-verified with
+``directions`` fresh directions (and bisected again if one fails), so k wrong entries
+among P cost about ``2 k log2 P`` directional checks of 2-4 calls each.  A block-wide bug
+(at least 7/8 of ``BLOCKWIDE_SETS`` or more sets at one level suspect) stops the splitting:
+``SAMPLE`` entries drawn from the suspect sets are checked directly; if one of them does
+not pass, the block is reported with them and the other suspect entries are left
+``UNCHECKED``; if all pass, the splitting goes on.
+
+Direct checks (single entries, and ``check_every_entry``, the full mode)
+------------------------------------------------------------------------
+Central difference at ``h_j = eps**(1/3) max(|x_j|, 1)`` (2 calls, actual step
+``(x_j+ - x_j-) / 2``), error ``SAFETY max(ULPS eps F, 3 sigma) / h_j``; when the verdict
+with that error is not ``pass``, two more calls at ``4 h_j`` add the truncation term, as
+above.  A pass within round-off is accepted without measuring truncation (for sets too):
+the claimed value then equals the central difference to within the round-off of f, and
+a wrong value could hide only by equalling that difference's truncation error.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import OptionError, UserCodeError
+from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY  # noqa: F401
+from ..verdict import Agreement, Status, Thresholds, classify, floor_from_noise, judge_direction, relative_error
+from .params import Region, regions
+from .stencils import noise_probe
+
+#: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
+#: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
+REFINE = 4.0
+#: default number of fresh directions that must all clear a block (miss probability 2**-8)
+DIRECTIONS = 8
+#: a set's step is KAPPA times the largest of its entries' steps (larger: less round-off,
+#: more truncation, which grows with the set; 1 keeps the truncation of big sets measurable)
+KAPPA = 1.0
+#: sets of at most this many entries are checked entry by entry
+LEAF_SIZE = 2
+#: block-wide bug: at a level of at least this many tested sets, 7/8 of them suspect...
+BLOCKWIDE_SETS = 16
+BLOCKWIDE_SHARE = 7 / 8
+#: ...or more suspect sets than this at once
+MAX_SUSPECTS = 256
+#: entries checked directly to report a block-wide bug
+SAMPLE = 32
+#: re-verifications of a block's cleared entries before giving up on them
+MAX_ROUNDS = 6
+
+
+class How(int, Enum):
+    """How an entry got its outcome (``BlockOutcome.how``)."""
+
+    EXCLUDED = 0  # in a set whose directions agreed and covered it: pass by exclusion
+    CHECKED = 1  # checked directly: see numeric / noise
+    UNCHECKED = 2  # in a suspect set of a block-wide bug, not sampled
+    SKIPPED = 3  # not asked for (``check_every_entry(indices=...)``)
+
+
+def entry_status(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
+    """The verdict of directly checked entries (``verdict``), as ``Status`` objects."""
+    return classify(relative_error(analytic, numeric, floor_from_noise(noise, thresholds)), thresholds)
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One directional comparison: ``claimed = g . w`` vs ``numeric`` within ``error``.
+
+    ``entries`` are the flat indices of S, ``step`` is ``h_S``, ``level`` the bisection
+    depth (0: the whole block), ``calls`` 2 or 4 (the truncation was measured).
+    """
+
+    block: str
+    entries: np.ndarray
+    level: int
+    claimed: float
+    numeric: float
+    error: float
+    step: float
+    calls: int
+    agreement: Agreement
+
+    @property
+    def size(self) -> int:
+        return int(len(self.entries))
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    """Per-entry outcome of one block (arrays over the block's entries, row-major).
+
+    ``how`` holds ``How`` codes; ``numeric``/``noise`` are set where CHECKED (NaN
+    elsewhere); ``bound`` where EXCLUDED: the proved bound ``2 error_S`` on ``|g_j - df/dx_j|``
+    (when j is its set's only wrong entry).  ``blockwide`` when the splitting stopped on a
+    block-wide bug.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    offset: int
+    analytic: np.ndarray
+    how: np.ndarray
+    numeric: np.ndarray
+    noise: np.ndarray
+    bound: np.ndarray
+    blockwide: bool
+    calls: int
+    least_noise: np.ndarray  # the round-off a direct check would give each entry, at least
+
+    def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
+        """Per EXCLUDED entry, the relative error it could still have (``bound /
+        max(|g_j|, floor_j)``, the verdict's denominator); NaN elsewhere."""
+        scale = np.maximum(np.abs(self.analytic), floor_from_noise(self.least_noise, thresholds))
+        with np.errstate(all="ignore"):
+            return np.where(self.how == How.EXCLUDED, self.bound / scale, np.nan)
+
+    @property
+    def checked(self) -> np.ndarray:
+        """Indices (within the block) of the entries checked directly."""
+        return np.flatnonzero(self.how == How.CHECKED)
+
+    def statuses(self, thresholds: Thresholds) -> np.ndarray:
+        """``Status`` of every CHECKED entry (in ``checked`` order)."""
+        c = self.checked
+        return entry_status(self.analytic[c], self.numeric[c], self.noise[c], thresholds)
+
+
+@dataclass(frozen=True)
+class AdaptiveResult:
+    """What ``check_adaptive`` / ``check_every_entry`` found: per block, every entry.
+
+    ``calls`` counts every call of the cost (noise probe included, the caller's first call
+    excluded), ``seconds`` the wall time, ``sigma`` the measured noise of f.
+    """
+
+    blocks: tuple[BlockOutcome, ...]
+    directions: tuple[Direction, ...]
+    calls: int
+    seconds: float
+    sigma: float
+    cost: float
+
+    @property
+    def entries(self) -> int:
+        return sum(b.how.size for b in self.blocks)
+
+    def flat(self, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(how, numeric, noise)`` over the flat parameter vector (how = -1 outside blocks)."""
+        how = np.full(size, -1, dtype=np.int8)
+        numeric, noise = np.full(size, np.nan), np.full(size, np.nan)
+        for b in self.blocks:
+            s = slice(b.offset, b.offset + b.how.size)
+            how[s], numeric[s], noise[s] = b.how, b.numeric, b.noise
+        return how, numeric, noise
+
+    def wrong(self, thresholds: Thresholds) -> dict[str, np.ndarray]:
+        """Block name -> flat indices (within the block) of directly checked entries that do not pass."""
+        out = {}
+        for b in self.blocks:
+            st = b.statuses(thresholds)
+            out[b.name] = b.checked[np.array([s is not Status.PASS for s in st], dtype=bool)]
+        return out
+
+
+# ----------------------------------------------------------------------------- engine
+
+
+class _Counter:
+    """The cost function, counted; every call gets the same reshaped work buffer."""
+
+    def __init__(self, cost: Callable[[np.ndarray], float], x: np.ndarray) -> None:
+        self.cost = cost
+        self.shape = x.shape
+        self.calls = 0
+
+    def __call__(self, flat: np.ndarray) -> float:
+        self.calls += 1
+        with np.errstate(all="ignore"):
+            return float(self.cost(flat.reshape(self.shape)))
+
+
+class _Engine:
+    """State of one check: x, g, the work vector, the noise model, the records."""
+
+    def __init__(self, cost, x, g, thresholds: Thresholds, f0: float | None, seed: int, progress,
+                 step: float | None = None) -> None:
+        self.x = np.array(x, dtype=float).ravel()
+        self.g = np.asarray(g, dtype=float).ravel()
+        if self.g.size != self.x.size:
+            raise UserCodeError(f"gradient has {self.g.size} entries, x has {self.x.size}")
+        self.f = _Counter(cost, np.asarray(x))
+        self.work = self.x.copy()
+        self.t = thresholds
+        self.seed = int(seed)
+        self.progress = progress
+        self.step = None if step is None else float(step)
+        self.f0 = float(self.f(self.work)) if f0 is None else float(f0)
+        self.directions: list[Direction] = []
+        self.sigma = 0.0
+        self.resolved = 0
+
+    # ------------------------------------------------------------------ noise model
+    def probe_noise(self, rng) -> None:
+        """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction."""
+        v = rng.choice(np.array([-1.0, 1.0]), size=self.x.size)
+        self.sigma = noise_probe(self.f, self.x, v, f0=self.f0)
+
+    def _roundoff(self, F: float, h) -> np.ndarray:
+        return SAFETY * np.maximum(ROUNDOFF_ULPS * EPS * F, 3 * self.sigma) / h
+
+    def entry_floor_noise(self, idx: np.ndarray) -> np.ndarray:
+        """The least noise a direct check can give these entries (round-off at |f(x)|)."""
+        return self._roundoff(abs(self.f0), self.entry_steps(idx))
+
+    def entry_steps(self, idx: np.ndarray) -> np.ndarray:
+        """Steps of direct checks: ``eps**(1/3) max(|x_j|, 1)``, or the fixed step."""
+        if self.step is not None:
+            return np.full(idx.size, self.step)
+        return REL_STEP * np.maximum(np.abs(self.x[idx]), 1.0)
+
+    # ------------------------------------------------------------------ evaluations
+    def _pair(self, idx: np.ndarray, d: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """f at x + d and x - d on ``idx``; returns (f+, f-, actual half-differences)."""
+        w = self.work
+        base = self.x[idx]
+        w[idx] = base + d
+        plus_pts = w[idx].copy()
+        fp = self.f(w)
+        w[idx] = base - d
+        minus_pts = w[idx]
+        fm = self.f(w)
+        half = (plus_pts - minus_pts) / 2
+        w[idx] = base
+        return fp, fm, half
+
+    def direction(self, name: str, idx: np.ndarray, level: int, rng) -> Direction:
+        """One fresh directional check of the set ``idx`` (see the module docstring)."""
+        v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
+        h = self.step if self.step is not None else KAPPA * REL_STEP * max(float(np.max(np.abs(self.x[idx]))), 1.0)
+        g = self.g[idx]
+        with np.errstate(all="ignore"):
+            fp, fm, half = self._pair(idx, h * v)
+            wv = half / h
+            claimed = float(np.dot(g, wv))
+            numeric = (fp - fm) / (2 * h)
+            dot = (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(np.abs(g * wv)))
+            F = max(abs(self.f0), abs(fp), abs(fm))
+            error = float(self._roundoff(F, h)) + SAFETY * dot
+        calls = 2
+        verdict = judge_direction(claimed, numeric, error)
+        if verdict is not Agreement.AGREE and math.isfinite(claimed) and math.isfinite(numeric):
+            with np.errstate(all="ignore"):
+                fp4, fm4, half4 = self._pair(idx, 4 * h * v)
+                d4 = (fp4 - fm4) / (8 * h)
+                # the rounded points differ slightly from 4x the first ones: correct D(4h) by g . dw
+                shift = float(np.dot(g, half4 / (4 * h) - wv))
+                F = max(F, abs(fp4), abs(fm4))
+                error = float(self._roundoff(F, h)) + SAFETY * dot + SAFETY * abs(d4 - shift - numeric) / 15
+            calls = 4
+            verdict = judge_direction(claimed, numeric, error)
+            rnd = float(self._roundoff(F, h)) + SAFETY * dot
+            trunc = error - rnd
+            if verdict is Agreement.AGREE and level == 0 and self.step is None and trunc > REFINE * rnd:
+                # truncation dominates: one more pair at the step that minimises rnd h / h' + trunc (h' / h)**2
+                # (the measured c h**2 model) tightens the error this set is cleared with
+                r = (rnd / (2 * trunc)) ** (1 / 3)
+                with np.errstate(all="ignore"):
+                    fpr, fmr, halfr = self._pair(idx, r * h * v)
+                    hr = r * h
+                    claimed_r = float(np.dot(g, halfr / hr))
+                    numeric_r = (fpr - fmr) / (2 * hr)
+                    Fr = max(abs(self.f0), abs(fpr), abs(fmr))
+                    error_r = float(self._roundoff(Fr, hr)) + SAFETY * dot + trunc * r * r
+                calls = 6
+                verdict = judge_direction(claimed_r, numeric_r, error_r)
+                claimed, numeric, error, h = claimed_r, numeric_r, error_r, hr
+        d = Direction(name, idx, level, claimed, float(numeric), float(error), h, calls, verdict)
+        self.directions.append(d)
+        return d
+
+    def _pair1(self, j: int, d: float) -> tuple[float, float, float]:
+        """``_pair`` for one entry (scalar indexing: the loop of the full mode)."""
+        w = self.work
+        base = self.x[j]
+        w[j] = base + d
+        plus = w[j]
+        fp = self.f(w)
+        w[j] = base - d
+        minus = w[j]
+        fm = self.f(w)
+        w[j] = base
+        return fp, fm, (plus - minus) / 2
+
+    def direct(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Central differences of single entries (2 calls, 4 when not passing at round-off)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        steps = self.entry_steps(idx)
+        fp, fm, hh = np.empty(idx.size), np.empty(idx.size), np.empty(idx.size)
+        for n, j in enumerate(idx.tolist()):
+            fp[n], fm[n], hh[n] = self._pair1(j, float(steps[n]))
+            self.tick(1)
+        with np.errstate(all="ignore"):
+            value = (fp - fm) / (2 * hh)
+            F = np.maximum(abs(self.f0), np.maximum(np.abs(fp), np.abs(fm)))
+            noise = self._roundoff(F, hh)
+        st = entry_status(self.g[idx], value, noise, self.t)
+        redo = np.flatnonzero(np.isfinite(value) & np.array([s is not Status.PASS for s in st], dtype=bool))
+        for n in redo.tolist():  # measure the truncation: two more calls at 4h
+            fp4, fm4, h4 = self._pair1(int(idx[n]), 4 * float(steps[n]))
+            with np.errstate(all="ignore"):
+                d4 = (fp4 - fm4) / (2 * h4)
+                F4 = max(F[n], abs(fp4), abs(fm4))
+                noise[n] = float(self._roundoff(F4, hh[n])) + SAFETY * abs(d4 - value[n]) / 15
+        bad = ~(np.isfinite(value) & np.isfinite(noise))
+        return np.where(bad, np.nan, value), np.where(bad, np.inf, noise)
+
+    def tick(self, n: int) -> None:
+        """Progress: ``n`` more entries have their outcome (a re-verified entry may count twice)."""
+        self.resolved = min(self.resolved + n, self.x.size)
+        if self.progress is not None:
+            self.progress(self.resolved, self.x.size)
+
+
+class _Block:
+    """The search inside one block (module docstring, Search)."""
+
+    def __init__(self, eng: _Engine, region: Region, index: int, directions: int) -> None:
+        self.e = eng
+        self.r = region
+        self.m = directions
+        self.rng = np.random.default_rng([eng.seed, index])
+        n = region.size
+        self.how = np.full(n, How.EXCLUDED.value, dtype=np.int8)
+        self.numeric, self.noise, self.bound = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+        idx = np.arange(region.offset, region.offset + n)
+        self.least_noise = eng.entry_floor_noise(idx)
+        floor = floor_from_noise(self.least_noise, eng.t)
+        self.scale = np.maximum(np.abs(eng.g[idx]), floor)  # max(|g_j|, floor_j)
+        self.cover = eng.t.fail_tol * self.scale
+        self.blockwide = False
+        self.allow_blockwide = True
+        self.calls0 = eng.f.calls
+
+    def local(self, flat_idx: np.ndarray) -> np.ndarray:
+        return flat_idx - self.r.offset
+
+    def check(self, idx: np.ndarray) -> None:
+        """Check these flat indices directly."""
+        if idx.size == 0:
+            return
+        num, noi = self.e.direct(idx)
+        loc = self.local(idx)
+        self.how[loc] = How.CHECKED.value
+        self.numeric[loc], self.noise[loc] = num, noi
+
+    def test(self, idx: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """One direction on ``idx``: (cleared entries, entries still suspect, error)."""
+        d = self.e.direction(self.r.name, idx, level, self.rng)
+        if d.agreement is not Agreement.AGREE:
+            return idx[:0], idx, d.error
+        covered = self.cover[self.local(idx)] >= 2 * d.error
+        return idx[covered], idx[~covered], d.error
+
+    def bisect(self, suspect: np.ndarray, level: int) -> list[tuple[np.ndarray, float]]:
+        """Breadth-first splitting of a suspect set; returns the cleared sets with their errors."""
+        cleared: list[tuple[np.ndarray, float]] = []
+        frontier = [suspect]
+        while frontier:
+            tested, nxt = 0, []
+            for s in frontier:
+                if s.size <= LEAF_SIZE:
+                    self.check(s)
+                    continue
+                mid = s.size // 2
+                for half in (s[:mid], s[mid:]):
+                    if half.size <= LEAF_SIZE:
+                        self.check(half)
+                        continue
+                    tested += 1
+                    ok, bad, err = self.test(half, level + 1)
+                    if ok.size:
+                        cleared.append((ok, err))
+                    if bad.size:
+                        nxt.append(bad)
+            level += 1
+            frontier = nxt
+            if frontier and self.allow_blockwide and (
+                (tested >= BLOCKWIDE_SETS and len(nxt) >= BLOCKWIDE_SHARE * tested) or len(nxt) > MAX_SUSPECTS
+            ):
+                if self.sample(frontier):
+                    return cleared
+        return cleared
+
+    def sample(self, frontier: list[np.ndarray]) -> bool:
+        """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""
+        pool = np.concatenate(frontier)
+        if pool.size <= 2 * SAMPLE:  # as cheap to check them all
+            pick = np.sort(pool)
+        else:
+            pick = np.sort(self.rng.choice(pool, size=SAMPLE, replace=False))
+        self.check(pick)
+        loc = self.local(pick)
+        st = entry_status(self.e.g[pick], self.numeric[loc], self.noise[loc], self.e.t)
+        if all(s is Status.PASS for s in st):
+            self.allow_blockwide = False  # scattered wrong entries, not a block-wide bug
+            return False
+        rest = np.setdiff1d(pool, pick)
+        self.how[self.local(rest)] = How.UNCHECKED.value
+        self.e.tick(rest.size)
+        self.blockwide = True
+        return True
+
+    def run(self) -> BlockOutcome:
+        e, r = self.e, self.r
+        idx = np.arange(r.offset, r.offset + r.size)
+        finite = np.isfinite(e.g[idx])
+        bad = idx[~finite]
+        if bad.size:  # a non-finite claimed value fails: no search; the numeric value of SAMPLE of them
+            shown = bad if bad.size <= 2 * SAMPLE else bad[:SAMPLE]
+            rest = np.setdiff1d(bad, shown)
+            self.check(shown)
+            loc = self.local(rest)
+            self.how[loc] = How.CHECKED.value
+            self.noise[loc] = self.least_noise[loc]
+            e.tick(rest.size)
+        pool = idx[finite]
+        if pool.size <= max(LEAF_SIZE, 2 * self.m):  # checking each entry costs no more than 2m calls
+            self.check(pool)
+            pool = pool[:0]
+        for _ in range(MAX_ROUNDS):
+            if pool.size == 0:
+                break
+            errors = []
+            for _ in range(self.m):
+                ok, sus, err = self.test(pool, 0)
+                errors.append(err)
+                if sus.size:
+                    break
+            else:  # every direction agreed and covered the pool: cleared for good
+                self.bound[self.local(pool)] = 2 * min(errors)
+                e.tick(pool.size)
+                pool = pool[:0]
+                break
+            cleared = self.bisect(pool, 0)
+            pool = np.sort(np.concatenate([s for s, _ in cleared])) if cleared else pool[:0]
+        if pool.size:  # never verified in MAX_ROUNDS: left unchecked rather than passed
+            self.how[self.local(pool)] = How.UNCHECKED.value
+            e.tick(pool.size)
+        return BlockOutcome(
+            name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[idx].copy(), how=self.how,
+            numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
+            calls=e.f.calls - self.calls0, least_noise=self.least_noise,
+        )
+
+
+def _validate(x, g, thresholds, directions) -> None:
+    if not isinstance(thresholds, Thresholds):
+        raise OptionError("thresholds must be a verdict.Thresholds")
+    if isinstance(directions, bool) or not isinstance(directions, (int, np.integer)) or directions < 1:
+        raise OptionError(f"directions must be a positive whole number, got {directions!r}")
+    if np.asarray(x).size != np.asarray(g).size:
+        raise UserCodeError(f"gradient has {np.asarray(g).size} entries, x has {np.asarray(x).size}")
+
+
+def check_adaptive(
+    cost: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    grad: np.ndarray,
+    blocks: Iterable | None = None,
+    *,
+    thresholds: Thresholds = Thresholds(),
+    directions: int = DIRECTIONS,
+    seed: int = 0,
+    f0: float | None = None,
+    step: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AdaptiveResult:
+    """Adaptive group testing of ``grad`` against the black box ``cost`` at ``x``.
+
+    ``cost(z)`` takes an array of x's shape and returns the scalar cost; ``grad`` is the
+    claimed gradient (x's size); ``blocks`` are ``Region``s / ``models.Block``s /
+    ``(name, shape, offset)`` tuples over ``x.ravel()`` (default: one block ``x``);
+    ``f0`` is ``cost(x)`` when the caller has it; ``step`` fixes every step (``--eps``)
+    instead of the rules above.  Every entry gets an outcome: pass by
+    exclusion (with a proved bound), a direct check, or (block-wide bug) unchecked.
+    The guarantee and the rules are in the module docstring.  ``progress(resolved,
+    total)`` is called as entries get their outcome.  Directions are seeded per
+    (``seed``, block).
+
+    >>> import numpy as np
+    >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] += 1e-3
+    >>> res = check_adaptive(lambda z: float(np.sum(z**2)), x, g)
+    >>> res.wrong(Thresholds())["x"].tolist(), res.calls < 200
+    ([123], True)
+    """
+    _validate(x, grad, thresholds, directions)
+    t0 = time.perf_counter()
+    eng = _Engine(cost, x, grad, thresholds, f0, seed, progress, step)
+    eng.probe_noise(np.random.default_rng([int(seed), 2**31]))
+    outs = [_Block(eng, r, i, int(directions)).run() for i, r in enumerate(regions(blocks, eng.x.size))]
+    return AdaptiveResult(tuple(outs), tuple(eng.directions), eng.f.calls, time.perf_counter() - t0,
+                          eng.sigma, eng.f0)
+
+
+def check_every_entry(
+    cost: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    grad: np.ndarray,
+    blocks: Iterable | None = None,
+    *,
+    thresholds: Thresholds = Thresholds(),
+    indices: Sequence[int] | None = None,
+    f0: float | None = None,
+    step: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AdaptiveResult:
+    """The full mode: every entry (or the flat ``indices``) checked directly, 2 calls each
+    (4 for an entry that does not pass within round-off); same result type as
+    ``check_adaptive`` (entries outside ``indices`` are SKIPPED)."""
+    _validate(x, grad, thresholds, 1)
+    t0 = time.perf_counter()
+    eng = _Engine(cost, x, grad, thresholds, f0, 0, progress, step)
+    eng.probe_noise(np.random.default_rng([0, 2**31]))
+    chosen = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
+    outs = []
+    for i, r in enumerate(regions(blocks, eng.x.size)):
+        b = _Block(eng, r, i, 1)
+        idx = np.arange(r.offset, r.offset + r.size)
+        if chosen is not None:
+            b.how[:] = How.SKIPPED.value
+            idx = idx[np.isin(idx, chosen)]
+        b.check(idx)
+        outs.append(BlockOutcome(r.name, r.shape, r.offset, eng.g[r.slice].copy(), b.how, b.numeric, b.noise,
+                                 b.bound, False, eng.f.calls - b.calls0, b.least_noise))
+    return AdaptiveResult(tuple(outs), (), eng.f.calls, time.perf_counter() - t0, eng.sigma, eng.f0)

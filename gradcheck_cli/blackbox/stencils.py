@@ -1,0 +1,256 @@
+"""The stencils of the black-box check: the one noise probe, the direct-entry estimates and
+the one-sided kink tests.  numpy only; every function takes callables and flat arrays.
+
+Noise probe (``noise_probe``).  ECnoise-style: f at ``x + t delta u``, ``t = 0 ..
+NOISE_POINTS - 1``, ``u`` random +-1 and ``delta = NOISE_SPACING max(|x|_inf, 1)``; the
+fourth differences of a smooth f on so fine a grid are its evaluation noise
+(``finite_diff.measured_noise``): float32 arithmetic or noisy internals that the dtype's
+eps would not show.
+
+Direct-entry estimates, two engines on the same footing (one entry, one axis):
+
+* ``blackbox_gradient``: six calls per entry at ``+-4h, +-h, +-h/4`` (three rungs,
+  ``central_three_rungs``, Richardson where the rungs are asymptotic); the re-estimate
+  of every entry that does not pass (``pipeline``).
+* ``four_point_entries``: four calls per entry at ``+-h, +-4h`` (``finite_diff.
+  central_from_values``) through a caller's ``shifted(k, d)``, which may return
+  differences ``L(x + d e_k) - L(x)`` summed term by term (a layer sums output by output,
+  so the round-off is that of the terms entry k reaches); with the one-sided slopes for
+  ``jump_kink``.
+
+Kink tests: ``one_sided_kink`` (the three-rung engine's: each side smooth, the jump
+stays) and ``jump_kink`` (the four-point engine's: the jump of the one-sided slopes
+beyond the ``L'' h`` that the 4h values predict, and the claim between them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..choices import Method
+from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, SAFETY, Estimate, central_from_values,
+                           default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
+from ..verdict import Thresholds
+
+#: a jump of the one-sided slopes must exceed this many ulps of the terms' scale / h to be a kink
+KINK_ULPS = 64.0
+#: ... and this many times the measured noise of f (a float32 layer is noisier than its ulps)
+KINK_SIGMAS = 16.0
+
+
+def noise_probe(cost: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray, f0: float | None = None) -> float:
+    """The noise ``sigma`` of ``cost`` near the flat ``x`` along the +-1 direction ``u``:
+    ``measured_noise`` of ``cost(x + t delta u)``, ``t = 0 .. NOISE_POINTS - 1``, ``delta =
+    NOISE_SPACING max(|x|_inf, 1)``; ``f0`` stands for ``cost(x)`` when given (one call fewer)."""
+    x = np.asarray(x, dtype=float)
+    delta = NOISE_SPACING * max(float(np.max(np.abs(x), initial=0.0)), 1.0)
+    table = [float(cost(x)) if f0 is None else float(f0)]
+    for t in range(1, NOISE_POINTS):
+        table.append(float(cost(x + t * delta * u)))
+    return float(measured_noise(np.array(table)))
+
+
+def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) -> np.ndarray:
+    """Whether the one-sided derivatives at ``x`` really differ (a kink), elementwise.
+
+    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h``.  At a kink each
+    side is smooth, so ``R(4h) ~ R(h)`` and ``L(4h) ~ L(h)``, while the jump
+    ``J(h) = R(h) - L(h)`` tends to ``f'(x+) - f'(x-) != 0``.  Kink iff the jump exceeds
+    the round-off ``8 eps max|f| / h`` and each side moves by less than a quarter of the
+    jump between ``h`` and ``4h``.  A twice differentiable point has ``J(h) = f'' h``
+    with ``R`` and ``L`` moving by ``1.5 f'' h`` each; a C1 point such as ``x |x|`` at 0
+    likewise; a pole or a period inside the stencil moves both sides wildly.
+    """
+    h = np.asarray(h, dtype=float)
+    with np.errstate(all="ignore"):
+        f0, fp, fm, fp4, fm4 = (np.asarray(v, dtype=float) for v in (f0, f_plus, f_minus, f_plus4, f_minus4))
+        r1, l1 = (fp - f0) / h, (f0 - fm) / h
+        r4, l4 = (fp4 - f0) / (4 * h), (f0 - fm4) / (4 * h)
+        jump = np.abs(r1 - l1)
+        scale = np.maximum.reduce([np.abs(f0) * np.ones_like(fp), np.abs(fp), np.abs(fm), np.abs(fp4), np.abs(fm4)])
+        noise = 8 * eps * scale / h
+        kink = (jump > 4 * noise) & (np.abs(r4 - r1) < jump / 4) & (np.abs(l4 - l1) < jump / 4)
+    return np.where(np.isfinite(jump), kink, False).astype(bool)
+
+
+def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central difference at ``h`` and an error that does not trust one comparison.
+
+    ``vals`` holds ``f(x ± 4h), f(x ± h), f(x ± h/4)`` in rows ``(+4h, -4h, +h, -h, +h/4,
+    -h/4)``.  With ``D1 = D(4h), D2 = D(h), D3 = D(h/4)``: in the asymptotic regime
+    ``D1 - D2 = 16 (D2 - D3)`` and the error of ``D2`` is ``16/15 |D2 - D3|`` (or
+    ``|D1 - D2| / 15``).  When the ratio ``|D1 - D2| / |D2 - D3|`` is far from 16 (below
+    8: a first-order error at a C1 point such as ``x |x|`` at 0, a step longer than the
+    function's local scale such as ``sin`` at ``1e6``, a pole inside the stencil; above 32
+    round-off dominates ``D2 - D3``) the error is ``max(|D1 - D2|, 16/15 |D2 - D3|)``.
+    Round-off (``measured_roundoff`` of the larger rung difference within the a-priori
+    ``ROUNDOFF_ULPS eps max|f| / h``) is added; all times ``SAFETY``.  The error
+    is infinite (the estimate says nothing) when every value equals ``f(x)`` (the
+    function did not resolve the steps: its intermediates may be far larger than f, as in
+    ``log(1 + exp(-x))`` at 35; an exactly-0 claim still passes by the exact-zero rule
+    of ``evidence``), and
+    when, out of the asymptotic regime, the error exceeds ``|D2|`` and ten times the
+    round-off (a pole or a period inside the stencil).  In the asymptotic regime the
+    value is the Richardson extrapolation ``R = D3 + (D3 - D2) / 15`` when its error
+    ``|R(h/4) - R(h)|`` (+ round-off at ``h/4``) is the smaller one.
+    """
+    h = np.asarray(h, dtype=float)
+    with np.errstate(all="ignore"):
+        d1 = (vals[0] - vals[1]) / (8 * h)
+        d2 = (vals[2] - vals[3]) / (2 * h)
+        d3 = (vals[4] - vals[5]) * 2 / h
+        far, near = np.abs(d1 - d2), np.abs(d2 - d3)
+        ratio = far / np.where(near > 0, near, np.nan)
+        # a narrow window: the higher-order terms are tiny at these steps, while a step
+        # longer than the period (sin(x)**2 at 1e9) gives a random ratio
+        asymptotic = (ratio >= 14) & (ratio <= 18.3)
+        ro_model = roundoff(list(vals), h / 4, eps) / 4  # a-priori round-off of D(h)
+        # D2 - D3 within round-off: the short rung says nothing about truncation, which
+        # the long one measures as |D1 - D2| / 15
+        rounding = near <= 2 * (ro_model + 4 * ro_model)
+        # in the rounding regime both differences are round-off, whatever the model says
+        seen = np.maximum(near, far)
+        ro = np.where(rounding & ~asymptotic,
+                      measured_roundoff(seen, ro_model, capped=False, discount=BLACKBOX_DISCOUNT),
+                      measured_roundoff(seen, ro_model, discount=BLACKBOX_DISCOUNT))
+        trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15),
+                         np.where(rounding, far / 15, np.maximum(far, 16 / 15 * near)))
+        noise = SAFETY * (trunc + ro)
+        # in the asymptotic regime one Richardson step removes the h**2 term:
+        # R(h/4) = D3 + (D3 - D2) / 15, error ~ |R(h/4) - R(h)| (an O(h**4) quantity)
+        r3, r2 = d3 + (d3 - d2) / 15, d2 + (d2 - d1) / 15
+        r_noise = SAFETY * (np.abs(r3 - r2) + 4 * ro * 17 / 15)
+        better = asymptotic & (r_noise < noise)
+        d2 = np.where(better, r3, d2)
+        noise = np.where(better, r_noise, noise)
+        blind = np.all(vals == np.asarray(f0, dtype=float), axis=0)
+        # out of the asymptotic regime with an error beyond the value itself, and not by
+        # round-off: a pole or a period inside the stencil; the estimate says nothing
+        garbage = ~asymptotic & (trunc > np.abs(d2)) & (trunc > 10 * ro_model)
+        noise = np.where(blind | garbage, np.inf, noise)
+    bad = ~np.isfinite(d2) | np.isnan(noise)
+    return np.where(bad, np.nan, d2), np.where(bad, np.inf, noise)
+
+
+def blackbox_gradient(
+    cost: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    indices: Sequence[int] | None = None,
+    step: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Estimate:
+    """Central differences of a scalar function called once per stencil point.
+
+    For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
+    or ``indices``) costs six calls, ``cost(x ± 4h e_k)``, ``cost(x ± h e_k)`` and
+    ``cost(x ± h/4 e_k)`` with ``h = eps**(1/5) max(|x_k|, 1)`` (``eps`` of the precision
+    ``cost(x)`` returns, so float32 code gets float32's step; or the fixed ``step``; the
+    Richardson value of the three rungs has an ``O(h**4)`` error), plus one call
+    ``cost(x)`` in all (and one probe near x when ``f(x)`` is 0 or a whole number, which
+    shows no precision); value and error as in :func:`central_three_rungs` with the
+    precision of the returned values (``value_eps``); ``kink`` from
+    :func:`one_sided_kink`.  ``x`` is restored after every call.  ``progress(k)`` is
+    called after each entry.  Results are flat arrays over the checked entries.
+    """
+    flat = np.array(x, dtype=float).ravel()
+    idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
+    validate_step(Method.CENTRAL, step)
+    work = flat.copy()
+    raw = cost(work.reshape(np.shape(x)))
+    f0 = float(raw)
+    # the middle step balances the O(h**4) error of the Richardson value against the
+    # round-off of the code's own precision: eps**(1/5) max(|x|, 1)
+    eps0 = value_eps(np.asarray(raw), np.asarray([f0]))
+    if idx.size and (f0 == 0 or f0 == round(f0)) and np.asarray(raw).dtype != np.float32:
+        # f(x) says nothing about the precision (0, or a whole number): one probe nearby
+        k = int(idx[0])
+        orig = work[k]
+        work[k] = orig + 1e-3 * max(abs(orig), 1.0)
+        eps0 = value_eps(np.asarray(cost(work.reshape(np.shape(x)))))
+        work[k] = orig
+    h = eps0 ** 0.2 * np.maximum(np.abs(flat[idx]), 1.0) if step is None else np.full(len(idx), float(step))
+    vals = np.empty((6, len(idx)))
+    for n, (k, hk) in enumerate(zip(idx, h)):
+        orig = work[k]
+        for row, d in enumerate((4 * hk, -4 * hk, hk, -hk, hk / 4, -hk / 4)):
+            work[k] = orig + d
+            vals[row, n] = cost(work.reshape(np.shape(x)))
+        work[k] = orig
+        if progress is not None:
+            progress(n + 1)
+    eps = value_eps(vals, np.asarray([f0], dtype=float))
+    value, noise = central_three_rungs(vals, f0, h, eps)
+    kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
+    with np.errstate(all="ignore"):
+        scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(f0) if np.isfinite(f0) else 0.0)
+    resolution = SAFETY * 2 * roundoff(list(vals), h / 4, eps)
+    return Estimate(value=value, noise=noise, step=h, eps=eps, kink=kink, f_scale=scale, resolution=resolution)
+
+
+@dataclass
+class Entries:
+    """Four-point results for some entries (flat indices): value and error of the central
+    difference, the one-sided slopes and how far their jump exceeds ``L'' h`` (> 0: a jump)."""
+
+    indices: np.ndarray
+    value: np.ndarray
+    noise: np.ndarray
+    plus: np.ndarray
+    minus: np.ndarray
+    jump_excess: np.ndarray
+
+
+def step_factor(sigma: float, scale: float) -> float:
+    """``(eps_f / eps)**(1/3)`` with ``eps_f = sigma / scale`` the relative noise of f (>= eps):
+    the default step ``eps**(1/3) max(|x|, 1)`` balances truncation against float64 round-off;
+    a noisier f (float32 code) needs the step that balances its own noise."""
+    if not (scale > 0 and np.isfinite(sigma)):
+        return 1.0
+    return float(max(1.0, sigma / (EPS * scale)) ** (1 / 3))
+
+
+def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: np.ndarray, indices: np.ndarray, *,
+                       f0: float, scale: float, sigma: float = 0.0,
+                       progress: Callable[[int], None] | None = None) -> Entries:
+    """Central differences at ``h_k = eps**(1/3) max(|x_k|, 1) step_factor(sigma, scale)``,
+    four calls per entry, ``shifted(k, d) -> (value, size)`` returning ``f(x + d e_k)``
+    minus ``f0`` (``f0 = 0`` when it returns differences) and the size of the terms that
+    make it (for the round-off).  Value and error by ``central_from_values`` at ``h`` and
+    ``4h``; ``plus``/``minus`` the one-sided slopes ``(f(x+h) - f0) / h``, ``(f0 - f(x-h)) /
+    h``; ``jump_excess = |(D+ - D-) - f'' h| - (KINK_ULPS eps max(size, |f0|) + KINK_SIGMAS
+    sigma) / h`` with ``f'' h`` predicted from the 4h values.  ``scale`` is f's size at x
+    (for the step factor); ``sigma`` f's measured noise."""
+    x = np.asarray(x, dtype=float).ravel()
+    indices = np.asarray(indices)
+    h = default_step(x[indices]) * step_factor(sigma, scale)
+    vals = np.empty((4, len(indices)))
+    sizes = np.empty((4, len(indices)))
+    for n, (k, hk) in enumerate(zip(indices, h)):
+        for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
+            vals[row, n], sizes[row, n] = shifted(int(k), float(d))
+        if progress is not None:
+            progress(n + 1)
+    size = np.max(sizes, axis=0)
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=size)
+    with np.errstate(all="ignore"):
+        plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
+        predicted = (vals[2] - 2 * f0 + vals[3]) / (16 * h)
+        excess = (np.abs((plus - minus) - predicted)
+                  - (KINK_ULPS * EPS * np.maximum(size, abs(f0)) + KINK_SIGMAS * sigma) / h)
+    return Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
+
+
+def jump_kink(e: Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+    """Kinks of the four-point engine, for entries that do not pass (``rel > pass_tol``): the
+    one-sided slopes jump (``jump_excess`` beyond 1e-6 of their size) and the claim lies
+    between them (a one-sided derivative, or a subgradient between), within ``fail_tol``.
+    A wrong value away from a kink is never excused: there ``D+ = D-`` up to ``f'' h``."""
+    lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
+    with np.errstate(all="ignore"):
+        tol = thresholds.fail_tol * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(e.plus - e.minus) * 1e-3
+        jump = e.jump_excess > 1e-6 * (np.abs(e.plus) + np.abs(e.minus))
+        between = (analytic >= lo - tol) & (analytic <= hi + tol)
+    return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)

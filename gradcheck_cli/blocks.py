@@ -1,0 +1,112 @@
+"""Per-block verdicts: a block (``W1``, ``x``, a layer input) judged entry by entry.
+
+numpy only.  ``judge_blocks`` applies the one rule (``verdict.assess`` on the evidence of
+``finite_diff.evidence``) to every entry of every block, summarises each block and picks
+the entries a report shows: every failing one, then the ``top`` worst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .finite_diff import evidence
+from .results import BlockResult, Check, merge_counts
+from .verdict import STATUS_BY_CODE, Thresholds, assess, count_codes, worst
+
+
+@dataclass(frozen=True)
+class BlockData:
+    """Analytic and numeric values of one parameter block, flat, before the verdict.
+
+    ``indices`` are the flat indices (into the block) that were checked, in the order
+    of the arrays; ``None`` means every entry in order.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    analytic: np.ndarray
+    numeric: np.ndarray
+    noise: np.ndarray
+    kink: np.ndarray | None = None
+    indices: np.ndarray | None = None
+    #: machine epsilon of the code that computed the values (float32 code: float32's)
+    eps: float = float(np.finfo(float).eps)
+    #: round-off resolution of the estimate (``finite_diff.Estimate.resolution``)
+    resolution: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BlockVerdict:
+    """Per-block verdicts: block summaries, the entries to show, counts over all."""
+
+    blocks: tuple  # of results.BlockResult
+    checks: tuple  # of results.Check: every failing entry, then the top-K worst
+    counts: dict
+    statuses: dict  # block name -> object array of Status per checked entry
+    rel: dict  # block name -> relative errors per checked entry
+    indices: dict = field(default_factory=dict)  # block name -> the checked entries (flat, in order)
+
+
+def network_block_data(blocks, g: np.ndarray, numeric: np.ndarray, noise: np.ndarray,
+                       kink: np.ndarray) -> list[BlockData]:
+    """``BlockData`` of each network block (``models.Block``) from flat parameter-length arrays."""
+    return [BlockData(b.name, b.shape, g[b.slice], numeric[b.slice], noise[b.slice], kink[b.slice]) for b in blocks]
+
+
+def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5) -> BlockVerdict:
+    """Apply the verdict entry by entry; summarise per block; pick entries to report.
+
+    ``checks`` holds every failing (or, under ``--strict``, warning) entry plus the
+    ``top`` worst entries overall, worst first.
+    """
+    results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
+    for bi, b in enumerate(data):
+        # issue 9: the interval rule; exact zeros (a == 0 and f unchanged) pass
+        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution)
+        res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
+        code, rel, floor = res.code, res.rel, res.floor
+        # a non-finite analytic value has no error bar either (one representation: nan)
+        errors[b.name] = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), res.error, np.nan)
+        reasons[b.name] = res.reasons
+        # a NaN/inf in the user's gradient has no relative error: NaN (JSON null, table
+        # "nan"), ranked worst, and a failure (assess fails a non-finite analytic value)
+        rel = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), rel, np.nan)
+        st = STATUS_BY_CODE[code]
+        idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
+        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf, posinf=np.inf))
+        w = int(np.argmax(ranked)) if len(rel) else None
+        c = count_codes(code)
+        results.append(BlockResult(
+            name=b.name, shape=tuple(b.shape), checked=len(rel),
+            max_rel_error=float(rel[w]) if w is not None and ranked[w] >= 0 else 0.0,
+            worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
+            status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
+        ))
+        counts.append(c)
+        statuses[b.name], rels[b.name] = st, rel
+        failing = (code == 2) | (((code == 1) | (code == 4)) & thresholds.strict)
+        parts.append((np.full(len(rel), bi), np.arange(len(rel)), ranked, failing, floor))
+    if parts:
+        block_of, entry, ranked, failing, floor = (np.concatenate(a) for a in zip(*parts))
+        order = np.argsort(-ranked, kind="stable")
+        keep = np.zeros(len(order), dtype=bool)
+        keep[order[:top]] = True
+        keep |= failing
+        chosen = [i for i in order if keep[i]]
+    else:
+        chosen = []
+    checks = []
+    for i in chosen:
+        b, j = data[block_of[i]], entry[i]
+        flat = j if b.indices is None else b.indices[j]
+        checks.append(Check(
+            name=b.name, analytic=float(b.analytic[j]), numeric=float(b.numeric[j]),
+            rel_error=float(rels[b.name][j]), status=statuses[b.name][j], floor=float(floor[i]),
+            index=tuple(int(k) for k in np.unravel_index(flat, b.shape)),
+            error=float(errors[b.name][j]), reason=reasons[b.name][j].value,
+        ))
+    indices = {b.name: (np.arange(len(b.analytic)) if b.indices is None else np.asarray(b.indices)) for b in data}
+    return BlockVerdict(tuple(results), tuple(checks), merge_counts(counts), statuses, rels, indices)
