@@ -210,7 +210,8 @@ def chdir(directory: Path):
 @dataclass
 class Result:
     code: int
-    lines: list[str]
+    lines: list[str]  # stdout then stderr, as shown on a page
+    stdout: str = ""
 
 
 def run_gradcheck(args: list[str]) -> Result:
@@ -239,7 +240,7 @@ def run_gradcheck(args: list[str]) -> Result:
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
-    return Result(code, lines)
+    return Result(code, lines, out.getvalue())
 
 
 def run_block(block: Block, directory: Path, page: str = "README.md") -> list[Result]:
@@ -547,8 +548,8 @@ def test_console_block(path, index, page_dirs):
             + "\n(run `python tests/test_readme.py` to rewrite the pages' outputs)"
         )
         words = shlex.split(strip_comment(cmd.text))
-        if words[:1] == ["gradcheck"] and "--format" in words and "json" in words and result.lines:
-            doc = json.loads("\n".join(result.lines))
+        if words[:1] == ["gradcheck"] and "--format" in words and "json" in words and result.stdout:
+            doc = json.loads(result.stdout)
             assert not contract_problems(doc), (page, cmd.line + 1, contract_problems(doc))
 
 
