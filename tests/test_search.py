@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from gradcheck_cli import models
 from gradcheck_cli.blackbox import search as fast_mode
 from gradcheck_cli.blackbox.search import How, check_adaptive, check_every_entry
-from gradcheck_cli.loading import UserFunction
+from gradcheck_cli.usercode import UserFunction
 from gradcheck_cli.verdict import Status, Thresholds
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -263,7 +263,9 @@ def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
     assert r.code == 0
     e = json.loads(r.out)["effort"]
     assert e["checked"] == 115 and e["excluded"] == 0
-    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 115 + 2 * 10
+    # every call is counted, the re-estimates (six calls each) of the entries two calls do
+    # not settle included (issue 17): the count is honest, no longer 2 per entry exactly
+    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 115 + 6 * 115 // 4
 
 
 def test_net_impl_table_states_entries_calls_and_seconds(cli):

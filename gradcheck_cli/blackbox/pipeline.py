@@ -99,6 +99,7 @@ def check_blackbox(
     ('fail', [123])
     """
     mode = validate_mode(mode)
+    started = time.perf_counter()
     full = mode is Mode.FULL or indices is not None
     if full and direct is not None:
         result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, progress)
@@ -114,6 +115,8 @@ def check_blackbox(
     effort_mode = Mode.FULL if indices is not None else mode
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
                                        recheck=(cost, np.array(x, dtype=float)) if recheck else None)
+    if calls is not None:  # every call of the user's code, the re-estimates of _verdict included
+        effort = replace(effort, calls=int(calls()), seconds=time.perf_counter() - started)
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
