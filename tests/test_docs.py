@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.cli import app, main
 
 from test_readme import README, console_blocks, doc_pages, page_name, parse_blocks, strip_comment
@@ -56,7 +57,7 @@ def test_command_help_has_an_example(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     out, err = capsys.readouterr()
-    assert exc.value.code == 0, err
+    assert exc.value.code == ExitCode.OK, err
     assert "Example" in out, f"'gradcheck {command} --help' shows no example"
 
 
