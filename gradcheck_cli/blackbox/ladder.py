@@ -397,6 +397,8 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
 
 #: calls of the cost in extended precision per check (it is 10-50x slower than float64)
 LIFT_CALLS = 80
+#: ... and for the re-estimates of the entries left (a few entries' ladders)
+LIFT_RECHECK_CALLS = 64
 #: calls one lifted ladder may take (a direction or an entry)
 LIFT_NEED = 24
 

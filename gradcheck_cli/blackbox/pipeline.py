@@ -37,7 +37,7 @@ from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
-from .ladder import Lifted
+from .ladder import LIFT_RECHECK_CALLS, Lifted
 from .stencils import Entries, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress) -> stencils.Entries``: a caller's four-point estimate of
@@ -120,6 +120,8 @@ def check_blackbox(
             result, kink = _direct_refine(direct, result, thresholds)
     n = None if calls is None else calls()
     effort_mode = Mode.FULL if indices is not None else mode
+    if isinstance(lifted, Lifted):  # the re-estimates get their own share of extended precision
+        lifted.budget = lifted.used + LIFT_RECHECK_CALLS
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None)
     # every call of the user's code and the time, the re-estimates of _verdict included
