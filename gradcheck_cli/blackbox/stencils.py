@@ -28,7 +28,7 @@ beyond the ``L'' h`` that the 4h values predict, and the claim between them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -38,6 +38,10 @@ from ..errors import NonFiniteCostError
 from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, SAFETY, Estimate, central_from_values,
                            default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
 from ..verdict import Thresholds
+
+#: ratio of the second ladder's first step to the first's after a first look across a kink
+#: (irrational-ish: the two grids share no step)
+CROSS_GRID = 0.7071
 
 #: a jump of the one-sided slopes must exceed this many ulps of the terms' scale / h to be a kink
 KINK_ULPS = 64.0
@@ -233,10 +237,11 @@ def blackbox_gradient(
         work[k] = orig
     eps = value_eps(vals, np.asarray([f0], dtype=float))
     value, noise = central_three_rungs(vals, f0, h, eps)
-    # a first look that proves nothing but saw the function move (a kink, a pole or a
-    # period inside its stencil) goes to the ladder, whose even-part test rules out the
-    # rungs that cross a kink and which shortens its steps until they clear it
-    crossed = ~np.isfinite(noise) & ~np.all(vals == f0, axis=0)
+    # a first look across a kink (its even part grows as the step shrinks) goes to the
+    # ladder, whose even-part test rules out the rungs that cross it and which shortens
+    # its steps until they clear it; other first looks that prove nothing (a pole, a
+    # period, a C1 point such as x relu(x) at 0) stand
+    crossed = crosses_kink(vals, f0, h, eps) & ~np.all(vals == f0, axis=0)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
     used = h.copy()
     with np.errstate(all="ignore"):
@@ -260,8 +265,22 @@ def blackbox_gradient(
         best = None
         if np.isfinite(noise[n]) or left_domain or crossed[n]:
             ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
-            r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
-                                 reference=ref, step=step)
+            if crossed[n] and not left_domain:
+                # no reference: two ladders from below the first look's steps, on grids that
+                # share no step, must agree (chaotic rungs, sin at 1e7 with steps beyond its
+                # period, can agree by chance on one grid, not on two)
+                s0 = float(h[n]) / 4 if step is None else float(step)
+                r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target, step=s0)
+                r2 = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
+                                      step=s0 * CROSS_GRID, kink_test=False)
+                agree = abs(r.value - r2.value) <= r.error + r2.error  # False when either is NaN / inf
+                r = replace(r, calls=r.calls + r2.calls, value=r.value if agree else np.nan,
+                            error=min(r.error, r2.error) if agree else np.inf)
+                if agree and r2.error < r.error:
+                    r = replace(r, value=r2.value, step=r2.step, noise=r2.noise)
+            else:
+                r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
+                                     reference=ref, step=step)
             best = r
             if claimed is not None:  # the claim must lie between the one-sided slopes
                 hf = float(r.steps[-1])
