@@ -38,7 +38,7 @@ Kinks (``ladder_kink``).  With ``R(h) = (phi(h) - phi(0)) / h`` and ``L(h) = (ph
 phi(-h)) / h`` the jump ``J(h) = R(h) - L(h) = phi''(0) h + O(h**3)`` halves with each
 rung at a twice-differentiable point and tends to ``phi'(0+) - phi'(0-)`` at a kink.
 A kink is called only where ``|J|`` stays (within a quarter) the same over the three
-finest rungs and exceeds their round-off 16 times: a smooth point whose ladder starts
+finest rungs where it exceeds its round-off 16 times: a smooth point whose ladder starts
 outside its smooth zone (smooth-L1 with a small beta) shows a shrinking jump once the
 steps are inside it.
 
@@ -49,8 +49,8 @@ agree with each other on a wrong value.  The even part ``S(h) = (phi(h) + phi(-h
 rung, while a kink crossed adds ``s (h - d) / h**2`` (``s`` the jump of the slope),
 which grows as ``h`` shrinks.  A candidate counts only where every move of ``S`` among
 its rungs (and to the next finer one) is at most half the move before, or within its
-round-off; while the finest rungs still cross, the ladder descends (up to ``DESCENT``
-more rungs): below ``d`` relu is linear and the stencils are exact up to round-off.  A
+round-off; while the finest rungs still cross and their jump is above its round-off, the
+ladder descends (up to ``DESCENT`` more rungs): below ``d`` relu is linear and the stencils are exact up to round-off.  A
 kink is called only where the jump stays down to the smallest stencil.
 """
 
@@ -195,9 +195,12 @@ def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise:
         return False
     with np.errstate(all="ignore"):
         jump = np.abs(np.asarray(fp + fm - 2 * f0, dtype=float)) / h
-        last = jump[-3:]
-        roundoff = 4 * noise / h[-3:]
-        steady = np.all(last >= 0.75 * last.max()) and np.all(last > 16 * roundoff)
+        # the finest rungs whose jump is above round-off (deeper ones cannot show a kink)
+        seen = np.flatnonzero(jump > 16 * 4 * noise / h)
+        if seen.size < 3 or np.any(np.diff(seen[-3:]) != 1):
+            return False
+        last = jump[seen[-3:]]
+        steady = np.all(last >= 0.75 * last.max())
     return bool(steady and np.all(np.isfinite(last)))
 
 
@@ -281,6 +284,9 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             # the finest rungs still cross a kink: shorter steps will clear it (relu at a
             # distance d from 0 is smooth, even linear, on steps below d)
             crossing = not bool(np.all(smooth_rungs(even, np.array(hs[:usable]), nz)[-2:]))
+            # ... while the jump of one of the three finest rungs is above its round-off
+            # (as in ``ladder_kink``): deeper, a kink at the point would look smooth
+            crossing = crossing and bool(np.any(np.abs(even[-3:]) > 16 * 4 * nz))
         else:
             value, error, column, rung = np.nan, np.inf, 0, 0
             kink = False
