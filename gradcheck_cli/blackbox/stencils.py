@@ -27,15 +27,15 @@ beyond the ``L'' h`` that the 4h values predict, and the claim between them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..choices import Method
 from ..errors import NonFiniteCostError
-from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, SAFETY, Estimate, central_from_values,
-                           default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
+from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
+                           central_from_values, default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
 from ..verdict import Thresholds
 
 #: a jump of the one-sided slopes must exceed this many ulps of the terms' scale / h to be a kink
@@ -251,6 +251,9 @@ def blackbox_gradient(
             ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
             r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
                                   target=target, reference=ref, kink_test=False, step=step)
+            flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
+            if flat_bound < noise[n] and not r2.error < flat_bound:
+                r2 = replace(r2, value=0.0, error=flat_bound)
             if r2.error < noise[n]:
                 value[n], noise[n], used[n] = r2.value, r2.error, r2.step
         if progress is not None:
@@ -258,6 +261,22 @@ def blackbox_gradient(
     bad = ~np.isfinite(value) | np.isnan(noise)
     return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
                     kink=kink, f_scale=scale, resolution=resolution)
+
+
+def _flat_bound(r, f0, eps: float) -> float:
+    """A bound on ``|f'|`` from a ladder that saw nothing: ``f(x ± h) == f(x)`` exactly at
+    its two longest steps ``h`` and ``h / 2`` (the bias before a batchnorm, which no
+    change of f shows even in extended precision).  Each says ``|f' + c h**2| <=
+    ROUNDOFF_ULPS eps F / (2 h)`` (F the largest |f|), and their Richardson combination
+    ``|f'| <= 3 ROUNDOFF_ULPS eps F / (2 h)``, times ``SAFETY``; ``inf`` otherwise."""
+    steps, plus, minus = np.asarray(r.steps), np.asarray(r.plus), np.asarray(r.minus)
+    if steps.size < 2:
+        return float("inf")
+    top = np.argsort(steps)[::-1][:2]
+    if not (np.all(plus[top] == f0) and np.all(minus[top] == f0)) or not np.isfinite(f0):
+        return float("inf")
+    F = float(abs(f0))
+    return SAFETY * 3 * ROUNDOFF_ULPS * eps * F / (2 * float(steps[top[0]])) if F > 0 else float("inf")
 
 
 @dataclass
