@@ -250,11 +250,12 @@ def blackbox_gradient(
             lf, lw, lf0 = ld
             ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
             r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
-                                  target=target, reference=ref, kink_test=False, step=step)
+                                  target=target, reference=ref, step=step)
             flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
             if flat_bound < noise[n] and not r2.error < flat_bound:
                 r2 = replace(r2, value=0.0, error=flat_bound)
-            if r2.error < noise[n]:
+            # a kink the longer lifted steps cross (a relu unit near 0) is no evidence
+            if r2.error < noise[n] and not r2.kink:
                 value[n], noise[n], used[n] = r2.value, r2.error, r2.step
         if progress is not None:
             progress(n + 1)
