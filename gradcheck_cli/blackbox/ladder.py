@@ -360,6 +360,11 @@ LIFT_NEED = 24
 #: seconds of extended-precision calls the re-estimates may take beyond their call budget
 #: (a cheap cost settles every entry float64 left; a slow one keeps the call budget)
 LIFT_RECHECK_SECONDS = 2.0
+#: at most this many entries left unsettled by float64 in one re-estimate get a lifted
+#: ladder each beyond the budgets (``Lifted.grant``), within these calls and seconds
+LIFT_LEFTOVERS = 8
+LIFT_LEFTOVER_CALLS = 8 * LIFT_NEED
+LIFT_LEFTOVER_SECONDS = 10.0
 
 
 class Lifted:
@@ -374,6 +379,8 @@ class Lifted:
         self.used = 0
         self.seconds = 0.0
         self.seconds_budget = 0.0
+        self.granted = 0
+        self.granted_seconds = 0.0
 
     def __call__(self, z):
         self.used += 1
@@ -387,6 +394,19 @@ class Lifted:
         """A fresh share: ``calls`` more calls, or as many as ``seconds`` more time allows."""
         self.budget = self.used + int(calls)
         self.seconds_budget = self.seconds + float(seconds)
+
+    def grant(self, entries: int) -> None:
+        """A ladder each for the last ``entries`` entries float64 could not settle, when they
+        are few (``LIFT_LEFTOVERS``) and, at the measured time per call, fit in what is
+        left of ``LIFT_LEFTOVER_SECONDS`` and ``LIFT_LEFTOVER_CALLS`` over the check."""
+        need = int(entries) * LIFT_NEED
+        per_call = self.seconds / self.used if self.used else 0.0
+        if (entries > LIFT_LEFTOVERS or self.granted + need > LIFT_LEFTOVER_CALLS
+                or self.granted_seconds + need * per_call > LIFT_LEFTOVER_SECONDS):
+            return
+        self.granted += need
+        self.granted_seconds += need * per_call
+        self.budget = max(self.budget, self.used + need + 1)
 
     @property
     def left(self) -> int:

@@ -214,6 +214,7 @@ def blackbox_gradient(
     if a.size == flat.size and a.size != len(idx):
         a = a[idx]
     ld = None
+    pending = []
     for n, k in enumerate(idx.tolist()):
         target = pass_tol * abs(float(a[n])) / 4
         # a first look that says nothing stands (a pole or a period inside its stencil: the
@@ -242,23 +243,30 @@ def blackbox_gradient(
             if r.error < noise[n]:
                 value[n], noise[n], used[n] = r.value, r.error, r.step
                 resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
-        if lifted is not None and not noise[n] <= target and not kink[n] and getattr(lifted, "usable", True):
-            if ld is None:
-                lw = flat.astype(np.longdouble)
-                lf = lambda w: lifted(w.reshape(shape))  # noqa: E731
-                ld = (lf, lw, lf(lw))
-            lf, lw, lf0 = ld
-            ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
-            r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
-                                  target=target, reference=ref, step=step)
-            flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
-            if flat_bound < noise[n] and not r2.error < flat_bound:
-                r2 = replace(r2, value=0.0, error=flat_bound)
-            # a kink the longer lifted steps cross (a relu unit near 0) is no evidence
-            if r2.error < noise[n] and not r2.kink:
-                value[n], noise[n], used[n] = r2.value, r2.error, r2.step
+        if lifted is not None and not noise[n] <= target and not kink[n]:
+            pending.append((n, k, target))
         if progress is not None:
             progress(n + 1)
+    # precision lifting of the entries float64 left: a few leftovers get their own share
+    if pending and hasattr(lifted, "grant"):
+        lifted.grant(len(pending))
+    for n, k, target in pending:
+        if not getattr(lifted, "usable", True):
+            break
+        if ld is None:
+            lw = flat.astype(np.longdouble)
+            lf = lambda w: lifted(w.reshape(shape))  # noqa: E731
+            ld = (lf, lw, lf(lw))
+        lf, lw, lf0 = ld
+        ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
+        r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
+                              target=target, reference=ref, step=step)
+        flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
+        if flat_bound < noise[n] and not r2.error < flat_bound:
+            r2 = replace(r2, value=0.0, error=flat_bound)
+        # a kink the longer lifted steps cross (a relu unit near 0) is no evidence
+        if r2.error < noise[n] and not r2.kink:
+            value[n], noise[n], used[n] = r2.value, r2.error, r2.step
     bad = ~np.isfinite(value) | np.isnan(noise)
     return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
                     kink=kink, f_scale=scale, resolution=resolution)
