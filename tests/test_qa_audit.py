@@ -121,3 +121,20 @@ def test_os_exit_in_their_code_in_process_is_their_error_not_a_silent_exit_0(cli
     assert r.err.startswith(f"error: code.py:{name} raised ProcessExit: os._exit(0)")
     assert "code.py" in r.err.splitlines()[2]  # their traceback: the line that called os._exit
     assert os._exit is real_exit  # put back after their code ran
+
+
+def test_a_relative_import_names_the_module_form_that_works_from_another_folder(cli, tmp_path, monkeypatch):
+    """``sib/pkg/mod.py`` (sib itself no package) used to be named 'sib.pkg.mod:f', which
+    fails; the package starts at the topmost folder with an ``__init__.py``."""
+    pkg = tmp_path / "sib" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helper.py").write_text("def sq(x):\n    return x ** 2\n")
+    (pkg / "mod.py").write_text("import numpy as np\nfrom .helper import sq\n"
+                                "def f(x):\n    return float(np.sum(sq(x))), 2 * x\n")
+    monkeypatch.chdir(tmp_path)
+    r = cli("func", "sib/pkg/mod.py:f")
+    assert r.code == ExitCode.BAD_INPUT
+    assert "load it as 'pkg.mod:f' from the folder above the package ('sib')" in r.err.splitlines()[0]
+    monkeypatch.chdir(tmp_path / "sib")
+    assert cli("func", "pkg.mod:f", "-q").code == ExitCode.OK  # the form it names works
