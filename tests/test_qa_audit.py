@@ -138,3 +138,12 @@ def test_a_relative_import_names_the_module_form_that_works_from_another_folder(
     assert "load it as 'pkg.mod:f' from the folder above the package ('sib')" in r.err.splitlines()[0]
     monkeypatch.chdir(tmp_path / "sib")
     assert cli("func", "pkg.mod:f", "-q").code == ExitCode.OK  # the form it names works
+
+
+@pytest.mark.parametrize("name, what", [("QUAD.PY", "source file"), ("Model.Py", "source file"),
+                                        ("x.npy", "data file"), ("inputs.NPZ", "data file")])
+def test_junit_never_over_code_or_data_whatever_the_case(cli, user_dir, name, what):
+    """On a case-insensitive disk (macOS, Windows) QUAD.PY is quad.py; --x x.npy is the data."""
+    r = cli("func", "code.py:quad", "--junit", name)
+    assert_one_error_line(r, "--junit", what)
+    assert not (user_dir / name).exists()
