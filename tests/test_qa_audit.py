@@ -147,3 +147,41 @@ def test_junit_never_over_code_or_data_whatever_the_case(cli, user_dir, name, wh
     r = cli("func", "code.py:quad", "--junit", name)
     assert_one_error_line(r, "--junit", what)
     assert not (user_dir / name).exists()
+
+
+NET = """
+import numpy as np
+
+def fbp(data, labels, params, dimensions):
+    Dx, H, Dy = dimensions
+    W1 = params[:Dx * H].reshape(Dx, H); o = Dx * H
+    b1 = params[o:o + H].reshape(1, H); o += H
+    W2 = params[o:o + H * Dy].reshape(H, Dy); o += H * Dy
+    b2 = params[o:o + Dy].reshape(1, Dy)
+    h = 1 / (1 + np.exp(-(data @ W1 + b1)))
+    z = h @ W2 + b2
+    e = np.exp(z - z.max(1, keepdims=True))
+    yhat = e / e.sum(1, keepdims=True)
+    cost = -np.sum(labels * np.log(yhat))
+    d2 = yhat - labels
+    dz1 = (d2 @ W2.T) * h * (1 - h)
+    grad = np.concatenate([(data.T @ dz1).ravel(), dz1.sum(0).ravel(), (h.T @ d2).ravel(), d2.sum(0).ravel()])
+    return SCALE * cost, SCALE * grad
+"""
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_a_failing_cost_check_is_named_in_the_summary_line(cli, tmp_path, monkeypatch, quiet):
+    """Gradients consistent with a doubled cost: every entry passes, the cost check fails,
+    exit 1; the summary line used to read '23 pass, 0 fail' with no reason for the 1."""
+    (tmp_path / "mine.py").write_text(NET.replace("SCALE", "2") + "\n")
+    (tmp_path / "ok.py").write_text(NET.replace("SCALE", "1") + "\n")
+    monkeypatch.chdir(tmp_path)
+    flags = ["-q"] if quiet else []
+    r = cli("net", "--dims", "4", "3", "2", "--impl", "mine.py:fbp", *flags)
+    assert r.code == ExitCode.CHECK_FAILED
+    last = r.out.splitlines()[-1]
+    assert last.startswith("23 checks: 23 pass, 0 warn, 0 fail; cost check FAIL (yours ")
+    assert "rel error 5.0e-01" in last
+    ok = cli("net", "--dims", "4", "3", "2", "--impl", "ok.py:fbp", *flags)
+    assert ok.code == ExitCode.OK and ok.out.splitlines()[-1] == "23 checks: 23 pass, 0 warn, 0 fail"
