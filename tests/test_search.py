@@ -21,6 +21,7 @@ from gradcheck_cli.verdict import Status, Thresholds
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import mynet  # noqa: E402
+from gradcheck_cli.cli import ExitCode
 
 T = Thresholds()
 
@@ -248,7 +249,7 @@ def test_a_session_still_catches_a_function_that_changes_its_input():
 # ------------------------------------------------------------------ the commands
 def test_net_impl_defaults_to_adaptive_and_names_the_wrong_entry(cli):
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{BENCH / 'mynet.py'}:one_wrong", "--format", "json")
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     doc = json.loads(r.out)
     assert doc["mode"] == "adaptive" and doc["effort"]["mode"] == "adaptive"
     failing = [(c["name"], c["index"]) for c in doc["checks"] if c["status"] == "fail"]
@@ -260,7 +261,7 @@ def test_net_impl_defaults_to_adaptive_and_names_the_wrong_entry(cli):
 def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{BENCH / 'mynet.py'}:forward_backward_prop",
             "--mode", "full", "--format", "json")
-    assert r.code == 0
+    assert r.code == ExitCode.OK
     e = json.loads(r.out)["effort"]
     assert e["checked"] == 115 and e["excluded"] == 0
     # every call is counted, the re-estimates (six calls each) of the entries two calls do
@@ -270,7 +271,7 @@ def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
 
 def test_net_impl_table_states_entries_calls_and_seconds(cli):
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{BENCH / 'mynet.py'}:forward_backward_prop")
-    assert r.code == 0 and r.err == ""
+    assert r.code == ExitCode.OK and r.err == ""
     line = next(l for l in r.out.splitlines() if l.startswith("checked "))
     assert line.startswith("checked 115 entries, ") and " calls, " in line and " s (adaptive mode" in line
 
@@ -285,7 +286,7 @@ def test_func_full_and_adaptive_agree_on_a_wrong_entry(cli, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     for mode in ("adaptive", "full"):
         r = cli("func", "bad.py:f", "--shape", "50,50", "--mode", mode, "--format", "json")
-        assert r.code == 1, mode
+        assert r.code == ExitCode.CHECK_FAILED, mode
         doc = json.loads(r.out)
         assert [c["index"] for c in doc["checks"] if c["status"] == "fail"] == [[24, 34]], mode
         assert doc["summary"]["checks"] == 2500
