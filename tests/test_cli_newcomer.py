@@ -161,12 +161,12 @@ def test_extreme_points_compute_without_warnings():
     import warnings
 
     from gradcheck_cli.checks.expr import check_expression
-    from gradcheck_cli.verdict import Thresholds, floor_from_noise
+    from gradcheck_cli.verdict import Thresholds, assess
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_expression("x", at=["x=1e300"])
-        floor_from_noise(np.array([1e305]), Thresholds())
+        assess(np.array([1e305]), np.array([-1e305]), np.array([1e305]), Thresholds())
 
 
 # ------------------------------------------------------------------ 11. point labels

@@ -402,10 +402,13 @@ def test_check_gradient_leaves_callers_x_and_rng_alone():
     report = check_gradient(f, x)
     assert report.passed and report.status is Status.PASS
     assert x.dtype.kind == "i" and x.tolist() == [[0, 1, 2], [3, 4, 5]]
-    assert set(calls) == {np.dtype(float)}
-    # the analytic call (made twice: repeatability), the noise probe (fast_mode), then each of the
-    # six entries directly: two calls (four only for an entry that does not pass within round-off)
-    assert len(calls) == 2 + (fast_mode.NOISE_POINTS - 1) + 2 * 6
+    # float64 calls, and one in np.longdouble: does the code compute in the dtype it is
+    # given (precision lifting)?  z**3 does, so entries float64 cannot settle could be lifted
+    assert calls.count(np.dtype(np.longdouble)) == 1 and set(calls) == {np.dtype(float), np.dtype(np.longdouble)}
+    # the analytic call (made twice: repeatability), the lifting probe, the noise probe, then
+    # each of the six entries directly: two calls, four for an entry the first pair does not
+    # verify, and the stencil ladder for one the four do not
+    assert 2 + 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 6 <= len(calls) <= 2 + 1 + (fast_mode.NOISE_POINTS - 1) + 40 * 6
     assert np.array_equal(np.random.get_state()[1], state[1])
 
 

@@ -122,13 +122,20 @@ def test_dropout_without_seed_sees_the_same_mask_at_every_call():
     assert report.status is Status.PASS
     assert np.array_equal(np.random.get_state()[1], before)  # the caller's RNG is left alone
 
-    def fwd(x):  # a mask drawn in forward and drawn again in backward: same RNG state each call
+
+
+def test_backward_that_draws_a_new_mask_is_an_error_not_a_pass():
+    """Issue 16: the checker resets the RNG before every call, so a mask drawn again in
+    backward equals forward's here and not in training: backward is also run under other
+    random states, and a result that depends on them is exit 2 saying so."""
+    def fwd(x):
         return x * (np.random.rand(*x.shape) < 0.5), x.shape
 
     def bwd(dout, shape):
         return dout * (np.random.rand(*shape) < 0.5)
 
-    assert check_layer(fwd, bwd, {"x": np.ones((6, 7))}).status is Status.PASS
+    with pytest.raises(UserCodeError, match="draws random numbers: use the mask saved in the cache"):
+        check_layer(fwd, bwd, {"x": np.ones((6, 7))})
 
 
 def test_batchnorm_updates_of_bn_param_do_not_leak_between_calls():
