@@ -631,7 +631,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to the contract's exit codes in this one place.
 
     stdout is guarded for the run (``streams``): a closed, cut or full stdout keeps the
-    verdict's exit code, and a closed one prints nothing on stderr.  On exit 2 under
+    verdict's exit code, and a closed one prints nothing on stderr.  On exit 2 or 3 under
     ``--format json`` stdout carries one JSON error document as well as the stderr line.
     """
     from .streams import guarded_streams
@@ -639,7 +639,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
     with guarded_streams() as out:
         code, message = _run_mapped(args)
-        if code == ExitCode.BAD_INPUT and _wants_json(args):
+        if code in (ExitCode.BAD_INPUT, ExitCode.INTERNAL_ERROR) and _wants_json(args):
             import json
 
             doc = {"command": _command_name(args), "status": "error", "error": message}
@@ -693,12 +693,22 @@ def _run_mapped(args: list[str]) -> tuple[int, str]:
             _error_line(message)
             code = ExitCode.BAD_INPUT
         else:
-            if os.environ.get("GRADCHECK_DEBUG"):
-                raise
-            message = f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)"
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            if _debug():
+                import traceback
+
+                sys.stderr.write(traceback.format_exc())
+            else:
+                message += " (set GRADCHECK_DEBUG=1 for a traceback)"
             _error_line(message)
             code = ExitCode.INTERNAL_ERROR
     return code, message
+
+
+def _debug() -> bool:
+    """``GRADCHECK_DEBUG`` set to anything but empty, 0, false, no or off."""
+    value = os.environ.get("GRADCHECK_DEBUG", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
 
 
 def _wants_json(args: list[str]) -> bool:

@@ -53,6 +53,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     """``--shape``: ``"3,4"`` or ``"3x4"`` -> ``(3, 4)``; ``"5"`` -> ``(5,)``; ``"scalar"`` or ``"()"`` -> ``()``."""
     from .points import parse_sizes
 
+    if not text.strip():  # an unset shell variable ("--shape $S"), not a scalar
+        raise OptionError("--shape: empty; give sizes such as 3,4, or 'scalar'")
     if text.strip().strip("()[]").strip().lower() in ("", "scalar"):
         return ()
     dims = parse_sizes(text, "--shape", "3,4", times=True)
@@ -215,6 +217,8 @@ def _split(text: str, option: str) -> tuple[str, str]:
 
 def parse_shape_text(text: str, option: str = "--input") -> tuple[int, ...]:
     """``"4,2,3"`` / ``"4x2x3"`` -> ``(4, 2, 3)``; ``"scalar"`` or ``"()"`` -> ``()``."""
+    if not text.strip():  # "x=": an unset shell variable, not a scalar
+        raise OptionError(f"{option}: empty shape; give sizes such as 4,2,3, or 'scalar'")
     raw = text.strip().strip("()[]").strip()
     if raw.lower() in ("", "scalar"):
         return ()

@@ -75,7 +75,7 @@ def prepare_expression(
     # a name written in the text is a variable even when it cancels (0*y): its partial is 0
     written = {n for n in text_names(text) if n not in FUNCTIONS and n not in CONSTANTS}
     known = sorted(set(parsed.variables) | at_names(at_specs) | written | set(others))
-    if wrt is None or wrt == "":
+    if wrt is None:
         wrt_names = list(parsed.variables)
     elif isinstance(wrt, str):
         wrt_names = parse_names(wrt, "--wrt")

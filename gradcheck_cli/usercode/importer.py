@@ -324,14 +324,20 @@ def _file_path(spec: str, source: str) -> Path:
     return path
 
 
-def _module_form(path: Path) -> str | None:
-    """``pkg.mod`` for a file ``pkg/mod.py`` under the current directory (None elsewhere)."""
-    try:
-        rel = path.with_suffix("").relative_to(Path.cwd().resolve())
-    except ValueError:
+def _module_form(path: Path) -> tuple[str, str] | None:
+    """(``pkg.mod``, the folder above the package) for a file ``pkg/mod.py`` whose folders
+    up to ``pkg`` hold an ``__init__.py`` (None when its own folder has none)."""
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) < 2 or not all(_is_module_name(p) for p in parts):
         return None
-    parts = rel.parts
-    return ".".join(parts) if parts and all(_is_module_name(p) for p in parts) else None
+    try:
+        where = str(folder.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        where = str(folder)
+    return ".".join(parts), where
 
 
 def _load_file(spec: str, source: str, path: Path, imports: UserImports) -> ModuleType:
@@ -352,10 +358,11 @@ def _load_file(spec: str, source: str, path: Path, imports: UserImports) -> Modu
         except ImportError as exc:
             message = f"error in '{source}' while loading it: {exception_line(exc)}"
             if "relative import" in str(exc):
-                dotted = _module_form(path)
-                form = f"'{dotted}:{spec.rpartition(':')[2]}'" if dotted else "module:NAME"
+                found = _module_form(path)
+                form = f"'{found[0]}:{spec.rpartition(':')[2]}'" if found else "module:NAME"
+                where = f" ('{found[1]}')" if found and found[1] != "." else ""
                 message += (f" (a file that uses relative imports is part of a package: load it as "
-                            f"{form} from the folder above the package)")
+                            f"{form} from the folder above the package{where})")
             raise UserCodeError(message, user_traceback=user_traceback(exc)) from exc
         except BaseException as exc:
             raise UserCodeError(

@@ -287,7 +287,9 @@ def _child_main(read_fd: int, write_fd: int) -> int:
 
     from ..errors import InputError
     from . import load_seeded
+    from .state import GUARD
 
+    GUARD.refuse_exit = False  # here os._exit ends only this child, which the parent reports
     kept: OrderedDict[int, Any] = OrderedDict()
     counter = [0]
 

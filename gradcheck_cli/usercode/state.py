@@ -24,7 +24,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CallGuard", "GUARD"]
+__all__ = ["CallGuard", "GUARD", "ProcessExit"]
+
+
+class ProcessExit(SystemExit):
+    """``os._exit(n)`` called by users' code in our process: raised in its place, so that
+    it is reported as their error (exit 2) rather than ending the run with nothing checked
+    (with exit 0, a CI gate would go green)."""
+
+    def __str__(self) -> str:
+        return (f"os._exit({self.code}) (it would have ended gradcheck with nothing reported; "
+                "--isolate runs your code in a child process)")
 
 
 class _Forward(io.TextIOBase):
@@ -164,6 +174,9 @@ class CallGuard:
         self._cwd: str | None = None
         self._moved = False
         self._real_chdir, self._real_fchdir = os.chdir, os.fchdir
+        self._real_os_exit = os._exit
+        #: os._exit in users' code raises ProcessExit (off in an --isolate child)
+        self.refuse_exit = True
 
     def __enter__(self) -> "CallGuard":
         self.depth += 1
@@ -211,6 +224,9 @@ class CallGuard:
         self._moved = False
         self._real_chdir, self._real_fchdir = os.chdir, os.fchdir
         os.chdir, os.fchdir = self._watch(os.chdir), self._watch(os.fchdir)
+        self._real_os_exit = os._exit
+        if self.refuse_exit:
+            os._exit = self._refuse_exit(os._exit, os.getpid())
 
     @staticmethod
     def errstate() -> Any:
@@ -248,6 +264,18 @@ class CallGuard:
         watched.__name__, watched.__doc__ = change.__name__, change.__doc__
         return watched
 
+    @staticmethod
+    def _refuse_exit(real_exit, pid: int):
+        """``os._exit`` that raises :class:`ProcessExit` in our process (a child it forked,
+        e.g. by multiprocessing, still exits for real)."""
+        def refused(code: int) -> None:
+            if os.getpid() != pid:
+                real_exit(code)
+            raise ProcessExit(code)
+
+        refused.__name__, refused.__doc__ = real_exit.__name__, real_exit.__doc__
+        return refused
+
     def _back_home(self) -> None:
         """Back to the directory we were in at entry (if it moved)."""
         if self._cwd is None:
@@ -265,6 +293,7 @@ class CallGuard:
     def _exit(self) -> None:
         self.restore()
         os.chdir, os.fchdir = self._real_chdir, self._real_fchdir
+        os._exit = self._real_os_exit
         self._back_home()  # a move the watch did not see (a C extension's chdir)
         try:
             sys.stderr.flush()

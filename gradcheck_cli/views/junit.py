@@ -178,8 +178,11 @@ def validate_path(path: str | PathLike[str]) -> None:
         raise OptionError("--junit needs a file name")
     if os.path.isdir(text):
         raise OptionError(f"--junit: '{text}' is a directory, expected a file name")
-    if text.endswith((".py", ".pyw", ".pyi", ".ipynb")):
+    suffix = os.path.splitext(text)[1].lower()  # QUAD.PY is quad.py on a case-insensitive disk
+    if suffix in (".py", ".pyw", ".pyi", ".ipynb"):
         raise OptionError(f"--junit: '{text}' is a source file, not a report (use e.g. report.xml)")
+    if suffix in (".npy", ".npz"):
+        raise OptionError(f"--junit: '{text}' is a data file, not a report (use e.g. report.xml)")
     try:
         mode = os.stat(text).st_mode
     except OSError:

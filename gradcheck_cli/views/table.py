@@ -277,6 +277,10 @@ def worst_line(c: Check) -> str:
 def summary_text(report: Report) -> Text:
     """The one-line summary, coloured by the overall status."""
     text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
+    cc = report.cost_check  # not in the counts, but in the status: say so when it decides it
+    if cc is not None and cc.status not in (Status.PASS, Status.KINK):
+        text.append(f"; cost check {cc.status.value.upper()} (yours {fmt_value(cc.yours, 7)}, "
+                    f"reference {fmt_value(cc.reference, 7)}, rel error {fmt_error(cc.rel_error)})")
     if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED):
         text.append(f" ({report.status.value} fails under --strict)")
     return text
