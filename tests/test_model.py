@@ -230,8 +230,6 @@ def test_correct_fc_net_with_batchnorm_reads_pass_every_entry():
     assert report.thresholds.pass_tol == 1e-7
 
 
-@pytest.mark.xfail(strict=True, reason="known: b2 sits at relu kinks of layer 2 (2 samples); the ladder's steps "
-                   "(0.1 at b = 0) cross them: b2[19], b2[26], b2[4], b2[20] stay unresolved (stencil kink handling)")
 def test_correct_fc_net_without_batchnorm_reads_pass_every_entry():
     report = check_model_command(NET, init=json.dumps(BRIEF), inputs=["X=2,15", "y=int:10:2"], seed=0)
     assert report.counts["fail"] == 0
