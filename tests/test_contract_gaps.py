@@ -1,0 +1,63 @@
+"""The contract gaps of the audit: every report's effort, inputs bound by name, a log's
+base, a bool cost, the quiet line's width."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradcheck_cli.cli import ExitCode
+from gradcheck_cli.errors import UserCodeError
+from gradcheck_cli.usercode import protocols
+
+from conftest import assert_one_error_line
+
+
+# --------------------------------------------------------------------------- effort in every report
+
+
+@pytest.mark.parametrize("args", [
+    ("expr", "x**2", "--at", "3"),
+    ("net", "--dims", "3", "2", "3", "--samples", "4"),
+    ("sanity",),
+    ("sweep", "sin(x)", "--at", "x=1"),
+])
+def test_every_built_in_check_reports_its_effort(cli, args):
+    r = cli(*args, "--format", "json")
+    doc = json.loads(r.out)
+    assert r.code == ExitCode.OK, r.err
+    assert doc["effort"]["calls"] == 0  # no users' code ran
+    assert isinstance(doc["effort"]["seconds"], float) and doc["effort"]["seconds"] >= 0
+
+
+QUAD = "import numpy as np\ndef quad(x):\n    return float(np.sum(x**2)), 2*x\n"
+
+
+def test_users_code_effort_has_calls_and_seconds(cli, tmp_path, monkeypatch):
+    (tmp_path / "mycode.py").write_text(QUAD)
+    monkeypatch.chdir(tmp_path)
+    for args in (("func", "mycode.py:quad", "--shape", "3"), ("sweep", "--func", "mycode.py:quad", "--shape", "3")):
+        r = cli(*args, "--format", "json")
+        effort = json.loads(r.out)["effort"]
+        assert r.code == ExitCode.OK, r.err
+        assert effort["calls"] > 1 and effort["seconds"] >= 0
+
+
+# --------------------------------------------------------------------------- a bool is not a cost
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), np.array(True)])
+def test_a_bool_cost_is_refused(value):
+    with pytest.raises(UserCodeError, match="returned a bool"):
+        protocols.scalar_cost(value, "f.py:f")
+    with pytest.raises(UserCodeError, match="returned a bool"):
+        protocols.loss_value(value, "f.py:f")
+    assert protocols.scalar_cost(1, "f.py:f") == 1.0 and protocols.scalar_cost(np.int64(2), "f.py:f") == 2.0
+
+
+def test_func_refuses_a_bool_cost(cli, tmp_path, monkeypatch):
+    (tmp_path / "mycode.py").write_text("def f(x):\n    return bool(x.sum() > 0), 2*x\n")
+    monkeypatch.chdir(tmp_path)
+    assert_one_error_line(cli("func", "mycode.py:f", "--shape", "3"), "mycode.py:f", "bool", "cost")
