@@ -61,3 +61,36 @@ def test_func_refuses_a_bool_cost(cli, tmp_path, monkeypatch):
     (tmp_path / "mycode.py").write_text("def f(x):\n    return bool(x.sum() > 0), 2*x\n")
     monkeypatch.chdir(tmp_path)
     assert_one_error_line(cli("func", "mycode.py:f", "--shape", "3"), "mycode.py:f", "bool", "cost")
+
+
+# --------------------------------------------------------------------------- inputs bind by name
+
+
+@pytest.fixture
+def layers_dir(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).parent / "layers")
+
+
+def test_an_input_named_after_no_parameter_is_refused(cli, layers_dir):
+    r = cli("layer", "layers.py:affine", "-i", "x=2,3", "-i", "w=3,4", "-i", "q=5")
+    assert_one_error_line(r, "--input q", "affine_forward", "x, w, b")
+    ok = cli("layer", "layers.py:affine", "-i", "x=2,3", "-i", "w=3,4", "-i", "b=4", "-q")
+    assert ok.code == ExitCode.OK, ok.err
+
+
+def test_a_param_named_after_no_parameter_is_refused(cli, layers_dir):
+    r = cli("layer", "layers.py:affine", "-i", "x=2,3", "-i", "w=3,4", "-i", "b=4", "-p", "momentum=0.9")
+    assert_one_error_line(r, "--param momentum", "x, w, b")
+
+
+def test_star_args_bind_inputs_by_position(cli, tmp_path, monkeypatch):
+    (tmp_path / "star.py").write_text(
+        "import numpy as np\n"
+        "def scale_forward(*arrays):\n    x, w = arrays\n    return x * w, (x, w)\n"
+        "def scale_backward(dout, cache):\n    x, w = cache\n    return dout * w, dout * x\n")
+    monkeypatch.chdir(tmp_path)
+    r = cli("layer", "star.py:scale", "-i", "a=3", "-i", "b=3", "-q")
+    assert r.code == ExitCode.OK, r.err
+    assert r.out.startswith("6 checks: 6 pass")

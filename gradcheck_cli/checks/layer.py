@@ -127,13 +127,14 @@ def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
     import inspect
 
     try:
-        sig = [p for p in inspect.signature(fn).parameters.values()
-               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        every = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return inputs, None
+    sig = [p for p in every if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     names = [p.name for p in sig]
     by_name = {i.name: i for i in inputs}
-    if not inputs or not set(by_name) <= set(names):
+    _refuse_unknown_names(fn, every, list(by_name), list(params))
+    if not inputs or not set(by_name) <= set(names):  # fn takes *args: the inputs by position
         return inputs, None
     last = max(names.index(n) for n in list(by_name) + [k for k in params if k in names])
     ordered = [by_name[n] for n in names if n in by_name]
@@ -149,6 +150,30 @@ def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
             raise OptionError(f"{getattr(fn, '__name__', 'the function')}'s parameter '{p.name}' is neither an "
                               f"--input nor a --param (its parameters: {', '.join(names)})")
     return ordered, layout
+
+
+def _refuse_unknown_names(fn, every: list, inputs: list[str], params: list[str]) -> None:
+    """``OptionError`` naming an --input that matches no positional parameter of ``fn``
+    (unless ``fn`` takes ``*args``) or a --param that matches no parameter (unless
+    ``fn`` takes ``**kwargs``), with ``fn``'s parameters: nothing is bound silently to
+    the wrong one."""
+    kinds = {p.name: p.kind for p in every}
+    P = type(every[0]) if every else None
+    var_args = any(p.kind is p.VAR_POSITIONAL for p in every)
+    var_kwargs = any(p.kind is p.VAR_KEYWORD for p in every)
+    listed = ", ".join(("*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else "") + p.name
+                       for p in every) or "none"
+    fname = getattr(fn, "__name__", "the function")
+    for name in inputs:
+        if var_args or (P is not None and kinds.get(name) in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)):
+            continue
+        raise OptionError(f"--input {name} matches no parameter of {fname} (its parameters: {listed}); "
+                          "inputs bind to the parameters by name")
+    for name in params:
+        if var_kwargs or (P is not None and kinds.get(name) in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)):
+            continue
+        raise OptionError(f"--param {name} matches no parameter of {fname} (its parameters: {listed}); "
+                          "params bind to the parameters by name")
 
 
 class _Layer:
