@@ -94,3 +94,19 @@ def test_star_args_bind_inputs_by_position(cli, tmp_path, monkeypatch):
     r = cli("layer", "star.py:scale", "-i", "a=3", "-i", "b=3", "-q")
     assert r.code == ExitCode.OK, r.err
     assert r.out.startswith("6 checks: 6 pass")
+
+
+# --------------------------------------------------------------------------- a log's base
+
+
+@pytest.mark.parametrize(("text", "base"), [("log(x, 0)", "0"), ("log(x, 1)", "1"), ("log(x, -2)", "-2"),
+                                            ("log(x, 1 - 1)", "0")])
+def test_an_invalid_log_base_is_named_with_a_caret(cli, text, base):
+    r = cli("expr", text, "--at", "2")
+    assert_one_error_line(r, "base of log", f"got {base}")
+    assert r.err.splitlines()[1].strip() == text and r.err.splitlines()[2].index("^") == 2 + text.index(",") + 2
+
+
+def test_a_valid_log_base_still_checks(cli):
+    r = cli("expr", "log(x, 2) + log(x, e)", "--at", "2", "-q")
+    assert r.code == ExitCode.OK and r.out.startswith("1 check: 1 pass"), r.err
