@@ -110,3 +110,39 @@ def test_an_invalid_log_base_is_named_with_a_caret(cli, text, base):
 def test_a_valid_log_base_still_checks(cli):
     r = cli("expr", "log(x, 2) + log(x, e)", "--at", "2", "-q")
     assert r.code == ExitCode.OK and r.out.startswith("1 check: 1 pass"), r.err
+
+
+# --------------------------------------------------------------------------- lines fit the terminal
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_the_quiet_worst_line_fits_the_terminal(cli, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    r = cli("net", "--dims", "10", "5", "10", "--inject-bug", "missing-sigmoid-grad", "-q")
+    lines = r.out.splitlines()
+    assert r.code == ExitCode.CHECK_FAILED
+    assert all(len(line) <= columns for line in lines), lines
+    assert lines[0].startswith("worst: W1[4, 3] FAIL, ") and "rel error 1.5e+00" in lines[0]
+    assert "analytic -0.2003997, numeric 0.425977" in r.out  # nothing is lost
+    assert lines[-1] == "115 checks: 60 pass, 0 warn, 55 fail"
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80])
+def test_the_bug_list_wraps_its_prose(cli, monkeypatch, columns):
+    from gradcheck_cli.network.model import BUGS
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    r = cli("net", "--inject-bug", "list")
+    assert r.code == ExitCode.OK
+    assert all(len(line) <= columns for line in r.out.splitlines()), r.out
+    assert r.out.split() == [w for name, text in BUGS.items() for w in [name, *text.split()]]
+
+
+def test_latex_stays_on_one_line_and_prose_wraps(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    r = cli("expr", "sigmoid(x)*y**2", "--at", "x=1,y=2", "--latex", "--show-steps")
+    lines = r.out.splitlines()
+    latex = [line for line in lines if line.startswith("\\frac")]
+    assert len(latex) == 2 and latex[0].endswith("\\operatorname{sigmoid}{\\left(x \\right)}") and len(latex[0]) > 60
+    prose = [line for line in lines if line.startswith("derivation of")]
+    assert prose and all(len(line.rstrip()) <= 60 for line in prose)
