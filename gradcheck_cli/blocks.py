@@ -36,6 +36,9 @@ class BlockData:
     eps: float = float(np.finfo(float).eps)
     #: round-off resolution of the estimate (``finite_diff.Estimate.resolution``)
     resolution: np.ndarray | None = None
+    #: round-off of f per unit x, ``ANALYTIC_ULPS eps |f| / max(|x_k|, 1)`` (the zero
+    #: rule's ``z`` for a claim that is not exactly 0; ``finite_diff.evidence``)
+    unit_roundoff: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
         # issue 9: the interval rule; exact zeros (a == 0 and f unchanged) pass
-        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution)
+        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff)
         res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
         code, rel, floor = res.code, res.rel, res.floor
         # a non-finite analytic value has no error bar either (one representation: nan)

@@ -116,6 +116,11 @@ class Estimate:
     resolution: np.ndarray | None = None
 
 
+def unit_roundoff(f_scale, x, eps: float = EPS) -> np.ndarray:
+    """Round-off of f per unit x: ``ANALYTIC_ULPS eps |f| / max(|x|, 1)`` (``evidence``)."""
+    return ANALYTIC_ULPS * eps * np.asarray(f_scale, dtype=float) / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
+
+
 def default_step(x: np.ndarray) -> np.ndarray:
     """Fixed step ``h = eps**(1/3) max(|x|, 1)`` (optimal for ``|f'''| ~ |f|``)."""
     return REL_STEP * np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
@@ -153,7 +158,8 @@ def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
 ANALYTIC_ULPS = 8.0
 
 
-def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tuple[np.ndarray, np.ndarray]:
+def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
+             unit_roundoff=None) -> tuple[np.ndarray, np.ndarray]:
     """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
 
     ``error`` adds to the estimate's error the round-off of the analytic value computed
@@ -164,7 +170,11 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tup
     does not appear, a symmetric point; ``zero_scale = inf``) or when the whole interval
     ``n ± e`` lies within ``resolution``, the round-off of f at the shortest step (what
     no finite difference of this code can see; ``Estimate.resolution``).  No tolerance
-    enters it, and a tiny non-zero claim is never "zero".
+    enters it.  A non-zero claim is zero to round-off only within ``unit_roundoff``, the
+    round-off of f per unit x (``ANALYTIC_ULPS eps |f| / max(|x|, 1)``, ``zero_scale``;
+    the bias before a batchnorm, whose true gradient is 0, computed as 1e-17): the claim
+    and the whole interval ``n ± e`` must lie within it, which float64 differences
+    cannot show but extended precision can.
     """
     a = np.asarray(analytic, dtype=float)
     n = np.asarray(numeric, dtype=float)
@@ -177,6 +187,9 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tup
     zs = np.where(exact_zero, np.inf, 0.0)
     if resolution is not None:
         zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
+    if unit_roundoff is not None:
+        u = np.asarray(unit_roundoff, dtype=float)
+        zs = np.where(np.isfinite(u) & (u > zs), u, zs)
     return error, zs
 
 

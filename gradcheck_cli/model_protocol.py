@@ -88,6 +88,19 @@ class BoundModel:
         return saved
 
     def call(self, values: Mapping[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+        return protocols.model_loss(self.call_raw(values), self.loss.name, self.base)
+
+    def raw_loss(self, values: Mapping[str, np.ndarray]):
+        """The loss as ``loss`` returned it (a ``np.longdouble`` for longdouble params when
+        the code computes in the dtype it is given: precision lifting), grads unchecked."""
+        result = self.call_raw(values)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return protocols.model_loss(result, self.loss.name, self.base)[0]  # raises the usual error
+        return result[0]
+
+    def call_raw(self, values: Mapping[str, np.ndarray]):
+        """``loss(*args)`` with ``values`` in ``model.params`` (their dtype kept), the
+        model's attributes and params put back; the result as returned."""
         model, params = self.model, self.params
         for key, value in self.state.items():
             setattr(model, key, copy.deepcopy(value))
@@ -100,7 +113,7 @@ class BoundModel:
             model.params = params
             params.clear()
             params.update(self.own)
-        return protocols.model_loss(result, self.loss.name, self.base)
+        return result
 
     def restore(self) -> None:
         """The model's attributes as they were before the check."""

@@ -321,9 +321,10 @@ def test_784_100_10_fast_passes_without_full_check(cli):
     assert_green(r, doc)
     assert doc["param_count"] == 79510
     assert doc["mode"] == "fast"
-    # the directions agreed: no block needed the entry-by-entry check
-    assert [b["checked"] for b in doc["blocks"]] == [0, 0, 0, 0]
-    assert doc["summary"]["checks"] < 1000
+    # the directions agreed; W1 and W2 hold entries too small for the directions to vouch
+    # for (an error hiding below their resolution could fail such an entry's own check):
+    # those two get the entry-by-entry check, the biases do not
+    assert [b["checked"] for b in doc["blocks"]] == [78400, 0, 1000, 0]
 
 
 def test_saturated_relu_network_with_zero_cost_is_not_failed(cli):

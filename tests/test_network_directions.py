@@ -68,11 +68,38 @@ def test_fast_mode_passes_a_correct_network(dims):
     data, labels, params = m.make_problem(spec)
     _, grad = m.cost_and_grad(spec, data, labels, params)
     res = directions.fast_check(spec, data, labels, params, grad)
-    assert res.full_blocks == ()
     assert [r.block for r in res.directional] == [b.name for b in spec.blocks]
     for r in res.directional:
         assert r.analytic.shape == (directions.DEFAULT_DIRECTIONS,) and not r.suspect
         assert np.all(r.ratio < 0.5)  # a wide margin below MARGIN
+    # only the blocks whose small entries could hide a failing error below what the
+    # directions can see get the full check (784-100-10: W1 and W2)
+    assert res.full_blocks == tuple(r.block for r in res.directional if r.detectable > r.cover(T))
+    assert res.full_blocks == (("W1", "W2") if dims == (784, 100, 10) else ())
+
+
+def test_fast_mode_never_clears_a_block_whose_small_entry_could_hide_a_failure():
+    # the smallest W1 entry of 784-100-10 is 1.9e-7; doubled, it is off by far less than
+    # the directions can see (8e-6), yet its own check fails it (verdict.radius): the old
+    # floor (entry noise / pass_tol) cleared W1, the search's cover sends it to the full check
+    spec = m.NetworkSpec((784, 100, 10))
+    data, labels, params = m.make_problem(spec)
+    _, grad = m.cost_and_grad(spec, data, labels, params)
+    W1 = spec.block("W1")
+    j = W1.offset + int(np.argmin(np.abs(grad[W1.slice])))
+    wrong = grad.copy()
+    wrong[j] *= 2
+    fast = directions.fast_check(spec, data, labels, params, wrong)
+    assert "W1" in fast.full_blocks
+    (r,) = [r for r in fast.directional if r.block == "W1"]
+    assert not r.suspect and abs(wrong[j] - grad[j]) < r.detectable  # the directions alone miss it
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import assess
+
+    partial = differences.numeric_gradient(spec, data, labels, params, blocks=["W1"])
+    error, zs = evidence(wrong[W1.slice], partial.numeric[W1.slice], partial.noise[W1.slice])
+    status = assess(wrong[W1.slice], partial.numeric[W1.slice], error, T, zero_scale=zs).statuses
+    assert list(np.flatnonzero(where(status, Status.FAIL))) == [j - W1.offset]
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +127,8 @@ def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
     _, status = verdicts(spec, data, labels, params, wrong, result)
     assert list(np.flatnonzero(where(status, Status.FAIL))) == [e]  # the full check fails just e
     fast = directions.fast_check(spec, data, labels, params, wrong, seed=seed)
-    assert fast.full_blocks == ("W1",)
-    partial = differences.numeric_gradient(spec, data, labels, params, blocks=fast.full_blocks)
+    assert fast.full_blocks == ("W1", "W2")  # W1 (and W2, whose small entries the directions cannot vouch for)
+    partial = differences.numeric_gradient(spec, data, labels, params, blocks=("W1",))
     assert np.all(np.isnan(partial.numeric[W1.size :]))  # other blocks were not re-checked
     _, status = verdicts(spec, data, labels, params, wrong, partial)
     assert list(np.flatnonzero(where(status[W1.slice], Status.FAIL))) == [e - W1.offset]

@@ -148,3 +148,26 @@ def test_correct_small_impl_passes_every_entry(dims):
     rep = check_network(dims, impl=mynet.forward_backward_prop)
     assert rep.status is Status.PASS and rep.counts["unresolved"] == 0
     assert check_network(dims, impl=mynet.one_wrong).status is Status.FAIL
+
+
+def test_sigmoid_at_36_reads_pass_by_the_zero_rule_with_the_truth_inside():
+    """At 36.2 sigmoid' = 1.9e-16: the layer's entry is ~4e-19, far below the objective's
+    round-off per unit x (8 eps |f| / 36.2).  Extended precision bounds the truth (mpmath)
+    within it and the claim is within it too: zero to round-off, a pass; a claim far
+    above it still fails."""
+    import mpmath as mp
+
+    x = np.random.default_rng(3).standard_normal((4, 5))
+    x[1, 2] = 36.2
+    fwd = lambda z: (1 / (1 + np.exp(-z)),) * 2  # noqa: E731
+    bwd = lambda dout, s: dout * s * (1 - s)  # noqa: E731
+    rep = check_layer(fwd, bwd, {"x": x})
+    assert rep.status is Status.PASS and rep.counts["pass"] == 20
+    (c,) = [c for c in rep.checks if c.index == (1, 2)]
+    s = 1 / (1 + np.exp(-36.2))
+    dout = c.analytic / (s * (1 - s))  # the objective's weight of this output
+    with mp.workdps(40):
+        true = float(dout * mp.exp(-mp.mpf("36.2")) / (1 + mp.exp(-mp.mpf("36.2"))) ** 2)
+    assert c.numeric - c.error <= true <= c.numeric + c.error
+    wrong = check_layer(fwd, lambda dout, s: dout * s * (1 - s) + 1e-6 * (s > 0.9999), {"x": x})
+    assert wrong.status is Status.FAIL

@@ -45,6 +45,7 @@ steps are inside it.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -356,19 +357,56 @@ LIFT_RECHECK_CALLS = 64
 LIFT_NEED = 24
 
 
+#: seconds of extended-precision calls the re-estimates may take beyond their call budget
+#: (a cheap cost settles every entry float64 left; a slow one keeps the call budget)
+LIFT_RECHECK_SECONDS = 2.0
+#: at most this many entries left unsettled by float64 in one re-estimate get a lifted
+#: ladder each beyond the budgets (``Lifted.grant``), within these calls and seconds
+LIFT_LEFTOVERS = 8
+LIFT_LEFTOVER_CALLS = 8 * LIFT_NEED
+LIFT_LEFTOVER_SECONDS = 10.0
+
+
 class Lifted:
     """The cost in ``np.longdouble`` (precision lifting) with a budget of calls: extended
     precision is slow, so it is spent where float64 cannot settle an entry, and only
-    while ``left >= LIFT_NEED``."""
+    while ``left >= LIFT_NEED`` or, past the count, while another ladder's calls at the
+    measured time per call fit in ``seconds_budget`` (``extend``)."""
 
     def __init__(self, fn: Callable, budget: int = LIFT_CALLS) -> None:
         self.fn = fn
         self.budget = int(budget)
         self.used = 0
+        self.seconds = 0.0
+        self.seconds_budget = 0.0
+        self.granted = 0
+        self.granted_seconds = 0.0
 
     def __call__(self, z):
         self.used += 1
-        return self.fn(z)
+        t0 = time.perf_counter()
+        try:
+            return self.fn(z)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def extend(self, calls: int, seconds: float) -> None:
+        """A fresh share: ``calls`` more calls, or as many as ``seconds`` more time allows."""
+        self.budget = self.used + int(calls)
+        self.seconds_budget = self.seconds + float(seconds)
+
+    def grant(self, entries: int) -> None:
+        """A ladder each for the last ``entries`` entries float64 could not settle, when they
+        are few (``LIFT_LEFTOVERS``) and, at the measured time per call, fit in what is
+        left of ``LIFT_LEFTOVER_SECONDS`` and ``LIFT_LEFTOVER_CALLS`` over the check."""
+        need = int(entries) * LIFT_NEED
+        per_call = self.seconds / self.used if self.used else 0.0
+        if (entries > LIFT_LEFTOVERS or self.granted + need > LIFT_LEFTOVER_CALLS
+                or self.granted_seconds + need * per_call > LIFT_LEFTOVER_SECONDS):
+            return
+        self.granted += need
+        self.granted_seconds += need * per_call
+        self.budget = max(self.budget, self.used + need + 1)
 
     @property
     def left(self) -> int:
@@ -376,4 +414,7 @@ class Lifted:
 
     @property
     def usable(self) -> bool:
-        return self.left >= LIFT_NEED
+        if self.left >= LIFT_NEED:
+            return True
+        per_call = self.seconds / self.used if self.used else float("inf")
+        return self.seconds + LIFT_NEED * per_call <= self.seconds_budget

@@ -32,12 +32,12 @@ import numpy as np
 from ..blocks import BlockData, BlockVerdict, judge_blocks
 from ..choices import Mode
 from ..errors import OptionError
-from ..finite_diff import evidence
+from ..finite_diff import evidence, unit_roundoff
 from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
-from .ladder import LIFT_RECHECK_CALLS, Lifted
+from .ladder import LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS, Lifted
 from .stencils import Entries, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress) -> stencils.Entries``: a caller's four-point estimate of
@@ -121,7 +121,7 @@ def check_blackbox(
     n = None if calls is None else calls()
     effort_mode = Mode.FULL if indices is not None else mode
     if isinstance(lifted, Lifted):  # the re-estimates get their own share of extended precision
-        lifted.budget = lifted.used + LIFT_RECHECK_CALLS
+        lifted.extend(LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS)
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None)
     # every call of the user's code and the time, the re-estimates of _verdict included
@@ -284,7 +284,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     cost, x, lifted = recheck
     if not len(d.analytic):
         return d
-    error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution)
+    error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
     code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
     # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
@@ -312,4 +312,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     numeric[pos[take]], noise[pos[take]] = est.value[take], est.noise[take]
     resolution[pos[take]] = est.resolution[take]
     kink[pos] = est.kink  # the shrinking one-sided test decides every re-estimated entry
-    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution)
+    unit = np.full(len(numeric), np.nan) if d.unit_roundoff is None else np.array(d.unit_roundoff, dtype=float)
+    unit[pos] = unit_roundoff(est.f_scale, np.asarray(x, dtype=float).ravel()[offset + idx[pos]], est.eps)
+    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution,
+                   unit_roundoff=unit)

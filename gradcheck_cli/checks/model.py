@@ -35,10 +35,12 @@ import numpy as np
 from ..blackbox.pipeline import check_blackbox
 from ..choices import Method, Mode
 from ..errors import OptionError
+from ..finite_diff import value_eps
 from ..inputs import parse_input, validate_seed, validate_top
 from ..model_protocol import BoundModel, load_model, model_params, require_repeatable
 from ..results import LayerArg, ModelSubject, Report
 from ..verdict import Status, Thresholds
+from .common import lifted_cost
 
 #: ``mode=None``: every entry (``full``) up to this many checked entries, else ``adaptive``
 AUTO_FULL_ENTRIES = 20_000
@@ -174,8 +176,13 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
             again, grads2 = bound.call({})
             require_repeatable(fu.name, (loss0, grads), (again, grads2))
             g = np.concatenate([grads[k].ravel() for k in keys])
+            # float32 code: the default pass tolerance is what float32 can verify (issue 16)
+            thresholds = thresholds.for_precision(value_eps(np.asarray([loss0]), g))
+            # precision lifting: a loss computed in the dtype of its params is re-estimated
+            # in np.longdouble where float64 cannot decide
+            lifted = lifted_cost(lambda z: bound.raw_loss(values_of(np.asarray(z).ravel())), x0, loss0)
             checked = check_blackbox(cost, x0, g, blocks, mode=mode, thresholds=thresholds, top=top, seed=seed,
-                                     f0=loss0, calls=lambda: fu.calls, progress=progress)
+                                     f0=loss0, calls=lambda: fu.calls, lifted=lifted, progress=progress)
     finally:
         bound.restore()
     verdict = checked.verdict

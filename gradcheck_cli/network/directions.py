@@ -15,11 +15,15 @@ the block size, so any single entry off by more than ``2 max noise_u`` (the
 block's ``detectable``) is caught with certainty, while a relative error over P entries
 would dilute it by 1/sqrt(P).  ``noise_u`` is the per-entry round-off term plus the
 direction's truncation error, which grows with the block (about 4e-6 against 5e-8 per
-entry for W1 of 784-100-10).  An entry fails the full check only when off by more than
-``fail_tol * floor >= (fail_tol / pass_tol) * noise_e`` (1e5 x its noise by default);
-``fast_check`` sends a block to the full check when it is suspect, when a direction
-crosses a relu kink, or when ``detectable`` exceeds that level, so fast mode never misses
-an entry that the full check would fail.  The full check then names the entries.
+entry for W1 of 784-100-10).  By the one rule (``verdict.assess``) an entry's own check
+can fail it only when its error exceeds ``verdict.radius(g_j, fail_tol) = fail_tol
+max(|g_j|, floor)``, and cannot see an error below its round-off ``noise_j``: the block's
+``cover`` is ``min_j max(radius_j, 2 noise_j)``, the black-box search's rule for clearing
+a set.  ``fast_check`` sends a block to the full check when it is suspect, when a
+direction crosses a relu kink, or when ``detectable`` exceeds its cover (a block with
+small entries: a 2x bug on an entry of 1e-6 hides below a detectable 4e-6), so fast mode
+never misses an entry that the full check would fail.  The full check then names the
+entries.
 """
 
 from __future__ import annotations
@@ -30,9 +34,8 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import OptionError
-from ..verdict import Agreement, judge_direction
-from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, central_from_values, default_step
-from ..verdict import Thresholds
+from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, SAFETY, central_from_values, default_step
+from ..verdict import Agreement, Thresholds, judge_direction, radius
 from .dense import propagate
 from .kernels import DEFAULT_CHUNK_BYTES, STENCIL, Base, resolve_blocks
 from .model import Block, NetworkSpec
@@ -66,6 +69,19 @@ class DirectionalResult:
     needs_full: bool
     safety: float = MARGIN
     entry_noise: float = 0.0  # the a-priori round-off of the full check (the measured one may be ROUNDOFF_DISCOUNT x lower)
+    #: per entry: the claimed value ``g_j`` and the least error its direct check can see
+    #: (``SAFETY ROUNDOFF_ULPS eps |f| / h_j``, the black-box search's ``entry_floor_noise``)
+    claimed: np.ndarray | None = None
+    entry_noises: np.ndarray | None = None
+
+    def cover(self, thresholds: Thresholds) -> float:
+        """The largest single-entry error that no entry's own check could fail, by the
+        search's rule: ``min_j max(verdict.radius(g_j, fail_tol), 2 noise_j)``."""
+        if self.claimed is None or self.entry_noises is None or not len(self.claimed):
+            return 0.0
+        with np.errstate(all="ignore"):
+            c = np.maximum(radius(self.claimed, thresholds.fail_tol, thresholds), 2 * self.entry_noises)
+        return float(np.min(c)) if np.all(np.isfinite(c)) else 0.0
 
     @property
     def detectable(self) -> float:
@@ -151,6 +167,8 @@ def directional_check(
                 block=block.name, analytic=gu, numeric=num, noise=noi, kink=kink,
                 suspect=suspect, needs_full=suspect or bool(np.any(kink)), safety=float(safety),
                 entry_noise=ROUNDOFF_ULPS * EPS * base.f_scale / float(np.max(default_step(x))),
+                claimed=g.ravel().copy(),
+                entry_noises=SAFETY * ROUNDOFF_ULPS * EPS * base.f_scale / default_step(x).ravel(),
             )
         )
     return tuple(out)
@@ -169,10 +187,11 @@ def fast_check(
 ) -> FastResult:
     """Fast mode: directional checks of every block; the blocks that need the full check.
 
-    A block needs it when suspect, kinked, or when its ``detectable`` error exceeds the
-    smallest error at which one of its entries fails under ``thresholds`` (default
-    tolerances when None): ``fail_tol * floor``, with ``floor = entry_noise / pass_tol`` or
-    the fixed ``--floor``.  The caller then runs ``numeric_gradient(...,
+    A block needs it when suspect, kinked, or when its ``detectable`` error exceeds its
+    ``cover`` under ``thresholds`` (default tolerances when None): an error its
+    directions cannot see must be one that no entry's own check (``verdict.assess``)
+    could fail, ``verdict.radius(g_j, fail_tol)`` or the check's round-off, as the
+    black-box search clears a set.  The caller then runs ``numeric_gradient(...,
     blocks=result.full_blocks)`` so the report still names the wrong entries.  Cost:
     ``4 k`` structured evaluations per block.
     """
@@ -180,7 +199,6 @@ def fast_check(
     res = directional_check(spec, data, labels, params, analytic, k=k, seed=seed, safety=safety)
     full = []
     for r in res:
-        floor = t.floor if t.floor is not None else r.entry_noise / t.pass_tol
-        if r.needs_full or not (r.detectable <= t.fail_tol * floor):
+        if r.needs_full or not (r.detectable <= r.cover(t)):
             full.append(r.block)
     return FastResult(res, tuple(full))
