@@ -242,9 +242,10 @@ def net_command(
             bugs = [{"name": name, "description": text} for name, text in BUGS.items()]
             sys.stdout.write(json.dumps({"command": "net", "bugs": bugs}, indent=2) + "\n")
         else:
-            width = max(map(len, BUGS))
-            for name, text in BUGS.items():
-                sys.stdout.write(f"{name:<{width}}  {text}\n")
+            from .views import table as view
+
+            for line in view.bug_list_lines(BUGS, view.make_console().width):
+                sys.stdout.write(line + "\n")
         raise typer.Exit(ExitCode.OK)
     if dims is None:
         from .errors import OptionError

@@ -628,8 +628,7 @@ class Effort:
     of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
     splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
     an entry cleared by exclusion could still have (``blackbox.search``: proved when it is the
-    only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
-    a seeded run is reproducible.
+    only wrong entry of its set).
     """
 
     mode: Mode
@@ -647,7 +646,8 @@ class Effort:
         return {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
                 "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
                 "directions": self.directions,
-                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound)}
+                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound),
+                "seconds": json_number(self.seconds)}
 
 
 @dataclass(frozen=True)
@@ -701,6 +701,8 @@ class Report:
     # extras
     mode: Mode | None = None
     effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
+    calls: int = 0  # without ``effort``: calls of users' code (sweep --func), 0 for built-in code
+    seconds: float | None = None  # without ``effort``: wall time of the check (``checks.common.timed``)
     seed: int | None = None
     taylor_order: float | None = None
     taylor_test: Any = None  # net/func --taylor: sweep.Taylor along a random direction
@@ -781,6 +783,8 @@ class Report:
             e["mode"] = self.mode.value
         if self.effort is not None:
             e["effort"] = self.effort.to_dict()
+        else:  # every report has an effort (contract): calls of users' code and seconds
+            e["effort"] = {"calls": self.calls, "seconds": json_number(self.seconds)}
         if self.convention is not None:
             e["convention"] = str(getattr(self.convention, "value", self.convention))
         if self.sweep is not None:

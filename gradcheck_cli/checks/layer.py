@@ -113,7 +113,7 @@ def _leaves(obj: Any, path: str = "cache", depth: int = 0):
             yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
 
 
-def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
+def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any], strict: bool = False):
     """Inputs and params bound to ``fn``'s parameters by name.
 
     When every input is named after a positional parameter of ``fn``, the inputs are
@@ -122,18 +122,22 @@ def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
     last one bound, the index of the input or the name of the param that fills it (a
     scalar index given as ``--param outsideWordIdx=3`` between two arrays), or ``(name,
     default)`` for a parameter left to its default.  Params after that are keywords.  Otherwise the inputs are passed in the order given and
-    ``layout`` is None (params as keywords).
+    ``layout`` is None (params as keywords).  ``strict`` (the ``layer`` command: inputs
+    are named by ``--input NAME=``): a name that matches no parameter is an ``OptionError``
+    (``_refuse_unknown_names``) instead.
     """
     import inspect
 
     try:
-        sig = [p for p in inspect.signature(fn).parameters.values()
-               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        every = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return inputs, None
+    sig = [p for p in every if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     names = [p.name for p in sig]
     by_name = {i.name: i for i in inputs}
-    if not inputs or not set(by_name) <= set(names):
+    if strict:
+        _refuse_unknown_names(fn, every, list(by_name), list(params))
+    if not inputs or not set(by_name) <= set(names):  # not all parameters (the API, or *args): by position
         return inputs, None
     last = max(names.index(n) for n in list(by_name) + [k for k in params if k in names])
     ordered = [by_name[n] for n in names if n in by_name]
@@ -151,6 +155,30 @@ def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
     return ordered, layout
 
 
+def _refuse_unknown_names(fn, every: list, inputs: list[str], params: list[str]) -> None:
+    """``OptionError`` naming an --input that matches no positional parameter of ``fn``
+    (unless ``fn`` takes ``*args``) or a --param that matches no parameter (unless
+    ``fn`` takes ``**kwargs``), with ``fn``'s parameters: nothing is bound silently to
+    the wrong one."""
+    kinds = {p.name: p.kind for p in every}
+    P = type(every[0]) if every else None
+    var_args = any(p.kind is p.VAR_POSITIONAL for p in every)
+    var_kwargs = any(p.kind is p.VAR_KEYWORD for p in every)
+    listed = ", ".join(("*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else "") + p.name
+                       for p in every) or "none"
+    fname = getattr(fn, "__name__", "the function")
+    for name in inputs:
+        if var_args or (P is not None and kinds.get(name) in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD)):
+            continue
+        raise OptionError(f"--input {name} matches no parameter of {fname} (its parameters: {listed}); "
+                          "inputs bind to the parameters by name")
+    for name in params:
+        if var_kwargs or (P is not None and kinds.get(name) in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD, P.KEYWORD_ONLY)):
+            continue
+        raise OptionError(f"--param {name} matches no parameter of {fname} (its parameters: {listed}); "
+                          "params bind to the parameters by name")
+
+
 class _Layer:
     """The user's forward/backward (or loss) functions bound to inputs and params.
 
@@ -159,13 +187,13 @@ class _Layer:
     """
 
     def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
-                 forward_name: str, backward_name: str | None) -> None:
+                 forward_name: str, backward_name: str | None, by_name: bool = False) -> None:
         from ..usercode import UserFunction
 
         self.params = dict(params)
         self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
         self._raw_forward = self.forward.fn
-        self.inputs, self.layout = bind_by_name(self._raw_forward, list(inputs), self.params)
+        self.inputs, self.layout = bind_by_name(self._raw_forward, list(inputs), self.params, strict=by_name)
         self.backward = None
         if backward is not None:
             self.backward = backward if isinstance(backward, UserFunction) else UserFunction(backward, backward_name)
@@ -729,7 +757,7 @@ def check_layer_command(
             raise OptionError("--torch and --isolate cannot be combined (tensors stay in this process)")
         return _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress)
     fu, bu = load_layer(target, forward, backward, seed, isolate)
-    layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
+    layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name, by_name=True)
     return _run(layer, seed, mode, thresholds, top, progress)
 
 

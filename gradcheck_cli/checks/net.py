@@ -17,8 +17,10 @@ from ..blackbox.pipeline import check_blackbox
 from ..blocks import judge_blocks, network_block_data
 from ..finite_diff import value_eps
 from .common import callable_name, lifted_cost, with_second_opinions
+from .common import timed
 
 
+@timed
 def check_network(
     dims,
     *,

@@ -13,7 +13,7 @@ import io
 import math
 import os
 from dataclasses import replace
-from typing import IO, Sequence
+from typing import IO, Mapping, Sequence
 
 from rich import box
 from rich.console import Console
@@ -274,6 +274,37 @@ def worst_line(c: Check) -> str:
             f"numeric {fmt_value(c.numeric, 7)}, rel error {fmt_error(c.rel_error)}")
 
 
+def worst_lines(c: Check, width: int) -> list[str]:
+    """``worst_line`` when it fits ``width`` columns; else ``worst: W1[4, 3] FAIL, rel
+    error 1.5e+00`` (the grep-able part) and the two values on an indented line."""
+    line = worst_line(c)
+    if len(line) <= width:
+        return [line]
+    return [f"worst: {c.label} {c.status.value.upper()}, rel error {fmt_error(c.rel_error)}",
+            f"  analytic {fmt_value(c.analytic, 7)}, numeric {fmt_value(c.numeric, 7)}"]
+
+
+def bug_list_lines(bugs: Mapping[str, str], width: int) -> list[str]:
+    """``net --inject-bug list``: each bug's name and its description, the description
+    wrapped to ``width`` columns under itself (or under the name when too narrow)."""
+    import textwrap
+
+    name_width = max(map(len, bugs), default=0)
+    indent = name_width + 2
+    if width - indent < 30:  # too narrow for a column: the description under the name
+        indent = 4
+    lines: list[str] = []
+    for name, text in bugs.items():
+        wrapped = textwrap.wrap(text, max(width - indent, 20), break_on_hyphens=False) or [""]
+        if indent == name_width + 2:
+            lines.append(f"{name:<{name_width}}  {wrapped[0]}")
+            lines += [" " * indent + rest for rest in wrapped[1:]]
+        else:
+            lines.append(name)
+            lines += [" " * indent + rest for rest in wrapped]
+    return lines
+
+
 def summary_text(report: Report) -> Text:
     """The one-line summary, coloured by the overall status."""
     text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
@@ -336,7 +367,8 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
     if quiet:
         worst = worst_check(report.checks)  # shown when it is what a CI log needs: not a pass
         if worst is not None and worst.status not in (Status.PASS, Status.KINK):
-            console.print(Text(worst_line(worst), style=STATUS_STYLE[worst.status]), soft_wrap=True)  # one grep-able line
+            for line in worst_lines(worst, console.width):
+                console.print(Text(line, style=STATUS_STYLE[worst.status]))
         console.print(summary_text(report))
         return
     if header:
