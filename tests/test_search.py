@@ -263,7 +263,10 @@ def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
     assert r.code == 0
     e = json.loads(r.out)["effort"]
     assert e["checked"] == 115 and e["excluded"] == 0
-    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 115 + 2 * 10
+    # every call counted, re-estimates included: 2 per entry, plus the noise probe, plus
+    # 7 for each of the ~21 entries whose round-off at this cost's scale the first look
+    # cannot settle (re-estimated by the three rungs: 6 calls and f(x) per block)
+    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 115 + 7 * 25
 
 
 def test_net_impl_table_states_entries_calls_and_seconds(cli):

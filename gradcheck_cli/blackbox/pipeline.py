@@ -4,8 +4,12 @@
 Like pytorch's slow and fast ``gradcheck``, both modes share one signature and one
 numeric kernel and differ only in which directions they try:
 
-1. *search*: ``full`` measures every entry directly (``search.check_every_entry``, or
-   the caller's four-point ``direct`` estimator); ``adaptive`` (``fast`` is the same for
+1. *search*: ``full`` measures every entry directly: a first look of two calls per
+   entry (``search.check_every_entry`` without its 4h pair, or the caller's ``direct``
+   estimator with ``points=2``), judged by ``verdict.assess`` with the round-off of that
+   difference as its error; an entry that passes is settled by those two calls, every
+   other one goes on (the caller's four-point estimate with its kink test, then step 2),
+   so a smooth function costs 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
    users' code) runs the adaptive group testing of ``search.check_adaptive``, after which
    the caller's ``direct`` estimator (when given) re-measures the directly checked
    entries that do not pass, with its kink test (``stencils.jump_kink``);
@@ -17,6 +21,12 @@ numeric kernel and differ only in which directions they try:
    directly; entries cleared by exclusion pass only when their proved bound is within
    ``pass_tol`` (else ``unresolved``); entries left unchecked are never ``pass``;
 4. *effort*: entries, how each got its verdict, calls, seconds (``results.Effort``).
+
+``deadline`` (``--max-seconds``, a ``time.perf_counter()`` value) stops every phase: the
+entries not settled by then are ``unchecked`` (their own count, never ``pass``; the
+search's evidence stands where it measured the truncation).  ``progress(done, total)``
+spans every phase: the total grows by the entries to re-estimate when they are known, so
+the bar is not full while they run.
 """
 
 from __future__ import annotations
@@ -35,11 +45,71 @@ from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
-from .stencils import Entries, blackbox_gradient, jump_kink
+from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
-#: ``direct(block, indices, progress) -> stencils.Entries``: a caller's four-point estimate of
-#: some entries (flat indices within block number ``block``)
-Direct = Callable[[int, np.ndarray, Callable[[int], None] | None], Entries]
+#: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
+#: estimate of some entries (flat indices within block number ``block``); one that takes
+#: ``points=2`` gives the full mode its two-call first look (``stencils.two_point_entries``)
+Direct = Callable[..., Entries]
+
+#: with a deadline, the direct estimates and the re-estimates run in chunks of this many
+#: entries, the deadline checked between chunks
+CHUNK = 64
+
+
+class _Phases:
+    """``progress(done, total)`` over every phase: the search's entries first, then the
+    entries handed on (four-point estimates, re-estimates), added to the total when known."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, size: int) -> None:
+        self.progress, self.size, self.extra, self.done = progress, int(size), 0, 0
+
+    def search(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total + self.extra)
+
+    def more(self, n: int) -> None:
+        """``n`` more entries to estimate again."""
+        self.extra += int(n)
+        self.tick(0)
+
+    def tick(self, k: int = 1) -> None:
+        self.done += k
+        if self.progress is not None:
+            self.progress(self.size + self.done, self.size + self.extra)
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def _takes_points(direct) -> bool:
+    """Whether the caller's estimator offers the two-call first look (``points=2``)."""
+    import inspect
+
+    try:
+        return "points" in inspect.signature(direct).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline: float | None, **kw):
+    """``direct`` on ``idx`` (in chunks, the deadline checked between them); returns the
+    ``Entries`` of the first ``reached`` entries and ``reached``."""
+    if deadline is None:
+        return direct(block, idx, tick, **kw), len(idx)
+    parts, reached = [], 0
+    for start in range(0, len(idx), CHUNK):
+        if _expired(deadline):
+            break
+        chunk = idx[start:start + CHUNK]
+        parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw))
+        reached += len(chunk)
+    if not parts:
+        empty = np.zeros(0)
+        return Entries(idx[:0], empty, empty, empty, empty, empty), 0
+    cat = lambda name: np.concatenate([np.asarray(getattr(e, name), dtype=float) for e in parts])  # noqa: E731
+    return Entries(idx[:reached], cat("value"), cat("noise"), cat("plus"), cat("minus"), cat("jump_excess")), reached
 
 
 @dataclass(frozen=True)
@@ -79,6 +149,7 @@ def check_blackbox(
     calls: Callable[[], int] | None = None,
     direct: Direct | None = None,
     progress: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
 ) -> BlackboxCheck:
     """Check the claimed gradient ``grad`` of the black box ``cost`` at ``x`` (module docstring).
 
@@ -90,7 +161,8 @@ def check_blackbox(
     ``recheck=False`` skips the re-estimate (our own code, already exact); ``calls()``
     counts the user's calls for the effort (default: the search's own); ``direct`` the
     caller's four-point estimator (a layer's output-wise differences); ``progress(done,
-    total)``.
+    total)`` over every phase; ``deadline`` a ``time.perf_counter()`` value past which
+    nothing more is estimated (the rest is ``unchecked``).
 
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] *= 2
@@ -100,41 +172,78 @@ def check_blackbox(
     """
     mode = validate_mode(mode)
     full = mode is Mode.FULL or indices is not None
+    phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
-        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, progress)
+        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline)
     elif full:
+        # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2)
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
-                                   progress=progress)
+                                   progress=phases.search, truncation=not recheck, deadline=deadline)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
-                                progress=progress)
-        if direct is not None:
+                                progress=phases.search, deadline=deadline)
+        if direct is not None and not _stopped(result):
             result, kink = _direct_refine(direct, result, thresholds)
-    n = None if calls is None else calls()
     effort_mode = Mode.FULL if indices is not None else mode
-    verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
-                                       recheck=(cost, np.array(x, dtype=float)) if recheck else None)
+    verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
+                                       recheck=(cost, np.array(x, dtype=float)) if recheck else None,
+                                       deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
+    if calls is not None:  # counted after the re-estimates: every call of the user's code
+        effort = replace(effort, calls=int(calls()))
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
-def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, progress):
-    """The full mode through the caller's four-point estimator: every entry of every block,
-    with its kink test; a search result whose every entry is CHECKED."""
+def _stopped(result: AdaptiveResult) -> bool:
+    return any(bool(np.any(b.how == How.STOPPED)) for b in result.blocks)
+
+
+def _settled(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
+    """Entries whose evidence already passes by the one rule (``verdict.assess``)."""
+    with np.errstate(all="ignore"):
+        error, zs = evidence(analytic, numeric, noise)
+        return assess(analytic, numeric, error, thresholds, zero_scale=zs).code == 0
+
+
+def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
+                        deadline: float | None = None):
+    """The full mode through the caller's estimator: every entry of every block, first
+    with two calls (when the estimator offers them) judged by the one rule; the entries
+    that do not pass then get the four-point estimate with its kink test.  A search result
+    whose every entry is CHECKED (``STOPPED`` where the deadline came first: not reached,
+    or reached by the first look alone without passing)."""
     t0 = time.perf_counter()
     g = np.asarray(grad, dtype=float).ravel()
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
+    two = _takes_points(direct)
     outs, done = [], 0
     for i, r in enumerate(regs):
-        tick = None if progress is None else (lambda k, done=done: progress(done + k, size))
-        e = direct(i, np.arange(r.size), tick)
-        done += r.size
+        tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
         a = g[r.slice].copy()
-        rel = relative_error(a, e.value, floor_from_noise(e.noise, thresholds))
-        kink[r.slice] = jump_kink(e, a, rel, thresholds)
-        outs.append(BlockOutcome(r.name, r.shape, r.offset, a, np.full(r.size, How.CHECKED.value, dtype=np.int8),
-                                 np.asarray(e.value, dtype=float), np.asarray(e.noise, dtype=float),
+        how = np.full(r.size, How.STOPPED.value, dtype=np.int8)
+        value, noise = np.full(r.size, np.nan), np.full(r.size, np.inf)
+        idx = np.arange(r.size)
+        if two:  # the first look: two calls per entry, settled where it passes
+            e, reached = _chunked_direct(direct, i, idx, tick, deadline, points=2)
+            value[:reached], noise[:reached] = e.value, e.noise
+            ok = _settled(a[:reached], value[:reached], noise[:reached], thresholds)
+            how[:reached][ok] = How.CHECKED.value
+            idx = idx[:reached][~ok]
+            phases.more(len(idx))
+            tick4 = None if phases.progress is None else (lambda k, base=phases.done: phases.tick(base + k - phases.done))
+        else:
+            tick4 = tick
+        e, reached = _chunked_direct(direct, i, idx, tick4, deadline)
+        if not two:
+            phases.more(0)
+        got = idx[:reached]
+        value[got], noise[got] = e.value, e.noise
+        how[got] = How.CHECKED.value
+        rel = relative_error(a[got], e.value, floor_from_noise(e.noise, thresholds))
+        kink[r.offset + got] = jump_kink(e, a[got], rel, thresholds)
+        done += r.size
+        outs.append(BlockOutcome(r.name, r.shape, r.offset, a, how, value, noise,
                                  np.full(r.size, np.nan), False, 0, np.zeros(r.size)))
     cost = float("nan") if f0 is None else float(f0)
     return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink
@@ -169,7 +278,8 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
 
 
 def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
-             calls: int | None = None, recheck=None) -> tuple[BlockVerdict, Effort, list[BlockData]]:
+             calls: int | None = None, recheck=None, deadline: float | None = None, phases: _Phases | None = None,
+             first_look: bool = False) -> tuple[BlockVerdict, Effort, list[BlockData]]:
     """The verdict of a search result: ``judge_blocks`` on the entries checked
     directly, plus the entries cleared by exclusion (in ``checked``): ``pass`` where the
     bound the search proved is within ``pass_tol`` of the entry (verified; an exactly-0
@@ -188,6 +298,11 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     ``RECHECK_MAX``), else count as ``unresolved``: never as ``pass``.  ``kink`` is a flat mask of the parameter
     vector (relu stencils).  ``calls``: every call of the user's code (``UserFunction.calls``,
     the first calls included); default the search's own.
+
+    Entries the search did not reach before ``deadline`` (``How.STOPPED``), and entries
+    whose re-estimate the deadline cut off when their evidence is a first look
+    (``first_look``: no truncation measured) or nothing (an entry left to the re-estimate),
+    count as ``unchecked``: not judged, never ``pass``.
     """
     # excluded entries the search's bound verifies (issue 9: pass means verified)
     verified_of = []
@@ -198,7 +313,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
             # give the entry: zero to the resolution of the code (the black-box zero rule)
             ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))
         verified_of.append((b.how == How.EXCLUDED) & ok)
-    budget = RECHECK_MAX if recheck is not None else 0
+    budget = RECHECK_MAX if recheck is not None and not _expired(deadline) else 0
     # entries cleared by exclusion but not verified to pass_tol are checked directly when all
     # of them fit in the budget (a layer, a small net); past it they stay unresolved, since
     # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
@@ -216,18 +331,37 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         numeric[extra], noise[extra] = np.nan, np.inf
         k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
         data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c))
+    dropped_of = [np.zeros(b.how.size, dtype=bool) for b in result.blocks]
     if recheck is not None:
         with np.errstate(all="ignore"):
             limit = None if mode is Mode.FULL else RECHECK_MAX
-            data = [_recheck(d, b.offset, recheck, thresholds, limit) for d, b in zip(data, result.blocks)]
+            for k, b in enumerate(result.blocks):
+                d, unreached = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                # cut off by the deadline: unchecked where the evidence is a first look or nothing
+                drop = unreached[first_look | ~np.isfinite(np.asarray(d.numeric)[unreached])] if len(unreached) else unreached
+                if len(drop):
+                    keep = np.ones(len(d.analytic), dtype=bool)
+                    keep[drop] = False
+                    idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
+                    dropped_of[k][idx[drop]] = True
+                    d = replace(d, analytic=np.asarray(d.analytic)[keep], numeric=np.asarray(d.numeric)[keep],
+                                noise=np.asarray(d.noise)[keep], indices=idx[keep],
+                                kink=None if d.kink is None else np.asarray(d.kink)[keep],
+                                resolution=None if d.resolution is None else np.asarray(d.resolution)[keep])
+                data[k] = d
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
-    for b, r, verified_mask, extra in zip(result.blocks, verdict.blocks, verified_of, extras):
-        extra_unchecked = int(np.sum(b.how[extra] == How.UNCHECKED))
-        excluded = int(np.sum(b.how == How.EXCLUDED)) - (len(extra) - extra_unchecked)
-        unchecked = int(np.sum(b.how == How.UNCHECKED)) - extra_unchecked
-        verified = int(np.sum(verified_mask))
+    stopped_total = 0
+    for b, r, verified_mask, d, dropped in zip(result.blocks, verdict.blocks, verified_of, data, dropped_of):
+        judged = np.zeros(b.how.size, dtype=bool)
+        judged[np.arange(b.how.size) if d.indices is None else np.asarray(d.indices, dtype=int)] = True
+        excl = (b.how == How.EXCLUDED) & ~judged & ~dropped
+        excluded = int(np.sum(excl))
+        unchecked = int(np.sum((b.how == How.UNCHECKED) & ~judged & ~dropped))
+        verified = int(np.sum(excl & verified_mask))
+        stopped = int(np.sum(b.how == How.STOPPED)) + int(np.sum(dropped))
+        stopped_total += stopped
         c = dict(r.counts)
         c["checks"] += excluded
         c["pass"] += verified
@@ -240,6 +374,11 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
             c["checks"] += unchecked
             c["unresolved"] = c.get("unresolved", 0) + unchecked
             status = worst([status, Status.UNRESOLVED])
+        if deadline is not None:  # --max-seconds: what it left is counted, even when 0
+            c["checks"] += stopped
+            c["unchecked"] = stopped
+            if stopped and status is not Status.FAIL:
+                status = worst([status, Status.UNCHECKED])
         counts.append(c)
         blocks.append(replace(r, checked=r.checked + excluded, status=status, counts=c))
         rb = b.relative_bound(thresholds)
@@ -254,6 +393,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         calls=result.calls if calls is None else int(calls), seconds=result.seconds, directions=len(result.directions),
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
+        stopped=stopped_total, max_seconds=deadline is not None,
     )
     return out, effort, data
 
@@ -262,23 +402,47 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
 RECHECK_MAX = 512
 
 
-def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None) -> BlockData:
+def _estimate(cost, x, indices: np.ndarray, deadline: float | None, phases: _Phases | None) -> tuple[Estimate, int]:
+    """``blackbox_gradient`` of ``indices`` (in chunks with a deadline, checked between
+    them); returns the estimate of the first ``reached`` entries and ``reached``."""
+    tick = None if phases is None or phases.progress is None else (lambda k: phases.tick(1))
+    if deadline is None:
+        return blackbox_gradient(cost, x, indices=indices, progress=tick), len(indices)
+    parts = []
+    for start in range(0, len(indices), CHUNK):
+        if _expired(deadline):
+            break
+        parts.append(blackbox_gradient(cost, x, indices=indices[start:start + CHUNK], progress=tick))
+    if not parts:
+        return Estimate(np.zeros(0), np.zeros(0), np.zeros(0)), 0
+    cat = lambda name: np.concatenate([np.asarray(getattr(e, name)) for e in parts])  # noqa: E731
+    est = Estimate(cat("value"), cat("noise"), cat("step"), max(e.eps for e in parts), cat("kink"), cat("f_scale"),
+                   cat("resolution"))
+    return est, len(est.value)
+
+
+def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None,
+             deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
-    again by ``blackbox_gradient``."""
+    again by ``blackbox_gradient``, and the positions (in ``d``) of those the deadline cut off."""
     cost, x = recheck
+    none = np.zeros(0, dtype=int)
     if not len(d.analytic):
-        return d
+        return d, none
     error, zs = evidence(d.analytic, d.numeric, d.noise)
     code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     bad = (code != 0) & (code != 3)  # neither pass nor an already-found kink
     if not np.any(bad):
-        return d
+        return d, none
     pos = np.flatnonzero(bad)
     if limit is not None:  # failing ones first, then warn, then unresolved: 6 calls an entry
         priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
         pos = np.sort(pos[np.argsort(priority, kind="stable")[:limit]])
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
-    est = blackbox_gradient(cost, x, indices=offset + idx[pos])
+    if phases is not None:
+        phases.more(len(pos))
+    est, reached = _estimate(cost, x, offset + idx[pos], deadline, phases)
+    pos, unreached = pos[:reached], pos[reached:]
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
     kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
     resolution = np.full(len(numeric), np.nan)
@@ -294,4 +458,4 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     resolution[pos[take]] = est.resolution[take]
     if d.kink is None:  # the caller's own kink test (layer, relu masks) stands where it has one
         kink[pos] = est.kink
-    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution)
+    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution), unreached

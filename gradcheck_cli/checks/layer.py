@@ -76,7 +76,8 @@ from ..errors import LoadError, OptionError, UserCodeError
 from ..blackbox.params import FlatParams
 from ..blackbox.pipeline import check_blackbox
 from ..blackbox.pipeline import validate_mode as pipeline_mode
-from ..blackbox.stencils import four_point_entries, noise_probe
+from ..blackbox.stencils import four_point_entries, noise_probe, two_point_entries
+from ..finite_diff import EPS, value_eps
 from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import LayerArg, LayerSubject, Report
@@ -301,12 +302,13 @@ def _noise_along(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int)
 
 
 def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: float, scale0: float,
-                sigmas: list[float]):
+                sigmas: list[float], out_eps: float = EPS):
     """The layer's direct estimator for ``check_blackbox``: ``stencils.four_point_entries`` on
     input ``diff_idx[block]``, with L's differences summed output by output (the outputs an
     entry does not reach cancel exactly, so the round-off is that of the terms it changed)."""
 
-    def direct(block: int, indices: np.ndarray, progress=None):
+    def direct(block: int, indices: np.ndarray, progress=None, points: int = 4):
+        """Four calls per entry with the kink test; ``points=2``: the full mode's first look."""
         which = diff_idx[block]
         flat = arrays[which].reshape(-1)  # a view: perturbations reach the array the layer gets
         base = None if layer.is_loss else [np.array(o, dtype=np.float64) for o in layer.call_forward(arrays)[0]]
@@ -329,8 +331,9 @@ def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0
             finally:
                 flat[k] = orig
 
-        return four_point_entries(shifted, flat, indices, f0=f0 if base is None else 0.0,
-                                  scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
+        engine = four_point_entries if points == 4 else functools.partial(two_point_entries, eps=out_eps)
+        return engine(shifted, flat, indices, f0=f0 if base is None else 0.0,
+                      scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
 
     return direct
 
@@ -476,7 +479,8 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
 
     g = np.concatenate([gr.ravel() for gr in grads])
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
-                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of), progress=progress)
+                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of, value_eps(*outs)),
+                        progress=progress)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
     if mode is Mode.ADAPTIVE:
         # the hints read the values the search measured (the judged ones add the re-estimates

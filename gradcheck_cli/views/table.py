@@ -29,6 +29,7 @@ STATUS_STYLE = {
     Status.FAIL: "bold red",
     Status.KINK: "bold cyan",
     Status.UNRESOLVED: "bold yellow",
+    Status.UNCHECKED: "bold magenta",
 }
 
 
@@ -207,7 +208,7 @@ def _print_fitting(console: Console, tables: Sequence[Table]) -> int:
 def summary_text(report: Report) -> Text:
     """The one-line summary, coloured by the overall status."""
     text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
-    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED):
+    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED, Status.UNCHECKED):
         text.append(f" ({report.status.value} fails under --strict)")
     return text
 
@@ -235,6 +236,9 @@ def effort_lines(e) -> list[str]:
                      "within their noise and no entry that its own check would fail could hide in it")
     for name in e.blockwide:
         lines.append(f"{name}: most of the block is wrong (a block-wide bug): shown with entries sampled at random")
+    if e.stopped:
+        lines.append(f"stopped by --max-seconds: {e.stopped} entries unchecked (not reached, or not settled, in time); "
+                     "the verdict covers the entries checked")
     return lines
 
 
