@@ -62,6 +62,7 @@ def _root(
 # ------------------------------------------------------------------ shared options
 AtOpt = Annotated[Optional[List[str]], typer.Option("--at", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
 PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, help="Number of random points (default 3 when no --at).")]
+MaxSecondsOpt = Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the check of your code after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random points and data.")]
 GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, e.g. x,y (default: all, sorted).")]
@@ -184,6 +185,7 @@ def net_command(
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
     cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
+    max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the black-box check (--impl, --mode adaptive) after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")] = None,
     inject_bug: InjectBugOpt = None,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
     top: TopOpt = 5,
@@ -228,7 +230,7 @@ def net_command(
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
             impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
-            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit)
 
@@ -277,6 +279,7 @@ def func_command(
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
     mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
+    max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
     top: TopOpt = 5,
@@ -305,7 +308,7 @@ def func_command(
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
-            value_range=value_range,
+            value_range=value_range, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit)
 
@@ -323,6 +326,7 @@ def layer_command(
     forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
     backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
+    max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
     format: FormatOpt = Format.TABLE,
@@ -351,7 +355,7 @@ def layer_command(
     with DelayedProgress("checking the layer") as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
-            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress,
+            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit)
 

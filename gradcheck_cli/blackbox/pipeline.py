@@ -52,9 +52,30 @@ from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 #: ``points=2`` gives the full mode its two-call first look (``stencils.two_point_entries``)
 Direct = Callable[..., Entries]
 
-#: with a deadline, the direct estimates and the re-estimates run in chunks of this many
-#: entries, the deadline checked between chunks
-CHUNK = 64
+#: with a deadline, the direct estimates and the re-estimates run in chunks of at most this
+#: many entries, each sized to half the time left at the pace measured so far
+CHUNK = 256
+
+
+def _chunks(n: int, deadline: float | None):
+    """``(start, stop)`` slices of ``range(n)``: one without a deadline; with one, chunks
+    sized to half the time left at the measured pace (1 entry first), none once it passed,
+    so a check overshoots its deadline by about one entry's estimate."""
+    if deadline is None:
+        if n:
+            yield 0, n
+        return
+    start, size = 0, 1
+    while start < n:
+        t = time.perf_counter()
+        if t > deadline:
+            return
+        stop = min(n, start + size)
+        yield start, stop
+        per = (time.perf_counter() - t) / (stop - start)
+        start = stop
+        left = deadline - time.perf_counter()
+        size = CHUNK if per <= 0 else int(max(1, min(CHUNK, 0.5 * left / per)))
 
 
 class _Phases:
@@ -99,10 +120,8 @@ def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline:
     if deadline is None:
         return direct(block, idx, tick, **kw), len(idx)
     parts, reached = [], 0
-    for start in range(0, len(idx), CHUNK):
-        if _expired(deadline):
-            break
-        chunk = idx[start:start + CHUNK]
+    for start, stop in _chunks(len(idx), deadline):
+        chunk = idx[start:stop]
         parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw))
         reached += len(chunk)
     if not parts:
@@ -129,6 +148,24 @@ def validate_mode(mode) -> Mode:
         return Mode(mode)
     except ValueError:
         raise OptionError(f"--mode must be one of adaptive, fast, full, got {mode!r}") from None
+
+
+def validate_max_seconds(max_seconds) -> float | None:
+    """``--max-seconds``: None, or a positive finite number of seconds; OptionError otherwise."""
+    if max_seconds is None:
+        return None
+    try:
+        value = float(max_seconds)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(max_seconds, bool) or not (np.isfinite(value) and value > 0):
+        raise OptionError(f"--max-seconds must be a positive number of seconds, got {max_seconds!r}")
+    return value
+
+
+def deadline_after(max_seconds: float | None) -> float | None:
+    """The ``time.perf_counter()`` value ``max_seconds`` from now (None: no deadline)."""
+    return None if max_seconds is None else time.perf_counter() + float(max_seconds)
 
 
 def check_blackbox(
@@ -387,8 +424,9 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel,
                        verdict.indices)
     tally = np.bincount(np.concatenate([b.how for b in result.blocks]).astype(np.int64), minlength=len(How))
+    cut = int(sum(np.sum(d) for d in dropped_of))  # checked by a first look, its re-estimate cut off
     effort = Effort(
-        mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]), checked=int(tally[How.CHECKED]),
+        mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]) - cut, checked=int(tally[How.CHECKED]) - cut,
         excluded=int(tally[How.EXCLUDED]), unchecked=int(tally[How.UNCHECKED]),
         calls=result.calls if calls is None else int(calls), seconds=result.seconds, directions=len(result.directions),
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
@@ -409,12 +447,11 @@ def _estimate(cost, x, indices: np.ndarray, deadline: float | None, phases: _Pha
     if deadline is None:
         return blackbox_gradient(cost, x, indices=indices, progress=tick), len(indices)
     parts = []
-    for start in range(0, len(indices), CHUNK):
-        if _expired(deadline):
-            break
-        parts.append(blackbox_gradient(cost, x, indices=indices[start:start + CHUNK], progress=tick))
+    for start, stop in _chunks(len(indices), deadline):
+        parts.append(blackbox_gradient(cost, x, indices=indices[start:stop], progress=tick))
     if not parts:
-        return Estimate(np.zeros(0), np.zeros(0), np.zeros(0)), 0
+        z = np.zeros(0)
+        return Estimate(z, z, z, kink=np.zeros(0, dtype=bool), f_scale=z, resolution=z), 0
     cat = lambda name: np.concatenate([np.asarray(getattr(e, name)) for e in parts])  # noqa: E731
     est = Estimate(cat("value"), cat("noise"), cat("step"), max(e.eps for e in parts), cat("kink"), cat("f_scale"),
                    cat("resolution"))

@@ -74,7 +74,7 @@ from ..choices import Method, Mode
 from ..diagnosis import diagnose_layer
 from ..errors import LoadError, OptionError, UserCodeError
 from ..blackbox.params import FlatParams
-from ..blackbox.pipeline import check_blackbox
+from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..blackbox.pipeline import validate_mode as pipeline_mode
 from ..blackbox.stencils import four_point_entries, noise_probe, two_point_entries
 from ..finite_diff import EPS, value_eps
@@ -381,6 +381,7 @@ def check_layer(
     top: int = 5,
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_seconds: float | None = None,
 ) -> Report:
     """Check a layer's backward pass against the numeric vector-Jacobian product.
 
@@ -391,7 +392,8 @@ def check_layer(
     ``wrt`` names a subset); ``params`` are keyword arguments, deep-copied for every
     call.  See the module docstring for what is compared, the kink test and
     ``mode`` (None: by size; ``"full"``, ``"adaptive"``, ``"fast"``).  The report has one block per
-    differentiated input, the failing and ``top`` worst entries, and hints.
+    differentiated input, the failing and ``top`` worst entries, and hints.  ``max_seconds``
+    stops the check after that long: the entries not settled by then are ``unchecked``.
 
     >>> import numpy as np
     >>> fwd = lambda x, w: (x @ w, (x, w))
@@ -399,6 +401,7 @@ def check_layer(
     >>> check_layer(fwd, bwd, {"x": np.ones((2, 3)), "w": np.ones((3, 4))}).status.value
     'pass'
     """
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
     mode = validate_mode(mode)
     validate_top(top)
@@ -410,7 +413,7 @@ def check_layer(
     if hasattr(forward, "name") and name is None:
         fname = forward.name
     layer = _Layer(forward, backward, items, params or {}, fname, bname)
-    return _run(layer, seed, mode, thresholds, top, progress)
+    return _run(layer, seed, mode, thresholds, top, progress, deadline)
 
 
 def _check_order(layer: _Layer) -> None:
@@ -431,7 +434,8 @@ def _check_order(layer: _Layer) -> None:
                           f"the forward pass's order")
 
 
-def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress) -> Report:
+def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress,
+         deadline: float | None = None) -> Report:
     """The check, inside one session of each user function (their random states set per
     call, the caller's saved once: ``UserFunction.session``)."""
     import contextlib
@@ -441,10 +445,11 @@ def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, to
         stack.enter_context(layer.forward.session())
         if layer.backward is not None:
             stack.enter_context(layer.backward.session())
-        return _check(layer, seed, mode, thresholds, top, progress)
+        return _check(layer, seed, mode, thresholds, top, progress, deadline)
 
 
-def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress) -> Report:
+def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress,
+           deadline: float | None = None) -> Report:
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
@@ -480,7 +485,7 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
     g = np.concatenate([gr.ravel() for gr in grads])
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
                         f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of, value_eps(*outs)),
-                        progress=progress)
+                        progress=progress, deadline=deadline)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
     if mode is Mode.ADAPTIVE:
         # the hints read the values the search measured (the judged ones add the re-estimates
@@ -635,12 +640,14 @@ def check_layer_command(
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
+    max_seconds: float | None = None,
 ) -> Report:
     """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
 
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
     made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
     """
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
     mode = validate_mode(mode)
     validate_top(top)
@@ -648,4 +655,4 @@ def check_layer_command(
     kwargs = make_params(params)
     fu, bu = load_layer(target, forward, backward, seed)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
-    return _run(layer, seed, mode, thresholds, top, progress)
+    return _run(layer, seed, mode, thresholds, top, progress, deadline)

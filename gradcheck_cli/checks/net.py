@@ -11,7 +11,7 @@ from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
 from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error
-from ..blackbox.pipeline import check_blackbox
+from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..blocks import judge_blocks, network_block_data
 from .common import callable_name, with_second_opinions
 
@@ -33,6 +33,7 @@ def check_network(
     taylor: bool = False,
     progress=None,
     cost_check: bool = True,
+    max_seconds: float | None = None,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -54,7 +55,8 @@ def check_network(
     black-box search on the built-in cost); ``bug`` injects a classic mistake
     (``models.BUGS``).  The report has one block per parameter block, the failing and
     ``top`` worst entries, hints (``diagnosis``) and, for the black-box modes, the effort
-    (entries, calls, seconds).
+    (entries, calls, seconds).  ``max_seconds`` stops the black-box search (``impl``, or
+    ``mode="adaptive"``) after that long: the rest is counted ``unchecked``.
 
     >>> check_network((10, 5, 10)).status.value
     'pass'
@@ -64,6 +66,7 @@ def check_network(
     from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
     from ..loading import UserFunction, load_seeded
 
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     dims = models.parse_dims(dims)
     spec = models.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
     samples = models.validate_samples(spec, samples)
@@ -103,7 +106,8 @@ def check_network(
         with user.session():
             cost0, g = user_cg(params.copy())
             searched = check_blackbox(user_cost, params, g.ravel(), blocks, mode=mode, thresholds=thresholds, top=top,
-                                      seed=seed, f0=cost0, kink=kink, calls=lambda: user.calls, progress=progress)
+                                      seed=seed, f0=cost0, kink=kink, calls=lambda: user.calls, progress=progress,
+                                      deadline=deadline)
         # the cost check: yours against the reference, within the round-off of a sum of M terms
         cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(models.per_sample_costs(spec, data, labels, params))))
         cres = assess(np.array([cost0]), np.array([ref_cost]), np.array([cost_noise]), thresholds)  # issue 9
@@ -124,7 +128,7 @@ def check_network(
             kink = network_fd.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
             searched = check_blackbox(lambda p: models.cost(cspec, data, labels, p), params, g, blocks, mode=mode,
                                       thresholds=thresholds, top=top, seed=seed, f0=cost0, kink=kink, recheck=False,
-                                      progress=progress)
+                                      progress=progress, deadline=deadline)
             full_blocks = set()
         elif mode is Mode.FAST:
             fast = network_fd.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=seed,

@@ -54,4 +54,5 @@ class DelayedProgress:
             )
             self._progress.start()
             self._task = self._progress.add_task(self.description, total=total)
-        self._progress.update(self._task, completed=done)
+        # the total may grow (the re-estimates of a black-box check join when known)
+        self._progress.update(self._task, completed=done, total=max(total, done))
