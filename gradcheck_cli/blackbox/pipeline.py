@@ -57,6 +57,10 @@ Direct = Callable[..., Entries]
 CHUNK = 256
 
 
+#: under a deadline, the share of the time left that the full mode's first look may take
+FIRST_LOOK_SHARE = 0.7
+
+
 def _chunks(n: int, deadline: float | None):
     """``(start, stop)`` slices of ``range(n)``: one without a deadline; with one, chunks
     sized to half the time left at the measured pace (1 entry first), none once it passed,
@@ -213,9 +217,13 @@ def check_blackbox(
     if full and direct is not None:
         result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline)
     elif full:
-        # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2)
+        # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2),
+        # which keeps a share of the time (failing entries first) so that a failure seen
+        # before the deadline is confirmed, not left unchecked
+        first = deadline if deadline is None or not recheck else (
+            time.perf_counter() + FIRST_LOOK_SHARE * max(deadline - time.perf_counter(), 0.0))
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
-                                   progress=phases.search, truncation=not recheck, deadline=deadline)
+                                   progress=phases.search, truncation=not recheck, deadline=first)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
                                 progress=phases.search, deadline=deadline)
@@ -472,9 +480,11 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     if not np.any(bad):
         return d, none
     pos = np.flatnonzero(bad)
-    if limit is not None:  # failing ones first, then warn, then unresolved: 6 calls an entry
+    if limit is not None or deadline is not None:  # failing ones first, then warn, then unresolved
         priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
-        pos = np.sort(pos[np.argsort(priority, kind="stable")[:limit]])
+        pos = pos[np.argsort(priority, kind="stable")[:limit]]
+        if deadline is None:
+            pos = np.sort(pos)
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
     if phases is not None:
         phases.more(len(pos))
