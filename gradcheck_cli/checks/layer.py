@@ -301,8 +301,25 @@ def _noise_along(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int)
         flat[:] = base
 
 
+class _LazyNoise:
+    """``sigma_of[block]``: the noise of L along input ``diff_idx[block]`` (``_noise_along``),
+    measured on first use."""
+
+    def __init__(self, layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], seed: int) -> None:
+        self.layer, self.arrays, self.diff_idx, self.seed = layer, arrays, diff_idx, seed
+        self.values: dict[int, float] = {}
+
+    def __getitem__(self, block: int) -> float:
+        if block not in self.values:
+            self.values[block] = _noise_along(self.layer, self.arrays, self.diff_idx[block], self.seed)
+        return self.values[block]
+
+    def known(self) -> list[float]:
+        return list(self.values.values())
+
+
 def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: float, scale0: float,
-                sigmas: list[float], out_eps: float = EPS):
+                sigmas, out_eps: float = EPS):
     """The layer's direct estimator for ``check_blackbox``: ``stencils.four_point_entries`` on
     input ``diff_idx[block]``, with L's differences summed output by output (the outputs an
     entry does not reach cancel exactly, so the round-off is that of the terms it changed)."""
@@ -469,8 +486,9 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
     if mode is None:
         mode = Mode.ADAPTIVE if total_entries > AUTO_FAST_ENTRIES else Mode.FULL
     mode = Mode.ADAPTIVE if mode is Mode.FAST else mode
-    sigma_of = [_noise_along(layer, arrays, k, seed) for k in diff_idx]
-    sigmas = {layer.inputs[k].name: s for k, s in zip(diff_idx, sigma_of)}
+    # each input's noise is measured when its direct estimate first needs it (10 calls an
+    # input): a correct layer that the search clears in adaptive mode never pays for it
+    sigma_of = _LazyNoise(layer, arrays, diff_idx, seed)
     t0 = time.perf_counter()
     flat = FlatParams([layer.inputs[k].name for k in diff_idx], [arrays[k] for k in diff_idx])
 
@@ -519,7 +537,8 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         outputs=() if layer.is_loss else tuple(tuple(s) for s in layer.out_shapes),
         updated_params=tuple(updated),
         cache_changed=changed,
-        relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
+        relative_noise=(max(sigma_of.known() + [bb.search.sigma]) / max(scale0, abs(f0))
+                        if max(scale0, abs(f0)) > 0 else 0.0),
     )
     return Report(
         command="layer",
