@@ -48,8 +48,9 @@ from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_eve
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
-#: estimate of some entries (flat indices within block number ``block``); one that takes
-#: ``points=2`` gives the full mode its two-call first look (``stencils.two_point_entries``)
+#: estimate of some entries (flat indices within block number ``block``); one whose attribute
+#: ``first_look`` is True takes ``points=2``: the full mode's two-call first look
+#: (``stencils.two_point_entries``)
 Direct = Callable[..., Entries]
 
 #: with a deadline, the direct estimates and the re-estimates run in chunks of at most this
@@ -109,13 +110,9 @@ def _expired(deadline: float | None) -> bool:
 
 
 def _takes_points(direct) -> bool:
-    """Whether the caller's estimator offers the two-call first look (``points=2``)."""
-    import inspect
-
-    try:
-        return "points" in inspect.signature(direct).parameters
-    except (TypeError, ValueError):
-        return False
+    """Whether the caller's estimator offers the two-call first look: it says so with the
+    attribute ``first_look = True`` and then takes ``points=2``."""
+    return bool(getattr(direct, "first_look", False))
 
 
 def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline: float | None, **kw):

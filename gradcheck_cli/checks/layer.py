@@ -352,6 +352,7 @@ def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0
         return engine(shifted, flat, indices, f0=f0 if base is None else 0.0,
                       scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
 
+    direct.first_look = True  # it takes points=2 (check_blackbox's full mode)
     return direct
 
 
