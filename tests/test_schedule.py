@@ -224,3 +224,23 @@ def test_progress_is_not_full_while_re_estimates_run():
     grown = next(k for k, (_, total) in enumerate(seen) if total > 60)
     assert all(done < total for done, total in seen[grown:-1])
     assert all(d1 <= d2 for (d1, _), (d2, _) in zip(seen, seen[1:]))
+
+
+# ---------------------------------------------------------------- the first look's evidence
+
+
+def test_two_point_first_look_bounds_the_truth_and_leaves_a_kink_to_the_four_point_test():
+    from gradcheck_cli.blackbox.stencils import two_point_entries
+
+    x = np.linspace(-2.0, 2.0, 41)
+
+    def shifted(k, d):  # sum(sin(z)) - sum(sin(x)) term by term: only term k moves
+        return float(np.sin(x[k] + d) - np.sin(x[k])), abs(float(np.sin(x[k] + d)))
+
+    e = two_point_entries(shifted, x, np.arange(x.size), f0=0.0, scale=float(np.sum(np.abs(np.sin(x)))))
+    assert np.all(np.abs(e.value - np.cos(x)) <= e.noise + 1e-10 * np.abs(np.cos(x)))
+    assert np.all(e.jump_excess < 0)  # two points say nothing about a kink
+
+    # noisy code (float32-like noise far above float64's round-off): the error grows with it
+    noisy = two_point_entries(shifted, x, np.arange(x.size), f0=0.0, scale=1.0, sigma=1e-6)
+    assert np.all(noisy.noise > 100 * e.noise)
