@@ -63,7 +63,7 @@ def _root(
 AtOpt = Annotated[Optional[List[str]], typer.Option("--at", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
 PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, help="Number of random points (default 3 when no --at).")]
 MaxSecondsOpt = Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the check of your code after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for random points and data.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed for random points and data.")]
 GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, e.g. x,y (default: all, sorted).")]
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
@@ -80,9 +80,10 @@ LossOpt = Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce:
 MeanOpt = Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")]
 InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NAME", help="Inject a classic mistake into the built-in backward pass; 'list' prints the catalogue.")]
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
-HvpOpt = Annotated[int, typer.Option("--hvp", min=0, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
+HvpOpt = Annotated[int, typer.Option("--hvp", min=0, max=1000, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and the worst entry when one did not pass).")]
+ProgressOpt = Annotated[Optional[bool], typer.Option("--progress/--no-progress", show_default=False, help="Progress on stderr: default a bar on a terminal after 1 s and, off a terminal, a line every 10 s once a check has run 10 s; --progress from the start; --no-progress never.")]
 
 
 def _junit_path(value: Optional[str]) -> Optional[str]:
@@ -114,16 +115,14 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
     if junit is not None:
         _write_junit(report, junit)
     code = ExitCode.OK if report.passed else ExitCode.CHECK_FAILED
-    try:
-        if fmt is Format.JSON:
-            sys.stdout.write((to_json or view.to_json)(report) + "\n")
-        elif show is None:
-            view.render(report, view.make_console(), quiet=quiet)
-        else:
-            show(report, view.make_console())
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left (| head -1): the verdict still decides
-        _silence_stdout()
+    # a closed or full stdout never changes the code: see streams.GuardedStdout
+    if fmt is Format.JSON:
+        sys.stdout.write((to_json or view.to_json)(report) + "\n")
+    elif show is None:
+        view.render(report, view.make_console(), quiet=quiet)
+    else:
+        show(report, view.make_console())
+    sys.stdout.flush()
     raise typer.Exit(code)
 
 
@@ -198,6 +197,7 @@ def net_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Gradient-check a two-layer network (or deeper), built in or yours, block by block.
 
@@ -226,7 +226,7 @@ def net_command(
     from .checks.net import check_network
     from .views.progress import DelayedProgress
 
-    with DelayedProgress("checking parameters") as progress:
+    with DelayedProgress("checking parameters", show=progress_) as progress:
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
             impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
@@ -292,6 +292,7 @@ def func_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Check your function's gradient at every entry of x (gradcheck_naive on the command line).
 
@@ -304,7 +305,7 @@ def func_command(
     from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
-    with DelayedProgress("checking x") as progress:
+    with DelayedProgress("checking x", show=progress_) as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
@@ -336,6 +337,7 @@ def layer_command(
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Check a layer's backward pass (CS231n style) against the numeric vector-Jacobian product.
 
@@ -352,7 +354,7 @@ def layer_command(
     from .views.progress import DelayedProgress
 
     thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
-    with DelayedProgress("checking the layer") as progress:
+    with DelayedProgress("checking the layer", show=progress_) as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
             seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, max_seconds=max_seconds,
@@ -448,9 +450,10 @@ def descend_command(
     x0: Annotated[str, typer.Option("--x0", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
     lr: Annotated[float, typer.Option("--lr", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm |grad f| < tol.")] = 1e-5,
-    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps.")] = 10_000,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps (at most 100000).")] = 10_000,
     format: FormatOpt = Format.TABLE,
     quiet: QuietOpt = False,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Gradient descent with sympy's gradient, the course way.
 
@@ -463,7 +466,7 @@ def descend_command(
     from .views import descent as view
     from .views.progress import DelayedProgress
 
-    with DelayedProgress("descending") as bar:
+    with DelayedProgress("descending", show=progress_) as bar:
         result = run_descent(expression, x0=x0, lr=lr, tol=tol, max_iter=max_iter,
                              progress=lambda k, f, step: bar(k, max_iter))
     _finish(result, format, quiet, show=lambda r, console: view.render_descent(r, console, quiet=quiet),
@@ -529,41 +532,103 @@ def _dash_values(command, args: list[str]) -> list[str]:
     return out
 
 
+def _refuse_repeats(command, args: list[str]) -> None:
+    """An option that takes one value given twice (``--junit a --junit b``) is bad input:
+    click would silently keep the last one."""
+    from .errors import OptionError
+
+    options = [p for p in command.params if getattr(p, "param_type_name", "") == "option"]
+    valued = [p for p in options if not getattr(p, "is_flag", False) and not getattr(p, "count", False)]
+    single = {opt: p.opts[0] for p in valued if not getattr(p, "multiple", False)
+              for opt in (*p.opts, *p.secondary_opts)}
+    takes_value = {opt for p in valued for opt in p.opts}
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            break
+        name = word.split("=", 1)[0] if word.startswith("--") else word
+        if name in single:
+            if single[name] in seen:
+                raise OptionError(f"option '{single[name]}' given more than once (it takes one value)")
+            seen.add(single[name])
+        i += 2 if word in takes_value else 1
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to the contract's exit codes in this one place.
 
-    A closed stdout (``gradcheck ... | head -1``) keeps the verdict's exit code and
-    prints nothing on stderr (see ``_finish``).
+    stdout is guarded for the run (``streams``): a closed, cut or full stdout keeps the
+    verdict's exit code, and a closed one prints nothing on stderr.  On exit 2 under
+    ``--format json`` stdout carries one JSON error document as well as the stderr line.
     """
-    from .errors import InputError
+    from .streams import guarded_streams
 
     args = _join_dims(sys.argv[1:] if argv is None else list(argv))
+    with guarded_streams() as out:
+        code, message = _run_mapped(args)
+        if code == ExitCode.BAD_INPUT and _wants_json(args):
+            import json
+
+            doc = {"command": _command_name(args), "status": "error", "error": message}
+            out.write(json.dumps(doc, indent=2) + "\n")
+        out.flush()
+        if out.lost is not None and not out.closed_pipe:
+            sys.stderr.write(f"error: cannot write the report to stdout: {out.lost} "
+                             "(the exit code is still the verdict's)\n")
+    raise SystemExit(int(code or 0))
+
+
+def _run_mapped(args: list[str]) -> tuple[int, str]:
+    """Run the app; (exit code, the error message written to stderr, or "")."""
+    from .errors import InputError
+
+    message = ""
     try:
         code = _run(args)
     except InputError as exc:
-        _error_line(str(exc), exc.detail())
+        message = str(exc)
+        _error_line(message, exc.detail())
         code = ExitCode.BAD_INPUT
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
-        _error_line("aborted")
+        message = "aborted"
+        _error_line(message)
         code = ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except Exception as exc:  # click usage errors (bad option value, missing argument)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
-            _error_line(_usage_message(exc))
+            message = _usage_message(exc)
+            _error_line(message)
             code = ExitCode.BAD_INPUT
         else:
             if os.environ.get("GRADCHECK_DEBUG"):
                 raise
-            _error_line(f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)")
+            message = f"internal error: {type(exc).__name__}: {exc} (set GRADCHECK_DEBUG=1 for a traceback)"
+            _error_line(message)
             code = ExitCode.INTERNAL_ERROR
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError):
-        _silence_stdout()
-    raise SystemExit(int(code or 0))
+    return code, message
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for ``--format json`` (read from the words, since
+    the error may have stopped the parse before the option was read)."""
+    for k, word in enumerate(args):
+        if word == "--":
+            break
+        if word == "--format" and k + 1 < len(args) and args[k + 1].lower() == "json":
+            return True
+        if word.lower() == "--format=json":
+            return True
+    return False
+
+
+def _command_name(args: list[str]) -> str | None:
+    names = {c.name for c in app.registered_commands}
+    return args[0] if args and args[0] in names else None
 
 
 def _run(args: list[str]):
@@ -580,20 +645,10 @@ def _run(args: list[str]):
         args = ["--help"]
     elif args[0] in getattr(group, "commands", {}):
         args = args[:1] + _dash_values(group.commands[args[0]], args[1:])
+        _refuse_repeats(group.commands[args[0]], args[1:])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"gradcheck_cli(\.|$)")
         return group(args=args, prog_name="gradcheck", standalone_mode=False)
-
-
-def _silence_stdout() -> None:
-    """After a closed pipe: send what is left to /dev/null, so that the flush at exit
-    prints no 'Exception ignored ... BrokenPipeError' on stderr."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def _usage_message(exc) -> str:

@@ -41,8 +41,10 @@ from .results import json_number
 X_LIMIT = 1e15
 #: f rising with growing steps this many times in a row counts as divergence
 RISE_STREAK = 10
-#: iterations listed by views: the first HEAD_ROWS and the last TAIL_ROWS
+#: iterations listed by views (and kept in memory): the first HEAD_ROWS and the last TAIL_ROWS
 HEAD_ROWS, TAIL_ROWS = 10, 5
+#: the most iterations ``--max-iter`` allows (tens of microseconds each: a run of seconds)
+MAX_ITER = 100_000
 
 
 class Outcome(str, Enum):
@@ -55,11 +57,13 @@ class Outcome(str, Enum):
 
 @dataclass(frozen=True)
 class DescentResult:
-    """The trajectory and how it ended.
+    """The trajectory (its first and last iterations) and how it ended.
 
-    ``xs`` has shape ``(iterations + 1, n)`` (``xs[0] = x0``), ``fs`` and ``grads`` the
-    values at those points (``grads`` shape like ``xs``), ``steps`` the Euclidean norms
-    of the ``iterations`` steps.  ``message`` says why it stopped.
+    Row ``r`` of ``xs`` (shape ``(rows, n)``) is the point after iteration ``kept[r]``
+    (``kept[0] = 0``: ``xs[0] = x0``); ``fs`` and ``grads`` are the values there, ``steps[r]``
+    the Euclidean norm of the step that led to it (NaN for x0).  Only the first
+    ``HEAD_ROWS`` and the last ``TAIL_ROWS`` iterations are kept, so memory does not grow
+    with ``max_iter``.  ``message`` says why it stopped.
     """
 
     outcome: Outcome
@@ -73,10 +77,24 @@ class DescentResult:
     max_iter: int
     names: tuple[str, ...] = ()
     formulas: tuple = ()  # results.Formula: f and its partials, for the views
+    kept: tuple[int, ...] = ()  # iteration number of each row (default: every one)
+    total: int | None = None  # iterations run (default: rows - 1)
 
     @property
     def iterations(self) -> int:
-        return len(self.steps)
+        return self.total if self.total is not None else len(self.xs) - 1
+
+    def row(self, k: int) -> int:
+        """The row of iteration ``k`` (negative: from the end, as for ``xs[k]``)."""
+        if k < 0 or not self.kept:
+            return k
+        return self.kept.index(k)
+
+    def step(self, k: int) -> float:
+        """``|step|`` that led to iteration ``k`` (k >= 1)."""
+        if not self.kept:
+            return float(self.steps[k - 1])
+        return float(self.steps[self.row(k)])
 
     @property
     def x(self) -> np.ndarray:
@@ -103,7 +121,7 @@ class DescentResult:
         return list(range(head)) + list(range(n - tail, n))
 
     def point(self, k: int) -> dict[str, float | None]:
-        return {name: json_number(v) for name, v in zip(self.names, self.xs[k])}
+        return {name: json_number(v) for name, v in zip(self.names, self.xs[self.row(k)])}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``gradcheck descend`` (``history``: the listed iterations)."""
@@ -117,20 +135,20 @@ class DescentResult:
             "x": self.point(-1), "f": json_number(self.fs[-1]),
             "gradient": {name: json_number(v) for name, v in zip(self.names, self.grads[-1])},
             "history": [
-                {"iteration": k, "x": self.point(k), "f": json_number(self.fs[k]),
-                 "step": json_number(self.steps[k - 1]) if k else None}
+                {"iteration": k, "x": self.point(k), "f": json_number(self.fs[self.row(k)]),
+                 "step": json_number(self.step(k)) if k else None}
                 for k in self.shown_iterations()
             ],
         }
 
 
 def validate_descent(lr: float, tol: float, max_iter: int) -> None:
-    """Raise OptionError unless lr > 0, tol > 0 (finite) and max_iter >= 1."""
+    """Raise OptionError unless lr > 0, tol > 0 (finite) and 1 <= max_iter <= MAX_ITER."""
     for name, value in (("--lr", lr), ("--tol", tol)):
         if not (np.isfinite(value) and value > 0):
             raise OptionError(f"{name} must be a positive number, got {value!r}")
-    if max_iter < 1:
-        raise OptionError(f"--max-iter must be at least 1, got {max_iter}")
+    if not 1 <= max_iter <= MAX_ITER:
+        raise OptionError(f"--max-iter must be between 1 and {MAX_ITER}, got {max_iter}")
 
 
 def descend(
@@ -170,14 +188,20 @@ def descend(
     if not (np.all(np.isfinite(x)) and np.isfinite(fx) and np.all(np.isfinite(gx))):
         raise DomainError("x0 is outside the domain: f or its gradient is not real and finite there")
     limit = X_LIMIT * max(1.0, float(np.max(np.abs(x))))
-    xs, fs, gs, steps = [x], [fx], [gx], []
-    rises, outcome, message = 0, Outcome.MAX_ITER, ""
+    from collections import deque
+
+    # rows kept: (iteration, x, f, grad, |step|); the first HEAD_ROWS, then the last TAIL_ROWS
+    head: list = [(0, x, fx, gx, float("nan"))]
+    tail: deque = deque(maxlen=max(TAIL_ROWS, 2))
+    last_step = None
+    rises, outcome, message, k = 0, Outcome.MAX_ITER, "", 0
     for k in range(1, max_iter + 1):
         x_new = x - lr * gx
         step = float(np.linalg.norm(x_new - x))
         f_new, g_new = evaluate(x_new)
-        rises = rises + 1 if steps and f_new > fx and step > steps[-1] else 0
-        xs.append(x_new), fs.append(f_new), gs.append(g_new), steps.append(step)
+        rises = rises + 1 if last_step is not None and f_new > fx and step > last_step else 0
+        last_step = step
+        (head if k < HEAD_ROWS else tail).append((k, x_new, f_new, g_new, step))
         if not (np.all(np.isfinite(x_new)) and np.isfinite(f_new) and np.all(np.isfinite(g_new))):
             outcome = Outcome.DIVERGED
             message = (f"diverged at iteration {k}: f or its gradient is not finite (overflow, "
@@ -202,8 +226,10 @@ def descend(
     else:
         message = (f"stopped after --max-iter {max_iter} iterations without converging "
                    f"(|grad f| = {np.linalg.norm(gx):.3g} >= tol = {tol:g})")
+    rows = head + list(tail)
     return DescentResult(
-        outcome=outcome, xs=np.array(xs), fs=np.array(fs), grads=np.array(gs),
-        steps=np.array(steps), message=message, lr=float(lr), tol=float(tol), max_iter=int(max_iter),
-        names=names, formulas=tuple(formulas),
+        outcome=outcome, xs=np.array([r[1] for r in rows]), fs=np.array([r[2] for r in rows]),
+        grads=np.array([r[3] for r in rows]), steps=np.array([r[4] for r in rows]), message=message,
+        lr=float(lr), tol=float(tol), max_iter=int(max_iter), names=names, formulas=tuple(formulas),
+        kept=tuple(r[0] for r in rows), total=k,
     )

@@ -31,10 +31,14 @@ def validate_seed(seed: int) -> int:
     return int(seed)
 
 
+#: the most Hessian-vector products ``--hvp`` checks (each costs a few gradient calls)
+MAX_HVP = 1000
+
+
 def validate_hvp(hvp: int) -> int:
-    """``--hvp K``: a whole number >= 0."""
-    if isinstance(hvp, bool) or not isinstance(hvp, (int, np.integer)) or hvp < 0:
-        raise OptionError(f"--hvp must be at least 0, got {hvp!r}")
+    """``--hvp K``: a whole number, 0 <= K <= MAX_HVP."""
+    if isinstance(hvp, bool) or not isinstance(hvp, (int, np.integer)) or not 0 <= hvp <= MAX_HVP:
+        raise OptionError(f"--hvp must be between 0 and {MAX_HVP}, got {hvp!r}")
     return int(hvp)
 
 
@@ -96,6 +100,8 @@ def parse_range(text: str) -> tuple[float, float]:
         raise OptionError(f"--range must be two numbers LO,HI, e.g. 0.5,2; got {text!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
         raise OptionError(f"--range LO,HI needs finite numbers with LO < HI, got {text!r}")
+    if not np.isfinite(hi - lo):
+        raise OptionError(f"--range LO,HI: the width HI - LO must be a finite float64 (below 1.8e308), got {text!r}")
     return lo, hi
 
 
@@ -233,6 +239,9 @@ def parse_shape_text(text: str, option: str = "--input") -> tuple[int, ...]:
     return tuple(dims)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
 def _range(text: str, option: str, integer: bool) -> tuple[float, float]:
     """``"LO..HI"`` (or ``"C"`` for integers, meaning 0..C) -> (LO, HI) with LO < HI."""
     lo, sep, hi = text.partition("..")
@@ -246,8 +255,13 @@ def _range(text: str, option: str, integer: bool) -> tuple[float, float]:
     except ValueError:
         kind = "integers LO..HI (HI excluded) or a count C" if integer else "numbers LO..HI"
         raise OptionError(f"{option}: the range must be {kind}, got {text!r}") from None
+    if integer and not (_INT64.min <= low and high - 1 <= _INT64.max):
+        raise OptionError(f"{option}: the range {text!r} goes beyond 64-bit integers "
+                          f"({_INT64.min}..{_INT64.max})")
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise OptionError(f"{option}: the range {text!r} is empty (it needs LO < HI)")
+    if not integer and not np.isfinite(high - low):
+        raise OptionError(f"{option}: the width HI - LO of {text!r} must be a finite float64 (below 1.8e308)")
     return low, high
 
 
@@ -315,7 +329,30 @@ def parse_param(text: str) -> tuple[str, Any]:
         if body.replace("_", "").replace("-", "").isalnum() and not body[0].isdigit():
             return name, body
         raise OptionError(f"--param {name}: not valid JSON ({exc.msg} at column {exc.colno}): {body}") from None
+    except RecursionError:
+        value = None
+    if value is None and body.strip() != "null" or _json_depth(value) > MAX_PARAM_DEPTH:
+        raise OptionError(f"--param {name}: JSON nested more than {MAX_PARAM_DEPTH} levels deep")
     return name, value
+
+
+#: deepest nesting of a ``--param`` JSON value (it is deep-copied for every call)
+MAX_PARAM_DEPTH = 100
+
+
+def _json_depth(value: Any) -> int:
+    """Nesting depth of a JSON value (a number: 0, ``[1]``: 1), without recursion."""
+    depth, level = 0, [(value, 0)]
+    while level:
+        item, d = level.pop()
+        depth = max(depth, d)
+        if d > MAX_PARAM_DEPTH:
+            break
+        if isinstance(item, dict):
+            level.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, list):
+            level.extend((v, d + 1) for v in item)
+    return depth
 
 
 def make_inputs(

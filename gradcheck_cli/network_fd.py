@@ -727,6 +727,9 @@ def numeric_gradient(
     """
     if not (isinstance(chunk_bytes, (int, np.integer)) and chunk_bytes >= 2**12):
         raise OptionError(f"chunk_bytes must be an integer >= 4096, got {chunk_bytes!r}")
+    samples = _sample_chunks(spec, np.atleast_2d(np.asarray(data)).shape[0])
+    if len(samples) > 1:
+        return _numeric_gradient_by_samples(spec, data, labels, params, blocks, int(chunk_bytes), samples)
     base = _Base(spec, data, labels, params)
     P = spec.param_count
     numeric = np.full(P, np.nan)
@@ -736,6 +739,49 @@ def numeric_gradient(
         with np.errstate(all="ignore"):  # a non-finite value shows as nan numeric, inf noise
             n, e, k = _block_numeric(base, block, int(chunk_bytes))
         numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), k.ravel()
+    return NumericGradient(numeric, noise, kink)
+
+
+#: the hidden layers' series hold MAX_ORDER coefficients per (sample, unit); past this many
+#: bytes the samples are taken in chunks (the cost is a sum over samples)
+SERIES_BYTES = 256 * 2**20
+
+
+def _sample_chunks(spec: NetworkSpec, M: int) -> list[slice]:
+    """Slices of the samples such that each chunk's series fit in ``SERIES_BYTES``."""
+    widest = max(spec.dims[1:-1], default=1)
+    rows = max(1, SERIES_BYTES // (MAX_ORDER * widest * 8))
+    return [slice(i, min(i + rows, M)) for i in range(0, M, rows)] or [slice(0, M)]
+
+
+def _numeric_gradient_by_samples(spec, data, labels, params, blocks, chunk_bytes: int, chunks) -> NumericGradient:
+    """:func:`numeric_gradient` with the samples in chunks: the cost is a sum over samples,
+    so the stencil values of the chunks add up (and kinks combine by "or"); the mean cost
+    divides the sum by M once, at the end.  Memory then does not grow with M."""
+    data = np.atleast_2d(np.asarray(data, dtype=float))
+    labels = np.asarray(labels)
+    chosen = _resolve_blocks(spec, blocks)
+    sums: dict[str, np.ndarray] = {}
+    kinks: dict[str, np.ndarray] = {}
+    steps: dict[str, np.ndarray] = {}
+    magnitude = 0.0
+    for c in chunks:
+        base = _Base(spec, data[c], labels[c], params)
+        magnitude += base.f_scale / base.scale  # sum over the chunk's samples
+        for block in chosen:
+            with np.errstate(all="ignore"):
+                f, kink, h = _block_values(base, block, chunk_bytes)
+            sums[block.name] = f if block.name not in sums else sums[block.name] + f
+            kinks[block.name] = kink if block.name not in kinks else kinks[block.name] | kink
+            steps[block.name] = h
+    scale = 1.0 / data.shape[0] if spec.mean else 1.0
+    P = spec.param_count
+    numeric, noise, kink = np.full(P, np.nan), np.full(P, np.nan), np.zeros(P, dtype=bool)
+    for block in chosen:
+        f = sums[block.name] * scale
+        with np.errstate(all="ignore"):
+            n, e = central_from_values(f[0], f[1], f[2], f[3], steps[block.name], magnitude * scale, measured=True)
+        numeric[block.slice], noise[block.slice], kink[block.slice] = n.ravel(), e.ravel(), kinks[block.name].ravel()
     return NumericGradient(numeric, noise, kink)
 
 
@@ -782,7 +828,8 @@ def _entry_kinks(base: _Base, block: Block, dstar: np.ndarray) -> np.ndarray:
     return kink
 
 
-def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
+def _block_values(base: _Base, block: Block, chunk_bytes: int):
+    """Stencil values ``f (4, rows, cols)`` of the summed (unscaled) cost, kinks and steps."""
     l = block.layer
     x = block.take(base.params)  # (rows, cols)
     h = default_step(x)
@@ -790,6 +837,11 @@ def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
         f, kink = _dense_entries(base, block, h, np.arange(x.shape[1]), chunk_bytes)
     else:
         f, kink = _series_block(base, block, h, _layer_series(base, l, chunk_bytes), chunk_bytes)
+    return f, kink, h
+
+
+def _block_numeric(base: _Base, block: Block, chunk_bytes: int):
+    f, kink, h = _block_values(base, block, chunk_bytes)
     f *= base.scale
     # issue 9: the structured differences cancel identical rounding: measure it
     numeric, noise = central_from_values(f[0], f[1], f[2], f[3], h, base.f_scale, measured=True)

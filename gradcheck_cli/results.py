@@ -589,7 +589,7 @@ class Report:
     hints: tuple[str, ...] = ()
     shown: int | None = None  # block entries the table shows (JSON has them all); None: all
     subject: Subject = Subject()  # what was checked: its header, notes and JSON fields
-    cost_check: CostCheck | None = None  # net --impl (counted in ``counts``)
+    cost_check: CostCheck | None = None  # net --impl (not in ``counts``; its status counts in ``status``)
     # extras
     mode: Mode | None = None
     effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
@@ -605,9 +605,9 @@ class Report:
 
     @property
     def status(self) -> Status:
-        """The worst verdict over every component (kink counts as pass)."""
+        """The worst verdict over every component and the cost check (kink counts as pass)."""
         seen = [Status(k) for k in ("fail", "warn", "unresolved", "unchecked") if self.counts.get(k, 0)]
-        return worst(seen)
+        return worst(seen + ([self.cost_check.status] if self.cost_check is not None else []))
 
     @property
     def passed(self) -> bool:

@@ -447,6 +447,8 @@ def test_the_cost_comparison_is_the_contracts_cost_check(cli, tmp_path, monkeypa
     assert all(c["name"] in ("W1", "b1", "W2", "b2") and c["index"] for c in doc["checks"])
     cc = doc["cost_check"]
     assert cc["status"] == "fail" and cc["yours"] == pytest.approx(cc["reference"] / 2) and cc["rel_error"] == 0.5
+    # cost_check is separate from summary (115 parameters, none failing), yet decides status
+    assert doc["summary"]["checks"] == 115 and doc["summary"]["fail"] == 0 and doc["status"] == "fail"
     text = cli("net", "--dims", "10", "5", "10", "--impl", "half.py:fbp").out
     assert "cost check FAIL (rel error 5.0e-01)" in text.splitlines()[2]
     assert not any(line.startswith("cost ") for line in text.splitlines())

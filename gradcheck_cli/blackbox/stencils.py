@@ -165,7 +165,7 @@ def blackbox_gradient(
     # the middle step balances the O(h**4) error of the Richardson value against the
     # round-off of the code's own precision: eps**(1/5) max(|x|, 1)
     eps0 = value_eps(np.asarray(raw), np.asarray([f0]))
-    if idx.size and (f0 == 0 or f0 == round(f0)) and np.asarray(raw).dtype != np.float32:
+    if idx.size and np.isfinite(f0) and (f0 == 0 or f0 == round(f0)) and np.asarray(raw).dtype != np.float32:
         # f(x) says nothing about the precision (0, or a whole number): one probe nearby
         k = int(idx[0])
         orig = work[k]

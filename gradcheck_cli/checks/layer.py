@@ -72,7 +72,7 @@ import numpy as np
 
 from ..choices import Method, Mode
 from ..diagnosis import diagnose_layer
-from ..errors import LoadError, OptionError, UserCodeError
+from ..errors import LoadError, NonFiniteCostError, OptionError, UserCodeError
 from ..blackbox.params import FlatParams
 from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..blackbox.pipeline import validate_mode as pipeline_mode
@@ -452,6 +452,34 @@ def _check_order(layer: _Layer) -> None:
                           f"the forward pass's order")
 
 
+def _require_finite(layer: _Layer, outs: Sequence[np.ndarray], f0: float, seed: int) -> None:
+    """A NaN or infinite output (or loss) at the drawn inputs is bad input, not a verdict:
+    no finite difference can be taken there (NonFiniteCostError, exit 2, with advice)."""
+    if np.isfinite(f0):
+        return
+    name = layer.forward.name
+    what, value = "loss", float(outs[0]) if layer.is_loss else float("nan")
+    if not layer.is_loss:
+        for k, o in enumerate(outs):
+            bad = np.argwhere(~np.isfinite(np.asarray(o, dtype=float).reshape(np.shape(o) or (1,))))
+            if bad.size:
+                where = f"[{', '.join(map(str, bad[0]))}]" if np.ndim(o) else ""
+                what = ("out" if len(outs) == 1 else f"output {k + 1}") + where
+                value = float(np.asarray(o, dtype=float).reshape(-1)[np.ravel_multi_index(tuple(bad[0]), np.shape(o)) if np.ndim(o) else 0])
+                break
+        else:
+            what = "sum(out * dout)"
+            value = f0
+    drawn = [f"{i.name} ~ {i.source}" for i in layer.inputs if i.differentiated and i.source.startswith(("N(", "U("))]
+    normal = any(i.source.startswith("N(") for i in layer.inputs if i.differentiated)
+    advice = (f" ({', '.join(drawn)}, seed {seed}{', negative entries included' if normal else ''})" if drawn else "")
+    raise NonFiniteCostError(
+        f"{name} returned a non-finite {what} ({value}){advice}: if the layer is defined only for "
+        "some inputs (log, sqrt: x > 0), draw them from an interval with --input NAME=uniform:LO..HI:SHAPE "
+        "(e.g. uniform:0.5..2:4) or give them as FILE.npy"
+    )
+
+
 def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress,
          deadline: float | None = None) -> Report:
     """The check, inside one session of each user function (their random states set per
@@ -482,6 +510,7 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
         changed = _cache_changes(layer, arrays, cache, grads, seed)
     f0, scale0 = layer.objective(arrays)
+    _require_finite(layer, outs, f0, seed)
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
     if mode is None:

@@ -111,10 +111,12 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
     cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
     flat, g = x0.ravel(), grad.ravel()
-    if k is None:  # the worst entry by the func command's own estimate
+    if k is None and flat.size <= DIRECT_SEARCH_ENTRIES:  # the worst entry, every entry estimated
         rough = blackbox_gradient(cost, x0)
         rel = relative_error(g, rough.value, floor_from_noise(rough.noise, thresholds))
         k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+    elif k is None:  # a large x: the func command's adaptive search (O(log n) calls per wrong entry, not n)
+        k = _worst_entry(cost, x0, g, seed, thresholds)
     phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
     est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
     index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
@@ -124,6 +126,27 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     entry = entry_label("x", index)
     subject = FunctionSubject(function=target, gradient=None, source=source, shape=tuple(x0.shape))
     return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)
+
+
+#: above this many entries of x, ``sweep --func`` finds the worst entry with the adaptive
+#: search of ``func`` instead of estimating every entry (n calls of an O(n) function)
+DIRECT_SEARCH_ENTRIES = 256
+
+_SEVERITY = {"fail": 3, "warn": 2, "unresolved": 2}
+
+
+def _worst_entry(cost, x0: np.ndarray, g: np.ndarray, seed: int, thresholds: Thresholds) -> int:
+    """Flat index of the worst entry of x by the adaptive black-box check (as ``func``):
+    the most severe status, then the largest relative error."""
+    from ..blackbox.pipeline import check_blackbox
+
+    bb = check_blackbox(cost, x0, g.reshape(x0.shape), [("x", x0.shape, 0)], thresholds=thresholds, top=1, seed=seed)
+    rows = [c for c in bb.verdict.checks if c.index is not None]
+    if not rows:
+        return 0
+    worst = max(rows, key=lambda c: (_SEVERITY.get(c.status.value, 0),
+                                     np.inf if not np.isfinite(c.rel_error) else c.rel_error))
+    return int(np.ravel_multi_index(worst.index, x0.shape)) if x0.shape else 0
 
 
 def _block_entry(spec: str, blocks) -> tuple:

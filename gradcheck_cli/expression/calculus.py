@@ -76,6 +76,20 @@ def _can_time() -> bool:
             and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
 
 
+def _in_finalizer(frame) -> bool:
+    """Whether ``frame`` runs inside a gc callback or a ``__del__``,
+    where an exception cannot propagate to the code being timed."""
+    import gc
+
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        code = frame.f_code
+        if code in callbacks or code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
 def time_limit(seconds: float):
     """Raise :class:`TimeLimit` in the block after ``seconds`` of wall time.
@@ -90,12 +104,15 @@ def time_limit(seconds: float):
         return
 
     def on_alarm(signum, frame):
-        raise TimeLimit
+        if not _in_finalizer(frame):
+            raise TimeLimit
+        # an exception raised inside a gc callback or a __del__ is swallowed by Python and
+        # printed as "Exception ignored" (an unraisable warning under pytest): wait for the
+        # next alarm instead
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     try:
-        # repeat every 50 ms after the budget: an exception raised while a gc callback runs
-        # (hypothesis installs one) is swallowed by Python, so one alarm is not enough
+        # after the budget, the alarm repeats every 50 ms until it lands in ordinary code
         signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
         yield
     finally:

@@ -164,9 +164,12 @@ def to_junit_xml(report: Report) -> str:
 
 
 def validate_path(path: str | PathLike[str]) -> None:
-    """Raise OptionError unless ``path`` can be a file to write: not a directory, and in
-    an existing directory.  Checked before any work, so bad input writes nothing."""
+    """Raise OptionError unless ``path`` can be a file to write: not a directory, a FIFO or
+    other special file, not Python source (``--junit quad.py`` would overwrite the code being
+    checked), and in an existing directory.  Checked before any work, so bad input writes
+    nothing."""
     import os
+    import stat
 
     from ..errors import OptionError
 
@@ -175,13 +178,49 @@ def validate_path(path: str | PathLike[str]) -> None:
         raise OptionError("--junit needs a file name")
     if os.path.isdir(text):
         raise OptionError(f"--junit: '{text}' is a directory, expected a file name")
+    if text.endswith((".py", ".pyw", ".pyi", ".ipynb")):
+        raise OptionError(f"--junit: '{text}' is a source file, not a report (use e.g. report.xml)")
+    try:
+        mode = os.stat(text).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OptionError(f"--junit: '{text}' is not a regular file (a FIFO, socket or device)")
     parent = os.path.dirname(os.path.abspath(text))
     if not os.path.isdir(parent):
         raise OptionError(f"--junit: directory '{os.path.dirname(text)}' does not exist")
 
 
 def write_junit(report: Report, path: str | PathLike[str]) -> None:
-    """Write :func:`to_junit_xml` to ``path`` (UTF-8); OSError propagates."""
+    """Write :func:`to_junit_xml` to ``path`` (UTF-8) atomically: into a temporary file in
+    the same folder, then renamed over ``path``, so a reader sees the old file or the whole
+    new one, never a prefix.  OSError propagates (the temporary file is removed)."""
+    import os
+    import tempfile
+
+    validate_path(path)  # again: the file may have changed while the check ran
     text = to_junit_xml(report)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    target = os.path.abspath(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".gradcheck-", suffix=".xml.tmp", dir=os.path.dirname(target))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it), for the report's permissions."""
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -131,11 +131,11 @@ def render_sweep(report: Report, console: Console) -> None:
     for line in header_lines(report):
         console.print(Text(line))
     console.print(sweep_chart(sweep, report.thresholds.pass_tol, width=console.width), no_wrap=True, crop=False)
-    console.print(Text(sweep["diagnosis"], style="bold red" if sweep["shape"] == "flat" else "bold"), soft_wrap=True)
+    # prose wraps at the terminal's width (the chart itself is drawn to fit it)
+    console.print(Text(sweep["diagnosis"], style="bold red" if sweep["shape"] == "flat" else "bold"))
     console.print(Text("Taylor test along a random unit direction v:", style="bold"))
     console.print(taylor_table(taylor))
-    console.print(Text(f"Taylor test: {taylor['verdict']}", style="bold" if taylor["consistent"] else "bold red"),
-                  soft_wrap=True)
+    console.print(Text(f"Taylor test: {taylor['verdict']}", style="bold" if taylor["consistent"] else "bold red"))
     shown = tuple(replace(c, name=c.label, index=None) for c in report.checks)  # x[1, 2] for --func
     render(replace(report, checks=shown), console, header=False, notes=False)  # the Taylor line is above
 

@@ -74,10 +74,25 @@ def make_console(file: IO[str] | None = None, width: int | None = None, stderr: 
     """
     console = Console(file=file, width=width, highlight=False, stderr=stderr, soft_wrap=False,
                       emoji=False)
-    if width is None and not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = 120
+    if width is None and _columns() is None:  # COLUMNS unset, 0 or not a number
+        console.width = 120 if not console.is_terminal else max(console.size.width, MIN_WIDTH)
+    elif console.width < MIN_WIDTH:
+        console.width = MIN_WIDTH
     console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
     return console
+
+
+#: narrowest layout we print: below it numbers would be cut (COLUMNS=5 gets this width)
+MIN_WIDTH = 40
+
+
+def _columns() -> int | None:
+    """``COLUMNS`` as a positive number of columns, else None (``COLUMNS=0`` is no width)."""
+    try:
+        value = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _broken_pipe() -> None:
@@ -105,7 +120,8 @@ def _new_table(show_header: bool = True) -> Table:
                  show_header=show_header)
 
 
-def _fits(console: Console, table: Table) -> bool:
+def fits(console: Console, table: Table) -> bool:
+    """Whether ``table`` at its natural width fits the console (no cell would be cut)."""
     natural = console.measure(table, options=console.options.update_width(10_000)).maximum
     return natural <= console.width
 
@@ -146,7 +162,7 @@ def _print_expression_table(report: Report, console: Console) -> bool:
     """
     for floor, digits in _LAYOUTS:
         table = _expression_table(report, floor, digits)
-        if _fits(console, table):
+        if fits(console, table):
             console.print(table)
             return not floor
     cols, rows = _expression_rows(report, False, 7, point=False)
@@ -196,13 +212,58 @@ def _entry_table(checks: Sequence[Check], floor: bool = True, digits: int = 10) 
     return table
 
 
-def _print_fitting(console: Console, tables: Sequence[Table]) -> int:
-    """Print the first table that fits the console (else the last); its position."""
+def _print_fitting(console: Console, tables: Sequence[Table], stacked: Table | None = None) -> int:
+    """Print the first table that fits the console; its position.  When none fits,
+    ``stacked`` (two lines per row) is printed if given, else the last table."""
     for k, table in enumerate(tables):
-        if _fits(console, table) or k == len(tables) - 1:
+        if fits(console, table) or (k == len(tables) - 1 and stacked is None):
             console.print(table)
             return k
-    return -1
+    console.print(stacked)
+    return len(tables) - 1
+
+
+def _stacked_block_table(report: Report) -> Table:
+    """The block table for a narrow terminal: block over status, max rel error over the
+    worst entry."""
+    table = _new_table()
+    for col in ("block", "max rel error\nworst entry"):
+        table.add_column(col, justify="left", no_wrap=True)
+    for b in report.blocks:
+        worst = "-" if b.worst_index is None else entry_label(b.name, b.worst_index)
+        table.add_row(Text(b.name) + Text("\n") + status_text(b.status), Text(fmt_error(b.max_rel_error) + "\n" + worst))
+    return table
+
+
+def _stacked_entry_table(checks: Sequence[Check], digits: int = 7) -> Table:
+    """The entry table for a narrow terminal: two lines per entry (entry over status,
+    analytic over numeric), so that no number is cut."""
+    table = _new_table()
+    for col, justify in (("entry", "left"), ("analytic\nnumeric", "right"), ("rel error", "right")):
+        table.add_column(col, justify=justify, no_wrap=True)
+    for c in checks:
+        who = Text(c.label) + Text("\n") + status_text(c.status, bool(c.digits))
+        table.add_row(who, f"{fmt_value(c.analytic, digits)}\n{fmt_value(c.numeric, digits)}", fmt_error(c.rel_error))
+    return table
+
+
+_SEVERITY = {Status.FAIL: 3, Status.UNRESOLVED: 2, Status.WARN: 2, Status.PASS: 0, Status.KINK: 0}
+
+
+def worst_check(checks: Sequence[Check]) -> Check | None:
+    """The worst row: most severe status first (fail, then warn/unresolved), then the
+    largest relative error (NaN counts as the largest); None when nothing was checked."""
+    def key(c: Check):
+        err = c.rel_error
+        return (_SEVERITY.get(c.status, 0), math.inf if err is None or math.isnan(err) else err)
+
+    return max(checks, key=key, default=None)
+
+
+def worst_line(c: Check) -> str:
+    """``worst: W1[4, 3] FAIL, analytic -0.2003997, numeric 0.425977, rel error 1.5e+00``."""
+    return (f"worst: {c.label} {c.status.value.upper()}, analytic {fmt_value(c.analytic, 7)}, "
+            f"numeric {fmt_value(c.numeric, 7)}, rel error {fmt_error(c.rel_error)}")
 
 
 def summary_text(report: Report) -> Text:
@@ -260,6 +321,9 @@ def note_lines(report: Report) -> list[str]:
 def render(report: Report, console: Console, quiet: bool = False, header: bool = True, notes: bool = True) -> None:
     """Print the report: header, table(s), hints, notes, summary (only the summary if ``quiet``)."""
     if quiet:
+        worst = worst_check(report.checks)  # shown when it is what a CI log needs: not a pass
+        if worst is not None and worst.status not in (Status.PASS, Status.KINK):
+            console.print(Text(worst_line(worst), style=STATUS_STYLE[worst.status]), soft_wrap=True)  # one grep-able line
         console.print(summary_text(report))
         return
     if header:
@@ -268,14 +332,16 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
     floor_left_out = False
     if report.blocks:
         _print_fitting(console, [_block_table(report), _block_table(report, shape=False),
-                                 _block_table(report, shape=False, checked=False)])
+                                 _block_table(report, shape=False, checked=False)],
+                       stacked=_stacked_block_table(report))
         names = {b.name for b in report.blocks}
         entries = [c for c in report.checks if c.name in names]
         shown = entries if report.shown is None else entries[: report.shown]
         rows = [c for c in report.checks if c.name not in names] + shown
         if rows:
             console.print(Text("worst entries", style="bold"))
-            k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS])
+            k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS],
+                               stacked=_stacked_entry_table(rows))
             floor_left_out = not _LAYOUTS[k][0]
             for line in row_notes(rows):
                 console.print(line)
