@@ -244,3 +244,21 @@ def test_two_point_first_look_bounds_the_truth_and_leaves_a_kink_to_the_four_poi
     # noisy code (float32-like noise far above float64's round-off): the error grows with it
     noisy = two_point_entries(shifted, x, np.arange(x.size), f0=0.0, scale=1.0, sigma=1e-6)
     assert np.all(noisy.noise > 100 * e.noise)
+
+
+def test_a_layer_failure_seen_before_the_deadline_is_confirmed_not_left_unchecked():
+    def fwd(x, w):
+        time.sleep(0.004)
+        return np.sin(x) * w, (x, w)
+
+    def bwd(dout, cache):
+        x, w = cache
+        dx = dout * np.cos(x) * w
+        dx.flat[0] *= 2  # wrong at the first entry the first look reaches
+        return dx, dout * np.sin(x)
+
+    x = np.linspace(-1.0, 1.0, 200).reshape(10, 20)
+    w = np.linspace(0.5, 2.0, 200).reshape(10, 20)
+    report = check_layer(fwd, bwd, {"x": x, "w": w}, mode="full", max_seconds=1.0)
+    assert report.counts["fail"] == 1 and report.counts["unchecked"] > 0
+    assert [c.label for c in report.checks if c.status is Status.FAIL] == ["x[0, 0]"]

@@ -239,54 +239,68 @@ def _stopped(result: AdaptiveResult) -> bool:
     return any(bool(np.any(b.how == How.STOPPED)) for b in result.blocks)
 
 
-def _settled(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
-    """Entries whose evidence already passes by the one rule (``verdict.assess``)."""
+def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
+    """Status codes of the evidence by the one rule (``verdict.assess``; 0: settled, a pass)."""
     with np.errstate(all="ignore"):
         error, zs = evidence(analytic, numeric, noise)
-        return assess(analytic, numeric, error, thresholds, zero_scale=zs).code == 0
+        return assess(analytic, numeric, error, thresholds, zero_scale=zs).code
 
 
 def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
                         deadline: float | None = None):
     """The full mode through the caller's estimator: every entry of every block, first
     with two calls (when the estimator offers them) judged by the one rule; the entries
-    that do not pass then get the four-point estimate with its kink test.  A search result
-    whose every entry is CHECKED (``STOPPED`` where the deadline came first: not reached,
-    or reached by the first look alone without passing)."""
+    that do not pass then get the four-point estimate with its kink test (under a
+    deadline: the first look takes ``FIRST_LOOK_SHARE`` of the time, and failing entries
+    are estimated first).  A search result whose every entry is CHECKED (``STOPPED`` where
+    the deadline came first: not reached, or reached by the first look alone without
+    passing)."""
     t0 = time.perf_counter()
     g = np.asarray(grad, dtype=float).ravel()
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
     two = _takes_points(direct)
-    outs, done = [], 0
+    first = deadline if deadline is None or not two else (
+        t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
+    hows, values, noises, pending = [], [], [], []
+    done = 0
     for i, r in enumerate(regs):
-        tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
-        a = g[r.slice].copy()
+        a = g[r.slice]
         how = np.full(r.size, How.STOPPED.value, dtype=np.int8)
         value, noise = np.full(r.size, np.nan), np.full(r.size, np.inf)
         idx = np.arange(r.size)
         if two:  # the first look: two calls per entry, settled where it passes
-            e, reached = _chunked_direct(direct, i, idx, tick, deadline, points=2)
+            tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
+            e, reached = _chunked_direct(direct, i, idx, tick, first, points=2)
             value[:reached], noise[:reached] = e.value, e.noise
-            ok = _settled(a[:reached], value[:reached], noise[:reached], thresholds)
-            how[:reached][ok] = How.CHECKED.value
-            idx = idx[:reached][~ok]
-            phases.more(len(idx))
-            tick4 = None if phases.progress is None else (lambda k, base=phases.done: phases.tick(base + k - phases.done))
+            code = _codes(a[:reached], value[:reached], noise[:reached], thresholds)
+            how[:reached][code == 0] = How.CHECKED.value
+            idx = idx[:reached][code != 0]
+            if deadline is not None:  # failing ones first, then warn, then unresolved
+                rest = code[code != 0]
+                idx = idx[np.argsort(np.select([rest == 2, rest == 1], [0, 1], 2), kind="stable")]
+        hows.append(how), values.append(value), noises.append(noise), pending.append(idx)
+        done += r.size
+    if two:
+        phases.more(sum(len(p) for p in pending))
+    done = 0
+    for i, r in enumerate(regs):
+        idx = pending[i]
+        if two:
+            tick = None if phases.progress is None else (lambda k, base=phases.done: phases.tick(base + k - phases.done))
         else:
-            tick4 = tick
-        e, reached = _chunked_direct(direct, i, idx, tick4, deadline)
-        if not two:
-            phases.more(0)
+            tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
+        e, reached = _chunked_direct(direct, i, idx, tick, deadline)
         got = idx[:reached]
-        value[got], noise[got] = e.value, e.noise
-        how[got] = How.CHECKED.value
+        values[i][got], noises[i][got] = e.value, e.noise
+        hows[i][got] = How.CHECKED.value
+        a = g[r.slice]
         rel = relative_error(a[got], e.value, floor_from_noise(e.noise, thresholds))
         kink[r.offset + got] = jump_kink(e, a[got], rel, thresholds)
         done += r.size
-        outs.append(BlockOutcome(r.name, r.shape, r.offset, a, how, value, noise,
-                                 np.full(r.size, np.nan), False, 0, np.zeros(r.size)))
+    outs = [BlockOutcome(r.name, r.shape, r.offset, g[r.slice].copy(), hows[i], values[i], noises[i],
+                         np.full(r.size, np.nan), False, 0, np.zeros(r.size)) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
     return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink
 
