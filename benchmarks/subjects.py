@@ -1,4 +1,4 @@
-"""Users' code for ``bench_usercode.py``, each function wrapped by a call counter.
+"""Users' code for ``bench_anchors.py``, each function wrapped by a call counter.
 
 The counter is the benchmark's own witness of how often the user's code ran (the checker's
 effort line is what is being checked): at exit it writes ``calls by wrapper: N`` to stderr.

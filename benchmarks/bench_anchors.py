@@ -1,6 +1,6 @@
 """Users' code checked in full (and default) mode, beside the anchors a user would reach for.
 
-    python benchmarks/bench_usercode.py [--rows net,rosen,conv,batchnorm] [--repeat 3]
+    python benchmarks/bench_anchors.py [--rows net,rosen,conv,batchnorm] [--repeat 3]
                                         [--net-dims 784 100 10]
 
 Rows (each side on the same numpy code, ``subjects.py``):
