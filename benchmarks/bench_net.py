@@ -157,7 +157,7 @@ IMPL_CASES = ("forward_backward_prop", "one_wrong", "five_wrong", "block_bug")
 def _user_problem(dims, variant: str, seed: int):
     """mynet's ``variant`` as the CLI calls it: a UserFunction, its cost, params, claimed grad."""
     import mynet
-    from gradcheck_cli.loading import UserFunction
+    from gradcheck_cli.usercode import UserFunction
 
     spec = models.NetworkSpec(dims)
     data, labels, params = models.make_problem(spec, samples=SAMPLES, seed=seed)

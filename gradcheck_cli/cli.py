@@ -82,6 +82,7 @@ InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NA
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
 HvpOpt = Annotated[int, typer.Option("--hvp", min=0, max=1000, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
+IsolateOpt = Annotated[bool, typer.Option("--isolate", help="Run your code in a child process (for autograders): nothing it does can end or change gradcheck's own run, whose numbers are computed here. Without it your code runs inside gradcheck's process.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and the worst entry when one did not pass).")]
 ProgressOpt = Annotated[Optional[bool], typer.Option("--progress/--no-progress", show_default=False, help="Progress on stderr: default a bar on a terminal after 1 s and, off a terminal, a line every 10 s once a check has run 10 s; --progress from the start; --no-progress never.")]
 
@@ -92,6 +93,7 @@ def _junit_path(value: Optional[str]) -> Optional[str]:
         from .views.junit import validate_path
 
         validate_path(value)
+        value = os.path.abspath(value)  # where it was asked for, whatever the code checked does to the cwd
     return value
 
 
@@ -129,7 +131,7 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
 # ------------------------------------------------------------------ commands
 @app.command("expr")
 def expr_command(
-    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)".', show_default=False)],
+    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)", or a vector "[f1, f2, ...]" (its Jacobian).', show_default=False)],
     at: AtOpt = None,
     points: PointsOpt = None,
     seed: SeedOpt = 0,
@@ -150,12 +152,16 @@ def expr_command(
     graph: GraphOpt = False,
     show_steps: ShowStepsOpt = False,
     latex: LatexOpt = False,
+    prove: Annotated[bool, typer.Option("--prove", help="Also try to prove each --grad claim identical to the derivative (simplify, sympy's equals, then a counterexample search): proved / disproved / not proved. The numeric verdict stays the verdict.")] = False,
 ) -> None:
     """Check every partial derivative of EXPRESSION (sympy's, or yours with --grad).
 
     Rows the fast float64 check cannot decide (unresolved, overflow, a stencil across a
     pole or a kink, a formula that loses digits in float64) are re-judged exactly with
     mpmath at rising precision (up to 4096 digits, 10 s), marked * in the table.
+    Decimal constants are exact (0.1 is 1/10). A failing --grad claim gets a diagnosis
+    (the derivative, the difference, the classic mistake); --prove adds a symbolic proof.
+    A vector "[f1, f2]" is checked as a Jacobian, --grad "[[df1/dx, df1/dy], [...]]".
 
     Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
     """
@@ -166,6 +172,7 @@ def expr_command(
         expression, at=at or (), points=points, seed=seed, grads=grad or (), wrt=wrt,
         method=method, eps=eps, thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
         order=order, hessian=hessian or (), taylor=taylor, graph=graph, derivation=show_steps or latex,
+        prove=prove,
     )
     show = None
     if (graph or show_steps or latex) and not quiet:
@@ -185,6 +192,7 @@ def net_command(
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
     cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
     max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the black-box check (--impl, --mode adaptive) after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")] = None,
+    isolate: IsolateOpt = False,
     inject_bug: InjectBugOpt = None,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
     top: TopOpt = 5,
@@ -229,7 +237,7 @@ def net_command(
     with DelayedProgress("checking parameters", show=progress_) as progress:
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
-            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check,
+            impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check, isolate=isolate,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit)
@@ -278,6 +286,7 @@ def func_command(
     value_range: Annotated[Optional[str], typer.Option("--range", metavar="LO,HI", help="Draw x from U(LO, HI) instead of N(0, 1), e.g. --range 0.5,2 for a function of x > 0 such as log.")] = None,
     x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
+    isolate: IsolateOpt = False,
     mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
     max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
@@ -309,7 +318,7 @@ def func_command(
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
-            value_range=value_range, max_seconds=max_seconds,
+            value_range=value_range, isolate=isolate, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit)
 
@@ -326,6 +335,7 @@ def layer_command(
     wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
     forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
     backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
+    isolate: IsolateOpt = False,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
     max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
@@ -357,7 +367,8 @@ def layer_command(
     with DelayedProgress("checking the layer", show=progress_) as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
-            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, max_seconds=max_seconds,
+            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, isolate=isolate,
+            max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit)
 
@@ -577,7 +588,24 @@ def main(argv: list[str] | None = None) -> None:
         if out.lost is not None and not out.closed_pipe:
             sys.stderr.write(f"error: cannot write the report to stdout: {out.lost} "
                              "(the exit code is still the verdict's)\n")
-    raise SystemExit(int(code or 0))
+    _exit(int(code or 0), whole_process=argv is None)
+
+
+def _exit(code: int, whole_process: bool = True) -> None:
+    """Exit with ``code``, even when users' code left a (non-daemon) thread running (in
+    a process of our own: ``main()`` called with ``argv`` by a program or a test only
+    raises ``SystemExit``)."""
+    import threading
+
+    if whole_process and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                             if t is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError, AttributeError):
+                pass
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def _run_mapped(args: list[str]) -> tuple[int, str]:

@@ -23,13 +23,27 @@ re-judged here from the mathematics rather than from float64 arithmetic:
    formula is undefined the difference stands in for ``t``.  Likewise when a sum inside
    ``a`` or ``t`` cancels completely at this precision (``expression.precise`` flags it:
    ``1 - tanh(x)**2`` is exactly 0 at ``x = 100`` below 87 digits, at 32 and 64 alike).
-4. Kinks are decided exactly when ``f`` has non-smooth atoms: one-sided differences
+4. Kinks are decided at the exact switch.  ``switches(point, d)`` gives the branch of
+   every non-smooth atom of ``f`` (the sign of the argument of abs/sign/Heaviside, the
+   largest argument of max/min), ``None`` for an atom exactly at its switch.  Away
+   from every switch ``f`` is smooth: no kink test, and the centred difference shrinks
+   ``h`` until its stencil stays on the point's branch (``abs(x - 1e-40)`` at 0 has the
+   derivative -1).  At a switch, one-sided differences
    ``R(h) = (f(x+h) - f(x)) / h`` and ``L(h) = (f(x) - f(x-h)) / h`` at
-   ``h1 = 10**(-d/4) s`` and ``h2 = 10**(-d/2) s``.  The jump ``J = R - L`` is
+   ``h1 = 10**(-d/4) s`` and ``h2 = 10**(-d/2) s`` decide: the jump ``J = R - L`` is
    ``f'' h + ...`` at a differentiable point (it shrinks by ``h2/h1``) and tends to
    ``f'(x+) - f'(x-) != 0`` at a kink; ``kink`` iff ``|J(h2)| > |J(h1)| / 2 > 0``, or
-   when the one-sided quotients diverge (f jumps: a Heaviside in a first partial).  So
+   when the one-sided quotients diverge (f jumps: a Heaviside in a first partial).  A
+   differentiable point at a switch is judged against the difference quotient, the
+   derivative's definition, not sympy's formula (a convention there: ``sign'(0) = 0``
+   makes sympy's derivative of ``x*sign(x)**2`` 0 at 0; the derivative is 1).  So
    ``abs(x)`` at 0 is a kink and ``x*abs(x)``, ``relu(x)**2`` at 0 are checked.
+5. At the precision cap (or the time cap), a difference that has settled (it agrees
+   with the one at half the digits, and ``f`` kept digits) is the evidence where the
+   formula and the difference still disagree.
+6. The time budget (``Budget``, ``TIME_CAP`` seconds for a command) is shared fairly:
+   each row gets the time left divided by the rows left, and a doubling of the digits
+   starts only when its expected cost fits in the row's share: the cap is hard.
 
 ``lossy_formula`` notes that the float64 value of the analytic formula disagrees with
 its exact value by more than ``pass_tol / 10`` (relative): the formula loses digits in
@@ -50,6 +64,7 @@ from typing import Callable, Sequence
 import mpmath as mp
 import numpy as np
 
+from .finite_diff import Estimate, zero_scale
 from .verdict import CODE, Reason, Status, Thresholds, assess
 
 START_DIGITS = 32
@@ -70,13 +85,32 @@ _FLOAT_MAX = mp.mpf(1.7976931348623157e308)
 
 @dataclass
 class Budget:
-    """The time cap shared by every referee call of one command."""
+    """The time cap shared by every referee call of one command.
 
-    seconds: float = TIME_CAP
-    start: float = field(default_factory=time.monotonic)
+    The cap is hard: a row gets ``share(rows_left)``, the time left divided fairly among
+    the rows still to decide (time a row does not use passes on to the next), and the
+    referee starts a doubling of the precision only when its expected cost (``GROWTH``
+    times the last step's) fits in the row's share.
+    """
+
+    seconds: float = field(default_factory=lambda: TIME_CAP)
+    start: float = field(default_factory=lambda: time.monotonic())
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
 
     def expired(self) -> bool:
-        return time.monotonic() - self.start > self.seconds
+        return time.monotonic() > self.end
+
+    def share(self, rows_left: int) -> float:
+        """The deadline (``time.monotonic`` clock) of the next row when ``rows_left`` remain."""
+        now = time.monotonic()
+        return now + max(0.0, self.end - now) / max(1, rows_left)
+
+
+#: a doubling of the digits costs at most this many times the previous step
+GROWTH = 4.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +134,16 @@ class RefereeResult:
     digits: int
     kink: bool = False
     lossy_formula: bool = False
+    #: (analytic, numeric) as text where float64 cannot hold them (2.2e+308 shows as inf,
+    #: 1e-345 as 0), None where it can
+    beyond: tuple[str | None, str | None] | None = None
+
+
+def _beyond(*values) -> tuple[str | None, str | None] | None:
+    """Text of the values that float64 cannot hold (over- or underflow), None for the others."""
+    texts = tuple(mp.nstr(v, 10) if mp.isfinite(v) and v != 0 and not _FLOAT_MIN <= abs(v) <= _FLOAT_MAX else None
+                  for v in values)
+    return texts if any(texts) else None
 
 
 def _f(x) -> float:
@@ -121,11 +165,21 @@ def _scale(point: Sequence, i: int):
     return v if v != 0 else mp.mpf(1)
 
 
-def centred_difference(F: Callable, point: Sequence, i: int, digits: int) -> tuple:
-    """High-precision ``(D(h), error)`` of ``f`` along coordinate ``i`` (see the module doc)."""
+def centred_difference(F: Callable, point: Sequence, i: int, digits: int, switches: Callable | None = None,
+                       branch: tuple | None = None) -> tuple:
+    """High-precision ``(D(h), error)`` of ``f`` along coordinate ``i`` (see the module doc).
+
+    With ``switches`` and the ``branch`` of every non-smooth atom at the point, ``h``
+    shrinks (by ``10**-4`` at a time) until the stencil ``x ± h, x ± 2h`` stays on that
+    branch: a kink ``1e-40`` away from the point is not crossed.
+    """
     with mp.workdps(digits):
         s = _scale(point, i)
         h = s * mp.mpf(10) ** (-(digits // 3))
+        if switches is not None and branch is not None:
+            floor = s * mp.mpf(10) ** (-(digits - 8))
+            while h > floor and any(switches(_shift(point, i, k * h), digits) != branch for k in (1, -1, 2, -2)):
+                h = h * mp.mpf(10) ** -4
         vals = [F(_shift(point, i, k * h), digits)[0] for k in (1, -1, 2, -2)]
         if any(mp.isnan(v) or mp.isinf(v) for v in vals):
             return mp.mpf("nan"), mp.mpf("inf")
@@ -176,24 +230,40 @@ def referee(
     *,
     analytic64: float | None = None,
     kinks: bool = False,
+    switches: Callable | None = None,
     budget: Budget | None = None,
+    until: float | None = None,
     max_digits: int = MAX_DIGITS,
 ) -> RefereeResult:
     """Decide one component ``d f / d x_i`` at ``point`` in extended precision.
 
     ``F(point, digits) -> [f, a, t]``; ``analytic64`` the float64 value of ``a`` (for
-    ``lossy_formula``); ``kinks``: f has non-smooth atoms, so test for a kink first.
+    ``lossy_formula``).  Non-smooth atoms: ``switches(point, digits)`` gives each atom's
+    branch, ``None`` for an atom exactly at its switch (``expression.compile_switches``).
+    Only there is the one-sided kink test run, and sympy's formula (a convention at the
+    switch: ``sign(0) = 0``) gives way to the difference quotient, the derivative's
+    definition.  Away from every switch the stencil stays on the point's branch.
+    ``kinks=True`` without ``switches``: test for a kink at every precision.
+    ``until``: this row's deadline (``Budget.share``), by default the budget's end.
     """
     budget = budget or Budget()
+    until = budget.end if until is None else until
+    if time.monotonic() > until:
+        return RefereeResult(math.nan, math.nan, math.nan, math.inf, math.inf, math.inf, Status.UNRESOLVED,
+                             Reason.TIME_CAP, 0)
     digits = START_DIGITS
     prev = F(point, digits)
+    prev_n = None
     while True:
+        started = time.monotonic()
         d2 = 2 * digits
         cur, lost = F(point, d2, flags=True)
         a, t = cur[1], cur[2]
         # a or t lost (nearly) every digit to cancellation at this precision
         cancelled = max(lost[1], lost[2]) >= d2 - LOSS_MARGIN
-        if kinks and one_sided_kink(F, point, i, d2):
+        branch = switches(point, d2) if switches is not None else None
+        at_switch = kinks if branch is None else any(b is None for b in branch)
+        if at_switch and one_sided_kink(F, point, i, d2):
             return RefereeResult(_f(a), _f(t), math.nan, math.inf, math.inf, math.nan, Status.KINK,
                                  Reason.NONE, d2, kink=True)
         with mp.workdps(d2):
@@ -204,15 +274,18 @@ def referee(
             et = abs(t - prev[2]) * gain if not mp.isnan(t) else mp.mpf("inf")
             ulp = mp.mpf(10) ** (-d2 + 3)
             ea, et = ea + ulp * abs(a), et + ulp * abs(t)
-            n, en = centred_difference(F, point, i, d2)
+            keep = branch if branch is not None and not at_switch else None
+            n, en = centred_difference(F, point, i, d2, switches if keep is not None else None, keep)
+            # at a switch sympy's formula is a convention (the derivative of sign is 0
+            # there, d/dx x*sign(x)**2 = 0 at 0 though the derivative is 1): the
+            # difference quotient, the definition of the derivative, is the truth
+            if switches is not None and at_switch:
+                t = mp.mpf("nan")
             # the formula and the difference disagree: too few digits for one of them
-            # (1 - cos(x) at 1e-300 is 0 below 600 digits), or a convention of sympy's
-            # formula at a non-smooth atom; climb, and at the cap trust the difference
+            # (1 - cos(x) at 1e-300 is 0 below 600 digits); climb, and at the cap a
+            # difference that has settled is the evidence
             disagree = not mp.isnan(t) and not mp.isnan(n) and abs(n - t) > en + et
-            if mp.isnan(t):
-                t_used, e_used = n, en
-            else:
-                t_used, e_used = t, et
+            t_used, e_used = (n, en) if mp.isnan(t) else (t, et)
         lossy = False
         if analytic64 is not None and not mp.isnan(a):
             a64 = mp.mpf(analytic64) if math.isfinite(analytic64) else None
@@ -220,7 +293,14 @@ def referee(
         if mp.isnan(a) or mp.isinf(a):
             return RefereeResult(_f(a), _f(t), _f(n), _f(en), math.inf, math.inf, Status.FAIL,
                                  Reason.ANALYTIC_NONFINITE, d2, lossy_formula=lossy)
-        last = 2 * d2 > max_digits or budget.expired()
+        cost = time.monotonic() - started
+        capped = 2 * d2 > max_digits
+        last = capped or time.monotonic() + GROWTH * cost > until
+        # settled: the difference agrees with the one at half the digits, and f kept digits
+        settled = (prev_n is not None and not mp.isnan(n) and abs(n - prev_n[0]) <= en + prev_n[1]
+                   and lost[0] < d2 - LOSS_MARGIN)
+        if last and disagree and settled:
+            t_used, e_used, disagree = n, en, False
         if mp.isnan(t_used) or disagree or (cancelled and not last):
             code, rel = CODE[Status.UNRESOLVED], math.inf
         else:
@@ -229,6 +309,9 @@ def referee(
                 # a == t); at the cap, values that still cancel completely are zero to
                 # within 10**-digits of their terms: the zero rule at that size
                 zs = mp.mpf(0)
+                if t_used is n:
+                    # a difference quotient is exact only to its error: the zero rule there
+                    zs = 2 * (ea + e_used)
                 if last and cancelled:
                     ulp_terms = mp.mpf(10) ** (LOSS_MARGIN - d2)
                     zs = 2 * (ea + e_used) + ulp_terms * (abs(cur[0]) / _scale(point, i) + 1)
@@ -236,14 +319,14 @@ def referee(
         status = [Status.PASS, Status.WARN, Status.FAIL, Status.KINK, Status.UNRESOLVED][code]
         if status is not Status.UNRESOLVED:
             return RefereeResult(_f(a), _f(t_used), _f(n), _f(en), _f(ea + e_used), rel, status, Reason.NONE, d2,
-                                 lossy_formula=lossy)
-        if 2 * d2 > max_digits or budget.expired():
-            reason = Reason.PRECISION_CAP if 2 * d2 > max_digits else Reason.TIME_CAP
+                                 lossy_formula=lossy, beyond=_beyond(a, n))
+        if last:
+            reason = Reason.PRECISION_CAP if capped else Reason.TIME_CAP
             if mp.isnan(t_used):
                 reason = Reason.NUMERIC_NONFINITE
             return RefereeResult(_f(a), _f(t_used), _f(n), _f(en), _f(ea + e_used), rel, Status.UNRESOLVED, reason,
-                                 d2, lossy_formula=lossy)
-        prev, digits = cur, d2
+                                 d2, lossy_formula=lossy, beyond=_beyond(a, n))
+        prev, digits, prev_n = cur, d2, (n, en)
 
 
 def screen(G: Callable, points: np.ndarray, digits: int = SCREEN_DIGITS, keep: int = SCREEN_KEEP
@@ -289,3 +372,151 @@ def needs_referee(code, analytic64, numeric, noise, analytic_hp, truth_hp, settl
         if kink_stencil is not None:
             trig |= np.asarray(kink_stencil, dtype=bool)
     return trig
+
+
+# ------------------------------------------------------------------ the policy: float64, refereed where needed
+# Verdicts for ``expr``: the fast float64 check, refereed in extended precision where needed.
+# 
+# For each (point, component) the float64 evidence (analytic value ``a64``, finite
+# difference ``n`` with error ``e``) is judged by ``verdict.assess``.  A cheap screen
+# evaluates the analytic and the true (sympy) derivative at 40 digits; the
+# component goes to ``referee.referee`` when ``referee.needs_referee`` says so
+# (unresolved, non-finite, a stencil across a non-smooth atom, a formula that loses
+# digits in float64, a finite difference further from the truth than its own error).
+# A flagged component whose screen values are settled is decided by them directly (exact
+# maths at 40 digits with 20 surviving: ``assess(a, t, 1e-12 (|a| + |t|))``) when the float64 difference
+# is near enough to show beside it; the others get the full referee.  Everything else
+# keeps its float64 verdict, so ordinary expressions pay only the screen.
+
+#: the screen's settled values are right to this (relative; they keep 20 digits)
+SCREEN_REL = 1e-12
+
+
+@dataclass(frozen=True)
+class ExprVerdicts:
+    """Per (point, component) arrays of shape ``(P, m)``: what a row shows."""
+
+    analytic: np.ndarray
+    numeric: np.ndarray
+    error: np.ndarray
+    rel: np.ndarray
+    status: np.ndarray  # object array of Status
+    reason: np.ndarray  # object array of Reason
+    digits: np.ndarray  # 0 where float64 decided
+    lossy: np.ndarray  # bool
+    floor: np.ndarray
+    beyond: np.ndarray  # object: RefereeResult.beyond (texts of values float64 cannot hold) or None
+
+
+def judge_expression(
+    f_expr,
+    analytic_exprs: Sequence,
+    truth_exprs: Sequence,
+    names: Sequence[str],
+    cols: Sequence[int],
+    pts: np.ndarray,
+    analytic64: np.ndarray,
+    est: Estimate,
+    thresholds: Thresholds,
+    kink_stencil: np.ndarray | None = None,
+    budget: Budget | None = None,
+    *,
+    precise: Callable,
+    switches: Callable | None = None,
+) -> ExprVerdicts:
+    """Judge ``analytic_exprs[j]`` (float64 values ``analytic64[:, j]``) against the
+    derivative of ``f_expr`` along ``names[cols[j]]`` (sympy's ``truth_exprs[j]``) at
+    every point, refereeing where needed.  ``est`` is the finite-difference estimate of
+    every coordinate (``finite_diff.estimate_gradient``); ``kink_stencil`` marks stencils
+    that cross a non-smooth atom of ``f``.  ``precise(exprs) -> F`` compiles expressions
+    for extended precision (``expression.compile_precise`` over ``names``); ``switches``
+    gives the branches of ``f``'s non-smooth atoms (``expression.compile_switches``), None
+    when f has none.  Rows share the ``budget`` fairly: each gets the time left divided by
+    the rows left (``Budget.share``).
+    """
+    pts = np.atleast_2d(np.asarray(pts, dtype=float))
+    cols = list(cols)
+    m = len(cols)
+    numeric, noise = est.value[:, cols], est.noise[:, cols]
+    fs = est.f_scale[:, cols] if est.f_scale is not None else np.zeros_like(numeric)
+    zs = zero_scale(fs, pts[:, cols], est.eps)
+    res = assess(analytic64, numeric, noise, thresholds, zero_scale=zs)
+    G = precise(list(analytic_exprs) + list(truth_exprs))
+    values, settled = screen(G, pts)
+    a_hp, t_hp = values[:, :m], values[:, m:]
+    ok = settled[:, :m] & settled[:, m:]
+    flag = needs_referee(res.code, analytic64, numeric, noise, a_hp, t_hp, ok, thresholds, kink_stencil)
+    analytic = np.array(analytic64, dtype=float, copy=True)
+    numeric = np.array(numeric, dtype=float, copy=True)
+    error = np.array(res.error, dtype=float, copy=True)
+    rel = np.array(res.rel, dtype=float, copy=True)
+    status = res.statuses.copy()
+    reason = res.reasons.copy()
+    digits = np.zeros(analytic.shape, dtype=int)
+    lossy = np.zeros(analytic.shape, dtype=bool)
+    beyond = np.full(analytic.shape, None, dtype=object)
+    # Rows whose screen values are settled (20 of 40 digits survive cancellation,
+    # float64 holds them) are decided by those exact values at once, unless the float64
+    # difference is too far from the claim to show beside the verdict (then the full
+    # referee computes a high-precision difference for the numeric column).
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(a_hp) & np.isfinite(t_hp) & np.isfinite(numeric)
+        exact = assess(np.where(finite, a_hp, 0.0), np.where(finite, t_hp, 0.0),
+                       SCREEN_REL * (np.abs(a_hp) + np.abs(t_hp)), thresholds)
+        near = np.abs(numeric - analytic64) <= thresholds.fail_tol * np.maximum(np.abs(numeric), np.abs(analytic64))
+    fast = flag & ok & finite & near & (exact.code != CODE[Status.UNRESOLVED])
+    if kink_stencil is not None:
+        fast &= ~np.asarray(kink_stencil, dtype=bool)
+    status[fast], rel[fast], error[fast] = exact.statuses[fast], exact.rel[fast], exact.error[fast]
+    analytic[fast] = a_hp[fast]
+    reason[fast] = Reason.NONE
+    digits[fast] = SCREEN_DIGITS
+    with np.errstate(all="ignore"):
+        lossy[fast] = np.abs(analytic64 - a_hp)[fast] > thresholds.pass_tol / 10 * np.abs(a_hp)[fast]
+    flag = flag & ~fast
+    if np.any(flag):
+        budget = budget or Budget()
+        compiled = {}
+        todo = list(zip(*np.nonzero(flag)))
+        for k, (p, j) in enumerate(todo):
+            if j not in compiled:
+                compiled[j] = precise([f_expr, analytic_exprs[j], truth_exprs[j]])
+            r = referee(compiled[j], list(pts[p]), cols[j], thresholds, analytic64=float(analytic64[p, j]),
+                        switches=switches, budget=budget, until=budget.share(len(todo) - k))
+            status[p, j], reason[p, j], digits[p, j], lossy[p, j] = r.status, r.reason, r.digits, r.lossy_formula
+            beyond[p, j] = r.beyond
+            if r.status is Status.KINK:
+                continue  # the float64 row stays as evidence; the status says kink
+            analytic[p, j], numeric[p, j], error[p, j], rel[p, j] = r.analytic, r.numeric, r.error, r.rel
+    return ExprVerdicts(analytic=analytic, numeric=numeric, error=error, rel=rel, status=status, reason=reason,
+                        digits=digits, lossy=lossy, floor=res.floor, beyond=beyond)
+
+
+
+
+def judge_rows(rows: dict, pairs: Sequence, analytic_exprs: Sequence, truth_exprs: Sequence, names: Sequence[str],
+               pts: np.ndarray, analytic64: np.ndarray, estimates: dict, thresholds: Thresholds,
+               kink_stencil: dict | None = None, budget: Budget | None = None, *, precise: Callable,
+               switches: dict | None = None) -> ExprVerdicts:
+    """``judge_expression`` for second partials: entry ``(a, b)`` is the derivative along
+    ``b`` of ``rows[a]`` (sympy's first partial along ``a``), whose finite-difference
+    estimate is ``estimates[a]``; ``kink_stencil[a]`` has one column per coordinate.
+    Arrays come back in the order of ``pairs``, shape ``(P, len(pairs))``."""
+    budget = budget or Budget()
+    P, m = len(pts), len(pairs)
+    parts: dict = {}
+    for a in dict.fromkeys(a for a, _ in pairs):
+        js = [j for j, (r, _) in enumerate(pairs) if r == a]
+        cols = [list(names).index(pairs[j][1]) for j in js]
+        ks = None if kink_stencil is None else np.asarray(kink_stencil[a])[:, cols]
+        parts[a] = (js, judge_expression(rows[a], [analytic_exprs[j] for j in js], [truth_exprs[j] for j in js],
+                                         names, cols, pts, analytic64[:, js], estimates[a], thresholds, ks, budget,
+                                         precise=precise, switches=(switches or {}).get(a)))
+    fields = {}
+    for name in ExprVerdicts.__dataclass_fields__:
+        sample = getattr(next(iter(parts.values()))[1], name)
+        out = np.empty((P, m), dtype=sample.dtype)
+        for js, v in parts.values():
+            out[:, js] = getattr(v, name)
+        fields[name] = out
+    return ExprVerdicts(**fields)

@@ -116,6 +116,18 @@ class Subject:
     def json_fields(self, report: "Report") -> dict[str, Any]:
         return {}
 
+    def check_fields(self, check: "Check") -> dict[str, Any]:
+        """Extra JSON keys of one row (after its own)."""
+        return {}
+
+    def row_groups(self, report: "Report") -> list[tuple[str | None, tuple["Check", ...]]]:
+        """The rows as tables: ``(title or None, checks)``; one untitled table by default."""
+        return [(None, report.checks)]
+
+    def detail_lines(self, report: "Report") -> list[tuple[str, str]]:
+        """``(label, text)`` lines under the table(s), before the hints (the view styles labels)."""
+        return []
+
 
 @dataclass(frozen=True)
 class Check:
@@ -141,16 +153,24 @@ class Check:
     digits: int | None = None
     #: the analytic formula loses digits in float64 at this point (referee's note)
     lossy_formula: bool = False
+    #: expr of a vector [f1, f2, ...]: which output (1-based) this partial is of
+    output: int | None = None
+    #: expr: (analytic, numeric) as text where float64 cannot hold the exact values
+    #: (exp(x) at 710 is 2.233994905e+308, not inf), None where it can
+    exact_text: tuple[str | None, str | None] | None = None
 
     @property
     def label(self) -> str:
         """``W1[3, 2]`` for an entry, ``d/dx at x=1, y=2`` for a variable, else the name."""
         if self.point is not None:
-            return f"d/d{self.name} at {point_label(self.point)}"
+            of = f"f{self.output}" if self.output is not None else ""
+            return f"d{of}/d{self.name} at {point_label(self.point)}"
         return entry_label(self.name, self.index)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name}
+        if self.output is not None:
+            d["output"] = self.output
         if self.point is not None:
             d["point"] = {k: json_number(v) for k, v in self.point.items()}
         if self.index is not None:
@@ -170,6 +190,10 @@ class Check:
             d["digits"] = self.digits
         if self.lossy_formula:
             d["lossy_formula"] = True
+        if self.exact_text is not None:
+            for key, text in zip(("analytic_exact", "numeric_exact"), self.exact_text):
+                if text is not None:
+                    d[key] = text
         return d
 
 
@@ -237,12 +261,52 @@ class ExpressionSubject(Subject):
 
     formulas: tuple[Formula, ...] = ()
     order: int = 1  # 2: second partials (the Hessian)
+    outputs: tuple[str, ...] = ()  # a vector [f1, f2, ...]: its outputs (rows carry Check.output)
+    diagnoses: tuple[Any, ...] = ()  # expression.diagnose.Diagnosis per failing claimed partial
+    proofs: tuple[Any, ...] = ()  # --prove: expression.prove.Proof per claimed partial
 
     def header_lines(self, report: "Report") -> list[str]:
         return [formula_line(f) for f in self.formulas]
 
     def json_fields(self, report: "Report") -> dict[str, Any]:
-        return {} if self.order == 1 else {"order": self.order}
+        e: dict[str, Any] = {} if self.order == 1 else {"order": self.order}
+        if self.outputs:
+            e["outputs"] = list(self.outputs)
+        if self.proofs:
+            e["proof"] = [{"wrt": p.wrt, "output": p.output, "status": p.status, "how": p.how,
+                           "counterexample": None if p.counterexample is None
+                           else {k: json_number(v) for k, v in p.counterexample.items()}} for p in self.proofs]
+        return e
+
+    def check_fields(self, check: "Check") -> dict[str, Any]:
+        """A failing claimed row carries its ``diagnosis``."""
+        from dataclasses import asdict
+
+        if check.status is not Status.FAIL:
+            return {}
+        found = [d for d in self.diagnoses if d.wrt == check.name and d.output == check.output]
+        return {"diagnosis": asdict(found[0])} if found else {}
+
+    def row_groups(self, report: "Report") -> list[tuple[str | None, tuple["Check", ...]]]:
+        """A vector expression: one table per output, titled ``f1 = ...``."""
+        if not self.outputs:
+            return [(None, report.checks)]
+        return [(f"f{k} = {text}", tuple(c for c in report.checks if c.output == k))
+                for k, text in enumerate(self.outputs, 1)]
+
+    def detail_lines(self, report: "Report") -> list[tuple[str, str]]:
+        """The diagnosis of each failing claim (derivative, difference), the proof of each claim."""
+        lines = []
+        for d in self.diagnoses:
+            of = f"f{d.output}" if d.output is not None else ""
+            lines.append((f"diagnosis d{of}/d{d.wrt}: ", d.message))
+            for label, value in ((f"your d{of}/d{d.wrt}:", d.claim), ("the derivative:", d.truth),
+                                 ("claim - derivative:", d.difference + (f" ({d.note})" if d.note else ""))):
+                lines.append(("", f"  {label:<20}{value}"))
+        for p in self.proofs:
+            of = f"f{p.output}" if p.output is not None else ""
+            lines.append((f"proof d{of}/d{p.wrt}: ", p.text()))
+        return lines
 
 
 @dataclass(frozen=True)
@@ -644,7 +708,7 @@ class Report:
             "floor": self.thresholds.floor,
             "method": self.method.value,
             "summary": dict(self.counts),
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [self._check_dict(c) for c in self.checks],
         }
         if self.param_count is not None:
             d["param_count"] = self.param_count
@@ -656,6 +720,10 @@ class Report:
             d["cost_check"] = self.cost_check.to_dict()
         d.update(self._extras())
         return d
+
+    def _check_dict(self, c: Check) -> dict[str, Any]:
+        """A check's JSON, with its subject's extra keys (a failing claim's ``diagnosis``)."""
+        return c.to_dict() | self.subject.check_fields(c)
 
     def _extras(self) -> dict[str, Any]:
         """The typed extras' JSON keys (none of them a contract key)."""

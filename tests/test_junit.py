@@ -157,3 +157,27 @@ def test_bad_junit_path_is_bad_input(tmp_path, capsys):
     code, out, err = run(["expr", "x**2", "--at", "1", "--junit", str(tmp_path)], capsys)
     assert code == ExitCode.BAD_INPUT and out == ""
     assert "is a directory, expected a file name" in err
+
+
+def test_junit_never_over_python_code_or_into_a_pipe(tmp_path, capsys, monkeypatch):
+    """--junit quad.py would overwrite the code being checked; a FIFO would block forever."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "quad.py").write_text("def f(x):\n    return (x ** 2).sum(), 2 * x\n")
+    code, out, err = run(["expr", "x**2", "--junit", "quad.py"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: --junit: 'quad.py' is a source file")
+    assert (tmp_path / "quad.py").read_text().startswith("def f(x)")
+    os.mkfifo(tmp_path / "fifo")
+    code, out, err = run(["expr", "x**2", "--junit", "fifo"], capsys)
+    assert code == 2 and "is not a regular file" in err
+
+
+def test_junit_is_written_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.xml").write_text("old")
+    code, _, _ = run(["expr", "x**2", "--at", "1", "--junit", "r.xml"], capsys)
+    assert code == 0
+    assert (tmp_path / "r.xml").read_text().startswith("<?xml")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xml"]  # no temporary file left

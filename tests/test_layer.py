@@ -12,7 +12,7 @@ import pytest
 from gradcheck_cli.choices import Mode
 from gradcheck_cli.errors import LoadError, OptionError, UserCodeError
 from gradcheck_cli.checks.layer import check_layer, check_layer_command
-from gradcheck_cli.loading import load_callable
+from gradcheck_cli.usercode import load_callable
 from gradcheck_cli.verdict import Status, Thresholds
 from gradcheck_cli.views.table import note_lines, to_text
 

@@ -96,7 +96,7 @@ def test_the_map_is_read():
     assert "checks.common" in IMPORTS["checks.net"]
     assert "results" in IMPORTS["views.table"]
     assert "expression" in IMPORTS["checks.expr"]
-    assert {"verdict", "finite_diff", "models", "expression", "loading"} <= set(CORE)
+    assert {"verdict", "finite_diff", "models", "expression", "usercode.function"} <= set(CORE)
 
 
 @pytest.mark.parametrize("dependency, owner", [("sympy", "expression"), ("rich", "views"), ("typer", "cli")])
@@ -180,8 +180,8 @@ def private_imports(name: str, source: str, is_package: bool = False) -> set[tup
     return out
 
 
-#: being moved by another branch (return validation -> usercode/protocols.py); delete then
-PRIVATE_ALLOWED = {("checks.func", ("checks.common", "_grad_only"))}
+#: exceptions to the rule (none: return validation moved to usercode/protocols.py)
+PRIVATE_ALLOWED: set = set()
 
 
 @pytest.mark.parametrize("module", sorted(NAMES))
@@ -250,7 +250,7 @@ def test_help_imports_neither_numpy_nor_sympy():
 def test_expr_imports_sympy_but_not_the_network_code():
     mods = _loaded_after(["expr", "sin(x)", "--quiet"])
     assert "sympy" in _tops(mods)
-    assert not {"gradcheck_cli.models", "gradcheck_cli.network_fd", "gradcheck_cli.loading"} & mods
+    assert not {"gradcheck_cli.models", "gradcheck_cli.network_fd", "gradcheck_cli.usercode"} & mods
 
 
 @pytest.mark.slow

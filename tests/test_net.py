@@ -526,7 +526,7 @@ def test_impl_that_raises_shows_only_its_own_traceback(cli, impl):
     assert lines[0].startswith("error: ") and "raised ValueError" in lines[0], r.err
     assert "Traceback" in r.err
     assert "raises.py" in r.err and "W1.dot(data)" in r.err
-    for internal in ("check.py", "cli.py", "loading.py", "importlib", "typer", "click"):
+    for internal in ("check.py", "cli.py", "usercode", "importlib", "typer", "click"):
         assert internal not in r.err, (internal, r.err)
     assert lines[-1].startswith("ValueError")
 

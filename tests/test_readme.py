@@ -286,7 +286,7 @@ def actual_assertion(directory: Path) -> str:
     """The first line of ``assert_gradient(quad_wrong, x)`` for the README's mycode.py."""
     import numpy as np
 
-    from gradcheck_cli.loading import load_callable
+    from gradcheck_cli.usercode import load_callable
     from gradcheck_cli.testing import assert_gradient
 
     with chdir(directory):

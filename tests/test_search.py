@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from gradcheck_cli import models
 from gradcheck_cli.blackbox import search as fast_mode
 from gradcheck_cli.blackbox.search import How, check_adaptive, check_every_entry
-from gradcheck_cli.loading import UserFunction
+from gradcheck_cli.usercode import UserFunction
 from gradcheck_cli.verdict import Status, Thresholds
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"

@@ -209,6 +209,7 @@ def check_blackbox(
     ('fail', [123])
     """
     mode = validate_mode(mode)
+    started = time.perf_counter()
     full = mode is Mode.FULL or indices is not None
     phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
@@ -231,7 +232,7 @@ def check_blackbox(
                                        recheck=(cost, np.array(x, dtype=float)) if recheck else None,
                                        deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
     if calls is not None:  # counted after the re-estimates: every call of the user's code
-        effort = replace(effort, calls=int(calls()))
+        effort = replace(effort, calls=int(calls()), seconds=time.perf_counter() - started)
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 

@@ -66,24 +66,3 @@ def validate_gradient_options(x, *, sample=None, seed=0, eps=None, top=5, hvp=0,
     validate_top(top)
     validate_hvp(hvp)
     return x0, sample_indices(x0.size, sample, seed)
-
-
-def _grad_only(gu, x: np.ndarray) -> np.ndarray:
-    """Call a separate gradient function and validate that it returns an array of x's shape."""
-    from ..errors import UserCodeError
-
-    result = gu.call(x)
-    expected = f"expected a real array of shape {x.shape} (the shape of x)"
-    if result is None or isinstance(result, tuple):
-        what = "None" if result is None else f"a tuple of {len(result)} items"
-        raise UserCodeError(f"{gu.name} returned {what}, {expected}")
-    try:
-        array = np.asarray(result)
-        if array.dtype.kind == "c":
-            raise UserCodeError(f"{gu.name} returned a complex gradient, {expected}")
-        array = np.array(array, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserCodeError(f"{gu.name} returned a gradient of type {type(result).__name__}, {expected}") from None
-    if array.shape != x.shape:
-        raise UserCodeError(f"{gu.name} returned a gradient of shape {array.shape}, {expected}")
-    return array

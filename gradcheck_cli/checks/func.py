@@ -5,6 +5,9 @@ gradient), at x from ``--shape``/``--x``.
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
+
 import numpy as np
 
 from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds, validate_mode
@@ -14,7 +17,7 @@ from ..errors import NonFiniteCostError
 from ..inputs import func_x
 from ..results import FunctionSubject, Report, XSource
 from ..verdict import Status, Thresholds
-from .common import _grad_only, callable_name, validate_gradient_options, with_second_opinions
+from .common import callable_name, validate_gradient_options, with_second_opinions
 
 
 
@@ -36,6 +39,7 @@ def check_func(
     mode: Mode | str = Mode.ADAPTIVE,
     value_range: str | None = None,
     max_seconds: float | None = None,
+    isolate: bool = False,
 ) -> Report:
     """``gradcheck func``: load ``FILE.py:NAME`` (or ``module:NAME``) and check it.
 
@@ -48,8 +52,9 @@ def check_func(
     for every call, so results are reproducible; the caller's states are restored.
     ``mode``: ``adaptive`` (default), ``fast`` (the same) or ``full`` (``check_gradient``).
     ``max_seconds``: the check stops then (counted from here), the rest ``unchecked``.
+    ``isolate``: the user's code runs in a child process (``usercode.isolate``).
     """
-    from ..loading import load_seeded
+    from ..usercode import load_seeded
 
     deadline = deadline_after(validate_max_seconds(max_seconds))
     x0, source = func_x(shape, x, seed, value_range)
@@ -59,7 +64,7 @@ def check_func(
         grad_spec = f"{target.rpartition(':')[0]}:{grad.strip()}"
 
     specs = [(target, "function")] + ([(grad_spec, "gradient function")] if grad_spec else [])
-    fu, gu = (load_seeded(specs, seed) + [None])[:2]
+    fu, gu = (load_seeded(specs, seed, isolate=isolate) + [None])[:2]
     try:
         return check_gradient(
             fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,
@@ -122,7 +127,7 @@ def check_gradient(
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
     'pass'
     """
-    from ..loading import UserFunction
+    from ..usercode import UserFunction
 
     x0, idx = validate_gradient_options(x, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)
     mode = validate_mode(mode)
@@ -133,13 +138,13 @@ def check_gradient(
     if grad is not None:
         gu = grad if isinstance(grad, UserFunction) else UserFunction(grad, callable_name(grad))
 
-    with fu.session():
+    with fu.session(), (gu.session() if gu is not None else contextlib.nullcontext()):
         if gu is None:
             cost0, g = fu.cost_and_grad(x0, grad_shape=x0.shape)
             cost = lambda z: fu.cost_and_grad(z, grad_shape=x0.shape, copy=False)[0]  # noqa: E731
         else:
             cost0 = fu.cost_only(x0)
-            g = _grad_only(gu, x0)
+            g = gu.gradient_only(x0)
             cost = fu.cost_only
         calls = lambda: fu.calls + (gu.calls if gu is not None else 0)  # noqa: E731
         bb = check_blackbox(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, top=top, seed=seed,
@@ -176,5 +181,8 @@ def check_gradient(
     if gu is None:
         grad_fn = lambda z: fu.cost_and_grad(z.reshape(x0.shape), grad_shape=x0.shape)[1].ravel()  # noqa: E731
     else:
-        grad_fn = lambda z: _grad_only(gu, z.reshape(x0.shape)).ravel()  # noqa: E731
-    return with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)
+        grad_fn = lambda z: gu.gradient_only(z.reshape(x0.shape)).ravel()  # noqa: E731
+    with fu.session(), (gu.session() if gu is not None else contextlib.nullcontext()):
+        report = with_second_opinions(report, cost, grad_fn, x0, g, hvp=hvp, taylor=taylor, seed=seed)
+    # the second opinions' calls are calls of the user's code too
+    return replace(report, effort=replace(report.effort, calls=calls()))

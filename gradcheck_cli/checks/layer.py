@@ -51,7 +51,7 @@ zeros, pooling ties), its other entries are checked directly too.
 Before every call the states of ``random`` and ``numpy.random`` are restored (a forward
 pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
 params are deep-copied afresh (batchnorm may update its running mean), and array
-arguments must come back unchanged (``loading.UserFunction``).  The cache is checked
+arguments must come back unchanged (``usercode.UserFunction``).  The cache is checked
 too: backward is run a second time on the first cache after another forward pass; a
 different result means the cache is shared with later calls or changed by backward.
 Backward may not change the inputs its cache holds.  A cache that holds ``out`` itself
@@ -81,6 +81,7 @@ from ..finite_diff import EPS, value_eps
 from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import LayerArg, LayerSubject, Report
+from ..usercode import protocols
 from ..verdict import Status, Thresholds
 from .common import callable_name
 
@@ -109,20 +110,6 @@ def _leaves(obj: Any, path: str = "cache", depth: int = 0):
             yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, (tuple, list)):
-        return f"a {type(value).__name__} of {len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, np.ndarray):
-        return f"an array of shape {value.shape}"
-    return f"a value of type {type(value).__name__}"
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return f"({', '.join(map(str, shape))}{',' if len(shape) == 1 else ''})"
-
-
 class _Layer:
     """The user's forward/backward (or loss) functions bound to inputs and params.
 
@@ -132,7 +119,7 @@ class _Layer:
 
     def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
                  forward_name: str, backward_name: str | None) -> None:
-        from ..loading import UserFunction
+        from ..usercode import UserFunction
 
         self.inputs = inputs
         self.params = dict(params)
@@ -159,36 +146,14 @@ class _Layer:
             self.forward.fn = self._raw_forward
 
     def call_forward(self, arrays: Sequence[np.ndarray]) -> tuple[tuple[np.ndarray, ...], Any]:
-        """Forward pass -> (outputs, cache); for a loss layer (loss,) and the gradients."""
-        result = self._call(arrays)
-        name = self.forward.name
-        if not isinstance(result, (tuple, list)) or len(result) < 2:
-            want = "(loss, dx)" if self.is_loss else "(out, cache)"
-            raise UserCodeError(f"{name} returned {_describe(result)}, expected a pair {want}")
-        if self.is_loss:
-            return (self._loss_value(result[0]),), tuple(result[1:])
-        outs = tuple(self._out_array(o, k, len(result) - 1) for k, o in enumerate(result[:-1]))
-        if self.out_shapes and tuple(o.shape for o in outs) != self.out_shapes:
-            got = ", ".join(_shape(o.shape) for o in outs)
-            raise UserCodeError(f"{name} returned out of shape {got} at a perturbed input, "
-                                f"but {', '.join(_shape(s) for s in self.out_shapes)} at the first call")
-        return outs, result[-1]
-
-    def _loss_value(self, value: Any) -> np.ndarray:
-        array = np.asarray(value) if not isinstance(value, (tuple, list)) else None
-        if array is None or array.dtype.kind not in "biuf" or array.size != 1:
-            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as the loss, expected a real scalar")
-        return np.array(float(array.reshape(())))
-
-    def _out_array(self, value: Any, k: int, m: int) -> np.ndarray:
-        what = "out" if m == 1 else f"output {k + 1} of {m}"
-        try:
-            array = np.asarray(value)
-        except Exception:
-            array = np.asarray(None, dtype=object)
-        if array.dtype.kind not in "biuf":
-            raise UserCodeError(f"{self.forward.name} returned {_describe(value)} as {what}, expected a real array")
-        return array
+        """Forward pass -> (outputs, cache); for a loss layer (loss,) and the gradients
+        (validated by ``usercode.protocols.layer_forward``)."""
+        outs, cache = protocols.layer_forward(self._call(arrays), self.forward.name, self.is_loss)
+        if not self.is_loss and self.out_shapes and tuple(o.shape for o in outs) != self.out_shapes:
+            got = ", ".join(protocols.shape_text(o.shape) for o in outs)
+            raise UserCodeError(f"{self.forward.name} returned out of shape {got} at a perturbed input, but "
+                                f"{', '.join(protocols.shape_text(s) for s in self.out_shapes)} at the first call")
+        return outs, cache
 
     def objective(self, arrays: Sequence[np.ndarray]) -> tuple[float, float]:
         """``L = sum_k sum(out_k * dout_k)`` (the loss for a loss layer) and ``sum |out_k * dout_k|``."""
@@ -223,62 +188,11 @@ class _Layer:
         return result
 
     def gradients(self, returned: Any, who: str) -> list[np.ndarray]:
-        """Validate the returned gradients: one per differentiated input (or per input), right shapes."""
-        diff = [i for i in self.inputs if i.differentiated]
-        if isinstance(returned, (tuple, list)) and self.is_loss and len(returned) == 1 and isinstance(returned[0], (tuple, list)):
-            returned = returned[0]  # (loss, (dx, dw))
-        if not isinstance(returned, (tuple, list)):
-            returned = (returned,)
-        returned = list(returned)
-        grad_names = ", ".join(f"d{i.name}" for i in diff)
-        if len(returned) == len(self.inputs) and len(returned) != len(diff):
-            returned = [g for g, i in zip(returned, self.inputs) if i.differentiated]
-        if len(returned) != len(diff):
-            n = len(returned)
-            raise UserCodeError(
-                f"{who} returned {n} gradient{'s' if n != 1 else ''}, expected {len(diff)} "
-                f"(one per differentiated input, in order: {grad_names})"
-            )
-        arrays = []
-        for g, item in zip(returned, diff):
-            try:
-                a = np.asarray(g)
-            except Exception:
-                a = np.asarray(None, dtype=object)
-            if a.dtype.kind not in "biuf":
-                raise UserCodeError(f"{who} returned {_describe(g)} as d{item.name}, expected a real array of "
-                                    f"shape {_shape(item.value.shape)}")
-            arrays.append(np.array(a, dtype=np.float64))
-        self._check_shapes(arrays, diff, who)
-        return arrays
-
-    def _check_shapes(self, arrays: list[np.ndarray], diff: list[LayerInput], who: str) -> None:
-        got = [a.shape for a in arrays]
-        want = [i.value.shape for i in diff]
-        if got == want:
-            return
-        if sorted(got) == sorted(want) and len(set(want)) > 1:
-            order = []
-            free = list(range(len(diff)))
-            for shape in got:
-                k = next(k for k in free if want[k] == shape)
-                free.remove(k)
-                order.append(f"d{diff[k].name}")
-            raise UserCodeError(
-                f"{who} returns its gradients in the wrong order: shapes "
-                f"{', '.join(_shape(s) for s in got)} are those of {', '.join(order)}; "
-                f"expected the order {', '.join(f'd{i.name}' for i in diff)}, shapes "
-                f"{', '.join(_shape(s) for s in want)}"
-            )
-        k = next(k for k in range(len(diff)) if got[k] != want[k])
-        name = diff[k].name
-        message = (f"{who} returned d{name} of shape {_shape(got[k])}, expected {_shape(want[k])}, "
-                   f"the shape of {name}")
-        if got[k] == want[k][::-1] and len(want[k]) > 1:
-            message += " (it is transposed)"
-        elif int(np.prod(got[k])) == int(np.prod(want[k])):
-            message += " (same entries, another shape: a missing reshape, or keepdims?)"
-        raise UserCodeError(message)
+        """Validate the returned gradients: one per differentiated input (or per input), right
+        shapes (``usercode.protocols.layer_gradients``)."""
+        return protocols.layer_gradients(returned, who, [i.name for i in self.inputs],
+                                         [tuple(i.value.shape) for i in self.inputs],
+                                         [i.differentiated for i in self.inputs], self.is_loss)
 
 
 # --------------------------------------------------------------------------- numerics
@@ -646,14 +560,15 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the command
 
 
-def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0):
+def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0,
+               isolate: bool = False):
     """``FILE.py:NAME`` -> (forward, backward) UserFunctions, or (loss, None) for a loss layer.
 
     ``NAME_forward`` and ``NAME_backward`` when the file defines ``NAME_forward``, else
     ``NAME`` itself as a loss layer ``NAME(...) -> (loss, dx)``; ``forward``/``backward``
-    (``F`` or ``FILE.py:F``) override either name.  Loaded with ``loading.load_seeded``.
+    (``F`` or ``FILE.py:F``) override either name.  Loaded with ``usercode.load_seeded``.
     """
-    from ..loading import load_seeded
+    from ..usercode import load_seeded
 
     source, sep, base = target.rpartition(":")
     if not sep or not source.strip() or not base.strip():
@@ -662,14 +577,14 @@ def load_layer(target: str, forward: str | None = None, backward: str | None = N
     fwd = qualify(forward) if forward is not None else f"{source}:{base}_forward"
     bwd = qualify(backward) if backward is not None else f"{source}:{base}_backward"
     try:
-        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed)
+        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed, isolate=isolate)
         return fu, bu
     except LoadError as exc:
         if forward is not None or backward is not None or f"'{base}_forward'" not in str(exc):
             raise
         first = exc
     try:
-        (loss,) = load_seeded([(target, "loss function")], seed)
+        (loss,) = load_seeded([(target, "loss function")], seed, isolate=isolate)
     except LoadError:
         raise LoadError(f"{first} (a layer is NAME_forward and NAME_backward, or a loss function "
                         f"NAME(...) -> (loss, dx))") from None
@@ -690,11 +605,12 @@ def check_layer_command(
     top: int = 5,
     progress=None,
     max_seconds: float | None = None,
+    isolate: bool = False,
 ) -> Report:
     """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
 
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
-    made with ``random`` and ``numpy.random`` seeded by ``seed`` (``loading.load_seeded``).
+    made with ``random`` and ``numpy.random`` seeded by ``seed`` (``usercode.load_seeded``).
     """
     deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
@@ -702,6 +618,6 @@ def check_layer_command(
     validate_top(top)
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
-    fu, bu = load_layer(target, forward, backward, seed)
+    fu, bu = load_layer(target, forward, backward, seed, isolate)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
     return _run(layer, seed, mode, thresholds, top, progress, deadline)

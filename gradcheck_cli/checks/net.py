@@ -34,6 +34,7 @@ def check_network(
     progress=None,
     cost_check: bool = True,
     max_seconds: float | None = None,
+    isolate: bool = False,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -64,7 +65,7 @@ def check_network(
     from .. import models, network_fd
     from ..diagnosis import cost_hint, diagnose
     from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
-    from ..loading import UserFunction, load_seeded
+    from ..usercode import UserFunction, load_seeded
 
     deadline = deadline_after(validate_max_seconds(max_seconds))
     dims = models.parse_dims(dims)
@@ -91,7 +92,7 @@ def check_network(
 
     if impl is not None:
         if isinstance(impl, str):
-            (user,), name = load_seeded([(impl, "function")], seed), impl
+            (user,), name = load_seeded([(impl, "function")], seed, isolate=isolate), impl
         else:
             name = callable_name(impl)
             user = UserFunction(impl, name)
@@ -197,6 +198,13 @@ def check_network(
         mode=mode,
         effort=effort,
     )
-    return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
+    if impl is None or not (hvp or taylor):
+        return with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
+    from dataclasses import replace
+
+    with user.session():
+        report = with_second_opinions(report, cost_fn, grad_fn, params, g, hvp=hvp, taylor=taylor, seed=seed)
+    # the second opinions' calls are calls of the user's code too
+    return replace(report, effort=replace(report.effort, calls=user.calls))
 
 

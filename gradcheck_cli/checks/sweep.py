@@ -102,27 +102,28 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
 
 def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
     from ..blackbox.stencils import blackbox_gradient
-    from ..loading import load_seeded
+    from ..usercode import load_seeded
     from ..sweep import step_sweep, taylor_test, vectorize
 
     x0, source = func_x(shape, x, seed)
     k = _entry_index(wrt, x0.shape) if wrt else None
     (fu,) = load_seeded([(target, "function")], seed)
-    _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
-    cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
-    flat, g = x0.ravel(), grad.ravel()
-    if k is None and flat.size <= DIRECT_SEARCH_ENTRIES:  # the worst entry, every entry estimated
-        rough = blackbox_gradient(cost, x0)
-        rel = relative_error(g, rough.value, floor_from_noise(rough.noise, thresholds))
-        k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
-    elif k is None:  # a large x: the func command's adaptive search (O(log n) calls per wrong entry, not n)
-        k = _worst_entry(cost, x0, g, seed, thresholds)
-    phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
-    est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
-    index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
-    check = _one_check("x", g[k], est, thresholds, index=index)
-    sweep = step_sweep(phi, flat[k], g[k], check.floor)
-    taylor = taylor_test(cost, flat, g, seed)
+    with fu.session():  # the user's calls in one session (guard, random states set up once)
+        _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
+        cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
+        flat, g = x0.ravel(), grad.ravel()
+        if k is None and flat.size <= DIRECT_SEARCH_ENTRIES:  # the worst entry, every entry estimated
+            rough = blackbox_gradient(cost, x0)
+            rel = relative_error(g, rough.value, floor_from_noise(rough.noise, thresholds))
+            k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
+        elif k is None:  # a large x: the func command's adaptive search (O(log n) calls per wrong entry, not n)
+            k = _worst_entry(cost, x0, g, seed, thresholds)
+        phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
+        est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
+        index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
+        check = _one_check("x", g[k], est, thresholds, index=index)
+        sweep = step_sweep(phi, flat[k], g[k], check.floor)
+        taylor = taylor_test(cost, flat, g, seed)
     entry = entry_label("x", index)
     subject = FunctionSubject(function=target, gradient=None, source=source, shape=tuple(x0.shape))
     return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)

@@ -32,11 +32,11 @@ from .calculus import (  # noqa: E402
     why_not_finite,
 )
 from .evaluate import compile_many, compile_one, kink_mask  # noqa: E402
-from .parse import Expression, parse, parse_constant, symbol  # noqa: E402
-from .precise import compile_precise, has_kinks  # noqa: E402
+from .parse import Expression, parse, parse_constant, split_vector, symbol  # noqa: E402
+from .precise import compile_precise, compile_switches, exact_value, has_kinks  # noqa: E402
 
 __all__ = [
-    "Expression", "bounded_simplify", "compile_many", "compile_precise", "has_kinks", "compile_one", "constant_value", "derivation",
+    "Expression", "bounded_simplify", "compile_many", "compile_precise", "compile_switches", "exact_value", "has_kinks", "compile_one", "constant_value", "derivation",
     "derivations", "derivatives", "display", "kink_mask", "kinks", "local_derivatives", "node_children",
-    "node_kind", "node_name", "parse", "parse_constant", "partial", "symbol", "why_not_finite",
+    "node_kind", "node_name", "parse", "parse_constant", "partial", "split_vector", "symbol", "why_not_finite",
 ]

@@ -54,9 +54,41 @@ def why_not_finite(expr: sp.Expr, names: Sequence[str], point: Sequence[float], 
     return "undefined", ""
 
 
+class _Printer(sp.printing.str.StrPrinter):
+    """sympy's plain strings, with long terminating decimals written as decimals."""
+
+    def _print_Rational(self, expr):
+        return _decimal(expr) or super()._print_Rational(expr)
+
+    def _print_Integer(self, expr):
+        return _decimal(expr) or super()._print_Integer(expr)
+
+
+def _decimal(r: sp.Rational) -> str | None:
+    """``1e-31`` for 1/10**31, ``1.0000000000000000000000000000001`` for 1 + 10**-31: a
+    rational with a long numerator or denominator that is a terminating decimal, written
+    exactly as one; None otherwise (``1/3``, ``3/4`` keep sympy's form)."""
+    import decimal
+
+    p, q = int(r.p), int(r.q)
+    if max(abs(p), q) < 10**6 or q == 1 and (abs(p) < 10**21 or str(p).rstrip("0") == str(p)):
+        return None
+    k = q
+    for f in (2, 5):
+        while k % f == 0:
+            k //= f
+    if k != 1:
+        return None
+    with decimal.localcontext() as ctx:
+        ctx.prec = len(str(abs(p))) + len(str(q)) + 5
+        text = str((decimal.Decimal(p) / decimal.Decimal(q)).normalize())
+    return text.lower().replace("e+", "e")
+
+
 def display(expr: sp.Expr) -> str:
-    """How an expression is shown to users (sympy's plain string form)."""
-    return str(expr)
+    """How an expression is shown to users (sympy's plain string form; exact decimals
+    such as ``1e-31`` written as decimals, not as 1/10000000000000000000000000000000)."""
+    return _Printer().doprint(expr)
 
 
 # ---------------------------------------------------------------- derivatives and kinks

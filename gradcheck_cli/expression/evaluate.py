@@ -40,10 +40,13 @@ def _evaluate(expr: sp.Basic, env: dict, cache: dict):
         for a in args[1:]:
             out = out + a
     elif expr.is_Mul:
-        args = [_evaluate(a, env, cache) for a in expr.args]
-        out = args[0]
-        for a in args[1:]:
-            out = out * a
+        # division is division: a/b is a * b**-1 to sympy, but 1/b overflows where a/b
+        # does not (x/(x+y) at 1e-310), so negative integer powers form a denominator
+        num = [a for a in expr.args if not _is_reciprocal(a)]
+        den = [a.args[0] ** -a.args[1] for a in expr.args if _is_reciprocal(a)]
+        out = _product([_evaluate(a, env, cache) for a in num]) if num else 1.0
+        if den:
+            out = out / _product([_evaluate(a, env, cache) for a in den])
     elif expr.is_Pow:
         base, exp = expr.args
         b = _evaluate(base, env, cache)
@@ -64,6 +67,17 @@ def _evaluate(expr: sp.Basic, env: dict, cache: dict):
     else:  # zoo, nan and anything sympy produced that has no numeric meaning here
         out = np.nan
     cache[expr] = out
+    return out
+
+
+def _is_reciprocal(e: sp.Basic) -> bool:
+    return e.is_Pow and e.args[1].is_Integer and e.args[1] < 0
+
+
+def _product(values: list):
+    out = values[0]
+    for v in values[1:]:
+        out = out * v
     return out
 
 

@@ -10,7 +10,11 @@ read as ``**``), unary ``+``/``-``, parentheses and calls of the functions in
 Limits keep parsing and differentiation bounded: ``MAX_LENGTH`` characters,
 ``MAX_DEPTH`` levels of nesting, ``MAX_NODES`` syntax nodes, and constants (after
 folding, e.g. ``9**9**9**9``) no larger than ``1e300`` in magnitude, checked from
-logarithms before sympy computes them.
+logarithms before sympy computes them (``--at`` values: float64's range, 1.8e308).
+
+Numbers are exact: a decimal literal is the rational it writes (``0.1`` is 1/10,
+``1e-31`` is 10**-31, ``1 + 1e-31`` folds to 10000...0001/10**31, not to 1.0), and
+constant folding is sympy's exact arithmetic; ``pi`` and ``e`` are the exact constants.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
+import mpmath as mp
 import sympy as sp
 
 from ..errors import ParseError, UnknownNameError
@@ -30,6 +35,10 @@ MAX_LENGTH = 5000
 MAX_DEPTH = 100
 MAX_NODES = 4000
 MAX_LOG10 = 300.0
+#: decimal literals below 10**-MIN_LOG10 in magnitude are refused (their exact rational is huge)
+MIN_LOG10 = 4000
+#: ``--at`` values may use float64's whole range
+FLOAT_LOG10 = math.log10(1.7976931348623157e308)
 
 _BINOPS = {
     ast.Add: lambda a, b: a + b,
@@ -87,8 +96,11 @@ def _caret_text(text: str) -> tuple[str, list[int]]:
 class _Builder:
     """Walks an allow-listed AST and builds the sympy expression."""
 
-    def __init__(self, text: str, source: str, cols: list[int], allowed: set[str] | None):
+    def __init__(self, text: str, source: str, cols: list[int], allowed: set[str] | None,
+                 limit: float = MAX_LOG10):
         self.text, self.source, self.cols, self.allowed = text, source, cols, allowed
+        self.limit = limit
+        self.limit_text = "1e300" if limit == MAX_LOG10 else "1.8e308"
 
     def column(self, node: ast.AST) -> int | None:
         """1-based column of ``node`` in the user's text (None for nodes without one)."""
@@ -133,9 +145,31 @@ class _Builder:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             kind = {str: "strings", bytes: "strings", complex: "complex numbers"}.get(type(v), repr(v))
             self.fail(f"{kind} not allowed in an expression", node)
-        if isinstance(v, float) and not math.isfinite(v) or abs(v) > 10.0**MAX_LOG10:
-            self.fail("number too large (limit 1e300)", node)
-        return sp.Integer(v) if isinstance(v, int) else sp.Float(repr(v), 17)
+        if isinstance(v, int):
+            if v and math.log10(abs(v)) > self.limit:
+                self.fail(f"number too large (limit {self.limit_text})", node)
+            return sp.Integer(v)
+        return self.decimal(node)
+
+    def decimal(self, node: ast.Constant) -> sp.Expr:
+        """A decimal literal as the exact rational it writes (``0.1`` is 1/10, ``1e-31`` stays 1e-31)."""
+        text = (ast.get_source_segment(self.source, node) or repr(node.value)).replace("_", "").lower()
+        mantissa, _, exponent = text.partition("e")
+        whole, _, frac = mantissa.partition(".")
+        digits = (whole + frac).lstrip("0")
+        # floor(log10 |value|): from the position of the first nonzero digit
+        lead = len(whole.lstrip("0")) - 1 if whole.lstrip("0") else -(len(frac) - len(frac.lstrip("0")) + 1)
+        try:
+            size = int(exponent or 0) + lead
+        except ValueError:
+            self.fail(f"not a number: {text!r}", node)
+        if digits and size > self.limit:
+            self.fail(f"number too large (limit {self.limit_text})", node)
+        if not digits:
+            return sp.Integer(0)
+        if size < -MIN_LOG10:
+            self.fail(f"number too small (limit 1e-{MIN_LOG10})", node)
+        return sp.Rational(mantissa + ("e" + exponent if exponent else ""))
 
     def name(self, node: ast.Name) -> sp.Expr:
         n = node.id
@@ -173,8 +207,8 @@ class _Builder:
                 term = sp.Pow(term, -1)
             terms.append(term)
         result = sp.Add(*terms) if group == "add" else sp.Mul(*terms)
-        if result.is_Number and _log10_abs(result) > MAX_LOG10:
-            self.fail("number too large (limit 1e300)", node)
+        if result.is_Number and _log10_abs(result) > self.limit:
+            self.fail(f"number too large (limit {self.limit_text})", node)
         return result
 
     def power(self, base: sp.Expr, exp: sp.Expr, node: ast.AST) -> sp.Expr:
@@ -183,8 +217,11 @@ class _Builder:
             if lb == -math.inf:
                 if e < 0:
                     self.fail("division by zero (0 to a negative power)", node)
-            elif abs(e * lb) > MAX_LOG10 or abs(e) > 1e6:
-                self.fail("number too large (limit 1e300)", node)
+            elif abs(e * lb) > self.limit or abs(e) > 1e6:
+                self.fail(f"number too large (limit {self.limit_text})", node)
+            elif base.is_Rational and not base.is_Integer and abs(e) * (_log10_abs(sp.Integer(base.q)) + 1) > 1000:
+                # 1.0000001**1000000: the exact rational has millions of digits; keep the power
+                return sp.Pow(base, exp, evaluate=False)
         elif exp.is_Number and abs(float(exp)) > 1e6:
             self.fail("exponent too large (limit 1e6)", node)
         return sp.Pow(base, exp)
@@ -201,7 +238,19 @@ class _Builder:
         if not lo <= len(node.args) <= hi:
             want = f"{lo}" if lo == hi else f"{lo} to {hi}"
             self.fail(f"{name} takes {want} argument{'s' if hi > 1 else ''}, got {len(node.args)}", node)
-        return fn(*[self.build(a) for a in node.args])
+        result = fn(*[self.build(a) for a in node.args])
+        if not result.free_symbols and not result.is_Number:
+            self.check_size(result, node)
+        return result
+
+    def check_size(self, value: sp.Expr, node: ast.AST) -> None:
+        """A constant call (``exp(exp(exp(100)))``) no larger than the limit, from a cheap
+        extended-precision value (nothing is computed to its full size)."""
+        from .precise import compile_precise
+
+        v = compile_precise([value], [])([], 15)[0]
+        if mp.isinf(v) or (not mp.isnan(v) and v != 0 and mp.log10(abs(v)) > self.limit):
+            self.fail(f"number too large (limit {self.limit_text})", node)
 
 
 def _op_text(op: ast.AST) -> str:
@@ -245,7 +294,7 @@ def _check_shape(tree: ast.AST, text: str, cols: list[int], source: str) -> None
             stack.append((child, depth if same_chain else depth + 1))
 
 
-def parse(text: str, allowed: Sequence[str] | None = None) -> Expression:
+def parse(text: str, allowed: Sequence[str] | None = None, limit: float = MAX_LOG10) -> Expression:
     """Parse ``text`` safely into an :class:`Expression`.
 
     ``allowed`` restricts the variable names (used for claimed derivatives and point
@@ -272,7 +321,7 @@ def parse(text: str, allowed: Sequence[str] | None = None) -> Expression:
     except (RecursionError, MemoryError, ValueError):
         raise ParseError(f"expression nested too deeply (limit {MAX_DEPTH} levels)", text) from None
     _check_shape(tree, text, cols, source)
-    builder = _Builder(text, source, cols, set(allowed) if allowed is not None else None)
+    builder = _Builder(text, source, cols, set(allowed) if allowed is not None else None, limit)
     try:
         expr = builder.build(tree.body)
     except RecursionError:
@@ -285,7 +334,7 @@ def parse(text: str, allowed: Sequence[str] | None = None) -> Expression:
 
 def parse_constant(text: str) -> float:
     """A constant expression (``pi/4``, ``-2``, ``exp(1)``) as a float."""
-    e = parse(text, allowed=()).expr
+    e = parse(text, allowed=(), limit=FLOAT_LOG10).expr
     try:
         value = complex(e.evalf(20))
     except (TypeError, ValueError):
@@ -294,3 +343,32 @@ def parse_constant(text: str) -> float:
         raise ParseError("value is not a finite real number", text)
     return value.real
 
+
+
+def split_vector(text: str, nested: bool = False) -> list | None:
+    """``"[f1, f2]"`` -> ``["f1", "f2"]`` (``nested``: ``"[[a, b], [c, d]]"`` -> rows);
+    None when ``text`` is not a bracketed list.  Only ``ast.parse`` reads the text; the
+    items are parsed later, one by one, by :func:`parse`.
+    """
+    if not isinstance(text, str) or not text.strip().startswith("["):
+        return None
+    if len(text) > 4 * MAX_LENGTH:
+        raise ParseError(f"list too long ({len(text)} characters, limit {4 * MAX_LENGTH})", text)
+    source, _ = _caret_text(text.strip())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        raise ParseError("syntax error in a bracketed list", text) from None
+    if not isinstance(tree.body, ast.List):
+        return None
+    if not tree.body.elts:
+        raise ParseError("empty list: a vector expression is [f1, f2, ...]", text)
+    if nested:
+        if not all(isinstance(row, ast.List) and row.elts for row in tree.body.elts):
+            raise ParseError("a matrix of derivatives is [[df1/dx, df1/dy], [df2/dx, df2/dy], ...]", text)
+        return [[ast.get_source_segment(source, e) for e in row.elts] for row in tree.body.elts]
+    if any(isinstance(e, ast.List) for e in tree.body.elts):
+        raise ParseError("nested list: a vector expression is [f1, f2, ...]", text)
+    return [ast.get_source_segment(source, e) for e in tree.body.elts]

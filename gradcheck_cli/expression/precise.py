@@ -76,16 +76,44 @@ def _log(x):
     return mp.log(x)
 
 
-def _sqrt_like(x):
-    return NAN if x < 0 else mp.sqrt(x)
+#: beyond this argument exp is treated as infinite (or 0): mpmath cannot hold exp(2**50)'s digits
+_EXP_LIMIT = 2**50
+
+
+def _exp(x):
+    if x > _EXP_LIMIT:
+        _SATURATED.append(True)
+        return mp.mpf("inf")
+    if x < -_EXP_LIMIT:
+        return mp.mpf(0)
+    return mp.exp(x)
+
+
+#: set when ``_exp`` or a periodic function saturated (too large for any precision, not a pole)
+_SATURATED: list = []
+
+#: a periodic function of an argument beyond 2**MAX_TRIG_MAG needs that many bits to reduce
+#: it modulo 2 pi; past it the value is treated as unknown (nan) rather than computed for hours
+MAX_TRIG_MAG = 2**14
+
+
+def _periodic(fn):
+    def f(x):
+        if mp.mag(x) > MAX_TRIG_MAG:
+            _SATURATED.append(True)
+            return NAN
+        return fn(x)
+
+    return f
 
 
 _MP: dict = {
-    sp.sin: mp.sin, sp.cos: mp.cos, sp.tan: mp.tan, sp.sec: mp.sec, sp.csc: mp.csc, sp.cot: mp.cot,
+    sp.sin: _periodic(mp.sin), sp.cos: _periodic(mp.cos), sp.tan: _periodic(mp.tan),
+    sp.sec: _periodic(mp.sec), sp.csc: _periodic(mp.csc), sp.cot: _periodic(mp.cot),
     sp.asin: mp.asin, sp.acos: mp.acos, sp.atan: mp.atan, sp.atan2: mp.atan2,
     sp.sinh: mp.sinh, sp.cosh: mp.cosh, sp.tanh: mp.tanh,
     sp.asinh: mp.asinh, sp.acosh: mp.acosh, sp.atanh: mp.atanh,
-    sp.exp: mp.exp, sp.log: _log, sp.Abs: abs, sp.sign: _sign, sp.Heaviside: _heaviside,
+    sp.exp: _exp, sp.log: _log, sp.Abs: abs, sp.sign: _sign, sp.Heaviside: _heaviside,
     sp.Max: lambda *a: max(a), sp.Min: lambda *a: min(a), sp.erf: mp.erf,
     sigmoid: _sigmoid, softplus: _softplus, cbrt: _cbrt,
 }
@@ -112,7 +140,7 @@ def _pow(b, e, exp_expr):
     if exp_expr.is_Integer:
         n = int(exp_expr)
         if b == 0 and n < 0:
-            return NAN
+            return mp.mpf("inf")  # a pole
         return b**n
     if b < 0:
         return NAN  # a real power of a negative base is complex (cbrt is its own function)
@@ -204,3 +232,73 @@ def compile_precise(exprs: Sequence[sp.Expr], names: Sequence[str]) -> Callable:
 def has_kinks(expr: sp.Expr) -> bool:
     """Whether ``expr`` contains a non-differentiable atom (abs, sign, Heaviside, max, min)."""
     return any(isinstance(n, (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)) for n in sp.preorder_traversal(expr))
+
+
+_ATOMS = (sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
+
+
+def compile_switches(expr: sp.Expr, names: Sequence[str]) -> Callable | None:
+    """``S(point, dps) -> tuple``: the branch of every non-smooth atom of ``expr`` at
+    ``point``, exactly (``dps`` digits): the sign of the argument of abs/sign/Heaviside,
+    the index of the largest (smallest) argument of max (min); ``None`` for an atom at
+    its switch (argument exactly 0, or arguments tied).  An argument that lost every
+    digit to cancellation counts as 0.  ``None`` when ``expr`` has no such atom.
+    """
+    atoms = list(dict.fromkeys(n for n in sp.preorder_traversal(expr) if isinstance(n, _ATOMS)))
+    if not atoms:
+        return None
+    args, layout = [], []
+    for atom in atoms:
+        own = atom.args[:1] if isinstance(atom, (sp.Abs, sp.sign, sp.Heaviside)) else atom.args
+        layout.append((type(atom), list(range(len(args), len(args) + len(own)))))
+        args.extend(own)
+    G = compile_precise(args, names)
+
+    def S(point: Sequence, dps: int) -> tuple:
+        vals, lost = G(point, dps, flags=True)
+        with mp.workdps(int(dps)):
+            tiny = mp.mpf(10) ** (LOSS_MARGIN - int(dps))
+            out = []
+            for kind, idx in layout:
+                vs = [vals[k] for k in idx]
+                if any(mp.isnan(v) for v in vs):
+                    out.append(None)
+                elif kind in (sp.Max, sp.Min):
+                    best = max(vs) if kind is sp.Max else min(vs)
+                    ties = [k for k, v in enumerate(vs) if abs(v - best) <= tiny * abs(best)]
+                    out.append(ties[0] if len(ties) == 1 else None)
+                else:
+                    v, gone = vs[0], lost[idx[0]]
+                    out.append(None if v == 0 or gone >= dps - LOSS_MARGIN else (1 if v > 0 else -1))
+        return tuple(out)
+
+    return S
+
+
+#: precisions tried by ``exact_value`` while a cancelled sum leaves a value non-finite
+EXACT_DIGITS = (40, 160, 640, 2560)
+
+
+def exact_value(expr: sp.Expr, names: Sequence[str], point: Sequence) -> tuple[str, str]:
+    """Whether the mathematics defines ``expr`` at ``point`` (read exactly), whatever float64 does.
+
+    Returns ``("finite", value)`` (a real number, however large or small: ``exp(710)``,
+    ``1/x`` at 3e-320), ``("infinite", "")`` (a pole, ``log(0)``), ``("too large", "")``
+    (beyond any precision: ``exp(exp(1e300))``, ``sin(x**1000)`` at 1e300) or ``("undefined", "")`` (complex: ``log(-1)``).
+    A non-finite value reached through a sum that cancelled completely (``log(1 - cos(x))``
+    at 1e-300) is tried again with more digits (``EXACT_DIGITS``).
+    """
+    F = compile_precise([expr], names)
+    kind = "undefined"
+    _SATURATED.clear()
+    for dps in EXACT_DIGITS:
+        (v,), (gone,) = F(list(point), dps, flags=True)
+        if mp.isfinite(v):
+            with mp.workdps(dps):
+                return "finite", mp.nstr(v, 3)
+        kind = "infinite" if mp.isinf(v) else "undefined"
+        if _SATURATED:
+            return "too large", ""
+        if gone < dps - LOSS_MARGIN:
+            break
+    return kind, ""

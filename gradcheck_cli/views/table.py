@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from dataclasses import replace
 from typing import IO, Sequence
 
 from rich import box
@@ -58,8 +59,9 @@ def row_notes(checks: Sequence[Check]) -> list[Text]:
         if c.status is Status.UNRESOLVED and c.reason:
             lines.append(Text(f"unresolved {c.label}: ", style="yellow") + Text(reason_text(c)))
         if c.lossy_formula:
-            lines.append(Text(f"note {c.label}: the analytic formula loses digits in float64 here; "
-                              "judged by its exact value", style="dim"))
+            why = ("its value is beyond float64's range here" if c.exact_text and c.exact_text[0]
+                   else "the analytic formula loses digits in float64 here")
+            lines.append(Text(f"note {c.label}: {why}; judged by its exact value", style="dim"))
     digits = [c.digits for c in checks if c.digits]
     if digits:
         lines.append(Text(f"* decided in extended precision (mpmath, up to {max(digits)} digits)", style="dim"))
@@ -136,7 +138,9 @@ def _expression_rows(report: Report, floor: bool, digits: int, point: bool):
     for c in report.checks:
         label = point_label(c.point or {})
         cells = [Text(label if label != previous else "")] if point else []
-        cells += [Text(c.name), fmt_value(c.analytic, digits), fmt_value(c.numeric, digits), fmt_error(c.rel_error)]
+        exact = c.exact_text or (None, None)  # values beyond float64's range, as the referee computed them
+        cells += [Text(c.name), exact[0] or fmt_value(c.analytic, digits), exact[1] or fmt_value(c.numeric, digits),
+                  fmt_error(c.rel_error)]
         cells += [fmt_error(c.error)] if floor else []
         rows.append((label, cells + [status_text(c.status, bool(c.digits))]))
         previous = label
@@ -350,9 +354,14 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
             console.print(Text(f"... and {hidden} more failing entries (--top K shows more; "
                                "--format json lists them all)", style="dim"))
     elif report.checks:
-        floor_left_out = _print_expression_table(report, console)
-        for line in row_notes(report.checks):
-            console.print(line)
+        for title, checks in report.subject.row_groups(report):  # a vector expression: a table per output
+            if title is not None:
+                console.print(Text(title, style="bold"))
+            floor_left_out |= _print_expression_table(replace(report, checks=checks), console)
+            for line in row_notes(checks):
+                console.print(line)
+        for label, text in report.subject.detail_lines(report):
+            console.print(Text(label, style="bold yellow" if label.startswith("diagnosis") else "bold") + Text(text))
     for hint in report.hints:
         console.print(Text("hint: ", style="bold yellow") + Text(hint))
     for note in (note_lines(report) if notes else ()):

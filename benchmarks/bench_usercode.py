@@ -1,0 +1,205 @@
+"""Benchmark: what calling users' code through ``usercode.UserFunction`` costs, side by side.
+
+    python benchmarks/bench_usercode.py [--rounds 15] [--calls 400]
+
+Rows, each beside its anchor measured in the same run (blocks alternated, medians):
+
+1. **per-call overhead**: a plain loop (the course's ``gradcheck_naive``: perturb one
+   entry, call ``f(x)``, restore it) against the same loop through the wrapper in a
+   session (``UserFunction.cost_and_grad``: random states, input snapshot and mutation
+   check, guard, validation), for a numpy function taking about ``--target-us``
+   (default 100 us) per call.  Target: overhead <= 20% of the call.
+2. **calls counted**: ``check_gradient`` in full and adaptive mode on a function with two
+   wrong entries; the effort line's ``calls`` against a counter inside the function.
+3. **glibc malloc thresholds** (``state.keep_freed_memory``): a function that makes
+   large temporaries, timed in two child processes, with and without the raised
+   thresholds, alternated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gradcheck_cli.usercode import UserFunction, load_seeded  # noqa: E402
+
+
+def rosen(x: np.ndarray):
+    """Rosenbrock's function and its gradient (a typical vectorised numpy function)."""
+    a, b = x[:-1], x[1:]
+    cost = float(np.sum(100.0 * (b - a**2) ** 2 + (1 - a) ** 2))
+    g = np.zeros_like(x)
+    g[:-1] = -400 * a * (b - a**2) - 2 * (1 - a)
+    g[1:] += 200 * (b - a**2)
+    return cost, g
+
+
+_RNG = np.random.default_rng(1)
+_X = _RNG.standard_normal((200, 40))
+
+
+def small_net(p: np.ndarray):
+    """A 40-20-1 tanh network's squared loss on 200 rows and its gradient (compute-bound:
+    841 parameters, matrix products)."""
+    W1, b1, w2 = p[:800].reshape(40, 20), p[800:820], p[820:840]
+    h = np.tanh(_X @ W1 + b1)
+    r = h @ w2 + p[840] - 1.0
+    dh = np.outer(r, w2) * (1 - h**2)
+    g = np.concatenate([(_X.T @ dh).ravel(), dh.sum(0), h.T @ r, [r.sum()]])
+    return float(0.5 * r @ r), g
+
+
+def plain_loop(f, x: np.ndarray, calls: int) -> float:
+    """Seconds per call of the course loop: x[k] += h; f(x); x[k] restored (with one BLAS
+    thread, as inside a check, so that only the wrapper differs)."""
+    from gradcheck_cli.usercode.threads import one_blas_thread
+
+    n = x.size
+    with one_blas_thread():
+        t = time.perf_counter()
+        for k in range(calls):
+            i = k % n
+            old = x[i]
+            x[i] = old + 1e-5
+            f(x)
+            x[i] = old
+        return (time.perf_counter() - t) / calls
+
+
+def wrapped_loop(fu: UserFunction, x: np.ndarray, calls: int) -> float:
+    """The same loop through the wrapper, in one session, as a check makes its calls."""
+    n = x.size
+    with fu.session():
+        t = time.perf_counter()
+        for k in range(calls):
+            i = k % n
+            old = x[i]
+            x[i] = old + 1e-5
+            fu.cost_and_grad(x, grad_shape=x.shape, copy=False)
+            x[i] = old
+        return (time.perf_counter() - t) / calls
+
+
+def calibrate(target_us: float) -> int:
+    """The size n at which ``rosen`` takes about ``target_us`` per call."""
+    n = 1000
+    for _ in range(6):
+        x = np.random.default_rng(0).standard_normal(n)
+        per = min(plain_loop(rosen, x, 200) for _ in range(3))
+        n = max(10, int(n * target_us * 1e-6 / per))
+    return n
+
+
+def overhead_row(rounds: int, calls: int, target_us: float) -> None:
+    n = calibrate(target_us)
+    cases = [(f"rosen at n = {n} (memory-bound: its input is most of its work)", rosen,
+              np.random.default_rng(0).standard_normal(n)),
+             ("a 40-20-1 net on 200 rows, 841 parameters (compute-bound)", small_net,
+              np.random.default_rng(0).standard_normal(841) * 0.3)]
+    for label, f, x in cases:
+        # loaded from this file as the CLI loads users' code (their folder put in place around each call)
+        (fu,) = load_seeded([(f"{Path(__file__).resolve()}:{f.__name__}", "function")], 0)
+        fu.cost_and_grad(x, grad_shape=x.shape)  # the first (doubled) call, outside the timing
+        plain_loop(f, x, calls), wrapped_loop(fu, x, calls)  # warm-up
+        plain, ours, ratios = [], [], []
+        for _ in range(rounds):
+            p = plain_loop(f, x, calls)
+            o = wrapped_loop(fu, x, calls)
+            plain.append(p)
+            ours.append(o)
+            ratios.append(o / p)
+        p, o, r = statistics.median(plain), statistics.median(ours), statistics.median(ratios)
+        print(f"1. per-call overhead, {label}: plain loop {p * 1e6:.1f} us/call, through UserFunction "
+              f"{o * 1e6:.1f} us/call; overhead {(r - 1) * 100:.0f}% of the call (median of {rounds} "
+              f"alternated rounds of {calls} calls; target <= 20%)")
+
+
+def counts_row() -> None:
+    from gradcheck_cli.checks.func import check_gradient
+
+    for mode in ("adaptive", "full"):
+        counter = [0]
+
+        def f(x):
+            counter[0] += 1
+            g = 2 * x
+            g.flat[3] *= 1.5
+            g.flat[7] += 1e-6
+            return float(np.sum(x**2)), g
+
+        t = time.perf_counter()
+        report = check_gradient(f, np.random.default_rng(0).standard_normal((40, 25)), mode=mode)
+        seconds = time.perf_counter() - t
+        print(f"2. calls counted, func {mode} on 1000 entries with 2 wrong: effort line {report.effort.calls} calls, "
+              f"counter inside the function {counter[0]} calls ({report.status.value}, {seconds:.2f} s)")
+
+
+CHILD = """
+import sys, time, statistics
+import numpy as np
+sys.path.insert(0, {root!r})
+if {tuned}:
+    from gradcheck_cli.usercode.state import keep_freed_memory
+    assert keep_freed_memory()
+rng = np.random.default_rng(0)
+W1, W2 = rng.standard_normal((784, 100)), rng.standard_normal((100, 10))
+X = rng.standard_normal((500, 784))
+def forward_backward(X):
+    h = np.tanh(X @ W1)          # 400 KB temporaries: above glibc's default mmap threshold
+    z = h @ W2
+    dh = (z @ W2.T) * (1 - h ** 2)
+    return float(np.sum(z ** 2)), X.T @ dh
+times = []
+for _ in range(7):
+    t = time.perf_counter()
+    for _ in range(40):
+        forward_backward(X)
+    times.append((time.perf_counter() - t) / 40)
+print(statistics.median(times))
+"""
+
+
+def malloc_row(rounds: int) -> None:
+    if not sys.platform.startswith("linux"):
+        print("3. malloc thresholds: not Linux, not measured")
+        return
+    root = str(Path(__file__).resolve().parents[1])
+    env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+
+    def child(tuned: bool) -> float:
+        out = subprocess.run([sys.executable, "-c", CHILD.format(root=root, tuned=tuned)], capture_output=True,
+                             text=True, check=True, env=env).stdout
+        return float(out.strip())
+
+    default, tuned = [], []
+    for _ in range(max(3, rounds // 3)):
+        default.append(child(False))
+        tuned.append(child(True))
+    d, t = statistics.median(default), statistics.median(tuned)
+    print(f"3. malloc thresholds, 784-100 forward/backward on 500 rows: glibc defaults {d * 1e3:.2f} ms/call, "
+          f"raised {t * 1e3:.2f} ms/call ({d / t:.2f}x)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--calls", type=int, default=400)
+    ap.add_argument("--target-us", type=float, default=100.0)
+    args = ap.parse_args(argv)
+    print(f"numpy {np.__version__}, python {sys.version.split()[0]}")
+    overhead_row(args.rounds, args.calls, args.target_us)
+    counts_row()
+    malloc_row(args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,506 @@
+"""``UserFunction``: the one wrapper through which every call of users' code goes.
+
+Each call (``UserFunction.call``)
+
+* is counted and timed (``calls``, ``seconds``): the effort a report shows is read from
+  these counters, so every call is in it, re-estimates included;
+* starts from the same random state: the states of ``random`` and of numpy's legacy
+  global RNG are captured when the wrapper is made and put in place before each call
+  (inside a ``session`` only when the code drew since: a byte comparison of the raw
+  generator states instead of re-seeding), so a function that draws random numbers
+  computes the same thing at every finite-difference probe;
+* must leave its array arguments as it found them: each is copied into a buffer kept
+  from call to call (no new allocation) and compared after the call, bit for bit; only
+  when the bits differ is the change described (NaN == NaN, -0.0 == 0.0) and, if real,
+  undone and reported with its first index;
+* runs inside ``state.GUARD`` (its stdout to our stderr; numpy's error state, the
+  recursion limit, ``sys.stdout``, the current directory put back after it) and inside
+  the user's ``importer.UserImports`` (its folder first on ``sys.path``);
+* is the user's, whatever it raises: any exception, ``SystemExit`` and ``GeneratorExit``
+  included, becomes ``UserCodeError`` (exit 2) with the user's traceback;
+  ``KeyboardInterrupt`` propagates (exit 130).
+
+What comes back is validated by ``protocols``; ``cost_and_grad`` and ``cost_only`` also
+require the first call to be repeatable (``_require_repeatable``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..errors import UserCodeError
+from . import protocols
+from .state import GUARD
+from .threads import one_blas_thread
+from .tracebacks import exception_line, user_traceback
+
+__all__ = ["UserFunction", "REPEAT_ULPS"]
+
+#: two calls at the same x agree when they differ by at most this many units in the last place
+REPEAT_ULPS = 64
+
+
+class UserFunction:
+    """A user's callable, called with a fixed random state, inputs checked, state guarded.
+
+    ``name`` (e.g. ``mycode.py:quad``) starts every error message; ``imports`` (an
+    ``importer.UserImports``) puts the user's folder on ``sys.path`` around the calls.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str, imports: Any = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"{name!r} is not callable")
+        self.fn = fn
+        self.name = name
+        self.imports = imports  # None: a callable of the caller's, nothing to put in place
+        self._random_state = random.getstate()
+        self._py_bytes = _py_state_bytes()
+        self._np_state = np.random.get_state()
+        self._np_bytes = _np_state_bytes()  # None: no fast comparison possible
+        self._param_names = _positional_names(fn)
+        self._shadows: dict[int, tuple] = {}  # argument position -> (buffer for its copy, address)
+        self._shapes: dict[int, tuple] = {}  # argument position -> (shape, dtype) at the last call
+        self._in_session = 0
+        self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
+        self.calls = 0  #: every call of fn so far (the effort a check reports)
+        self.seconds = 0.0  #: wall time spent inside fn
+
+    def __repr__(self) -> str:
+        return f"UserFunction({self.name!r})"
+
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """What a session sets up, for one call made outside any: the guard, the caller's
+        random states saved and restored."""
+        caller_random, caller_np = random.getstate(), np.random.get_state()
+        self._in_session += 1
+        global _np_owner
+        _np_owner = None
+        try:
+            with GUARD:
+                yield
+        finally:
+            self._in_session -= 1
+            _np_owner = None
+            random.setstate(caller_random)
+            np.random.set_state(caller_np)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["UserFunction"]:
+        """Many calls in a row: the guard and one BLAS thread are set up once (the user's
+        imports are put in place around each call only, so that our own code never sees
+        their modules); the caller's random states are saved on entry and restored on exit.
+
+        Inside, every call still starts from the captured states, re-set only when the
+        code drew from them.  The checker draws no global random numbers meanwhile (it
+        uses its own ``Generator``s).
+        """
+        caller_random, caller_np = random.getstate(), np.random.get_state()
+        self._in_session += 1
+        global _np_owner
+        _np_owner = None
+        try:
+            with GUARD, one_blas_thread():
+                yield self
+        finally:
+            self._in_session -= 1
+            _np_owner = None
+            random.setstate(caller_random)
+            np.random.set_state(caller_np)
+
+    def _enter_states(self) -> None:
+        """Inside a session: put the captured states in place, skipping what already is
+        (the raw generator states compared byte for byte: no re-seeding when nothing drew)."""
+        global _np_owner
+        py = self._py_bytes
+        if py is None or random._inst.gauss_next is not None or bytes(_views["py"]) != py:
+            random.setstate(self._random_state)
+        if _np_owner is self and self._np_bytes is not None and bytes(_views["mt"]) == self._np_bytes:
+            return  # nothing drew from numpy.random since it was set (cached gauss: see _np_state_bytes)
+        np.random.set_state(self._np_state)
+        _np_owner = self
+
+    def call(self, *args: Any) -> Any:
+        """Return ``fn(*args)`` run from the captured random state, inputs checked.
+
+        Raises ``UserCodeError`` when the function raises (anything but
+        KeyboardInterrupt) or changes an array argument in place (the array is restored
+        first).  KeyboardInterrupt propagates.
+        """
+        if not self._in_session:  # one call alone: a session of its own (BLAS threads left alone)
+            with self._guarded():
+                return self.call(*args)
+        self.calls += 1
+        snapshots = []
+        shapes = self._shapes
+        for i, a in enumerate(args):
+            if isinstance(a, np.ndarray):
+                snapshots.append((i, a, _snapshot(self._shadows, i, a)))
+                shapes[i] = (a.shape, a.dtype)
+        self._enter_states()
+        errstate = GUARD.errstate()
+        imports = self.imports
+        t0 = time.perf_counter()
+        try:
+            if imports is None:
+                result = self.fn(*args)
+            else:
+                with imports:  # their folder on sys.path, their modules in sys.modules: during the call only
+                    result = self.fn(*args)
+        except KeyboardInterrupt:
+            for j, arg, (snap, _) in snapshots:
+                _restore(arg, snap, *self._shapes[j])
+            raise
+        except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
+            for j, arg, (snap, _) in snapshots:
+                _restore(arg, snap, *self._shapes[j])
+            raise UserCodeError(
+                f"{self.name} raised {exception_line(exc)}",
+                user_traceback=user_traceback(exc),
+            ) from exc
+        finally:
+            self.seconds += time.perf_counter() - t0
+            GUARD.restore(errstate)
+        for i, arg, (snap, address) in snapshots:
+            shape, dtype = shapes[i]
+            if arg.shape == shape and arg.dtype is dtype and _same_bits(arg, snap, address):
+                continue  # the common case: one pass over the memory
+            change = self._change(i, arg, snap)
+            if change is not None:
+                for j, a, (o, _) in snapshots:
+                    _restore(a, o, *self._shapes.get(j, (None, None)))
+                raise UserCodeError(f"{self.name} modified its input in place: {change}")
+        return result
+
+    def _change(self, i: int, arg: np.ndarray, snap: Any) -> str | None:
+        """What the call changed in argument ``i`` (None: the same values, other bits)."""
+        if isinstance(snap, bytes):
+            shape, dtype = self._shapes[i]
+            if arg.shape != shape:
+                return f"the shape of {self._arg_label(i)} changed from {shape} to {arg.shape}"
+            if arg.dtype != dtype:
+                return f"the dtype of {self._arg_label(i)} changed from {dtype} to {arg.dtype}"
+        return _describe_change(self._arg_label(i), arg, _original(arg, snap))
+
+    def cost_and_grad(self, *args: Any, grad_shape: tuple[int, ...], copy: bool = True) -> tuple[float, np.ndarray]:
+        """Call and validate a CS224n-style ``(cost, grad)`` result (``protocols.cost_and_grad``).
+
+        Returns ``(float(cost), float64 copy of grad)``; with ``copy=False`` the grad is
+        returned as the function gave it (validated, not copied: for calls that only need
+        the cost).  The first call is made twice and must give the same result.
+        """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_and_grad(*args, grad_shape=grad_shape)
+            second = self.cost_and_grad(*args, grad_shape=grad_shape)
+            self._require_repeatable(first, second)
+            return second
+        if type(grad_shape) is not tuple:
+            grad_shape = tuple(int(n) for n in grad_shape)
+        result = self.call(*args)
+        if type(result) is tuple and len(result) == 2:
+            c, g = result
+            if ((type(c) is float or type(c) is np.float64) and c - c == 0.0 and type(g) is np.ndarray
+                    and g.shape == grad_shape and g.dtype.kind in "fiub"):  # valid by protocols' rules: no call
+                return float(c), (np.array(g, dtype=np.float64, copy=True) if copy else g)
+        if isinstance(result, tuple) and len(result) == 2:  # shape source only on an error
+            try:
+                cost, grad = protocols.cost_and_grad(result, self.name, grad_shape)
+            except UserCodeError:
+                protocols.cost_and_grad(result, self.name, grad_shape, self._shape_source(args, grad_shape))
+                raise
+        else:
+            cost, grad = protocols.cost_and_grad(result, self.name, grad_shape, self._shape_source(args, grad_shape))
+        return cost, (np.array(grad, dtype=np.float64, copy=True) if copy else grad)
+
+    def cost_only(self, *args: Any) -> float:
+        """Call a function that returns only its cost (``protocols.cost_only``).
+
+        The first call is made twice and must give the same cost.
+        """
+        if not self._repeat_checked:
+            self._repeat_checked = True
+            first = self.cost_only(*args)
+            second = self.cost_only(*args)
+            self._require_repeatable((first, None), (second, None))
+            return second
+        return protocols.cost_only(self.call(*args), self.name)
+
+    def gradient_only(self, x: np.ndarray) -> np.ndarray:
+        """Call a separate gradient function at ``x`` (``protocols.gradient_only``)."""
+        return protocols.gradient_only(self.call(x), self.name, tuple(np.shape(x)))
+
+    # ----------------------------------------------------------------- validation
+
+    def _require_repeatable(self, first: tuple[float, Any], second: tuple[float, Any]) -> None:
+        """Two calls at the same x must agree to within ``REPEAT_ULPS`` units in the last place.
+
+        Every call starts from the same ``random``/``numpy.random`` state, so a function
+        that disagrees with itself draws numbers gradcheck cannot reset (an unseeded
+        ``np.random.default_rng()``, a Generator kept between calls, the clock).  Finite
+        differences of such a function measure its noise, not its slope: raise
+        ``UserCodeError`` (exit 2) instead of reporting a meaningless verdict.
+        """
+        (c1, g1), (c2, g2) = first, second
+        what = None
+        if not _agree(np.asarray(c1), np.asarray(c2)):
+            what = f"costs ({c1!r}, then {c2!r})"
+        elif g1 is not None and not _agree(g1, g2):
+            what = "gradients"
+        if what is not None:
+            raise UserCodeError(
+                f"{self.name} returned different {what} for the same x: it draws random "
+                "numbers that gradcheck cannot reset (an unseeded np.random.default_rng() or "
+                "a Generator kept between calls); gradcheck resets random and numpy.random "
+                "before every call, so use those or seed the generator inside the function"
+            )
+
+    def _shape_source(self, args: tuple[Any, ...], grad_shape: tuple[int, ...]) -> str:
+        """' (the shape of x)' when an array argument has the expected gradient shape."""
+        for i, arg in enumerate(args):
+            if isinstance(arg, np.ndarray) and arg.shape == grad_shape:
+                return f" (the shape of {self._arg_label(i)})"
+        return ""
+
+    def _arg_label(self, i: int) -> str:
+        if i < len(self._param_names):
+            return self._param_names[i]
+        return f"argument {i + 1}"
+
+
+# --------------------------------------------------------------------------- random states
+
+#: the UserFunction whose captured numpy state was last put in place inside a session
+_np_owner: "UserFunction | None" = None
+#: bytes of MT19937's C state: uint32 key[624] and int pos
+_MT_STATE_BYTES = 624 * 4 + 4
+_mt_address: int | None = None
+#: where ``random``'s Mersenne Twister sits in memory (CPython's RandomObject: index, state[624])
+_py_address: int | None = None
+_PY_STATE_BYTES = 4 + 624 * 4
+
+
+def _string_at(address: int | None, size: int) -> bytes | None:
+    """``size`` bytes of memory at ``address`` (None when there is no address)."""
+    return None if address is None else _CTYPES.string_at(address, size)
+
+
+def _np_state_bytes() -> bytes | None:
+    """The raw C state of the global MT19937 (2500 bytes), or None when unavailable or
+    when a cached Gaussian is pending: drawing it changes no byte of the generator, so
+    such a state cannot be compared by its bytes."""
+    global _mt_address
+    try:
+        state = np.random.get_state()
+        if state[0] != "MT19937" or state[3]:
+            return None
+        if _mt_address is None:
+            _mt_address = int(np.random.mtrand._rand._bit_generator.ctypes.state_address)
+            _views["mt"] = _view(_mt_address, _MT_STATE_BYTES)
+        return bytes(_views["mt"])
+    except Exception:
+        return None
+
+
+def _py_state_bytes() -> bytes | None:
+    """The raw state of ``random``'s generator (index and key, 2500 bytes), read in place,
+    or None when its memory layout is not the one expected (checked against
+    ``random.getstate()``) or a cached Gaussian is pending."""
+    global _py_address
+    try:
+        import struct
+
+        inst = random._inst
+        version, internal, gauss = inst.getstate()
+        if gauss is not None or len(internal) != 625:
+            return None
+        address = id(inst) + object.__basicsize__
+        expected = struct.pack(f"=i{len(internal) - 1}I", internal[-1], *internal[:-1])
+        if _string_at(address, _PY_STATE_BYTES) != expected:
+            return None
+        if _py_address != address:
+            _py_address = address
+            _views["py"] = _view(address, _PY_STATE_BYTES)
+        return expected
+    except Exception:
+        return None
+
+
+try:
+    import ctypes as _CTYPES
+except ImportError:  # pragma: no cover - ctypes is everywhere CPython runs
+    _CTYPES = None
+
+
+def _view(address: int, size: int) -> memoryview:
+    """A byte view of ``size`` bytes at ``address``: ``bytes(view)`` reads them 7 times
+    faster than ``ctypes.string_at``."""
+    return memoryview((_CTYPES.c_char * size).from_address(address)).cast("B")
+
+
+#: byte views of the two generators' raw states ("py": random's, "mt": numpy's), once known
+_views: dict[str, memoryview] = {}
+
+
+# --------------------------------------------------------------------------- inputs unchanged
+
+
+def _libc_memcmp():
+    """libc's ``memcmp`` through ctypes, or None where there is none."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None).memcmp
+        fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        return fn, ctypes.memmove, ctypes.addressof, ctypes.c_char.from_buffer
+    except Exception:
+        return None
+
+
+_MEM = _libc_memcmp()
+
+
+def _address(a: np.ndarray) -> int | None:
+    """The address of a C-contiguous, writable array's first byte (None otherwise)."""
+    if _MEM is None or a.nbytes == 0:
+        return None
+    flags = a.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return None
+    try:
+        return _MEM[2](_MEM[3](a))
+    except (TypeError, ValueError, BufferError):
+        return None
+
+
+#: arrays up to this size are snapshot as bytes (a copy and a compare in C, no ctypes calls)
+_SMALL = 64 * 1024
+
+
+def _snapshot(shadows: dict, i: int, a: np.ndarray) -> tuple[Any, int | None]:
+    """What argument ``i`` holds before the call: its bytes (a small array), or a copy in
+    the buffer kept for that argument (made, or remade, when its shape or dtype changes;
+    no allocation from call to call) with that buffer's address."""
+    if a.nbytes <= _SMALL:
+        return (a.tobytes(), None)
+    kept = shadows.get(i)
+    if kept is None or kept[0].shape != a.shape or kept[0].dtype != a.dtype:
+        buffer = np.empty(a.shape, dtype=a.dtype)
+        kept = shadows[i] = (buffer, _address(buffer))
+    np.copyto(kept[0], a, casting="no")
+    return kept
+
+
+def _original(a: np.ndarray, snap: Any) -> np.ndarray:
+    """The array a snapshot stands for (a bytes snapshot read back with ``a``'s dtype and
+    the shape and dtype it had; shape and dtype changes are reported before it is read)."""
+    if isinstance(snap, bytes):
+        return np.frombuffer(snap, dtype=a.dtype).reshape(a.shape) if len(snap) == a.nbytes else np.frombuffer(
+            snap, dtype=np.uint8)
+    return snap
+
+
+def _same_bits(a: np.ndarray, snap: Any, address: int | None = None) -> bool:
+    """Whether ``a`` holds the same bits as its snapshot: the cheap test (bytes or ``memcmp``;
+    NaN entries compare equal); a full comparison follows only when it says no."""
+    if type(snap) is bytes:
+        return a.tobytes() == snap
+    if a.shape != snap.shape or a.dtype != snap.dtype:
+        return False
+    if address is not None:
+        src = _address(a)
+        if src is not None:
+            return _MEM[0](src, address, a.nbytes) == 0
+    size = a.dtype.itemsize
+    if size in (1, 2, 4, 8) and a.dtype.kind in "biufc" and a.flags.c_contiguous:
+        kind = np.dtype(f"u{size}")
+        try:
+            return bool(np.array_equal(a.view(kind), snap.view(kind)))
+        except (TypeError, ValueError):
+            pass
+    return bool(np.array_equal(a, snap))
+
+
+def _agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are equal to within ``REPEAT_ULPS`` ulps of max(|a|) (NaN == NaN)."""
+    if a.shape != b.shape:
+        return False
+    with np.errstate(all="ignore"):
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if same.all():
+            return True
+        finite = np.isfinite(a) & np.isfinite(b)
+        if not finite[~same].all():
+            return False
+        scale = float(np.max(np.abs(a[finite]), initial=0.0))
+        return bool(np.max(np.abs(a - b)[finite]) <= REPEAT_ULPS * np.finfo(float).eps * scale)
+
+
+def _positional_names(fn: Callable[..., Any]) -> list[str]:
+    """Names of ``fn``'s positional parameters, in order ([] when unknown)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in positional]
+
+
+def _describe_change(label: str, arg: np.ndarray, original: np.ndarray) -> str | None:
+    """None if ``arg`` equals ``original`` exactly (NaN == NaN), else what changed."""
+    if arg.shape != original.shape:
+        return f"the shape of {label} changed from {original.shape} to {arg.shape}"
+    if arg.dtype != original.dtype:
+        return f"the dtype of {label} changed from {original.dtype} to {arg.dtype}"
+    differs = np.asarray(arg != original)
+    if arg.dtype.kind in "fc":
+        differs &= ~(np.isnan(arg) & np.isnan(original))
+    if not differs.any():
+        return None
+    index = tuple(int(k) for k in np.argwhere(differs)[0])
+    where = label if not index else _index_label(label, index)
+    return f"{where} changed from {_scalar_repr(original[index])} to {_scalar_repr(arg[index])}"
+
+
+def _index_label(label: str, index: tuple[int, ...]) -> str:
+    inside = ", ".join(str(k) for k in index)
+    if label.startswith("argument "):
+        return f"{label} at index [{inside}]"
+    return f"{label}[{inside}]"
+
+
+def _scalar_repr(value: Any) -> str:
+    item = value.item() if isinstance(value, (np.generic, np.ndarray)) else value
+    return repr(item)
+
+
+def _restore(arg: np.ndarray, snap: Any, shape: Any = None, dtype: Any = None) -> None:
+    """Put the original contents back into ``arg`` (best effort); ``shape``/``dtype``: what
+    it had before the call (for a bytes snapshot)."""
+    if isinstance(snap, bytes):
+        if dtype is not None and arg.dtype != dtype:
+            return  # reinterpreted in place (x.dtype = ...): copying back would corrupt it
+        try:
+            original = np.frombuffer(snap, dtype=arg.dtype).reshape(shape if shape is not None else arg.shape)
+        except (TypeError, ValueError):
+            return
+    else:
+        original = snap
+    if arg.dtype != original.dtype:
+        return  # reinterpreted in place (x.dtype = ...): copying back would corrupt it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if arg.shape != original.shape and arg.size == original.size:
+                arg.shape = original.shape
+            np.copyto(arg, original)
+    except (TypeError, ValueError, AttributeError):
+        pass
