@@ -4,7 +4,7 @@ For dims 10-5-10, 50-30-10, 784-100-10 and the deep 100-100-100-100-10 and
 784-300-300-10 (sigmoid hidden layers, softmax + cross-entropy) at M = 20 samples in
 float64, times
 
-(a) ours, full: ``models.cost_and_grad`` + ``network_fd.numeric_gradient`` (every entry,
+(a) ours, full: ``model.cost_and_grad`` + ``differences.numeric_gradient`` (every entry,
     4 stencil points each, with its noise estimate);
 (b) the naive per-entry loop of the course scripts (CS224n ``gradcheck_naive``): for each
     entry ``x[i] += h; f(x); x[i] -= 2h; f(x)`` with a plain numpy forward pass (every
@@ -17,7 +17,7 @@ float64, times
     2-core machine of issue 11); past ``--torch-max-params`` (default 20,000) it is not
     run and its time is shown as ``>`` a lower bound, 2 P times the median time of one
     forward pass of the same torch function;
-(d) ours, fast mode: ``cost_and_grad`` + ``network_fd.fast_check`` (+ the full check of any
+(d) ours, fast mode: ``cost_and_grad`` + ``directions.fast_check`` (+ the full check of any
     block it flags; none for a correct network).
 
 Prints seconds, the ratios naive/ours and torch/ours, and the peak memory of our full
@@ -44,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # mynet.py
 
-from gradcheck_cli import models, network_fd  # noqa: E402
+from gradcheck_cli.network import differences, directions, model  # noqa: E402
 
 SIZES = [(10, 5, 10), (50, 30, 10), (784, 100, 10), (100, 100, 100, 100, 10), (784, 300, 300, 10)]
 SAMPLES = 20
@@ -60,16 +60,16 @@ def best_of(fn, repeat: int) -> float:
 
 
 def ours_full(spec, data, labels, params):
-    _, grad = models.cost_and_grad(spec, data, labels, params)
-    numeric, noise, kink = network_fd.numeric_gradient(spec, data, labels, params)
+    _, grad = model.cost_and_grad(spec, data, labels, params)
+    numeric, noise, kink = differences.numeric_gradient(spec, data, labels, params)
     return grad, numeric, noise
 
 
 def ours_fast(spec, data, labels, params):
-    _, grad = models.cost_and_grad(spec, data, labels, params)
-    res = network_fd.fast_check(spec, data, labels, params, grad)
+    _, grad = model.cost_and_grad(spec, data, labels, params)
+    res = directions.fast_check(spec, data, labels, params, grad)
     if res.full_blocks:
-        network_fd.numeric_gradient(spec, data, labels, params, blocks=res.full_blocks)
+        differences.numeric_gradient(spec, data, labels, params, blocks=res.full_blocks)
     return res
 
 
@@ -159,8 +159,8 @@ def _user_problem(dims, variant: str, seed: int):
     import mynet
     from gradcheck_cli.usercode import UserFunction
 
-    spec = models.NetworkSpec(dims)
-    data, labels, params = models.make_problem(spec, samples=SAMPLES, seed=seed)
+    spec = model.NetworkSpec(dims)
+    data, labels, params = model.make_problem(spec, samples=SAMPLES, seed=seed)
     user = UserFunction(getattr(mynet, variant), variant)
     c0, g = user.cost_and_grad(data, labels, params, list(dims), grad_shape=params.shape)
     cost = lambda p: user.cost_and_grad(data, labels, p, list(dims), grad_shape=params.shape, copy=False)[0]  # noqa: E731
@@ -200,8 +200,8 @@ def _torch_numpy_function(dims, variant: str, seed: int, limit: int | None = Non
 
     import mynet
 
-    spec = models.NetworkSpec(dims)
-    data, labels, params = models.make_problem(spec, samples=SAMPLES, seed=seed)
+    spec = model.NetworkSpec(dims)
+    data, labels, params = model.make_problem(spec, samples=SAMPLES, seed=seed)
     fn = getattr(mynet, variant)
     calls = [0]
 
@@ -260,7 +260,7 @@ def torch_call_seconds(dims, variant: str = "forward_backward_prop", n: int = 30
 def impl_section(seeds: int, with_torch: bool) -> None:
     """The --impl rows: localisation at 784-100-10 (ours adaptive vs torch full and fast), the
     detection rate of one wrong entry over ``seeds`` seeds, and full modes at 100-50-10."""
-    P = models.param_count(IMPL_DIMS)
+    P = model.param_count(IMPL_DIMS)
     print(f"\n--impl localisation, {'-'.join(map(str, IMPL_DIMS))} ({P} parameters), M = {SAMPLES}, "
           "benchmarks/mynet.py (a CS224n forward_backward_prop, numpy)")
     per_call = torch_call_seconds(IMPL_DIMS) if with_torch else None
@@ -293,7 +293,7 @@ def impl_section(seeds: int, with_torch: bool) -> None:
           + (f"; torch fast_mode caught it {torch_hits}/{seeds} times" if with_torch else ""))
     # full modes side by side where they are affordable
     small = (100, 50, 10)
-    Ps = models.param_count(small)
+    Ps = model.param_count(small)
     s_full, c_full, _, ok_full = ours_impl(small, "one_wrong", mode="full")
     s_ad, c_ad, _, ok_ad = ours_impl(small, "one_wrong")
     line = (f"{'-'.join(map(str, small))} ({Ps} parameters), one wrong entry: ours full {s_full:.2f} s "
@@ -337,21 +337,21 @@ def main(argv=None) -> int:
         torch_version = None
 
     if torch_version:  # first call pays for torch's lazy initialisation: not part of any timing
-        spec0 = models.NetworkSpec((3, 2, 2))
-        torch_gradcheck(*models.make_problem(spec0, samples=2), (3, 2, 2), fast_mode=False)
+        spec0 = model.NetworkSpec((3, 2, 2))
+        torch_gradcheck(*model.make_problem(spec0, samples=2), (3, 2, 2), fast_mode=False)
     print(f"numpy {np.__version__}, torch {torch_version or 'not installed'}, M = {SAMPLES}, float64")
     rows = []
     sizes = SIZES if not args.sizes else [tuple(int(d) for d in x.split(",")) for x in args.sizes.split(";")]
     for dims in sizes:
-        spec = models.NetworkSpec(dims)
-        data, labels, params = models.make_problem(spec, samples=SAMPLES, seed=0)
+        spec = model.NetworkSpec(dims)
+        data, labels, params = model.make_problem(spec, samples=SAMPLES, seed=0)
         P = spec.param_count
         grad, numeric, noise = ours_full(spec, data, labels, params)
         assert np.all(np.abs(grad - numeric) <= noise), "our full check disagrees on a correct net"
         t_full = best_of(lambda: ours_full(spec, data, labels, params), args.repeat)
         t_fast = best_of(lambda: ours_fast(spec, data, labels, params), args.repeat)
         tracemalloc.start()
-        network_fd.numeric_gradient(spec, data, labels, params)
+        differences.numeric_gradient(spec, data, labels, params)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
 

@@ -215,7 +215,7 @@ def net_command(
     Example: gradcheck net --dims 10 5 10 --impl q2_neural.py:forward_backward_prop
     """
     if inject_bug == "list":
-        from .models import BUGS
+        from .network.model import BUGS
 
         if format is Format.JSON:
             import json

@@ -50,7 +50,7 @@ _DERIVATIVE = {
     "relu": "relu' = 1 where z > 0, else 0",
 }
 
-#: the hint substring that each injected bug (``models.BUGS``) must produce
+#: the hint substring that each injected bug (``network.model.BUGS``) must produce
 HINT_FOR_BUG: dict[str, str] = {
     "missing-sigmoid-grad": "check the derivative of the hidden activation",
     "one-minus-h": "check the derivative of the hidden activation",

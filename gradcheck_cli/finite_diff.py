@@ -181,7 +181,7 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None) -> tup
 
 
 #: the measured round-off is trusted down to the a-priori bound divided by this: for
-#: structured differences whose identical rounding cancels (``network_fd``'s full check)
+#: structured differences whose identical rounding cancels (``network.differences``)
 ROUNDOFF_DISCOUNT = 1e4
 #: ... and for a black box's three rungs (two rung differences must agree by chance)
 BLACKBOX_DISCOUNT = 8.0
@@ -223,7 +223,7 @@ def central_from_values(f_plus, f_minus, f_plus4, f_minus4, h, f_scale=None, eps
 
     Returns ``(D(h), noise)`` with ``noise = SAFETY (|D(4h) - D(h)| / 15 + roundoff)``,
     the fixed-step form of the rule in the module docstring.  ``measured=True`` (for
-    differences whose identical rounding cancels, as ``network_fd``'s) replaces the
+    differences whose identical rounding cancels, as ``network.differences``') replaces the
     a-priori round-off by ``measured_roundoff(|D(4h) - D(h)|, ROUNDOFF_ULPS eps max|f| / h)``.  ``f_scale`` (e.g. the sum of
     absolute per-sample costs) replaces ``|f|`` in the round-off term when larger.
     ``eps`` is the precision of the values (default: ``value_eps`` of them).

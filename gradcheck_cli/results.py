@@ -313,7 +313,7 @@ class ExpressionSubject(Subject):
 class NetworkSubject(Subject):
     """The network a ``net`` report is about."""
 
-    description: str  # "10-5-10" (models.NetworkSpec.describe)
+    description: str  # "10-5-10" (network.model.NetworkSpec.describe)
     samples: int
     seed: int
     param_count: int

@@ -32,7 +32,7 @@ from typing import Callable, Union
 
 import numpy as np
 
-from .models import sigmoid, sigmoid_grad, softmax
+from .network.model import sigmoid, sigmoid_grad, softmax
 
 #: a printed reference value has 8 decimals: it is within half a unit of the 8th decimal
 VALUE_TOL = 0.5e-8 + 1e-15

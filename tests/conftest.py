@@ -54,11 +54,11 @@ def assert_one_error_line(result, *fragments: str) -> None:
 
 
 def network(dims=(10, 5, 10), samples: int = 20, seed: int = 0, **spec_options):
-    """The seeded built-in problem: (spec, data, labels, params) of ``models``."""
-    from gradcheck_cli import models
+    """The seeded built-in problem: (spec, data, labels, params) of ``network.model``."""
+    from gradcheck_cli.network import model
 
-    spec = models.NetworkSpec(tuple(dims), **spec_options)
-    return (spec, *models.make_problem(spec, samples=samples, seed=seed))
+    spec = model.NetworkSpec(tuple(dims), **spec_options)
+    return (spec, *model.make_problem(spec, samples=samples, seed=seed))
 
 
 @pytest.fixture

@@ -363,15 +363,15 @@ def test_a_large_correct_layer_costs_far_fewer_calls_than_entries(cli):
 def test_the_network_numeric_gradient_in_sample_chunks_equals_the_whole(monkeypatch, mean):
     """``net --samples 100000 --dims 2 500 2`` allocated one (12, M, 500) block (4.47 GiB):
     past SERIES_BYTES the samples are taken in chunks, whose stencil values add up."""
-    from gradcheck_cli import models, network_fd
+    from gradcheck_cli.network import differences, model
 
-    spec = models.NetworkSpec((5, 7, 3), mean=mean)
-    data, labels, params = models.make_problem(spec, samples=50, seed=0)
-    whole = network_fd.numeric_gradient(spec, data, labels, params)
-    monkeypatch.setattr(network_fd, "SERIES_BYTES", network_fd.MAX_ORDER * 7 * 8 * 8)  # 8 samples a chunk
-    assert len(network_fd._sample_chunks(spec, 50)) == 7
-    chunked = network_fd.numeric_gradient(spec, data, labels, params)
+    spec = model.NetworkSpec((5, 7, 3), mean=mean)
+    data, labels, params = model.make_problem(spec, samples=50, seed=0)
+    whole = differences.numeric_gradient(spec, data, labels, params)
+    monkeypatch.setattr(differences, "SERIES_BYTES", differences.MAX_ORDER * 7 * 8 * 8)  # 8 samples a chunk
+    assert len(differences._sample_chunks(spec, 50)) == 7
+    chunked = differences.numeric_gradient(spec, data, labels, params)
     assert np.allclose(chunked.numeric, whole.numeric, rtol=1e-12, atol=0)
     assert np.allclose(chunked.noise, whole.noise, rtol=1e-2)
-    _, grad = models.cost_and_grad(spec, data, labels, params)
+    _, grad = model.cost_and_grad(spec, data, labels, params)
     assert np.all(np.abs(chunked.numeric - grad) <= chunked.noise)  # still within its own error bound

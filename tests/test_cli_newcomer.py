@@ -132,7 +132,7 @@ def test_a_text_file_given_as_npy_is_not_a_npy_file(cli, tmp_path, monkeypatch):
 
 
 def test_inject_bug_list_as_json(cli):
-    from gradcheck_cli.models import BUGS
+    from gradcheck_cli.network.model import BUGS
 
     r = cli("net", "--inject-bug", "list", "--format", "json")
     assert r.code == 0 and r.err == ""
@@ -338,16 +338,16 @@ def test_uniform_x_is_seeded():
 
 NAN_IMPL = textwrap.dedent("""
     import numpy as np
-    from gradcheck_cli import models
+    from gradcheck_cli.network import model
 
     def fbp(data, labels, params, dims):
-        c, g = models.cost_and_grad(models.NetworkSpec(tuple(dims)), data, labels, params)
+        c, g = model.cost_and_grad(model.NetworkSpec(tuple(dims)), data, labels, params)
         g = g.copy()
         g[2 * dims[1] + 3] = np.nan          # W1[2, 3]
         return c, g
 
     def one_wrong(data, labels, params, dims):
-        c, g = models.cost_and_grad(models.NetworkSpec(tuple(dims)), data, labels, params)
+        c, g = model.cost_and_grad(model.NetworkSpec(tuple(dims)), data, labels, params)
         g = g.copy()
         g[4 * dims[1] + 2] *= 1.5            # W1[4, 2]
         return c, g
@@ -429,10 +429,10 @@ def test_fast_mode_says_what_was_checked(cli):
 
 
 HALF = textwrap.dedent("""
-    from gradcheck_cli import models
+    from gradcheck_cli.network import model
 
     def fbp(data, labels, params, dims):   # a minibatch-style cost: half the reference
-        c, g = models.cost_and_grad(models.NetworkSpec(tuple(dims)), data, labels, params)
+        c, g = model.cost_and_grad(model.NetworkSpec(tuple(dims)), data, labels, params)
         return c / 2, g / 2
 """)
 

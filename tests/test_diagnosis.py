@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck_cli import diagnosis as dg
-from gradcheck_cli import models as m
-from gradcheck_cli import network_fd as nf
+from gradcheck_cli.network import model as m
+from gradcheck_cli.network import differences as nf
 from conftest import network
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.verdict import Status, Thresholds, classify, floor_from_noise, relative_error, worst

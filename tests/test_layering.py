@@ -96,7 +96,7 @@ def test_the_map_is_read():
     assert "checks.common" in IMPORTS["checks.net"]
     assert "results" in IMPORTS["views.table"]
     assert "expression" in IMPORTS["checks.expr"]
-    assert {"verdict", "finite_diff", "models", "expression", "usercode.function"} <= set(CORE)
+    assert {"verdict", "finite_diff", "network.model", "expression", "usercode.function"} <= set(CORE)
 
 
 @pytest.mark.parametrize("dependency, owner", [("sympy", "expression"), ("rich", "views"), ("typer", "cli")])
@@ -110,6 +110,37 @@ def test_each_leaky_dependency_lives_in_one_place(dependency, owner):
 def test_imports_point_down(module):
     upward = {d for d in IMPORTS[module] if layer(d) not in ALLOWED[layer(module)]}
     assert not upward, f"{module} ({layer(module)}) imports {sorted(upward)} from a layer above or beside it"
+
+
+NETWORK = sorted(n for n in NAMES if n == "network" or n.startswith("network."))
+
+
+def test_the_network_package_is_read():
+    assert {"network.model", "network.kernels", "network.dense", "network.series", "network.exact", "network.precise",
+            "network.differences", "network.directions"} <= set(NETWORK)
+    assert "network.kernels" in IMPORTS["network.series"]
+
+
+@pytest.mark.parametrize("module", NETWORK)
+def test_the_network_never_imports_user_code_or_expressions(module):
+    bad = {d for d in IMPORTS[module]
+           if d.split(".")[0] in ("loading", "usercode", "expression", "checks", "views", "cli")}
+    assert not bad, f"{module} imports {sorted(bad)}"
+
+
+def test_the_network_model_imports_nothing_of_the_differences():
+    # the old models.kink_mask -> network_fd cycle: the model is the bottom of the package,
+    # above only the exact products (a leaf)
+    assert {d for d in IMPORTS["network.model"] if d.startswith("network.")} <= {"network.exact"}
+    assert not {d for d in IMPORTS["network.exact"] if d.startswith("network")}
+
+
+@pytest.mark.parametrize("module", NETWORK)
+def test_the_network_imports_no_private_name(module):
+    tree = ast.parse(FILES[module].read_text())
+    private = [a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not private, f"{module} imports private names {private}"
 
 
 #: command modules that use another's public library call: sanity runs ``check_gradient``
@@ -250,7 +281,7 @@ def test_help_imports_neither_numpy_nor_sympy():
 def test_expr_imports_sympy_but_not_the_network_code():
     mods = _loaded_after(["expr", "sin(x)", "--quiet"])
     assert "sympy" in _tops(mods)
-    assert not {"gradcheck_cli.models", "gradcheck_cli.network_fd", "gradcheck_cli.usercode"} & mods
+    assert not {"gradcheck_cli.network.model", "gradcheck_cli.network.differences", "gradcheck_cli.usercode"} & mods
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from gradcheck_cli import models
+from gradcheck_cli.network import model
 from gradcheck_cli.checks.net import check_network
 from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.diagnosis import expected_hint
@@ -36,7 +36,7 @@ from conftest import assert_one_error_line
 
 BLOCKS_3 = ("W1", "b1", "W2", "b2")
 SHAPES_10_5_10 = {"W1": [10, 5], "b1": [1, 5], "W2": [5, 10], "b2": [1, 10]}
-BUG_NAMES = list(models.BUGS)
+BUG_NAMES = list(model.BUGS)
 
 
 def run_json(cli, *args: str):
@@ -297,13 +297,13 @@ def test_10_5_10_json_document(cli):
 def test_correct_network_is_green(cli, args, blocks):
     r, doc = run_json(cli, *args)
     assert_green(r, doc, blocks)
-    assert doc["param_count"] == models.param_count(dims_of(args))
+    assert doc["param_count"] == model.param_count(dims_of(args))
 
 
 @pytest.mark.parametrize("dims", [("10", "5", "10"), ("50", "30", "10"), ("10", "8", "6", "4")])
 def test_relu_network_never_fails_kinks_allowed(cli, dims):
     r, doc = run_json(cli, "--dims", *dims, "--activation", "relu")
-    assert_green(r, doc, [b.name for b in models.NetworkSpec(tuple(map(int, dims))).blocks], allow_kink=True)
+    assert_green(r, doc, [b.name for b in model.NetworkSpec(tuple(map(int, dims))).blocks], allow_kink=True)
 
 
 @pytest.mark.slow
@@ -340,13 +340,13 @@ def test_nearly_saturated_relu_network_does_not_warn(cli):
 
 # ============================================================== 3. injected bugs
 
-SPEC_10_5_10 = models.NetworkSpec((10, 5, 10))
+SPEC_10_5_10 = model.NetworkSpec((10, 5, 10))
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])
 @pytest.mark.parametrize("bug", BUG_NAMES)
 def test_injected_bug_fails_exactly_its_blocks(cli, bug, mode):
-    expected = set(models.bug_blocks(SPEC_10_5_10, bug))
+    expected = set(model.bug_blocks(SPEC_10_5_10, bug))
     r, doc = run_json(cli, "--dims", "10", "5", "10", "--inject-bug", bug, "--mode", mode)
     assert r.code == ExitCode.CHECK_FAILED, r.err
     assert doc["status"] == "fail"
@@ -379,17 +379,17 @@ def test_injected_bug_gets_its_hint(cli, bug, mode):
     assert t.code == ExitCode.CHECK_FAILED
     hint_lines = [line for line in t.out.splitlines() if line.startswith("hint: ")]
     assert any(hint in line for line in hint_lines), t.out
-    assert f"injected bug: {bug}: {models.BUGS[bug]}" in t.out
-    for name in models.bug_blocks(SPEC_10_5_10, bug):
+    assert f"injected bug: {bug}: {model.BUGS[bug]}" in t.out
+    for name in model.bug_blocks(SPEC_10_5_10, bug):
         assert table_rows(t.out, name)[0].rstrip().endswith("FAIL")
 
 
 @pytest.mark.parametrize("bug", ["sign-flip", "missing-sigmoid-grad", "b1-zero", "b1-first-sample"])
 def test_injected_bug_in_a_deeper_network(cli, bug):
-    spec = models.NetworkSpec((10, 8, 6, 4))
+    spec = model.NetworkSpec((10, 8, 6, 4))
     r, doc = run_json(cli, "--dims", "10", "8", "6", "4", "--inject-bug", bug)
     assert r.code == ExitCode.CHECK_FAILED
-    assert failing_blocks(doc) == set(models.bug_blocks(spec, bug))
+    assert failing_blocks(doc) == set(model.bug_blocks(spec, bug))
     assert any(expected_hint(bug) in h for h in doc["hints"]), doc["hints"]
 
 
@@ -397,8 +397,8 @@ def test_inject_bug_list_prints_the_catalogue(cli):
     r = cli("net", "--dims", "10", "5", "10", "--inject-bug", "list")
     assert r.code == ExitCode.OK and r.err == ""
     lines = r.out.splitlines()
-    assert len(lines) == len(models.BUGS)
-    for line, (name, text) in zip(lines, models.BUGS.items()):
+    assert len(lines) == len(model.BUGS)
+    for line, (name, text) in zip(lines, model.BUGS.items()):
         first, rest = line.split(None, 1)
         assert first == name
         assert rest.strip() == text
@@ -407,13 +407,13 @@ def test_inject_bug_list_prints_the_catalogue(cli):
 def test_inject_bug_list_needs_no_dims(cli):
     r = cli("net", "--inject-bug", "list")
     assert r.code == ExitCode.OK and r.err == ""
-    assert [line.split()[0] for line in r.out.splitlines()] == list(models.BUGS)
+    assert [line.split()[0] for line in r.out.splitlines()] == list(model.BUGS)
 
 
 def test_unknown_bug_lists_the_known_ones(cli):
     r = cli("net", "--dims", "10", "5", "10", "--inject-bug", "no-such-bug")
     assert_one_error_line(r, "no-such-bug", "known:")
-    for name in models.BUGS:
+    for name in model.BUGS:
         assert name in r.err
 
 
@@ -590,7 +590,7 @@ def test_absurdly_large_network_is_refused_fast(cli):
     start = time.perf_counter()
     r = cli("net", "--dims", "100000", "100000", "10")
     elapsed = time.perf_counter() - start
-    assert_one_error_line(r, "10,001,100,010 parameters", f"at most {models.MAX_PARAMS:,}")
+    assert_one_error_line(r, "10,001,100,010 parameters", f"at most {model.MAX_PARAMS:,}")
     assert elapsed < 2.0
 
 
@@ -669,7 +669,7 @@ def test_junit_has_one_testcase_per_block(cli, tmp_path, bug):
     path = tmp_path / "net.xml"
     args = ["--dims", "10", "5", "10", "--junit", str(path)] + (["--inject-bug", bug] if bug else [])
     r = cli("net", *args)
-    expected = set(models.bug_blocks(SPEC_10_5_10, bug)) if bug else set()
+    expected = set(model.bug_blocks(SPEC_10_5_10, bug)) if bug else set()
     assert r.code == (ExitCode.CHECK_FAILED if bug else ExitCode.OK)
     root = ET.parse(path).getroot()
     suite = root.find("testsuite")
@@ -761,7 +761,7 @@ def test_api_report_of_the_built_in_network():
 
 
 def test_api_accepts_a_callable_impl():
-    report = check_network((10, 5, 10), impl=models.forward_backward_prop)
+    report = check_network((10, 5, 10), impl=model.forward_backward_prop)
     assert report.passed and report.counts["fail"] == 0 and report.counts["warn"] == 0
     assert report.cost_check is not None and report.cost_check.status.value == "pass"
     assert all(c.index for c in report.checks)  # every check has a block name and an index

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradcheck_cli import models
+from gradcheck_cli.network import model
 from gradcheck_cli.blackbox import search as fast_mode
 from gradcheck_cli.blackbox.search import How, check_adaptive, check_every_entry
 from gradcheck_cli.usercode import UserFunction
@@ -35,8 +35,8 @@ def found(result) -> set[int]:
 
 def net_problem(dims, variant, seed):
     """The user's cost (UserFunction, as the CLI calls it), params, claimed gradient, blocks."""
-    spec = models.NetworkSpec(tuple(dims))
-    data, labels, params = models.make_problem(spec, 20, seed)
+    spec = model.NetworkSpec(tuple(dims))
+    data, labels, params = model.make_problem(spec, 20, seed)
     user = UserFunction(getattr(mynet, variant), variant)
     c0, g = user.cost_and_grad(data, labels, params, list(dims), grad_shape=params.shape)
     cost = lambda p: user.cost_and_grad(data, labels, p, list(dims), grad_shape=params.shape, copy=False)[0]  # noqa: E731

@@ -48,13 +48,13 @@ def _value_report(name: str, computed: np.ndarray, expected: np.ndarray, thresho
 
 
 def _network_report(dims, seed: int, thresholds: Thresholds) -> Report:
-    """The network item: the built-in network's structured check (``network_fd``), every entry."""
-    from .. import models, network_fd
+    """The network item: the built-in network's structured check (``network.differences``), every entry."""
+    from ..network import differences, model
 
-    spec = models.NetworkSpec(tuple(dims))
-    data, labels, params = models.make_problem(spec, 20, seed)
-    _, g = models.cost_and_grad(spec, data, labels, params)
-    numeric, noise, kink = network_fd.numeric_gradient(spec, data, labels, params)
+    spec = model.NetworkSpec(tuple(dims))
+    data, labels, params = model.make_problem(spec, 20, seed)
+    _, g = model.cost_and_grad(spec, data, labels, params)
+    numeric, noise, kink = differences.settle(spec, data, labels, params, g)
     verdict = judge_blocks(network_block_data(spec.blocks, g, numeric, noise, kink), thresholds, top=0)
     return Report(command="net", method=Method.CENTRAL, thresholds=thresholds, checks=verdict.checks,
                   counts=verdict.counts, blocks=verdict.blocks)

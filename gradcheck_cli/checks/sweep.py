@@ -167,21 +167,21 @@ def _block_entry(spec: str, blocks) -> tuple:
 
 
 def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresholds) -> Report:
-    from .. import models, network_fd
+    from ..network import differences, model
     from ..sweep import step_sweep, taylor_test, vectorize
 
-    spec = models.NetworkSpec(models.parse_dims(dims), activation=activation, loss=loss, mean=mean)
-    samples = models.validate_samples(spec, samples)
-    bug = models.validate_bug(spec, bug)
-    data, labels, params = models.make_problem(spec, samples, seed)
-    _, g = models.cost_and_grad(spec, data, labels, params, bug=bug)
-    cspec = models.cost_spec(spec, bug) if bug else spec
-    cost = lambda p: models.cost(cspec, data, labels, np.ravel(p))  # noqa: E731
+    spec = model.NetworkSpec(model.parse_dims(dims), activation=activation, loss=loss, mean=mean)
+    samples = model.validate_samples(spec, samples)
+    bug = model.validate_bug(spec, bug)
+    data, labels, params = model.make_problem(spec, samples, seed)
+    _, g = model.cost_and_grad(spec, data, labels, params, bug=bug)
+    cspec = model.cost_spec(spec, bug) if bug else spec
+    cost = lambda p: model.cost(cspec, data, labels, np.ravel(p))  # noqa: E731
     if wrt:
         block, index = _block_entry(wrt, spec.blocks)
         k = block.offset + int(np.ravel_multi_index(index, block.shape))
     else:  # the worst entry by the net command's own (structured) estimate
-        numeric, noise, _ = network_fd.numeric_gradient(cspec, data, labels, params)
+        numeric, noise, _ = differences.numeric_gradient(cspec, data, labels, params)
         rel = relative_error(g, numeric, floor_from_noise(noise, thresholds))
         k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
         block = next(b for b in spec.blocks if b.offset <= k < b.offset + b.size)
@@ -194,7 +194,7 @@ def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresh
     entry = entry_label(block.name, index)
     subject = NetworkSubject(description=spec.describe(), samples=samples, seed=seed, param_count=spec.param_count,
                              shapes=tuple((b.name, tuple(b.shape)) for b in spec.blocks), bug=bug,
-                             bug_text=models.BUGS[bug] if bug else None)
+                             bug_text=model.BUGS[bug] if bug else None)
     return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)
 
 

@@ -1,4 +1,4 @@
-"""Tests of models.py: activations, the reference network, its backward pass and the bug catalogue."""
+"""Tests of network/model.py: activations, the reference network, its backward pass and the bug catalogue."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from gradcheck_cli import models as m
+from gradcheck_cli.network import model as m
 from gradcheck_cli.errors import OptionError
 
 
@@ -195,7 +195,7 @@ def test_cost_and_grad_rejects_mismatched_inputs():
 
 
 def _slow_gradient(spec, data, labels, params, h=1e-5):
-    """Plain per-entry Richardson-extrapolated central difference (independent of network_fd)."""
+    """Plain per-entry Richardson-extrapolated central difference (independent of network.differences)."""
     out = np.empty_like(params)
     for i in range(params.size):
         vals = []

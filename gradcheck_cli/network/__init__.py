@@ -1,0 +1,13 @@
+"""The built-in networks: our own MLP and its structured, certified differences.
+
+numpy only; never imports ``usercode``/``loading`` or ``expression``.  By job:
+
+- ``model``: the spec, activations, forward and backward passes, the bug catalogue;
+- ``exact``: longdouble products with rigorous bounds (exact float64 pieces);
+- ``kernels``: the base forward pass and exact activation changes shared below;
+- ``dense``: exact cost changes propagated through the later layers;
+- ``series``: certified per-unit Taylor series of the hidden layers;
+- ``precise``: extended-precision complex-step derivatives, for what float64 leaves open;
+- ``differences``: the full check (``numeric_gradient``, ``settle``, ``kink_mask``);
+- ``directions``: its fast mode (``directional_check``, ``fast_check``).
+"""

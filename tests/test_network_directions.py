@@ -1,0 +1,159 @@
+"""Tests of network/directions.py: the fast mode of the built-in network check."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from gradcheck_cli.network import differences, directions, kernels, series
+from gradcheck_cli.network import model as m
+from gradcheck_cli.errors import OptionError
+from gradcheck_cli.finite_diff import ROUNDOFF_DISCOUNT, central_from_values, default_step
+from gradcheck_cli.verdict import Status, Thresholds, classify, floor_from_noise, relative_error, worst
+
+T = Thresholds()
+
+
+def verdicts(spec, data, labels, params, analytic, result=None):
+    numeric, noise, kink = result if result is not None else differences.numeric_gradient(spec, data, labels, params)
+    rel = relative_error(analytic, numeric, floor_from_noise(noise, T))
+    return rel, classify(rel, T, kink)
+
+
+def where(statuses, status):
+    """Boolean mask of the entries with ``status`` (object arrays of Status)."""
+    return np.array([s is status for s in statuses], dtype=bool)
+
+
+def block_status(spec, statuses):
+    return {b.name: worst(statuses[b.slice]) for b in spec.blocks}
+
+
+def naive_numeric(spec, data, labels, params):
+    """The per-entry loop: 4 full cost evaluations per entry, same step and error model."""
+    fw = m.forward(spec, data, labels, params)
+    f_scale = np.sum(kernels.cost_magnitude(spec, fw, labels)) / (data.shape[0] if spec.mean else 1)
+    numeric, noise = np.empty(params.size), np.empty(params.size)
+    for i in range(params.size):
+        h = default_step(params[i])
+        vals = []
+        for s in (1, -1, 4, -4):
+            q = params.copy()
+            q[i] += s * h
+            vals.append(m.cost(spec, data, labels, q))
+        numeric[i], noise[i] = central_from_values(*vals, h, f_scale)
+    return numeric, noise
+
+
+@pytest.mark.parametrize("dims", [(10, 5, 10), (50, 30, 10), (784, 100, 10), (10, 8, 6, 4)])
+def test_fast_mode_passes_a_correct_network(dims):
+    spec = m.NetworkSpec(dims)
+    data, labels, params = m.make_problem(spec)
+    _, grad = m.cost_and_grad(spec, data, labels, params)
+    res = directions.fast_check(spec, data, labels, params, grad)
+    assert res.full_blocks == ()
+    assert [r.block for r in res.directional] == [b.name for b in spec.blocks]
+    for r in res.directional:
+        assert r.analytic.shape == (directions.DEFAULT_DIRECTIONS,) and not r.suspect
+        assert np.all(r.ratio < 0.5)  # a wide margin below MARGIN
+
+
+@pytest.fixture(scope="module")
+def big():
+    spec = m.NetworkSpec((784, 100, 10))
+    data, labels, params = m.make_problem(spec)
+    _, grad = m.cost_and_grad(spec, data, labels, params)
+    return spec, data, labels, params, grad, differences.numeric_gradient(spec, data, labels, params)
+
+
+def _smallest_failing_bump(grad, result, e):
+    """An error at entry e just large enough for the full check to fail it (rel ~ 2 fail_tol)."""
+    floor = floor_from_noise(result.noise[e], T)
+    return 2 * T.fail_tol * max(abs(grad[e]), abs(result.numeric[e]), float(floor)) * 1.05
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.slow
+def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
+    spec, data, labels, params, grad, result = big
+    W1 = spec.block("W1")
+    e = W1.offset + int(np.random.default_rng(seed).integers(W1.size))
+    wrong = grad.copy()
+    wrong[e] += _smallest_failing_bump(grad, result, e) * (-1) ** seed
+    _, status = verdicts(spec, data, labels, params, wrong, result)
+    assert list(np.flatnonzero(where(status, Status.FAIL))) == [e]  # the full check fails just e
+    fast = directions.fast_check(spec, data, labels, params, wrong, seed=seed)
+    assert fast.full_blocks == ("W1",)
+    partial = differences.numeric_gradient(spec, data, labels, params, blocks=fast.full_blocks)
+    assert np.all(np.isnan(partial.numeric[W1.size :]))  # other blocks were not re-checked
+    _, status = verdicts(spec, data, labels, params, wrong, partial)
+    assert list(np.flatnonzero(where(status[W1.slice], Status.FAIL))) == [e - W1.offset]
+
+
+@pytest.mark.parametrize("block", ["W1", "b1", "W2", "b2"])
+def test_fast_mode_catches_one_wrong_entry_in_any_block(block):
+    spec = m.NetworkSpec((50, 30, 10))
+    data, labels, params = m.make_problem(spec)
+    _, grad = m.cost_and_grad(spec, data, labels, params)
+    result = differences.numeric_gradient(spec, data, labels, params)
+    b = spec.block(block)
+    for e in b.offset + np.random.default_rng(1).choice(b.size, size=min(5, b.size), replace=False):
+        wrong = grad.copy()
+        wrong[e] += _smallest_failing_bump(grad, result, e)
+        assert directions.fast_check(spec, data, labels, params, wrong).full_blocks == (block,)
+
+
+def test_fast_mode_flags_a_non_finite_gradient():
+    spec = m.NetworkSpec((10, 5, 10))
+    data, labels, params = m.make_problem(spec)
+    _, grad = m.cost_and_grad(spec, data, labels, params)
+    grad[spec.block("b2").offset] = np.nan
+    assert directions.fast_check(spec, data, labels, params, grad).full_blocks == ("b2",)
+
+
+# ---------------------------------------------------------------- scale
+
+@pytest.mark.slow
+def test_784_100_10_is_fast_and_small(big):
+    spec, data, labels, params, grad, _ = big
+    t = time.perf_counter()
+    differences.numeric_gradient(spec, data, labels, params)
+    full = time.perf_counter() - t
+    t = time.perf_counter()
+    directions.fast_check(spec, data, labels, params, grad)
+    fast = time.perf_counter() - t
+    tracemalloc.start()
+    differences.numeric_gradient(spec, data, labels, params)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # generous bounds (shared CI machines); the naive loop takes minutes here
+    assert full < 5.0 and fast < 2.0
+    assert peak < 64 * 2**20
+
+
+def test_fast_mode_sensitivity_covers_every_failing_single_entry(big):
+    spec, data, labels, params, grad, result = big
+    for r in directions.fast_check(spec, data, labels, params, grad).directional:
+        b = spec.block(r.block)
+        # fast mode's promise is stated with the a-priori entry noise (the full check
+        # measures its round-off and may go ROUNDOFF_DISCOUNT x lower)
+        fail_level = T.fail_tol * floor_from_noise(np.maximum(result.noise[b.slice], r.entry_noise), T)
+        assert r.detectable <= fail_level.min()  # a failing entry cannot hide
+        # the a-priori round-off; the full check measures it and may go ROUNDOFF_DISCOUNT x lower
+        assert r.entry_noise <= ROUNDOFF_DISCOUNT * result.noise[b.slice].min()
+
+
+def test_fast_mode_sends_a_block_to_the_full_check_when_it_cannot_promise_detection():
+    spec = m.NetworkSpec((10, 5, 10))
+    data, labels, params = m.make_problem(spec)
+    _, grad = m.cost_and_grad(spec, data, labels, params)
+    strict = Thresholds(pass_tol=1e-9, fail_tol=1e-8)  # a failing entry may be off by ~noise
+    # the weight blocks cannot promise detection at these tolerances (the biases' measured
+    # directional noise may be small enough to)
+    assert {"W1", "W2"} <= set(directions.fast_check(spec, data, labels, params, grad, thresholds=strict).full_blocks)
+    fixed = Thresholds(floor=1.0)
+    assert directions.fast_check(spec, data, labels, params, grad, thresholds=fixed).full_blocks == ()
