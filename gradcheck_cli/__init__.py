@@ -36,10 +36,12 @@ _LAZY = {
     "check_network": "checks.net",
     "check_sanity": "checks.sanity",
     "check_layer": "checks.layer",
+    "check_model": "checks.model",
     "assert_gradient": "testing",
     "assert_expression": "testing",
     "assert_network": "testing",
     "assert_layer": "testing",
+    "assert_model": "testing",
     "Report": "results",
     "Check": "results",
     "BlockResult": "results",
@@ -61,20 +63,27 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from .checks.func import check_gradient  # noqa: F401
     from .checks.expr import check_expression  # noqa: F401
     from .checks.layer import check_layer  # noqa: F401
+    from .checks.model import check_model  # noqa: F401
     from .checks.net import check_network  # noqa: F401
     from .checks.sanity import check_sanity  # noqa: F401
     from .choices import Method  # noqa: F401
     from .errors import GradcheckError, InputError, LoadError, OptionError, UserCodeError  # noqa: F401
     from .views.junit import to_junit_xml, write_junit  # noqa: F401
     from .results import BlockResult, Check, Report  # noqa: F401
-    from .testing import assert_expression, assert_gradient, assert_layer, assert_network  # noqa: F401
+    from .testing import assert_expression, assert_gradient, assert_layer, assert_model, assert_network  # noqa: F401
     from .verdict import Status, Thresholds  # noqa: F401
+
+
+#: API names whose reports a notebook shows: getting one installs the HTML view
+_REPORTING = ("check_", "assert_", "Report")
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gradcheck_cli' has no attribute {name!r}")
+    if name.startswith(_REPORTING):
+        import_module(".views.notebook", __name__)  # Report._repr_html_ (rich's HTML export)
     try:
         value = getattr(import_module(f".{module}", __name__), name)
     except AttributeError:

@@ -50,3 +50,10 @@ class Mode(str, Enum):
     FULL = "full"
     FAST = "fast"
     ADAPTIVE = "adaptive"
+
+
+class Convention(str, Enum):
+    """A course's gradient-check rule (``conventions``): its tolerances and floor."""
+
+    CS224N = "cs224n"
+    CS231N = "cs231n"

@@ -16,7 +16,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .choices import Activation, Format, Loss, Method, Mode
+from .choices import Activation, Convention, Format, Loss, Method, Mode
 
 
 class ExitCode(IntEnum):
@@ -82,6 +82,7 @@ InjectBugOpt = Annotated[Optional[str], typer.Option("--inject-bug", metavar="NA
 TopOpt = Annotated[int, typer.Option("--top", min=0, metavar="K", help="Show the K worst entries (failing ones are always in the JSON).")]
 HvpOpt = Annotated[int, typer.Option("--hvp", min=0, max=1000, metavar="K", help="Also check K random Hessian-vector products of the gradient for symmetry (u'Hv = v'Hu).")]
 TaylorOpt = Annotated[bool, typer.Option("--taylor", help="Also run the Taylor test along a seeded random direction: the remainder shrinks like h^2 for a correct gradient, like h for a wrong one.")]
+ConventionOpt = Annotated[Optional[Convention], typer.Option("--convention", case_sensitive=False, show_default=False, help="A course's tolerances: cs224n (floor 1, fail above 1e-5, as gradcheck_naive) or cs231n (rel_error's bands: pass <= 2e-7, fail > 2e-2 in our units); the rule applied is printed. Default: our rule.")]
 IsolateOpt = Annotated[bool, typer.Option("--isolate", help="Run your code in a child process (for autograders): nothing it does can end or change gradcheck's own run, whose numbers are computed here. Without it your code runs inside gradcheck's process.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and the worst entry when one did not pass).")]
 ProgressOpt = Annotated[Optional[bool], typer.Option("--progress/--no-progress", show_default=False, help="Progress on stderr: default a bar on a terminal after 1 s and, off a terminal, a line every 10 s once a check has run 10 s; --progress from the start; --no-progress never.")]
@@ -100,19 +101,34 @@ def _junit_path(value: Optional[str]) -> Optional[str]:
 JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE", callback=_junit_path, help="Also write a JUnit XML report to FILE for CI (one test case per block, or per point and variable).")]
 
 
-def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | None):
+def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | None, convention=None):
+    """The verdict's tolerances: the options, or a course's preset (``--convention``)."""
     from .verdict import Thresholds
 
+    if convention is not None:
+        from .conventions import preset
+        from .errors import OptionError
+
+        if pass_tol != 1e-7 or fail_tol != 1e-2 or floor is not None:
+            raise OptionError(f"--convention {convention.value} sets --pass-tol, --fail-tol and --floor: give one or the other")
+        pass_tol, fail_tol, floor = preset(convention)
     return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
 
 
-def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None) -> None:
+def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None,
+            convention=None) -> None:
     """Write --junit FILE if asked, render a result on stdout and exit with its code.
 
     Every command ends here.  ``show(result, console)`` replaces the standard table view
-    (sweep chart, graph, descent ...), ``to_json(result)`` the report's JSON document.
+    (sweep chart, graph, descent ...), ``to_json(result)`` the report's JSON document;
+    ``convention`` (``--convention``) is recorded in the report, which then states its rule.
     """
     from .views import table as view
+
+    if convention is not None:
+        from dataclasses import replace
+
+        report = replace(report, convention=convention)
 
     if junit is not None:
         _write_junit(report, junit)
@@ -203,6 +219,7 @@ def net_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
     progress_: ProgressOpt = None,
@@ -238,9 +255,10 @@ def net_command(
         report = check_network(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
             impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check, isolate=isolate,
-            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress, max_seconds=max_seconds,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), progress=progress,
+            max_seconds=max_seconds,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 def _join_dims(args: list[str]) -> list[str]:
@@ -299,6 +317,7 @@ def func_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
     progress_: ProgressOpt = None,
@@ -313,14 +332,14 @@ def func_command(
     from .checks.func import check_func
     from .views.progress import DelayedProgress
 
-    thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
+    thresholds = _thresholds(pass_tol, fail_tol, strict, floor, convention)
     with DelayedProgress("checking x", show=progress_) as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
             value_range=value_range, isolate=isolate, max_seconds=max_seconds,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 LayerInputOpt = Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="An input of the forward pass, in order (repeatable). SPEC: a shape 4,2,3 (float ~ N(0, 1), differentiated); uniform:LO..HI:SHAPE; int:C:SHAPE (0..C-1) or int:LO..HI:SHAPE (HI excluded); bool:SHAPE or bool:P:SHAPE; or FILE.npy. Integer and boolean inputs (labels, indices, masks) are never differentiated.")]
@@ -329,12 +348,13 @@ LayerParamOpt = Annotated[Optional[List[str]], typer.Option("--param", "-p", met
 
 @app.command("layer")
 def layer_command(
-    target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your layer: NAME_forward(*inputs, **params) -> (out, cache) and NAME_backward(dout, cache) -> (dx, dw, ...) in FILE.py (or module); or a loss layer NAME(*inputs) -> (loss, dx).")],
+    target: Annotated[Optional[str], typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your layer: NAME_forward(*inputs, **params) -> (out, cache) and NAME_backward(dout, cache) -> (dx, dw, ...) in FILE.py (or module), or CS231n's X_forward_Y / X_backward_Y for NAME = X_Y (conv_naive finds conv_forward_naive); or a loss layer NAME(*inputs) -> (loss, dx, ...). Not needed with --forward FILE.py:F --backward FILE.py:B.")] = None,
     input: LayerInputOpt = None,
     param: LayerParamOpt = None,
     wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
     forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
     backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
+    torch: Annotated[bool, typer.Option("--torch", help="NAME is a torch.autograd.Function subclass: its forward and backward checked in float64 as a layer, with torch.autograd.gradcheck's own verdict beside ours (needs the torch extra).")] = False,
     isolate: IsolateOpt = False,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
     max_seconds: MaxSecondsOpt = None,
@@ -345,6 +365,7 @@ def layer_command(
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
+    convention: ConventionOpt = None,
     quiet: QuietOpt = False,
     junit: JunitOpt = None,
     progress_: ProgressOpt = None,
@@ -359,18 +380,61 @@ def layer_command(
     Example: gradcheck layer layers.py:affine --input x=4,2,3 --input w=6,5 --input b=5
 
     or: gradcheck layer layers.py:softmax_loss --input x=5,10 --input y=int:10:5
+
+    or: gradcheck layer layers.py:conv_naive --input x=2,3,8,8 --input w=4,3,3,3 --input b=4 --param 'conv_param={"stride": 1, "pad": 1}'
     """
     from .checks.layer import check_layer_command
     from .views.progress import DelayedProgress
 
-    thresholds = _thresholds(pass_tol, fail_tol, strict, floor)
+    thresholds = _thresholds(pass_tol, fail_tol, strict, floor, convention)
     with DelayedProgress("checking the layer", show=progress_) as progress:
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
-            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, isolate=isolate,
+            seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, torch=torch, isolate=isolate,
             max_seconds=max_seconds,
         )
-    _finish(report, format, quiet, junit)
+    _finish(report, format, quiet, junit, convention=convention)
+
+
+@app.command("model")
+def model_command(
+    target: Annotated[str, typer.Argument(metavar="FILE.py:CLASS", show_default=False, help="Your model class (or a function returning a model), as FILE.py:CLASS or module:CLASS: self.params a dict of arrays, loss(X, y) -> (loss, grads) with grads keyed like params.")],
+    init: Annotated[Optional[str], typer.Option("--init", metavar="JSON", help='Keyword arguments of CLASS as a JSON object, e.g. \'{"hidden_dims": [20, 30], "reg": 0.1, "dtype": "float64"}\'.')] = None,
+    input: Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="The data of loss(X, y), bound to its parameters by name: X=2,15 (float ~ N(0, 1)), y=int:10:2 (labels 0..9), or FILE.npy; as for gradcheck layer.")] = None,
+    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Keys of model.params to check, e.g. W1,b1 (default: every key, in the dict's order).")] = None,
+    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 2 calls each (the default up to 20000 entries); adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion; the default for more); fast: the same as adaptive.")] = None,
+    max_seconds: MaxSecondsOpt = None,
+    seed: SeedOpt = 0,
+    top: TopOpt = 5,
+    format: FormatOpt = Format.TABLE,
+    pass_tol: PassTolOpt = 1e-7,
+    fail_tol: FailTolOpt = 1e-2,
+    strict: StrictOpt = False,
+    floor: FloorOpt = None,
+    convention: ConventionOpt = None,
+    quiet: QuietOpt = False,
+    junit: JunitOpt = None,
+    progress_: ProgressOpt = None,
+) -> None:
+    """Check a CS231n-style model's loss(X, y) -> (loss, grads), one block per key of model.params.
+
+    The model is made with --init (random and numpy.random seeded), its data drawn with
+    the seed; every entry of every parameter is checked against central differences of
+    the loss.  model.params is restored after every call; grads must have the keys and
+    shapes of params.
+
+    Example: gradcheck model fc_net.py:FullyConnectedNet --init '{"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.1, "dtype": "float64"}' --input X=2,15 --input y=int:10:2
+    """
+    from .checks.model import check_model_command
+    from .views.progress import DelayedProgress
+
+    with DelayedProgress("checking the model", show=progress_) as progress:
+        report = check_model_command(
+            target, init=init, inputs=input or (), wrt=wrt, seed=seed, mode=mode,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), top=top, progress=progress,
+            max_seconds=max_seconds,
+        )
+    _finish(report, format, quiet, junit, convention=convention)
 
 
 @app.command("sanity")

@@ -513,3 +513,44 @@ def diagnose_layer(
         hints.append(f"{cache_aliases[0]} shares memory with out: if forward changed out in place after caching "
                      f"it (out = xhat; out *= gamma), the cached array changed too; cache a copy")
     return hints
+
+
+def regularisation_hint(name: str, a: np.ndarray, n: np.ndarray, w: np.ndarray, reg: float | None) -> str:
+    """A hint when a failing block's error is a multiple of the parameter itself:
+    ``a - n = c * w`` (least squares over the block, accepted with ``_explains``'s
+    tolerances), the mark of an L2 term ``0.5 * reg * sum(w**2)`` (gradient ``reg * w``)
+    missing, counted twice, or with its ``0.5`` dropped.  ``c`` is named in units of
+    ``reg`` when the model has one; '' when the error is no multiple of ``w``."""
+    a, n, w = (np.asarray(v, dtype=float).ravel() for v in (a, n, w))
+    ok = np.isfinite(a) & np.isfinite(n)
+    if np.count_nonzero(ok) < 2 or not np.all(np.isfinite(a)):
+        return ""
+    d, w = a[ok] - n[ok], w[ok]
+    ww = float(np.dot(w, w))
+    if ww == 0.0 or not np.any(d):
+        return ""
+    c = float(np.dot(d, w) / ww)
+    if c == 0.0 or not _explains(d, c * w):
+        return ""
+    if reg is None or reg == 0:
+        return (f"{name}: analytic - numeric = {c:.4g} * {name} on every entry: a regularisation term "
+                f"(reg = {abs(c):.4g}?) missing from the gradient or counted twice?")
+    k = c / reg
+    head = f"{name}: analytic - numeric = {_fmt_multiple(k)}reg * {name} (reg = {reg:g})"
+    if _near(k, 1.0):
+        return (f"{head}: the regularisation gradient is counted twice (2 * reg * {name}), or the "
+                f"loss lacks the reg term that the gradient has")
+    if _near(k, -1.0):
+        return (f"{head}: the regularisation gradient reg * {name} is missing, or the loss has "
+                f"reg * sum({name}**2) without the 0.5 (its gradient is 2 * reg * {name})")
+    if _near(abs(k), 2.0) or _near(abs(k), 0.5):
+        return f"{head}: a factor 2 in the regularisation (0.5 * reg * sum({name}**2) has the gradient reg * {name})"
+    return f"{head}: the regularisation term of {name} in the gradient does not match the loss's"
+
+
+def _fmt_multiple(k: float) -> str:
+    if _near(k, 1.0):
+        return ""
+    if _near(k, -1.0):
+        return "-"
+    return f"{_fmt(k) if abs(k) >= 1 else f'{k:.4g}'} * "

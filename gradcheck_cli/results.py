@@ -423,6 +423,8 @@ class LayerSubject(Subject):
     updated_params: tuple[str, ...] = ()  # params forward changed (each call got a fresh copy)
     cache_changed: bool = False  # backward's answer changed on a reused cache
     relative_noise: float = 0.0  # measured noise of sum(out * dout) / its scale (~1e-16 in float64)
+    torch_gradcheck: bool | None = None  # --torch: torch.autograd.gradcheck's own verdict
+    arguments: tuple[str, ...] = ()  # inputs and params bound by name, in the call's order (else ())
 
     @property
     def is_loss(self) -> bool:
@@ -432,7 +434,8 @@ class LayerSubject(Subject):
         return {"forward": self.forward, "backward": self.backward, "loss": self.is_loss,
                 "inputs": [i.to_dict() for i in self.inputs], "params": dict(self.params),
                 "outputs": [list(s) for s in self.outputs], "updated_params": list(self.updated_params),
-                "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise)}
+                "cache_changed": self.cache_changed, "relative_noise": json_number(self.relative_noise),
+                **({} if self.torch_gradcheck is None else {"torch_gradcheck": self.torch_gradcheck})}
 
     def header_lines(self, report: "Report") -> list[str]:
         """``forward F(x, w, b) -> (out, cache); backward B(dout, cache) -> (dx, dw, db)``, the
@@ -440,7 +443,7 @@ class LayerSubject(Subject):
         import json
 
         seed = report.seed
-        args = ", ".join(i.name for i in self.inputs)
+        args = ", ".join(self.arguments or [i.name for i in self.inputs])
         grads = ", ".join(f"d{i.name}" for i in self.inputs if i.differentiated)
         if self.is_loss:
             lines = [f"loss layer {self.forward}({args}) -> (loss, {grads})"]
@@ -480,6 +483,9 @@ class LayerSubject(Subject):
             lines.append(f"sum(out * dout) is noisy: relative noise {r:.1e} (float64 round-off is ~1e-16: float32 "
                          f"arithmetic?); the steps were enlarged to match, and the numeric gradient is good to about "
                          f"{best:.0e} of its largest entries (--pass-tol {tol:g} accepts that)")
+        if self.torch_gradcheck is not None:
+            lines.append(f"torch.autograd.gradcheck (float64; its eps 1e-6, atol 1e-5, rtol 1e-3): "
+                         f"{'passed' if self.torch_gradcheck else 'failed'}")
         kinks = report.counts.get("kink", 0)
         if kinks:
             lines.append(f"{kinks} entr{'y' if kinks == 1 else 'ies'} at a kink: the one-sided slopes of the numeric "
@@ -488,6 +494,54 @@ class LayerSubject(Subject):
 
     def json_fields(self, report: "Report") -> dict[str, Any]:
         return {"layer": self.to_dict()}
+
+
+@dataclass(frozen=True)
+class ModelSubject(Subject):
+    """The model a ``model`` report is about: how it was made, its data and its params."""
+
+    model: str  # FILE.py:CLASS, or the class name
+    init: Mapping[str, Any]  # the constructor's keyword arguments (JSON values)
+    inputs: tuple[LayerArg, ...]  # the data of loss(X, y)
+    params: tuple[tuple[str, tuple[int, ...]], ...]  # every key of model.params and its shape, in order
+    checked: tuple[str, ...]  # the keys checked (--wrt), in order
+    loss: float  # the loss at the params
+    reg: float | None = None  # model.reg, when it has one (the hints name it)
+    converted: tuple[str, ...] = ()  # params held in another float type, checked in float64
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "init": dict(self.init), "inputs": [i.to_dict() for i in self.inputs],
+                "params": [{"name": k, "shape": list(s)} for k, s in self.params],
+                "checked": list(self.checked), "loss": json_number(self.loss), "reg": self.reg,
+                "converted": list(self.converted)}
+
+    def header_lines(self, report: "Report") -> list[str]:
+        """``model fc_net.py:FullyConnectedNet(hidden_dims=[20, 30], ...)``, the data, the params."""
+        import json
+
+        init = ", ".join(f"{k}={json.dumps(v)}" for k, v in self.init.items())
+        args = ", ".join(i.name for i in self.inputs)
+        lines = [f"model {self.model}({init}); loss({args}) -> (loss, grads)"]
+        if self.inputs:
+            lines.append(f"data (seed {report.seed}): "
+                         + "; ".join(f"{i.name} {shape_text(i.shape)} {i.source}" for i in self.inputs))
+        total = sum(math.prod(s) for _, s in self.params)
+        lines.append(f"params ({total} entries): " + ", ".join(f"{k} {shape_text(s)}" for k, s in self.params))
+        if tuple(self.checked) != tuple(k for k, _ in self.params):
+            checked = sum(math.prod(s) for k, s in self.params if k in self.checked)
+            lines.append(f"checked: {', '.join(self.checked)} ({checked} entries; --wrt)")
+        lines.append(f"loss at these params = {self.loss:.10g}")
+        return lines
+
+    def note_lines(self, report: "Report") -> list[str]:
+        """Params checked in float64 although the model holds another float type."""
+        if not self.converted:
+            return []
+        return [f"{', '.join(self.converted)} held in lower precision than float64: loss got float64 copies, so "
+                "its gradient formulas were checked, not its rounding"]
+
+    def json_fields(self, report: "Report") -> dict[str, Any]:
+        return {"model": self.to_dict()}
 
 
 #: relative noise of sum(out * dout) above which a layer report says so (float64 gives ~1e-16)
@@ -666,6 +720,7 @@ class Report:
     derivations: tuple[Any, ...] = ()  # expr --show-steps/--latex: expression.Derivation per variable
     sweep: Any = None  # sweep.Sweep
     taylor: Any = None  # sweep.Taylor of a sweep
+    convention: Any = None  # choices.Convention of --convention: the tolerances are a course's
 
     @property
     def status(self) -> Status:
@@ -687,6 +742,11 @@ class Report:
     def cost(self) -> float | None:
         """The cost at the checked point (net, func), else None."""
         return self.subject.cost
+
+    def _repr_html_(self) -> str | None:
+        """The report's table as HTML, for Jupyter: rendered by ``views`` (``html_renderer``,
+        installed when ``views.notebook`` is loaded, which the package's API names do)."""
+        return None if html_renderer is None else html_renderer(self)
 
     def summary_line(self) -> str:
         """``4 checks: 4 pass, 0 warn, 0 fail`` (``, 1 kink`` when there are kinks)."""
@@ -714,7 +774,7 @@ class Report:
             d["param_count"] = self.param_count
         if self.blocks:
             d["blocks"] = [b.to_dict() for b in self.blocks]
-        if self.hints or self.command in ("net", "func", "layer"):
+        if self.hints or self.command in ("net", "func", "layer", "model"):
             d["hints"] = list(self.hints)
         if self.cost_check is not None:
             d["cost_check"] = self.cost_check.to_dict()
@@ -733,6 +793,8 @@ class Report:
             e["mode"] = self.mode.value
         if self.effort is not None:
             e["effort"] = self.effort.to_dict()
+        if self.convention is not None:
+            e["convention"] = str(getattr(self.convention, "value", self.convention))
         if self.sweep is not None:
             e["sweep"] = self.sweep.to_dict()
         if self.taylor_order is not None or self.taylor is not None or self.taylor_points or self.taylor_test:
@@ -751,6 +813,9 @@ class Report:
         assert not set(e) & _CONTRACT_KEYS
         return e
 
+
+#: ``report -> HTML`` (``views.notebook.to_html``): set by ``views`` so that the core imports no view
+html_renderer = None
 
 #: the top-level JSON keys of the contract, which no extra may overwrite
 _CONTRACT_KEYS = frozenset({"command", "status", "thresholds", "floor", "method", "summary", "checks",

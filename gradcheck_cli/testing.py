@@ -20,7 +20,7 @@ from .results import Report
 from .verdict import Status, Thresholds
 
 
-__all__ = ["assert_gradient", "assert_expression", "assert_network", "assert_layer", "failure_message"]
+__all__ = ["assert_gradient", "assert_expression", "assert_network", "assert_layer", "assert_model", "failure_message"]
 
 
 
@@ -121,3 +121,22 @@ def assert_layer(forward: Callable[..., Any], backward: Callable[..., Any] | Non
     from .checks.layer import check_layer
 
     _raise_if_failed(check_layer(forward, backward, inputs, params, **kwargs))
+
+
+def assert_model(model: Any, X: Any, y: Any = None, **kwargs: Any) -> None:
+    """Assert a CS231n-style model's ``loss(X, y) -> (loss, grads)`` is right for every key
+    of ``model.params`` (arguments as for :func:`gradcheck_cli.checks.model.check_model`).
+
+    >>> import numpy as np
+    >>> class Linear:
+    ...     def __init__(self):
+    ...         self.params = {"W": np.ones((3, 2))}
+    ...     def loss(self, X, y):
+    ...         r = X @ self.params["W"] - y
+    ...         return 0.5 * np.sum(r**2), {"W": X.T @ r}
+    >>> assert_model(Linear(), np.eye(3), np.zeros((3, 2)))
+    """
+    __tracebackhide__ = True
+    from .checks.model import check_model
+
+    _raise_if_failed(check_model(model, X, y, **kwargs))

@@ -99,7 +99,8 @@ def test_the_map_is_read():
     assert {"verdict", "finite_diff", "network.model", "expression", "usercode.function"} <= set(CORE)
 
 
-@pytest.mark.parametrize("dependency, owner", [("sympy", "expression"), ("rich", "views"), ("typer", "cli")])
+@pytest.mark.parametrize("dependency, owner", [("sympy", "expression"), ("rich", "views"), ("typer", "cli"),
+                                               ("torch", "torch_layer")])
 def test_each_leaky_dependency_lives_in_one_place(dependency, owner):
     users = {n for n, deps in EXTERNAL.items() if dependency in deps}
     assert users, f"nobody imports {dependency}: the test reads nothing"

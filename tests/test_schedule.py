@@ -262,3 +262,21 @@ def test_a_layer_failure_seen_before_the_deadline_is_confirmed_not_left_unchecke
     report = check_layer(fwd, bwd, {"x": x, "w": w}, mode="full", max_seconds=1.0)
     assert report.counts["fail"] == 1 and report.counts["unchecked"] > 0
     assert [c.label for c in report.checks if c.status is Status.FAIL] == ["x[0, 0]"]
+
+
+def test_model_takes_max_seconds():
+    from gradcheck_cli.checks.model import check_model
+
+    class Slow:
+        def __init__(self):
+            self.params = {"W": np.linspace(-1, 1, 300).reshape(30, 10)}
+
+        def loss(self, X, y):
+            time.sleep(0.004)
+            r = X @ self.params["W"] - y
+            return 0.5 * float(np.sum(r ** 2)), {"W": X.T @ r}
+
+    X, y = np.linspace(0, 1, 60).reshape(2, 30), np.zeros((2, 10))
+    report = check_model(Slow(), X, y, mode="full", max_seconds=0.5)
+    assert report.counts["unchecked"] > 0 and report.counts["fail"] == 0
+    assert report.status is Status.UNCHECKED

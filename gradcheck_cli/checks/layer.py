@@ -5,7 +5,11 @@ numpy only.
 A layer is ``forward(*inputs, **params) -> (out, cache)`` (or ``(out_1, ..., out_m,
 cache)``) with ``backward(dout, cache)`` (or ``backward(dout_1, ..., dout_m, cache)``)
 returning one gradient per differentiated input, in input order; a loss layer is one
-function ``loss(*inputs, **params) -> (loss, dx)`` (or ``(loss, dx, dw, ...)``).
+function ``loss(*inputs, **params) -> (loss, dx)`` (or ``(loss, dx, dw, ...)``).  Inputs
+and params named after the function's parameters are bound to them by name
+(``bind_by_name``: ``naiveSoftmaxLossAndGradient(centerWordVec, outsideWordIdx,
+outsideVectors, dataset)`` takes an index ``--param`` between two inputs); the pair itself
+is found by ``layer_names`` (CS231n's ``conv_forward_naive`` / ``conv_backward_naive``).
 
 What is checked (the vector-Jacobian product).  With ``dout_k ~ N(0, 1)`` of the shape
 of ``out_k`` (seeded), the backward pass claims the gradient of the scalar
@@ -110,6 +114,44 @@ def _leaves(obj: Any, path: str = "cache", depth: int = 0):
             yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
 
 
+def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any]):
+    """Inputs and params bound to ``fn``'s parameters by name.
+
+    When every input is named after a positional parameter of ``fn``, the inputs are
+    reordered to ``fn``'s order (so gradients are expected in that order too) and the call
+    is laid out by position: ``layout`` lists, for each positional parameter up to the
+    last one bound, the index of the input or the name of the param that fills it (a
+    scalar index given as ``--param outsideWordIdx=3`` between two arrays), or ``(name,
+    default)`` for a parameter left to its default.  Params after that are keywords.  Otherwise the inputs are passed in the order given and
+    ``layout`` is None (params as keywords).
+    """
+    import inspect
+
+    try:
+        sig = [p for p in inspect.signature(fn).parameters.values()
+               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return inputs, None
+    names = [p.name for p in sig]
+    by_name = {i.name: i for i in inputs}
+    if not inputs or not set(by_name) <= set(names):
+        return inputs, None
+    last = max(names.index(n) for n in list(by_name) + [k for k in params if k in names])
+    ordered = [by_name[n] for n in names if n in by_name]
+    layout: list = []
+    for p in sig[: last + 1]:
+        if p.name in by_name:
+            layout.append(ordered.index(by_name[p.name]))
+        elif p.name in params:
+            layout.append(p.name)
+        elif p.default is not p.empty:  # left to its default, by position
+            layout.append((p.name, p.default))
+        else:
+            raise OptionError(f"{getattr(fn, '__name__', 'the function')}'s parameter '{p.name}' is neither an "
+                              f"--input nor a --param (its parameters: {', '.join(names)})")
+    return ordered, layout
+
+
 class _Layer:
     """The user's forward/backward (or loss) functions bound to inputs and params.
 
@@ -121,10 +163,10 @@ class _Layer:
                  forward_name: str, backward_name: str | None) -> None:
         from ..usercode import UserFunction
 
-        self.inputs = inputs
         self.params = dict(params)
         self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
         self._raw_forward = self.forward.fn
+        self.inputs, self.layout = bind_by_name(self._raw_forward, list(inputs), self.params)
         self.backward = None
         if backward is not None:
             self.backward = backward if isinstance(backward, UserFunction) else UserFunction(backward, backward_name)
@@ -139,9 +181,16 @@ class _Layer:
         # to the user's traceback and keeps the positional names for mutation messages
         fresh = copy.deepcopy(self.params)
         self.last_params = fresh
-        self.forward.fn = functools.partial(self._raw_forward, **fresh) if fresh else self._raw_forward
+        args = list(arrays)
+        if self.layout is not None:  # bound by name: params placed among the inputs by position
+            args = [arrays[what] if isinstance(what, int) else fresh[what] if isinstance(what, str) else what[1]
+                    for what in self.layout]
+            keywords = {k: v for k, v in fresh.items() if k not in self.layout}
+        else:
+            keywords = fresh
+        self.forward.fn = functools.partial(self._raw_forward, **keywords) if keywords else self._raw_forward
         try:
-            return self.forward.call(*arrays)
+            return self.forward.call(*args)
         finally:
             self.forward.fn = self._raw_forward
 
@@ -348,24 +397,6 @@ def check_layer(
     return _run(layer, seed, mode, thresholds, top, progress, deadline)
 
 
-def _check_order(layer: _Layer) -> None:
-    """Inputs are passed by position: declared names that are the forward's own parameter
-    names in another order are a mistake worth stopping for (OptionError)."""
-    import inspect
-
-    try:
-        params = list(inspect.signature(layer.forward.fn).parameters.values())
-    except (TypeError, ValueError):
-        return
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    declared = [i.name for i in layer.inputs]
-    head = names[: len(declared)]
-    if sorted(head) == sorted(declared) and head != declared:
-        raise OptionError(f"the inputs are passed in the order given, and {layer.forward.name} takes "
-                          f"({', '.join(head)}) but --input declares {', '.join(declared)}: declare them in "
-                          f"the forward pass's order")
-
-
 def _require_finite(layer: _Layer, outs: Sequence[np.ndarray], f0: float, seed: int) -> None:
     """A NaN or infinite output (or loss) at the drawn inputs is bad input, not a verdict:
     no finite difference can be taken there (NonFiniteCostError, exit 2, with advice)."""
@@ -400,7 +431,6 @@ def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, to
     call, the caller's saved once: ``UserFunction.session``)."""
     import contextlib
 
-    _check_order(layer)
     with contextlib.ExitStack() as stack:
         stack.enter_context(layer.forward.session())
         if layer.backward is not None:
@@ -483,6 +513,8 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         cache_changed=changed,
         relative_noise=(max(sigma_of.known() + [bb.search.sigma]) / max(scale0, abs(f0))
                         if max(scale0, abs(f0)) > 0 else 0.0),
+        arguments=() if layer.layout is None else tuple(
+            layer.inputs[w].name if isinstance(w, int) else w if isinstance(w, str) else w[0] for w in layer.layout),
     )
     return Report(
         command="layer",
@@ -560,39 +592,88 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- the command
 
 
-def load_layer(target: str, forward: str | None = None, backward: str | None = None, seed: int = 0,
+def load_layer(target: str | None, forward: str | None = None, backward: str | None = None, seed: int = 0,
                isolate: bool = False):
     """``FILE.py:NAME`` -> (forward, backward) UserFunctions, or (loss, None) for a loss layer.
 
-    ``NAME_forward`` and ``NAME_backward`` when the file defines ``NAME_forward``, else
-    ``NAME`` itself as a loss layer ``NAME(...) -> (loss, dx)``; ``forward``/``backward``
-    (``F`` or ``FILE.py:F``) override either name.  Loaded with ``usercode.load_seeded``.
+    The pair ``NAME`` names (``layer_names``: ``NAME_forward``/``NAME_backward``, or
+    CS231n's ``X_forward_Y``/``X_backward_Y``; a label that is itself a forward or
+    backward pass stands for its pair) when the file defines it, else ``NAME`` itself as
+    a loss layer ``NAME(...) -> (loss, dx)``; ``forward``/``backward`` (``F`` or
+    ``FILE.py:F``) override either name, and with both no ``NAME`` is needed (``target``
+    None, or ``FILE.py`` alone).  Loaded with ``usercode.load_seeded`` (``isolate``: in a
+    child process).
     """
     from ..usercode import load_seeded
+    from ..layer_names import find_pair, pair_candidates, partner
 
-    source, sep, base = target.rpartition(":")
-    if not sep or not source.strip() or not base.strip():
-        raise LoadError(f"cannot load '{target}': expected FILE.py:NAME or module:NAME")
+    source, base = _split_target(target, forward, backward)
     qualify = lambda s: s if ":" in s else f"{source}:{s.strip()}"  # noqa: E731
-    fwd = qualify(forward) if forward is not None else f"{source}:{base}_forward"
-    bwd = qualify(backward) if backward is not None else f"{source}:{base}_backward"
+    if forward is not None and backward is not None:
+        return tuple(load_seeded([(qualify(forward), "forward function"), (qualify(backward), "backward function")], seed, isolate=isolate))
+    names, complete = _names_in(source)
+    if forward is not None or backward is not None:
+        given = (forward or backward).rpartition(":")[2].strip()
+        other = partner(names, given) if names else None
+        if other is None:
+            missing = "--backward" if backward is None else "--forward"
+            raise OptionError(f"{missing} is needed too: no partner of '{given}' found in '{source}'")
+        fwd, bwd = (given, other) if forward is not None else (other, given)
+        return tuple(load_seeded([(qualify(fwd), "forward function"), (qualify(bwd), "backward function")], seed, isolate=isolate))
+    pair = find_pair(names, base)
+    if pair is None and not complete:  # names the file's text does not show (a star import): try them
+        for f, b in pair_candidates(base):
+            try:
+                return tuple(load_seeded([(f"{source}:{f}", "forward function"), (f"{source}:{b}", "backward function")], seed, isolate=isolate))
+            except LoadError:
+                continue
+    if pair is not None:
+        return tuple(load_seeded([(f"{source}:{pair[0]}", "forward function"), (f"{source}:{pair[1]}", "backward function")], seed, isolate=isolate))
     try:
-        fu, bu = load_seeded([(fwd, "forward function"), (bwd, "backward function")], seed, isolate=isolate)
-        return fu, bu
+        (loss,) = load_seeded([(f"{source}:{base}", "loss function")], seed, isolate=isolate)
     except LoadError as exc:
-        if forward is not None or backward is not None or f"'{base}_forward'" not in str(exc):
+        if f"no loss function '{base}'" not in str(exc):
             raise
-        first = exc
-    try:
-        (loss,) = load_seeded([(target, "loss function")], seed, isolate=isolate)
-    except LoadError:
-        raise LoadError(f"{first} (a layer is NAME_forward and NAME_backward, or a loss function "
-                        f"NAME(...) -> (loss, dx))") from None
+        raise LoadError(f"{exc} (a layer is NAME_forward and NAME_backward, X_forward_Y and X_backward_Y, "
+                        f"or a loss function NAME(...) -> (loss, dx))") from None
     return loss, None
 
 
+def _split_target(target: str | None, forward: str | None, backward: str | None) -> tuple[str, str | None]:
+    """``FILE.py:NAME`` -> (FILE.py, NAME); ``FILE.py`` or nothing with --forward/--backward."""
+    both = forward is not None and backward is not None
+    if target is None or ":" not in target:
+        given = [s for s in (forward, backward) if s is not None and ":" in s]
+        source = target.strip() if target else (given[0].rpartition(":")[0] if given else "")
+        if not source or (forward is None and backward is None):
+            if target is not None:
+                raise LoadError(f"cannot load '{target}': expected FILE.py:NAME or module:NAME")
+            raise OptionError("name the layer: FILE.py:NAME, or --forward FILE.py:F --backward FILE.py:B")
+        return source, None if both else (forward or backward).rpartition(":")[2]
+    source, _, base = target.rpartition(":")
+    if not source.strip() or not base.strip():
+        raise LoadError(f"cannot load '{target}': expected FILE.py:NAME or module:NAME")
+    return source, base.strip()
+
+
+def _names_in(source: str) -> tuple[set[str], bool]:
+    """The names FILE.py defines, from its text (``layer_names.defined_names``); for a
+    module (or an unreadable file): none known, incomplete (the candidates are tried)."""
+    import os
+
+    from ..layer_names import defined_names
+
+    if not source.endswith(".py") or not os.path.isfile(source):
+        return set(), False
+    try:
+        with open(source, encoding="utf-8") as fh:
+            return defined_names(fh.read())
+    except (OSError, UnicodeDecodeError):
+        return set(), False
+
+
 def check_layer_command(
-    target: str,
+    target: str | None,
     *,
     inputs: Sequence[str] = (),
     params: Sequence[str] = (),
@@ -605,12 +686,15 @@ def check_layer_command(
     top: int = 5,
     progress=None,
     max_seconds: float | None = None,
+    torch: bool = False,
     isolate: bool = False,
 ) -> Report:
     """``gradcheck layer FILE.py:NAME --input x=4,5 ... --param 'p={...}'``: load and check.
 
     Inputs and params as in ``layer_inputs``; the user's module is loaded and every call
     made with ``random`` and ``numpy.random`` seeded by ``seed`` (``usercode.load_seeded``).
+    ``torch``: ``NAME`` is a ``torch.autograd.Function`` subclass (``torch_layer``), checked
+    in float64, with torch's own ``gradcheck`` verdict in the report.
     """
     deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
@@ -618,6 +702,29 @@ def check_layer_command(
     validate_top(top)
     items = make_inputs(inputs, seed, wrt)
     kwargs = make_params(params)
+    if torch:
+        if isolate:
+            raise OptionError("--torch and --isolate cannot be combined (tensors stay in this process)")
+        return _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress, deadline)
     fu, bu = load_layer(target, forward, backward, seed, isolate)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name)
     return _run(layer, seed, mode, thresholds, top, progress, deadline)
+
+
+def _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress, deadline=None) -> Report:
+    """``--torch``: the Function's forward and autograd's backward as a layer, then torch's
+    own ``gradcheck`` on the same inputs."""
+    from ..torch_layer import as_layer, require_torch, torch_verdict
+    from ..usercode import load_seeded
+
+    require_torch()
+    if target is None or ":" not in target:
+        raise OptionError("--torch needs FILE.py:NAME, NAME a torch.autograd.Function subclass")
+    fu, bu = load_seeded([(target, "torch.autograd.Function"), (target, "torch.autograd.Function")], seed)
+    cls = fu.fn
+    fu.fn, bu.fn = as_layer(cls, target)
+    fu.name, bu.name = f"{target}.forward", f"{target}.backward"
+    layer = _Layer(fu, bu, items, kwargs, fu.name, bu.name)
+    report = _run(layer, seed, mode, thresholds, top, progress, deadline)
+    verdict = torch_verdict(cls, layer.inputs, layer.layout, copy.deepcopy(layer.params))
+    return replace(report, subject=replace(report.subject, torch_gradcheck=verdict))

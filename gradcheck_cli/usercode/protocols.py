@@ -153,6 +153,11 @@ def gradient_only(result: Any, who: str, shape: tuple[int, ...]) -> np.ndarray:
 def loss_value(value: Any, who: str) -> np.ndarray:
     """A loss layer's loss: a real scalar (as a 0-d float64 array; NaN/inf allowed here)."""
     array = _as_array(value) if not isinstance(value, (tuple, list)) else None
+    if array is not None and array.dtype.kind in "biuf" and array.size > 1:
+        raise UserCodeError(
+            f"{who} returned {describe_value(value)} as the loss: this is a forward pass (out, cache), not a "
+            "loss; give its backward with --backward B (or name the pair NAME_forward/NAME_backward or "
+            "X_forward_Y/X_backward_Y)")
     if array is None or array.dtype.kind not in "biuf" or array.size != 1:
         raise UserCodeError(f"{who} returned {describe_value(value)} as the loss, expected a real scalar")
     return np.array(float(array.reshape(())))

@@ -319,6 +319,10 @@ def note_lines(report: Report) -> list[str]:
         lines.append(f"Taylor test along a random direction (seed {report.seed}): {report.taylor_test.verdict()}")
     for t in report.taylor_points:
         lines.append(f"Taylor test at {point_label(t.point)} (seed {report.seed}): {t.taylor.verdict()}")
+    if report.convention is not None:
+        from ..conventions import rule_text
+
+        lines.append(rule_text(report.convention))
     return lines
 
 
