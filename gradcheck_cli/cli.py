@@ -69,7 +69,7 @@ WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to diffe
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
 EpsOpt = Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default: chosen per point relative to |x|).")]
 FormatOpt = Annotated[Format, typer.Option("--format", case_sensitive=False, help="Output format.")]
-PassTolOpt = Annotated[float, typer.Option("--pass-tol", help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.")]
+PassTolOpt = Annotated[Optional[float], typer.Option("--pass-tol", show_default=False, help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.  [default: 1e-07; code that returns float32: 0.001, what float32 can verify]")]
 FailTolOpt = Annotated[float, typer.Option("--fail-tol", help="Fail when the relative error is > this for every value the true derivative can take; when the bound straddles a tolerance the row is unresolved.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn and unresolved as failures (exit 1).")]
 FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: none.")]
@@ -101,18 +101,22 @@ def _junit_path(value: Optional[str]) -> Optional[str]:
 JunitOpt = Annotated[Optional[str], typer.Option("--junit", metavar="FILE", callback=_junit_path, help="Also write a JUnit XML report to FILE for CI (one test case per block, or per point and variable).")]
 
 
-def _thresholds(pass_tol: float, fail_tol: float, strict: bool, floor: float | None, convention=None):
-    """The verdict's tolerances: the options, or a course's preset (``--convention``)."""
+def _thresholds(pass_tol: float | None, fail_tol: float, strict: bool, floor: float | None, convention=None):
+    """The verdict's tolerances: the options, or a course's preset (``--convention``).
+    ``pass_tol`` None: not given (1e-7; float32 code gets float32's default)."""
     from .verdict import Thresholds
 
+    given = pass_tol is not None
+    pass_tol = 1e-7 if pass_tol is None else pass_tol
     if convention is not None:
         from .conventions import preset
         from .errors import OptionError
 
-        if pass_tol != 1e-7 or fail_tol != 1e-2 or floor is not None:
+        if given or fail_tol != 1e-2 or floor is not None:
             raise OptionError(f"--convention {convention.value} sets --pass-tol, --fail-tol and --floor: give one or the other")
         pass_tol, fail_tol, floor = preset(convention)
-    return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor)
+        given = True
+    return Thresholds(pass_tol=pass_tol, fail_tol=fail_tol, strict=strict, floor=floor, pass_tol_given=given)
 
 
 def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, show=None, to_json=None,
@@ -156,7 +160,7 @@ def expr_command(
     method: MethodOpt = Method.CENTRAL,
     eps: EpsOpt = None,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -215,7 +219,7 @@ def net_command(
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -313,7 +317,7 @@ def func_command(
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -361,7 +365,7 @@ def layer_command(
     seed: SeedOpt = 0,
     top: TopOpt = 5,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -407,7 +411,7 @@ def model_command(
     seed: SeedOpt = 0,
     top: TopOpt = 5,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -441,7 +445,7 @@ def model_command(
 def sanity_command(
     seed: SeedOpt = 0,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -488,7 +492,7 @@ def sweep_command(
     seed: SeedOpt = 0,
     plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png", help="Also write the chart as an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")] = None,
     format: FormatOpt = Format.TABLE,
-    pass_tol: PassTolOpt = 1e-7,
+    pass_tol: PassTolOpt = None,
     fail_tol: FailTolOpt = 1e-2,
     strict: StrictOpt = False,
     floor: FloorOpt = None,
@@ -515,7 +519,7 @@ def sweep_command(
         thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
     )
     if plot is not None:
-        view.write_sweep_plot(report.sweep.to_dict(), plot, title=view.sweep_title(report), pass_tol=pass_tol)
+        view.write_sweep_plot(report.sweep.to_dict(), plot, title=view.sweep_title(report), pass_tol=report.thresholds.pass_tol)
     _finish(report, format, quiet, show=None if quiet else view.render_sweep)
 
 

@@ -60,7 +60,7 @@ import numpy as np
 
 from .finite_diff import EPS, NOISE_POINTS, NOISE_SPACING, REL_STEP, ROUNDOFF_ULPS, measured_noise
 from .results import json_number
-from .verdict import relative_error
+from .verdict import Thresholds, assess
 
 SWEEP_STEPS = 10.0 ** -np.arange(1.0, 12.01, 0.5)
 TAYLOR_STEPS = 10.0 ** -np.arange(1.0, 8.01, 0.5)
@@ -180,7 +180,8 @@ def step_sweep(
     with np.errstate(all="ignore"):
         vals = np.asarray(phi(np.concatenate([x + h, x - h])), dtype=float)
         numeric = (vals[: len(h)] - vals[len(h):]) / (2 * h)
-    rel = relative_error(analytic, numeric, floor)
+    # the displayed relative error of each step's difference (``assess``'s ``rel``)
+    rel = assess(analytic, numeric, 0.0, Thresholds(floor=float(floor) if floor else None)).rel
     score = np.where(np.isfinite(rel), rel, np.inf)
     best = int(np.argmin(score))
     ok = np.isfinite(rel) & (rel > 0)

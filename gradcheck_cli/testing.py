@@ -94,7 +94,7 @@ def assert_expression(text: str, **kwargs: Any) -> None:
 def assert_network(dims: Any = (10, 5, 10), **kwargs: Any) -> None:
     """Assert the network check at ``dims`` passes (``checks.net.check_network``'s arguments).
 
-    >>> assert_network((10, 5, 10))  # doctest: +SKIP
+    >>> assert_network((10, 5, 10))
     """
     __tracebackhide__ = True
     from .checks.net import check_network

@@ -34,10 +34,10 @@ tolerance-free; ``z`` is too); multiplying ``a, n, e, z`` by ``10**k`` changes n
 (``floor = 0``); a value off by a factor 2, a sign or ``1e-3`` can pass only if the
 evidence is wrong, i.e. never with an honest ``e``.
 
-The displayed relative error is ``|a - n| / max(|a|, |n|, floor)``.
-
-Older names kept as thin adapters (``floor_from_noise``, ``relative_error``,
-``classify``, ``status_codes``) until every caller uses ``assess``.
+The displayed relative error is ``|a - n| / max(|a|, |n|, floor)``.  Every decision
+goes through ``assess`` or its radii (``radius``: the bound an entry may have and still
+pass or not fail; ``proved_rel``: how wrong the evidence proves a value): the search's
+clear and stop decisions, kink and recheck selection, sweep's worst pick, block figures.
 """
 
 from __future__ import annotations
@@ -94,6 +94,10 @@ REASON_BY_CODE = np.array(list(Reason), dtype=object)
 _REASON_CODE = {r: i for i, r in enumerate(Reason)}
 
 
+#: the default pass tolerance of float32 code: what float32 can verify
+FLOAT32_PASS_TOL = 1e-3
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Tolerances of the verdict; ``floor=None`` means no floor (pure relative error)."""
@@ -102,9 +106,27 @@ class Thresholds:
     fail_tol: float = 1e-2
     strict: bool = False
     floor: float | None = None
+    #: whether the user chose ``pass_tol`` (None: whenever it is not the default 1e-7);
+    #: a chosen one is never replaced by the float32 default (``for_precision``)
+    pass_tol_given: bool | None = None
+    #: "float32" when the pass tolerance is float32's default (``for_precision``)
+    precision: str | None = None
 
     def __post_init__(self) -> None:
         validate_thresholds(self)
+
+    def for_precision(self, eps: float) -> "Thresholds":
+        """The thresholds for code whose values have machine epsilon ``eps``: for float32
+        code (``eps`` of float32) a default ``pass_tol`` becomes ``FLOAT32_PASS_TOL``,
+        what float32 can verify (its own round-off of the analytic value, ``sqrt(eps) /
+        4``, and of the differences); a chosen one stands.  Below ``fail_tol`` still: a
+        1e-3 bug is never a pass."""
+        given = self.pass_tol_given if self.pass_tol_given is not None else self.pass_tol != 1e-7
+        if eps <= float(np.finfo(float).eps) or given or self.pass_tol >= FLOAT32_PASS_TOL:
+            return self
+        from dataclasses import replace
+
+        return replace(self, pass_tol=min(FLOAT32_PASS_TOL, self.fail_tol), precision="float32")
 
     def to_dict(self) -> dict[str, float]:
         return {"pass": self.pass_tol, "fail": self.fail_tol}
@@ -206,41 +228,29 @@ def assess(analytic, numeric, error, thresholds: Thresholds, zero_scale=0.0, kin
                       error=e, floor=floor)
 
 
-# ---------------------------------------------------------------- old names (adapters)
-def floor_from_noise(noise: np.ndarray | float, thresholds: Thresholds) -> np.ndarray:
-    """Deprecated (the old rule, kept until every caller uses ``assess``): ``noise /
-    pass_tol``, or the fixed ``--floor``.  It loosens the check when ``pass_tol`` is
-    tightened; ``assess`` does not."""
-    noise = np.asarray(noise, dtype=float)
-    if thresholds.floor is not None:
-        return np.full(noise.shape, float(thresholds.floor))
-    with np.errstate(over="ignore"):  # noise near float64's limit: an infinite floor
-        return np.abs(noise) / thresholds.pass_tol
+# ---------------------------------------------------------------- radii of the rule
+def radius(analytic, tol: float, thresholds: Thresholds) -> np.ndarray:
+    """The largest bound ``B`` on ``|t - a|`` with ``max r <= tol`` over ``[a - B, a + B]``:
+    ``tol max(|a|, floor)`` (``r = B / max(|a|, floor)`` toward zero is the binding side).
+    With ``tol = pass_tol`` an entry whose error is proved within it passes (by
+    ``assess``); with ``fail_tol`` its own direct check cannot fail it.  The search clears
+    and verifies entries by these radii, so it decides as ``assess`` would."""
+    a = np.abs(np.asarray(analytic, dtype=float))
+    return tol * np.maximum(a, float(thresholds.floor or 0.0))
 
 
-def relative_error(analytic, numeric, floor) -> np.ndarray:
-    """``|a - n| / max(|a|, |n|, floor)``; 0 where a == n; inf where a or n is not finite."""
-    a = np.asarray(analytic, dtype=float)
-    n = np.asarray(numeric, dtype=float)
-    fl = np.asarray(floor, dtype=float)
-    with np.errstate(all="ignore"):
-        rel = _rel(a, n, fl)
-    return np.where(np.isfinite(a) & np.isfinite(n), rel, np.inf)
+def proved_rel(analytic, numeric, error, thresholds: Thresholds) -> np.ndarray:
+    """The relative error the evidence proves, ``min r`` over ``[n - e, n + e]`` (0 when
+    the truth may equal ``a``; ``inf`` for a non-finite value): how wrong a value surely
+    is, the ranking of worst entries (``sweep``, block figures)."""
+    res = assess(analytic, numeric, error, thresholds)
+    a, n = np.asarray(analytic, dtype=float), np.asarray(numeric, dtype=float)
+    return np.where(np.isfinite(a) & np.isfinite(n), res.rel_min, np.inf)
 
 
-def status_codes(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
-    """Status codes from a relative error alone, as if the numeric value were exact
-    (adapter for callers that have no error bound; prefer ``assess``)."""
-    rel = np.asarray(rel, dtype=float)
-    code = np.where(rel <= thresholds.pass_tol, 0, np.where(rel <= thresholds.fail_tol, 1, 2))
-    if kink is not None:
-        code = np.where(np.asarray(kink, dtype=bool), 3, code)  # NaN/inf rel falls to 2: fail
-    return code
-
-
-def classify(rel, thresholds: Thresholds, kink=None) -> np.ndarray:
-    """Status per component (an object array of ``Status``) from its relative error."""
-    return STATUS_BY_CODE[status_codes(rel, thresholds, kink)]
+def statuses_of(analytic, numeric, error, thresholds: Thresholds, kink=None) -> np.ndarray:
+    """``Status`` per component by ``assess`` (an object array)."""
+    return assess(analytic, numeric, error, thresholds, kink=kink).statuses
 
 
 def count_codes(code: np.ndarray) -> dict[str, int]:

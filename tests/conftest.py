@@ -10,6 +10,7 @@ import os
 import pytest
 from hypothesis import settings
 
+from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.cli import main
 
 # Property tests draw the same examples on every run, so a CI verdict is reproducible;
@@ -42,7 +43,7 @@ def assert_one_error_line(result, *fragments: str) -> None:
     """
     err = result
     if isinstance(result, Run):
-        assert result.code == 2, (result.code, result.out, result.err)
+        assert result.code == ExitCode.BAD_INPUT, (result.code, result.out, result.err)
         assert result.out == ""
         err = result.err
     lines = err.splitlines()

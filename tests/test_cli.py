@@ -101,20 +101,20 @@ def test_bad_input_exits_2_with_one_clear_line(cli, args, message):
 def test_json_is_the_only_thing_on_stdout(cli):
     r = cli("expr", "x**2+y", "--at", "x=1,y=2", "--format", "json")
     doc = json.loads(r.out)
-    assert r.code == 0 and doc["status"] == "pass" and doc["summary"]["checks"] == 2
+    assert r.code == ExitCode.OK and doc["status"] == "pass" and doc["summary"]["checks"] == 2
     r = cli("expr", "x**2", "--grad", "x", "--at", "1", "--format", "json")
-    assert r.code == 1 and json.loads(r.out)["status"] == "fail"
+    assert r.code == ExitCode.CHECK_FAILED and json.loads(r.out)["status"] == "fail"
 
 
 def test_strict_turns_warn_into_exit_1(cli):
     args = ["expr", "x**2", "--at", "1", "--grad", "2.0001*x"]
-    assert cli(*args).code == 0
-    assert cli(*args, "--strict").code == 1
+    assert cli(*args).code == ExitCode.OK
+    assert cli(*args, "--strict").code == ExitCode.CHECK_FAILED
 
 
 def test_kink_is_not_a_failure(cli):
     r = cli("expr", "abs(x) + relu(y)", "--at", "x=0,y=0")
-    assert r.code == 0 and r.out.count("KINK") == 2 and "2 kink" in r.out
+    assert r.code == ExitCode.OK and r.out.count("KINK") == 2 and "2 kink" in r.out
 
 
 def test_quiet_prints_only_the_summary(cli):
@@ -143,8 +143,8 @@ def test_every_command_has_help_and_an_example():
 def test_console_script_and_module_run_without_traceback(tmp_path):
     env = {**os.environ, "NO_COLOR": "1"}
     ok = subprocess.run([sys.executable, "-m", "gradcheck_cli", "expr", "sin(x)-cos(x)"], capture_output=True, text=True, env=env)
-    assert ok.returncode == 0 and "3 pass" in ok.stdout
+    assert ok.returncode == ExitCode.OK and "3 pass" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "gradcheck_cli", "expr", "__import__('os').system('touch pwned')"],
                          capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stdout == ""
+    assert bad.returncode == ExitCode.BAD_INPUT and "Traceback" not in bad.stderr and bad.stdout == ""
     assert not (tmp_path / "pwned").exists()

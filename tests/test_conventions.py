@@ -10,6 +10,7 @@ from gradcheck_cli.choices import Convention
 from gradcheck_cli.conventions import preset, rule_text
 
 from conftest import assert_one_error_line
+from gradcheck_cli.cli import ExitCode
 
 OFF = "import numpy as np\ndef f(x):\n    return np.sum(x**2), 2 * x * (1 + {rel})\n"
 
@@ -33,9 +34,9 @@ def test_presets():
 def test_cs224n_fails_what_its_handout_fails_and_says_so(cli, code):
     target = code(1e-4)  # off by 1e-4 relative: our rule warns, gradcheck_naive's 1e-5 fails
     ours = cli("func", target, "--mode", "full", "-q")
-    assert ours.code == 0 and "warn" in ours.out and "0 fail" in ours.out
+    assert ours.code == ExitCode.OK and "warn" in ours.out and "0 fail" in ours.out
     r = cli("func", target, "--mode", "full", "--convention", "cs224n")
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     assert rule_text("cs224n") in " ".join(r.out.split())
     assert "pass <= 1e-05, fail > 1e-05" in r.out and "floor = fixed 1" in r.out
 
@@ -43,7 +44,7 @@ def test_cs224n_fails_what_its_handout_fails_and_says_so(cli, code):
 def test_cs231n_json_records_the_convention(cli, code):
     r = cli("func", code(1e-9), "--convention", "cs231n", "--format", "json")
     doc = json.loads(r.out)
-    assert r.code == 0 and doc["status"] == "pass"
+    assert r.code == ExitCode.OK and doc["status"] == "pass"
     assert doc["thresholds"] == {"pass": 2e-7, "fail": 2e-2} and doc["floor"] == 1e-8
     assert doc["convention"] == "cs231n"
     assert "convention" not in json.loads(cli("func", code(1e-9), "--format", "json").out)

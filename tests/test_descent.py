@@ -10,6 +10,7 @@ import pytest
 from gradcheck_cli.checks.descend import run_descent
 from gradcheck_cli.descent import RISE_STREAK, Outcome, descend
 from gradcheck_cli.errors import DomainError, OptionError
+from gradcheck_cli.cli import ExitCode
 
 
 def course_loop(x_new=6.0, gamma=0.01, precision=0.00001):
@@ -106,7 +107,7 @@ def test_shown_iterations_and_json():
 # ------------------------------------------------------------------ CLI
 def test_cli_course_example(cli):
     run = cli("descend", "x**4 - 3*x**3", "--x0", "6", "--lr", "0.01", "--tol", "1e-5")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     lines = run.out.strip().splitlines()
     assert lines[-1] == "The local minimum occurs at 2.250000"
     assert "converged after" in run.out and "|grad f| = " in run.out
@@ -115,34 +116,34 @@ def test_cli_course_example(cli):
 
 def test_cli_tighter_tolerance_prints_2_25(cli):
     run = cli("descend", "x**4 - 3*x**3", "--x0", "6", "--tol", "1e-7", "--quiet")
-    assert run.code == 0
+    assert run.code == ExitCode.OK
     assert run.out.strip().splitlines()[-1] == "The local minimum occurs at 2.250000"
     assert len(run.out.strip().splitlines()) == 2
 
 
 def test_cli_two_variables(cli):
     run = cli("descend", "(x-1)**2 + 2*(y+2)**2", "--x0", "x=0,y=0", "--lr", "0.1", "--tol", "1e-9")
-    assert run.code == 0
+    assert run.code == ExitCode.OK
     assert run.out.strip().splitlines()[-1] == "The local minimum occurs at x=1.000000, y=-2.000000"
 
 
 def test_cli_divergence_exits_1_with_a_message(cli):
     run = cli("descend", "x**2", "--x0", "1", "--lr", "1.5")
-    assert run.code == 1
+    assert run.code == ExitCode.CHECK_FAILED
     assert "diverged at iteration 11" in run.out and "too large" in run.out
     assert "local minimum" not in run.out and run.err == ""
 
 
 def test_cli_max_iter_exits_1(cli):
     run = cli("descend", "x**2", "--x0", "1", "--max-iter", "3", "--format", "json")
-    assert run.code == 1
+    assert run.code == ExitCode.CHECK_FAILED
     doc = json.loads(run.out)
     assert doc["status"] == "max_iter" and doc["iterations"] == 3 and doc["command"] == "descend"
 
 
 def test_cli_json_converged(cli):
     run = cli("descend", "x**4 - 3*x**3", "--x0", "6", "--format", "json")
-    assert run.code == 0
+    assert run.code == ExitCode.OK
     doc = json.loads(run.out)
     assert doc["status"] == "converged" and doc["x"]["x"] == pytest.approx(2.25, abs=1e-6)
 
@@ -163,6 +164,6 @@ def test_cli_json_converged(cli):
 )
 def test_cli_bad_input_is_one_line_exit_2(cli, args, fragment):
     run = cli("descend", *args)
-    assert run.code == 2, run.out
+    assert run.code == ExitCode.BAD_INPUT, run.out
     assert run.err.startswith("error: ") and fragment in run.err
     assert "Traceback" not in run.err and run.out == ""

@@ -9,6 +9,7 @@ import pytest
 from gradcheck_cli import expression as ex
 from gradcheck_cli.expression.diagnose import diagnose
 from gradcheck_cli.expression.prove import prove
+from gradcheck_cli.cli import ExitCode
 
 # (f, wrong claim of d/dx (d/dy when f has y), the kind the diagnosis must name)
 STUDENT_MISTAKES = [
@@ -52,7 +53,7 @@ def test_student_mistakes_are_classified(f, claim, kind):
 
 def test_the_issue_example_shows_truth_difference_and_kind(cli):
     r = cli("expr", "x**2*y**2", "--grad", "2*x*y**2", "--grad", "2*x*y", "--at", "x=2,y=3")
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     assert "diagnosis d/dy: your claim is 1/x times the derivative" in r.out
     assert "the derivative:     2*x**2*y" in r.out
     assert "claim - derivative: 2*x*y*(1 - x)" in r.out
@@ -89,7 +90,7 @@ def test_wrong_claim_is_disproved_with_a_counterexample(cli):
     import math
 
     r = cli("expr", "sigmoid(x)", "--grad", "sigmoid(x)*(1+sigmoid(x))", "--prove", "--format", "json")
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     (p,) = json.loads(r.out)["proof"]
     assert p["status"] == "disproved"
     x = p["counterexample"]["x"]
@@ -99,10 +100,10 @@ def test_wrong_claim_is_disproved_with_a_counterexample(cli):
 
 def test_prove_is_beside_the_verdict(cli):
     r = cli("expr", "sigmoid(x)", "--grad", "exp(-x)/(1+exp(-x))**2", "--prove", "--at", "1")
-    assert r.code == 0
+    assert r.code == ExitCode.OK
     assert "proof d/dx: proved" in r.out and "1 pass" in r.out
     r = cli("expr", "sigmoid(x)", "--prove")
-    assert r.code == 2 and "--grad" in r.err
+    assert r.code == ExitCode.BAD_INPUT and "--grad" in r.err
 
 
 def test_an_added_constant_and_exact_decimals_in_the_diagnosis(cli):

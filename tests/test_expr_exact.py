@@ -13,6 +13,7 @@ import pytest
 from gradcheck_cli import expression as ex
 from gradcheck_cli.checks.expr import check_expression
 from gradcheck_cli.verdict import Thresholds
+from gradcheck_cli.cli import ExitCode
 
 T = Thresholds()
 #: enough digits for every case ((1 - cos(x))/x**2 at 1e-300 needs 1300)
@@ -135,9 +136,9 @@ def test_decimal_literals_are_exact_rationals():
 
 
 def test_at_accepts_float64_range_and_refuses_beyond(cli):
-    assert cli("expr", "x**2", "--at", "1e301").code == 0
+    assert cli("expr", "x**2", "--at", "1e301").code == ExitCode.OK
     r = cli("expr", "x**2", "--at", "1e309")
-    assert r.code == 2 and r.err.startswith("error: --at '1e309'") and "1.8e308" in r.err
+    assert r.code == ExitCode.BAD_INPUT and r.err.startswith("error: --at '1e309'") and "1.8e308" in r.err
 
 
 @pytest.mark.parametrize("args, message", [
@@ -149,7 +150,7 @@ def test_at_accepts_float64_range_and_refuses_beyond(cli):
 ])
 def test_undefined_mathematics_stays_exit_2(cli, args, message):
     r = cli("expr", *args)
-    assert r.code == 2, r.out + r.err
+    assert r.code == ExitCode.BAD_INPUT, r.out + r.err
     assert r.err.startswith(message) and "Traceback" not in r.err
 
 
@@ -228,7 +229,7 @@ def test_json_of_an_overflow_point(cli):
                                   ["x**2", "--at", "1.7e308"]])
 def test_overflow_points_pass_quietly_with_every_method(cli, args, method):
     r = cli("expr", *args, "--method", method, "--format", "json")
-    assert r.code == 0 and r.err == "", r.err
+    assert r.code == ExitCode.OK and r.err == "", r.err
     assert {c["status"] for c in json.loads(r.out)["checks"]} == {"pass"}
 
 

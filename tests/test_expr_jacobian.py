@@ -8,6 +8,7 @@ import mpmath as mp
 import pytest
 
 from gradcheck_cli.checks.expr import check_expression
+from gradcheck_cli.cli import ExitCode
 
 S = "(exp(x)+exp(y)+exp(z))"
 SOFTMAX = f"[exp(x)/{S}, exp(y)/{S}, exp(z)/{S}]"
@@ -46,7 +47,7 @@ def test_softmax_jacobian_diag_s_minus_s_s_t(at):
 def test_wrong_entry_fails_alone_with_its_diagnosis(cli):
     wrong = SOFTMAX_JACOBIAN.replace(f"-{s[1]}*{s[0]}", f"{s[1]}*{s[0]}", 1)  # d f2/dx, sign flipped
     r = cli("expr", SOFTMAX, "--grad", wrong, "--at", "x=1,y=2,z=-0.5", "--format", "json")
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     doc = json.loads(r.out)
     failing = [(c["output"], c["name"]) for c in doc["checks"] if c["status"] == "fail"]
     assert failing == [(2, "x")]
@@ -58,7 +59,7 @@ def test_wrong_entry_fails_alone_with_its_diagnosis(cli):
 
 def test_one_block_per_output_in_the_table(cli):
     r = cli("expr", "[exp(x)*y, sin(x*y)]", "--at", "x=0.5,y=2")
-    assert r.code == 0
+    assert r.code == ExitCode.OK
     assert "f1 = exp(x)*y" in r.out and "f2 = sin(x*y)" in r.out
     assert "df1/dx = y*exp(x)" in r.out and "df2/dy = x*cos(x*y)" in r.out
     assert r.out.index("f1 = exp(x)*y") < r.out.index("f2 = sin(x*y)")
@@ -84,10 +85,10 @@ def test_outputs_with_different_variables_share_the_points():
 ])
 def test_bad_vector_input_exits_2(cli, args, message):
     r = cli("expr", *args)
-    assert r.code == 2 and r.err.startswith(message), r.err
+    assert r.code == ExitCode.BAD_INPUT and r.err.startswith(message), r.err
 
 
 @pytest.mark.parametrize("text, at", [("[x, log(x)]", "-1"), ("[x, y*log(x)]", "x=-1,y=1"), ("[log(x), x]", "-1")])
 def test_every_output_must_be_defined_at_the_point(cli, text, at):
     r = cli("expr", text, "--at", at)
-    assert r.code == 2 and "outside the domain" in r.err and "log(x)" in r.err, r.err
+    assert r.code == ExitCode.BAD_INPUT and "outside the domain" in r.err and "log(x)" in r.err, r.err

@@ -12,6 +12,7 @@ from gradcheck_cli import graph as graph_module
 from gradcheck_cli.checks.expr import check_expression
 from gradcheck_cli.errors import DomainError, OptionError
 from gradcheck_cli.graph import build_graph
+from gradcheck_cli.cli import ExitCode
 
 
 def node(g, label):
@@ -106,7 +107,7 @@ def test_simplification_is_bounded_by_time():
 # ------------------------------------------------------------------ CLI
 def test_cli_graph_prints_the_circuit(cli):
     run = cli("expr", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--graph")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     lines = run.out.splitlines()
     assert any("z*(x + y)" in ln and "value -12" in ln and "grad 1" in ln for ln in lines)
     assert any("x + y" in ln and "value 3" in ln and "grad -4" in ln for ln in lines)
@@ -117,7 +118,7 @@ def test_cli_graph_prints_the_circuit(cli):
 
 def test_cli_graph_marks_a_node_used_twice(cli):
     run = cli("expr", "exp(x*y) + sin(exp(x*y))", "--at", "x=0.1,y=0.2", "--graph")
-    assert run.code == 0
+    assert run.code == ExitCode.OK
     assert run.out.count("used again") == 1
 
 
@@ -131,7 +132,7 @@ def test_cli_graph_json(cli):
 
 def test_cli_show_steps_and_latex(cli):
     run = cli("expr", "sigmoid(x)", "--at", "0.5", "--show-steps", "--latex")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     assert "before simplification: exp(-x)/(1 + exp(-x))**2" in run.out
     assert "after simplification:  (1 - sigmoid(x))*sigmoid(x)" in run.out
     latex = [ln for ln in run.out.splitlines() if ln.startswith("\\frac")]
@@ -156,7 +157,7 @@ def test_extras_use_the_same_points_as_the_checks():
 
 def test_cli_graph_outside_the_domain_is_exit_2(cli):
     run = cli("expr", "log(x)", "--at", "-1", "--graph")
-    assert run.code == 2 and "outside the domain" in run.err and run.out == ""
+    assert run.code == ExitCode.BAD_INPUT and "outside the domain" in run.err and run.out == ""
 
 
 @pytest.mark.parametrize("module", ["graph", "second_order", "sweep", "descent"])

@@ -126,7 +126,7 @@ def test_cli_func_junit_with_json(tmp_path, capsys, monkeypatch):
     (tmp_path / "m.py").write_text("import numpy as np\ndef q(x):\n    return np.sum(x**2), 2*x\n")
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(["func", "m.py:q", "--format", "json", "--junit", "out.xml"], capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     assert out.lstrip().startswith("{")  # stdout is still only the JSON
     suite = ET.parse(tmp_path / "out.xml").getroot().find("testsuite")
     assert (suite.get("name"), suite.get("tests"), suite.get("failures")) == ("gradcheck func", "1", "0")
@@ -166,18 +166,18 @@ def test_junit_never_over_python_code_or_into_a_pipe(tmp_path, capsys, monkeypat
     monkeypatch.chdir(tmp_path)
     (tmp_path / "quad.py").write_text("def f(x):\n    return (x ** 2).sum(), 2 * x\n")
     code, out, err = run(["expr", "x**2", "--junit", "quad.py"], capsys)
-    assert code == 2 and out == ""
+    assert code == ExitCode.BAD_INPUT and out == ""
     assert err.startswith("error: --junit: 'quad.py' is a source file")
     assert (tmp_path / "quad.py").read_text().startswith("def f(x)")
     os.mkfifo(tmp_path / "fifo")
     code, out, err = run(["expr", "x**2", "--junit", "fifo"], capsys)
-    assert code == 2 and "is not a regular file" in err
+    assert code == ExitCode.BAD_INPUT and "is not a regular file" in err
 
 
 def test_junit_is_written_whole_or_not_at_all(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.xml").write_text("old")
     code, _, _ = run(["expr", "x**2", "--at", "1", "--junit", "r.xml"], capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.xml"]  # no temporary file left

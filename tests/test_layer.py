@@ -15,6 +15,7 @@ from gradcheck_cli.checks.layer import check_layer, check_layer_command
 from gradcheck_cli.usercode import load_callable
 from gradcheck_cli.verdict import Status, Thresholds
 from gradcheck_cli.views.table import note_lines, to_text
+from gradcheck_cli.cli import ExitCode
 
 LAYERS = Path(__file__).parent / "layers"
 GOOD = f"{LAYERS / 'layers.py'}:"
@@ -121,13 +122,20 @@ def test_dropout_without_seed_sees_the_same_mask_at_every_call():
     assert report.status is Status.PASS
     assert np.array_equal(np.random.get_state()[1], before)  # the caller's RNG is left alone
 
-    def fwd(x):  # a mask drawn in forward and drawn again in backward: same RNG state each call
+
+
+def test_backward_that_draws_a_new_mask_is_an_error_not_a_pass():
+    """Issue 16: the checker resets the RNG before every call, so a mask drawn again in
+    backward equals forward's here and not in training: backward is also run under other
+    random states, and a result that depends on them is exit 2 saying so."""
+    def fwd(x):
         return x * (np.random.rand(*x.shape) < 0.5), x.shape
 
     def bwd(dout, shape):
         return dout * (np.random.rand(*shape) < 0.5)
 
-    assert check_layer(fwd, bwd, {"x": np.ones((6, 7))}).status is Status.PASS
+    with pytest.raises(UserCodeError, match="draws random numbers: use the mask saved in the cache"):
+        check_layer(fwd, bwd, {"x": np.ones((6, 7))})
 
 
 def test_batchnorm_updates_of_bn_param_do_not_leak_between_calls():
@@ -347,14 +355,14 @@ def test_thresholds_apply():
 
 def test_cli_correct_layer_exits_0_with_one_block_per_input(cli):
     run = cli("layer", GOOD + "affine", "--input", "x=4,2,3", "--input", "w=6,5", "--input", "b=5")
-    assert run.code == 0 and run.err == ""
+    assert run.code == ExitCode.OK and run.err == ""
     assert "affine_backward(dout, cache) -> (dx, dw, db)" in run.out
     assert "59 checks: 59 pass, 0 warn, 0 fail" in run.out
 
 
 def test_cli_bug_exits_1_with_the_hint(cli):
     run = cli("layer", BAD + "affine_db_mean", "-i", "x=4,2,3", "-i", "w=6,5", "-i", "b=5")
-    assert run.code == 1 and run.err == ""
+    assert run.code == ExitCode.CHECK_FAILED and run.err == ""
     assert "hint: db: every entry is 0.25 x the numeric value" in run.out
 
 
@@ -363,7 +371,7 @@ def test_cli_json_follows_the_contract(cli):
 
     run = cli("layer", BAD + "conv_naive_db_mean", *sum((["--input", i] for i in CONV_IN), []),
               "--param", CONV[0], "--format", "json")
-    assert run.code == 1
+    assert run.code == ExitCode.CHECK_FAILED
     doc = json.loads(run.out)
     assert doc["command"] == "layer" and doc["status"] == "fail" and doc["mode"] == "adaptive"
     assert set(doc["summary"]) >= {"checks", "pass", "warn", "fail", "kink"}
@@ -376,7 +384,7 @@ def test_cli_json_follows_the_contract(cli):
 
 def test_cli_wrong_shape_exits_2_with_one_line(cli):
     run = cli("layer", BAD + "layernorm_keepdims", "-i", "x=4,5", "-i", "gamma=5", "-i", "beta=5", "-p", "ln_param={}")
-    assert run.code == 2 and run.out == ""
+    assert run.code == ExitCode.BAD_INPUT and run.out == ""
     assert run.err.startswith("error: ") and "dgamma of shape (1, 5), expected (5,)" in run.err
     assert len(run.err.strip().splitlines()) == 1
 
@@ -385,19 +393,19 @@ def test_cli_user_code_that_raises_shows_its_traceback(cli, tmp_path):
     code = tmp_path / "boom.py"
     code.write_text("def bad_forward(x):\n    return 1 / 0\n\ndef bad_backward(dout, cache):\n    return dout\n")
     run = cli("layer", f"{code}:bad", "-i", "x=3")
-    assert run.code == 2 and "bad_forward raised ZeroDivisionError" in run.err and "1 / 0" in run.err
+    assert run.code == ExitCode.BAD_INPUT and "bad_forward raised ZeroDivisionError" in run.err and "1 / 0" in run.err
 
 
 def test_cli_quiet_junit_and_mode(cli, tmp_path):
     junit = tmp_path / "layer.xml"
     run = cli("layer", GOOD + "relu", "-i", "x=6,7", "--quiet", "--junit", str(junit), "--mode", "fast")
-    assert run.code == 0 and run.out.strip() == "42 checks: 42 pass, 0 warn, 0 fail"
+    assert run.code == ExitCode.OK and run.out.strip() == "42 checks: 42 pass, 0 warn, 0 fail"
     assert 'classname="gradcheck.layer"' in junit.read_text()
 
 
 def test_cli_missing_inputs_is_bad_input(cli):
     run = cli("layer", GOOD + "relu")
-    assert run.code == 2 and "--input NAME=SHAPE" in run.err
+    assert run.code == ExitCode.BAD_INPUT and "--input NAME=SHAPE" in run.err
 
 
 def test_assert_layer_raises_with_the_table():

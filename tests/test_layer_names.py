@@ -13,6 +13,7 @@ from gradcheck_cli.layer_names import defined_names, find_pair, partner
 from gradcheck_cli.verdict import Status
 
 from conftest import assert_one_error_line
+from gradcheck_cli.cli import ExitCode
 
 LAYERS = Path(__file__).parent / "layers"
 NAMES = f"{LAYERS / 'cs231n_names.py'}"
@@ -63,7 +64,7 @@ def test_defined_names_reads_the_text_without_running_it():
 ])
 def test_cs231n_names_from_the_command_line(cli, args):
     r = cli("layer", *args, "-q")
-    assert r.code == 0 and r.err == "", r.err
+    assert r.code == ExitCode.OK and r.err == "", r.err
     assert "0 fail" in r.out
 
 

@@ -14,6 +14,7 @@ from gradcheck_cli.errors import OptionError, UserCodeError
 from gradcheck_cli.verdict import Status
 
 from conftest import assert_one_error_line
+from gradcheck_cli.cli import ExitCode
 
 MODELS = Path(__file__).parent / "models"
 NET = f"{MODELS / 'fc_net.py'}:FullyConnectedNet"
@@ -120,7 +121,7 @@ def test_a_model_that_is_not_repeatable_is_refused():
 def test_factory_and_cli_json(cli):
     r = cli("model", f"{MODELS / 'fc_net.py'}:make_net", "--input", "X=3,15", "--input", "y=int:10:3",
             "--wrt", "W2,b2", "--format", "json")
-    assert r.code == 0, r.err
+    assert r.code == ExitCode.OK, r.err
     doc = json.loads(r.out)
     assert doc["command"] == "model" and doc["status"] == "pass"
     assert [b["name"] for b in doc["blocks"]] == ["W2", "b2"]
@@ -132,7 +133,7 @@ def test_factory_and_cli_json(cli):
 
 def test_inputs_bind_by_name_and_bad_options_are_exit_2(cli):
     r = cli("model", NET, "--init", init(), "--input", "y=int:10:3", "--input", "X=3,15", "--wrt", "b3", "-q")
-    assert r.code == 0, r.err
+    assert r.code == ExitCode.OK, r.err
     assert_one_error_line(cli("model", NET, "--init", "{not json", "--input", "X=3,15"), "--init", "not valid JSON")
     assert_one_error_line(cli("model", NET, "--init", init(), "--input", "X=3,15", "--input", "y=int:10:3",
                               "--wrt", "W9"), "--wrt", "'W9' is not a key of model.params")

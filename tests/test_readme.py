@@ -1,37 +1,60 @@
-"""The README's console blocks are tests: every ``$ gradcheck ...`` shown is run and its
-output compared with the README, character for character (outputs are seeded).
+"""The README's and docs' examples are tests: every ``$ gradcheck ...`` shown in README.md
+and docs/*.md is run and its output compared with the page, character for character
+(outputs are seeded); every JSON example is checked.
 
 How a ```` ```console ```` block is read:
 
 * a line ``$ COMMAND`` starts a command; the lines up to the next ``$`` line are its
   output (trailing blank lines and trailing spaces ignored);
-* ``$ gradcheck ARGS`` runs the CLI in-process (``cli.main``), in a fresh temporary
-  directory, with ``COLUMNS=80`` (``README_COLUMNS``: what a default terminal shows) and
-  no colour; stdout then stderr are compared with the output shown;
-* ``$ cat FILE`` shows a file the following commands use: the harness writes the shown
-  text to FILE (so ``mycode.py`` in the README is the ``mycode.py`` that is checked);
+* ``$ gradcheck ARGS`` runs the CLI in-process (``cli.main``), in a temporary directory
+  (one per page, shared by the page's blocks, as a reader following the page would have),
+  with ``COLUMNS=80`` (``README_COLUMNS``: what a default terminal shows) and no colour;
+  stdout then stderr are compared with the output shown;
+* ``$ cat FILE`` shows a file the following commands of the page use: the harness writes
+  the shown text to FILE (so ``mycode.py`` on a page is the ``mycode.py`` that is checked);
 * ``$ echo $?`` shows the exit code of the previous command;
 * a line ``...`` in an output stands for any number of lines (to show only part);
+* a block preceded by the line ``<!-- readme-test: cwd FOLDER -->`` runs in that folder
+  of the repository (``tests/layers``: examples that use the repository's own files;
+  ``$ cat`` is refused there, so a page never writes into the repository);
 * a block preceded by the line ``<!-- readme-test: skip -->`` is not run (commands
-  that need files the README does not show); blocks without ``$`` lines are prose.
+  that need files the page does not show); blocks without ``$`` lines are prose.
 
-The indented ``AssertionError: ...`` example of the Python API section is checked too:
-its first line must be what ``assert_gradient(quad_wrong, x)`` raises for the README's
-``mycode.py`` at the x of ``gradcheck func`` (N(0, 1), seed 0, shape 3 x 4).
+How a ```` ```json ```` block is read:
 
-Regenerating the README after a change of output (keeps every command, every ``...``
+* right after a console block (nothing but blank lines between them) whose last command
+  has ``--format json`` and shows no output, it IS that command's output: compared like
+  any output (``...`` lines included) and rewritten with it; shown whole (no ``...``),
+  it must also keep to the contract below;
+* otherwise it is a standalone example: it must parse and be a report with the keys
+  SPEC.md fixes (``command``, ``status``, ``thresholds``, ``summary`` with every status,
+  ``checks`` with a ``name`` and a ``status`` each) or an error document
+  (``command``, ``status: "error"``, ``error``).
+
+A ```` ```python ```` block (not skip-marked) is run in the page's directory, with that
+directory on ``sys.path`` (so it imports the files the page shows), and every ``test_*``
+function it defines is called, as pytest would.
+
+The indented ``AssertionError: ...`` example (README.md's Python API section, or any page
+that shows one) is checked too: its first line must be what
+``assert_gradient(quad_wrong, x)`` raises for the page's ``mycode.py`` at the x of
+``gradcheck func`` (N(0, 1), seed 0, shape 3 x 4).
+
+Regenerating the pages after a change of output (keeps every command, every ``...``
 and every ``cat``; rewrites only the outputs)::
 
-    python tests/test_readme.py             # rewrite README.md in place, list what changed
+    python tests/test_readme.py             # rewrite README.md and docs/*.md, list what changed
+    python tests/test_readme.py docs/net.md # only these pages
     GRADCHECK_UPDATE_README=1 pytest tests/test_readme.py   # the same from pytest
 
-then review ``git diff README.md``.
+then review ``git diff README.md docs``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import shlex
@@ -42,9 +65,12 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 README_COLUMNS = 80
 SKIP_MARK = "<!-- readme-test: skip -->"
+CWD_MARK = re.compile(r"<!-- readme-test: cwd ([\w./-]+) -->")
 ELLIPSIS = "..."
 UPDATE_ENV = "GRADCHECK_UPDATE_README"
 
@@ -52,12 +78,30 @@ UPDATE_ENV = "GRADCHECK_UPDATE_README"
 # --------------------------------------------------------------------------- parsing
 
 
+def doc_pages() -> list[Path]:
+    """The pages whose examples are tests: README.md, then docs/*.md in name order."""
+    return [README] + sorted(DOCS.glob("*.md"))
+
+
+def page_name(path: Path) -> str:
+    """``README.md``, ``docs/net.md``: how messages name a page."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.name
+
+
 @dataclass
 class Command:
-    line: int  # 0-based line number of the "$ ..." line in README.md
+    line: int  # 0-based line number of the "$ ..." line in the page
     text: str  # the command after "$ "
     output: list[str]  # the lines shown (trailing blank lines removed)
     gap: int  # blank lines between the output and the next command (kept on rewrite)
+    out_start: int = -1  # line number of the first output line (a ```json block's body if linked)
+
+    def __post_init__(self):
+        if self.out_start < 0:
+            self.out_start = self.line + 1
 
 
 @dataclass
@@ -66,21 +110,64 @@ class Block:
     end: int  # line number of the closing fence
     commands: list[Command] = field(default_factory=list)
     skip: bool = False
+    kind: str = "console"  # or "json", "python"
+    body: list[str] = field(default_factory=list)  # a json or python block's lines
+    linked: bool = False  # a json block that is the output of the console block before it
+    cwd: str = ""  # run in this folder of the repository (a cwd mark), not the page's directory
 
 
-def parse_blocks(lines: list[str]) -> list[Block]:
-    """Every ```console block of the README with its commands and shown outputs."""
-    blocks, i = [], 0
+def _fences(lines: list[str]) -> list[tuple[str, int, int]]:
+    """(language, opening line, closing line) of every fenced block."""
+    found, i = [], 0
     while i < len(lines):
-        if lines[i].strip() != "```console":
+        text = lines[i].strip()
+        if not text.startswith("```") or text == "```":
             i += 1
             continue
         j = i + 1
         while j < len(lines) and lines[j].strip() != "```":
             j += 1
+        found.append((text[3:].strip(), i, j))
+        i = j + 1
+    return found
+
+
+def parse_blocks(lines: list[str]) -> list[Block]:
+    """Every ```console, ```json and ```python block of a page, with commands and outputs.
+
+    A ```json block right after a console block whose last command has ``--format json``
+    and shows no output becomes that command's output (``linked``).
+    """
+    blocks: list[Block] = []
+    for lang, i, j in _fences(lines):
+        if lang not in ("console", "json", "python"):
+            continue
         before = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-        block = Block(i, j, skip=before == SKIP_MARK)
-        body = lines[i + 1 : j]
+        cwd = CWD_MARK.fullmatch(before)
+        block = Block(i, j, skip=before == SKIP_MARK, kind=lang, body=lines[i + 1 : j],
+                      cwd=cwd.group(1) if cwd else "")
+        if lang == "python":
+            blocks.append(block)
+            continue
+        if lang == "json":
+            prev = blocks[-1] if blocks else None
+            if (
+                prev is not None
+                and prev.kind == "console"
+                and prev.commands
+                and all(not lines[k].strip() for k in range(prev.end + 1, i))
+                and "--format json" in " ".join(prev.commands[-1].text.split())
+                and not prev.commands[-1].output
+            ):
+                cmd = prev.commands[-1]
+                shown = [text.rstrip() for text in block.body]
+                while shown and not shown[-1]:
+                    shown.pop()
+                cmd.output, cmd.out_start, cmd.gap = shown, i + 1, 0
+                block.linked = True
+            blocks.append(block)
+            continue
+        body = block.body
         starts = [k for k, text in enumerate(body) if text.startswith("$ ")]
         for n, k in enumerate(starts):
             stop = starts[n + 1] if n + 1 < len(starts) else len(body)
@@ -91,8 +178,11 @@ def parse_blocks(lines: list[str]) -> list[Block]:
                 gap += 1
             block.commands.append(Command(i + 1 + k, body[k][2:].strip(), shown, gap))
         blocks.append(block)
-        i = j + 1
     return blocks
+
+
+def console_blocks(blocks: list[Block]) -> list[Block]:
+    return [b for b in blocks if b.kind == "console"]
 
 
 def strip_comment(command: str) -> str:
@@ -120,7 +210,8 @@ def chdir(directory: Path):
 @dataclass
 class Result:
     code: int
-    lines: list[str]
+    lines: list[str]  # stdout then stderr, as shown on a page
+    stdout: str = ""
 
 
 def run_gradcheck(args: list[str]) -> Result:
@@ -149,28 +240,34 @@ def run_gradcheck(args: list[str]) -> Result:
     lines = [line.rstrip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
-    return Result(code, lines)
+    return Result(code, lines, out.getvalue())
 
 
-def run_block(block: Block, directory: Path) -> list[Result]:
-    """Run a block's commands in ``directory`` (which keeps the files of earlier blocks)."""
+def run_block(block: Block, directory: Path, page: str = "README.md") -> list[Result]:
+    """Run a block's commands in ``directory`` (which keeps the files of earlier blocks),
+    or in the repository's folder that the block's cwd mark names."""
     results: list[Result] = []
     previous = 0
+    if block.cwd:
+        directory = ROOT / block.cwd
+        if not directory.is_dir() or ROOT.resolve() not in directory.resolve().parents:
+            raise ValueError(f"{page}:{block.start}: no folder {block.cwd!r} in the repository")
     with chdir(directory):
         for cmd in block.commands:
             words = shlex.split(strip_comment(cmd.text))
             if words[:1] == ["gradcheck"]:
                 result = run_gradcheck(words[1:])
                 previous = result.code
-            elif words[:1] == ["cat"] and len(words) == 2:
+            elif words[:1] == ["cat"] and len(words) == 2 and not block.cwd:
                 Path(words[1]).write_text("\n".join(cmd.output) + "\n", encoding="utf-8")
                 result = Result(0, list(cmd.output))
             elif words == ["echo", "$?"]:
                 result = Result(0, [str(previous)])
             else:
                 raise ValueError(
-                    f"README.md:{cmd.line + 1}: the README test cannot run '$ {cmd.text}' "
-                    f"(only gradcheck, cat FILE and echo $?); mark the block with {SKIP_MARK}"
+                    f"{page}:{cmd.line + 1}: the docs test cannot run '$ {cmd.text}' "
+                    f"(only gradcheck, cat FILE outside a cwd block, and echo $?); "
+                    f"mark the block with {SKIP_MARK}"
                 )
             results.append(result)
     return results
@@ -180,7 +277,7 @@ def write_shown_files(blocks: list[Block], directory: Path) -> None:
     """Write the files that the ``$ cat FILE`` commands of ``blocks`` show."""
     for block in blocks:
         cats = [c for c in block.commands if c.text.startswith("cat ")]
-        if cats and not block.skip:
+        if cats and not block.skip and not block.cwd:
             run_block(Block(block.start, block.end, cats), directory)
 
 
@@ -272,34 +369,80 @@ def _opening(line: str) -> str:
     return " ".join(re.findall(r"[A-Za-z][\w-]*", line)[:2])
 
 
+# --------------------------------------------------------------------------- JSON examples
+
+STATUSES = {"pass", "warn", "fail", "kink", "unresolved"}
+
+
+def contract_problems(doc) -> list[str]:
+    """What a JSON report (or error document) lacks of SPEC.md's contract; [] if nothing."""
+    if not isinstance(doc, dict):
+        return ["not a JSON object"]
+    if doc.get("status") == "error":
+        return [f"an error document has no '{k}'" for k in ("command", "error") if k not in doc]
+    problems = [f"no '{k}'" for k in ("command", "status", "thresholds", "summary", "checks") if k not in doc]
+    if problems:
+        return problems
+    if doc["status"] not in STATUSES:
+        problems.append(f"status {doc['status']!r} is none of {sorted(STATUSES)}")
+    if not isinstance(doc["thresholds"], dict) or not {"pass", "fail"} <= set(doc["thresholds"]):
+        problems.append("'thresholds' has no 'pass' and 'fail'")
+    summary = doc["summary"]
+    missing = ({"checks"} | STATUSES) - set(summary) if isinstance(summary, dict) else {"checks"}
+    if missing:
+        problems.append(f"'summary' has no {sorted(missing)}")
+    for n, item in enumerate(doc["checks"] if isinstance(doc["checks"], list) else [None]):
+        if not isinstance(item, dict) or not {"name", "status"} <= set(item):
+            problems.append(f"checks[{n}] has no 'name' and 'status'")
+        elif item["status"] not in STATUSES:
+            problems.append(f"checks[{n}] has status {item['status']!r}")
+    return problems
+
+
+def json_block_problems(block: Block) -> list[str]:
+    """A ```json example: it parses and keeps to the contract.
+
+    One that shows a command's output with ``...`` lines is checked by running the command.
+    """
+    if block.linked and any(line.strip() == ELLIPSIS for line in block.body):
+        return []
+    try:
+        doc = json.loads("\n".join(block.body))
+    except json.JSONDecodeError as exc:
+        return [f"does not parse: {exc}"]
+    return contract_problems(doc)
+
+
 # --------------------------------------------------------------------------- the AssertionError example
 
 ASSERT_PREFIX = "    AssertionError: "
 
 
 def assertion_example(lines: list[str]) -> int | None:
-    """Line number of the README's indented ``AssertionError:`` example, if any."""
+    """Line number of the page's indented ``AssertionError:`` example, if any."""
     return next((k for k, line in enumerate(lines) if line.startswith(ASSERT_PREFIX)), None)
 
 
 def actual_assertion(directory: Path) -> str:
-    """The first line of ``assert_gradient(quad_wrong, x)`` for the README's mycode.py."""
+    """The first line of ``assert_gradient(quad_wrong, x)`` for the page's mycode.py."""
+    import importlib.util
+
     import numpy as np
 
-    from gradcheck_cli.usercode import load_callable
     from gradcheck_cli.testing import assert_gradient
 
-    with chdir(directory):
-        quad_wrong = load_callable("mycode.py:quad_wrong")
+    spec = importlib.util.spec_from_file_location("_docs_mycode", directory / "mycode.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     x = np.random.default_rng(0).standard_normal((3, 4))
     try:
-        assert_gradient(quad_wrong, x)
+        assert_gradient(module.quad_wrong, x)
     except AssertionError as exc:
         return "AssertionError: " + str(exc).splitlines()[0]
     return "(no AssertionError)"
 
 
-# --------------------------------------------------------------------------- the whole README
+# --------------------------------------------------------------------------- a whole page
 
 
 @dataclass
@@ -308,90 +451,156 @@ class Mismatch:
     actual: list[str]
 
 
-def check_readme(lines: list[str]) -> tuple[list[Mismatch], list[Block], Path]:
-    """Run every block in one temporary directory; the mismatches, blocks and directory."""
-    directory = Path(tempfile.mkdtemp(prefix="gradcheck-readme-"))
+def check_page(lines: list[str], page: str = "README.md") -> tuple[list[Mismatch], list[Block], Path]:
+    """Run every console block of a page in one temporary directory.
+
+    Returns the mismatches, the blocks and the directory (which holds the page's files).
+    """
+    directory = Path(tempfile.mkdtemp(prefix="gradcheck-docs-"))
     blocks = parse_blocks(lines)
     mismatches = []
-    for block in blocks:
+    for block in console_blocks(blocks):
         if block.skip or not block.commands:
             continue
-        for cmd, result in zip(block.commands, run_block(block, directory)):
+        for cmd, result in zip(block.commands, run_block(block, directory, page)):
             if not matches(cmd.output, result.lines):
                 mismatches.append(Mismatch(cmd, result.lines))
     return mismatches, blocks, directory
 
 
-def update_readme(path: Path = README) -> list[str]:
-    """Rewrite the outputs of ``path`` in place; the commands whose output changed."""
+def update_page(path: Path = README) -> list[str]:
+    """Rewrite the outputs of the page ``path`` in place; the commands whose output changed."""
+    page = page_name(path)
     lines = path.read_text(encoding="utf-8").splitlines()
-    mismatches, _, directory = check_readme(lines)
-    changed = [f"README.md:{m.command.line + 1}: $ {m.command.text}" for m in mismatches]
-    for m in sorted(mismatches, key=lambda m: -m.command.line):
-        start = m.command.line + 1
+    mismatches, _, directory = check_page(lines, page)
+    changed = [f"{page}:{m.command.line + 1}: $ {m.command.text}" for m in mismatches]
+    for m in sorted(mismatches, key=lambda m: -m.command.out_start):
+        start = m.command.out_start
         lines[start : start + len(m.command.output)] = refreshed(m.command.output, m.actual)
     k = assertion_example(lines)
     if k is not None and (directory / "mycode.py").is_file():
         new = "    " + actual_assertion(directory)
         if lines[k] != new:
             lines[k] = new
-            changed.append(f"README.md:{k + 1}: the AssertionError example")
+            changed.append(f"{page}:{k + 1}: the AssertionError example")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return changed
+
+
+def update_pages(paths: list[Path] | None = None) -> list[str]:
+    """``update_page`` on every page (README.md and docs/*.md); what changed."""
+    return [line for path in (paths or doc_pages()) for line in update_page(path)]
+
+
+# keep the old names for scripts that call them
+check_readme = check_page
+update_readme = update_page
 
 
 # --------------------------------------------------------------------------- tests
 
 
-def _lines() -> list[str]:
-    return README.read_text(encoding="utf-8").splitlines()
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
 
 
-def _readme_commands() -> list:
-    lines = _lines()
-    return [
-        pytest.param(n, id=f"L{b.commands[0].line + 1}")
-        for n, b in enumerate(parse_blocks(lines))
-        if b.commands and not b.skip
-    ]
+def _page_params(kind: str) -> list:
+    params = []
+    for path in doc_pages():
+        for n, b in enumerate(parse_blocks(_lines(path))):
+            if b.kind != kind or b.skip or (kind == "console" and not b.commands):
+                continue
+            params.append(pytest.param(path, n, id=f"{page_name(path)}:L{b.start + 1}"))
+    return params
 
 
 @pytest.fixture(scope="module")
-def readme_dir(tmp_path_factory):
-    """One directory for the whole README, as a reader following it would have."""
-    return tmp_path_factory.mktemp("readme")
+def page_dirs(tmp_path_factory):
+    """One directory per page, as a reader following that page would have."""
+    made: dict[Path, Path] = {}
+
+    def directory(path: Path) -> Path:
+        if path not in made:
+            made[path] = tmp_path_factory.mktemp(path.stem)
+        return made[path]
+
+    return directory
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _maybe_update():
     if os.environ.get(UPDATE_ENV):
-        changed = update_readme()
-        print("\n".join(["README.md updated:"] + changed) if changed else "README.md unchanged")
+        changed = update_pages()
+        print("\n".join(["pages updated:"] + changed) if changed else "pages unchanged")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("index", _readme_commands())
-def test_readme_console_block(index, readme_dir):
-    blocks = parse_blocks(_lines())
-    write_shown_files(blocks[:index], readme_dir)  # so that one block can run alone (-k)
+@pytest.mark.parametrize(("path", "index"), _page_params("console"))
+def test_console_block(path, index, page_dirs):
+    page, directory = page_name(path), page_dirs(path)
+    blocks = parse_blocks(_lines(path))
+    write_shown_files(blocks[:index], directory)  # so that one block can run alone (-k)
     block = blocks[index]
-    for cmd, result in zip(block.commands, run_block(block, readme_dir)):
+    for cmd, result in zip(block.commands, run_block(block, directory, page)):
         assert matches(cmd.output, result.lines), (
-            f"README.md:{cmd.line + 1}: `$ {cmd.text}` now prints:\n"
+            f"{page}:{cmd.line + 1}: `$ {cmd.text}` now prints:\n"
             + "\n".join(result.lines)
-            + "\n(run `python tests/test_readme.py` to rewrite the README's outputs)"
+            + "\n(run `python tests/test_readme.py` to rewrite the pages' outputs)"
         )
+        words = shlex.split(strip_comment(cmd.text))
+        if words[:1] == ["gradcheck"] and "--format" in words and "json" in words and result.stdout:
+            doc = json.loads(result.stdout)
+            assert not contract_problems(doc), (page, cmd.line + 1, contract_problems(doc))
+
+
+@pytest.mark.parametrize(("path", "index"), _page_params("json"))
+def test_json_example(path, index):
+    block = parse_blocks(_lines(path))[index]
+    problems = json_block_problems(block)
+    assert not problems, f"{page_name(path)}:{block.start + 1}: the JSON example " + "; ".join(problems)
+
+
+def run_python_block(block: Block, directory: Path) -> list[str]:
+    """Run a ```python block in ``directory``; the names of the ``test_*`` functions it ran."""
+    namespace: dict = {"__name__": "docs_example"}
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(directory))
+    try:
+        with chdir(directory):
+            exec(compile("\n".join(block.body) + "\n", f"<{block.start + 1}>", "exec"), namespace)
+            ran = []
+            for name, value in list(namespace.items()):
+                if name.startswith("test_") and callable(value):
+                    value()
+                    ran.append(name)
+    finally:
+        sys.path[:] = saved_path
+    return ran
 
 
 @pytest.mark.slow
-def test_readme_assertion_example(readme_dir):
-    lines = _lines()
+@pytest.mark.parametrize(("path", "index"), _page_params("python"))
+def test_python_example(path, index, page_dirs):
+    directory = page_dirs(path)
+    blocks = parse_blocks(_lines(path))
+    write_shown_files(blocks[:index], directory)
+    run_python_block(blocks[index], directory)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in doc_pages() if assertion_example(_lines(p)) is not None],
+                         ids=page_name)
+def test_assertion_example(path, page_dirs):
+    lines = _lines(path)
     k = assertion_example(lines)
-    if k is None:
-        pytest.skip("the README shows no AssertionError example")
-    write_shown_files(parse_blocks(lines), readme_dir)
-    assert (readme_dir / "mycode.py").is_file(), "the example needs the README's `$ cat mycode.py`"
-    assert lines[k].strip() == actual_assertion(readme_dir)
+    directory = page_dirs(path)
+    write_shown_files(parse_blocks(lines), directory)
+    assert (directory / "mycode.py").is_file(), f"{page_name(path)}: the example needs the page's `$ cat mycode.py`"
+    assert lines[k].strip() == actual_assertion(directory)
+
+
+def test_readme_has_the_assertion_example():
+    assert assertion_example(_lines(README)) is not None
 
 
 # the harness itself
@@ -462,7 +671,65 @@ def test_update_rewrites_only_outputs(tmp_path):
     assert update_readme(readme) == []
 
 
+def test_a_json_block_after_a_format_json_command_is_its_output(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```console\n$ gradcheck expr \"x**2\" --at 3 --format json\n```\n\n"
+        "```json\n{\n  \"command\": \"expr\",\n  \"status\": \"fail\",\n...\n}\n```\n"
+        "```json\n{\"command\": \"expr\", \"status\": \"error\", \"error\": \"error: x\"}\n```\n",
+        encoding="utf-8",
+    )
+    console, linked, alone = parse_blocks(_lines(page))
+    assert linked.linked and not alone.linked
+    assert console.commands[0].output == ['{', '  "command": "expr",', '  "status": "fail",', "...", "}"]
+    assert console.commands[0].out_start == 5
+    assert json_block_problems(alone) == []
+    assert update_page(page) == ["page.md:2: $ gradcheck expr \"x**2\" --at 3 --format json"]
+    text = page.read_text(encoding="utf-8")
+    assert '  "status": "pass",\n...\n}\n```\n' in text and text.count("```json") == 2
+    assert update_page(page) == []
+
+
+def test_standalone_json_examples_must_keep_to_the_contract():
+    def problems(text):
+        return json_block_problems(Block(0, 0, kind="json", body=text.splitlines()))
+
+    good = {"command": "expr", "status": "pass", "thresholds": {"pass": 1e-7, "fail": 0.01},
+            "summary": {"checks": 1, "pass": 1, "warn": 0, "fail": 0, "kink": 0, "unresolved": 0},
+            "checks": [{"name": "x", "status": "pass"}]}
+    assert problems(json.dumps(good)) == []
+    assert problems('{"command": "expr",}')[0].startswith("does not parse")
+    stale = dict(good, summary={"checks": 1, "pass": 1, "warn": 0, "fail": 0, "kink": 0})
+    assert problems(json.dumps(stale)) == ["'summary' has no ['unresolved']"]
+    assert problems(json.dumps(dict(good, status="ok"))) != []
+    assert problems(json.dumps(dict(good, checks=[{"name": "x"}]))) != []
+    assert problems('{"status": "error", "command": "expr"}') == ["an error document has no 'error'"]
+
+
+def test_a_python_example_runs_its_tests(tmp_path):
+    (tmp_path / "helper.py").write_text("def two():\n    return 2\n", encoding="utf-8")
+    good = Block(0, 0, kind="python", body=["from helper import two", "def test_two():", "    assert two() == 2"])
+    assert run_python_block(good, tmp_path) == ["test_two"]
+    bad = Block(0, 0, kind="python", body=["def test_three():", "    assert 1 + 1 == 3"])
+    with pytest.raises(AssertionError):
+        run_python_block(bad, tmp_path)
+
+
+def test_a_cwd_block_runs_in_the_repository_and_never_writes_there():
+    text = ["<!-- readme-test: cwd tests/layers -->", "```console",
+            "$ gradcheck layer layers.py:relu -i x=4,5 --quiet", "20 checks: 20 pass, 0 warn, 0 fail", "```",
+            "<!-- readme-test: cwd tests/layers -->", "```console", "$ cat layers.py", "oops", "```"]
+    run, cat = parse_blocks(text)
+    assert run.cwd == "tests/layers" and not run.skip
+    (result,) = run_block(run, Path(tempfile.gettempdir()))
+    assert matches(run.commands[0].output, result.lines), result.lines
+    with pytest.raises(ValueError, match="cannot run"):
+        run_block(cat, Path(tempfile.gettempdir()))
+    with pytest.raises(ValueError, match="no folder"):
+        run_block(Block(0, 0, run.commands, cwd="../.."), Path(tempfile.gettempdir()))
+
+
 if __name__ == "__main__":
-    sys.path.insert(0, str(README.parent))
-    done = update_readme()
-    print("\n".join(["README.md updated:"] + done) if done else "README.md unchanged")
+    sys.path.insert(0, str(ROOT))
+    done = update_pages([Path(arg).resolve() for arg in sys.argv[1:]] or None)
+    print("\n".join(["pages updated:"] + done) if done else "pages unchanged")

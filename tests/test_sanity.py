@@ -116,13 +116,13 @@ def test_cli_sanity_passes(capsys):
 def test_cli_sanity_json_and_quiet(capsys):
     code, out, err = run(["sanity", "--format", "json"], capsys)
     doc = json.loads(out)
-    assert code == 0 and err == ""
+    assert code == ExitCode.OK and err == ""
     assert doc["command"] == "sanity" and doc["status"] == "pass"
     assert [i["name"] for i in doc["items"]] == list(sanity.item_names())
     assert all(i["status"] == "pass" for i in doc["items"])
     assert doc["summary"]["checks"] == 168
     code, out, _ = run(["sanity", "-q"], capsys)
-    assert (code, out) == (0, "168 checks: 168 pass, 0 warn, 0 fail\n")
+    assert (code, out) == (ExitCode.OK, "168 checks: 168 pass, 0 warn, 0 fail\n")
 
 
 def test_cli_sanity_junit(capsys, tmp_path):
@@ -130,7 +130,7 @@ def test_cli_sanity_junit(capsys, tmp_path):
 
     path = tmp_path / "sanity.xml"
     code, _, _ = run(["sanity", "-q", "--junit", str(path)], capsys)
-    assert code == 0
+    assert code == ExitCode.OK
     suite = ET.parse(path).getroot().find("testsuite")
     assert suite.get("name") == "gradcheck sanity"
     names = [case.get("name") for case in suite.iter("testcase")]

@@ -62,8 +62,8 @@ def test_full_mode_sends_only_unsettled_entries_on_and_still_fails_a_wrong_one()
     res = check_blackbox(f, x, g, mode=Mode.FULL)
     assert [tuple(c.index) for c in res.verdict.checks if c.status is Status.FAIL] == [(17,)]
     first_look = 1 + (NOISE_POINTS - 1) + 2 * 60
-    # one entry re-estimated (the three rungs: 6 calls, and f(x) once)
-    assert first_look < f.calls <= first_look + 8
+    # one entry re-estimated by the stronger engine (the stencil ladder: at most ~40 calls)
+    assert first_look < f.calls <= first_look + 40
 
 
 def test_effort_calls_equal_a_wrapper_count_in_full_mode():
@@ -72,7 +72,7 @@ def test_effort_calls_equal_a_wrapper_count_in_full_mode():
     report = check_gradient(calls, x, mode="full")
     assert report.status is Status.PASS
     assert report.effort.calls == calls.calls
-    assert calls.calls <= 1 + NOISE_POINTS + 2 * 40
+    assert calls.calls <= 3 + NOISE_POINTS + 2 * 40  # a few first calls, the noise probe, 2 per entry
 
 
 def test_a_layer_in_full_mode_costs_about_two_forward_calls_per_entry():
@@ -92,7 +92,7 @@ def test_a_layer_in_full_mode_costs_about_two_forward_calls_per_entry():
     # a few forward calls of setup (first pass, cache test, L(x), one per input for the
     # output-wise differences) and the noise probe per input come on top of 2 per entry
     # (the four-point path costs 4 per entry: 192 here)
-    assert fwd.calls <= 2 * entries + 2 * NOISE_POINTS + 7
+    assert fwd.calls <= 2 * entries + 2 * NOISE_POINTS + 9
     assert report.effort.calls >= fwd.calls
 
 

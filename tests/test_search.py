@@ -21,6 +21,7 @@ from gradcheck_cli.verdict import Status, Thresholds
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import mynet  # noqa: E402
+from gradcheck_cli.cli import ExitCode
 
 T = Thresholds()
 
@@ -72,9 +73,12 @@ def test_a_correct_gradient_passes_every_entry_by_exclusion_in_few_calls(seed):
     b = res.blocks[0]
     assert found(res) == set()
     assert np.all(b.how == How.EXCLUDED)
-    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS
+    # the search, then the precise directions that verify the cleared entries (issue 16)
+    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS + fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX
     # the proved bound is below the failing level of every entry
     assert np.all(b.relative_bound(T) <= T.fail_tol)
+    # ... and verifies all but the smallest entries to pass_tol
+    assert np.mean(b.bound <= T.pass_tol * np.abs(g)) >= 0.99
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -88,9 +92,13 @@ def test_k_wrong_entries_are_found_exactly_in_O_k_log_P_calls(seed, k):
     g[bad] *= 1.03  # 3% off: fails (fail_tol 1%), and not by much
     res = check_adaptive(f, x, g, seed=seed)
     assert found(res) == set(bad.tolist())
-    assert all(s is Status.PASS for s in np.delete(res.blocks[0].statuses(T), np.isin(res.blocks[0].checked, bad)))
+    # the others are not wrong (a first difference that cannot verify one is estimated
+    # again by the pipeline, which the search leaves to it)
+    assert all(s not in (Status.FAIL, Status.WARN)
+               for s in np.delete(res.blocks[0].statuses(T), np.isin(res.blocks[0].checked, bad)))
     # each wrong entry costs at most two 4-call directions per level, plus its leaf and the verification
     budget = (fast_mode.NOISE_POINTS - 1) + 2 * 4 * fast_mode.DIRECTIONS + k * (2 * 4 * math.log2(P) + 8)
+    budget += fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX  # the precise directions that verify (issue 16)
     assert res.calls <= budget, (res.calls, budget)
 
 
@@ -127,7 +135,7 @@ def test_a_non_finite_gradient_entry_fails_without_a_search():
     g[77] = np.nan
     res = check_adaptive(f, x, g)
     assert found(res) == {77}
-    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS
+    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS + fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX
 
 
 def test_a_block_wide_bug_stops_the_splitting_and_reports_samples():
@@ -159,8 +167,8 @@ def test_full_mode_checks_every_entry_with_two_calls_each():
     res = check_every_entry(f, x, g, f0=f(x))
     assert found(res) == {5}
     assert np.all(res.blocks[0].how == How.CHECKED)
-    # two calls per entry, two more for the failing one (its truncation is measured)
-    assert res.calls == (fast_mode.NOISE_POINTS - 1) + 2 * 300 + 2
+    # two calls per entry, two more where they do not verify (the truncation is measured)
+    assert (fast_mode.NOISE_POINTS - 1) + 2 * 300 + 2 <= res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * 300
     sub = check_every_entry(f, x, g, indices=[5, 7])
     assert found(sub) == {5} and int(np.sum(sub.blocks[0].how == How.SKIPPED)) == 298
 
@@ -198,7 +206,7 @@ def test_network_784_100_10_one_and_five_wrong_entries_are_named_exactly(seed):
         res, params = run_net(dims, variant, seed)
         assert found(res) == set(mynet.wrong_entries(variant, dims)), (variant, seed)
         k = max(1, len(mynet.wrong_entries(variant, dims)))
-        assert res.calls <= 60 + 4 * fast_mode.DIRECTIONS * 4 + k * (8 * math.log2(params.size) + 8)
+        assert res.calls <= 60 + 4 * fast_mode.DIRECTIONS * 4 + k * (8 * math.log2(params.size) + 8) + 4 * fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX  # per block
 
 
 @pytest.mark.slow
@@ -206,7 +214,9 @@ def test_network_784_100_10_block_bug_is_reported_with_samples():
     res, _ = run_net((784, 100, 10), "block_bug", 0)
     by = {b.name: b for b in res.blocks}
     assert by["W1"].blockwide and len(res.wrong(T)["W1"]) >= fast_mode.SAMPLE // 2
-    assert len(res.wrong(T)["W2"]) == 0 and np.all(by["W2"].how == How.EXCLUDED)
+    # W2 is right: nothing proved wrong (its tiniest entries may be checked directly: an
+    # error as small as fail_tol |g_j| cannot be cleared by a set's coarser bound)
+    assert len(res.wrong(T)["W2"]) == 0 and np.mean(by["W2"].how == How.EXCLUDED) > 0.9
     assert res.calls < 1_500
 
 
@@ -248,7 +258,7 @@ def test_a_session_still_catches_a_function_that_changes_its_input():
 # ------------------------------------------------------------------ the commands
 def test_net_impl_defaults_to_adaptive_and_names_the_wrong_entry(cli):
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{BENCH / 'mynet.py'}:one_wrong", "--format", "json")
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     doc = json.loads(r.out)
     assert doc["mode"] == "adaptive" and doc["effort"]["mode"] == "adaptive"
     failing = [(c["name"], c["index"]) for c in doc["checks"] if c["status"] == "fail"]
@@ -260,18 +270,17 @@ def test_net_impl_defaults_to_adaptive_and_names_the_wrong_entry(cli):
 def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{BENCH / 'mynet.py'}:forward_backward_prop",
             "--mode", "full", "--format", "json")
-    assert r.code == 0
+    assert r.code == ExitCode.OK
     e = json.loads(r.out)["effort"]
     assert e["checked"] == 115 and e["excluded"] == 0
-    # every call counted, re-estimates included: 2 per entry, plus the noise probe, plus
-    # 7 for each of the ~21 entries whose round-off at this cost's scale the first look
-    # cannot settle (re-estimated by the three rungs: 6 calls and f(x) per block)
-    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 2 * 115 + 7 * 25
+    # every call is counted (issue 17): two per entry, two more where they do not verify,
+    # and the pipeline's re-estimates (the stencil ladder) of those four calls do not settle
+    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 4 * 115 + 40 * 10
 
 
 def test_net_impl_table_states_entries_calls_and_seconds(cli):
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{BENCH / 'mynet.py'}:forward_backward_prop")
-    assert r.code == 0 and r.err == ""
+    assert r.code == ExitCode.OK and r.err == ""
     line = next(l for l in r.out.splitlines() if l.startswith("checked "))
     assert line.startswith("checked 115 entries, ") and " calls, " in line and " s (adaptive mode" in line
 
@@ -286,7 +295,7 @@ def test_func_full_and_adaptive_agree_on_a_wrong_entry(cli, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     for mode in ("adaptive", "full"):
         r = cli("func", "bad.py:f", "--shape", "50,50", "--mode", mode, "--format", "json")
-        assert r.code == 1, mode
+        assert r.code == ExitCode.CHECK_FAILED, mode
         doc = json.loads(r.out)
         assert [c["index"] for c in doc["checks"] if c["status"] == "fail"] == [[24, 34]], mode
         assert doc["summary"]["checks"] == 2500

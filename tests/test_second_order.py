@@ -13,6 +13,7 @@ from gradcheck_cli.errors import DomainError, OptionError, UserCodeError
 from gradcheck_cli.second_order import hessian_pairs, hvp_checks, hvp_symmetry, parse_hessian_claim
 from gradcheck_cli.verdict import Status, Thresholds
 from gradcheck_cli.views.table import header_lines
+from gradcheck_cli.cli import ExitCode
 
 
 def check_hessian(text, **kwargs):
@@ -114,7 +115,7 @@ def test_grad_claims_do_not_mix_with_order_two():
 # ------------------------------------------------------------------ CLI
 def test_cli_order_two_json(cli):
     run = cli("expr", "x**3*y + 2*x*y**2", "--at", "x=1,y=2", "--order", "2", "--format", "json")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     doc = json.loads(run.out)
     assert doc["status"] == "pass" and doc["order"] == 2
     assert [c["name"] for c in doc["checks"]] == ["x,x", "x,y", "y,y"]
@@ -123,13 +124,13 @@ def test_cli_order_two_json(cli):
 
 def test_cli_wrong_hessian_exits_1(cli):
     run = cli("expr", "x**3*y + 2*x*y**2", "--at", "x=1,y=2", "--hessian", "x,y=3*x**2")
-    assert run.code == 1
+    assert run.code == ExitCode.CHECK_FAILED
     assert "FAIL" in run.out and "d2/dxdy = 3*x**2  (claimed)" in run.out
 
 
 def test_cli_right_hessian_exits_0(cli):
     run = cli("expr", "x**3*y + 2*x*y**2", "--at", "x=1,y=2", "--hessian", "x,y=3*x**2+4*y", "--hessian", "y,y=4*x")
-    assert run.code == 0, run.out
+    assert run.code == ExitCode.OK, run.out
     assert "2 checks: 2 pass" in run.out
 
 
@@ -144,7 +145,7 @@ def test_cli_right_hessian_exits_0(cli):
 )
 def test_cli_bad_second_order_input_is_one_line_exit_2(cli, args, fragment):
     run = cli("expr", "x*y", "--at", "x=1,y=2", *args)
-    assert run.code == 2
+    assert run.code == ExitCode.BAD_INPUT
     assert fragment in run.err
     assert run.err.startswith("error: ") and "Traceback" not in run.err
     assert run.out == ""

@@ -25,7 +25,9 @@ def test_blackbox_matches_vectorised_and_restores_x():
 
     est = blackbox_gradient(cost, x)
     np.testing.assert_allclose(est.value, (np.cos(x) * x + np.sin(x)).ravel(), rtol=1e-9)
-    assert len(seen) == 6 * x.size + 1  # six per entry (x ± 4h, ± h, ± h/4), and f(x) once
+    # a first look of six per entry (x ± 4h, ± h, ± h/4) and f(x) once; the ladder
+    # only for entries it does not verify (no claim given: every one)
+    assert 6 * x.size + 1 < len(seen) <= 6 * x.size + 1 + 2 * 28 * x.size
     assert np.count_nonzero(seen[0] != x) == 0
     assert all(np.count_nonzero(s != x) == 1 for s in seen[1:])  # one entry perturbed at a time
 
@@ -68,7 +70,8 @@ def test_blackbox_kinks_and_float32_code():
 
 def test_blackbox_pole_in_the_stencil_is_no_evidence():
     est = blackbox_gradient(lambda z: float(1 / z[0]), np.array([1e-150]))
-    assert np.isinf(est.noise[0])  # unresolved, never a confident wrong value
+    # never a confident wrong value: the bound holds the truth (-1e300) or says nothing
+    assert np.isinf(est.noise[0]) or abs(est.value[0] + 1e300) <= est.noise[0]
 
 
 def test_black_box_zero_rule_is_for_exact_zeros_only():

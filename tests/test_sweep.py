@@ -15,6 +15,7 @@ from gradcheck_cli.errors import OptionError
 from gradcheck_cli.sweep import SWEEP_STEPS, TAYLOR_STEPS, fit_order, step_sweep, taylor_test
 from gradcheck_cli.verdict import Status
 from gradcheck_cli.views.table import note_lines
+from gradcheck_cli.cli import ExitCode
 
 
 # ------------------------------------------------------------------ step sweep
@@ -145,7 +146,7 @@ def test_check_sweep_bad_input(kwargs, message):
 # ------------------------------------------------------------------ CLI
 def test_cli_sweep_correct_gradient_draws_the_v(cli):
     run = cli("sweep", "sin(x)*y", "--at", "x=1,y=2")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     assert "◆" in run.out and "best step h*" in run.out and "pass tol" in run.out
     assert "V shape" in run.out and "1e-12" in run.out
     assert "Taylor test: order 2.0" in run.out
@@ -154,7 +155,7 @@ def test_cli_sweep_correct_gradient_draws_the_v(cli):
 
 def test_cli_sweep_wrong_gradient_is_flat_and_exits_1(cli):
     run = cli("sweep", "sin(x)*y", "--at", "x=1,y=2", "--grad", "x=cos(x)*y", "--grad", "y=2*sin(x)")
-    assert run.code == 1
+    assert run.code == ExitCode.CHECK_FAILED
     flat_text = " ".join(run.out.split())  # prose wraps at the terminal width
     assert "flat" in run.out and "the analytic derivative is wrong" in flat_text
     assert "Taylor test: order 1.0" in run.out
@@ -162,7 +163,7 @@ def test_cli_sweep_wrong_gradient_is_flat_and_exits_1(cli):
 
 def test_cli_sweep_json(cli):
     run = cli("sweep", "log(x)", "--at", "2", "--format", "json")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     doc = json.loads(run.out)
     assert doc["command"] == "sweep" and doc["status"] == "pass"
     assert doc["taylor_order"] == pytest.approx(2.0, abs=0.05)
@@ -193,7 +194,7 @@ GOOD_AND_BAD = """
 def test_cli_sweep_func_finds_the_wrong_entry(cli, tmp_path):
     path = write_module(tmp_path, GOOD_AND_BAD)
     run = cli("sweep", "--func", f"{path}:bad", "--format", "json")
-    assert run.code == 1, run.err
+    assert run.code == ExitCode.CHECK_FAILED, run.err
     doc = json.loads(run.out)
     assert doc["checks"][0]["index"] == [1, 1] and doc["component"] == "x[1, 1]"
     assert doc["sweep"]["shape"] == "flat"
@@ -203,10 +204,10 @@ def test_cli_sweep_func_finds_the_wrong_entry(cli, tmp_path):
 def test_cli_sweep_func_chosen_entry(cli, tmp_path):
     path = write_module(tmp_path, GOOD_AND_BAD)
     run = cli("sweep", "--func", f"{path}:good", "--wrt", "2,3", "--shape", "3,4", "--seed", "5")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     assert "x[2, 3]" in run.out and "V shape" in run.out
     bad = cli("sweep", "--func", f"{path}:good", "--wrt", "7,7")
-    assert bad.code == 2 and "no such entry" in bad.err
+    assert bad.code == ExitCode.BAD_INPUT and "no such entry" in bad.err
 
 
 @pytest.mark.parametrize(
@@ -222,7 +223,7 @@ def test_cli_sweep_func_chosen_entry(cli, tmp_path):
 )
 def test_cli_sweep_bad_input_is_one_line_exit_2(cli, args, fragment):
     run = cli("sweep", *args)
-    assert run.code == 2
+    assert run.code == ExitCode.BAD_INPUT
     assert run.err.startswith("error: ") and fragment in run.err
     assert "Traceback" not in run.err and run.out == ""
 
@@ -231,7 +232,7 @@ def test_cli_plot_without_matplotlib_is_a_clear_exit_2(cli, monkeypatch, tmp_pat
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     target = tmp_path / "sweep.png"
     run = cli("sweep", "sin(x)", "--at", "1", "--plot", str(target))
-    assert run.code == 2
+    assert run.code == ExitCode.BAD_INPUT
     assert "--plot needs matplotlib" in run.err and "pip install 'gradcheck-cli[plot]'" in run.err
     assert len(run.err.strip().splitlines()) == 1 and run.out == ""
     assert not target.exists()
@@ -241,7 +242,7 @@ def test_cli_plot_writes_a_png(cli, tmp_path):
     pytest.importorskip("matplotlib")
     target = tmp_path / "sweep.png"
     run = cli("sweep", "sin(x)", "--at", "1", "--plot", str(target))
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -265,18 +266,18 @@ def test_expr_taylor_takes_the_lowest_order_over_points():
 
 def test_cli_expr_taylor_json(cli):
     run = cli("expr", "sin(x)*y**2", "--at", "x=0.7,y=-1.3", "--taylor", "--format", "json")
-    assert run.code == 0, run.err
+    assert run.code == ExitCode.OK, run.err
     doc = json.loads(run.out)
     assert doc["taylor_order"] == pytest.approx(2.0, abs=0.05)
     run = cli("expr", "sin(x)*y**2", "--at", "x=0.7,y=-1.3", "--taylor", "--format", "json",
               "--grad", "x=2*cos(x)*y**2", "--grad", "y=2*y*sin(x)")
-    assert run.code == 1
+    assert run.code == ExitCode.CHECK_FAILED
     assert json.loads(run.out)["taylor_order"] == pytest.approx(1.0, abs=0.05)
 
 
 def test_cli_expr_taylor_table(cli):
     run = cli("expr", "exp(x)", "--at", "0.5", "--taylor")
-    assert run.code == 0
+    assert run.code == ExitCode.OK
     assert "Taylor test at x=0.5 (seed 0): order 2.0" in run.out
 
 
@@ -300,5 +301,5 @@ def test_sweep_network_chosen_entry_of_a_correct_network():
 
 def test_cli_sweep_network(cli):
     run = cli("sweep", "--dims", "10", "5", "10", "--inject-bug", "sign-flip", "--quiet")
-    assert run.code == 1 and run.out.strip().splitlines()[-1] == "1 check: 0 pass, 0 warn, 1 fail"
-    assert cli("sweep", "--dims", "10", "5", "10", "--wrt", "b2[0,4]", "--quiet").code == 0
+    assert run.code == ExitCode.CHECK_FAILED and run.out.strip().splitlines()[-1] == "1 check: 0 pass, 0 warn, 1 fail"
+    assert cli("sweep", "--dims", "10", "5", "10", "--wrt", "b2[0,4]", "--quiet").code == ExitCode.OK

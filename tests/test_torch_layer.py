@@ -13,6 +13,7 @@ import pytest
 from gradcheck_cli.checks.layer import check_layer_command
 from gradcheck_cli.errors import LoadError, OptionError
 from gradcheck_cli.verdict import Status
+from gradcheck_cli.cli import ExitCode
 
 CODE = Path(__file__).parent / "torch_code" / "functions.py"
 LINEAR = ["x=4,3", "w=3,2", "b=2"]
@@ -44,7 +45,7 @@ def test_a_wrong_backward_fails_at_its_input_and_torch_agrees(cli):
     pytest.importorskip("torch")
     r = cli("layer", f"{CODE}:MyLinearBadBias", "--torch", *[a for i in LINEAR for a in ("-i", i)], "--format", "json")
     doc = json.loads(r.out)
-    assert r.code == 1
+    assert r.code == ExitCode.CHECK_FAILED
     assert {b["name"]: b["status"] for b in doc["blocks"]} == {"x": "pass", "w": "pass", "b": "fail"}
     assert doc["layer"]["torch_gradcheck"] is False
     r = cli("layer", f"{CODE}:MyLinearBadBias", "--torch", *[a for i in LINEAR for a in ("-i", i)])

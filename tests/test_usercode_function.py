@@ -11,6 +11,7 @@ import pytest
 
 from gradcheck_cli.errors import LoadError, UserCodeError
 from gradcheck_cli.usercode import UserFunction, load_callable
+from gradcheck_cli.cli import ExitCode
 
 
 def write(path: Path, source: str) -> Path:
@@ -337,9 +338,9 @@ def test_unseeded_randomness_exits_2_on_the_command_line(cli, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     write(tmp_path / "rnd.py", UNSEEDED)
     r = cli("func", "rnd.py:fresh", "--shape", "3")
-    assert r.code == 2 and r.out == ""
+    assert r.code == ExitCode.BAD_INPUT and r.out == ""
     assert r.err.startswith("error: rnd.py:fresh returned different costs (") and r.err.count("\n") == 1
-    assert cli("func", "rnd.py:legacy", "--shape", "3").code == 0
+    assert cli("func", "rnd.py:legacy", "--shape", "3").code == ExitCode.OK
 
 
 def test_repeatability_allows_a_few_ulps_but_not_more():

@@ -14,6 +14,7 @@ import pytest
 
 from gradcheck_cli.errors import LoadError, UserCodeError
 from gradcheck_cli.usercode import load_callable
+from gradcheck_cli.cli import ExitCode
 
 
 def write(path: Path, source: str) -> Path:
@@ -308,7 +309,7 @@ def test_etc_passwd_is_refused_on_the_command_line(cli):
     if not os.path.isfile("/etc/passwd"):
         pytest.skip("no /etc/passwd here")
     r = cli("func", "/etc/passwd:root")
-    assert r.code == 2 and r.out == ""
+    assert r.code == ExitCode.BAD_INPUT and r.out == ""
     assert r.err == ("error: cannot load '/etc/passwd:root': '/etc/passwd' is not a Python file "
                      "(expected FILE.py:NAME or module:NAME)\n")
 

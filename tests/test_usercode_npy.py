@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.errors import LoadError
+from gradcheck_cli.cli import ExitCode
 
 
 def write(path: Path, source: str) -> Path:
@@ -76,7 +77,7 @@ def test_func_x_and_layer_input_fail_the_same_way(cli, tmp_path, monkeypatch):
                         ("arch.npz", "is a .npz archive, not a .npy file")):
         func = cli("func", "code.py:quad", "--x", name)
         layer = cli("layer", "code.py:relu", "--input", f"x={name}")
-        assert func.code == layer.code == 2
+        assert func.code == layer.code == ExitCode.BAD_INPUT
         assert func.out == layer.out == ""
         assert f"'{name}' {claim}" in func.err
         assert func.err.replace("--x:", "") == layer.err.replace("--input x:", "")

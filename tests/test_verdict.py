@@ -15,8 +15,7 @@ from gradcheck_cli.checks.expr import check_expression
 from gradcheck_cli.errors import OptionError
 from gradcheck_cli.finite_diff import Method
 from gradcheck_cli.verdict import (
-    Reason, Status, Thresholds, assess, classify, floor_from_noise, is_failure, relative_error, relative_range,
-    worst,
+    Reason, Status, Thresholds, assess, is_failure, radius, relative_range, worst,
 )
 
 
@@ -24,25 +23,41 @@ def statuses(report):
     return [c.status for c in report.checks]
 
 
-def test_relative_error_formula():
-    assert relative_error(2.0, 1.0, 0.0) == 0.5
-    assert relative_error(1.0, 1.0, 0.0) == 0.0
-    assert relative_error(0.0, 0.0, 0.0) == 0.0
-    assert relative_error(1e-3, 2e-3, 1.0) == pytest.approx(1e-3)  # floor in the denominator
-    assert relative_error(np.nan, 1.0, 1.0) == np.inf
-    assert relative_error(np.inf, 1.0, 1.0) == np.inf
+def _rel(a, t, floor):
+    """The relative error, the test's own oracle: |a - t| / max(|a|, |t|, floor), 0 when equal."""
+    a, t = np.asarray(a, dtype=float), np.asarray(t, dtype=float)
+    d = np.abs(a - t)
+    den = np.maximum(np.maximum(np.abs(a), np.abs(t)), floor)
+    return np.where(d == 0, 0.0, d / np.where(den > 0, den, 1.0))
 
 
-def test_old_floor_adapter_is_noise_over_pass_tol_or_fixed():
+def test_displayed_relative_error_formula():
     t = Thresholds()
-    assert floor_from_noise(np.array([1e-12]), t)[0] == pytest.approx(1e-5)
-    assert floor_from_noise(np.array([1e-12]), Thresholds(floor=1.0))[0] == 1.0
+    assert assess(2.0, 1.0, 0.0, t).rel == 0.5
+    assert assess(1.0, 1.0, 0.0, t).rel == 0.0
+    assert assess(0.0, 0.0, 0.0, t).rel == 0.0
+    assert assess(1e-3, 2e-3, 0.0, Thresholds(floor=1.0)).rel == pytest.approx(1e-3)  # floor in the denominator
+    assert assess(np.nan, 1.0, 0.0, t).rel == np.inf
+    assert assess(np.inf, 1.0, 0.0, t).rel == np.inf
 
 
-def test_classify_boundaries_and_kink():
+def test_exact_evidence_boundaries_and_kink():
     t = Thresholds(pass_tol=1e-7, fail_tol=1e-2)
-    got = classify(np.array([0.0, 1e-7, 2e-7, 1e-2, 1.1e-2, np.nan, 5.0]), t, kink=[0, 0, 0, 0, 0, 0, 1])
+    n = np.array([1.0, 1 - 0.9e-7, 1 - 2e-7, 1 - 0.9e-2, 1 - 1.1e-2, 1.0, 1.0])
+    a = np.array([1.0, 1.0, 1.0, 1.0, 1.0, np.nan, 5.0])
+    got = assess(a, n, 0.0, t, kink=[0, 0, 0, 0, 0, 0, 1]).statuses
     assert [s.value for s in got] == ["pass", "pass", "warn", "warn", "fail", "fail", "kink"]
+
+
+def test_radii_are_where_assess_turns():
+    """``radius``: a bound just inside passes (or does not fail), just outside does not."""
+    t = Thresholds()
+    a = np.array([3.0, -2e-9, 1e9])
+    for tol, limit in ((t.pass_tol, "rel_max_pass"), (t.fail_tol, "rel_max_fail")):
+        r = radius(a, tol, t)
+        inside, outside = assess(a, a, 0.999 * r, t), assess(a, a, 1.001 * r, t)
+        assert np.all(inside.rel_max <= tol) and np.all(outside.rel_max > tol), limit
+    assert radius(0.5, 1e-2, Thresholds(floor=1.0)) == pytest.approx(1e-2)  # the floor
 
 
 def test_worst_and_strict():
@@ -105,7 +120,7 @@ def test_floor_one_is_the_cs224n_denominator():
 def test_relative_range_is_the_exact_range_over_the_interval(a, n, e, floor):
     lo, hi = relative_range(a, n, e, floor)
     ts = np.concatenate([np.linspace(n - e, n + e, 2001), np.clip([a, -a, 0.0, floor, -floor], n - e, n + e)])
-    r = relative_error(np.full(ts.shape, a), ts, floor)
+    r = _rel(np.full(ts.shape, a), ts, floor)
     assert lo <= r.min() + 1e-12 and r.max() <= hi + 1e-12
     # the extremes are attained (up to the sampling of a continuous function)
     assert r.min() <= lo + 1e-2 * max(1.0, lo) or e == 0

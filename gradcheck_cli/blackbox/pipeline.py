@@ -16,7 +16,9 @@ numeric kernel and differ only in which directions they try:
 2. *re-estimate*: every directly checked entry that still does not pass (every one in
    full mode; at most ``RECHECK_MAX`` per block otherwise, failing ones first) is
    estimated again by ``stencils.blackbox_gradient`` (three rungs in the code's own
-   precision, one-sided kink test);
+   precision, upgraded by the stencil ladder of ``ladder`` where they do not verify, in
+   extended precision when the caller passes ``lifted``; the shrinking one-sided kink
+   test);
 3. *verdict*: ``blocks.judge_blocks`` (``verdict.assess``) on the entries checked
    directly; entries cleared by exclusion pass only when their proved bound is within
    ``pass_tol`` (else ``unresolved``); entries left unchecked are never ``pass``;
@@ -42,9 +44,10 @@ from ..choices import Mode
 from ..errors import OptionError
 from ..finite_diff import evidence
 from ..results import Effort, merge_counts
-from ..verdict import Status, Thresholds, assess, floor_from_noise, relative_error, worst
+from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
+from .ladder import LIFT_RECHECK_CALLS, Lifted
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
@@ -186,6 +189,7 @@ def check_blackbox(
     recheck: bool = True,
     calls: Callable[[], int] | None = None,
     direct: Direct | None = None,
+    lifted: Callable[[np.ndarray], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
 ) -> BlackboxCheck:
@@ -198,9 +202,11 @@ def check_blackbox(
     ``kink`` a flat mask of known kinks (it then stands for the re-estimate's kink test);
     ``recheck=False`` skips the re-estimate (our own code, already exact); ``calls()``
     counts the user's calls for the effort (default: the search's own); ``direct`` the
-    caller's four-point estimator (a layer's output-wise differences); ``progress(done,
-    total)`` over every phase; ``deadline`` a ``time.perf_counter()`` value past which
-    nothing more is estimated (the rest is ``unchecked``).
+    caller's four-point estimator (a layer's output-wise differences); ``lifted(z)`` the
+    cost evaluated in ``np.longdouble`` (precision lifting of the re-estimate; the caller
+    checked that the code computes in the dtype it is given); ``progress(done, total)``
+    over every phase; ``deadline`` a ``time.perf_counter()`` value past which nothing more
+    is estimated (the rest is ``unchecked``).
 
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] *= 2
@@ -210,6 +216,8 @@ def check_blackbox(
     """
     mode = validate_mode(mode)
     started = time.perf_counter()
+    if lifted is not None and not isinstance(lifted, Lifted):
+        lifted = Lifted(lifted)
     full = mode is Mode.FULL or indices is not None
     phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
@@ -224,15 +232,18 @@ def check_blackbox(
                                    progress=phases.search, truncation=not recheck, deadline=first)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
-                                progress=phases.search, deadline=deadline)
+                                progress=phases.search, deadline=deadline, lifted=lifted)
         if direct is not None and not _stopped(result):
             result, kink = _direct_refine(direct, result, thresholds)
     effort_mode = Mode.FULL if indices is not None else mode
+    if isinstance(lifted, Lifted):  # the re-estimates get their own share of extended precision
+        lifted.budget = lifted.used + LIFT_RECHECK_CALLS
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
-                                       recheck=(cost, np.array(x, dtype=float)) if recheck else None,
+                                       recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
                                        deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
-    if calls is not None:  # counted after the re-estimates: every call of the user's code
-        effort = replace(effort, calls=int(calls()), seconds=time.perf_counter() - started)
+    # every call of the user's code and the time, the re-estimates of _verdict included
+    effort = replace(effort, seconds=time.perf_counter() - started,
+                     calls=effort.calls if calls is None else int(calls()))
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
@@ -297,7 +308,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
         values[i][got], noises[i][got] = e.value, e.noise
         hows[i][got] = How.CHECKED.value
         a = g[r.slice]
-        rel = relative_error(a[got], e.value, floor_from_noise(e.noise, thresholds))
+        rel = assess(a[got], e.value, e.noise, thresholds).rel_max
         kink[r.offset + got] = jump_kink(e, a[got], rel, thresholds)
         done += r.size
     outs = [BlockOutcome(r.name, r.shape, r.offset, g[r.slice].copy(), hows[i], values[i], noises[i],
@@ -318,14 +329,14 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
         bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)] if len(c) else c
         if len(bad):
             e = direct(i, bad, None)
-            rel = relative_error(b.analytic[bad], e.value, floor_from_noise(e.noise, thresholds))
+            rel = assess(b.analytic[bad], e.value, e.noise, thresholds).rel_max
             b.numeric[bad], b.noise[bad] = e.value, e.noise
             kink[off + bad] = jump_kink(e, b.analytic[bad], rel, thresholds)
         unchecked = np.flatnonzero(b.how == How.UNCHECKED)
         wrong = bad[~kink[off + bad]] if len(bad) else bad
         if len(unchecked) and not len(wrong):
             e = direct(i, unchecked, None)
-            rel = relative_error(b.analytic[unchecked], e.value, floor_from_noise(e.noise, thresholds))
+            rel = assess(b.analytic[unchecked], e.value, e.noise, thresholds).rel_max
             b.numeric[unchecked], b.noise[unchecked] = e.value, e.noise
             b.how[unchecked] = How.CHECKED.value
             kink[off + unchecked] = jump_kink(e, b.analytic[unchecked], rel, thresholds)
@@ -365,7 +376,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     verified_of = []
     for b in result.blocks:
         with np.errstate(all="ignore"):
-            ok = b.bound <= thresholds.pass_tol * (1 - thresholds.pass_tol) * np.abs(b.analytic)
+            ok = assess(b.analytic, b.analytic, b.bound, thresholds).code == 0
             # an exactly-0 claim whose bound is within the round-off a direct check would
             # give the entry: zero to the resolution of the code (the black-box zero rule)
             ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))
@@ -376,7 +387,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
     # (--mode full checks every entry)
     unverified = sum(int(np.sum((b.how == How.EXCLUDED) & ~v)) for b, v in zip(result.blocks, verified_of))
-    recheck_excluded = unverified <= budget
+    recheck_excluded = unverified <= min(budget, EXCLUDED_RECHECK_MAX)
     data, extras = [], []
     for b, verified in zip(result.blocks, verified_of):
         wanted = (b.how == How.UNCHECKED) | ((b.how == How.EXCLUDED) & ~verified & recheck_excluded)
@@ -456,19 +467,24 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     return out, effort, data
 
 
-#: at most this many entries cleared by exclusion but not verified are checked directly
+#: at most this many directly checked entries that do not pass are estimated again per block
 RECHECK_MAX = 512
+#: entries cleared by exclusion but not verified are checked directly when at most this many
+#: (the ladder costs ~20 calls an entry; the precise directions have had their turn)
+EXCLUDED_RECHECK_MAX = 64
 
 
-def _estimate(cost, x, indices: np.ndarray, deadline: float | None, phases: _Phases | None) -> tuple[Estimate, int]:
-    """``blackbox_gradient`` of ``indices`` (in chunks with a deadline, checked between
-    them); returns the estimate of the first ``reached`` entries and ``reached``."""
+def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float | None, phases: _Phases | None,
+              **kw) -> tuple[Estimate, int]:
+    """``blackbox_gradient`` of ``indices`` (claimed values ``claimed``; in chunks with a
+    deadline, checked between them); the estimate of the first ``reached`` entries, ``reached``."""
     tick = None if phases is None or phases.progress is None else (lambda k: phases.tick(1))
     if deadline is None:
-        return blackbox_gradient(cost, x, indices=indices, progress=tick), len(indices)
+        return blackbox_gradient(cost, x, indices=indices, claimed=claimed, progress=tick, **kw), len(indices)
     parts = []
     for start, stop in _chunks(len(indices), deadline):
-        parts.append(blackbox_gradient(cost, x, indices=indices[start:stop], progress=tick))
+        parts.append(blackbox_gradient(cost, x, indices=indices[start:stop], claimed=claimed[start:stop],
+                                       progress=tick, **kw))
     if not parts:
         z = np.zeros(0)
         return Estimate(z, z, z, kink=np.zeros(0, dtype=bool), f_scale=z, resolution=z), 0
@@ -481,14 +497,17 @@ def _estimate(cost, x, indices: np.ndarray, deadline: float | None, phases: _Pha
 def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None,
              deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
-    again by ``blackbox_gradient``, and the positions (in ``d``) of those the deadline cut off."""
-    cost, x = recheck
+    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), and the positions (in
+    ``d``) of those the deadline cut off."""
+    cost, x, lifted = recheck
     none = np.zeros(0, dtype=int)
     if not len(d.analytic):
         return d, none
-    error, zs = evidence(d.analytic, d.numeric, d.noise)
+    error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution)
     code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
-    bad = (code != 0) & (code != 3)  # neither pass nor an already-found kink
+    # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
+    # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
+    bad = code != 0
     if not np.any(bad):
         return d, none
     pos = np.flatnonzero(bad)
@@ -500,7 +519,8 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
     if phases is not None:
         phases.more(len(pos))
-    est, reached = _estimate(cost, x, offset + idx[pos], deadline, phases)
+    est, reached = _estimate(cost, x, offset + idx[pos], np.asarray(d.analytic)[pos], deadline, phases,
+                             pass_tol=thresholds.pass_tol, lifted=lifted)
     pos, unreached = pos[:reached], pos[reached:]
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
     kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
@@ -515,6 +535,5 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     take = ~flat
     numeric[pos[take]], noise[pos[take]] = est.value[take], est.noise[take]
     resolution[pos[take]] = est.resolution[take]
-    if d.kink is None:  # the caller's own kink test (layer, relu masks) stands where it has one
-        kink[pos] = est.kink
+    kink[pos] = est.kink  # the shrinking one-sided test decides every re-estimated entry
     return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution), unreached

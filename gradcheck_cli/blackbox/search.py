@@ -41,17 +41,20 @@ The guarantee: no entry that its own check would fail is cleared by exclusion
 -----------------------------------------------------------------------------
 Write ``e = g - grad f``.  If S agrees, ``|e . w| <= |a - D| + |D - grad f . w| <= 2
 error_S``.  When j is the only wrong entry of S, ``|e . w| = |e_j| |w_j|`` with ``|w_j| = 1``
-to rounding, *whatever the signs*: an agreeing S proves ``|e_j| <= 2 error_S``.  The direct
-check of entry j fails it only when ``|g_j - D_j| > fail_tol max(|g_j|, |D_j|, floor_j)``,
-so only when ``|e_j| > fail_tol max(|g_j|, floor_j)`` (up to D_j's own error), with
-``floor_j >= noise_j / pass_tol`` and ``noise_j`` at least the round-off of f at j's own
-step ``eps**(1/3) max(|x_j|, 1)`` (``--floor`` when fixed).  So an agreeing S clears entry j
-only when::
+to rounding, *whatever the signs*: an agreeing S proves ``|e_j| <= 2 error_S``.  By the
+one rule (``verdict.assess``) the direct check of entry j can fail it only when its error
+exceeds ``verdict.radius(g_j, fail_tol) = fail_tol max(|g_j|, floor)`` (``--floor``, else
+0), and cannot see an error below its own round-off ``noise_j`` (f's round-off at j's own
+step ``eps**(1/3) max(|x_j|, 1)``).  So an agreeing S clears entry j only when::
 
-    2 error_S <= cover_j = fail_tol max(|g_j|, floor_j)
+    2 error_S <= cover_j = max(fail_tol max(|g_j|, floor), 2 noise_j)
 
-and its other entries are split off and tested in smaller sets (whose truncation is
-smaller), down to single entries if need be: *an entry that its own check would fail is
+An entry an agreeing S cannot cover (its claim is tiny or exactly 0) is not suspected: it
+is set aside and settled in sets of its own (``settle_small``: exact differences for
+claims that are exactly 0, precise directions for the others, four fresh directions that
+must all agree) or checked directly.  A set that disagrees holds a wrong entry: it is
+split and tested in smaller sets (whose truncation is smaller), down to single entries if
+need be: *an entry that its own check would fail is
 never declared clean by a set that could mask it* (certainly when it is the only wrong
 entry of the set).  Several wrong entries in one set can cancel, but conditioning on the
 other signs, the two values of ``e . w`` for ``w_j = +-1`` are ``2 |e_j|`` apart, so
@@ -62,8 +65,12 @@ even for adversarial errors (equal magnitudes, cancelling in pairs).
 
 What a pass by exclusion proves is therefore weaker than a direct pass: ``|e_j| <= 2
 error_S`` (``BlockOutcome.bound``; ``relative_bound`` divides it by the verdict's
-denominator ``max(|g_j|, floor_j)``): never a failing error, and usually well below the
-pass tolerance, but not a measurement.  ``--mode full`` measures every entry.
+denominator ``max(|g_j|, floor)``): never a failing error.  To make it a pass the cleared
+sets are then verified (``tighten``): precise directions through them (the stencil
+ladder of ``ladder``, the noise of f measured along each, sorted by magnitude and split
+where they do not verify every entry), in extended precision where the code allows it
+(precision lifting, on a budget of calls); an entry is ``pass`` by exclusion where its
+bound is within ``verdict.radius(g_j, pass_tol)``.  ``--mode full`` measures every entry.
 
 Search
 ------
@@ -100,9 +107,9 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import OptionError, UserCodeError
+from ..errors import NonFiniteCostError, OptionError, UserCodeError
 from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY  # noqa: F401
-from ..verdict import Agreement, Status, Thresholds, classify, floor_from_noise, judge_direction, relative_error
+from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
 from .stencils import noise_probe
 
@@ -121,10 +128,26 @@ BLOCKWIDE_SETS = 16
 BLOCKWIDE_SHARE = 7 / 8
 #: ...or more suspect sets than this at once
 MAX_SUSPECTS = 256
+#: entries set aside by agreeing directions (too small to clear): this many fresh precise
+#: directions must agree on them together (a cancellation of their errors survives each
+#: with probability 1/2), then those still not covered are checked directly, at most
+SMALL_DIRECTIONS = 4
+SMALL_MAX = 512
+#: sets tested while settling the small entries (halves of a set that fails)
+SETTLE_SETS = 64
 #: entries checked directly to report a block-wide bug
 SAMPLE = 32
 #: re-verifications of a block's cleared entries before giving up on them
 MAX_ROUNDS = 6
+#: precise directions per block to verify its cleared entries, and the set size left to
+#: the direct checks
+TIGHT_MAX = 32
+TIGHT_MAX_LIFTABLE = 6
+TIGHT_LEAF = 4
+#: ... and in extended precision (precision lifting) on the entries float64 left
+LIFT_MAX = 4
+#: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
+TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
 
 class How(int, Enum):
@@ -144,7 +167,7 @@ class Stopped(Exception):
 
 def entry_status(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
     """The verdict of directly checked entries (``verdict``), as ``Status`` objects."""
-    return classify(relative_error(analytic, numeric, floor_from_noise(noise, thresholds)), thresholds)
+    return statuses_of(analytic, numeric, noise, thresholds)
 
 
 @dataclass(frozen=True)
@@ -194,8 +217,8 @@ class BlockOutcome:
 
     def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
         """Per EXCLUDED entry, the relative error it could still have (``bound /
-        max(|g_j|, floor_j)``, the verdict's denominator); NaN elsewhere."""
-        scale = np.maximum(np.abs(self.analytic), floor_from_noise(self.least_noise, thresholds))
+        max(|g_j|, floor)``, the verdict's denominator: ``verdict.radius``); NaN elsewhere."""
+        scale = radius(self.analytic, 1.0, thresholds)
         with np.errstate(all="ignore"):
             return np.where(self.how == How.EXCLUDED, self.bound / scale, np.nan)
 
@@ -239,11 +262,13 @@ class AdaptiveResult:
         return how, numeric, noise
 
     def wrong(self, thresholds: Thresholds) -> dict[str, np.ndarray]:
-        """Block name -> flat indices (within the block) of directly checked entries that do not pass."""
+        """Block name -> flat indices (within the block) of directly checked entries proved
+        wrong (``fail`` or ``warn`` by ``assess``; an entry whose first difference cannot
+        decide is not wrong: the pipeline estimates it again)."""
         out = {}
         for b in self.blocks:
             st = b.statuses(thresholds)
-            out[b.name] = b.checked[np.array([s is not Status.PASS for s in st], dtype=bool)]
+            out[b.name] = b.checked[np.array([s in (Status.FAIL, Status.WARN) for s in st], dtype=bool)]
         return out
 
 
@@ -259,13 +284,19 @@ class _Counter:
         self.shape = x.shape
         self.calls = 0
         self.deadline = deadline
+        self.at_x = False  # a non-finite cost at x itself is an error, elsewhere no value
 
     def __call__(self, flat: np.ndarray) -> float:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise Stopped
         self.calls += 1
         with np.errstate(all="ignore"):
-            return float(self.cost(flat.reshape(self.shape)))
+            try:
+                return float(self.cost(flat.reshape(self.shape)))
+            except NonFiniteCostError:
+                if self.at_x:  # at x itself: the caller's error
+                    raise
+                return np.nan  # a step outside the domain (log at x below its step): no value
 
 
 class _Engine:
@@ -275,6 +306,9 @@ class _Engine:
                  step: float | None = None, deadline: float | None = None, truncation: bool = True) -> None:
         self.x = np.array(x, dtype=float).ravel()
         self.g = np.asarray(g, dtype=float).ravel()
+        #: the cost in np.longdouble (precision lifting of the precise directions), or None
+        self.lifted = None
+        self._lifted_f0 = None
         if self.g.size != self.x.size:
             raise UserCodeError(f"gradient has {self.g.size} entries, x has {self.x.size}")
         self.f = _Counter(cost, np.asarray(x), deadline)
@@ -285,9 +319,11 @@ class _Engine:
         self.seed = int(seed)
         self.progress = progress
         self.step = None if step is None else float(step)
-        if f0 is None:  # the first call is never refused by the deadline
+        if f0 is None:  # the first call: never refused by the deadline; non-finite is an error
             deadline, self.f.deadline = self.f.deadline, None
+            self.f.at_x = True
             f0 = self.f(self.work)
+            self.f.at_x = False
             self.f.deadline = deadline
         self.f0 = float(f0)
         self.directions: list[Direction] = []
@@ -381,6 +417,73 @@ class _Engine:
         self.directions.append(d)
         return d
 
+    def precise(self, idx: np.ndarray, rng, target: float, lift: bool = False) -> tuple[float, float]:
+        """One directional check of ``idx`` by the stencil ladder (``ladder``):
+        ``(|g . v - D_v|, error)`` with ``D_v`` the order-6 estimate along fresh signs ``v``
+        and ``error`` its bound (noise of f measured along ``v``); ``target`` is the error
+        the verdict needs.  An agreeing direction bounds a lone wrong entry by twice
+        ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``."""
+        from .ladder import derivative_along, measured_noise
+
+        v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
+        scale = max(float(np.max(np.abs(self.x[idx]))), 1.0)
+        # a direction through many entries varies faster than one entry: start shorter
+        h0 = 0.1 * scale * idx.size ** -0.25
+        g = self.g[idx]
+        claimed = float(np.dot(g, v))
+        lift = lift and self.lifted is not None and getattr(self.lifted, "usable", True)
+        if lift:  # precision lifting: the direction in extended precision
+            if self._lifted_f0 is None:
+                self._lifted_work = self.x.astype(np.longdouble)
+                self._lifted_f0 = self._lifted_call(self._lifted_work)
+            w, f, f0, eps = self._lifted_work, self._lifted_call, self._lifted_f0, float(np.finfo(np.longdouble).eps)
+        else:
+            w, f, f0, eps = self.work, self.f, self.f0, EPS
+        base = w[idx].copy()
+
+        def at(t: float) -> tuple[float, np.ndarray]:
+            w[idx] = base + t * v
+            pts = w[idx].copy()
+            try:
+                val = f(w)
+            except NonFiniteCostError:  # a step outside the domain: no value there
+                val = np.nan
+            finally:
+                w[idx] = base
+            return val, pts
+
+        if lift:  # extended precision: truncation, not round-off, limits the ladder
+            h0 /= 4
+        table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 6 if lift else 8)]
+        sigma = measured_noise(np.array(table))
+
+        def pair(t: float) -> tuple[float, float, float]:
+            fp, pp = at(t)
+            fm, pm = at(-t)
+            with np.errstate(all="ignore"):
+                shift = float(np.dot(g, np.asarray((pp - pm) / (2 * t), dtype=float) - v))
+            return fp, fm, shift
+
+        ref = None
+        if not lift:  # a short-step estimate the ladder must agree with (see ``derivative_along``)
+            hs = REL_STEP * scale
+            (p1, m1, s1), (p4, m4, s4) = pair(hs), pair(4 * hs)
+            with np.errstate(all="ignore"):
+                d1, d4 = float((p1 - m1) / (2 * hs)) - s1, float((p4 - m4) / (8 * hs)) - s4
+                F = float(max(abs(f0), abs(p1), abs(m1), abs(p4), abs(m4)))
+                ref = (d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15)
+        with np.errstate(all="ignore"):
+            dot = (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(np.abs(g)))
+        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref)
+        with np.errstate(all="ignore"):
+            return abs(claimed - r.value), r.error + SAFETY * dot
+
+    def _lifted_call(self, w: np.ndarray):
+        """The lifted cost at the longdouble work vector (counted as a call of the code)."""
+        self.f.calls += 1
+        with np.errstate(all="ignore"):
+            return self.lifted(w.reshape(self.f.shape))
+
     def _pair1(self, j: int, d: float) -> tuple[float, float, float]:
         """``_pair`` for one entry (scalar indexing: the loop of the full mode)."""
         w = self.work
@@ -451,11 +554,13 @@ class _Block:
         self.numeric, self.noise, self.bound = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
         idx = np.arange(region.offset, region.offset + n)
         self.least_noise = eng.entry_floor_noise(idx)
-        floor = floor_from_noise(self.least_noise, eng.t)
-        self.scale = np.maximum(np.abs(eng.g[idx]), floor)  # max(|g_j|, floor_j)
-        self.cover = eng.t.fail_tol * self.scale
+        # an entry is cleared when its proved error is within the radius at which its own
+        # direct check could fail it (``verdict.radius`` at fail_tol), or within that
+        # check's own round-off, which no direct check can see past
+        self.cover = np.maximum(radius(eng.g[idx], eng.t.fail_tol, eng.t), 2 * self.least_noise)
         self.blockwide = False
         self.allow_blockwide = True
+        self.small: list[np.ndarray] = []  # entries agreeing directions could not cover
         self.calls0 = eng.f.calls
 
     def local(self, flat_idx: np.ndarray) -> np.ndarray:
@@ -473,12 +578,17 @@ class _Block:
             raise Stopped
 
     def test(self, idx: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """One direction on ``idx``: (cleared entries, entries still suspect, error)."""
+        """One direction on ``idx``: (cleared entries, entries still suspect, error).
+
+        An agreeing direction clears the entries it covers; the others (their failing
+        radius is below what the set can prove: tiny entries) are set aside for a direct
+        check (``small``), not suspected: nothing says they are wrong."""
         d = self.e.direction(self.r.name, idx, level, self.rng)
         if d.agreement is not Agreement.AGREE:
             return idx[:0], idx, d.error
         covered = self.cover[self.local(idx)] >= 2 * d.error
-        return idx[covered], idx[~covered], d.error
+        self.small.append(idx[~covered])
+        return idx[covered], idx[:0], d.error
 
     def bisect(self, suspect: np.ndarray, level: int) -> list[tuple[np.ndarray, float]]:
         """Breadth-first splitting of a suspect set; returns the cleared sets with their errors."""
@@ -510,6 +620,109 @@ class _Block:
                     return cleared
         return cleared
 
+    def verified(self, idx: np.ndarray) -> np.ndarray:
+        """Entries of ``idx`` whose bound verifies them (``verdict.assess``: the truth
+        interval ``g_j ± bound_j`` within ``pass_tol``, or an exact zero within the
+        round-off a direct check would give it)."""
+        loc = self.local(idx)
+        a = self.e.g[idx]
+        with np.errstate(all="ignore"):
+            res = assess(a, a, self.bound[loc], self.e.t)
+        return (res.code == 0) | ((a == 0) & (self.bound[loc] <= self.least_noise[loc]))
+
+    def settle_small(self, small: np.ndarray) -> np.ndarray:
+        """Entries too small for the coarse directions to clear, settled in sets (at most
+        ``SETTLE_SETS`` tests): a set of claims that are exactly 0 (a dead relu unit, an
+        input that does not reach the cost) is cleared, with bound 0, when ``f(x + h v) ==
+        f(x - h v)`` exactly in ``SMALL_DIRECTIONS`` fresh directions (the zero rule for a
+        set: a cancellation to the last bit in random directions is no chance event);
+        another set when ``SMALL_DIRECTIONS`` fresh precise directions (the ladder) all
+        agree, the entries their bound covers.  A set that fails is split in halves (a kink
+        inside one entry's stencil spoils only its half).  Then, when the code allows it,
+        precise directions in extended precision tighten the bound of those cleared but
+        not yet verified.  Returns the entries left for direct checks."""
+        if self.e.step is not None or small.size <= TIGHT_LEAF:
+            return small
+        g = self.e.g
+        frontier = [p for p in (small[g[small] == 0], small[g[small] != 0]) if p.size]
+        left, cleared, tests = [], [], 0
+        while frontier and tests < SETTLE_SETS:
+            part = frontier.pop(0)
+            if part.size <= TIGHT_LEAF:
+                left.append(part)
+                continue
+            tests += 1
+            if np.all(g[part] == 0):
+                if all(d.numeric == 0 and d.claimed == 0 for d in
+                       (self.e.direction(self.r.name, part, 0, self.rng) for _ in range(SMALL_DIRECTIONS))):
+                    self.bound[self.local(part)] = 0.0
+                    continue
+            else:
+                need = self.e.t.pass_tol * float(np.median(np.abs(g[part]))) / 4
+                bounds = []
+                for _ in range(SMALL_DIRECTIONS):
+                    diff, err = self.e.precise(part, self.rng, need)
+                    if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                        break
+                    bounds.append(2 * (diff + err))
+                if len(bounds) == SMALL_DIRECTIONS:
+                    loc = self.local(part)
+                    ok = self.cover[loc] >= min(bounds)
+                    self.bound[loc[ok]] = min(bounds)
+                    cleared.append(part[ok])
+                    if np.any(~ok):
+                        left.append(part[~ok])
+                    continue
+            frontier += [part[: part.size // 2], part[part.size // 2:]]
+        left += frontier
+        if self.e.lifted is not None and cleared:
+            c = np.concatenate(cleared)
+            self._tighten([c[~self.verified(c)]], LIFT_MAX, lift=True)
+        return np.concatenate(left) if left else small[:0]
+
+    def tighten(self, pool: np.ndarray) -> None:
+        """Verify the cleared pool to ``pass_tol`` where the magnitudes allow: precise
+        directions (the stencil ladder) on the entries not yet verified, largest first;
+        a set that does not verify all its entries is split by magnitude, down to
+        ``TIGHT_LEAF`` entries (left to the direct checks), at most ``TIGHT_MAX``
+        directions.  Then, when the code computes in the dtype it is given (precision
+        lifting), at most ``LIFT_MAX`` more in extended precision on what is left."""
+        if self.e.step is not None:
+            return
+        # float64's precise directions reach their floor in a few sets: with extended
+        # precision at hand the rest is left to it (one lifted direction verifies more
+        # than many float64 ones, at the price of ~20 of their calls)
+        budget = TIGHT_MAX_LIFTABLE if self.e.lifted is not None else TIGHT_MAX
+        left = self._tighten([pool[~self.verified(pool)]], budget, lift=False)
+        if self.e.lifted is not None and left and getattr(self.e.lifted, "usable", True):
+            self._tighten([np.sort(np.concatenate(left))], LIFT_MAX, lift=True)
+
+    def _tighten(self, todo: list[np.ndarray], budget: int, lift: bool) -> list[np.ndarray]:
+        done, kept = 0, []
+        while todo and done < budget:
+            s = todo.pop(0)
+            if s.size <= TIGHT_LEAF:
+                kept.append(s)
+                continue
+            s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
+            need = self.e.t.pass_tol * float(np.abs(self.e.g[s][int(0.9 * (s.size - 1))])) / 4
+            if lift and not getattr(self.e.lifted, "usable", True):
+                kept.append(s)
+                break
+            diff, err = self.e.precise(s, self.rng, need, lift=lift)
+            done += 1
+            if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                kept.append(s)
+                continue  # disagrees beyond its bound: the coarse clearing stands
+            loc = self.local(s)
+            self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err))
+            rest = s[~self.verified(s)]
+            if rest.size == s.size:
+                todo += [rest[: rest.size // 2], rest[rest.size // 2:]]
+            elif rest.size:
+                todo.append(rest)
+        return [s for s in kept + todo if s.size]
+
     def sample(self, frontier: list[np.ndarray]) -> bool:
         """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""
         pool = np.concatenate(frontier)
@@ -520,8 +733,9 @@ class _Block:
         self.check(pick)
         loc = self.local(pick)
         st = entry_status(self.e.g[pick], self.numeric[loc], self.noise[loc], self.e.t)
-        if all(s is Status.PASS for s in st):
-            self.allow_blockwide = False  # scattered wrong entries, not a block-wide bug
+        if not any(s in (Status.FAIL, Status.WARN) for s in st):
+            # no sample proved wrong: scattered wrong entries, not a block-wide bug
+            self.allow_blockwide = False
             return False
         rest = np.setdiff1d(pool, pick)
         self.how[self.local(rest)] = How.UNCHECKED.value
@@ -580,8 +794,10 @@ class _Block:
                     errors.append(err)
                     if sus.size:
                         break
+                    pool = ok  # the entries it could not cover are set aside (``small``)
                 else:  # every direction agreed and covered the pool: cleared for good
                     self.bound[self.local(pool)] = 2 * min(errors)
+                    self.tighten(pool)
                     e.tick(pool.size)
                     continue
                 cleared = self.bisect(pool, 0)
@@ -597,6 +813,14 @@ class _Block:
         for pool in pools:  # never verified in MAX_ROUNDS: left unchecked rather than passed
             self.how[self.local(pool)] = How.UNCHECKED.value
             e.tick(pool.size)
+        small = np.unique(np.concatenate(self.small)) if self.small else idx[:0]
+        small = small[self.how[self.local(small)] == How.EXCLUDED.value]
+        small = small[np.isnan(self.bound[self.local(small)])]  # not cleared after all
+        if small.size:  # set aside by agreeing directions: precise directions, then direct checks
+            small = self.settle_small(small)
+            self.check(small[:SMALL_MAX])
+            self.how[self.local(small[SMALL_MAX:])] = How.UNCHECKED.value
+            e.tick(small.size)
 
 
 def _validate(x, g, thresholds, directions) -> None:
@@ -621,6 +845,7 @@ def check_adaptive(
     step: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
+    lifted: Callable[[np.ndarray], object] | None = None,
 ) -> AdaptiveResult:
     """Adaptive group testing of ``grad`` against the black box ``cost`` at ``x``.
 
@@ -644,6 +869,7 @@ def check_adaptive(
     _validate(x, grad, thresholds, directions)
     t0 = time.perf_counter()
     eng = _Engine(cost, x, grad, thresholds, f0, seed, progress, step, deadline)
+    eng.lifted = lifted
     eng.probe(np.random.default_rng([int(seed), 2**31]))
     outs = [_Block(eng, r, i, int(directions)).run() for i, r in enumerate(regions(blocks, eng.x.size))]
     return AdaptiveResult(tuple(outs), tuple(eng.directions), eng.f.calls, time.perf_counter() - t0,

@@ -9,9 +9,11 @@ eps would not show.
 
 Direct-entry estimates, two engines on the same footing (one entry, one axis):
 
-* ``blackbox_gradient``: six calls per entry at ``+-4h, +-h, +-h/4`` (three rungs,
-  ``central_three_rungs``, Richardson where the rungs are asymptotic); the re-estimate
-  of every entry that does not pass (``pipeline``).
+* ``blackbox_gradient``: a first look of six calls per entry at ``+-4h, +-h, +-h/4``
+  (three rungs, ``central_three_rungs``), upgraded where it does not verify by the
+  stencil ladder (``ladder``: orders 2, 4, 6 on steps that follow ``|x|``, a bound from
+  their agreement, the shrinking one-sided kink test, precision lifting); the
+  re-estimate of every entry that does not pass (``pipeline``).
 * ``four_point_entries``: four calls per entry at ``+-h, +-4h`` (``finite_diff.
   central_from_values``) through a caller's ``shifted(k, d)``, which may return
   differences ``L(x + d e_k) - L(x)`` summed term by term (a layer sums output by output,
@@ -31,6 +33,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..choices import Method
+from ..errors import NonFiniteCostError
 from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
                            central_from_values,
                            default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
@@ -142,25 +145,46 @@ def blackbox_gradient(
     indices: Sequence[int] | None = None,
     step: float | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    claimed: np.ndarray | None = None,
+    pass_tol: float = 1e-7,
+    lifted: Callable[[np.ndarray], object] | None = None,
 ) -> Estimate:
-    """Central differences of a scalar function called once per stencil point.
+    """Derivatives of a scalar black box entry by entry, each with a bound that verifies.
 
-    For user code that cannot be vectorised: entry ``k`` of ``x.ravel()`` (all entries,
-    or ``indices``) costs six calls, ``cost(x ± 4h e_k)``, ``cost(x ± h e_k)`` and
+    For user code that cannot be vectorised.  First look, six calls per entry of
+    ``x.ravel()`` (all, or ``indices``): ``cost(x ± 4h e_k)``, ``cost(x ± h e_k)``,
     ``cost(x ± h/4 e_k)`` with ``h = eps**(1/5) max(|x_k|, 1)`` (``eps`` of the precision
-    ``cost(x)`` returns, so float32 code gets float32's step; or the fixed ``step``; the
-    Richardson value of the three rungs has an ``O(h**4)`` error), plus one call
-    ``cost(x)`` in all (and one probe near x when ``f(x)`` is 0 or a whole number, which
-    shows no precision); value and error as in :func:`central_three_rungs` with the
-    precision of the returned values (``value_eps``); ``kink`` from
-    :func:`one_sided_kink`.  ``x`` is restored after every call.  ``progress(k)`` is
-    called after each entry.  Results are flat arrays over the checked entries.
+    ``cost(x)`` returns; or the fixed ``step``), value and error by
+    :func:`central_three_rungs`, kink by :func:`one_sided_kink`.  An entry whose first
+    bound does not reach ``pass_tol |claimed_k| / 4`` (every entry when ``claimed`` is
+    None), or that looks like a kink, is then estimated by the stencil ladder
+    (``stencil_ladder.entry_derivative``: orders 2, 4, 6 on steps that follow ``|x_k|``,
+    the noise of f measured along ``e_k``, refined until the bound reaches that target or
+    round-off stops it), which must agree with the first look (their union is reported
+    when it does not); its shrinking one-sided test decides the kink (the claimed value
+    must lie between the one-sided slopes).  A first look that says nothing (every value
+    equal to ``f(x)``, a pole or a period inside the stencil) stands: the ladder's longer
+    steps could agree on a wrong value there.  ``lifted(z)`` evaluates the cost in
+    ``np.longdouble`` (precision lifting; the caller checked once that the code computes
+    in the dtype it is given and agrees with float64): entries float64 cannot settle are
+    estimated again by the ladder in extended precision.  ``x`` is restored after every
+    call; ``progress(k)`` after each entry.  Results are flat arrays over the entries.
     """
+    from .ladder import entry_derivative
+
+    shape = np.shape(x)
     flat = np.array(x, dtype=float).ravel()
     idx = np.arange(flat.size) if indices is None else np.asarray(indices, dtype=int)
     validate_step(Method.CENTRAL, step)
     work = flat.copy()
-    raw = cost(work.reshape(np.shape(x)))
+    def f_call(w):
+        try:
+            return cost(w.reshape(shape))
+        except NonFiniteCostError:  # a step outside the domain: no value there
+            return np.nan
+
+    raw = cost(work.reshape(shape))
     f0 = float(raw)
     # the middle step balances the O(h**4) error of the Richardson value against the
     # round-off of the code's own precision: eps**(1/5) max(|x|, 1)
@@ -170,7 +194,7 @@ def blackbox_gradient(
         k = int(idx[0])
         orig = work[k]
         work[k] = orig + 1e-3 * max(abs(orig), 1.0)
-        eps0 = value_eps(np.asarray(cost(work.reshape(np.shape(x)))))
+        eps0 = value_eps(np.asarray(f_call(work)))
         work[k] = orig
     h = eps0 ** 0.2 * np.maximum(np.abs(flat[idx]), 1.0) if step is None else np.full(len(idx), float(step))
     vals = np.empty((6, len(idx)))
@@ -178,17 +202,63 @@ def blackbox_gradient(
         orig = work[k]
         for row, d in enumerate((4 * hk, -4 * hk, hk, -hk, hk / 4, -hk / 4)):
             work[k] = orig + d
-            vals[row, n] = cost(work.reshape(np.shape(x)))
+            vals[row, n] = f_call(work)
         work[k] = orig
-        if progress is not None:
-            progress(n + 1)
     eps = value_eps(vals, np.asarray([f0], dtype=float))
     value, noise = central_three_rungs(vals, f0, h, eps)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
+    used = h.copy()
     with np.errstate(all="ignore"):
         scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(f0) if np.isfinite(f0) else 0.0)
     resolution = SAFETY * 2 * roundoff(list(vals), h / 4, eps)
-    return Estimate(value=value, noise=noise, step=h, eps=eps, kink=kink, f_scale=scale, resolution=resolution)
+    a = np.zeros(len(idx)) if claimed is None else np.asarray(claimed, dtype=float).ravel()
+    if a.size == flat.size and a.size != len(idx):
+        a = a[idx]
+    ld = None
+    for n, k in enumerate(idx.tolist()):
+        target = pass_tol * abs(float(a[n])) / 4
+        # a first look that says nothing stands (a pole or a period inside its stencil: the
+        # ladder's longer steps could agree on a wrong value), unless it left the domain
+        # (a value that is not finite: log at x below its step), where shorter steps help
+        left_domain = not np.all(np.isfinite(vals[:, n]))
+        if (noise[n] <= target and not kink[n]) or (not np.isfinite(noise[n]) and not left_domain
+                                                    and lifted is None):
+            if progress is not None:
+                progress(n + 1)
+            continue
+        best = None
+        if np.isfinite(noise[n]) or left_domain:
+            ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
+            r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
+                                 reference=ref, step=step)
+            best = r
+            if claimed is not None:  # the claim must lie between the one-sided slopes
+                hf = float(r.steps[-1])
+                right, left = float((r.plus[-1] - f0) / hf), float((f0 - r.minus[-1]) / hf)
+                lo, hi = min(left, right), max(left, right)
+                slack = 0.01 * max(abs(lo), abs(hi))
+                kink[n] = r.kink and bool(lo - slack <= a[n] <= hi + slack)
+            else:
+                kink[n] = r.kink
+            if r.error < noise[n]:
+                value[n], noise[n], used[n] = r.value, r.error, r.step
+                resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
+        if lifted is not None and not noise[n] <= target and not kink[n] and getattr(lifted, "usable", True):
+            if ld is None:
+                lw = flat.astype(np.longdouble)
+                lf = lambda w: lifted(w.reshape(shape))  # noqa: E731
+                ld = (lf, lw, lf(lw))
+            lf, lw, lf0 = ld
+            ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
+            r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
+                                  target=target, reference=ref, kink_test=False, step=step)
+            if r2.error < noise[n]:
+                value[n], noise[n], used[n] = r2.value, r2.error, r2.step
+        if progress is not None:
+            progress(n + 1)
+    bad = ~np.isfinite(value) | np.isnan(noise)
+    return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
+                    kink=kink, f_scale=scale, resolution=resolution)
 
 
 @dataclass
@@ -235,6 +305,9 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
         if progress is not None:
             progress(n + 1)
     size = np.max(sizes, axis=0)
+    # a stencil that moved nothing at all (sigmoid at 36.2: its output is 1 to float64's
+    # resolution) bounds the derivative only by the round-off of everything it may reach
+    size = np.where(np.all(sizes == 0, axis=0) & np.all(vals == vals[:1], axis=0), max(scale, abs(f0)), size)
     value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=size)
     with np.errstate(all="ignore"):
         plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h

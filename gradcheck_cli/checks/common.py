@@ -17,6 +17,41 @@ from ..inputs import sample_indices, validate_hvp, validate_seed, validate_top, 
 from ..results import Report, count_statuses
 
 
+#: the longdouble cost must agree with the float64 one to this relative tolerance
+LIFT_AGREEMENT = 1e-9
+
+
+def lifted_cost(raw_cost, x: np.ndarray, cost0: float):
+    """Precision lifting: ``z -> cost`` in ``np.longdouble``, or None.
+
+    ``raw_cost(z)`` calls the user's code and returns its cost as the code returned it.
+    The code is called once at x in ``np.longdouble``: it is lifted when the cost comes
+    back a longdouble scalar that agrees with the float64 cost ``cost0`` (to
+    ``LIFT_AGREEMENT`` relative: the same function) and the platform's longdouble is wider
+    than float64.  Code that converts to float64 (or raises) is not lifted.
+    """
+    from ..errors import UserCodeError
+
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        return None
+    try:
+        c = raw_cost(np.asarray(x, dtype=np.longdouble))
+    except UserCodeError:
+        return None
+    c = np.asarray(c)
+    if c.dtype != np.longdouble or c.size != 1 or not np.isfinite(c).all():
+        return None
+    c = c.reshape(())[()]
+    if not abs(c - np.longdouble(cost0)) <= LIFT_AGREEMENT * max(abs(float(cost0)), np.finfo(float).tiny):
+        return None
+
+    def cost(z):
+        value = np.asarray(raw_cost(np.asarray(z, dtype=np.longdouble)))
+        return value.reshape(())[()] if value.dtype == np.longdouble and value.size == 1 else np.longdouble(np.nan)
+
+    return cost
+
+
 def callable_name(fn) -> str:
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return "<lambda>" if name.endswith("<lambda>") else name

@@ -17,7 +17,8 @@ from ..errors import NonFiniteCostError
 from ..inputs import func_x
 from ..results import FunctionSubject, Report, XSource
 from ..verdict import Status, Thresholds
-from .common import callable_name, validate_gradient_options, with_second_opinions
+from ..finite_diff import value_eps
+from .common import callable_name, lifted_cost, validate_gradient_options, with_second_opinions
 
 
 
@@ -146,9 +147,14 @@ def check_gradient(
             cost0 = fu.cost_only(x0)
             g = gu.gradient_only(x0)
             cost = fu.cost_only
+        # float32 code: the default pass tolerance is what float32 can verify (issue 16)
+        thresholds = thresholds.for_precision(value_eps(np.asarray([cost0]), np.asarray(g)))
         calls = lambda: fu.calls + (gu.calls if gu is not None else 0)  # noqa: E731
+        first = lambda r: r[0] if isinstance(r, (tuple, list)) and gu is None else r  # noqa: E731
+        lifted = lifted_cost(lambda z: first(fu.call(z)), x0, cost0)
         bb = check_blackbox(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, top=top, seed=seed,
-                            f0=cost0, step=eps, indices=idx, calls=calls, progress=progress, deadline=deadline)
+                            f0=cost0, step=eps, indices=idx, calls=calls, lifted=lifted, progress=progress,
+                            deadline=deadline)
     result, verdict, effort = bb.search, bb.verdict, bb.effort
     total = x0.size if idx is None else len(idx)
     block = result.blocks[0]

@@ -87,7 +87,7 @@ from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, vali
 from ..results import LayerArg, LayerSubject, Report
 from ..usercode import protocols
 from ..verdict import Status, Thresholds
-from .common import callable_name
+from .common import callable_name, lifted_cost
 
 #: ``mode=None`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
@@ -174,6 +174,8 @@ class _Layer:
         self.douts: tuple[np.ndarray, ...] = ()
         self.last_params: dict[str, Any] = {}
         self.out_shapes: tuple[tuple[int, ...], ...] = ()
+        #: a gradient came back float32 (float32 code: ``Thresholds.for_precision``)
+        self.float32 = False
 
     # ------------------------------------------------------------- forward
     def _call(self, arrays: Sequence[np.ndarray]) -> Any:
@@ -239,6 +241,11 @@ class _Layer:
     def gradients(self, returned: Any, who: str) -> list[np.ndarray]:
         """Validate the returned gradients: one per differentiated input (or per input), right
         shapes (``usercode.protocols.layer_gradients``)."""
+        items = returned if isinstance(returned, (tuple, list)) else (returned,)
+        if self.is_loss and len(items) == 1 and isinstance(items[0], (tuple, list)):
+            items = items[0]
+        # float32 code (``Thresholds.for_precision``)
+        self.float32 = self.float32 or any(getattr(g, "dtype", None) == np.float32 for g in items)
         return protocols.layer_gradients(returned, who, [i.name for i in self.inputs],
                                          [tuple(i.value.shape) for i in self.inputs],
                                          [i.differentiated for i in self.inputs], self.is_loss)
@@ -279,6 +286,30 @@ class _LazyNoise:
 
     def known(self) -> list[float]:
         return list(self.values.values())
+
+
+def _objective_in(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], dtype):
+    """``z -> L`` with the differentiated inputs set to the flat ``z`` in ``dtype`` and L
+    summed in it (precision lifting: ``checks.common.lifted_cost``); outputs as returned."""
+    sizes = [arrays[k].size for k in diff_idx]
+    offsets = np.cumsum([0] + sizes[:-1])
+
+    def raw(z: np.ndarray):
+        z = np.asarray(z).ravel()
+        args = list(arrays)
+        for k, off, n in zip(diff_idx, offsets, sizes):
+            args[k] = z[off: off + n].astype(dtype).reshape(arrays[k].shape)
+        result = layer._call(args)
+        if not isinstance(result, (tuple, list)) or len(result) < 2:
+            return np.nan
+        if layer.is_loss:
+            return np.asarray(result[0])
+        total = dtype(0)
+        for o, d in zip(result[:-1], layer.douts):
+            total = total + np.sum(np.asarray(o) * d)
+        return np.asarray(total)
+
+    return raw
 
 
 def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: float, scale0: float,
@@ -452,6 +483,7 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         layer.out_shapes = tuple(o.shape for o in outs)
         layer.douts = tuple(np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
         grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
+        _backward_draws(layer, cache, grads, seed)
         changed = _cache_changes(layer, arrays, cache, grads, seed)
     f0, scale0 = layer.objective(arrays)
     _require_finite(layer, outs, f0, seed)
@@ -475,9 +507,13 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
             flat.restore()
 
     g = np.concatenate([gr.ravel() for gr in grads])
+    raw_out = [np.asarray(o) for o in outs]
+    if any(o.dtype == np.float32 for o in raw_out) or layer.float32:
+        thresholds = thresholds.for_precision(float(np.finfo(np.float32).eps))
+    lifted = lifted_cost(_objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
                         f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of, value_eps(*outs)),
-                        progress=progress, deadline=deadline)
+                        lifted=lifted, progress=progress, deadline=deadline)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
     if mode is Mode.ADAPTIVE:
         # the hints read the values the search measured (the judged ones add the re-estimates
@@ -530,6 +566,22 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         effort=effort,
         seed=seed,
     )
+
+
+def _backward_draws(layer: _Layer, cache: Any, grads: list[np.ndarray], seed: int) -> None:
+    """Backward run twice more, under random states other than forward's: a result that
+    changes draws random numbers (a dropout mask drawn anew is forward's own mask only
+    because the checker resets the state before every call; in training it is not).
+    UserCodeError (exit 2) when it does."""
+    same = lambda a, b: all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(a, b))  # noqa: E731
+    if not same(grads, layer.gradients(layer.call_backward(cache), layer.backward.name)):
+        return  # not even repeatable under forward's state: backward changes its cache (reported apart)
+    for k in (1, 2):
+        with layer.backward.reseeded(int(seed) * 7919 + 104729 * k):
+            again = layer.gradients(layer.call_backward(cache), layer.backward.name)
+        if not same(grads, again):
+            raise UserCodeError(f"{layer.backward.name} draws random numbers: use the mask saved in the cache "
+                                "(its result changed with the random state)")
 
 
 def _cache_changes(layer: _Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:

@@ -15,7 +15,8 @@ from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_stat
 from ..verdict import Status, Thresholds, assess
 from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..blocks import judge_blocks, network_block_data
-from .common import callable_name, with_second_opinions
+from ..finite_diff import value_eps
+from .common import callable_name, lifted_cost, with_second_opinions
 
 
 def check_network(
@@ -89,6 +90,11 @@ def check_network(
         ev = _user_evidence(problem, impl, cost_check, isolate)
     else:
         ev = _builtin_evidence(problem, bug)
+    if ev.thresholds is not None:  # float32 code: its default pass tolerance
+        from dataclasses import replace as _replace
+
+        thresholds = ev.thresholds
+        problem = _replace(problem, thresholds=thresholds)
     verdict, block_results, counts, effort, analytic_blocks, full_blocks = _judge(problem, ev)
 
     from ..diagnosis import diagnose
@@ -160,6 +166,8 @@ class _Evidence:
     kink: np.ndarray | None = None
     full_blocks: set = field(default_factory=set)
     directional: dict = field(default_factory=dict)
+    #: the thresholds in effect when the step changed them (float32 code), else None
+    thresholds: object = None
     compared: CostCheck | None = None
     hints: list = field(default_factory=list)
     name: str | None = None
@@ -189,9 +197,13 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) 
     kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
     with user.session():
         cost0, g = user_cg(params.copy())
+        # float32 code: the default pass tolerance is what float32 can verify (issue 16)
+        thresholds = thresholds.for_precision(value_eps(np.asarray([cost0]), np.asarray(g)))
+        first = lambda r: r[0] if isinstance(r, (tuple, list)) else r  # noqa: E731
+        lifted = lifted_cost(lambda p: first(user.call(data, labels, p, dimensions)), params, cost0)
         searched = check_blackbox(user_cost, params, g.ravel(), spec.blocks, mode=pb.mode, thresholds=thresholds,
                                   top=pb.top, seed=pb.seed, f0=cost0, kink=kink, calls=lambda: user.calls,
-                                  progress=pb.progress, deadline=pb.deadline)
+                                  lifted=lifted, progress=pb.progress, deadline=pb.deadline)
     ref_cost = model.cost(spec, data, labels, params)
     # the cost check: yours against the reference, within the round-off of a sum of M terms
     cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(model.per_sample_costs(spec, data, labels, params))))
@@ -205,6 +217,7 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) 
         g=np.asarray(g, dtype=float).ravel(), cost0=cost0, ref_cost=ref_cost, cost_fn=user_cost,
         grad_fn=lambda p: user_cg(p.reshape(params.shape))[1].ravel(),
         searched=searched, kink=kink, compared=compared, hints=hints, name=name, user=user,
+        thresholds=thresholds,
     )
 
 

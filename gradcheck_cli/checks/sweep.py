@@ -14,7 +14,7 @@ from ..finite_diff import estimate_gradient
 from ..inputs import func_x, validate_seed
 from ..results import (Check, ExpressionSubject, Formula, FunctionSubject, NetworkSubject, Report, SweepSubject,
                        count_statuses, entry_label)
-from ..verdict import Thresholds, assess, floor_from_noise, relative_error
+from ..verdict import Thresholds, assess, proved_rel
 
 
 def _sweep_report(check: Check, sweep, taylor, component: str, seed: int, thresholds: Thresholds,
@@ -65,7 +65,7 @@ def _sweep_expression(text, at, wrt, grads, seed, thresholds) -> Report:
     cols = [names.index(v) for v in problem.wrt]
     exprs = [c if c is not None else d for c, d in zip(problem.claimed, problem.derivatives)]
     analytic = ex.compile_many(exprs, names)(pts.T)[:, 0]
-    rel = relative_error(analytic, est.value[0, cols], floor_from_noise(est.noise[0, cols], thresholds))
+    rel = proved_rel(analytic, est.value[0, cols], est.noise[0, cols], thresholds)
     j = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))  # the worst component
     v, i = problem.wrt[j], cols[j]
     kink = bool(ex.kink_mask(ex.kinks(expr), names, pts, est.step)[0, i])
@@ -114,7 +114,7 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
         flat, g = x0.ravel(), grad.ravel()
         if k is None and flat.size <= DIRECT_SEARCH_ENTRIES:  # the worst entry, every entry estimated
             rough = blackbox_gradient(cost, x0)
-            rel = relative_error(g, rough.value, floor_from_noise(rough.noise, thresholds))
+            rel = proved_rel(g, rough.value, rough.noise, thresholds)
             k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
         elif k is None:  # a large x: the func command's adaptive search (O(log n) calls per wrong entry, not n)
             k = _worst_entry(cost, x0, g, seed, thresholds)
@@ -182,7 +182,7 @@ def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresh
         k = block.offset + int(np.ravel_multi_index(index, block.shape))
     else:  # the worst entry by the net command's own (structured) estimate
         numeric, noise, _ = differences.numeric_gradient(cspec, data, labels, params)
-        rel = relative_error(g, numeric, floor_from_noise(noise, thresholds))
+        rel = proved_rel(g, numeric, noise, thresholds)
         k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
         block = next(b for b in spec.blocks if b.offset <= k < b.offset + b.size)
         index = tuple(int(i) for i in np.unravel_index(k - block.offset, block.shape))

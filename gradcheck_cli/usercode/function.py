@@ -116,6 +116,22 @@ class UserFunction:
             random.setstate(caller_random)
             np.random.set_state(caller_np)
 
+    @contextlib.contextmanager
+    def reseeded(self, seed: int) -> Iterator["UserFunction"]:
+        """Calls inside start from states of ``random`` and ``numpy.random`` seeded by
+        ``seed`` instead of the captured ones (to tell whether a result depends on them)."""
+        saved = self._random_state, self._np_state, self._np_bytes, self._py_bytes
+        self._random_state = random.Random(seed).getstate()
+        self._np_state = np.random.RandomState(seed).get_state()
+        self._np_bytes = self._py_bytes = None
+        global _np_owner
+        _np_owner = None
+        try:
+            yield self
+        finally:
+            self._random_state, self._np_state, self._np_bytes, self._py_bytes = saved
+            _np_owner = None
+
     def _enter_states(self) -> None:
         """Inside a session: put the captured states in place, skipping what already is
         (the raw generator states compared byte for byte: no re-seeding when nothing drew)."""

@@ -40,7 +40,12 @@ def reason_text(check: Check) -> str:
     reason = Reason(check.reason or "")
     err = "inf" if check.error is None or math.isinf(check.error) else f"{check.error:.2g}"
     if reason is Reason.NOISE:
-        return f"finite-difference error {err} is too large for |value| {abs(check.numeric):.2g}"
+        # what was shown (the agreement, the bound), and what would settle it
+        shown = "" if check.rel_error is None or not math.isfinite(check.rel_error) else \
+            f"agrees to {check.rel_error:.1g}, but "
+        return (f"{shown}finite-difference error {err} is too large for |value| {abs(check.numeric):.2g} "
+                f"to verify it here; extended precision would settle it (code that computes in the dtype "
+                f"it is given is lifted to np.longdouble)")
     if reason is Reason.NUMERIC_NONFINITE:
         return "the finite-difference estimate is not finite"
     if reason is Reason.ANALYTIC_NONFINITE:
@@ -374,7 +379,9 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
         console.print(Text(FLOOR_LEFT_OUT, style="dim"))
     t = report.thresholds
     console.print(Text(
-        f"method {report.method.value}; pass <= {t.pass_tol:g}, fail > {t.fail_tol:g} (over numeric ± error); "
+        f"method {report.method.value}; pass <= {t.pass_tol:g}"
+        f"{' (float32 code: what float32 can verify)' if t.precision == 'float32' else ''}, "
+        f"fail > {t.fail_tol:g} (over numeric ± error); "
         f"floor = {report.floor_text}",
         style="dim",
     ))

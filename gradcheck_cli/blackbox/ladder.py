@@ -1,0 +1,379 @@
+"""Central stencils of order 2, 4 and 6 on a ladder of steps, with an error bound from
+their agreement; the one-sided kink test on the same ladder (the evidence for users'
+code; numpy only).
+
+Problem.  ``phi(t)`` is the user's cost along a direction (``f(x + t v)``; a single
+entry: ``v = e_j``) and we want ``phi'(0)`` with a bound ``e`` such that
+``|n - phi'(0)| <= e`` (``verdict.assess`` reads it so).
+
+Stencils.  With ``D(h) = (phi(h) - phi(-h)) / 2h = phi'(0) + c_1 h**2 + c_2 h**4 + ...``
+and the steps ``h_k = h_0 / 2**k`` (k = 0 .. K-1), the Richardson tableau ::
+
+    T[k, 0] = D(h_k)
+    T[k, m] = T[k, m-1] + (T[k, m-1] - T[k-1, m-1]) / (4**m - 1)
+
+holds the central stencils of order ``2(m + 1)`` on the points ``±h_{k-m} .. ±h_k``
+(``T[k, 1]`` and ``T[k, 2]`` are the 5- and 7-point Fornberg stencils on a ratio-2
+grid; Fornberg 1988).  In the asymptotic regime the error of ``T[k, m]`` is ``c =
+4**(m+1)`` times smaller than that of ``T[k-1, m]``, so ``|T[k, m] - T[k-1, m]|`` is
+``c - 1`` times it.  The bound of a candidate is ::
+
+    e[k, m] = SAFETY max(|T[k, m] - T[k-1, m]|,            agreement of steps
+                         |T[k-1, m] - T[k-2, m]| / c,        the previous pair's prediction
+                         |T[k, m] - T[k, m-1]| / c)          agreement of orders
+              + rho[k, m]
+
+(Ridders 1982 compares orders and steps the same way), where the first term alone
+over-covers the error ``c - 1`` times (where the two pairs agree to a factor 2, three
+rungs confirm the asymptotic regime and ``ASYMPTOTIC`` times ``1 / (c - 1)`` of them is
+taken instead), the second catches two rungs agreeing by chance
+and ``rho`` is the round-off of ``T[k, m]``: the noise of one value of phi (``sigma``,
+measured; at least half an ulp of F, the largest ``|phi|``)
+over ``h_k`` times the sum of the absolute weights of the combination.  The estimate is
+the candidate of least bound.  A pole or a period inside the stencil makes every
+candidate's bound large, and the bound says so.  Figures are absolute errors of
+``phi'(0)`` (units of phi per unit t).
+
+Kinks (``ladder_kink``).  With ``R(h) = (phi(h) - phi(0)) / h`` and ``L(h) = (phi(0) -
+phi(-h)) / h`` the jump ``J(h) = R(h) - L(h) = phi''(0) h + O(h**3)`` halves with each
+rung at a twice-differentiable point and tends to ``phi'(0+) - phi'(0-)`` at a kink.
+A kink is called only where ``|J|`` stays (within a quarter) the same over the three
+finest rungs and exceeds their round-off 16 times: a smooth point whose ladder starts
+outside its smooth zone (smooth-L1 with a small beta) shows a shrinking jump once the
+steps are inside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import NonFiniteCostError
+
+EPS = float(np.finfo(float).eps)
+#: round-off of one evaluation of phi, in units of eps |phi|
+ROUNDOFF_ULPS = 4.0
+#: the measured noise is trusted down to the a-priori ROUNDOFF_ULPS eps F over this, half
+#: an ulp of F: in f(x + h) - f(x - h) every term the step does not touch is rounded the
+#: same way twice and cancels, but each value is still a float64 number near F
+DISCOUNT = 8.0
+#: estimated truncation errors are multiplied by this (they are estimates)
+SAFETY = 2.0
+#: where three rungs confirm the asymptotic regime, the estimated error a / (c - 1) is
+#: taken this many times over (before SAFETY)
+ASYMPTOTIC = 8.0
+#: ratio between consecutive steps of the ladder
+RATIO = 2.0
+#: highest tableau column used: 2 -> order 6
+MAX_COLUMN = 2
+#: rungs of the first ladder, and at most this many more while the finest rung is best
+RUNGS = 5
+MORE_RUNGS = 6
+#: ... and at most this many longer ones, while round-off alone limits the bound
+MORE_UP = 3
+
+
+def tableau(d: np.ndarray):
+    """Richardson tableau from central differences ``d[k] = D(h_k)`` (shape ``(K, ...)``).
+
+    Returns ``(T, W)`` of shape ``(K, MAX_COLUMN + 1, ...)``: the estimates (NaN where
+    undefined) and the sum of absolute weights on the values of phi, in units of
+    ``1 / (2 h_k)``, for the round-off.
+    """
+    d = np.asarray(d, dtype=float)
+    K = d.shape[0]
+    M = MAX_COLUMN + 1
+    T = np.full((K, M) + d.shape[1:], np.nan)
+    W = np.full((K, M) + d.shape[1:], np.nan)
+    T[:, 0] = d
+    W[:, 0] = 2.0  # phi(h) and phi(-h), each weight 1 / 2h
+    for m in range(1, M):
+        c = 4.0**m
+        with np.errstate(all="ignore"):
+            T[m:, m] = T[m:, m - 1] + (T[m:, m - 1] - T[m - 1:-1, m - 1]) / (c - 1)
+            W[m:, m] = (c * W[m:, m - 1] + W[m - 1:-1, m - 1] / RATIO) / (c - 1)
+    return T, W
+
+
+def ladder_estimate(d, h, noise, min_column: int = 0):
+    """``(value, error, column, rung)`` of ``phi'(0)`` from ``d[k] = D(h_k)``.
+
+    ``h[k]`` are the steps (ratio ``RATIO``; shape ``(K, ...)``), ``noise`` the
+    absolute noise of one value of phi (broadcast to the trailing shape).  The candidate
+    of least bound (module docstring); ``error`` is ``inf`` when none is finite.
+    """
+    d, h = np.asarray(d, dtype=float), np.asarray(h, dtype=float)
+    T, W = tableau(d)
+    K, M = T.shape[0], T.shape[1]
+    with np.errstate(all="ignore"):
+        hk = h.reshape(h.shape[:1] + (1,) + h.shape[1:])
+        rho = W * np.asarray(noise, dtype=float) / (2 * hk)
+        E = np.full(T.shape, np.inf)
+        for m in range(M):
+            c = 4.0 ** (m + 1)
+            a = np.abs(T[m + 1:, m] - T[m:-1, m])
+            b = np.full(a.shape, np.inf)
+            b[1:] = np.abs(T[m + 1:-1, m] - T[m:-2, m]) / c
+            o = np.abs(T[m + 1:, m] - T[m + 1:, m - 1]) / c if m else np.zeros(a.shape)
+            # three rungs in the asymptotic regime (the pair before predicts this one to a
+            # factor 2): the error is a / (c - 1), taken ASYMPTOTIC times over
+            steady = (a <= 2 * b) & (b <= 2 * a)
+            lead = np.where(steady, ASYMPTOTIC * np.maximum(a, b) / (c - 1), np.maximum(a, b))
+            e = SAFETY * np.maximum(lead, o) + rho[m + 1:, m]
+            # out of the asymptotic regime (the differences do not shrink by half from one
+            # rung to the next, and not by round-off: D(h) ~ x / h across a kink, a pole or
+            # a period inside the stencil) the candidate proves nothing
+            quiet = a <= 8 * rho[m + 1:, m]
+            shrinking = np.ones(a.shape, dtype=bool)
+            shrinking[1:] = (a[1:] <= b[1:] * c / 2) | quiet[1:]
+            # ... over two pairs where there are three (a lucky ratio in noise is not a trend)
+            shrinking[2:] &= (b[2:] * c <= b[1:-1] * c / 2) | quiet[1:-1]
+            # and the next finer rung must agree within the bound
+            ahead = np.ones(a.shape, dtype=bool)
+            ahead[:-1] = a[1:] <= e[:-1]
+            E[m + 1:, m] = np.where(shrinking & ahead, e, np.inf)
+        E[:, :min_column] = np.inf
+        E = np.where(np.isfinite(T) & np.isfinite(E), E, np.inf)
+    flat = E.reshape((K * M,) + E.shape[2:])
+    best = np.argmin(flat, axis=0)
+    take = lambda a: np.take_along_axis(a.reshape(flat.shape), best[None], axis=0)[0]  # noqa: E731
+    value, error = take(T), take(E)
+    rung, column = np.divmod(best, M)
+    return np.where(np.isfinite(error), value, np.nan), error, column, rung
+
+
+def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise: float) -> bool:
+    """Whether the one-sided slopes stay apart as the step shrinks (module docstring).
+
+    ``fp[k], fm[k]`` are ``phi(±h_k)`` on a shrinking ladder; ``noise`` the absolute
+    noise of one value of phi.
+    """
+    fp, fm, h = np.asarray(fp), np.asarray(fm), np.asarray(h, dtype=float)
+    if fp.size < 3:
+        return False
+    with np.errstate(all="ignore"):
+        jump = np.abs(np.asarray(fp + fm - 2 * f0, dtype=float)) / h
+        last = jump[-3:]
+        roundoff = 4 * noise / h[-3:]
+        steady = np.all(last >= 0.75 * last.max()) and np.all(last > 16 * roundoff)
+    return bool(steady and np.all(np.isfinite(last)))
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    """One derivative along a direction: value, bound, the steps used, the calls made."""
+
+    value: float
+    error: float
+    step: float
+    calls: int
+    kink: bool
+    noise: float
+    #: the values of phi at the steps ``steps`` (for callers that reuse them)
+    steps: np.ndarray
+    plus: np.ndarray
+    minus: np.ndarray
+
+
+def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f0: float, *,
+                     noise: float, eps: float = EPS, rungs: int = RUNGS, more: int = MORE_RUNGS,
+                     kink_test: bool = False, min_step: float = 0.0, target: float = 0.0,
+                     reference: tuple[float, float] | None = None) -> LadderResult:
+    """``phi'(0)`` with its bound from the ladder ``h0 / 2**k``.
+
+    ``pair(h) -> (phi(h), phi(-h), shift)``: the values at ``±h`` and the correction
+    ``shift`` to subtract from ``D(h)`` for the rounding of the points actually
+    evaluated (``g . (w - v)``).  ``noise`` is the measured noise of one value of phi
+    (the round-off floor is ``ROUNDOFF_ULPS eps max|phi| / DISCOUNT``).  Starts with
+    ``rungs`` rungs; adds up to ``more`` finer ones while the finest rung gives the
+    least bound and its truncation (not round-off) dominates, or while the bound exceeds
+    ``target`` (the error the verdict needs) and the finest rung's round-off is below it.  With ``kink_test`` it
+    also runs ``ladder_kink``, first refining the ladder (up to ``more`` rungs) while a
+    jump looks steady, so that a smooth zone narrower than the first steps is reached.
+
+    ``reference = (value, error)`` is an estimate at a much shorter step (the direct
+    check's ``eps**(1/3)`` difference): steps longer than a feature of phi (``sin`` at
+    ``x = 1000`` with steps of 100) can agree with each other on a wrong value, so while
+    the ladder disagrees with the reference beyond both bounds it is refined, and if it
+    still does, its bound is widened to cover the reference.
+    """
+    hs: list[float] = []
+    fps: list[float] = []
+    fms: list[float] = []
+    ds: list[float] = []
+    calls = 0
+
+    def add(h: float, at: int | None = None) -> None:
+        nonlocal calls
+        p, m, shift = pair(h)
+        calls += 2
+        k = len(hs) if at is None else at
+        hs.insert(k, h)
+        fps.insert(k, p)
+        fms.insert(k, m)
+        with np.errstate(all="ignore"):  # the difference in the values' own precision
+            ds.insert(k, float((p - m) / (2 * h)) - shift)
+
+    def noise_level() -> float:
+        with np.errstate(all="ignore"):
+            F = float(max([abs(f0)] + [abs(v) for v in fps + fms if np.isfinite(v)]))
+        return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny)
+
+    h = float(h0)
+    for _ in range(rungs):
+        add(h)
+        h /= RATIO
+    added = up = 0
+    while True:
+        nz = noise_level()
+        # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
+        # intermediates are larger than f: exp(x) - 1 - x at 1e-10 in float32): only the
+        # rungs before the first such one are evidence, and none at all is no evidence
+        blind = [p == f0 and m == f0 for p, m in zip(fps, fms)]
+        usable = blind.index(True) if True in blind else len(hs)
+        if usable >= 2:
+            value, error, column, rung = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]), nz)
+        else:
+            value, error, column, rung = np.nan, np.inf, 0, 0
+            kink = False
+            apart = reference is not None and bool(np.isfinite(reference[0]) and np.isfinite(reference[1]))
+            break
+        finest = int(rung) == usable - 1
+        rho = nz / hs[-1]
+        kink = False
+        if kink_test:
+            kink = ladder_kink(f0, np.array(fps), np.array(fms), np.array(hs), nz)
+        truncating = finest and float(error) > 8 * SAFETY * rho
+        wanting = float(error) > target and 8 * SAFETY * rho < float(error)
+        apart = False
+        if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
+            apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
+        # round-off dominates the finest rungs and the coarsest give the bound, which
+        # misses the target: longer steps (float32 code, a cost much larger than its slope)
+        coarse = (int(rung) <= int(column) + 1 and float(error) > target and not truncating
+                  and not kink and not apart and np.isfinite(error) and up < MORE_UP)
+        if coarse and usable == len(hs):
+            add(hs[0] * RATIO, at=0)
+            up += 1
+            continue
+        if usable < len(hs) or added >= more or h < min_step or not (
+                truncating or wanting or kink or apart or not np.isfinite(error)):
+            break
+        add(h)
+        h /= RATIO
+        added += 1
+    if apart:  # still apart: the bound covers the reference too
+        if np.isfinite(error):
+            error = max(float(error), abs(float(value) - reference[0]) + reference[1])
+        else:  # the ladder proves nothing: the reference stands
+            value, error = reference
+    return LadderResult(float(value), float(error), float(hs[int(rung)]), calls, kink, nz,
+                        np.array(hs), np.array(fps), np.array(fms))
+
+
+def measured_noise(table: np.ndarray) -> float:
+    """Noise of phi from values on a fine equispaced grid, ECnoise-style (Moré & Wild
+    2011): ``sigma**2 = gamma_4 mean((Delta^4 phi)**2)``, ``gamma_4 = (4!)**2 / 8!``."""
+    t = np.asarray(table)  # the differences in the values' own precision (longdouble too)
+    if t.size < 5 or not np.all(np.isfinite(t)):
+        return 0.0
+    with np.errstate(all="ignore"):
+        d4 = np.asarray(np.diff(t, n=4), dtype=float)
+        return float(np.sqrt(576 / 40320 * np.mean(d4**2)))
+
+
+#: values of the noise table along each entry (ECnoise), spaced NOISE_SPACING h0
+NOISE_POINTS = 7
+NOISE_SPACING = 1e-6
+
+
+def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = EPS, claimed: float = 0.0,
+                     target: float = 0.0, reference: tuple[float, float] | None = None,
+                     kink_test: bool = True, step: float | None = None) -> LadderResult:
+    """``df/dx_j`` of a black box by the ladder (``derivative_along`` with ``v = e_j``).
+
+    ``x`` is a flat work vector of the dtype ``cost`` is evaluated in (float64, or
+    ``np.longdouble`` for precision lifting), restored after every call.  Steps follow
+    the scale of ``x_j``: ``h_0 = 0.1 max(|x_j|, 1)``, and for ``0 < |x_j| < 0.1`` also
+    the ladder ``h_0 = 0.1 |x_j|`` (x ~ 1e-8 resolves); the one of least bound is kept
+    (both bounds must contain the truth, so their intersection does; when they do not
+    intersect the union is reported).  ``claimed`` is the analytic value (for the
+    rounding correction of the points); the noise of f is measured along ``e_j``.
+    ``step`` fixes the first step (``--eps``).
+    """
+    orig = x[j]
+
+    def at(t) -> tuple[float, float]:
+        x[j] = orig + t
+        actual = x[j]
+        try:
+            return cost(x), actual
+        except NonFiniteCostError:  # a step outside the domain: no value there
+            return np.nan, actual
+        finally:
+            x[j] = orig
+
+    def ladder(h0: float) -> LadderResult:
+        table = [f0] + [at(k * NOISE_SPACING * h0)[0] for k in range(1, NOISE_POINTS)]
+        sigma = measured_noise(np.array(table))
+
+        def pair(t: float):
+            fp, xp = at(t)
+            fm, xm = at(-t)
+            with np.errstate(all="ignore"):
+                return fp, fm, float(claimed) * (float((xp - xm) / (2 * t)) - 1.0)
+
+        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=reference,
+                             kink_test=kink_test)
+        return LadderResult(r.value, r.error, r.step, r.calls + NOISE_POINTS - 1, r.kink, r.noise,
+                            r.steps, r.plus, r.minus)
+
+    ax = abs(float(orig))
+    if step is not None:
+        return ladder(float(step))
+    first = ladder(0.1 * max(ax, 1.0))
+    if not (0 < ax < 0.1) or first.error <= target:
+        return first
+    second = ladder(0.1 * ax)
+    calls = first.calls + second.calls
+    best, other = (first, second) if first.error <= second.error else (second, first)
+    if np.isfinite(other.error) and np.isfinite(best.error) and abs(best.value - other.value) > best.error + other.error:
+        lo = min(best.value - best.error, other.value - other.error)
+        hi = max(best.value + best.error, other.value + other.error)
+        best = LadderResult((lo + hi) / 2, (hi - lo) / 2, best.step, 0, best.kink and other.kink, best.noise,
+                            best.steps, best.plus, best.minus)
+    return LadderResult(best.value, best.error, best.step, calls, best.kink, best.noise, best.steps, best.plus,
+                        best.minus)
+
+
+#: calls of the cost in extended precision per check (it is 10-50x slower than float64)
+LIFT_CALLS = 80
+#: ... and for the re-estimates of the entries left (a few entries' ladders)
+LIFT_RECHECK_CALLS = 64
+#: calls one lifted ladder may take (a direction or an entry)
+LIFT_NEED = 24
+
+
+class Lifted:
+    """The cost in ``np.longdouble`` (precision lifting) with a budget of calls: extended
+    precision is slow, so it is spent where float64 cannot settle an entry, and only
+    while ``left >= LIFT_NEED``."""
+
+    def __init__(self, fn: Callable, budget: int = LIFT_CALLS) -> None:
+        self.fn = fn
+        self.budget = int(budget)
+        self.used = 0
+
+    def __call__(self, z):
+        self.used += 1
+        return self.fn(z)
+
+    @property
+    def left(self) -> int:
+        return self.budget - self.used
+
+    @property
+    def usable(self) -> bool:
+        return self.left >= LIFT_NEED

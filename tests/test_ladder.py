@@ -1,0 +1,108 @@
+"""The stencil ladder: the bound contains the truth (mpmath), verifies to 1e-7 where
+float64 allows, follows |x| for tiny x, and the one-sided kink test on shrinking steps."""
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcheck_cli.blackbox.ladder import derivative_along, ladder_estimate, measured_noise, tableau
+
+
+def _ladder(f, x, truth, h0, **kw):
+    def pair(h):
+        xp, xm = x + h, x - h
+        return f(xp), f(xm), float(truth) * ((xp - xm) / (2 * h) - 1)
+
+    d = 1e-6 * h0
+    sigma = measured_noise([f(x + k * d) for k in range(8)])
+    # the direct check's short-step difference and its error (truncation from 4h)
+    hs = 6e-5 * h0
+    (p1, m1, _), (p4, m4, _) = pair(hs), pair(4 * hs)
+    d1, d4 = (p1 - m1) / (2 * hs), (p4 - m4) / (8 * hs)
+    F = max(abs(p1), abs(m1), abs(p4), abs(m4))
+    ref = (d1, 2 * (abs(d4 - d1) / 15 + 4 * 2.2e-16 * F / hs + 3 * sigma / hs))
+    return derivative_along(pair, h0, f(x), noise=sigma, reference=ref, **kw)
+
+
+def test_tableau_is_sixth_order_on_a_polynomial():
+    # D(h) of x**7 at 1 has an h**6 term: the order-6 column removes h**2 and h**4 exactly
+    h = 0.1 / 2.0 ** np.arange(4)
+    d = ((1 + h) ** 5 - (1 - h) ** 5) / (2 * h)  # x**5: D = 5 + 10 h**2 + h**4
+    T, _ = tableau(d)
+    assert np.allclose(T[2:, 2], 5.0, rtol=1e-13, atol=0)
+    assert not np.allclose(T[1:, 0], 5.0, rtol=1e-6)
+
+
+CASES = [
+    ("sin", lambda t: np.sin(t), lambda t: mp.cos(t), 1.0),
+    ("exp", lambda t: np.exp(t), lambda t: mp.exp(t), 2.0),
+    ("offset quad", lambda t: t * t + 1e4, lambda t: 2 * t, 0.7),
+    ("cube tiny", lambda t: t**3, lambda t: 3 * t**2, 1e-8),
+    ("log small", lambda t: np.log(t), lambda t: 1 / t, 1e-3),
+    ("tanh saturating", lambda t: np.tanh(t), lambda t: 1 / mp.cosh(t) ** 2, 5.0),
+    ("quad huge", lambda t: 1e8 * t * t, lambda t: 2e8 * t, 1e8),
+]
+
+
+@pytest.mark.parametrize("name,f,df,x", CASES, ids=[c[0] for c in CASES])
+def test_bound_contains_the_truth_and_verifies(name, f, df, x):
+    truth = df(mp.mpf(x))
+    h0 = 0.1 * (abs(x) if abs(x) < 1 else max(abs(x), 1.0))
+    r = _ladder(f, x, float(truth), h0, target=1e-8 * abs(float(truth)))
+    assert abs(mp.mpf(r.value) - truth) <= r.error
+    assert r.error <= 1e-8 * abs(float(truth)), (r.value, r.error)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scale=st.integers(-8, 8), at=st.floats(-3, 3), k=st.integers(-8, 2))
+def test_bound_is_sound_at_every_scale(scale, at, k):
+    """c sin(x) + c x**2 / 2 at x * 10**k for c = 10**scale: the bound holds the truth.
+    (Past |x| ~ 1e3 a step that follows |x| is longer than sin's period: no black-box
+    difference sees a feature finer than its steps; functions that vary on the scale of
+    |x| are tested up to 1e8 below.)"""
+    c = 10.0**scale
+    x = at * 10.0**k
+    f = lambda t: c * np.sin(t) + c * t * t / 2  # noqa: E731
+    truth = c * mp.cos(mp.mpf(x)) + c * mp.mpf(x)
+    h0 = 0.1 * max(abs(x), 1.0)
+    r = _ladder(f, x, float(truth), h0)
+    assert abs(mp.mpf(r.value) - truth) <= r.error
+
+
+def test_flat_cost_gets_a_sound_bound():
+    """sigmoid at 36.2 is 1 to float64's resolution: 0 ± at least its true 1.9e-16."""
+    f = lambda t: 1 / (1 + np.exp(-t))  # noqa: E731
+    r = _ladder(f, 36.2, 0.0, 1.0)
+    assert r.value == 0 and r.error >= float(mp.exp(-36.2))
+
+
+def test_kink_only_where_the_one_sided_slopes_stay_apart():
+    beta = 1e-3
+    smooth_l1 = lambda t: np.where(abs(t) < beta, 0.5 * t * t / beta, abs(t) - 0.5 * beta)  # noqa: E731
+    assert _ladder(np.abs, 0.0, 0.0, 0.1, kink_test=True).kink
+    r = _ladder(smooth_l1, 3e-4, 0.3, 0.1, kink_test=True, target=3e-8)
+    assert not r.kink and abs(r.value - 0.3) <= r.error <= 3e-8
+    assert not _ladder(lambda t: t * abs(t), 0.0, 0.0, 0.1, kink_test=True).kink
+    assert not _ladder(np.exp, 0.3, float(np.exp(0.3)), 0.1, kink_test=True).kink
+
+
+def test_out_of_asymptotic_regime_proves_nothing():
+    # D(h) = x / h (a kink inside every stencil): no candidate may claim precision
+    d = 3e-4 / (0.1 / 2.0 ** np.arange(5))
+    value, error, _, _ = ladder_estimate(d, 0.1 / 2.0 ** np.arange(5), 1e-20)
+    assert not (abs(value - 0.3) <= error < 0.1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scale=st.integers(-8, 8), at=st.floats(0.1, 3), k=st.integers(-8, 8))
+def test_scale_of_x_functions_verify_at_every_magnitude(scale, at, k):
+    """c (x**2 + log x) at x = at 10**k: sound, and verified to 1e-7."""
+    c = 10.0**scale
+    x = at * 10.0**k
+    f = lambda t: c * (t * t + np.log(t))  # noqa: E731
+    truth = c * (2 * mp.mpf(x) + 1 / mp.mpf(x))
+    h0 = 0.1 * (x if x < 1 else x)
+    r = _ladder(f, x, float(truth), h0, target=2e-8 * abs(float(truth)))
+    assert abs(mp.mpf(r.value) - truth) <= r.error <= 5e-8 * abs(float(truth))
