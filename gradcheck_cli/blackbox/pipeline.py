@@ -61,6 +61,10 @@ Direct = Callable[..., Entries]
 CHUNK = 256
 
 
+#: a first look whose one-sided slopes differ by more than this share of their size is not
+#: settled by it (a smooth f differs by f'' h, h ~ 6e-6: a kink differs by its jump)
+KINK_SHARE = 1e-3
+
 #: under a deadline, the share of the time left that the full mode's first look may take
 FIRST_LOOK_SHARE = 0.7
 
@@ -287,6 +291,10 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             e, reached = _chunked_direct(direct, i, idx, tick, first, points=2)
             value[:reached], noise[:reached] = e.value, e.noise
             code = _codes(a[:reached], value[:reached], noise[:reached], thresholds)
+            # one-sided slopes that differ by far more than a smooth f's f'' h: maybe a kink,
+            # which the four-point test decides (abs at 0 with the subgradient 0 claimed)
+            jumpy = np.abs(e.plus - e.minus) > KINK_SHARE * (np.abs(e.plus) + np.abs(e.minus))
+            code = np.where((code == 0) & jumpy, 4, code)
             how[:reached][code == 0] = How.CHECKED.value
             idx = idx[:reached][code != 0]
             if deadline is not None:  # failing ones first, then warn, then unresolved
