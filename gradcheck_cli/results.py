@@ -228,14 +228,17 @@ class BlockResult:
 
 def count_statuses(statuses: Sequence[Status]) -> dict[str, int]:
     """The contract's summary counts: checks, pass, warn, fail, kink, unresolved."""
-    counts = {"checks": len(statuses)} | {s.value: 0 for s in Status}
+    counts = {"checks": len(statuses)} | {s.value: 0 for s in Status if s is not Status.UNCHECKED}
     for s in statuses:
         counts[Status(s).value] += 1
     return counts
 
 
 def merge_counts(parts: Sequence[Mapping[str, int]]) -> dict[str, int]:
-    total = {"checks": 0} | {s.value: 0 for s in Status}
+    # "unchecked" (--max-seconds) only where a part counts it
+    total = {"checks": 0} | {s.value: 0 for s in Status if s is not Status.UNCHECKED}
+    if any("unchecked" in p for p in parts):
+        total["unchecked"] = 0
     for p in parts:
         for k in total:
             total[k] += p.get(k, 0)
@@ -641,13 +644,20 @@ class Effort:
     directions: int = 0
     blockwide: tuple[str, ...] = ()
     max_bound: float | None = None
+    #: entries left ``unchecked`` by ``--max-seconds`` (not reached, or not settled, in time)
+    stopped: int = 0
+    #: whether a time limit (``--max-seconds``) was in force
+    max_seconds: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
-                "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
-                "directions": self.directions,
-                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound),
-                "seconds": json_number(self.seconds)}
+        d = {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
+             "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
+             "directions": self.directions,
+             "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound),
+             "seconds": json_number(self.seconds)}
+        if self.max_seconds:
+            d["stopped"] = self.stopped
+        return d
 
 
 @dataclass(frozen=True)
@@ -717,7 +727,7 @@ class Report:
     @property
     def status(self) -> Status:
         """The worst verdict over every component and the cost check (kink counts as pass)."""
-        seen = [Status(k) for k in ("fail", "warn", "unresolved") if self.counts.get(k, 0)]
+        seen = [Status(k) for k in ("fail", "warn", "unresolved", "unchecked") if self.counts.get(k, 0)]
         return worst(seen + ([self.cost_check.status] if self.cost_check is not None else []))
 
     @property
@@ -748,6 +758,8 @@ class Report:
             line += f", {c['unresolved']} unresolved"
         if c.get("kink"):
             line += f", {c['kink']} kink"
+        if "unchecked" in c:  # --max-seconds
+            line += f", {c['unchecked']} unchecked"
         return line
 
     def to_dict(self) -> dict[str, Any]:

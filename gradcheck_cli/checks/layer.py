@@ -78,9 +78,10 @@ from ..choices import Method, Mode
 from ..diagnosis import diagnose_layer
 from ..errors import LoadError, NonFiniteCostError, OptionError, UserCodeError
 from ..blackbox.params import FlatParams
-from ..blackbox.pipeline import check_blackbox
+from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..blackbox.pipeline import validate_mode as pipeline_mode
-from ..blackbox.stencils import four_point_entries, noise_probe
+from ..blackbox.stencils import four_point_entries, noise_probe, two_point_entries
+from ..finite_diff import EPS, value_eps
 from ..blocks import BlockData
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..results import LayerArg, LayerSubject, Report
@@ -298,6 +299,23 @@ def _noise_along(layer: _Layer, arrays: list[np.ndarray], which: int, seed: int)
         flat[:] = base
 
 
+class _LazyNoise:
+    """``sigma_of[block]``: the noise of L along input ``diff_idx[block]`` (``_noise_along``),
+    measured on first use."""
+
+    def __init__(self, layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], seed: int) -> None:
+        self.layer, self.arrays, self.diff_idx, self.seed = layer, arrays, diff_idx, seed
+        self.values: dict[int, float] = {}
+
+    def __getitem__(self, block: int) -> float:
+        if block not in self.values:
+            self.values[block] = _noise_along(self.layer, self.arrays, self.diff_idx[block], self.seed)
+        return self.values[block]
+
+    def known(self) -> list[float]:
+        return list(self.values.values())
+
+
 def _objective_in(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], dtype):
     """``z -> L`` with the differentiated inputs set to the flat ``z`` in ``dtype`` and L
     summed in it (precision lifting: ``checks.common.lifted_cost``); outputs as returned."""
@@ -323,12 +341,13 @@ def _objective_in(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], 
 
 
 def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: float, scale0: float,
-                sigmas: list[float]):
+                sigmas, out_eps: float = EPS):
     """The layer's direct estimator for ``check_blackbox``: ``stencils.four_point_entries`` on
     input ``diff_idx[block]``, with L's differences summed output by output (the outputs an
     entry does not reach cancel exactly, so the round-off is that of the terms it changed)."""
 
-    def direct(block: int, indices: np.ndarray, progress=None):
+    def direct(block: int, indices: np.ndarray, progress=None, points: int = 4):
+        """Four calls per entry with the kink test; ``points=2``: the full mode's first look."""
         which = diff_idx[block]
         flat = arrays[which].reshape(-1)  # a view: perturbations reach the array the layer gets
         base = None if layer.is_loss else [np.array(o, dtype=np.float64) for o in layer.call_forward(arrays)[0]]
@@ -351,9 +370,11 @@ def _four_point(layer: _Layer, arrays: list[np.ndarray], diff_idx: list[int], f0
             finally:
                 flat[k] = orig
 
-        return four_point_entries(shifted, flat, indices, f0=f0 if base is None else 0.0,
-                                  scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
+        engine = four_point_entries if points == 4 else functools.partial(two_point_entries, eps=out_eps)
+        return engine(shifted, flat, indices, f0=f0 if base is None else 0.0,
+                      scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
 
+    direct.first_look = True  # it takes points=2 (check_blackbox's full mode)
     return direct
 
 
@@ -400,6 +421,7 @@ def check_layer(
     top: int = 5,
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_seconds: float | None = None,
 ) -> Report:
     """Check a layer's backward pass against the numeric vector-Jacobian product.
 
@@ -410,7 +432,8 @@ def check_layer(
     ``wrt`` names a subset); ``params`` are keyword arguments, deep-copied for every
     call.  See the module docstring for what is compared, the kink test and
     ``mode`` (None: by size; ``"full"``, ``"adaptive"``, ``"fast"``).  The report has one block per
-    differentiated input, the failing and ``top`` worst entries, and hints.
+    differentiated input, the failing and ``top`` worst entries, and hints.  ``max_seconds``
+    stops the check after that long: the entries not settled by then are ``unchecked``.
 
     >>> import numpy as np
     >>> fwd = lambda x, w: (x @ w, (x, w))
@@ -418,6 +441,7 @@ def check_layer(
     >>> check_layer(fwd, bwd, {"x": np.ones((2, 3)), "w": np.ones((3, 4))}).status.value
     'pass'
     """
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
     mode = validate_mode(mode)
     validate_top(top)
@@ -429,7 +453,7 @@ def check_layer(
     if hasattr(forward, "name") and name is None:
         fname = forward.name
     layer = _Layer(forward, backward, items, params or {}, fname, bname)
-    return _run(layer, seed, mode, thresholds, top, progress)
+    return _run(layer, seed, mode, thresholds, top, progress, deadline)
 
 
 def _require_finite(layer: _Layer, outs: Sequence[np.ndarray], f0: float, seed: int) -> None:
@@ -460,7 +484,8 @@ def _require_finite(layer: _Layer, outs: Sequence[np.ndarray], f0: float, seed: 
     )
 
 
-def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress) -> Report:
+def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress,
+         deadline: float | None = None) -> Report:
     """The check, inside one session of each user function (their random states set per
     call, the caller's saved once: ``UserFunction.session``)."""
     import contextlib
@@ -469,10 +494,11 @@ def _run(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, to
         stack.enter_context(layer.forward.session())
         if layer.backward is not None:
             stack.enter_context(layer.backward.session())
-        return _check(layer, seed, mode, thresholds, top, progress)
+        return _check(layer, seed, mode, thresholds, top, progress, deadline)
 
 
-def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress) -> Report:
+def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress,
+           deadline: float | None = None) -> Report:
     arrays = [i.value.copy() for i in layer.inputs]
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
@@ -494,8 +520,9 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
     if mode is None:
         mode = Mode.ADAPTIVE if total_entries > AUTO_FAST_ENTRIES else Mode.FULL
     mode = Mode.ADAPTIVE if mode is Mode.FAST else mode
-    sigma_of = [_noise_along(layer, arrays, k, seed) for k in diff_idx]
-    sigmas = {layer.inputs[k].name: s for k, s in zip(diff_idx, sigma_of)}
+    # each input's noise is measured when its direct estimate first needs it (10 calls an
+    # input): a correct layer that the search clears in adaptive mode never pays for it
+    sigma_of = _LazyNoise(layer, arrays, diff_idx, seed)
     t0 = time.perf_counter()
     flat = FlatParams([layer.inputs[k].name for k in diff_idx], [arrays[k] for k in diff_idx])
 
@@ -513,8 +540,8 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         thresholds = thresholds.for_precision(float(np.finfo(np.float32).eps))
     lifted = lifted_cost(_objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
-                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of), lifted=lifted,
-                        progress=progress)
+                        f0=f0, direct=_four_point(layer, arrays, diff_idx, f0, scale0, sigma_of, value_eps(*outs)),
+                        lifted=lifted, progress=progress, deadline=deadline)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
     if mode is Mode.ADAPTIVE:
         # the hints read the values the search measured (the judged ones add the re-estimates
@@ -548,7 +575,8 @@ def _check(layer: _Layer, seed: int, mode: Mode | None, thresholds: Thresholds, 
         outputs=() if layer.is_loss else tuple(tuple(s) for s in layer.out_shapes),
         updated_params=tuple(updated),
         cache_changed=changed,
-        relative_noise=max(sigmas.values(), default=0.0) / max(scale0, abs(f0)) if max(scale0, abs(f0)) > 0 else 0.0,
+        relative_noise=(max(sigma_of.known() + [bb.search.sigma]) / max(scale0, abs(f0))
+                        if max(scale0, abs(f0)) > 0 else 0.0),
         arguments=() if layer.layout is None else tuple(
             layer.inputs[w].name if isinstance(w, int) else w if isinstance(w, str) else w[0] for w in layer.layout),
     )
@@ -737,6 +765,7 @@ def check_layer_command(
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
+    max_seconds: float | None = None,
     torch: bool = False,
     isolate: bool = False,
 ) -> Report:
@@ -747,6 +776,7 @@ def check_layer_command(
     ``torch``: ``NAME`` is a ``torch.autograd.Function`` subclass (``torch_layer``), checked
     in float64, with torch's own ``gradcheck`` verdict in the report.
     """
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
     mode = validate_mode(mode)
     validate_top(top)
@@ -755,13 +785,13 @@ def check_layer_command(
     if torch:
         if isolate:
             raise OptionError("--torch and --isolate cannot be combined (tensors stay in this process)")
-        return _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress)
+        return _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress, deadline)
     fu, bu = load_layer(target, forward, backward, seed, isolate)
     layer = _Layer(fu, bu, items, kwargs, fu.name, None if bu is None else bu.name, by_name=True)
-    return _run(layer, seed, mode, thresholds, top, progress)
+    return _run(layer, seed, mode, thresholds, top, progress, deadline)
 
 
-def _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress) -> Report:
+def _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress, deadline=None) -> Report:
     """``--torch``: the Function's forward and autograd's backward as a layer, then torch's
     own ``gradcheck`` on the same inputs."""
     from ..torch_layer import as_layer, require_torch, torch_verdict
@@ -775,6 +805,6 @@ def _check_torch(target, items, kwargs, seed, mode, thresholds, top, progress) -
     fu.fn, bu.fn = as_layer(cls, target)
     fu.name, bu.name = f"{target}.forward", f"{target}.backward"
     layer = _Layer(fu, bu, items, kwargs, fu.name, bu.name)
-    report = _run(layer, seed, mode, thresholds, top, progress)
+    report = _run(layer, seed, mode, thresholds, top, progress, deadline)
     verdict = torch_verdict(cls, layer.inputs, layer.layout, copy.deepcopy(layer.params))
     return replace(report, subject=replace(report.subject, torch_gradcheck=verdict))

@@ -30,6 +30,7 @@ STATUS_STYLE = {
     Status.FAIL: "bold red",
     Status.KINK: "bold cyan",
     Status.UNRESOLVED: "bold yellow",
+    Status.UNCHECKED: "bold magenta",
 }
 
 
@@ -312,7 +313,7 @@ def summary_text(report: Report) -> Text:
     if cc is not None and cc.status not in (Status.PASS, Status.KINK):
         text.append(f"; cost check {cc.status.value.upper()} (yours {fmt_value(cc.yours, 7)}, "
                     f"reference {fmt_value(cc.reference, 7)}, rel error {fmt_error(cc.rel_error)})")
-    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED):
+    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED, Status.UNCHECKED):
         text.append(f" ({report.status.value} fails under --strict)")
     return text
 
@@ -340,6 +341,9 @@ def effort_lines(e) -> list[str]:
                      "within their noise and no entry that its own check would fail could hide in it")
     for name in e.blockwide:
         lines.append(f"{name}: most of the block is wrong (a block-wide bug): shown with entries sampled at random")
+    if e.stopped:
+        lines.append(f"stopped by --max-seconds: {e.stopped} entries unchecked (not reached, or not settled, in time); "
+                     "the verdict covers the entries checked")
     return lines
 
 
