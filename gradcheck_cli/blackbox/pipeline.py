@@ -423,7 +423,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                     d = replace(d, analytic=np.asarray(d.analytic)[keep], numeric=np.asarray(d.numeric)[keep],
                                 noise=np.asarray(d.noise)[keep], indices=idx[keep],
                                 kink=None if d.kink is None else np.asarray(d.kink)[keep],
-                                resolution=None if d.resolution is None else np.asarray(d.resolution)[keep])
+                                resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
+                                unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep])
                 data[k] = d
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
