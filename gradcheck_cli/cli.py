@@ -62,6 +62,7 @@ def _root(
 # ------------------------------------------------------------------ shared options
 AtOpt = Annotated[Optional[List[str]], typer.Option("--at", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
 PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, help="Number of random points (default 3 when no --at).")]
+MaxSecondsOpt = Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the check of your code after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed for random points and data.")]
 GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
 WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, e.g. x,y (default: all, sorted).")]
@@ -210,6 +211,7 @@ def net_command(
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
     cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
+    max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the black-box check (--impl, --mode adaptive) after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")] = None,
     isolate: IsolateOpt = False,
     inject_bug: InjectBugOpt = None,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
@@ -242,9 +244,10 @@ def net_command(
             bugs = [{"name": name, "description": text} for name, text in BUGS.items()]
             sys.stdout.write(json.dumps({"command": "net", "bugs": bugs}, indent=2) + "\n")
         else:
-            width = max(map(len, BUGS))
-            for name, text in BUGS.items():
-                sys.stdout.write(f"{name:<{width}}  {text}\n")
+            from .views import table as view
+
+            for line in view.bug_list_lines(BUGS, view.make_console().width):
+                sys.stdout.write(line + "\n")
         raise typer.Exit(ExitCode.OK)
     if dims is None:
         from .errors import OptionError
@@ -258,6 +261,7 @@ def net_command(
             dims, samples=samples, seed=seed, activation=activation, loss=loss, mean=mean,
             impl=impl, bug=inject_bug, mode=mode, top=top, hvp=hvp, taylor=taylor, cost_check=cost_check, isolate=isolate,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), progress=progress,
+            max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit, convention=convention)
 
@@ -307,6 +311,7 @@ def func_command(
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
     isolate: IsolateOpt = False,
     mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
+    max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
     top: TopOpt = 5,
@@ -337,7 +342,7 @@ def func_command(
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
             thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
-            value_range=value_range, isolate=isolate,
+            value_range=value_range, isolate=isolate, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit, convention=convention)
 
@@ -357,6 +362,7 @@ def layer_command(
     torch: Annotated[bool, typer.Option("--torch", help="NAME is a torch.autograd.Function subclass: its forward and backward checked in float64 as a layer, with torch.autograd.gradcheck's own verdict beside ours (needs the torch extra).")] = False,
     isolate: IsolateOpt = False,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
+    max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
     format: FormatOpt = Format.TABLE,
@@ -390,6 +396,7 @@ def layer_command(
         report = check_layer_command(
             target, inputs=input or (), params=param or (), wrt=wrt, forward=forward, backward=backward,
             seed=seed, mode=mode, thresholds=thresholds, top=top, progress=progress, torch=torch, isolate=isolate,
+            max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit, convention=convention)
 
@@ -401,6 +408,7 @@ def model_command(
     input: Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="The data of loss(X, y), bound to its parameters by name: X=2,15 (float ~ N(0, 1)), y=int:10:2 (labels 0..9), or FILE.npy; as for gradcheck layer.")] = None,
     wrt: Annotated[Optional[str], typer.Option("--wrt", help="Keys of model.params to check, e.g. W1,b1 (default: every key, in the dict's order).")] = None,
     mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 2 calls each (the default up to 20000 entries); adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion; the default for more); fast: the same as adaptive.")] = None,
+    max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
     format: FormatOpt = Format.TABLE,
@@ -429,6 +437,7 @@ def model_command(
         report = check_model_command(
             target, init=init, inputs=input or (), wrt=wrt, seed=seed, mode=mode,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), top=top, progress=progress,
+            max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit, convention=convention)
 

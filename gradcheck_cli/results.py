@@ -228,14 +228,17 @@ class BlockResult:
 
 def count_statuses(statuses: Sequence[Status]) -> dict[str, int]:
     """The contract's summary counts: checks, pass, warn, fail, kink, unresolved."""
-    counts = {"checks": len(statuses)} | {s.value: 0 for s in Status}
+    counts = {"checks": len(statuses)} | {s.value: 0 for s in Status if s is not Status.UNCHECKED}
     for s in statuses:
         counts[Status(s).value] += 1
     return counts
 
 
 def merge_counts(parts: Sequence[Mapping[str, int]]) -> dict[str, int]:
-    total = {"checks": 0} | {s.value: 0 for s in Status}
+    # "unchecked" (--max-seconds) only where a part counts it
+    total = {"checks": 0} | {s.value: 0 for s in Status if s is not Status.UNCHECKED}
+    if any("unchecked" in p for p in parts):
+        total["unchecked"] = 0
     for p in parts:
         for k in total:
             total[k] += p.get(k, 0)
@@ -628,8 +631,7 @@ class Effort:
     of wall time, ``directions`` directional checks.  ``blockwide`` names the blocks whose
     splitting stopped on a block-wide bug; ``max_bound`` is the largest relative error
     an entry cleared by exclusion could still have (``blackbox.search``: proved when it is the
-    only wrong entry of its set).  JSON leaves ``seconds`` out, so that the document of
-    a seeded run is reproducible.
+    only wrong entry of its set).
     """
 
     mode: Mode
@@ -642,12 +644,20 @@ class Effort:
     directions: int = 0
     blockwide: tuple[str, ...] = ()
     max_bound: float | None = None
+    #: entries left ``unchecked`` by ``--max-seconds`` (not reached, or not settled, in time)
+    stopped: int = 0
+    #: whether a time limit (``--max-seconds``) was in force
+    max_seconds: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
-                "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
-                "directions": self.directions,
-                "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound)}
+        d = {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
+             "excluded": self.excluded, "unchecked": self.unchecked, "calls": self.calls,
+             "directions": self.directions,
+             "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound),
+             "seconds": json_number(self.seconds)}
+        if self.max_seconds:
+            d["stopped"] = self.stopped
+        return d
 
 
 @dataclass(frozen=True)
@@ -701,6 +711,8 @@ class Report:
     # extras
     mode: Mode | None = None
     effort: Effort | None = None  # users' code (net --impl, func): entries, calls, seconds
+    calls: int = 0  # without ``effort``: calls of users' code (sweep --func), 0 for built-in code
+    seconds: float | None = None  # without ``effort``: wall time of the check (``checks.common.timed``)
     seed: int | None = None
     taylor_order: float | None = None
     taylor_test: Any = None  # net/func --taylor: sweep.Taylor along a random direction
@@ -715,7 +727,7 @@ class Report:
     @property
     def status(self) -> Status:
         """The worst verdict over every component and the cost check (kink counts as pass)."""
-        seen = [Status(k) for k in ("fail", "warn", "unresolved") if self.counts.get(k, 0)]
+        seen = [Status(k) for k in ("fail", "warn", "unresolved", "unchecked") if self.counts.get(k, 0)]
         return worst(seen + ([self.cost_check.status] if self.cost_check is not None else []))
 
     @property
@@ -746,6 +758,8 @@ class Report:
             line += f", {c['unresolved']} unresolved"
         if c.get("kink"):
             line += f", {c['kink']} kink"
+        if "unchecked" in c:  # --max-seconds
+            line += f", {c['unchecked']} unchecked"
         return line
 
     def to_dict(self) -> dict[str, Any]:
@@ -781,6 +795,8 @@ class Report:
             e["mode"] = self.mode.value
         if self.effort is not None:
             e["effort"] = self.effort.to_dict()
+        else:  # every report has an effort (contract): calls of users' code and seconds
+            e["effort"] = {"calls": self.calls, "seconds": json_number(self.seconds)}
         if self.convention is not None:
             e["convention"] = str(getattr(self.convention, "value", self.convention))
         if self.sweep is not None:

@@ -46,7 +46,7 @@ def as_layer(fn_class, name: str):
     """``(forward, backward)`` numpy callables for the ``torch.autograd.Function`` ``fn_class``.
 
     ``forward`` has the signature of ``fn_class.forward`` without ``ctx`` (so inputs and
-    params bind by name, ``checks.layer.bind_by_name``).
+    params bind by name, ``usercode.layer.bind_by_name``).
     """
     torch = require_torch()
     if not (inspect.isclass(fn_class) and issubclass(fn_class, torch.autograd.Function)):

@@ -60,13 +60,17 @@ class Status(str, Enum):
     FAIL = "fail"
     KINK = "kink"
     UNRESOLVED = "unresolved"
+    #: not reached before ``--max-seconds`` (a count and a block status; never an entry's code)
+    UNCHECKED = "unchecked"
 
 
 #: index with status codes: 0 pass, 1 warn, 2 fail, 3 kink, 4 unresolved
 STATUS_BY_CODE = np.array([Status.PASS, Status.WARN, Status.FAIL, Status.KINK, Status.UNRESOLVED], dtype=object)
 CODE = {s: i for i, s in enumerate(STATUS_BY_CODE)}
 # Severity order used by `worst`: kink counts as pass, unresolved just below warn.
-_SEVERITY = {Status.PASS: 0, Status.KINK: 0, Status.UNRESOLVED: 1, Status.WARN: 2, Status.FAIL: 3}
+# Unchecked (never looked at) ranks below unresolved (looked at, undecided).
+_SEVERITY = {Status.PASS: 0, Status.KINK: 0, Status.UNCHECKED: 0.5, Status.UNRESOLVED: 1, Status.WARN: 2,
+             Status.FAIL: 3}
 
 
 class Reason(str, Enum):
@@ -267,7 +271,7 @@ def worst(statuses: Iterable[Status]) -> Status:
 
 def is_failure(status: Status, strict: bool) -> bool:
     """Whether a status makes the command exit 1 (warn and unresolved only under ``--strict``)."""
-    return status is Status.FAIL or (strict and status in (Status.WARN, Status.UNRESOLVED))
+    return status is Status.FAIL or (strict and status in (Status.WARN, Status.UNRESOLVED, Status.UNCHECKED))
 
 
 class Agreement(str, Enum):

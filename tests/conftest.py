@@ -35,6 +35,14 @@ def run(args, capsys) -> tuple[int, str, str]:
     return exc.value.code, out, err
 
 
+def timeless(doc: dict) -> dict:
+    """A JSON report without ``effort.seconds``, the one figure of a seeded run that varies
+    (which must be there, a number of seconds)."""
+    effort = dict(doc["effort"])
+    assert effort.pop("seconds") >= 0
+    return {**doc, "effort": effort}
+
+
 def assert_one_error_line(result, *fragments: str) -> None:
     """Bad input: one ``error: ...`` line (plus the expression and a caret), never a traceback.
 

@@ -8,6 +8,7 @@ back into them, in place, so that code holding the arrays sees every probe.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -26,7 +27,7 @@ class Region:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)  # on the hot path of every assign: no numpy call
 
     @property
     def slice(self) -> slice:

@@ -4,8 +4,12 @@
 Like pytorch's slow and fast ``gradcheck``, both modes share one signature and one
 numeric kernel and differ only in which directions they try:
 
-1. *search*: ``full`` measures every entry directly (``search.check_every_entry``, or
-   the caller's four-point ``direct`` estimator); ``adaptive`` (``fast`` is the same for
+1. *search*: ``full`` measures every entry directly: a first look of two calls per
+   entry (``search.check_every_entry`` without its 4h pair, or the caller's ``direct``
+   estimator with ``points=2``), judged by ``verdict.assess`` with the round-off of that
+   difference as its error; an entry that passes is settled by those two calls, every
+   other one goes on (the caller's four-point estimate with its kink test, then step 2),
+   so a smooth function costs 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
    users' code) runs the adaptive group testing of ``search.check_adaptive``, after which
    the caller's ``direct`` estimator (when given) re-measures the directly checked
    entries that do not pass, with its kink test (``stencils.jump_kink``);
@@ -19,6 +23,12 @@ numeric kernel and differ only in which directions they try:
    directly; entries cleared by exclusion pass only when their proved bound is within
    ``pass_tol`` (else ``unresolved``); entries left unchecked are never ``pass``;
 4. *effort*: entries, how each got its verdict, calls, seconds (``results.Effort``).
+
+``deadline`` (``--max-seconds``, a ``time.perf_counter()`` value) stops every phase: the
+entries not settled by then are ``unchecked`` (their own count, never ``pass``; the
+search's evidence stands where it measured the truncation).  ``progress(done, total)``
+spans every phase: the total grows by the entries to re-estimate when they are known, so
+the bar is not full while they run.
 """
 
 from __future__ import annotations
@@ -38,11 +48,95 @@ from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
 from .ladder import LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS, Lifted
-from .stencils import Entries, blackbox_gradient, jump_kink
+from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
-#: ``direct(block, indices, progress) -> stencils.Entries``: a caller's four-point estimate of
-#: some entries (flat indices within block number ``block``)
-Direct = Callable[[int, np.ndarray, Callable[[int], None] | None], Entries]
+#: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
+#: estimate of some entries (flat indices within block number ``block``); one whose attribute
+#: ``first_look`` is True takes ``points=2``: the full mode's two-call first look
+#: (``stencils.two_point_entries``)
+Direct = Callable[..., Entries]
+
+#: with a deadline, the direct estimates and the re-estimates run in chunks of at most this
+#: many entries, each sized to half the time left at the pace measured so far
+CHUNK = 256
+
+
+#: a first look whose one-sided slopes differ by more than this share of their size is not
+#: settled by it (a smooth f differs by f'' h, h ~ 6e-6: a kink differs by its jump)
+KINK_SHARE = 1e-3
+
+#: under a deadline, the share of the time left that the full mode's first look may take
+FIRST_LOOK_SHARE = 0.7
+
+
+def _chunks(n: int, deadline: float | None):
+    """``(start, stop)`` slices of ``range(n)``: one without a deadline; with one, chunks
+    sized to half the time left at the measured pace (1 entry first), none once it passed,
+    so a check overshoots its deadline by about one entry's estimate."""
+    if deadline is None:
+        if n:
+            yield 0, n
+        return
+    start, size = 0, 1
+    while start < n:
+        t = time.perf_counter()
+        if t > deadline:
+            return
+        stop = min(n, start + size)
+        yield start, stop
+        per = (time.perf_counter() - t) / (stop - start)
+        start = stop
+        left = deadline - time.perf_counter()
+        size = CHUNK if per <= 0 else int(max(1, min(CHUNK, 0.5 * left / per)))
+
+
+class _Phases:
+    """``progress(done, total)`` over every phase: the search's entries first, then the
+    entries handed on (four-point estimates, re-estimates), added to the total when known."""
+
+    def __init__(self, progress: Callable[[int, int], None] | None, size: int) -> None:
+        self.progress, self.size, self.extra, self.done = progress, int(size), 0, 0
+
+    def search(self, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(done, total + self.extra)
+
+    def more(self, n: int) -> None:
+        """``n`` more entries to estimate again."""
+        self.extra += int(n)
+        self.tick(0)
+
+    def tick(self, k: int = 1) -> None:
+        self.done += k
+        if self.progress is not None:
+            self.progress(self.size + self.done, self.size + self.extra)
+
+
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.perf_counter() > deadline
+
+
+def _takes_points(direct) -> bool:
+    """Whether the caller's estimator offers the two-call first look: it says so with the
+    attribute ``first_look = True`` and then takes ``points=2``."""
+    return bool(getattr(direct, "first_look", False))
+
+
+def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline: float | None, **kw):
+    """``direct`` on ``idx`` (in chunks, the deadline checked between them); returns the
+    ``Entries`` of the first ``reached`` entries and ``reached``."""
+    if deadline is None:
+        return direct(block, idx, tick, **kw), len(idx)
+    parts, reached = [], 0
+    for start, stop in _chunks(len(idx), deadline):
+        chunk = idx[start:stop]
+        parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw))
+        reached += len(chunk)
+    if not parts:
+        empty = np.zeros(0)
+        return Entries(idx[:0], empty, empty, empty, empty, empty), 0
+    cat = lambda name: np.concatenate([np.asarray(getattr(e, name), dtype=float) for e in parts])  # noqa: E731
+    return Entries(idx[:reached], cat("value"), cat("noise"), cat("plus"), cat("minus"), cat("jump_excess")), reached
 
 
 @dataclass(frozen=True)
@@ -64,6 +158,24 @@ def validate_mode(mode) -> Mode:
         raise OptionError(f"--mode must be one of adaptive, fast, full, got {mode!r}") from None
 
 
+def validate_max_seconds(max_seconds) -> float | None:
+    """``--max-seconds``: None, or a positive finite number of seconds; OptionError otherwise."""
+    if max_seconds is None:
+        return None
+    try:
+        value = float(max_seconds)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(max_seconds, bool) or not (np.isfinite(value) and value > 0):
+        raise OptionError(f"--max-seconds must be a positive number of seconds, got {max_seconds!r}")
+    return value
+
+
+def deadline_after(max_seconds: float | None) -> float | None:
+    """The ``time.perf_counter()`` value ``max_seconds`` from now (None: no deadline)."""
+    return None if max_seconds is None else time.perf_counter() + float(max_seconds)
+
+
 def check_blackbox(
     cost: Callable[[np.ndarray], float],
     x: np.ndarray,
@@ -83,6 +195,7 @@ def check_blackbox(
     direct: Direct | None = None,
     lifted: Callable[[np.ndarray], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
 ) -> BlackboxCheck:
     """Check the claimed gradient ``grad`` of the black box ``cost`` at ``x`` (module docstring).
 
@@ -95,7 +208,9 @@ def check_blackbox(
     counts the user's calls for the effort (default: the search's own); ``direct`` the
     caller's four-point estimator (a layer's output-wise differences); ``lifted(z)`` the
     cost evaluated in ``np.longdouble`` (precision lifting of the re-estimate; the caller
-    checked that the code computes in the dtype it is given); ``progress(done, total)``.
+    checked that the code computes in the dtype it is given); ``progress(done, total)``
+    over every phase; ``deadline`` a ``time.perf_counter()`` value past which nothing more
+    is estimated (the rest is ``unchecked``).
 
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] *= 2
@@ -108,47 +223,104 @@ def check_blackbox(
     if lifted is not None and not isinstance(lifted, Lifted):
         lifted = Lifted(lifted)
     full = mode is Mode.FULL or indices is not None
+    phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
-        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, progress)
+        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline)
     elif full:
+        # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2),
+        # which keeps a share of the time (failing entries first) so that a failure seen
+        # before the deadline is confirmed, not left unchecked
+        first = deadline if deadline is None or not recheck else (
+            time.perf_counter() + FIRST_LOOK_SHARE * max(deadline - time.perf_counter(), 0.0))
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
-                                   progress=progress)
+                                   progress=phases.search, truncation=not recheck, deadline=first)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
-                                progress=progress, lifted=lifted)
-        if direct is not None:
+                                progress=phases.search, deadline=deadline, lifted=lifted)
+        if direct is not None and not _stopped(result):
             result, kink = _direct_refine(direct, result, thresholds)
-    n = None if calls is None else calls()
     effort_mode = Mode.FULL if indices is not None else mode
     if isinstance(lifted, Lifted):  # the re-estimates get their own share of extended precision
         lifted.extend(LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS)
-    verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, n,
-                                       recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None)
+    verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
+                                       recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
+                                       deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
     # every call of the user's code and the time, the re-estimates of _verdict included
     effort = replace(effort, seconds=time.perf_counter() - started,
                      calls=effort.calls if calls is None else int(calls()))
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
-def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, progress):
-    """The full mode through the caller's four-point estimator: every entry of every block,
-    with its kink test; a search result whose every entry is CHECKED."""
+def _stopped(result: AdaptiveResult) -> bool:
+    return any(bool(np.any(b.how == How.STOPPED)) for b in result.blocks)
+
+
+def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
+    """Status codes of the evidence by the one rule (``verdict.assess``; 0: settled, a pass)."""
+    with np.errstate(all="ignore"):
+        error, zs = evidence(analytic, numeric, noise)
+        return assess(analytic, numeric, error, thresholds, zero_scale=zs).code
+
+
+def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
+                        deadline: float | None = None):
+    """The full mode through the caller's estimator: every entry of every block, first
+    with two calls (when the estimator offers them) judged by the one rule; the entries
+    that do not pass then get the four-point estimate with its kink test (under a
+    deadline: the first look takes ``FIRST_LOOK_SHARE`` of the time, and failing entries
+    are estimated first).  A search result whose every entry is CHECKED (``STOPPED`` where
+    the deadline came first: not reached, or reached by the first look alone without
+    passing)."""
     t0 = time.perf_counter()
     g = np.asarray(grad, dtype=float).ravel()
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
-    outs, done = [], 0
+    two = _takes_points(direct)
+    first = deadline if deadline is None or not two else (
+        t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
+    hows, values, noises, pending = [], [], [], []
+    done = 0
     for i, r in enumerate(regs):
-        tick = None if progress is None else (lambda k, done=done: progress(done + k, size))
-        e = direct(i, np.arange(r.size), tick)
+        a = g[r.slice]
+        how = np.full(r.size, How.STOPPED.value, dtype=np.int8)
+        value, noise = np.full(r.size, np.nan), np.full(r.size, np.inf)
+        idx = np.arange(r.size)
+        if two:  # the first look: two calls per entry, settled where it passes
+            tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
+            e, reached = _chunked_direct(direct, i, idx, tick, first, points=2)
+            value[:reached], noise[:reached] = e.value, e.noise
+            code = _codes(a[:reached], value[:reached], noise[:reached], thresholds)
+            # one-sided slopes that differ by far more than a smooth f's f'' h: maybe a kink,
+            # which the four-point test decides (abs at 0 with the subgradient 0 claimed)
+            jumpy = np.abs(e.plus - e.minus) > KINK_SHARE * (np.abs(e.plus) + np.abs(e.minus))
+            code = np.where((code == 0) & jumpy, 4, code)
+            how[:reached][code == 0] = How.CHECKED.value
+            idx = idx[:reached][code != 0]
+            if deadline is not None:  # failing ones first, then warn, then unresolved
+                rest = code[code != 0]
+                idx = idx[np.argsort(np.select([rest == 2, rest == 1], [0, 1], 2), kind="stable")]
+        hows.append(how), values.append(value), noises.append(noise), pending.append(idx)
         done += r.size
-        a = g[r.slice].copy()
-        rel = assess(a, e.value, e.noise, thresholds).rel_max
-        kink[r.slice] = jump_kink(e, a, rel, thresholds)
-        outs.append(BlockOutcome(r.name, r.shape, r.offset, a, np.full(r.size, How.CHECKED.value, dtype=np.int8),
-                                 np.asarray(e.value, dtype=float), np.asarray(e.noise, dtype=float),
-                                 np.full(r.size, np.nan), False, 0, np.zeros(r.size)))
+    if two:
+        phases.more(sum(len(p) for p in pending))
+    done = 0
+    for i, r in enumerate(regs):
+        idx = pending[i]
+        if two:
+            tick = None if phases.progress is None else (lambda k, base=phases.done: phases.tick(base + k - phases.done))
+        else:
+            tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
+        e, reached = _chunked_direct(direct, i, idx, tick, deadline)
+        got = idx[:reached]
+        values[i][got], noises[i][got] = e.value, e.noise
+        hows[i][got] = How.CHECKED.value
+        a = g[r.slice]
+        rel = assess(a[got], e.value, e.noise, thresholds).rel_max
+        kink[r.offset + got] = jump_kink(e, a[got], rel, thresholds)
+        done += r.size
+    outs = [BlockOutcome(r.name, r.shape, r.offset, g[r.slice].copy(), hows[i], values[i], noises[i],
+                         np.full(r.size, np.nan), False, 0, np.zeros(r.size)) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
     return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink
 
@@ -182,7 +354,8 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
 
 
 def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
-             calls: int | None = None, recheck=None) -> tuple[BlockVerdict, Effort, list[BlockData]]:
+             calls: int | None = None, recheck=None, deadline: float | None = None, phases: _Phases | None = None,
+             first_look: bool = False) -> tuple[BlockVerdict, Effort, list[BlockData]]:
     """The verdict of a search result: ``judge_blocks`` on the entries checked
     directly, plus the entries cleared by exclusion (in ``checked``): ``pass`` where the
     bound the search proved is within ``pass_tol`` of the entry (verified; an exactly-0
@@ -201,6 +374,11 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     ``RECHECK_MAX``), else count as ``unresolved``: never as ``pass``.  ``kink`` is a flat mask of the parameter
     vector (relu stencils).  ``calls``: every call of the user's code (``UserFunction.calls``,
     the first calls included); default the search's own.
+
+    Entries the search did not reach before ``deadline`` (``How.STOPPED``), and entries
+    whose re-estimate the deadline cut off when their evidence is a first look
+    (``first_look``: no truncation measured) or nothing (an entry left to the re-estimate),
+    count as ``unchecked``: not judged, never ``pass``.
     """
     # excluded entries the search's bound verifies (issue 9: pass means verified)
     verified_of = []
@@ -211,7 +389,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
             # give the entry: zero to the resolution of the code (the black-box zero rule)
             ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))
         verified_of.append((b.how == How.EXCLUDED) & ok)
-    budget = RECHECK_MAX if recheck is not None else 0
+    budget = RECHECK_MAX if recheck is not None and not _expired(deadline) else 0
     # entries cleared by exclusion but not verified to pass_tol are checked directly when all
     # of them fit in the budget (a layer, a small net); past it they stay unresolved, since
     # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
@@ -229,18 +407,38 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         numeric[extra], noise[extra] = np.nan, np.inf
         k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
         data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c))
+    dropped_of = [np.zeros(b.how.size, dtype=bool) for b in result.blocks]
     if recheck is not None:
         with np.errstate(all="ignore"):
             limit = None if mode is Mode.FULL else RECHECK_MAX
-            data = [_recheck(d, b.offset, recheck, thresholds, limit) for d, b in zip(data, result.blocks)]
+            for k, b in enumerate(result.blocks):
+                d, unreached = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                # cut off by the deadline: unchecked where the evidence is a first look or nothing
+                drop = unreached[first_look | ~np.isfinite(np.asarray(d.numeric)[unreached])] if len(unreached) else unreached
+                if len(drop):
+                    keep = np.ones(len(d.analytic), dtype=bool)
+                    keep[drop] = False
+                    idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
+                    dropped_of[k][idx[drop]] = True
+                    d = replace(d, analytic=np.asarray(d.analytic)[keep], numeric=np.asarray(d.numeric)[keep],
+                                noise=np.asarray(d.noise)[keep], indices=idx[keep],
+                                kink=None if d.kink is None else np.asarray(d.kink)[keep],
+                                resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
+                                unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep])
+                data[k] = d
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
-    for b, r, verified_mask, extra in zip(result.blocks, verdict.blocks, verified_of, extras):
-        extra_unchecked = int(np.sum(b.how[extra] == How.UNCHECKED))
-        excluded = int(np.sum(b.how == How.EXCLUDED)) - (len(extra) - extra_unchecked)
-        unchecked = int(np.sum(b.how == How.UNCHECKED)) - extra_unchecked
-        verified = int(np.sum(verified_mask))
+    stopped_total = 0
+    for b, r, verified_mask, d, dropped in zip(result.blocks, verdict.blocks, verified_of, data, dropped_of):
+        judged = np.zeros(b.how.size, dtype=bool)
+        judged[np.arange(b.how.size) if d.indices is None else np.asarray(d.indices, dtype=int)] = True
+        excl = (b.how == How.EXCLUDED) & ~judged & ~dropped
+        excluded = int(np.sum(excl))
+        unchecked = int(np.sum((b.how == How.UNCHECKED) & ~judged & ~dropped))
+        verified = int(np.sum(excl & verified_mask))
+        stopped = int(np.sum(b.how == How.STOPPED)) + int(np.sum(dropped))
+        stopped_total += stopped
         c = dict(r.counts)
         c["checks"] += excluded
         c["pass"] += verified
@@ -253,6 +451,11 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
             c["checks"] += unchecked
             c["unresolved"] = c.get("unresolved", 0) + unchecked
             status = worst([status, Status.UNRESOLVED])
+        if deadline is not None:  # --max-seconds: what it left is counted, even when 0
+            c["checks"] += stopped
+            c["unchecked"] = stopped
+            if stopped and status is not Status.FAIL:
+                status = worst([status, Status.UNCHECKED])
         counts.append(c)
         blocks.append(replace(r, checked=r.checked + excluded, status=status, counts=c))
         rb = b.relative_bound(thresholds)
@@ -261,12 +464,14 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     out = BlockVerdict(tuple(blocks), verdict.checks, merge_counts(counts), verdict.statuses, verdict.rel,
                        verdict.indices)
     tally = np.bincount(np.concatenate([b.how for b in result.blocks]).astype(np.int64), minlength=len(How))
+    cut = int(sum(np.sum(d) for d in dropped_of))  # checked by a first look, its re-estimate cut off
     effort = Effort(
-        mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]), checked=int(tally[How.CHECKED]),
+        mode=mode, entries=int(tally[How.EXCLUDED] + tally[How.CHECKED]) - cut, checked=int(tally[How.CHECKED]) - cut,
         excluded=int(tally[How.EXCLUDED]), unchecked=int(tally[How.UNCHECKED]),
         calls=result.calls if calls is None else int(calls), seconds=result.seconds, directions=len(result.directions),
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
+        stopped=stopped_total, max_seconds=deadline is not None,
     )
     return out, effort, data
 
@@ -278,26 +483,54 @@ RECHECK_MAX = 512
 EXCLUDED_RECHECK_MAX = 64
 
 
-def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None) -> BlockData:
+def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float | None, phases: _Phases | None,
+              **kw) -> tuple[Estimate, int]:
+    """``blackbox_gradient`` of ``indices`` (claimed values ``claimed``; in chunks with a
+    deadline, checked between them); the estimate of the first ``reached`` entries, ``reached``."""
+    tick = None if phases is None or phases.progress is None else (lambda k: phases.tick(1))
+    if deadline is None:
+        return blackbox_gradient(cost, x, indices=indices, claimed=claimed, progress=tick, **kw), len(indices)
+    parts = []
+    for start, stop in _chunks(len(indices), deadline):
+        parts.append(blackbox_gradient(cost, x, indices=indices[start:stop], claimed=claimed[start:stop],
+                                       progress=tick, **kw))
+    if not parts:
+        z = np.zeros(0)
+        return Estimate(z, z, z, kink=np.zeros(0, dtype=bool), f_scale=z, resolution=z), 0
+    cat = lambda name: np.concatenate([np.asarray(getattr(e, name)) for e in parts])  # noqa: E731
+    est = Estimate(cat("value"), cat("noise"), cat("step"), max(e.eps for e in parts), cat("kink"), cat("f_scale"),
+                   cat("resolution"))
+    return est, len(est.value)
+
+
+def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None,
+             deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
-    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``)."""
+    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), and the positions (in
+    ``d``) of those the deadline cut off."""
     cost, x, lifted = recheck
+    none = np.zeros(0, dtype=int)
     if not len(d.analytic):
-        return d
+        return d, none
     error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
     code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
     # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
     bad = code != 0
     if not np.any(bad):
-        return d
+        return d, none
     pos = np.flatnonzero(bad)
-    if limit is not None:  # failing ones first, then warn, then unresolved: 6 calls an entry
+    if limit is not None or deadline is not None:  # failing ones first, then warn, then unresolved
         priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
-        pos = np.sort(pos[np.argsort(priority, kind="stable")[:limit]])
+        pos = pos[np.argsort(priority, kind="stable")[:limit]]
+        if deadline is None:
+            pos = np.sort(pos)
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
-    est = blackbox_gradient(cost, x, indices=offset + idx[pos], claimed=np.asarray(d.analytic)[pos],
-                            pass_tol=thresholds.pass_tol, lifted=lifted)
+    if phases is not None:
+        phases.more(len(pos))
+    est, reached = _estimate(cost, x, offset + idx[pos], np.asarray(d.analytic)[pos], deadline, phases,
+                             pass_tol=thresholds.pass_tol, lifted=lifted)
+    pos, unreached = pos[:reached], pos[reached:]
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
     kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
     resolution = np.full(len(numeric), np.nan)
@@ -315,4 +548,4 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     unit = np.full(len(numeric), np.nan) if d.unit_roundoff is None else np.array(d.unit_roundoff, dtype=float)
     unit[pos] = unit_roundoff(est.f_scale, np.asarray(x, dtype=float).ravel()[offset + idx[pos]], est.eps)
     return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution,
-                   unit_roundoff=unit)
+                   unit_roundoff=unit), unreached

@@ -157,6 +157,12 @@ class How(int, Enum):
     CHECKED = 1  # checked directly: see numeric / noise
     UNCHECKED = 2  # in a suspect set of a block-wide bug, not sampled
     SKIPPED = 3  # not asked for (``check_every_entry(indices=...)``)
+    STOPPED = 4  # not reached before the deadline (``--max-seconds``)
+
+
+class Stopped(Exception):
+    """The deadline passed (``--max-seconds``): raised before a call of the cost, caught by
+    the search, which marks the entries it had not settled ``How.STOPPED``."""
 
 
 def entry_status(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
@@ -270,15 +276,19 @@ class AdaptiveResult:
 
 
 class _Counter:
-    """The cost function, counted; every call gets the same reshaped work buffer."""
+    """The cost function, counted; every call gets the same reshaped work buffer.  Past
+    ``deadline`` (a ``time.perf_counter()`` value) a call raises ``Stopped`` instead."""
 
-    def __init__(self, cost: Callable[[np.ndarray], float], x: np.ndarray) -> None:
+    def __init__(self, cost: Callable[[np.ndarray], float], x: np.ndarray, deadline: float | None = None) -> None:
         self.cost = cost
         self.shape = x.shape
         self.calls = 0
+        self.deadline = deadline
         self.at_x = False  # a non-finite cost at x itself is an error, elsewhere no value
 
     def __call__(self, flat: np.ndarray) -> float:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise Stopped
         self.calls += 1
         with np.errstate(all="ignore"):
             try:
@@ -293,7 +303,7 @@ class _Engine:
     """State of one check: x, g, the work vector, the noise model, the records."""
 
     def __init__(self, cost, x, g, thresholds: Thresholds, f0: float | None, seed: int, progress,
-                 step: float | None = None) -> None:
+                 step: float | None = None, deadline: float | None = None, truncation: bool = True) -> None:
         self.x = np.array(x, dtype=float).ravel()
         self.g = np.asarray(g, dtype=float).ravel()
         #: the cost in np.longdouble (precision lifting of the precise directions), or None
@@ -301,20 +311,33 @@ class _Engine:
         self._lifted_f0 = None
         if self.g.size != self.x.size:
             raise UserCodeError(f"gradient has {self.g.size} entries, x has {self.x.size}")
-        self.f = _Counter(cost, np.asarray(x))
+        self.f = _Counter(cost, np.asarray(x), deadline)
+        self.truncation = truncation
+        self.stopped = False
         self.work = self.x.copy()
         self.t = thresholds
         self.seed = int(seed)
         self.progress = progress
         self.step = None if step is None else float(step)
-        self.f.at_x = True
-        self.f0 = float(self.f(self.work)) if f0 is None else float(f0)
-        self.f.at_x = False
+        if f0 is None:  # the first call: never refused by the deadline; non-finite is an error
+            deadline, self.f.deadline = self.f.deadline, None
+            self.f.at_x = True
+            f0 = self.f(self.work)
+            self.f.at_x = False
+            self.f.deadline = deadline
+        self.f0 = float(f0)
         self.directions: list[Direction] = []
         self.sigma = 0.0
         self.resolved = 0
 
     # ------------------------------------------------------------------ noise model
+    def probe(self, rng) -> None:
+        """``probe_noise``, or ``stopped`` when the deadline passes during it."""
+        try:
+            self.probe_noise(rng)
+        except Stopped:
+            self.stopped = True
+
     def probe_noise(self, rng) -> None:
         """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction."""
         v = rng.choice(np.array([-1.0, 1.0]), size=self.x.size)
@@ -338,15 +361,16 @@ class _Engine:
         """f at x + d and x - d on ``idx``; returns (f+, f-, actual half-differences)."""
         w = self.work
         base = self.x[idx]
-        w[idx] = base + d
-        plus_pts = w[idx].copy()
-        fp = self.f(w)
-        w[idx] = base - d
-        minus_pts = w[idx]
-        fm = self.f(w)
-        half = (plus_pts - minus_pts) / 2
-        w[idx] = base
-        return fp, fm, half
+        try:
+            w[idx] = base + d
+            plus_pts = w[idx].copy()
+            fp = self.f(w)
+            w[idx] = base - d
+            minus_pts = w[idx]
+            fm = self.f(w)
+        finally:
+            w[idx] = base
+        return fp, fm, (plus_pts - minus_pts) / 2
 
     def direction(self, name: str, idx: np.ndarray, level: int, rng) -> Direction:
         """One fresh directional check of the set ``idx`` (see the module docstring)."""
@@ -464,22 +488,31 @@ class _Engine:
         """``_pair`` for one entry (scalar indexing: the loop of the full mode)."""
         w = self.work
         base = self.x[j]
-        w[j] = base + d
-        plus = w[j]
-        fp = self.f(w)
-        w[j] = base - d
-        minus = w[j]
-        fm = self.f(w)
-        w[j] = base
+        try:
+            w[j] = base + d
+            plus = w[j]
+            fp = self.f(w)
+            w[j] = base - d
+            minus = w[j]
+            fm = self.f(w)
+        finally:
+            w[j] = base
         return fp, fm, (plus - minus) / 2
 
-    def direct(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Central differences of single entries (2 calls, 4 when not passing at round-off)."""
+    def direct(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Central differences of single entries (2 calls, 4 when not passing at round-off
+        and ``truncation``); returns (value, noise, how many entries were reached before
+        the deadline: the first ones of ``idx``; ``stopped`` is then set)."""
         idx = np.asarray(idx, dtype=np.int64)
         steps = self.entry_steps(idx)
-        fp, fm, hh = np.empty(idx.size), np.empty(idx.size), np.empty(idx.size)
+        fp, fm, hh = np.full(idx.size, np.nan), np.full(idx.size, np.nan), np.ones(idx.size)
+        reached = idx.size
         for n, j in enumerate(idx.tolist()):
-            fp[n], fm[n], hh[n] = self._pair1(j, float(steps[n]))
+            try:
+                fp[n], fm[n], hh[n] = self._pair1(j, float(steps[n]))
+            except Stopped:
+                self.stopped, reached = True, n
+                break
             self.tick(1)
         with np.errstate(all="ignore"):
             value = (fp - fm) / (2 * hh)
@@ -487,14 +520,19 @@ class _Engine:
             noise = self._roundoff(F, hh)
         st = entry_status(self.g[idx], value, noise, self.t)
         redo = np.flatnonzero(np.isfinite(value) & np.array([s is not Status.PASS for s in st], dtype=bool))
-        for n in redo.tolist():  # measure the truncation: two more calls at 4h
-            fp4, fm4, h4 = self._pair1(int(idx[n]), 4 * float(steps[n]))
+        for n in redo.tolist() if self.truncation and not self.stopped else ():
+            # measure the truncation: two more calls at 4h (the full mode leaves this to the re-estimate)
+            try:
+                fp4, fm4, h4 = self._pair1(int(idx[n]), 4 * float(steps[n]))
+            except Stopped:
+                self.stopped = True
+                break
             with np.errstate(all="ignore"):
                 d4 = (fp4 - fm4) / (2 * h4)
                 F4 = max(F[n], abs(fp4), abs(fm4))
                 noise[n] = float(self._roundoff(F4, hh[n])) + SAFETY * abs(d4 - value[n]) / 15
         bad = ~(np.isfinite(value) & np.isfinite(noise))
-        return np.where(bad, np.nan, value), np.where(bad, np.inf, noise)
+        return np.where(bad, np.nan, value), np.where(bad, np.inf, noise), reached
 
     def tick(self, n: int) -> None:
         """Progress: ``n`` more entries have their outcome (a re-verified entry may count twice)."""
@@ -532,10 +570,12 @@ class _Block:
         """Check these flat indices directly."""
         if idx.size == 0:
             return
-        num, noi = self.e.direct(idx)
-        loc = self.local(idx)
+        num, noi, reached = self.e.direct(idx)
+        loc = self.local(idx[:reached])
         self.how[loc] = How.CHECKED.value
-        self.numeric[loc], self.noise[loc] = num, noi
+        self.numeric[loc], self.noise[loc] = num[:reached], noi[:reached]
+        if reached < idx.size:
+            raise Stopped
 
     def test(self, idx: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray, float]:
         """One direction on ``idx``: (cleared entries, entries still suspect, error).
@@ -704,8 +744,30 @@ class _Block:
         return True
 
     def run(self) -> BlockOutcome:
+        """The search of the block (module docstring); past the deadline the entries it had
+        not settled (neither cleared for good nor checked) are ``STOPPED``."""
         e, r = self.e, self.r
         idx = np.arange(r.offset, r.offset + r.size)
+        try:
+            if e.stopped:
+                raise Stopped
+            self._search(idx)
+        except Stopped:
+            e.stopped = True
+            unsettled = (self.how == How.EXCLUDED) & ~np.isfinite(self.bound)
+            self.how[unsettled] = How.STOPPED.value
+        return self.outcome()
+
+    def outcome(self) -> BlockOutcome:
+        e, r = self.e, self.r
+        return BlockOutcome(
+            name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[r.slice].copy(), how=self.how,
+            numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
+            calls=e.f.calls - self.calls0, least_noise=self.least_noise,
+        )
+
+    def _search(self, idx: np.ndarray) -> None:
+        e = self.e
         finite = np.isfinite(e.g[idx])
         bad = idx[~finite]
         if bad.size:  # a non-finite claimed value fails: no search; the numeric value of SAMPLE of them
@@ -759,11 +821,6 @@ class _Block:
             self.check(small[:SMALL_MAX])
             self.how[self.local(small[SMALL_MAX:])] = How.UNCHECKED.value
             e.tick(small.size)
-        return BlockOutcome(
-            name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[idx].copy(), how=self.how,
-            numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
-            calls=e.f.calls - self.calls0, least_noise=self.least_noise,
-        )
 
 
 def _validate(x, g, thresholds, directions) -> None:
@@ -787,6 +844,7 @@ def check_adaptive(
     f0: float | None = None,
     step: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
     lifted: Callable[[np.ndarray], object] | None = None,
 ) -> AdaptiveResult:
     """Adaptive group testing of ``grad`` against the black box ``cost`` at ``x``.
@@ -799,7 +857,8 @@ def check_adaptive(
     exclusion (with a proved bound), a direct check, or (block-wide bug) unchecked.
     The guarantee and the rules are in the module docstring.  ``progress(resolved,
     total)`` is called as entries get their outcome.  Directions are seeded per
-    (``seed``, block).
+    (``seed``, block).  Past ``deadline`` (a ``time.perf_counter()`` value) the search
+    stops: entries it had not settled are ``How.STOPPED``.
 
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] += 1e-3
@@ -809,9 +868,9 @@ def check_adaptive(
     """
     _validate(x, grad, thresholds, directions)
     t0 = time.perf_counter()
-    eng = _Engine(cost, x, grad, thresholds, f0, seed, progress, step)
+    eng = _Engine(cost, x, grad, thresholds, f0, seed, progress, step, deadline)
     eng.lifted = lifted
-    eng.probe_noise(np.random.default_rng([int(seed), 2**31]))
+    eng.probe(np.random.default_rng([int(seed), 2**31]))
     outs = [_Block(eng, r, i, int(directions)).run() for i, r in enumerate(regions(blocks, eng.x.size))]
     return AdaptiveResult(tuple(outs), tuple(eng.directions), eng.f.calls, time.perf_counter() - t0,
                           eng.sigma, eng.f0)
@@ -828,14 +887,18 @@ def check_every_entry(
     f0: float | None = None,
     step: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    truncation: bool = True,
+    deadline: float | None = None,
 ) -> AdaptiveResult:
     """The full mode: every entry (or the flat ``indices``) checked directly, 2 calls each
-    (4 for an entry that does not pass within round-off); same result type as
-    ``check_adaptive`` (entries outside ``indices`` are SKIPPED)."""
+    (4 for an entry that does not pass within round-off, unless ``truncation=False``: the
+    pipeline's full mode hands such entries to its re-estimate instead); same result type
+    as ``check_adaptive`` (entries outside ``indices`` are SKIPPED; past ``deadline`` the
+    entries not reached are STOPPED)."""
     _validate(x, grad, thresholds, 1)
     t0 = time.perf_counter()
-    eng = _Engine(cost, x, grad, thresholds, f0, 0, progress, step)
-    eng.probe_noise(np.random.default_rng([0, 2**31]))
+    eng = _Engine(cost, x, grad, thresholds, f0, 0, progress, step, deadline, truncation)
+    eng.probe(np.random.default_rng([0, 2**31]))
     chosen = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
     outs = []
     for i, r in enumerate(regions(blocks, eng.x.size)):
@@ -844,7 +907,12 @@ def check_every_entry(
         if chosen is not None:
             b.how[:] = How.SKIPPED.value
             idx = idx[np.isin(idx, chosen)]
-        b.check(idx)
-        outs.append(BlockOutcome(r.name, r.shape, r.offset, eng.g[r.slice].copy(), b.how, b.numeric, b.noise,
-                                 b.bound, False, eng.f.calls - b.calls0, b.least_noise))
+        try:
+            if eng.stopped:
+                raise Stopped
+            b.check(idx)
+        except Stopped:
+            eng.stopped = True
+            b.how[idx[b.how[b.local(idx)] != How.CHECKED.value] - r.offset] = How.STOPPED.value
+        outs.append(b.outcome())
     return AdaptiveResult(tuple(outs), (), eng.f.calls, time.perf_counter() - t0, eng.sigma, eng.f0)

@@ -401,6 +401,44 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
     return Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
 
 
+def two_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: np.ndarray, indices: np.ndarray, *,
+                      f0: float, scale: float, sigma: float = 0.0, eps: float = EPS,
+                      progress: Callable[[int], None] | None = None) -> Entries:
+    """The first look of the full mode: two calls per entry at the step of
+    ``four_point_entries``, ``D = (f(x + h e_k) - f(x - h e_k)) / 2h``, with the round-off
+    alone as its error::
+
+        error = SAFETY max(ROUNDOFF_ULPS eps size, 3 sigma') / h
+
+    ``size`` the terms' scale ``shifted`` reports, ``eps`` the precision of the values
+    (float32 outputs: float32's); ``sigma' = sigma`` when f is noisier than float64
+    round-off of its whole scale can explain (``sigma > ROUNDOFF_ULPS EPS scale``: float32
+    arithmetic, noisy internals), else 0 (differences summed term by term cancel the
+    rounding of the terms an entry does not reach).  A pass within this error is settled
+    (a wrong value could hide only by equalling the truncation error); anything else is
+    left to ``four_point_entries`` and the re-estimate.  ``jump_excess`` is -1 (no kink
+    test with two points)."""
+    x = np.asarray(x, dtype=float).ravel()
+    indices = np.asarray(indices)
+    h = default_step(x[indices]) * step_factor(sigma, scale)
+    vals = np.empty((2, len(indices)))
+    sizes = np.empty((2, len(indices)))
+    for n, (k, hk) in enumerate(zip(indices, h)):
+        for row, d in enumerate((hk, -hk)):
+            vals[row, n], sizes[row, n] = shifted(int(k), float(d))
+        if progress is not None:
+            progress(n + 1)
+    noisy = sigma if sigma > ROUNDOFF_ULPS * EPS * scale else 0.0
+    with np.errstate(all="ignore"):
+        value = (vals[0] - vals[1]) / (2 * h)
+        size = np.maximum(np.max(sizes, axis=0), np.max(np.abs(vals), axis=0))
+        noise = SAFETY * np.maximum(ROUNDOFF_ULPS * eps * size, 3 * noisy) / h
+        plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
+    bad = ~(np.isfinite(value) & np.isfinite(noise))
+    return Entries(indices, np.where(bad, np.nan, value), np.where(bad, np.inf, noise), plus, minus,
+                   np.full(len(indices), -1.0))
+
+
 def jump_kink(e: Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
     """Kinks of the four-point engine, for entries that do not pass (``rel > pass_tol``): the
     one-sided slopes jump (``jump_excess`` beyond 1e-6 of their size) and the claim lies

@@ -26,6 +26,7 @@ from ..points import parse_names
 from ..referee import Budget, judge_expression, judge_rows
 from ..results import Check, ExpressionSubject, Formula, Report, TaylorAt, count_statuses
 from ..verdict import Thresholds
+from .common import timed
 
 
 def _rows(v, names, pts, entries) -> tuple:
@@ -40,6 +41,7 @@ def _rows(v, names, pts, entries) -> tuple:
     )
 
 
+@timed
 def check_expression(
     text: str,
     *,

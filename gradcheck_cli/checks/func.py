@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..blackbox.pipeline import check_blackbox, validate_mode
+from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds, validate_mode
 from ..choices import Method, Mode
 from ..diagnosis import nonfinite_hint, ratio_hint
 from ..errors import NonFiniteCostError
@@ -39,6 +39,7 @@ def check_func(
     taylor: bool = False,
     mode: Mode | str = Mode.ADAPTIVE,
     value_range: str | None = None,
+    max_seconds: float | None = None,
     isolate: bool = False,
 ) -> Report:
     """``gradcheck func``: load ``FILE.py:NAME`` (or ``module:NAME``) and check it.
@@ -51,10 +52,12 @@ def check_func(
     global random states are seeded with ``seed`` while the user's code is loaded and
     for every call, so results are reproducible; the caller's states are restored.
     ``mode``: ``adaptive`` (default), ``fast`` (the same) or ``full`` (``check_gradient``).
+    ``max_seconds``: the check stops then (counted from here), the rest ``unchecked``.
     ``isolate``: the user's code runs in a child process (``usercode.isolate``).
     """
     from ..usercode import load_seeded
 
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     x0, source = func_x(shape, x, seed, value_range)
     validate_gradient_options(x0, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp, mode=mode)  # before loading user code
     grad_spec = grad
@@ -66,7 +69,7 @@ def check_func(
     try:
         return check_gradient(
             fu, x0, grad=gu, sample=sample, seed=seed, eps=eps, thresholds=thresholds, top=top,
-            source=source, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
+            source=source, progress=progress, hvp=hvp, taylor=taylor, mode=mode, deadline=deadline,
         )
     except NonFiniteCostError as exc:
         if source.kind not in ("normal", "uniform"):
@@ -95,6 +98,8 @@ def check_gradient(
     hvp: int = 0,
     taylor: bool = False,
     mode: Mode | str = Mode.ADAPTIVE,
+    max_seconds: float | None = None,
+    deadline: float | None = None,
 ) -> Report:
     """Check the gradient of a black-box scalar function ``f`` at ``x``, every entry.
 
@@ -115,7 +120,9 @@ def check_gradient(
     x; changing it in place, raising, or returning the wrong shape raises
     ``UserCodeError``.  ``name`` and ``source`` (where x came from) label the report; ``progress(done,
     total)`` is called after each entry.  ``hvp`` adds that many Hessian-vector symmetry
-    checks and ``taylor`` the Taylor test (see ``check_network``).
+    checks and ``taylor`` the Taylor test (see ``check_network``).  ``max_seconds`` stops
+    the check after that long (or at the ``time.perf_counter()`` value ``deadline``): what
+    was checked is judged, the rest counted ``unchecked`` (never ``pass``).
 
     >>> import numpy as np
     >>> check_gradient(lambda x: (np.sum(x**2), 2 * x), np.ones((3, 4))).status.value
@@ -125,6 +132,8 @@ def check_gradient(
 
     x0, idx = validate_gradient_options(x, sample=sample, seed=seed, eps=eps, top=top, hvp=hvp)
     mode = validate_mode(mode)
+    if deadline is None:
+        deadline = deadline_after(validate_max_seconds(max_seconds))
     fu = f if isinstance(f, UserFunction) else UserFunction(f, name or callable_name(f))
     gu = None
     if grad is not None:
@@ -144,17 +153,19 @@ def check_gradient(
         first = lambda r: r[0] if isinstance(r, (tuple, list)) and gu is None else r  # noqa: E731
         lifted = lifted_cost(lambda z: first(fu.call(z)), x0, cost0)
         bb = check_blackbox(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, top=top, seed=seed,
-                            f0=cost0, step=eps, indices=idx, calls=calls, lifted=lifted, progress=progress)
+                            f0=cost0, step=eps, indices=idx, calls=calls, lifted=lifted, progress=progress,
+                            deadline=deadline)
     result, verdict, effort = bb.search, bb.verdict, bb.effort
     total = x0.size if idx is None else len(idx)
     block = result.blocks[0]
     c = block.checked
-    analytic, numeric = block.analytic[c], block.numeric[c]
 
     subject = FunctionSubject(function=fu.name, gradient=None if gu is None else gu.name, source=source,
                               shape=tuple(x0.shape), cost=float(cost0), size=int(x0.size),
                               sampled=None if idx is None else total)
-    keep = np.isin(verdict.indices.get("x", c), c)  # the entries the search checked itself
+    judged = np.asarray(verdict.indices.get("x", c))
+    keep = np.isin(judged, c)  # the entries the search checked itself (and judged)
+    analytic, numeric = block.analytic[judged[keep]], block.numeric[judged[keep]]
     failing = np.array([s is Status.FAIL for s in np.asarray(verdict.statuses["x"], dtype=object)[keep]], dtype=bool)
     report = Report(
         command="func",

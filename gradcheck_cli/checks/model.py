@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..blackbox.pipeline import check_blackbox
+from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..choices import Method, Mode
 from ..errors import OptionError
 from ..finite_diff import value_eps
@@ -102,6 +102,7 @@ def check_model(
     top: int = 5,
     name: str | None = None,
     progress=None,
+    max_seconds: float | None = None,
 ) -> Report:
     """Check ``model.loss(X, y) -> (loss, grads)`` against central differences of the loss.
 
@@ -112,6 +113,7 @@ def check_model(
     ``full`` up to ``AUTO_FULL_ENTRIES`` entries, as the course checks a small model).
     ``model.params`` is restored after every call; ``y=None`` calls ``loss(X)``.
     The report has the blocks, the failing and ``top`` worst entries, hints and the effort.
+    ``max_seconds`` stops the check after that long: the rest is counted ``unchecked``.
 
     >>> import numpy as np
     >>> class Linear:
@@ -125,13 +127,14 @@ def check_model(
     """
     from ..usercode import UserFunction
 
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     who = name or type(model).__name__
     model_params(model, who)
     args = (_data("X", X),) if y is None else (_data("X", X), _data("y", y))
     fu = UserFunction(model.loss, f"{who}.loss")
     inputs = tuple(LayerArg(n, tuple(a.shape), _kind(a), False, "given") for n, a in zip(("X", "y"), args))
     return _check(model, fu, args, who, wrt=wrt, seed=seed, mode=mode, thresholds=thresholds, top=top,
-                  progress=progress, inputs=inputs, init={})
+                  progress=progress, inputs=inputs, init={}, deadline=deadline)
 
 
 def _kind(a: np.ndarray) -> str:
@@ -148,7 +151,7 @@ def _mode(mode) -> Mode | None:
 
 
 def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thresholds: Thresholds, top: int,
-           progress, inputs: Sequence[LayerArg], init: Mapping[str, Any]) -> Report:
+           progress, inputs: Sequence[LayerArg], init: Mapping[str, Any], deadline: float | None = None) -> Report:
     """The check of ``check_model``, with ``loss`` wrapped (``fu``) and the data validated."""
     from ..diagnosis import diagnose, regularisation_hint
 
@@ -182,7 +185,8 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
             # in np.longdouble where float64 cannot decide
             lifted = lifted_cost(lambda z: bound.raw_loss(values_of(np.asarray(z).ravel())), x0, loss0)
             checked = check_blackbox(cost, x0, g, blocks, mode=mode, thresholds=thresholds, top=top, seed=seed,
-                                     f0=loss0, calls=lambda: fu.calls, lifted=lifted, progress=progress)
+                                     f0=loss0, calls=lambda: fu.calls, lifted=lifted, progress=progress,
+                                     deadline=deadline)
     finally:
         bound.restore()
     verdict = checked.verdict
@@ -245,6 +249,7 @@ def check_model_command(
     thresholds: Thresholds = Thresholds(),
     top: int = 5,
     progress=None,
+    max_seconds: float | None = None,
 ) -> Report:
     """``gradcheck model FILE.py:CLASS --init JSON --input X=2,15 --input y=int:10:2``.
 
@@ -254,6 +259,7 @@ def check_model_command(
     """
     from ..usercode import UserFunction
 
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
     _mode(mode)
     validate_top(top)
@@ -286,4 +292,4 @@ def check_model_command(
         random.setstate(saved[0])
         np.random.set_state(saved[1])
     return _check(model, fu, bound, who, wrt=wrt, seed=seed, mode=mode, thresholds=thresholds, top=top,
-                  progress=progress, inputs=data, init=kwargs)
+                  progress=progress, inputs=data, init=kwargs, deadline=deadline)

@@ -13,12 +13,14 @@ from ..errors import OptionError
 from ..inputs import validate_hvp, validate_seed, validate_top
 from ..results import BlockResult, CostCheck, NetworkSubject, Report, count_statuses, merge_counts
 from ..verdict import Status, Thresholds, assess
-from ..blackbox.pipeline import check_blackbox
+from ..blackbox.pipeline import check_blackbox, deadline_after, validate_max_seconds
 from ..blocks import judge_blocks, network_block_data
 from ..finite_diff import value_eps
 from .common import callable_name, lifted_cost, with_second_opinions
+from .common import timed
 
 
+@timed
 def check_network(
     dims,
     *,
@@ -37,6 +39,7 @@ def check_network(
     progress=None,
     cost_check: bool = True,
     isolate: bool = False,
+    max_seconds: float | None = None,
 ) -> Report:
     """Gradient-check a network: the built-in one (optionally with an injected bug) or yours.
 
@@ -58,13 +61,15 @@ def check_network(
     black-box search on the built-in cost); ``bug`` injects a classic mistake
     (``model.BUGS``).  The report has one block per parameter block, the failing and
     ``top`` worst entries, hints (``diagnosis``) and, for the black-box modes, the effort
-    (entries, calls, seconds).
+    (entries, calls, seconds).  ``max_seconds`` stops the black-box search (``impl``, or
+    ``mode="adaptive"``) after that long: the rest is counted ``unchecked``.
 
     >>> check_network((10, 5, 10)).status.value
     'pass'
     """
     from ..network import model
 
+    deadline = deadline_after(validate_max_seconds(max_seconds))
     dims = model.parse_dims(dims)
     spec = model.NetworkSpec(dims, activation=activation, loss=loss, mean=mean)
     samples = model.validate_samples(spec, samples)
@@ -81,7 +86,7 @@ def check_network(
         raise OptionError("--inject-bug applies to the built-in network, not to --impl")
     bug = model.validate_bug(spec, bug)
     data, labels, params = model.make_problem(spec, samples, seed)
-    problem = _Problem(spec, data, labels, params, samples, seed, mean, thresholds, mode, top, progress)
+    problem = _Problem(spec, data, labels, params, samples, seed, mean, thresholds, mode, top, progress, deadline)
 
     if impl is not None:
         ev = _user_evidence(problem, impl, cost_check, isolate)
@@ -140,6 +145,7 @@ class _Problem:
     mode: Mode
     top: int
     progress: object
+    deadline: float | None = None  # --max-seconds: a time.perf_counter() value
 
 
 @dataclass
@@ -199,7 +205,7 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) 
         lifted = lifted_cost(lambda p: first(user.call(data, labels, p, dimensions)), params, cost0)
         searched = check_blackbox(user_cost, params, g.ravel(), spec.blocks, mode=pb.mode, thresholds=thresholds,
                                   top=pb.top, seed=pb.seed, f0=cost0, kink=kink, calls=lambda: user.calls,
-                                  lifted=lifted, progress=pb.progress)
+                                  lifted=lifted, progress=pb.progress, deadline=pb.deadline)
     ref_cost = model.cost(spec, data, labels, params)
     # the cost check: yours against the reference, within the round-off of a sum of M terms
     cost_noise = 64 * np.finfo(float).eps * float(np.sum(np.abs(model.per_sample_costs(spec, data, labels, params))))
@@ -235,7 +241,7 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
         ev.kink = differences.kink_mask(spec, data, params) if spec.activation == "relu" else np.zeros(params.size, bool)
         ev.searched = check_blackbox(ev.cost_fn, params, g, blocks, mode=pb.mode, thresholds=thresholds,
                                      top=pb.top, seed=pb.seed, f0=cost0, kink=ev.kink, recheck=False,
-                                     progress=pb.progress)
+                                     progress=pb.progress, deadline=pb.deadline)
         return ev
     if pb.mode is Mode.FAST:
         fast = directions.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=pb.seed,

@@ -14,6 +14,7 @@ from ..verdict import Status, Thresholds
 from ..choices import Mode
 from ..blocks import judge_blocks, network_block_data
 from .func import check_gradient
+from .common import timed
 
 
 def _value_report(name: str, computed: np.ndarray, expected: np.ndarray, thresholds: Thresholds) -> Report:
@@ -60,6 +61,7 @@ def _network_report(dims, seed: int, thresholds: Thresholds) -> Report:
                   counts=verdict.counts, blocks=verdict.blocks)
 
 
+@timed
 def check_sanity(*, seed: int = 0, thresholds: Thresholds = Thresholds(), items=None) -> Report:
     """Run the built-in sanity suite (``sanity.SUITE``, or ``items``) as one report.
 

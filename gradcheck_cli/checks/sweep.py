@@ -15,6 +15,7 @@ from ..inputs import func_x, validate_seed
 from ..results import (Check, ExpressionSubject, Formula, FunctionSubject, NetworkSubject, Report, SweepSubject,
                        count_statuses, entry_label)
 from ..verdict import Thresholds, assess, proved_rel
+from .common import timed
 
 
 def _sweep_report(check: Check, sweep, taylor, component: str, seed: int, thresholds: Thresholds,
@@ -126,7 +127,9 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
         taylor = taylor_test(cost, flat, g, seed)
     entry = entry_label("x", index)
     subject = FunctionSubject(function=target, gradient=None, source=source, shape=tuple(x0.shape))
-    return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)
+    from dataclasses import replace
+
+    return replace(_sweep_report(check, sweep, taylor, entry, seed, thresholds, subject), calls=fu.calls)
 
 
 #: above this many entries of x, ``sweep --func`` finds the worst entry with the adaptive
@@ -198,6 +201,7 @@ def _sweep_network(dims, wrt, seed, samples, activation, loss, mean, bug, thresh
     return _sweep_report(check, sweep, taylor, entry, seed, thresholds, subject)
 
 
+@timed
 def check_sweep(
     text: str | None = None,
     *,

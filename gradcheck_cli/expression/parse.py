@@ -238,7 +238,11 @@ class _Builder:
         if not lo <= len(node.args) <= hi:
             want = f"{lo}" if lo == hi else f"{lo} to {hi}"
             self.fail(f"{name} takes {want} argument{'s' if hi > 1 else ''}, got {len(node.args)}", node)
-        result = fn(*[self.build(a) for a in node.args])
+        args = [self.build(a) for a in node.args]
+        if name == "log" and len(args) == 2 and not args[1].free_symbols and (
+                args[1].is_positive is not True or args[1] == 1):  # log(x, 0) would be 0: no x left
+            self.fail(f"the base of log(x, base) must be a positive number other than 1, got {args[1]}", node.args[1])
+        result = fn(*args)
         if not result.free_symbols and not result.is_Number:
             self.check_size(result, node)
         return result

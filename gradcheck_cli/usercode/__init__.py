@@ -8,6 +8,7 @@
 ``tracebacks`` the user's traceback without our frames
 ``npy``        the one ``.npy`` loader (sizes checked before anything is allocated; no pickles)
 ``isolate``    ``--isolate``: users' code in a child process
+``layer``      a forward/backward pair (or loss layer): loaded, bound by name, called
 """
 
 from __future__ import annotations

@@ -67,6 +67,12 @@ def _as_array(value: Any) -> np.ndarray:
 # --------------------------------------------------------------------------- scalar cost and gradient
 
 
+def _is_bool(value: Any) -> bool:
+    """True for ``True``/``False``, ``np.bool_`` and boolean arrays: never a cost (``x > 0``
+    returned by mistake), though Python counts a bool as a number."""
+    return isinstance(value, (bool, np.bool_)) or (isinstance(value, np.ndarray) and value.dtype.kind == "b")
+
+
 def scalar_cost(value: Any, who: str) -> float:
     """A finite real scalar cost as a float; ``NonFiniteCostError`` for NaN or inf."""
     if type(value) is float or type(value) is np.float64:  # the common case, first
@@ -75,6 +81,8 @@ def scalar_cost(value: Any, who: str) -> float:
         raise NonFiniteCostError(f"{who} returned a non-finite cost ({float(value)})")
     if value is None:
         raise UserCodeError(f"{who} returned None as the cost, expected a real scalar")
+    if _is_bool(value):
+        raise UserCodeError(f"{who} returned a bool ({value!r}) as the cost, expected a real scalar")
     if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
         cost = float(value)
     else:
@@ -152,6 +160,8 @@ def gradient_only(result: Any, who: str, shape: tuple[int, ...]) -> np.ndarray:
 
 def loss_value(value: Any, who: str) -> np.ndarray:
     """A loss layer's loss: a real scalar (as a 0-d float64 array; NaN/inf allowed here)."""
+    if _is_bool(value):
+        raise UserCodeError(f"{who} returned a bool ({value!r}) as the loss, expected a real scalar")
     array = _as_array(value) if not isinstance(value, (tuple, list)) else None
     if array is not None and array.dtype.kind in "biuf" and array.size > 1:
         raise UserCodeError(

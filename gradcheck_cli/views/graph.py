@@ -16,19 +16,25 @@ if TYPE_CHECKING:  # rich.tree is imported only when a graph is drawn
 
 def derivation_lines(steps: Sequence, show_steps: bool, latex: bool) -> list[Text]:
     """``--show-steps`` (derivative before and after simplification) and ``--latex`` lines."""
-    lines: list[Text] = []
+    return [line for line, _ in derivation_items(steps, show_steps, latex)]
+
+
+def derivation_items(steps: Sequence, show_steps: bool, latex: bool) -> list[tuple[Text, bool]]:
+    """``derivation_lines`` with, for each line, whether it is prose (wrapped to the
+    terminal) rather than a formula or LaTeX (kept on one line, to be pasted)."""
+    lines: list[tuple[Text, bool]] = []
     for d in steps:
         v = d["wrt"]
         if show_steps:
             written_out = "  (sigmoid and softplus written out with exp)" if d["raw"] != d["derivative"] else ""
-            lines.append(Text(f"derivation of d/d{v}:", style="bold") + Text(written_out, style="dim"))
-            lines.append(Text("  before simplification: ", style="dim") + Text(d["raw"]))
+            lines.append((Text(f"derivation of d/d{v}:", style="bold") + Text(written_out, style="dim"), True))
+            lines.append((Text("  before simplification: ", style="dim") + Text(d["raw"]), False))
             if d["simplified"] is not None:
-                lines.append(Text("  after simplification:  ", style="dim") + Text(d["simplified"]))
+                lines.append((Text("  after simplification:  ", style="dim") + Text(d["simplified"]), False))
             else:
-                lines.append(Text(f"  after simplification:  ({d['note']})", style="dim"))
+                lines.append((Text(f"  after simplification:  ({d['note']})", style="dim"), True))
         if latex:
-            lines.append(Text(f"\\frac{{\\partial f}}{{\\partial {v}}} = {d['latex']}"))
+            lines.append((Text(f"\\frac{{\\partial f}}{{\\partial {v}}} = {d['latex']}"), False))
     return lines
 
 
@@ -70,8 +76,8 @@ def render_expression_plus(report: Report, console: Console, show_steps: bool = 
 
     for line in header_lines(report):
         console.print(Text(line))
-    for line in derivation_lines([asdict(d) for d in report.derivations], show_steps, latex):
-        console.print(line, soft_wrap=True)  # LaTeX must stay on one line to be pasted
+    for line, prose in derivation_items([asdict(d) for d in report.derivations], show_steps, latex):
+        console.print(line, soft_wrap=not prose)  # formulas and LaTeX stay on one line, to be pasted
     for graph in report.graphs:
         g = graph.to_dict()
         console.print(Text(f"computation graph at {point_label(g['point'])}", style="bold"))

@@ -71,14 +71,14 @@ def _verdict_text(status: Status, rel: float, report: Report) -> str:
 
 def _add_outcome(case: ET.Element, status: Status, message: str, text: str, report: Report) -> str:
     """Attach the element of ``status`` to ``case``; return the outcome it counts as."""
-    if status is Status.FAIL or (status in (Status.WARN, Status.UNRESOLVED) and report.thresholds.strict):
+    if status is Status.FAIL or (status in (Status.WARN, Status.UNRESOLVED, Status.UNCHECKED) and report.thresholds.strict):
         el = ET.SubElement(case, "failure", message=message, type=status.value)
         el.text = text
         return "failure"
     if status is Status.KINK:
         ET.SubElement(case, "skipped", message=message)
         return "skipped"
-    if status in (Status.WARN, Status.UNRESOLVED):
+    if status in (Status.WARN, Status.UNRESOLVED, Status.UNCHECKED):
         ET.SubElement(case, "system-out").text = f"{status.value}: {message}\n{text}".rstrip("\n")
     return "pass"
 

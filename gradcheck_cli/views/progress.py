@@ -79,7 +79,8 @@ class DelayedProgress:
             )
             self._progress.start()
             self._task = self._progress.add_task(self.description, total=total)
-        self._progress.update(self._task, completed=done, total=total)
+        # the total may grow (the re-estimates of a black-box check join when known)
+        self._progress.update(self._task, completed=done, total=max(total, done))
 
     def _plain_line(self, done: int, total: int, elapsed: float) -> None:
         share = f" ({100 * done / total:.0f}%)" if total else ""

@@ -13,7 +13,7 @@ import io
 import math
 import os
 from dataclasses import replace
-from typing import IO, Sequence
+from typing import IO, Mapping, Sequence
 
 from rich import box
 from rich.console import Console
@@ -30,6 +30,7 @@ STATUS_STYLE = {
     Status.FAIL: "bold red",
     Status.KINK: "bold cyan",
     Status.UNRESOLVED: "bold yellow",
+    Status.UNCHECKED: "bold magenta",
 }
 
 
@@ -274,6 +275,37 @@ def worst_line(c: Check) -> str:
             f"numeric {fmt_value(c.numeric, 7)}, rel error {fmt_error(c.rel_error)}")
 
 
+def worst_lines(c: Check, width: int) -> list[str]:
+    """``worst_line`` when it fits ``width`` columns; else ``worst: W1[4, 3] FAIL, rel
+    error 1.5e+00`` (the grep-able part) and the two values on an indented line."""
+    line = worst_line(c)
+    if len(line) <= width:
+        return [line]
+    return [f"worst: {c.label} {c.status.value.upper()}, rel error {fmt_error(c.rel_error)}",
+            f"  analytic {fmt_value(c.analytic, 7)}, numeric {fmt_value(c.numeric, 7)}"]
+
+
+def bug_list_lines(bugs: Mapping[str, str], width: int) -> list[str]:
+    """``net --inject-bug list``: each bug's name and its description, the description
+    wrapped to ``width`` columns under itself (or under the name when too narrow)."""
+    import textwrap
+
+    name_width = max(map(len, bugs), default=0)
+    indent = name_width + 2
+    if width - indent < 30:  # too narrow for a column: the description under the name
+        indent = 4
+    lines: list[str] = []
+    for name, text in bugs.items():
+        wrapped = textwrap.wrap(text, max(width - indent, 20), break_on_hyphens=False) or [""]
+        if indent == name_width + 2:
+            lines.append(f"{name:<{name_width}}  {wrapped[0]}")
+            lines += [" " * indent + rest for rest in wrapped[1:]]
+        else:
+            lines.append(name)
+            lines += [" " * indent + rest for rest in wrapped]
+    return lines
+
+
 def summary_text(report: Report) -> Text:
     """The one-line summary, coloured by the overall status."""
     text = Text(report.summary_line(), style=STATUS_STYLE[report.status])
@@ -281,7 +313,7 @@ def summary_text(report: Report) -> Text:
     if cc is not None and cc.status not in (Status.PASS, Status.KINK):
         text.append(f"; cost check {cc.status.value.upper()} (yours {fmt_value(cc.yours, 7)}, "
                     f"reference {fmt_value(cc.reference, 7)}, rel error {fmt_error(cc.rel_error)})")
-    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED):
+    if report.thresholds.strict and report.status in (Status.WARN, Status.UNRESOLVED, Status.UNCHECKED):
         text.append(f" ({report.status.value} fails under --strict)")
     return text
 
@@ -309,6 +341,9 @@ def effort_lines(e) -> list[str]:
                      "within their noise and no entry that its own check would fail could hide in it")
     for name in e.blockwide:
         lines.append(f"{name}: most of the block is wrong (a block-wide bug): shown with entries sampled at random")
+    if e.stopped:
+        lines.append(f"stopped by --max-seconds: {e.stopped} entries unchecked (not reached, or not settled, in time); "
+                     "the verdict covers the entries checked")
     return lines
 
 
@@ -336,7 +371,8 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
     if quiet:
         worst = worst_check(report.checks)  # shown when it is what a CI log needs: not a pass
         if worst is not None and worst.status not in (Status.PASS, Status.KINK):
-            console.print(Text(worst_line(worst), style=STATUS_STYLE[worst.status]), soft_wrap=True)  # one grep-able line
+            for line in worst_lines(worst, console.width):
+                console.print(Text(line, style=STATUS_STYLE[worst.status]))
         console.print(summary_text(report))
         return
     if header:

@@ -1,0 +1,235 @@
+"""Users' code checked in full (and default) mode, beside the anchors a user would reach for.
+
+    python benchmarks/bench_anchors.py [--rows net,rosen,conv,batchnorm] [--repeat 3]
+                                        [--net-dims 784 100 10]
+
+Rows (each side on the same numpy code, ``subjects.py``):
+
+- ``net``: ``net --impl subjects.py:forward_backward_prop --mode full`` against
+  ``torch.autograd.gradcheck(fast_mode=False)`` on the same function wrapped in a
+  ``torch.autograd.Function`` (forward: its cost; backward: its gradient);
+- ``rosen``: ``func subjects.py:rosen --shape 10000 --mode full`` against
+  ``scipy.optimize.check_grad`` (forward differences, n + 1 calls);
+- ``conv``: ``layer subjects.py:conv_naive`` at x 8x3x32x32, w 16x3x3x3, b 16 in the
+  default (adaptive) mode against ``torch.autograd.gradcheck(fast_mode=True)`` on the same
+  forward/backward pair (torch does not localise a wrong entry; it bounds what a user waits);
+- ``batchnorm``: ``layer subjects.py:batchnorm`` at x 64x100 (train mode) ``--mode full``
+  against the CS231n loop ``eval_numerical_gradient_array`` over x, gamma and beta (2
+  forward calls per entry) plus the one backward pass it compares with.
+
+Each measurement runs in a fresh process (``--run ROW SIDE``), alternating ours and the
+anchor ``--repeat`` times; the table shows the medians and their ratio.  Timed: the check
+itself, through the library call the CLI makes (loading the problem and imports are not
+timed on either side).  Calls: ``wrapper`` counts every call of the user's functions by a
+wrapper around them (``subjects.counted``), ``effort`` is our own effort line (they must
+agree).  Both sides run with one BLAS thread (``OMP_NUM_THREADS=1`` and friends,
+``torch.set_num_threads(1)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+ROWS = {
+    "net": ("net --impl ... --mode full", "torch gradcheck full"),
+    "rosen": ("func rosen --shape 10000 --mode full", "scipy check_grad"),
+    "conv": ("layer conv_naive (default mode)", "torch gradcheck fast_mode"),
+    "batchnorm": ("layer batchnorm 64x100 --mode full", "CS231n eval_numerical_gradient_array"),
+}
+CONV_INPUTS = ["x=8,3,32,32", "w=16,3,3,3", "b=16"]
+CONV_PARAM = {"stride": 1, "pad": 1}
+BN_INPUTS = ["x=64,100", "gamma=100", "beta=100"]
+BN_PARAM = {"mode": "train"}
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+# ------------------------------------------------------------------ ours (the library call of the CLI)
+
+
+def ours(row: str, dims) -> dict:
+    import subjects
+    from gradcheck_cli.checks.func import check_gradient
+    from gradcheck_cli.checks.layer import check_layer
+    from gradcheck_cli.checks.net import check_network
+    from gradcheck_cli.inputs import func_x, make_inputs
+
+    t = time.perf_counter()
+    if row == "net":
+        report = check_network(dims, impl=subjects.forward_backward_prop, mode="full")
+    elif row == "rosen":
+        x, _ = func_x("10000", None, 0)
+        report = check_gradient(subjects.rosen, x, mode="full")
+    elif row == "conv":
+        report = check_layer(subjects.conv_naive_forward, subjects.conv_naive_backward, make_inputs(CONV_INPUTS),
+                             {"conv_param": CONV_PARAM})
+    else:
+        report = check_layer(subjects.batchnorm_forward, subjects.batchnorm_backward, make_inputs(BN_INPUTS),
+                             {"bn_param": BN_PARAM}, mode="full")
+    seconds = time.perf_counter() - t
+    counts = {k: v for k, v in report.counts.items() if v and k != "checks"}
+    return {"seconds": seconds, "wrapper": subjects.CALLS[0], "effort": report.effort.calls,
+            "status": report.status.value, "counts": counts}
+
+
+# ------------------------------------------------------------------ anchors
+
+
+def _torch_layer(forward, backward, params):
+    """A numpy forward/backward pair as a ``torch.autograd.Function`` (float64)."""
+    import torch
+
+    class Layer(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, *inputs):
+            out, cache = forward(*(i.detach().numpy().copy() for i in inputs), **params)
+            ctx.cache = cache
+            return torch.from_numpy(np.asarray(out, dtype=np.float64))
+
+        @staticmethod
+        def backward(ctx, dout):
+            grads = backward(dout.detach().numpy().copy(), ctx.cache)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            return tuple(torch.from_numpy(np.asarray(g, dtype=np.float64)) for g in grads)
+
+    return Layer.apply
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """The CS231n course loop: the numeric gradient of sum(f(x) * df), 2 calls per entry."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
+    while not it.finished:
+        ix = it.multi_index
+        oldval = x[ix]
+        x[ix] = oldval + h
+        pos = f(x).copy()
+        x[ix] = oldval - h
+        neg = f(x).copy()
+        x[ix] = oldval
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def anchor(row: str, dims) -> dict:
+    import subjects
+    from gradcheck_cli import models
+    from gradcheck_cli.inputs import func_x, make_inputs
+
+    status = "pass"
+    if row in ("net", "conv"):
+        import torch
+
+        torch.set_num_threads(1)
+    if row == "net":
+        spec = models.NetworkSpec(tuple(dims))
+        data, labels, params = models.make_problem(spec, 20, 0)
+        import torch
+
+        class Net(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, p):
+                cost, grad = subjects.forward_backward_prop(data, labels, p.detach().numpy().copy(), list(dims))
+                ctx.grad = torch.from_numpy(np.asarray(grad, dtype=np.float64))
+                return torch.tensor(float(cost), dtype=torch.float64)
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * ctx.grad
+
+        p = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+        t = time.perf_counter()
+        ok = torch.autograd.gradcheck(Net.apply, (p,), fast_mode=False, raise_exception=False)
+        seconds = time.perf_counter() - t
+        status = "pass" if ok else "fail"
+    elif row == "rosen":
+        from scipy.optimize import check_grad
+
+        x, _ = func_x("10000", None, 0)
+        t = time.perf_counter()
+        err = check_grad(lambda z: subjects.rosen(z)[0], lambda z: subjects.rosen(z)[1], x)
+        seconds = time.perf_counter() - t
+        status = f"|g - fd| = {err:.1e}"
+    elif row == "conv":
+        import torch
+
+        fn = _torch_layer(subjects.conv_naive_forward, subjects.conv_naive_backward, {"conv_param": CONV_PARAM})
+        inputs = tuple(torch.tensor(i.value, dtype=torch.float64, requires_grad=True) for i in make_inputs(CONV_INPUTS))
+        t = time.perf_counter()
+        ok = torch.autograd.gradcheck(fn, inputs, fast_mode=True, raise_exception=False)
+        seconds = time.perf_counter() - t
+        status = "pass" if ok else "fail"
+    else:
+        x, gamma, beta = (i.value.copy() for i in make_inputs(BN_INPUTS))
+        t = time.perf_counter()
+        out, cache = subjects.batchnorm_forward(x, gamma, beta, dict(BN_PARAM))
+        dout = np.random.default_rng(0).standard_normal(out.shape)
+        dx, dgamma, dbeta = subjects.batchnorm_backward(dout, cache)
+        fx = lambda z: subjects.batchnorm_forward(z, gamma, beta, dict(BN_PARAM))[0]  # noqa: E731
+        fg = lambda z: subjects.batchnorm_forward(x, z, beta, dict(BN_PARAM))[0]  # noqa: E731
+        fb = lambda z: subjects.batchnorm_forward(x, gamma, z, dict(BN_PARAM))[0]  # noqa: E731
+        errs = [np.max(np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n)))
+                for a, n in ((dx, eval_numerical_gradient_array(fx, x, dout)),
+                             (dgamma, eval_numerical_gradient_array(fg, gamma, dout)),
+                             (dbeta, eval_numerical_gradient_array(fb, beta, dout)))]
+        seconds = time.perf_counter() - t
+        status = f"max rel error {max(errs):.1e}"
+    return {"seconds": seconds, "wrapper": subjects.CALLS[0], "effort": None, "status": status}
+
+
+# ------------------------------------------------------------------ the table
+
+
+def measure(row: str, side: str, dims) -> dict:
+    env = {**os.environ, **ONE_THREAD}
+    cmd = [sys.executable, __file__, "--run", row, side, "--net-dims", *map(str, dims)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise SystemExit(f"{row} {side} failed:\n{out.stdout}\n{out.stderr}") from None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="rosen,conv,batchnorm,net")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--net-dims", type=int, nargs="+", default=[784, 100, 10])
+    ap.add_argument("--run", nargs=2, metavar=("ROW", "SIDE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    dims = tuple(args.net_dims)
+    if args.run:
+        row, side = args.run
+        print(json.dumps((ours if side == "ours" else anchor)(row, dims)))
+        return
+    print(f"{'row':10s} {'ours s':>8s} {'anchor s':>9s} {'ratio':>6s}  {'calls: wrapper / effort':>24s} "
+          f"{'anchor calls':>12s}  ours' verdict; anchor")
+    for row in args.rows.split(","):
+        mine, theirs = [], []
+        for _ in range(args.repeat):
+            mine.append(measure(row, "ours", dims))
+            theirs.append(measure(row, "anchor", dims))
+        ours_s = statistics.median(m["seconds"] for m in mine)
+        anchor_s = statistics.median(m["seconds"] for m in theirs)
+        m, a = mine[-1], theirs[-1]
+        name = row if row != "net" else f"net {'-'.join(map(str, dims))}"
+        print(f"{name:10s} {ours_s:8.2f} {anchor_s:9.2f} {ours_s / anchor_s:6.2f}  "
+              f"{m['wrapper']:>11d} / {m['effort']:<11d} {a['wrapper']:>12d}  "
+              f"{m['status']} {m['counts']}; {a['status']}   [{ROWS[row][0]} vs {ROWS[row][1]}]", flush=True)
+
+
+if __name__ == "__main__":
+    main()
