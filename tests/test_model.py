@@ -190,10 +190,6 @@ def test_assert_model():
         assert_model(Quadratic(1.0), X, y)
 
 
-@pytest.mark.xfail(strict=True, reason="known: the black-box re-estimate's steps (eps**(1/5) ~ 7e-4) cross a relu "
-                   "kink of layer 2 (batchnorm of 2 samples) that the first estimate's 6e-6 did not, and its kink "
-                   "test misses it: W1[4, 6] reads numeric -9.78 +- 7.67 against the true 2.37097 (FD at h = 1e-6 "
-                   "... 1e-8 agree with the analytic value)")
 def test_cs231n_batchnorm_gradient_check_of_two_samples_does_not_fail():
     # the course notebook's own configuration: N = 2, hidden [20, 30], batchnorm
     report = check_model_command(NET, init=init(normalization="batchnorm"), inputs=["X=2,15", "y=int:10:2"], seed=0)
@@ -234,8 +230,6 @@ def test_correct_fc_net_with_batchnorm_reads_pass_every_entry():
     assert report.thresholds.pass_tol == 1e-7
 
 
-@pytest.mark.xfail(strict=True, reason="known: b2 sits at relu kinks of layer 2 (2 samples); the ladder's steps "
-                   "(0.1 at b = 0) cross them: b2[19], b2[26], b2[4], b2[20] stay unresolved (stencil kink handling)")
 def test_correct_fc_net_without_batchnorm_reads_pass_every_entry():
     report = check_model_command(NET, init=json.dumps(BRIEF), inputs=["X=2,15", "y=int:10:2"], seed=0)
     assert report.counts["fail"] == 0

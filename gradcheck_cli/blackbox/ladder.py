@@ -38,9 +38,20 @@ Kinks (``ladder_kink``).  With ``R(h) = (phi(h) - phi(0)) / h`` and ``L(h) = (ph
 phi(-h)) / h`` the jump ``J(h) = R(h) - L(h) = phi''(0) h + O(h**3)`` halves with each
 rung at a twice-differentiable point and tends to ``phi'(0+) - phi'(0-)`` at a kink.
 A kink is called only where ``|J|`` stays (within a quarter) the same over the three
-finest rungs and exceeds their round-off 16 times: a smooth point whose ladder starts
+finest rungs where it exceeds its round-off 16 times: a smooth point whose ladder starts
 outside its smooth zone (smooth-L1 with a small beta) shows a shrinking jump once the
 steps are inside it.
+
+Kink crossings (``smooth_rungs``).  A kink at a distance ``d`` from the point (relu of
+a pre-activation near 0) is inside every stencil of step ``h > d``, and such rungs can
+agree with each other on a wrong value.  The even part ``S(h) = (phi(h) + phi(-h) -
+2 phi(0)) / h**2 = phi''(0) + O(h**2)`` at a smooth point moves 4 times less per
+rung, while a kink crossed adds ``s (h - d) / h**2`` (``s`` the jump of the slope),
+which grows as ``h`` shrinks.  A candidate counts only where every move of ``S`` among
+its rungs (and to the next finer one) is at most half the move before, or within its
+round-off; while the finest rungs still cross and their jump is above its round-off, the
+ladder descends (up to ``DESCENT`` more rungs): below ``d`` relu is linear and the stencils are exact up to round-off.  A
+kink is called only where the jump stays down to the smallest stencil.
 """
 
 from __future__ import annotations
@@ -74,6 +85,9 @@ RUNGS = 5
 MORE_RUNGS = 6
 #: ... and at most this many longer ones, while round-off alone limits the bound
 MORE_UP = 3
+#: finer rungs beyond MORE_RUNGS while the finest ones cross a kink or the jump stays
+#: (the descent to the smallest stencil: steps shrink 2**DESCENT times more)
+DESCENT = 14
 
 
 def tableau(d: np.ndarray):
@@ -98,14 +112,34 @@ def tableau(d: np.ndarray):
     return T, W
 
 
-def ladder_estimate(d, h, noise, min_column: int = 0):
+def smooth_rungs(even, h, noise) -> np.ndarray:
+    """Per rung ``k``, whether the step from rung ``k - 1`` to ``k`` is smooth in the even
+    part (module docstring, "Kink crossings"): ``S(h) = (phi(h) + phi(-h) - 2 phi(0)) / h**2``
+    moves by at most half its previous move, or by its round-off (``4 noise / h**2``,
+    8 times over).  Rungs 0 and 1 (no previous move) are taken as smooth."""
+    even, h = np.asarray(even, dtype=float), np.asarray(h, dtype=float)
+    ok = np.ones(even.shape, dtype=bool)
+    if even.shape[0] < 3:
+        return ok
+    with np.errstate(all="ignore"):
+        S = even / h**2
+        move = np.abs(np.diff(S, axis=0))  # move[k - 1]: rung k - 1 -> k
+        quiet = move <= 8 * 4 * np.asarray(noise, dtype=float) / h[1:] ** 2
+        ok[2:] = (move[1:] <= move[:-1] / 2) | quiet[1:]
+    return ok
+
+
+def ladder_estimate(d, h, noise, min_column: int = 0, even=None):
     """``(value, error, column, rung)`` of ``phi'(0)`` from ``d[k] = D(h_k)``.
 
     ``h[k]`` are the steps (ratio ``RATIO``; shape ``(K, ...)``), ``noise`` the
     absolute noise of one value of phi (broadcast to the trailing shape).  The candidate
     of least bound (module docstring); ``error`` is ``inf`` when none is finite.
+    ``even[k] = phi(h_k) + phi(-h_k) - 2 phi(0)``, when given, rules out the candidates
+    whose rungs cross a kink (``smooth_rungs``).
     """
     d, h = np.asarray(d, dtype=float), np.asarray(h, dtype=float)
+    smooth = None if even is None else smooth_rungs(even, h, noise)
     T, W = tableau(d)
     K, M = T.shape[0], T.shape[1]
     with np.errstate(all="ignore"):
@@ -134,6 +168,12 @@ def ladder_estimate(d, h, noise, min_column: int = 0):
             # and the next finer rung must agree within the bound
             ahead = np.ones(a.shape, dtype=bool)
             ahead[:-1] = a[1:] <= e[:-1]
+            if smooth is not None:
+                # every move among the candidate's rungs (k - m - 1 .. k) and to the next
+                # finer one is smooth: no rung of its stencil crosses a kink
+                for k in range(m + 1, K):
+                    clean = np.all(smooth[k - m: min(k + 2, K)], axis=0)
+                    ahead[k - m - 1] &= clean
             E[m + 1:, m] = np.where(shrinking & ahead, e, np.inf)
         E[:, :min_column] = np.inf
         E = np.where(np.isfinite(T) & np.isfinite(E), E, np.inf)
@@ -156,9 +196,12 @@ def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise:
         return False
     with np.errstate(all="ignore"):
         jump = np.abs(np.asarray(fp + fm - 2 * f0, dtype=float)) / h
-        last = jump[-3:]
-        roundoff = 4 * noise / h[-3:]
-        steady = np.all(last >= 0.75 * last.max()) and np.all(last > 16 * roundoff)
+        # the finest rungs whose jump is above round-off (deeper ones cannot show a kink)
+        seen = np.flatnonzero(jump > 16 * 4 * noise / h)
+        if seen.size < 3 or np.any(np.diff(seen[-3:]) != 1):
+            return False
+        last = jump[seen[-3:]]
+        steady = np.all(last >= 0.75 * last.max())
     return bool(steady and np.all(np.isfinite(last)))
 
 
@@ -235,7 +278,16 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         blind = [p == f0 and m == f0 for p, m in zip(fps, fms)]
         usable = blind.index(True) if True in blind else len(hs)
         if usable >= 2:
-            value, error, column, rung = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]), nz)
+            with np.errstate(all="ignore"):  # the even part in the values' own precision
+                even = np.array([float(p + m - 2 * f0) for p, m in zip(fps[:usable], fms[:usable])])
+            value, error, column, rung = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]), nz,
+                                                         even=even)
+            # the finest rungs still cross a kink: shorter steps will clear it (relu at a
+            # distance d from 0 is smooth, even linear, on steps below d)
+            crossing = not bool(np.all(smooth_rungs(even, np.array(hs[:usable]), nz)[-2:]))
+            # ... while the jump of one of the three finest rungs is above its round-off
+            # (as in ``ladder_kink``): deeper, a kink at the point would look smooth
+            crossing = crossing and bool(np.any(np.abs(even[-3:]) > 16 * 4 * nz))
         else:
             value, error, column, rung = np.nan, np.inf, 0, 0
             kink = False
@@ -259,8 +311,9 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             add(hs[0] * RATIO, at=0)
             up += 1
             continue
-        if usable < len(hs) or added >= more or h < min_step or not (
-                truncating or wanting or kink or apart or not np.isfinite(error)):
+        budget = more + (DESCENT if crossing or kink else 0)
+        if usable < len(hs) or added >= budget or h < min_step or not (
+                truncating or wanting or kink or apart or crossing or not np.isfinite(error)):
             break
         add(h)
         h /= RATIO

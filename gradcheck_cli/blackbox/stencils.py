@@ -20,8 +20,9 @@ Direct-entry estimates, two engines on the same footing (one entry, one axis):
   so the round-off is that of the terms entry k reaches); with the one-sided slopes for
   ``jump_kink``.
 
-Kink tests: ``one_sided_kink`` (the three-rung engine's: each side smooth, the jump
-stays) and ``jump_kink`` (the four-point engine's: the jump of the one-sided slopes
+Kink tests: ``crosses_kink`` (the three-rung stencil crosses a kink near the point: its
+even part grows as the step shrinks), ``one_sided_kink`` (the three-rung engine's: each
+side smooth, the jump stays) and ``jump_kink`` (the four-point engine's: the jump of the one-sided slopes
 beyond the ``L'' h`` that the 4h values predict, and the claim between them).
 """
 
@@ -37,6 +38,10 @@ from ..errors import NonFiniteCostError
 from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
                            central_from_values, default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
 from ..verdict import Thresholds
+
+#: ratio of the second ladder's first step to the first's after a first look across a kink
+#: (irrational-ish: the two grids share no step)
+CROSS_GRID = 0.7071
 
 #: a jump of the one-sided slopes must exceed this many ulps of the terms' scale / h to be a kink
 KINK_ULPS = 64.0
@@ -77,6 +82,27 @@ def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) 
         noise = 8 * eps * scale / h
         kink = (jump > 4 * noise) & (np.abs(r4 - r1) < jump / 4) & (np.abs(l4 - l1) < jump / 4)
     return np.where(np.isfinite(jump), kink, False).astype(bool)
+
+
+def crosses_kink(vals: np.ndarray, f0, h, eps: float) -> np.ndarray:
+    """Whether the three-rung stencil (rows as in ``central_three_rungs``) crosses a kink.
+
+    The even part ``S(h) = (f(x+h) + f(x-h) - 2 f(x)) / h**2`` is ``f'' + O(h**2)`` at a
+    smooth point: from ``h`` to ``h/4`` it moves 16 times less than from ``4h`` to ``h``.
+    A kink at a distance ``d < 4h`` adds ``s (h - d) / h**2`` (``s`` the jump of the
+    slope), which grows as the step shrinks.  Crossed iff the finer move exceeds a quarter
+    of the coarser one and 32 times the round-off of the finer ``S``."""
+    h = np.asarray(h, dtype=float)
+    with np.errstate(all="ignore"):
+        f0 = np.asarray(f0, dtype=float)
+        s1 = (vals[0] + vals[1] - 2 * f0) / (16 * h**2)
+        s2 = (vals[2] + vals[3] - 2 * f0) / h**2
+        s3 = (vals[4] + vals[5] - 2 * f0) * 16 / h**2
+        far, near = np.abs(s1 - s2), np.abs(s2 - s3)
+        value_noise = roundoff(list(vals), np.ones_like(h), eps)  # ROUNDOFF_ULPS eps max|f|
+        quiet = near <= 8 * 4 * value_noise * 16 / h**2
+        crossed = ~(near <= far / 4) & ~quiet
+    return np.where(np.isfinite(near) & np.isfinite(far), crossed, False).astype(bool)
 
 
 def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray, np.ndarray]:
@@ -133,7 +159,9 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         # out of the asymptotic regime with an error beyond the value itself, and not by
         # round-off: a pole or a period inside the stencil; the estimate says nothing
         garbage = ~asymptotic & (trunc > np.abs(d2)) & (trunc > 10 * ro_model)
-        noise = np.where(blind | garbage, np.inf, noise)
+        # a stencil across a kink (relu at a distance below 4h) proves nothing: its rungs
+        # can agree on a wrong value
+        noise = np.where(blind | garbage | crosses_kink(vals, f0, h, eps), np.inf, noise)
     bad = ~np.isfinite(d2) | np.isnan(noise)
     return np.where(bad, np.nan, d2), np.where(bad, np.inf, noise)
 
@@ -163,8 +191,12 @@ def blackbox_gradient(
     round-off stops it), which must agree with the first look (their union is reported
     when it does not); its shrinking one-sided test decides the kink (the claimed value
     must lie between the one-sided slopes).  A first look that says nothing (every value
-    equal to ``f(x)``, a pole or a period inside the stencil) stands: the ladder's longer
-    steps could agree on a wrong value there.  ``lifted(z)`` evaluates the cost in
+    equal to ``f(x)``) stands: the ladder's longer steps could agree on a wrong value
+    there.  A first look that moved but proved nothing (a kink crossed, ``crosses_kink``;
+    a pole or a period inside the stencil) goes to the ladder, which rules out the rungs
+    across a kink and descends until they clear it; its estimate is taken when it settles
+    the sign, and a kink confirmed at the point whose one-sided slopes exclude the claim
+    makes the slopes the evidence (midpoint, half their gap).  ``lifted(z)`` evaluates the cost in
     ``np.longdouble`` (precision lifting; the caller checked once that the code computes
     in the dtype it is given and agrees with float64): entries float64 cannot settle are
     estimated again by the ladder in extended precision.  ``x`` is restored after every
@@ -205,6 +237,11 @@ def blackbox_gradient(
         work[k] = orig
     eps = value_eps(vals, np.asarray([f0], dtype=float))
     value, noise = central_three_rungs(vals, f0, h, eps)
+    # a first look across a kink (its even part grows as the step shrinks) goes to the
+    # ladder, whose even-part test rules out the rungs that cross it and which shortens
+    # its steps until they clear it; other first looks that prove nothing (a pole, a
+    # period, a C1 point such as x relu(x) at 0) stand
+    crossed = crosses_kink(vals, f0, h, eps) & ~np.all(vals == f0, axis=0)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
     used = h.copy()
     with np.errstate(all="ignore"):
@@ -222,15 +259,29 @@ def blackbox_gradient(
         # (a value that is not finite: log at x below its step), where shorter steps help
         left_domain = not np.all(np.isfinite(vals[:, n]))
         if (noise[n] <= target and not kink[n]) or (not np.isfinite(noise[n]) and not left_domain
-                                                    and lifted is None):
+                                                    and not crossed[n] and lifted is None):
             if progress is not None:
                 progress(n + 1)
             continue
         best = None
-        if np.isfinite(noise[n]) or left_domain:
+        if np.isfinite(noise[n]) or left_domain or crossed[n]:
             ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
-            r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
-                                 reference=ref, step=step)
+            if crossed[n] and not left_domain:
+                # no reference: two ladders from below the first look's steps, on grids that
+                # share no step, must agree (chaotic rungs, sin at 1e7 with steps beyond its
+                # period, can agree by chance on one grid, not on two)
+                s0 = float(h[n]) / 4 if step is None else float(step)
+                r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target, step=s0)
+                r2 = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
+                                      step=s0 * CROSS_GRID, kink_test=False)
+                agree = abs(r.value - r2.value) <= r.error + r2.error  # False when either is NaN / inf
+                r = replace(r, calls=r.calls + r2.calls, value=r.value if agree else np.nan,
+                            error=min(r.error, r2.error) if agree else np.inf)
+                if agree and r2.error < r.error:
+                    r = replace(r, value=r2.value, step=r2.step, noise=r2.noise)
+            else:
+                r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
+                                     reference=ref, step=step)
             best = r
             if claimed is not None:  # the claim must lie between the one-sided slopes
                 hf = float(r.steps[-1])
@@ -240,9 +291,15 @@ def blackbox_gradient(
                 kink[n] = r.kink and bool(lo - slack <= a[n] <= hi + slack)
             else:
                 kink[n] = r.kink
-            if r.error < noise[n]:
+            # after a first look that proved nothing, the ladder must at least settle the
+            # sign (its long steps across a pole can agree on a wrong value: 1 / x at 1e-150)
+            if r.error < noise[n] and not (crossed[n] and not r.error <= abs(r.value)):
                 value[n], noise[n], used[n] = r.value, r.error, r.step
                 resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
+            elif r.kink and not kink[n] and claimed is not None and not np.isfinite(noise[n]):
+                # a kink at the point (within the smallest stencil) and a claim outside its
+                # one-sided slopes: the slopes are the evidence (2 dout at a max-pool tie)
+                value[n], noise[n], used[n] = (lo + hi) / 2, (hi - lo) / 2 + slack, float(r.steps[-1])
         if lifted is not None and not noise[n] <= target and not kink[n]:
             pending.append((n, k, target))
         if progress is not None:
