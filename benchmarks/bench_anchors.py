@@ -126,7 +126,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 
 def anchor(row: str, dims) -> dict:
     import subjects
-    from gradcheck_cli import models
+    from gradcheck_cli.network import model as models
     from gradcheck_cli.inputs import func_x, make_inputs
 
     status = "pass"

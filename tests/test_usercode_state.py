@@ -218,7 +218,7 @@ def test_second_opinions_are_counted_too():
 
 
 def test_effort_calls_of_net_impl_equal_a_counter_inside_it():
-    from gradcheck_cli import models
+    from gradcheck_cli.network import model as models
     from gradcheck_cli.checks.net import check_network
 
     calls = [0]

@@ -25,7 +25,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import LoadError, NonFiniteCostError, OptionError, UserCodeError
-from ..inputs import LayerInput
 from . import protocols
 
 
@@ -41,8 +40,8 @@ def _leaves(obj: Any, path: str = "cache", depth: int = 0):
             yield from _leaves(item, f"{path}[{key!r}]", depth + 1)
 
 
-def bind_by_name(fn, inputs: list[LayerInput], params: Mapping[str, Any], strict: bool = False):
-    """Inputs and params bound to ``fn``'s parameters by name.
+def bind_by_name(fn, inputs: list, params: Mapping[str, Any], strict: bool = False):
+    """Inputs (``inputs.LayerInput``: name, value, source) and params bound to ``fn``'s parameters by name.
 
     When every input is named after a positional parameter of ``fn``, the inputs are
     reordered to ``fn``'s order (so gradients are expected in that order too) and the call
@@ -114,7 +113,7 @@ class Layer:
     ``objective(arrays)`` returns ``(L, sum |out * dout|)``.
     """
 
-    def __init__(self, forward, backward, inputs: list[LayerInput], params: Mapping[str, Any],
+    def __init__(self, forward, backward, inputs: list, params: Mapping[str, Any],
                  forward_name: str, backward_name: str | None, by_name: bool = False) -> None:
         from .function import UserFunction
 
