@@ -498,6 +498,7 @@ def sweep_command(
     strict: StrictOpt = False,
     floor: FloorOpt = None,
     quiet: QuietOpt = False,
+    progress_: ProgressOpt = None,
 ) -> None:
     """Why does a check fail? Relative error over steps h = 1e-1 ... 1e-12, and the Taylor test.
 
@@ -514,11 +515,14 @@ def sweep_command(
 
     if plot is not None:
         view.require_matplotlib()
-    report = check_sweep(
-        expression, func=func, dims=dims, samples=samples, activation=activation, loss=loss,
-        mean=mean, bug=inject_bug, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
-        thresholds=_thresholds(pass_tol, fail_tol, strict, floor),
-    )
+    from .views.progress import DelayedProgress
+
+    with DelayedProgress("finding the worst entry", show=progress_) as progress:
+        report = check_sweep(
+            expression, func=func, dims=dims, samples=samples, activation=activation, loss=loss,
+            mean=mean, bug=inject_bug, at=at or (), wrt=wrt, grads=grad or (), shape=shape, x=x, seed=seed,
+            thresholds=_thresholds(pass_tol, fail_tol, strict, floor), progress=progress,
+        )
     if plot is not None:
         view.write_sweep_plot(report.sweep.to_dict(), plot, title=view.sweep_title(report), pass_tol=report.thresholds.pass_tol)
     _finish(report, format, quiet, show=None if quiet else view.render_sweep)

@@ -316,6 +316,17 @@ def test_progress_option_writes_lines_on_stderr(cli, tmp_path, monkeypatch):
     assert quiet.code == ExitCode.OK and quiet.err == ""
 
 
+def test_sweep_progress_follows_the_search_for_the_worst_entry(cli, tmp_path, monkeypatch):
+    """``sweep --func`` on a large x searches for the worst entry first: ``--progress``
+    shows that search on stderr; without it a quick run leaves stderr empty (issue 17 item 7)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.py").write_text("import numpy as np\ndef quad(x):\n    return float(np.sum(x**2)), 2*x\n")
+    r = cli("sweep", "--func", "f.py:quad", "--shape", "3000", "--progress", "-q")
+    assert r.code == ExitCode.OK and r.err.startswith("progress: finding the worst entry ")
+    quiet = cli("sweep", "--func", "f.py:quad", "--shape", "3000", "-q")
+    assert quiet.code == ExitCode.OK and quiet.err == ""
+
+
 # ------------------------------------------------------------------ the time limit and gc callbacks
 def test_the_time_limit_never_fires_inside_a_gc_callback(monkeypatch):
     """An exception raised in a gc callback is lost ("Exception ignored ..."): the alarm

@@ -101,7 +101,7 @@ def _entry_index(spec: str, shape: tuple[int, ...]) -> int:
     return int(np.ravel_multi_index(index, shape)) if shape else 0
 
 
-def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
+def _sweep_func(target, wrt, shape, x, seed, thresholds, progress=None) -> Report:
     from ..blackbox.stencils import blackbox_gradient
     from ..usercode import load_seeded
     from ..sweep import step_sweep, taylor_test, vectorize
@@ -118,7 +118,7 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds) -> Report:
             rel = proved_rel(g, rough.value, rough.noise, thresholds)
             k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
         elif k is None:  # a large x: the func command's adaptive search (O(log n) calls per wrong entry, not n)
-            k = _worst_entry(cost, x0, g, seed, thresholds)
+            k = _worst_entry(cost, x0, g, seed, thresholds, progress)
         phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
         est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
         index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
@@ -139,12 +139,14 @@ DIRECT_SEARCH_ENTRIES = 256
 _SEVERITY = {"fail": 3, "warn": 2, "unresolved": 2}
 
 
-def _worst_entry(cost, x0: np.ndarray, g: np.ndarray, seed: int, thresholds: Thresholds) -> int:
+def _worst_entry(cost, x0: np.ndarray, g: np.ndarray, seed: int, thresholds: Thresholds, progress=None) -> int:
     """Flat index of the worst entry of x by the adaptive black-box check (as ``func``):
-    the most severe status, then the largest relative error."""
+    the most severe status, then the largest relative error; ``progress(done, total)`` as
+    for ``func``."""
     from ..blackbox.pipeline import check_blackbox
 
-    bb = check_blackbox(cost, x0, g.reshape(x0.shape), [("x", x0.shape, 0)], thresholds=thresholds, top=1, seed=seed)
+    bb = check_blackbox(cost, x0, g.reshape(x0.shape), [("x", x0.shape, 0)], thresholds=thresholds, top=1, seed=seed,
+                        progress=progress)
     rows = [c for c in bb.verdict.checks if c.index is not None]
     if not rows:
         return 0
@@ -219,6 +221,7 @@ def check_sweep(
     x: str | None = None,
     seed: int = 0,
     thresholds: Thresholds = Thresholds(),
+    progress=None,
 ) -> Report:
     """``gradcheck sweep``: one component's relative error over steps 1e-1 ... 1e-12, and the
     Taylor test (``sweep``).  The verdict (one check) is the usual one, from the adaptive
@@ -228,6 +231,7 @@ def check_sweep(
     the built-in network of ``dims`` (with ``samples``, ``activation``, ``loss``,
     ``mean``, an injected ``bug``).  The component is ``wrt`` (a variable; with ``func``
     an entry of x; for the network a parameter entry such as ``W1[3,2]``), else the worst.
+    ``progress(done, total)`` follows the search for the worst entry of a large x (``--func``).
     """
     validate_seed(seed)
     if sum(v is not None for v in (text, func, dims)) != 1:
@@ -241,7 +245,7 @@ def check_sweep(
     if func is not None:
         if at or grads:
             raise OptionError("--at and --grad go with an expression; with --func use --x or --shape")
-        return _sweep_func(func, wrt, shape, x, seed, thresholds)
+        return _sweep_func(func, wrt, shape, x, seed, thresholds, progress)
     if shape is not None or x is not None:
         raise OptionError("--shape and --x go with --func")
     return _sweep_expression(text, tuple(at), wrt, tuple(grads), seed, thresholds)
