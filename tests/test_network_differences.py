@@ -15,51 +15,7 @@ from gradcheck_cli.errors import OptionError
 from gradcheck_cli.finite_diff import ROUNDOFF_DISCOUNT, central_from_values, default_step
 from gradcheck_cli.verdict import STATUS_BY_CODE, Status, Thresholds, worst
 
-T = Thresholds()
-
-
-def _old_oracle(analytic, numeric, noise, kink=None):
-    """The network differences state their figures with the floor noise / pass_tol (the
-    command's verdict is ``assess``): the tests keep that oracle for them."""
-    a, n = np.asarray(analytic, dtype=float), np.asarray(numeric, dtype=float)
-    with np.errstate(all="ignore"):
-        d = np.abs(a - n)
-        rel = np.where(d == 0, 0.0, d / np.maximum(np.maximum(np.abs(a), np.abs(n)), np.asarray(noise) / T.pass_tol))
-    rel = np.where(np.isfinite(a) & np.isfinite(n), rel, np.inf)
-    code = np.where(rel <= T.pass_tol, 0, np.where(rel <= T.fail_tol, 1, 2))
-    if kink is not None:
-        code = np.where(np.asarray(kink, dtype=bool), 3, code)
-    return rel, STATUS_BY_CODE[code]
-
-
-def verdicts(spec, data, labels, params, analytic, result=None):
-    numeric, noise, kink = result if result is not None else differences.numeric_gradient(spec, data, labels, params)
-    return _old_oracle(analytic, numeric, noise, kink)
-
-
-def where(statuses, status):
-    """Boolean mask of the entries with ``status`` (object arrays of Status)."""
-    return np.array([s is status for s in statuses], dtype=bool)
-
-
-def block_status(spec, statuses):
-    return {b.name: worst(statuses[b.slice]) for b in spec.blocks}
-
-
-def naive_numeric(spec, data, labels, params):
-    """The per-entry loop: 4 full cost evaluations per entry, same step and error model."""
-    fw = m.forward(spec, data, labels, params)
-    f_scale = np.sum(kernels.cost_magnitude(spec, fw, labels)) / (data.shape[0] if spec.mean else 1)
-    numeric, noise = np.empty(params.size), np.empty(params.size)
-    for i in range(params.size):
-        h = default_step(params[i])
-        vals = []
-        for s in (1, -1, 4, -4):
-            q = params.copy()
-            q[i] += s * h
-            vals.append(m.cost(spec, data, labels, q))
-        numeric[i], noise[i] = central_from_values(*vals, h, f_scale)
-    return numeric, noise
+from network_helpers import T, block_status, naive_numeric, old_oracle, verdicts, where  # noqa: F401
 
 
 SMALL = [
@@ -198,7 +154,7 @@ def test_relu_kink_in_the_first_layer_is_reported_as_kink_not_failure():
     assert where(status, Status.KINK)[expected].all()
     assert Status.FAIL not in set(status) and Status.WARN not in set(status)
     # without the kink mark these entries would not pass: the stencil straddles the kink
-    assert np.any(_old_oracle(grad, result.numeric, result.noise)[1][expected] != Status.PASS)
+    assert np.any(old_oracle(grad, result.numeric, result.noise)[1][expected] != Status.PASS)
 
 
 def test_relu_kink_in_a_later_layer_marks_every_upstream_entry_that_moves_it():
