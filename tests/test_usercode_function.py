@@ -13,23 +13,7 @@ from gradcheck_cli.errors import LoadError, UserCodeError
 from gradcheck_cli.usercode import UserFunction, load_callable
 from gradcheck_cli.cli import ExitCode
 
-
-def write(path: Path, source: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
-
-
-def load_error(spec: str, **kwargs) -> str:
-    with pytest.raises(LoadError) as info:
-        load_callable(spec, **kwargs)
-    return str(info.value)
-
-
-def user_error(fn, *args, **kwargs) -> UserCodeError:
-    with pytest.raises(UserCodeError) as info:
-        fn(*args, **kwargs)
-    return info.value
+from usercode_helpers import load_error, user_error, write  # noqa: F401
 
 
 # --------------------------------------------------------------------------- random state

@@ -11,11 +11,7 @@ import pytest
 from gradcheck_cli.errors import LoadError
 from gradcheck_cli.cli import ExitCode
 
-
-def write(path: Path, source: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
+from usercode_helpers import write  # noqa: F401
 
 
 def test_load_npy_refuses_what_is_not_a_npy_file(tmp_path):

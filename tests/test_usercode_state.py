@@ -17,6 +17,8 @@ import pytest
 from gradcheck_cli.cli import ExitCode
 from gradcheck_cli.usercode import UserFunction, load_seeded
 
+from usercode_helpers import write  # noqa: F401
+
 GRADCHECK = [sys.executable, "-m", "gradcheck_cli"]
 
 BAD = """
@@ -61,12 +63,6 @@ def tiny(x):
     # underflows: with np.seterr(all="raise") left in place our own arithmetic would raise
     return float(np.sum((1e-200 * x) ** 2)), 2e-400 * x
 """
-
-
-def write(path: Path, source: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(source))
-    return path
 
 
 def gradcheck(*args: str, cwd: Path, **kwargs) -> subprocess.CompletedProcess:
