@@ -57,7 +57,7 @@ kink is called only where the jump stays down to the smallest stencil.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -388,18 +388,36 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     if step is not None:
         return ladder(float(step))
     first = ladder(0.1 * max(ax, 1.0))
-    if not (0 < ax < 0.1) or first.error <= target:
+    if first.error <= target:
         return first
-    second = ladder(0.1 * ax)
-    calls = first.calls + second.calls
-    best, other = (first, second) if first.error <= second.error else (second, first)
-    if np.isfinite(other.error) and np.isfinite(best.error) and abs(best.value - other.value) > best.error + other.error:
+    if 0 < ax < 0.1:
+        first = _union(first, ladder(0.1 * ax))
+    if first.error > target and eps > LOW_PRECISION * EPS:
+        # values of a coarse precision (float32 code): round-off over h dominates the short
+        # rungs, so a ladder from longer steps, where the 6th-order stencil's truncation
+        # c h**6 balances eps / h (h ~ (eps / EPS)**(1/7) times the float64 start)
+        first = _union(first, ladder(0.1 * max(ax, 1.0) * min((eps / EPS) ** (1 / 7), MAX_STRETCH)))
+    return first
+
+
+#: values whose precision is this much coarser than float64's get the longer ladder too
+LOW_PRECISION = 1e3
+#: ... whose first step is at most this many times the float64 one
+MAX_STRETCH = 16.0
+
+
+def _union(one: LadderResult, two: LadderResult) -> LadderResult:
+    """The ladder of least bound of two on the same entry, its calls the sum of both: both
+    bounds must contain the truth, so the better one stands where they intersect; where
+    they do not, their union is reported (one of them is unsound there)."""
+    calls = one.calls + two.calls
+    best, other = (one, two) if one.error <= two.error else (two, one)
+    if (np.isfinite(other.error) and np.isfinite(best.error)
+            and abs(best.value - other.value) > best.error + other.error):
         lo = min(best.value - best.error, other.value - other.error)
         hi = max(best.value + best.error, other.value + other.error)
-        best = LadderResult((lo + hi) / 2, (hi - lo) / 2, best.step, 0, best.kink and other.kink, best.noise,
-                            best.steps, best.plus, best.minus)
-    return LadderResult(best.value, best.error, best.step, calls, best.kink, best.noise, best.steps, best.plus,
-                        best.minus)
+        best = replace(best, value=(lo + hi) / 2, error=(hi - lo) / 2, kink=best.kink and other.kink)
+    return replace(best, calls=calls)
 
 
 #: calls of the cost in extended precision per check (it is 10-50x slower than float64)

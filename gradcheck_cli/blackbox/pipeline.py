@@ -507,18 +507,35 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
              deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
     again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), and the positions (in
-    ``d``) of those the deadline cut off."""
-    cost, x, lifted = recheck
+    ``d``) of those the deadline cut off.  When the re-estimate finds the values coarser
+    than ``d`` assumed (float32 code: the analytic values' own round-off grows), the
+    entries that no longer pass at that precision are estimated again too."""
     none = np.zeros(0, dtype=int)
-    if not len(d.analytic):
-        return d, none
-    error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
-    code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
-    # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
-    # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
-    bad = code != 0
-    if not np.any(bad):
-        return d, none
+    done = np.zeros(len(d.analytic), dtype=bool)
+    cut = none
+    for _ in range(2):
+        if not len(d.analytic):
+            return d, none
+        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+        code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+        # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
+        # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
+        bad = (code != 0) & ~done
+        if not np.any(bad) or len(cut):
+            break
+        eps = d.eps
+        d, cut, pos = _recheck_once(d, offset, recheck, thresholds, code, bad, limit, deadline, phases)
+        done[pos] = True
+        if limit is not None:
+            limit -= len(pos)
+        if not d.eps > eps or (limit is not None and limit <= 0):
+            break
+    return d, cut
+
+
+def _recheck_once(d: BlockData, offset: int, recheck, thresholds: Thresholds, code, bad, limit, deadline, phases):
+    """One round of ``_recheck`` on the entries ``bad``; returns ``(d, unreached, rechecked)``."""
+    cost, x, lifted = recheck
     pos = np.flatnonzero(bad)
     if limit is not None or deadline is not None:  # failing ones first, then warn, then unresolved
         priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
@@ -533,9 +550,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     pos, unreached = pos[:reached], pos[reached:]
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
     kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
-    resolution = np.full(len(numeric), np.nan)
-    # an estimate that says nothing (a flat stencil, a pole) does not replace the evidence
-    # there was (a relu mask left out fails on its dead units by the first estimate)
+    resolution = np.full(len(numeric), np.nan) if d.resolution is None else np.array(d.resolution, dtype=float)
     # A flat stencil (every value equal: the estimate is 0 with no bound) with a non-zero
     # claim keeps the first estimate's evidence (a relu mask left out fails on its dead
     # units); any other estimate replaces it, infinite error included (a C1 point such as
@@ -547,5 +562,6 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     kink[pos] = est.kink  # the shrinking one-sided test decides every re-estimated entry
     unit = np.full(len(numeric), np.nan) if d.unit_roundoff is None else np.array(d.unit_roundoff, dtype=float)
     unit[pos] = unit_roundoff(est.f_scale, np.asarray(x, dtype=float).ravel()[offset + idx[pos]], est.eps)
-    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution,
-                   unit_roundoff=unit), unreached
+    eps = max(float(d.eps), float(est.eps)) if len(pos) else d.eps
+    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=eps, resolution=resolution,
+                   unit_roundoff=unit), unreached, pos

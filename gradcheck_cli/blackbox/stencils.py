@@ -53,12 +53,19 @@ def noise_probe(cost: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarra
     """The noise ``sigma`` of ``cost`` near the flat ``x`` along the +-1 direction ``u``:
     ``measured_noise`` of ``cost(x + t delta u)``, ``t = 0 .. NOISE_POINTS - 1``, ``delta =
     NOISE_SPACING max(|x|_inf, 1)``; ``f0`` stands for ``cost(x)`` when given (one call fewer)."""
+    return float(measured_noise(probe_table(cost, x, u, f0)))
+
+
+def probe_table(cost: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray,
+                f0: float | None = None) -> np.ndarray:
+    """The values of ``noise_probe``: ``cost(x + t delta u)``, ``t = 0 .. NOISE_POINTS - 1``
+    (also what tells the precision of the values: ``finite_diff.value_eps``)."""
     x = np.asarray(x, dtype=float)
     delta = NOISE_SPACING * max(float(np.max(np.abs(x), initial=0.0)), 1.0)
     table = [float(cost(x)) if f0 is None else float(f0)]
     for t in range(1, NOISE_POINTS):
         table.append(float(cost(x + t * delta * u)))
-    return float(measured_noise(np.array(table)))
+    return np.array(table)
 
 
 def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) -> np.ndarray:
