@@ -122,9 +122,9 @@ def smooth_rungs(even, h, noise) -> np.ndarray:
     if even.shape[0] < 3:
         return ok
     with np.errstate(all="ignore"):
-        S = even / h**2
+        S = even / h / h
         move = np.abs(np.diff(S, axis=0))  # move[k - 1]: rung k - 1 -> k
-        quiet = move <= 8 * 4 * np.asarray(noise, dtype=float) / h[1:] ** 2
+        quiet = move <= 8 * 4 * np.asarray(noise, dtype=float) / h[1:] / h[1:]
         ok[2:] = (move[1:] <= move[:-1] / 2) | quiet[1:]
     return ok
 
@@ -370,19 +370,34 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
             x[j] = orig
 
     def ladder(h0: float) -> LadderResult:
-        table = [f0] + [at(k * NOISE_SPACING * h0)[0] for k in range(1, NOISE_POINTS)]
+        # in extended precision the values may lie outside float64's range (x**2 at 1e-200
+        # is 1e-400): the ladder then runs on phi(T u) / S, S and T powers of 2 near |f(x)|
+        # and h0 (exact scalings), and its figures are scaled back in extended precision
+        one = np.longdouble(1) if x.dtype == np.longdouble else 1.0
+        T = np.ldexp(one, int(np.frexp(h0)[1])) if x.dtype == np.longdouble else 1.0
+        S = np.ldexp(one, int(np.frexp(f0)[1])) if x.dtype == np.longdouble and f0 != 0 and np.isfinite(f0) else one
+        unit = S / T  # phi' = unit * (the scaled ladder's derivative)
+
+        def scaled(u):
+            value, actual = at(u * T)
+            return value / S, actual
+
+        table = [f0 / S] + [scaled(k * NOISE_SPACING * h0 / T)[0] for k in range(1, NOISE_POINTS)]
         sigma = measured_noise(np.array(table))
 
-        def pair(t: float):
-            fp, xp = at(t)
-            fm, xm = at(-t)
+        def pair(u: float):
+            fp, xp = scaled(u)
+            fm, xm = scaled(-u)
             with np.errstate(all="ignore"):
-                return fp, fm, float(claimed) * (float((xp - xm) / (2 * t)) - 1.0)
+                return fp, fm, float(claimed / unit) * (float((xp - xm) / (2 * (u * T))) - 1.0)
 
-        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=reference,
-                             kink_test=kink_test)
-        return LadderResult(r.value, r.error, r.step, r.calls + NOISE_POINTS - 1, r.kink, r.noise,
-                            r.steps, r.plus, r.minus)
+        with np.errstate(all="ignore"):
+            ref = None if reference is None else (float(reference[0] / unit), float(reference[1] / unit))
+            r = derivative_along(pair, float(h0 / T), f0 / S, noise=sigma, eps=eps, target=float(target / unit),
+                                 reference=ref, kink_test=kink_test)
+            back = lambda v: float(v * unit)  # noqa: E731
+            return LadderResult(back(r.value), back(r.error), float(r.step * T), r.calls + NOISE_POINTS - 1, r.kink,
+                                back(r.noise / T), r.steps * T, r.plus * S, r.minus * S)
 
     ax = abs(float(orig))
     if step is not None:

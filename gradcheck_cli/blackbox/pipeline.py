@@ -246,8 +246,10 @@ def check_blackbox(
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
                                        deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
     # every call of the user's code and the time, the re-estimates of _verdict included
+    lifting = "none" if lifted is None else (
+        "available" if not lifted.used else "used" if lifted.usable else "exhausted")
     effort = replace(effort, seconds=time.perf_counter() - started,
-                     calls=effort.calls if calls is None else int(calls()))
+                     calls=effort.calls if calls is None else int(calls()), lifting=lifting if recheck else "")
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
@@ -395,7 +397,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
     # (--mode full checks every entry)
     unverified = sum(int(np.sum((b.how == How.EXCLUDED) & ~v)) for b, v in zip(result.blocks, verified_of))
-    recheck_excluded = unverified <= min(budget, EXCLUDED_RECHECK_MAX)
+    size = sum(b.how.size for b in result.blocks)
+    recheck_excluded = unverified <= min(budget, EXCLUDED_RECHECK_MAX if size > SMALL_CHECK else RECHECK_MAX)
     data, extras = [], []
     for b, verified in zip(result.blocks, verified_of):
         wanted = (b.how == How.UNCHECKED) | ((b.how == How.EXCLUDED) & ~verified & recheck_excluded)
@@ -429,7 +432,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
-    stopped_total = 0
+    stopped_total = verified_total = rechecked_total = 0
     for b, r, verified_mask, d, dropped in zip(result.blocks, verdict.blocks, verified_of, data, dropped_of):
         judged = np.zeros(b.how.size, dtype=bool)
         judged[np.arange(b.how.size) if d.indices is None else np.asarray(d.indices, dtype=int)] = True
@@ -439,6 +442,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         verified = int(np.sum(excl & verified_mask))
         stopped = int(np.sum(b.how == How.STOPPED)) + int(np.sum(dropped))
         stopped_total += stopped
+        verified_total += verified
+        rechecked_total += int(np.sum((b.how == How.EXCLUDED) & judged))
         c = dict(r.counts)
         c["checks"] += excluded
         c["pass"] += verified
@@ -472,6 +477,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
         stopped=stopped_total, max_seconds=deadline is not None,
+        verified=verified_total if tally[How.EXCLUDED] else None, rechecked=rechecked_total,
+        precision="float32" if any(d.eps > 1e3 * float(np.finfo(float).eps) for d in data) else "float64",
     )
     return out, effort, data
 
@@ -481,6 +488,9 @@ RECHECK_MAX = 512
 #: entries cleared by exclusion but not verified are checked directly when at most this many
 #: (the ladder costs ~20 calls an entry; the precise directions have had their turn)
 EXCLUDED_RECHECK_MAX = 64
+#: ... or, in a check of at most this many entries (a function of a few hundred numbers,
+#: cheap to call), as many as ``RECHECK_MAX``
+SMALL_CHECK = 1024
 
 
 def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float | None, phases: _Phases | None,
