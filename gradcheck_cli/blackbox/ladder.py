@@ -56,7 +56,6 @@ kink is called only where the jump stays down to the smallest stencil.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -345,7 +344,8 @@ NOISE_SPACING = 1e-6
 
 def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = EPS, claimed: float = 0.0,
                      target: float = 0.0, reference: tuple[float, float] | None = None,
-                     kink_test: bool = True, step: float | None = None) -> LadderResult:
+                     kink_test: bool = True, step: float | None = None, noise: float | None = None,
+                     rungs: int = RUNGS) -> LadderResult:
     """``df/dx_j`` of a black box by the ladder (``derivative_along`` with ``v = e_j``).
 
     ``x`` is a flat work vector of the dtype ``cost`` is evaluated in (float64, or
@@ -355,7 +355,10 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     (both bounds must contain the truth, so their intersection does; when they do not
     intersect the union is reported).  ``claimed`` is the analytic value (for the
     rounding correction of the points); the noise of f is measured along ``e_j``.
-    ``step`` fixes the first step (``--eps``).
+    ``step`` fixes the first step (``--eps``); ``noise``, when given, is the noise of f at
+    x measured by the caller (no table of its own); ``rungs`` the first ladder's rungs
+    (extended precision, whose round-off is negligible, starts with fewer and refines
+    while the bound misses ``target``).
     """
     orig = x[j]
 
@@ -382,8 +385,12 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
             value, actual = at(u * T)
             return value / S, actual
 
-        table = [f0 / S] + [scaled(k * NOISE_SPACING * h0 / T)[0] for k in range(1, NOISE_POINTS)]
-        sigma = measured_noise(np.array(table))
+        if noise is None:
+            table = [f0 / S] + [scaled(k * NOISE_SPACING * h0 / T)[0] for k in range(1, NOISE_POINTS)]
+            sigma = measured_noise(np.array(table))
+        else:  # measured once for the point by the caller (``Lifted.base``)
+            sigma = float(np.longdouble(noise) / S)
+        table_calls = NOISE_POINTS - 1 if noise is None else 0
 
         def pair(u: float):
             fp, xp = scaled(u)
@@ -394,9 +401,9 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         with np.errstate(all="ignore"):
             ref = None if reference is None else (float(reference[0] / unit), float(reference[1] / unit))
             r = derivative_along(pair, float(h0 / T), f0 / S, noise=sigma, eps=eps, target=float(target / unit),
-                                 reference=ref, kink_test=kink_test)
+                                 reference=ref, kink_test=kink_test, rungs=rungs)
             back = lambda v: float(v * unit)  # noqa: E731
-            return LadderResult(back(r.value), back(r.error), float(r.step * T), r.calls + NOISE_POINTS - 1, r.kink,
+            return LadderResult(back(r.value), back(r.error), float(r.step * T), r.calls + table_calls, r.kink,
                                 back(r.noise / T), r.steps * T, r.plus * S, r.minus * S)
 
     ax = abs(float(orig))
@@ -441,57 +448,83 @@ LIFT_CALLS = 80
 LIFT_RECHECK_CALLS = 64
 #: calls one lifted ladder may take (a direction or an entry)
 LIFT_NEED = 24
-
-
-#: seconds of extended-precision calls the re-estimates may take beyond their call budget
-#: (a cheap cost settles every entry float64 left; a slow one keeps the call budget)
-LIFT_RECHECK_SECONDS = 2.0
 #: at most this many entries left unsettled by float64 in one re-estimate get a lifted
-#: ladder each beyond the budgets (``Lifted.grant``), within these calls and seconds
+#: ladder each beyond the budgets (``Lifted.grant``), within these calls over the check
 LIFT_LEFTOVERS = 8
 LIFT_LEFTOVER_CALLS = 8 * LIFT_NEED
-LIFT_LEFTOVER_SECONDS = 10.0
+
+
+#: spacing of ``Lifted.base``'s noise table, relative to ``max(|x|_inf, 1)``: short enough
+#: that the smooth part of f along a direction through every entry (its 4th differences,
+#: ~ delta**4 times the 4th derivative) stays below extended precision's round-off
+BASE_SPACING = 1e-10
 
 
 class Lifted:
     """The cost in ``np.longdouble`` (precision lifting) with a budget of calls: extended
     precision is slow, so it is spent where float64 cannot settle an entry, and only
-    while ``left >= LIFT_NEED`` or, past the count, while another ladder's calls at the
-    measured time per call fit in ``seconds_budget`` (``extend``)."""
+    while ``left >= LIFT_NEED``.  Every budget is a count of calls, never a time, so the
+    same input gets the same verdict on a loaded and an idle machine (time counts only
+    under ``--max-seconds``).
+
+    ``base(x)`` is the lifted value at the flat point x, computed once and shared by the
+    search's lifted directions and the re-estimates' lifted entries; ``noise_at(x)`` the
+    noise of the lifted cost there, measured once per check (ECnoise, ``measured_noise``
+    of ``NOISE_POINTS`` values along a random ``+-1`` direction, or the largest noise a
+    lifted direction measured, ``note_noise``): round-off of one evaluation, a property of
+    the code at x rather than of a direction."""
 
     def __init__(self, fn: Callable, budget: int = LIFT_CALLS) -> None:
         self.fn = fn
         self.budget = int(budget)
         self.used = 0
-        self.seconds = 0.0
-        self.seconds_budget = 0.0
         self.granted = 0
-        self.granted_seconds = 0.0
+        self.noise: float | None = None
+        self._base = None
 
     def __call__(self, z):
         self.used += 1
-        t0 = time.perf_counter()
-        try:
-            return self.fn(z)
-        finally:
-            self.seconds += time.perf_counter() - t0
+        return self.fn(z)
 
-    def extend(self, calls: int, seconds: float) -> None:
-        """A fresh share: ``calls`` more calls, or as many as ``seconds`` more time allows."""
+    def base(self, flat: np.ndarray, shape) -> tuple[np.ndarray, object]:
+        """``(lw, f(lw))``: the flat longdouble point and its lifted value."""
+        if self._base is None or not np.array_equal(self._base[0], flat):
+            lw = np.asarray(flat, dtype=float).astype(np.longdouble)
+            self._base = (np.array(flat, dtype=float), lw, self(lw.reshape(shape)))
+        return self._base[1], self._base[2]
+
+    def note_noise(self, sigma: float) -> None:
+        """A noise of the lifted cost measured along a direction at the base point."""
+        if np.isfinite(sigma):
+            self.noise = max(self.noise or 0.0, float(sigma))
+
+    def noise_at(self, flat: np.ndarray, shape) -> float:
+        """The noise of the lifted cost at ``flat`` (measured when no direction has)."""
+        if self.noise is None:
+            lw, f0 = self.base(flat, shape)
+            u = np.random.default_rng(len(lw)).choice(np.array([-1.0, 1.0]), size=lw.size).astype(np.longdouble)
+            delta = np.longdouble(BASE_SPACING * max(float(np.max(np.abs(flat), initial=0.0)), 1.0))
+            table = [f0]
+            for t in range(1, NOISE_POINTS):
+                try:
+                    table.append(self((lw + t * delta * u).reshape(shape)))
+                except NonFiniteCostError:
+                    table.append(np.nan)
+            self.noise = float(measured_noise(np.array(table)))
+        return self.noise
+
+    def extend(self, calls: int) -> None:
+        """A fresh share: ``calls`` more calls."""
         self.budget = self.used + int(calls)
-        self.seconds_budget = self.seconds + float(seconds)
 
     def grant(self, entries: int) -> None:
         """A ladder each for the last ``entries`` entries float64 could not settle, when they
-        are few (``LIFT_LEFTOVERS``) and, at the measured time per call, fit in what is
-        left of ``LIFT_LEFTOVER_SECONDS`` and ``LIFT_LEFTOVER_CALLS`` over the check."""
+        are few (``LIFT_LEFTOVERS``) and fit in what is left of ``LIFT_LEFTOVER_CALLS`` over
+        the check."""
         need = int(entries) * LIFT_NEED
-        per_call = self.seconds / self.used if self.used else 0.0
-        if (entries > LIFT_LEFTOVERS or self.granted + need > LIFT_LEFTOVER_CALLS
-                or self.granted_seconds + need * per_call > LIFT_LEFTOVER_SECONDS):
+        if entries > LIFT_LEFTOVERS or self.granted + need > LIFT_LEFTOVER_CALLS:
             return
         self.granted += need
-        self.granted_seconds += need * per_call
         self.budget = max(self.budget, self.used + need + 1)
 
     @property
@@ -500,7 +533,4 @@ class Lifted:
 
     @property
     def usable(self) -> bool:
-        if self.left >= LIFT_NEED:
-            return True
-        per_call = self.seconds / self.used if self.used else float("inf")
-        return self.seconds + LIFT_NEED * per_call <= self.seconds_budget
+        return self.left >= LIFT_NEED

@@ -443,8 +443,12 @@ class _Engine:
         lift = lift and self.lifted is not None and getattr(self.lifted, "usable", True)
         if lift:  # precision lifting: the direction in extended precision
             if self._lifted_f0 is None:
-                self._lifted_work = self.x.astype(np.longdouble)
-                self._lifted_f0 = self._lifted_call(self._lifted_work)
+                if hasattr(self.lifted, "base"):  # the value at x, shared with the re-estimates
+                    lw, self._lifted_f0 = self.lifted.base(self.x, self.f.shape)
+                    self._lifted_work = lw.copy()
+                else:
+                    self._lifted_work = self.x.astype(np.longdouble)
+                    self._lifted_f0 = self._lifted_call(self._lifted_work)
             w, f, f0, eps = self._lifted_work, self._lifted_call, self._lifted_f0, float(np.finfo(np.longdouble).eps)
         else:
             w, f, f0, eps = self.work, self.f, self.f0, self.eps
@@ -463,8 +467,14 @@ class _Engine:
 
         if lift:  # extended precision: truncation, not round-off, limits the ladder
             h0 /= 4
-        table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 6 if lift else 8)]
-        sigma = measured_noise(np.array(table))
+        shared = getattr(self.lifted, "noise", None) if lift else None
+        if shared is not None:  # measured by an earlier lifted direction at x (``Lifted.note_noise``)
+            table, sigma = [f0], shared
+        else:
+            table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 6 if lift else 8)]
+            sigma = measured_noise(np.array(table))
+            if lift and hasattr(self.lifted, "note_noise"):
+                self.lifted.note_noise(sigma)
         if not lift:
             # values of a coarse precision (float32 code): its round-off, and longer steps
             # (``ladder.entry_derivative`` does the same for one entry)

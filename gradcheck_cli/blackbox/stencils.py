@@ -307,7 +307,10 @@ def blackbox_gradient(
                 # a kink at the point (within the smallest stencil) and a claim outside its
                 # one-sided slopes: the slopes are the evidence (2 dout at a max-pool tie)
                 value[n], noise[n], used[n] = (lo + hi) / 2, (hi - lo) / 2 + slack, float(r.steps[-1])
-        if lifted is not None and not noise[n] <= target and not kink[n]:
+        # lifted only where the verdict needs it: the evidence does not yet verify the claim
+        # with half the tolerance to spare (``target`` drove the ladder with a quarter)
+        if (lifted is not None and not kink[n] and not (
+                abs(float(a[n]) - float(value[n])) + noise[n] <= 2 * target and noise[n] <= 2 * target)):
             pending.append((n, k, target))
         if progress is not None:
             progress(n + 1)
@@ -318,13 +321,18 @@ def blackbox_gradient(
         if not getattr(lifted, "usable", True):
             break
         if ld is None:
-            lw = flat.astype(np.longdouble)
             lf = lambda w: lifted(w.reshape(shape))  # noqa: E731
-            ld = (lf, lw, lf(lw))
-        lf, lw, lf0 = ld
+            if hasattr(lifted, "base"):  # its value and noise at x, shared by every entry
+                lw, lf0 = lifted.base(flat, shape)
+                lw, sigma = lw.copy(), lifted.noise_at(flat, shape)
+            else:
+                lw, sigma = flat.astype(np.longdouble), None
+                lf0 = lf(lw)
+            ld = (lf, lw, lf0, sigma)
+        lf, lw, lf0, sigma = ld
         ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
         r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
-                              target=target, reference=ref, step=step)
+                              target=target, reference=ref, step=step, noise=sigma)
         flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
         if flat_bound < noise[n] and not r2.error < flat_bound:
             r2 = replace(r2, value=0.0, error=flat_bound)
