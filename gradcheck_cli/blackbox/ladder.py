@@ -414,10 +414,12 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         return first
     if 0 < ax < 0.1:
         first = _union(first, ladder(0.1 * ax))
-    if first.error > target and eps > LOW_PRECISION * EPS:
+    if first.error > target and eps > LOW_PRECISION * EPS and claimed != 0:
         # values of a coarse precision (float32 code): round-off over h dominates the short
         # rungs, so a ladder from longer steps, where the 6th-order stencil's truncation
-        # c h**6 balances eps / h (h ~ (eps / EPS)**(1/7) times the float64 start)
+        # c h**6 balances eps / h (h ~ (eps / EPS)**(1/7) times the float64 start); not for
+        # a claim of exactly 0, which only the zero rule at the short steps' resolution
+        # can pass (longer steps would loosen what "zero" means)
         first = _union(first, ladder(0.1 * max(ax, 1.0) * min((eps / EPS) ** (1 / 7), MAX_STRETCH)))
     return first
 
@@ -444,8 +446,19 @@ def _union(one: LadderResult, two: LadderResult) -> LadderResult:
 
 #: calls of the cost in extended precision per check (it is 10-50x slower than float64)
 LIFT_CALLS = 80
-#: ... and for the re-estimates of the entries left (a few entries' ladders)
+#: ... and for the re-estimates of the entries left (a few entries' ladders), or, for a
+#: smaller x, LIFT_WORK / (entries of x) calls (a call of the code costs about in
+#: proportion to x's size: a cheap cost settles every entry float64 left, a net of 80,000
+#: parameters keeps the few ladders), at most LIFT_RECHECK_MAX: counts, never seconds
 LIFT_RECHECK_CALLS = 64
+LIFT_WORK = 2**21
+LIFT_RECHECK_MAX = 4096
+
+
+def recheck_budget(size: int) -> int:
+    """Calls in extended precision for the re-estimates of a check of ``size`` entries."""
+    return int(max(LIFT_RECHECK_CALLS, min(LIFT_RECHECK_MAX, LIFT_WORK // max(int(size), 1))))
+
 #: calls one lifted ladder may take (a direction or an entry)
 LIFT_NEED = 24
 #: at most this many entries left unsettled by float64 in one re-estimate get a lifted

@@ -47,7 +47,7 @@ from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
-from .ladder import LIFT_RECHECK_CALLS, Lifted
+from .ladder import Lifted, recheck_budget
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
@@ -241,7 +241,7 @@ def check_blackbox(
             result, kink = _direct_refine(direct, result, thresholds)
     effort_mode = Mode.FULL if indices is not None else mode
     if isinstance(lifted, Lifted):  # the re-estimates get their own share of extended precision
-        lifted.extend(LIFT_RECHECK_CALLS)
+        lifted.extend(recheck_budget(np.asarray(x).size))
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
                                        deadline=deadline, phases=phases, first_look=full and recheck and direct is None)

@@ -333,7 +333,7 @@ def blackbox_gradient(
         ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
         r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
                               target=target, reference=ref, step=step, noise=sigma)
-        flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
+        flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps), probe=_prober(lf, lw, k))
         if flat_bound < noise[n] and not r2.error < flat_bound:
             r2 = replace(r2, value=0.0, error=flat_bound)
         # a kink the longer lifted steps cross (a relu unit near 0) is no evidence
@@ -344,20 +344,61 @@ def blackbox_gradient(
                     kink=kink, f_scale=scale, resolution=resolution)
 
 
-def _flat_bound(r, f0, eps: float) -> float:
+#: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES
+FLAT_RATIO = 8.0
+FLAT_PROBES = 12
+
+
+def _prober(cost: Callable, w: np.ndarray, k: int) -> Callable[[float], tuple]:
+    """``H -> (cost(w + H e_k), cost(w - H e_k))``, ``w`` restored; NaN outside the domain."""
+    def probe(H: float):
+        orig, out = w[k], []
+        for d in (H, -H):
+            w[k] = orig + d
+            try:
+                out.append(cost(w))
+            except NonFiniteCostError:
+                out.append(np.nan)
+            finally:
+                w[k] = orig
+        return tuple(out)
+    return probe
+
+
+def _flat_bound(r, f0, eps: float, probe: Callable[[float], tuple] | None = None) -> float:
     """A bound on ``|f'|`` from a ladder that saw nothing: ``f(x ± h) == f(x)`` exactly at
     its two longest steps ``h`` and ``h / 2`` (the bias before a batchnorm, which no
-    change of f shows even in extended precision).  Each says ``|f' + c h**2| <=
-    ROUNDOFF_ULPS eps F / (2 h)`` (F the largest |f|), and their Richardson combination
-    ``|f'| <= 3 ROUNDOFF_ULPS eps F / (2 h)``, times ``SAFETY``; ``inf`` otherwise."""
+    change of f shows even in extended precision); ``inf`` otherwise.
+
+    Exact flatness proves only ``|f'| h <= q``, ``q`` the quantum of the code's
+    intermediates at x, which may be far coarser than f's own ulp (``(x + 1e20) - 1e20``:
+    q = 8 in extended precision, slope 1).  So the ladder is probed at longer steps
+    ``H = h FLAT_RATIO**k`` (``probe(H) -> (f(x + H), f(x - H))``): where f first moves,
+    by ``Delta`` (at least one quantum), the longest step ``H'`` seen flat gives ``|f'| H'
+    <= q <= Delta``, so ``|f'| <= SAFETY Delta / H'``; a value that is not finite there
+    proves nothing (``inf``).  Flat to the last bit up to ``H' = h
+    FLAT_RATIO**FLAT_PROBES`` (7e10 times ``h``): q is taken as f's own round-off, ``|f'|
+    <= SAFETY 3 ROUNDOFF_ULPS eps F / (2 H')`` (F = |f(x)|; the Richardson combination of
+    two flat steps).  Without ``probe`` there is no bound."""
     steps, plus, minus = np.asarray(r.steps), np.asarray(r.plus), np.asarray(r.minus)
-    if steps.size < 2:
+    if steps.size < 2 or probe is None:
         return float("inf")
     top = np.argsort(steps)[::-1][:2]
     if not (np.all(plus[top] == f0) and np.all(minus[top] == f0)) or not np.isfinite(f0):
         return float("inf")
     F = float(abs(f0))
-    return SAFETY * 3 * ROUNDOFF_ULPS * eps * F / (2 * float(steps[top[0]])) if F > 0 else float("inf")
+    if not F > 0:
+        return float("inf")
+    h = float(steps[top[0]])  # the longest step seen flat
+    for _ in range(FLAT_PROBES):
+        fp, fm = probe(h * FLAT_RATIO)
+        if not (fp == f0 and fm == f0):
+            with np.errstate(all="ignore"):
+                delta = float(max(abs(fp - f0), abs(fm - f0)))
+            # f moved by at least one quantum q at the longer step: flat at h, |f'| h <= q <= delta
+            return SAFETY * delta / h if np.isfinite(delta) else float("inf")
+        h *= FLAT_RATIO
+    return SAFETY * 3 * ROUNDOFF_ULPS * eps * F / (2 * h)
 
 
 @dataclass
