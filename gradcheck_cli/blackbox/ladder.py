@@ -372,7 +372,7 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         finally:
             x[j] = orig
 
-    def ladder(h0: float) -> LadderResult:
+    def ladder(h0: float, shared: float | None = None) -> LadderResult:
         # in extended precision the values may lie outside float64's range (x**2 at 1e-200
         # is 1e-400): the ladder then runs on phi(T u) / S, S and T powers of 2 near |f(x)|
         # and h0 (exact scalings), and its figures are scaled back in extended precision
@@ -385,12 +385,12 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
             value, actual = at(u * T)
             return value / S, actual
 
-        if noise is None:
+        if shared is None:
             table = [f0 / S] + [scaled(k * NOISE_SPACING * h0 / T)[0] for k in range(1, NOISE_POINTS)]
             sigma = measured_noise(np.array(table))
         else:  # measured once for the point by the caller (``Lifted.base``)
-            sigma = float(np.longdouble(noise) / S)
-        table_calls = NOISE_POINTS - 1 if noise is None else 0
+            sigma = float(np.longdouble(shared) / S)
+        table_calls = NOISE_POINTS - 1 if shared is None else 0
 
         def pair(u: float):
             fp, xp = scaled(u)
@@ -408,8 +408,10 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
 
     ax = abs(float(orig))
     if step is not None:
-        return ladder(float(step))
-    first = ladder(0.1 * max(ax, 1.0))
+        return ladder(float(step), noise)
+    # the caller's noise was measured at the scale max(|x|, 1): the first ladder's; the
+    # ladder relative to a tiny |x_j| measures its own
+    first = ladder(0.1 * max(ax, 1.0), noise)
     if first.error <= target:
         return first
     if 0 < ax < 0.1:

@@ -339,6 +339,10 @@ def blackbox_gradient(
         # a kink the longer lifted steps cross (a relu unit near 0) is no evidence
         if r2.error < noise[n] and not r2.kink:
             value[n], noise[n], used[n] = r2.value, r2.error, r2.step
+            # the zero rule's scale is f's own value, which extended precision resolves (x**2
+            # at 1e-200 is 1e-400, not the 5e-7 of the float64 stencil's far points)
+            with np.errstate(all="ignore"):
+                scale[n] = min(scale[n], abs(float(lf0)))
     bad = ~np.isfinite(value) | np.isnan(noise)
     return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
                     kink=kink, f_scale=scale, resolution=resolution)
