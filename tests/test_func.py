@@ -505,23 +505,24 @@ FLOAT32_CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(FLOAT32_CASES))
-def test_correct_float32_code_passes_at_float32s_default_tolerance(name):
-    # every entry whose change of f float32 resolves to 1e-3 passes; the few others (an
-    # entry of 0.003 next to a cost of 3.3: 1e-6 of the cost, float32's own round-off)
-    # are unresolved, never a warning or a failure
+def test_correct_float32_code_is_never_warned_and_passes_where_float32_resolves_it(name):
+    # the float32 default is 1e-4: an entry passes where float32's round-off of f, over the
+    # longer ladder's steps, resolves its change to that (a quadratic at scale 1e4: every
+    # entry); the others (an entry of 0.01 next to a cost of 3: 3e-7 of the cost, float32's
+    # own round-off) are unresolved, saying so, never a warning or a failure
     f, shape = FLOAT32_CASES[name]
-    passed = checked = 0
+    passed = 0
     for seed in range(3):
         report = check_gradient(f, np.random.default_rng(seed).standard_normal(shape))
-        assert report.thresholds.pass_tol == 1e-3 and report.thresholds.precision == "float32"
+        assert report.thresholds.pass_tol == 1e-4 and report.thresholds.precision == "float32"
         assert report.counts["fail"] == report.counts["warn"] == 0, (name, seed, report.counts)
-        passed, checked = passed + report.counts["pass"], checked + report.counts["checks"]
-        if seed == 0 and not name.startswith("softmax"):
+        passed += report.counts["pass"]
+        if name.startswith("quad"):
             assert report.status is Status.PASS, (name, report.counts)
-    assert passed >= 0.85 * checked, (name, passed, checked)
+    assert passed > 0, name
 
 
-def test_a_1e_3_bug_in_float32_code_never_passes():
+def test_a_1e_3_bug_in_float32_code_never_passes_and_warns_where_float32_resolves_it():
     def buggy(x):
         cost, grad = _f32(_lse)(x)
         return cost, grad * np.float32(1.001)
@@ -529,6 +530,7 @@ def test_a_1e_3_bug_in_float32_code_never_passes():
     for n in (20, 100):
         report = check_gradient(buggy, np.random.default_rng(0).standard_normal(n))
         assert report.counts["pass"] == 0, (n, report.counts)
+        assert report.counts["warn"] > 0, (n, report.counts)
 
 
 def test_tiny_x_underflowing_in_float64_is_verified_in_extended_precision():

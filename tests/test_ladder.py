@@ -160,3 +160,46 @@ def test_lifted_budget_is_counted_in_calls_that_follow_the_size_of_x():
     sizes = [1, 10, 100, 1360, 10_000, 79510, 10**6]
     budgets = [recheck_budget(n) for n in sizes]
     assert budgets == sorted(budgets, reverse=True)  # more entries, dearer calls: fewer of them
+
+
+# ---- audit findings L and B: features at the scale of a tiny x, steps leaving the domain
+@pytest.mark.parametrize("name", ["tanh(x / 1e-10)", "x^2 / (x^2 + 1e-20)", "pseudo-Huber 1e-6"])
+def test_a_feature_at_the_scale_of_a_tiny_x_is_seen_by_the_ladder_relative_to_x(name):
+    # steps of 0.1 .. 0.006 agree on the plateaus beyond the feature (a bound that looks
+    # tight and is wrong: a false fail); the ladder at 0.1 |x| sees it, and wins
+    from gradcheck_cli import check_gradient
+
+    s = 1e-10
+    cases = {
+        "tanh(x / 1e-10)": (lambda x: (np.sum(np.tanh(x / s)), (1 - np.tanh(x / s) ** 2) / s), 1e-10, 22),
+        "x^2 / (x^2 + 1e-20)": (lambda x: (np.sum(x**2 / (x**2 + s**2)), 2 * x * s**2 / (x**2 + s**2) ** 2), 1e-10, 22),
+        "pseudo-Huber 1e-6": (lambda x: (np.sum(np.sqrt(x**2 + 1e-12)), x / np.sqrt(x**2 + 1e-12)), 1e-6, 5),
+    }
+    f, scale, seed = cases[name]
+    x = scale * np.random.default_rng(seed).standard_normal(6)
+    assert check_gradient(f, x).status.value == "pass"
+    wrong = lambda z: (f(z)[0], 2 * f(z)[1])  # noqa: E731
+    assert check_gradient(wrong, x).counts["fail"] == 6
+
+
+def test_a_ladder_whose_steps_leave_the_domain_shrinks_until_f_is_finite():
+    # log-barrier at slacks 1e-6 .. 1: steps of 0.1 make b - A x negative (log -> NaN); the
+    # ladder starts again below the slack, so the right gradient is verified and a 100% bug
+    # fails (it read unresolved, exit 0, like the right one)
+    from gradcheck_cli import check_gradient
+
+    A = np.random.default_rng(13).standard_normal((6, 5))
+    x0 = np.random.default_rng(0).standard_normal(5)
+    b = A @ x0 + np.array([1e-6, 3e-6, 1e-5, 1e-3, 1e-1, 1.0])
+
+    def barrier(x):
+        s = b - A @ x
+        return -np.sum(np.log(s)), A.T @ (1 / s)
+
+    def no_transpose(x):
+        s = b - A @ x
+        return -np.sum(np.log(s)), np.sum(A, axis=0) * np.sum(1 / s) / 6
+
+    right = check_gradient(barrier, x0)
+    assert right.counts["fail"] == right.counts["warn"] == 0 and right.counts["pass"] >= 4
+    assert check_gradient(no_transpose, x0).counts["fail"] == 5

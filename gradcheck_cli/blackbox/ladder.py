@@ -275,6 +275,14 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         # intermediates are larger than f: exp(x) - 1 - x at 1e-10 in float32): only the
         # rungs before the first such one are evidence, and none at all is no evidence
         blind = [p == f0 and m == f0 for p, m in zip(fps, fms)]
+        # ... and so has a rung where a side that moved at a longer step no longer moves:
+        # a staircase (code that rounds x to float32 sees no change below its quantum),
+        # not a one-sided flat zone (relu at 0 is flat on its side at every step)
+        moved_p = np.cumsum([p != f0 for p in fps]) > 0
+        moved_m = np.cumsum([m != f0 for m in fms]) > 0
+        for k in range(1, len(hs)):
+            if (fps[k] == f0 and moved_p[k - 1]) or (fms[k] == f0 and moved_m[k - 1]):
+                blind[k] = True
         usable = blind.index(True) if True in blind else len(hs)
         if usable >= 2:
             with np.errstate(all="ignore"):  # the even part in the values' own precision
@@ -296,7 +304,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         rho = nz / hs[-1]
         kink = False
         if kink_test:
-            kink = ladder_kink(f0, np.array(fps), np.array(fms), np.array(hs), nz)
+            # blind rungs (f(x +- h) == f(x): below the code's resolution) show no kink
+            kink = ladder_kink(f0, np.array(fps[:usable]), np.array(fms[:usable]), np.array(hs[:usable]), nz)
         truncating = finest and float(error) > 8 * SAFETY * rho
         wanting = float(error) > target and 8 * SAFETY * rho < float(error)
         apart = False
@@ -412,10 +421,16 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     # the caller's noise was measured at the scale max(|x|, 1): the first ladder's; the
     # ladder relative to a tiny |x_j| measures its own
     first = ladder(0.1 * max(ax, 1.0), noise)
+    if 0 < ax < 0.1:
+        # always: steps longer than the scale on which f varies (tanh(x / 1e-10) at x ~
+        # 1e-10) agree with each other on the plateaus beyond it, a bound that looks tight
+        # and is wrong; the ladder relative to |x_j| sees the feature, and where the two
+        # disagree their union is reported
+        first = _union(first, ladder(0.1 * ax), prefer_second=True)
+    if not np.isfinite(first.error):
+        first = _inside_domain(first, at, ladder)
     if first.error <= target:
         return first
-    if 0 < ax < 0.1:
-        first = _union(first, ladder(0.1 * ax))
     if first.error > target and eps > LOW_PRECISION * EPS and claimed != 0:
         # values of a coarse precision (float32 code): round-off over h dominates the short
         # rungs, so a ladder from longer steps, where the 6th-order stencil's truncation
@@ -426,20 +441,49 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     return first
 
 
+#: a ladder whose steps leave f's domain (log(b - A x) at a slack of 1e-6) is started
+#: again from a step SHRINK times shorter than its last, at most SHRINK_TRIES times
+SHRINK = 4.0
+SHRINK_TRIES = 24
+
+
+def _inside_domain(r: LadderResult, at, ladder) -> LadderResult:
+    """A ladder that proved nothing because f was not finite at its steps (outside f's
+    domain): the step shrinks (``SHRINK`` times per try, 2 calls) until f(x +- h) are both
+    finite, and the ladder starts there; ``r`` stands when no step is (the calls counted)."""
+    finite = np.isfinite(np.asarray(r.plus, dtype=float)) & np.isfinite(np.asarray(r.minus, dtype=float))
+    if r.steps.size == 0 or np.all(finite):
+        return r  # not a domain problem (a pole, a period, a kink inside the stencil)
+    h, calls = float(np.min(r.steps)), r.calls
+    for _ in range(SHRINK_TRIES):
+        h /= SHRINK
+        calls += 2
+        if np.isfinite(float(at(h)[0])) and np.isfinite(float(at(-h)[0])):
+            inner = ladder(h)
+            return replace(inner, calls=inner.calls + calls)
+    return replace(r, calls=calls)
+
+
 #: values whose precision is this much coarser than float64's get the longer ladder too
 LOW_PRECISION = 1e3
 #: ... whose first step is at most this many times the float64 one
 MAX_STRETCH = 16.0
 
 
-def _union(one: LadderResult, two: LadderResult) -> LadderResult:
+def _union(one: LadderResult, two: LadderResult, prefer_second: bool = False) -> LadderResult:
     """The ladder of least bound of two on the same entry, its calls the sum of both: both
     bounds must contain the truth, so the better one stands where they intersect; where
-    they do not, their union is reported (one of them is unsound there)."""
+    they do not, their union is reported (one of them is unsound there).  With
+    ``prefer_second`` (``two`` on steps all shorter than ``one``'s), a disagreement proves
+    a feature of f narrower than ``one``'s steps, whose premise (f smooth at its scale) it
+    breaks, while ``two``'s stands: ``two`` is reported."""
     calls = one.calls + two.calls
     best, other = (one, two) if one.error <= two.error else (two, one)
-    if (np.isfinite(other.error) and np.isfinite(best.error)
-            and abs(best.value - other.value) > best.error + other.error):
+    apart = (np.isfinite(other.error) and np.isfinite(best.error)
+             and abs(best.value - other.value) > best.error + other.error)
+    if apart and prefer_second:
+        return replace(two, calls=calls)
+    if apart:
         lo = min(best.value - best.error, other.value - other.error)
         hi = max(best.value + best.error, other.value + other.error)
         best = replace(best, value=(lo + hi) / 2, error=(hi - lo) / 2, kink=best.kink and other.kink)

@@ -282,17 +282,23 @@ def blackbox_gradient(
                 r2 = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
                                       step=s0 * CROSS_GRID, kink_test=False)
                 agree = abs(r.value - r2.value) <= r.error + r2.error  # False when either is NaN / inf
+                second = agree and r2.error < r.error  # the better of the two stands, value with its bound
                 r = replace(r, calls=r.calls + r2.calls, value=r.value if agree else np.nan,
                             error=min(r.error, r2.error) if agree else np.inf)
-                if agree and r2.error < r.error:
+                if second:
                     r = replace(r, value=r2.value, step=r2.step, noise=r2.noise)
             else:
                 r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
                                      reference=ref, step=step)
             best = r
             if claimed is not None:  # the claim must lie between the one-sided slopes
-                hf = float(r.steps[-1])
-                right, left = float((r.plus[-1] - f0) / hf), float((f0 - r.minus[-1]) / hf)
+                # at the finest rung that moved f (a rung where f(x +- h) == f(x) is below the
+                # code's resolution: float32 code at steps under its quantum)
+                moved = np.flatnonzero((r.plus != f0) | (r.minus != f0))
+                last = int(moved[-1]) if moved.size else len(r.steps) - 1
+                r = replace(r, kink=r.kink and bool(moved.size))
+                hf = float(r.steps[last])
+                right, left = float((r.plus[last] - f0) / hf), float((f0 - r.minus[last]) / hf)
                 lo, hi = min(left, right), max(left, right)
                 slack = 0.01 * max(abs(lo), abs(hi))
                 kink[n] = r.kink and bool(lo - slack <= a[n] <= hi + slack)
@@ -377,13 +383,15 @@ def _flat_bound(r, f0, eps: float, probe: Callable[[float], tuple] | None = None
     Exact flatness proves only ``|f'| h <= q``, ``q`` the quantum of the code's
     intermediates at x, which may be far coarser than f's own ulp (``(x + 1e20) - 1e20``:
     q = 8 in extended precision, slope 1).  So the ladder is probed at longer steps
-    ``H = h FLAT_RATIO**k`` (``probe(H) -> (f(x + H), f(x - H))``): where f first moves,
-    by ``Delta`` (at least one quantum), the longest step ``H'`` seen flat gives ``|f'| H'
-    <= q <= Delta``, so ``|f'| <= SAFETY Delta / H'``; a value that is not finite there
-    proves nothing (``inf``).  Flat to the last bit up to ``H' = h
-    FLAT_RATIO**FLAT_PROBES`` (7e10 times ``h``): q is taken as f's own round-off, ``|f'|
-    <= SAFETY 3 ROUNDOFF_ULPS eps F / (2 H')`` (F = |f(x)|; the Richardson combination of
-    two flat steps).  Without ``probe`` there is no bound."""
+    ``H = h FLAT_RATIO**k`` (``probe(H) -> (f(x + H), f(x - H))``).  Where f first moves
+    on both sides, its odd part ``Delta = |f(x+H) - f(x-H)| / 2`` is at least the quantum
+    that hid a slope (a hidden slope moves both sides, in opposite senses), and the
+    longest step ``H'`` seen flat gives ``|f'| H' <= q <= Delta``: ``|f'| <= SAFETY Delta /
+    H'``.  A value that is not finite there proves nothing (``inf``).  Where f moves on one
+    side only (a relu unit crossing 0 beyond ``H'``), or nowhere up to ``h
+    FLAT_RATIO**FLAT_PROBES`` (7e10 times ``h``), the flatness is f's own: ``|f'| <= SAFETY 3
+    ROUNDOFF_ULPS eps F / (2 H')`` (F = |f(x)|; the Richardson combination of two flat
+    steps).  Without ``probe`` there is no bound."""
     steps, plus, minus = np.asarray(r.steps), np.asarray(r.plus), np.asarray(r.minus)
     if steps.size < 2 or probe is None:
         return float("inf")
@@ -398,9 +406,15 @@ def _flat_bound(r, f0, eps: float, probe: Callable[[float], tuple] | None = None
         fp, fm = probe(h * FLAT_RATIO)
         if not (fp == f0 and fm == f0):
             with np.errstate(all="ignore"):
-                delta = float(max(abs(fp - f0), abs(fm - f0)))
-            # f moved by at least one quantum q at the longer step: flat at h, |f'| h <= q <= delta
-            return SAFETY * delta / h if np.isfinite(delta) else float("inf")
+                up, down = float(fp - f0), float(fm - f0)
+            if not (np.isfinite(up) and np.isfinite(down)):
+                return float("inf")
+            if up == 0 or down == 0:
+                # one side only: a feature beyond h on that side (a relu unit crossing 0);
+                # a slope hidden by a quantum would move both sides alike
+                break
+            # both sides: the odd part is at least the quantum q that hid a slope at h
+            return SAFETY * abs(up - down) / 2 / h
         h *= FLAT_RATIO
     return SAFETY * 3 * ROUNDOFF_ULPS * eps * F / (2 * h)
 

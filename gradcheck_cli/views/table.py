@@ -436,7 +436,7 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
             if title is not None:
                 console.print(Text(title, style="bold"))
             floor_left_out |= _print_expression_table(replace(report, checks=checks), console)
-            for line in row_notes(checks):
+            for line in row_notes(checks, report.effort, report.thresholds.precision == "float32"):
                 console.print(line)
         for label, text in report.subject.detail_lines(report):
             console.print(Text(label, style="bold yellow" if label.startswith("diagnosis") else "bold") + Text(text))
