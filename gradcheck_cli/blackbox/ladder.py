@@ -421,11 +421,12 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     # the caller's noise was measured at the scale max(|x|, 1): the first ladder's; the
     # ladder relative to a tiny |x_j| measures its own
     first = ladder(0.1 * max(ax, 1.0), noise)
-    if 0 < ax < 0.1:
-        # always: steps longer than the scale on which f varies (tanh(x / 1e-10) at x ~
-        # 1e-10) agree with each other on the plateaus beyond it, a bound that looks tight
-        # and is wrong; the ladder relative to |x_j| sees the feature, and where the two
-        # disagree their union is reported
+    if 0 < ax < 0.1 and (x.dtype != np.longdouble or first.error > target):
+        # in the code's own precision always: steps longer than the scale on which f
+        # varies (tanh(x / 1e-10) at x ~ 1e-10) agree with each other on the plateaus beyond
+        # it, a bound that looks tight and is wrong; the ladder relative to |x_j| sees the
+        # feature, and where the two disagree it stands (extended precision refines an
+        # estimate that had this ladder, its ``reference``, and needs it only when short)
         first = _union(first, ladder(0.1 * ax), prefer_second=True)
     if not np.isfinite(first.error):
         first = _inside_domain(first, at, ladder)
@@ -509,8 +510,8 @@ def recheck_budget(size: int) -> int:
 LIFT_NEED = 24
 #: at most this many entries left unsettled by float64 in one re-estimate get a lifted
 #: ladder each beyond the budgets (``Lifted.grant``), within these calls over the check
-LIFT_LEFTOVERS = 8
-LIFT_LEFTOVER_CALLS = 8 * LIFT_NEED
+LIFT_LEFTOVERS = 16
+LIFT_LEFTOVER_CALLS = 16 * LIFT_NEED
 
 
 #: spacing of ``Lifted.base``'s noise table, relative to ``max(|x|_inf, 1)``: short enough
@@ -577,11 +578,12 @@ class Lifted:
         self.budget = self.used + int(calls)
 
     def grant(self, entries: int) -> None:
-        """A ladder each for the last ``entries`` entries float64 could not settle, when they
-        are few (``LIFT_LEFTOVERS``) and fit in what is left of ``LIFT_LEFTOVER_CALLS`` over
-        the check."""
-        need = int(entries) * LIFT_NEED
-        if entries > LIFT_LEFTOVERS or self.granted + need > LIFT_LEFTOVER_CALLS:
+        """A ladder each for the last ``entries`` entries float64 could not settle (at most
+        ``LIFT_LEFTOVERS`` of them), within what is left of ``LIFT_LEFTOVER_CALLS`` over the
+        check."""
+        need = min(int(entries), LIFT_LEFTOVERS) * LIFT_NEED
+        need = min(need, LIFT_LEFTOVER_CALLS - self.granted)
+        if need < LIFT_NEED:
             return
         self.granted += need
         self.budget = max(self.budget, self.used + need + 1)
