@@ -421,12 +421,14 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     # the caller's noise was measured at the scale max(|x|, 1): the first ladder's; the
     # ladder relative to a tiny |x_j| measures its own
     first = ladder(0.1 * max(ax, 1.0), noise)
-    if 0 < ax < 0.1 and (x.dtype != np.longdouble or first.error > target):
+    apart = reference is not None and not abs(first.value - reference[0]) <= first.error + reference[1]
+    if 0 < ax < 0.1 and (x.dtype != np.longdouble or first.error > target or apart or reference is None):
         # in the code's own precision always: steps longer than the scale on which f
         # varies (tanh(x / 1e-10) at x ~ 1e-10) agree with each other on the plateaus beyond
         # it, a bound that looks tight and is wrong; the ladder relative to |x_j| sees the
         # feature, and where the two disagree it stands (extended precision refines an
-        # estimate that had this ladder, its ``reference``, and needs it only when short)
+        # estimate that had this ladder, its ``reference``: it needs it only without one,
+        # apart from it, or short of the target)
         first = _union(first, ladder(0.1 * ax), prefer_second=True)
     if not np.isfinite(first.error):
         first = _inside_domain(first, at, ladder)
