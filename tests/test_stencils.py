@@ -189,3 +189,30 @@ def test_flat_bound_uses_the_quantum_seen_at_longer_steps():
     # leaving the domain at a longer step proves nothing; no probe, no bound
     assert _flat_bound(r, f0, 1e-19, lambda H: (np.nan, f0) if H > 1 else (f0, f0)) == math.inf
     assert _flat_bound(r, f0, 1e-19) == math.inf
+
+
+def test_flat_absorbing_costs_at_any_magnitude_never_fail_a_right_slope_nor_pass_a_wrong_one():
+    # (x + 10**e) - 10**e for e >= 20: flat at every step of the ladder in extended precision
+    # (its quantum 8 .. 2e6); a quantum inside the ladder's steps (e = 18) is beyond any
+    # noise probe: not claimed here
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gradcheck_cli.blackbox.ladder import Lifted
+
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        pytest.skip("no extended precision on this platform")
+
+    @settings(max_examples=12, deadline=None)
+    @given(e=st.integers(20, 24), at=st.floats(-3, 3), wrong=st.sampled_from([2.0, -1.0, 0.5]))
+    def check(e, at, wrong):
+        f64, fld = _absorbing(10.0**e)
+        x = np.array([at, -at / 2])
+        t = Thresholds()
+        for claim, bad in ((np.ones(2), False), (wrong * np.ones(2), True)):
+            est = blackbox_gradient(f64, x, claimed=claim, pass_tol=t.pass_tol, lifted=Lifted(fld))
+            error, zs = evidence(claim, est.value, est.noise, est.eps, est.resolution)
+            status = set(assess(claim, est.value, error, t, zero_scale=zs, kink=est.kink).statuses)
+            assert (Status.PASS not in status) if bad else not ({Status.FAIL, Status.WARN} & status), (e, at, claim)
+
+    check()
