@@ -275,13 +275,14 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         # intermediates are larger than f: exp(x) - 1 - x at 1e-10 in float32): only the
         # rungs before the first such one are evidence, and none at all is no evidence
         blind = [p == f0 and m == f0 for p, m in zip(fps, fms)]
-        # ... and so has a rung where a side that moved at a longer step no longer moves:
-        # a staircase (code that rounds x to float32 sees no change below its quantum),
-        # not a one-sided flat zone (relu at 0 is flat on its side at every step)
+        # ... and so has a rung where, both sides having moved at longer steps, one no
+        # longer moves: a staircase (code that rounds x to float32 sees no change below its
+        # quantum), not a one-sided flat zone (relu at 0, a max-pool entry below its
+        # window's max: flat on one side at every step, moving on the other beyond a kink)
         moved_p = np.cumsum([p != f0 for p in fps]) > 0
         moved_m = np.cumsum([m != f0 for m in fms]) > 0
         for k in range(1, len(hs)):
-            if (fps[k] == f0 and moved_p[k - 1]) or (fms[k] == f0 and moved_m[k - 1]):
+            if moved_p[k - 1] and moved_m[k - 1] and (fps[k] == f0 or fms[k] == f0):
                 blind[k] = True
         usable = blind.index(True) if True in blind else len(hs)
         if usable >= 2:
