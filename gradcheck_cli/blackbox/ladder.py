@@ -495,7 +495,7 @@ def _union(one: LadderResult, two: LadderResult, prefer_second: bool = False) ->
 
 
 #: calls of the cost in extended precision per check (it is 10-50x slower than float64)
-LIFT_CALLS = 80
+LIFT_CALLS = 240
 #: ... and for the re-estimates of the entries left (a few entries' ladders), or, for a
 #: smaller x, LIFT_WORK / (entries of x) calls (a call of the code costs about in
 #: proportion to x's size: a cheap cost settles every entry float64 left, a net of 80,000

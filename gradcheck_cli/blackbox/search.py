@@ -145,7 +145,7 @@ TIGHT_MAX = 32
 TIGHT_MAX_LIFTABLE = 6
 TIGHT_LEAF = 4
 #: ... and in extended precision (precision lifting) on the entries float64 left
-LIFT_MAX = 4
+LIFT_MAX = 12
 #: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
 TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
