@@ -9,10 +9,24 @@ Each call (``UserFunction.call``)
   (inside a ``session`` only when the code drew since: a byte comparison of the raw
   generator states instead of re-seeding), so a function that draws random numbers
   computes the same thing at every finite-difference probe;
-* must leave its array arguments as it found them: each is copied into a buffer kept
-  from call to call (no new allocation) and compared after the call, bit for bit; only
-  when the bits differ is the change described (NaN == NaN, -0.0 == 0.0) and, if real,
-  undone and reported with its first index;
+* must leave its array arguments as it found them.  A small one (up to 64 KiB) is copied
+  before the call and compared after it, bit for bit; only when the bits differ is the
+  change described (NaN == NaN, -0.0 == 0.0) and, if real, undone and reported with its
+  first index.  A large one is passed read-only instead (its writeable flag cleared, and
+  that of the array owning its memory), which costs the same at any size, where a copy
+  and a comparison cost about as much as a memory-bound function itself:
+
+  - every write through numpy or the buffer protocol (``x[i] = ...``, ``x += ...``,
+    ``out=x``, ``x.sort()``, Cython memoryviews) then raises; the call is made again with
+    the input writable and copied (and so from then on), so a function that changes an
+    entry and puts it back passes, one that leaves it changed is reported as above;
+  - setting the flag back (``x.flags.writeable = True``) is seen after the call;
+  - writes that bypass the flag (ctypes on ``x.ctypes.data``, C code ignoring it) are
+    caught by the comparison of calls 1, 2, 4, 8, ..., whose inputs are copied as well;
+  - what the call returns that views a read-only input (a layer's ``x.reshape(...)``, a
+    cache of ``x.T``) is made writeable again, as are the inputs;
+  - torch's warning that ``torch.from_numpy`` shares a read-only array is raised as an
+    error inside a session, and the call made again writable and copied;
 * runs inside ``state.GUARD`` (its stdout to our stderr; numpy's error state, the
   recursion limit, ``sys.stdout``, the current directory put back after it) and inside
   the user's ``importer.UserImports`` (its folder first on ``sys.path``);
@@ -449,15 +463,19 @@ def _lock(a: np.ndarray, locked: list) -> None:
 def _unlock(locked: list) -> bool:
     """Set the writeable flags ``_lock`` cleared back (the arrays owning the memory
     first); returns whether the call had set any of them itself."""
-    flipped = False
-    for _, a in locked:
+    flipped, top = False, 0
+    for height, a in locked:
         if a.flags.writeable:
             flipped = True
-    for _, a in (locked if len(locked) == 1 else sorted(locked, key=lambda item: item[0])):
-        try:
-            a.flags.writeable = True
-        except ValueError:  # pragma: no cover - its base is ours, and writeable again
-            pass
+        if height > top:
+            top = height
+    for level in range(top + 1):  # numpy makes a view's base the owner: one or two levels
+        for height, a in locked:
+            if height == level:
+                try:
+                    a.flags.writeable = True
+                except ValueError:  # pragma: no cover - its base is ours, and writeable again
+                    pass
     return flipped
 
 
