@@ -13,9 +13,9 @@ Rows, each beside its anchor measured in the same run (blocks alternated, median
    784-100-10 ``forward_backward_prop`` on 20 rows (params 636 KB).  Beside ours, the
    wrapper with every input copied and compared at every call (the rule before large
    inputs were passed read-only).  Target: overhead <= 20% of the call.
-2. **net --impl 784-100-10, adaptive** (``check_network(impl=mynet...)``): seconds and
-   calls for the correct network and the one with one wrong entry, ours beside the
-   copy-every-input rule.
+2. **whole checks**: ``net --impl`` 784-100-10 adaptive (``check_network(impl=mynet...)``)
+   for the correct network and the one with one wrong entry, and ``func`` on ``quad`` at
+   n = 10^6 (adaptive): seconds and calls, ours beside the copy-every-input rule.
 3. **calls counted**: ``check_gradient`` in full and adaptive mode on a function with two
    wrong entries; the effort line's ``calls`` against a counter inside the function.
 4. **glibc malloc thresholds** (``state.keep_freed_memory``): a function that makes
@@ -194,7 +194,23 @@ def net_impl_row(rounds: int) -> None:
                     times.append(time.perf_counter() - t)
         print(f"2. net --impl 784-100-10 {variant}, adaptive: {statistics.median(ours):.2f} s "
               f"(every input copied: {statistics.median(copied):.2f} s), {report.effort.calls} calls "
-              f"(counter inside: {counter[0]}), status {report.status.value}")
+              f"(counter inside: {counter[0]}), status {report.status.value}", flush=True)
+
+
+def func_row(rounds: int) -> None:
+    from gradcheck_cli.checks.func import check_gradient
+
+    x = np.random.default_rng(0).standard_normal(1_000_000)
+    ours, copied = [], []
+    for _ in range(max(1, rounds // 3)):
+        for rule, times in ((contextlib.nullcontext, ours), (every_input_copied, copied)):
+            with rule():
+                t = time.perf_counter()
+                report = check_gradient(quad, x)
+                times.append(time.perf_counter() - t)
+    print(f"2. func quad at n = 1,000,000 (8 MB), adaptive: {statistics.median(ours):.2f} s (every input copied: "
+          f"{statistics.median(copied):.2f} s), {report.effort.calls} calls, status {report.status.value}",
+          flush=True)
 
 
 def counts_row() -> None:
@@ -272,6 +288,7 @@ def main(argv=None) -> int:
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}")
     overhead_row(args.rounds, args.calls, args.target_us)
     net_impl_row(args.rounds)
+    func_row(args.rounds)
     counts_row()
     malloc_row(args.rounds)
     return 0
