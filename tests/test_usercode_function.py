@@ -542,3 +542,35 @@ def test_torch_read_only_warning_is_not_shown_for_our_inputs(capsys):
     mine.flags.writeable = False  # the user's own read-only array: torch's warning as before
     with pytest.warns(UserWarning, match="not writable"):
         assert UserFunction(f, "t.py:f").call(mine[:10]) == -1.0
+
+
+def test_a_writeable_view_of_a_read_only_array_is_copied_and_stays_writeable():
+    def f(x):
+        x[0] = 5.0  # left changed: caught
+        return 0.0
+
+    owner = large_x()
+    view = owner.reshape(100, 200)
+    owner.flags.writeable = False  # the view keeps its own flag
+    uf = UserFunction(lambda x: float(x[0, 0]), "w.py:f")
+    with uf.session():
+        assert [uf.call(view) for _ in range(3)] == [-1.0] * 3
+    assert view.flags.writeable and not owner.flags.writeable
+    err = user_error(UserFunction(f, "w.py:f").call, view)
+    assert str(err) == "w.py:f modified its input in place: x[0, 0] changed from -1.0 to 5.0"
+    assert view[0, 0] == -1.0
+
+
+def test_two_views_of_one_array_are_both_passed_read_only():
+    seen = []
+
+    def f(a, b):
+        seen.append((a.flags.writeable, b.flags.writeable))
+        return float(a[0] + b[0])
+
+    flat = np.linspace(0.0, 1.0, 2 * LARGE)
+    uf = UserFunction(f, "t.py:f")
+    with uf.session():
+        for _ in range(3):
+            uf.call(flat[:LARGE], flat[LARGE:])
+    assert seen == [(False, False)] * 3 and flat.flags.writeable

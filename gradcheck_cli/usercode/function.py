@@ -184,8 +184,10 @@ class UserFunction:
                 if small or audit:
                     snapshots.append((i, a, _snapshot(self._shadows, i, a)))
                 if not small and not self._writes_inputs:
-                    _lock(a, locked)
-                    large.append((i, a))
+                    if _lock(a, locked):
+                        large.append((i, a))
+                    elif not audit:  # a writeable view of a read-only array: copied instead
+                        snapshots.append((i, a, _snapshot(self._shadows, i, a)))
         self._enter_states()
         errstate = GUARD.errstate()
         imports = self.imports
@@ -442,22 +444,22 @@ _views: dict[str, memoryview] = {}
 # --------------------------------------------------------------------------- large inputs read-only
 
 
-def _lock(a: np.ndarray, locked: list) -> None:
-    """Clear the writeable flag of ``a`` and of the array owning its memory (so that the
-    flag of ``a`` alone cannot be set back); note each one cleared, with its height
-    (0 for the owner), in ``locked``."""
-    base = a.base
-    if isinstance(base, np.ndarray):  # numpy makes a view's base the array owning the memory
-        _lock(base, locked)
-        height = 1 + locked[-1][0] if locked and locked[-1][1] is base else 1
-    else:
-        height = 0
-    if a.flags.writeable:
-        for _, b in locked:
-            if b is a:
-                return
-        a.flags.writeable = False
-        locked.append((height, a))
+def _lock(a: np.ndarray, locked: list) -> bool:
+    """Clear the writeable flag of ``a`` and of the arrays it is a view of (numpy makes a
+    view's base the array owning the memory: so that the flag of ``a`` alone cannot be
+    set back); note each one cleared, with its height (0 for the owner), in ``locked``.
+    False, with nothing changed, for a writeable view of a read-only array (its flag could
+    not be set back)."""
+    chain = [a]
+    while isinstance(chain[-1].base, np.ndarray):
+        chain.append(chain[-1].base)
+    if a.flags.writeable and not all(b.flags.writeable or any(b is c for _, c in locked) for b in chain[1:]):
+        return False
+    for height, b in enumerate(reversed(chain)):
+        if b.flags.writeable:
+            b.setflags(write=False)
+            locked.append((height, b))
+    return True
 
 
 def _unlock(locked: list) -> bool:
@@ -473,7 +475,7 @@ def _unlock(locked: list) -> bool:
         for height, a in locked:
             if height == level:
                 try:
-                    a.flags.writeable = True
+                    a.setflags(write=True)
                 except ValueError:  # pragma: no cover - its base is ours, and writeable again
                     pass
     return flipped
