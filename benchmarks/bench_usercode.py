@@ -10,7 +10,8 @@ Rows, each beside its anchor measured in the same run (blocks alternated, median
    validation), for a compute-bound function of about 100 us (a small net's matrix
    products on 841 parameters), memory-bound ones of about 100 us and 1 ms (``x - b``
    and a dot product over a large x: the input is most of the work), and mynet's
-   784-100-10 ``forward_backward_prop`` on 20 rows (params 636 KB).  Beside ours, the
+   ``forward_backward_prop`` on 20 rows at 784-100-10 (params 636 KB) and 784-1000-10
+   (params 6.4 MB).  Beside ours, the
    wrapper with every input copied and compared at every call (the rule before large
    inputs were passed read-only).  Target: overhead <= 20% of the call.
 2. **whole checks**: ``net --impl`` 784-100-10 adaptive (``check_network(impl=mynet...)``)
@@ -139,8 +140,9 @@ def overhead_row(rounds: int, calls: int, target_us: float) -> None:
     n100, n1000 = calibrate(quad, target_us), calibrate(quad, 10 * target_us)
     here = Path(__file__).resolve()
     rng = np.random.default_rng(0)
-    dims = (784, 100, 10)
+    dims, wide = (784, 100, 10), (784, 1000, 10)
     data, labels, params = model.make_problem(model.NetworkSpec(dims), samples=20, seed=0)
+    wdata, wlabels, wparams = model.make_problem(model.NetworkSpec(wide), samples=20, seed=0)
     cases = [("compute-bound, a 40-20-1 net on 400 rows, 841 parameters", f"{here}:small_net",
               rng.standard_normal(841) * 0.3, (), (), calls),
              (f"memory-bound, quad at n = {n100} ({n100 * 8 / 1e6:.1f} MB)", f"{here}:quad",
@@ -149,7 +151,10 @@ def overhead_row(rounds: int, calls: int, target_us: float) -> None:
               rng.standard_normal(n1000), (), (), max(20, calls // 10)),
              ("mynet 784-100-10 forward_backward_prop, 20 rows (params 0.64 MB, data 0.13 MB)",
               f"{Path(mynet.__file__).resolve()}:forward_backward_prop", params.copy(), (data, labels),
-              (list(dims),), calls)]
+              (list(dims),), calls),
+             ("mynet 784-1000-10 forward_backward_prop, 20 rows (params 6.4 MB)",
+              f"{Path(mynet.__file__).resolve()}:forward_backward_prop", wparams.copy(), (wdata, wlabels),
+              (list(wide),), max(20, calls // 10))]
     for label, spec, x, pre, post, k in cases:
         # loaded from a file as the CLI loads users' code (their folder put in place around each call)
         (fu,) = load_seeded([(spec, "function")], 0)
