@@ -248,7 +248,8 @@ class UserFunction:
                 change = self._change(i, arg, b"")
                 _reshape(arg, shape, dtype)
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
-        self._check_flags(flipped, large, snapshots)
+        if flipped:
+            self._check_flags(flipped, large, snapshots)
         return result
 
     def _invoke(self, imports: Any, args: tuple) -> Any:
@@ -450,6 +451,11 @@ def _lock(a: np.ndarray, locked: list) -> bool:
     set back); note each one cleared, with its height (0 for the owner), in ``locked``.
     False, with nothing changed, for a writeable view of a read-only array (its flag could
     not be set back)."""
+    if a.base is None:  # the common case: an array owning its memory
+        if a.flags.writeable:
+            a.setflags(write=False)
+            locked.append((0, a))
+        return True
     chain = [a]
     while isinstance(chain[-1].base, np.ndarray):
         chain.append(chain[-1].base)
@@ -465,6 +471,11 @@ def _lock(a: np.ndarray, locked: list) -> bool:
 def _unlock(locked: list) -> bool:
     """Set the writeable flags ``_lock`` cleared back (the arrays owning the memory
     first); returns whether the call had set any of them itself."""
+    if len(locked) == 1:
+        a = locked[0][1]
+        flipped = a.flags.writeable
+        a.setflags(write=True)
+        return flipped
     flipped, top = False, 0
     for height, a in locked:
         if a.flags.writeable:
