@@ -574,3 +574,35 @@ def test_two_views_of_one_array_are_both_passed_read_only():
         for _ in range(3):
             uf.call(flat[:LARGE], flat[LARGE:])
     assert seen == [(False, False)] * 3 and flat.flags.writeable
+
+
+KEEPS_A_VIEW = """
+import numpy as np
+
+kept = []
+
+def f(x):
+    if kept and x[0] > 0:  # a later call writes through the view an earlier one returned
+        kept[0][0, 3] = 99.0
+    view = x.reshape(100, -1)
+    kept[:] = [view]
+    return float(np.sum(x)), view
+"""
+
+
+def test_a_returned_view_kept_by_the_code_is_read_only_at_later_calls(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "keeps.py", KEEPS_A_VIEW)
+    uf = UserFunction(load_callable("keeps.py:f"), "keeps.py:f")
+    x = large_x()
+    x[0] = -0.25
+    original = x.copy()
+    with uf.session():
+        _, view = uf.call(x)
+        assert view.flags.writeable  # returned: usable as the caller's own array
+        uf.call(x)
+        x[0] = 0.25  # the third call (not one that copies) takes the branch that writes
+        err = user_error(uf.call, x)
+    assert str(err) == f"keeps.py:f modified its input in place: x[3] changed from {float(original[3])!r} to 99.0"
+    x[0] = -0.25
+    np.testing.assert_array_equal(x, original)

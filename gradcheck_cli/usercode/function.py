@@ -24,7 +24,8 @@ Each call (``UserFunction.call``)
   - writes that bypass the flag (ctypes on ``x.ctypes.data``, C code ignoring it) are
     caught by the comparison of calls 1, 2, 4, 8, ..., whose inputs are copied as well;
   - what the call returns that views a read-only input (a layer's ``x.reshape(...)``, a
-    cache of ``x.T``) is made writeable again, as are the inputs;
+    cache of ``x.T``) is made writeable again, as are the inputs, and is read-only again
+    during later calls (a view the code keeps cannot write into a later input unseen);
   - torch's warning that ``torch.from_numpy`` shares a read-only array is raised as an
     error inside a session, and the call made again writable and copied;
 * runs inside ``state.GUARD`` (its stdout to our stderr; numpy's error state, the
@@ -45,6 +46,7 @@ import inspect
 import random
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -85,6 +87,7 @@ class UserFunction:
         self._in_session = 0
         self._writes_inputs = False  # a call failed with read-only inputs: large ones copied from then on
         self._torch_warns = False  # torch's read-only warning was raised with no input of ours read-only
+        self._released: list = []  # weak references to the views of inputs that calls returned (_release)
         self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
         self.calls = 0  #: every call of fn so far (the effort a check reports)
         self.seconds = 0.0  #: wall time spent inside fn
@@ -188,6 +191,13 @@ class UserFunction:
                         large.append((i, a))
                     elif not audit:  # a writeable view of a read-only array: copied instead
                         snapshots.append((i, a, _snapshot(self._shadows, i, a)))
+        if self._released and large:  # what earlier calls returned that views an input: read-only again
+            alive = [r for r in self._released if r() is not None]
+            self._released = alive
+            for ref in alive:
+                view = ref()
+                if view is not None:
+                    _lock(view, locked)
         self._enter_states()
         errstate = GUARD.errstate()
         imports = self.imports
@@ -230,7 +240,7 @@ class UserFunction:
         flipped = False
         if locked:
             flipped = _unlock(locked)
-            _release(result, locked)
+            _release(result, locked, self._released)
             if flipped:
                 self._writes_inputs = True  # it turns the flag back on: copies from now on
         for i, arg, (snap, address) in snapshots:
@@ -496,17 +506,19 @@ def _unlock(locked: list) -> bool:
 _RELEASE_ITEMS = 256
 
 
-def _release(obj: Any, locked: list, depth: int = 0) -> None:
+def _release(obj: Any, locked: list, released: list, depth: int = 0) -> None:
     """Make writeable the views of read-only inputs that a call returned (numpy makes a
     view of a read-only array read-only: a layer's ``x.reshape(...)`` output, a cache
-    holding ``x.T``), looking into tuples, lists and dicts (4 levels, 256 items each);
+    holding ``x.T``), looking into tuples, lists and dicts (4 levels, 256 items each),
+    and note a weak reference to each in ``released`` (they are read-only again during
+    later calls: a view kept by the code cannot write into a later input unseen);
     broadcast views (a zero stride) stay read-only, as numpy makes them."""
     kind = type(obj)
     if kind is tuple or kind is list:
         if depth < 4:
             for item in obj[:_RELEASE_ITEMS]:
                 if type(item) is not float:
-                    _release(item, locked, depth + 1)
+                    _release(item, locked, released, depth + 1)
     elif isinstance(obj, np.ndarray):
         if obj.flags.writeable or any(st == 0 and n > 1 for st, n in zip(obj.strides, obj.shape)):
             return
@@ -516,11 +528,12 @@ def _release(obj: Any, locked: list, depth: int = 0) -> None:
                 if a is node:
                     with contextlib.suppress(ValueError):
                         obj.flags.writeable = True
+                        released.append(weakref.ref(obj))
                     return
             node = node.base
     elif depth < 4 and isinstance(obj, dict):
         for item in list(obj.values())[:_RELEASE_ITEMS]:
-            _release(item, locked, depth + 1)
+            _release(item, locked, released, depth + 1)
 
 
 def _reshape(a: np.ndarray, shape: tuple, dtype: np.dtype) -> None:
