@@ -461,6 +461,7 @@ def model_command(
     init: Annotated[Optional[str], typer.Option("--init", metavar="JSON", help='Keyword arguments of CLASS as a JSON object, e.g. \'{"hidden_dims": [20, 30], "reg": 0.1, "dtype": "float64"}\'.')] = None,
     input: InputOpt = None,
     wrt: ModelWrtOpt = None,
+    isolate: IsolateOpt = False,
     mode: ModelModeOpt = None,
     max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
@@ -495,7 +496,7 @@ def model_command(
         report = check_model_command(
             target, init=init, inputs=input or (), wrt=wrt, seed=seed, mode=mode,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), top=top, progress=progress,
-            max_seconds=max_seconds,
+            max_seconds=max_seconds, isolate=isolate,
         )
     _finish(report, format, quiet, junit, convention=convention)
 
