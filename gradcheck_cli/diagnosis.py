@@ -285,11 +285,18 @@ def _structural(items, failing, right, explained, activation) -> list[str]:
     if hidden_wrong and all(n in right for n in output):
         bad = [n for n in names if n in failing]
         good = [n for n in names if n in right]
-        formula = _DERIVATIVE.get(str(getattr(activation, "value", activation)), "its derivative")
-        hints.append(
-            f"{_join(bad)} wrong, {_join(good)} right: check the derivative of the hidden "
-            f"activation ({formula})"
-        )
+        formula = _DERIVATIVE.get(str(getattr(activation, "value", activation)))
+        if formula is None:  # a model of the user's: its hidden layers may be more than an activation
+            hints.append(
+                f"{_join(bad)} wrong, {_join(good)} right: the mistake is in the backward pass of a "
+                "hidden layer: its activation's derivative, batchnorm's, or a dropout mask that must "
+                "be the one the forward pass drew"
+            )
+        else:
+            hints.append(
+                f"{_join(bad)} wrong, {_join(good)} right: check the derivative of the hidden "
+                f"activation ({formula})"
+            )
     elif len(names) > 1 and set(wrong) == set(names):
         hints.append(
             "every block is wrong: check the output error signal (yhat - y for softmax with "
