@@ -512,6 +512,15 @@ def diagnose_layer(
             hints.append(f"d{b.name}: its {k} failing entries are {_fmt_factor(float(np.median(ratio)))} x "
                          f"the numeric value, the others agree")
         else:
+            counts = np.rint(1 / ratio)
+            if np.all((counts >= 2) & (counts <= 64)) and np.allclose(ratio * counts, 1, rtol=0, atol=1e-6):
+                # each failing entry is 1/m of the numeric value, m a whole number: m equal terms, one counted
+                shown = ", ".join(str(int(m)) for m in np.unique(counts)[:4])
+                hints.append(f"d{b.name}: {k} of {b.analytic.size} entries fail, each exactly 1/m of the numeric "
+                             f"value (m = {shown}): an index repeated m times adds m terms to the gradient and one "
+                             f"was counted (d{b.name}[idx] += v counts a repeated idx once; np.add.at counts "
+                             f"each)")
+                continue
             hints.append(f"d{b.name}: {k} of {b.analytic.size} entries fail, by a factor that varies from "
                          f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient "
                          f"such as a gate's) is missing or wrong")
