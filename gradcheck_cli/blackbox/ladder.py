@@ -517,7 +517,7 @@ LIFT_LEFTOVERS = 16
 LIFT_LEFTOVER_CALLS = 16 * LIFT_NEED
 
 
-#: spacing of ``Lifted.base``'s noise table, relative to ``max(|x|_inf, 1)``: short enough
+#: spacing of ``Lifted.noise_at``'s table, relative to each ``max(|x_j|, 1)``: short enough
 #: that the smooth part of f along a direction through every entry (its 4th differences,
 #: ~ delta**4 times the 4th derivative) stays below extended precision's round-off
 BASE_SPACING = 1e-10
@@ -566,7 +566,9 @@ class Lifted:
         if self.noise is None:
             lw, f0 = self.base(flat, shape)
             u = np.random.default_rng(len(lw)).choice(np.array([-1.0, 1.0]), size=lw.size).astype(np.longdouble)
-            delta = np.longdouble(BASE_SPACING * max(float(np.max(np.abs(flat), initial=0.0)), 1.0))
+            # each entry moves on its own scale (an entry of 1e-6 next to one of 1e6 must not
+            # move by 1e-4: the smooth part of f would pass for noise)
+            delta = (BASE_SPACING * np.maximum(np.abs(np.asarray(flat, dtype=float)), 1.0)).astype(np.longdouble)
             table = [f0]
             for t in range(1, NOISE_POINTS):
                 try:
