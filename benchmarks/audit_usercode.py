@@ -22,7 +22,10 @@ are not a pass, with their reason.
 mpmath at 50 digits at a sample of entries of every differentiated array (the same code
 run on mpmath numbers), and every wrong case's damage (entries its bug changes).
 
-Run:  python benchmarks/audit_usercode.py [--mode full] [--quick] [--kind func]
+``--mode full`` leaves out the cases marked too big for every entry (784-100-10 ``--impl``:
+minutes; 100,000 entries) unless ``--big`` is given.
+
+Run:  python benchmarks/audit_usercode.py [--mode full [--big]] [--quick] [--kind func]
       [--only SUBSTRING] [--truth] [--json]
 """
 
@@ -46,7 +49,7 @@ def all_cases():
     return corpus_func.cases() + corpus_net.cases() + corpus_layer.cases()
 
 
-def select(cases, *, quick=False, kind=None, only=None, mode=None):
+def select(cases, *, quick=False, kind=None, only=None, mode=None, big=False):
     out = []
     for c in cases:
         if quick and not c.small:
@@ -55,7 +58,7 @@ def select(cases, *, quick=False, kind=None, only=None, mode=None):
             continue
         if only and only not in c.name:
             continue
-        if mode == "full" and not c.full:
+        if mode == "full" and not c.full and not big:
             continue
         out.append(c)
     return out
@@ -165,10 +168,10 @@ def check_truth(cases) -> int:
                 continue
             rows = c.truth()
             rel, floored = truth_rel(rows), truth_rel(rows, floored=True)
-            ok = floored <= 1e-9
+            ok = floored <= 1e-8
             bad += not ok
             print(f"{c.kind:11s} ok  {c.name:50s} {len(rows):3d} entries vs mpmath: rel {rel:.1e} "
-                  f"(floored {floored:.1e}) {'' if ok else '<<< HAND GRADIENT WRONG'}  "
+                  f"(at the scale's round-off {floored:.1e}) {'' if ok else '<<< HAND GRADIENT WRONG'}  "
                   f"{time.perf_counter() - t0:.1f}s", flush=True)
         else:
             if c.damage is None:
@@ -185,7 +188,8 @@ def check_truth(cases) -> int:
 def main(argv: list[str]) -> int:
     opt = lambda name: argv[argv.index(name) + 1] if name in argv else None  # noqa: E731
     mode = opt("--mode")
-    cases = select(all_cases(), quick="--quick" in argv, kind=opt("--kind"), only=opt("--only"), mode=mode)
+    cases = select(all_cases(), quick="--quick" in argv, kind=opt("--kind"), only=opt("--only"), mode=mode,
+                   big="--big" in argv)
     if "--truth" in argv:
         bad = check_truth(cases)
         print(f"\ncorpus: {bad} case(s) whose truth does not hold")

@@ -643,6 +643,10 @@ def cases() -> list[Case]:
        note="d/dx at 1e-6 is ~1 next to 8e9: float64 cost 1e13 rounds at 1e-3")
     bug("x^4/4 + x mixed [+1 lost on a tiny entry]", quartic_mixed_wrong, quartic_mixed, xq4)
 
+    _Xb, _yb = R(19).standard_normal((500, 100)), R(20).integers(0, 10, 500)
+    Wb = 0.01 * r.standard_normal((100, 10))
+    ok("softmax-CE 100x10, 500 samples (sum)", lambda W: softmax_ce(W, _Xb, _yb), Wb, small=False)
+    C[-1].truth = _truth(lambda W: softmax_ce(W, _Xb, _yb), Wb, k=3)
     wf = r.standard_normal(10)
     ok("float32 logistic regression", float32_of(logreg), wf)
     ok("float32 softmax-CE", float32_of(softmax_ce), W64)

@@ -41,6 +41,18 @@ def affine_backward_dx_no_reshape(dout, cache):
     return (dout @ w).reshape(x.shape), x.reshape(x.shape[0], -1).T @ dout, dout.sum(axis=0)
 
 
+def affine_forward_f32(x, w, b):
+    """The affine layer of a float32 model: everything cast to float32."""
+    x, w, b = (np.asarray(a, dtype=np.float32) for a in (x, w, b))
+    return x @ w + b, (x, w)
+
+
+def affine_backward_f32(dout, cache):
+    x, w = cache
+    dout = np.asarray(dout, dtype=np.float32)
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+
+
 def temporal_affine_forward(x, w, b):
     N, T, D = x.shape
     out = x.reshape(N * T, D) @ w + b
@@ -490,9 +502,9 @@ def cases() -> list[Case]:
     def diff_names(inputs):
         return [n for n, a in inputs.items() if np.asarray(a).dtype.kind == "f"]
 
-    def ok(name, fwd, bwd, inputs, params=None, small=True, truth=True, rng_seed=None):
+    def ok(name, fwd, bwd, inputs, params=None, small=True, truth=True, rng_seed=None, k=12):
         params = params or {}
-        tr = _truth(fwd, bwd, inputs, params, diff_names(inputs), rng_seed=rng_seed) if truth else None
+        tr = _truth(fwd, bwd, inputs, params, diff_names(inputs), rng_seed=rng_seed, k=k) if truth else None
         C.append(Case("layer", name, True, run(fwd, bwd, inputs, params), truth=tr, small=small))
         return fwd, bwd, inputs, params
 
@@ -515,12 +527,15 @@ def cases() -> list[Case]:
     bug(lr, "leaky relu [negative slope dropped]", bwd=leaky_relu_backward_no_slope)
     xs = n((4, 5)) * 12
     xs[1, 2] = 36.2
-    sg = ok("sigmoid, inputs to 36", sigmoid_forward, sigmoid_backward, {"x": xs})
+    sg = ok("sigmoid, inputs to 36", sigmoid_forward, sigmoid_backward, {"x": xs}, k=20)
     bug(sg, "sigmoid [cached x used as s]", fwd=sigmoid_forward_cache_x, bwd=sigmoid_backward_uses_x)
     xt = n((4, 5)) * 4
     xt[2, 3] = 9.5  # saturated: 1 - t*t = 2e-8, still exact to 1e-8 in float64 (at |x| > 11 it is not)
     th = ok("tanh, inputs to 9.5", tanh_forward, tanh_backward, {"x": xt})
     bug(th, "tanh [sigmoid's rule]", bwd=tanh_backward_sigmoid_rule)
+    xt13 = n((4, 5)) * 6  # |x| to 13: 1 - t*t of 2e-11 holds ~7 digits (its error is 2e-17: round-off)
+    xt13[0, 2], xt13[1, 2] = -12.830043642726121, -11.706154683127536
+    ok("tanh, inputs to 13", tanh_forward, tanh_backward, {"x": xt13}, k=20)
     bn = ok("batchnorm train", batchnorm_forward, batchnorm_backward,
             {"x": n((8, 5)) * 3 + 2, "gamma": n(5), "beta": n(5)}, {"bn_param": {"mode": "train"}})
     bug(bn, "batchnorm [variance path forgotten]", bwd=batchnorm_backward_no_var_term)
@@ -562,4 +577,18 @@ def cases() -> list[Case]:
     bug(dr, "dropout [new mask in backward]", bwd=dropout_backward_new_mask, damage=False)
     at = ok("attention 4x3", attention_forward, attention_backward, {"q": n((4, 3)), "k": n((5, 3)), "v": n((5, 2))})
     bug(at, "attention [softmax as elementwise]", bwd=attention_backward_elementwise)
+    # larger layers: the adaptive search (past 256 entries) on the same code
+    ok("batchnorm train 64x100", batchnorm_forward, batchnorm_backward,
+       {"x": n((64, 100)), "gamma": n(100), "beta": n(100)}, {"bn_param": {"mode": "train"}}, small=False, k=6)
+    big_aff = ok("affine 64x100 -> 50", affine_forward, affine_backward,
+                 {"x": n((64, 100)), "w": n((100, 50)), "b": n(50)}, small=False, k=6)
+    bug(big_aff, "affine 64x100 -> 50 [dw averaged over N]", bwd=affine_backward_dw_mean, small=False)
+    ok("lstm step N=10 D=20 H=30", lstm_step_forward, lstm_step_backward,
+       {"x": n((10, 20)), "prev_h": n((10, 30)), "prev_c": n((10, 30)), "Wx": n((20, 120)),
+        "Wh": n((30, 120)), "b": n(120)}, small=False, k=4)
+    ok("conv naive 2x3x8x8, 4 filters 3x3", conv_forward_naive, conv_backward_naive,
+       {"x": n((2, 3, 8, 8)), "w": n((4, 3, 3, 3)), "b": n(4)}, {"conv_param": {"stride": 1, "pad": 1}},
+       small=False, k=4)
+    ok("float32 affine", affine_forward_f32, affine_backward_f32,
+       {"x": n((4, 6)), "w": n((6, 5)), "b": n(5)}, truth=False)
     return C

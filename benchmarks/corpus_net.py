@@ -46,8 +46,12 @@ def flat(grads):
 
 # ------------------------------------------------------------------ the student's network
 def fbp(data, labels, params, dimensions, act="sigmoid", mean=False, reg=0.0, scale=1.0,
-        bug=None):
-    """Two-layer (or deeper) network; ``bug`` plants one classic mistake."""
+        bug=None, f32=False):
+    """Two-layer (or deeper) network; ``bug`` plants one classic mistake; ``f32``: in float32."""
+    if f32:
+        cost, g = fbp(data.astype(np.float32), labels.astype(np.float32), np.asarray(params, dtype=np.float32),
+                      dimensions, act, mean, reg, scale, bug)
+        return np.float32(cost), g.astype(np.float32)
     layers = unpack(params * scale if scale != 1.0 else params, dimensions)
     M = data.shape[0]
     hs = [data]
@@ -154,12 +158,12 @@ def cases() -> list[Case]:
                                  cost_check=cost_check, **({} if mode is None else {"mode": mode}))
         return r
 
-    def ok(name, dims, samples=20, small=True, truth_dims=None, **kw):
+    def ok(name, dims, samples=20, small=True, truth_dims=None, full=True, **kw):
         impl = make(name.replace(" ", "_"), **kw)
         act, mean = kw.get("act", "sigmoid"), kw.get("mean", False)
         cc = not kw.get("reg") and kw.get("scale", 1.0) == 1.0
         C.append(Case("net --impl", name, True, run(impl, dims, samples, act, mean, cc),
-                      truth=_truth(impl, truth_dims or dims, samples), small=small))
+                      truth=_truth(impl, truth_dims or dims, samples), small=small, full=full))
         return impl, dims, samples, act, mean, cc
 
     def bug(base, name, bugname, small=True):
@@ -190,19 +194,24 @@ def cases() -> list[Case]:
     ok("1,000 samples 10-5-10", (10, 5, 10), samples=1000, small=False, truth_dims=(10, 5, 10))
     ok("large weights (x8, saturated) 10-5-10", (10, 5, 10), scale=8.0)
     ok("tiny weights (x1e-3) 10-5-10", (10, 5, 10), scale=1e-3)
-    ok("784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10))
+    ok("784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False)
     ok("3 layers 10-8-6-10", (10, 8, 6, 10))
     d3 = ok("3 layers tanh 10-8-6-10", (10, 8, 6, 10), act="tanh")
     bug(d3, "3 layers tanh 10-8-6-10", "sigmoid grad for tanh")
+    ok("mean CE 784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, mean=True)
+    ok("tanh 784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, act="tanh")
+    f32 = make("float32_10_5_10", f32=True)
+    C.append(Case("net --impl", "float32 10-5-10", True, run(f32, (10, 5, 10), 20, "sigmoid", False, False),
+                  note="float32 code: its own cost (cost check off)"))
     # the benchmark's student network (benchmarks/mynet.py), as in the issue
     import mynet
 
     for dims, small in (((50, 30, 10), True), ((784, 100, 10), False)):
         C.append(Case("net --impl", f"mynet {dims}", True, run(mynet.forward_backward_prop, dims, 20, "sigmoid",
-                                                               False, True), small=small,
+                                                               False, True), small=small, full=small,
                       truth=_truth(mynet.forward_backward_prop, (12, 6, 10), 20)))
     C.append(Case("net --impl", "mynet one_wrong (784, 100, 10)", False,
-                  run(mynet.one_wrong, (784, 100, 10), 20, "sigmoid", False, True), small=False,
+                  run(mynet.one_wrong, (784, 100, 10), 20, "sigmoid", False, True), small=False, full=False,
                   damage=_damage(mynet.one_wrong, mynet.forward_backward_prop, (784, 100, 10), 20)))
     C.append(Case("net --impl", "mynet block_bug (50, 30, 10)", False,
                   run(mynet.block_bug, (50, 30, 10), 20, "sigmoid", False, True),
