@@ -200,6 +200,8 @@ def cases() -> list[Case]:
     bug(d3, "3 layers tanh 10-8-6-10", "sigmoid grad for tanh")
     ok("mean CE 784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, mean=True)
     ok("tanh 784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, act="tanh")
+    ok("relu 784-100-10 (weights x0.05)", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, act="relu",
+       scale=0.05)
     f32 = make("float32_10_5_10", f32=True)
     C.append(Case("net --impl", "float32 10-5-10", True, run(f32, (10, 5, 10), 20, "sigmoid", False, False),
                   note="float32 code: its own cost (cost check off)"))
