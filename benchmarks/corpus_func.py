@@ -302,6 +302,29 @@ def quartic_mixed_wrong(x):
     return cost, g
 
 
+# ------------------------------------------------------------------ features at the scale of a tiny x
+def pseudo_huber(r, eps=1e-6):
+    """Charbonnier / pseudo-Huber sum sqrt(r^2 + eps^2), residuals ~ eps."""
+    q = np.sqrt(r * r + eps * eps)
+    return np.sum(q), r / q
+
+
+def pseudo_huber_no_sqrt(r, eps=1e-6):
+    return np.sum(np.sqrt(r * r + eps * eps)), r / (r * r + eps * eps) * eps
+
+
+def tanh_tiny(x, s=1e-10):
+    """sum tanh(x / s), x ~ s = 1e-10 (a soft step of width 1e-10)."""
+    t = np.tanh(x / s)
+    return np.sum(t), (1 - t * t) / s
+
+
+def ratio_tiny(x, s=1e-10):
+    """sum x^2 / (x^2 + s^2), x ~ s = 1e-10."""
+    d = x * x + s * s
+    return np.sum(x * x / d), 2 * x * s * s / (d * d)
+
+
 # ------------------------------------------------------------------ float32 code
 def float32_of(f):
     def g(x):
@@ -647,6 +670,12 @@ def cases() -> list[Case]:
     Wb = 0.01 * r.standard_normal((100, 10))
     ok("softmax-CE 100x10, 500 samples (sum)", lambda W: softmax_ce(W, _Xb, _yb), Wb, small=False)
     C[-1].truth = _truth(lambda W: softmax_ce(W, _Xb, _yb), Wb, k=3)
+    xph = 1e-6 * R(5).standard_normal(6)
+    ok("pseudo-Huber eps 1e-6, r ~ 1e-6", pseudo_huber, xph)
+    bug("pseudo-Huber eps 1e-6 [sqrt forgotten]", pseudo_huber_no_sqrt, pseudo_huber, xph)
+    xtt = 1e-10 * R(22).standard_normal(6)
+    ok("tanh(x/1e-10), x ~ 1e-10", tanh_tiny, xtt)
+    ok("x^2/(x^2+1e-20), x ~ 1e-10", ratio_tiny, xtt)
     wf = r.standard_normal(10)
     ok("float32 logistic regression", float32_of(logreg), wf)
     ok("float32 softmax-CE", float32_of(softmax_ce), W64)

@@ -32,6 +32,9 @@ KNOWN = {
     "x|x| at x = 0 (not a kink)": "the central difference is h: the ladder stops at a large step",
     "|x| with an entry at 0 (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
     "large weights (x8, saturated) 10-5-10": "W2 entries 1e-12..1e-8 of a cost ~100 not lifted: unresolved",
+    "tanh(x/1e-10), x ~ 1e-10": "steps longer than the 1e-10 feature: FALSE FAIL, unsound bound (40 ± 44 vs 7e9)",
+    "x^2/(x^2+1e-20), x ~ 1e-10": "steps longer than the 1e-10 feature: FALSE FAIL, unsound bound (0 ± 1 vs -3e9)",
+    "pseudo-Huber eps 1e-6, r ~ 1e-6": "warn on correct code: 0.748279 ± 1.5e-4 against the true 0.750622 (unsound)",
     "float32 10-5-10": "adaptive search crashes on an empty pool (ValueError in direction)",
     "tanh, inputs to 13": "1 - t*t of 1e-11 holds 5-7 digits (error at the round-off of the scale): warn",
 }
