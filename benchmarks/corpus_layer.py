@@ -577,6 +577,11 @@ def cases() -> list[Case]:
     bug(dr, "dropout [new mask in backward]", bwd=dropout_backward_new_mask, damage=False)
     at = ok("attention 4x3", attention_forward, attention_backward, {"q": n((4, 3)), "k": n((5, 3)), "v": n((5, 2))})
     bug(at, "attention [softmax as elementwise]", bwd=attention_backward_elementwise)
+    # saturation everywhere: inputs 30 N(0, 1) (the textbook formulas hold tiny entries to a few digits)
+    ok("sigmoid, inputs 30 N(0,1)", sigmoid_forward, sigmoid_backward, {"x": 30 * R(9).standard_normal((5, 6))}, k=30)
+    ok("tanh, inputs 30 N(0,1)", tanh_forward, tanh_backward, {"x": 30 * R(10).standard_normal((5, 6))}, k=30)
+    ok("softmax loss, scores 30 N(0,1)", softmax_loss, None, {"x": 30 * R(11).standard_normal((10, 6)),
+                                                              "y": R(1).integers(0, 6, 10)}, k=30)
     # larger layers: the adaptive search (past 256 entries) on the same code
     ok("batchnorm train 64x100", batchnorm_forward, batchnorm_backward,
        {"x": n((64, 100)), "gamma": n(100), "beta": n(100)}, {"bn_param": {"mode": "train"}}, small=False, k=6)
