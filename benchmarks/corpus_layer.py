@@ -594,6 +594,8 @@ def cases() -> list[Case]:
     ok("conv naive 2x3x8x8, 4 filters 3x3", conv_forward_naive, conv_backward_naive,
        {"x": n((2, 3, 8, 8)), "w": n((4, 3, 3, 3)), "b": n(4)}, {"conv_param": {"stride": 1, "pad": 1}},
        small=False, k=4)
-    ok("float32 affine", affine_forward_f32, affine_backward_f32,
-       {"x": n((4, 6)), "w": n((6, 5)), "b": n(5)}, truth=False)
+    f32in = {"x": n((4, 6)), "w": n((6, 5)), "b": n(5)}
+    ok("float32 affine", affine_forward_f32, affine_backward_f32, f32in, truth=False)
+    C[-1].truth = _truth(affine_forward, affine_backward, f32in, {}, ["x", "w", "b"])
+    C[-1].note = "truth: the same formula in float64"
     return C

@@ -204,7 +204,8 @@ def cases() -> list[Case]:
        scale=0.05)
     f32 = make("float32_10_5_10", f32=True)
     C.append(Case("net --impl", "float32 10-5-10", True, run(f32, (10, 5, 10), 20, "sigmoid", False, False),
-                  note="float32 code: its own cost (cost check off)"))
+                  truth=_truth(make("float64_10_5_10"), (10, 5, 10), 20),
+                  note="float32 code (cost check off); truth: the same code in float64"))
     # the benchmark's student network (benchmarks/mynet.py), as in the issue
     import mynet
 
