@@ -86,7 +86,11 @@ def run_case(case, mode=None) -> dict:
     t0 = time.perf_counter()
     try:
         rep = case.run(mode)
-        out = {"status": rep.status.value, "counts": dict(rep.counts), "line": rep.summary_line(),
+        line = rep.summary_line()
+        cc = rep.cost_check
+        if cc is not None and cc.status.value != "pass":
+            line += f"; cost check {cc.status.value}: yours {cc.yours:.6g}, reference {cc.reference:.6g}"
+        out = {"status": rep.status.value, "counts": dict(rep.counts), "line": line,
                "rows": _rows_not_pass(rep), "calls": getattr(rep.effort, "calls", None)}
     except GradcheckError as exc:  # exit 2
         out = {"status": "error", "counts": {}, "line": str(exc).splitlines()[0][:160], "rows": []}

@@ -202,6 +202,10 @@ def cases() -> list[Case]:
     ok("tanh 784-100-10", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, act="tanh")
     ok("relu 784-100-10 (weights x0.05)", (784, 100, 10), small=False, truth_dims=(12, 6, 10), full=False, act="relu",
        scale=0.05)
+    l2d = make("l2_default_cost_check", reg=1e-3)
+    C.append(Case("net --impl", "sigmoid + L2 1e-3 20-10-5, cost check on (CLI default)", True,
+                  run(l2d, (20, 10, 5), 20, "sigmoid", False, True), truth=_truth(l2d, (20, 10, 5), 20),
+                  note="the cost legitimately differs from the reference (its L2 term)"))
     f32 = make("float32_10_5_10", f32=True)
     C.append(Case("net --impl", "float32 10-5-10", True, run(f32, (10, 5, 10), 20, "sigmoid", False, False),
                   truth=_truth(make("float64_10_5_10"), (10, 5, 10), 20),
