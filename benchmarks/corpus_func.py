@@ -680,13 +680,12 @@ def cases() -> list[Case]:
     ok("float32 logistic regression", float32_of(logreg), wf)
     ok("float32 softmax-CE", float32_of(softmax_ce), W64)
     ok("float32 quad 3x4", float32_of(quad), r.standard_normal((3, 4)))
-    f32b = float32_of(f32_logreg_bug)
-    C.append(Case("func", "float32 logistic [x1.001 in float32]", False, _run(f32b, wf),
-                  damage=lambda: compare(f32_logreg_bug(wf.astype(np.float32))[1], f32_logreg(wf.astype(np.float32))[1]),
+    w32 = wf.astype(np.float32)
+    C.append(Case("func", "float32 logistic [x1.001 in float32]", False, _run(float32_of(f32_logreg_bug), wf),
+                  damage=lambda: compare(f32_logreg_bug(w32)[1], f32_logreg(w32)[1]),
                   note="rel 9.99e-4: inside the float32 default pass tol 1e-3 (a boundary case)"))
-    f32b3 = float32_of(f32_logreg_bug3)
-    C.append(Case("func", "float32 logistic [x1.003 in float32]", False, _run(f32b3, wf),
-                  damage=lambda: compare(f32_logreg_bug3(wf.astype(np.float32))[1], f32_logreg(wf.astype(np.float32))[1])))
+    C.append(Case("func", "float32 logistic [x1.003 in float32]", False, _run(float32_of(f32_logreg_bug3), wf),
+                  damage=lambda: compare(f32_logreg_bug3(w32)[1], f32_logreg(w32)[1])))
 
     x3 = r.standard_normal((3, 4))
     ok("returns Python float", returns_python_float, x3, truth=False)
