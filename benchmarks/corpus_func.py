@@ -56,6 +56,39 @@ def softmax_ce_mean_no_N(W, X=_X, y=_Y):
     return cost, g * X.shape[0]
 
 
+# ------------------------------------------------------------------ CS231n linear classifiers (3073 x 10)
+_XC = R(23).standard_normal((200, 3073))
+_YC = R(24).integers(0, 10, 200)
+
+
+def cs231n_softmax(W, X=_XC, y=_YC, reg=2.5e4):
+    """softmax_loss_vectorized: mean cross-entropy + reg ||W||^2."""
+    N = X.shape[0]
+    s = X @ W
+    s = s - s.max(axis=1, keepdims=True)
+    p = np.exp(s)
+    p = p / p.sum(axis=1, keepdims=True)
+    loss = -np.log(p[np.arange(N), y]).mean() + reg * np.sum(W * W)
+    p[np.arange(N), y] -= 1
+    return loss, X.T @ p / N + 2 * reg * W
+
+
+def cs231n_softmax_reg_once(W, X=_XC, y=_YC, reg=2.5e4):
+    loss, g = cs231n_softmax(W, X, y, reg)
+    return loss, g - reg * W  # d/dW reg ||W||^2 taken as reg W
+
+
+def cs231n_svm(W, X=_XC, y=_YC, reg=2.5e4):
+    """svm_loss_vectorized: mean multiclass hinge (margin 1) + reg ||W||^2."""
+    N = X.shape[0]
+    s = X @ W
+    m = np.maximum(0, s - s[np.arange(N), y][:, None] + 1)
+    m[np.arange(N), y] = 0
+    pos = (m > 0).astype(float)
+    pos[np.arange(N), y] -= pos.sum(axis=1)
+    return m.sum() / N + reg * np.sum(W * W), X.T @ pos / N + 2 * reg * W
+
+
 # ------------------------------------------------------------------ logistic regression, L2
 _XL = R(9).standard_normal((50, 10))
 _YL = (R(10).random(50) < 0.5).astype(float)
@@ -670,6 +703,13 @@ def cases() -> list[Case]:
     Wb = 0.01 * r.standard_normal((100, 10))
     ok("softmax-CE 100x10, 500 samples (sum)", lambda W: softmax_ce(W, _Xb, _yb), Wb, small=False)
     C[-1].truth = _truth(lambda W: softmax_ce(W, _Xb, _yb), Wb, k=3)
+    Wc = 1e-4 * R(25).standard_normal((3073, 10))
+    ok("CS231n softmax 3073x10, reg 2.5e4", cs231n_softmax, Wc, small=False, full=False)
+    # truth: the same code on the first 30 features of 20 samples (mpmath at full size takes hours)
+    C[-1].truth = _truth(lambda W: cs231n_softmax(W, _XC[:20, :30], _YC[:20]), Wc[:30], k=4)
+    bug("CS231n softmax [reg gradient reg W]", cs231n_softmax_reg_once, cs231n_softmax, Wc, small=False, full=False)
+    ok("CS231n SVM 3073x10, reg 2.5e4", cs231n_svm, Wc, small=False, full=False)
+    C[-1].truth = _truth(lambda W: cs231n_svm(W, _XC[:20, :30], _YC[:20]), Wc[:30], k=4)
     xph = 1e-6 * R(5).standard_normal(6)
     ok("pseudo-Huber eps 1e-6, r ~ 1e-6", pseudo_huber, xph)
     bug("pseudo-Huber eps 1e-6 [sqrt forgotten]", pseudo_huber_no_sqrt, pseudo_huber, xph)
