@@ -648,6 +648,17 @@ class Effort:
     stopped: int = 0
     #: whether a time limit (``--max-seconds``) was in force
     max_seconds: bool = False
+    #: of the ``excluded`` entries: how many their proved bound verifies (``pass`` by
+    #: exclusion), and how many were then checked directly (their verdict is that check's)
+    verified: int | None = None
+    rechecked: int = 0
+    #: the evidence the check could use: ``precision`` of the code's values (``float32``,
+    #: ``float64``), ``lifting`` of its cost to np.longdouble: ``used`` (calls were made in
+    #: extended precision), ``exhausted`` (... until the budget of calls ran out),
+    #: ``available`` (not needed), ``none`` (the code does not compute
+    #: in the dtype it is given), ``""`` (not known)
+    precision: str = ""
+    lifting: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
@@ -655,6 +666,13 @@ class Effort:
              "directions": self.directions,
              "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound),
              "seconds": json_number(self.seconds)}
+        if self.verified is not None:
+            d["excluded_verified"] = self.verified
+            d["excluded_rechecked"] = self.rechecked
+        if self.precision:
+            d["precision"] = self.precision
+        if self.lifting:
+            d["lifting"] = self.lifting
         if self.max_seconds:
             d["stopped"] = self.stopped
         return d
