@@ -107,6 +107,39 @@ def test_a_saturated_softmax_keeps_its_tiny_gradient():
     assert np.allclose(g[:2], n, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_a_saturated_sigmoid_output_keeps_its_tiny_gradient(label):
+    """mse, z = 108 and y = 1 (or z = -108, y = 0): yhat - y = -1e-47 sits next to yhat = 1,
+    so (yhat - y) yhat' ~ 1e-94 must not be lost to cancellation (the bound once was 1e-47
+    wide and the entry unresolved)."""
+    spec = m.NetworkSpec((3, 1), loss="mse")
+    data = np.array([[1.0, 0.5, 0.0]])
+    labels = np.array([[label]])
+    sign = 1.0 if label else -1.0
+    params = np.array([sign * 100.0, sign * 16.0, 0.0, 0.0])  # z = +-108
+    truth = _mp_gradient(spec, data, labels, params, dps=130)
+    n, e = precise.entry_derivatives(spec, data, labels, params, spec.block("W1"), [0, 1], [0, 0])
+    for k in range(2):
+        assert abs(mpmath.mpf(float(n[k])) - truth[k]) <= e[k]
+        assert 1e-100 < abs(float(truth[k])) < 1e-90 and e[k] < 1e-12 * abs(float(truth[k]))
+    _, g = m.cost_and_grad(spec, data, labels, params)  # the built-in backward pass agrees
+    assert np.allclose(g[:2], n, rtol=1e-12, atol=0)
+
+
+def test_a_truth_below_float64s_range_passes_by_the_zero_rule():
+    """relu + mse at 784-300-300-10: logits ~1e4, many gradients ~exp(-1e4) (0 in float64,
+    nonzero in longdouble): proved below float64's normal range, claim 0, read pass."""
+    spec = m.NetworkSpec((40, 30, 20, 3), activation="relu", loss="mse")
+    data, labels, params = m.make_problem(spec, samples=4, seed=0)
+    params = params * 30.0  # logits of thousands: every output saturated
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    settled = differences.settle(spec, data, labels, params, g)
+    tiny = (np.abs(settled.numeric) + settled.noise <= differences.UNDERFLOW) & settled.precise
+    assert tiny.sum() > 10 and np.all(np.abs(g[tiny]) <= differences.UNDERFLOW)
+    assert np.all(settled.zero_scale[settled.precise] == differences.UNDERFLOW)
+    assert np.all(settled.zero_scale[~settled.precise] == 0)
+
+
 CORRECT = [
     dict(dims=(10, 5, 10)),
     dict(dims=(50, 30, 10)),

@@ -4,7 +4,7 @@ user's own ``forward_backward_prop``, checked block by block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -174,6 +174,8 @@ class _Evidence:
     hints: list = field(default_factory=list)
     name: str | None = None
     user: object = None  # the user's wrapped function (``--impl``)
+    #: the zero rule's ``z`` of the structured differences (``NumericGradient.zero_scale``)
+    zero_scale: np.ndarray | None = None
 
 
 def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) -> _Evidence:
@@ -251,8 +253,10 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
     else:
         ev.full_blocks = {b.name for b in blocks}
     if ev.full_blocks:
-        ev.numeric, ev.noise, ev.kink = differences.settle(
+        settled = differences.settle(
             cspec, data, labels, params, g, thresholds, blocks=[b for b in blocks if b.name in ev.full_blocks])
+        ev.numeric, ev.noise, ev.kink = settled
+        ev.zero_scale = settled.zero_scale
     else:
         ev.numeric = ev.noise = np.full(params.size, np.nan)
         ev.kink = np.zeros(params.size, bool)
@@ -274,7 +278,10 @@ def _judge(pb: _Problem, ev: _Evidence):
                            for b, r in zip(blocks, block_results)]
         return verdict, block_results, [verdict.counts], effort, analytic_blocks, {b.name for b in blocks}
     full = [b for b in blocks if b.name in ev.full_blocks]
-    verdict = judge_blocks(network_block_data(full, g, ev.numeric, ev.noise, ev.kink), thresholds, top)
+    data = network_block_data(full, g, ev.numeric, ev.noise, ev.kink)
+    if ev.zero_scale is not None:
+        data = [replace(d, unit_roundoff=ev.zero_scale[b.slice]) for d, b in zip(data, full)]
+    verdict = judge_blocks(data, thresholds, top)
     by_name = {r.name: r for r in verdict.blocks}
     block_results, counts = [], [verdict.counts]
     for b in blocks:

@@ -70,6 +70,11 @@ from .model import EXTENDED_ELEMENTS, Activation, Block, NetworkSpec
 from .series import MAX_ORDER, first_order, layer_series, relu_dstar, series_block
 
 
+#: float64's smallest normal number: below it a value computed in float64 has lost relative
+#: precision (gradual underflow), so a claim and a truth both within it are zero to float64
+UNDERFLOW = float(np.finfo(float).tiny)
+
+
 @dataclass(frozen=True)
 class NumericGradient:
     """Numeric gradient of the cost with its error, flat like ``params``.
@@ -83,6 +88,9 @@ class NumericGradient:
     kink: np.ndarray
     #: entries re-estimated in extended precision (``settle``); None when none was asked
     precise: np.ndarray | None = None
+    #: the zero rule's ``z`` per entry (``verdict.assess``): ``UNDERFLOW`` where the
+    #: extended-precision evidence stands (``settle``), else 0; None when none was asked
+    zero_scale: np.ndarray | None = None
 
     def __iter__(self):
         return iter((self.numeric, self.noise, self.kink))
@@ -190,7 +198,8 @@ def settle(
     """
     res = result if result is not None else numeric_gradient(spec, data, labels, params, blocks, chunk_bytes)
     if np.atleast_2d(np.asarray(data)).shape[0] * max(spec.dims) > EXTENDED_ELEMENTS:
-        return NumericGradient(res.numeric, res.noise, res.kink, np.zeros(spec.param_count, dtype=bool))
+        return NumericGradient(res.numeric, res.noise, res.kink, np.zeros(spec.param_count, dtype=bool),
+                               np.zeros(spec.param_count))
     t = thresholds if thresholds is not None else Thresholds()
     a = np.asarray(analytic, dtype=float).reshape(-1)
     if a.size != spec.param_count:
@@ -217,13 +226,12 @@ def settle(
             cache["p"] = precise.Precise(spec, data, labels, params)
         with np.errstate(all="ignore"):
             n, e = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=cache["p"])
-        # a truth below float64's normal range has no relative precision to judge a float64
-        # claim by (its ulp is 5e-324 at any size): such entries keep their float64 evidence
-        keep = ~(np.abs(n) + e < np.finfo(float).tiny)
-        idx, n, e = idx[keep], n[keep], e[keep]
         numeric[sl.start + idx], noise[sl.start + idx] = n, e
         lifted[sl.start + idx] = True
-    return NumericGradient(numeric, noise, res.kink, lifted)
+    # a truth proved below float64's normal range has no relative precision to judge a
+    # float64 claim by (gradual underflow: its ulp is 5e-324 at any size): claim and truth
+    # both within UNDERFLOW are zero to float64's resolution (the zero rule's z)
+    return NumericGradient(numeric, noise, res.kink, lifted, np.where(lifted, UNDERFLOW, 0.0))
 
 
 def kink_mask(spec: NetworkSpec, data, params, blocks: Iterable[str | Block] | None = None) -> np.ndarray:

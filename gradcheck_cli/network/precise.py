@@ -108,7 +108,9 @@ def _losses(spec: NetworkSpec, z, labels, ysum):
             np.put_along_axis(e, k, 0, axis=-1)
             out[..., rows] += y[rows, j] * (dk[..., 0] + np.log1p(np.sum(e, axis=-1)))
         return out
-    d = _sigmoid(z) - labels
+    # yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z): for 0/1 labels one term is 0, so a
+    # saturated output's 1 - yhat (1e-47 next to 1) is not lost to cancellation
+    d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)
     return 0.5 * np.sum(d * d, axis=-1)
 
 
@@ -173,12 +175,14 @@ class Precise:
             # dp_k = p_k ((1 - p_k) dz_k - sum_{i != k} p_i dz_i): z_L's errors move g_k by at most
             moved = ysum * p * (q * dL + (p * dL) @ off)
         else:
-            yhat = _sigmoid(zL).astype(float)
+            y = self.labels.astype(float)
             s1 = np.abs(_slope(Activation.SIGMOID, zL)).astype(float)
-            y = np.abs(self.labels).astype(float)
-            out_abs = (np.abs(yhat) + y) * s1
-            # d/dz [(sigmoid - y) sigmoid'] = sigmoid'**2 + (sigmoid - y) sigmoid'', |sigmoid''| <= sigmoid'
-            moved = (s1 + np.abs(yhat) + y) * s1 * dL
+            # the two terms of yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z) (``_losses``)
+            terms = np.abs(1 - y) * _sigmoid(zL).astype(float) + np.abs(y) * _sigmoid(-zL).astype(float)
+            out_abs = terms * s1
+            # d/dz [(sigmoid - y) sigmoid'] = sigmoid'**2 + (sigmoid - y) sigmoid'', |sigmoid''| <= sigmoid',
+            # |sigmoid - y| <= terms (which itself moves by at most (|1 - y| + |y|) sigmoid' dL)
+            moved = (s1 * (1 + np.abs(1 - y) + np.abs(y)) + terms) * s1 * dL
         self.out_abs = np.maximum(out_abs, np.abs(self.out_grad).astype(float))
         # error of out_grad: the loss's own rounding (its sums over Dy) and z_L's error
         self.out_err = _gamma(2 * Dy + 32) * self.out_abs + moved * (1 + 1e-3)
