@@ -116,6 +116,7 @@ def check_network(
             bug=bug, bug_text=model.BUGS[bug] if bug else None,
             fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and ev.searched is None else None,
             quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
+            verified_blocks=tuple(b.name for b in blocks if b.name in ev.verified),
         ),
         mode=mode,
         effort=effort,
@@ -176,6 +177,8 @@ class _Evidence:
     user: object = None  # the user's wrapped function (``--impl``)
     #: the zero rule's ``z`` of the structured differences (``NumericGradient.zero_scale``)
     zero_scale: np.ndarray | None = None
+    #: fast mode: blocks whose directions agreed, then verified entry by entry in extended precision
+    verified: set = field(default_factory=set)
 
 
 def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) -> _Evidence:
@@ -245,11 +248,13 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
                                      top=pb.top, seed=pb.seed, f0=cost0, kink=ev.kink, recheck=False,
                                      progress=pb.progress, deadline=pb.deadline)
         return ev
+    verified: dict = {}
     if pb.mode is Mode.FAST:
         fast = directions.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=pb.seed,
                                      thresholds=thresholds)
         ev.full_blocks = set(fast.full_blocks)
         ev.directional = {r.block: (r.analytic, r.numeric, r.noise) for r in fast.directional}
+        verified = fast.verified
     else:
         ev.full_blocks = {b.name for b in blocks}
     if ev.full_blocks:
@@ -258,8 +263,13 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
         ev.numeric, ev.noise, ev.kink = settled
         ev.zero_scale = settled.zero_scale
     else:
-        ev.numeric = ev.noise = np.full(params.size, np.nan)
+        ev.numeric, ev.noise = np.full(params.size, np.nan), np.full(params.size, np.nan)
         ev.kink = np.zeros(params.size, bool)
+        ev.zero_scale = np.zeros(params.size)
+    for name, (value, error) in verified.items():  # fast mode: the extended-precision derivatives
+        sl = spec.block(name).slice
+        ev.numeric[sl], ev.noise[sl], ev.zero_scale[sl] = value, error, differences.UNDERFLOW
+    ev.verified = set(verified)
     return ev
 
 
@@ -277,7 +287,7 @@ def _judge(pb: _Problem, ev: _Evidence):
         analytic_blocks = [(r.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), r.status)
                            for b, r in zip(blocks, block_results)]
         return verdict, block_results, [verdict.counts], effort, analytic_blocks, {b.name for b in blocks}
-    full = [b for b in blocks if b.name in ev.full_blocks]
+    full = [b for b in blocks if b.name in ev.full_blocks or b.name in ev.verified]
     data = network_block_data(full, g, ev.numeric, ev.noise, ev.kink)
     if ev.zero_scale is not None:
         data = [replace(d, unit_roundoff=ev.zero_scale[b.slice]) for d, b in zip(data, full)]
@@ -285,7 +295,9 @@ def _judge(pb: _Problem, ev: _Evidence):
     by_name = {r.name: r for r in verdict.blocks}
     block_results, counts = [], [verdict.counts]
     for b in blocks:
-        if b.name in by_name:
+        if b.name in ev.verified:  # fast mode: directions agreed, then every entry in extended precision
+            block_results.append(replace(by_name[b.name], directions=len(ev.directional[b.name][0])))
+        elif b.name in by_name:
             block_results.append(by_name[b.name])
         else:  # fast mode: the directions agreed within their error bounds
             a, d, dn = ev.directional[b.name]
@@ -299,4 +311,4 @@ def _judge(pb: _Problem, ev: _Evidence):
          by_name[b.name].status if b.name in by_name else Status.PASS)
         for b in blocks
     ]
-    return verdict, block_results, counts, None, analytic_blocks, set(ev.full_blocks)
+    return verdict, block_results, counts, None, analytic_blocks, set(ev.full_blocks) | ev.verified
