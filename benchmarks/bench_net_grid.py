@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     ap.add_argument("--dims", action="append", help="only these dims (comma separated; repeatable)")
     ap.add_argument("--quick", action="store_true", help="seed 0 only, and no 1000/100000 samples at 784 inputs")
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--samples", help="only these sample counts (comma separated)")
+    ap.add_argument("--seeds", help="only these seeds (comma separated)")
+    ap.add_argument("--verbose", action="store_true", help="print each unclean cell as it is found")
     ap.add_argument("--no-bugs", action="store_true")
     ap.add_argument("--no-correct", action="store_true")
     args = ap.parse_args(argv)
@@ -52,7 +55,8 @@ def main(argv=None) -> int:
 
     dims_list = [tuple(int(x) for x in d.split(",")) for d in args.dims] if args.dims else DIMS
     modes = args.modes.split(",")
-    seeds = [0] if args.quick else SEEDS
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [0] if args.quick else SEEDS
+    only_samples = {int(x) for x in args.samples.split(",")} if args.samples else None
     bad_cells = []
     if not args.no_correct:
         print(f"{'dims':>16} {'mode':>4} | {'cells':>5} {'entries':>9} {'pass':>9} {'warn':>4} {'fail':>4} "
@@ -61,6 +65,8 @@ def main(argv=None) -> int:
         samples = samples_for(dims)
         if args.quick and dims[0] >= 784:
             samples = [s for s in samples if s <= 20]
+        if only_samples:
+            samples = [s for s in samples if s in only_samples]
         for mode in modes:
             tot = dict(cells=0, checks=0, pass_=0, warn=0, fail=0, unresolved=0)
             tmax = ttot = 0.0
@@ -81,6 +87,8 @@ def main(argv=None) -> int:
                 if c["warn"] or c["fail"] or c["unresolved"]:
                     bad_cells.append((dims, mode, act, loss, "mean" if mean else "sum", M, seed,
                                       c["warn"], c["fail"], c["unresolved"], round(dt, 2)))
+                    if args.verbose:
+                        print("   not clean:", *bad_cells[-1], flush=True)
             print(f"{'-'.join(map(str, dims)):>16} {mode:>4} | {tot['cells']:5d} {tot['checks']:9d} "
                   f"{tot['pass_']:9d} {tot['warn']:4d} {tot['fail']:4d} {tot['unresolved']:6d} | "
                   f"{tmax:6.2f} {ttot:8.1f}", flush=True)

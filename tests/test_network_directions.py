@@ -33,30 +33,31 @@ def test_fast_mode_passes_a_correct_network(dims):
     # small for the directions alone to vouch for: they once went to the full check)
     assert res.full_blocks == ()
     assert set(res.verified) == {b.name for b in spec.blocks}
-    for name, statuses in verified_statuses(spec, grad, res).items():
+    for name, statuses in verified_statuses(spec, data, labels, params, grad, res).items():
         assert set(statuses) == {Status.PASS}, name
 
 
-def verified_statuses(spec, grad, fast, thresholds=T):
+def verified_statuses(spec, data, labels, params, grad, fast, thresholds=T):
     """Per block of ``fast.verified``: the status of every entry, judged as ``net`` judges it."""
     from gradcheck_cli.finite_diff import evidence
     from gradcheck_cli.verdict import assess
 
     out = {}
+    zero = differences.zero_scale(spec, data, labels, params) if fast.verified else None
     for name, (n, e) in fast.verified.items():
         b = spec.block(name)
-        err, zs = evidence(grad[b.slice], n, e, unit_roundoff=np.full(b.size, differences.UNDERFLOW))
+        err, zs = evidence(grad[b.slice], n, e, unit_roundoff=zero[b.slice])
         out[name] = assess(grad[b.slice], n, err, thresholds, zero_scale=zs).statuses
     return out
 
 
-def caught(spec, grad, fast, e) -> bool:
+def caught(spec, data, labels, params, grad, fast, e) -> bool:
     """Fast mode catches a wrong entry e: its block goes to the full check, or its own
     extended-precision verdict fails it (and nothing else in the block)."""
     b = next(b for b in spec.blocks if b.offset <= e < b.offset + b.size)
     if b.name in fast.full_blocks:
         return True
-    statuses = verified_statuses(spec, grad, fast)[b.name]
+    statuses = verified_statuses(spec, data, labels, params, grad, fast)[b.name]
     return list(np.flatnonzero(where(statuses, Status.FAIL))) == [e - b.offset]
 
 
@@ -75,7 +76,7 @@ def test_fast_mode_never_clears_a_block_whose_small_entry_could_hide_a_failure()
     (r,) = [r for r in fast.directional if r.block == "W1"]
     assert not r.suspect and abs(wrong[j] - grad[j]) < r.detectable  # the directions alone miss it
     # the extended-precision derivative of every entry catches it, and only it
-    assert "W1" not in fast.full_blocks and caught(spec, wrong, fast, j)
+    assert "W1" not in fast.full_blocks and caught(spec, data, labels, params, wrong, fast, j)
     from gradcheck_cli.finite_diff import evidence
     from gradcheck_cli.verdict import assess
 
@@ -110,7 +111,7 @@ def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
     _, status = verdicts(spec, data, labels, params, wrong, result)
     assert list(np.flatnonzero(where(status, Status.FAIL))) == [e]  # the full check fails just e
     fast = directions.fast_check(spec, data, labels, params, wrong, seed=seed)
-    assert caught(spec, wrong, fast, e)
+    assert caught(spec, data, labels, params, wrong, fast, e)
     partial = differences.numeric_gradient(spec, data, labels, params, blocks=("W1",))
     assert np.all(np.isnan(partial.numeric[W1.size :]))  # other blocks were not re-checked
     _, status = verdicts(spec, data, labels, params, wrong, partial)
@@ -128,7 +129,7 @@ def test_fast_mode_catches_one_wrong_entry_in_any_block(block):
         wrong = grad.copy()
         wrong[e] += _smallest_failing_bump(grad, result, e)
         fast = directions.fast_check(spec, data, labels, params, wrong)
-        assert set(fast.full_blocks) <= {block} and caught(spec, wrong, fast, e)
+        assert set(fast.full_blocks) <= {block} and caught(spec, data, labels, params, wrong, fast, e)
 
 
 def test_fast_mode_flags_a_non_finite_gradient():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.checks.net import check_network
-from gradcheck_cli.network import differences, precise
+from gradcheck_cli.network import differences, kernels, precise
 from gradcheck_cli.network import model as m
 from gradcheck_cli.verdict import Status, Thresholds
 
@@ -136,8 +136,25 @@ def test_a_truth_below_float64s_range_passes_by_the_zero_rule():
     settled = differences.settle(spec, data, labels, params, g)
     tiny = (np.abs(settled.numeric) + settled.noise <= differences.UNDERFLOW) & settled.precise
     assert tiny.sum() > 10 and np.all(np.abs(g[tiny]) <= differences.UNDERFLOW)
-    assert np.all(settled.zero_scale[settled.precise] == differences.UNDERFLOW)
+    zero = differences.zero_scale(spec, data, labels, params)
+    assert np.all(zero >= differences.UNDERFLOW)
+    assert np.all(settled.zero_scale[settled.precise] == zero[settled.precise])
     assert np.all(settled.zero_scale[~settled.precise] == 0)
+
+
+def test_the_zero_rule_of_extended_precision_is_the_unit_roundoff_of_every_command():
+    """z = ANALYTIC_ULPS eps f_scale / max(|x|, 1) (``finite_diff.unit_roundoff``), as for
+    users' code: it scales with the cost, so a 2x error on an entry above it still fails."""
+    from gradcheck_cli.finite_diff import unit_roundoff
+
+    spec = m.NetworkSpec((6, 4, 3))
+    data, labels, params = m.make_problem(spec, samples=5, seed=1)
+    base = kernels.Base(spec, data, labels, params)
+    z = differences.zero_scale(spec, data, labels, params)
+    np.testing.assert_allclose(z, unit_roundoff(base.f_scale, params))
+    assert np.all(z < 1e-12)
+    mean = differences.zero_scale(m.NetworkSpec((6, 4, 3), mean=True), data, labels, params)
+    np.testing.assert_allclose(mean, z / 5)
 
 
 CORRECT = [

@@ -266,9 +266,10 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
         ev.numeric, ev.noise = np.full(params.size, np.nan), np.full(params.size, np.nan)
         ev.kink = np.zeros(params.size, bool)
         ev.zero_scale = np.zeros(params.size)
+    zero = differences.zero_scale(cspec, data, labels, params) if verified else None
     for name, (value, error) in verified.items():  # fast mode: the extended-precision derivatives
         sl = spec.block(name).slice
-        ev.numeric[sl], ev.noise[sl], ev.zero_scale[sl] = value, error, differences.UNDERFLOW
+        ev.numeric[sl], ev.noise[sl], ev.zero_scale[sl] = value, error, zero[sl]
     ev.verified = set(verified)
     return ev
 

@@ -61,12 +61,12 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import OptionError
-from ..finite_diff import central_from_values, default_step, evidence
+from ..finite_diff import central_from_values, default_step, evidence, unit_roundoff
 from ..verdict import CODE, Status, Thresholds, assess
 from . import precise
 from .dense import dense_entries
-from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, resolve_blocks, row_tiles
-from .model import EXTENDED_ELEMENTS, Activation, Block, NetworkSpec
+from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, cost_magnitude, resolve_blocks, row_tiles
+from .model import EXTENDED_ELEMENTS, Activation, Block, NetworkSpec, forward, validate_inputs
 from .series import MAX_ORDER, first_order, layer_series, relu_dstar, series_block
 
 
@@ -88,7 +88,7 @@ class NumericGradient:
     kink: np.ndarray
     #: entries re-estimated in extended precision (``settle``); None when none was asked
     precise: np.ndarray | None = None
-    #: the zero rule's ``z`` per entry (``verdict.assess``): ``UNDERFLOW`` where the
+    #: the zero rule's ``z`` per entry (``verdict.assess``): ``zero_scale`` where the
     #: extended-precision evidence stands (``settle``), else 0; None when none was asked
     zero_scale: np.ndarray | None = None
 
@@ -228,10 +228,26 @@ def settle(
             n, e = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=cache["p"])
         numeric[sl.start + idx], noise[sl.start + idx] = n, e
         lifted[sl.start + idx] = True
-    # a truth proved below float64's normal range has no relative precision to judge a
-    # float64 claim by (gradual underflow: its ulp is 5e-324 at any size): claim and truth
-    # both within UNDERFLOW are zero to float64's resolution (the zero rule's z)
-    return NumericGradient(numeric, noise, res.kink, lifted, np.where(lifted, UNDERFLOW, 0.0))
+    zero = zero_scale(spec, data, labels, params) if lifted.any() else np.zeros(spec.param_count)
+    return NumericGradient(numeric, noise, res.kink, lifted, np.where(lifted, zero, 0.0))
+
+
+def zero_scale(spec: NetworkSpec, data, labels, params) -> np.ndarray:
+    """The zero rule's ``z`` (flat, length P) for extended-precision evidence of every entry.
+
+    The rule every command applies (``finite_diff.evidence``): a claim and a proved truth
+    both within the round-off of f per unit x, ``finite_diff.unit_roundoff(f_scale, x)``
+    (``f_scale`` the size of what the cost sums, ``kernels.cost_magnitude``), are zero to
+    round-off: float64 differences cannot show an interval that narrow, extended
+    precision can (two saturated samples whose contributions cancel exactly, leaving
+    5e-12 next to a cost of 4000).  And never below ``UNDERFLOW``: a truth below float64's
+    normal range has no relative precision to judge a float64 claim by (gradual underflow:
+    its ulp is 5e-324 at any size).
+    """
+    data, labels, params = validate_inputs(spec, data, labels, params)
+    fw = forward(spec, data, labels, params)
+    f_scale = float(np.sum(cost_magnitude(spec, fw, labels))) / (data.shape[0] if spec.mean else 1)
+    return np.maximum(unit_roundoff(f_scale, params), UNDERFLOW)
 
 
 def kink_mask(spec: NetworkSpec, data, params, blocks: Iterable[str | Block] | None = None) -> np.ndarray:
