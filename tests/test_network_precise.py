@@ -245,6 +245,6 @@ def test_past_the_extended_size_the_float64_evidence_stands(monkeypatch):
     _, g = m.cost_and_grad(spec, data, labels, params)
     plain = differences.numeric_gradient(spec, data, labels, params)
     assert differences.settle(spec, data, labels, params, g, result=plain).precise.any()
-    monkeypatch.setattr(differences, "EXTENDED_ELEMENTS", 20 * 50 - 1)
+    monkeypatch.setattr(differences, "LIFT_ELEMENTS", 20 * 50 - 1)
     kept = differences.settle(spec, data, labels, params, g, result=plain)
     assert not kept.precise.any() and np.array_equal(kept.numeric, plain.numeric, equal_nan=True)

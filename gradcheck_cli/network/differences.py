@@ -66,8 +66,14 @@ from ..verdict import CODE, Status, Thresholds, assess
 from . import precise
 from .dense import dense_entries
 from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, cost_magnitude, resolve_blocks, row_tiles
-from .model import EXTENDED_ELEMENTS, Activation, Block, NetworkSpec, forward, validate_inputs
+from .model import Activation, Block, NetworkSpec, forward, validate_inputs
 from .series import MAX_ORDER, first_order, layer_series, relu_dstar, series_block
+
+
+#: numbers per layer (samples x widest layer) up to which ``settle`` re-estimates the entries
+#: float64 leaves open in extended precision (above ``model.EXTENDED_ELEMENTS``, where the
+#: analytic gradient itself stays float64: only the few open entries need the longdouble pass)
+LIFT_ELEMENTS = 10_000_000
 
 
 #: float64's smallest normal number: below it a value computed in float64 has lost relative
@@ -192,12 +198,14 @@ def settle(
     longdouble complex-step derivative whose bound is ~1e-15 of its terms' size.  A
     correct network then passes everywhere; a wrong entry is judged on better evidence
     (a fail stays a fail: its float64 interval already excluded the analytic value).
-    ``result.precise`` marks the re-estimated entries.  Past ``model.EXTENDED_ELEMENTS``
-    numbers per layer (samples x widest layer: ``--samples 100000``) the float64 evidence
-    stands alone, as the longdouble passes would cost far more than the check.
+    ``result.precise`` marks the re-estimated entries (the longdouble pass is made only
+    when some entry needs it: 50-30-10 at ``--samples 100000`` leaves a few, at 0.4 of
+    the float64 check's time).  Past ``LIFT_ELEMENTS`` numbers per layer (samples x widest
+    layer) the float64 evidence stands alone, as the longdouble pass would cost far more
+    than the check.
     """
     res = result if result is not None else numeric_gradient(spec, data, labels, params, blocks, chunk_bytes)
-    if np.atleast_2d(np.asarray(data)).shape[0] * max(spec.dims) > EXTENDED_ELEMENTS:
+    if np.atleast_2d(np.asarray(data)).shape[0] * max(spec.dims) > LIFT_ELEMENTS:
         return NumericGradient(res.numeric, res.noise, res.kink, np.zeros(spec.param_count, dtype=bool),
                                np.zeros(spec.param_count))
     t = thresholds if thresholds is not None else Thresholds()
