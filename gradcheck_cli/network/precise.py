@@ -110,10 +110,17 @@ def _losses(spec: NetworkSpec, z, labels, ysum):
             np.put_along_axis(e, k, 0, axis=-1)
             out[..., rows] += y[rows, j] * (dk[..., 0] + np.log1p(np.sum(e, axis=-1)))
         return out
-    # yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z): for 0/1 labels one term is 0, so a
-    # saturated output's 1 - yhat (1e-47 next to 1) is not lost to cancellation
+    return np.sum(_output_terms(z, labels), axis=-1)
+
+
+def _output_terms(z, labels):
+    """Squared error per output, ``(yhat - y)**2 / 2`` of complex logits ``z``.
+
+    ``yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z)``: for 0/1 labels one term is 0, so a
+    saturated output's ``1 - yhat`` (1e-47 next to 1) is not lost to cancellation.
+    """
     d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)
-    return 0.5 * np.sum(d * d, axis=-1)
+    return 0.5 * (d * d)
 
 
 def _gamma(n: float) -> float:
@@ -163,8 +170,10 @@ class Precise:
         Dy = zL.shape[1]
         eye = np.eye(Dy, dtype=LD)[:, None, :]  # (Dy, 1, Dy): column j perturbed in copy j
         self.out_grad = np.empty(zL.shape, dtype=LD)  # (M, Dy): dc_s / dz_L[s, j]
+        if spec.loss is Loss.MSE:  # a sum of one term per output: every z_L[s, j] stepped at once
+            self.out_grad[:] = np.imag(_output_terms(zL + 1j * H, self.labels)) / H
         rows = max(1, _LOSS_CHUNK // (Dy * Dy))  # Dy complex copies of z_L: in chunks of samples
-        for r0 in range(0, self.M, rows):
+        for r0 in range(0, self.M if spec.loss is Loss.CE else 0, rows):
             r = slice(r0, r0 + rows)
             c = _losses(spec, zL[None, r] + 1j * H * eye, self.labels[None, r], self.ysum[None, r])
             self.out_grad[r] = (np.imag(c) / H).T
