@@ -204,6 +204,46 @@ def test_settle_only_decides_what_float64_left_open(seed, activation, loss):
     assert np.all(np.isin(after, (0, 3)))  # a correct network: pass (or a relu kink)
 
 
+SATURATED = [
+    # relu + mse at 784-300-300-10: logits ~1e4, gradients down to exp(-1e4) (6,238 and
+    # 10,771 entries once unresolved: cancellation in yhat - y, then NaN in the exact slices)
+    dict(dims=(784, 300, 300, 10), activation="relu", loss="mse", seed=0, mode="fast"),
+    dict(dims=(784, 300, 300, 10), activation="relu", loss="mse", seed=1, mode="full"),
+    # two saturated samples whose contributions cancel exactly (b2 entry 5e-12, cost ~4000)
+    dict(dims=(784, 300, 300, 10), activation="relu", seed=2, mode="full"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", SATURATED, ids=lambda kw: "-".join(map(str, kw.values())))
+def test_a_saturated_correct_network_is_never_unresolved(kw):
+    kw = dict(kw)
+    report = check_network(kw.pop("dims"), **kw)
+    assert report.counts["unresolved"] == 0 and report.counts["warn"] == 0 and report.counts["fail"] == 0
+    assert report.status is Status.PASS
+
+
+@pytest.mark.parametrize("activation, loss", [("sigmoid", "ce"), ("tanh", "mse")])
+def test_many_samples_float64_gradient_is_settled_in_extended_precision(monkeypatch, activation, loss):
+    """Past model.EXTENDED_ELEMENTS (50-30-10 at --samples 100000) the built-in gradient is
+    float64 and the entries float64 differences leave open are still settled (once 2 and 14
+    unresolved): the same path at a small size."""
+    monkeypatch.setattr(m, "EXTENDED_ELEMENTS", 10)
+    spec = m.NetworkSpec((50, 30, 10), activation=activation, loss=loss)
+    data, labels, params = m.make_problem(spec, samples=200, seed=0)
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    settled = differences.settle(spec, data, labels, params, g)
+    assert settled.precise.any()
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import assess
+
+    err, zs = evidence(g, settled.numeric, settled.noise, unit_roundoff=settled.zero_scale)
+    code = assess(g, settled.numeric, err, Thresholds(), zero_scale=zs, kink=settled.kink).code
+    assert np.all(code == 0)
+    monkeypatch.setattr(differences, "LIFT_ELEMENTS", 10)  # past it the float64 evidence stands alone
+    assert not differences.settle(spec, data, labels, params, g).precise.any()
+
+
 @pytest.mark.parametrize("bug", list(m.BUGS))
 @pytest.mark.parametrize("dims", [(10, 5, 10), (50, 30, 10)])
 def test_every_injected_bug_still_fails_at_its_blocks(bug, dims):
