@@ -57,7 +57,8 @@ def check_network(
     ``cost_check``; ``cost_check=False`` skips it, for minibatch or dropout
     implementations whose cost legitimately differs).  Without ``impl`` the built-in
     network is checked with batched, structured differences (``network.differences``; ``mode``
-    ``full`` by default, ``fast``: its structured directions first, ``adaptive``: the
+    ``full`` by default, ``fast``: its structured directions first, then every entry of
+    the blocks they clear against its extended-precision derivative, ``adaptive``: the
     black-box search on the built-in cost); ``bug`` injects a classic mistake
     (``model.BUGS``).  The report has one block per parameter block, the failing and
     ``top`` worst entries, hints (``diagnosis``) and, for the black-box modes, the effort
@@ -231,7 +232,9 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) 
 def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
     """The built-in network (``bug`` injected): structured differences of every entry
     (``full``; the entries float64 leaves undecided settled in extended precision), fast
-    mode's directions first (``fast``), or the black-box search (``adaptive``)."""
+    mode's directions first (``fast``: the blocks they clear verified entry by entry in
+    extended precision, the others take the full check), or the black-box search
+    (``adaptive``)."""
     from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
     from ..network import differences, directions, model
 
