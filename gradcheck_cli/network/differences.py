@@ -63,7 +63,7 @@ import numpy as np
 from ..errors import OptionError
 from ..finite_diff import central_from_values, default_step, evidence, unit_roundoff
 from ..verdict import CODE, Status, Thresholds, assess
-from . import precise
+from . import precise, refine
 from .dense import dense_entries
 from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, cost_magnitude, resolve_blocks, row_tiles
 from .model import Activation, Block, NetworkSpec, forward, validate_inputs
@@ -237,7 +237,29 @@ def settle(
         numeric[sl.start + idx], noise[sl.start + idx] = n, e
         lifted[sl.start + idx] = True
     zero = zero_scale(spec, data, labels, params) if lifted.any() else np.zeros(spec.param_count)
+    if lifted.any():
+        refine_open(spec, data, labels, params, a, numeric, noise, zero, np.flatnonzero(lifted), t, cache["p"])
     return NumericGradient(numeric, noise, res.kink, lifted, np.where(lifted, zero, 0.0))
+
+
+def refine_open(spec: NetworkSpec, data, labels, params, analytic, numeric, noise, zero, idx, thresholds,
+                p) -> None:
+    """The entries ``idx`` (flat) whose extended-precision evidence still leaves the verdict
+    open (``unresolved`` or ``warn``) get their dominant samples in mpmath (``refine``), in
+    place in ``numeric`` and ``noise``: at most ``refine.MAX_ENTRIES`` of them (a chance
+    cancellation to 1e-8 between samples, about one entry in 10**7)."""
+    a = np.asarray(analytic, dtype=float)
+    with np.errstate(all="ignore"):
+        error, zs = evidence(a[idx], numeric[idx], noise[idx], unit_roundoff=zero[idx])
+        code = assess(a[idx], numeric[idx], error, thresholds, zero_scale=zs).code
+    open_ = idx[((code == CODE[Status.UNRESOLVED]) | (code == CODE[Status.WARN])) & np.isfinite(a[idx])]
+    if open_.size == 0 or open_.size > refine.MAX_ENTRIES:
+        return
+    for block in spec.blocks:
+        mine = open_[(open_ >= block.offset) & (open_ < block.offset + block.size)]
+        if mine.size:
+            rows, cols = np.divmod(mine - block.offset, block.shape[1])
+            numeric[mine], noise[mine] = refine.refine(p, spec, data, labels, params, block, rows, cols)
 
 
 def zero_scale(spec: NetworkSpec, data, labels, params) -> np.ndarray:

@@ -223,6 +223,16 @@ def fast_check(
             rows, cols = np.divmod(np.arange(block.size), block.shape[1])
             with np.errstate(all="ignore"):
                 verified[name] = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=p)
+        # the rare entries whose longdouble bound still leaves the verdict open: mpmath samples
+        from .differences import refine_open, zero_scale
+
+        numeric, noise = np.full(spec.param_count, np.nan), np.full(spec.param_count, np.nan)
+        for name, (value, error) in verified.items():
+            numeric[spec.block(name).slice], noise[spec.block(name).slice] = value, error
+        idx = np.concatenate([np.arange(spec.param_count)[spec.block(name).slice] for name in verified])
+        refine_open(spec, data, labels, params, analytic, numeric, noise, zero_scale(spec, data, labels, params),
+                    idx, t, p)
+        verified = {name: (numeric[spec.block(name).slice], noise[spec.block(name).slice]) for name in verified}
     full = []
     for r in res:
         if r.needs_full or (r.block not in verified and not (r.detectable <= r.cover(t))):
