@@ -204,6 +204,49 @@ def test_settle_only_decides_what_float64_left_open(seed, activation, loss):
     assert np.all(np.isin(after, (0, 3)))  # a correct network: pass (or a relu kink)
 
 
+@pytest.mark.parametrize("kw", CASES[:6], ids=lambda kw: "-".join(map(str, kw.values())))
+def test_refined_samples_bound_contains_the_truth(kw):
+    """network/refine.py: the dominant samples redone in mpmath; the bound still holds the
+    60-digit truth (and is the float64 rounding, not 1e-15 of the terms)."""
+    from gradcheck_cli.network import refine
+
+    spec = m.NetworkSpec(**kw)
+    data, labels, params = m.make_problem(spec, samples=6, seed=3)
+    truth = _mp_gradient(spec, data, labels, params, dps=60)
+    p = precise.Precise(spec, data, labels, params)
+    for block in spec.blocks:
+        rows, cols = np.divmod(np.arange(block.size), block.shape[1])
+        n, e = refine.refine(p, spec, data, labels, params, block, rows, cols)
+        for i in range(block.size):
+            t = truth[block.offset + i]
+            assert abs(mpmath.mpf(float(n[i])) - t) <= e[i], (block.name, i, n[i], e[i], t)
+
+
+def test_entries_longdouble_leaves_open_are_refined(monkeypatch):
+    """A cancellation longdouble's bound cannot see through (simulated: its bound made 1e9
+    times wider) is settled by refining the dominant samples in mpmath."""
+    from gradcheck_cli.network import refine
+
+    spec = m.NetworkSpec((6, 4, 3), activation="tanh")
+    data, labels, params = m.make_problem(spec, samples=3, seed=0)
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    plain = differences.numeric_gradient(spec, data, labels, params)
+    plain = differences.NumericGradient(plain.numeric, plain.noise * 1e9, plain.kink)  # every entry open
+    monkeypatch.setattr(precise, "SAFETY", 1e9)  # and longdouble cannot settle them either
+    monkeypatch.setattr(refine, "MAX_ENTRIES", 0)
+    loose = differences.settle(spec, data, labels, params, g, result=plain)
+    monkeypatch.setattr(refine, "MAX_ENTRIES", 100)
+    refined = differences.settle(spec, data, labels, params, g, result=plain)
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import assess
+
+    def codes(r):
+        err, zs = evidence(g, r.numeric, r.noise, unit_roundoff=r.zero_scale)
+        return assess(g, r.numeric, err, Thresholds(), zero_scale=zs).code
+
+    assert np.any(codes(loose) == 4) and np.all(codes(refined) == 0)
+
+
 SATURATED = [
     # relu + mse at 784-300-300-10: logits ~1e4, gradients down to exp(-1e4) (6,238 and
     # 10,771 entries once unresolved: cancellation in yhat - y, then NaN in the exact slices)
