@@ -233,7 +233,8 @@ def check_blackbox(
         first = deadline if deadline is None or not recheck else (
             time.perf_counter() + FIRST_LOOK_SHARE * max(deadline - time.perf_counter(), 0.0))
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
-                                   progress=phases.search, truncation=not recheck, deadline=first)
+                                   progress=phases.search, truncation=not recheck, deadline=first,
+                                   verify=recheck, lifted=lifted)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
                                 progress=phases.search, deadline=deadline, lifted=lifted)
