@@ -46,7 +46,7 @@ from ..finite_diff import evidence, unit_roundoff
 from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
-from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
+from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry, verify_by_directions
 from .ladder import LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS, Lifted
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
@@ -225,7 +225,8 @@ def check_blackbox(
     full = mode is Mode.FULL or indices is not None
     phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
-        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline)
+        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline,
+                                           verify=(cost, lifted, seed) if recheck else None)
     elif full:
         # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2),
         # which keeps a share of the time (failing entries first) so that a failure seen
@@ -264,10 +265,14 @@ def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
 
 
 def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
-                        deadline: float | None = None):
+                        deadline: float | None = None, verify=None):
     """The full mode through the caller's estimator: every entry of every block, first
-    with two calls (when the estimator offers them) judged by the one rule; the entries
-    that do not pass then get the four-point estimate with its kink test (under a
+    with two calls (when the estimator offers them) judged by the one rule; with
+    ``verify = (cost, lifted, seed)``, the entries whose first look agrees but cannot
+    verify them (and shows no jump between its one-sided slopes) are verified together by
+    precise directions (``search.verify_by_directions``: numeric = claim, noise = the
+    proved bound, marked in ``BlockOutcome.by_directions``); the entries
+    that still do not pass then get the four-point estimate with its kink test (under a
     deadline: the first look takes ``FIRST_LOOK_SHARE`` of the time, and failing entries
     are estimated first).  A search result whose every entry is CHECKED (``STOPPED`` where
     the deadline came first: not reached, or reached by the first look alone without
@@ -280,7 +285,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     two = _takes_points(direct)
     first = deadline if deadline is None or not two else (
         t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
-    hows, values, noises, pending = [], [], [], []
+    hows, values, noises, pending, unsure = [], [], [], [], []
     done = 0
     for i, r in enumerate(regs):
         a = g[r.slice]
@@ -297,12 +302,26 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             jumpy = np.abs(e.plus - e.minus) > KINK_SHARE * (np.abs(e.plus) + np.abs(e.minus))
             code = np.where((code == 0) & jumpy, 4, code)
             how[:reached][code == 0] = How.CHECKED.value
+            unsure.append(r.offset + idx[:reached][(code == 4) & ~jumpy & np.isfinite(value[:reached])])
             idx = idx[:reached][code != 0]
             if deadline is not None:  # failing ones first, then warn, then unresolved
                 rest = code[code != 0]
                 idx = idx[np.argsort(np.select([rest == 2, rest == 1], [0, 1], 2), kind="stable")]
         hows.append(how), values.append(value), noises.append(noise), pending.append(idx)
         done += r.size
+    verified = [None] * len(regs)
+    if two and verify is not None and unsure and not _expired(first):
+        cost, lifted, seed = verify
+        bound, _ = verify_by_directions(cost, x, g, regs, np.concatenate(unsure), thresholds=thresholds,
+                                        f0=f0, seed=seed, lifted=lifted, deadline=first)
+        for i, r in enumerate(regs):
+            b = bound[r.slice]
+            ok = np.isfinite(b)
+            if not np.any(ok):
+                continue
+            verified[i] = ok
+            values[i][ok], noises[i][ok], hows[i][ok] = g[r.slice][ok], b[ok], How.CHECKED.value
+            pending[i] = pending[i][~ok[pending[i]]]
     if two:
         phases.more(sum(len(p) for p in pending))
     done = 0
@@ -321,7 +340,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
         kink[r.offset + got] = jump_kink(e, a[got], rel, thresholds)
         done += r.size
     outs = [BlockOutcome(r.name, r.shape, r.offset, g[r.slice].copy(), hows[i], values[i], noises[i],
-                         np.full(r.size, np.nan), False, 0, np.zeros(r.size)) for i, r in enumerate(regs)]
+                         np.full(r.size, np.nan), False, 0, np.zeros(r.size), verified[i]) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
     return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink
 
