@@ -16,7 +16,10 @@ correct cases not a clean pass, correct cases that ``--strict`` fails, wrong pas
 (a wrong case reading pass: must be 0) and false fails (a correct case with a failing
 entry: must be 0).
 
-Run:  python benchmarks/audit_usercode.py [--quick] [--only SUBSTRING]
+Run:  python benchmarks/audit_usercode.py [--quick] [--only SUBSTRING] [--mode full]
+
+``--mode M`` runs every case in mode M (``full``: every entry measured directly; default:
+each command's own default).
 """
 
 from __future__ import annotations
@@ -334,8 +337,15 @@ def layer_cases():
 
 
 # ----------------------------------------------------------------------- the audit
-def run(quick: bool = False, only: str | None = None, thresholds: Thresholds = Thresholds()):
+def run(quick: bool = False, only: str | None = None, thresholds: Thresholds = Thresholds(), mode: str | None = None):
     from gradcheck_cli.errors import GradcheckError
+
+    if mode is not None:  # the cases call these module names: every one in this mode
+        import functools
+
+        global check_gradient, check_layer, check_network
+        check_gradient, check_layer, check_network = (functools.partial(fn, mode=mode) for fn in (
+            getattr(fn, "func", fn) for fn in (check_gradient, check_layer, check_network)))
 
     cases = func_cases() + net_cases(quick) + layer_cases()
     if only:
@@ -374,7 +384,8 @@ def summarise(rows) -> dict:
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     only = argv[argv.index("--only") + 1] if "--only" in argv else None
-    rows = run(quick, only)
+    mode = argv[argv.index("--mode") + 1] if "--mode" in argv else None
+    rows = run(quick, only, mode=mode)
     if "--json" in argv:
         import json
 

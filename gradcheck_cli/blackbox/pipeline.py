@@ -43,7 +43,7 @@ from ..blocks import BlockData, BlockVerdict, judge_blocks
 from ..choices import Mode
 from ..errors import OptionError
 from ..finite_diff import evidence, unit_roundoff
-from ..results import Effort, merge_counts
+from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry, verify_by_directions
@@ -220,13 +220,14 @@ def check_blackbox(
     """
     mode = validate_mode(mode)
     started = time.perf_counter()
+    again = None  # full mode: the entries estimated again one by one (flat mask)
     if lifted is not None and not isinstance(lifted, Lifted):
         lifted = Lifted(lifted)
     full = mode is Mode.FULL or indices is not None
     phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
-        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline,
-                                           verify=(cost, lifted, seed) if recheck else None)
+        result, kink, again = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline,
+                                                  verify=(cost, lifted, seed) if recheck else None)
     elif full:
         # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2),
         # which keeps a share of the time (failing entries first) so that a failure seen
@@ -246,7 +247,8 @@ def check_blackbox(
         lifted.extend(LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS)
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
-                                       deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
+                                       deadline=deadline, phases=phases, first_look=full and recheck and direct is None,
+                                       again=again if again is not None or not full else np.zeros(np.size(x), bool))
     # every call of the user's code and the time, the re-estimates of _verdict included
     effort = replace(effort, seconds=time.perf_counter() - started,
                      calls=effort.calls if calls is None else int(calls()))
@@ -282,6 +284,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
+    again = np.zeros(size, dtype=bool)  # estimated again (the four-point estimate)
     two = _takes_points(direct)
     first = deadline if deadline is None or not two else (
         t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
@@ -333,6 +336,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
         e, reached = _chunked_direct(direct, i, idx, tick, deadline)
         got = idx[:reached]
+        again[r.offset + got] = True
         values[i][got], noises[i][got] = e.value, e.noise
         hows[i][got] = How.CHECKED.value
         a = g[r.slice]
@@ -342,7 +346,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     outs = [BlockOutcome(r.name, r.shape, r.offset, g[r.slice].copy(), hows[i], values[i], noises[i],
                          np.full(r.size, np.nan), False, 0, np.zeros(r.size), verified[i]) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
-    return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink
+    return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink, again
 
 
 def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Thresholds):
@@ -375,7 +379,7 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
 
 def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
              calls: int | None = None, recheck=None, deadline: float | None = None, phases: _Phases | None = None,
-             first_look: bool = False) -> tuple[BlockVerdict, Effort, list[BlockData]]:
+             first_look: bool = False, again: np.ndarray | None = None) -> tuple[BlockVerdict, Effort, list[BlockData]]:
     """The verdict of a search result: ``judge_blocks`` on the entries checked
     directly, plus the entries cleared by exclusion (in ``checked``): ``pass`` where the
     bound the search proved is within ``pass_tol`` of the entry (verified; an exactly-0
@@ -399,6 +403,10 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     whose re-estimate the deadline cut off when their evidence is a first look
     (``first_look``: no truncation measured) or nothing (an entry left to the re-estimate),
     count as ``unchecked``: not judged, never ``pass``.
+
+    ``again`` (full mode): a flat mask of the entries already estimated again one by one
+    (a layer's four-point estimates); with the re-estimates made here it gives the
+    effort's ``Settled`` counts.
     """
     # excluded entries the search's bound verifies (issue 9: pass means verified)
     verified_of = []
@@ -432,7 +440,9 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         with np.errstate(all="ignore"):
             limit = None if mode is Mode.FULL else RECHECK_MAX
             for k, b in enumerate(result.blocks):
-                d, unreached = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                d, unreached, estimated = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                if again is not None and len(estimated):
+                    again[b.offset + estimated] = True
                 # cut off by the deadline: unchecked where the evidence is a first look or nothing
                 drop = unreached[first_look | ~np.isfinite(np.asarray(d.numeric)[unreached])] if len(unreached) else unreached
                 if len(drop):
@@ -492,8 +502,22 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
         stopped=stopped_total, max_seconds=deadline is not None,
+        settled=None if again is None else _settled(result, again, dropped_of),
     )
     return out, effort, data
+
+
+def _settled(result: AdaptiveResult, again: np.ndarray, dropped_of) -> Settled:
+    """How the entries checked directly (and not cut off by the deadline) were settled."""
+    first = directions = estimated = 0
+    for b, dropped in zip(result.blocks, dropped_of):
+        checked = (b.how == How.CHECKED) & ~dropped
+        by_dir = checked & (False if b.by_directions is None else b.by_directions)
+        est = checked & again[b.offset: b.offset + b.how.size] & ~by_dir
+        directions += int(np.sum(by_dir))
+        estimated += int(np.sum(est))
+        first += int(np.sum(checked & ~by_dir & ~est))
+    return Settled(first, directions, estimated)
 
 
 #: at most this many directly checked entries that do not pass are estimated again per block
@@ -524,21 +548,22 @@ def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float
 
 
 def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None,
-             deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
+             deadline: float | None = None, phases: _Phases | None = None
+             ) -> tuple[BlockData, np.ndarray, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
-    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), and the positions (in
-    ``d``) of those the deadline cut off."""
+    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), the positions (in
+    ``d``) of those the deadline cut off, and the block indices of those estimated."""
     cost, x, lifted = recheck
     none = np.zeros(0, dtype=int)
     if not len(d.analytic):
-        return d, none
+        return d, none, none
     error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
     code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
     # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
     bad = code != 0
     if not np.any(bad):
-        return d, none
+        return d, none, none
     pos = np.flatnonzero(bad)
     if limit is not None or deadline is not None:  # failing ones first, then warn, then unresolved
         priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
@@ -568,4 +593,4 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     unit = np.full(len(numeric), np.nan) if d.unit_roundoff is None else np.array(d.unit_roundoff, dtype=float)
     unit[pos] = unit_roundoff(est.f_scale, np.asarray(x, dtype=float).ravel()[offset + idx[pos]], est.eps)
     return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution,
-                   unit_roundoff=unit), unreached
+                   unit_roundoff=unit), unreached, idx[pos]
