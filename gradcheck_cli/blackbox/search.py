@@ -887,7 +887,7 @@ def check_adaptive(
 #: full mode's collective verification: fresh precise directions that must each agree on a
 #: set before its bound counts (a cancellation of several entries' errors survives each with
 #: probability at most 1/2)
-VERIFY_DIRECTIONS = 2
+VERIFY_DIRECTIONS = 3
 #: ... at most max(TIGHT_MAX, entries / VERIFY_SHARE) sets per block, then LIFT_MAX more sets
 #: in extended precision when the code allows it
 VERIFY_SHARE = 128
