@@ -895,6 +895,12 @@ VERIFY_SHARE = 128
 #: while that halves their bound, up to MAX_REACH times the first
 REACH = 8.0
 MAX_REACH = 64.0
+#: ... and then in halves at the best reach while a set there verifies this many entries
+VERIFY_WORTH = 8
+#: sets verified in extended precision (precision lifting) after float64, at most
+VERIFY_LIFT = 8
+#: ... their share of calls (a ladder each direction), or of seconds past it
+VERIFY_LIFT_SECONDS = 2.0
 
 
 def _unverified_first_looks(b: "_Block", idx: np.ndarray) -> np.ndarray:
@@ -921,24 +927,32 @@ def _verify(b: "_Block", pool: np.ndarray) -> np.ndarray:
     ``verdict.radius(g_j, pass_tol)``.  The entries of an agreeing set left unverified (too
     small for its round-off) are tried again with steps ``REACH`` times longer while that
     halves the bound (up to ``MAX_REACH``: a small entry of a large cost needs long steps,
-    whose truncation the ladder's agreement of orders bounds); a set that verifies none of
-    its entries is split in halves; a set where a direction disagrees
-    is split in halves (at the first reach; past it the set is left); sets of
-    ``TIGHT_LEAF`` entries or fewer are left.  At most ``max(TIGHT_MAX, |pool| /
+    whose truncation the ladder's agreement of orders bounds), then in halves at the best
+    reach while a set verifies ``VERIFY_WORTH`` entries (fewer entries moved, less noise);
+    a set where a direction disagrees is split in halves (at the first reach; past it the
+    set is left); sets of ``TIGHT_LEAF`` entries or fewer are left.  At most ``max(TIGHT_MAX, |pool| /
     VERIFY_SHARE)`` sets in float64, then ``LIFT_MAX`` in extended precision on what is
-    left when the code allows it.  Returns the verified entries (their bound in ``b.bound``)."""
+    left when the code allows it (``VERIFY_LIFT`` sets while its budget of calls lasts).
+    Returns the verified entries (their bound in ``b.bound``)."""
     e = b.e
     if e.step is not None or not pool.size:
         return pool[:0]
     done: list[np.ndarray] = []
     order = lambda t: t[np.argsort(-np.abs(e.g[t]), kind="stable")]  # noqa: E731
-    todo = [(order(pool), 1.0, np.inf)]
-    for lift, budget in ((False, max(TIGHT_MAX, pool.size // VERIFY_SHARE)), (True, LIFT_MAX)):
+    # (set, reach, the bound at the reach before, the largest reach to try, entries that reach verified)
+    todo = [(order(pool), 1.0, np.inf, MAX_REACH, VERIFY_WORTH)]
+    for lift, budget in ((False, max(TIGHT_MAX, pool.size // VERIFY_SHARE)), (True, VERIFY_LIFT)):
+        if lift and e.lifted is not None and hasattr(e.lifted, "extend"):  # its own share of calls
+            from .ladder import LIFT_NEED
+
+            e.lifted.extend(VERIFY_LIFT * VERIFY_DIRECTIONS * LIFT_NEED, VERIFY_LIFT_SECONDS)
         if lift and (e.lifted is None or not getattr(e.lifted, "usable", True)):
             break
         tests, kept = 0, []
         while todo and tests < budget:
-            s, reach, before = todo.pop(0)
+            if lift and not getattr(e.lifted, "usable", True):  # its budget of calls is spent
+                break
+            s, reach, before, ceiling, gained = todo.pop(0)
             tests += 1
             need = e.t.pass_tol * float(np.abs(e.g[s][int(0.9 * (s.size - 1))])) / 4
             bound = 0.0
@@ -952,7 +966,7 @@ def _verify(b: "_Block", pool: np.ndarray) -> np.ndarray:
                 if reach > 1 or s.size <= TIGHT_LEAF:
                     kept.append(s)
                 else:
-                    todo += [(s[: s.size // 2], reach, np.inf), (s[s.size // 2:], reach, np.inf)]
+                    todo += [(h, reach, np.inf, ceiling, VERIFY_WORTH) for h in (s[: s.size // 2], s[s.size // 2:])]
                 continue
             loc = b.local(s)
             b.bound[loc] = np.fmin(b.bound[loc], bound)
@@ -961,14 +975,20 @@ def _verify(b: "_Block", pool: np.ndarray) -> np.ndarray:
             rest = s[~ok]
             if not rest.size:
                 continue
-            if reach < MAX_REACH and bound < before / 2:  # longer steps still pay: round-off limits
-                todo.append((rest, reach * REACH, bound))
-            elif rest.size == s.size and rest.size > TIGHT_LEAF:  # nothing verified: halves
-                todo += [(rest[: rest.size // 2], 1.0, np.inf), (rest[rest.size // 2:], 1.0, np.inf)]
+            better = bound < before / 2
+            if better and reach * REACH <= ceiling:  # longer steps still pay: round-off limits
+                todo.append((rest, reach * REACH, bound, ceiling, int(np.sum(ok))))
+                continue
+            # the best reach found: smaller sets of the rest at that reach (their directions
+            # move fewer entries: less noise), while a set there still verifies VERIFY_WORTH
+            best, gain = (reach, int(np.sum(ok))) if better else (max(reach / REACH, 1.0), gained)
+            if gain >= VERIFY_WORTH and rest.size > TIGHT_LEAF:
+                todo += [(h, best, np.inf, best, 0) for h in (rest[: rest.size // 2], rest[rest.size // 2:])]
             else:
                 kept.append(rest)
-        left = kept + [s for s, _, _ in todo]
-        todo = [(order(np.concatenate(left)), 1.0, np.inf)] if left else []
+        left = kept + [t[0] for t in todo]
+        # extended precision: truncation, not round-off, limits it; no longer steps
+        todo = [(order(np.concatenate(left)), 1.0, np.inf, 1.0, VERIFY_WORTH)] if left else []
     return np.concatenate(done) if done else pool[:0]
 
 
