@@ -7,9 +7,12 @@ numeric kernel and differ only in which directions they try:
 1. *search*: ``full`` measures every entry directly: a first look of two calls per
    entry (``search.check_every_entry`` without its 4h pair, or the caller's ``direct``
    estimator with ``points=2``), judged by ``verdict.assess`` with the round-off of that
-   difference as its error; an entry that passes is settled by those two calls, every
-   other one goes on (the caller's four-point estimate with its kink test, then step 2),
-   so a smooth function costs 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
+   difference as its error; an entry that passes is settled by those two calls; the
+   entries whose first look agrees but cannot verify them (a small entry of a large
+   summed cost) are verified together by precise directions (``search._verify``: a few
+   hundred calls for thousands of entries, ``Settled.directions``); every other one goes
+   on (the caller's four-point estimate with its kink test, then step 2), so a smooth
+   function costs about 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
    users' code) runs the adaptive group testing of ``search.check_adaptive``, after which
    the caller's ``direct`` estimator (when given) re-measures the directly checked
    entries that do not pass, with its kink test (``stencils.jump_kink``);
@@ -22,7 +25,8 @@ numeric kernel and differ only in which directions they try:
 3. *verdict*: ``blocks.judge_blocks`` (``verdict.assess``) on the entries checked
    directly; entries cleared by exclusion pass only when their proved bound is within
    ``pass_tol`` (else ``unresolved``); entries left unchecked are never ``pass``;
-4. *effort*: entries, how each got its verdict, calls, seconds (``results.Effort``).
+4. *effort*: entries, how each got its verdict (full mode: ``results.Settled``), calls,
+   seconds (``results.Effort``).
 
 ``deadline`` (``--max-seconds``, a ``time.perf_counter()`` value) stops every phase: the
 entries not settled by then are ``unchecked`` (their own count, never ``pass``; the
