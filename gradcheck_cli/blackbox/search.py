@@ -95,6 +95,12 @@ with that error is not ``pass``, two more calls at ``4 h_j`` add the truncation 
 above.  A pass within round-off is accepted without measuring truncation (for sets too):
 the claimed value then equals the central difference to within the round-off of f, and
 a wrong value could hide only by equalling that difference's truncation error.
+
+The full mode's entries that such a difference agrees with but cannot verify (a small
+entry of a large summed cost: the round-off of f over ``h_j`` exceeds ``pass_tol |g_j|``)
+are verified together (``_verify``, ``verify_by_directions``): precise directions through
+sets of them, sorted by magnitude, with longer steps for the smallest, then in extended
+precision; only what they leave is estimated again one by one.
 """
 
 from __future__ import annotations
