@@ -894,8 +894,7 @@ def check_adaptive(
 #: set before its bound counts (a cancellation of several entries' errors survives each with
 #: probability at most 1/2)
 VERIFY_DIRECTIONS = 3
-#: ... at most max(TIGHT_MAX, entries / VERIFY_SHARE) sets per block, then LIFT_MAX more sets
-#: in extended precision when the code allows it
+#: ... at most max(TIGHT_MAX, entries / VERIFY_SHARE) sets per block in float64
 VERIFY_SHARE = 128
 #: ... trying the entries an agreeing set could not verify with steps REACH times longer
 #: while that halves their bound, up to MAX_REACH times the first
@@ -913,7 +912,6 @@ def _unverified_first_looks(b: "_Block", idx: np.ndarray) -> np.ndarray:
     """Entries of ``idx`` checked directly whose first look neither passes nor shows an
     error (``assess`` code 4: it agrees within a round-off too large to verify), with a
     finite non-zero claim: the candidates for ``verify_by_directions``."""
-
     loc = b.local(idx)
     a, n = b.e.g[idx], b.numeric[loc]
     with np.errstate(all="ignore"):
