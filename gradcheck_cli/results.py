@@ -666,6 +666,10 @@ class Effort:
     #: in the dtype it is given), ``""`` (not known)
     precision: str = ""
     lifting: str = ""
+    #: full mode: how the entries checked directly were settled: by their own first look
+    #: (two calls), verified together by precise directions (``blackbox.search``), or
+    #: estimated again one by one (four-point difference, stencil ladder); None elsewhere
+    settled: "Settled | None" = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
@@ -682,7 +686,22 @@ class Effort:
             d["lifting"] = self.lifting
         if self.max_seconds:
             d["stopped"] = self.stopped
+        if self.settled is not None:
+            d["settled"] = self.settled.to_dict()
         return d
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Full mode: how many entries their first look settled (two calls each), how many
+    precise directions verified together, how many were estimated again one by one."""
+
+    first_look: int
+    directions: int
+    re_estimated: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"first_look": self.first_look, "directions": self.directions, "re_estimated": self.re_estimated}
 
 
 @dataclass(frozen=True)
