@@ -158,23 +158,60 @@ def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
 ANALYTIC_ULPS = 8.0
 
 
+#: the zero rule's floor in ulps of the gradient's own scale ``G`` (``gradient_scale``).
+#: A hand formula for a saturated entry is exact to round-off of the *block's* scale, not
+#: of the entry: sigmoid's ``dout s (1 - s)`` at ``s -> 1`` holds ``1 - s`` to 1 ulp of 1,
+#: an absolute error ~``eps |dout|``, and ``max|g| >= |dout| / 4`` where an input is not
+#: saturated, so ~``4 eps G``; tanh's ``dout (1 - t t)`` ~``2 eps |dout|`` ~``2 eps G``;
+#: a softmax loss's ``p - y`` at ``p -> 1`` ~``eps G``.  16 leaves a margin of 4 over the
+#: worst of them (``|dout|`` differs between entries).  A bug is off by far more: a wrong
+#: entry passes by it only when the entry itself is below ``16 eps`` of the block's scale.
+SCALE_ULPS = 16.0
+
+
+def gradient_scale(analytic, numeric, noise) -> float:
+    """``G = min(max|a|, max(|n| - e))`` over the entries estimated directly (finite ``a``,
+    ``n``, ``e``): the block's gradient scale that a bug cannot inflate.  ``max(|n| - e)``
+    is a proved lower bound of ``max|t|`` (noise cannot raise it) and ``max|a|`` caps it
+    (a claim scaled down with the whole block lowers ``G`` with it; a bug that blows up one
+    entry does not raise ``G`` past the truth, and fails on that entry anyway).  0 when
+    nothing was estimated, so ``G`` of a subset never exceeds ``G`` of its block."""
+    a = np.abs(np.asarray(analytic, dtype=float)).ravel()
+    n = np.abs(np.asarray(numeric, dtype=float)).ravel()
+    e = np.abs(np.asarray(noise, dtype=float)).ravel()
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(a) & np.isfinite(n) & np.isfinite(e)
+        if not np.any(ok):
+            return 0.0
+        return float(max(0.0, min(np.max(a[ok]), np.max(n[ok] - e[ok]))))
+
+
 def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
-             unit_roundoff=None) -> tuple[np.ndarray, np.ndarray]:
-    """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
+             unit_roundoff=None, scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate of one block.
 
     ``error`` adds to the estimate's error the round-off of the analytic value computed
     in the same precision as f (``ANALYTIC_ULPS eps |a|``; float32 code: ``sqrt(eps)/4
     |a|``, its accumulated sums drift far beyond a few ulps).
-    The zero rule is for claims that are exactly 0: it fires when, in addition, the
-    estimate is exactly 0 (``f(x + h) == f(x - h)``: a dead relu unit, a variable that
-    does not appear, a symmetric point; ``zero_scale = inf``) or when the whole interval
-    ``n ± e`` lies within ``resolution``, the round-off of f at the shortest step (what
-    no finite difference of this code can see; ``Estimate.resolution``).  No tolerance
-    enters it.  A non-zero claim is zero to round-off only within ``unit_roundoff``, the
-    round-off of f per unit x (``ANALYTIC_ULPS eps |f| / max(|x|, 1)``, ``zero_scale``;
-    the bias before a batchnorm, whose true gradient is 0, computed as 1e-17): the claim
-    and the whole interval ``n ± e`` must lie within it, which float64 differences
-    cannot show but extended precision can.
+
+    ``zero_scale`` ``z`` is the round-off of the gradient's own scale: an entry whose
+    claim and whole interval ``n ± e`` lie within ``[-z, z]`` is zero to the code's
+    resolution (``verdict.assess``'s zero rule).  No tolerance enters it.  It is the
+    largest of
+
+    * ``SCALE_ULPS eps G`` with ``G = gradient_scale(a, n, noise)`` of the block (or
+      ``scale`` when given): a saturated sigmoid/tanh entry, whose hand formula is exact
+      only to an ulp of the block's scale;
+    * ``unit_roundoff``, the round-off of f per unit x (``ANALYTIC_ULPS eps |f| /
+      max(|x|, 1)``; the bias before a batchnorm, whose true gradient is 0, computed as
+      1e-17), which float64 differences cannot show but extended precision can;
+    * for a claim that is exactly 0: ``inf`` when the estimate is exactly 0 too
+      (``f(x + h) == f(x - h)``: a dead relu unit, a variable that does not appear, a
+      symmetric point), else ``resolution``, the round-off of f at the shortest step (what
+      no finite difference of this code can see; ``Estimate.resolution``).
+
+    ``G`` of a subset of the block is at most ``G`` of the block: called on part of a
+    block this never passes more than on all of it.
     """
     a = np.asarray(analytic, dtype=float)
     n = np.asarray(numeric, dtype=float)
@@ -190,6 +227,8 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     if unit_roundoff is not None:
         u = np.asarray(unit_roundoff, dtype=float)
         zs = np.where(np.isfinite(u) & (u > zs), u, zs)
+    g = gradient_scale(a, n, noise) if scale is None else float(scale)
+    zs = np.maximum(zs, SCALE_ULPS * eps * g)
     return error, zs
 
 

@@ -1,0 +1,127 @@
+"""Per-block verdicts (``blocks.judge_blocks``): the zero rule at the block's gradient
+scale (issue 16, finding M) and the rows a report shows (issue 16 item 7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck_cli import check_layer
+from gradcheck_cli.blocks import BlockData, judge_blocks
+from gradcheck_cli.finite_diff import EPS, SCALE_ULPS, evidence, gradient_scale
+from gradcheck_cli.verdict import Status, Thresholds
+
+
+# ---------------------------------------------------------------- the block's scale G
+def test_gradient_scale_is_the_smaller_of_claim_and_proved_truth():
+    a = np.array([0.5, -0.1, 1e-16])
+    n = np.array([0.5, -0.1, 0.0])
+    assert gradient_scale(a, n, np.full(3, 1e-12)) == pytest.approx(0.5)
+    # a bug that blows up one claim does not raise G (the numeric caps it)
+    assert gradient_scale(np.array([1e6, -0.1, 1e-16]), n, np.full(3, 1e-12)) == pytest.approx(0.5)
+    # noise does not raise it either: |n| - e is what the truth surely reaches
+    assert gradient_scale(a, np.array([5.0, -0.1, 0.0]), np.array([4.9, 1e-12, 1e-12])) == pytest.approx(0.1)
+    # a claim scaled down with the whole block lowers G with it
+    assert gradient_scale(a * 1e-9, n, np.full(3, 1e-12)) == pytest.approx(0.5e-9)
+    # entries with no estimate do not count; nothing estimated: 0
+    assert gradient_scale(a, np.array([np.nan, -0.1, 0.0]), np.array([np.inf, 1e-12, 1e-12])) == pytest.approx(0.1)
+    assert gradient_scale(a, np.full(3, np.nan), np.full(3, np.inf)) == 0.0
+
+
+def test_evidence_zero_scale_is_at_least_ulps_of_the_block_scale():
+    a = np.array([0.5, -7.65e-16])
+    n = np.array([0.5, -7.27e-16])
+    _, zs = evidence(a, n, np.array([1e-12, 2.8e-18]))
+    assert zs == pytest.approx(SCALE_ULPS * EPS * 0.5)
+    # float32 code: float32's epsilon
+    _, zs32 = evidence(a, n, np.array([1e-6, 1e-9]), eps=float(np.finfo(np.float32).eps))
+    assert zs32[1] == pytest.approx(SCALE_ULPS * float(np.finfo(np.float32).eps) * 0.5, rel=1e-5)
+    # a part of a block never gets a larger scale than the block
+    _, part = evidence(a[1:], n[1:], np.array([2.8e-18]))
+    assert part[0] <= zs[1]
+
+
+# ---------------------------------------------------------------- saturated layers (finding M)
+def _sigmoid_forward(x):
+    s = 1 / (1 + np.exp(-x))
+    return s, s
+
+
+def _sigmoid_backward(dout, s):
+    return dout * s * (1 - s)
+
+
+def _tanh_forward(x):
+    t = np.tanh(x)
+    return t, t
+
+
+def _tanh_backward(dout, t):
+    return dout * (1 - t * t)
+
+
+def _softmax_loss(x, y):
+    shifted = x - np.max(x, axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    n = x.shape[0]
+    dx = np.exp(log_probs)
+    dx[np.arange(n), y] -= 1
+    return -np.sum(log_probs[np.arange(n), y]) / n, dx / n
+
+
+def _saturated(shape=(5, 6), seed=9):
+    return 30 * np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize("forward, backward", [(_sigmoid_forward, _sigmoid_backward), (_tanh_forward, _tanh_backward)])
+def test_textbook_activation_at_saturation_passes(forward, backward):
+    # the hand formulas hold 1 - s (1 - t t) to an ulp of 1: their saturated entries are off
+    # by ~eps |dout| (5% of a 7e-16 entry, 31% for tanh), round-off of the layer's scale
+    rep = check_layer(forward, backward, {"x": _saturated()})
+    assert rep.status is Status.PASS, rep.counts
+    assert rep.counts["pass"] == rep.counts["checks"] == 30
+
+
+def test_softmax_loss_at_saturation_does_not_fail():
+    rng = np.random.default_rng(9)
+    x, y = 30 * rng.standard_normal((6, 10)), rng.integers(0, 10, 6)
+    rep = check_layer(_softmax_loss, None, {"x": x, "y": y})
+    assert rep.counts["fail"] == 0 and rep.counts["warn"] == 0
+
+
+def test_a_factor_two_on_a_saturated_entry_at_1e_12_of_the_block_still_fails():
+    x = np.random.default_rng(3).standard_normal((4, 5))
+    x[2, 3] = 27.6  # sigmoid' = 1e-12: the entry is ~1e-12 of the block's scale
+
+    def backward(dout, s):
+        g = dout * s * (1 - s)
+        g[2, 3] *= 2
+        return g
+
+    assert check_layer(_sigmoid_forward, _sigmoid_backward, {"x": x}).status is Status.PASS
+    rep = check_layer(_sigmoid_forward, backward, {"x": x})
+    assert rep.status is Status.FAIL and rep.counts["fail"] == 1
+    assert [c.index for c in rep.checks if c.status is Status.FAIL] == [(2, 3)]
+
+
+def test_a_factor_two_on_a_whole_saturated_block_fails():
+    # every input saturated: the block's own scale is ~1e-13, so nothing is round-off of it
+    x = 30 + np.abs(np.random.default_rng(4).standard_normal((3, 4)))
+    rep = check_layer(_sigmoid_forward, lambda dout, s: 2 * dout * s * (1 - s), {"x": x})
+    assert rep.status is Status.FAIL
+
+
+def test_sigmoid_at_36_still_passes():
+    x = np.random.default_rng(3).standard_normal((4, 5))
+    x[1, 2] = 36.2
+    rep = check_layer(_sigmoid_forward, _sigmoid_backward, {"x": x})
+    assert rep.status is Status.PASS and rep.counts["pass"] == 20
+
+
+def test_expr_is_unaffected_a_small_partial_next_to_a_large_one_keeps_its_verdict():
+    # expr's evidence is exact: a claim off by 1e-10 (1e-6 relative) next to a partial of
+    # 1e6 is within round-off of |f| but reads what it is, a warn
+    from gradcheck_cli.checks.expr import check_expression
+
+    rep = check_expression("1e6*x + 1e-4*y", at=["x=1,y=1"], grads=["1e6", "1.000001e-4"])
+    assert [c.status for c in rep.checks] == [Status.PASS, Status.WARN]
