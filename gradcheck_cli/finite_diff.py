@@ -201,7 +201,8 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
 
     * ``SCALE_ULPS eps G`` with ``G = gradient_scale(a, n, noise)`` of the block (or
       ``scale`` when given): a saturated sigmoid/tanh entry, whose hand formula is exact
-      only to an ulp of the block's scale;
+      only to an ulp of the block's scale; not for an estimate that is exactly 0 (a flat
+      stencil says only that f did not change: its bound is the next item's business);
     * ``unit_roundoff``, the round-off of f per unit x (``ANALYTIC_ULPS eps |f| /
       max(|x|, 1)``; the bias before a batchnorm, whose true gradient is 0, computed as
       1e-17), which float64 differences cannot show but extended precision can;
@@ -228,7 +229,9 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
         u = np.asarray(unit_roundoff, dtype=float)
         zs = np.where(np.isfinite(u) & (u > zs), u, zs)
     g = gradient_scale(a, n, noise) if scale is None else float(scale)
-    zs = np.maximum(zs, SCALE_ULPS * eps * g)
+    # not where the estimate is exactly 0: a flat stencil (f(x + h) == f(x - h)) bounds the
+    # truth only by f's resolution, which its own ``noise`` need not say (sigmoid at 36.2)
+    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * eps * g), zs)
     return error, zs
 
 

@@ -125,3 +125,60 @@ def test_expr_is_unaffected_a_small_partial_next_to_a_large_one_keeps_its_verdic
 
     rep = check_expression("1e6*x + 1e-4*y", at=["x=1,y=1"], grads=["1e6", "1.000001e-4"])
     assert [c.status for c in rep.checks] == [Status.PASS, Status.WARN]
+
+
+# ---------------------------------------------------------------- rows: worst first by status
+def _block():
+    a = np.array([1.0, 0.5, 0.3, 0.2, 1e-17, 0.7, 1.0])
+    n = np.array([1.0, 0.5 * (1 + 1e-3), 0.3 * (1 + 1e-9), 0.4, 2e-17, 0.7 * (1 + 1e-8), 3.0])
+    noise = np.array([1e-12, 1e-12, 1e-6, 1e-12, 1e-18, 1e-12, 1e-12])
+    kink = np.array([False] * 6 + [True])
+    return BlockData("W", (7,), a, n, noise, kink)
+
+
+def test_rows_are_ranked_by_status_then_by_how_wrong():
+    v = judge_blocks([_block()], Thresholds(), top=7)
+    got = [(c.index, c.status) for c in v.checks]
+    # fail, warn, unresolved, kink, then the passes: relative ones before the zero rule's
+    assert got == [((3,), Status.FAIL), ((1,), Status.WARN), ((2,), Status.UNRESOLVED), ((6,), Status.KINK),
+                   ((5,), Status.PASS), ((0,), Status.PASS), ((4,), Status.PASS)]
+    assert v.checks[2].reason == "noise"
+    (b,) = v.blocks
+    assert b.status is Status.FAIL and b.worst_index == (3,) and b.max_rel_error == pytest.approx(0.5)
+
+
+def test_an_unresolved_block_shows_its_unresolved_entries_not_round_off_passes():
+    # finding N: passes by the zero rule (displayed rel 0.5..1.0) used to fill the rows and
+    # hide the block's one unresolved entry
+    a = np.array([1e-17, -3e-17, 2e-18, 0.25, 0.3])
+    n = np.array([2e-17, -1e-17, 1e-18, 0.25, 0.3 * (1 + 1e-9)])
+    noise = np.array([1e-18, 1e-18, 1e-18, 1e-12, 1e-6])
+    v = judge_blocks([BlockData("x", (5,), a, n, noise)], Thresholds(), top=1)
+    assert [(c.index, c.status, c.reason) for c in v.checks] == [((4,), Status.UNRESOLVED, "noise")]
+    (b,) = v.blocks
+    assert b.status is Status.UNRESOLVED and b.worst_index == (4,)
+    assert b.max_rel_error == pytest.approx(1e-9, rel=1e-3)
+
+
+def test_every_failing_entry_is_kept_past_top_and_strict_keeps_the_non_passes():
+    v = judge_blocks([_block(), _block()], Thresholds(), top=0)
+    assert [c.status for c in v.checks] == [Status.FAIL, Status.FAIL]
+    strict = judge_blocks([_block()], Thresholds(strict=True), top=0)
+    assert [c.status for c in strict.checks] == [Status.FAIL, Status.WARN, Status.UNRESOLVED]
+    # across blocks: a warn of one block outranks a larger relative error that passes
+    ok = BlockData("b", (2,), np.array([1e-17, 2.0]), np.array([3e-17, 2.0]), np.array([1e-18, 1e-12]))
+    mixed = judge_blocks([ok, _block()], Thresholds(), top=3)
+    assert [(c.name, c.status) for c in mixed.checks] == [("W", Status.FAIL), ("W", Status.WARN),
+                                                         ("W", Status.UNRESOLVED)]
+
+
+def test_softmax_loss_at_saturation_shows_its_unresolved_entries_as_rows():
+    rng = np.random.default_rng(9)
+    x, y = 30 * rng.standard_normal((6, 10)), rng.integers(0, 10, 6)
+    rep = check_layer(_softmax_loss, None, {"x": x, "y": y})
+    unresolved = rep.counts["unresolved"]
+    rows = [c for c in rep.checks if c.status is Status.UNRESOLVED]
+    assert len(rows) == min(unresolved, 5) and all(c.reason for c in rows)
+    if unresolved:
+        (b,) = rep.blocks
+        assert (b.worst_index in [c.index for c in rows]) and rep.checks[0].status is Status.UNRESOLVED
