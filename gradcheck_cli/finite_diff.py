@@ -158,6 +158,50 @@ def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:
 ANALYTIC_ULPS = 8.0
 
 
+def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
+             unit_roundoff=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
+
+    ``error`` adds to the estimate's error the round-off of the analytic value computed
+    in the same precision as f (``ANALYTIC_ULPS eps |a|``; float32 code: ``sqrt(eps)/4
+    |a|``, its accumulated sums drift far beyond a few ulps).
+    The zero rule is for claims that are exactly 0: it fires when, in addition, the
+    estimate is exactly 0 (``f(x + h) == f(x - h)``: a dead relu unit, a variable that
+    does not appear, a symmetric point; ``zero_scale = inf``) or when the whole interval
+    ``n ± e`` lies within ``resolution``, the round-off of f at the shortest step (what
+    no finite difference of this code can see; ``Estimate.resolution``).  No tolerance
+    enters it.  A non-zero claim is zero to round-off only within ``unit_roundoff``, the
+    round-off of f per unit x (``ANALYTIC_ULPS eps |f| / max(|x|, 1)``, ``zero_scale``;
+    the bias before a batchnorm, whose true gradient is 0, computed as 1e-17): the claim
+    and the whole interval ``n ± e`` must lie within it, which float64 differences
+    cannot show but extended precision can.
+
+    The round-off of the gradient's own scale: where the estimate is not exactly 0,
+    ``zero_scale`` is at least ``SCALE_ULPS eps G``, ``G = gradient_scale(a, n, noise)``
+    over the entries given (one block; a part of it gets no larger ``G``, so it never
+    passes more), and ``verdict.assess`` also passes a claim that agrees with the whole
+    interval ``n ± e`` to within ``zero_scale`` (a saturated sigmoid's ``dout s (1 - s)``,
+    exact only to ~``4 eps G``).  An estimate that is exactly 0 (a flat stencil) says only
+    that f did not change, which its own ``noise`` need not bound (sigmoid at 36.2).
+    """
+    a = np.asarray(analytic, dtype=float)
+    n = np.asarray(numeric, dtype=float)
+    with np.errstate(all="ignore"):
+        # float32 code accumulates its gradient in float32: sums of many terms drift by
+        # far more than a few ulps, so its precision is taken as sqrt(eps) / 4 (~1e-4)
+        rel = ANALYTIC_ULPS * eps if eps <= EPS else max(ANALYTIC_ULPS * eps, np.sqrt(eps) / 4)
+        error = np.asarray(noise, dtype=float) + rel * np.abs(a)
+    exact_zero = (a == 0) & (n == 0)
+    zs = np.where(exact_zero, np.inf, 0.0)
+    if resolution is not None:
+        zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
+    if unit_roundoff is not None:
+        u = np.asarray(unit_roundoff, dtype=float)
+        zs = np.where(np.isfinite(u) & (u > zs), u, zs)
+    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * eps * gradient_scale(a, n, noise)), zs)
+    return error, zs
+
+
 #: the zero rule's floor in ulps of the gradient's own scale ``G`` (``gradient_scale``).
 #: A hand formula for a saturated entry is exact to round-off of the *block's* scale, not
 #: of the entry: sigmoid's ``dout s (1 - s)`` at ``s -> 1`` holds ``1 - s`` to 1 ulp of 1,
@@ -184,55 +228,6 @@ def gradient_scale(analytic, numeric, noise) -> float:
         if not np.any(ok):
             return 0.0
         return float(max(0.0, min(np.max(a[ok]), np.max(n[ok] - e[ok]))))
-
-
-def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
-             unit_roundoff=None, scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate of one block.
-
-    ``error`` adds to the estimate's error the round-off of the analytic value computed
-    in the same precision as f (``ANALYTIC_ULPS eps |a|``; float32 code: ``sqrt(eps)/4
-    |a|``, its accumulated sums drift far beyond a few ulps).
-
-    ``zero_scale`` ``z`` is the round-off of the gradient's own scale: an entry whose
-    claim and whole interval ``n ± e`` lie within ``[-z, z]`` is zero to the code's
-    resolution (``verdict.assess``'s zero rule).  No tolerance enters it.  It is the
-    largest of
-
-    * ``SCALE_ULPS eps G`` with ``G = gradient_scale(a, n, noise)`` of the block (or
-      ``scale`` when given): a saturated sigmoid/tanh entry, whose hand formula is exact
-      only to an ulp of the block's scale; not for an estimate that is exactly 0 (a flat
-      stencil says only that f did not change: its bound is the next item's business);
-    * ``unit_roundoff``, the round-off of f per unit x (``ANALYTIC_ULPS eps |f| /
-      max(|x|, 1)``; the bias before a batchnorm, whose true gradient is 0, computed as
-      1e-17), which float64 differences cannot show but extended precision can;
-    * for a claim that is exactly 0: ``inf`` when the estimate is exactly 0 too
-      (``f(x + h) == f(x - h)``: a dead relu unit, a variable that does not appear, a
-      symmetric point), else ``resolution``, the round-off of f at the shortest step (what
-      no finite difference of this code can see; ``Estimate.resolution``).
-
-    ``G`` of a subset of the block is at most ``G`` of the block: called on part of a
-    block this never passes more than on all of it.
-    """
-    a = np.asarray(analytic, dtype=float)
-    n = np.asarray(numeric, dtype=float)
-    with np.errstate(all="ignore"):
-        # float32 code accumulates its gradient in float32: sums of many terms drift by
-        # far more than a few ulps, so its precision is taken as sqrt(eps) / 4 (~1e-4)
-        rel = ANALYTIC_ULPS * eps if eps <= EPS else max(ANALYTIC_ULPS * eps, np.sqrt(eps) / 4)
-        error = np.asarray(noise, dtype=float) + rel * np.abs(a)
-    exact_zero = (a == 0) & (n == 0)
-    zs = np.where(exact_zero, np.inf, 0.0)
-    if resolution is not None:
-        zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
-    if unit_roundoff is not None:
-        u = np.asarray(unit_roundoff, dtype=float)
-        zs = np.where(np.isfinite(u) & (u > zs), u, zs)
-    g = gradient_scale(a, n, noise) if scale is None else float(scale)
-    # not where the estimate is exactly 0: a flat stencil (f(x + h) == f(x - h)) bounds the
-    # truth only by f's resolution, which its own ``noise`` need not say (sigmoid at 36.2)
-    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * eps * g), zs)
-    return error, zs
 
 
 #: the measured round-off is trusted down to the a-priori bound divided by this: for
