@@ -336,3 +336,273 @@ def test_repeatability_allows_a_few_ulps_but_not_more():
     assert not _agree(a, a + np.array([0, 4 * REPEAT_ULPS * np.finfo(float).eps, 0]))
     assert not _agree(a, np.array([1.0, -2.0, 0.0]))
     assert not _agree(np.array(1.0), np.array(np.inf))
+
+
+# --------------------------------------------------------------------------- large inputs: read-only, not copied
+
+#: entries of a "large" input (160 KB: over the 64 KiB that are copied; passed read-only)
+LARGE = 20_000
+
+
+def large_x() -> np.ndarray:
+    return np.linspace(-1.0, 1.0, LARGE)
+
+
+def calls_in_a_session(uf, x, n, perturb=True):
+    """``n`` calls as a check makes them: one entry changed before each, put back after."""
+    out = []
+    with uf.session():
+        for k in range(n):
+            i = k % x.size
+            old = x.flat[i]
+            if perturb:
+                x.flat[i] = old + 0.5
+            try:
+                out.append(uf.call(x))
+            finally:
+                x.flat[i] = old
+    return out
+
+
+def test_a_large_input_changed_and_left_is_caught_at_any_call():
+    # the change happens only at one x (no "first calls are copied" luck): the entry
+    # changed is named, the input is restored and writeable again
+    def f(x):
+        if x[2] > 0.0:  # only at the third call, the first one not copied
+            x[1234] = 7.0
+        return float(x @ x)
+
+    x = large_x()
+    x[:3] = -0.25  # calls 1, 2 raise x[0], x[1]; call 3 raises x[2] to 0.25
+    original = x.copy()
+    uf = UserFunction(f, "m.py:f")
+    with pytest.raises(UserCodeError) as info:
+        calls_in_a_session(uf, x, 5)
+    assert str(info.value) == f"m.py:f modified its input in place: x[1234] changed from {float(original[1234])!r} to 7.0"
+    np.testing.assert_array_equal(x, original)
+    assert x.flags.writeable
+
+
+def test_a_large_input_changed_and_changed_back_is_not_a_mutation():
+    counter = [0]
+
+    def f(x):
+        counter[0] += 1
+        x[5] += 1.0  # a course-style probe inside the user's code, undone before returning
+        value = float(np.sum(x**2))
+        x[5] -= 1.0
+        return value
+
+    x = large_x()
+    original = x.copy()
+    results = calls_in_a_session(UserFunction(f, "p.py:f"), x, 6, perturb=False)
+    probed = original.copy()
+    probed[5] += 1.0
+    assert results == [float(np.sum(probed**2))] * 6
+    np.testing.assert_array_equal(x, original)
+    assert counter[0] == 7  # the first call was refused read-only and made again, writable and copied
+
+
+def test_every_call_of_the_function_is_counted_and_its_error_is_its_own():
+    counter = [0]
+
+    def f(x):
+        counter[0] += 1
+        raise ArithmeticError("their bug")
+
+    uf = UserFunction(f, "b.py:f")
+    x = large_x()
+    err = user_error(uf.call, x)
+    assert str(err) == "b.py:f raised ArithmeticError: their bug"
+    assert "their bug" in err.user_traceback
+    assert uf.calls == counter[0] == 2  # read-only, then once more writable
+    assert x.flags.writeable
+
+
+def test_large_inputs_are_read_only_during_the_call_and_what_it_returns_is_writeable():
+    seen = []
+
+    def forward(x, w):
+        seen.append((x.flags.writeable, w.flags.writeable))
+        out = x.reshape(-1, 100)  # a view of x (read-only while the call runs)
+        return out, {"cache": (x.T, w[:10])}
+
+    x, w = large_x(), np.arange(5.0)
+    caller_read_only = large_x()
+    caller_read_only.flags.writeable = False
+    uf = UserFunction(forward, "l.py:forward")
+    with uf.session():
+        for _ in range(3):
+            out, cache = uf.call(x, w)
+            out[0, 0] += 1.0  # the checker may use the output as its own array
+            out[0, 0] -= 1.0
+            assert cache["cache"][0].flags.writeable and cache["cache"][1].flags.writeable
+            uf.call(caller_read_only, w)
+    assert seen[-2:] == [(False, True), (False, True)]  # small inputs are copied instead
+    assert x.flags.writeable and not caller_read_only.flags.writeable
+
+
+def test_a_view_passed_read_only_with_the_array_it_views():
+    def f(x):
+        return float(x.base.flags.writeable) + float(x.flags.writeable)
+
+    owner = large_x()
+    uf = UserFunction(f, "v.py:f")
+    with uf.session():
+        assert [uf.call(owner.reshape(200, 100)) for _ in range(3)] == [0.0] * 3
+    assert owner.flags.writeable
+
+
+HOSTILE = """
+import ctypes
+import numpy as np
+
+def flips(x):
+    if x[0, 2] > 0:  # at the 3rd call (calls 1, 2, 4, 8... are copied)
+        x.base.flags.writeable = True
+        x.flags.writeable = True
+        x[0, 0] = 42.0
+    return float(np.sum(x))
+
+def flips_at_once(x):
+    x.base.flags.writeable = True
+    x.flags.writeable = True
+    x[0, 1] = 42.0
+    return float(np.sum(x))
+
+def raw_write(x):
+    ctypes.c_double.from_address(x.ctypes.data + 8 * 7).value = -1.0
+    return float(np.sum(x))
+"""
+
+
+def test_hostile_changes_of_a_large_input_are_caught(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "hostile.py", HOSTILE)
+    for name, message in [
+        ("flips_at_once", r"modified its input in place: x\[0, 1\] changed from -0.25 to 42.0$"),
+        ("raw_write", rf"modified its input in place: x\[0, 7\] changed from {float(large_x()[7])!r} to -1.0$"),
+        ("flips", r"made its input x writeable \(x.flags.writeable = True\), so gradcheck cannot tell whether "
+                  r"it changed it .*: copy it first \(x = x.copy\(\)\)"),
+    ]:
+        uf = UserFunction(load_callable(f"hostile.py:{name}"), f"hostile.py:{name}")
+        owner = large_x()
+        owner[:4] = -0.25
+        x = owner.reshape(200, 100)
+        with pytest.raises(UserCodeError, match=message):
+            with uf.session():
+                for k in range(4):
+                    owner[k] += 0.5
+                    uf.call(x)
+                    owner[k] -= 0.5
+        if name != "flips":  # copied calls are restored; a flip at another call cannot be undone
+            np.testing.assert_array_equal(owner[4:], large_x()[4:])
+        assert owner.flags.writeable and x.flags.writeable
+
+
+def test_a_function_that_flips_the_flag_harmlessly_is_copied_from_then_on():
+    def f(x):
+        x.flags.writeable = True  # x owns its memory: allowed
+        return float(x[0])
+
+    x = large_x()
+    uf = UserFunction(f, "h.py:f")
+    assert calls_in_a_session(uf, x, 5) == [x[0] + 0.5] + [x[0]] * 4
+    assert uf._writes_inputs
+
+
+def test_shape_change_of_a_large_input_is_reported_and_undone():
+    def reshape(x):
+        x.shape = (100, 200)
+        return 0.0
+
+    x = large_x().reshape(200, 100)
+    uf = UserFunction(reshape, "r.py:reshape")
+    with uf.session():
+        err = user_error(uf.call, x)
+    assert str(err) == "r.py:reshape modified its input in place: the shape of x changed from (200, 100) to (100, 200)"
+    assert x.shape == (200, 100)
+
+
+TORCH_LIKE = "The given NumPy array is not writable, and PyTorch does not support non-writable tensors."
+
+
+def test_torch_read_only_warning_is_not_shown_for_our_inputs(capsys):
+    def f(x):  # what torch.from_numpy does with a read-only array
+        if not x.flags.writeable:
+            import warnings
+
+            warnings.warn(TORCH_LIKE, UserWarning)
+        return float(x[0])
+
+    x = large_x()
+    assert calls_in_a_session(UserFunction(f, "t.py:f"), x, 3) == [x[0] + 0.5, x[0], x[0]]
+    assert TORCH_LIKE not in capsys.readouterr().err
+    mine = large_x()
+    mine.flags.writeable = False  # the user's own read-only array: torch's warning as before
+    with pytest.warns(UserWarning, match="not writable"):
+        assert UserFunction(f, "t.py:f").call(mine[:10]) == -1.0
+
+
+def test_a_writeable_view_of_a_read_only_array_is_copied_and_stays_writeable():
+    def f(x):
+        x[0] = 5.0  # left changed: caught
+        return 0.0
+
+    owner = large_x()
+    view = owner.reshape(100, 200)
+    owner.flags.writeable = False  # the view keeps its own flag
+    uf = UserFunction(lambda x: float(x[0, 0]), "w.py:f")
+    with uf.session():
+        assert [uf.call(view) for _ in range(3)] == [-1.0] * 3
+    assert view.flags.writeable and not owner.flags.writeable
+    err = user_error(UserFunction(f, "w.py:f").call, view)
+    assert str(err) == "w.py:f modified its input in place: x[0, 0] changed from -1.0 to 5.0"
+    assert view[0, 0] == -1.0
+
+
+def test_two_views_of_one_array_are_both_passed_read_only():
+    seen = []
+
+    def f(a, b):
+        seen.append((a.flags.writeable, b.flags.writeable))
+        return float(a[0] + b[0])
+
+    flat = np.linspace(0.0, 1.0, 2 * LARGE)
+    uf = UserFunction(f, "t.py:f")
+    with uf.session():
+        for _ in range(3):
+            uf.call(flat[:LARGE], flat[LARGE:])
+    assert seen == [(False, False)] * 3 and flat.flags.writeable
+
+
+KEEPS_A_VIEW = """
+import numpy as np
+
+kept = []
+
+def f(x):
+    if kept and x[0] > 0:  # a later call writes through the view an earlier one returned
+        kept[0][0, 3] = 99.0
+    view = x.reshape(100, -1)
+    kept[:] = [view]
+    return float(np.sum(x)), view
+"""
+
+
+def test_a_returned_view_kept_by_the_code_is_read_only_at_later_calls(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "keeps.py", KEEPS_A_VIEW)
+    uf = UserFunction(load_callable("keeps.py:f"), "keeps.py:f")
+    x = large_x()
+    x[0] = -0.25
+    original = x.copy()
+    with uf.session():
+        _, view = uf.call(x)
+        assert view.flags.writeable  # returned: usable as the caller's own array
+        uf.call(x)
+        x[0] = 0.25  # the third call (not one that copies) takes the branch that writes
+        err = user_error(uf.call, x)
+    assert str(err) == f"keeps.py:f modified its input in place: x[3] changed from {float(original[3])!r} to 99.0"
+    x[0] = -0.25
+    np.testing.assert_array_equal(x, original)

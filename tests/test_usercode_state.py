@@ -261,3 +261,32 @@ def test_the_wrapper_times_its_calls():
     fu = UserFunction(lambda x: time.sleep(0.01) or 0.0, "sleepy")
     fu.call(np.zeros(2))
     assert fu.calls == 1 and 0.01 <= fu.seconds < 1.0
+
+
+# --------------------------------------------------------------------------- glibc's malloc thresholds
+
+
+@pytest.mark.parametrize("confstr", [
+    lambda name: (_ for _ in ()).throw(OSError(22, "Invalid argument")),  # musl refuses the name
+    lambda name: (_ for _ in ()).throw(ValueError("unrecognized configuration name")),  # no such name
+    lambda name: None,
+])
+def test_malloc_thresholds_are_left_alone_without_glibc(monkeypatch, confstr):
+    import ctypes
+
+    from gradcheck_cli.usercode import state
+
+    monkeypatch.setattr(state, "_malloc_tuned", None)
+    monkeypatch.setattr(os, "confstr", confstr)
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: pytest.fail("mallopt looked up without glibc"))
+    assert state.keep_freed_memory() is False
+    assert state.keep_freed_memory() is False  # once per process: the second call looks nothing up
+
+
+def test_malloc_thresholds_are_raised_with_glibc(monkeypatch):
+    from gradcheck_cli.usercode import state
+
+    if not state._glibc():
+        pytest.skip("glibc only")
+    monkeypatch.setattr(state, "_malloc_tuned", None)
+    assert state.keep_freed_memory() is True

@@ -9,10 +9,25 @@ Each call (``UserFunction.call``)
   (inside a ``session`` only when the code drew since: a byte comparison of the raw
   generator states instead of re-seeding), so a function that draws random numbers
   computes the same thing at every finite-difference probe;
-* must leave its array arguments as it found them: each is copied into a buffer kept
-  from call to call (no new allocation) and compared after the call, bit for bit; only
-  when the bits differ is the change described (NaN == NaN, -0.0 == 0.0) and, if real,
-  undone and reported with its first index;
+* must leave its array arguments as it found them.  A small one (up to 64 KiB) is copied
+  before the call and compared after it, bit for bit; only when the bits differ is the
+  change described (NaN == NaN, -0.0 == 0.0) and, if real, undone and reported with its
+  first index.  A large one is passed read-only instead (its writeable flag cleared, and
+  that of the array owning its memory), which costs the same at any size, where a copy
+  and a comparison cost about as much as a memory-bound function itself:
+
+  - every write through numpy or the buffer protocol (``x[i] = ...``, ``x += ...``,
+    ``out=x``, ``x.sort()``, Cython memoryviews) then raises; the call is made again with
+    the input writable and copied (and so from then on), so a function that changes an
+    entry and puts it back passes, one that leaves it changed is reported as above;
+  - setting the flag back (``x.flags.writeable = True``) is seen after the call;
+  - writes that bypass the flag (ctypes on ``x.ctypes.data``, C code ignoring it) are
+    caught by the comparison of calls 1, 2, 4, 8, ..., whose inputs are copied as well;
+  - what the call returns that views a read-only input (a layer's ``x.reshape(...)``, a
+    cache of ``x.T``) is made writeable again, as are the inputs, and is read-only again
+    during later calls (a view the code keeps cannot write into a later input unseen);
+  - torch's warning that ``torch.from_numpy`` shares a read-only array is raised as an
+    error inside a session, and the call made again writable and copied;
 * runs inside ``state.GUARD`` (its stdout to our stderr; numpy's error state, the
   recursion limit, ``sys.stdout``, the current directory put back after it) and inside
   the user's ``importer.UserImports`` (its folder first on ``sys.path``);
@@ -31,6 +46,7 @@ import inspect
 import random
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -69,6 +85,9 @@ class UserFunction:
         self._shadows: dict[int, tuple] = {}  # argument position -> (buffer for its copy, address)
         self._shapes: dict[int, tuple] = {}  # argument position -> (shape, dtype) at the last call
         self._in_session = 0
+        self._writes_inputs = False  # a call failed with read-only inputs: large ones copied from then on
+        self._torch_warns = False  # torch's read-only warning was raised with no input of ours read-only
+        self._released: list = []  # weak references to the views of inputs that calls returned (_release)
         self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
         self.calls = 0  #: every call of fn so far (the effort a check reports)
         self.seconds = 0.0  #: wall time spent inside fn
@@ -85,7 +104,7 @@ class UserFunction:
         global _np_owner
         _np_owner = None
         try:
-            with GUARD:
+            with GUARD, _read_only_warning_raises():
                 yield
         finally:
             self._in_session -= 1
@@ -108,7 +127,7 @@ class UserFunction:
         global _np_owner
         _np_owner = None
         try:
-            with GUARD, one_blas_thread():
+            with GUARD, one_blas_thread(), _read_only_warning_raises():
                 yield self
         finally:
             self._in_session -= 1
@@ -155,36 +174,75 @@ class UserFunction:
             with self._guarded():
                 return self.call(*args)
         self.calls += 1
+        # calls 1, 2, 4, 8, ... copy and compare their large inputs too (read-only or not)
+        audit = self._writes_inputs or not (self.calls & (self.calls - 1))
         snapshots = []
+        locked: list = []  # (height, array) whose writeable flag this call cleared
+        large = []  # (position, array) passed read-only
         shapes = self._shapes
         for i, a in enumerate(args):
             if isinstance(a, np.ndarray):
-                snapshots.append((i, a, _snapshot(self._shadows, i, a)))
                 shapes[i] = (a.shape, a.dtype)
+                small = a.nbytes <= _SMALL
+                if small or audit:
+                    snapshots.append((i, a, _snapshot(self._shadows, i, a)))
+                if not small and not self._writes_inputs:
+                    if _lock(a, locked):
+                        large.append((i, a))
+                    elif not audit:  # a writeable view of a read-only array: copied instead
+                        snapshots.append((i, a, _snapshot(self._shadows, i, a)))
+        if self._released and large:  # what earlier calls returned that views an input: read-only again
+            alive = [r for r in self._released if r() is not None]
+            self._released = alive
+            for ref in alive:
+                view = ref()
+                if view is not None:
+                    _lock(view, locked)
         self._enter_states()
         errstate = GUARD.errstate()
         imports = self.imports
+        retry = False
         t0 = time.perf_counter()
         try:
-            if imports is None:
+            if self._torch_warns:  # their own read-only arrays given to torch: its warning as it was
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("default", message=_TORCH_READ_ONLY, category=UserWarning)
+                    result = self._invoke(imports, args)
+            elif imports is None:
                 result = self.fn(*args)
             else:
-                with imports:  # their folder on sys.path, their modules in sys.modules: during the call only
-                    result = self.fn(*args)
+                result = self._invoke(imports, args)
         except KeyboardInterrupt:
+            _unlock(locked)
             for j, arg, (snap, _) in snapshots:
                 _restore(arg, snap, *self._shapes[j])
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
+            flipped = _unlock(locked)
             for j, arg, (snap, _) in snapshots:
                 _restore(arg, snap, *self._shapes[j])
-            raise UserCodeError(
-                f"{self.name} raised {exception_line(exc)}",
-                user_traceback=user_traceback(exc),
-            ) from exc
+            if large and not flipped:
+                # perhaps it writes into its input (and puts it back): once more, writable and copied
+                self._writes_inputs = retry = True
+            elif not self._torch_warns and isinstance(exc, UserWarning) and str(exc).startswith(_TORCH_READ_ONLY):
+                self._torch_warns = retry = True
+            else:
+                self._check_flags(flipped, large, snapshots)
+                raise UserCodeError(
+                    f"{self.name} raised {exception_line(exc)}",
+                    user_traceback=user_traceback(exc),
+                ) from exc
         finally:
             self.seconds += time.perf_counter() - t0
             GUARD.restore(errstate)
+        if retry:
+            return self.call(*args)
+        flipped = False
+        if locked:
+            flipped = _unlock(locked)
+            _release(result, locked, self._released)
+            if flipped:
+                self._writes_inputs = True  # it turns the flag back on: copies from now on
         for i, arg, (snap, address) in snapshots:
             shape, dtype = shapes[i]
             if arg.shape == shape and arg.dtype is dtype and _same_bits(arg, snap, address):
@@ -194,11 +252,39 @@ class UserFunction:
                 for j, a, (o, _) in snapshots:
                     _restore(a, o, *self._shapes.get(j, (None, None)))
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
+        for i, arg in large:  # read-only: only its shape or dtype can have changed
+            shape, dtype = shapes[i]
+            if arg.shape != shape or arg.dtype != dtype:
+                change = self._change(i, arg, b"")
+                _reshape(arg, shape, dtype)
+                raise UserCodeError(f"{self.name} modified its input in place: {change}")
+        if flipped:
+            self._check_flags(flipped, large, snapshots)
         return result
+
+    def _invoke(self, imports: Any, args: tuple) -> Any:
+        if imports is None:
+            return self.fn(*args)
+        with imports:  # their folder on sys.path, their modules in sys.modules: during the call only
+            return self.fn(*args)
+
+    def _check_flags(self, flipped: bool, large: list, snapshots: list) -> None:
+        """After a call that turned an input's read-only flag off: unless the call was one
+        that copied its inputs (the comparison decides), say that it cannot be checked."""
+        if not flipped:
+            return
+        copied = {j for j, _, _ in snapshots}
+        for i, _ in large:
+            if i not in copied:
+                label = self._arg_label(i)
+                raise UserCodeError(
+                    f"{self.name} made its input {label} writeable ({label}.flags.writeable = True), so "
+                    f"gradcheck cannot tell whether it changed it (inputs over {_SMALL // 1024} KiB are "
+                    f"passed read-only to catch changes in place): copy it first ({label} = {label}.copy())")
 
     def _change(self, i: int, arg: np.ndarray, snap: Any) -> str | None:
         """What the call changed in argument ``i`` (None: the same values, other bits)."""
-        if isinstance(snap, bytes):
+        if isinstance(snap, bytes):  # b"": a read-only input, whose bytes cannot have changed
             shape, dtype = self._shapes[i]
             if arg.shape != shape:
                 return f"the shape of {self._arg_label(i)} changed from {shape} to {arg.shape}"
@@ -366,6 +452,100 @@ def _view(address: int, size: int) -> memoryview:
 _views: dict[str, memoryview] = {}
 
 
+# --------------------------------------------------------------------------- large inputs read-only
+
+
+def _lock(a: np.ndarray, locked: list) -> bool:
+    """Clear the writeable flag of ``a`` and of the arrays it is a view of (numpy makes a
+    view's base the array owning the memory: so that the flag of ``a`` alone cannot be
+    set back); note each one cleared, with its height (0 for the owner), in ``locked``.
+    False, with nothing changed, for a writeable view of a read-only array (its flag could
+    not be set back)."""
+    if a.base is None:  # the common case: an array owning its memory
+        if a.flags.writeable:
+            a.setflags(write=False)
+            locked.append((0, a))
+        return True
+    chain = [a]
+    while isinstance(chain[-1].base, np.ndarray):
+        chain.append(chain[-1].base)
+    if a.flags.writeable and not all(b.flags.writeable or any(b is c for _, c in locked) for b in chain[1:]):
+        return False
+    for height, b in enumerate(reversed(chain)):
+        if b.flags.writeable:
+            b.setflags(write=False)
+            locked.append((height, b))
+    return True
+
+
+def _unlock(locked: list) -> bool:
+    """Set the writeable flags ``_lock`` cleared back (the arrays owning the memory
+    first); returns whether the call had set any of them itself."""
+    if len(locked) == 1:
+        a = locked[0][1]
+        flipped = a.flags.writeable
+        a.setflags(write=True)
+        return flipped
+    flipped, top = False, 0
+    for height, a in locked:
+        if a.flags.writeable:
+            flipped = True
+        if height > top:
+            top = height
+    for level in range(top + 1):  # numpy makes a view's base the owner: one or two levels
+        for height, a in locked:
+            if height == level:
+                try:
+                    a.setflags(write=True)
+                except ValueError:  # pragma: no cover - its base is ours, and writeable again
+                    pass
+    return flipped
+
+
+#: at most this many items of a result are looked at for views of a read-only input
+_RELEASE_ITEMS = 256
+
+
+def _release(obj: Any, locked: list, released: list, depth: int = 0) -> None:
+    """Make writeable the views of read-only inputs that a call returned (numpy makes a
+    view of a read-only array read-only: a layer's ``x.reshape(...)`` output, a cache
+    holding ``x.T``), looking into tuples, lists and dicts (4 levels, 256 items each),
+    and note a weak reference to each in ``released`` (they are read-only again during
+    later calls: a view kept by the code cannot write into a later input unseen);
+    broadcast views (a zero stride) stay read-only, as numpy makes them."""
+    kind = type(obj)
+    if kind is tuple or kind is list:
+        if depth < 4:
+            for item in obj[:_RELEASE_ITEMS]:
+                if type(item) is not float:
+                    _release(item, locked, released, depth + 1)
+    elif isinstance(obj, np.ndarray):
+        if obj.flags.writeable or any(st == 0 and n > 1 for st, n in zip(obj.strides, obj.shape)):
+            return
+        node = obj.base
+        while isinstance(node, np.ndarray):
+            for _, a in locked:
+                if a is node:
+                    with contextlib.suppress(ValueError):
+                        obj.flags.writeable = True
+                        released.append(weakref.ref(obj))
+                    return
+            node = node.base
+    elif depth < 4 and isinstance(obj, dict):
+        for item in list(obj.values())[:_RELEASE_ITEMS]:
+            _release(item, locked, released, depth + 1)
+
+
+def _reshape(a: np.ndarray, shape: tuple, dtype: np.dtype) -> None:
+    """Put back the shape and dtype of a read-only input (its bytes are unchanged)."""
+    with warnings.catch_warnings(), contextlib.suppress(TypeError, ValueError, AttributeError):
+        warnings.simplefilter("ignore")
+        if a.dtype != dtype and a.nbytes == dtype.itemsize * int(np.prod(shape)):
+            a.dtype = dtype
+        if a.shape != shape:
+            a.shape = shape
+
+
 # --------------------------------------------------------------------------- inputs unchanged
 
 
@@ -396,6 +576,19 @@ def _address(a: np.ndarray) -> int | None:
     except (TypeError, ValueError, BufferError):
         return None
 
+
+#: the start of torch's warning when ``torch.from_numpy`` is given a read-only array
+_TORCH_READ_ONLY = "The given NumPy array is not writable"
+
+
+@contextlib.contextmanager
+def _read_only_warning_raises() -> Iterator[None]:
+    """torch's warning that it shares a read-only array as a writable tensor, raised as an
+    error while users' code runs: the call is then made again with the input writable
+    and copied (or, when the array was the user's own, with the warning as it was)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=_TORCH_READ_ONLY, category=UserWarning)
+        yield
 
 #: arrays up to this size are snapshot as bytes (a copy and a compare in C, no ctypes calls)
 _SMALL = 64 * 1024

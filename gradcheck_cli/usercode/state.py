@@ -126,7 +126,15 @@ _EXTOBJ = _extobj_var()
 
 #: glibc's ``mallopt`` parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_malloc_tuned = False
+_malloc_tuned: bool | None = None  # what keep_freed_memory did, once it ran
+
+
+def _glibc() -> bool:
+    """Whether the C library is glibc (``confstr(_CS_GNU_LIBC_VERSION)``, which musl refuses)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError, AttributeError):
+        return False
 
 
 def keep_freed_memory() -> bool:
@@ -140,11 +148,13 @@ def keep_freed_memory() -> bool:
     the previous one.  Returns whether the thresholds were set.
     """
     global _malloc_tuned
-    if _malloc_tuned:
-        return True
-    _malloc_tuned = True
-    if not sys.platform.startswith("linux"):
-        return False
+    if _malloc_tuned is None:
+        _malloc_tuned = _glibc() and _raise_thresholds()  # musl, macOS, Windows: left alone
+    return _malloc_tuned
+
+
+def _raise_thresholds() -> bool:
+    """``mallopt(M_MMAP_THRESHOLD, 32 MiB)`` and ``mallopt(M_TRIM_THRESHOLD, 256 MiB)``."""
     try:
         import ctypes
 
