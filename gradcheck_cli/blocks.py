@@ -64,15 +64,18 @@ def network_block_data(blocks, g: np.ndarray, numeric: np.ndarray, noise: np.nda
 _ROW_RANK = np.array([0, 3, 4, 1, 2])
 
 
-def row_order(code: np.ndarray, proved: np.ndarray, rel: np.ndarray, agreed: np.ndarray) -> np.ndarray:
+def row_order(code: np.ndarray, proved: np.ndarray, rel: np.ndarray, agreed: np.ndarray,
+              possible: np.ndarray | None = None) -> np.ndarray:
     """Positions of entries, worst first: by status (fail, warn, unresolved, kink, pass),
     then by how wrong the evidence proves the claim (``proved``: ``min r`` over the
-    truth's interval), then by the displayed relative error ``rel``.  A pass by the zero
-    rule (``agreed``: its displayed error is round-off) ranks below every relative pass.
-    NaN (a non-finite claim) ranks as infinitely wrong."""
+    truth's interval), then by the displayed relative error ``rel``, then by how wrong it
+    may be (``possible``: ``max r``; the least settled unresolved entry first).  A pass by
+    the zero rule (``agreed``: its displayed error is round-off) ranks below every
+    relative pass.  NaN (a non-finite claim) ranks as infinitely wrong."""
     code = np.asarray(code, dtype=int)
     worse = lambda v: np.where(agreed, -1.0, np.nan_to_num(np.asarray(v, dtype=float), nan=np.inf, posinf=np.inf))  # noqa: E731
-    return np.lexsort((-worse(rel), -worse(proved), -_ROW_RANK[code]))
+    keys = (-worse(rel), -worse(proved), -_ROW_RANK[code])
+    return np.lexsort(keys if possible is None else (-worse(possible),) + keys)
 
 
 def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5) -> BlockVerdict:
@@ -100,7 +103,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         agreed = (code == 0) & (res.rel_max > thresholds.pass_tol)
         st = STATUS_BY_CODE[code]
         idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
-        order = row_order(code, proved, rel, agreed)
+        order = row_order(code, proved, rel, agreed, res.rel_max)
         w = int(order[0]) if len(rel) else None
         c = count_codes(code)
         results.append(BlockResult(
@@ -112,10 +115,11 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         counts.append(c)
         statuses[b.name], rels[b.name] = st, rel
         failing = (code == 2) | (((code == 1) | (code == 4)) & thresholds.strict)
-        parts.append((np.full(len(rel), bi), np.arange(len(rel)), code, proved, rel, agreed, failing, floor))
+        parts.append((np.full(len(rel), bi), np.arange(len(rel)), code, proved, rel, agreed, res.rel_max, failing,
+                      floor))
     if parts:
-        block_of, entry, code, proved, rel, agreed, failing, floor = (np.concatenate(a) for a in zip(*parts))
-        order = row_order(code, proved, rel, agreed)
+        block_of, entry, code, proved, rel, agreed, possible, failing, floor = (np.concatenate(a) for a in zip(*parts))
+        order = row_order(code, proved, rel, agreed, possible)
         keep = np.zeros(len(order), dtype=bool)
         keep[order[:top]] = True
         keep |= failing
