@@ -71,11 +71,25 @@ def row_order(code: np.ndarray, proved: np.ndarray, rel: np.ndarray, agreed: np.
     truth's interval), then by the displayed relative error ``rel``, then by how wrong it
     may be (``possible``: ``max r``; the least settled unresolved entry first).  A pass by
     the zero rule (``agreed``: its displayed error is round-off) ranks below every
-    relative pass.  NaN (a non-finite claim) ranks as infinitely wrong."""
+    relative pass.  NaN (a non-finite claim) ranks as infinitely wrong.  The figures
+    that involve an error bound are compared to six digits (its last ulps do not reorder
+    equal errors); ties keep the entries' order."""
     code = np.asarray(code, dtype=int)
-    worse = lambda v: np.where(agreed, -1.0, np.nan_to_num(np.asarray(v, dtype=float), nan=np.inf, posinf=np.inf))  # noqa: E731
-    keys = (-worse(rel), -worse(proved), -_ROW_RANK[code])
+    worse = lambda v, digits=_six_digits: np.where(agreed, -1.0, digits(v))  # noqa: E731
+    keys = (-worse(rel, _inf_nan), -worse(proved), -_ROW_RANK[code])
     return np.lexsort(keys if possible is None else (-worse(possible),) + keys)
+
+
+def _inf_nan(v) -> np.ndarray:
+    return np.nan_to_num(np.asarray(v, dtype=float), nan=np.inf, posinf=np.inf)
+
+
+def _six_digits(v) -> np.ndarray:
+    """``v`` rounded to six significant digits (NaN and inf: inf)."""
+    v = _inf_nan(v)
+    with np.errstate(all="ignore"):
+        unit = 10.0 ** (np.floor(np.log10(np.abs(v))) - 5)
+        return np.where(np.isfinite(v) & (v != 0), np.round(v / unit) * unit, v)
 
 
 def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5) -> BlockVerdict:
