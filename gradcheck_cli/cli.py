@@ -59,22 +59,33 @@ def _root(
     """
 
 
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line reads the conventional way: ``gradcheck func [OPTIONS]
+    FILE.py:NAME`` (Typer writes a required argument in braces, ``{FILE.py:NAME}``)."""
+
+    def collect_usage_pieces(self, ctx):
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
 # ------------------------------------------------------------------ shared options
-AtOpt = Annotated[Optional[List[str]], typer.Option("--at", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
-PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, help="Number of random points (default 3 when no --at).")]
-MaxSecondsOpt = Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the check of your code after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Seed for random points and data.")]
-GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
-WrtOpt = Annotated[Optional[str], typer.Option("--wrt", help="Variables to differentiate, e.g. x,y (default: all, sorted).")]
+# Each option is defined once, here, and used by every command that has it.  Where the
+# same option reads differently per command (--wrt names variables, inputs or keys;
+# --mode's default), one function makes it, so its name, type and metavar stay one.
+AtOpt = Annotated[Optional[List[str]], typer.Option("--at", metavar="POINT", help='Point to check, e.g. "x=1.5,y=pi/4" (repeatable; a bare "1.5" for one variable).')]
+PointsOpt = Annotated[Optional[int], typer.Option("--points", min=1, metavar="N", help="Number of random points (default 3 when no --at).")]
+MaxSecondsOpt = Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the check of your code (net: with --impl or --mode adaptive) after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, metavar="N", help="Seed for random points and data.")]
+GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", metavar="EXPR", help='Claimed derivative to check instead of sympy\'s: one per --wrt variable in order, or "x=EXPR" (repeatable).')]
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
-EpsOpt = Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default: chosen per point relative to |x|).")]
+EpsOpt = Annotated[Optional[float], typer.Option("--eps", metavar="H", help="Fixed finite-difference step (default: chosen per point or entry relative to |x|, eps**(1/3) max(|x_k|, 1) for your code).")]
 FormatOpt = Annotated[Format, typer.Option("--format", case_sensitive=False, help="Output format.")]
-PassTolOpt = Annotated[Optional[float], typer.Option("--pass-tol", show_default=False, help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.  [default: 1e-07; code that returns float32: 0.001, what float32 can verify]")]
-FailTolOpt = Annotated[float, typer.Option("--fail-tol", help="Fail when the relative error is > this for every value the true derivative can take; when the bound straddles a tolerance the row is unresolved.")]
+PassTolOpt = Annotated[Optional[float], typer.Option("--pass-tol", metavar="TOL", show_default=False, help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.  [default: 1e-07; code that returns float32: 0.001, what float32 can verify]")]
+FailTolOpt = Annotated[float, typer.Option("--fail-tol", metavar="TOL", help="Fail when the relative error is > this for every value the true derivative can take; when the bound straddles a tolerance the row is unresolved.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn and unresolved as failures (exit 1).")]
-FloorOpt = Annotated[Optional[float], typer.Option("--floor", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: none.")]
+FloorOpt = Annotated[Optional[float], typer.Option("--floor", metavar="VALUE", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: none.")]
 DimsOpt = Annotated[Optional[str], typer.Option("--dims", metavar="Dx H ... Dy", show_default=False, help="Network layer sizes: input, hidden..., output (e.g. --dims 10 5 10; two sizes: softmax regression).")]
-SamplesOpt = Annotated[int, typer.Option("--samples", min=1, help="Number of samples M of the network.")]
+SamplesOpt = Annotated[int, typer.Option("--samples", min=1, metavar="M", help="Number of samples M of the network.")]
 ActivationOpt = Annotated[Activation, typer.Option("--activation", case_sensitive=False, help="Hidden-layer activation.")]
 LossOpt = Annotated[Loss, typer.Option("--loss", case_sensitive=False, help="ce: softmax + cross-entropy; mse: sigmoid output + 0.5 sum (yhat-y)^2.")]
 MeanOpt = Annotated[bool, typer.Option("--mean", help="Average the cost over the samples instead of summing it.")]
@@ -86,6 +97,39 @@ ConventionOpt = Annotated[Optional[Convention], typer.Option("--convention", cas
 IsolateOpt = Annotated[bool, typer.Option("--isolate", help="Run your code in a child process (for autograders): nothing it does can end or change gradcheck's own run, whose numbers are computed here. Without it your code runs inside gradcheck's process.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line (and the worst entry when one did not pass).")]
 ProgressOpt = Annotated[Optional[bool], typer.Option("--progress/--no-progress", show_default=False, help="Progress on stderr: default a bar on a terminal after 1 s and, off a terminal, a line every 10 s once a check has run 10 s; --progress from the start; --no-progress never.")]
+ShapeOpt = Annotated[Optional[str], typer.Option("--shape", metavar="SHAPE", help="Shape of your function's x ~ N(0, 1) (func, sweep --func), e.g. 3,4 or 'scalar' (default 3,4).")]
+XOpt = Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='Your function\'s x itself (func, sweep --func): a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')]
+InputOpt = Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="An input, bound to the parameter NAME of your function (repeatable). SPEC: a shape 4,2,3 (float ~ N(0, 1), differentiated); uniform:LO..HI:SHAPE; int:C:SHAPE (0..C-1) or int:LO..HI:SHAPE (HI excluded); bool:SHAPE or bool:P:SHAPE; or FILE.npy. Integer and boolean inputs (labels, indices, masks) are never differentiated.")]
+ParamOpt = Annotated[Optional[List[str]], typer.Option("--param", "-p", metavar="NAME=JSON", help='A keyword argument of the forward pass as JSON, e.g. \'conv_param={"stride": 1, "pad": 1}\' (repeatable); deep-copied afresh for every call.')]
+OrderOpt = Annotated[int, typer.Option("--order", min=1, max=2, metavar="1|2", help="1: check first partials; 2: check second partials (the Hessian) against finite differences of the first.")]
+HessianOpt = Annotated[Optional[List[str]], typer.Option("--hessian", metavar="A,B=EXPR", help='Claimed second partial d2f/dAdB to check (repeatable; implies --order 2, and only the claimed entries are checked), e.g. "x,y=2*x".')]
+GraphOpt = Annotated[bool, typer.Option("--graph", help="Print the computation graph with each node's forward value and backward value df/dnode.")]
+ShowStepsOpt = Annotated[bool, typer.Option("--show-steps", help="Print each derivative before and after simplification.")]
+LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative as LaTeX.")]
+
+
+def _wrt_option(help: str):
+    """``--wrt NAMES``: what to differentiate; ``help`` says what the names are for a command."""
+    return Annotated[Optional[str], typer.Option("--wrt", metavar="NAMES", help=help)]
+
+
+def _mode_option(default: str):
+    """``--mode``: how users' code is checked; ``default`` the mode a command uses unless told."""
+    return Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help=(
+        "full: every entry, 2 calls each (a layer's forward: 4, with the kink test); adaptive: random-sign "
+        "sets of entries, split only where they disagree, every entry gets a verdict (directly or by "
+        "exclusion); fast: the built-in network's structured directions per block (for your code the same "
+        f"as adaptive). Default: {default}."))]
+
+
+WrtOpt = _wrt_option("Variables to differentiate, e.g. x,y (default: all, sorted).")
+LayerWrtOpt = _wrt_option("Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")
+ModelWrtOpt = _wrt_option("Keys of model.params to check, e.g. W1,b1 (default: every key, in the dict's order).")
+SweepWrtOpt = _wrt_option("The one component to sweep: a variable (x); with --func an entry of x (7 or 1,2); with --dims a parameter entry (W1[3,2]); default: the worst one.")
+NetModeOpt = _mode_option("full for the built-in network, adaptive with --impl")
+FuncModeOpt = _mode_option("adaptive")
+LayerModeOpt = _mode_option("adaptive when the differentiated inputs have more than 256 entries, else full")
+ModelModeOpt = _mode_option("full up to 20000 entries, else adaptive")
 
 
 def _junit_path(value: Optional[str]) -> Optional[str]:
@@ -149,9 +193,9 @@ def _finish(report, fmt: Format, quiet: bool = False, junit: str | None = None, 
 
 
 # ------------------------------------------------------------------ commands
-@app.command("expr")
+@app.command("expr", cls=_Command, short_help="Check the partial derivatives of an expression (sympy's or yours).")
 def expr_command(
-    expression: Annotated[str, typer.Argument(help='Scalar function of named variables, e.g. "sin(x)-cos(x)", or a vector "[f1, f2, ...]" (its Jacobian).', show_default=False)],
+    expression: Annotated[str, typer.Argument(metavar="EXPRESSION", help='Scalar function of named variables, e.g. "sin(x)-cos(x)", or a vector "[f1, f2, ...]" (its Jacobian).', show_default=False)],
     at: AtOpt = None,
     points: PointsOpt = None,
     seed: SeedOpt = 0,
@@ -183,7 +227,10 @@ def expr_command(
     (the derivative, the difference, the classic mistake); --prove adds a symbolic proof.
     A vector "[f1, f2]" is checked as a Jacobian, --grad "[[df1/dx, df1/dy], [...]]".
 
-    Example: gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
+    \b
+    Examples:
+      gradcheck expr "sigmoid(x)" --grad "sigmoid(x)*(1-sigmoid(x))"
+      gradcheck expr "x*y**2" --at "x=1,y=2" --grad "x=y**2" --grad "y=2*x*y"
     """
     from .checks.expr import check_expression
     from .views import graph as view
@@ -201,7 +248,7 @@ def expr_command(
 
 
 # ------------------------------------------------------------------ net
-@app.command("net")
+@app.command("net", cls=_Command, short_help="Check a network's gradient block by block, built in or yours.")
 def net_command(
     dims: DimsOpt = None,
     samples: SamplesOpt = 20,
@@ -211,10 +258,10 @@ def net_command(
     mean: MeanOpt = False,
     impl: Annotated[Optional[str], typer.Option("--impl", metavar="FILE.py:NAME", help="Your NAME(data, labels, params, dimensions) -> (cost, grad) (CS224n forward_backward_prop), as FILE.py:NAME or module:NAME.")] = None,
     cost_check: Annotated[bool, typer.Option("--cost-check/--no-cost-check", help="With --impl: compare your cost with the reference cost (turn off for minibatch or dropout implementations).")] = True,
-    max_seconds: Annotated[Optional[float], typer.Option("--max-seconds", metavar="S", show_default=False, help="Stop the black-box check (--impl, --mode adaptive) after S seconds: what was checked is reported, the rest is counted 'unchecked' (exit 0 only if nothing checked failed; 1 under --strict).")] = None,
+    max_seconds: MaxSecondsOpt = None,
     isolate: IsolateOpt = False,
     inject_bug: InjectBugOpt = None,
-    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="adaptive (default with --impl): random-sign sets of entries, split only where they disagree, every entry gets a verdict; full (default for the built-in network): every entry, 2 calls each with --impl; fast: the built-in network's structured directions per block (with --impl the same as adaptive).")] = None,
+    mode: NetModeOpt = None,
     top: TopOpt = 5,
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
@@ -233,7 +280,10 @@ def net_command(
     h = sigmoid(X W1 + b1), yhat = softmax(h W2 + b2), cross-entropy summed over M
     samples; params flattened W1, b1, W2, b2.
 
-    Example: gradcheck net --dims 10 5 10 --impl q2_neural.py:forward_backward_prop
+    \b
+    Examples:
+      gradcheck net --dims 10 5 10 --inject-bug missing-sigmoid-grad
+      gradcheck net --dims 10 5 10 --impl q2_neural.py:forward_backward_prop
     """
     if inject_bug == "list":
         from .network.model import BUGS
@@ -301,19 +351,19 @@ def _write_junit(report, path: str) -> None:
         raise OptionError(f"--junit: cannot write '{path}': {exc.strerror or exc}") from None
 
 
-@app.command("func")
+@app.command("func", cls=_Command, short_help="Check your f(x) -> (cost, grad) at every entry of x.")
 def func_command(
     target: Annotated[str, typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your function NAME(x) -> (cost, grad), as FILE.py:NAME or module:NAME (with --grad: NAME(x) -> cost).")],
     grad: Annotated[Optional[str], typer.Option("--grad", metavar="[FILE.py:]NAME", help="Separate gradient function NAME(x) -> grad (then the checked function returns only its cost); without FILE.py: from the same file.")] = None,
-    shape: Annotated[Optional[str], typer.Option("--shape", help="Shape of x ~ N(0, 1), e.g. 3,4 or 'scalar' (default 3,4).")] = None,
+    shape: ShapeOpt = None,
     value_range: Annotated[Optional[str], typer.Option("--range", metavar="LO,HI", help="Draw x from U(LO, HI) instead of N(0, 1), e.g. --range 0.5,2 for a function of x > 0 such as log.")] = None,
-    x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help='x itself: a .npy file, or numbers such as "1.0,2.0,3.0" (a single number is a scalar x).')] = None,
+    x: XOpt = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, metavar="K", help="Check K random entries of x instead of all of them (for a large x).")] = None,
     isolate: IsolateOpt = False,
-    mode: Annotated[Mode, typer.Option("--mode", case_sensitive=False, help="adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion); full: every entry, 2 calls each; fast: the same as adaptive.")] = Mode.ADAPTIVE,
+    mode: FuncModeOpt = None,
     max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
-    eps: Annotated[Optional[float], typer.Option("--eps", help="Fixed finite-difference step (default eps**(1/3) max(|x_k|, 1) per entry).")] = None,
+    eps: EpsOpt = None,
     top: TopOpt = 5,
     hvp: HvpOpt = 0,
     taylor: TaylorOpt = False,
@@ -332,7 +382,9 @@ def func_command(
     The function gets a copy of x; random and numpy.random are reset before every call,
     and x must come back unchanged.
 
-    Example: gradcheck func mycode.py:quad --shape 3,4
+    \b
+    Example:
+      gradcheck func mycode.py:quad --shape 3,4
     """
     from .checks.func import check_func
     from .views.progress import DelayedProgress
@@ -341,27 +393,25 @@ def func_command(
     with DelayedProgress("checking x", show=progress_) as progress:
         report = check_func(
             target, grad=grad, shape=shape, x=x, seed=seed, sample=sample, eps=eps,
-            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode,
+            thresholds=thresholds, top=top, progress=progress, hvp=hvp, taylor=taylor, mode=mode or Mode.ADAPTIVE,
             value_range=value_range, isolate=isolate, max_seconds=max_seconds,
         )
     _finish(report, format, quiet, junit, convention=convention)
 
 
-LayerInputOpt = Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="An input of the forward pass, in order (repeatable). SPEC: a shape 4,2,3 (float ~ N(0, 1), differentiated); uniform:LO..HI:SHAPE; int:C:SHAPE (0..C-1) or int:LO..HI:SHAPE (HI excluded); bool:SHAPE or bool:P:SHAPE; or FILE.npy. Integer and boolean inputs (labels, indices, masks) are never differentiated.")]
-LayerParamOpt = Annotated[Optional[List[str]], typer.Option("--param", "-p", metavar="NAME=JSON", help='A keyword argument of the forward pass as JSON, e.g. \'conv_param={"stride": 1, "pad": 1}\' (repeatable); deep-copied afresh for every call.')]
 
 
-@app.command("layer")
+@app.command("layer", cls=_Command, short_help="Check a layer's backward pass (CS231n), a loss of several arrays.")
 def layer_command(
     target: Annotated[Optional[str], typer.Argument(metavar="FILE.py:NAME", show_default=False, help="Your layer: NAME_forward(*inputs, **params) -> (out, cache) and NAME_backward(dout, cache) -> (dx, dw, ...) in FILE.py (or module), or CS231n's X_forward_Y / X_backward_Y for NAME = X_Y (conv_naive finds conv_forward_naive); or a loss layer NAME(*inputs) -> (loss, dx, ...). Not needed with --forward FILE.py:F --backward FILE.py:B.")] = None,
-    input: LayerInputOpt = None,
-    param: LayerParamOpt = None,
-    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Inputs to differentiate, e.g. x,w (default: every float input); backward may still return a gradient for the others.")] = None,
+    input: InputOpt = None,
+    param: ParamOpt = None,
+    wrt: LayerWrtOpt = None,
     forward: Annotated[Optional[str], typer.Option("--forward", metavar="[FILE.py:]F", help="The forward function, instead of NAME_forward.")] = None,
     backward: Annotated[Optional[str], typer.Option("--backward", metavar="[FILE.py:]B", help="The backward function, instead of NAME_backward.")] = None,
     torch: Annotated[bool, typer.Option("--torch", help="NAME is a torch.autograd.Function subclass: its forward and backward checked in float64 as a layer, with torch.autograd.gradcheck's own verdict beside ours (needs the torch extra).")] = False,
     isolate: IsolateOpt = False,
-    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 4 forward calls each (with the kink test); adaptive: random-sign sets of entries per input, split only where they disagree, every entry gets a verdict (directly or by exclusion); fast: the same as adaptive. Default: adaptive when the differentiated inputs have more than 256 entries, else full.")] = None,
+    mode: LayerModeOpt = None,
     max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
@@ -382,11 +432,15 @@ def layer_command(
     (of the loss, for a loss layer).  One block per input; random and numpy.random are
     reset before every call, params are copied afresh, inputs must come back unchanged.
 
-    Example: gradcheck layer layers.py:affine --input x=4,2,3 --input w=6,5 --input b=5
-
-    or: gradcheck layer layers.py:softmax_loss --input x=5,10 --input y=int:10:5
-
-    or: gradcheck layer layers.py:conv_naive --input x=2,3,8,8 --input w=4,3,3,3 --input b=4 --param 'conv_param={"stride": 1, "pad": 1}'
+    \b
+    Examples:
+      gradcheck layer layers.py:affine --input x=4,2,3 --input w=6,5 --input b=5
+      gradcheck layer layers.py:softmax_loss --input x=5,10 --input y=int:10:5
+      gradcheck layer layers.py:conv_naive --input x=2,3,8,8 --input w=4,3,3,3 \\
+          --input b=4 --param 'conv_param={"stride": 1, "pad": 1}'
+      gradcheck layer word2vec.py:naiveSoftmaxLossAndGradient \\
+          --input centerWordVec=3 --param outsideWordIdx=2 \\
+          --input outsideVectors=5,3 --param dataset=null
     """
     from .checks.layer import check_layer_command
     from .views.progress import DelayedProgress
@@ -401,13 +455,14 @@ def layer_command(
     _finish(report, format, quiet, junit, convention=convention)
 
 
-@app.command("model")
+@app.command("model", cls=_Command, short_help="Check a model's loss(X, y) -> (loss, grads) per parameter (CS231n).")
 def model_command(
     target: Annotated[str, typer.Argument(metavar="FILE.py:CLASS", show_default=False, help="Your model class (or a function returning a model), as FILE.py:CLASS or module:CLASS: self.params a dict of arrays, loss(X, y) -> (loss, grads) with grads keyed like params.")],
     init: Annotated[Optional[str], typer.Option("--init", metavar="JSON", help='Keyword arguments of CLASS as a JSON object, e.g. \'{"hidden_dims": [20, 30], "reg": 0.1, "dtype": "float64"}\'.')] = None,
-    input: Annotated[Optional[List[str]], typer.Option("--input", "-i", metavar="NAME=SPEC", help="The data of loss(X, y), bound to its parameters by name: X=2,15 (float ~ N(0, 1)), y=int:10:2 (labels 0..9), or FILE.npy; as for gradcheck layer.")] = None,
-    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Keys of model.params to check, e.g. W1,b1 (default: every key, in the dict's order).")] = None,
-    mode: Annotated[Optional[Mode], typer.Option("--mode", case_sensitive=False, show_default=False, help="full: every entry, 2 calls each (the default up to 20000 entries); adaptive: random-sign sets of entries, split only where they disagree (every entry gets a verdict, directly or by exclusion; the default for more); fast: the same as adaptive.")] = None,
+    input: InputOpt = None,
+    wrt: ModelWrtOpt = None,
+    isolate: IsolateOpt = False,
+    mode: ModelModeOpt = None,
     max_seconds: MaxSecondsOpt = None,
     seed: SeedOpt = 0,
     top: TopOpt = 5,
@@ -428,7 +483,11 @@ def model_command(
     the loss.  model.params is restored after every call; grads must have the keys and
     shapes of params.
 
-    Example: gradcheck model fc_net.py:FullyConnectedNet --init '{"hidden_dims": [20, 30], "input_dim": 15, "num_classes": 10, "reg": 0.1, "dtype": "float64"}' --input X=2,15 --input y=int:10:2
+    \b
+    Example:
+      gradcheck model fc_net.py:FullyConnectedNet --input X=2,15 \\
+          --input y=int:10:2 --init '{"hidden_dims": [20, 30], "input_dim": 15,
+          "num_classes": 10, "reg": 0.1, "dtype": "float64"}'
     """
     from .checks.model import check_model_command
     from .views.progress import DelayedProgress
@@ -437,12 +496,12 @@ def model_command(
         report = check_model_command(
             target, init=init, inputs=input or (), wrt=wrt, seed=seed, mode=mode,
             thresholds=_thresholds(pass_tol, fail_tol, strict, floor, convention), top=top, progress=progress,
-            max_seconds=max_seconds,
+            max_seconds=max_seconds, isolate=isolate,
         )
     _finish(report, format, quiet, junit, convention=convention)
 
 
-@app.command("sanity")
+@app.command("sanity", cls=_Command, short_help="Run the built-in sanity suite (CS224n assignment 1).")
 def sanity_command(
     seed: SeedOpt = 0,
     format: FormatOpt = Format.TABLE,
@@ -459,7 +518,9 @@ def sanity_command(
     sum(x**2) on a scalar, 1-D and 2-D x, of ln(x), sin(x)-cos(x) and exp(x), and of
     the two-layer network at dims 10 5 10.
 
-    Example: gradcheck sanity --junit sanity.xml
+    \b
+    Example:
+      gradcheck sanity --junit sanity.xml
     """
     from .checks.sanity import check_sanity
 
@@ -467,17 +528,10 @@ def sanity_command(
     _finish(report, format, quiet, junit)
 
 
-# ------------------------------------------------------------------ second order, sweep, Taylor, graph, descent
-OrderOpt = Annotated[int, typer.Option("--order", min=1, max=2, help="1: check first partials; 2: check second partials (the Hessian) against finite differences of the first.")]
-HessianOpt = Annotated[Optional[List[str]], typer.Option("--hessian", metavar="A,B=EXPR", help='Claimed second partial d2f/dAdB to check (repeatable; implies --order 2, and only the claimed entries are checked), e.g. "x,y=2*x".')]
-GraphOpt = Annotated[bool, typer.Option("--graph", help="Print the computation graph with each node's forward value and backward value df/dnode.")]
-ShowStepsOpt = Annotated[bool, typer.Option("--show-steps", help="Print each derivative before and after simplification.")]
-LatexOpt = Annotated[bool, typer.Option("--latex", help="Print each derivative as LaTeX.")]
-
-
-@app.command("sweep")
+# ------------------------------------------------------------------ sweep, descend
+@app.command("sweep", cls=_Command, short_help="Why does a check fail? The error over steps h, the Taylor test.")
 def sweep_command(
-    expression: Annotated[Optional[str], typer.Argument(help="Scalar function of named variables (or use --func).", show_default=False)] = None,
+    expression: Annotated[Optional[str], typer.Argument(metavar="EXPRESSION", help="Scalar function of named variables (or use --func or --dims).", show_default=False)] = None,
     func: Annotated[Optional[str], typer.Option("--func", metavar="FILE.py:NAME", help="Sweep your function NAME(x) -> (cost, grad) instead of an expression.")] = None,
     dims: DimsOpt = None,
     samples: SamplesOpt = 20,
@@ -485,11 +539,11 @@ def sweep_command(
     loss: LossOpt = Loss.CE,
     mean: MeanOpt = False,
     inject_bug: InjectBugOpt = None,
-    at: Annotated[Optional[List[str]], typer.Option("--at", help='The point, e.g. "x=1.5,y=pi/4" (default: one random point).')] = None,
-    wrt: Annotated[Optional[str], typer.Option("--wrt", help="Component to sweep: a variable (x); with --func an entry of x (7 or 1,2); with --dims a parameter entry (W1[3,2]); default: the worst one.")] = None,
+    at: AtOpt = None,
+    wrt: SweepWrtOpt = None,
     grad: GradOpt = None,
-    shape: Annotated[Optional[str], typer.Option("--shape", help="With --func: shape of x ~ N(0, 1) (default 3,4).")] = None,
-    x: Annotated[Optional[str], typer.Option("--x", metavar="FILE.npy|NUMBERS", help="With --func: x itself.")] = None,
+    shape: ShapeOpt = None,
+    x: XOpt = None,
     seed: SeedOpt = 0,
     plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png", help="Also write the chart as an image (needs matplotlib: pip install 'gradcheck-cli[plot]').")] = None,
     format: FormatOpt = Format.TABLE,
@@ -507,8 +561,12 @@ def sweep_command(
     shrinks like h^2 for a correct gradient and like h for a wrong one.  Exit code as
     for expr: the verdict of the swept component.
 
-    Example: gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" --grad "y=2*sin(x)"
-    or: gradcheck sweep --dims 10 5 10 --inject-bug missing-sigmoid-grad
+    \b
+    Examples:
+      gradcheck sweep "sin(x)*y" --at "x=1,y=2" --grad "x=cos(x)*y" \\
+          --grad "y=2*sin(x)"
+      gradcheck sweep --func mycode.py:quad --wrt 1,2
+      gradcheck sweep --dims 10 5 10 --inject-bug missing-sigmoid-grad
     """
     from .checks.sweep import check_sweep
     from .views import sweep as view
@@ -528,13 +586,13 @@ def sweep_command(
     _finish(report, format, quiet, show=None if quiet else view.render_sweep)
 
 
-@app.command("descend")
+@app.command("descend", cls=_Command, short_help="Gradient descent with sympy's gradient.")
 def descend_command(
-    expression: Annotated[str, typer.Argument(help='Function to minimise, e.g. "x**4 - 3*x**3".', show_default=False)],
-    x0: Annotated[str, typer.Option("--x0", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
-    tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm |grad f| < tol.")] = 1e-5,
-    max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Stop after this many steps (at most 100000).")] = 10_000,
+    expression: Annotated[str, typer.Argument(metavar="EXPRESSION", help='Function to minimise, e.g. "x**4 - 3*x**3".', show_default=False)],
+    x0: Annotated[str, typer.Option("--x0", metavar="POINT", help='Start, e.g. 6 or "x=1,y=2".', show_default=False)],
+    lr: Annotated[float, typer.Option("--lr", metavar="RATE", help="Learning rate: x <- x - lr * grad f(x).")] = 0.01,
+    tol: Annotated[float, typer.Option("--tol", metavar="TOL", help="Stop when the gradient norm |grad f| < tol.")] = 1e-5,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=1, metavar="N", help="Stop after this many steps (at most 100000).")] = 10_000,
     format: FormatOpt = Format.TABLE,
     quiet: QuietOpt = False,
     progress_: ProgressOpt = None,
@@ -544,7 +602,9 @@ def descend_command(
     Exit codes: 0 converged (|grad f| < tol); 1 diverged (non-finite values, |x| without
     bound, or f rising with growing steps) or --max-iter reached first; 2 bad input.
 
-    Example: gradcheck descend "x**4 - 3*x**3" --x0 6 --lr 0.01 --tol 1e-5
+    \b
+    Example:
+      gradcheck descend "x**4 - 3*x**3" --x0 6 --lr 0.01 --tol 1e-5
     """
     from .checks.descend import run_descent
     from .views import descent as view

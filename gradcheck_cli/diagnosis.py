@@ -285,11 +285,18 @@ def _structural(items, failing, right, explained, activation) -> list[str]:
     if hidden_wrong and all(n in right for n in output):
         bad = [n for n in names if n in failing]
         good = [n for n in names if n in right]
-        formula = _DERIVATIVE.get(str(getattr(activation, "value", activation)), "its derivative")
-        hints.append(
-            f"{_join(bad)} wrong, {_join(good)} right: check the derivative of the hidden "
-            f"activation ({formula})"
-        )
+        formula = _DERIVATIVE.get(str(getattr(activation, "value", activation)))
+        if formula is None:  # a model of the user's: its hidden layers may be more than an activation
+            hints.append(
+                f"{_join(bad)} wrong, {_join(good)} right: the mistake is in the backward pass of a "
+                "hidden layer: its activation's derivative, batchnorm's, or a dropout mask that must "
+                "be the one the forward pass drew"
+            )
+        else:
+            hints.append(
+                f"{_join(bad)} wrong, {_join(good)} right: check the derivative of the hidden "
+                f"activation ({formula})"
+            )
     elif len(names) > 1 and set(wrong) == set(names):
         hints.append(
             "every block is wrong: check the output error signal (yhat - y for softmax with "
@@ -505,6 +512,15 @@ def diagnose_layer(
             hints.append(f"d{b.name}: its {k} failing entries are {_fmt_factor(float(np.median(ratio)))} x "
                          f"the numeric value, the others agree")
         else:
+            counts = np.rint(1 / ratio)
+            if np.all((counts >= 2) & (counts <= 64)) and np.allclose(ratio * counts, 1, rtol=0, atol=1e-6):
+                # each failing entry is 1/m of the numeric value, m a whole number: m equal terms, one counted
+                shown = ", ".join(str(int(m)) for m in np.unique(counts)[:4])
+                hints.append(f"d{b.name}: {k} of {b.analytic.size} entries fail, each exactly 1/m of the numeric "
+                             f"value (m = {shown}): an index repeated m times adds m terms to the gradient and one "
+                             f"was counted (d{b.name}[idx] += v counts a repeated idx once; np.add.at counts "
+                             f"each)")
+                continue
             hints.append(f"d{b.name}: {k} of {b.analytic.size} entries fail, by a factor that varies from "
                          f"{ratio.min():.3g} to {ratio.max():.3g}: an elementwise factor (a local gradient "
                          f"such as a gate's) is missing or wrong")

@@ -106,7 +106,8 @@ def test_links_resolve(path):
 def test_the_reference_is_in_docs():
     pages = [page_name(p) for p in doc_pages()]
     assert {"docs/verdicts.md", "docs/json.md", "docs/api.md"} <= set(pages)
-    assert len(README.read_text(encoding="utf-8").splitlines()) < 400, "README.md: keep it short; the reference goes to docs/"
+    # one example per command and per course feature (issue 18), the reference in docs/
+    assert len(README.read_text(encoding="utf-8").splitlines()) < 420, "README.md: keep it short; the reference goes to docs/"
 
 
 PACKAGE_PATH = re.compile(r"\b((?:gradcheck_cli|benchmarks|tests)/[\w/.-]*\w)")

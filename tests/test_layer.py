@@ -3,7 +3,6 @@ fails at the right input, with the right hint, when wrong (tests/layers/buggy.py
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -145,12 +144,15 @@ def test_batchnorm_updates_of_bn_param_do_not_leak_between_calls():
     assert report.subject.params == {"bn_param": {"mode": "train"}}
 
 
-def test_conv_2x3x8x8_with_four_3x3_filters_checks_in_under_a_second():
-    start = time.perf_counter()
+def test_conv_2x3x8x8_with_four_3x3_filters_gets_every_verdict_in_fewer_calls_than_entries():
+    # how long it takes is measured in benchmarks/bench_layer.py, not asserted here
     report = check_layer_command(GOOD + "conv_naive", inputs=CONV_IN, params=CONV)
-    assert time.perf_counter() - start < 1.0
-    assert report.status is Status.PASS
+    assert report.status is Status.PASS and report.mode is Mode.ADAPTIVE
     assert {b.name: b.checked for b in report.blocks} == {"x": 384, "w": 108, "b": 4}
+    effort = report.effort
+    assert effort.entries == 496 and effort.checked + effort.excluded == 496 and effort.unchecked == 0
+    # full mode calls the forward pass 4 times per entry (1984 calls); the search, far fewer
+    assert 0 < effort.calls < effort.entries
 
 
 def test_fast_mode_finds_a_single_wrong_entry_of_a_large_input():

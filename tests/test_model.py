@@ -92,6 +92,7 @@ def test_dropout_mask_not_reused_fails_below_the_dropout():
     s = statuses(report)
     assert s["W1"] is Status.FAIL and s["W2"] is Status.FAIL
     assert s["W3"] is not Status.FAIL and s["b3"] is Status.PASS  # above the last dropout: right
+    assert any(h.endswith("or a dropout mask that must be the one the forward pass drew") for h in report.hints)
 
 
 def test_batchnorm_gamma_over_the_wrong_axis():

@@ -20,7 +20,11 @@ How a ```` ```console ```` block is read:
   of the repository (``tests/layers``: examples that use the repository's own files;
   ``$ cat`` is refused there, so a page never writes into the repository);
 * a block preceded by the line ``<!-- readme-test: skip -->`` is not run (commands
-  that need files the page does not show); blocks without ``$`` lines are prose.
+  that need files the page does not show); blocks without ``$`` lines are prose;
+* a block preceded by ``<!-- readme-test: needs MODULE -->`` runs only where MODULE can
+  be imported (an optional extra such as torch); elsewhere it is skipped, and its output
+  is left as it is when the pages are regenerated.  Marks combine with ``;``:
+  ``<!-- readme-test: cwd tests/torch_code; needs torch -->``.
 
 How a ```` ```json ```` block is read:
 
@@ -72,7 +76,9 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 README_COLUMNS = 80
 SKIP_MARK = "<!-- readme-test: skip -->"
-CWD_MARK = re.compile(r"<!-- readme-test: cwd ([\w./-]+) -->")
+MARK = re.compile(r"<!-- readme-test: (.+?) -->")
+CWD_MARK = re.compile(r"cwd ([\w./-]+)")
+NEEDS_MARK = re.compile(r"needs ([\w.]+)")
 ELLIPSIS = "..."
 UPDATE_ENV = "GRADCHECK_UPDATE_README"
 
@@ -116,6 +122,13 @@ class Block:
     body: list[str] = field(default_factory=list)  # a json or python block's lines
     linked: bool = False  # a json block that is the output of the console block before it
     cwd: str = ""  # run in this folder of the repository (a cwd mark), not the page's directory
+    needs: tuple[str, ...] = ()  # modules the block needs (a needs mark): skipped where one is missing
+
+    def missing(self) -> list[str]:
+        """The modules of ``needs`` that cannot be imported here."""
+        import importlib.util
+
+        return [m for m in self.needs if importlib.util.find_spec(m) is None]
 
 
 def _fences(lines: list[str]) -> list[tuple[str, int, int]]:
@@ -145,9 +158,11 @@ def parse_blocks(lines: list[str]) -> list[Block]:
         if lang not in ("console", "json", "python"):
             continue
         before = next((lines[k].strip() for k in range(i - 1, -1, -1) if lines[k].strip()), "")
-        cwd = CWD_MARK.fullmatch(before)
-        block = Block(i, j, skip=before == SKIP_MARK, kind=lang, body=lines[i + 1 : j],
-                      cwd=cwd.group(1) if cwd else "")
+        mark = MARK.fullmatch(before)
+        marks = [m.strip() for m in mark.group(1).split(";")] if mark else []
+        cwd = next((c.group(1) for c in map(CWD_MARK.fullmatch, marks) if c), "")
+        needs = tuple(n.group(1) for n in map(NEEDS_MARK.fullmatch, marks) if n)
+        block = Block(i, j, skip="skip" in marks, kind=lang, body=lines[i + 1 : j], cwd=cwd, needs=needs)
         if lang == "python":
             blocks.append(block)
             continue
@@ -479,7 +494,7 @@ def check_page(lines: list[str], page: str = "README.md") -> tuple[list[Mismatch
     blocks = parse_blocks(lines)
     mismatches = []
     for block in console_blocks(blocks):
-        if block.skip or not block.commands:
+        if block.skip or not block.commands or block.missing():
             continue
         for cmd, result in zip(block.commands, run_block(block, directory, page)):
             if not matches(cmd.output, result.lines):
@@ -560,6 +575,8 @@ def test_console_block(path, index, page_dirs):
     blocks = parse_blocks(_lines(path))
     write_shown_files(blocks[:index], directory)  # so that one block can run alone (-k)
     block = blocks[index]
+    if block.missing():
+        pytest.skip(f"{page}:{block.start + 1} needs {', '.join(block.missing())} (not installed)")
     for cmd, result in zip(block.commands, run_block(block, directory, page)):
         assert matches(cmd.output, result.lines), (
             f"{page}:{cmd.line + 1}: `$ {cmd.text}` now prints:\n"
@@ -603,6 +620,8 @@ def test_python_example(path, index, page_dirs):
     directory = page_dirs(path)
     blocks = parse_blocks(_lines(path))
     write_shown_files(blocks[:index], directory)
+    if blocks[index].missing():
+        pytest.skip(f"{page_name(path)}:{blocks[index].start + 1} needs {', '.join(blocks[index].missing())}")
     run_python_block(blocks[index], directory)
 
 
@@ -750,6 +769,20 @@ def test_a_cwd_block_runs_in_the_repository_and_never_writes_there():
         run_block(cat, Path(tempfile.gettempdir()))
     with pytest.raises(ValueError, match="no folder"):
         run_block(Block(0, 0, run.commands, cwd="../.."), Path(tempfile.gettempdir()))
+
+
+def test_a_needs_mark_skips_a_block_where_the_module_is_missing(tmp_path):
+    text = ["<!-- readme-test: cwd tests/layers; needs no_such_module_here -->", "```console",
+            "$ gradcheck layer layers.py:relu -i x=4,5 --quiet", "not what it prints", "```",
+            "<!-- readme-test: needs numpy -->", "```console", "$ gradcheck expr x --at 1 --quiet", "stale", "```"]
+    absent, present = parse_blocks(text)
+    assert (absent.cwd, absent.needs, absent.missing()) == ("tests/layers", ("no_such_module_here",),
+                                                             ["no_such_module_here"])
+    assert present.needs == ("numpy",) and present.missing() == [] and not present.skip
+    page = tmp_path / "page.md"
+    page.write_text("\n".join(text) + "\n", encoding="utf-8")
+    assert update_page(page) == ["page.md:8: $ gradcheck expr x --at 1 --quiet"]  # only the runnable one
+    assert "not what it prints" in page.read_text(encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``gradcheck model`` and ``check_model``: a CS231n-style model, one block per parameter.
 
 A model keeps its parameters in ``model.params`` (a dict of float arrays) and has
-``loss(X, y) -> (loss, grads)``, ``grads`` keyed like ``params`` (``model_protocol``).
+``loss(X, y) -> (loss, grads)``, ``grads`` keyed like ``params`` (``usercode.model``).
 The claimed gradient of every entry of every parameter (or of the ``wrt`` keys) is
 checked against central differences of the returned loss, the model being a black box
 (``fast_mode``: ``adaptive`` group testing by default, ``full`` for every entry, 2 calls
@@ -14,7 +14,8 @@ attributes (batchnorm's ``bn_params`` with their running means, ``dropout_param`
 deep-copied back before every call, and ``random``/``numpy.random`` are reset (a dropout
 mask drawn from ``np.random`` is the same at every probe).  ``loss`` is called twice at
 the start and must give the same loss and grads: a model that draws numbers gradcheck
-cannot reset has no derivative to check.
+cannot reset has no derivative to check.  ``isolate`` (``--isolate``): the model is made
+and called in a child process (``usercode.isolate``), the check computed here.
 
 Hints, beyond the network's (``diagnosis.diagnose``: a factor N for a mean against a
 sum, a factor 2): a block whose error is ``c * W`` (``diagnosis.regularisation_hint``),
@@ -23,9 +24,7 @@ the regularisation gradient missing, doubled, or its ``0.5`` dropped.
 
 from __future__ import annotations
 
-import inspect
 import json
-import random
 import time
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
@@ -37,7 +36,7 @@ from ..choices import Method, Mode
 from ..errors import OptionError
 from ..finite_diff import value_eps
 from ..inputs import parse_input, validate_seed, validate_top
-from ..model_protocol import BoundModel, load_model, model_params, require_repeatable
+from ..usercode.model import BoundModel, load_model, loss_parameters, model_params, require_repeatable, seeded_loss
 from ..results import LayerArg, ModelSubject, Report
 from ..verdict import Status, Thresholds
 from .common import lifted_cost
@@ -46,14 +45,10 @@ from .common import lifted_cost
 AUTO_FULL_ENTRIES = 20_000
 
 
-def _bind_data(loss, data: Sequence[tuple[str, Any]]) -> tuple:
-    """The data arguments of ``loss`` in its parameters' order when every name is one of
-    them (``--input y=... --input X=...`` binds by name), else in the order given."""
-    try:
-        names = [p.name for p in inspect.signature(loss).parameters.values()
-                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        names = []
+def _bind_data(names: Sequence[str], data: Sequence[tuple[str, Any]]) -> tuple:
+    """The data arguments of ``loss`` (its parameters ``names``) in their order when every
+    name is one of them (``--input y=... --input X=...`` binds by name), else in the order
+    given."""
     given = [n for n, _ in data]
     if given and set(given) <= set(names):
         by_name = dict(data)
@@ -131,9 +126,9 @@ def check_model(
     who = name or type(model).__name__
     model_params(model, who)
     args = (_data("X", X),) if y is None else (_data("X", X), _data("y", y))
-    fu = UserFunction(model.loss, f"{who}.loss")
+    bound = BoundModel(model, UserFunction(model.loss, f"{who}.loss"), args, who)
     inputs = tuple(LayerArg(n, tuple(a.shape), _kind(a), False, "given") for n, a in zip(("X", "y"), args))
-    return _check(model, fu, args, who, wrt=wrt, seed=seed, mode=mode, thresholds=thresholds, top=top,
+    return _check(bound, wrt=wrt, seed=seed, mode=mode, thresholds=thresholds, top=top,
                   progress=progress, inputs=inputs, init={}, deadline=deadline)
 
 
@@ -150,15 +145,16 @@ def _mode(mode) -> Mode | None:
         raise OptionError(f"--mode must be one of adaptive, fast, full, got {mode!r}") from None
 
 
-def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thresholds: Thresholds, top: int,
+def _check(bound: BoundModel, *, wrt, seed: int, mode, thresholds: Thresholds, top: int,
            progress, inputs: Sequence[LayerArg], init: Mapping[str, Any], deadline: float | None = None) -> Report:
-    """The check of ``check_model``, with ``loss`` wrapped (``fu``) and the data validated."""
+    """The check of ``check_model``: the model bound to its validated data, its ``loss``
+    wrapped (``bound.loss``, a UserFunction, or one in a child process)."""
     from ..diagnosis import diagnose, regularisation_hint
 
     validate_seed(seed)
     mode = _mode(mode)
     validate_top(top)
-    bound = BoundModel(model, fu, args, who)
+    fu, args, who = bound.loss, bound.args, bound.who
     keys = _validate_wrt(wrt, list(bound.base))
     offsets = np.cumsum([0] + [bound.base[k].size for k in keys[:-1]]).astype(int)
     blocks = [(k, bound.shapes[k], int(o)) for k, o in zip(keys, offsets)]
@@ -199,8 +195,7 @@ def _check(model: Any, fu, args: tuple, who: str, *, wrt, seed: int, mode, thres
     items = [(k, g[o: o + bound.base[k].size].reshape(bound.shapes[k]),
               numeric[o: o + bound.base[k].size].reshape(bound.shapes[k]), by_name[k].status)
              for k, o in zip(keys, offsets)]
-    reg = getattr(model, "reg", None)
-    reg = float(reg) if isinstance(reg, (int, float, np.floating)) and not isinstance(reg, bool) else None
+    reg = bound.reg
     hints, explained = [], set()
     for k, a, n, status in items:
         if status is Status.FAIL:
@@ -250,15 +245,15 @@ def check_model_command(
     top: int = 5,
     progress=None,
     max_seconds: float | None = None,
+    isolate: bool = False,
 ) -> Report:
     """``gradcheck model FILE.py:CLASS --init JSON --input X=2,15 --input y=int:10:2``.
 
     The inputs are drawn as ``layer``'s (``inputs.parse_input``, seeded) and bound to
     ``loss``'s parameters by name (else in the order given); the model is made and its
-    ``loss`` called from ``random``/``numpy.random`` seeded by ``seed``.
+    ``loss`` called from ``random``/``numpy.random`` seeded by ``seed``.  ``isolate``:
+    the model is made and called in a child process (``usercode.isolate``).
     """
-    from ..usercode import UserFunction
-
     deadline = deadline_after(validate_max_seconds(max_seconds))
     validate_seed(seed)
     _mode(mode)
@@ -275,21 +270,22 @@ def check_model_command(
         data.append(LayerArg(name, tuple(value.shape), {"b": "bool", "i": "int", "u": "int"}.get(value.dtype.kind, "float"),
                              False, source))
         args.append((name, value))
-    model, who = load_model(target, kwargs, seed)
-    model_params(model, who)
-    loss = model.loss
-    bound = _bind_data(loss, args)
-    if len(bound) > 2:
-        raise OptionError(f"loss(X, y) takes two data arguments; --input declares {len(bound)}")
-    names = [next(n for n, v in args if v is b) for b in bound]
-    data = [next(d for d in data if d.name == n) for n in names]
-    saved = random.getstate(), np.random.get_state()
-    try:  # every call of loss starts from the seeded state (a dropout mask drawn from np.random)
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        fu = UserFunction(loss, f"{target.rpartition(':')[2]}.loss")
-    finally:
-        random.setstate(saved[0])
-        np.random.set_state(saved[1])
-    return _check(model, fu, bound, who, wrt=wrt, seed=seed, mode=mode, thresholds=thresholds, top=top,
+    loss_name = f"{target.rpartition(':')[2]}.loss"
+    if isolate:
+        from ..usercode.isolate import load_isolated_model
+
+        bound = load_isolated_model(target, kwargs, seed, loss_name)
+        names = bound.loss_params
+    else:
+        model, who = load_model(target, kwargs, seed)
+        model_params(model, who)
+        # every call of loss starts from the seeded state (a dropout mask drawn from np.random)
+        bound = BoundModel(model, seeded_loss(model, loss_name, seed), (), who)
+        names = loss_parameters(model.loss)
+    bound.args = _bind_data(names, args)
+    if len(bound.args) > 2:
+        raise OptionError(f"loss(X, y) takes two data arguments; --input declares {len(bound.args)}")
+    order = [next(n for n, v in args if v is b) for b in bound.args]
+    data = [next(d for d in data if d.name == n) for n in order]
+    return _check(bound, wrt=wrt, seed=seed, mode=mode, thresholds=thresholds, top=top,
                   progress=progress, inputs=data, init=kwargs, deadline=deadline)

@@ -9,6 +9,7 @@
 ``npy``        the one ``.npy`` loader (sizes checked before anything is allocated; no pickles)
 ``isolate``    ``--isolate``: users' code in a child process
 ``layer``      a forward/backward pair (or loss layer): loaded, bound by name, called
+``model``      a CS231n model: made, its params checked, its loss called at given params
 """
 
 from __future__ import annotations

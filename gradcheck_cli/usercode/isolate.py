@@ -8,13 +8,18 @@ a pipe; the finite differences, the verdict and the exit code are computed in th
 from the values returned, validated as usual (``protocols``).  A child that dies (its
 ``os._exit``, a segfault, the OOM killer) is exit 2 with one line naming the function.
 
-Only data crosses the pipe, never code: a small JSON header and raw ``.npy`` arrays
-(``allow_pickle=False``), so nothing the child writes can run in the parent.  Values that
+Only data crosses the pipe, never code: a small JSON header and the arrays' bytes (numbers:
+the raw buffer with its dtype and shape in the header, read back with ``np.frombuffer``
+after the sizes are checked; other plain arrays as ``.npy`` with ``allow_pickle=False``),
+so nothing the child writes can run in the parent.  Values that
 are not data (a layer's cache of arbitrary objects) stay in the child; the parent holds
 a reference and passes it back (the last ``KEEP`` are kept).
 
 In the child each function is a ``UserFunction`` in a session (random states reset
-before every call, inputs checked for mutation, its output sent to our stderr).
+before every call, inputs checked for mutation, its output sent to our stderr).  A model
+(``load_isolated_model``) is made in the child and stays there, bound as in-process
+(``model.BoundModel``: params replaced for a call, everything put back); the parent holds
+copies of its params and asks for ``loss`` at given params.
 """
 
 from __future__ import annotations
@@ -34,11 +39,14 @@ import numpy as np
 
 from ..errors import LoadError, OptionError, UserCodeError
 from .function import UserFunction
+from .model import BoundModel
 
-__all__ = ["load_isolated", "IsolatedFunction"]
+__all__ = ["load_isolated", "load_isolated_model", "IsolatedFunction", "IsolatedBoundModel"]
 
 #: references to values that stay in the child (layer caches) kept there
 KEEP = 64
+#: dtype kinds sent as raw bytes (bool, integers, floats, complex): the common, fast case
+_RAW_KINDS = "biufc"
 _HEADER = struct.Struct("<II")  # length of the JSON header, number of array blobs
 _LENGTH = struct.Struct("<Q")
 
@@ -73,6 +81,11 @@ def _encode(value: Any, blobs: list[bytes], keep=None) -> Any:
         return bool(value)
     if isinstance(value, (float, np.floating)) and not isinstance(value, np.longdouble):
         return {"f": repr(float(value))}
+    if isinstance(value, np.longdouble):  # a lifted cost: its digits cross as a 0-d array
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in _RAW_KINDS and value.dtype.fields is None:
+        blobs.append(value.tobytes(order="C"))
+        return {"b": [len(blobs) - 1, value.dtype.str, list(value.shape)]}
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, np.ascontiguousarray(value) if value.ndim else value, allow_pickle=False)
@@ -100,6 +113,9 @@ def _decode(node: Any, blobs: list[bytes], refs=None) -> Any:
         return int(body)
     if kind == "f":
         return float(body)
+    if kind == "b":
+        index, descr, shape = body
+        return _read_raw(blobs[int(index)], str(descr), shape)
     if kind == "a":
         return _read_npy(blobs[int(body)])
     if kind == "r":
@@ -110,6 +126,23 @@ def _decode(node: Any, blobs: list[bytes], refs=None) -> Any:
     if kind == "d":
         return {str(k): _decode(v, blobs, refs) for k, v in body.items()}
     raise ValueError("malformed message")
+
+
+def _read_raw(blob: bytes, descr: str, shape) -> np.ndarray:
+    """An array of numbers from its bytes: a plain numeric dtype, and exactly the bytes
+    its shape needs."""
+    dtype = np.dtype(descr)
+    if dtype.kind not in _RAW_KINDS or dtype.fields is not None or dtype.hasobject:
+        raise ValueError("malformed array")
+    dims = tuple(int(n) for n in shape)
+    count = 1
+    for n in dims:
+        if n < 0:
+            raise ValueError("malformed array")
+        count *= n
+    if count * dtype.itemsize != len(blob):
+        raise ValueError("malformed array")
+    return np.frombuffer(blob, dtype=dtype).reshape(dims).copy()
 
 
 def _read_npy(blob: bytes) -> np.ndarray:
@@ -269,13 +302,68 @@ def load_isolated(specs: "list[tuple[str, str]]", seed: int) -> "list[IsolatedFu
     except ChildDied:
         raise UserCodeError(f"{specs[0][0]} ended the isolated process while loading "
                             f"({child.exit_status()})") from None
-    if "error" in reply:
-        kind = {"LoadError": LoadError}.get(reply.get("kind"), UserCodeError)
-        if kind is LoadError:
-            raise LoadError(str(reply["error"]))
-        raise UserCodeError(str(reply["error"]), user_traceback=str(reply.get("traceback", "")))
+    _raise_error(reply)
     return [IsolatedFunction(child, i, spec, names)
             for i, ((spec, _), names) in enumerate(zip(specs, reply["params"]))]
+
+
+def _raise_error(reply: dict) -> None:
+    """The error a loading request's reply carries (the user's, or a bug of ours), if any."""
+    if "error" not in reply:
+        return
+    if reply.get("kind") == "internal":
+        raise RuntimeError(f"in the isolated process: {reply['error']}")
+    if reply.get("kind") == "LoadError":
+        raise LoadError(str(reply["error"]))
+    if reply.get("kind") == "OptionError":
+        raise OptionError(str(reply["error"]))
+    raise UserCodeError(str(reply["error"]), user_traceback=str(reply.get("traceback", "")))
+
+
+class IsolatedBoundModel(BoundModel):
+    """A ``BoundModel`` whose model lives in the child: ``base`` holds copies of its params
+    (as the child had them), and ``call_raw`` asks the child for ``loss(*args)`` at the
+    given params; the child's own ``BoundModel`` puts the model back after every call."""
+
+    def __init__(self, loss: IsolatedFunction, params: dict, reg: float | None, loss_params: list[str],
+                 who: str) -> None:
+        self.model = None
+        self.loss = loss
+        self.args = ()
+        self.who = who
+        self.reg = reg
+        self.loss_params = list(loss_params)
+        self.state = {}
+        self._hold(params)
+
+    def call_raw(self, values):
+        return self.loss.call({k: np.asarray(v) for k, v in values.items()}, *self.args)
+
+    def restore(self) -> None:  # the model is the child's
+        pass
+
+
+def load_isolated_model(target: str, init: dict, seed: int, loss_name: str) -> IsolatedBoundModel:
+    """``model.load_model`` in a child process: the model is made and kept there, its
+    ``loss`` a ``model.seeded_loss``; the parent gets an ``IsolatedBoundModel`` (its
+    data ``args`` to be set by the caller)."""
+    import atexit
+
+    child = _Child()
+    atexit.register(child.close)
+    try:
+        reply, blobs = child.request({"op": "model", "target": target, "init": init, "seed": int(seed),
+                                      "name": loss_name}, [])
+    except ChildDied:
+        raise UserCodeError(f"{target} ended the isolated process while the model was made "
+                            f"({child.exit_status()})") from None
+    _raise_error(reply)
+    try:
+        params = _decode(reply["params"], blobs)
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise UserCodeError(f"{target}: the isolated process sent a malformed reply") from None
+    fu = IsolatedFunction(child, int(reply["index"]), loss_name, ["values", *reply["loss_params"]])
+    return IsolatedBoundModel(fu, params, reply["reg"], reply["loss_params"], str(reply["who"]))
 
 
 # --------------------------------------------------------------------------- the child side
@@ -305,7 +393,7 @@ def _child_main(read_fd: int, write_fd: int) -> int:
             raise UserCodeError("a value kept in the isolated process was needed after it was dropped")
         return kept[key]
 
-    fns: list[UserFunction] = []
+    fns: list = []  # UserFunctions, or a model's loss (_ModelLoss)
     with contextlib.ExitStack() as stack:
         while True:
             try:
@@ -320,6 +408,8 @@ def _child_main(read_fd: int, write_fd: int) -> int:
                     for fu in fns:
                         stack.enter_context(fu.session())
                     reply = {"params": [fu._param_names for fu in fns]}
+                elif message["op"] == "model":
+                    reply = _make_model(message, fns, stack, rblobs)
                 else:
                     fu = fns[int(message["fn"])]
                     args = _decode(message["args"], blobs, resolve)
@@ -340,6 +430,34 @@ def _child_main(read_fd: int, write_fd: int) -> int:
                 rblobs = []
                 reply = {"error": f"{type(exc).__name__}: {exc}", "kind": "internal"}
             _send(write_fd, reply, rblobs)
+
+
+class _ModelLoss:
+    """In the child: a model's ``loss(*args)`` at given params (``BoundModel.call_raw``)."""
+
+    def __init__(self, bound: BoundModel) -> None:
+        self.bound = bound
+        self.fn = bound.loss.fn
+
+    def call(self, values: dict, *args: Any) -> Any:
+        self.bound.args = tuple(args)
+        result = self.bound.call_raw(values)
+        if isinstance(result, (tuple, list)) and len(result) == 2 and isinstance(result[1], dict):
+            result = (result[0], dict(result[1]))  # a dict subclass (OrderedDict) crosses as a dict
+        return result
+
+
+def _make_model(message: dict, fns: list, stack, rblobs: list[bytes]) -> dict:
+    """The ``model`` request: make the model, keep its bound ``loss`` in ``fns``."""
+    from .model import load_model, loss_parameters, model_params, model_reg, seeded_loss
+
+    model, who = load_model(message["target"], message["init"], int(message["seed"]))
+    params = model_params(model, who)
+    fu = seeded_loss(model, str(message["name"]), int(message["seed"]))
+    stack.enter_context(fu.session())
+    fns.append(_ModelLoss(BoundModel(model, fu, (), who)))
+    return {"index": len(fns) - 1, "params": _encode(dict(params), rblobs), "reg": model_reg(model),
+            "loss_params": loss_parameters(model.loss), "who": who}
 
 
 if __name__ == "__main__":

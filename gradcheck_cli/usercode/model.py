@@ -6,9 +6,11 @@ a dict with exactly the keys of ``params``, each of its parameter's shape
 (``usercode.protocols.model_loss``).  Anything else is the user's mistake:
 ``UserCodeError`` naming the key (exit 2).
 
-``load_model`` makes one from ``FILE.py:CLASS`` (or a factory); ``BoundModel`` calls its
-``loss`` with some parameters replaced and puts everything back; ``require_repeatable``
-refuses a model whose ``loss`` is not a function of its parameters.
+``load_model`` makes one from ``FILE.py:CLASS`` (or a factory); ``seeded_loss`` wraps its
+``loss`` (every call from the same random state); ``BoundModel`` calls it with some
+parameters replaced and puts everything back; ``require_repeatable`` refuses a model whose
+``loss`` is not a function of its parameters.  Under ``--isolate`` all of this runs in the
+child process (``isolate.load_isolated_model``), the parent holding copies of the params.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import random
 from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import LoadError, UserCodeError
-from .usercode import protocols
+from ..errors import LoadError, UserCodeError
+from . import protocols
+from .function import UserFunction
 
 #: relative agreement asked of two calls of loss at the same params (64 ulps)
 REPEAT_RTOL = 64 * float(np.finfo(float).eps)
@@ -68,12 +72,17 @@ class BoundModel:
         self.loss = loss  # a UserFunction
         self.args = args
         self.who = who
-        self.params = model_params(model, who)
-        self.own = dict(self.params)  # the user's own array objects
-        self.base = {k: np.array(v, dtype=np.float64, copy=True) for k, v in self.params.items()}
-        self.shapes = {k: tuple(v.shape) for k, v in self.base.items()}
-        self.converted = tuple(k for k, v in self.params.items() if np.finfo(v.dtype).eps > np.finfo(np.float64).eps)
+        self.reg = model_reg(model)
+        self._hold(model_params(model, who))
         self.state = self._snapshot()
+
+    def _hold(self, params: dict[str, np.ndarray]) -> None:
+        """Keep ``params`` (the user's dict) and float64 copies of its arrays (``base``)."""
+        self.params = params
+        self.own = dict(params)  # the user's own array objects
+        self.base = {k: np.array(v, dtype=np.float64, copy=True) for k, v in params.items()}
+        self.shapes = {k: tuple(v.shape) for k, v in self.base.items()}
+        self.converted = tuple(k for k, v in params.items() if np.finfo(v.dtype).eps > np.finfo(np.float64).eps)
 
     def _snapshot(self) -> dict[str, Any]:
         """Deep copies of the model's other attributes (those that can be copied)."""
@@ -140,7 +149,7 @@ def load_model(target: str, init: Mapping[str, Any], seed: int = 0):
     """``FILE.py:CLASS`` (or a factory function) -> ``(model, name)``: ``CLASS(**init)`` made
     with ``random`` and ``numpy.random`` seeded by ``seed`` (CS231n initialises with
     ``np.random.randn``), so the params repeat from run to run."""
-    from .usercode import load_seeded
+    from . import load_seeded
 
     (maker,) = load_seeded([(target, "class or factory function")], seed)
     is_class = inspect.isclass(maker.fn)
@@ -151,3 +160,33 @@ def load_model(target: str, init: Mapping[str, Any], seed: int = 0):
         return model, target
     raise LoadError(f"'{target}' returned {type(model).__name__}, not a model: a model has a dict params and "
                     "a method loss(X, y) -> (loss, grads)")
+
+
+def model_reg(model: Any) -> float | None:
+    """``model.reg`` as a float when it is a real number (what the regularisation hint names)."""
+    reg = getattr(model, "reg", None)
+    return float(reg) if isinstance(reg, (int, float, np.floating)) and not isinstance(reg, bool) else None
+
+
+def loss_parameters(loss) -> list[str]:
+    """The names of ``loss``'s positional parameters (``["X", "y"]``): what ``--input NAME=``
+    binds to; [] when the signature cannot be read."""
+    try:
+        return [p.name for p in inspect.signature(loss).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def seeded_loss(model: Any, name: str, seed: int) -> UserFunction:
+    """``model.loss`` as a UserFunction whose every call starts from ``random`` and
+    ``numpy.random`` seeded with ``seed`` (a dropout mask drawn from ``np.random`` is the
+    same at every probe); the caller's random states are put back."""
+    saved = random.getstate(), np.random.get_state()
+    try:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        return UserFunction(model.loss, name)
+    finally:
+        random.setstate(saved[0])
+        np.random.set_state(saved[1])
