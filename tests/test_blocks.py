@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gradcheck_cli import check_layer
 from gradcheck_cli.blocks import BlockData, judge_blocks
@@ -214,3 +216,26 @@ def test_entries_cleared_by_exclusion_but_unverified_are_rows_of_the_report():
         if b.status is Status.UNRESOLVED:
             assert b.worst_index is not None
             assert any(c.name == b.name and c.index == b.worst_index for c in rows)
+
+
+@settings(max_examples=10, deadline=None)
+@given(m=st.integers(0, 12), k=st.integers(-6, 6), seed=st.integers(0, 3))
+def test_a_factor_two_fails_on_an_entry_at_any_size_relative_to_its_block(m, k, seed):
+    # the entry (2, 3) at 10**-m of the block's scale (sigmoid' = 10**-m), the layer's
+    # output scaled by 10**k: the zero rule's 16 eps G never hides a factor 2
+    x = np.random.default_rng(seed).standard_normal((3, 4))
+    x[2, 3] = 0.0 if m == 0 else float(np.log(10.0**m))  # s (1 - s) ~ 10**-m
+    c = 10.0**k
+
+    def forward(z):
+        s = 1 / (1 + np.exp(-z))
+        return c * s, s
+
+    def backward(dout, s):
+        g = c * dout * s * (1 - s)
+        g[2, 3] *= 2
+        return g
+
+    rep = check_layer(forward, backward, {"x": x})
+    assert rep.status is Status.FAIL
+    assert (2, 3) in [c.index for c in rep.checks if c.status is Status.FAIL]
