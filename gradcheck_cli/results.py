@@ -325,6 +325,8 @@ class NetworkSubject(Subject):
     bug_text: str | None = None
     fast_directions: int | None = None  # --mode fast: random directions per block
     quick_blocks: tuple[str, ...] = ()  # --mode fast: blocks cleared by their directions
+    #: --mode fast: blocks whose directions agreed, then verified entry by entry in extended precision
+    verified_blocks: tuple[str, ...] = ()
 
     def header_lines(self, report: "Report") -> list[str]:
         lines = [network_line(self),
@@ -345,12 +347,17 @@ class NetworkSubject(Subject):
     def note_lines(self, report: "Report") -> list[str]:
         if self.fast_directions is None:
             return []
-        k, quick = self.fast_directions, list(self.quick_blocks)
-        full = [b.name for b in report.blocks if b.name not in quick]
-        return [f"fast mode: {k} random ±1 directions per block; "
-                + (f"{', '.join(quick)} agreed along all {k} directions within their "
-                   "noise (no entry checked one by one), " if quick else "")
-                + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check")]
+        k, quick, verified = self.fast_directions, list(self.quick_blocks), list(self.verified_blocks)
+        full = [b.name for b in report.blocks if b.name not in quick and b.name not in verified]
+        parts = []
+        if verified:
+            parts.append(f"{', '.join(verified)} agreed along all {k} directions within their noise, then every "
+                         "entry was verified against its extended-precision derivative")
+        if quick:
+            parts.append(f"{', '.join(quick)} agreed along all {k} directions within their "
+                         "noise (no entry checked one by one)")
+        parts.append(f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check")
+        return [f"fast mode: {k} random ±1 directions per block; " + "; ".join(parts)]
 
     def json_fields(self, report: "Report") -> dict[str, Any]:
         return {} if self.cost is None else {"cost": json_number(self.cost)}
@@ -648,6 +655,17 @@ class Effort:
     stopped: int = 0
     #: whether a time limit (``--max-seconds``) was in force
     max_seconds: bool = False
+    #: of the ``excluded`` entries: how many their proved bound verifies (``pass`` by
+    #: exclusion), and how many were then checked directly (their verdict is that check's)
+    verified: int | None = None
+    rechecked: int = 0
+    #: the evidence the check could use: ``precision`` of the code's values (``float32``,
+    #: ``float64``), ``lifting`` of its cost to np.longdouble: ``used`` (calls were made in
+    #: extended precision), ``exhausted`` (... until the budget of calls ran out),
+    #: ``available`` (not needed), ``none`` (the code does not compute
+    #: in the dtype it is given), ``""`` (not known)
+    precision: str = ""
+    lifting: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
@@ -655,6 +673,13 @@ class Effort:
              "directions": self.directions,
              "blockwide": list(self.blockwide), "max_bound": json_number(self.max_bound),
              "seconds": json_number(self.seconds)}
+        if self.verified is not None:
+            d["excluded_verified"] = self.verified
+            d["excluded_rechecked"] = self.rechecked
+        if self.precision:
+            d["precision"] = self.precision
+        if self.lifting:
+            d["lifting"] = self.lifting
         if self.max_seconds:
             d["stopped"] = self.stopped
         return d

@@ -101,7 +101,7 @@ _REASON_CODE = {r: i for i, r in enumerate(Reason)}
 
 
 #: the default pass tolerance of float32 code: what float32 can verify
-FLOAT32_PASS_TOL = 1e-3
+FLOAT32_PASS_TOL = 1e-4
 
 
 @dataclass(frozen=True)

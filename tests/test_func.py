@@ -471,3 +471,103 @@ def test_subprocess_end_to_end(user_dir):
     mut = subprocess.run([str(GRADCHECK), "func", "mycode.py:mutating"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert mut.returncode == ExitCode.BAD_INPUT and "Traceback" not in mut.stderr
+
+
+# ---- issue 16 items 2, 3, 7: float32 code, tiny values, unresolved rows that help
+def _f32(f):
+    def g(x):
+        cost, grad = f(np.asarray(x, dtype=np.float32))
+        return np.float32(cost), np.asarray(grad, dtype=np.float32)
+    return g
+
+
+def _lse(x):
+    e = np.exp(x - x.max())
+    return x.max() + np.log(e.sum()), e / e.sum()
+
+
+def _softmax_ce(W, X=np.random.default_rng(7).standard_normal((10, 6)).astype(np.float32),
+                y=np.random.default_rng(8).integers(0, 4, 10)):
+    s = X @ W
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    cost = -np.log(p[np.arange(len(y)), y]).sum()
+    p[np.arange(len(y)), y] -= 1
+    return cost, X.T @ p
+
+
+FLOAT32_CASES = {
+    "logsumexp 20": (_f32(_lse), (20,)),
+    "logsumexp 3x4": (_f32(lambda x: _lse(x.ravel())[0:1] + (_lse(x.ravel())[1].reshape(x.shape),)), (3, 4)),
+    "softmax-CE 6x4": (_f32(_softmax_ce), (6, 4)),
+    "quad at scale 1e4": (_f32(lambda x: (np.float32(1e4) * np.sum(x**2), np.float32(2e4) * x)), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32_CASES))
+def test_correct_float32_code_is_never_warned_and_passes_where_float32_resolves_it(name):
+    # the float32 default is 1e-4: an entry passes where float32's round-off of f, over the
+    # longer ladder's steps, resolves its change to that (a quadratic at scale 1e4: every
+    # entry); the others (an entry of 0.01 next to a cost of 3: 3e-7 of the cost, float32's
+    # own round-off) are unresolved, saying so, never a warning or a failure
+    f, shape = FLOAT32_CASES[name]
+    passed = 0
+    for seed in range(3):
+        report = check_gradient(f, np.random.default_rng(seed).standard_normal(shape))
+        assert report.thresholds.pass_tol == 1e-4 and report.thresholds.precision == "float32"
+        assert report.counts["fail"] == report.counts["warn"] == 0, (name, seed, report.counts)
+        passed += report.counts["pass"]
+        if name.startswith("quad"):
+            assert report.status is Status.PASS, (name, report.counts)
+    assert passed > 0, name
+
+
+def test_a_1e_3_bug_in_float32_code_never_passes_and_warns_where_float32_resolves_it():
+    def buggy(x):
+        cost, grad = _f32(_lse)(x)
+        return cost, grad * np.float32(1.001)
+
+    for n in (20, 100):
+        report = check_gradient(buggy, np.random.default_rng(0).standard_normal(n))
+        assert report.counts["pass"] == 0, (n, report.counts)
+        assert report.counts["warn"] > 0, (n, report.counts)
+
+
+def test_tiny_x_underflowing_in_float64_is_verified_in_extended_precision():
+    # x**2 at 1e-200 underflows in float64 (f == 0 everywhere near x); in longdouble it
+    # does not: the lifted ladder verifies 2e-200 (and 2e-201 next to it)
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        pytest.skip("no extended precision on this platform")
+    quad = lambda x: (np.sum(x**2), 2 * x)  # noqa: E731
+    assert check_gradient(quad, np.array([1e-200, 1e-201])).status is Status.PASS
+    wrong = lambda x: (np.sum(x**2), 4 * x)  # noqa: E731
+    assert check_gradient(wrong, np.array([1e-200, 1e-201])).counts["fail"] == 2
+
+
+def test_unresolved_rows_say_what_was_tried_and_what_would_settle_it():
+    from gradcheck_cli.views.table import to_text
+
+    def text(report):
+        return " ".join(to_text(report, width=400).split())
+
+    # lifted and still unresolved: 1e-300 next to 1e-200 moves f below longdouble's round-off
+    if np.finfo(np.longdouble).eps < np.finfo(float).eps:
+        report = check_gradient(lambda x: (np.sum(x**2), 2 * x), np.array([1e-200, 1e-300]))
+        assert report.counts["unresolved"] == 1 and report.counts["pass"] == 1
+        assert report.effort.lifting == "used"
+        assert "np.longdouble (extended precision) was tried too and did not settle it" in text(report)
+        assert "extended precision would settle it" not in text(report)
+    # float32 code: lifting cannot help, and the row says so
+    report = check_gradient(_f32(_lse), np.random.default_rng(0).standard_normal(100))
+    assert report.counts["unresolved"] > 0 and report.effort.precision == "float32"
+    assert "the code computes in float32 (extended precision cannot help)" in text(report)
+    assert "would settle it" in text(report) and "extended precision would settle it" not in text(report)
+
+    # float64 code that does not compute in the dtype it is given: lifting is the step
+    def to64(x):
+        x = np.asarray(x, dtype=float)
+        return float(np.sum(x**2)), 2 * x
+
+    report = check_gradient(to64, np.array([1e-200, 1e-201]))
+    assert report.effort.lifting == "none" and report.counts["unresolved"] == 2
+    assert "make the code compute in the dtype it is given" in text(report)

@@ -106,3 +106,100 @@ def test_scale_of_x_functions_verify_at_every_magnitude(scale, at, k):
     h0 = 0.1 * (x if x < 1 else x)
     r = _ladder(f, x, float(truth), h0, target=2e-8 * abs(float(truth)))
     assert abs(mp.mpf(r.value) - truth) <= r.error <= 5e-8 * abs(float(truth))
+
+
+# ---- issue 16: float32 values, values beyond float64's range, counts not seconds
+def _lse32(x):
+    x = np.asarray(x, dtype=np.float32)
+    e = np.exp(x - x.max())
+    return np.float32(x.max() + np.log(e.sum())), (e / e.sum()).astype(np.float32)
+
+
+def test_float32_values_get_a_longer_ladder_that_verifies_to_float32s_tolerance():
+    # a float32 logsumexp: the float64 start (h0 = 0.1) is round-off bound at ~3e-5; the
+    # longer ladder's 6th-order stencil reaches a few 1e-6, and its bound holds the truth
+    from gradcheck_cli.blackbox.ladder import entry_derivative
+
+    x = np.random.default_rng(0).standard_normal(20)
+    x32 = x.astype(np.float32).astype(float)
+    _, g = _lse32(x)
+    cost = lambda z: float(_lse32(z)[0])  # noqa: E731
+    with mp.workdps(40):
+        xs = [mp.mpf(float(v)) for v in x32]
+        s = mp.fsum(mp.exp(v) for v in xs)
+        truth = [float(mp.exp(v) / s) for v in xs]
+    for j in range(20):
+        r = entry_derivative(cost, x.copy(), j, f0=cost(x), eps=float(np.finfo(np.float32).eps),
+                             claimed=float(g[j]), target=1e-3 * abs(float(g[j])) / 4)
+        assert abs(r.value - truth[j]) <= r.error, j
+        # verified to float32's 1e-3 (was 1e-5 .. 3.6e-5 from the float64 start alone)
+        assert r.error <= max(1e-5, 1e-3 * abs(float(g[j])) / 4), j
+
+
+def test_extended_precision_ladder_runs_on_values_beyond_float64s_range():
+    # x**2 at 1e-200 is 1e-400: not a float64, a longdouble; the ladder scales phi and t by
+    # powers of 2, so the derivative 2e-200 is verified (the float64 check sees f == 0)
+    from gradcheck_cli.blackbox.ladder import entry_derivative
+
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        pytest.skip("no extended precision on this platform")
+    x = np.array([1e-200, 1e-201]).astype(np.longdouble)
+    f = lambda z: np.sum(z**2)  # noqa: E731
+    for j, truth in ((0, 2e-200), (1, 2e-201)):
+        r = entry_derivative(f, x, j, f0=f(x), eps=float(np.finfo(np.longdouble).eps), claimed=truth,
+                             target=1e-7 * truth / 4)
+        assert abs(r.value - truth) <= r.error <= 1e-8 * truth, j
+    assert x[0] == np.longdouble(1e-200)  # restored
+
+
+def test_lifted_budget_is_counted_in_calls_that_follow_the_size_of_x():
+    from gradcheck_cli.blackbox.ladder import LIFT_RECHECK_CALLS, LIFT_RECHECK_MAX, recheck_budget
+
+    assert recheck_budget(79510) == LIFT_RECHECK_CALLS
+    assert recheck_budget(10) == LIFT_RECHECK_MAX
+    sizes = [1, 10, 100, 1360, 10_000, 79510, 10**6]
+    budgets = [recheck_budget(n) for n in sizes]
+    assert budgets == sorted(budgets, reverse=True)  # more entries, dearer calls: fewer of them
+
+
+# ---- audit findings L and B: features at the scale of a tiny x, steps leaving the domain
+@pytest.mark.parametrize("name", ["tanh(x / 1e-10)", "x^2 / (x^2 + 1e-20)", "pseudo-Huber 1e-6"])
+def test_a_feature_at_the_scale_of_a_tiny_x_is_seen_by_the_ladder_relative_to_x(name):
+    # steps of 0.1 .. 0.006 agree on the plateaus beyond the feature (a bound that looks
+    # tight and is wrong: a false fail); the ladder at 0.1 |x| sees it, and wins
+    from gradcheck_cli import check_gradient
+
+    s = 1e-10
+    cases = {
+        "tanh(x / 1e-10)": (lambda x: (np.sum(np.tanh(x / s)), (1 - np.tanh(x / s) ** 2) / s), 1e-10, 22),
+        "x^2 / (x^2 + 1e-20)": (lambda x: (np.sum(x**2 / (x**2 + s**2)), 2 * x * s**2 / (x**2 + s**2) ** 2), 1e-10, 22),
+        "pseudo-Huber 1e-6": (lambda x: (np.sum(np.sqrt(x**2 + 1e-12)), x / np.sqrt(x**2 + 1e-12)), 1e-6, 5),
+    }
+    f, scale, seed = cases[name]
+    x = scale * np.random.default_rng(seed).standard_normal(6)
+    assert check_gradient(f, x).status.value == "pass"
+    wrong = lambda z: (f(z)[0], 2 * f(z)[1])  # noqa: E731
+    assert check_gradient(wrong, x).counts["fail"] == 6
+
+
+def test_a_ladder_whose_steps_leave_the_domain_shrinks_until_f_is_finite():
+    # log-barrier at slacks 1e-6 .. 1: steps of 0.1 make b - A x negative (log -> NaN); the
+    # ladder starts again below the slack, so the right gradient is verified and a 100% bug
+    # fails (it read unresolved, exit 0, like the right one)
+    from gradcheck_cli import check_gradient
+
+    A = np.random.default_rng(13).standard_normal((6, 5))
+    x0 = np.random.default_rng(0).standard_normal(5)
+    b = A @ x0 + np.array([1e-6, 3e-6, 1e-5, 1e-3, 1e-1, 1.0])
+
+    def barrier(x):
+        s = b - A @ x
+        return -np.sum(np.log(s)), A.T @ (1 / s)
+
+    def no_transpose(x):
+        s = b - A @ x
+        return -np.sum(np.log(s)), np.sum(A, axis=0) * np.sum(1 / s) / 6
+
+    right = check_gradient(barrier, x0)
+    assert right.counts["fail"] == right.counts["warn"] == 0 and right.counts["pass"] >= 4
+    assert check_gradient(no_transpose, x0).counts["fail"] == 5

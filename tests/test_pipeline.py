@@ -96,3 +96,40 @@ def test_unknown_mode_and_bad_arguments_are_typed_errors():
         check_adaptive(f, x, g, directions=0)
     with pytest.raises(OptionError, match="Thresholds"):
         check_every_entry(f, x, g, thresholds=1e-7)
+
+
+def test_effort_says_how_the_entries_cleared_by_exclusion_were_verified():
+    # issue 16: the effort line said "proved not to fail; unresolved unless ..." while every
+    # entry passed; it now says how many the proved bound verified, how many were checked
+    # again directly and how many stay proved only not to fail
+    from gradcheck_cli.views.table import effort_lines
+
+    x = np.random.default_rng(0).standard_normal(2000)
+    bb = check_blackbox(lambda z: float(np.sum(z**2)), x, 2 * x)
+    e = bb.effort
+    assert bb.verdict.counts["pass"] == 2000
+    assert e.excluded and e.verified + e.rechecked == e.excluded
+    line = " ".join(effort_lines(e))
+    assert f"{e.excluded} cleared by exclusion: {e.verified} verified by their proved bound (pass)" in line
+    assert "proved only not to fail" not in line and "unresolved" not in line
+    d = e.to_dict()
+    assert d["excluded_verified"] == e.verified and d["excluded_rechecked"] == e.rechecked
+    assert {"entries", "checked", "excluded", "unchecked", "calls", "seconds"} <= set(d)
+    # entries left proved only not to fail are counted and said to be unresolved
+    from dataclasses import replace
+
+    left = " ".join(effort_lines(replace(e, verified=e.excluded - 7, rechecked=0, max_bound=3e-7)))
+    assert "7 proved only not to fail, each within 3.0e-07 relative if alone in its set (unresolved" in left
+
+
+def test_lifting_in_the_effort_is_used_available_or_none():
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        pytest.skip("no extended precision on this platform")
+    x = np.array([1e-200, 1e-201])
+    ld = lambda z: np.sum(np.asarray(z, dtype=np.longdouble) ** 2)  # noqa: E731
+    used = check_blackbox(lambda z: float(np.sum(z**2)), x, 2 * x, lifted=ld)
+    assert used.effort.lifting == "used" and used.verdict.counts["pass"] == 2
+    none = check_blackbox(lambda z: float(np.sum(z**2)), x, 2 * x)
+    assert none.effort.lifting == "none" and none.verdict.counts["unresolved"] == 2
+    plain = check_blackbox(lambda z: float(np.sum(z**2)), np.ones(3), 2 * np.ones(3), lifted=ld)
+    assert plain.effort.lifting == "available"

@@ -352,16 +352,56 @@ def test_correct_784_100_10_impl_reads_pass_every_entry():
     assert wrong.status is Status.FAIL and wrong.counts["fail"] == 1
 
 
-def test_lifted_leftovers_are_granted_a_ladder_each_only_when_few_and_cheap():
-    from gradcheck_cli.blackbox.ladder import LIFT_LEFTOVERS, LIFT_NEED, Lifted
+def test_lifted_leftovers_are_granted_a_ladder_each_within_a_count():
+    from gradcheck_cli.blackbox.ladder import LIFT_LEFTOVER_CALLS, LIFT_LEFTOVERS, LIFT_NEED, Lifted
 
     lifted = Lifted(lambda z: z, budget=0)
     assert not lifted.usable
-    lifted.grant(LIFT_LEFTOVERS + 1)  # too many: the budget stands
-    assert not lifted.usable
+    lifted.grant(10 * LIFT_LEFTOVERS)  # too many: a ladder each for the first LIFT_LEFTOVERS
+    assert LIFT_LEFTOVERS * LIFT_NEED <= lifted.left <= LIFT_LEFTOVERS * LIFT_NEED + 1
+    lifted = Lifted(lambda z: z, budget=0)
     lifted.grant(2)
     assert lifted.left > 2 * LIFT_NEED - 1 and lifted.usable
-    slow = Lifted(lambda z: z, budget=0)
-    slow.used, slow.seconds = 1, 5.0  # 5 s a call: 24 calls do not fit in the time share
-    slow.grant(1)
-    assert not slow.usable
+    # the grants over a check are bounded by a count of calls
+    for _ in range(LIFT_LEFTOVER_CALLS // LIFT_NEED + 1):
+        lifted.used = lifted.budget
+        lifted.grant(1)
+    assert not lifted.usable
+
+
+def test_lifting_budget_is_a_count_of_calls_never_a_time():
+    # issue 16: the same input gets the same verdict on a loaded and an idle machine; a
+    # lifted cost that takes long per call gets exactly the calls a fast one gets
+    import time
+
+    from gradcheck_cli.blackbox.ladder import LIFT_NEED, Lifted
+
+    def slow(z):
+        time.sleep(0.002)
+        return z
+
+    fast, sluggish = Lifted(lambda z: z, budget=3 * LIFT_NEED), Lifted(slow, budget=3 * LIFT_NEED)
+    for lifted in (fast, sluggish):
+        lifted.grant(1)
+        lifted.extend(2 * LIFT_NEED)
+        n = 0
+        while lifted.usable:
+            lifted(n)
+            n += 1
+        lifted.n = n
+    assert fast.n == sluggish.n == LIFT_NEED + 1
+
+
+def test_lifted_base_value_and_noise_are_computed_once_per_point():
+    from gradcheck_cli.blackbox.ladder import NOISE_POINTS, Lifted
+
+    lifted = Lifted(lambda z: np.sum(np.asarray(z, dtype=np.longdouble) ** 2))
+    x = np.linspace(-1, 1, 7)
+    lw, f0 = lifted.base(x, x.shape)
+    assert lw.dtype == np.longdouble and f0 == np.sum(x.astype(np.longdouble) ** 2) and lifted.used == 1
+    lifted.base(x.copy(), x.shape)
+    assert lifted.used == 1
+    sigma = lifted.noise_at(x, x.shape)
+    assert lifted.used == NOISE_POINTS and 0 <= sigma < 1e-15
+    lifted.noise_at(x, x.shape)
+    assert lifted.used == NOISE_POINTS

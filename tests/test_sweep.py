@@ -303,3 +303,34 @@ def test_cli_sweep_network(cli):
     run = cli("sweep", "--dims", "10", "5", "10", "--inject-bug", "sign-flip", "--quiet")
     assert run.code == ExitCode.CHECK_FAILED and run.out.strip().splitlines()[-1] == "1 check: 0 pass, 0 warn, 1 fail"
     assert cli("sweep", "--dims", "10", "5", "10", "--wrt", "b2[0,4]", "--quiet").code == ExitCode.OK
+
+
+QUADS = """
+import numpy as np
+
+def quad(x):
+    return np.sum(x**2), 2 * x
+
+def quad_bad(x):
+    g = 2 * x
+    g.flat[7] *= 2
+    return np.sum(x**2), g
+"""
+
+
+def test_sweep_func_judges_the_entry_by_the_black_box_evidence_as_func_does(cli, tmp_path):
+    # issue 16 item 6: a correct quad at 3,000 entries reads pass on the swept entry (the
+    # expression ladder read it unresolved), the same verdict func gives that entry
+    from gradcheck_cli.checks.func import check_func
+    from gradcheck_cli.checks.sweep import check_sweep
+
+    path = write_module(tmp_path, QUADS)
+    for name, want in (("quad", "pass"), ("quad_bad", "fail")):
+        sw = check_sweep(func=f"{path}:{name}", shape="3000")
+        (row,) = sw.checks
+        assert row.status.value == want, (name, row)
+        fn = check_func(f"{path}:{name}", shape="3000")
+        assert fn.status.value == want
+    assert check_sweep(func=f"{path}:quad_bad", shape="3000").checks[0].index == (7,)
+    chosen = check_sweep(func=f"{path}:quad", shape="3000", wrt="1234")
+    assert chosen.checks[0].status.value == "pass" and chosen.checks[0].index == (1234,)

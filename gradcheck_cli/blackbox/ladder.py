@@ -56,8 +56,7 @@ kink is called only where the jump stays down to the smallest stencil.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -122,9 +121,9 @@ def smooth_rungs(even, h, noise) -> np.ndarray:
     if even.shape[0] < 3:
         return ok
     with np.errstate(all="ignore"):
-        S = even / h**2
+        S = even / h / h
         move = np.abs(np.diff(S, axis=0))  # move[k - 1]: rung k - 1 -> k
-        quiet = move <= 8 * 4 * np.asarray(noise, dtype=float) / h[1:] ** 2
+        quiet = move <= 8 * 4 * np.asarray(noise, dtype=float) / h[1:] / h[1:]
         ok[2:] = (move[1:] <= move[:-1] / 2) | quiet[1:]
     return ok
 
@@ -276,6 +275,15 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         # intermediates are larger than f: exp(x) - 1 - x at 1e-10 in float32): only the
         # rungs before the first such one are evidence, and none at all is no evidence
         blind = [p == f0 and m == f0 for p, m in zip(fps, fms)]
+        # ... and so has a rung where, both sides having moved at longer steps, one no
+        # longer moves: a staircase (code that rounds x to float32 sees no change below its
+        # quantum), not a one-sided flat zone (relu at 0, a max-pool entry below its
+        # window's max: flat on one side at every step, moving on the other beyond a kink)
+        moved_p = np.cumsum([p != f0 for p in fps]) > 0
+        moved_m = np.cumsum([m != f0 for m in fms]) > 0
+        for k in range(1, len(hs)):
+            if moved_p[k - 1] and moved_m[k - 1] and (fps[k] == f0 or fms[k] == f0):
+                blind[k] = True
         usable = blind.index(True) if True in blind else len(hs)
         if usable >= 2:
             with np.errstate(all="ignore"):  # the even part in the values' own precision
@@ -297,7 +305,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         rho = nz / hs[-1]
         kink = False
         if kink_test:
-            kink = ladder_kink(f0, np.array(fps), np.array(fms), np.array(hs), nz)
+            # blind rungs (f(x +- h) == f(x): below the code's resolution) show no kink
+            kink = ladder_kink(f0, np.array(fps[:usable]), np.array(fms[:usable]), np.array(hs[:usable]), nz)
         truncating = finest and float(error) > 8 * SAFETY * rho
         wanting = float(error) > target and 8 * SAFETY * rho < float(error)
         apart = False
@@ -345,7 +354,8 @@ NOISE_SPACING = 1e-6
 
 def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = EPS, claimed: float = 0.0,
                      target: float = 0.0, reference: tuple[float, float] | None = None,
-                     kink_test: bool = True, step: float | None = None) -> LadderResult:
+                     kink_test: bool = True, step: float | None = None, noise: float | None = None,
+                     rungs: int = RUNGS) -> LadderResult:
     """``df/dx_j`` of a black box by the ladder (``derivative_along`` with ``v = e_j``).
 
     ``x`` is a flat work vector of the dtype ``cost`` is evaluated in (float64, or
@@ -355,7 +365,10 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     (both bounds must contain the truth, so their intersection does; when they do not
     intersect the union is reported).  ``claimed`` is the analytic value (for the
     rounding correction of the points); the noise of f is measured along ``e_j``.
-    ``step`` fixes the first step (``--eps``).
+    ``step`` fixes the first step (``--eps``); ``noise``, when given, is the noise of f at
+    x measured by the caller (no table of its own); ``rungs`` the first ladder's rungs
+    (extended precision, whose round-off is negligible, starts with fewer and refines
+    while the bound misses ``target``).
     """
     orig = x[j]
 
@@ -369,96 +382,215 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         finally:
             x[j] = orig
 
-    def ladder(h0: float) -> LadderResult:
-        table = [f0] + [at(k * NOISE_SPACING * h0)[0] for k in range(1, NOISE_POINTS)]
-        sigma = measured_noise(np.array(table))
+    def ladder(h0: float, shared: float | None = None) -> LadderResult:
+        # in extended precision the values may lie outside float64's range (x**2 at 1e-200
+        # is 1e-400): the ladder then runs on phi(T u) / S, S and T powers of 2 near |f(x)|
+        # and h0 (exact scalings), and its figures are scaled back in extended precision
+        one = np.longdouble(1) if x.dtype == np.longdouble else 1.0
+        T = np.ldexp(one, int(np.frexp(h0)[1])) if x.dtype == np.longdouble else 1.0
+        S = np.ldexp(one, int(np.frexp(f0)[1])) if x.dtype == np.longdouble and f0 != 0 and np.isfinite(f0) else one
+        unit = S / T  # phi' = unit * (the scaled ladder's derivative)
 
-        def pair(t: float):
-            fp, xp = at(t)
-            fm, xm = at(-t)
+        def scaled(u):
+            value, actual = at(u * T)
+            return value / S, actual
+
+        if shared is None:
+            table = [f0 / S] + [scaled(k * NOISE_SPACING * h0 / T)[0] for k in range(1, NOISE_POINTS)]
+            sigma = measured_noise(np.array(table))
+        else:  # measured once for the point by the caller (``Lifted.base``)
+            sigma = float(np.longdouble(shared) / S)
+        table_calls = NOISE_POINTS - 1 if shared is None else 0
+
+        def pair(u: float):
+            fp, xp = scaled(u)
+            fm, xm = scaled(-u)
             with np.errstate(all="ignore"):
-                return fp, fm, float(claimed) * (float((xp - xm) / (2 * t)) - 1.0)
+                return fp, fm, float(claimed / unit) * (float((xp - xm) / (2 * (u * T))) - 1.0)
 
-        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=reference,
-                             kink_test=kink_test)
-        return LadderResult(r.value, r.error, r.step, r.calls + NOISE_POINTS - 1, r.kink, r.noise,
-                            r.steps, r.plus, r.minus)
+        with np.errstate(all="ignore"):
+            ref = None if reference is None else (float(reference[0] / unit), float(reference[1] / unit))
+            r = derivative_along(pair, float(h0 / T), f0 / S, noise=sigma, eps=eps, target=float(target / unit),
+                                 reference=ref, kink_test=kink_test, rungs=rungs)
+            back = lambda v: float(v * unit)  # noqa: E731
+            return LadderResult(back(r.value), back(r.error), float(r.step * T), r.calls + table_calls, r.kink,
+                                back(r.noise / T), r.steps * T, r.plus * S, r.minus * S)
 
     ax = abs(float(orig))
     if step is not None:
-        return ladder(float(step))
-    first = ladder(0.1 * max(ax, 1.0))
-    if not (0 < ax < 0.1) or first.error <= target:
+        return ladder(float(step), noise)
+    # the caller's noise was measured at the scale max(|x|, 1): the first ladder's; the
+    # ladder relative to a tiny |x_j| measures its own
+    first = ladder(0.1 * max(ax, 1.0), noise)
+    apart = reference is not None and not abs(first.value - reference[0]) <= first.error + reference[1]
+    if 0 < ax < 0.1 and (x.dtype != np.longdouble or first.error > target or apart or reference is None):
+        # in the code's own precision always: steps longer than the scale on which f
+        # varies (tanh(x / 1e-10) at x ~ 1e-10) agree with each other on the plateaus beyond
+        # it, a bound that looks tight and is wrong; the ladder relative to |x_j| sees the
+        # feature, and where the two disagree it stands (extended precision refines an
+        # estimate that had this ladder, its ``reference``: it needs it only without one,
+        # apart from it, or short of the target)
+        first = _union(first, ladder(0.1 * ax), prefer_second=True)
+    if not np.isfinite(first.error):
+        first = _inside_domain(first, at, ladder)
+    if first.error <= target:
         return first
-    second = ladder(0.1 * ax)
-    calls = first.calls + second.calls
-    best, other = (first, second) if first.error <= second.error else (second, first)
-    if np.isfinite(other.error) and np.isfinite(best.error) and abs(best.value - other.value) > best.error + other.error:
+    if first.error > target and eps > LOW_PRECISION * EPS and claimed != 0:
+        # values of a coarse precision (float32 code): round-off over h dominates the short
+        # rungs, so a ladder from longer steps, where the 6th-order stencil's truncation
+        # c h**6 balances eps / h (h ~ (eps / EPS)**(1/7) times the float64 start); not for
+        # a claim of exactly 0, which only the zero rule at the short steps' resolution
+        # can pass (longer steps would loosen what "zero" means)
+        first = _union(first, ladder(0.1 * max(ax, 1.0) * min((eps / EPS) ** (1 / 7), MAX_STRETCH)))
+    return first
+
+
+#: a ladder whose steps leave f's domain (log(b - A x) at a slack of 1e-6) is started
+#: again from a step SHRINK times shorter than its last, at most SHRINK_TRIES times
+SHRINK = 4.0
+SHRINK_TRIES = 24
+
+
+def _inside_domain(r: LadderResult, at, ladder) -> LadderResult:
+    """A ladder that proved nothing because f was not finite at its steps (outside f's
+    domain): the step shrinks (``SHRINK`` times per try, 2 calls) until f(x +- h) are both
+    finite, and the ladder starts there; ``r`` stands when no step is (the calls counted)."""
+    finite = np.isfinite(np.asarray(r.plus, dtype=float)) & np.isfinite(np.asarray(r.minus, dtype=float))
+    if r.steps.size == 0 or np.all(finite):
+        return r  # not a domain problem (a pole, a period, a kink inside the stencil)
+    h, calls = float(np.min(r.steps)), r.calls
+    for _ in range(SHRINK_TRIES):
+        h /= SHRINK
+        calls += 2
+        if np.isfinite(float(at(h)[0])) and np.isfinite(float(at(-h)[0])):
+            inner = ladder(h)
+            return replace(inner, calls=inner.calls + calls)
+    return replace(r, calls=calls)
+
+
+#: values whose precision is this much coarser than float64's get the longer ladder too
+LOW_PRECISION = 1e3
+#: ... whose first step is at most this many times the float64 one
+MAX_STRETCH = 16.0
+
+
+def _union(one: LadderResult, two: LadderResult, prefer_second: bool = False) -> LadderResult:
+    """The ladder of least bound of two on the same entry, its calls the sum of both: both
+    bounds must contain the truth, so the better one stands where they intersect; where
+    they do not, their union is reported (one of them is unsound there).  With
+    ``prefer_second`` (``two`` on steps all shorter than ``one``'s), a disagreement proves
+    a feature of f narrower than ``one``'s steps, whose premise (f smooth at its scale) it
+    breaks, while ``two``'s stands: ``two`` is reported."""
+    calls = one.calls + two.calls
+    best, other = (one, two) if one.error <= two.error else (two, one)
+    apart = (np.isfinite(other.error) and np.isfinite(best.error)
+             and abs(best.value - other.value) > best.error + other.error)
+    if apart and prefer_second:
+        return replace(two, calls=calls)
+    if apart:
         lo = min(best.value - best.error, other.value - other.error)
         hi = max(best.value + best.error, other.value + other.error)
-        best = LadderResult((lo + hi) / 2, (hi - lo) / 2, best.step, 0, best.kink and other.kink, best.noise,
-                            best.steps, best.plus, best.minus)
-    return LadderResult(best.value, best.error, best.step, calls, best.kink, best.noise, best.steps, best.plus,
-                        best.minus)
+        best = replace(best, value=(lo + hi) / 2, error=(hi - lo) / 2, kink=best.kink and other.kink)
+    return replace(best, calls=calls)
 
 
 #: calls of the cost in extended precision per check (it is 10-50x slower than float64)
-LIFT_CALLS = 80
-#: ... and for the re-estimates of the entries left (a few entries' ladders)
+LIFT_CALLS = 240
+#: ... and for the re-estimates of the entries left (a few entries' ladders), or, for a
+#: smaller x, LIFT_WORK / (entries of x) calls (a call of the code costs about in
+#: proportion to x's size: a cheap cost settles every entry float64 left, a net of 80,000
+#: parameters keeps the few ladders), at most LIFT_RECHECK_MAX: counts, never seconds
 LIFT_RECHECK_CALLS = 64
+LIFT_WORK = 2**21
+LIFT_RECHECK_MAX = 4096
+
+
+def recheck_budget(size: int) -> int:
+    """Calls in extended precision for the re-estimates of a check of ``size`` entries."""
+    return int(max(LIFT_RECHECK_CALLS, min(LIFT_RECHECK_MAX, LIFT_WORK // max(int(size), 1))))
+
 #: calls one lifted ladder may take (a direction or an entry)
 LIFT_NEED = 24
-
-
-#: seconds of extended-precision calls the re-estimates may take beyond their call budget
-#: (a cheap cost settles every entry float64 left; a slow one keeps the call budget)
-LIFT_RECHECK_SECONDS = 2.0
 #: at most this many entries left unsettled by float64 in one re-estimate get a lifted
-#: ladder each beyond the budgets (``Lifted.grant``), within these calls and seconds
-LIFT_LEFTOVERS = 8
-LIFT_LEFTOVER_CALLS = 8 * LIFT_NEED
-LIFT_LEFTOVER_SECONDS = 10.0
+#: ladder each beyond the budgets (``Lifted.grant``), within these calls over the check
+LIFT_LEFTOVERS = 16
+LIFT_LEFTOVER_CALLS = 16 * LIFT_NEED
+
+
+#: spacing of ``Lifted.noise_at``'s table, relative to each ``max(|x_j|, 1)``: short enough
+#: that the smooth part of f along a direction through every entry (its 4th differences,
+#: ~ delta**4 times the 4th derivative) stays below extended precision's round-off
+BASE_SPACING = 1e-10
 
 
 class Lifted:
     """The cost in ``np.longdouble`` (precision lifting) with a budget of calls: extended
     precision is slow, so it is spent where float64 cannot settle an entry, and only
-    while ``left >= LIFT_NEED`` or, past the count, while another ladder's calls at the
-    measured time per call fit in ``seconds_budget`` (``extend``)."""
+    while ``left >= LIFT_NEED``.  Every budget is a count of calls, never a time, so the
+    same input gets the same verdict on a loaded and an idle machine (time counts only
+    under ``--max-seconds``).
+
+    ``base(x)`` is the lifted value at the flat point x, computed once and shared by the
+    search's lifted directions and the re-estimates' lifted entries; ``noise_at(x)`` the
+    noise of the lifted cost there, measured once per check (ECnoise, ``measured_noise``
+    of ``NOISE_POINTS`` values along a random ``+-1`` direction, or the largest noise a
+    lifted direction measured, ``note_noise``): round-off of one evaluation, a property of
+    the code at x rather than of a direction."""
 
     def __init__(self, fn: Callable, budget: int = LIFT_CALLS) -> None:
         self.fn = fn
         self.budget = int(budget)
         self.used = 0
-        self.seconds = 0.0
-        self.seconds_budget = 0.0
         self.granted = 0
-        self.granted_seconds = 0.0
+        self.noise: float | None = None
+        self._base = None
 
     def __call__(self, z):
         self.used += 1
-        t0 = time.perf_counter()
-        try:
-            return self.fn(z)
-        finally:
-            self.seconds += time.perf_counter() - t0
+        return self.fn(z)
 
-    def extend(self, calls: int, seconds: float) -> None:
-        """A fresh share: ``calls`` more calls, or as many as ``seconds`` more time allows."""
+    def base(self, flat: np.ndarray, shape) -> tuple[np.ndarray, object]:
+        """``(lw, f(lw))``: the flat longdouble point and its lifted value."""
+        if self._base is None or not np.array_equal(self._base[0], flat):
+            lw = np.asarray(flat, dtype=float).astype(np.longdouble)
+            self._base = (np.array(flat, dtype=float), lw, self(lw.reshape(shape)))
+        return self._base[1], self._base[2]
+
+    def note_noise(self, sigma: float) -> None:
+        """A noise of the lifted cost measured along a direction at the base point."""
+        if np.isfinite(sigma):
+            self.noise = max(self.noise or 0.0, float(sigma))
+
+    def noise_at(self, flat: np.ndarray, shape) -> float:
+        """The noise of the lifted cost at ``flat`` (measured when no direction has)."""
+        if self.noise is None:
+            lw, f0 = self.base(flat, shape)
+            u = np.random.default_rng(len(lw)).choice(np.array([-1.0, 1.0]), size=lw.size).astype(np.longdouble)
+            # each entry moves on its own scale (an entry of 1e-6 next to one of 1e6 must not
+            # move by 1e-4: the smooth part of f would pass for noise)
+            delta = (BASE_SPACING * np.maximum(np.abs(np.asarray(flat, dtype=float)), 1.0)).astype(np.longdouble)
+            table = [f0]
+            for t in range(1, NOISE_POINTS):
+                try:
+                    table.append(self((lw + t * delta * u).reshape(shape)))
+                except NonFiniteCostError:
+                    table.append(np.nan)
+            self.noise = float(measured_noise(np.array(table)))
+        return self.noise
+
+    def extend(self, calls: int) -> None:
+        """A fresh share: ``calls`` more calls."""
         self.budget = self.used + int(calls)
-        self.seconds_budget = self.seconds + float(seconds)
 
     def grant(self, entries: int) -> None:
-        """A ladder each for the last ``entries`` entries float64 could not settle, when they
-        are few (``LIFT_LEFTOVERS``) and, at the measured time per call, fit in what is
-        left of ``LIFT_LEFTOVER_SECONDS`` and ``LIFT_LEFTOVER_CALLS`` over the check."""
-        need = int(entries) * LIFT_NEED
-        per_call = self.seconds / self.used if self.used else 0.0
-        if (entries > LIFT_LEFTOVERS or self.granted + need > LIFT_LEFTOVER_CALLS
-                or self.granted_seconds + need * per_call > LIFT_LEFTOVER_SECONDS):
+        """A ladder each for the last ``entries`` entries float64 could not settle (at most
+        ``LIFT_LEFTOVERS`` of them), within what is left of ``LIFT_LEFTOVER_CALLS`` over the
+        check."""
+        need = min(int(entries), LIFT_LEFTOVERS) * LIFT_NEED
+        need = min(need, LIFT_LEFTOVER_CALLS - self.granted)
+        if need < LIFT_NEED:
             return
         self.granted += need
-        self.granted_seconds += need * per_call
         self.budget = max(self.budget, self.used + need + 1)
 
     @property
@@ -467,7 +599,4 @@ class Lifted:
 
     @property
     def usable(self) -> bool:
-        if self.left >= LIFT_NEED:
-            return True
-        per_call = self.seconds / self.used if self.used else float("inf")
-        return self.seconds + LIFT_NEED * per_call <= self.seconds_budget
+        return self.left >= LIFT_NEED

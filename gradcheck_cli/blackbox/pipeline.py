@@ -47,7 +47,7 @@ from ..results import Effort, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
-from .ladder import LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS, Lifted
+from .ladder import Lifted, recheck_budget
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
@@ -241,13 +241,15 @@ def check_blackbox(
             result, kink = _direct_refine(direct, result, thresholds)
     effort_mode = Mode.FULL if indices is not None else mode
     if isinstance(lifted, Lifted):  # the re-estimates get their own share of extended precision
-        lifted.extend(LIFT_RECHECK_CALLS, LIFT_RECHECK_SECONDS)
+        lifted.extend(recheck_budget(np.asarray(x).size))
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
                                        deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
     # every call of the user's code and the time, the re-estimates of _verdict included
+    lifting = "none" if lifted is None else (
+        "available" if not lifted.used else "used" if lifted.usable else "exhausted")
     effort = replace(effort, seconds=time.perf_counter() - started,
-                     calls=effort.calls if calls is None else int(calls()))
+                     calls=effort.calls if calls is None else int(calls()), lifting=lifting if recheck else "")
     return BlackboxCheck(result, verdict, effort, tuple(judged))
 
 
@@ -414,7 +416,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     # checking a few hundred of 80,000 costs seconds and leaves the picture as it was
     # (--mode full checks every entry)
     unverified = sum(int(np.sum((b.how == How.EXCLUDED) & ~v)) for b, v in zip(result.blocks, verified_of))
-    recheck_excluded = unverified <= min(budget, EXCLUDED_RECHECK_MAX)
+    size = sum(b.how.size for b in result.blocks)
+    recheck_excluded = unverified <= min(budget, EXCLUDED_RECHECK_MAX if size > SMALL_CHECK else RECHECK_MAX)
     data, extras = [], []
     for b, verified in zip(result.blocks, verified_of):
         wanted = (b.how == How.UNCHECKED) | ((b.how == How.EXCLUDED) & ~verified & recheck_excluded)
@@ -451,7 +454,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
-    stopped_total = 0
+    stopped_total = verified_total = rechecked_total = 0
     for b, r, verified_mask, d, dropped in zip(result.blocks, verdict.blocks, verified_of, data, dropped_of):
         judged = np.zeros(b.how.size, dtype=bool)
         judged[np.arange(b.how.size) if d.indices is None else np.asarray(d.indices, dtype=int)] = True
@@ -461,6 +464,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         verified = int(np.sum(excl & verified_mask))
         stopped = int(np.sum(b.how == How.STOPPED)) + int(np.sum(dropped))
         stopped_total += stopped
+        verified_total += verified
+        rechecked_total += int(np.sum((b.how == How.EXCLUDED) & judged))
         c = dict(r.counts)
         c["checks"] += excluded
         c["pass"] += verified
@@ -494,6 +499,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         blockwide=tuple(b.name for b in result.blocks if b.blockwide),
         max_bound=max(bounds) if bounds else None,
         stopped=stopped_total, max_seconds=deadline is not None,
+        verified=verified_total if tally[How.EXCLUDED] else None, rechecked=rechecked_total,
+        precision="float32" if any(d.eps > 1e3 * float(np.finfo(float).eps) for d in data) else "float64",
     )
     return out, effort, data
 
@@ -503,6 +510,9 @@ RECHECK_MAX = 512
 #: entries cleared by exclusion but not verified are checked directly when at most this many
 #: (the ladder costs ~20 calls an entry; the precise directions have had their turn)
 EXCLUDED_RECHECK_MAX = 64
+#: ... or, in a check of at most this many entries (a function of a few hundred numbers,
+#: cheap to call), as many as ``RECHECK_MAX``
+SMALL_CHECK = 1024
 
 
 def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float | None, phases: _Phases | None,
@@ -529,18 +539,35 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
              deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
     again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), and the positions (in
-    ``d``) of those the deadline cut off."""
-    cost, x, lifted = recheck
+    ``d``) of those the deadline cut off.  When the re-estimate finds the values coarser
+    than ``d`` assumed (float32 code: the analytic values' own round-off grows), the
+    entries that no longer pass at that precision are estimated again too."""
     none = np.zeros(0, dtype=int)
-    if not len(d.analytic):
-        return d, none
-    error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
-    code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
-    # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
-    # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
-    bad = code != 0
-    if not np.any(bad):
-        return d, none
+    done = np.zeros(len(d.analytic), dtype=bool)
+    cut = none
+    for _ in range(2):
+        if not len(d.analytic):
+            return d, none
+        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+        code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+        # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
+        # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
+        bad = (code != 0) & ~done
+        if not np.any(bad) or len(cut):
+            break
+        eps = d.eps
+        d, cut, pos = _recheck_once(d, offset, recheck, thresholds, code, bad, limit, deadline, phases)
+        done[pos] = True
+        if limit is not None:
+            limit -= len(pos)
+        if not d.eps > eps or (limit is not None and limit <= 0):
+            break
+    return d, cut
+
+
+def _recheck_once(d: BlockData, offset: int, recheck, thresholds: Thresholds, code, bad, limit, deadline, phases):
+    """One round of ``_recheck`` on the entries ``bad``; returns ``(d, unreached, rechecked)``."""
+    cost, x, lifted = recheck
     pos = np.flatnonzero(bad)
     if limit is not None or deadline is not None:  # failing ones first, then warn, then unresolved
         priority = np.select([code[pos] == 2, code[pos] == 1], [0, 1], 2)
@@ -555,9 +582,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     pos, unreached = pos[:reached], pos[reached:]
     numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
     kink = np.zeros(len(numeric), bool) if d.kink is None else np.array(d.kink, dtype=bool)
-    resolution = np.full(len(numeric), np.nan)
-    # an estimate that says nothing (a flat stencil, a pole) does not replace the evidence
-    # there was (a relu mask left out fails on its dead units by the first estimate)
+    resolution = np.full(len(numeric), np.nan) if d.resolution is None else np.array(d.resolution, dtype=float)
     # A flat stencil (every value equal: the estimate is 0 with no bound) with a non-zero
     # claim keeps the first estimate's evidence (a relu mask left out fails on its dead
     # units); any other estimate replaces it, infinite error included (a C1 point such as
@@ -569,5 +594,6 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     kink[pos] = est.kink  # the shrinking one-sided test decides every re-estimated entry
     unit = np.full(len(numeric), np.nan) if d.unit_roundoff is None else np.array(d.unit_roundoff, dtype=float)
     unit[pos] = unit_roundoff(est.f_scale, np.asarray(x, dtype=float).ravel()[offset + idx[pos]], est.eps)
-    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=est.eps, resolution=resolution,
-                   unit_roundoff=unit), unreached
+    eps = max(float(d.eps), float(est.eps)) if len(pos) else d.eps
+    return replace(d, numeric=numeric, noise=noise, kink=kink, eps=eps, resolution=resolution,
+                   unit_roundoff=unit), unreached, pos

@@ -108,10 +108,10 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import NonFiniteCostError, OptionError, UserCodeError
-from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY  # noqa: F401
+from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, value_eps  # noqa: F401
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
-from .stencils import noise_probe
+from .stencils import measured_noise, probe_table
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -145,7 +145,7 @@ TIGHT_MAX = 32
 TIGHT_MAX_LIFTABLE = 6
 TIGHT_LEAF = 4
 #: ... and in extended precision (precision lifting) on the entries float64 left
-LIFT_MAX = 4
+LIFT_MAX = 12
 #: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
 TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
@@ -329,6 +329,7 @@ class _Engine:
         self.directions: list[Direction] = []
         self.sigma = 0.0
         self.resolved = 0
+        self.set_precision(EPS)
 
     # ------------------------------------------------------------------ noise model
     def probe(self, rng) -> None:
@@ -341,10 +342,18 @@ class _Engine:
     def probe_noise(self, rng) -> None:
         """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction."""
         v = rng.choice(np.array([-1.0, 1.0]), size=self.x.size)
-        self.sigma = noise_probe(self.f, self.x, v, f0=self.f0)
+        table = probe_table(self.f, self.x, v, f0=self.f0)
+        self.sigma = float(measured_noise(table))
+        self.set_precision(value_eps(table))
+
+    def set_precision(self, eps: float) -> None:
+        """The precision of the values (``eps``: float32's for float32 code): their
+        round-off, and the steps of the 2-point checks, ``eps**(1/3) max(|x|, 1)`` in it."""
+        self.eps = max(float(eps), EPS)
+        self.rel_step = REL_STEP * (self.eps / EPS) ** (1 / 3)
 
     def _roundoff(self, F: float, h) -> np.ndarray:
-        return SAFETY * np.maximum(ROUNDOFF_ULPS * EPS * F, 3 * self.sigma) / h
+        return SAFETY * np.maximum(ROUNDOFF_ULPS * self.eps * F, 3 * self.sigma) / h
 
     def entry_floor_noise(self, idx: np.ndarray) -> np.ndarray:
         """The least noise a direct check can give these entries (round-off at |f(x)|)."""
@@ -354,7 +363,7 @@ class _Engine:
         """Steps of direct checks: ``eps**(1/3) max(|x_j|, 1)``, or the fixed step."""
         if self.step is not None:
             return np.full(idx.size, self.step)
-        return REL_STEP * np.maximum(np.abs(self.x[idx]), 1.0)
+        return self.rel_step * np.maximum(np.abs(self.x[idx]), 1.0)
 
     # ------------------------------------------------------------------ evaluations
     def _pair(self, idx: np.ndarray, d: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -375,7 +384,7 @@ class _Engine:
     def direction(self, name: str, idx: np.ndarray, level: int, rng) -> Direction:
         """One fresh directional check of the set ``idx`` (see the module docstring)."""
         v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
-        h = self.step if self.step is not None else KAPPA * REL_STEP * max(float(np.max(np.abs(self.x[idx]))), 1.0)
+        h = self.step if self.step is not None else KAPPA * self.rel_step * max(float(np.max(np.abs(self.x[idx]))), 1.0)
         g = self.g[idx]
         with np.errstate(all="ignore"):
             fp, fm, half = self._pair(idx, h * v)
@@ -423,7 +432,7 @@ class _Engine:
         and ``error`` its bound (noise of f measured along ``v``); ``target`` is the error
         the verdict needs.  An agreeing direction bounds a lone wrong entry by twice
         ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``."""
-        from .ladder import derivative_along, measured_noise
+        from .ladder import LOW_PRECISION, MAX_STRETCH, derivative_along, measured_noise
 
         v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
         scale = max(float(np.max(np.abs(self.x[idx]))), 1.0)
@@ -434,11 +443,15 @@ class _Engine:
         lift = lift and self.lifted is not None and getattr(self.lifted, "usable", True)
         if lift:  # precision lifting: the direction in extended precision
             if self._lifted_f0 is None:
-                self._lifted_work = self.x.astype(np.longdouble)
-                self._lifted_f0 = self._lifted_call(self._lifted_work)
+                if hasattr(self.lifted, "base"):  # the value at x, shared with the re-estimates
+                    lw, self._lifted_f0 = self.lifted.base(self.x, self.f.shape)
+                    self._lifted_work = lw.copy()
+                else:
+                    self._lifted_work = self.x.astype(np.longdouble)
+                    self._lifted_f0 = self._lifted_call(self._lifted_work)
             w, f, f0, eps = self._lifted_work, self._lifted_call, self._lifted_f0, float(np.finfo(np.longdouble).eps)
         else:
-            w, f, f0, eps = self.work, self.f, self.f0, EPS
+            w, f, f0, eps = self.work, self.f, self.f0, self.eps
         base = w[idx].copy()
 
         def at(t: float) -> tuple[float, np.ndarray]:
@@ -454,8 +467,20 @@ class _Engine:
 
         if lift:  # extended precision: truncation, not round-off, limits the ladder
             h0 /= 4
-        table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 6 if lift else 8)]
-        sigma = measured_noise(np.array(table))
+        shared = getattr(self.lifted, "noise", None) if lift else None
+        if shared is not None:  # measured by an earlier lifted direction at x (``Lifted.note_noise``)
+            table, sigma = [f0], shared
+        else:
+            table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 6 if lift else 8)]
+            sigma = measured_noise(np.array(table))
+            if lift and hasattr(self.lifted, "note_noise"):
+                self.lifted.note_noise(sigma)
+        if not lift:
+            # values of a coarse precision (float32 code): its round-off, and longer steps
+            # (``ladder.entry_derivative`` does the same for one entry)
+            eps = max(eps, value_eps(np.array(table, dtype=float)))
+            if eps > LOW_PRECISION * EPS:
+                h0 *= min((eps / EPS) ** (1 / 7), MAX_STRETCH)
 
         def pair(t: float) -> tuple[float, float, float]:
             fp, pp = at(t)
@@ -466,7 +491,7 @@ class _Engine:
 
         ref = None
         if not lift:  # a short-step estimate the ladder must agree with (see ``derivative_along``)
-            hs = REL_STEP * scale
+            hs = self.rel_step * scale
             (p1, m1, s1), (p4, m4, s4) = pair(hs), pair(4 * hs)
             with np.errstate(all="ignore"):
                 d1, d4 = float((p1 - m1) / (2 * hs)) - s1, float((p4 - m4) / (8 * hs)) - s4
@@ -795,10 +820,14 @@ class _Block:
                     if sus.size:
                         break
                     pool = ok  # the entries it could not cover are set aside (``small``)
+                    if not pool.size:
+                        break
                 else:  # every direction agreed and covered the pool: cleared for good
                     self.bound[self.local(pool)] = 2 * min(errors)
                     self.tighten(pool)
                     e.tick(pool.size)
+                    continue
+                if not pool.size:  # every entry set aside (too small to clear): ``small``
                     continue
                 cleared = self.bisect(pool, 0)
                 if rnd == 0:  # the union of the cleared sets is re-verified at once

@@ -53,12 +53,19 @@ def noise_probe(cost: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarra
     """The noise ``sigma`` of ``cost`` near the flat ``x`` along the +-1 direction ``u``:
     ``measured_noise`` of ``cost(x + t delta u)``, ``t = 0 .. NOISE_POINTS - 1``, ``delta =
     NOISE_SPACING max(|x|_inf, 1)``; ``f0`` stands for ``cost(x)`` when given (one call fewer)."""
+    return float(measured_noise(probe_table(cost, x, u, f0)))
+
+
+def probe_table(cost: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray,
+                f0: float | None = None) -> np.ndarray:
+    """The values of ``noise_probe``: ``cost(x + t delta u)``, ``t = 0 .. NOISE_POINTS - 1``
+    (also what tells the precision of the values: ``finite_diff.value_eps``)."""
     x = np.asarray(x, dtype=float)
     delta = NOISE_SPACING * max(float(np.max(np.abs(x), initial=0.0)), 1.0)
     table = [float(cost(x)) if f0 is None else float(f0)]
     for t in range(1, NOISE_POINTS):
         table.append(float(cost(x + t * delta * u)))
-    return float(measured_noise(np.array(table)))
+    return np.array(table)
 
 
 def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) -> np.ndarray:
@@ -275,17 +282,23 @@ def blackbox_gradient(
                 r2 = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
                                       step=s0 * CROSS_GRID, kink_test=False)
                 agree = abs(r.value - r2.value) <= r.error + r2.error  # False when either is NaN / inf
+                second = agree and r2.error < r.error  # the better of the two stands, value with its bound
                 r = replace(r, calls=r.calls + r2.calls, value=r.value if agree else np.nan,
                             error=min(r.error, r2.error) if agree else np.inf)
-                if agree and r2.error < r.error:
+                if second:
                     r = replace(r, value=r2.value, step=r2.step, noise=r2.noise)
             else:
                 r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
                                      reference=ref, step=step)
             best = r
             if claimed is not None:  # the claim must lie between the one-sided slopes
-                hf = float(r.steps[-1])
-                right, left = float((r.plus[-1] - f0) / hf), float((f0 - r.minus[-1]) / hf)
+                # at the finest rung that moved f (a rung where f(x +- h) == f(x) is below the
+                # code's resolution: float32 code at steps under its quantum)
+                moved = np.flatnonzero((r.plus != f0) | (r.minus != f0))
+                last = int(moved[-1]) if moved.size else len(r.steps) - 1
+                r = replace(r, kink=r.kink and bool(moved.size))
+                hf = float(r.steps[last])
+                right, left = float((r.plus[last] - f0) / hf), float((f0 - r.minus[last]) / hf)
                 lo, hi = min(left, right), max(left, right)
                 slack = 0.01 * max(abs(lo), abs(hi))
                 kink[n] = r.kink and bool(lo - slack <= a[n] <= hi + slack)
@@ -300,7 +313,15 @@ def blackbox_gradient(
                 # a kink at the point (within the smallest stencil) and a claim outside its
                 # one-sided slopes: the slopes are the evidence (2 dout at a max-pool tie)
                 value[n], noise[n], used[n] = (lo + hi) / 2, (hi - lo) / 2 + slack, float(r.steps[-1])
-        if lifted is not None and not noise[n] <= target and not kink[n]:
+        # lifted only where the verdict needs it: the evidence does not yet verify the claim
+        # with half the tolerance to spare (``target`` drove the ladder with a quarter), nor
+        # proves it wrong by half its size (a failure whatever the tolerances: extended
+        # precision would not change it, and its budget is kept for the undecided)
+        with np.errstate(all="ignore"):
+            gap = abs(float(a[n]) - float(value[n]))
+            verified = gap + noise[n] <= 2 * target and noise[n] <= 2 * target
+            wrong = gap - noise[n] > 0.5 * max(abs(float(a[n])), abs(float(value[n])))
+        if lifted is not None and not kink[n] and not verified and not wrong:
             pending.append((n, k, target))
         if progress is not None:
             progress(n + 1)
@@ -311,38 +332,96 @@ def blackbox_gradient(
         if not getattr(lifted, "usable", True):
             break
         if ld is None:
-            lw = flat.astype(np.longdouble)
             lf = lambda w: lifted(w.reshape(shape))  # noqa: E731
-            ld = (lf, lw, lf(lw))
-        lf, lw, lf0 = ld
+            if hasattr(lifted, "base"):  # its value and noise at x, shared by every entry
+                lw, lf0 = lifted.base(flat, shape)
+                lw, sigma = lw.copy(), lifted.noise_at(flat, shape)
+            else:
+                lw, sigma = flat.astype(np.longdouble), None
+                lf0 = lf(lw)
+            ld = (lf, lw, lf0, sigma)
+        lf, lw, lf0, sigma = ld
         ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
         r2 = entry_derivative(lf, lw, k, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=float(a[n]),
-                              target=target, reference=ref, step=step)
-        flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps))
+                              target=target, reference=ref, step=step, noise=sigma)
+        flat_bound = _flat_bound(r2, lf0, float(np.finfo(np.longdouble).eps), probe=_prober(lf, lw, k))
         if flat_bound < noise[n] and not r2.error < flat_bound:
             r2 = replace(r2, value=0.0, error=flat_bound)
         # a kink the longer lifted steps cross (a relu unit near 0) is no evidence
         if r2.error < noise[n] and not r2.kink:
             value[n], noise[n], used[n] = r2.value, r2.error, r2.step
+            # the zero rule's scale is f's own value, which extended precision resolves (x**2
+            # at 1e-200 is 1e-400, not the 5e-7 of the float64 stencil's far points)
+            with np.errstate(all="ignore"):
+                scale[n] = min(scale[n], abs(float(lf0)))
     bad = ~np.isfinite(value) | np.isnan(noise)
     return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
                     kink=kink, f_scale=scale, resolution=resolution)
 
 
-def _flat_bound(r, f0, eps: float) -> float:
+#: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES
+FLAT_RATIO = 8.0
+FLAT_PROBES = 12
+
+
+def _prober(cost: Callable, w: np.ndarray, k: int) -> Callable[[float], tuple]:
+    """``H -> (cost(w + H e_k), cost(w - H e_k))``, ``w`` restored; NaN outside the domain."""
+    def probe(H: float):
+        orig, out = w[k], []
+        for d in (H, -H):
+            w[k] = orig + d
+            try:
+                out.append(cost(w))
+            except NonFiniteCostError:
+                out.append(np.nan)
+            finally:
+                w[k] = orig
+        return tuple(out)
+    return probe
+
+
+def _flat_bound(r, f0, eps: float, probe: Callable[[float], tuple] | None = None) -> float:
     """A bound on ``|f'|`` from a ladder that saw nothing: ``f(x ± h) == f(x)`` exactly at
     its two longest steps ``h`` and ``h / 2`` (the bias before a batchnorm, which no
-    change of f shows even in extended precision).  Each says ``|f' + c h**2| <=
-    ROUNDOFF_ULPS eps F / (2 h)`` (F the largest |f|), and their Richardson combination
-    ``|f'| <= 3 ROUNDOFF_ULPS eps F / (2 h)``, times ``SAFETY``; ``inf`` otherwise."""
+    change of f shows even in extended precision); ``inf`` otherwise.
+
+    Exact flatness proves only ``|f'| h <= q``, ``q`` the quantum of the code's
+    intermediates at x, which may be far coarser than f's own ulp (``(x + 1e20) - 1e20``:
+    q = 8 in extended precision, slope 1).  So the ladder is probed at longer steps
+    ``H = h FLAT_RATIO**k`` (``probe(H) -> (f(x + H), f(x - H))``).  Where f first moves
+    on both sides, its odd part ``Delta = |f(x+H) - f(x-H)| / 2`` is at least the quantum
+    that hid a slope (a hidden slope moves both sides, in opposite senses), and the
+    longest step ``H'`` seen flat gives ``|f'| H' <= q <= Delta``: ``|f'| <= SAFETY Delta /
+    H'``.  A value that is not finite there proves nothing (``inf``).  Where f moves on one
+    side only (a relu unit crossing 0 beyond ``H'``), or nowhere up to ``h
+    FLAT_RATIO**FLAT_PROBES`` (7e10 times ``h``), the flatness is f's own: ``|f'| <= SAFETY 3
+    ROUNDOFF_ULPS eps F / (2 H')`` (F = |f(x)|; the Richardson combination of two flat
+    steps).  Without ``probe`` there is no bound."""
     steps, plus, minus = np.asarray(r.steps), np.asarray(r.plus), np.asarray(r.minus)
-    if steps.size < 2:
+    if steps.size < 2 or probe is None:
         return float("inf")
     top = np.argsort(steps)[::-1][:2]
     if not (np.all(plus[top] == f0) and np.all(minus[top] == f0)) or not np.isfinite(f0):
         return float("inf")
     F = float(abs(f0))
-    return SAFETY * 3 * ROUNDOFF_ULPS * eps * F / (2 * float(steps[top[0]])) if F > 0 else float("inf")
+    if not F > 0:
+        return float("inf")
+    h = float(steps[top[0]])  # the longest step seen flat
+    for _ in range(FLAT_PROBES):
+        fp, fm = probe(h * FLAT_RATIO)
+        if not (fp == f0 and fm == f0):
+            with np.errstate(all="ignore"):
+                up, down = float(fp - f0), float(fm - f0)
+            if not (np.isfinite(up) and np.isfinite(down)):
+                return float("inf")
+            if up == 0 or down == 0:
+                # one side only: a feature beyond h on that side (a relu unit crossing 0);
+                # a slope hidden by a quantum would move both sides alike
+                break
+            # both sides: the odd part is at least the quantum q that hid a slope at h
+            return SAFETY * abs(up - down) / 2 / h
+        h *= FLAT_RATIO
+    return SAFETY * 3 * ROUNDOFF_ULPS * eps * F / (2 * h)
 
 
 @dataclass

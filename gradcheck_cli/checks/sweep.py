@@ -106,23 +106,31 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds, progress=None) -> Repor
     from ..usercode import load_seeded
     from ..sweep import step_sweep, taylor_test, vectorize
 
+    from ..finite_diff import value_eps
+    from .common import lifted_cost
+
     x0, source = func_x(shape, x, seed)
     k = _entry_index(wrt, x0.shape) if wrt else None
     (fu,) = load_seeded([(target, "function")], seed)
     with fu.session():  # the user's calls in one session (guard, random states set up once)
-        _, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
+        cost0, grad = fu.cost_and_grad(x0, grad_shape=x0.shape)
         cost = lambda q: fu.cost_and_grad(q.reshape(x0.shape), grad_shape=x0.shape)[0]  # noqa: E731
         flat, g = x0.ravel(), grad.ravel()
+        # the thresholds and the evidence of ``func`` (float32 default, precision lifting)
+        thresholds = thresholds.for_precision(value_eps(np.asarray([cost0]), np.asarray(grad)))
+        first = lambda r: r[0] if isinstance(r, (tuple, list)) else r  # noqa: E731
+        lifted = lifted_cost(lambda z: first(fu.call(z)), x0, cost0)
         if k is None and flat.size <= DIRECT_SEARCH_ENTRIES:  # the worst entry, every entry estimated
             rough = blackbox_gradient(cost, x0)
             rel = proved_rel(g, rough.value, rough.noise, thresholds)
             k = int(np.argmax(np.where(np.isfinite(rel), rel, np.inf)))
         elif k is None:  # a large x: the func command's adaptive search (O(log n) calls per wrong entry, not n)
             k = _worst_entry(cost, x0, g, seed, thresholds, progress)
-        phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
-        est = estimate_gradient(lambda X: phi(X[0]), np.array([[flat[k]]]))
         index = tuple(int(i) for i in np.unravel_index(k, x0.shape)) if x0.shape else None
-        check = _one_check("x", g[k], est, thresholds, index=index)
+        # the verdict of the swept entry: the one black-box evidence of ``func`` on it
+        # (direct check, stencil ladder, precision lifting), so both commands agree
+        check = _blackbox_check(cost, x0, g, k, cost0, thresholds, seed, lifted, index)
+        phi = _line_function(lambda X: vectorize(cost)(X.T), flat, k)
         sweep = step_sweep(phi, flat[k], g[k], check.floor)
         taylor = taylor_test(cost, flat, g, seed)
     entry = entry_label("x", index)
@@ -130,6 +138,21 @@ def _sweep_func(target, wrt, shape, x, seed, thresholds, progress=None) -> Repor
     from dataclasses import replace
 
     return replace(_sweep_report(check, sweep, taylor, entry, seed, thresholds, subject), calls=fu.calls)
+
+
+def _blackbox_check(cost, x0: np.ndarray, g: np.ndarray, k: int, cost0, thresholds: Thresholds, seed: int,
+                    lifted, index) -> Check:
+    """The verdict of entry ``k`` of x by ``blackbox.check_blackbox`` on that entry alone
+    (``func``'s evidence: direct check, stencil ladder, precision lifting)."""
+    from dataclasses import replace
+
+    from ..blackbox.pipeline import check_blackbox
+
+    bb = check_blackbox(cost, x0, g.reshape(x0.shape), [("x", x0.shape, 0)], thresholds=thresholds, top=1,
+                        seed=seed, f0=float(cost0), indices=[k], lifted=lifted)
+    rows = [c for c in bb.verdict.checks if c.index is not None]
+    row = next((c for c in rows if (tuple(c.index) if c.index else None) == index), rows[0])
+    return replace(row, name="x", index=index)
 
 
 #: above this many entries of x, ``sweep --func`` finds the worst entry with the adaptive

@@ -34,9 +34,12 @@ STATUS_STYLE = {
 }
 
 
-def reason_text(check: Check) -> str:
+def reason_text(check: Check, effort=None, float32: bool = False) -> str:
     """Why a row is unresolved, e.g. ``finite-difference error 6e-05 is too large for
-    |value| 1e-08`` (from the typed ``reason`` and the row's numbers)."""
+    |value| 1e-08`` (from the typed ``reason`` and the row's numbers), and the step that
+    would settle it given the evidence tried (``effort``: the precision of the code's
+    values and whether its cost was lifted to extended precision; ``float32``: the
+    thresholds are float32's)."""
     reason = Reason(check.reason or "")
     err = "inf" if check.error is None or math.isinf(check.error) else f"{check.error:.2g}"
     if reason is Reason.NOISE:
@@ -44,8 +47,7 @@ def reason_text(check: Check) -> str:
         shown = "" if check.rel_error is None or not math.isfinite(check.rel_error) else \
             f"agrees to {check.rel_error:.1g}, but "
         return (f"{shown}finite-difference error {err} is too large for |value| {abs(check.numeric):.2g} "
-                f"to verify it here; extended precision would settle it (code that computes in the dtype "
-                f"it is given is lifted to np.longdouble)")
+                f"to verify it here; " + _settle_text(check, effort, float32))
     if reason is Reason.NUMERIC_NONFINITE:
         return "the finite-difference estimate is not finite"
     if reason is Reason.ANALYTIC_NONFINITE:
@@ -57,12 +59,33 @@ def reason_text(check: Check) -> str:
     return ""
 
 
-def row_notes(checks: Sequence[Check]) -> list[Text]:
+def _settle_text(check: Check, effort, float32: bool) -> str:
+    """The one step that would settle an entry the finite differences could not verify."""
+    lifting = "" if effort is None else effort.lifting
+    if float32 or (effort is not None and effort.precision == "float32"):
+        return ("the code computes in float32 (extended precision cannot help), and float32's round-off "
+                "of f hides this entry's change: the same code in float64 would settle it")
+    if lifting == "used":
+        return ("np.longdouble (extended precision) was tried too and did not settle it: this entry moves f by "
+                "less than f's round-off even there; a point where it moves f more would settle it")
+    if lifting == "exhausted":
+        return ("extended precision (np.longdouble) was used until its budget of calls ran out, not on every "
+                "entry: a check of fewer entries (--sample, a smaller x) would settle it")
+    if lifting == "available":
+        return "extended precision (np.longdouble) is available: --mode full would settle it"
+    if lifting == "none":
+        return ("extended precision would settle it: make the code compute in the dtype it is given "
+                "(np.longdouble in, np.longdouble out) and it is lifted to np.longdouble")
+    return ("extended precision would settle it (code that computes in the dtype it is given is lifted "
+            "to np.longdouble)")
+
+
+def row_notes(checks: Sequence[Check], effort=None, float32: bool = False) -> list[Text]:
     """Lines under a table: why rows are unresolved, which were decided exactly."""
     lines = []
     for c in checks:
         if c.status is Status.UNRESOLVED and c.reason:
-            lines.append(Text(f"unresolved {c.label}: ", style="yellow") + Text(reason_text(c)))
+            lines.append(Text(f"unresolved {c.label}: ", style="yellow") + Text(reason_text(c, effort, float32)))
         if c.lossy_formula:
             why = ("its value is beyond float64's range here" if c.exact_text and c.exact_text[0]
                    else "the analytic formula loses digits in float64 here")
@@ -326,10 +349,20 @@ def header_lines(report: Report) -> list[str]:
 def effort_lines(e) -> list[str]:
     """``checked N entries, C calls, T s`` and how the entries got their verdicts (``results.Effort``)."""
     how = []
-    if e.excluded:
-        bound = f", each within {e.max_bound:.1e} relative if alone in its set" if e.max_bound is not None else ""
+    bound = f", each within {e.max_bound:.1e} relative if alone in its set" if e.max_bound is not None else ""
+    if e.excluded and e.verified is None:
         how.append(f"{e.excluded} cleared by exclusion{bound}: proved not to fail; unresolved unless that bound "
                    "is within --pass-tol (--mode full checks each entry)")
+    elif e.excluded:
+        # what happened to them: verified by the bound the search proved, or checked again
+        # directly, or left proved only not to fail (unresolved)
+        left = e.excluded - e.verified - e.rechecked
+        parts = [f"{e.verified} verified by their proved bound (pass)"] if e.verified else []
+        if e.rechecked:
+            parts.append(f"{e.rechecked} then checked directly")
+        if left:
+            parts.append(f"{left} proved only not to fail{bound} (unresolved: --mode full checks each entry)")
+        how.append(f"{e.excluded} cleared by exclusion: " + ", ".join(parts))
     if e.checked and (e.excluded or e.unchecked):
         how.append(f"{e.checked} checked directly")
     if e.unchecked:
@@ -392,7 +425,7 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
             k = _print_fitting(console, [_entry_table(rows, floor, digits) for floor, digits in _LAYOUTS],
                                stacked=_stacked_entry_table(rows))
             floor_left_out = not _LAYOUTS[k][0]
-            for line in row_notes(rows):
+            for line in row_notes(rows, report.effort, report.thresholds.precision == "float32"):
                 console.print(line)
         hidden = len(entries) - len(shown)
         if hidden:
@@ -403,7 +436,7 @@ def render(report: Report, console: Console, quiet: bool = False, header: bool =
             if title is not None:
                 console.print(Text(title, style="bold"))
             floor_left_out |= _print_expression_table(replace(report, checks=checks), console)
-            for line in row_notes(checks):
+            for line in row_notes(checks, report.effort, report.thresholds.precision == "float32"):
                 console.print(line)
         for label, text in report.subject.detail_lines(report):
             console.print(Text(label, style="bold yellow" if label.startswith("diagnosis") else "bold") + Text(text))
