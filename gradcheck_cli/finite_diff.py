@@ -204,7 +204,9 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     if unit_roundoff is not None:
         u = np.asarray(unit_roundoff, dtype=float)
         zs = np.where(np.isfinite(u) & (u > zs), u, zs)
-    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * eps * gradient_scale(a, n, noise)), zs)
+    # float64's eps even for float32 code: 64 float32 ulps of G would forgive a 1e-3 bug on
+    # an entry at 1% of its block
+    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * min(eps, EPS) * gradient_scale(a, n, noise)), zs)
     return error, zs
 
 

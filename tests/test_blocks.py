@@ -35,9 +35,9 @@ def test_evidence_zero_scale_is_at_least_ulps_of_the_block_scale():
     n = np.array([0.5, -7.27e-16])
     _, zs = evidence(a, n, np.array([1e-12, 2.8e-18]))
     assert zs == pytest.approx(SCALE_ULPS * EPS * 0.5)
-    # float32 code: float32's epsilon
+    # float32 code: float64's epsilon still (float32's would forgive a 1e-3 bug at 1% of G)
     _, zs32 = evidence(a, n, np.array([1e-6, 1e-9]), eps=float(np.finfo(np.float32).eps))
-    assert zs32[1] == pytest.approx(SCALE_ULPS * float(np.finfo(np.float32).eps) * 0.5, rel=1e-5)
+    assert zs32[1] == pytest.approx(SCALE_ULPS * EPS * 0.5, rel=1e-5)
     # a part of a block never gets a larger scale than the block
     _, part = evidence(a[1:], n[1:], np.array([2.8e-18]))
     assert part[0] <= zs[1]
