@@ -59,11 +59,46 @@ def network_block_data(blocks, g: np.ndarray, numeric: np.ndarray, noise: np.nda
     return [BlockData(b.name, b.shape, g[b.slice], numeric[b.slice], noise[b.slice], kink[b.slice]) for b in blocks]
 
 
+#: rank of a status code (``verdict.STATUS_BY_CODE``) among a report's rows, worst
+#: highest: fail, warn, unresolved, kink, pass
+_ROW_RANK = np.array([0, 3, 4, 1, 2])
+
+
+def row_order(code: np.ndarray, proved: np.ndarray, rel: np.ndarray, agreed: np.ndarray,
+              possible: np.ndarray | None = None) -> np.ndarray:
+    """Positions of entries, worst first: by status (fail, warn, unresolved, kink, pass),
+    then by how wrong the evidence proves the claim (``proved``: ``min r`` over the
+    truth's interval), then by the displayed relative error ``rel``, then by how wrong it
+    may be (``possible``: ``max r``; the least settled unresolved entry first).  A pass by
+    the zero rule (``agreed``: its displayed error is round-off) ranks below every
+    relative pass.  NaN (a non-finite claim) ranks as infinitely wrong.  The figures
+    that involve an error bound are compared to six digits (its last ulps do not reorder
+    equal errors); ties keep the entries' order."""
+    code = np.asarray(code, dtype=int)
+    worse = lambda v, digits=_six_digits: np.where(agreed, -1.0, digits(v))  # noqa: E731
+    keys = (-worse(rel, _inf_nan), -worse(proved), -_ROW_RANK[code])
+    return np.lexsort(keys if possible is None else (-worse(possible),) + keys)
+
+
+def _inf_nan(v) -> np.ndarray:
+    return np.nan_to_num(np.asarray(v, dtype=float), nan=np.inf, posinf=np.inf)
+
+
+def _six_digits(v) -> np.ndarray:
+    """``v`` rounded to six significant digits (NaN and inf: inf)."""
+    v = _inf_nan(v)
+    with np.errstate(all="ignore"):
+        unit = 10.0 ** (np.floor(np.log10(np.abs(v))) - 5)
+        return np.where(np.isfinite(v) & (v != 0), np.round(v / unit) * unit, v)
+
+
 def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5) -> BlockVerdict:
     """Apply the verdict entry by entry; summarise per block; pick entries to report.
 
-    ``checks`` holds every failing (or, under ``--strict``, warning) entry plus the
-    ``top`` worst entries overall, worst first.
+    ``checks`` holds every failing (or, under ``--strict``, warning or unresolved) entry
+    plus the ``top`` worst entries overall, in ``row_order``: every non-pass block shows
+    its non-pass entries first, each with its reason.  A block's worst entry is its first
+    entry in that order (``max_rel_error`` is that entry's relative error; 0 for a kink).
     """
     results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
@@ -71,30 +106,34 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff)
         res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
         code, rel, floor = res.code, res.rel, res.floor
+        finite_a = np.isfinite(np.asarray(b.analytic, dtype=float))
         # a non-finite analytic value has no error bar either (one representation: nan)
-        errors[b.name] = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), res.error, np.nan)
+        errors[b.name] = np.where(finite_a, res.error, np.nan)
         reasons[b.name] = res.reasons
         # a NaN/inf in the user's gradient has no relative error: NaN (JSON null, table
         # "nan"), ranked worst, and a failure (assess fails a non-finite analytic value)
-        rel = np.where(np.isfinite(np.asarray(b.analytic, dtype=float)), rel, np.nan)
+        rel = np.where(finite_a, rel, np.nan)
+        proved = np.where(finite_a, res.rel_min, np.nan)
+        agreed = (code == 0) & (res.rel_max > thresholds.pass_tol)
         st = STATUS_BY_CODE[code]
         idx = np.arange(len(rel)) if b.indices is None else np.asarray(b.indices)
-        ranked = np.where(code == 3, -1.0, np.nan_to_num(rel, nan=np.inf, posinf=np.inf))
-        w = int(np.argmax(ranked)) if len(rel) else None
+        order = row_order(code, proved, rel, agreed, res.rel_max)
+        w = int(order[0]) if len(rel) else None
         c = count_codes(code)
         results.append(BlockResult(
             name=b.name, shape=tuple(b.shape), checked=len(rel),
-            max_rel_error=float(rel[w]) if w is not None and ranked[w] >= 0 else 0.0,
+            max_rel_error=float(rel[w]) if w is not None and code[w] != 3 else 0.0,
             worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
             status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
         ))
         counts.append(c)
         statuses[b.name], rels[b.name] = st, rel
         failing = (code == 2) | (((code == 1) | (code == 4)) & thresholds.strict)
-        parts.append((np.full(len(rel), bi), np.arange(len(rel)), ranked, failing, floor))
+        parts.append((np.full(len(rel), bi), np.arange(len(rel)), code, proved, rel, agreed, res.rel_max, failing,
+                      floor))
     if parts:
-        block_of, entry, ranked, failing, floor = (np.concatenate(a) for a in zip(*parts))
-        order = np.argsort(-ranked, kind="stable")
+        block_of, entry, code, proved, rel, agreed, possible, failing, floor = (np.concatenate(a) for a in zip(*parts))
+        order = row_order(code, proved, rel, agreed, possible)
         keep = np.zeros(len(order), dtype=bool)
         keep[order[:top]] = True
         keep |= failing

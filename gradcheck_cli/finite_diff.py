@@ -179,6 +179,14 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     the bias before a batchnorm, whose true gradient is 0, computed as 1e-17): the claim
     and the whole interval ``n ± e`` must lie within it, which float64 differences
     cannot show but extended precision can.
+
+    The round-off of the gradient's own scale: where the estimate is not exactly 0,
+    ``zero_scale`` is at least ``SCALE_ULPS eps G``, ``G = gradient_scale(a, n, noise)``
+    over the entries given (one block; a part of it gets no larger ``G``, so it never
+    passes more), and ``verdict.assess`` also passes a claim that agrees with the whole
+    interval ``n ± e`` to within ``zero_scale`` (a saturated sigmoid's ``dout s (1 - s)``,
+    exact only to ~``4 eps G`` or more).  An estimate that is exactly 0 (a flat stencil) says only
+    that f did not change, which its own ``noise`` need not bound (sigmoid at 36.2).
     """
     a = np.asarray(analytic, dtype=float)
     n = np.asarray(numeric, dtype=float)
@@ -196,7 +204,40 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     if unit_roundoff is not None:
         u = np.asarray(unit_roundoff, dtype=float)
         zs = np.where(np.isfinite(u) & (u > zs), u, zs)
+    # float64's eps even for float32 code: 64 float32 ulps of G would forgive a 1e-3 bug on
+    # an entry at 1% of its block
+    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * min(eps, EPS) * gradient_scale(a, n, noise)), zs)
     return error, zs
+
+
+#: the zero rule's floor in ulps of the gradient's own scale ``G`` (``gradient_scale``).
+#: A hand formula for a saturated entry is exact to round-off of the upstream gradient,
+#: not of the entry: sigmoid's ``dout s (1 - s)`` at ``s -> 1`` holds ``1 - s`` to 1 ulp of
+#: 1, an absolute error ~``eps |dout|``, tanh's ``dout (1 - t t)`` ~``eps |dout|``, a
+#: softmax loss's ``p - y`` at ``p -> 1`` ~``eps``.  Where some input of the block is not
+#: saturated ``G >= |dout| / 4``: ~``4 eps G``.  Where every input is saturated ``G`` falls
+#: below ``|dout|`` (tanh at 30 N(0,1), 30 entries: G = 0.036, the error 26 eps G), so 64
+#: leaves a factor 16 for that.  A bug is off by far more: a wrong entry passes by it only
+#: when its error is below ``64 eps`` (1.4e-14) of the block's scale, where the largest
+#: entry is allowed ``pass_tol`` (1e-7) of it.
+SCALE_ULPS = 64.0
+
+
+def gradient_scale(analytic, numeric, noise) -> float:
+    """``G = min(max|a|, max(|n| - e))`` over the entries estimated directly (finite ``a``,
+    ``n``, ``e``): the block's gradient scale that a bug cannot inflate.  ``max(|n| - e)``
+    is a proved lower bound of ``max|t|`` (noise cannot raise it) and ``max|a|`` caps it
+    (a claim scaled down with the whole block lowers ``G`` with it; a bug that blows up one
+    entry does not raise ``G`` past the truth, and fails on that entry anyway).  0 when
+    nothing was estimated, so ``G`` of a subset never exceeds ``G`` of its block."""
+    a = np.abs(np.asarray(analytic, dtype=float)).ravel()
+    n = np.abs(np.asarray(numeric, dtype=float)).ravel()
+    e = np.abs(np.asarray(noise, dtype=float)).ravel()
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(a) & np.isfinite(n) & np.isfinite(e)
+        if not np.any(ok):
+            return 0.0
+        return float(max(0.0, min(np.max(a[ok]), np.max(n[ok] - e[ok]))))
 
 
 #: the measured round-off is trusted down to the a-priori bound divided by this: for

@@ -218,7 +218,7 @@ def _judge(a, t, e, zs, thresholds: Thresholds):
         a_, t_, e_, z_ = _f(a / k), _f(t / k), _f(e / k), _f(zs / k)
     else:
         a_, t_, e_, z_ = _f(a), _f(t), _f(e), _f(zs)
-    res = assess(a_, t_, e_, thresholds, zero_scale=z_)
+    res = assess(a_, t_, e_, thresholds, zero_scale=z_, agreement=False)
     return int(res.code), float(res.rel)
 
 
@@ -440,7 +440,7 @@ def judge_expression(
     numeric, noise = est.value[:, cols], est.noise[:, cols]
     fs = est.f_scale[:, cols] if est.f_scale is not None else np.zeros_like(numeric)
     zs = zero_scale(fs, pts[:, cols], est.eps)
-    res = assess(analytic64, numeric, noise, thresholds, zero_scale=zs)
+    res = assess(analytic64, numeric, noise, thresholds, zero_scale=zs, agreement=False)
     G = precise(list(analytic_exprs) + list(truth_exprs))
     values, settled = screen(G, pts)
     a_hp, t_hp = values[:, :m], values[:, m:]

@@ -14,10 +14,16 @@ With the relative error ::
 
 ========== ===========================================================================
 pass       ``max_T r <= pass_tol``: every value the truth can take is within tolerance;
-           or the *zero rule*: ``|a| <= z`` and ``T`` lies inside ``[-z, z]``, where
-           ``z`` (``zero_scale``, supplied by the caller) is round-off of the function's
-           own scale (a few ulps of ``|f|`` per unit ``x``): the true value and the claim
-           are both zero to within round-off.  ``z`` never depends on the tolerances.
+           or the *zero rule*: ``|a| <= z`` and ``T`` lies inside ``[-z, z]`` (the true
+           value and the claim are both zero to within round-off), or, for users' code,
+           ``T`` lies inside ``[a - z, a + z]`` (the claim agrees with the truth to within
+           round-off: what the code's own precision can resolve of this entry).  ``z``
+           (``zero_scale``, supplied by the caller) is round-off of the function's own
+           scale and never depends on the tolerances.  For users' code
+           (``finite_diff.evidence``) ``z`` is at least ``64 eps G``, ``G`` the block's
+           gradient scale (``finite_diff.gradient_scale``, which a bug cannot inflate):
+           a saturated sigmoid's ``dout s (1 - s)`` is exact only to ~``4 eps G``.  For
+           expressions (``referee``, exact evidence) only the first form applies.
 fail       ``min_T r > fail_tol`` (every value the truth can take is too far from ``a``),
            or a non-finite analytic value
 warn       ``pass_tol < min_T r`` and ``max_T r <= fail_tol``
@@ -196,11 +202,14 @@ def relative_range(analytic, numeric, error, floor=0.0) -> tuple[np.ndarray, np.
     return np.where(unbounded, 0.0, rmin), np.where(unbounded, 2.0, rmax)  # sup r = 2 (at t = -a)
 
 
-def assess(analytic, numeric, error, thresholds: Thresholds, zero_scale=0.0, kink=None) -> Assessment:
+def assess(analytic, numeric, error, thresholds: Thresholds, zero_scale=0.0, kink=None,
+           agreement: bool = True) -> Assessment:
     """The verdict of every component from ``a``, ``n``, ``e`` (and ``z``, kinks); vectorised.
 
     ``error`` is an absolute bound on ``|n - t|`` (``inf`` when unknown); ``zero_scale``
-    the round-off scale ``z`` of the zero rule; ``kink`` a boolean mask of genuine kinks.
+    the round-off scale ``z`` of the zero rule; ``kink`` a boolean mask of genuine kinks;
+    ``agreement=False`` (exact evidence, ``expr``): the zero rule only for a claim and a
+    truth both within ``z`` of zero, not for ``|a - t| <= z``.
     See the module docstring for the rule.
     """
     a, n, e, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (analytic, numeric, error, zero_scale)))
@@ -210,7 +219,12 @@ def assess(analytic, numeric, error, thresholds: Thresholds, zero_scale=0.0, kin
         n_ok = np.isfinite(n)
         e = np.where(n_ok, e, np.inf)
         rmin, rmax = relative_range(a, np.where(n_ok, n, 0.0), e, floor)
+        # the zero rule: the claim and every value the truth can take are within z of zero,
+        # or within z of each other (a saturated entry's hand value, exact to round-off of
+        # the gradient's scale, not of its own tiny size)
         zero = (np.abs(a) <= z) & (np.abs(n) + e <= z)
+        if agreement:
+            zero |= np.abs(a - n) + e <= z
         passed = (rmax <= thresholds.pass_tol) | zero
         failed = rmin > thresholds.fail_tol
         warned = (rmin > thresholds.pass_tol) & (rmax <= thresholds.fail_tol)

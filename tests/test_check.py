@@ -111,7 +111,9 @@ def test_judge_blocks_with_sampled_indices_and_kinks():
     v = judge_blocks([BlockData("x", (2, 3), np.array([1.0, 5.0]), np.array([1.0, 9.0]), np.full(2, 1e-12),
                                 kink=np.array([False, True]), indices=np.array([4, 5]))], Thresholds())
     assert v.blocks[0].status is Status.PASS and v.counts["kink"] == 1
-    assert v.checks[0].index == (1, 1)
+    # rows by status: a kink before a pass (issue 16 item 7); a kink is never the block's figure
+    assert [c.index for c in v.checks] == [(1, 2), (1, 1)]
+    assert v.blocks[0].worst_index == (1, 2) and v.blocks[0].max_rel_error == 0.0
 
 
 def test_wrt_a_variable_that_cancels_is_drawn_like_the_others():

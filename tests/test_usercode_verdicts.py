@@ -161,7 +161,7 @@ def test_sigmoid_at_36_reads_pass_by_the_zero_rule_with_the_truth_inside():
     x[1, 2] = 36.2
     fwd = lambda z: (1 / (1 + np.exp(-z)),) * 2  # noqa: E731
     bwd = lambda dout, s: dout * s * (1 - s)  # noqa: E731
-    rep = check_layer(fwd, bwd, {"x": x})
+    rep = check_layer(fwd, bwd, {"x": x}, top=20)  # a pass by the zero rule ranks last
     assert rep.status is Status.PASS and rep.counts["pass"] == 20
     (c,) = [c for c in rep.checks if c.index == (1, 2)]
     s = 1 / (1 + np.exp(-36.2))

@@ -303,3 +303,34 @@ def test_judge_direction_agrees_within_the_error_and_disagrees_beyond_it():
     assert judge_direction(float("nan"), 1.0, 1e-8) is Agreement.DISAGREE  # a NaN in the gradient
     assert judge_direction(1.0, float("nan"), 1e-8) is Agreement.UNDECIDED  # the cost is not finite
     assert judge_direction(1.0, 1.0, float("inf")) is Agreement.UNDECIDED
+
+
+def test_zero_rule_for_users_code_is_agreement_within_round_off_of_the_scale():
+    # finding M: a saturated sigmoid entry, claim -7.653e-16, truth -7.268e-16 (mpmath),
+    # lifted estimate -7.265e-16 +- 2.8e-18, the block's gradient scale G = 0.105
+    z = 16 * np.finfo(float).eps * 0.105
+    assert one(-7.65333e-16, -7.26541e-16, 2.8e-18, z=z)[0] is Status.PASS
+    # without the scale (z = 0) the same numbers fail: stronger evidence turned pass into fail
+    assert one(-7.65333e-16, -7.26541e-16, 2.8e-18, z=0.0)[0] is Status.FAIL
+    # a claim off by more than z is judged by the relative rule: a factor 2 fails
+    assert one(-1.5e-15, -7.26541e-16, 2.8e-18, z=z)[0] is Status.FAIL
+    # an interval wider than z does not agree to within z
+    assert one(-7.65333e-16, -7.26541e-16, 1e-15, z=z)[0] is Status.UNRESOLVED
+    # exact evidence (expr's referee): only the both-zero form applies
+    res = assess(np.array([-7.65333e-16]), np.array([-7.26541e-16]), np.array([2.8e-18]), T,
+                 zero_scale=z, agreement=False)
+    assert res.statuses[0] is Status.FAIL
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.floats(-1e3, 1e3), rel=st.floats(-1.0, 1.0), e=st.floats(0, 1e-3), z=st.floats(0, 1e-3),
+       tol=st.floats(1e-16, 1e-2))
+def test_zero_rule_is_free_of_the_tolerances(a, rel, e, z, tol):
+    n = a * (1 + rel)
+    code = assess(np.array([a]), np.array([n]), np.array([e]), Thresholds(pass_tol=tol, fail_tol=tol),
+                  zero_scale=z).code[0]
+    if abs(a - n) + e <= z:  # agrees to within round-off: a pass at every tolerance
+        assert code == 0
+    tighter = assess(np.array([a]), np.array([n]), np.array([e]), Thresholds(pass_tol=tol / 10, fail_tol=tol),
+                     zero_scale=z).code[0]
+    assert tighter != 0 or code == 0  # a smaller pass tolerance never makes a pass

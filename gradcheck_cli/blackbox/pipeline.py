@@ -265,6 +265,25 @@ def _stopped(result: AdaptiveResult) -> bool:
     return any(bool(np.any(b.how == How.STOPPED)) for b in result.blocks)
 
 
+def _with_unverified(d: BlockData, b: BlockOutcome, verified: np.ndarray, dropped: np.ndarray) -> BlockData:
+    """``d`` with the entries of ``b`` cleared by exclusion that its bound does not verify and
+    no direct check judged, their evidence the search's: the claim, within ``bound`` of the
+    truth (numeric = analytic, noise = bound)."""
+    judged = np.zeros(b.how.size, dtype=bool)
+    judged[np.arange(b.how.size) if d.indices is None else np.asarray(d.indices, dtype=int)] = True
+    new = np.flatnonzero((b.how == How.EXCLUDED) & ~verified & ~judged & ~dropped)
+    if not len(new):
+        return d
+    idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices, dtype=int)
+    more = lambda v, fill: None if v is None else np.concatenate([np.asarray(v), np.full(len(new), fill)])  # noqa: E731
+    a = np.asarray(b.analytic, dtype=float)[new]
+    return replace(d, analytic=np.concatenate([np.asarray(d.analytic, dtype=float), a]),
+                   numeric=np.concatenate([np.asarray(d.numeric, dtype=float), a]),
+                   noise=np.concatenate([np.asarray(d.noise, dtype=float), np.asarray(b.bound, dtype=float)[new]]),
+                   indices=np.concatenate([idx, new]), kink=more(d.kink, False),
+                   resolution=more(d.resolution, np.nan), unit_roundoff=more(d.unit_roundoff, np.nan))
+
+
 def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
     """Status codes of the evidence by the one rule (``verdict.assess``; 0: settled, a pass)."""
     with np.errstate(all="ignore"):
@@ -463,6 +482,9 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                                 resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
                                 unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep])
                 data[k] = d
+    # cleared by exclusion, not verified, not checked directly: judged on the search's
+    # evidence (|t - a| <= bound), so an unresolved block shows them as rows (issue 16 item 7)
+    data = [_with_unverified(d, b, v, dr) for d, b, v, dr in zip(data, result.blocks, verified_of, dropped_of)]
     verdict = judge_blocks(data, thresholds, top)
     blocks, counts = [], []
     bounds = []
