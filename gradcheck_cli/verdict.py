@@ -95,7 +95,7 @@ _REASON_CODE = {r: i for i, r in enumerate(Reason)}
 
 
 #: the default pass tolerance of float32 code: what float32 can verify
-FLOAT32_PASS_TOL = 1e-4
+FLOAT32_PASS_TOL = 5e-4
 
 
 @dataclass(frozen=True)
