@@ -46,10 +46,11 @@ def counted(fn):
 
 
 def _rosen(x):
-    """Rosenbrock: sum 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2, and its gradient."""
-    x = np.asarray(x, dtype=float)
+    """Rosenbrock: sum 100 (x[i+1] - x[i]**2)**2 + (1 - x[i])**2, and its gradient (in the
+    dtype it is given, as scipy's ``rosen``/``rosen_der``)."""
+    x = np.asarray(x)
     d = x[1:] - x[:-1] ** 2
-    cost = float(np.sum(100.0 * d ** 2 + (1 - x[:-1]) ** 2))
+    cost = np.sum(100.0 * d ** 2 + (1 - x[:-1]) ** 2)
     g = np.zeros_like(x)
     g[:-1] = -400.0 * x[:-1] * d - 2 * (1 - x[:-1])
     g[1:] += 200.0 * d

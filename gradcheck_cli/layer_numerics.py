@@ -103,7 +103,8 @@ def four_point(layer: Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: 
         """Four calls per entry with the kink test; ``points=2``: the full mode's first look."""
         which = diff_idx[block]
         flat = arrays[which].reshape(-1)  # a view: perturbations reach the array the layer gets
-        base = None if layer.is_loss else [np.array(o, dtype=np.float64) for o in layer.call_forward(arrays)[0]]
+        base = None if layer.is_loss else [np.array(o, dtype=np.float64).ravel() for o in layer.call_forward(arrays)[0]]
+        douts = [np.asarray(dout, dtype=np.float64).ravel() for dout in layer.douts]
 
         def shifted(k: int, d: float) -> tuple[float, float]:
             orig = flat[k]
@@ -114,11 +115,12 @@ def four_point(layer: Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: 
                 outs = layer.call_forward(arrays)[0]
                 delta = total = 0.0
                 with np.errstate(all="ignore"):
-                    for o, o0, dout in zip(outs, base, layer.douts):
-                        o = np.asarray(o, dtype=np.float64)
-                        moved = o != o0
-                        delta += float(np.sum((o - o0)[moved] * dout[moved]))
-                        total += float(np.sum(np.maximum(np.abs(o), np.abs(o0))[moved] * np.abs(dout[moved])))
+                    for o, o0, dout in zip(outs, base, douts):
+                        o = np.asarray(o, dtype=np.float64).ravel()
+                        moved = np.flatnonzero(o != o0)  # the few outputs the entry reaches
+                        om, o0m, dm = o[moved], o0[moved], dout[moved]
+                        delta += float(np.sum((om - o0m) * dm))
+                        total += float(np.sum(np.maximum(np.abs(om), np.abs(o0m)) * np.abs(dm)))
                 return delta, total
             finally:
                 flat[k] = orig

@@ -325,6 +325,8 @@ class NetworkSubject(Subject):
     bug_text: str | None = None
     fast_directions: int | None = None  # --mode fast: random directions per block
     quick_blocks: tuple[str, ...] = ()  # --mode fast: blocks cleared by their directions
+    #: --mode fast: blocks whose directions agreed, then verified entry by entry in extended precision
+    verified_blocks: tuple[str, ...] = ()
 
     def header_lines(self, report: "Report") -> list[str]:
         lines = [network_line(self),
@@ -345,12 +347,17 @@ class NetworkSubject(Subject):
     def note_lines(self, report: "Report") -> list[str]:
         if self.fast_directions is None:
             return []
-        k, quick = self.fast_directions, list(self.quick_blocks)
-        full = [b.name for b in report.blocks if b.name not in quick]
-        return [f"fast mode: {k} random ±1 directions per block; "
-                + (f"{', '.join(quick)} agreed along all {k} directions within their "
-                   "noise (no entry checked one by one), " if quick else "")
-                + (f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check")]
+        k, quick, verified = self.fast_directions, list(self.quick_blocks), list(self.verified_blocks)
+        full = [b.name for b in report.blocks if b.name not in quick and b.name not in verified]
+        parts = []
+        if verified:
+            parts.append(f"{', '.join(verified)} agreed along all {k} directions within their noise, then every "
+                         "entry was verified against its extended-precision derivative")
+        if quick:
+            parts.append(f"{', '.join(quick)} agreed along all {k} directions within their "
+                         "noise (no entry checked one by one)")
+        parts.append(f"{', '.join(full)} checked entry by entry" if full else "no block needed the full check")
+        return [f"fast mode: {k} random ±1 directions per block; " + "; ".join(parts)]
 
     def json_fields(self, report: "Report") -> dict[str, Any]:
         return {} if self.cost is None else {"cost": json_number(self.cost)}
@@ -659,6 +666,10 @@ class Effort:
     #: in the dtype it is given), ``""`` (not known)
     precision: str = ""
     lifting: str = ""
+    #: full mode: how the entries checked directly were settled: by their own first look
+    #: (two calls), verified together by precise directions (``blackbox.search``), or
+    #: estimated again one by one (four-point difference, stencil ladder); None elsewhere
+    settled: "Settled | None" = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode.value, "entries": self.entries, "checked": self.checked,
@@ -675,7 +686,22 @@ class Effort:
             d["lifting"] = self.lifting
         if self.max_seconds:
             d["stopped"] = self.stopped
+        if self.settled is not None:
+            d["settled"] = self.settled.to_dict()
         return d
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Full mode: how many entries their first look settled (two calls each), how many
+    precise directions verified together, how many were estimated again one by one."""
+
+    first_look: int
+    directions: int
+    re_estimated: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"first_look": self.first_look, "directions": self.directions, "re_estimated": self.re_estimated}
 
 
 @dataclass(frozen=True)

@@ -415,11 +415,14 @@ def test_a_hint_names_every_block_it_concerns(cli):
 
 def test_fast_mode_says_what_was_checked(cli):
     r = cli("net", "--dims", "10", "5", "10", "--mode", "fast")
-    rows = [line for line in r.out.splitlines() if line[:2] in ("W1", "b1", "W2", "b2")]
-    assert len(rows) == 4 and all(" 8 dirs " in row for row in rows), r.out
+    rows = [line for line in r.out.splitlines() if line.split()[:1] in (["W1"], ["b1"], ["W2"], ["b2"])]
+    assert len(rows) == 4 and all(row.split()[-1] == "PASS" for row in rows), r.out
     assert "(0 entries checked)" not in r.out and "agreed along all 8 directions" in r.out
+    # the directions agreed, then every entry was verified in extended precision (issue 16)
+    assert "then every entry was verified against its extended-precision derivative" in " ".join(r.out.split())
     doc = json.loads(cli("net", "--dims", "10", "5", "10", "--mode", "fast", "--format", "json").out)
-    assert all(b["checked"] == 0 and b["directions"] == 8 for b in doc["blocks"])
+    assert [b["checked"] for b in doc["blocks"]] == [50, 5, 50, 10]
+    assert all(b["directions"] == 8 and b["status"] == "pass" for b in doc["blocks"])
     doc = json.loads(cli("net", "--dims", "10", "5", "10", "--mode", "fast", "--inject-bug", "b1-zero",
                          "--format", "json").out)
     b1 = next(b for b in doc["blocks"] if b["name"] == "b1")

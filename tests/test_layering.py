@@ -191,8 +191,11 @@ BLACKBOX_USES = {"errors", "choices", "verdict", "finite_diff", "blocks", "resul
 def test_blackbox_and_network_take_callables_not_users_code(module):
     forbidden = {d for d in IMPORTS[module] if group(d) in ("usercode", "expression")}
     assert not forbidden, f"{module} imports {sorted(forbidden)}"
-    assert EXTERNAL[module] <= {"numpy", "__future__", "math", "time", "dataclasses", "enum", "typing",
-                                "functools", "itertools", "collections", "contextlib", "warnings", "os", "threadpoolctl"}
+    allowed = {"numpy", "__future__", "math", "time", "dataclasses", "enum", "typing",
+               "functools", "itertools", "collections", "contextlib", "warnings", "os", "threadpoolctl"}
+    if module == "network.refine":  # the few entries longdouble cannot settle: samples in mpmath (issue 16)
+        allowed = allowed | {"mpmath"}
+    assert EXTERNAL[module] <= allowed
     if group(module) == "blackbox":
         assert {d for d in IMPORTS[module] if not d.startswith("blackbox")} <= BLACKBOX_USES, sorted(IMPORTS[module])
 

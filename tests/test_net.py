@@ -321,10 +321,11 @@ def test_784_100_10_fast_passes_without_full_check(cli):
     assert_green(r, doc)
     assert doc["param_count"] == 79510
     assert doc["mode"] == "fast"
-    # the directions agreed; W1 and W2 hold entries too small for the directions to vouch
-    # for (an error hiding below their resolution could fail such an entry's own check):
-    # those two get the entry-by-entry check, the biases do not
-    assert [b["checked"] for b in doc["blocks"]] == [78400, 0, 1000, 0]
+    # the directions agreed; every entry is then verified against its extended-precision
+    # derivative (W1 and W2 hold entries too small for the directions alone to vouch for:
+    # they once went to the slow full check)
+    assert [b["checked"] for b in doc["blocks"]] == [78400, 100, 1000, 10]
+    assert [b["directions"] for b in doc["blocks"]] == [8, 8, 8, 8]
 
 
 def test_saturated_relu_network_with_zero_cost_is_not_failed(cli):

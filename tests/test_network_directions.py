@@ -28,10 +28,37 @@ def test_fast_mode_passes_a_correct_network(dims):
     for r in res.directional:
         assert r.analytic.shape == (directions.DEFAULT_DIRECTIONS,) and not r.suspect
         assert np.all(r.ratio < 0.5)  # a wide margin below MARGIN
-    # only the blocks whose small entries could hide a failing error below what the
-    # directions can see get the full check (784-100-10: W1 and W2)
-    assert res.full_blocks == tuple(r.block for r in res.directional if r.detectable > r.cover(T))
-    assert res.full_blocks == (("W1", "W2") if dims == (784, 100, 10) else ())
+    # no block needs the full check: the directions agreed, and every entry is verified
+    # against its extended-precision derivative (784-100-10's W1 and W2 hold entries too
+    # small for the directions alone to vouch for: they once went to the full check)
+    assert res.full_blocks == ()
+    assert set(res.verified) == {b.name for b in spec.blocks}
+    for name, statuses in verified_statuses(spec, data, labels, params, grad, res).items():
+        assert set(statuses) == {Status.PASS}, name
+
+
+def verified_statuses(spec, data, labels, params, grad, fast, thresholds=T):
+    """Per block of ``fast.verified``: the status of every entry, judged as ``net`` judges it."""
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import assess
+
+    out = {}
+    zero = differences.zero_scale(spec, data, labels, params) if fast.verified else None
+    for name, (n, e) in fast.verified.items():
+        b = spec.block(name)
+        err, zs = evidence(grad[b.slice], n, e, unit_roundoff=zero[b.slice])
+        out[name] = assess(grad[b.slice], n, err, thresholds, zero_scale=zs).statuses
+    return out
+
+
+def caught(spec, data, labels, params, grad, fast, e) -> bool:
+    """Fast mode catches a wrong entry e: its block goes to the full check, or its own
+    extended-precision verdict fails it (and nothing else in the block)."""
+    b = next(b for b in spec.blocks if b.offset <= e < b.offset + b.size)
+    if b.name in fast.full_blocks:
+        return True
+    statuses = verified_statuses(spec, data, labels, params, grad, fast)[b.name]
+    return list(np.flatnonzero(where(statuses, Status.FAIL))) == [e - b.offset]
 
 
 def test_fast_mode_never_clears_a_block_whose_small_entry_could_hide_a_failure():
@@ -46,9 +73,10 @@ def test_fast_mode_never_clears_a_block_whose_small_entry_could_hide_a_failure()
     wrong = grad.copy()
     wrong[j] *= 2
     fast = directions.fast_check(spec, data, labels, params, wrong)
-    assert "W1" in fast.full_blocks
     (r,) = [r for r in fast.directional if r.block == "W1"]
     assert not r.suspect and abs(wrong[j] - grad[j]) < r.detectable  # the directions alone miss it
+    # the extended-precision derivative of every entry catches it, and only it
+    assert "W1" not in fast.full_blocks and caught(spec, data, labels, params, wrong, fast, j)
     from gradcheck_cli.finite_diff import evidence
     from gradcheck_cli.verdict import assess
 
@@ -83,7 +111,7 @@ def test_fast_mode_catches_one_wrong_entry_in_w1_of_784_100_10(big, seed):
     _, status = verdicts(spec, data, labels, params, wrong, result)
     assert list(np.flatnonzero(where(status, Status.FAIL))) == [e]  # the full check fails just e
     fast = directions.fast_check(spec, data, labels, params, wrong, seed=seed)
-    assert fast.full_blocks == ("W1", "W2")  # W1 (and W2, whose small entries the directions cannot vouch for)
+    assert caught(spec, data, labels, params, wrong, fast, e)
     partial = differences.numeric_gradient(spec, data, labels, params, blocks=("W1",))
     assert np.all(np.isnan(partial.numeric[W1.size :]))  # other blocks were not re-checked
     _, status = verdicts(spec, data, labels, params, wrong, partial)
@@ -100,7 +128,8 @@ def test_fast_mode_catches_one_wrong_entry_in_any_block(block):
     for e in b.offset + np.random.default_rng(1).choice(b.size, size=min(5, b.size), replace=False):
         wrong = grad.copy()
         wrong[e] += _smallest_failing_bump(grad, result, e)
-        assert directions.fast_check(spec, data, labels, params, wrong).full_blocks == (block,)
+        fast = directions.fast_check(spec, data, labels, params, wrong)
+        assert set(fast.full_blocks) <= {block} and caught(spec, data, labels, params, wrong, fast, e)
 
 
 def test_fast_mode_flags_a_non_finite_gradient():
@@ -143,10 +172,13 @@ def test_fast_mode_sensitivity_covers_every_failing_single_entry(big):
         assert r.entry_noise <= ROUNDOFF_DISCOUNT * result.noise[b.slice].min()
 
 
-def test_fast_mode_sends_a_block_to_the_full_check_when_it_cannot_promise_detection():
+def test_fast_mode_sends_a_block_to_the_full_check_when_it_cannot_promise_detection(monkeypatch):
     spec = m.NetworkSpec((10, 5, 10))
     data, labels, params = m.make_problem(spec)
     _, grad = m.cost_and_grad(spec, data, labels, params)
+    # past EXTENDED_ELEMENTS no entry is verified in extended precision: the cover rule decides
+    monkeypatch.setattr(directions, "EXTENDED_ELEMENTS", 0)
+    assert directions.fast_check(spec, data, labels, params, grad).verified == {}
     strict = Thresholds(pass_tol=1e-9, fail_tol=1e-8)  # a failing entry may be off by ~noise
     # the weight blocks cannot promise detection at these tolerances (the biases' measured
     # directional noise may be small enough to)

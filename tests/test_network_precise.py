@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gradcheck_cli.checks.net import check_network
-from gradcheck_cli.network import differences, precise
+from gradcheck_cli.network import differences, kernels, precise
 from gradcheck_cli.network import model as m
 from gradcheck_cli.verdict import Status, Thresholds
 
@@ -107,6 +107,56 @@ def test_a_saturated_softmax_keeps_its_tiny_gradient():
     assert np.allclose(g[:2], n, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("label", [0.0, 1.0])
+def test_a_saturated_sigmoid_output_keeps_its_tiny_gradient(label):
+    """mse, z = 108 and y = 1 (or z = -108, y = 0): yhat - y = -1e-47 sits next to yhat = 1,
+    so (yhat - y) yhat' ~ 1e-94 must not be lost to cancellation (the bound once was 1e-47
+    wide and the entry unresolved)."""
+    spec = m.NetworkSpec((3, 1), loss="mse")
+    data = np.array([[1.0, 0.5, 0.0]])
+    labels = np.array([[label]])
+    sign = 1.0 if label else -1.0
+    params = np.array([sign * 100.0, sign * 16.0, 0.0, 0.0])  # z = +-108
+    truth = _mp_gradient(spec, data, labels, params, dps=130)
+    n, e = precise.entry_derivatives(spec, data, labels, params, spec.block("W1"), [0, 1], [0, 0])
+    for k in range(2):
+        assert abs(mpmath.mpf(float(n[k])) - truth[k]) <= e[k]
+        assert 1e-100 < abs(float(truth[k])) < 1e-90 and e[k] < 1e-12 * abs(float(truth[k]))
+    _, g = m.cost_and_grad(spec, data, labels, params)  # the built-in backward pass agrees
+    assert np.allclose(g[:2], n, rtol=1e-12, atol=0)
+
+
+def test_a_truth_below_float64s_range_passes_by_the_zero_rule():
+    """relu + mse at 784-300-300-10: logits ~1e4, many gradients ~exp(-1e4) (0 in float64,
+    nonzero in longdouble): proved below float64's normal range, claim 0, read pass."""
+    spec = m.NetworkSpec((40, 30, 20, 3), activation="relu", loss="mse")
+    data, labels, params = m.make_problem(spec, samples=4, seed=0)
+    params = params * 30.0  # logits of thousands: every output saturated
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    settled = differences.settle(spec, data, labels, params, g)
+    tiny = (np.abs(settled.numeric) + settled.noise <= differences.UNDERFLOW) & settled.precise
+    assert tiny.sum() > 10 and np.all(np.abs(g[tiny]) <= differences.UNDERFLOW)
+    zero = differences.zero_scale(spec, data, labels, params)
+    assert np.all(zero >= differences.UNDERFLOW)
+    assert np.all(settled.zero_scale[settled.precise] == zero[settled.precise])
+    assert np.all(settled.zero_scale[~settled.precise] == 0)
+
+
+def test_the_zero_rule_of_extended_precision_is_the_unit_roundoff_of_every_command():
+    """z = ANALYTIC_ULPS eps f_scale / max(|x|, 1) (``finite_diff.unit_roundoff``), as for
+    users' code: it scales with the cost, so a 2x error on an entry above it still fails."""
+    from gradcheck_cli.finite_diff import unit_roundoff
+
+    spec = m.NetworkSpec((6, 4, 3))
+    data, labels, params = m.make_problem(spec, samples=5, seed=1)
+    base = kernels.Base(spec, data, labels, params)
+    z = differences.zero_scale(spec, data, labels, params)
+    np.testing.assert_allclose(z, unit_roundoff(base.f_scale, params))
+    assert np.all(z < 1e-12)
+    mean = differences.zero_scale(m.NetworkSpec((6, 4, 3), mean=True), data, labels, params)
+    np.testing.assert_allclose(mean, z / 5)
+
+
 CORRECT = [
     dict(dims=(10, 5, 10)),
     dict(dims=(50, 30, 10)),
@@ -154,6 +204,89 @@ def test_settle_only_decides_what_float64_left_open(seed, activation, loss):
     assert np.all(np.isin(after, (0, 3)))  # a correct network: pass (or a relu kink)
 
 
+@pytest.mark.parametrize("kw", CASES[:6], ids=lambda kw: "-".join(map(str, kw.values())))
+def test_refined_samples_bound_contains_the_truth(kw):
+    """network/refine.py: the dominant samples redone in mpmath; the bound still holds the
+    60-digit truth (and is the float64 rounding, not 1e-15 of the terms)."""
+    from gradcheck_cli.network import refine
+
+    spec = m.NetworkSpec(**kw)
+    data, labels, params = m.make_problem(spec, samples=6, seed=3)
+    truth = _mp_gradient(spec, data, labels, params, dps=60)
+    p = precise.Precise(spec, data, labels, params)
+    for block in spec.blocks:
+        rows, cols = np.divmod(np.arange(block.size), block.shape[1])
+        n, e = refine.refine(p, spec, data, labels, params, block, rows, cols)
+        for i in range(block.size):
+            t = truth[block.offset + i]
+            assert abs(mpmath.mpf(float(n[i])) - t) <= e[i], (block.name, i, n[i], e[i], t)
+
+
+def test_entries_longdouble_leaves_open_are_refined(monkeypatch):
+    """A cancellation longdouble's bound cannot see through (simulated: its bound made 1e9
+    times wider) is settled by refining the dominant samples in mpmath."""
+    from gradcheck_cli.network import refine
+
+    spec = m.NetworkSpec((6, 4, 3), activation="tanh")
+    data, labels, params = m.make_problem(spec, samples=3, seed=0)
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    plain = differences.numeric_gradient(spec, data, labels, params)
+    plain = differences.NumericGradient(plain.numeric, plain.noise * 1e9, plain.kink)  # every entry open
+    monkeypatch.setattr(precise, "SAFETY", 1e9)  # and longdouble cannot settle them either
+    monkeypatch.setattr(refine, "MAX_ENTRIES", 0)
+    loose = differences.settle(spec, data, labels, params, g, result=plain)
+    monkeypatch.setattr(refine, "MAX_ENTRIES", 100)
+    refined = differences.settle(spec, data, labels, params, g, result=plain)
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import assess
+
+    def codes(r):
+        err, zs = evidence(g, r.numeric, r.noise, unit_roundoff=r.zero_scale)
+        return assess(g, r.numeric, err, Thresholds(), zero_scale=zs).code
+
+    assert np.any(codes(loose) == 4) and np.all(codes(refined) == 0)
+
+
+SATURATED = [
+    # relu + mse at 784-300-300-10: logits ~1e4, gradients down to exp(-1e4) (6,238 and
+    # 10,771 entries once unresolved: cancellation in yhat - y, then NaN in the exact slices)
+    dict(dims=(784, 300, 300, 10), activation="relu", loss="mse", seed=0, mode="fast"),
+    dict(dims=(784, 300, 300, 10), activation="relu", loss="mse", seed=1, mode="full"),
+    # two saturated samples whose contributions cancel exactly (b2 entry 5e-12, cost ~4000)
+    dict(dims=(784, 300, 300, 10), activation="relu", seed=2, mode="full"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", SATURATED, ids=lambda kw: "-".join(map(str, kw.values())))
+def test_a_saturated_correct_network_is_never_unresolved(kw):
+    kw = dict(kw)
+    report = check_network(kw.pop("dims"), **kw)
+    assert report.counts["unresolved"] == 0 and report.counts["warn"] == 0 and report.counts["fail"] == 0
+    assert report.status is Status.PASS
+
+
+@pytest.mark.parametrize("activation, loss", [("sigmoid", "ce"), ("tanh", "mse")])
+def test_many_samples_float64_gradient_is_settled_in_extended_precision(monkeypatch, activation, loss):
+    """Past model.EXTENDED_ELEMENTS (50-30-10 at --samples 100000) the built-in gradient is
+    float64 and the entries float64 differences leave open are still settled (once 2 and 14
+    unresolved): the same path at a small size."""
+    monkeypatch.setattr(m, "EXTENDED_ELEMENTS", 10)
+    spec = m.NetworkSpec((50, 30, 10), activation=activation, loss=loss)
+    data, labels, params = m.make_problem(spec, samples=200, seed=0)
+    _, g = m.cost_and_grad(spec, data, labels, params)
+    settled = differences.settle(spec, data, labels, params, g)
+    assert settled.precise.any()
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import assess
+
+    err, zs = evidence(g, settled.numeric, settled.noise, unit_roundoff=settled.zero_scale)
+    code = assess(g, settled.numeric, err, Thresholds(), zero_scale=zs, kink=settled.kink).code
+    assert np.all(code == 0)
+    monkeypatch.setattr(differences, "LIFT_ELEMENTS", 10)  # past it the float64 evidence stands alone
+    assert not differences.settle(spec, data, labels, params, g).precise.any()
+
+
 @pytest.mark.parametrize("bug", list(m.BUGS))
 @pytest.mark.parametrize("dims", [(10, 5, 10), (50, 30, 10)])
 def test_every_injected_bug_still_fails_at_its_blocks(bug, dims):
@@ -195,6 +328,6 @@ def test_past_the_extended_size_the_float64_evidence_stands(monkeypatch):
     _, g = m.cost_and_grad(spec, data, labels, params)
     plain = differences.numeric_gradient(spec, data, labels, params)
     assert differences.settle(spec, data, labels, params, g, result=plain).precise.any()
-    monkeypatch.setattr(differences, "EXTENDED_ELEMENTS", 20 * 50 - 1)
+    monkeypatch.setattr(differences, "LIFT_ELEMENTS", 20 * 50 - 1)
     kept = differences.settle(spec, data, labels, params, g, result=plain)
     assert not kept.precise.any() and np.array_equal(kept.numeric, plain.numeric, equal_nan=True)

@@ -7,9 +7,12 @@ numeric kernel and differ only in which directions they try:
 1. *search*: ``full`` measures every entry directly: a first look of two calls per
    entry (``search.check_every_entry`` without its 4h pair, or the caller's ``direct``
    estimator with ``points=2``), judged by ``verdict.assess`` with the round-off of that
-   difference as its error; an entry that passes is settled by those two calls, every
-   other one goes on (the caller's four-point estimate with its kink test, then step 2),
-   so a smooth function costs 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
+   difference as its error; an entry that passes is settled by those two calls; the
+   entries whose first look agrees but cannot verify them (a small entry of a large
+   summed cost) are verified together by precise directions (``search._verify``: a few
+   hundred calls for thousands of entries, ``Settled.directions``); every other one goes
+   on (the caller's four-point estimate with its kink test, then step 2), so a smooth
+   function costs about 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
    users' code) runs the adaptive group testing of ``search.check_adaptive``, after which
    the caller's ``direct`` estimator (when given) re-measures the directly checked
    entries that do not pass, with its kink test (``stencils.jump_kink``);
@@ -22,7 +25,8 @@ numeric kernel and differ only in which directions they try:
 3. *verdict*: ``blocks.judge_blocks`` (``verdict.assess``) on the entries checked
    directly; entries cleared by exclusion pass only when their proved bound is within
    ``pass_tol`` (else ``unresolved``); entries left unchecked are never ``pass``;
-4. *effort*: entries, how each got its verdict, calls, seconds (``results.Effort``).
+4. *effort*: entries, how each got its verdict (full mode: ``results.Settled``), calls,
+   seconds (``results.Effort``).
 
 ``deadline`` (``--max-seconds``, a ``time.perf_counter()`` value) stops every phase: the
 entries not settled by then are ``unchecked`` (their own count, never ``pass``; the
@@ -43,10 +47,10 @@ from ..blocks import BlockData, BlockVerdict, judge_blocks
 from ..choices import Mode
 from ..errors import OptionError
 from ..finite_diff import evidence, unit_roundoff
-from ..results import Effort, merge_counts
+from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
-from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry
+from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry, verify_by_directions
 from .ladder import Lifted, recheck_budget
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
@@ -220,12 +224,14 @@ def check_blackbox(
     """
     mode = validate_mode(mode)
     started = time.perf_counter()
+    again = None  # full mode: the entries estimated again one by one (flat mask)
     if lifted is not None and not isinstance(lifted, Lifted):
         lifted = Lifted(lifted)
     full = mode is Mode.FULL or indices is not None
     phases = _Phases(progress, np.asarray(x).size)
     if full and direct is not None:
-        result, kink = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline)
+        result, kink, again = _direct_every_entry(direct, x, grad, blocks, thresholds, f0, phases, deadline,
+                                                  verify=(cost, lifted, seed) if recheck else None)
     elif full:
         # no 4h pair: an entry the two calls do not settle goes to the re-estimate (step 2),
         # which keeps a share of the time (failing entries first) so that a failure seen
@@ -233,7 +239,8 @@ def check_blackbox(
         first = deadline if deadline is None or not recheck else (
             time.perf_counter() + FIRST_LOOK_SHARE * max(deadline - time.perf_counter(), 0.0))
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
-                                   progress=phases.search, truncation=not recheck, deadline=first)
+                                   progress=phases.search, truncation=not recheck, deadline=first,
+                                   verify=recheck, lifted=lifted)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
                                 progress=phases.search, deadline=deadline, lifted=lifted)
@@ -244,7 +251,8 @@ def check_blackbox(
         lifted.extend(recheck_budget(np.asarray(x).size))
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
-                                       deadline=deadline, phases=phases, first_look=full and recheck and direct is None)
+                                       deadline=deadline, phases=phases, first_look=full and recheck and direct is None,
+                                       again=again if again is not None or not full else np.zeros(np.size(x), bool))
     # every call of the user's code and the time, the re-estimates of _verdict included
     lifting = "none" if lifted is None else (
         "available" if not lifted.used else "used" if lifted.usable else "exhausted")
@@ -265,10 +273,14 @@ def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
 
 
 def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
-                        deadline: float | None = None):
+                        deadline: float | None = None, verify=None):
     """The full mode through the caller's estimator: every entry of every block, first
-    with two calls (when the estimator offers them) judged by the one rule; the entries
-    that do not pass then get the four-point estimate with its kink test (under a
+    with two calls (when the estimator offers them) judged by the one rule; with
+    ``verify = (cost, lifted, seed)``, the entries whose first look agrees but cannot
+    verify them (and shows no jump between its one-sided slopes) are verified together by
+    precise directions (``search.verify_by_directions``: numeric = claim, noise = the
+    proved bound, marked in ``BlockOutcome.by_directions``); the entries
+    that still do not pass then get the four-point estimate with its kink test (under a
     deadline: the first look takes ``FIRST_LOOK_SHARE`` of the time, and failing entries
     are estimated first).  A search result whose every entry is CHECKED (``STOPPED`` where
     the deadline came first: not reached, or reached by the first look alone without
@@ -278,10 +290,11 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
+    again = np.zeros(size, dtype=bool)  # estimated again (the four-point estimate)
     two = _takes_points(direct)
     first = deadline if deadline is None or not two else (
         t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
-    hows, values, noises, pending = [], [], [], []
+    hows, values, noises, pending, unsure = [], [], [], [], []
     done = 0
     for i, r in enumerate(regs):
         a = g[r.slice]
@@ -298,12 +311,26 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             jumpy = np.abs(e.plus - e.minus) > KINK_SHARE * (np.abs(e.plus) + np.abs(e.minus))
             code = np.where((code == 0) & jumpy, 4, code)
             how[:reached][code == 0] = How.CHECKED.value
+            unsure.append(r.offset + idx[:reached][(code == 4) & ~jumpy & np.isfinite(value[:reached])])
             idx = idx[:reached][code != 0]
             if deadline is not None:  # failing ones first, then warn, then unresolved
                 rest = code[code != 0]
                 idx = idx[np.argsort(np.select([rest == 2, rest == 1], [0, 1], 2), kind="stable")]
         hows.append(how), values.append(value), noises.append(noise), pending.append(idx)
         done += r.size
+    verified = [None] * len(regs)
+    if two and verify is not None and unsure and not _expired(first):
+        cost, lifted, seed = verify
+        bound, _ = verify_by_directions(cost, x, g, regs, np.concatenate(unsure), thresholds=thresholds,
+                                        f0=f0, seed=seed, lifted=lifted, deadline=first)
+        for i, r in enumerate(regs):
+            b = bound[r.slice]
+            ok = np.isfinite(b)
+            if not np.any(ok):
+                continue
+            verified[i] = ok
+            values[i][ok], noises[i][ok], hows[i][ok] = g[r.slice][ok], b[ok], How.CHECKED.value
+            pending[i] = pending[i][~ok[pending[i]]]
     if two:
         phases.more(sum(len(p) for p in pending))
     done = 0
@@ -315,6 +342,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
         e, reached = _chunked_direct(direct, i, idx, tick, deadline)
         got = idx[:reached]
+        again[r.offset + got] = True
         values[i][got], noises[i][got] = e.value, e.noise
         hows[i][got] = How.CHECKED.value
         a = g[r.slice]
@@ -322,9 +350,9 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
         kink[r.offset + got] = jump_kink(e, a[got], rel, thresholds)
         done += r.size
     outs = [BlockOutcome(r.name, r.shape, r.offset, g[r.slice].copy(), hows[i], values[i], noises[i],
-                         np.full(r.size, np.nan), False, 0, np.zeros(r.size)) for i, r in enumerate(regs)]
+                         np.full(r.size, np.nan), False, 0, np.zeros(r.size), verified[i]) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
-    return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink
+    return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink, again
 
 
 def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Thresholds):
@@ -357,7 +385,7 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
 
 def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
              calls: int | None = None, recheck=None, deadline: float | None = None, phases: _Phases | None = None,
-             first_look: bool = False) -> tuple[BlockVerdict, Effort, list[BlockData]]:
+             first_look: bool = False, again: np.ndarray | None = None) -> tuple[BlockVerdict, Effort, list[BlockData]]:
     """The verdict of a search result: ``judge_blocks`` on the entries checked
     directly, plus the entries cleared by exclusion (in ``checked``): ``pass`` where the
     bound the search proved is within ``pass_tol`` of the entry (verified; an exactly-0
@@ -381,6 +409,10 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     whose re-estimate the deadline cut off when their evidence is a first look
     (``first_look``: no truncation measured) or nothing (an entry left to the re-estimate),
     count as ``unchecked``: not judged, never ``pass``.
+
+    ``again`` (full mode): a flat mask of the entries already estimated again one by one
+    (a layer's four-point estimates); with the re-estimates made here it gives the
+    effort's ``Settled`` counts.
     """
     # excluded entries the search's bound verifies (issue 9: pass means verified)
     verified_of = []
@@ -415,7 +447,9 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         with np.errstate(all="ignore"):
             limit = None if mode is Mode.FULL else RECHECK_MAX
             for k, b in enumerate(result.blocks):
-                d, unreached = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                d, unreached, estimated = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                if again is not None and len(estimated):
+                    again[b.offset + estimated] = True
                 # cut off by the deadline: unchecked where the evidence is a first look or nothing
                 drop = unreached[first_look | ~np.isfinite(np.asarray(d.numeric)[unreached])] if len(unreached) else unreached
                 if len(drop):
@@ -479,8 +513,22 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         stopped=stopped_total, max_seconds=deadline is not None,
         verified=verified_total if tally[How.EXCLUDED] else None, rechecked=rechecked_total,
         precision="float32" if any(d.eps > 1e3 * float(np.finfo(float).eps) for d in data) else "float64",
+        settled=None if again is None else _settled(result, again, dropped_of),
     )
     return out, effort, data
+
+
+def _settled(result: AdaptiveResult, again: np.ndarray, dropped_of) -> Settled:
+    """How the entries checked directly (and not cut off by the deadline) were settled."""
+    first = directions = estimated = 0
+    for b, dropped in zip(result.blocks, dropped_of):
+        checked = (b.how == How.CHECKED) & ~dropped
+        by_dir = checked & (False if b.by_directions is None else b.by_directions)
+        est = checked & again[b.offset: b.offset + b.how.size] & ~by_dir
+        directions += int(np.sum(by_dir))
+        estimated += int(np.sum(est))
+        first += int(np.sum(checked & ~by_dir & ~est))
+    return Settled(first, directions, estimated)
 
 
 #: at most this many directly checked entries that do not pass are estimated again per block
@@ -514,18 +562,20 @@ def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float
 
 
 def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None,
-             deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
+             deadline: float | None = None, phases: _Phases | None = None
+             ) -> tuple[BlockData, np.ndarray, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
-    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), and the positions (in
-    ``d``) of those the deadline cut off.  When the re-estimate finds the values coarser
-    than ``d`` assumed (float32 code: the analytic values' own round-off grows), the
-    entries that no longer pass at that precision are estimated again too."""
+    again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), the positions (in
+    ``d``) of those the deadline cut off, and the block indices of those estimated.  When
+    the re-estimate finds the values coarser than ``d`` assumed (float32 code: the analytic
+    values' own round-off grows), the entries that no longer pass at that precision are
+    estimated again too."""
     none = np.zeros(0, dtype=int)
     done = np.zeros(len(d.analytic), dtype=bool)
     cut = none
     for _ in range(2):
         if not len(d.analytic):
-            return d, none
+            return d, none, none
         error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
         code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
         # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
@@ -540,11 +590,13 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
             limit -= len(pos)
         if not d.eps > eps or (limit is not None and limit <= 0):
             break
-    return d, cut
+    idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
+    return d, cut, idx[done]
 
 
 def _recheck_once(d: BlockData, offset: int, recheck, thresholds: Thresholds, code, bad, limit, deadline, phases):
-    """One round of ``_recheck`` on the entries ``bad``; returns ``(d, unreached, rechecked)``."""
+    """One round of ``_recheck`` on the entries ``bad``; returns ``(d, unreached, rechecked)``
+    (positions in ``d``)."""
     cost, x, lifted = recheck
     pos = np.flatnonzero(bad)
     if limit is not None or deadline is not None:  # failing ones first, then warn, then unresolved

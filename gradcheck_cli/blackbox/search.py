@@ -95,6 +95,12 @@ with that error is not ``pass``, two more calls at ``4 h_j`` add the truncation 
 above.  A pass within round-off is accepted without measuring truncation (for sets too):
 the claimed value then equals the central difference to within the round-off of f, and
 a wrong value could hide only by equalling that difference's truncation error.
+
+The full mode's entries that such a difference agrees with but cannot verify (a small
+entry of a large summed cost: the round-off of f over ``h_j`` exceeds ``pass_tol |g_j|``)
+are verified together (``_verify``, ``verify_by_directions``): precise directions through
+sets of them, sorted by magnitude, with longer steps for the smallest, then in extended
+precision; only what they leave is estimated again one by one.
 """
 
 from __future__ import annotations
@@ -108,7 +114,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import NonFiniteCostError, OptionError, UserCodeError
-from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, value_eps  # noqa: F401
+from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, evidence, value_eps  # noqa: F401
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
 from .stencils import measured_noise, probe_table
@@ -214,6 +220,10 @@ class BlockOutcome:
     blockwide: bool
     calls: int
     least_noise: np.ndarray  # the round-off a direct check would give each entry, at least
+    #: full mode: entries checked directly whose first look could not verify them and that
+    #: precise directions then verified (``verify_by_directions``; numeric = claim, noise =
+    #: the proved bound); None: none
+    by_directions: np.ndarray | None = None
 
     def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
         """Per EXCLUDED entry, the relative error it could still have (``bound /
@@ -426,18 +436,21 @@ class _Engine:
         self.directions.append(d)
         return d
 
-    def precise(self, idx: np.ndarray, rng, target: float, lift: bool = False) -> tuple[float, float]:
+    def precise(self, idx: np.ndarray, rng, target: float, lift: bool = False,
+                reach: float = 1.0) -> tuple[float, float]:
         """One directional check of ``idx`` by the stencil ladder (``ladder``):
         ``(|g . v - D_v|, error)`` with ``D_v`` the order-6 estimate along fresh signs ``v``
         and ``error`` its bound (noise of f measured along ``v``); ``target`` is the error
         the verdict needs.  An agreeing direction bounds a lone wrong entry by twice
-        ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``."""
+        ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``.
+        ``reach`` multiplies the ladder's first step (longer steps: less round-off, for a
+        small entry of a large cost; the ladder's agreement of orders bounds the truncation)."""
         from .ladder import LOW_PRECISION, MAX_STRETCH, derivative_along, measured_noise
 
         v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
         scale = max(float(np.max(np.abs(self.x[idx]))), 1.0)
         # a direction through many entries varies faster than one entry: start shorter
-        h0 = 0.1 * scale * idx.size ** -0.25
+        h0 = 0.1 * float(reach) * scale * idx.size ** -0.25
         g = self.g[idx]
         claimed = float(np.dot(g, v))
         lift = lift and self.lifted is not None and getattr(self.lifted, "usable", True)
@@ -789,6 +802,7 @@ class _Block:
             name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[r.slice].copy(), how=self.how,
             numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
             calls=e.f.calls - self.calls0, least_noise=self.least_noise,
+            by_directions=getattr(self, "by_directions", None),
         )
 
     def _search(self, idx: np.ndarray) -> None:
@@ -905,6 +919,173 @@ def check_adaptive(
                           eng.sigma, eng.f0)
 
 
+#: full mode's collective verification: fresh precise directions that must each agree on a
+#: set before its bound counts (a cancellation of several entries' errors survives each with
+#: probability at most 1/2)
+VERIFY_DIRECTIONS = 3
+#: ... at most max(TIGHT_MAX, entries / VERIFY_SHARE) sets per block in float64
+VERIFY_SHARE = 128
+#: ... trying the entries an agreeing set could not verify with steps REACH times longer
+#: while that halves their bound, up to MAX_REACH times the first
+REACH = 8.0
+MAX_REACH = 64.0
+#: ... and then in halves at the best reach while a set there verifies this many entries
+VERIFY_WORTH = 8
+#: sets verified in extended precision (precision lifting) after float64, at most
+VERIFY_LIFT = 8
+
+
+def _unverified_first_looks(b: "_Block", idx: np.ndarray) -> np.ndarray:
+    """Entries of ``idx`` checked directly whose first look neither passes nor shows an
+    error (``assess`` code 4: it agrees within a round-off too large to verify), with a
+    finite non-zero claim: the candidates for ``verify_by_directions``."""
+    loc = b.local(idx)
+    a, n = b.e.g[idx], b.numeric[loc]
+    with np.errstate(all="ignore"):
+        error, zs = evidence(a, n, b.noise[loc])
+        code = assess(a, n, error, b.e.t, zero_scale=zs).code
+    keep = (b.how[loc] == How.CHECKED.value) & (code == 4) & np.isfinite(n) & np.isfinite(a) & (a != 0)
+    return idx[keep]
+
+
+def _verify(b: "_Block", pool: np.ndarray) -> np.ndarray:
+    """Verify the entries ``pool`` of block ``b`` together.  A set, sorted by |claim|, gets
+    ``VERIFY_DIRECTIONS`` fresh precise directions (``_Engine.precise``: the stencil ladder
+    with the noise of f measured along each); when every one agrees, ``|e . v| <= |a - D| +
+    error`` for each, so an entry j that is its set's only wrong entry has ``|e_j| <=
+    max(|a - D| + error)`` (``|v_j| = 1``; several wrong entries cancel in all of them with
+    probability at most ``2**-VERIFY_DIRECTIONS``), and it is verified where that is within
+    ``verdict.radius(g_j, pass_tol)``.  The entries of an agreeing set left unverified (too
+    small for its round-off) are tried again with steps ``REACH`` times longer while that
+    halves the bound (up to ``MAX_REACH``: a small entry of a large cost needs long steps,
+    whose truncation the ladder's agreement of orders bounds), then in halves at the best
+    reach while a set verifies ``VERIFY_WORTH`` entries (fewer entries moved, less noise);
+    a set where a direction disagrees is split in halves (at the first reach; past it the
+    set is left); sets of ``TIGHT_LEAF`` entries or fewer are left.  At most ``max(TIGHT_MAX, |pool| /
+    VERIFY_SHARE)`` sets in float64, then ``LIFT_MAX`` in extended precision on what is
+    left when the code allows it (``VERIFY_LIFT`` sets while their share of calls, a ladder each direction, lasts).
+    Returns the verified entries (their bound in ``b.bound``)."""
+    e = b.e
+    if e.step is not None or not pool.size:
+        return pool[:0]
+    done: list[np.ndarray] = []
+    order = lambda t: t[np.argsort(-np.abs(e.g[t]), kind="stable")]  # noqa: E731
+    # (set, reach, the bound at the reach before, the largest reach to try, entries that reach verified)
+    todo = [(order(pool), 1.0, np.inf, MAX_REACH, VERIFY_WORTH)]
+    for lift, budget in ((False, max(TIGHT_MAX, pool.size // VERIFY_SHARE)), (True, VERIFY_LIFT)):
+        if lift and e.lifted is not None and hasattr(e.lifted, "extend"):  # its own share of calls
+            from .ladder import LIFT_NEED
+
+            e.lifted.extend(VERIFY_LIFT * VERIFY_DIRECTIONS * LIFT_NEED)
+        if lift and (e.lifted is None or not getattr(e.lifted, "usable", True)):
+            break
+        tests, kept = 0, []
+        while todo and tests < budget:
+            if lift and not getattr(e.lifted, "usable", True):  # its budget of calls is spent
+                break
+            s, reach, before, ceiling, gained = todo.pop(0)
+            tests += 1
+            need = e.t.pass_tol * float(np.abs(e.g[s][int(0.9 * (s.size - 1))])) / 4
+            bound = 0.0
+            for _ in range(VERIFY_DIRECTIONS):
+                diff, err = e.precise(s, b.rng, need, lift=lift, reach=reach)
+                if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                    bound = np.inf
+                    break
+                bound = max(bound, diff + err)
+            if not np.isfinite(bound):  # disagrees: a wrong entry, or a feature within the steps
+                if reach > 1 or s.size <= TIGHT_LEAF:
+                    kept.append(s)
+                else:
+                    todo += [(h, reach, np.inf, ceiling, VERIFY_WORTH) for h in (s[: s.size // 2], s[s.size // 2:])]
+                continue
+            loc = b.local(s)
+            b.bound[loc] = np.fmin(b.bound[loc], bound)
+            ok = b.verified(s)
+            done.append(s[ok])
+            rest = s[~ok]
+            if not rest.size:
+                continue
+            better = bound < before / 2
+            if better and reach * REACH <= ceiling:  # longer steps still pay: round-off limits
+                todo.append((rest, reach * REACH, bound, ceiling, int(np.sum(ok))))
+                continue
+            # the best reach found: smaller sets of the rest at that reach (their directions
+            # move fewer entries: less noise), while a set there still verifies VERIFY_WORTH
+            best, gain = (reach, int(np.sum(ok))) if better else (max(reach / REACH, 1.0), gained)
+            if gain >= VERIFY_WORTH and rest.size > TIGHT_LEAF:
+                todo += [(h, best, np.inf, best, 0) for h in (rest[: rest.size // 2], rest[rest.size // 2:])]
+            else:
+                kept.append(rest)
+        left = kept + [t[0] for t in todo]
+        # extended precision: truncation, not round-off, limits it; no longer steps
+        todo = [(order(np.concatenate(left)), 1.0, np.inf, 1.0, VERIFY_WORTH)] if left else []
+    return np.concatenate(done) if done else pool[:0]
+
+
+def _settle_by_directions(b: "_Block", idx: np.ndarray) -> None:
+    """The first looks of ``idx`` that cannot verify their entries, verified together
+    (``_verify``); a verified entry's evidence becomes its claim with the proved bound
+    (``numeric = g_j``, ``noise = bound_j``), marked in ``by_directions``.  The deadline
+    (``Stopped``) leaves the rest with their first look."""
+    pool = _unverified_first_looks(b, idx)
+    if not pool.size:
+        return
+    try:
+        ok = _verify(b, pool)
+    except Stopped:
+        b.e.stopped = True
+        ok = pool[b.verified(pool)]
+
+    with np.errstate(all="ignore"):  # judged as the verdict will judge it (``blocks.judge_blocks``)
+        a = b.e.g[ok]
+        error, zs = evidence(a, a, b.bound[b.local(ok)])
+        ok = ok[assess(a, a, error, b.e.t, zero_scale=zs).code == 0]
+    if not ok.size:
+        return
+    loc = b.local(ok)
+    if getattr(b, "by_directions", None) is None:
+        b.by_directions = np.zeros(b.how.size, dtype=bool)
+    b.by_directions[loc] = True
+    b.numeric[loc], b.noise[loc] = b.e.g[ok], b.bound[loc]
+
+
+def verify_by_directions(
+    cost: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    grad: np.ndarray,
+    blocks: Iterable | None,
+    candidates: Sequence[int],
+    *,
+    thresholds: Thresholds = Thresholds(),
+    f0: float,
+    seed: int = 0,
+    lifted: Callable[[np.ndarray], object] | None = None,
+    deadline: float | None = None,
+) -> tuple[np.ndarray, int]:
+    """Full mode's collective verification (``_verify``) of the flat entries
+    ``candidates``, whose own direct checks agree with their claims but cannot verify
+    them: ``(bound, calls)``, the proved bound on ``|g_j - df/dx_j|`` per flat entry (NaN
+    where not verified) and the calls of ``cost`` made.  Past ``deadline`` it stops."""
+    eng = _Engine(cost, x, grad, thresholds, f0, seed, None, None, deadline)
+    eng.lifted = lifted
+    bound = np.full(eng.x.size, np.nan)
+    cand = np.unique(np.asarray(candidates, dtype=np.int64))
+    for i, r in enumerate(regions(blocks, eng.x.size)):
+        pool = cand[(cand >= r.offset) & (cand < r.offset + r.size)]
+        pool = pool[np.isfinite(eng.g[pool]) & (eng.g[pool] != 0)]
+        if not pool.size or eng.stopped:
+            continue
+        b = _Block(eng, r, i, 1)
+        try:
+            ok = _verify(b, pool)
+        except Stopped:
+            eng.stopped = True
+            ok = pool[b.verified(pool)]
+        bound[ok] = b.bound[b.local(ok)]
+    return bound, eng.f.calls
+
+
 def check_every_entry(
     cost: Callable[[np.ndarray], float],
     x: np.ndarray,
@@ -918,15 +1099,24 @@ def check_every_entry(
     progress: Callable[[int, int], None] | None = None,
     truncation: bool = True,
     deadline: float | None = None,
+    verify: bool = False,
+    lifted: Callable[[np.ndarray], object] | None = None,
 ) -> AdaptiveResult:
     """The full mode: every entry (or the flat ``indices``) checked directly, 2 calls each
     (4 for an entry that does not pass within round-off, unless ``truncation=False``: the
     pipeline's full mode hands such entries to its re-estimate instead); same result type
     as ``check_adaptive`` (entries outside ``indices`` are SKIPPED; past ``deadline`` the
-    entries not reached are STOPPED)."""
+    entries not reached are STOPPED).
+
+    ``verify``: the entries whose two calls agree with the claim but cannot verify it (a
+    small entry of a large summed cost: the round-off of ``f`` over the step) are then
+    verified together by precise directions (``_verify``: a few hundred calls for
+    thousands of entries, ``lifted`` the cost in extended precision for what float64
+    leaves), marked in ``BlockOutcome.by_directions``; the others keep their first look."""
     _validate(x, grad, thresholds, 1)
     t0 = time.perf_counter()
     eng = _Engine(cost, x, grad, thresholds, f0, 0, progress, step, deadline, truncation)
+    eng.lifted = lifted
     eng.probe(np.random.default_rng([0, 2**31]))
     chosen = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
     outs = []
@@ -940,6 +1130,8 @@ def check_every_entry(
             if eng.stopped:
                 raise Stopped
             b.check(idx)
+            if verify:
+                _settle_by_directions(b, idx)
         except Stopped:
             eng.stopped = True
             b.how[idx[b.how[b.local(idx)] != How.CHECKED.value] - r.offset] = How.STOPPED.value

@@ -4,7 +4,7 @@ user's own ``forward_backward_prop``, checked block by block.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -57,7 +57,8 @@ def check_network(
     ``cost_check``; ``cost_check=False`` skips it, for minibatch or dropout
     implementations whose cost legitimately differs).  Without ``impl`` the built-in
     network is checked with batched, structured differences (``network.differences``; ``mode``
-    ``full`` by default, ``fast``: its structured directions first, ``adaptive``: the
+    ``full`` by default, ``fast``: its structured directions first, then every entry of
+    the blocks they clear against its extended-precision derivative, ``adaptive``: the
     black-box search on the built-in cost); ``bug`` injects a classic mistake
     (``model.BUGS``).  The report has one block per parameter block, the failing and
     ``top`` worst entries, hints (``diagnosis``) and, for the black-box modes, the effort
@@ -116,6 +117,7 @@ def check_network(
             bug=bug, bug_text=model.BUGS[bug] if bug else None,
             fast_directions=FAST_DIRECTIONS if mode is Mode.FAST and ev.searched is None else None,
             quick_blocks=tuple(b.name for b in blocks if b.name not in full_blocks),
+            verified_blocks=tuple(b.name for b in blocks if b.name in ev.verified),
         ),
         mode=mode,
         effort=effort,
@@ -174,6 +176,10 @@ class _Evidence:
     hints: list = field(default_factory=list)
     name: str | None = None
     user: object = None  # the user's wrapped function (``--impl``)
+    #: the zero rule's ``z`` of the structured differences (``NumericGradient.zero_scale``)
+    zero_scale: np.ndarray | None = None
+    #: fast mode: blocks whose directions agreed, then verified entry by entry in extended precision
+    verified: set = field(default_factory=set)
 
 
 def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) -> _Evidence:
@@ -226,7 +232,9 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) 
 def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
     """The built-in network (``bug`` injected): structured differences of every entry
     (``full``; the entries float64 leaves undecided settled in extended precision), fast
-    mode's directions first (``fast``), or the black-box search (``adaptive``)."""
+    mode's directions first (``fast``: the blocks they clear verified entry by entry in
+    extended precision, the others take the full check), or the black-box search
+    (``adaptive``)."""
     from ..blackbox.search import DIRECTIONS as FAST_DIRECTIONS
     from ..network import differences, directions, model
 
@@ -243,19 +251,29 @@ def _builtin_evidence(pb: _Problem, bug: str | None) -> _Evidence:
                                      top=pb.top, seed=pb.seed, f0=cost0, kink=ev.kink, recheck=False,
                                      progress=pb.progress, deadline=pb.deadline)
         return ev
+    verified: dict = {}
     if pb.mode is Mode.FAST:
         fast = directions.fast_check(cspec, data, labels, params, g, k=FAST_DIRECTIONS, seed=pb.seed,
                                      thresholds=thresholds)
         ev.full_blocks = set(fast.full_blocks)
         ev.directional = {r.block: (r.analytic, r.numeric, r.noise) for r in fast.directional}
+        verified = fast.verified
     else:
         ev.full_blocks = {b.name for b in blocks}
     if ev.full_blocks:
-        ev.numeric, ev.noise, ev.kink = differences.settle(
+        settled = differences.settle(
             cspec, data, labels, params, g, thresholds, blocks=[b for b in blocks if b.name in ev.full_blocks])
+        ev.numeric, ev.noise, ev.kink = settled
+        ev.zero_scale = settled.zero_scale
     else:
-        ev.numeric = ev.noise = np.full(params.size, np.nan)
+        ev.numeric, ev.noise = np.full(params.size, np.nan), np.full(params.size, np.nan)
         ev.kink = np.zeros(params.size, bool)
+        ev.zero_scale = np.zeros(params.size)
+    zero = differences.zero_scale(cspec, data, labels, params) if verified else None
+    for name, (value, error) in verified.items():  # fast mode: the extended-precision derivatives
+        sl = spec.block(name).slice
+        ev.numeric[sl], ev.noise[sl], ev.zero_scale[sl] = value, error, zero[sl]
+    ev.verified = set(verified)
     return ev
 
 
@@ -273,12 +291,17 @@ def _judge(pb: _Problem, ev: _Evidence):
         analytic_blocks = [(r.name, g[b.slice].reshape(b.shape), numeric[b.slice].reshape(b.shape), r.status)
                            for b, r in zip(blocks, block_results)]
         return verdict, block_results, [verdict.counts], effort, analytic_blocks, {b.name for b in blocks}
-    full = [b for b in blocks if b.name in ev.full_blocks]
-    verdict = judge_blocks(network_block_data(full, g, ev.numeric, ev.noise, ev.kink), thresholds, top)
+    full = [b for b in blocks if b.name in ev.full_blocks or b.name in ev.verified]
+    data = network_block_data(full, g, ev.numeric, ev.noise, ev.kink)
+    if ev.zero_scale is not None:
+        data = [replace(d, unit_roundoff=ev.zero_scale[b.slice]) for d, b in zip(data, full)]
+    verdict = judge_blocks(data, thresholds, top)
     by_name = {r.name: r for r in verdict.blocks}
     block_results, counts = [], [verdict.counts]
     for b in blocks:
-        if b.name in by_name:
+        if b.name in ev.verified:  # fast mode: directions agreed, then every entry in extended precision
+            block_results.append(replace(by_name[b.name], directions=len(ev.directional[b.name][0])))
+        elif b.name in by_name:
             block_results.append(by_name[b.name])
         else:  # fast mode: the directions agreed within their error bounds
             a, d, dn = ev.directional[b.name]
@@ -292,4 +315,4 @@ def _judge(pb: _Problem, ev: _Evidence):
          by_name[b.name].status if b.name in by_name else Status.PASS)
         for b in blocks
     ]
-    return verdict, block_results, counts, None, analytic_blocks, set(ev.full_blocks)
+    return verdict, block_results, counts, None, analytic_blocks, set(ev.full_blocks) | ev.verified

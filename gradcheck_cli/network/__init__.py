@@ -1,6 +1,7 @@
 """The built-in networks: our own MLP and its structured, certified differences.
 
-numpy only; never imports ``usercode``/``loading`` or ``expression``.  By job:
+numpy only (``refine`` also mpmath); never imports ``usercode``/``loading`` or
+``expression``.  By job:
 
 - ``model``: the spec, activations, forward and backward passes, the bug catalogue;
 - ``exact``: longdouble products with rigorous bounds (exact float64 pieces);
@@ -8,6 +9,8 @@ numpy only; never imports ``usercode``/``loading`` or ``expression``.  By job:
 - ``dense``: exact cost changes propagated through the later layers;
 - ``series``: certified per-unit Taylor series of the hidden layers;
 - ``precise``: extended-precision complex-step derivatives, for what float64 leaves open;
+- ``refine``: the rare entries longdouble leaves open, their dominant samples in mpmath;
 - ``differences``: the full check (``numeric_gradient``, ``settle``, ``kink_mask``);
-- ``directions``: its fast mode (``directional_check``, ``fast_check``).
+- ``directions``: its fast mode (``directional_check``, ``fast_check``: directions, then
+  every entry of the blocks they clear in extended precision).
 """

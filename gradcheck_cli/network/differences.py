@@ -61,13 +61,24 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import OptionError
-from ..finite_diff import central_from_values, default_step, evidence
+from ..finite_diff import central_from_values, default_step, evidence, unit_roundoff
 from ..verdict import CODE, Status, Thresholds, assess
-from . import precise
+from . import precise, refine
 from .dense import dense_entries
-from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, resolve_blocks, row_tiles
-from .model import EXTENDED_ELEMENTS, Activation, Block, NetworkSpec
+from .kernels import DEFAULT_CHUNK_BYTES, Base, block_u, cost_magnitude, resolve_blocks, row_tiles
+from .model import Activation, Block, NetworkSpec, forward, validate_inputs
 from .series import MAX_ORDER, first_order, layer_series, relu_dstar, series_block
+
+
+#: numbers per layer (samples x widest layer) up to which ``settle`` re-estimates the entries
+#: float64 leaves open in extended precision (above ``model.EXTENDED_ELEMENTS``, where the
+#: analytic gradient itself stays float64: only the few open entries need the longdouble pass)
+LIFT_ELEMENTS = 10_000_000
+
+
+#: float64's smallest normal number: below it a value computed in float64 has lost relative
+#: precision (gradual underflow), so a claim and a truth both within it are zero to float64
+UNDERFLOW = float(np.finfo(float).tiny)
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,9 @@ class NumericGradient:
     kink: np.ndarray
     #: entries re-estimated in extended precision (``settle``); None when none was asked
     precise: np.ndarray | None = None
+    #: the zero rule's ``z`` per entry (``verdict.assess``): ``zero_scale`` where the
+    #: extended-precision evidence stands (``settle``), else 0; None when none was asked
+    zero_scale: np.ndarray | None = None
 
     def __iter__(self):
         return iter((self.numeric, self.noise, self.kink))
@@ -184,13 +198,16 @@ def settle(
     longdouble complex-step derivative whose bound is ~1e-15 of its terms' size.  A
     correct network then passes everywhere; a wrong entry is judged on better evidence
     (a fail stays a fail: its float64 interval already excluded the analytic value).
-    ``result.precise`` marks the re-estimated entries.  Past ``model.EXTENDED_ELEMENTS``
-    numbers per layer (samples x widest layer: ``--samples 100000``) the float64 evidence
-    stands alone, as the longdouble passes would cost far more than the check.
+    ``result.precise`` marks the re-estimated entries (the longdouble pass is made only
+    when some entry needs it: 50-30-10 at ``--samples 100000`` leaves a few, at 0.4 of
+    the float64 check's time).  Past ``LIFT_ELEMENTS`` numbers per layer (samples x widest
+    layer) the float64 evidence stands alone, as the longdouble pass would cost far more
+    than the check.
     """
     res = result if result is not None else numeric_gradient(spec, data, labels, params, blocks, chunk_bytes)
-    if np.atleast_2d(np.asarray(data)).shape[0] * max(spec.dims) > EXTENDED_ELEMENTS:
-        return NumericGradient(res.numeric, res.noise, res.kink, np.zeros(spec.param_count, dtype=bool))
+    if np.atleast_2d(np.asarray(data)).shape[0] * max(spec.dims) > LIFT_ELEMENTS:
+        return NumericGradient(res.numeric, res.noise, res.kink, np.zeros(spec.param_count, dtype=bool),
+                               np.zeros(spec.param_count))
     t = thresholds if thresholds is not None else Thresholds()
     a = np.asarray(analytic, dtype=float).reshape(-1)
     if a.size != spec.param_count:
@@ -217,13 +234,50 @@ def settle(
             cache["p"] = precise.Precise(spec, data, labels, params)
         with np.errstate(all="ignore"):
             n, e = precise.entry_derivatives(spec, data, labels, params, block, rows, cols, precise=cache["p"])
-        # a truth below float64's normal range has no relative precision to judge a float64
-        # claim by (its ulp is 5e-324 at any size): such entries keep their float64 evidence
-        keep = ~(np.abs(n) + e < np.finfo(float).tiny)
-        idx, n, e = idx[keep], n[keep], e[keep]
         numeric[sl.start + idx], noise[sl.start + idx] = n, e
         lifted[sl.start + idx] = True
-    return NumericGradient(numeric, noise, res.kink, lifted)
+    zero = zero_scale(spec, data, labels, params) if lifted.any() else np.zeros(spec.param_count)
+    if lifted.any():
+        refine_open(spec, data, labels, params, a, numeric, noise, zero, np.flatnonzero(lifted), t, cache["p"])
+    return NumericGradient(numeric, noise, res.kink, lifted, np.where(lifted, zero, 0.0))
+
+
+def refine_open(spec: NetworkSpec, data, labels, params, analytic, numeric, noise, zero, idx, thresholds,
+                p) -> None:
+    """The entries ``idx`` (flat) whose extended-precision evidence still leaves the verdict
+    open (``unresolved`` or ``warn``) get their dominant samples in mpmath (``refine``), in
+    place in ``numeric`` and ``noise``: at most ``refine.MAX_ENTRIES`` of them (a chance
+    cancellation to 1e-8 between samples, about one entry in 10**7)."""
+    a = np.asarray(analytic, dtype=float)
+    with np.errstate(all="ignore"):
+        error, zs = evidence(a[idx], numeric[idx], noise[idx], unit_roundoff=zero[idx])
+        code = assess(a[idx], numeric[idx], error, thresholds, zero_scale=zs).code
+    open_ = idx[((code == CODE[Status.UNRESOLVED]) | (code == CODE[Status.WARN])) & np.isfinite(a[idx])]
+    if open_.size == 0 or open_.size > refine.MAX_ENTRIES:
+        return
+    for block in spec.blocks:
+        mine = open_[(open_ >= block.offset) & (open_ < block.offset + block.size)]
+        if mine.size:
+            rows, cols = np.divmod(mine - block.offset, block.shape[1])
+            numeric[mine], noise[mine] = refine.refine(p, spec, data, labels, params, block, rows, cols)
+
+
+def zero_scale(spec: NetworkSpec, data, labels, params) -> np.ndarray:
+    """The zero rule's ``z`` (flat, length P) for extended-precision evidence of every entry.
+
+    The rule every command applies (``finite_diff.evidence``): a claim and a proved truth
+    both within the round-off of f per unit x, ``finite_diff.unit_roundoff(f_scale, x)``
+    (``f_scale`` the size of what the cost sums, ``kernels.cost_magnitude``), are zero to
+    round-off: float64 differences cannot show an interval that narrow, extended
+    precision can (two saturated samples whose contributions cancel exactly, leaving
+    5e-12 next to a cost of 4000).  And never below ``UNDERFLOW``: a truth below float64's
+    normal range has no relative precision to judge a float64 claim by (gradual underflow:
+    its ulp is 5e-324 at any size).
+    """
+    data, labels, params = validate_inputs(spec, data, labels, params)
+    fw = forward(spec, data, labels, params)
+    f_scale = float(np.sum(cost_magnitude(spec, fw, labels))) / (data.shape[0] if spec.mean else 1)
+    return np.maximum(unit_roundoff(f_scale, params), UNDERFLOW)
 
 
 def kink_mask(spec: NetworkSpec, data, params, blocks: Iterable[str | Block] | None = None) -> np.ndarray:

@@ -60,6 +60,8 @@ EPS_LD = float(np.finfo(LD).eps)
 H = LD(2.0) ** -600 if np.finfo(LD).minexp < -2000 else LD(2.0) ** -300
 #: sup |act''/act'|: how far a rounding error of z moves the local derivative, relatively
 _CURVATURE = {Activation.SIGMOID: 1.0, Activation.TANH: 2.0, Activation.RELU: 0.0}
+#: complex longdouble numbers per chunk of the loss's complex steps (Dy copies of z_L)
+_LOSS_CHUNK = 2_000_000
 #: share of a weight block's entries above which they are all computed at once
 _WHOLE_BLOCK = 0.25
 #: |z| beyond this: exp(|z|) would overflow longdouble (its sigmoid' is below 1e-4700 there)
@@ -108,8 +110,17 @@ def _losses(spec: NetworkSpec, z, labels, ysum):
             np.put_along_axis(e, k, 0, axis=-1)
             out[..., rows] += y[rows, j] * (dk[..., 0] + np.log1p(np.sum(e, axis=-1)))
         return out
-    d = _sigmoid(z) - labels
-    return 0.5 * np.sum(d * d, axis=-1)
+    return np.sum(_output_terms(z, labels), axis=-1)
+
+
+def _output_terms(z, labels):
+    """Squared error per output, ``(yhat - y)**2 / 2`` of complex logits ``z``.
+
+    ``yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z)``: for 0/1 labels one term is 0, so a
+    saturated output's ``1 - yhat`` (1e-47 next to 1) is not lost to cancellation.
+    """
+    d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)
+    return 0.5 * (d * d)
 
 
 def _gamma(n: float) -> float:
@@ -158,8 +169,14 @@ class Precise:
         zL = self.zs[-1]
         Dy = zL.shape[1]
         eye = np.eye(Dy, dtype=LD)[:, None, :]  # (Dy, 1, Dy): column j perturbed in copy j
-        c = _losses(spec, zL[None] + 1j * H * eye, self.labels[None], self.ysum[None])
-        self.out_grad = (np.imag(c) / H).T  # (M, Dy): dc_s / dz_L[s, j]
+        self.out_grad = np.empty(zL.shape, dtype=LD)  # (M, Dy): dc_s / dz_L[s, j]
+        if spec.loss is Loss.MSE:  # a sum of one term per output: every z_L[s, j] stepped at once
+            self.out_grad[:] = np.imag(_output_terms(zL + 1j * H, self.labels)) / H
+        rows = max(1, _LOSS_CHUNK // (Dy * Dy))  # Dy complex copies of z_L: in chunks of samples
+        for r0 in range(0, self.M if spec.loss is Loss.CE else 0, rows):
+            r = slice(r0, r0 + rows)
+            c = _losses(spec, zL[None, r] + 1j * H * eye, self.labels[None, r], self.ysum[None, r])
+            self.out_grad[r] = (np.imag(c) / H).T
         dL = self.delta[-1]
         if spec.loss is Loss.CE:
             lp = zL - np.max(zL, axis=1, keepdims=True)
@@ -173,12 +190,14 @@ class Precise:
             # dp_k = p_k ((1 - p_k) dz_k - sum_{i != k} p_i dz_i): z_L's errors move g_k by at most
             moved = ysum * p * (q * dL + (p * dL) @ off)
         else:
-            yhat = _sigmoid(zL).astype(float)
+            y = self.labels.astype(float)
             s1 = np.abs(_slope(Activation.SIGMOID, zL)).astype(float)
-            y = np.abs(self.labels).astype(float)
-            out_abs = (np.abs(yhat) + y) * s1
-            # d/dz [(sigmoid - y) sigmoid'] = sigmoid'**2 + (sigmoid - y) sigmoid'', |sigmoid''| <= sigmoid'
-            moved = (s1 + np.abs(yhat) + y) * s1 * dL
+            # the two terms of yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z) (``_losses``)
+            terms = np.abs(1 - y) * _sigmoid(zL).astype(float) + np.abs(y) * _sigmoid(-zL).astype(float)
+            out_abs = terms * s1
+            # d/dz [(sigmoid - y) sigmoid'] = sigmoid'**2 + (sigmoid - y) sigmoid'', |sigmoid''| <= sigmoid',
+            # |sigmoid - y| <= terms (which itself moves by at most (|1 - y| + |y|) sigmoid' dL)
+            moved = (s1 * (1 + np.abs(1 - y) + np.abs(y)) + terms) * s1 * dL
         self.out_abs = np.maximum(out_abs, np.abs(self.out_grad).astype(float))
         # error of out_grad: the loss's own rounding (its sums over Dy) and z_L's error
         self.out_err = _gamma(2 * Dy + 32) * self.out_abs + moved * (1 + 1e-3)
@@ -231,7 +250,31 @@ def entry_derivatives(spec: NetworkSpec, data, labels, params, block: Block, row
         return np.zeros(0), np.zeros(0)
     l = block.layer
     if not block.is_bias and rows.size > _WHOLE_BLOCK * block.size:
-        return _whole_block(p, block, rows, cols)
+        out, error = _whole_block(p, block, rows, cols)
+        # the exact float64 slices (``exact.affine``) of a unit's activations or of a column
+        # of G near or below float64's range (a saturated output's exp(-1e4)) would underflow:
+        # those entries take the column path (plain longdouble)
+        G = p.columns(l, np.arange(block.shape[1]))[0]
+        bad = _underflows(np.max(np.abs(p.acts[l - 1]), axis=0))[rows] | _underflows(np.max(np.abs(G), axis=0))[cols]
+        bad |= ~(np.isfinite(out) & np.isfinite(error))
+        if np.any(bad):
+            out[bad], error[bad] = _columns(p, block, rows[bad], cols[bad])
+        return out, error
+    return _columns(p, block, rows, cols)
+
+
+#: below this a float64 slice of ``exact.affine`` (84 bits under the largest) could underflow
+_SLICE_FLOOR = LD(2.0) ** -900
+
+
+def _underflows(largest) -> np.ndarray:
+    """Where a row/column whose largest magnitude is ``largest`` cannot be sliced exactly in float64."""
+    return (largest > 0) & (largest < _SLICE_FLOOR)
+
+
+def _columns(p: Precise, block: Block, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``entry_derivatives`` column by column: ``s sum_s u_s G[s, b]`` summed in longdouble."""
+    l = block.layer
     need, inverse = np.unique(cols, return_inverse=True)
     G, S, E = p.columns(l, need)
     if block.is_bias:

@@ -367,6 +367,13 @@ def effort_lines(e) -> list[str]:
         how.append(f"{e.checked} checked directly")
     if e.unchecked:
         how.append(f"{e.unchecked} not checked one by one")
+    settled = getattr(e, "settled", None)
+    if settled is not None and (settled.directions or settled.re_estimated):
+        how.append(f"{settled.first_look} settled by their own two calls")
+        if settled.directions:
+            how.append(f"{settled.directions} verified together by precise directions")
+        if settled.re_estimated:
+            how.append(f"{settled.re_estimated} estimated again one by one")
     lines = [f"checked {e.entries} entries, {e.calls} calls, {e.seconds:.2f} s"
              + (f" ({e.mode.value} mode: {', '.join(how)})" if how else f" ({e.mode.value} mode)")]
     if e.directions:
