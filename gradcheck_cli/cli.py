@@ -80,7 +80,7 @@ GradOpt = Annotated[Optional[List[str]], typer.Option("--grad", metavar="EXPR", 
 MethodOpt = Annotated[Method, typer.Option("--method", case_sensitive=False, help="Finite-difference method.")]
 EpsOpt = Annotated[Optional[float], typer.Option("--eps", metavar="H", help="Fixed finite-difference step (default: chosen per point or entry relative to |x|, eps**(1/3) max(|x_k|, 1) for your code).")]
 FormatOpt = Annotated[Format, typer.Option("--format", case_sensitive=False, help="Output format.")]
-PassTolOpt = Annotated[Optional[float], typer.Option("--pass-tol", metavar="TOL", show_default=False, help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.  [default: 1e-07; code that returns float32: 0.001, what float32 can verify]")]
+PassTolOpt = Annotated[Optional[float], typer.Option("--pass-tol", metavar="TOL", show_default=False, help="Pass when the relative error is <= this for every value the true derivative can take (numeric ± its error bound); pass means verified.  [default: 1e-07; code that returns float32: 0.0005, what float32 can verify]")]
 FailTolOpt = Annotated[float, typer.Option("--fail-tol", metavar="TOL", help="Fail when the relative error is > this for every value the true derivative can take; when the bound straddles a tolerance the row is unresolved.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Treat warn and unresolved as failures (exit 1).")]
 FloorOpt = Annotated[Optional[float], typer.Option("--floor", metavar="VALUE", help="Fixed floor of the relative-error denominator (1 = CS224n's max(1, |a|, |n|)); default: none.")]

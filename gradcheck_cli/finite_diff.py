@@ -194,7 +194,7 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
         # float32 code accumulates its gradient in float32: sums of many terms drift by
         # more than a few ulps, so its precision is taken as FLOAT32_ANALYTIC_ULPS ulps
         # (4e-6: correct float32 hand gradients of the audit are within 3e-6 of the truth;
-        # the float32 default pass tolerance, 1e-4, leaves the rest to the estimate)
+        # the float32 default pass tolerance, 5e-4, leaves the rest to the estimate)
         rel = ANALYTIC_ULPS * eps if eps <= EPS else max(ANALYTIC_ULPS * eps, FLOAT32_ANALYTIC_ULPS * eps)
         error = np.asarray(noise, dtype=float) + rel * np.abs(a)
     exact_zero = (a == 0) & (n == 0)

@@ -125,7 +125,9 @@ def four_point(layer: Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: 
             finally:
                 flat[k] = orig
 
-        engine = four_point_entries if points == 4 else functools.partial(two_point_entries, eps=out_eps)
+        # the terms' precision: float32 outputs round by float32's eps (their differences,
+        # summed in float64, do not look it)
+        engine = functools.partial(four_point_entries if points == 4 else two_point_entries, eps=out_eps)
         return engine(shifted, flat, indices, f0=f0 if base is None else 0.0,
                       scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
 

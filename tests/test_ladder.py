@@ -203,3 +203,20 @@ def test_a_ladder_whose_steps_leave_the_domain_shrinks_until_f_is_finite():
     right = check_gradient(barrier, x0)
     assert right.counts["fail"] == right.counts["warn"] == 0 and right.counts["pass"] >= 4
     assert check_gradient(no_transpose, x0).counts["fail"] == 5
+
+
+def test_float32_long_steps_settling_at_a_ratio_above_one_half_are_smooth_but_a_kink_crossed_is_not():
+    from gradcheck_cli.blackbox.ladder import SETTLE_LOW, smooth_rungs
+
+    h = 1.6 / 2.0 ** np.arange(5)
+    # softmax-CE in float32 along one entry: the even part's moves 0.011, 0.0059 (0.53),
+    # 0.0017, 0.00043 -- before the asymptotic regime, no kink
+    S = np.array([0.6466195, 0.63558519, 0.62968731, 0.62794685, 0.6275177])
+    even = S * h * h
+    assert not smooth_rungs(even, h, 1e-9).all()  # float64's threshold 1/2 flags it
+    assert smooth_rungs(even, h, 1e-9, SETTLE_LOW).all()
+    # relu(t - d) + 0.3 t^2 crossed at d = 0.05 by the same steps: moves that do not settle
+    d = 0.05
+    phi = lambda t: np.maximum(t - d, 0) + 0.3 * t * t  # noqa: E731
+    even = phi(h) + phi(-h) - 2 * phi(0.0)
+    assert not smooth_rungs(even, h, 1e-9, SETTLE_LOW)[2:].all()

@@ -11,7 +11,7 @@ import pytest
 
 from gradcheck_cli.checks.model import check_model, check_model_command
 from gradcheck_cli.errors import OptionError, UserCodeError
-from gradcheck_cli.verdict import Status
+from gradcheck_cli.verdict import FLOAT32_PASS_TOL, Status
 
 from conftest import assert_one_error_line
 from gradcheck_cli.cli import ExitCode
@@ -276,7 +276,7 @@ def test_a_model_computing_in_float32_gets_float32s_pass_tolerance():
             return np.float32(0.5) * np.sum(r**2), {"W": X.T.astype(np.float32) @ r}
 
     report = check_model(Linear32(), np.eye(3) + 0.25, np.zeros((3, 2)))
-    assert report.thresholds.pass_tol == 1e-4 and report.thresholds.precision == "float32"
+    assert report.thresholds.pass_tol == FLOAT32_PASS_TOL and report.thresholds.precision == "float32"
     assert report.status is Status.PASS
     # an explicit --pass-tol wins
     from gradcheck_cli.verdict import Thresholds

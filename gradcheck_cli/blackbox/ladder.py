@@ -111,11 +111,13 @@ def tableau(d: np.ndarray):
     return T, W
 
 
-def smooth_rungs(even, h, noise) -> np.ndarray:
+def smooth_rungs(even, h, noise, settle: float = 0.5) -> np.ndarray:
     """Per rung ``k``, whether the step from rung ``k - 1`` to ``k`` is smooth in the even
     part (module docstring, "Kink crossings"): ``S(h) = (phi(h) + phi(-h) - 2 phi(0)) / h**2``
     moves by at most half its previous move, or by its round-off (``4 noise / h**2``,
-    8 times over).  Rungs 0 and 1 (no previous move) are taken as smooth."""
+    8 times over).  Rungs 0 and 1 (no previous move) are taken as smooth.  ``settle`` is
+    the largest ratio of two moves taken as smooth (0.5; the asymptotic ratio is 1/4, a
+    kink crossed at a distance d gives ratios of 0.8 and above down to h ~ d)."""
     even, h = np.asarray(even, dtype=float), np.asarray(h, dtype=float)
     ok = np.ones(even.shape, dtype=bool)
     if even.shape[0] < 3:
@@ -124,11 +126,11 @@ def smooth_rungs(even, h, noise) -> np.ndarray:
         S = even / h / h
         move = np.abs(np.diff(S, axis=0))  # move[k - 1]: rung k - 1 -> k
         quiet = move <= 8 * 4 * np.asarray(noise, dtype=float) / h[1:] / h[1:]
-        ok[2:] = (move[1:] <= move[:-1] / 2) | quiet[1:]
+        ok[2:] = (move[1:] <= move[:-1] * settle) | quiet[1:]
     return ok
 
 
-def ladder_estimate(d, h, noise, min_column: int = 0, even=None):
+def ladder_estimate(d, h, noise, min_column: int = 0, even=None, settle: float = 0.5):
     """``(value, error, column, rung)`` of ``phi'(0)`` from ``d[k] = D(h_k)``.
 
     ``h[k]`` are the steps (ratio ``RATIO``; shape ``(K, ...)``), ``noise`` the
@@ -138,7 +140,7 @@ def ladder_estimate(d, h, noise, min_column: int = 0, even=None):
     whose rungs cross a kink (``smooth_rungs``).
     """
     d, h = np.asarray(d, dtype=float), np.asarray(h, dtype=float)
-    smooth = None if even is None else smooth_rungs(even, h, noise)
+    smooth = None if even is None else smooth_rungs(even, h, noise, settle)
     T, W = tableau(d)
     K, M = T.shape[0], T.shape[1]
     with np.errstate(all="ignore"):
@@ -264,6 +266,11 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             F = float(max([abs(f0)] + [abs(v) for v in fps + fms if np.isfinite(v)]))
         return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny)
 
+    # values of a coarse precision (float32 code) start on long steps, some of them before
+    # the asymptotic regime, where two moves of the even part can shrink by a ratio
+    # just above 1/2 (softmax-CE at steps 1.6, 0.8, 0.4: 0.53): their threshold is 0.7,
+    # still below the 0.8 of a kink crossed
+    settle = SETTLE_LOW if eps > LOW_PRECISION * EPS else 0.5
     h = float(h0)
     for _ in range(rungs):
         add(h)
@@ -289,10 +296,10 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             with np.errstate(all="ignore"):  # the even part in the values' own precision
                 even = np.array([float(p + m - 2 * f0) for p, m in zip(fps[:usable], fms[:usable])])
             value, error, column, rung = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]), nz,
-                                                         even=even)
+                                                         even=even, settle=settle)
             # the finest rungs still cross a kink: shorter steps will clear it (relu at a
             # distance d from 0 is smooth, even linear, on steps below d)
-            crossing = not bool(np.all(smooth_rungs(even, np.array(hs[:usable]), nz)[-2:]))
+            crossing = not bool(np.all(smooth_rungs(even, np.array(hs[:usable]), nz, settle)[-2:]))
             # ... while the jump of one of the three finest rungs is above its round-off
             # (as in ``ladder_kink``): deeper, a kink at the point would look smooth
             crossing = crossing and bool(np.any(np.abs(even[-3:]) > 16 * 4 * nz))
@@ -472,6 +479,8 @@ def _inside_domain(r: LadderResult, at, ladder) -> LadderResult:
 LOW_PRECISION = 1e3
 #: ... whose first step is at most this many times the float64 one
 MAX_STRETCH = 16.0
+#: ... and whose even part may settle by this ratio per rung (``smooth_rungs``)
+SETTLE_LOW = 0.7
 
 
 def _union(one: LadderResult, two: LadderResult, prefer_second: bool = False) -> LadderResult:

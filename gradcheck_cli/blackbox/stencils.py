@@ -447,7 +447,7 @@ def step_factor(sigma: float, scale: float) -> float:
 
 
 def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: np.ndarray, indices: np.ndarray, *,
-                       f0: float, scale: float, sigma: float = 0.0,
+                       f0: float, scale: float, sigma: float = 0.0, eps: float | None = None,
                        progress: Callable[[int], None] | None = None) -> Entries:
     """Central differences at ``h_k = eps**(1/3) max(|x_k|, 1) step_factor(sigma, scale)``,
     four calls per entry, ``shifted(k, d) -> (value, size)`` returning ``f(x + d e_k)``
@@ -456,7 +456,9 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
     ``4h``; ``plus``/``minus`` the one-sided slopes ``(f(x+h) - f0) / h``, ``(f0 - f(x-h)) /
     h``; ``jump_excess = |(D+ - D-) - f'' h| - (KINK_ULPS eps max(size, |f0|) + KINK_SIGMAS
     sigma) / h`` with ``f'' h`` predicted from the 4h values.  ``scale`` is f's size at x
-    (for the step factor); ``sigma`` f's measured noise."""
+    (for the step factor); ``sigma`` f's measured noise; ``eps`` the precision of the terms
+    (float32 outputs: float32's, though their differences are summed in float64; default:
+    ``value_eps`` of the values)."""
     x = np.asarray(x, dtype=float).ravel()
     indices = np.asarray(indices)
     h = default_step(x[indices]) * step_factor(sigma, scale)
@@ -471,12 +473,12 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
     # a stencil that moved nothing at all (sigmoid at 36.2: its output is 1 to float64's
     # resolution) bounds the derivative only by the round-off of everything it may reach
     size = np.where(np.all(sizes == 0, axis=0) & np.all(vals == vals[:1], axis=0), max(scale, abs(f0)), size)
-    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=size)
+    value, noise = central_from_values(vals[0], vals[1], vals[2], vals[3], h, f_scale=size, eps=eps)
     with np.errstate(all="ignore"):
         plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
         predicted = (vals[2] - 2 * f0 + vals[3]) / (16 * h)
         excess = (np.abs((plus - minus) - predicted)
-                  - (KINK_ULPS * EPS * np.maximum(size, abs(f0)) + KINK_SIGMAS * sigma) / h)
+                  - (KINK_ULPS * max(eps or EPS, EPS) * np.maximum(size, abs(f0)) + KINK_SIGMAS * sigma) / h)
     return Entries(indices, value, noise, plus, minus, np.nan_to_num(excess, nan=-1.0))
 
 

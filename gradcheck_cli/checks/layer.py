@@ -141,6 +141,14 @@ def _run(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top
         return _check(layer, seed, mode, thresholds, top, progress, deadline)
 
 
+def _as_float32(cost):
+    """``cost`` with its values rounded to float32 (a float32 layer's L)."""
+    def rounded(z: np.ndarray) -> float:
+        with np.errstate(over="ignore"):
+            return float(np.float32(cost(z)))
+    return rounded
+
+
 def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, top: int, progress,
            deadline: float | None = None) -> Report:
     arrays = [i.value.copy() for i in layer.inputs]
@@ -180,9 +188,18 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
 
     g = np.concatenate([gr.ravel() for gr in grads])
     raw_out = [np.asarray(o) for o in outs]
-    if any(o.dtype == np.float32 for o in raw_out) or layer.float32:
+    single = any(o.dtype == np.float32 for o in raw_out) or layer.float32
+    if single:
         thresholds = thresholds.for_precision(float(np.finfo(np.float32).eps))
-    lifted = lifted_cost(objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
+    lifted = None if single else lifted_cost(objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
+    if single and not layer.is_loss:
+        # float32 outputs: L = sum(out * dout) is summed in float64 but carries float32's
+        # round-off; its values are handed on as float32 numbers, so the black box takes
+        # float32's steps and round-off (a float64 step of 1e-4 moves float32 outputs by a
+        # few of their ulps: noise, no evidence); extended precision cannot help code that
+        # casts to float32
+        cost = _as_float32(cost)
+        f0 = float(np.float32(f0))
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
                         f0=f0, direct=four_point(layer, arrays, diff_idx, f0, scale0, sigma_of, value_eps(*outs)),
                         lifted=lifted, progress=progress, deadline=deadline)
