@@ -21,17 +21,7 @@ from gradcheck_cli.views.table import effort_lines
 
 sys.path.insert(0, str(Path(__file__).parent / "layers"))
 import layers  # noqa: E402
-
-
-class Counted:
-    """``fn`` with its calls counted."""
-
-    def __init__(self, fn):
-        self.fn, self.calls = fn, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.fn(*args, **kwargs)
+from conftest import Counted  # noqa: E402
 
 
 def rosen(x):

@@ -24,18 +24,7 @@ from gradcheck_cli.choices import Mode
 from gradcheck_cli.finite_diff import NOISE_POINTS
 from gradcheck_cli.verdict import Status, Thresholds
 
-from conftest import assert_one_error_line
-
-
-class Counted:
-    """A function with its calls counted."""
-
-    def __init__(self, fn):
-        self.fn, self.calls = fn, 0
-
-    def __call__(self, *args, **kwargs):
-        self.calls += 1
-        return self.fn(*args, **kwargs)
+from conftest import Counted, assert_one_error_line
 
 
 def smooth(P: int = 60):
