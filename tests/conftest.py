@@ -20,7 +20,6 @@ settings.register_profile("explore", derandomize=False, deadline=None, max_examp
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-@dataclass
 class Counted:
     """A function with its calls counted."""
 
@@ -32,6 +31,7 @@ class Counted:
         return self.fn(*args, **kwargs)
 
 
+@dataclass
 class Run:
     code: int
     out: str
