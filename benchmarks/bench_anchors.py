@@ -25,14 +25,15 @@ wrapper around them (``subjects.counted``), ``effort`` is our own effort line (t
 agree).  Both sides run with one BLAS thread (``OMP_NUM_THREADS=1`` and friends,
 ``torch.set_num_threads(1)``).
 
-Measured on the shared 2-core development machine under heavy load (``--repeat 3``,
-medians; issue 20): ``rosen`` full 3.25 s against scipy's 1.43 s (2.27x; 20,247 calls, 2.02
-per entry, against scipy's 10,002 forward differences: the calls alone are 2x), ``pass``;
-``batchnorm`` full 3.19 s against the course loop's 1.41 s (2.27x; 13,643 calls against its
-13,202), ``pass``; ``conv`` default mode 5.45 s, 197 calls, ``pass``, against torch's fast
-mode at 1.08 s and 12 calls (it does not localise); ``net --impl`` 784-100-10 full 162 s,
-160,411 calls (2.02 per entry), ``pass``, against torch's full gradcheck at 847 s and
-159,022 calls; wrapper calls equal effort calls on every row.
+Measured on the 2-core development machine, idle (``--repeat 3``, medians; issue 20):
+``rosen`` full 1.18 s against scipy's 0.54 s (2.17x; 20,237 calls, 2.02 per entry, against
+scipy's 10,002 forward differences: the calls alone are 2x, and a forward difference cannot
+verify 1e-7), ``pass``; ``batchnorm`` full 1.08 s against the course loop's 0.60 s (1.80x;
+13,618 calls against its 13,202), ``pass``; ``conv`` default mode 2.11 s, 197 calls, ``pass``,
+against torch's fast mode at 0.46 s and 12 calls (it does not localise).  Under heavy load
+(same day): ``net --impl`` 784-100-10 full 162 s, 160,411 calls (2.02 per entry), ``pass``,
+against torch's full gradcheck at 847 s and 159,022 calls.  Wrapper calls equal effort
+calls on every row.
 """
 
 from __future__ import annotations
