@@ -30,7 +30,11 @@ taken instead), the second catches two rungs agreeing by chance
 and ``rho`` is the round-off of ``T[k, m]``: the noise of one value of phi (``sigma``,
 measured; at least half an ulp of F, the largest ``|phi|``)
 over ``h_k`` times the sum of the absolute weights of the combination.  The estimate is
-the candidate of least bound.  A pole or a period inside the stencil makes every
+the candidate of least bound.  Beside it, the all-powers tableau (``c = 2**m``: removes
+``h``, then ``h**2``, ..) serves a C1 point whose ``D(h)`` has odd powers (``x |x|`` at
+0: ``D(h) = h``, which the even tableau never removes); each of its candidates assumes
+only what its column removed (a smooth phi shrinks faster than it assumes: its bound
+over-covers), and the least bound of both tableaux stands.  A pole or a period inside the stencil makes every
 candidate's bound large, and the bound says so.  Figures are absolute errors of
 ``phi'(0)`` (units of phi per unit t).
 
