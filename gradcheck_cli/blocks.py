@@ -98,7 +98,8 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     ``checks`` holds every failing (or, under ``--strict``, warning or unresolved) entry
     plus the ``top`` worst entries overall, in ``row_order``: every non-pass block shows
     its non-pass entries first, each with its reason.  A block's worst entry is its first
-    entry in that order (``max_rel_error`` is that entry's relative error; 0 for a kink).
+    entry in that order (``max_rel_error`` is that entry's relative error; 0 for a kink, and
+    for a block whose every entry passes by round-off: its relative error says nothing).
     """
     results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
@@ -122,7 +123,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
         c = count_codes(code)
         results.append(BlockResult(
             name=b.name, shape=tuple(b.shape), checked=len(rel),
-            max_rel_error=float(rel[w]) if w is not None and code[w] != 3 else 0.0,
+            max_rel_error=float(rel[w]) if w is not None and code[w] != 3 and not agreed[w] else 0.0,
             worst_index=tuple(int(i) for i in np.unravel_index(idx[w], b.shape)) if w is not None else None,
             status=worst(STATUS_BY_CODE[np.unique(code)]), counts=c,
         ))

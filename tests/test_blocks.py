@@ -242,3 +242,16 @@ def test_a_factor_two_fails_on_an_entry_at_any_size_relative_to_its_block(m, k, 
     rep = check_layer(forward, backward, {"x": x})
     assert rep.status is Status.FAIL
     assert (2, 3) in [c.index for c in rep.checks if c.status is Status.FAIL]
+
+
+def test_a_block_of_round_off_zeros_shows_no_relative_error_of_one():
+    # the bias before a batchnorm: true gradient 0, computed as ~1e-16; every entry passes by
+    # round-off, and the block's figure is not the meaningless rel error 1 of 1e-16 vs 0
+    v = judge_blocks([BlockData("b", (3,), np.array([6.7e-16, -4.4e-16, -1.3e-15]), np.zeros(3),
+                                np.full(3, 1e-17), unit_roundoff=np.full(3, 1e-14))], Thresholds())
+    (b,) = v.blocks
+    assert b.status is Status.PASS and b.max_rel_error == 0.0
+    # a block with an entry judged relatively keeps that entry's figure
+    v = judge_blocks([BlockData("b", (2,), np.array([0.5, 6.7e-16]), np.array([0.5 + 1e-9, 1e-17]),
+                                np.full(2, 1e-16))], Thresholds())
+    assert v.blocks[0].status is Status.PASS and v.blocks[0].max_rel_error == pytest.approx(2e-9, rel=1e-3)
