@@ -607,3 +607,17 @@ def test_relu_squared_at_0_passes_and_abs_at_0_claimed_1_does_not():
     assert check_gradient(wrong, x).counts["fail"] == 1
     one = lambda x: (np.sum(np.abs(x)), np.where(x == 0, 1.0, np.sign(x)))  # noqa: E731
     assert check_gradient(one, x).counts["pass"] == 2
+
+
+def test_x_abs_x_at_0_in_float64_only_code_never_fails_and_a_slope_never_passes():
+    # code that returns a Python float cannot be lifted: its zero at the C1 point is
+    # verified where float64's round-off allows it, else unresolved, never a failure
+    x = np.array([0.0, 1.3, -0.4, 0.0])
+    plain = lambda slope, claim: (lambda x: (float(_x_abs_x(slope, claim)(x)[0]), _x_abs_x(slope, claim)(x)[1]))  # noqa: E731
+    assert check_gradient(plain(0.0, 0.0), x).status is Status.PASS
+    for scale in (1e-6, 1.0, 1e6):
+        z = np.array([0.0, 1.3 * scale, -0.4, 0.0])
+        report = check_gradient(plain(0.0, 0.0), z)
+        assert report.counts["fail"] == report.counts["warn"] == 0, (scale, report.counts)
+        for slope in (1e-3, 1e-9):
+            assert check_gradient(plain(slope, 0.0), z).counts["pass"] < 4, (scale, slope)

@@ -180,7 +180,9 @@ def _bounds(T, W, h, noise, smooth, min_column: int, power: int) -> np.ndarray:
             a = np.abs(T[m + 1:, m] - T[m:-1, m])
             b = np.full(a.shape, np.inf)
             b[1:] = np.abs(T[m + 1:-1, m] - T[m:-2, m]) / c
-            o = np.abs(T[m + 1:, m] - T[m + 1:, m - 1]) / c if m else np.zeros(a.shape)
+            # (agreement of orders; not for the first all-powers column, whose premise is that
+            # column 0 carries a first-order error at full size)
+            o = np.abs(T[m + 1:, m] - T[m + 1:, m - 1]) / c if m and (power, m) != (1, 1) else np.zeros(a.shape)
             # three rungs in the asymptotic regime (the pair before predicts this one to a
             # factor 2): the error is a / (c - 1), taken ASYMPTOTIC times over
             steady = (a <= 2 * b) & (b <= 2 * a)
