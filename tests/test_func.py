@@ -571,3 +571,53 @@ def test_unresolved_rows_say_what_was_tried_and_what_would_settle_it():
     report = check_gradient(to64, np.array([1e-200, 1e-201]))
     assert report.effort.lifting == "none" and report.counts["unresolved"] == 2
     assert "make the code compute in the dtype it is given" in text(report)
+
+
+def _x_abs_x(slope: float, claim: float):
+    """f = sum(x |x|) + slope x[0], claimed gradient 2 |x| + claim (on x[0])."""
+    def f(x):
+        g = 2 * np.abs(x)
+        g[0] += claim
+        return np.sum(x * np.abs(x)) + slope * x[0], g
+    return f
+
+
+def test_x_abs_x_at_0_is_checked_like_any_derivative():
+    # C1 at 0 (not a kink): the central difference is exactly h there, the ladder's
+    # all-powers tableau removes it, and 0 is verified (in extended precision: the code
+    # computes in the dtype it is given)
+    x = np.array([0.0, 1.3, -0.4, 0.0])
+    report = check_gradient(_x_abs_x(0.0, 0.0), x)
+    assert report.status is Status.PASS, report.counts
+    assert report.counts["kink"] == 0 and report.counts["pass"] == 4
+    # sound: a true slope of 1e-3 (or 1e-6) at the C1 point is not 0, and its claim passes
+    for slope in (1e-3, 1e-6):
+        assert check_gradient(_x_abs_x(slope, 0.0), x).counts["pass"] < 4, slope
+        assert check_gradient(_x_abs_x(slope, slope), x).status is Status.PASS, slope
+    # a claim of 1 at the C1 point fails
+    assert check_gradient(_x_abs_x(0.0, 1.0), x).counts["fail"] == 1
+
+
+def test_relu_squared_at_0_passes_and_abs_at_0_claimed_1_does_not():
+    x = np.array([0.0, 0.7, -0.3])
+    relu2 = lambda x: (np.sum(np.maximum(x, 0) ** 2), 2 * np.maximum(x, 0))  # noqa: E731
+    report = check_gradient(relu2, x)
+    assert report.status is Status.PASS and report.counts["kink"] == 0, report.counts
+    wrong = lambda x: (np.sum(np.maximum(x, 0) ** 2), 2 * np.maximum(x, 0) + (x == 0))  # noqa: E731
+    assert check_gradient(wrong, x).counts["fail"] == 1
+    one = lambda x: (np.sum(np.abs(x)), np.where(x == 0, 1.0, np.sign(x)))  # noqa: E731
+    assert check_gradient(one, x).counts["pass"] == 2
+
+
+def test_x_abs_x_at_0_in_float64_only_code_never_fails_and_a_slope_never_passes():
+    # code that returns a Python float cannot be lifted: its zero at the C1 point is
+    # verified where float64's round-off allows it, else unresolved, never a failure
+    x = np.array([0.0, 1.3, -0.4, 0.0])
+    plain = lambda slope, claim: (lambda x: (float(_x_abs_x(slope, claim)(x)[0]), _x_abs_x(slope, claim)(x)[1]))  # noqa: E731
+    assert check_gradient(plain(0.0, 0.0), x).status is Status.PASS
+    for scale in (1e-6, 1.0, 1e6):
+        z = np.array([0.0, 1.3 * scale, -0.4, 0.0])
+        report = check_gradient(plain(0.0, 0.0), z)
+        assert report.counts["fail"] == report.counts["warn"] == 0, (scale, report.counts)
+        for slope in (1e-3, 1e-9):
+            assert check_gradient(plain(slope, 0.0), z).counts["pass"] < 4, (scale, slope)

@@ -95,6 +95,21 @@ def test_out_of_asymptotic_regime_proves_nothing():
     assert not (abs(value - 0.3) <= error < 0.1)
 
 
+def test_first_order_term_of_a_c1_point_is_removed_soundly():
+    # x |x| at 0 (C1, not a kink): D(h) = g + h, so the even-power stencils do not remove
+    # the error; the all-powers tableau does, and its bound holds the true slope g
+    h = 0.1 / 2.0 ** np.arange(6)
+    for g in (0.0, 1e-3, -1e-6, 0.5):
+        value, error, _, _ = ladder_estimate(g + h, h, 1e-17)
+        assert abs(value - g) <= error <= 1e-12, (g, value, error)
+        value, error, _, _ = ladder_estimate(g + h + 0.3 * h**2, h, 1e-17)
+        assert abs(value - g) <= error <= 1e-5, (g, value, error)
+    for g in (1e-3, 1e-6):  # a claim of 0 is outside the bound of a slope of 1e-3, 1e-6
+        phi = lambda t, g=g: 1.5 + t * abs(t) + g * t  # noqa: E731
+        r = derivative_along(lambda t: (phi(t), phi(-t), 0.0), 0.1, phi(0.0), noise=1e-16)
+        assert abs(r.value - g) <= r.error < g / 10, (g, r.value, r.error)
+
+
 @settings(max_examples=30, deadline=None)
 @given(scale=st.integers(-8, 8), at=st.floats(0.1, 3), k=st.integers(-8, 8))
 def test_scale_of_x_functions_verify_at_every_magnitude(scale, at, k):

@@ -30,7 +30,11 @@ taken instead), the second catches two rungs agreeing by chance
 and ``rho`` is the round-off of ``T[k, m]``: the noise of one value of phi (``sigma``,
 measured; at least half an ulp of F, the largest ``|phi|``)
 over ``h_k`` times the sum of the absolute weights of the combination.  The estimate is
-the candidate of least bound.  A pole or a period inside the stencil makes every
+the candidate of least bound.  Beside it, the all-powers tableau (``c = 2**m``: removes
+``h``, then ``h**2``, ..) serves a C1 point whose ``D(h)`` has odd powers (``x |x|`` at
+0: ``D(h) = h``, which the even tableau never removes); each of its candidates assumes
+only what its column removed (a smooth phi shrinks faster than it assumes: its bound
+over-covers), and the least bound of both tableaux stands.  A pole or a period inside the stencil makes every
 candidate's bound large, and the bound says so.  Figures are absolute errors of
 ``phi'(0)`` (units of phi per unit t).
 
@@ -89,9 +93,12 @@ MORE_UP = 3
 DESCENT = 14
 
 
-def tableau(d: np.ndarray):
+def tableau(d: np.ndarray, power: int = 2):
     """Richardson tableau from central differences ``d[k] = D(h_k)`` (shape ``(K, ...)``).
 
+    ``power`` 2 removes the even powers ``h**2, h**4, ..`` (a smooth phi); 1 removes
+    ``h, h**2, ..`` in turn (a C1 phi such as ``t |t|``, whose ``D(h)`` has odd powers):
+    column ``m`` divides by ``RATIO**(power m) - 1``.
     Returns ``(T, W)`` of shape ``(K, MAX_COLUMN + 1, ...)``: the estimates (NaN where
     undefined) and the sum of absolute weights on the values of phi, in units of
     ``1 / (2 h_k)``, for the round-off.
@@ -104,7 +111,7 @@ def tableau(d: np.ndarray):
     T[:, 0] = d
     W[:, 0] = 2.0  # phi(h) and phi(-h), each weight 1 / 2h
     for m in range(1, M):
-        c = 4.0**m
+        c = RATIO ** (power * m)
         with np.errstate(all="ignore"):
             T[m:, m] = T[m:, m - 1] + (T[m:, m - 1] - T[m - 1:-1, m - 1]) / (c - 1)
             W[m:, m] = (c * W[m:, m - 1] + W[m - 1:-1, m - 1] / RATIO) / (c - 1)
@@ -141,18 +148,41 @@ def ladder_estimate(d, h, noise, min_column: int = 0, even=None, settle: float =
     """
     d, h = np.asarray(d, dtype=float), np.asarray(h, dtype=float)
     smooth = None if even is None else smooth_rungs(even, h, noise, settle)
-    T, W = tableau(d)
+    # both tableaux: the even powers first (a tie stays with them), then all powers (a C1
+    # point, x |x| at 0, where D(h) = h: column 1 of the latter is exact); each candidate's
+    # bound assumes only what its own column removed, so the least bound of the two stands
+    Ts, Es = [], []
+    for power in (2, 1):
+        T, W = tableau(d, power)
+        Ts.append(T)
+        Es.append(_bounds(T, W, h, noise, smooth, min_column, power))
+    T, E = np.concatenate(Ts, axis=1), np.concatenate(Es, axis=1)
+    K, M2 = T.shape[0], T.shape[1]
+    flat = E.reshape((K * M2,) + E.shape[2:])
+    best = np.argmin(flat, axis=0)
+    take = lambda a: np.take_along_axis(a.reshape(flat.shape), best[None], axis=0)[0]  # noqa: E731
+    value, error = take(T), take(E)
+    rung, column = np.divmod(best, M2)
+    return np.where(np.isfinite(error), value, np.nan), error, column % (MAX_COLUMN + 1), rung
+
+
+def _bounds(T, W, h, noise, smooth, min_column: int, power: int) -> np.ndarray:
+    """The bound ``e[k, m]`` of every candidate of a tableau of ``power`` (module
+    docstring; ``inf`` where it proves nothing): the error of column ``m`` shrinks
+    ``c = RATIO**(power (m + 1))`` times per rung."""
     K, M = T.shape[0], T.shape[1]
     with np.errstate(all="ignore"):
         hk = h.reshape(h.shape[:1] + (1,) + h.shape[1:])
         rho = W * np.asarray(noise, dtype=float) / (2 * hk)
         E = np.full(T.shape, np.inf)
         for m in range(M):
-            c = 4.0 ** (m + 1)
+            c = RATIO ** (power * (m + 1))
             a = np.abs(T[m + 1:, m] - T[m:-1, m])
             b = np.full(a.shape, np.inf)
             b[1:] = np.abs(T[m + 1:-1, m] - T[m:-2, m]) / c
-            o = np.abs(T[m + 1:, m] - T[m + 1:, m - 1]) / c if m else np.zeros(a.shape)
+            # (agreement of orders; not for the first all-powers column, whose premise is that
+            # column 0 carries a first-order error at full size)
+            o = np.abs(T[m + 1:, m] - T[m + 1:, m - 1]) / c if m and (power, m) != (1, 1) else np.zeros(a.shape)
             # three rungs in the asymptotic regime (the pair before predicts this one to a
             # factor 2): the error is a / (c - 1), taken ASYMPTOTIC times over
             steady = (a <= 2 * b) & (b <= 2 * a)
@@ -178,12 +208,7 @@ def ladder_estimate(d, h, noise, min_column: int = 0, even=None, settle: float =
             E[m + 1:, m] = np.where(shrinking & ahead, e, np.inf)
         E[:, :min_column] = np.inf
         E = np.where(np.isfinite(T) & np.isfinite(E), E, np.inf)
-    flat = E.reshape((K * M,) + E.shape[2:])
-    best = np.argmin(flat, axis=0)
-    take = lambda a: np.take_along_axis(a.reshape(flat.shape), best[None], axis=0)[0]  # noqa: E731
-    value, error = take(T), take(E)
-    rung, column = np.divmod(best, M)
-    return np.where(np.isfinite(error), value, np.nan), error, column, rung
+    return E
 
 
 def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise: float) -> bool:

@@ -250,6 +250,13 @@ def blackbox_gradient(
     # period, a C1 point such as x relu(x) at 0) stand
     crossed = crosses_kink(vals, f0, h, eps) & ~np.all(vals == f0, axis=0)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
+    # ... and so does a first look in a first-order regime (D(h) = g + a h: its rung
+    # differences shrink 4 times per factor 4 of the step, a C1 point such as x |x| at 0),
+    # whose first-order term the ladder's all-powers tableau removes
+    with np.errstate(all="ignore"):
+        d1, d2, d3 = (vals[0] - vals[1]) / (8 * h), (vals[2] - vals[3]) / (2 * h), (vals[4] - vals[5]) * 2 / h
+        ratio = np.abs(d1 - d2) / np.abs(d2 - d3)
+    linear = (ratio >= 3.6) & (ratio <= 4.4) & ~np.isfinite(noise) & ~crossed
     used = h.copy()
     with np.errstate(all="ignore"):
         scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(f0) if np.isfinite(f0) else 0.0)
@@ -266,12 +273,12 @@ def blackbox_gradient(
         # (a value that is not finite: log at x below its step), where shorter steps help
         left_domain = not np.all(np.isfinite(vals[:, n]))
         if (noise[n] <= target and not kink[n]) or (not np.isfinite(noise[n]) and not left_domain
-                                                    and not crossed[n] and lifted is None):
+                                                    and not crossed[n] and not linear[n] and lifted is None):
             if progress is not None:
                 progress(n + 1)
             continue
         best = None
-        if np.isfinite(noise[n]) or left_domain or crossed[n]:
+        if np.isfinite(noise[n]) or left_domain or crossed[n] or linear[n]:
             ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
             if crossed[n] and not left_domain:
                 # no reference: two ladders from below the first look's steps, on grids that
