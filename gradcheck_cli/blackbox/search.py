@@ -114,6 +114,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import NonFiniteCostError, OptionError, UserCodeError
+# NOISE_POINTS: the search's probe size, read through this module by the tests
 from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, evidence, value_eps  # noqa: F401
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
@@ -516,6 +517,11 @@ class _Engine:
         with np.errstate(all="ignore"):
             return abs(claimed - r.value), r.error + SAFETY * dot
 
+    def need(self, s: np.ndarray) -> float:
+        """The error a precise direction through ``s`` (sorted by |claim|, largest first)
+        needs: a quarter of ``pass_tol`` of the claim at its 90th percentile."""
+        return self.t.pass_tol * float(np.abs(self.g[s][int(0.9 * (s.size - 1))])) / 4
+
     def _lifted_call(self, w: np.ndarray):
         """The lifted cost at the longdouble work vector (counted as a call of the code)."""
         self.f.calls += 1
@@ -743,7 +749,7 @@ class _Block:
                 kept.append(s)
                 continue
             s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
-            need = self.e.t.pass_tol * float(np.abs(self.e.g[s][int(0.9 * (s.size - 1))])) / 4
+            need = self.e.need(s)
             if lift and not getattr(self.e.lifted, "usable", True):
                 kept.append(s)
                 break
@@ -985,7 +991,7 @@ def _verify(b: "_Block", pool: np.ndarray) -> np.ndarray:
                 break
             s, reach, before, ceiling, gained = todo.pop(0)
             tests += 1
-            need = e.t.pass_tol * float(np.abs(e.g[s][int(0.9 * (s.size - 1))])) / 4
+            need = e.need(s)
             bound = 0.0
             for _ in range(VERIFY_DIRECTIONS):
                 diff, err = e.precise(s, b.rng, need, lift=lift, reach=reach)
@@ -1023,6 +1029,16 @@ def _verify(b: "_Block", pool: np.ndarray) -> np.ndarray:
     return np.concatenate(done) if done else pool[:0]
 
 
+def _verify_until_stopped(b: "_Block", pool: np.ndarray) -> np.ndarray:
+    """``_verify(b, pool)``; past the deadline (``Stopped``) the engine is marked stopped and
+    the entries verified so far are returned."""
+    try:
+        return _verify(b, pool)
+    except Stopped:
+        b.e.stopped = True
+        return pool[b.verified(pool)]
+
+
 def _settle_by_directions(b: "_Block", idx: np.ndarray) -> None:
     """The first looks of ``idx`` that cannot verify their entries, verified together
     (``_verify``); a verified entry's evidence becomes its claim with the proved bound
@@ -1031,11 +1047,7 @@ def _settle_by_directions(b: "_Block", idx: np.ndarray) -> None:
     pool = _unverified_first_looks(b, idx)
     if not pool.size:
         return
-    try:
-        ok = _verify(b, pool)
-    except Stopped:
-        b.e.stopped = True
-        ok = pool[b.verified(pool)]
+    ok = _verify_until_stopped(b, pool)
 
     with np.errstate(all="ignore"):  # judged as the verdict will judge it (``blocks.judge_blocks``)
         a = b.e.g[ok]
@@ -1077,11 +1089,7 @@ def verify_by_directions(
         if not pool.size or eng.stopped:
             continue
         b = _Block(eng, r, i, 1)
-        try:
-            ok = _verify(b, pool)
-        except Stopped:
-            eng.stopped = True
-            ok = pool[b.verified(pool)]
+        ok = _verify_until_stopped(b, pool)
         bound[ok] = b.bound[b.local(ok)]
     return bound, eng.f.calls
 

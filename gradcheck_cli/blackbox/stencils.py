@@ -277,7 +277,6 @@ def blackbox_gradient(
             if progress is not None:
                 progress(n + 1)
             continue
-        best = None
         if np.isfinite(noise[n]) or left_domain or crossed[n] or linear[n]:
             ref = (float(value[n]), float(noise[n])) if np.isfinite(noise[n]) else None
             if crossed[n] and not left_domain:
@@ -297,7 +296,6 @@ def blackbox_gradient(
             else:
                 r = entry_derivative(f_call, work, k, f0=f0, eps=eps, claimed=float(a[n]), target=target,
                                      reference=ref, step=step)
-            best = r
             if claimed is not None:  # the claim must lie between the one-sided slopes
                 # at the finest rung that moved f (a rung where f(x +- h) == f(x) is below the
                 # code's resolution: float32 code at steps under its quantum)
@@ -453,6 +451,20 @@ def step_factor(sigma: float, scale: float) -> float:
     return float(max(1.0, sigma / (EPS * scale)) ** (1 / 3))
 
 
+def _shifted_values(shifted: Callable[[int, float], tuple[float, float]], indices: np.ndarray, h: np.ndarray,
+                    multiples: tuple[float, ...], progress: Callable[[int], None] | None):
+    """``(values, sizes)``, one row per step multiple ``m``: ``shifted(k, m h_k)`` for each
+    entry ``k`` of ``indices`` (entry by entry, ``progress`` after each)."""
+    vals = np.empty((len(multiples), len(indices)))
+    sizes = np.empty((len(multiples), len(indices)))
+    for n, (k, hk) in enumerate(zip(indices, h)):
+        for row, m in enumerate(multiples):
+            vals[row, n], sizes[row, n] = shifted(int(k), float(m * hk))
+        if progress is not None:
+            progress(n + 1)
+    return vals, sizes
+
+
 def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: np.ndarray, indices: np.ndarray, *,
                        f0: float, scale: float, sigma: float = 0.0, eps: float | None = None,
                        progress: Callable[[int], None] | None = None) -> Entries:
@@ -469,13 +481,7 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
     x = np.asarray(x, dtype=float).ravel()
     indices = np.asarray(indices)
     h = default_step(x[indices]) * step_factor(sigma, scale)
-    vals = np.empty((4, len(indices)))
-    sizes = np.empty((4, len(indices)))
-    for n, (k, hk) in enumerate(zip(indices, h)):
-        for row, d in enumerate((hk, -hk, 4 * hk, -4 * hk)):
-            vals[row, n], sizes[row, n] = shifted(int(k), float(d))
-        if progress is not None:
-            progress(n + 1)
+    vals, sizes = _shifted_values(shifted, indices, h, (1, -1, 4, -4), progress)
     size = np.max(sizes, axis=0)
     # a stencil that moved nothing at all (sigmoid at 36.2: its output is 1 to float64's
     # resolution) bounds the derivative only by the round-off of everything it may reach
@@ -509,13 +515,7 @@ def two_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: n
     x = np.asarray(x, dtype=float).ravel()
     indices = np.asarray(indices)
     h = default_step(x[indices]) * step_factor(sigma, scale)
-    vals = np.empty((2, len(indices)))
-    sizes = np.empty((2, len(indices)))
-    for n, (k, hk) in enumerate(zip(indices, h)):
-        for row, d in enumerate((hk, -hk)):
-            vals[row, n], sizes[row, n] = shifted(int(k), float(d))
-        if progress is not None:
-            progress(n + 1)
+    vals, sizes = _shifted_values(shifted, indices, h, (1, -1), progress)
     noisy = sigma if sigma > ROUNDOFF_ULPS * EPS * scale else 0.0
     with np.errstate(all="ignore"):
         value = (vals[0] - vals[1]) / (2 * h)

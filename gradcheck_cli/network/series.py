@@ -42,7 +42,7 @@ import numpy as np
 
 from ..finite_diff import EPS, default_step
 from .dense import dense_entries, relu_exact
-from .kernels import KAPPA, RHO, STENCIL, Base, block_u, disk_sup, matmul, row_tiles
+from .kernels import KAPPA, RHO, STENCIL, Base, block_u, matmul, row_tiles
 from .model import Activation, Block, Loss
 
 

@@ -214,13 +214,11 @@ class UserFunction:
                 result = self._invoke(imports, args)
         except KeyboardInterrupt:
             _unlock(locked)
-            for j, arg, (snap, _) in snapshots:
-                _restore(arg, snap, *self._shapes[j])
+            self._restore_all(snapshots)
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
             flipped = _unlock(locked)
-            for j, arg, (snap, _) in snapshots:
-                _restore(arg, snap, *self._shapes[j])
+            self._restore_all(snapshots)
             if large and not flipped:
                 # perhaps it writes into its input (and puts it back): once more, writable and copied
                 self._writes_inputs = retry = True
@@ -249,8 +247,7 @@ class UserFunction:
                 continue  # the common case: one pass over the memory
             change = self._change(i, arg, snap)
             if change is not None:
-                for j, a, (o, _) in snapshots:
-                    _restore(a, o, *self._shapes.get(j, (None, None)))
+                self._restore_all(snapshots)
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         for i, arg in large:  # read-only: only its shape or dtype can have changed
             shape, dtype = shapes[i]
@@ -261,6 +258,11 @@ class UserFunction:
         if flipped:
             self._check_flags(flipped, large, snapshots)
         return result
+
+    def _restore_all(self, snapshots: list) -> None:
+        """Put every copied input back as it was before the call."""
+        for j, arg, (snap, _) in snapshots:
+            _restore(arg, snap, *self._shapes.get(j, (None, None)))
 
     def _invoke(self, imports: Any, args: tuple) -> Any:
         if imports is None:
