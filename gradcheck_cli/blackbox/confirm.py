@@ -1,0 +1,285 @@
+"""Confirmation of the black-box evidence behind a ``fail`` or ``warn``: no such verdict
+rests on long steps that a shorter step contradicts (numpy only).
+
+Why.  The ladder's steps follow ``max(|x_j|, 1)``.  Where f varies on a much finer scale
+(``sin`` at ``x ~ 1e6``: thousands of periods per step; a relu kink ``2e-5`` from the
+point; a barrier ``1e-6`` away) its rungs can agree with each other on a wrong value and
+their bound, built from that agreement, is small and unsound: a correct gradient fails.
+
+The short step.  For an entry with claim ``a``, estimate ``n`` and bound ``e`` whose
+claim lies outside ``[n - e, n + e]`` by the margin ``m = |a - n| - e > 0``, the central
+difference ``D(h) = (f(x + h e_j) - f(x - h e_j)) / (h_+ + h_-)`` (``h_+-`` the steps
+actually taken, ``(x + h) - x``) at ::
+
+    h_1 = SHORT SAFETY nu / m,      nu = ROUNDOFF_ULPS eps F  (F = |f(x)|)
+
+has round-off ``r(h) = SAFETY nu / h`` (``m / SHORT``) and, being far shorter than the
+ladder's steps, a truncation error far below it for any f smooth on the scale ``h_1``.
+``h_1`` is never below ``MIN_ULPS`` ulps of ``x_j`` (of the precision the code's values
+have) nor above ``MAX_REL max(|x_j|, 1)``.  Where ``|D(h_1) - n| <= e + r(h_1)`` the short
+step agrees with the evidence: the verdict stands (two calls; a real bug ends here).
+
+The dispute.  Otherwise the noise of f along ``e_j`` is measured (ECnoise,
+``ladder.measured_noise``), ``nu = max(ROUNDOFF_ULPS eps F, 3 sigma)``, ``h_2`` is ``h_1``
+again with that ``nu``, and the short value is ``s = D(h_2 / 2)`` with the uncertainty ::
+
+    u = r(h_2 / 2) + r(h_2) + SAFETY |D(h_2) - D(h_2 / 2)|
+
+(round-off of both plus their change, which bounds the truncation of ``D(h_2 / 2)``, a
+third of it, with room to spare).  The steps then grow by ``SCAN`` while ``|D(h) - s| <=
+u + r(h)``: the longest such step ``h*`` is one on which f is still smooth as seen from
+the point (below the period, the kink, the barrier), and the stencil ladder
+(``ladder.entry_derivative``) starts there.  Its value ``v`` and bound ``b`` decide:
+
+* ``[v - b, v + b]`` and ``[n - e, n + e]`` disjoint: one of them is unsound, and the
+  one on the longer steps is the one whose premise (f smooth on its scale) the shorter
+  steps broke: the entry's evidence becomes ``(v, b)``, and ``verdict.assess`` judges it
+  again (a pass where it verifies, a fail on a real bug, else unresolved);
+* intersecting: the shorter steps do not contradict the evidence; the verdict stands;
+* ``b`` infinite (the ladder proves nothing): the short value decides, ``(s, u)`` when
+  ``|s - n| > e + u``.
+
+Where the new evidence does not settle the entry and the caller lifts precision
+(``ladder.Lifted``), the ladder runs again from ``h*`` in extended precision (the
+TwoLayerNet at std 1e-4: entries of 1e-6 next to relu kinks 1e-5 away, which float64
+cannot verify to 1e-7 on steps that short).
+
+Work.  Per block a sample of ``SAMPLE`` disputed entries (spread over them) is confirmed
+first; when none is contradicted, the others stand (a block-wide bug costs ``2 SAMPLE``
+calls).  Otherwise every one is confirmed, at most ``CONFIRM_MAX`` per block; beyond
+that, the rest cannot rest on evidence of a kind shown to be contradicted: their bound
+widens to cover the claim (``unresolved``, never a pass).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from ..blocks import BlockData
+from ..errors import NonFiniteCostError
+from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
+from ..verdict import Thresholds, assess
+from .ladder import NOISE_POINTS, entry_derivative, measured_noise
+
+#: the short step's round-off is this many times below the disputed margin
+SHORT = 10.0
+#: the short step is at least this many ulps of x_j ...
+MIN_ULPS = 16.0
+#: ... and at most this share of max(|x_j|, 1)
+MAX_REL = 1e-2
+#: ratio of the steps of the scan from the short step up to the ladder's start
+SCAN = 8.0
+#: the scan stops at the ladder's own first step, 0.1 max(|x_j|, 1)
+SCAN_TOP = 0.1
+#: disputed entries confirmed first per block; every one (at most CONFIRM_MAX) when one
+#: of them is contradicted
+SAMPLE = 16
+CONFIRM_MAX = 256
+
+#: status codes of ``verdict.assess``
+_WARN, _FAIL = 1, 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What confirming one entry found: ``contradicted`` evidence is replaced by ``value``
+    ``± error`` (taken on steps from ``step`` down); ``calls`` of the cost were made."""
+
+    contradicted: bool
+    value: float = float("nan")
+    error: float = float("inf")
+    step: float = float("nan")
+    calls: int = 0
+
+
+class _Axis:
+    """The cost along one axis of the flat point: ``phi(t) = f(x + t e_j)`` with the step
+    actually taken, NaN outside f's domain; ``x`` restored after every call."""
+
+    def __init__(self, cost: Callable, work: np.ndarray, shape, j: int) -> None:
+        self.cost, self.work, self.shape, self.j = cost, work, shape, j
+        self.calls = 0
+
+    def at(self, t: float) -> tuple[float, float]:
+        orig = self.work[self.j]
+        self.work[self.j] = orig + t
+        taken = float(self.work[self.j] - orig)
+        self.calls += 1
+        try:
+            return float(self.cost(self.work.reshape(self.shape))), taken
+        except NonFiniteCostError:
+            return float("nan"), taken
+        finally:
+            self.work[self.j] = orig
+
+    def central(self, h: float) -> tuple[float, float]:
+        """``(D(h), F)``: the central difference on the steps taken and the larger |f|."""
+        fp, hp = self.at(h)
+        fm, hm = self.at(-h)
+        with np.errstate(all="ignore"):
+            return (fp - fm) / (hp - hm), max(abs(fp), abs(fm))
+
+
+def _short_step(nu: float, margin: float, xj: float, eps: float) -> float:
+    """``SHORT SAFETY nu / margin``, within ``MIN_ULPS`` ulps of ``x_j`` (in the values'
+    precision) and ``MAX_REL max(|x_j|, 1)``."""
+    dtype = np.float32 if eps > 1e3 * EPS else np.float64
+    ulp = float(np.spacing(dtype(abs(xj)))) if xj != 0 else float(np.finfo(dtype).tiny)
+    h = SHORT * SAFETY * nu / margin if margin > 0 else np.inf
+    return float(min(max(h, MIN_ULPS * ulp), MAX_REL * max(abs(xj), 1.0)))
+
+
+def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float, analytic: float, numeric: float,
+                  error: float, eps: float = EPS, pass_tol: float = 1e-7, lifted=None, flat=None) -> Outcome:
+    """Confirm or contradict the evidence ``numeric ± error`` behind the fail or warn of
+    entry ``j`` (claim ``analytic``) of the flat work vector ``work`` (module docstring).
+    ``lifted``: the cost in extended precision (``ladder.Lifted``), for an entry the new
+    float64 evidence does not settle; ``flat`` the float64 point (its base)."""
+    a, n, e = float(analytic), float(numeric), float(error)
+    margin = abs(a - n) - e
+    if not (np.isfinite(a) and np.isfinite(n) and np.isfinite(e) and margin > 0 and np.isfinite(f0)):
+        return Outcome(False)
+    axis = _Axis(cost, work, shape, j)
+    xj = float(work[j])
+    F = max(abs(f0), np.finfo(float).tiny)
+    nu = ROUNDOFF_ULPS * eps * F
+    h1 = _short_step(nu, margin, xj, eps)
+    d1, F1 = axis.central(h1)
+    r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
+    if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
+        return Outcome(False, calls=axis.calls)
+    # the dispute: the noise of f along e_j, then two short steps that follow it
+    delta = h1
+    table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
+    sigma = measured_noise(np.array(table))
+    nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
+    h2 = _short_step(nu, margin, xj, eps)
+    dl, Fl = axis.central(h2)
+    ds, Fs = axis.central(h2 / 2)
+    r = lambda h: SAFETY * nu / h  # noqa: E731
+    s = ds
+    u = r(h2 / 2) + r(h2) + SAFETY * abs(dl - ds)
+    if not (np.isfinite(s) and np.isfinite(u)):
+        return Outcome(False, calls=axis.calls)
+    # the steps grow while f stays smooth as seen from the point
+    start, h, top = h2, h2, SCAN_TOP * max(abs(xj), 1.0)
+    while h * SCAN <= top:
+        h *= SCAN
+        dh, _ = axis.central(h)
+        if not (np.isfinite(dh) and abs(dh - s) <= u + r(h)):
+            break
+        start = h
+    target = pass_tol * abs(a) / 4
+    f_call = lambda w: _value(cost, w, shape)  # noqa: E731
+    lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False)
+    calls = axis.calls + lr.calls
+    if np.isfinite(lr.error):
+        if abs(lr.value - n) <= lr.error + e:
+            return Outcome(False, calls=calls)  # the ladder from short steps agrees
+        value, bound, step = lr.value, lr.error, lr.step
+    elif abs(s - n) > e + u:
+        value, bound, step = s, u, h2 / 2
+    else:
+        return Outcome(False, calls=calls)
+    if lifted is not None and flat is not None and not _settles(a, value, bound, pass_tol):
+        more = _lifted(lifted, flat, shape, j, a, target, start, value, bound)
+        if more is not None:
+            value, bound, step = more
+    return Outcome(True, float(value), float(bound), float(step), calls)
+
+
+def _value(cost: Callable, w: np.ndarray, shape) -> float:
+    try:
+        return cost(w.reshape(shape))
+    except NonFiniteCostError:
+        return float("nan")
+
+
+def _settles(a: float, value: float, bound: float, pass_tol: float) -> bool:
+    """Whether ``value ± bound`` already verifies the claim or proves it wrong by far."""
+    gap = abs(a - value)
+    return gap + bound <= pass_tol * abs(a) / 2 or gap - bound > 0.5 * max(abs(a), abs(value))
+
+
+def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, start: float, value: float,
+            bound: float):
+    """The ladder from ``start`` in extended precision; ``(value, bound, step)`` when it
+    is finite, tighter than ``bound`` and consistent with ``value ± bound``, else None."""
+    if not getattr(lifted, "usable", True):
+        return None
+    if hasattr(lifted, "base"):
+        lw, lf0 = lifted.base(flat, shape)
+        lw, sigma = lw.copy(), lifted.noise_at(flat, shape)
+    else:
+        lw, sigma = np.asarray(flat, dtype=float).astype(np.longdouble), None
+        lf0 = lifted(lw.reshape(shape))
+    lf = lambda w: _value(lifted, w, shape)  # noqa: E731
+    r = entry_derivative(lf, lw, j, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=a, target=target,
+                         step=start, noise=sigma, kink_test=False)
+    if np.isfinite(r.error) and r.error < bound and abs(r.value - value) <= r.error + bound:
+        return r.value, r.error, r.step
+    return None
+
+
+def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thresholds: Thresholds, *,
+                  lifted=None, deadline: float | None = None) -> tuple[BlockData, np.ndarray]:
+    """``d`` with the evidence of its failing and warning entries confirmed (module
+    docstring: a sample first, every one when one is contradicted, at most
+    ``CONFIRM_MAX``), and the positions (in ``d``) whose evidence was replaced or widened."""
+    none = np.zeros(0, dtype=int)
+    if not len(d.analytic):
+        return d, none
+    a = np.asarray(d.analytic, dtype=float)
+    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+    code = assess(a, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+    disputed = np.flatnonzero(((code == _FAIL) | (code == _WARN)) & np.isfinite(a))
+    if not len(disputed):
+        return d, none
+    shape = np.shape(x)
+    flat = np.array(x, dtype=float).ravel()
+    work = flat.copy()
+    f0 = _value(cost, work, shape)
+    idx = np.arange(len(a)) if d.indices is None else np.asarray(d.indices, dtype=int)
+    numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
+    kink = None if d.kink is None else np.array(d.kink, dtype=bool)
+    # the sample first, spread over the disputed entries; the rest only where it found a
+    # contradiction
+    order = np.unique(np.linspace(0, len(disputed) - 1, min(SAMPLE, len(disputed))).round().astype(int))
+    first = disputed[order]
+    rest = np.setdiff1d(disputed, first)
+    changed, contradicted = [], False
+
+    def run(group) -> int:
+        """Confirm the entries of ``group`` in turn; how many were reached (deadline)."""
+        nonlocal contradicted
+        for n, p in enumerate(group):
+            if deadline is not None and time.perf_counter() > deadline:
+                return n
+            out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
+                                numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
+                                lifted=lifted, flat=flat)
+            if out.contradicted:
+                contradicted = True
+                numeric[p], noise[p] = out.value, out.error
+                if kink is not None:
+                    kink[p] = False
+                changed.append(int(p))
+        return len(group)
+
+    run(first)
+    if contradicted and len(rest):
+        room = max(CONFIRM_MAX - len(first), 0)
+        reached = run(rest[:room])
+        if reached == min(room, len(rest)):
+            # past the budget, in a block whose evidence a shorter step contradicted: the
+            # claim is covered (unresolved), never a pass, never a verdict on that evidence
+            for p in rest[room:]:
+                noise[p] = max(noise[p], 2 * abs(a[p] - numeric[p]))
+                changed.append(int(p))
+    if not changed:
+        return d, none
+    return replace(d, numeric=numeric, noise=noise, kink=kink), np.array(sorted(set(changed)), dtype=int)
