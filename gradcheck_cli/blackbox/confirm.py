@@ -54,6 +54,7 @@ widens to cover the claim (``unresolved``, never a pass).
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -63,7 +64,7 @@ from ..blocks import BlockData
 from ..errors import NonFiniteCostError
 from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
 from ..verdict import Thresholds, assess
-from .ladder import NOISE_POINTS, entry_derivative, measured_noise
+from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise
 
 #: the short step's round-off is this many times below the disputed margin
 SHORT = 10.0
@@ -79,6 +80,12 @@ SCAN_TOP = 0.1
 #: of them is contradicted
 SAMPLE = 16
 CONFIRM_MAX = 256
+#: contradicted entries per check that get a ladder in extended precision of their own
+#: (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED calls each
+CONFIRM_LIFTS = 8
+
+#: per ``Lifted`` (one check): the lifted ladders confirmation has granted itself
+_GRANTED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 #: status codes of ``verdict.assess``
 _WARN, _FAIL = 1, 2
@@ -153,7 +160,10 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
         return Outcome(False, calls=axis.calls)
     # the dispute: the noise of f along e_j, then two short steps that follow it
-    delta = h1
+    # on x_j's own grid (an exact multiple of its ulp): steps rounded to the grid would
+    # pass for noise (cos(x) times half an ulp of x = 1e6: 6e-11)
+    ulp = float(np.spacing(abs(xj))) if xj != 0 else 0.0
+    delta = ulp * max(1.0, round(h1 / ulp)) if ulp > 0 else h1
     table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
     sigma = measured_noise(np.array(table))
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
@@ -175,7 +185,8 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         start = h
     target = pass_tol * abs(a) / 4
     f_call = lambda w: _value(cost, w, shape)  # noqa: E731
-    lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False)
+    lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False,
+                          noise=sigma)
     calls = axis.calls + lr.calls
     if np.isfinite(lr.error):
         if abs(lr.value - n) <= lr.error + e:
@@ -209,7 +220,16 @@ def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, st
             bound: float):
     """The ladder from ``start`` in extended precision; ``(value, bound, step)`` when it
     is finite, tighter than ``bound`` and consistent with ``value ± bound``, else None."""
-    if not getattr(lifted, "usable", True):
+    if hasattr(lifted, "budget") and not lifted.usable:
+        try:
+            granted = _GRANTED.get(lifted, 0)
+        except TypeError:  # not weakly referable: no share of its own
+            return None
+        if granted >= CONFIRM_LIFTS:
+            return None
+        _GRANTED[lifted] = granted + 1
+        lifted.budget = lifted.used + LIFT_NEED + 1
+    elif not getattr(lifted, "usable", True):
         return None
     if hasattr(lifted, "base"):
         lw, lf0 = lifted.base(flat, shape)
