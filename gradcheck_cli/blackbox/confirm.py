@@ -54,7 +54,6 @@ widens to cover the claim (``unresolved``, never a pass).
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -70,8 +69,9 @@ from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise
 SHORT = 10.0
 #: the short step is at least this many ulps of x_j ...
 MIN_ULPS = 16.0
-#: ... and at most this share of max(|x_j|, 1)
-MAX_REL = 1e-2
+#: ... and at most this share of max(|x_j|, 1): the direct difference's eps**(1/3)
+#: (a longer step is not short: the round-off it would need is beyond this precision)
+MAX_REL = EPS ** (1 / 3)
 #: ratio of the steps of the scan from the short step up to the ladder's start
 SCAN = 8.0
 #: the scan stops at the ladder's own first step, 0.1 max(|x_j|, 1)
@@ -84,11 +84,13 @@ CONFIRM_MAX = 256
 #: (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED calls each
 CONFIRM_LIFTS = 8
 
-#: per ``Lifted`` (one check): the lifted ladders confirmation has granted itself
-_GRANTED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+#: unresolved entries whose estimate is off the claim by more than SETTLE_REL pass
+#: tolerances get the ladder from short steps too, at most SETTLE_MAX per block
+SETTLE_REL = 1.0
+SETTLE_MAX = 8
 
 #: status codes of ``verdict.assess``
-_WARN, _FAIL = 1, 2
+_WARN, _FAIL, _UNRESOLVED = 1, 2, 4
 
 
 @dataclass(frozen=True)
@@ -141,38 +143,46 @@ def _short_step(nu: float, margin: float, xj: float, eps: float) -> float:
 
 
 def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float, analytic: float, numeric: float,
-                  error: float, eps: float = EPS, pass_tol: float = 1e-7, lifted=None, flat=None) -> Outcome:
+                  error: float, eps: float = EPS, pass_tol: float = 1e-7, lifted=None, flat=None,
+                  settle: bool = False) -> Outcome:
     """Confirm or contradict the evidence ``numeric ± error`` behind the fail or warn of
     entry ``j`` (claim ``analytic``) of the flat work vector ``work`` (module docstring).
     ``lifted``: the cost in extended precision (``ladder.Lifted``), for an entry the new
-    float64 evidence does not settle; ``flat`` the float64 point (its base)."""
+    float64 evidence does not settle; ``flat`` the float64 point (its base).
+
+    ``settle``: the entry is ``unresolved`` and its estimate lies off the claim by more
+    than the tolerance (the margin is then ``pass_tol max(|a|, |n|)``): no short-step confirmation, the
+    ladder from the short steps directly; its evidence is taken when it verifies the claim
+    (``|a - v| + b <= pass_tol |a|``) and agrees with the old (``Outcome.contradicted``
+    then means replaced): settling never makes a warn or a fail."""
     a, n, e = float(analytic), float(numeric), float(error)
-    margin = abs(a - n) - e
-    if not (np.isfinite(a) and np.isfinite(n) and np.isfinite(e) and margin > 0 and np.isfinite(f0)):
+    # settling: the round-off of the short step is a tenth of what the claim may be off by
+    margin = pass_tol * max(abs(a), abs(n)) if settle else abs(a - n) - e
+    if not (np.isfinite(a) and np.isfinite(n) and (settle or np.isfinite(e)) and margin > 0 and np.isfinite(f0)):
         return Outcome(False)
     axis = _Axis(cost, work, shape, j)
     xj = float(work[j])
     F = max(abs(f0), np.finfo(float).tiny)
-    nu = ROUNDOFF_ULPS * eps * F
-    h1 = _short_step(nu, margin, xj, eps)
-    d1, F1 = axis.central(h1)
-    r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
-    if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
-        return Outcome(False, calls=axis.calls)
-    # the dispute: the noise of f along e_j, then two short steps that follow it
-    # on x_j's own grid (an exact multiple of its ulp): steps rounded to the grid would
-    # pass for noise (cos(x) times half an ulp of x = 1e6: 6e-11)
+    h1 = _short_step(ROUNDOFF_ULPS * eps * F, margin, xj, eps)
+    F1 = F
+    if not settle:
+        d1, F1 = axis.central(h1)
+        r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
+        if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
+            return Outcome(False, calls=axis.calls)
+    # the dispute: the noise of f along e_j, on x_j's own grid (an exact multiple of its
+    # ulp: steps rounded to the grid would pass for noise, cos(x) times half an ulp of x =
+    # 1e6: 6e-11), then two short steps that follow it
     ulp = float(np.spacing(abs(xj))) if xj != 0 else 0.0
     delta = ulp * max(1.0, round(h1 / ulp)) if ulp > 0 else h1
     table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
     sigma = measured_noise(np.array(table))
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
     h2 = _short_step(nu, margin, xj, eps)
-    dl, Fl = axis.central(h2)
-    ds, Fs = axis.central(h2 / 2)
+    dl, _ = axis.central(h2)
+    s, _ = axis.central(h2 / 2)
     r = lambda h: SAFETY * nu / h  # noqa: E731
-    s = ds
-    u = r(h2 / 2) + r(h2) + SAFETY * abs(dl - ds)
+    u = r(h2 / 2) + r(h2) + SAFETY * abs(dl - s)
     if not (np.isfinite(s) and np.isfinite(u)):
         return Outcome(False, calls=axis.calls)
     # the steps grow while f stays smooth as seen from the point
@@ -188,7 +198,9 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False,
                           noise=sigma)
     calls = axis.calls + lr.calls
-    if np.isfinite(lr.error):
+    if settle:
+        value, bound, step = (lr.value, lr.error, lr.step) if lr.error < e else (n, e, float("nan"))
+    elif np.isfinite(lr.error):
         if abs(lr.value - n) <= lr.error + e:
             return Outcome(False, calls=calls)  # the ladder from short steps agrees
         value, bound, step = lr.value, lr.error, lr.step
@@ -200,6 +212,9 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         more = _lifted(lifted, flat, shape, j, a, target, start, value, bound)
         if more is not None:
             value, bound, step = more
+    if settle and not (bound < e and abs(value - n) <= bound + e and abs(a - value) + bound <= pass_tol * abs(a)):
+        # settling takes only evidence that verifies the claim and agrees with the old
+        return Outcome(False, calls=calls)
     return Outcome(True, float(value), float(bound), float(step), calls)
 
 
@@ -221,13 +236,11 @@ def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, st
     """The ladder from ``start`` in extended precision; ``(value, bound, step)`` when it
     is finite, tighter than ``bound`` and consistent with ``value ± bound``, else None."""
     if hasattr(lifted, "budget") and not lifted.usable:
-        try:
-            granted = _GRANTED.get(lifted, 0)
-        except TypeError:  # not weakly referable: no share of its own
-            return None
+        # the lifted ladders confirmation granted itself in this check (one ``Lifted`` each)
+        granted = getattr(lifted, "confirm_lifts", 0)
         if granted >= CONFIRM_LIFTS:
             return None
-        _GRANTED[lifted] = granted + 1
+        lifted.confirm_lifts = granted + 1
         lifted.budget = lifted.used + LIFT_NEED + 1
     elif not getattr(lifted, "usable", True):
         return None
@@ -257,7 +270,14 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
     error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
     code = assess(a, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     disputed = np.flatnonzero(((code == _FAIL) | (code == _WARN)) & np.isfinite(a))
-    if not len(disputed):
+    # unresolved entries whose estimate lies off the claim by more than SETTLE_REL
+    # tolerances (the long steps' estimate is weak there): the worst SETTLE_MAX
+    with np.errstate(all="ignore"):
+        off = np.abs(a - d.numeric) / np.maximum(np.abs(a), np.abs(d.numeric))
+    loose = np.flatnonzero((code == _UNRESOLVED) & np.isfinite(off)
+                           & ((off > SETTLE_REL * thresholds.pass_tol) | ~np.isfinite(error)))
+    loose = loose[np.argsort(-off[loose], kind="stable")][:SETTLE_MAX]
+    if not len(disputed) and not len(loose):
         return d, none
     shape = np.shape(x)
     flat = np.array(x, dtype=float).ravel()
@@ -291,6 +311,15 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
         return len(group)
 
     run(first)
+    for p in loose:  # a ladder from the short steps, taken where its bound is tighter
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
+                            numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
+                            lifted=lifted, flat=flat, settle=True)
+        if out.contradicted:
+            numeric[p], noise[p] = out.value, out.error
+            changed.append(int(p))
     if contradicted and len(rest):
         room = max(CONFIRM_MAX - len(first), 0)
         reached = run(rest[:room])
