@@ -44,6 +44,13 @@ Where the new evidence does not settle the entry and the caller lifts precision
 TwoLayerNet at std 1e-4: entries of 1e-6 next to relu kinks 1e-5 away, which float64
 cannot verify to 1e-7 on steps that short).
 
+Settling.  An ``unresolved`` entry whose estimate lies off the claim by more than
+``SETTLE_REL`` tolerances (or has no finite bound) gets the same ladder from short steps,
+its short step set by the round-off the verdict needs (``pass_tol max(|a|, |n|) / SHORT``);
+the new evidence is taken only where it verifies the claim and agrees with the old (a
+sound bound each: they intersect), so settling turns ``unresolved`` into ``pass`` or
+nothing; at most ``SETTLE_MAX`` entries per block, the farthest off first.
+
 Work.  Per block a sample of ``SAMPLE`` disputed entries (spread over them) is confirmed
 first; when none is contradicted, the others stand (a block-wide bug costs ``2 SAMPLE``
 calls).  Otherwise every one is confirmed, at most ``CONFIRM_MAX`` per block; beyond
