@@ -140,3 +140,33 @@ def test_relu_kinks_near_the_point_do_not_make_a_correct_entry_fail():
     assert out.contradicted
     assert abs(out.value - truth) <= out.error
     assert abs(out.value - a) <= out.error + 1e-7 * abs(a)  # no longer evidence of a fail
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e6, 1e8])
+def test_sin_at_large_x_with_a_soft_bug_is_never_settled_into_a_pass(scale):
+    # the settling ladder takes only evidence that verifies the claim: 1e-6 off never does
+    x = _sin_point(scale)
+    res = check_gradient(lambda z: (np.sum(np.sin(z)), np.cos(z) * (1 + 1e-6)), x)
+    assert res.counts["pass"] == 0 and res.status.value == "warn", res.counts
+
+
+def _relu_near_kinks():
+    """sum relu(A w) + 1e-4 |w|^2 with ten pre-activations 1e-7..1e-5 from their kink."""
+    rng = np.random.default_rng(3)
+    A, w = rng.standard_normal((20, 6)), rng.standard_normal(6)
+    z = A @ w
+    A[:10, 0] -= (z[:10] - rng.choice([-1, 1], 10) * 10 ** rng.uniform(-7, -5, 10)) / w[0]
+    return A, w
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_a_tiny_term_missing_next_to_relu_kinks_still_warns(mode):
+    A, w = _relu_near_kinks()
+    assert np.min(np.abs(A @ w)) < 1e-6
+    f = lambda v: float(np.sum(np.maximum(A @ v, 0)) + 1e-4 * np.sum(v * v))  # noqa: E731
+    right = lambda v: A.T @ (A @ v > 0) + 2e-4 * v  # noqa: E731
+    wrong = lambda v: A.T @ (A @ v > 0)  # noqa: E731  (the L2 term left out: ~1e-4 relative)
+    ok = check_gradient(lambda v: (f(v), right(v)), w, mode=mode)
+    assert ok.counts["fail"] == 0 and ok.counts["warn"] == 0, ok.counts
+    bad = check_gradient(lambda v: (f(v), wrong(v)), w, mode=mode)
+    assert bad.status.value in ("warn", "fail") and bad.counts["pass"] == 0, bad.counts
