@@ -330,6 +330,8 @@ def blackbox_gradient(
             pending.append((n, k, target))
         if progress is not None:
             progress(n + 1)
+    if claimed is not None and eps > 1e3 * EPS:  # values of float32's precision (or coarser)
+        _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, f0=f0, eps=eps, pass_tol=pass_tol)
     # precision lifting of the entries float64 left: a few leftovers get their own share
     if pending and hasattr(lifted, "grant"):
         lifted.grant(len(pending))
@@ -362,6 +364,29 @@ def blackbox_gradient(
     bad = ~np.isfinite(value) | np.isnan(noise)
     return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
                     kink=kink, f_scale=scale, resolution=resolution)
+
+
+def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, eps, pass_tol) -> None:
+    """Float32 code: the entries whose evidence does not verify the claim and does not prove
+    it wrong get the least-squares fit over many steps (``lowprec.fit_derivative``; at most
+    ``FIT_MAX_ENTRIES``), which tightens ``value, noise`` (in place) where it agrees."""
+    from .lowprec import FIT_MAX_ENTRIES, combine, fit_derivative
+
+    done = 0
+    for n, k in enumerate(idx.tolist()):
+        if done >= FIT_MAX_ENTRIES:
+            break
+        with np.errstate(all="ignore"):
+            gap = abs(float(a[n]) - float(value[n]))
+            passes = gap + noise[n] <= pass_tol * abs(float(a[n]))
+            wrong = gap - noise[n] > 0.5 * max(abs(float(a[n])), abs(float(value[n])))
+        if kink[n] or a[n] == 0 or passes or wrong or not np.isfinite(noise[n]):
+            continue
+        fit = fit_derivative(f_call, work, k, f0=f0, eps=eps)
+        done += 1
+        value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
+        if noise[n] == fit.error:
+            used[n] = fit.width
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES

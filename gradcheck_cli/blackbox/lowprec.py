@@ -1,0 +1,161 @@
+"""The derivative of float32 code along one entry by least squares over many steps
+(numpy only): what float32 can verify where the Richardson ladder cannot.
+
+Why.  A value of float32 code carries a round-off ``delta(t)`` of about ``eps32 |f|``
+(``eps32 = 1.2e-7``): a cost of 17 rounds by ~1e-6, and the slope of an entry of
+0.009 must be known to 4.6e-6 to verify it to the float32 default pass tolerance
+(5e-4).  A stencil of a few points divides that round-off by its step; the ladder's
+steps cannot be long enough (truncation) and short enough (round-off) at once.  But the
+round-off is deterministic per point and unrelated between points whose values differ by
+many ulps: measured on 64 distinct points it averages out like any noise.
+
+Estimate.  With ``o(t) = (phi(t) - phi(-t)) / 2 = phi'(0) t + c_3 t**3 + c_5 t**5 + ..``
+(``phi(t) = f(x + t e_j)``) on ``t_i ~ H i / N`` (i = 1 .. N, jittered; ``2 N`` calls), the least
+squares fit of the odd polynomial with ``m`` terms gives ``phi'(0) ~ c_m = w_m . o``
+(``w_m`` the first row of the pseudo-inverse).  The same values serve the widths
+``H``, ``H / 2`` and ``H / 4`` (the first ``N``, ``N / 2``, ``N / 4`` points).
+
+Bound.  ``e(H, m) = Z sigma ||w_m||_2 + SAFETY max(|c_m - c_{m+1}|, |c_m - c_{m+2}|)``:
+the noise of ``c_m`` (a sum of ``N`` independent round-offs, near Gaussian; ``sigma`` the
+noise of ``o`` measured from the residuals of the widest fit, at least a quantum of
+float32's round-off of ``F``, so a lack of fit only widens it) and its truncation by the
+agreement of orders, as in the ladder.  Each width keeps its candidate of least bound;
+the candidates of the widths must agree (their intervals intersect) or their union is
+reported (one of them misread a feature narrower than its width).  A width whose values
+do not move by several quanta between neighbouring points (a staircase: the round-off
+is then no noise) proves nothing.  Figures are absolute errors of ``phi'(0)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import NonFiniteCostError
+
+#: pairs of points of the widest fit (``2 FIT_POINTS`` calls per entry)
+FIT_POINTS = 64
+#: the widths fitted: ``FIT_WIDTH max(|x_j|, 1)`` and its halves down to this many of them
+FIT_WIDTH = 1.0
+FIT_HALVINGS = 2
+#: terms of the odd polynomials fitted (degree 2 m - 1); the two after ``m`` bound its truncation
+FIT_TERMS = (2, 3, 4, 5)
+FIT_MAX_TERMS = 7
+#: standard deviations of the noise taken into the bound (a near-Gaussian sum of round-offs)
+Z = 6.0
+#: estimated truncation errors are multiplied by this (as in the ladder)
+SAFETY = 2.0
+#: neighbouring points of a width must differ by this many quanta of f on average
+MOVE_QUANTA = 4.0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """``phi'(0)`` with its bound, the half-width of the fit, the calls made."""
+
+    value: float
+    error: float
+    width: float
+    calls: int
+
+
+def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]:
+    """``(value, bound)`` of ``phi'(0)`` from the odd part ``o`` at ``t`` (module docstring);
+    ``quantum`` the least noise of ``o`` (float32's round-off of f); ``(nan, inf)`` when no
+    candidate is finite."""
+    t, o = np.asarray(t, dtype=float), np.asarray(o, dtype=float)
+    n = t.size
+    if n < FIT_MAX_TERMS + 4 or not np.all(np.isfinite(o)):
+        return np.nan, np.inf
+    s = t / t[-1]  # scaled to (0, 1]: a well-conditioned basis
+    A = np.stack([s ** (2 * i + 1) for i in range(FIT_MAX_TERMS)], axis=1)
+    coef, rows = {}, {}
+    for m in range(1, FIT_MAX_TERMS + 1):
+        pinv = np.linalg.pinv(A[:, :m])
+        rows[m] = pinv[0] / t[-1]
+        coef[m] = float(rows[m] @ o)
+    # noise of o from the widest polynomial's residuals (a lack of fit only widens it)
+    full = np.linalg.lstsq(A, o, rcond=None)[0]
+    res = o - A @ full
+    sigma = max(float(np.sqrt(res @ res / (n - FIT_MAX_TERMS))), float(quantum))
+    best = (np.nan, np.inf)
+    for m in FIT_TERMS:
+        if m + 2 > FIT_MAX_TERMS:
+            break
+        trunc = max(abs(coef[m] - coef[m + 1]), abs(coef[m] - coef[m + 2]))
+        e = Z * sigma * float(np.linalg.norm(rows[m])) + SAFETY * trunc
+        if np.isfinite(e) and e < best[1]:
+            best = (coef[m], e)
+    return best
+
+
+def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float) -> FitResult:
+    """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
+    ``FIT_WIDTH max(|x_j|, 1)`` (module docstring); ``x`` the flat work vector, restored
+    after every call; ``eps`` the precision of the values (float32's)."""
+    orig = x[j]
+    H = FIT_WIDTH * max(abs(float(orig)), 1.0)
+    # jittered, not a dyadic lattice: on t_i = H i / N the round-offs of f32(x + t_i) and of
+    # its products follow the low bits of x linearly in i (a sawtooth, not noise)
+    jitter = np.random.default_rng(j).random(FIT_POINTS)
+    t = H * (np.arange(FIT_POINTS) + 0.25 + 0.5 * jitter) / FIT_POINTS
+    plus, minus = np.empty(FIT_POINTS), np.empty(FIT_POINTS)
+    for i, ti in enumerate(t):
+        for sign, out in ((1.0, plus), (-1.0, minus)):
+            x[j] = orig + sign * ti
+            try:
+                out[i] = float(cost(x))
+            except NonFiniteCostError:
+                out[i] = np.nan
+            finally:
+                x[j] = orig
+    calls = 2 * FIT_POINTS
+    if not np.all(np.isfinite(plus)) or not np.all(np.isfinite(minus)):
+        return FitResult(np.nan, np.inf, H, calls)
+    with np.errstate(all="ignore"):
+        F = float(max(np.max(np.abs(plus)), np.max(np.abs(minus)), abs(float(f0))))
+    # a quantum of float32's round-off of F: uniform over half an ulp of F (at least
+    # eps F / 2) has a deviation of eps F / (2 sqrt 12); the odd part halves a difference
+    quantum = eps * F / (2 * np.sqrt(12.0)) / np.sqrt(2.0)
+    o = (plus - minus) / 2
+    fits = []
+    for k in range(FIT_HALVINGS + 1):
+        n = FIT_POINTS >> k
+        # a staircase (neighbours a few quanta apart or less) is no noise: not evidence
+        moves = np.abs(np.diff(np.concatenate([[0.0], o[:n]])))
+        if not np.mean(moves) >= MOVE_QUANTA * eps * F:
+            continue
+        v, e = odd_fit(t[:n], o[:n], quantum)
+        if np.isfinite(e):
+            fits.append((v, e, float(t[n - 1])))
+    if not fits:
+        return FitResult(np.nan, np.inf, H, calls)
+    fits.sort(key=lambda r: r[1])
+    value, error, width = fits[0]
+    lo, hi = value - error, value + error
+    for v, e, _ in fits[1:]:
+        if abs(v - value) > e + error:  # apart: one of them is wrong, the union stands
+            lo, hi = min(lo, v - e), max(hi, v + e)
+    if hi - lo > 2 * error:
+        value, error = (lo + hi) / 2, (hi - lo) / 2
+    return FitResult(float(value), float(error), width, calls)
+
+
+#: at most this many entries of one re-estimate get the fit (``2 FIT_POINTS`` calls each)
+FIT_MAX_ENTRIES = 256
+
+
+def combine(value: float, error: float, fit: FitResult) -> tuple[float, float]:
+    """The estimate of least bound of the ladder's ``(value, error)`` and the fit's: both
+    bounds must contain the truth, so the better one stands where they intersect; where
+    they do not, their union is reported (one of them is unsound there)."""
+    if not (np.isfinite(fit.error) and np.isfinite(error)):
+        # the ladder proved nothing (a kink crossed, a pole, a period inside its stencil):
+        # the fit's long steps, which see the same features, only tighten evidence it has
+        return value, error
+    if abs(value - fit.value) > error + fit.error:
+        lo, hi = min(value - error, fit.value - fit.error), max(value + error, fit.value + fit.error)
+        return (lo + hi) / 2, (hi - lo) / 2
+    return (fit.value, fit.error) if fit.error < error else (value, error)
