@@ -35,8 +35,10 @@ import numpy as np
 
 from ..errors import NonFiniteCostError
 
-#: pairs of points of the widest fit (``2 FIT_POINTS`` calls per entry)
+#: pairs of points of the widest fit (``2 FIT_POINTS`` calls per entry), and of the second
+#: fit of an entry the first leaves undecided (the noise's share of the bound halves)
 FIT_POINTS = 64
+FIT_MORE_POINTS = 256
 #: the widths fitted: ``FIT_WIDTH max(|x_j|, 1)`` and its halves down to this many of them
 FIT_WIDTH = 1.0
 FIT_HALVINGS = 2
@@ -91,17 +93,19 @@ def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]
     return best
 
 
-def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float) -> FitResult:
+def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
+                   points: int = FIT_POINTS) -> FitResult:
     """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
     ``FIT_WIDTH max(|x_j|, 1)`` (module docstring); ``x`` the flat work vector, restored
-    after every call; ``eps`` the precision of the values (float32's)."""
+    after every call; ``eps`` the precision of the values (float32's); ``points`` the pairs
+    (more of them halve the noise's share of the bound per factor 4)."""
     orig = x[j]
     H = FIT_WIDTH * max(abs(float(orig)), 1.0)
     # jittered, not a dyadic lattice: on t_i = H i / N the round-offs of f32(x + t_i) and of
     # its products follow the low bits of x linearly in i (a sawtooth, not noise)
-    jitter = np.random.default_rng(j).random(FIT_POINTS)
-    t = H * (np.arange(FIT_POINTS) + 0.25 + 0.5 * jitter) / FIT_POINTS
-    plus, minus = np.empty(FIT_POINTS), np.empty(FIT_POINTS)
+    jitter = np.random.default_rng(j).random(points)
+    t = H * (np.arange(points) + 0.25 + 0.5 * jitter) / points
+    plus, minus = np.empty(points), np.empty(points)
     for i, ti in enumerate(t):
         for sign, out in ((1.0, plus), (-1.0, minus)):
             x[j] = orig + sign * ti
@@ -111,7 +115,7 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
                 out[i] = np.nan
             finally:
                 x[j] = orig
-    calls = 2 * FIT_POINTS
+    calls = 2 * points
     if not np.all(np.isfinite(plus)) or not np.all(np.isfinite(minus)):
         return FitResult(np.nan, np.inf, H, calls)
     with np.errstate(all="ignore"):
@@ -122,7 +126,7 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     o = (plus - minus) / 2
     fits = []
     for k in range(FIT_HALVINGS + 1):
-        n = FIT_POINTS >> k
+        n = points >> k
         # a staircase (neighbours a few quanta apart or less) is no noise: not evidence
         moves = np.abs(np.diff(np.concatenate([[0.0], o[:n]])))
         if not np.mean(moves) >= MOVE_QUANTA * eps * F:

@@ -369,8 +369,9 @@ def blackbox_gradient(
 def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, eps, pass_tol) -> None:
     """Float32 code: the entries whose evidence does not verify the claim and does not prove
     it wrong get the least-squares fit over many steps (``lowprec.fit_derivative``; at most
-    ``FIT_MAX_ENTRIES``), which tightens ``value, noise`` (in place) where it agrees."""
-    from .lowprec import FIT_MAX_ENTRIES, combine, fit_derivative
+    ``FIT_MAX_ENTRIES``), which tightens ``value, noise`` (in place) where it agrees; one
+    still undecided gets a second fit of ``FIT_MORE_POINTS`` pairs."""
+    from .lowprec import FIT_MAX_ENTRIES, FIT_MORE_POINTS, FIT_POINTS, combine, fit_derivative
 
     done = 0
     for n, k in enumerate(idx.tolist()):
@@ -382,11 +383,16 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
             wrong = gap - noise[n] > 0.5 * max(abs(float(a[n])), abs(float(value[n])))
         if kink[n] or a[n] == 0 or passes or wrong or not np.isfinite(noise[n]):
             continue
-        fit = fit_derivative(f_call, work, k, f0=f0, eps=eps)
         done += 1
-        value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
-        if noise[n] == fit.error:
-            used[n] = fit.width
+        for points in (FIT_POINTS, FIT_MORE_POINTS):
+            fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points)
+            value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
+            if noise[n] == fit.error:
+                used[n] = fit.width
+            with np.errstate(all="ignore"):
+                gap = abs(float(a[n]) - float(value[n]))
+            if gap + noise[n] <= pass_tol * abs(float(a[n])) or gap - noise[n] > pass_tol * abs(float(a[n])):
+                break  # verified, or proved beyond the tolerance: more points change nothing
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES
