@@ -120,3 +120,17 @@ def test_float32_bugs_never_pass(F, shape, factor):
         assert rep.counts["pass"] == 0, (mode, [(c.label, c.status) for c in rep.checks])
         if factor == 2.0:
             assert rep.status is Status.FAIL
+
+
+def test_float32_unit_roundoff_forgives_only_claims_within_it():
+    # an entry of 0.0204 off by 1e-3, its interval tight, next to a cost whose round-off per
+    # unit x is 3e-5: not zero to round-off (the claim is not within it), so no zero rule
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import Thresholds, assess
+
+    a, n, e, u = np.array([0.020435, 2e-5]), np.array([0.0204127, 1e-5]), np.array([6e-6, 6e-6]), 3e-5
+    t = Thresholds().for_precision(EPS32)
+    error, zs = evidence(a, n, e, EPS32, unit_roundoff=np.full(2, u))
+    codes = assess(a, n, error, t, zero_scale=zs).code
+    assert codes[0] != 0  # the 1e-3 bug on the small entry: not a pass
+    assert codes[1] == 0  # a claim at round-off level, its truth too: zero to round-off

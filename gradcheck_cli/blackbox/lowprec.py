@@ -47,6 +47,8 @@ FIT_TERMS = (2, 3, 4, 5)
 FIT_MAX_TERMS = 7
 #: standard deviations of the noise taken into the bound (a near-Gaussian sum of round-offs)
 Z = 6.0
+#: the bound's floor, in ulps of the value (float32's resolution of the slope)
+REL_FLOOR_ULPS = 8.0
 #: estimated truncation errors are multiplied by this (as in the ladder)
 SAFETY = 2.0
 #: neighbouring points of a width must differ by this many quanta of f on average
@@ -144,6 +146,9 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
             lo, hi = min(lo, v - e), max(hi, v + e)
     if hi - lo > 2 * error:
         value, error = (lo + hi) / 2, (hi - lo) / 2
+    # float32's own resolution of the slope: the points are rounded to float32 by the code
+    # (the stencil's centre moves by up to half an ulp of x, its steps by an ulp)
+    error += REL_FLOOR_ULPS * eps * abs(value)
     return FitResult(float(value), float(error), width, calls)
 
 
