@@ -249,6 +249,12 @@ def blackbox_gradient(
     # its steps until they clear it; other first looks that prove nothing (a pole, a
     # period, a C1 point such as x relu(x) at 0) stand
     crossed = crosses_kink(vals, f0, h, eps) & ~np.all(vals == f0, axis=0)
+    if eps > 1e3 * EPS and step is None:
+        # float32 code's first steps (eps32**(1/5) ~ 0.04 max(|x|, 1)) can span a feature
+        # float64's would not (sin(20 x): a period of 0.3): a first look that moved but
+        # proved nothing gets the two ladders from below its steps, as across a kink
+        with np.errstate(all="ignore"):
+            crossed |= ~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & ~np.all(vals == f0, axis=0)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
     # ... and so does a first look in a first-order regime (D(h) = g + a h: its rung
     # differences shrink 4 times per factor 4 of the step, a C1 point such as x |x| at 0),
