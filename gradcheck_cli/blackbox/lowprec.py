@@ -20,8 +20,10 @@ the noise of ``c_m`` (a sum of ``N`` independent round-offs, near Gaussian; ``si
 noise of ``o`` measured from the residuals of the widest fit, at least a quantum of
 float32's round-off of ``F``, so a lack of fit only widens it) and its truncation by the
 agreement of orders, as in the ladder.  Each width keeps its candidate of least bound;
-the candidates of the widths must agree (their intervals intersect) or their union is
-reported (one of them misread a feature narrower than its width).  A width whose values
+from the narrowest width up, a wider width's candidate stands only where it agrees with
+every narrower one (their intervals intersect): a disagreement shows a feature of f
+narrower than the wider width, whose premise it breaks (as the ladder prefers its shorter
+steps); the least bound of those standing is the estimate.  A width whose values
 do not move by several quanta between neighbouring points (a staircase: the round-off
 is then no noise) proves nothing.  Figures are absolute errors of ``phi'(0)``.
 """
@@ -138,14 +140,14 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
             fits.append((v, e, float(t[n - 1])))
     if not fits:
         return FitResult(np.nan, np.inf, H, calls)
-    fits.sort(key=lambda r: r[1])
-    value, error, width = fits[0]
-    lo, hi = value - error, value + error
-    for v, e, _ in fits[1:]:
-        if abs(v - value) > e + error:  # apart: one of them is wrong, the union stands
-            lo, hi = min(lo, v - e), max(hi, v + e)
-    if hi - lo > 2 * error:
-        value, error = (lo + hi) / 2, (hi - lo) / 2
+    # from the narrowest width up: a wider fit stands only where it agrees with every
+    # narrower one; a disagreement shows a feature of f narrower than its width, which
+    # breaks its premise (f a polynomial there), while the narrower fits' stands
+    accepted = []
+    for v, e, w in reversed(fits):
+        if all(abs(v - v2) <= e + e2 for v2, e2, _ in accepted):
+            accepted.append((v, e, w))
+    value, error, width = min(accepted, key=lambda r: r[1])
     # float32's own resolution of the slope: the points are rounded to float32 by the code
     # (the stencil's centre moves by up to half an ulp of x, its steps by an ulp)
     error += REL_FLOOR_ULPS * eps * abs(value)
