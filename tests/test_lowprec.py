@@ -141,3 +141,11 @@ def test_float32_unit_roundoff_forgives_only_claims_within_it():
     codes = assess(a, n, error, t, zero_scale=zs).code
     assert codes[0] != 0  # the 1e-3 bug on the small entry: not a pass
     assert codes[1] == 0  # a claim at round-off level, its truth too: zero to round-off
+
+
+def test_fit_budget_is_a_count_that_shrinks_with_the_size_of_x():
+    from gradcheck_cli.blackbox.lowprec import FIT_CALLS_MAX, FIT_CALLS_MIN, FIT_POINTS, fit_budget
+
+    assert fit_budget(24) == FIT_CALLS_MAX
+    assert fit_budget(79510) == FIT_CALLS_MIN >= 2 * FIT_POINTS  # a 784-100-10 net: a few fits
+    assert fit_budget(1000) >= fit_budget(10**4) >= fit_budget(10**6)

@@ -154,8 +154,17 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     return FitResult(float(value), float(error), width, calls)
 
 
-#: at most this many entries of one re-estimate get the fit (``2 FIT_POINTS`` calls each)
-FIT_MAX_ENTRIES = 256
+#: calls of the fits in one re-estimate: ``FIT_WORK / (entries of x)`` (a call of the code
+#: costs about in proportion to x's size), within ``FIT_CALLS_MIN .. FIT_CALLS_MAX``:
+#: counts, never seconds, so a loaded machine gives the same verdict
+FIT_WORK = 2**24
+FIT_CALLS_MIN = 16 * FIT_POINTS
+FIT_CALLS_MAX = 2**17
+
+
+def fit_budget(size: int) -> int:
+    """Calls the fits of one re-estimate of an ``x`` of ``size`` entries may make."""
+    return int(max(FIT_CALLS_MIN, min(FIT_CALLS_MAX, FIT_WORK // max(int(size), 1))))
 
 
 def combine(value: float, error: float, fit: FitResult) -> tuple[float, float]:

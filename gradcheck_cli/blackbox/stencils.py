@@ -374,31 +374,30 @@ def blackbox_gradient(
 
 def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, eps, pass_tol) -> None:
     """Float32 code: the entries whose evidence does not verify the claim and does not prove
-    it wrong get the least-squares fit over many steps (``lowprec.fit_derivative``; at most
-    ``FIT_MAX_ENTRIES``), which tightens ``value, noise`` (in place) where it agrees; one
-    still undecided gets a second fit of ``FIT_MORE_POINTS`` pairs."""
-    from .lowprec import FIT_MAX_ENTRIES, FIT_MORE_POINTS, FIT_POINTS, combine, fit_derivative
+    it wrong get the least-squares fit over many steps (``lowprec.fit_derivative``, within
+    ``lowprec.fit_budget`` calls), which tightens ``value, noise`` (in place) where it
+    agrees; one still undecided gets a second fit of ``FIT_MORE_POINTS`` pairs."""
+    from .lowprec import FIT_MORE_POINTS, FIT_POINTS, combine, fit_budget, fit_derivative
 
-    done = 0
+    left = fit_budget(work.size)
     for n, k in enumerate(idx.tolist()):
-        if done >= FIT_MAX_ENTRIES:
+        if left < 2 * FIT_POINTS:
             break
-        with np.errstate(all="ignore"):
-            gap = abs(float(a[n]) - float(value[n]))
-            passes = gap + noise[n] <= pass_tol * abs(float(a[n]))
-            wrong = gap - noise[n] > 0.5 * max(abs(float(a[n])), abs(float(value[n])))
-        if kink[n] or a[n] == 0 or passes or wrong or not np.isfinite(noise[n]):
-            continue
-        done += 1
         for points in (FIT_POINTS, FIT_MORE_POINTS):
+            with np.errstate(all="ignore"):
+                gap = abs(float(a[n]) - float(value[n]))
+                tol = pass_tol * abs(float(a[n]))
+                settled = gap + noise[n] <= tol or gap - noise[n] > tol
+            # verified, or proved beyond the tolerance (more points change nothing); a kink,
+            # a claim of exactly 0 (the zero rule's) and an entry the ladder proved nothing
+            # about (the fit only tightens evidence) are left as they are
+            if settled or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
+                break
             fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points)
+            left -= fit.calls
             value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
             if noise[n] == fit.error:
                 used[n] = fit.width
-            with np.errstate(all="ignore"):
-                gap = abs(float(a[n]) - float(value[n]))
-            if gap + noise[n] <= pass_tol * abs(float(a[n])) or gap - noise[n] > pass_tol * abs(float(a[n])):
-                break  # verified, or proved beyond the tolerance: more points change nothing
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES
