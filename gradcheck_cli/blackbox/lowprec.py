@@ -98,13 +98,14 @@ def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]
 
 
 def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
-                   points: int = FIT_POINTS) -> FitResult:
+                   points: int = FIT_POINTS, width: float | None = None) -> FitResult:
     """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
     ``FIT_WIDTH max(|x_j|, 1)`` (module docstring); ``x`` the flat work vector, restored
     after every call; ``eps`` the precision of the values (float32's); ``points`` the pairs
-    (more of them halve the noise's share of the bound per factor 4)."""
+    (more of them halve the noise's share of the bound per factor 4); ``width`` the widest
+    half-width (a second fit spends its points on the width the first found best)."""
     orig = x[j]
-    H = FIT_WIDTH * max(abs(float(orig)), 1.0)
+    H = FIT_WIDTH * max(abs(float(orig)), 1.0) if width is None else float(width)
     # jittered, not a dyadic lattice: on t_i = H i / N the round-offs of f32(x + t_i) and of
     # its products follow the low bits of x linearly in i (a sawtooth, not noise)
     jitter = np.random.default_rng(j).random(points)

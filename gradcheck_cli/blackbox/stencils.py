@@ -393,7 +393,9 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
             # about (the fit only tightens evidence) are left as they are
             if settled or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
                 break
-            fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points)
+            fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points,
+                                 width=None if points == FIT_POINTS else best)
+            best = fit.width
             left -= fit.calls
             value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
             if noise[n] == fit.error:
