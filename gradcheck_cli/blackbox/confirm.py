@@ -16,7 +16,7 @@ actually taken, ``(x + h) - x``) at ::
 has round-off ``r(h) = SAFETY nu / h`` (``m / SHORT``) and, being far shorter than the
 ladder's steps, a truncation error far below it for any f smooth on the scale ``h_1``.
 ``h_1`` is never below ``MIN_ULPS`` ulps of ``x_j`` (of the precision the code's values
-have) nor above ``MAX_REL max(|x_j|, 1)``.  Where ``|D(h_1) - n| <= e + r(h_1)`` the short
+have) nor above ``eps**(1/3) max(|x_j|, 1)``.  Where ``|D(h_1) - n| <= e + r(h_1)`` the short
 step agrees with the evidence: the verdict stands (two calls; a real bug ends here).
 
 The dispute.  Otherwise the noise of f along ``e_j`` is measured (ECnoise,
@@ -76,9 +76,10 @@ from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise
 SHORT = 10.0
 #: the short step is at least this many ulps of x_j ...
 MIN_ULPS = 16.0
-#: ... and at most this share of max(|x_j|, 1): the direct difference's eps**(1/3)
-#: (a longer step is not short: the round-off it would need is beyond this precision)
-MAX_REL = EPS ** (1 / 3)
+#: ... and at most ``eps**MAX_POWER max(|x_j|, 1)`` (``eps`` the values' precision): the
+#: direct difference's step (a longer one is not short: the round-off it would need is
+#: beyond this precision)
+MAX_POWER = 1 / 3
 #: ratio of the steps of the scan from the short step up to the ladder's start
 SCAN = 8.0
 #: the scan stops at the ladder's own first step, 0.1 max(|x_j|, 1)
@@ -142,11 +143,11 @@ class _Axis:
 
 def _short_step(nu: float, margin: float, xj: float, eps: float) -> float:
     """``SHORT SAFETY nu / margin``, within ``MIN_ULPS`` ulps of ``x_j`` (in the values'
-    precision) and ``MAX_REL max(|x_j|, 1)``."""
+    precision) and ``eps**MAX_POWER max(|x_j|, 1)``."""
     dtype = np.float32 if eps > 1e3 * EPS else np.float64
     ulp = float(np.spacing(dtype(abs(xj)))) if xj != 0 else float(np.finfo(dtype).tiny)
     h = SHORT * SAFETY * nu / margin if margin > 0 else np.inf
-    return float(min(max(h, MIN_ULPS * ulp), MAX_REL * max(abs(xj), 1.0)))
+    return float(min(max(h, MIN_ULPS * ulp), eps ** MAX_POWER * max(abs(xj), 1.0)))
 
 
 def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float, analytic: float, numeric: float,
