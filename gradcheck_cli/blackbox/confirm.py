@@ -20,8 +20,10 @@ have) nor above ``eps**(1/3) max(|x_j|, 1)``.  Where ``|D(h_1) - n| <= e + r(h_1
 step agrees with the evidence: the verdict stands (two calls; a real bug ends here).
 
 The dispute.  Otherwise the noise of f along ``e_j`` is measured (ECnoise,
-``ladder.measured_noise``), ``nu = max(ROUNDOFF_ULPS eps F, 3 sigma)``, ``h_2`` is ``h_1``
-again with that ``nu``, and the short value is ``s = D(h_2 / 2)`` with the uncertainty ::
+``ladder.measured_noise``; a sum of terms that cancel is noisier than ``eps |f|``),
+``nu = max(ROUNDOFF_ULPS eps F, 3 sigma)``, and the verdict stands if ``D(h_1)`` agrees
+within that noise, or ``D(h_2)`` does, ``h_2`` being ``h_1`` again with that ``nu``.  Else
+the short value is ``s = D(h_2 / 2)`` with the uncertainty ::
 
     u = r(h_2 / 2) + r(h_2) + SAFETY |D(h_2) - D(h_2 / 2)|
 
@@ -186,10 +188,14 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
     sigma = measured_noise(np.array(table))
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
+    r = lambda h: SAFETY * nu / h  # noqa: E731
+    if not settle and abs(d1 - n) <= e + r(h1):
+        return Outcome(False, calls=axis.calls)  # the first short step was noise (a cancelling sum)
     h2 = _short_step(nu, margin, xj, eps)
     dl, _ = axis.central(h2)
+    if not settle and h2 > h1 and np.isfinite(dl) and abs(dl - n) <= e + r(h2):
+        return Outcome(False, calls=axis.calls)  # a step that follows the noise agrees
     s, _ = axis.central(h2 / 2)
-    r = lambda h: SAFETY * nu / h  # noqa: E731
     u = r(h2 / 2) + r(h2) + SAFETY * abs(dl - s)
     if not (np.isfinite(s) and np.isfinite(u)):
         return Outcome(False, calls=axis.calls)
