@@ -611,6 +611,8 @@ class _Block:
         #: a joint pool of several blocks (``_joint_groups``): raise ``_Disagree`` on the first
         #: direction that does not clear it, instead of bisecting
         self.joint = joint
+        #: the flat ranges of the blocks in this pool (one, unless joint)
+        self.parts = [(region.offset, region.offset + region.size)]
         self.rng = np.random.default_rng([eng.seed, index] if not joint else [eng.seed, index, 1])
         n = region.size
         self.how = np.full(n, How.EXCLUDED.value, dtype=np.int8)
@@ -886,11 +888,15 @@ class _Block:
         small = np.unique(np.concatenate(self.small)) if self.small else idx[:0]
         small = small[self.how[self.local(small)] == How.EXCLUDED.value]
         small = small[np.isnan(self.bound[self.local(small)])]  # not cleared after all
-        if small.size:  # set aside by agreeing directions: precise directions, then direct checks
-            small = self.settle_small(small)
-            self.check(small[:SMALL_MAX])
-            self.how[self.local(small[SMALL_MAX:])] = How.UNCHECKED.value
-            e.tick(small.size)
+        # set aside by agreeing directions: precise directions, then direct checks, block by
+        # block (a joint pool's small entries are settled in their own blocks' sets)
+        for lo, hi in self.parts:
+            part = small[(small >= lo) & (small < hi)]
+            if part.size:
+                part = self.settle_small(part)
+                self.check(part[:SMALL_MAX])
+                self.how[self.local(part[SMALL_MAX:])] = How.UNCHECKED.value
+                e.tick(part.size)
 
 
 def _joint_groups(eng: _Engine, regs: Sequence[Region], directions: int) -> list[list[int]]:
@@ -932,8 +938,10 @@ def _joint_outcomes(eng: _Engine, regs: Sequence[Region], index: int, directions
     first, last = regs[0], regs[-1]
     union = Region("+".join(r.name for r in regs), (last.offset + last.size - first.offset,), first.offset)
     resolved = eng.resolved
+    block = _Block(eng, union, index, directions, joint=True)
+    block.parts = [(r.offset, r.offset + r.size) for r in regs]
     try:
-        whole = _Block(eng, union, index, directions, joint=True).run()
+        whole = block.run()
     except _Disagree:
         eng.resolved = resolved
         return None
