@@ -22,7 +22,10 @@ S's entries; ``--eps`` fixes it).  With the points ``x+- = x +- h_S v`` as actua
 
 with ``F = max(|f(x)|, |f(x+)|, |f(x-)|)`` and ``sigma`` the noise of f measured once near x
 (``stencils.noise_probe``: ``NOISE_POINTS`` values along a random direction: it
-catches float32 arithmetic or noisy internals that the dtype's eps would not).
+catches float32 arithmetic or noisy internals that the dtype's eps would not).  The
+precise directions (``tighten``, ``settle_small``) take the same ``sigma``: the noise of f
+near x is a property of f there, and a direction through every entry changes every term
+of f (a subset's direction changes fewer: no more noise).
 ``judge_direction(a, D, error)`` is the one judgement: *agree* when ``|a - D| <= error``,
 *disagree* above it, *undecided* when D or its error is not finite.  First ``error =
 R_S``; when that does not agree, two more calls at ``4 h_S`` measure the truncation,
@@ -86,6 +89,16 @@ among P cost about ``2 k log2 P`` directional checks of 2-4 calls each.  A block
 ``SAMPLE`` entries drawn from the suspect sets are checked directly; if one of them does
 not pass, the block is reported with them and the other suspect entries are left
 ``UNCHECKED``; if all pass, the splitting goes on.
+
+Blocks searched together (``_joint_groups``).  Adjacent blocks whose scales ``max(max |x|,
+1)`` lie within ``JOINT_SCALE`` of each other (a layer's x, w and b; a network's W1, b1, W2,
+b2) are first tested as one pool: each direction moves every entry of all of them, so a
+correct gradient costs one set of ``directions`` directions and one verification of the
+cleared entries, not one per block (a 16-entry bias is then not checked entry by entry).
+The rules above are unchanged: a set is a set, whatever blocks its entries come from.  On
+the first direction that does not clear the pool, the blocks are searched one by one as
+above (which localises the wrong entries; the joint calls are spent); the entries the
+pool's directions set aside as too small are settled block by block.
 
 Direct checks (single entries, and ``check_every_entry``, the full mode)
 ------------------------------------------------------------------------
