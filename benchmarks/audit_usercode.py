@@ -40,13 +40,14 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 import corpus_func  # noqa: E402
 import corpus_func2  # noqa: E402
 import corpus_layer  # noqa: E402
+import corpus_layer2  # noqa: E402
 import corpus_net  # noqa: E402
 from corpus_common import truth_rel  # noqa: E402
 
 KINDS = ("func", "net --impl", "layer")
 
 
-MODULES = (corpus_func, corpus_func2, corpus_net, corpus_layer)
+MODULES = (corpus_func, corpus_func2, corpus_net, corpus_layer, corpus_layer2)
 
 
 def all_cases():
