@@ -41,13 +41,14 @@ import corpus_func  # noqa: E402
 import corpus_func2  # noqa: E402
 import corpus_layer  # noqa: E402
 import corpus_layer2  # noqa: E402
+import corpus_model  # noqa: E402
 import corpus_net  # noqa: E402
 from corpus_common import truth_rel  # noqa: E402
 
-KINDS = ("func", "net --impl", "layer")
+KINDS = ("func", "net --impl", "layer", "model")
 
 
-MODULES = (corpus_func, corpus_func2, corpus_net, corpus_layer, corpus_layer2)
+MODULES = (corpus_func, corpus_func2, corpus_net, corpus_layer, corpus_layer2, corpus_model)
 
 
 def all_cases():
