@@ -43,12 +43,13 @@ import corpus_layer  # noqa: E402
 import corpus_layer2  # noqa: E402
 import corpus_model  # noqa: E402
 import corpus_net  # noqa: E402
+import corpus_net2  # noqa: E402
 from corpus_common import truth_rel  # noqa: E402
 
 KINDS = ("func", "net --impl", "layer", "model")
 
 
-MODULES = (corpus_func, corpus_func2, corpus_net, corpus_layer, corpus_layer2, corpus_model)
+MODULES = (corpus_func, corpus_func2, corpus_net, corpus_net2, corpus_layer, corpus_layer2, corpus_model)
 
 
 def all_cases():
