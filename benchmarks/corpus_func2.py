@@ -440,6 +440,62 @@ def skipgram_neg_centre_assign(p, pairs=_CTX, negs=_NEGS):
     return cost, np.concatenate([gV.ravel(), gU.ravel()])
 
 
+# ------------------------------------------------------------------ stability epsilons, tiny zones
+_AB = R(49).standard_normal((6, 5))
+_SLACK = np.array([1e-9, 1e-7, 1e-5, 1e-3, 1e-1, 1.0])
+
+
+def barrier_eps(x, A=_AB, b=None):
+    """-sum log(b - A x) at slacks 1e-9..1, the gradient's 1/s written 1/(s + 1e-12) "for stability"."""
+    s = b - A @ x
+    return -np.sum(np.log(s)), A.T @ (1 / (s + 1e-12))
+
+
+def barrier(x, A=_AB, b=None):
+    s = b - A @ x
+    return -np.sum(np.log(s)), A.T @ (1 / s)
+
+
+def huber_tiny(r, delta=1e-6):
+    """Huber with delta 1e-6 at residuals 1e-7 (inside) and 1 (outside)."""
+    a = np.abs(r)
+    quad = a <= delta
+    return np.sum(np.where(quad, 0.5 * r * r, delta * (a - 0.5 * delta))), np.where(quad, r, delta * np.sign(r))
+
+
+def huber_tiny_sign(r, delta=1e-6):
+    """The quadratic zone's gradient with its sign flipped (the issue's smooth-L1 bug at delta 1e-6)."""
+    cost, g = huber_tiny(r, delta)
+    return cost, np.where(np.abs(r) <= delta, -r, g)
+
+
+def two_layer_flat(p, X=R(50).standard_normal((8, 12)), y=R(51).integers(0, 4, 8), H=10, C=4):
+    """CS231n's two-layer net as f(params) (relu, mean softmax CE), params packed W1, b1, W2, b2."""
+    D = X.shape[1]
+    W1 = p[:D * H].reshape(D, H)
+    b1 = p[D * H:D * H + H]
+    W2 = p[D * H + H:D * H + H + H * C].reshape(H, C)
+    b2 = p[D * H + H + H * C:]
+    z = X @ W1 + b1
+    h = np.maximum(0, z)
+    s = h @ W2 + b2
+    s = s - s.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    pr = e / e.sum(axis=1, keepdims=True)
+    N = X.shape[0]
+    loss = -np.sum(np.log(pr[np.arange(N), y])) / N
+    ds = pr.copy()
+    ds[np.arange(N), y] -= 1
+    ds /= N
+    dh = ds @ W2.T * (z > 0)
+    return loss, np.concatenate([(X.T @ dh).ravel(), dh.sum(axis=0), (h.T @ ds).ravel(), ds.sum(axis=0)])
+
+
+def _two_layer_init(std, seed, D=12, H=10, C=4):
+    r = np.random.RandomState(seed)
+    return np.concatenate([std * r.randn(D * H), np.zeros(H), std * r.randn(H * C), np.zeros(C)])
+
+
 # ------------------------------------------------------------------ the cases
 def _run(f, x):
     from gradcheck_cli import check_gradient
@@ -481,7 +537,7 @@ def cases() -> list[Case]:
     ok("softmax-CE shifted/exp/normalised in place", softmax_ce_inplace, W)
     bug("grad = x; grad *= 2 aliasing [cost of 2x]", aliasing_bug, aliasing_ok, r.standard_normal(5))
     wl = r.standard_normal(6)
-    ok("float32 inside, float64 returned (logreg)", f32_inside_logreg, wl, truth=False,
+    ok("float32 inside, float64 returned (logreg)", f32_inside_logreg, wl, truth=False, small=False,
        note="float32 arithmetic returned as float64: the hand gradient agrees with the float64 truth to 1.1e-6 "
             "(float32's precision; at 1e-7 a warn/unresolved is right, a fail is not)")
     xq = r.standard_normal(7)
@@ -566,6 +622,21 @@ def cases() -> list[Case]:
     ok("Charbonnier eps 1e-8, r ~ 1e-2", charbonnier, rc)
     bug("Charbonnier [eps forgotten in grad: 5e-5 soft]", charbonnier_no_eps, charbonnier, rc)
     ok("logistic, features 1e8, w 1e-8", logistic_tiny_w, 1e-8 * r.standard_normal(4))
+
+    # stability epsilons, tiny zones, tiny weights next to relu kinks
+    xb0 = np.zeros(5)  # at the origin the slacks are exact (b - A x rounds them otherwise: 1e-7 of 1e-9)
+    bb = _SLACK.copy()
+    fb = lambda x, b=bb: barrier(x, b=b)  # noqa: E731
+    fb.__name__ = "barrier"
+    fbe = lambda x, b=bb: barrier_eps(x, b=b)  # noqa: E731
+    fbe.__name__ = "barrier_eps"
+    ok("log-barrier, slacks 1e-9..1", fb, xb0)
+    bug("log-barrier [1/(s + 1e-12) for stability]", fbe, fb, xb0)
+    rt = np.concatenate([1e-7 * r.standard_normal(6), r.standard_normal(3)])
+    ok("Huber delta 1e-6, residuals 1e-7", huber_tiny, rt)
+    bug("Huber delta 1e-6 [sign in the quadratic zone]", huber_tiny_sign, huber_tiny, rt)
+    ok("CS231n two-layer as f(params), std 1e-2", two_layer_flat, _two_layer_init(1e-2, 0))
+    ok("CS231n two-layer as f(params), std 1e-4", two_layer_flat, _two_layer_init(1e-4, 0), small=False)
 
     # several arrays
     p = 0.5 * r.standard_normal(2 * _V * _D)

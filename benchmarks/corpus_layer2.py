@@ -397,6 +397,28 @@ def affine_relu_backward_mask_after(dout, cache):
     return affine_relu_backward(dout, cache, bug="mask after")
 
 
+def sigmoid_forward(x):
+    s = 1 / (1 + np.exp(-x))
+    return s, s
+
+
+def sigmoid_backward(dout, s):
+    return dout * s * (1 - s)
+
+
+def sigmoid_backward_floor(dout, s):
+    """s (1 - s) floored at 1e-8 "so saturated units still learn"."""
+    return dout * np.maximum(s * (1 - s), 1e-8)
+
+
+def relu_forward(x):
+    return np.maximum(0, x), x
+
+
+def relu_backward(dout, x):
+    return dout * (x > 0)
+
+
 # ------------------------------------------------------------------ the cases
 def _outs(r):
     return r[:-1]
@@ -513,6 +535,22 @@ def cases() -> list[Case]:
     bl = ok("BCE-with-logits loss, logits to 30", bce_logits_loss, None,
             {"x": 10 * n((4, 5)), "y": (r.random((4, 5)) < 0.5).astype(int)})
     bug(bl, "BCE-with-logits [/N rows, not N D]", fwd=bce_logits_loss_per_row)
+    xs = 30 * n((4, 5))
+    sg = ok("sigmoid, inputs 30 N(0,1) (layer2 seed)", sigmoid_forward, sigmoid_backward, {"x": xs}, k=20)
+    C[-1].truth, C[-1].note = None, ("s (1 - s) at saturation: right to the round-off of 1 - s (against mpmath: "
+                                     "floored rel 1.3e-8, entries at |x| ~ 18)")
+    bug(sg, "sigmoid [s(1-s) floored at 1e-8]", bwd=sigmoid_backward_floor)
+    xz = n((4, 6))
+    xz[xz < -0.5] = 0.0  # exact zeros (a relu after zero padding)
+    C.append(Case("layer", "relu with exact zeros (kink)", True, run(relu_forward, relu_backward, {"x": xz}, {}),
+                  truth=None, expect="kink", note="exact: 1 or 0 away from the zeros"))
+    xi = r.integers(0, 4, (1, 2, 6, 6)).astype(float)  # integer-valued pixels: ties in the windows
+    C.append(Case("layer", "max-pool 2x2 on integer pixels 0..3 (ties: kink)", True,
+                  run(maxpool_forward, maxpool_backward, {"x": xi},
+                      {"pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}),
+                  truth=None, expect="kink", note="the tied maxima are kinks; the rest exact 0/dout"))
+    at = ok("affine-relu, w std 1e-4, b = 0", affine_relu_forward, affine_relu_backward,
+            {"x": n((8, 12)), "w": 1e-4 * n((12, 10)), "b": np.zeros(10)})
     ar = ok("affine-relu sandwich", affine_relu_forward, affine_relu_backward,
             {"x": n((4, 6)), "w": n((6, 5)), "b": n(5)})
     bug(ar, "affine-relu [relu mask on x after the affine]", bwd=affine_relu_backward_mask_after)

@@ -227,6 +227,11 @@ def cases() -> list[Case]:
 
     X, y = r.standard_normal((8, 12)), r.integers(0, 4, 8)
     ok("two-layer net, std 1e-4 (assignment 1's init)", lambda: TwoLayerNet(12, 10, 4, std=1e-4), X, y)
+    for std, seed in ((1e-3, 2), (1e-5, 2)):
+        r2 = np.random.default_rng(500 + seed)
+        X2, y2 = r2.standard_normal((8, 12)), r2.integers(0, 4, 8)
+        ok(f"two-layer net, std {std:g} (seed {seed})", lambda std=std, seed=seed: TwoLayerNet(12, 10, 4, std=std, seed=seed),
+           X2, y2, small=std > 1e-5)
     ok("two-layer net, std 1e-1, reg 0.05", lambda: TwoLayerNet(12, 10, 4, std=1e-1, reg=0.05), X, y)
     bug("two-layer net [reg missing in dW1]", lambda: TwoLayerNet(12, 10, 4, std=1e-1, reg=0.05, bug="reg missing in W1"),
         lambda: TwoLayerNet(12, 10, 4, std=1e-1, reg=0.05), X, y)

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 from corpus_common import Case
-from corpus_net import _damage, _truth, unpack
+from corpus_net import _damage, _truth, make, unpack
 
 THIS = sys.modules[__name__]
 
@@ -159,5 +159,11 @@ def cases() -> list[Case]:
     ok("MSE loss, sigmoid output 10-5-10", mse_net, (10, 5, 10), loss="mse")
     bug("MSE loss [output sigmoid' forgotten]", _bugged(mse_net, "output sigmoid' forgotten"), mse_net, (10, 5, 10),
         loss="mse")
+    C.append(Case("net --impl", "relu 10-5-10, weights x1e-3 inside", True,
+                  run(make("relu_tiny", act="relu", scale=1e-3), (10, 5, 10), 20, "relu", "ce", False),
+                  truth=_truth(make("relu_tiny", act="relu", scale=1e-3), (10, 5, 10), 20)))
+    C.append(Case("net --impl", "relu 50-30-10, weights x1e-2 inside", True,
+                  run(make("relu_small", act="relu", scale=1e-2), (50, 30, 10), 20, "relu", "ce", False),
+                  truth=_truth(make("relu_small", act="relu", scale=1e-2), (50, 30, 10), 20)))
     ok("per-sample loop, sigmoid 50-30-10, 100 samples", loop_per_sample, (50, 30, 10), samples=100, small=False)
     return C

@@ -30,6 +30,15 @@ KNOWN = {
     "softmax loss, scores 30 N(0,1)": "entries ~1e-13 of a loss ~1: 10 unresolved",
     "sigmoid + L2 1e-3 20-10-5, cost check on (CLI default)": "the L2 term makes the cost check warn (0.17%)",
     "float32 10-5-10": "float32's round-off of a cost ~96 at the float32 default 5e-4: 27 unresolved",
+    # corpus_func2 / corpus_layer2 / corpus_model (audit2)
+    "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
+    "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
+    "-log(1-x^2), slack 1e-9..1e-3": "slack 1e-6 written log1p(-x*x): numeric off by 1.0 with a bound 8e-4: warn",
+    "lasso with exact zeros (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
+    "two-layer net, std 1e-4 (assignment 1's init)": "steps grown past relu kinks ~2e-5 away: 2 fail with bounds "
+                                                     "that miss the truth, 16 unresolved",
+    "two-layer net, std 0.001 (seed 2)": "an entry 2.4e-8 of a cost ~1.4: 1 unresolved",
+    "FC net computing in float32 inside loss": "float32 relu net: 106/191 unresolved, 3 kink",
 }
 
 CASES = [c for c in audit_usercode.all_cases() if c.small]
