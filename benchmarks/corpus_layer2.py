@@ -66,6 +66,32 @@ def _bn_back(dout, cache):
     return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
 
 
+def batchnorm_forward(x, gamma, beta, bn_param):
+    eps = bn_param.get("eps", 1e-5)
+    mu = x.mean(axis=0)
+    var = x.var(axis=0)
+    xhat = (x - mu) / np.sqrt(var + eps)
+    return gamma * xhat + beta, (x, mu, var, eps, gamma)
+
+
+def batchnorm_backward_alt(dout, cache, drop_eps=False):
+    """The staged (computational-graph) backward of assignment 2, from the cached x, mu, var."""
+    x, mu, var, eps, gamma = cache
+    N = x.shape[0]
+    std = np.sqrt(var) if drop_eps else np.sqrt(var + eps)
+    xhat = (x - mu) / std
+    dxhat = dout * gamma
+    dvar = np.sum(dxhat * (x - mu), axis=0) * -0.5 * std**-3
+    dmu = -np.sum(dxhat, axis=0) / std + dvar * np.mean(-2 * (x - mu), axis=0)
+    dx = dxhat / std + dvar * 2 * (x - mu) / N + dmu / N
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def batchnorm_backward_no_eps(dout, cache):
+    """eps left out of the backward's std (the forward has it): a soft bug of ~eps / (2 var)."""
+    return batchnorm_backward_alt(dout, cache, drop_eps=True)
+
+
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     N, C, H, W = x.shape
     out, cache = _bn(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param.get("eps", 1e-5))
@@ -494,6 +520,12 @@ def cases() -> list[Case]:
     sb = ok("spatial batchnorm 2x3x4x4", spatial_batchnorm_forward, spatial_batchnorm_backward,
             {"x": 3 * n((2, 3, 4, 4)) - 1, "gamma": n(3), "beta": n(3)}, {"bn_param": {"mode": "train"}})
     bug(sb, "spatial batchnorm [reshape without transpose]", bwd=spatial_batchnorm_backward_no_transpose)
+    bnx = {"x": n((8, 5)), "gamma": n(5), "beta": n(5)}
+    bn = ok("batchnorm, staged backward", batchnorm_forward, batchnorm_backward_alt, bnx, {"bn_param": {}})
+    bug(bn, "batchnorm [eps dropped in backward: soft, ~5e-6]", bwd=batchnorm_backward_no_eps)
+    bnb = ok("batchnorm 64x100, staged backward", batchnorm_forward, batchnorm_backward_alt,
+             {"x": n((64, 100)), "gamma": n(100), "beta": n(100)}, {"bn_param": {}}, small=False, k=4)
+    bug(bnb, "batchnorm 64x100 [eps dropped in backward: soft]", bwd=batchnorm_backward_no_eps, small=False)
     ln3 = ok("layernorm on (N, T, D) = 2x3x8", layernorm3_forward, layernorm3_backward,
              {"x": n((2, 3, 8)), "gamma": n(8), "beta": n(8)})
     bug(ln3, "layernorm 3-D [mean term dropped]", bwd=layernorm3_backward_no_mean_term)

@@ -165,5 +165,8 @@ def cases() -> list[Case]:
     C.append(Case("net --impl", "relu 50-30-10, weights x1e-2 inside", True,
                   run(make("relu_small", act="relu", scale=1e-2), (50, 30, 10), 20, "relu", "ce", False),
                   truth=_truth(make("relu_small", act="relu", scale=1e-2), (50, 30, 10), 20)))
+    C.append(Case("net --impl", "relu 784-100-10, weights x1e-3 inside", True,
+                  run(make("relu_tiny784", act="relu", scale=1e-3), (784, 100, 10), 20, "relu", "ce", False),
+                  truth=_truth(make("relu_tiny784", act="relu", scale=1e-3), (12, 6, 10), 20), small=False, full=False))
     ok("per-sample loop, sigmoid 50-30-10, 100 samples", loop_per_sample, (50, 30, 10), samples=100, small=False)
     return C
