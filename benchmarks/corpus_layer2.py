@@ -445,6 +445,56 @@ def relu_backward(dout, x):
     return dout * (x > 0)
 
 
+# ------------------------------------------------------------------ word2vec losses of several arrays (CS224n a2)
+def naive_softmax_loss(v, o, U):
+    """-log softmax(U v)[o] -> (loss, d/dv, d/dU)."""
+    s = U @ v
+    e = np.exp(s - s.max())
+    p = e / e.sum()
+    loss = -np.log(p[int(o)])
+    d = p.copy()
+    d[int(o)] -= 1
+    return loss, U.T @ d, np.outer(d, v)
+
+
+def neg_sampling_loss(v, o, U, K=6):
+    """Negative sampling with K negatives drawn by ``random`` (as the course's dataset does), repeats allowed."""
+    import random
+
+    neg = []
+    while len(neg) < K:
+        k = random.randint(0, U.shape[0] - 1)
+        if k != int(o):
+            neg.append(k)
+    so = _sig(U[int(o)] @ v)
+    sn = _sig(-U[neg] @ v)
+    loss = -np.log(so) - np.sum(np.log(sn))
+    dv = (so - 1) * U[int(o)] + (1 - sn) @ U[neg]
+    dU = np.zeros_like(U)
+    dU[int(o)] += (so - 1) * v
+    np.add.at(dU, neg, np.outer(1 - sn, v))
+    return loss, dv, dU
+
+
+def neg_sampling_loss_fancy(v, o, U, K=6):
+    """dU[neg] += ... (buffered: a negative drawn twice counts once)."""
+    import random
+
+    neg = []
+    while len(neg) < K:
+        k = random.randint(0, U.shape[0] - 1)
+        if k != int(o):
+            neg.append(k)
+    so = _sig(U[int(o)] @ v)
+    sn = _sig(-U[neg] @ v)
+    loss = -np.log(so) - np.sum(np.log(sn))
+    dv = (so - 1) * U[int(o)] + (1 - sn) @ U[neg]
+    dU = np.zeros_like(U)
+    dU[int(o)] += (so - 1) * v
+    dU[neg] += np.outer(1 - sn, v)
+    return loss, dv, dU
+
+
 # ------------------------------------------------------------------ the cases
 def _outs(r):
     return r[:-1]
@@ -567,6 +617,43 @@ def cases() -> list[Case]:
     bl = ok("BCE-with-logits loss, logits to 30", bce_logits_loss, None,
             {"x": 10 * n((4, 5)), "y": (r.random((4, 5)) < 0.5).astype(int)})
     bug(bl, "BCE-with-logits [/N rows, not N D]", fwd=bce_logits_loss_per_row)
+    import random
+
+    w2v = {"v": n(6), "o": np.array(2), "U": 0.5 * n((7, 6))}
+    ok("word2vec naive softmax loss (v, o, U)", naive_softmax_loss, None, w2v)
+    w2n = {"v": n(6), "o": np.array(2), "U": 0.5 * n((5, 6))}
+
+    def run_seeded(fwd):  # the check starts from random.seed(4) (it resets random to that state per call)
+        def r(mode=None):
+            saved = random.getstate()
+            random.seed(4)
+            try:
+                return check_layer(fwd, None, w2n, {}, mode=mode)
+            finally:
+                random.setstate(saved)
+        return r
+
+    def reseed():
+        random.seed(4)
+
+    def ns_truth():
+        reseed()
+        loss, dv, dU = neg_sampling_loss(w2n["v"], w2n["o"], w2n["U"])
+        arrays = [w2n["v"], w2n["o"], w2n["U"]]
+        return mp_truth(lambda *a: neg_sampling_loss(*a)[0], arrays, [0, 2], [dv, dU], [THIS], k=12,
+                        before_call=reseed)
+
+    def ns_damage():
+        reseed()
+        gb = neg_sampling_loss_fancy(w2n["v"], w2n["o"], w2n["U"])[1:]
+        reseed()
+        go = neg_sampling_loss(w2n["v"], w2n["o"], w2n["U"])[1:]
+        return compare(list(gb), list(go))
+
+    C.append(Case("layer", "word2vec neg-sampling loss, negatives drawn by random (v, o, U)", True,
+                  run_seeded(neg_sampling_loss), truth=ns_truth))
+    C.append(Case("layer", "word2vec neg-sampling [dU[neg] += for repeats]", False, run_seeded(neg_sampling_loss_fancy),
+                  damage=ns_damage))
     xs = 30 * n((4, 5))
     sg = ok("sigmoid, inputs 30 N(0,1) (layer2 seed)", sigmoid_forward, sigmoid_backward, {"x": xs}, k=20)
     C[-1].truth, C[-1].note = None, ("s (1 - s) at saturation: right to the round-off of 1 - s (against mpmath: "
