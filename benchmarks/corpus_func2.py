@@ -456,6 +456,21 @@ def barrier(x, A=_AB, b=None):
     return -np.sum(np.log(s)), A.T @ (1 / s)
 
 
+def log1px(x):
+    """-sum log(1 + x): a barrier at x = -1."""
+    return -np.sum(np.log(1 + x)), -1 / (1 + x)
+
+
+def log3mx(x):
+    """-sum log(3 - x): a barrier at x = 3."""
+    return -np.sum(np.log(3 - x)), 1 / (3 - x)
+
+
+def log3mx_bug(x):
+    """The chain rule's -1 of the inner 3 - x forgotten."""
+    return -np.sum(np.log(3 - x)), -1 / (3 - x)
+
+
 def huber_tiny(r, delta=1e-6):
     """Huber with delta 1e-6 at residuals 1e-7 (inside) and 1 (outside)."""
     a = np.abs(r)
@@ -632,6 +647,10 @@ def cases() -> list[Case]:
     fbe.__name__ = "barrier_eps"
     ok("log-barrier, slacks 1e-9..1", fb, xb0)
     bug("log-barrier [1/(s + 1e-12) for stability]", fbe, fb, xb0)
+    sl = np.array([1e-2, 1e-3, 1e-4, 1e-6, 1e-8])
+    ok("-log(1+x) at x = -1 + 1e-2..1e-8", log1px, -1 + sl)
+    ok("-log(3-x) at x = 3 - 1e-2..1e-8", log3mx, 3 - sl)
+    bug("-log(3-x) [inner -1 forgotten]", log3mx_bug, log3mx, 3 - sl)
     rt = np.concatenate([1e-7 * r.standard_normal(6), r.standard_normal(3)])
     ok("Huber delta 1e-6, residuals 1e-7", huber_tiny, rt)
     bug("Huber delta 1e-6 [sign in the quadratic zone]", huber_tiny_sign, huber_tiny, rt)

@@ -34,6 +34,9 @@ KNOWN = {
     "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
     "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
     "-log(1-x^2), slack 1e-9..1e-3": "slack 1e-6 written log1p(-x*x): numeric off by 1.0 with a bound 8e-4: warn",
+    "-log(1+x) at x = -1 + 1e-2..1e-8": "steps start at 0.1 max(|x|, 1), past the barrier: 3 of 5 unresolved "
+                                         "(slack 1e-3: numeric -1003.2 ± 43)",
+    "-log(3-x) at x = 3 - 1e-2..1e-8": "steps start past the barrier: 2 of 5 unresolved (slack 1e-3: 1001.79 ± 23)",
     "lasso with exact zeros (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
     "two-layer net, std 1e-4 (assignment 1's init)": "steps grown past relu kinks ~2e-5 away: 2 fail with bounds "
                                                      "that miss the truth, 16 unresolved",
