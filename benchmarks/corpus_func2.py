@@ -471,6 +471,40 @@ def log3mx_bug(x):
     return -np.sum(np.log(3 - x)), -1 / (3 - x)
 
 
+# ------------------------------------------------------------------ functions that vary on a scale other than |x|
+def sin_sum(x):
+    """sum sin(x) (a phase, a time in seconds, an angle accumulated over many turns)."""
+    return np.sum(np.sin(x)), np.cos(x)
+
+
+def sin_sum_sign(x):
+    return np.sum(np.sin(x)), -np.cos(x)
+
+
+def sin_slow(x):
+    """sum sin(x / 1000) at x ~ 1e6."""
+    return np.sum(np.sin(x / 1000)), np.cos(x / 1000) / 1000
+
+
+_T = np.arange(8) * 7e3 + 3.0
+
+
+def fourier_freq(w, t=_T):
+    """sum_t sin(w t) w.r.t. the frequency w, times t up to 5e4 (a learned Fourier feature)."""
+    return np.sum(np.sin(w[0] * t)), np.array([np.sum(t * np.cos(w[0] * t))])
+
+
+def rbf(x, c=0.3, bw=1e-3):
+    """sum exp(-(x - c)^2 / 2 bw^2), bandwidth 1e-3 around c = 0.3."""
+    e = np.exp(-(x - c) ** 2 / (2 * bw * bw))
+    return np.sum(e), -(x - c) / (bw * bw) * e
+
+
+def exp_near_overflow(x):
+    """sum exp(x) at x ~ 700 (cost ~1e304)."""
+    return np.sum(np.exp(x)), np.exp(x)
+
+
 def huber_tiny(r, delta=1e-6):
     """Huber with delta 1e-6 at residuals 1e-7 (inside) and 1 (outside)."""
     a = np.abs(r)
@@ -651,6 +685,15 @@ def cases() -> list[Case]:
     ok("-log(1+x) at x = -1 + 1e-2..1e-8", log1px, -1 + sl)
     ok("-log(3-x) at x = 3 - 1e-2..1e-8", log3mx, 3 - sl)
     bug("-log(3-x) [inner -1 forgotten]", log3mx_bug, log3mx, 3 - sl)
+    xs6 = 1e6 * (1 + r.random(6))
+    ok("sin(x) at x ~ 1e6", sin_sum, xs6)
+    bug("sin(x) at 1e6 [sign]", sin_sum_sign, sin_sum, xs6)
+    ok("sin(x) at x ~ 1e3", sin_sum, 1e3 * (1 + r.random(6)))
+    ok("sin(x) at x ~ 1e8", sin_sum, 1e8 * (1 + r.random(6)))
+    ok("sin(x/1000) at x ~ 1e6", sin_slow, 1e6 * (1 + r.random(6)))
+    ok("sum sin(w t), t to 5e4, w.r.t. w", fourier_freq, np.array([1.3]))
+    ok("RBF bandwidth 1e-3 at c = 0.3", rbf, 0.3 + 1e-3 * r.standard_normal(6))
+    ok("exp(x) at x ~ 700 (cost 1e304)", exp_near_overflow, 700 + r.random(6))
     rt = np.concatenate([1e-7 * r.standard_normal(6), r.standard_normal(3)])
     ok("Huber delta 1e-6, residuals 1e-7", huber_tiny, rt)
     bug("Huber delta 1e-6 [sign in the quadratic zone]", huber_tiny_sign, huber_tiny, rt)

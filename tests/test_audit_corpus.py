@@ -37,6 +37,12 @@ KNOWN = {
     "-log(1+x) at x = -1 + 1e-2..1e-8": "steps start at 0.1 max(|x|, 1), past the barrier: 3 of 5 unresolved "
                                          "(slack 1e-3: numeric -1003.2 ± 43)",
     "-log(3-x) at x = 3 - 1e-2..1e-8": "steps start past the barrier: 2 of 5 unresolved (slack 1e-3: 1001.79 ± 23)",
+    "sin(x) at x ~ 1e6": "steps 0.1 |x| span many periods: numeric ~0 with a tight bound: 3 FAIL (false fail)",
+    "sin(x) at x ~ 1e8": "steps relative to |x| span many periods: 5 FAIL (false fail)",
+    "sin(x) at x ~ 1e3": "steps relative to |x|: 6 of 6 unresolved",
+    "sin(x/1000) at x ~ 1e6": "steps relative to |x|: 6 of 6 unresolved",
+    "RBF bandwidth 1e-3 at c = 0.3": "steps relative to |x|, the bump 1e-3 wide: 3 of 6 unresolved",
+    "exp(x) at x ~ 700 (cost 1e304)": "steps overflow: 6 of 6 unresolved",
     "lasso with exact zeros (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
     "two-layer net, std 1e-4 (assignment 1's init)": "steps grown past relu kinks ~2e-5 away: 2 fail with bounds "
                                                      "that miss the truth, 16 unresolved",
