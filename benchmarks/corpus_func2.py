@@ -505,6 +505,27 @@ def exp_near_overflow(x):
     return np.sum(np.exp(x)), np.exp(x)
 
 
+# ------------------------------------------------------------------ soft bugs in large inputs (adaptive mode)
+def softplus_big(x):
+    """sum log(1 + exp(x)): gradient sigmoid(x)."""
+    return np.sum(np.logaddexp(0, x)), 1 / (1 + np.exp(-x))
+
+
+def softplus_fast_sigmoid_tail(x):
+    """The sigmoid of the entries |x| > 2.5 from an approximation good to 1e-5 (a soft bug on ~1% of them)."""
+    g = 1 / (1 + np.exp(-x))
+    tail = np.abs(x) > 2.5
+    g[tail] = g[tail] * (1 + 1e-5 * np.sign(x[tail]))
+    return np.sum(np.logaddexp(0, x)), g
+
+
+def softplus_last_soft(x):
+    """The last entry's gradient off by 1e-5 (computed on another path)."""
+    g = 1 / (1 + np.exp(-x))
+    g[-1] *= 1 + 1e-5
+    return np.sum(np.logaddexp(0, x)), g
+
+
 def huber_tiny(r, delta=1e-6):
     """Huber with delta 1e-6 at residuals 1e-7 (inside) and 1 (outside)."""
     a = np.abs(r)
@@ -694,6 +715,11 @@ def cases() -> list[Case]:
     ok("sum sin(w t), t to 5e4, w.r.t. w", fourier_freq, np.array([1.3]))
     ok("RBF bandwidth 1e-3 at c = 0.3", rbf, 0.3 + 1e-3 * r.standard_normal(6))
     ok("exp(x) at x ~ 700 (cost 1e304)", exp_near_overflow, 700 + r.random(6))
+    x10k = R(60).standard_normal(10_000)
+    bug("softplus 10,000 [1e-5 sigmoid approximation on |x| > 2.5]", softplus_fast_sigmoid_tail, softplus_big, x10k,
+        small=False)
+    x100k = R(61).standard_normal(100_000)
+    bug("softplus 100,000 [last entry off by 1e-5]", softplus_last_soft, softplus_big, x100k, small=False, full=False)
     rt = np.concatenate([1e-7 * r.standard_normal(6), r.standard_normal(3)])
     ok("Huber delta 1e-6, residuals 1e-7", huber_tiny, rt)
     bug("Huber delta 1e-6 [sign in the quadratic zone]", huber_tiny_sign, huber_tiny, rt)
