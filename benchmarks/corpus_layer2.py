@@ -441,6 +441,15 @@ def relu_forward(x):
     return np.maximum(0, x), x
 
 
+def sin_forward(x):
+    """A periodic activation (SIREN-style / a phase input)."""
+    return np.sin(x), x
+
+
+def sin_backward(dout, x):
+    return dout * np.cos(x)
+
+
 def relu_backward(dout, x):
     return dout * (x > 0)
 
@@ -659,6 +668,8 @@ def cases() -> list[Case]:
     C[-1].truth, C[-1].note = None, ("s (1 - s) at saturation: right to the round-off of 1 - s (against mpmath: "
                                      "floored rel 1.3e-8, entries at |x| ~ 18)")
     bug(sg, "sigmoid [s(1-s) floored at 1e-8]", bwd=sigmoid_backward_floor)
+    ok("sin activation at x ~ 1e6", sin_forward, sin_backward, {"x": 1e6 * (1 + r.random((3, 4)))})
+    ok("sin activation at x ~ 1e3", sin_forward, sin_backward, {"x": 1e3 * (1 + r.random((3, 4)))})
     xz = n((4, 6))
     xz[xz < -0.5] = 0.0  # exact zeros (a relu after zero padding)
     C.append(Case("layer", "relu with exact zeros (kink)", True, run(relu_forward, relu_backward, {"x": xz}, {}),
