@@ -163,9 +163,9 @@ def cases() -> list[Case]:
         C.append(Case("net --impl", name, True, run(impl, dims, samples, act, loss, cc),
                       truth=_truth(impl, dims, samples), small=small))
 
-    def bug(name, impl, good, dims, act="sigmoid", loss="ce", cc=True, samples=20, small=True):
+    def bug(name, impl, good, dims, act="sigmoid", loss="ce", cc=True, samples=20, small=True, full=True):
         C.append(Case("net --impl", name, False, run(impl, dims, samples, act, loss, cc),
-                      damage=_damage(impl, good, dims, samples), small=small))
+                      damage=_damage(impl, good, dims, samples), small=small, full=full))
 
     ok("per-sample loop, sigmoid 10-5-10", loop_per_sample, (10, 5, 10))
     bug("per-sample loop [gb1 = instead of +=]", _bugged(loop_per_sample, "b1 = instead of +="), loop_per_sample,
@@ -180,7 +180,7 @@ def cases() -> list[Case]:
     ok("log(yhat + 1e-6) with its exact gradient, 10-5-10", log_eps6_ok, (10, 5, 10), cc=False)
     bug("log(yhat + 1e-6) [gradient yhat - y: soft]", log_eps6, log_eps6_ok, (10, 5, 10), cc=False)
     bug("log(yhat + 1e-6) 784-100-10 [gradient yhat - y: soft]", log_eps6, log_eps6_ok, (784, 100, 10), cc=False,
-        small=False)
+        small=False, full=False)
     ok("relu then tanh, 10-8-6-10", relu_tanh, (10, 8, 6, 10), cc=False)
     bug("relu then tanh [relu mask h >= 0]", _bugged(relu_tanh, "relu mask h >= 0"), relu_tanh, (10, 8, 6, 10), cc=False)
     ok("tanh with weights x3 (saturated) 10-5-10", tanh_x3, (10, 5, 10), act="tanh", cc=False)
