@@ -196,5 +196,10 @@ def cases() -> list[Case]:
     C.append(Case("net --impl", "relu 784-100-10, weights x1e-3 inside", True,
                   run(make("relu_tiny784", act="relu", scale=1e-3), (784, 100, 10), 20, "relu", "ce", False),
                   truth=_truth(make("relu_tiny784", act="relu", scale=1e-3), (12, 6, 10), 20), small=False, full=False))
+    for act in ("relu", "tanh"):  # float32 code (the float32 merge's lowprec path); truth: the same code in float64
+        C.append(Case("net --impl", f"float32 {act} 10-5-10", True,
+                      run(make(f"f32_{act}", act=act, f32=True), (10, 5, 10), 20, act, "ce", False),
+                      truth=_truth(make(f"f64_{act}", act=act), (10, 5, 10), 20),
+                      note="float32 code; truth: the same code in float64"))
     ok("per-sample loop, sigmoid 50-30-10, 100 samples", loop_per_sample, (50, 30, 10), samples=100, small=False)
     return C
