@@ -78,6 +78,17 @@ def _sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
+def _sigmoid_pair(z):
+    """``(sigmoid(z), sigmoid(-z))`` of real longdouble z from one exponential: ``e =
+    exp(-z)``, ``sigmoid(z) = 1 / (1 + e)``, ``sigmoid(-z) = e sigmoid(z)``: neither cancels
+    (a saturated unit's ``1 - yhat`` of 1e-47 keeps its relative precision).  Not for the
+    complex step: there ``Im(e sigmoid(z))`` is a difference of two nearly equal terms."""
+    z = np.clip(z, -_CLIP, _CLIP)
+    e = np.exp(-z)
+    up = 1 / (1 + e)
+    return up, e * up
+
+
 def _act(kind: Activation, z):
     if kind is Activation.SIGMOID:
         return _sigmoid(z)
@@ -92,7 +103,8 @@ def _slope(kind: Activation, z) -> np.ndarray:
     1e-40 comes out to full relative precision), a few roundings (within ``_gamma(16)``
     of ``rho``), and a fraction of the complex step's cost (complex longdouble tanh)."""
     if kind is Activation.SIGMOID:
-        return _sigmoid(z) * _sigmoid(-z)
+        up, down = _sigmoid_pair(z)
+        return up * down
     if kind is Activation.TANH:
         with np.errstate(over="ignore"):  # |z| > 11356: cosh = inf, the slope 0 (truly < 1e-4900)
             return (1 / np.cosh(z)) ** 2
@@ -128,7 +140,7 @@ def _output_terms(z, labels):
     ``yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z)``: for 0/1 labels one term is 0, so a
     saturated output's ``1 - yhat`` (1e-47 next to 1) is not lost to cancellation.
     """
-    d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)
+    d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)  # complex: two exps (``_sigmoid_pair``)
     return 0.5 * (d * d)
 
 
@@ -200,7 +212,7 @@ class Precise:
             moved = ysum * p * (q * dL + (p * dL) @ off)
         else:
             y = self.labels.astype(float)
-            up, down = _sigmoid(zL).astype(float), _sigmoid(-zL).astype(float)
+            up, down = (v.astype(float) for v in _sigmoid_pair(zL))
             s1 = up * down  # sigmoid'(z_L) (``_slope``)
             # the two terms of yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z) (``_losses``)
             terms = np.abs(1 - y) * up + np.abs(y) * down
