@@ -119,3 +119,21 @@ def test_smooth_code_never_reads_kink(scale, xscale, kind, seed, mode):
     rep = check_gradient(f, x, mode=mode)
     assert kinks(rep) == 0
     assert rep.counts.get("fail", 0) == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_smooth_zone_far_narrower_than_the_first_steps_is_no_kink(mode):
+    """Logistic loss of w . x with features 1e8 and w ~ 1e-8: phi varies on a scale of 1e-8,
+    so the first steps see two straight asymptotes (their one-sided slopes apart); the
+    shrinking test reaches inside the smooth zone and finds the gap shrinking."""
+    rng = np.random.default_rng(7)
+    feats = 1e8 * rng.standard_normal((5, 4))
+    labels = np.array([1, -1, 1, 1, -1], dtype=float)
+    w0 = 1e-8 * rng.standard_normal(4)
+
+    def loss(w):
+        m = labels * (feats @ w)
+        return float(np.sum(np.logaddexp(0, -m))), -(feats.T @ (labels / (1 + np.exp(m))))
+
+    rep = check_gradient(loss, w0, mode=mode)
+    assert kinks(rep) == 0 and rep.counts["fail"] == 0 and rep.counts["warn"] == 0

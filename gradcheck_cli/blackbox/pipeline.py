@@ -621,8 +621,10 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
 
 #: at most this many kink suspects (``_test_suspects``) are tested per block
 SUSPECTS_MAX = 256
-#: rungs of a suspect's shrinking one-sided test: steps ``h0 / 2**k`` (``ladder.ladder_kink``)
+#: rungs of a suspect's shrinking one-sided test: steps ``h0 / SUSPECT_RATIO**k``
+#: (``ladder.ladder_kink``), from ``eps**(1/3) max(|x_j|, 1)`` down to round-off's reach
 SUSPECT_RUNGS = 8
+SUSPECT_RATIO = 16.0
 
 
 def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck, thresholds: Thresholds,
@@ -672,18 +674,21 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
 
 def _shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = float(np.finfo(float).eps)):
     """The gap of the one-sided slopes at entry ``j`` when they stay apart as the step
-    shrinks (a kink: ``ladder.ladder_kink`` on ``SUSPECT_RUNGS`` rungs ``h0 / 2**k``,
-    ``h0 = eps**(1/3) max(|x_j|, 1)``), else None.  A smooth point's gap ``h f''`` halves
-    with each rung; a smooth zone narrower than the first steps (smooth-L1 with a small
-    beta) shows it once the steps are inside it."""
+    shrinks (a kink: ``ladder.ladder_kink`` on ``SUSPECT_RUNGS`` rungs ``h0 / 16**k``,
+    ``h0 = eps**(1/3) max(|x_j|, 1)``, down to where round-off hides the gap), else None.
+    A smooth point's gap ``h f''`` shrinks 16-fold with each rung; a smooth zone narrower
+    than the first steps (smooth-L1 with a small beta, a logistic loss of w * 1e8) shows it
+    once the steps are inside it.  Steps are the ones taken, ``(x_j + h) - x_j``."""
     flat = x.ravel()
     h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
     w = flat.copy()
     fps, fms, hs = [], [], []
     try:
         for k in range(SUSPECT_RUNGS):
-            h = h0 / 2.0 ** k
-            w[j] = flat[j] + h
+            w[j] = flat[j] + h0 / SUSPECT_RATIO ** k
+            h = float(w[j] - flat[j])
+            if h <= 0:
+                break
             fp = float(cost(w.reshape(x.shape)))
             w[j] = flat[j] - h
             fm = float(cost(w.reshape(x.shape)))
