@@ -286,9 +286,16 @@ class AdaptiveResult:
 # ----------------------------------------------------------------------------- engine
 
 
+#: the full mode's loop reports progress every this many entries
+TICK = 16
+
+
 class _Counter:
-    """The cost function, counted; every call gets the same reshaped work buffer.  Past
-    ``deadline`` (a ``time.perf_counter()`` value) a call raises ``Stopped`` instead."""
+    """The cost function, counted; every call gets the same reshaped work buffer (the
+    buffer itself when it has x's shape, else one view of it, made once).  Past
+    ``deadline`` (a ``time.perf_counter()`` value) a call raises ``Stopped`` instead.
+    ``quiet``: the caller already ignores floating-point errors around many calls (the
+    full mode's loop), so a call does not enter ``np.errstate`` itself."""
 
     def __init__(self, cost: Callable[[np.ndarray], float], x: np.ndarray, deadline: float | None = None) -> None:
         self.cost = cost
@@ -296,18 +303,33 @@ class _Counter:
         self.calls = 0
         self.deadline = deadline
         self.at_x = False  # a non-finite cost at x itself is an error, elsewhere no value
+        self.quiet = False
+        self._flat: np.ndarray | None = None  # the last buffer given, and its view of x's shape
+        self._view: np.ndarray | None = None
 
     def __call__(self, flat: np.ndarray) -> float:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise Stopped
         self.calls += 1
+        if flat.shape == self.shape:
+            shaped = flat
+        elif flat is self._flat:
+            shaped = self._view
+        else:
+            shaped = self._view = flat.reshape(self.shape)
+            self._flat = flat
+        if self.quiet:
+            return self._value(shaped)
         with np.errstate(all="ignore"):
-            try:
-                return float(self.cost(flat.reshape(self.shape)))
-            except NonFiniteCostError:
-                if self.at_x:  # at x itself: the caller's error
-                    raise
-                return np.nan  # a step outside the domain (log at x below its step): no value
+            return self._value(shaped)
+
+    def _value(self, shaped: np.ndarray) -> float:
+        try:
+            return float(self.cost(shaped))
+        except NonFiniteCostError:
+            if self.at_x:  # at x itself: the caller's error
+                raise
+            return np.nan  # a step outside the domain (log at x below its step): no value
 
 
 class _Engine:
@@ -550,14 +572,7 @@ class _Engine:
         idx = np.asarray(idx, dtype=np.int64)
         steps = self.entry_steps(idx)
         fp, fm, hh = np.full(idx.size, np.nan), np.full(idx.size, np.nan), np.ones(idx.size)
-        reached = idx.size
-        for n, j in enumerate(idx.tolist()):
-            try:
-                fp[n], fm[n], hh[n] = self._pair1(j, float(steps[n]))
-            except Stopped:
-                self.stopped, reached = True, n
-                break
-            self.tick(1)
+        reached = self._first_look(idx.tolist(), steps.tolist(), fp, fm, hh)
         with np.errstate(all="ignore"):
             value = (fp - fm) / (2 * hh)
             F = np.maximum(abs(self.f0), np.maximum(np.abs(fp), np.abs(fm)))
@@ -577,6 +592,41 @@ class _Engine:
                 noise[n] = float(self._roundoff(F4, hh[n])) + SAFETY * abs(d4 - value[n]) / 15
         bad = ~(np.isfinite(value) & np.isfinite(noise))
         return np.where(bad, np.nan, value), np.where(bad, np.inf, noise), reached
+
+    def _first_look(self, idx: list, steps: list, fp: np.ndarray, fm: np.ndarray, hh: np.ndarray) -> int:
+        """The two calls of each entry, ``f(x + h_j e_j)`` and ``f(x - h_j e_j)``, into
+        ``fp``, ``fm`` and the half-differences of the points as rounded into ``hh``
+        (``_pair1`` inlined: this loop is the whole of the full mode's own cost per call;
+        one ``np.errstate`` around it, progress every ``TICK`` entries).  Returns how many
+        entries were reached before the deadline (``stopped`` is then set)."""
+        w, x, f = self.work, self.x, self.f
+        reached = told = 0
+        f.quiet = True
+        try:
+            with np.errstate(all="ignore"):
+                for n, j in enumerate(idx):
+                    base = float(x[j])
+                    d = steps[n]
+                    try:
+                        w[j] = plus = base + d
+                        fp[n] = f(w)
+                        w[j] = minus = base - d
+                        fm[n] = f(w)
+                    except Stopped:
+                        self.stopped = True
+                        break
+                    finally:
+                        w[j] = base
+                    hh[n] = (plus - minus) / 2
+                    reached = n + 1
+                    if reached - told >= TICK:
+                        self.tick(reached - told)
+                        told = reached
+        finally:
+            f.quiet = False
+            if reached > told:
+                self.tick(reached - told)
+        return reached
 
     def tick(self, n: int) -> None:
         """Progress: ``n`` more entries have their outcome (a re-verified entry may count twice)."""
