@@ -319,7 +319,12 @@ class _Counter:
             shaped = self._view = flat.reshape(self.shape)
             self._flat = flat
         if self.quiet:
-            return self._value(shaped)
+            try:
+                return float(self.cost(shaped))
+            except NonFiniteCostError:
+                if self.at_x:
+                    raise
+                return np.nan
         with np.errstate(all="ignore"):
             return self._value(shaped)
 
