@@ -294,8 +294,7 @@ class _Counter:
     """The cost function, counted; every call gets the same reshaped work buffer (the
     buffer itself when it has x's shape, else one view of it, made once).  Past
     ``deadline`` (a ``time.perf_counter()`` value) a call raises ``Stopped`` instead.
-    ``quiet``: the caller already ignores floating-point errors around many calls (the
-    full mode's loop), so a call does not enter ``np.errstate`` itself."""
+    (``_Engine._first_look`` does the same inline.)"""
 
     def __init__(self, cost: Callable[[np.ndarray], float], x: np.ndarray, deadline: float | None = None) -> None:
         self.cost = cost
@@ -303,7 +302,6 @@ class _Counter:
         self.calls = 0
         self.deadline = deadline
         self.at_x = False  # a non-finite cost at x itself is an error, elsewhere no value
-        self.quiet = False
         self._flat: np.ndarray | None = None  # the last buffer given, and its view of x's shape
         self._view: np.ndarray | None = None
 
@@ -311,22 +309,17 @@ class _Counter:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise Stopped
         self.calls += 1
-        if flat.shape == self.shape:
-            shaped = flat
-        elif flat is self._flat:
-            shaped = self._view
-        else:
-            shaped = self._view = flat.reshape(self.shape)
-            self._flat = flat
-        if self.quiet:
-            try:
-                return float(self.cost(shaped))
-            except NonFiniteCostError:
-                if self.at_x:
-                    raise
-                return np.nan
         with np.errstate(all="ignore"):
-            return self._value(shaped)
+            return self._value(self.shaped(flat))
+
+    def shaped(self, flat: np.ndarray) -> np.ndarray:
+        """``flat`` with x's shape: itself when it has it, else one view of it, kept."""
+        if flat.shape == self.shape:
+            return flat
+        if flat is not self._flat:
+            self._view = flat.reshape(self.shape)
+            self._flat = flat
+        return self._view
 
     def _value(self, shaped: np.ndarray) -> float:
         try:
@@ -577,7 +570,9 @@ class _Engine:
         idx = np.asarray(idx, dtype=np.int64)
         steps = self.entry_steps(idx)
         fp, fm, hh = np.full(idx.size, np.nan), np.full(idx.size, np.nan), np.ones(idx.size)
-        reached = self._first_look(idx.tolist(), steps.tolist(), fp, fm, hh)
+        plus, minus, half = self._first_look(idx.tolist(), steps.tolist())
+        reached = len(plus)
+        fp[:reached], fm[:reached], hh[:reached] = plus, minus, half
         with np.errstate(all="ignore"):
             value = (fp - fm) / (2 * hh)
             F = np.maximum(abs(self.f0), np.maximum(np.abs(fp), np.abs(fm)))
@@ -598,40 +593,58 @@ class _Engine:
         bad = ~(np.isfinite(value) & np.isfinite(noise))
         return np.where(bad, np.nan, value), np.where(bad, np.inf, noise), reached
 
-    def _first_look(self, idx: list, steps: list, fp: np.ndarray, fm: np.ndarray, hh: np.ndarray) -> int:
-        """The two calls of each entry, ``f(x + h_j e_j)`` and ``f(x - h_j e_j)``, into
-        ``fp``, ``fm`` and the half-differences of the points as rounded into ``hh``
-        (``_pair1`` inlined: this loop is the whole of the full mode's own cost per call;
-        one ``np.errstate`` around it, progress every ``TICK`` entries).  Returns how many
-        entries were reached before the deadline (``stopped`` is then set)."""
-        w, x, f = self.work, self.x, self.f
-        reached = told = 0
-        f.quiet = True
+    def _first_look(self, idx: list, steps: list) -> tuple[list, list, list]:
+        """The two calls of each entry, ``f(x + h_j e_j)`` and ``f(x - h_j e_j)``:
+        ``(f+, f-, half-differences of the points as rounded)``, lists over the entries
+        reached before the deadline (``stopped`` is then set).  ``_pair1`` and ``_Counter``
+        inlined, as this loop is the whole of the full mode's own cost per call: one
+        ``np.errstate`` around it, the work vector written through a memoryview (half the
+        cost of numpy's scalar assignment), progress every ``TICK`` entries."""
+        w, f = self.work, self.f
+        cost, deadline, clock = f.cost, f.deadline, time.perf_counter
+        shaped = f.shaped(w)
+        put = memoryview(w)  # w: the flat float64 copy of x (``__init__``)
+        xs = self.x[np.asarray(idx, dtype=np.int64)].tolist()
+        fp: list = []
+        fm: list = []
+        hh: list = []
+        told = 0
         try:
             with np.errstate(all="ignore"):
                 for n, j in enumerate(idx):
-                    base = float(x[j])
-                    d = steps[n]
+                    base, d = xs[n], steps[n]
                     try:
-                        w[j] = plus = base + d
-                        fp[n] = f(w)
-                        w[j] = minus = base - d
-                        fm[n] = f(w)
+                        if deadline is not None and clock() > deadline:
+                            raise Stopped
+                        put[j] = plus = base + d
+                        f.calls += 1
+                        try:
+                            vp = float(cost(shaped))
+                        except NonFiniteCostError:  # a step outside the domain: no value
+                            vp = math.nan
+                        if deadline is not None and clock() > deadline:
+                            raise Stopped
+                        put[j] = minus = base - d
+                        f.calls += 1
+                        try:
+                            vm = float(cost(shaped))
+                        except NonFiniteCostError:
+                            vm = math.nan
                     except Stopped:
                         self.stopped = True
                         break
                     finally:
-                        w[j] = base
-                    hh[n] = (plus - minus) / 2
-                    reached = n + 1
-                    if reached - told >= TICK:
-                        self.tick(reached - told)
-                        told = reached
+                        put[j] = base
+                    fp.append(vp)
+                    fm.append(vm)
+                    hh.append((plus - minus) / 2)
+                    if n + 1 - told >= TICK:
+                        self.tick(n + 1 - told)
+                        told = n + 1
         finally:
-            f.quiet = False
-            if reached > told:
-                self.tick(reached - told)
-        return reached
+            if len(fp) > told:
+                self.tick(len(fp) - told)
+        return fp, fm, hh
 
     def tick(self, n: int) -> None:
         """Progress: ``n`` more entries have their outcome (a re-verified entry may count twice)."""

@@ -375,22 +375,22 @@ class UserFunction:
                 return float(c), (np.array(g, dtype=np.float64, copy=True) if copy else g)
         return self._validated_pair(result, args, grad_shape, copy)
 
-    def cost_of(self, grad_shape: tuple[int, ...]) -> Callable[..., float]:
+    def cost_of(self, grad_shape: tuple[int, ...]) -> Callable[[np.ndarray], float]:
         """``z -> cost_and_grad(z, grad_shape=grad_shape, copy=False)[0]`` for the many calls
         of a check (the same validation, inlined: one Python frame fewer per call)."""
         grad_shape = tuple(int(n) for n in grad_shape)
-        call = self.call
+        call, f64, array = self.call, np.float64, np.ndarray
 
-        def cost(*args: Any) -> float:
+        def cost(z: np.ndarray) -> float:
             if not self._repeat_checked:
-                return self.cost_and_grad(*args, grad_shape=grad_shape, copy=False)[0]
-            result = call(*args)
+                return self.cost_and_grad(z, grad_shape=grad_shape, copy=False)[0]
+            result = call(z)
             if type(result) is tuple and len(result) == 2:
                 c, g = result
-                if ((type(c) is float or type(c) is np.float64) and c - c == 0.0 and type(g) is np.ndarray
-                        and g.shape == grad_shape and g.dtype.kind in "fiub"):
+                if ((type(c) is float or type(c) is f64) and c - c == 0.0 and type(g) is array
+                        and g.shape == grad_shape and g.dtype.kind in "fiub"):  # valid by protocols' rules
                     return float(c)
-            return self._validated_pair(result, args, grad_shape, False)[0]
+            return self._validated_pair(result, (z,), grad_shape, False)[0]
 
         return cost
 
