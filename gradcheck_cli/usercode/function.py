@@ -266,7 +266,6 @@ class UserFunction:
         of 2); the same checks (``call``'s docstring)."""
         self.calls += 1
         shape, dtype = a.shape, a.dtype
-        self._shapes[0] = (shape, dtype)
         a.setflags(False)
         self._enter_states()
         errstate = GUARD.errstate()
@@ -279,6 +278,7 @@ class UserFunction:
             a.setflags(True)
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
+            self._shapes[0] = (shape, dtype)
             retry = self._failed(exc, [(0, a)], [], [(0, a)])
         finally:
             self.seconds += time.perf_counter() - t0
@@ -287,9 +287,14 @@ class UserFunction:
             return self.call(a)
         flipped = a.flags.writeable
         a.setflags(True)
-        if not _owns_all(result):
+        if type(result) is tuple and len(result) == 2 and type(result[0]) in _SCALARS:  # (cost, grad): inline
+            g = result[1]
+            if not (type(g) is np.ndarray and (g.base is None or g.flags.writeable)) and not _owns_all(result):
+                _release(result, [(0, a)], self._released)
+        elif not _owns_all(result):
             _release(result, [(0, a)], self._released)
         if a.shape != shape or (a.dtype is not dtype and a.dtype != dtype):
+            self._shapes[0] = (shape, dtype)
             change = self._change(0, a, b"")
             _reshape(a, shape, dtype)
             raise UserCodeError(f"{self.name} modified its input in place: {change}")
