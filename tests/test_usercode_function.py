@@ -600,6 +600,25 @@ def test_the_common_call_counts_and_times_every_call():
     assert uf.calls == 10 and uf.seconds > 0 and x.flags.writeable
 
 
+def test_cost_of_goes_through_a_subclass_call():
+    # an isolated function (usercode.isolate) overrides call to run in its child: the short
+    # path of cost_of must not run fn here instead
+    seen = []
+
+    class Elsewhere(UserFunction):
+        def call(self, *args):
+            seen.append(args[0].shape)
+            return super().call(*args)
+
+    uf = Elsewhere(lambda x: (float(x @ x), 2 * x), "e")
+    x = large_x().copy()
+    with uf.session():
+        cost = uf.cost_of(x.shape)
+        values = [cost(x) for _ in range(6)]
+    assert values == [float(x @ x)] * 6
+    assert len(seen) == uf.calls == 7  # the first call made twice (repeatability), then one each
+
+
 TORCH_LIKE = "The given NumPy array is not writable, and PyTorch does not support non-writable tensors."
 
 

@@ -385,12 +385,13 @@ class UserFunction:
         of a check (the same validation, inlined: one Python frame fewer per call)."""
         grad_shape = tuple(int(n) for n in grad_shape)
         call, read_only, f64, array = self.call, self._call_read_only, np.float64, np.ndarray
+        own = type(self).call is UserFunction.call  # a subclass's calls (an isolated child's) go through its call
 
         def cost(z: np.ndarray) -> float:
             if not self._repeat_checked:
                 return self.cost_and_grad(z, grad_shape=grad_shape, copy=False)[0]
             n = self.calls + 1
-            if (type(z) is array and n & (n - 1) and self._in_session and z.base is None and z.nbytes > _SMALL
+            if (own and type(z) is array and n & (n - 1) and self._in_session and z.base is None and z.nbytes > _SMALL
                     and not (self._writes_inputs or self._torch_warns or self._released) and z.flags.writeable):
                 result = read_only(z)  # ``call``'s common case, without its dispatch
             else:
