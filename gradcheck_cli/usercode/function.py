@@ -35,6 +35,10 @@ Each call (``UserFunction.call``)
   included, becomes ``UserCodeError`` (exit 2) with the user's traceback;
   ``KeyboardInterrupt`` propagates (exit 130).
 
+The common call (one large array owning its memory, at a call that copies nothing) takes
+a short path with the same checks (``_call_read_only``); ``cost_of`` goes straight to it
+from the full mode's loop.
+
 What comes back is validated by ``protocols``; ``cost_and_grad`` and ``cost_only`` also
 require the first call to be repeatable (``_require_repeatable``).
 """
