@@ -67,6 +67,87 @@ class FitResult:
     calls: int
 
 
+#: a change of slope between neighbouring points this many robust deviations beyond its
+#: neighbours' is a kink (a relu unit whose pre-activation crosses 0 inside the width)
+KINK_SIGMAS = 12.0
+#: a kink caps the width at this fraction of its distance from x (fewer points stay)
+KINK_MARGIN = 0.5
+#: terms of the one-sided fits (powers 0 .. 2 ONE_SIDED_MAX - 2): the premise's second check
+ONE_SIDED_TERMS = (3, 5, 7)
+ONE_SIDED_MAX = 9
+
+
+def kink_distance(u: np.ndarray, y: np.ndarray, noise: float) -> float:
+    """Distance from 0 of the nearest change of slope of ``y(u)`` (``u`` sorted, across
+    0) that stands out of the round-off: ``inf`` where none does.  The change of slope across
+    three neighbouring intervals, ``S_i = s_{i+1} - s_{i-1}``, carries a kink's whole jump of
+    slope wherever it falls; a smooth ``y`` gives a slowly varying ``S`` (``y'' 2 h``) whose
+    deviation from its running median is round-off (at least ``noise`` per value)."""
+    h = np.diff(u)
+    s = np.diff(y) / h
+    if s.size < 12:
+        return np.inf
+    mid = (u[1:] + u[:-1]) / 2
+    S = (s[2:] - s[:-2]) / (mid[2:] - mid[:-2])  # y'' between the midpoints: jitter-free
+    k = 4
+    pad = np.concatenate([np.full(k, S[0]), S, np.full(k, S[-1])])
+    med = np.median(np.lib.stride_tricks.sliding_window_view(pad, 2 * k + 1), axis=1)
+    dev = S - med
+    robust = 1.4826 * float(np.median(np.abs(dev)))
+    hmin = np.minimum(np.minimum(h[2:], h[:-2]), h[1:-1])
+    floor = 4.0 * noise / hmin / (mid[2:] - mid[:-2])  # the round-off of S, from the values' noise
+    out = np.abs(dev) > KINK_SIGMAS * np.maximum(robust, floor)
+    if not np.any(out):
+        return np.inf
+    i = np.flatnonzero(out)
+    # S_i spans u[i] .. u[i + 3]; the kink lies in there, so no nearer than its near end
+    lo, hi = u[i], u[i + 3]
+    near = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    return float(np.min(near))
+
+
+def poly_fit(t: np.ndarray, y: np.ndarray, quantum: float, powers: list[int], terms, which: int = 1
+             ) -> tuple[float, float]:
+    """``(value, bound)`` of the coefficient of ``t**powers[which]`` (scaled back) in least
+    squares fits of the first ``m`` powers, ``m`` in ``terms``: the bound is ``Z sigma ||w||``
+    plus ``SAFETY`` times the disagreement with the next two orders (module docstring)."""
+    n, top = t.size, len(powers)
+    if n < top + 4 or not np.all(np.isfinite(y)):
+        return np.nan, np.inf
+    T = float(np.max(np.abs(t)))
+    s = t / T
+    A = np.stack([s ** p for p in powers], axis=1)
+    coef, rows = {}, {}
+    for m in range(which + 1, top + 1):
+        rows[m] = np.linalg.pinv(A[:, :m])[which] / T ** powers[which]
+        coef[m] = float(rows[m] @ y)
+    full = np.linalg.lstsq(A, y, rcond=None)[0]
+    res = y - A @ full
+    sigma = max(float(np.sqrt(res @ res / (n - top))), float(quantum))
+    best = (np.nan, np.inf)
+    for m in terms:
+        if m + 2 > top or m not in coef:
+            continue
+        trunc = max(abs(coef[m] - coef[m + 1]), abs(coef[m] - coef[m + 2]))
+        e = Z * sigma * float(np.linalg.norm(rows[m])) + SAFETY * trunc
+        if np.isfinite(e) and e < best[1]:
+            best = (coef[m], e)
+    return best
+
+
+def one_sided_agree(t: np.ndarray, plus: np.ndarray, minus: np.ndarray, quantum: float) -> float:
+    """The one-sided slopes ``phi'(0+)`` and ``phi'(0-)`` fitted (with an intercept) on ``t``
+    and on ``-t``: 0 where they agree within their bounds, ``inf`` where they do not (a change
+    of slope inside the width, which biases its odd fit by about half of their difference)."""
+    powers = list(range(ONE_SIDED_MAX))
+    q = quantum * np.sqrt(2.0)  # a value's noise, not the odd part's
+    p, ep = poly_fit(t, plus, q, powers, ONE_SIDED_TERMS)
+    m, em = poly_fit(-t, minus, q, powers, ONE_SIDED_TERMS)
+    if not (np.isfinite(ep) and np.isfinite(em)):
+        return np.inf
+    return np.inf if abs(p - m) > ep + em else 0.0
+
+
 def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]:
     """``(value, bound)`` of ``phi'(0)`` from the odd part ``o`` at ``t`` (module docstring);
     ``quantum`` the least noise of ``o`` (float32's round-off of f); ``(nan, inf)`` when no
@@ -129,14 +210,25 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     # eps F / 2) has a deviation of eps F / (2 sqrt 12); the odd part halves a difference
     quantum = eps * F / (2 * np.sqrt(12.0)) / np.sqrt(2.0)
     o = (plus - minus) / 2
+    # the premise (phi smooth on the whole width) is checked, not assumed: a change of slope
+    # that stands out of the round-off caps the width below it (a relu unit crossing 0)
+    u = np.concatenate([-t[::-1], [0.0], t])
+    y = np.concatenate([minus[::-1], [float(f0)], plus])
+    d = kink_distance(u, y, 2 * quantum)
     fits = []
     for k in range(FIT_HALVINGS + 1):
         n = points >> k
+        if t[n - 1] > KINK_MARGIN * d:
+            # narrower widths than these are not fitted: there the rounding of x + t to
+            # float32 is no longer small against t (the fit proves nothing, as before it)
+            continue
         # a staircase (neighbours a few quanta apart or less) is no noise: not evidence
         moves = np.abs(np.diff(np.concatenate([[0.0], o[:n]])))
         if not np.mean(moves) >= MOVE_QUANTA * eps * F:
             continue
         v, e = odd_fit(t[:n], o[:n], quantum)
+        # ... and a change of slope too small for that shows as one-sided slopes that differ
+        e += one_sided_agree(t[:n], plus[:n], minus[:n], quantum) if np.isfinite(e) else 0.0
         if np.isfinite(e):
             fits.append((v, e, float(t[n - 1])))
     if not fits:
