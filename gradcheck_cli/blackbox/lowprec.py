@@ -79,31 +79,76 @@ ONE_SIDED_MAX = 9
 
 def kink_distance(u: np.ndarray, y: np.ndarray, noise: float) -> float:
     """Distance from 0 of the nearest change of slope of ``y(u)`` (``u`` sorted, across
-    0) that stands out of the round-off: ``inf`` where none does.  The change of slope across
-    three neighbouring intervals, ``S_i = s_{i+1} - s_{i-1}``, carries a kink's whole jump of
-    slope wherever it falls; a smooth ``y`` gives a slowly varying ``S`` (``y'' 2 h``) whose
-    deviation from its running median is round-off (at least ``noise`` per value)."""
+    0) that stands out of the round-off: ``inf`` where none does.  ``S_i``, the second
+    divided difference across three neighbouring intervals, carries a kink's whole jump of
+    slope (over its span) wherever it falls in them; a smooth ``y`` gives a smooth ``S``
+    (``y''``), which the cubic through ``S_{i-4}, S_{i-3}, S_{i+3}, S_{i+4}`` predicts at ``S_i``
+    to ``O(y h**4)``: what is left is round-off (at most ``noise`` per value) or a kink."""
     h = np.diff(u)
     s = np.diff(y) / h
-    if s.size < 12:
+    if s.size < 16:
         return np.inf
     mid = (u[1:] + u[:-1]) / 2
-    S = (s[2:] - s[:-2]) / (mid[2:] - mid[:-2])  # y'' between the midpoints: jitter-free
-    k = 4
-    pad = np.concatenate([np.full(k, S[0]), S, np.full(k, S[-1])])
-    med = np.median(np.lib.stride_tricks.sliding_window_view(pad, 2 * k + 1), axis=1)
-    dev = S - med
-    robust = 1.4826 * float(np.median(np.abs(dev)))
+    span = mid[2:] - mid[:-2]
+    S = (s[2:] - s[:-2]) / span  # y'' between the midpoints of intervals i and i + 2
     hmin = np.minimum(np.minimum(h[2:], h[:-2]), h[1:-1])
-    floor = 4.0 * noise / hmin / (mid[2:] - mid[:-2])  # the round-off of S, from the values' noise
-    out = np.abs(dev) > KINK_SIGMAS * np.maximum(robust, floor)
+    nS = 4.0 * noise / hmin / span  # the round-off of S_i
+    c = (mid[2:] + mid[:-2]) / 2
+    i = np.arange(4, S.size - 4)
+    nodes = np.stack([i - 4, i - 3, i + 3, i + 4])
+    pred, amp = np.zeros(i.size), nS[i].copy()
+    for a in range(4):
+        L = np.ones(i.size)
+        for b in range(4):
+            if b != a:
+                L *= (c[i] - c[nodes[b]]) / (c[nodes[a]] - c[nodes[b]])
+        pred += L * S[nodes[a]]
+        amp += np.abs(L) * nS[nodes[a]]
+    dev = S[i] - pred
+    # the noise of dev from its lower fifth (a Gaussian's |dev| has 20 % below 0.253 sigma):
+    # many kinks along the line (a relu layer) spoil up to 5 entries each, and a median
+    robust = float(np.quantile(np.abs(dev), 0.2)) / 0.253
+    out = np.abs(dev) > KINK_SIGMAS * np.maximum(robust, amp / 4)
     if not np.any(out):
         return np.inf
-    i = np.flatnonzero(out)
-    # S_i spans u[i] .. u[i + 3]; the kink lies in there, so no nearer than its near end
-    lo, hi = u[i], u[i + 3]
+    j = i[out]
+    # S_j spans u[j] .. u[j + 3]; the kink lies in there, so no nearer than its near end
+    lo, hi = u[j], u[j + 3]
     near = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
     return float(np.min(near))
+
+
+#: a hinge whose coefficient stands this many standard errors out rejects a width
+HINGE_Z = 6.0
+#: powers of the smooth part the hinges are tested against (0 .. HINGE_POWERS - 1)
+HINGE_POWERS = 10
+
+
+def hinge_stat(u: np.ndarray, y: np.ndarray, noise: float) -> float:
+    """The largest significance (coefficient over standard error) of a hinge
+    ``max(+-(u - d), 0)`` (``d`` at each point, opening away from 0, and ``|u|``) added to a polynomial
+    fit of ``y(u)`` of ``HINGE_POWERS`` terms: a change of slope anywhere in the width,
+    found by least squares over all its points (as the fit's own noise is), so a kink too
+    small for ``kink_distance`` but large enough to bias the odd fit beyond its bound shows;
+    ``noise`` the least noise of a value (a lack of fit only raises it)."""
+    T = float(np.max(np.abs(u)))
+    sc = u / T
+    P = np.stack([sc ** p for p in range(HINGE_POWERS)], axis=1)
+    Q = np.linalg.qr(P)[0]
+    res = y - Q @ (Q.T @ y)
+    dof = u.size - HINGE_POWERS
+    if dof < 8:
+        return np.inf
+    sigma = max(float(np.sqrt(res @ res / dof)), float(noise))
+    d = sc[(np.abs(sc) > 0) & (np.abs(sc) < 0.9)]  # a hinge needs points beyond it
+    V = np.where(d[None, :] > 0, np.maximum(sc[:, None] - d[None, :], 0), np.maximum(d[None, :] - sc[:, None], 0))
+    V = np.concatenate([np.abs(sc)[:, None], V], axis=1)  # and a kink at x itself (|u|)
+    R = V - Q @ (Q.T @ V)
+    norm = np.sqrt(np.sum(R * R, axis=0))
+    ok = norm > 1e-9 * np.sqrt(np.sum(V * V, axis=0))
+    if not np.any(ok):
+        return 0.0
+    return float(np.max(np.abs(R[:, ok].T @ res) / (norm[ok] * sigma)))
 
 
 def poly_fit(t: np.ndarray, y: np.ndarray, quantum: float, powers: list[int], terms, which: int = 1
@@ -225,6 +270,11 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
         # a staircase (neighbours a few quanta apart or less) is no noise: not evidence
         moves = np.abs(np.diff(np.concatenate([[0.0], o[:n]])))
         if not np.mean(moves) >= MOVE_QUANTA * eps * F:
+            continue
+        # the width's values hold no change of slope that least squares can resolve
+        un = np.concatenate([-t[:n][::-1], [0.0], t[:n]])
+        yn = np.concatenate([minus[:n][::-1], [float(f0)], plus[:n]])
+        if not hinge_stat(un, yn, np.sqrt(2.0) * quantum) <= HINGE_Z:
             continue
         v, e = odd_fit(t[:n], o[:n], quantum)
         # ... and a change of slope too small for that shows as one-sided slopes that differ
