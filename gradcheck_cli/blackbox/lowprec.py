@@ -26,6 +26,15 @@ narrower than the wider width, whose premise it breaks (as the ladder prefers it
 steps); the least bound of those standing is the estimate.  A width whose values
 do not move by several quanta between neighbouring points (a staircase: the round-off
 is then no noise) proves nothing.  Figures are absolute errors of ``phi'(0)``.
+
+Premise.  The fit holds only where phi is smooth on the whole width; a relu unit whose
+pre-activation crosses 0 inside it biases ``c_m`` by up to half its jump of slope, far
+beyond the bound.  So it is checked, not assumed: a width is not fitted beyond half the
+distance of a change of slope that stands out of the round-off (``kink_distance``), nor
+where least squares resolves a hinge ``max(+-(u - d), 0)`` over its points
+(``hinge_stat``), nor where its one-sided fits ``phi(t)`` and ``phi(-t)`` disagree
+(``one_sided_agree``).  A kink nearer than the first step with a jump near the round-off
+can still pass these checks (it reads like a kink at x).
 """
 
 from __future__ import annotations
