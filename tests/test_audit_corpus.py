@@ -23,10 +23,8 @@ import audit_usercode  # noqa: E402
 #: case name -> why it does not read right today (benchmarks' findings)
 KNOWN = {
     "log-barrier slack 1e-6": "steps shrink into the domain now; 2 entries of the 1e-6 slack unresolved",
-    "|x| with an entry at 0 (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
     "softmax loss, scores 30 N(0,1)": "entries ~1e-13 of a loss ~1: 10 unresolved",
     "float32 10-5-10": "float32's round-off of a cost ~96: 7 of 115 unresolved (W1 entries ~0.03, bounds ~2e-5 against 1.4e-5 needed)",
-    "sigmoid + L2 1e-3 20-10-5, cost check on (CLI default)": "the L2 term makes the cost check warn (0.17%)",
     # corpus_func2 / corpus_layer2 / corpus_model (audit2)
     "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
     "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
@@ -42,7 +40,6 @@ KNOWN = {
     "exp(x) at x ~ 700 (cost 1e304)": "steps overflow: 6 of 6 unresolved",
     "sin activation at x ~ 1e6": "layer: steps relative to |x| span many periods: FAIL on correct code",
     "sin activation at x ~ 1e3": "layer: steps relative to |x|: 1 FAIL on correct code, 11 unresolved",
-    "lasso with exact zeros (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
     "two-layer net, std 1e-4 (assignment 1's init)": "the first look at 7.4e-4 straddles relu kinks 2e-5 away and "
                                                      "outranks the ladder's right value: 2 FAIL (false fail)",
     "two-layer net, std 0.001 (seed 2)": "an entry 2.4e-8 of a cost ~1.4: 1 unresolved",

@@ -131,7 +131,7 @@ from ..errors import NonFiniteCostError, OptionError, UserCodeError
 from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, evidence, value_eps  # noqa: F401
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
-from .stencils import measured_noise, probe_table
+from .stencils import jump_suspects, measured_noise, probe_table
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -246,6 +246,9 @@ class BlockOutcome:
     #: precise directions then verified (``verify_by_directions``; numeric = claim, noise =
     #: the proved bound); None: none
     by_directions: np.ndarray | None = None
+    #: entries checked directly whose one-sided slopes differ (``stencils.jump_suspects``):
+    #: kink suspects, which the pipeline's shrinking one-sided test decides; None: none
+    jumpy: np.ndarray | None = None
 
     def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
         """Per EXCLUDED entry, the relative error it could still have (``bound /
@@ -359,6 +362,8 @@ class _Engine:
             self.f.deadline = deadline
         self.f0 = float(f0)
         self.directions: list[Direction] = []
+        #: entries whose direct check's one-sided slopes differ (``stencils.jump_suspects``)
+        self.jumpy = np.zeros(self.x.size, dtype=bool)
         self.sigma = 0.0
         #: the noise probe ran: ``sigma`` and ``eps`` are f's at x, shared by the precise
         #: directions (the noise of f near x is a property of f there, not of a direction)
@@ -591,6 +596,7 @@ class _Engine:
             value = (fp - fm) / (2 * hh)
             F = np.maximum(abs(self.f0), np.maximum(np.abs(fp), np.abs(fm)))
             noise = self._roundoff(F, hh)
+            self.jumpy[idx[:reached]] = jump_suspects(self.f0, fp, fm, hh, noise * hh / SAFETY)[:reached]
         st = entry_status(self.g[idx], value, noise, self.t)
         redo = np.flatnonzero(np.isfinite(value) & np.array([s is not Status.PASS for s in st], dtype=bool))
         for n in redo.tolist() if self.truncation and not self.stopped else ():
@@ -842,7 +848,7 @@ class _Block:
             name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[r.slice].copy(), how=self.how,
             numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
             calls=e.f.calls - self.calls0, least_noise=self.least_noise,
-            by_directions=getattr(self, "by_directions", None),
+            by_directions=getattr(self, "by_directions", None), jumpy=e.jumpy[r.slice].copy(),
         )
 
     def _search(self, idx: np.ndarray) -> None:
