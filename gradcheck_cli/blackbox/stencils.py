@@ -408,8 +408,11 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
     from .lowprec import FIT_MORE_POINTS, FIT_POINTS, combine, fit_budget, fit_derivative
 
     left = fit_budget(work.size)
+    # fits that proved nothing (kinks inside every width: relu code) stop the fitting once
+    # they outnumber the useful ones by FIT_FRUITLESS: there more calls cannot help
+    fruitless = useful = 0
     for n, k in enumerate(idx.tolist()):
-        if left < 2 * FIT_POINTS:
+        if left < 2 * FIT_POINTS or fruitless > FIT_FRUITLESS + 2 * useful:
             break
         for points in (FIT_POINTS, FIT_MORE_POINTS):
             with np.errstate(all="ignore"):
@@ -425,9 +428,17 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
                                  width=None if points == FIT_POINTS else best)
             best = fit.width
             left -= fit.calls
+            if not np.isfinite(fit.error):
+                fruitless += 1
+                break  # no second fit where the first proved nothing
+            useful += 1
             value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
             if noise[n] == fit.error:
                 used[n] = fit.width
+
+
+#: fits that proved nothing, beyond twice the useful ones, after which a re-estimate fits no more
+FIT_FRUITLESS = 8
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES
