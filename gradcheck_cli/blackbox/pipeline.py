@@ -51,6 +51,7 @@ from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry, verify_by_directions
+from .confirm import confirm_block
 from .ladder import Lifted, ladder_kink, recheck_budget
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
@@ -615,6 +616,11 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
             limit -= len(pos)
         if not d.eps > eps or (limit is not None and limit <= 0):
             break
+    # no fail or warn rests on long steps that a shorter step contradicts (``confirm``)
+    if not _expired(deadline):
+        cost, x, lifted = recheck
+        d, changed = confirm_block(d, offset, cost, x, thresholds, lifted=lifted, deadline=deadline)
+        done[changed] = True
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
     return d, cut, idx[done]
 
