@@ -463,7 +463,9 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         # estimate that had this ladder, its ``reference``: it needs it only without one,
         # apart from it, or short of the target)
         first = _union(first, ladder(0.1 * ax), prefer_second=True)
-    if not np.isfinite(first.error):
+    if not first.error <= target:
+        # (a ladder whose steps left the domain proves nothing; with a reference the
+        # reference stood in for it, finite, and still misses the target)
         first = _inside_domain(first, at, ladder)
     if first.error <= target:
         return first
@@ -496,7 +498,9 @@ def _inside_domain(r: LadderResult, at, ladder) -> LadderResult:
         calls += 2
         if np.isfinite(float(at(h)[0])) and np.isfinite(float(at(-h)[0])):
             inner = ladder(h)
-            return replace(inner, calls=inner.calls + calls)
+            inner = replace(inner, calls=inner.calls + calls)
+            # ``r`` may be a reference that stood in for the ladder (finite): the better stands
+            return _union(r, inner, prefer_second=True) if np.isfinite(r.error) else inner
     return replace(r, calls=calls)
 
 
