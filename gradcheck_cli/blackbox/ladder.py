@@ -88,6 +88,12 @@ RUNGS = 5
 MORE_RUNGS = 6
 #: ... and at most this many longer ones, while round-off alone limits the bound
 MORE_UP = 3
+#: the growing-step rung: at most this many longer rungs (steps up to 2**GROW_UP times the
+#: first) while round-off limits the best candidate (or f does not move at the first
+#: steps) and its bound misses the target; each must shrink the bound below GROW_GAIN
+#: times the bound before it
+GROW_UP = 6
+GROW_GAIN = 0.8
 #: finer rungs beyond MORE_RUNGS while the finest ones cross a kink or the jump stays
 #: (the descent to the smallest stencil: steps shrink 2**DESCENT times more)
 DESCENT = 14
@@ -289,7 +295,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     def noise_level() -> float:
         with np.errstate(all="ignore"):
             F = float(max([abs(f0)] + [abs(v) for v in fps + fms if np.isfinite(v)]))
-        return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny)
+        return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny, grow.quantum(fps, fms, f0))
 
     # values of a coarse precision (float32 code) start on long steps, some of them before
     # the asymptotic regime, where two moves of the even part can shrink by a ratio
@@ -301,6 +307,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         add(h)
         h /= RATIO
     added = up = 0
+    grow = _Growth(target)
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -331,6 +338,10 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         else:
             value, error, column, rung = np.nan, np.inf, 0, 0
             kink = False
+            if grow.flat(usable, len(hs), fps, fms, f0):  # f does not move at the first steps: longer ones
+                add(hs[0] * RATIO, at=0)
+                grow.front += 1
+                continue
             apart = reference is not None and bool(np.isfinite(reference[0]) and np.isfinite(reference[1]))
             break
         finest = int(rung) == usable - 1
@@ -351,6 +362,13 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         if coarse and usable == len(hs):
             add(hs[0] * RATIO, at=0)
             up += 1
+            grow.front += 1
+            continue
+        if not kink and not apart and (
+                grow.longer(value, error, hs[int(rung)], nz, usable, len(hs), truncating)
+                or (not np.isfinite(error) and grow.flat(usable, len(hs), fps, fms, f0))):
+            add(hs[0] * RATIO, at=0)
+            grow.front += 1
             continue
         budget = more + (DESCENT if crossing or kink else 0)
         if usable < len(hs) or added >= budget or h < min_step or not (
@@ -359,13 +377,99 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         add(h)
         h /= RATIO
         added += 1
+    value, error, step = grow.settle(value, error, float(hs[int(rung)]))
+    if grow.blind and not np.isfinite(error):
+        # f moved at no step it could use: the values of the first ladder go back to the
+        # caller (whose flat bound reads the longest steps where f did not move)
+        del hs[:grow.front], fps[:grow.front], fms[:grow.front]
+        step = float(hs[-1])
+    if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
+        apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
     if apart:  # still apart: the bound covers the reference too
         if np.isfinite(error):
             error = max(float(error), abs(float(value) - reference[0]) + reference[1])
         else:  # the ladder proves nothing: the reference stands
             value, error = reference
-    return LadderResult(float(value), float(error), float(hs[int(rung)]), calls, kink, nz,
+    return LadderResult(float(value), float(error), step, calls, kink, nz,
                         np.array(hs), np.array(fps), np.array(fms))
+
+
+class _Growth:
+    """The growing-step rung of ``derivative_along`` (one home for func, layer and the
+    search's directions, in float64 and extended precision).
+
+    A small derivative of a large cost (an entry of 1e-10 of a cost of 100, a softmax
+    probability of e**-40) is limited by round-off, ``noise / h``, not by truncation: where
+    phi is smooth on a scale far above the first steps, longer steps shrink the round-off
+    without a truncation penalty, and the agreement of orders and steps says where that
+    stops.  So, for a claim that is not exactly 0 (``target > 0``; an exact zero is passed
+    only by the zero rule at the short steps' resolution):
+
+    * ``flat``: while f does not move at all at the first rungs (fewer than 3 usable:
+      every value equal to f(x), below the code's resolution), a rung twice as long goes on
+      top, at most ``GROW_UP`` times;
+    * ``longer``: while the best candidate misses the target and its bound is round-off's
+      (within ``8 SAFETY noise / h`` of its step), a rung twice as long goes on top, as long
+      as each shrinks the bound below ``GROW_GAIN`` times the last;
+    * ``settle``: the longer steps' estimate stands only where it agrees with the estimate
+      before the first longer rung (both bounds must contain the truth); where they do not,
+      phi has a feature between the two step ranges and the shorter one stands.
+    """
+
+    def __init__(self, target: float) -> None:
+        self.target = float(target)
+        self.up = 0
+        self.front = 0  # rungs put on top of the first ladder (by any rule)
+        self.blind = False  # grown because f did not move at the first steps
+        self.last = np.inf
+        self.before = None  # (value, error, step) before the first longer rung
+
+    def flat(self, usable: int, rungs: int, fps, fms, f0) -> bool:
+        """Whether to go longer because the finer rungs are blind (f(x +- h) == f(x)).
+        Only where f moved at one of the first ladder's two longest steps: a ladder flat at
+        both is the caller's (``stencils._flat_bound`` probes far longer steps for the
+        quantum that hid a slope)."""
+        if not self.blind and all(v == f0 for v in list(fps[:2]) + list(fms[:2])):
+            return False
+        if self.target > 0 and usable < rungs and self.up < GROW_UP:
+            self.up += 1
+            self.blind = True
+            return True
+        return False
+
+    def quantum(self, fps, fms, f0) -> float:
+        """After blind rungs, the least move of f seen, taken as the noise of one value:
+        exact flatness proves only that f moves in quanta at least that large (the
+        intermediates of ``(x + 1e20) - 1e20`` are multiples of 8), far coarser than f's
+        own ulp; where f was merely below its resolution (a softmax probability of e**-40)
+        the least move is a few ulps of f, and costs nothing."""
+        if not self.blind:
+            return 0.0
+        with np.errstate(all="ignore"):
+            moves = np.abs(np.asarray([float(v - f0) for v in list(fps) + list(fms)], dtype=float))
+        moves = moves[np.isfinite(moves) & (moves > 0)]
+        return float(moves.min()) if moves.size else 0.0
+
+    def longer(self, value, error, step: float, noise: float, usable: int, rungs: int, truncating: bool) -> bool:
+        """Whether to go longer because round-off bounds the best candidate (at ``step``)."""
+        error = float(error)
+        if not (self.target > 0 and np.isfinite(error) and error > self.target and not truncating
+                and self.up < GROW_UP and error <= 8 * SAFETY * noise / step and error < GROW_GAIN * self.last):
+            return False
+        if self.before is None:
+            self.before = (float(value), error, float(step))
+        self.last = error
+        self.up += 1
+        return True
+
+    def settle(self, value, error, step: float):
+        """``(value, error, step)``: the longer steps' estimate, or the one before them."""
+        b = self.before
+        if b is None or not np.isfinite(error) or abs(float(value) - b[0]) <= float(error) + b[1]:
+            return value, error, step
+        # a feature of phi between the two step ranges (or a bound that does not hold):
+        # the shorter steps' estimate stands
+        return b
 
 
 def measured_noise(table: np.ndarray) -> float:
