@@ -202,9 +202,11 @@ def _bounds(T, W, h, noise, smooth, min_column: int, power: int) -> np.ndarray:
             shrinking[1:] = (a[1:] <= b[1:] * c / 2) | quiet[1:]
             # ... over two pairs where there are three (a lucky ratio in noise is not a trend)
             shrinking[2:] &= (b[2:] * c <= b[1:-1] * c / 2) | quiet[1:-1]
-            # and the next finer rung must agree within the bound
+            # and the next finer rung must agree within the bound and its own round-off (a
+            # finer rung is noisier: where round-off limits the ladder, its noise alone
+            # must not reject the better candidate above it)
             ahead = np.ones(a.shape, dtype=bool)
-            ahead[:-1] = a[1:] <= e[:-1]
+            ahead[:-1] = a[1:] <= e[:-1] + rho[m + 2:, m]
             if smooth is not None:
                 # every move among the candidate's rungs (k - m - 1 .. k) and to the next
                 # finer one is smooth: no rung of its stencil crosses a kink
