@@ -260,3 +260,53 @@ def test_float32_long_steps_settling_at_a_ratio_above_one_half_are_smooth_but_a_
     phi = lambda t: np.maximum(t - d, 0) + 0.3 * t * t  # noqa: E731
     even = phi(h) + phi(-h) - 2 * phi(0.0)
     assert not smooth_rungs(even, h, 1e-9, SETTLE_LOW)[2:].all()
+
+
+# ---- issue 16: entries far below their cost's scale (the growing-step rung)
+def _phi_pair(phi):
+    return lambda t: (phi(t), phi(-t), 0.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ulps=st.floats(2.0, 1e3), F=st.floats(1.0, 1e3), s=st.floats(0.5, 2.0))
+def test_a_probability_of_e_minus_40_is_bounded_by_longer_steps_in_extended_precision(ulps, F, s):
+    # phi(t) = F + c (e**(s t) - 1)/s (a softmax loss along a score 40 below its row's max,
+    # c a few ulps of F): at the first steps f moves by an ulp of F or not at all; rungs
+    # twice as long go on top, and the bound holds the truth c, far inside the zero rule's eps F
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        pytest.skip("no extended precision on this platform")
+    eps = float(np.finfo(np.longdouble).eps)
+    c = ulps * eps * F
+    phi = lambda t: np.longdouble(F) + np.longdouble(c) * np.expm1(np.longdouble(s) * np.longdouble(t)) / np.longdouble(s)  # noqa: E731
+    h0 = 2 * eps * F / c  # the longest first step moves f by about 2 ulps, the next ones less
+    r = derivative_along(_phi_pair(phi), h0, phi(np.longdouble(0)), noise=0.0, eps=eps, target=1e-7 * c / 4)
+    assert abs(r.value - c) <= r.error, (r.value, r.error)
+    # a bound of a few ulps of F per unit t: 100 times inside the zero rule's 8 eps F of
+    # float64 (the first steps alone prove nothing: fewer than three of them move f)
+    assert r.error <= 0.08 * np.finfo(float).eps * F, (r.error, r.steps)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ulps=st.floats(4.0, 1e3), F=st.floats(10.0, 1e4), curv=st.floats(-1e-2, 1e-2), sign=st.sampled_from([-1, 1]))
+def test_round_off_bound_ladder_grows_its_steps_and_stays_sound(ulps, F, curv, sign):
+    # phi(t) = F + g t + curv g t**3 (an entry far below its cost's scale, nearly linear over
+    # steps far beyond the first; g moves f by a few ulps at the first step): float64's
+    # round-off eps F / h limits the first ladder; longer steps shrink it while the orders
+    # agree, and both bounds hold the truth
+    g = sign * ulps * np.finfo(float).eps * F / 0.1
+    phi = lambda t: F + g * t + curv * g * t**3  # noqa: E731
+    first = derivative_along(_phi_pair(phi), 0.1, phi(0.0), noise=0.0, target=0.0)
+    r = derivative_along(_phi_pair(phi), 0.1, phi(0.0), noise=0.0, target=1e-7 * abs(g) / 4)
+    assert abs(first.value - g) <= first.error and abs(r.value - g) <= r.error
+    assert r.error < first.error / 2 and r.step > first.step, (first.error, r.error, r.step)
+
+
+@pytest.mark.parametrize("K", [3e-11, -3e-11, 3e-9])
+def test_longer_steps_across_a_feature_beyond_the_first_do_not_move_the_estimate(K):
+    # phi = F + g t + K t w(t), w = 1 - exp(-(t / 0.3)**8): flat near 0 (phi'(0) = g), a
+    # slope g + K beyond 0.3, where the longer rungs would agree with each other on a
+    # wrong value: the bound holds the truth g
+    g, F = 3e-11, 100.0
+    phi = lambda t: F + g * t + K * t * (1 - np.exp(-((t / 0.3) ** 8)))  # noqa: E731
+    r = derivative_along(_phi_pair(phi), 0.1, phi(0.0), noise=0.0, target=1e-7 * g / 4)
+    assert abs(r.value - g) <= r.error, (r.value, r.error, r.step)

@@ -90,10 +90,12 @@ MORE_RUNGS = 6
 MORE_UP = 3
 #: the growing-step rung: at most this many longer rungs (steps up to 2**GROW_UP times the
 #: first) while round-off limits the best candidate (or f does not move at the first
-#: steps) and its bound misses the target; each must shrink the bound below GROW_GAIN
-#: times the bound before it
+#: steps) and its bound misses the target, until one has not shrunk the bound below
+#: GROW_GAIN times the best before it (GROW_PATIENCE in a row where f moves by a few ulps
+#: at the finest rung, ``FEW_ULPS``: a new candidate needs a few rungs there)
 GROW_UP = 6
 GROW_GAIN = 0.8
+GROW_PATIENCE = 2
 #: finer rungs beyond MORE_RUNGS while the finest ones cross a kink or the jump stays
 #: (the descent to the smallest stencil: steps shrink 2**DESCENT times more)
 DESCENT = 14
@@ -309,7 +311,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         add(h)
         h /= RATIO
     added = up = 0
-    grow = _Growth(target)
+    # (values of a coarse precision, float32 code, have their own longer ladder)
+    grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0)
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -325,6 +328,12 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         for k in range(1, len(hs)):
             if moved_p[k - 1] and moved_m[k - 1] and (fps[k] == f0 or fms[k] == f0):
                 blind[k] = True
+        if grow.front and blind[0] and not all(blind):
+            # a longer rung on top where f does not move while it moves at shorter ones: a
+            # feature (a plateau) beyond the shorter steps; it goes, and the growth stops
+            del hs[0], fps[0], fms[0], ds[0], blind[0]
+            grow.front -= 1
+            grow.up = GROW_UP
         usable = blind.index(True) if True in blind else len(hs)
         if usable >= 2:
             with np.errstate(all="ignore"):  # the even part in the values' own precision
@@ -367,7 +376,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             grow.front += 1
             continue
         if not kink and not apart and (
-                grow.longer(value, error, hs[int(rung)], nz, usable, len(hs), truncating)
+                grow.longer(value, error, hs[int(rung)], nz, truncating, _few_ulps(fps, fms, f0, usable, eps))
                 or (not np.isfinite(error) and grow.flat(usable, len(hs), fps, fms, f0))):
             add(hs[0] * RATIO, at=0)
             grow.front += 1
@@ -396,6 +405,19 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
                         np.array(hs), np.array(fps), np.array(fms))
 
 
+#: a move of f within this many ulps of F is "a few ulps" (``_Growth``)
+FEW_ULPS = 64.0
+
+
+def _few_ulps(fps, fms, f0, usable: int, eps: float) -> bool:
+    """Whether f moves by at most ``FEW_ULPS`` ulps of ``|f(x)|`` at the finest usable rung."""
+    if usable < 1:
+        return True
+    with np.errstate(all="ignore"):
+        move = max(abs(float(fps[usable - 1] - f0)), abs(float(fms[usable - 1] - f0)))
+        return bool(move <= FEW_ULPS * eps * abs(float(f0)))
+
+
 class _Growth:
     """The growing-step rung of ``derivative_along`` (one home for func, layer and the
     search's directions, in float64 and extended precision).
@@ -411,11 +433,16 @@ class _Growth:
       every value equal to f(x), below the code's resolution), a rung twice as long goes on
       top, at most ``GROW_UP`` times;
     * ``longer``: while the best candidate misses the target and its bound is round-off's
-      (within ``8 SAFETY noise / h`` of its step), a rung twice as long goes on top, as long
-      as each shrinks the bound below ``GROW_GAIN`` times the last;
+      (within ``8 SAFETY noise / h`` of its step), a rung twice as long goes on top, until
+      one has not shrunk it below ``GROW_GAIN`` times the best (``GROW_PATIENCE`` in a row
+      where f moves by a few ulps);
     * ``settle``: the longer steps' estimate stands only where it agrees with the estimate
-      before the first longer rung (both bounds must contain the truth); where they do not,
-      phi has a feature between the two step ranges and the shorter one stands.
+      before the first longer rung (both bounds must contain the truth) and its bound is
+      the smaller; where they do not agree, phi has a feature between the two step ranges
+      and the shorter one stands.
+
+    Not for values of a coarse precision (float32 code, ``LOW_PRECISION``), which have
+    their own longer ladder (``entry_derivative``).
     """
 
     def __init__(self, target: float) -> None:
@@ -424,6 +451,7 @@ class _Growth:
         self.front = 0  # rungs put on top of the first ladder (by any rule)
         self.blind = False  # grown because f did not move at the first steps
         self.last = np.inf
+        self.idle = 0  # longer rungs in a row that did not shrink the bound below GROW_GAIN times
         self.before = None  # (value, error, step) before the first longer rung
 
     def flat(self, usable: int, rungs: int, fps, fms, f0) -> bool:
@@ -433,7 +461,7 @@ class _Growth:
         quantum that hid a slope)."""
         if not self.blind and all(v == f0 for v in list(fps[:2]) + list(fms[:2])):
             return False
-        if self.target > 0 and usable < rungs and self.up < GROW_UP:
+        if self.target > 0 and usable < min(3, rungs) and self.up < GROW_UP:
             self.up += 1
             self.blind = True
             return True
@@ -452,25 +480,33 @@ class _Growth:
         moves = moves[np.isfinite(moves) & (moves > 0)]
         return float(moves.min()) if moves.size else 0.0
 
-    def longer(self, value, error, step: float, noise: float, usable: int, rungs: int, truncating: bool) -> bool:
-        """Whether to go longer because round-off bounds the best candidate (at ``step``)."""
+    def longer(self, value, error, step: float, noise: float, truncating: bool, few_ulps: bool) -> bool:
+        """Whether to go longer because round-off bounds the best candidate (at ``step``);
+        ``few_ulps``: f moves by a few ulps at the finest usable rung."""
         error = float(error)
+        if error < GROW_GAIN * self.last:  # the longer rungs paid (or none yet)
+            self.last, self.idle = error, 0
+        else:
+            self.idle += 1
+        # values that move by a few ulps take a few rungs to show a gain
+        patience = GROW_PATIENCE if (self.blind or few_ulps) else 1
         if not (self.target > 0 and np.isfinite(error) and error > self.target and not truncating
-                and self.up < GROW_UP and error <= 8 * SAFETY * noise / step and error < GROW_GAIN * self.last):
+                and self.up < GROW_UP and error <= 8 * SAFETY * noise / step and self.idle < patience):
             return False
         if self.before is None:
             self.before = (float(value), error, float(step))
-        self.last = error
         self.up += 1
         return True
 
     def settle(self, value, error, step: float):
         """``(value, error, step)``: the longer steps' estimate, or the one before them."""
         b = self.before
-        if b is None or not np.isfinite(error) or abs(float(value) - b[0]) <= float(error) + b[1]:
+        if b is None or (np.isfinite(error) and abs(float(value) - b[0]) <= float(error) + b[1]
+                         and float(error) <= b[1]):
             return value, error, step
-        # a feature of phi between the two step ranges (or a bound that does not hold):
-        # the shorter steps' estimate stands
+        # a feature of phi between the two step ranges (or a bound that does not hold), or
+        # a longer rung whose pairs rule out the candidate below it: the estimate before
+        # the longer rungs stands
         return b
 
 
