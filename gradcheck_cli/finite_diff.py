@@ -205,6 +205,11 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
         zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
     if unit_roundoff is not None:
         u = np.asarray(unit_roundoff, dtype=float)
+        if eps > EPS:
+            # float32 code: only a claim that is itself within round-off of f per unit x
+            # (as above); a float32 entry the many-step fit resolves (``blackbox.lowprec``)
+            # is judged by its tolerance, not forgiven a 1e-3 bug for being small next to f
+            u = np.where(np.abs(a) <= u, u, 0.0)
         zs = np.where(np.isfinite(u) & (u > zs), u, zs)
     # float64's eps even for float32 code: 64 float32 ulps of G would forgive a 1e-3 bug on
     # an entry at 1% of its block

@@ -22,12 +22,9 @@ import audit_usercode  # noqa: E402
 
 #: case name -> why it does not read right today (benchmarks' findings)
 KNOWN = {
-    "float32 logsumexp 20": "float32's round-off of a cost ~3 at the float32 default 5e-4: 1 unresolved",
-    "float32 logistic regression": "float32's round-off of the cost at the float32 default 5e-4: 1 unresolved",
-    "float32 softmax-CE": "float32's round-off of a cost ~17 at the float32 default 5e-4: 1 unresolved (0.009)",
     "|x| with an entry at 0 (kink)": "sign(0) = 0 agrees with the central difference: pass, not kink",
+    "float32 10-5-10": "float32's round-off of a cost ~96: 7 of 115 unresolved (W1 entries ~0.03, bounds ~2e-5 against 1.4e-5 needed)",
     "sigmoid + L2 1e-3 20-10-5, cost check on (CLI default)": "the L2 term makes the cost check warn (0.17%)",
-    "float32 10-5-10": "float32's round-off of a cost ~96 at the float32 default 5e-4: 27 unresolved",
 }
 
 CASES = [c for c in audit_usercode.all_cases() if c.small]

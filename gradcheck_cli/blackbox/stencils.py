@@ -249,6 +249,12 @@ def blackbox_gradient(
     # its steps until they clear it; other first looks that prove nothing (a pole, a
     # period, a C1 point such as x relu(x) at 0) stand
     crossed = crosses_kink(vals, f0, h, eps) & ~np.all(vals == f0, axis=0)
+    if eps > 1e3 * EPS and step is None:
+        # float32 code's first steps (eps32**(1/5) ~ 0.04 max(|x|, 1)) can span a feature
+        # float64's would not (sin(20 x): a period of 0.3): a first look that moved but
+        # proved nothing gets the two ladders from below its steps, as across a kink
+        with np.errstate(all="ignore"):
+            crossed |= ~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & ~np.all(vals == f0, axis=0)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
     # ... and so does a first look in a first-order regime (D(h) = g + a h: its rung
     # differences shrink 4 times per factor 4 of the step, a C1 point such as x |x| at 0),
@@ -330,6 +336,8 @@ def blackbox_gradient(
             pending.append((n, k, target))
         if progress is not None:
             progress(n + 1)
+    if claimed is not None and eps > 1e3 * EPS:  # values of float32's precision (or coarser)
+        _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, f0=f0, eps=eps, pass_tol=pass_tol)
     # precision lifting of the entries float64 left: a few leftovers get their own share
     if pending and hasattr(lifted, "grant"):
         lifted.grant(len(pending))
@@ -362,6 +370,36 @@ def blackbox_gradient(
     bad = ~np.isfinite(value) | np.isnan(noise)
     return Estimate(value=np.where(bad, np.nan, value), noise=np.where(bad, np.inf, noise), step=used, eps=eps,
                     kink=kink, f_scale=scale, resolution=resolution)
+
+
+def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, eps, pass_tol) -> None:
+    """Float32 code: the entries whose evidence does not verify the claim and does not prove
+    it wrong get the least-squares fit over many steps (``lowprec.fit_derivative``, within
+    ``lowprec.fit_budget`` calls), which tightens ``value, noise`` (in place) where it
+    agrees; one still undecided gets a second fit of ``FIT_MORE_POINTS`` pairs."""
+    from .lowprec import FIT_MORE_POINTS, FIT_POINTS, combine, fit_budget, fit_derivative
+
+    left = fit_budget(work.size)
+    for n, k in enumerate(idx.tolist()):
+        if left < 2 * FIT_POINTS:
+            break
+        for points in (FIT_POINTS, FIT_MORE_POINTS):
+            with np.errstate(all="ignore"):
+                gap = abs(float(a[n]) - float(value[n]))
+                tol = pass_tol * abs(float(a[n]))
+                settled = gap + noise[n] <= tol or gap - noise[n] > tol
+            # verified, or proved beyond the tolerance (more points change nothing); a kink,
+            # a claim of exactly 0 (the zero rule's) and an entry the ladder proved nothing
+            # about (the fit only tightens evidence) are left as they are
+            if settled or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
+                break
+            fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points,
+                                 width=None if points == FIT_POINTS else best)
+            best = fit.width
+            left -= fit.calls
+            value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
+            if noise[n] == fit.error:
+                used[n] = fit.width
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES

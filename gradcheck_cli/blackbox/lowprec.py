@@ -1,0 +1,182 @@
+"""The derivative of float32 code along one entry by least squares over many steps
+(numpy only): what float32 can verify where the Richardson ladder cannot.
+
+Why.  A value of float32 code carries a round-off ``delta(t)`` of about ``eps32 |f|``
+(``eps32 = 1.2e-7``): a cost of 17 rounds by ~1e-6, and the slope of an entry of
+0.009 must be known to 4.6e-6 to verify it to the float32 default pass tolerance
+(5e-4).  A stencil of a few points divides that round-off by its step; the ladder's
+steps cannot be long enough (truncation) and short enough (round-off) at once.  But the
+round-off is deterministic per point and unrelated between points whose values differ by
+many ulps: measured on 64 distinct points it averages out like any noise.
+
+Estimate.  With ``o(t) = (phi(t) - phi(-t)) / 2 = phi'(0) t + c_3 t**3 + c_5 t**5 + ..``
+(``phi(t) = f(x + t e_j)``) on ``t_i ~ H i / N`` (i = 1 .. N, jittered; ``2 N`` calls), the least
+squares fit of the odd polynomial with ``m`` terms gives ``phi'(0) ~ c_m = w_m . o``
+(``w_m`` the first row of the pseudo-inverse).  The same values serve the widths
+``H``, ``H / 2`` and ``H / 4`` (the first ``N``, ``N / 2``, ``N / 4`` points).
+
+Bound.  ``e(H, m) = Z sigma ||w_m||_2 + SAFETY max(|c_m - c_{m+1}|, |c_m - c_{m+2}|)``:
+the noise of ``c_m`` (a sum of ``N`` independent round-offs, near Gaussian; ``sigma`` the
+noise of ``o`` measured from the residuals of the widest fit, at least a quantum of
+float32's round-off of ``F``, so a lack of fit only widens it) and its truncation by the
+agreement of orders, as in the ladder.  Each width keeps its candidate of least bound;
+from the narrowest width up, a wider width's candidate stands only where it agrees with
+every narrower one (their intervals intersect): a disagreement shows a feature of f
+narrower than the wider width, whose premise it breaks (as the ladder prefers its shorter
+steps); the least bound of those standing is the estimate.  A width whose values
+do not move by several quanta between neighbouring points (a staircase: the round-off
+is then no noise) proves nothing.  Figures are absolute errors of ``phi'(0)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import NonFiniteCostError
+
+#: pairs of points of the widest fit (``2 FIT_POINTS`` calls per entry), and of the second
+#: fit of an entry the first leaves undecided (the noise's share of the bound halves)
+FIT_POINTS = 64
+FIT_MORE_POINTS = 256
+#: the widths fitted: ``FIT_WIDTH max(|x_j|, 1)`` and its halves down to this many of them
+FIT_WIDTH = 1.0
+FIT_HALVINGS = 2
+#: terms of the odd polynomials fitted (degree 2 m - 1); the two after ``m`` bound its truncation
+FIT_TERMS = (2, 3, 4, 5)
+FIT_MAX_TERMS = 7
+#: standard deviations of the noise taken into the bound (a near-Gaussian sum of round-offs)
+Z = 6.0
+#: the bound's floor, in ulps of the value (float32's resolution of the slope)
+REL_FLOOR_ULPS = 8.0
+#: estimated truncation errors are multiplied by this (as in the ladder)
+SAFETY = 2.0
+#: neighbouring points of a width must differ by this many quanta of f on average
+MOVE_QUANTA = 4.0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """``phi'(0)`` with its bound, the half-width of the fit, the calls made."""
+
+    value: float
+    error: float
+    width: float
+    calls: int
+
+
+def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]:
+    """``(value, bound)`` of ``phi'(0)`` from the odd part ``o`` at ``t`` (module docstring);
+    ``quantum`` the least noise of ``o`` (float32's round-off of f); ``(nan, inf)`` when no
+    candidate is finite."""
+    t, o = np.asarray(t, dtype=float), np.asarray(o, dtype=float)
+    n = t.size
+    if n < FIT_MAX_TERMS + 4 or not np.all(np.isfinite(o)):
+        return np.nan, np.inf
+    s = t / t[-1]  # scaled to (0, 1]: a well-conditioned basis
+    A = np.stack([s ** (2 * i + 1) for i in range(FIT_MAX_TERMS)], axis=1)
+    coef, rows = {}, {}
+    for m in range(1, FIT_MAX_TERMS + 1):
+        pinv = np.linalg.pinv(A[:, :m])
+        rows[m] = pinv[0] / t[-1]
+        coef[m] = float(rows[m] @ o)
+    # noise of o from the widest polynomial's residuals (a lack of fit only widens it)
+    full = np.linalg.lstsq(A, o, rcond=None)[0]
+    res = o - A @ full
+    sigma = max(float(np.sqrt(res @ res / (n - FIT_MAX_TERMS))), float(quantum))
+    best = (np.nan, np.inf)
+    for m in FIT_TERMS:
+        if m + 2 > FIT_MAX_TERMS:
+            break
+        trunc = max(abs(coef[m] - coef[m + 1]), abs(coef[m] - coef[m + 2]))
+        e = Z * sigma * float(np.linalg.norm(rows[m])) + SAFETY * trunc
+        if np.isfinite(e) and e < best[1]:
+            best = (coef[m], e)
+    return best
+
+
+def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
+                   points: int = FIT_POINTS, width: float | None = None) -> FitResult:
+    """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
+    ``FIT_WIDTH max(|x_j|, 1)`` (module docstring); ``x`` the flat work vector, restored
+    after every call; ``eps`` the precision of the values (float32's); ``points`` the pairs
+    (more of them halve the noise's share of the bound per factor 4); ``width`` the widest
+    half-width (a second fit spends its points on the width the first found best)."""
+    orig = x[j]
+    H = FIT_WIDTH * max(abs(float(orig)), 1.0) if width is None else float(width)
+    # jittered, not a dyadic lattice: on t_i = H i / N the round-offs of f32(x + t_i) and of
+    # its products follow the low bits of x linearly in i (a sawtooth, not noise)
+    jitter = np.random.default_rng(j).random(points)
+    t = H * (np.arange(points) + 0.25 + 0.5 * jitter) / points
+    plus, minus = np.empty(points), np.empty(points)
+    for i, ti in enumerate(t):
+        for sign, out in ((1.0, plus), (-1.0, minus)):
+            x[j] = orig + sign * ti
+            try:
+                out[i] = float(cost(x))
+            except NonFiniteCostError:
+                out[i] = np.nan
+            finally:
+                x[j] = orig
+    calls = 2 * points
+    if not np.all(np.isfinite(plus)) or not np.all(np.isfinite(minus)):
+        return FitResult(np.nan, np.inf, H, calls)
+    with np.errstate(all="ignore"):
+        F = float(max(np.max(np.abs(plus)), np.max(np.abs(minus)), abs(float(f0))))
+    # a quantum of float32's round-off of F: uniform over half an ulp of F (at least
+    # eps F / 2) has a deviation of eps F / (2 sqrt 12); the odd part halves a difference
+    quantum = eps * F / (2 * np.sqrt(12.0)) / np.sqrt(2.0)
+    o = (plus - minus) / 2
+    fits = []
+    for k in range(FIT_HALVINGS + 1):
+        n = points >> k
+        # a staircase (neighbours a few quanta apart or less) is no noise: not evidence
+        moves = np.abs(np.diff(np.concatenate([[0.0], o[:n]])))
+        if not np.mean(moves) >= MOVE_QUANTA * eps * F:
+            continue
+        v, e = odd_fit(t[:n], o[:n], quantum)
+        if np.isfinite(e):
+            fits.append((v, e, float(t[n - 1])))
+    if not fits:
+        return FitResult(np.nan, np.inf, H, calls)
+    # from the narrowest width up: a wider fit stands only where it agrees with every
+    # narrower one; a disagreement shows a feature of f narrower than its width, which
+    # breaks its premise (f a polynomial there), while the narrower fits' stands
+    accepted = []
+    for v, e, w in reversed(fits):
+        if all(abs(v - v2) <= e + e2 for v2, e2, _ in accepted):
+            accepted.append((v, e, w))
+    value, error, width = min(accepted, key=lambda r: r[1])
+    # float32's own resolution of the slope: the points are rounded to float32 by the code
+    # (the stencil's centre moves by up to half an ulp of x, its steps by an ulp)
+    error += REL_FLOOR_ULPS * eps * abs(value)
+    return FitResult(float(value), float(error), width, calls)
+
+
+#: calls of the fits in one re-estimate: ``FIT_WORK / (entries of x)`` (a call of the code
+#: costs about in proportion to x's size), within ``FIT_CALLS_MIN .. FIT_CALLS_MAX``:
+#: counts, never seconds, so a loaded machine gives the same verdict
+FIT_WORK = 2**24
+FIT_CALLS_MIN = 16 * FIT_POINTS
+FIT_CALLS_MAX = 2**17
+
+
+def fit_budget(size: int) -> int:
+    """Calls the fits of one re-estimate of an ``x`` of ``size`` entries may make."""
+    return int(max(FIT_CALLS_MIN, min(FIT_CALLS_MAX, FIT_WORK // max(int(size), 1))))
+
+
+def combine(value: float, error: float, fit: FitResult) -> tuple[float, float]:
+    """The estimate of least bound of the ladder's ``(value, error)`` and the fit's: both
+    bounds must contain the truth, so the better one stands where they intersect; where
+    they do not, their union is reported (one of them is unsound there)."""
+    if not (np.isfinite(fit.error) and np.isfinite(error)):
+        # the ladder proved nothing (a kink crossed, a pole, a period inside its stencil):
+        # the fit's long steps, which see the same features, only tighten evidence it has
+        return value, error
+    if abs(value - fit.value) > error + fit.error:
+        lo, hi = min(value - error, fit.value - fit.error), max(value + error, fit.value + fit.error)
+        return (lo + hi) / 2, (hi - lo) / 2
+    return (fit.value, fit.error) if fit.error < error else (value, error)

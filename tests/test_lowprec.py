@@ -1,0 +1,151 @@
+"""Float32 code: the least-squares fit over many steps (``blackbox.lowprec``) contains the
+truth, and with it correct float32 code passes while a x1.001 or x2 bug does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradcheck_cli import check_gradient
+from gradcheck_cli.blackbox.lowprec import combine, fit_derivative, FitResult
+from gradcheck_cli.verdict import FLOAT32_PASS_TOL, Status
+
+EPS32 = float(np.finfo(np.float32).eps)
+_R = np.random.default_rng(5)
+_X = _R.standard_normal((30, 8))
+_Y = _R.integers(0, 5, 30)
+_XL = _R.standard_normal((50, 10))
+_YL = (_R.random(50) < 0.5).astype(float)
+
+
+def softmax_ce(W, dt):
+    X = _X.astype(dt)
+    s = X @ W
+    s = s - s.max(1, keepdims=True)
+    e = np.exp(s)
+    p = e / e.sum(1, keepdims=True)
+    c = -np.log(p[np.arange(30), _Y]).sum()
+    p[np.arange(30), _Y] -= 1
+    return c, X.T @ p
+
+
+def logsumexp(x, dt):
+    m = x.max()
+    e = np.exp(x - m)
+    return m + np.log(e.sum()), e / e.sum()
+
+
+def logreg(w, dt):
+    X, y = _XL.astype(dt), _YL.astype(dt)
+    z = X @ w
+    p = 1 / (1 + np.exp(-z))
+    return np.mean(np.log1p(np.exp(z)) - y * z), X.T @ (p - y) / dt(50)
+
+
+def cubic(x, dt):
+    return (x * x).sum() * dt(0.5) + (x ** 3).sum(), x + 3 * x * x
+
+
+def rosen(x, dt):
+    c = (dt(100) * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+    g = np.zeros_like(x)
+    g[:-1] = -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    g[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    return c, g
+
+
+def sin20(x, dt):
+    """A feature (period 0.31) narrower than float32's first steps (0.04 max(|x|, 1), 4 times that)."""
+    return np.sin(dt(20) * x).sum(), dt(20) * np.cos(dt(20) * x)
+
+
+FUNCS = [(softmax_ce, (8, 5)), (logsumexp, (20,)), (logreg, (10,)), (cubic, (12,)), (rosen, (10,))]
+#: ... and for the verdicts, code whose features are narrower than the fit's widths
+VERDICT_FUNCS = FUNCS + [(sin20, (12,))]
+
+
+def in_float32(F, shape, factor=1.0):
+    """F computed in float32 throughout (its gradient times ``factor``: a planted bug)."""
+    def f(x):
+        c, g = F(np.asarray(x, dtype=np.float32).reshape(shape), np.float32)
+        return np.float32(c), (g * np.float32(factor)).astype(np.float32)
+    return f
+
+
+@pytest.mark.parametrize("F,shape", FUNCS, ids=[F.__name__ for F, _ in FUNCS])
+def test_fit_contains_the_truth(F, shape):
+    # truth: the float64 formula at the float32 point the code sees
+    rng = np.random.default_rng(11)
+    f = in_float32(F, shape)
+    tight = 0
+    for _ in range(3):
+        x0 = rng.standard_normal(shape)
+        truth = F(x0.astype(np.float32).astype(float), np.float64)[1].ravel()
+        w = x0.ravel().copy()
+        f0 = float(f(w)[0])
+        for j in range(w.size):
+            r = fit_derivative(lambda z: float(f(z)[0]), w, j, f0=f0, eps=EPS32)
+            assert r.calls == 128  # 2 FIT_POINTS
+            assert abs(r.value - truth[j]) <= r.error, (j, truth[j], r.value, r.error)
+            tight += r.error <= FLOAT32_PASS_TOL * abs(truth[j]) / 2
+        np.testing.assert_array_equal(w, x0.ravel())  # restored
+    assert tight >= 0.9 * 3 * np.prod(shape)  # and it is evidence float32 can verify with
+
+
+def test_staircase_is_no_evidence():
+    # values that barely move between neighbouring steps (a slope far below f's quantum)
+    f0 = 1000.0
+    cost = lambda z: float(np.float32(1000.0 + 1e-9 * z[0]))  # noqa: E731
+    r = fit_derivative(cost, np.zeros(3), 0, f0=f0, eps=EPS32)
+    assert not np.isfinite(r.error)
+
+
+def test_combine_keeps_the_ladder_where_it_proves_nothing_and_unions_disagreement():
+    assert combine(1.0, np.inf, FitResult(2.0, 0.1, 1.0, 128)) == (1.0, np.inf)
+    assert combine(1.0, 0.5, FitResult(1.2, 0.1, 1.0, 128)) == (1.2, 0.1)
+    v, e = combine(1.0, 0.1, FitResult(2.0, 0.1, 1.0, 128))
+    assert v - e <= 0.9 and v + e >= 2.1  # apart: the union
+
+
+@pytest.mark.parametrize("F,shape", VERDICT_FUNCS, ids=[F.__name__ for F, _ in VERDICT_FUNCS])
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_correct_float32_code_passes(F, shape, mode):
+    x = np.random.default_rng(3).standard_normal(shape)
+    rep = check_gradient(in_float32(F, shape), x, mode=mode)
+    assert rep.thresholds.pass_tol == FLOAT32_PASS_TOL
+    assert rep.status is Status.PASS, [(c.label, c.status, c.numeric, c.error) for c in rep.checks if c.status != "pass"]
+
+
+@pytest.mark.parametrize("F,shape", VERDICT_FUNCS, ids=[F.__name__ for F, _ in VERDICT_FUNCS])
+@pytest.mark.parametrize("factor", [1.001, 1.0015, 2.0])
+def test_float32_bugs_never_pass(F, shape, factor):
+    # a x1.001 bug (rel 1e-3, twice the float32 default) has no entry pass, in either mode
+    x = np.random.default_rng(3).standard_normal(shape)
+    for mode in ("adaptive", "full"):
+        rep = check_gradient(in_float32(F, shape, factor), x, mode=mode)
+        assert rep.status is not Status.PASS
+        assert rep.counts["pass"] == 0, (mode, [(c.label, c.status) for c in rep.checks])
+        if factor == 2.0:
+            assert rep.status is Status.FAIL
+
+
+def test_float32_unit_roundoff_forgives_only_claims_within_it():
+    # an entry of 0.0204 off by 1e-3, its interval tight, next to a cost whose round-off per
+    # unit x is 3e-5: not zero to round-off (the claim is not within it), so no zero rule
+    from gradcheck_cli.finite_diff import evidence
+    from gradcheck_cli.verdict import Thresholds, assess
+
+    a, n, e, u = np.array([0.020435, 2e-5]), np.array([0.0204127, 1e-5]), np.array([6e-6, 6e-6]), 3e-5
+    t = Thresholds().for_precision(EPS32)
+    error, zs = evidence(a, n, e, EPS32, unit_roundoff=np.full(2, u))
+    codes = assess(a, n, error, t, zero_scale=zs).code
+    assert codes[0] != 0  # the 1e-3 bug on the small entry: not a pass
+    assert codes[1] == 0  # a claim at round-off level, its truth too: zero to round-off
+
+
+def test_fit_budget_is_a_count_that_shrinks_with_the_size_of_x():
+    from gradcheck_cli.blackbox.lowprec import FIT_CALLS_MAX, FIT_CALLS_MIN, FIT_POINTS, fit_budget
+
+    assert fit_budget(24) == FIT_CALLS_MAX
+    assert fit_budget(79510) == FIT_CALLS_MIN >= 2 * FIT_POINTS  # a 784-100-10 net: a few fits
+    assert fit_budget(1000) >= fit_budget(10**4) >= fit_budget(10**6)
