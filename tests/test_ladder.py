@@ -277,7 +277,11 @@ def test_a_probability_of_e_minus_40_is_bounded_by_longer_steps_in_extended_prec
         pytest.skip("no extended precision on this platform")
     eps = float(np.finfo(np.longdouble).eps)
     c = ulps * eps * F
-    phi = lambda t: np.longdouble(F) + np.longdouble(c) * np.expm1(np.longdouble(s) * np.longdouble(t)) / np.longdouble(s)  # noqa: E731
+    ld = np.longdouble
+
+    def phi(t):
+        return ld(F) + ld(c) * np.expm1(ld(s) * ld(t)) / ld(s)
+
     h0 = 2 * eps * F / c  # the longest first step moves f by about 2 ulps, the next ones less
     r = derivative_along(_phi_pair(phi), h0, phi(np.longdouble(0)), noise=0.0, eps=eps, target=1e-7 * c / 4)
     assert abs(r.value - c) <= r.error, (r.value, r.error)

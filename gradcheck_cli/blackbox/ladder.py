@@ -38,6 +38,15 @@ over-covers), and the least bound of both tableaux stands.  A pole or a period i
 candidate's bound large, and the bound says so.  Figures are absolute errors of
 ``phi'(0)`` (units of phi per unit t).
 
+Longer steps (``_Growth``).  A derivative far below its cost's scale (1e-10 of a cost of
+100, a softmax probability of e**-40) is bounded by round-off, ``noise / h``, not by
+truncation; where phi is smooth far beyond the first steps, rungs twice as long go on
+top of the ladder while round-off bounds its best candidate (or f does not move at the
+first steps), as long as each shrinks the bound; the agreement of orders says where
+truncation begins, and the longer steps' estimate stands only where it agrees with the
+one before them and bounds tighter.  After blind rungs the least move of f is taken as
+the noise of one value (a cost that moves in quanta, ``(x + 1e20) - 1e20``).
+
 Kinks (``ladder_kink``).  With ``R(h) = (phi(h) - phi(0)) / h`` and ``L(h) = (phi(0) -
 phi(-h)) / h`` the jump ``J(h) = R(h) - L(h) = phi''(0) h + O(h**3)`` halves with each
 rung at a twice-differentiable point and tends to ``phi'(0+) - phi'(0-)`` at a kink.
@@ -269,7 +278,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     (the round-off floor is ``ROUNDOFF_ULPS eps max|phi| / DISCOUNT``).  Starts with
     ``rungs`` rungs; adds up to ``more`` finer ones while the finest rung gives the
     least bound and its truncation (not round-off) dominates, or while the bound exceeds
-    ``target`` (the error the verdict needs) and the finest rung's round-off is below it.  With ``kink_test`` it
+    ``target`` (the error the verdict needs) and the finest rung's round-off is below it;
+    adds longer ones on top while round-off bounds it (``_Growth``).  With ``kink_test`` it
     also runs ``ladder_kink``, first refining the ladder (up to ``more`` rungs) while a
     jump looks steady, so that a smooth zone narrower than the first steps is reached.
 
