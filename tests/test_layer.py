@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradcheck_cli.blackbox.search import DIRECTIONS
 from gradcheck_cli.choices import Mode
 from gradcheck_cli.errors import LoadError, OptionError, UserCodeError
 from gradcheck_cli.checks.layer import check_layer, check_layer_command
@@ -153,6 +154,9 @@ def test_conv_2x3x8x8_with_four_3x3_filters_gets_every_verdict_in_fewer_calls_th
     assert effort.entries == 496 and effort.checked + effort.excluded == 496 and effort.unchecked == 0
     # full mode calls the forward pass 4 times per entry (1984 calls); the search, far fewer
     assert 0 < effort.calls < effort.entries
+    # x, w and b are searched together: one set of directions, not one per input, and b's
+    # 4 entries are not checked one by one
+    assert effort.directions == DIRECTIONS and effort.checked == 0
 
 
 def test_fast_mode_finds_a_single_wrong_entry_of_a_large_input():

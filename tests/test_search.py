@@ -152,6 +152,72 @@ def test_a_block_wide_bug_stops_the_splitting_and_reports_samples():
     assert res.calls < 1_000  # not 60,000
 
 
+THREE = [("A", (30_000,), 0), ("B", (9_990,), 30_000), ("C", (10,), 39_990)]
+
+
+def test_adjacent_blocks_of_one_scale_share_their_directions():
+    """A correct gradient over three adjacent blocks: one set of directions through all of
+    them (not one per block), every entry passed by exclusion (the 10-entry block is not
+    checked entry by entry), in fewer calls than the blocks searched one by one."""
+    f, x, g = quadratic(40_000)
+    res = check_adaptive(f, x, g, blocks=THREE)
+    assert found(res) == set() and [b.name for b in res.blocks] == ["A", "B", "C"]
+    assert all(np.all(b.how == How.EXCLUDED) for b in res.blocks)
+    assert all(np.all(b.relative_bound(T) <= T.fail_tol) for b in res.blocks)
+    assert np.mean(np.concatenate([b.bound for b in res.blocks]) <= T.pass_tol * np.abs(g)) >= 0.99
+    top = [d for d in res.directions if d.level == 0]
+    assert len(top) == fast_mode.DIRECTIONS and all(d.size == 40_000 for d in top)
+    alone = sum(check_adaptive(f, x, g, blocks=[b]).calls for b in THREE)
+    assert res.calls < alone
+
+
+@pytest.mark.parametrize("j, block", [(5, "A"), (35_000, "B"), (39_995, "C")])
+def test_a_wrong_entry_of_jointly_searched_blocks_is_named_in_its_block(j, block):
+    f, x, g = quadratic(40_000)
+    g = g.copy()
+    g[j] *= 1.03
+    res = check_adaptive(f, x, g, blocks=THREE)
+    assert found(res) == {j}
+    offset = {name: off for name, _, off in THREE}[block]
+    assert {n: w.tolist() for n, w in res.wrong(T).items()} == {**{n: [] for n, _, _ in THREE}, block: [j - offset]}
+
+
+def test_blocks_far_apart_in_scale_or_in_the_vector_are_searched_alone():
+    rng = np.random.default_rng(0)
+    c = rng.uniform(0.5, 2.0, 3_000)
+    x = rng.standard_normal(3_000)
+    x[1_000:2_000] *= 100  # B: steps 100 times longer than A's
+
+    def f(z):
+        return float(0.5 * np.sum(c * z * z))
+
+    res = check_adaptive(f, x, c * x, blocks=[("A", (1_000,), 0), ("B", (1_000,), 1_000)])
+    assert sorted({d.size for d in res.directions if d.level == 0}) == [1_000]
+    assert found(res) == set()
+    # adjacent blocks only: A and C are not joined across the gap
+    res = check_adaptive(f, x, c * x, blocks=[("A", (1_000,), 0), ("C", (1_000,), 2_000)])
+    assert sorted({d.size for d in res.directions if d.level == 0}) == [1_000]
+
+
+def test_precise_directions_take_the_noise_of_f_from_the_one_probe():
+    """The noise of f near x is measured once (the probe through every entry); the precise
+    directions that verify the cleared entries measure no noise table of their own."""
+    f, x, g = quadratic(50_000)
+    moves = []
+
+    def counted(z):
+        d = np.abs(z - x)
+        moves.append((int(np.count_nonzero(d)), float(d.max())))
+        return f(z)
+
+    res = check_adaptive(counted, x, g)
+    assert np.all(res.blocks[0].how == How.EXCLUDED)
+    subset = [m for n, m in moves if 0 < n < x.size]
+    assert any(m > 1e-4 for m in subset)  # precise directions ran, on the entries not yet verified
+    assert not any(m < 1e-6 for m in subset)  # ... without a noise table
+    assert sum(1 for n, m in moves if n == x.size and m < 1e-5) == fast_mode.NOISE_POINTS - 1
+
+
 def test_results_are_reproducible_for_a_seed():
     f, x, g = quadratic(5_000)
     g = g.copy()

@@ -22,7 +22,10 @@ S's entries; ``--eps`` fixes it).  With the points ``x+- = x +- h_S v`` as actua
 
 with ``F = max(|f(x)|, |f(x+)|, |f(x-)|)`` and ``sigma`` the noise of f measured once near x
 (``stencils.noise_probe``: ``NOISE_POINTS`` values along a random direction: it
-catches float32 arithmetic or noisy internals that the dtype's eps would not).
+catches float32 arithmetic or noisy internals that the dtype's eps would not).  The
+precise directions (``tighten``, ``settle_small``) take the same ``sigma``: the noise of f
+near x is a property of f there, and a direction through every entry changes every term
+of f (a subset's direction changes fewer: no more noise).
 ``judge_direction(a, D, error)`` is the one judgement: *agree* when ``|a - D| <= error``,
 *disagree* above it, *undecided* when D or its error is not finite.  First ``error =
 R_S``; when that does not agree, two more calls at ``4 h_S`` measure the truncation,
@@ -87,6 +90,16 @@ among P cost about ``2 k log2 P`` directional checks of 2-4 calls each.  A block
 not pass, the block is reported with them and the other suspect entries are left
 ``UNCHECKED``; if all pass, the splitting goes on.
 
+Blocks searched together (``_joint_groups``).  Adjacent blocks whose scales ``max(max |x|,
+1)`` lie within ``JOINT_SCALE`` of each other (a layer's x, w and b; a network's W1, b1, W2,
+b2) are first tested as one pool: each direction moves every entry of all of them, so a
+correct gradient costs one set of ``directions`` directions and one verification of the
+cleared entries, not one per block (a 16-entry bias is then not checked entry by entry).
+The rules above are unchanged: a set is a set, whatever blocks its entries come from.  On
+the first direction that does not clear the pool, the blocks are searched one by one as
+above (which localises the wrong entries; the joint calls are spent); the entries the
+pool's directions set aside as too small are settled block by block.
+
 Direct checks (single entries, and ``check_every_entry``, the full mode)
 ------------------------------------------------------------------------
 Central difference at ``h_j = eps**(1/3) max(|x_j|, 1)`` (2 calls, actual step
@@ -131,6 +144,9 @@ DIRECTIONS = 8
 KAPPA = 1.0
 #: sets of at most this many entries are checked entry by entry
 LEAF_SIZE = 2
+#: consecutive blocks whose scales ``max(max |x|, 1)`` lie within this factor of each other
+#: are first tested together (``_joint_groups``): one set of directions for all of them
+JOINT_SCALE = 4.0
 #: block-wide bug: at a level of at least this many tested sets, 7/8 of them suspect...
 BLOCKWIDE_SETS = 16
 BLOCKWIDE_SHARE = 7 / 8
@@ -171,6 +187,11 @@ class How(int, Enum):
 class Stopped(Exception):
     """The deadline passed (``--max-seconds``): raised before a call of the cost, caught by
     the search, which marks the entries it had not settled ``How.STOPPED``."""
+
+
+class _Disagree(Exception):
+    """A joint search (``_Block(joint=True)``) met a direction that does not clear its
+    pool: the blocks are then searched one by one."""
 
 
 def entry_status(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
@@ -366,6 +387,9 @@ class _Engine:
         self.f0 = float(f0)
         self.directions: list[Direction] = []
         self.sigma = 0.0
+        #: the noise probe ran: ``sigma`` and ``eps`` are f's at x, shared by the precise
+        #: directions (the noise of f near x is a property of f there, not of a direction)
+        self.probed = False
         self.resolved = 0
         self.set_precision(EPS)
 
@@ -383,6 +407,7 @@ class _Engine:
         table = probe_table(self.f, self.x, v, f0=self.f0)
         self.sigma = float(measured_noise(table))
         self.set_precision(value_eps(table))
+        self.probed = True
 
     def set_precision(self, eps: float) -> None:
         """The precision of the values (``eps``: float32's for float32 code): their
@@ -511,6 +536,10 @@ class _Engine:
         shared = getattr(self.lifted, "noise", None) if lift else None
         if shared is not None:  # measured by an earlier lifted direction at x (``Lifted.note_noise``)
             table, sigma = [f0], shared
+        elif not lift and self.probed:
+            # float64: the probe's noise, measured along a direction through every entry
+            # (moving fewer entries changes fewer terms of f: no more noise), and its precision
+            table, sigma = [f0], self.sigma
         else:
             table = [f0] + [at(k * 1e-6 * h0)[0] for k in range(1, 6 if lift else 8)]
             sigma = measured_noise(np.array(table))
@@ -519,7 +548,7 @@ class _Engine:
         if not lift:
             # values of a coarse precision (float32 code): its round-off, and longer steps
             # (``ladder.entry_derivative`` does the same for one entry)
-            eps = max(eps, value_eps(np.array(table, dtype=float)))
+            eps = max(eps, value_eps(np.array(table, dtype=float)) if len(table) > 1 else eps)
             if eps > LOW_PRECISION * EPS:
                 h0 *= min((eps / EPS) ** (1 / 7), MAX_STRETCH)
 
@@ -615,11 +644,16 @@ class _Engine:
 class _Block:
     """The search inside one block (module docstring, Search)."""
 
-    def __init__(self, eng: _Engine, region: Region, index: int, directions: int) -> None:
+    def __init__(self, eng: _Engine, region: Region, index: int, directions: int, joint: bool = False) -> None:
         self.e = eng
         self.r = region
         self.m = directions
-        self.rng = np.random.default_rng([eng.seed, index])
+        #: a joint pool of several blocks (``_joint_groups``): raise ``_Disagree`` on the first
+        #: direction that does not clear it, instead of bisecting
+        self.joint = joint
+        #: the flat ranges of the blocks in this pool (one, unless joint)
+        self.parts = [(region.offset, region.offset + region.size)]
+        self.rng = np.random.default_rng([eng.seed, index] if not joint else [eng.seed, index, 1])
         n = region.size
         self.how = np.full(n, How.EXCLUDED.value, dtype=np.int8)
         self.numeric, self.noise, self.bound = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
@@ -872,6 +906,8 @@ class _Block:
                 for _ in range(self.m):
                     ok, sus, err = self.test(pool, 0)
                     errors.append(err)
+                    if sus.size and self.joint:
+                        raise _Disagree
                     if sus.size:
                         break
                     pool = ok  # the entries it could not cover are set aside (``small``)
@@ -900,11 +936,72 @@ class _Block:
         small = np.unique(np.concatenate(self.small)) if self.small else idx[:0]
         small = small[self.how[self.local(small)] == How.EXCLUDED.value]
         small = small[np.isnan(self.bound[self.local(small)])]  # not cleared after all
-        if small.size:  # set aside by agreeing directions: precise directions, then direct checks
-            small = self.settle_small(small)
-            self.check(small[:SMALL_MAX])
-            self.how[self.local(small[SMALL_MAX:])] = How.UNCHECKED.value
-            e.tick(small.size)
+        # set aside by agreeing directions: precise directions, then direct checks, block by
+        # block (a joint pool's small entries are settled in their own blocks' sets)
+        for lo, hi in self.parts:
+            part = small[(small >= lo) & (small < hi)]
+            if part.size:
+                part = self.settle_small(part)
+                self.check(part[:SMALL_MAX])
+                self.how[self.local(part[SMALL_MAX:])] = How.UNCHECKED.value
+                e.tick(part.size)
+
+
+def _joint_groups(eng: _Engine, regs: Sequence[Region], directions: int) -> list[list[int]]:
+    """Indices of ``regs`` in runs searched together: consecutive blocks, adjacent in the
+    flat vector, with finite claims and scales ``max(max |x|, 1)`` within ``JOINT_SCALE``
+    of each other (a joint set's step follows its largest entry: one block far larger
+    would stretch the others' steps), together more than ``2 directions`` entries."""
+    if eng.step is not None:
+        scale = [1.0] * len(regs)
+    else:
+        scale = [max(float(np.max(np.abs(eng.x[r.slice]), initial=0.0)), 1.0) for r in regs]
+    finite = [bool(np.all(np.isfinite(eng.g[r.slice]))) for r in regs]
+    groups: list[list[int]] = []
+    for i, r in enumerate(regs):
+        g = groups[-1] if groups else None
+        if (g is not None and finite[i] and all(finite[k] for k in g)
+                and regs[g[-1]].offset + regs[g[-1]].size == r.offset
+                and max(scale[k] for k in g + [i]) <= JOINT_SCALE * min(scale[k] for k in g + [i])):
+            g.append(i)
+        else:
+            groups.append([i])
+    # a run too small to search (each of its entries checked directly) is not joined
+    out: list[list[int]] = []
+    for g in groups:
+        if len(g) > 1 and sum(regs[k].size for k in g) <= max(LEAF_SIZE, 2 * directions):
+            out += [[k] for k in g]
+        else:
+            out.append(g)
+    return out
+
+
+def _joint_outcomes(eng: _Engine, regs: Sequence[Region], index: int, directions: int) -> list[BlockOutcome] | None:
+    """Adjacent blocks searched as one pool (``_Block(joint=True)``): every direction
+    through all of them at once.  When every direction clears the pool (a correct gradient:
+    one set of directions instead of one per block), the outcome split back into blocks;
+    None as soon as one direction does not (the caller then searches each block alone,
+    which localises the wrong entry as usual; the calls spent are counted).  The joint
+    search's calls are counted in the first block's ``calls``."""
+    first, last = regs[0], regs[-1]
+    union = Region("+".join(r.name for r in regs), (last.offset + last.size - first.offset,), first.offset)
+    resolved = eng.resolved
+    block = _Block(eng, union, index, directions, joint=True)
+    block.parts = [(r.offset, r.offset + r.size) for r in regs]
+    try:
+        whole = block.run()
+    except _Disagree:
+        eng.resolved = resolved
+        return None
+    outs = []
+    for k, r in enumerate(regs):
+        s = slice(r.offset - first.offset, r.offset - first.offset + r.size)
+        outs.append(BlockOutcome(
+            name=r.name, shape=r.shape, offset=r.offset, analytic=whole.analytic[s].copy(), how=whole.how[s].copy(),
+            numeric=whole.numeric[s].copy(), noise=whole.noise[s].copy(), bound=whole.bound[s].copy(),
+            blockwide=False, calls=whole.calls if k == 0 else 0, least_noise=whole.least_noise[s].copy(),
+            by_directions=None if whole.by_directions is None else whole.by_directions[s].copy()))
+    return outs
 
 
 def _validate(x, g, thresholds, directions) -> None:
@@ -955,7 +1052,15 @@ def check_adaptive(
     eng = _Engine(cost, x, grad, thresholds, f0, seed, progress, step, deadline)
     eng.lifted = lifted
     eng.probe(np.random.default_rng([int(seed), 2**31]))
-    outs = [_Block(eng, r, i, int(directions)).run() for i, r in enumerate(regions(blocks, eng.x.size))]
+    regs = regions(blocks, eng.x.size)
+    outs: list[BlockOutcome] = []
+    for group in _joint_groups(eng, regs, int(directions)):
+        if len(group) > 1 and not eng.stopped:
+            joint = _joint_outcomes(eng, [regs[i] for i in group], group[0], int(directions))
+            if joint is not None:
+                outs += joint
+                continue
+        outs += [_Block(eng, regs[i], i, int(directions)).run() for i in group]
     return AdaptiveResult(tuple(outs), tuple(eng.directions), eng.f.calls, time.perf_counter() - t0,
                           eng.sigma, eng.f0)
 

@@ -155,17 +155,20 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
     diff_idx = [k for k, i in enumerate(layer.inputs) if i.differentiated]
     outs, cache = layer.call_forward(arrays)
     updated = changed_paths(layer.params, layer.last_params)
+    if not layer.is_loss:
+        layer.out_shapes = tuple(o.shape for o in outs)
+    layer.douts = () if layer.is_loss else tuple(
+        np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
+    # L at the inputs, from this first call's outputs (before another call can overwrite a
+    # buffer they share): no second forward pass for it
+    f0, scale0 = layer.objective_of(outs)
     if layer.is_loss:
-        layer.douts = ()
         grads = layer.gradients(cache, layer.forward.name)
         changed = False
     else:
-        layer.out_shapes = tuple(o.shape for o in outs)
-        layer.douts = tuple(np.random.default_rng((seed, 1, k)).standard_normal(o.shape) for k, o in enumerate(outs))
         grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
         backward_draws(layer, cache, grads, seed)
         changed = cache_changes(layer, arrays, cache, grads, seed)
-    f0, scale0 = layer.objective(arrays)
     require_finite(layer, outs, f0, seed)
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)

@@ -162,7 +162,10 @@ class Layer:
 
     def objective(self, arrays: Sequence[np.ndarray]) -> tuple[float, float]:
         """``L = sum_k sum(out_k * dout_k)`` (the loss for a loss layer) and ``sum |out_k * dout_k|``."""
-        outs, _ = self.call_forward(arrays)
+        return self.objective_of(self.call_forward(arrays)[0])
+
+    def objective_of(self, outs: Sequence[np.ndarray]) -> tuple[float, float]:
+        """``objective`` of the outputs ``outs`` of a forward call already made."""
         if self.is_loss:
             v = float(outs[0])
             return v, abs(v)
