@@ -3,7 +3,8 @@ another source tree (``--baseline DIR``, e.g. an export of main before issue 16)
 this one, each in its own process; per case the status, the seconds and the calls of the
 user's code, side by side, and the tallies.
 
-Run:  python benchmarks/bench_verdicts.py --baseline DIR [--only SUBSTRING] [--quick]
+Run:  python benchmarks/bench_verdicts.py --baseline DIR [--only SUBSTRING] [--module NAME] [--kind KIND]
+      [--mode full] [--quick]
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def audit(tree: Path, extra: list[str]) -> list:
+def audit(tree: Path, extra: list[str]) -> dict:
+    """``audit_usercode.py --json`` under the source tree ``tree``: ``{"figures", "cases"}``."""
     env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out = subprocess.run([sys.executable, str(HERE / "audit_usercode.py"), "--json", *extra], env=env,
                          capture_output=True, text=True, check=True).stdout
@@ -27,24 +29,28 @@ def audit(tree: Path, extra: list[str]) -> list:
 def main(argv: list[str]) -> int:
     base = Path(argv[argv.index("--baseline") + 1])
     extra = [a for a in argv if a in ("--quick",)]
-    if "--only" in argv:
-        extra += ["--only", argv[argv.index("--only") + 1]]
+    for name in ("--only", "--module", "--kind", "--mode"):
+        if name in argv:
+            extra += [name, argv[argv.index(name) + 1]]
     before, after = audit(base, extra), audit(HERE.parent, extra)
     print(f"{'case':46s} {'before':>24s}   {'after':>24s}   ratio")
-    for b, a in zip(before, after):
-        kind, name, correct = a[0], a[1], a[2]
-        fmt = lambda r: f"{r[3]:10s} {r[5]:6.2f}s {str(r[4].get('calls', '')):>6s}"  # noqa: E731
-        ratio = a[5] / b[5] if b[5] > 0 else float("nan")
-        print(f"{kind[:5]:5s} {'ok ' if correct else 'BUG'} {name[:36]:36s} {fmt(b)}   {fmt(a)}   {ratio:4.1f}x")
-    sys.path.insert(0, str(HERE))
-    from audit_usercode import summarise
-
-    for label, rows in (("before", before), ("after", after)):
-        for kind, s in summarise([tuple(r) for r in rows]).items():
-            frac = s["unresolved on correct"] / max(s["correct entries"], 1)
-            print(f"{label:6s} {kind:11s} unresolved-on-correct {frac:.1%}, not clean pass {s['not clean pass']}"
-                  f"/{s['correct cases']}, strict fails {s['strict fails']}, false fails {s['false fails']}, "
-                  f"wrong passes {s['wrong passes']}/{s['wrong cases']}")
+    fmt = lambda r: f"{r['status']:10s} {r['seconds']:6.2f}s {str(r.get('calls') or ''):>6s}"  # noqa: E731
+    old = {(r["kind"], r["name"]): r for r in before["cases"]}
+    for a in after["cases"]:
+        b = old.get((a["kind"], a["name"]))
+        if b is None:
+            continue  # a case the baseline's corpus does not have
+        ratio = a["seconds"] / b["seconds"] if b["seconds"] > 0 else float("nan")
+        print(f"{a['kind'][:5]:5s} {'ok ' if a['correct'] else 'BUG'} {a['name'][:36]:36s} {fmt(b)}   {fmt(a)}"
+              f"   {ratio:4.1f}x")
+    for label, run in (("before", before), ("after", after)):
+        for kind, s in run["figures"].items():
+            if not s.get("correct") and not s.get("wrong"):
+                continue
+            frac = s.get("unresolved", 0) / max(s.get("entries", 0), 1)
+            print(f"{label:6s} {kind:11s} clean pass {s.get('clean', 0)}/{s.get('correct', 0)}, strict fails "
+                  f"{s.get('strict fails', 0)}, unresolved-on-correct {frac:.2%}, false fails "
+                  f"{s.get('false fails', 0)}, wrong passes {s.get('wrong passes', 0)}/{s.get('wrong', 0)}")
     return 0
 
 
