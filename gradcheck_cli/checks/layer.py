@@ -62,7 +62,7 @@ from ..finite_diff import value_eps
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..layer_numerics import LazyNoise, evidence, four_point, objective_in, status_array
 from ..results import LayerArg, LayerSubject, Report
-from ..usercode.layer import (Layer, backward_draws, cache_aliases, cache_changes, changed_paths, jsonable, load_layer,
+from ..usercode.layer import (Layer, cache_aliases, cache_and_draws, changed_paths, jsonable, load_layer,
                               require_finite)
 from ..verdict import Thresholds
 from .common import callable_name, lifted_cost
@@ -167,8 +167,9 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
         changed = False
     else:
         grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
-        backward_draws(layer, cache, grads, seed)
-        changed = cache_changes(layer, arrays, cache, grads, seed)
+        # 2 calls (a forward at jittered inputs, a backward under another random state) when
+        # backward neither draws random numbers nor reads a cache the second pass changed
+        changed = cache_and_draws(layer, arrays, cache, grads, seed)
     require_finite(layer, outs, f0, seed)
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
