@@ -65,7 +65,7 @@ from ..results import LayerArg, LayerSubject, Report
 from ..usercode.layer import (Layer, cache_aliases, cache_and_draws, changed_paths, jsonable, load_layer,
                               require_finite)
 from ..verdict import Thresholds
-from .common import callable_name, lifted_cost
+from .common import callable_name, lazy_lifted_cost
 
 #: ``mode=None`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
@@ -195,7 +195,8 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
     single = any(o.dtype == np.float32 for o in raw_out) or layer.float32
     if single:
         thresholds = thresholds.for_precision(float(np.finfo(np.float32).eps))
-    lifted = None if single else lifted_cost(objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
+    # probed (one eager forward pass in np.longdouble) only when a lifted estimate is wanted
+    lifted = None if single else lazy_lifted_cost(objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
     if single and not layer.is_loss:
         # float32 outputs: L = sum(out * dout) is summed in float64 but carries float32's
         # round-off; its values are handed on as float32 numbers, so the black box takes
