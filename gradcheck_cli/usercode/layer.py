@@ -8,8 +8,10 @@ Before every call the states of ``random`` and ``numpy.random`` are restored (a 
 pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
 params are deep-copied afresh (batchnorm may update its running mean), and array
 arguments must come back unchanged (``usercode.UserFunction``).  The cache is checked
-too: backward is run a second time on the first cache after another forward pass; a
-different result means the cache is shared with later calls or changed by backward.
+too, with backward's use of random numbers, in two calls (``cache_and_draws``): backward is
+run a second time on the first cache, under another random state, after another forward
+pass; a different result means it draws random numbers (an error) or that the cache is
+shared with later calls or changed by backward (a hint), told apart by a few more calls.
 Backward may not change the inputs its cache holds.  A cache that holds ``out`` itself
 cannot be told from a correct one by running the code (forward mutated it before
 returning; sigmoid caches ``out`` rightly): when a failure no other pattern explains
