@@ -37,9 +37,10 @@ class Case:
     truth: Callable[[], list] | None = None   # correct cases: [(label, hand, true), ...]
     damage: Callable[[], tuple] | None = None  # wrong cases: (entries changed, of, max rel change)
     small: bool = True             # fast enough for the pytest subset
-    expect: str = "pass"           # a correct case's status: "pass", or "kink" at a kink
+    expect: str = "pass"           # a correct case's status: "pass", "kink" at a kink, "either"
     full: bool = True              # run in --mode full too (False: too big for every entry)
     note: str = ""
+    module: str = ""               # the corpus module (set by audit_usercode.all_cases)
 
 
 # ------------------------------------------------------------------ numpy on mpmath numbers
