@@ -29,10 +29,12 @@ Measured on the 2-core development machine, idle (``--repeat 3``, medians; issue
 ``rosen`` full 1.18 s against scipy's 0.54 s (2.17x; 20,237 calls, 2.02 per entry, against
 scipy's 10,002 forward differences: the calls alone are 2x, and a forward difference cannot
 verify 1e-7), ``pass``; ``batchnorm`` full 1.08 s against the course loop's 0.60 s (1.80x;
-13,618 calls against its 13,202), ``pass``.  ``conv`` default mode (under a load of 8 on the
-2 cores, ``--repeat 5``): 2.95 s, 61 calls, ``pass``, against torch's fast mode at 2.05 s and
-12 calls (1.44x; it does not localise); before x, w and b shared their directions (issue
-20): 197 calls, 2.11 s idle against torch's 0.46 s (4.6x).  Under heavy load
+13,618 calls against its 13,202), ``pass``.  ``conv`` default mode (under a load of 4 to 8
+on the 2 cores, ``--repeat 3``, three runs): 2.97 s, 57 calls, ``pass``, against torch's fast
+mode at 2.48 s and 12 calls (1.25x, the median of 1.20, 1.25 and 1.34; it does not
+localise); with the 8 setup calls of before (61 calls) 1.25, 1.35 and 1.46 in the same runs;
+before x, w and b shared their directions (issue 20): 197 calls, 2.11 s idle against
+torch's 0.46 s (4.6x).  Under heavy load
 (same day): ``net --impl`` 784-100-10 full 162 s, 160,411 calls (2.02 per entry), ``pass``,
 against torch's full gradcheck at 847 s and 159,022 calls.  Wrapper calls equal effort
 calls on every row.
