@@ -28,7 +28,12 @@ agree).  Both sides run with one BLAS thread (``OMP_NUM_THREADS=1`` and friends,
 Measured on the 2-core development machine, idle (``--repeat 3``, medians; issue 20):
 ``rosen`` full 1.18 s against scipy's 0.54 s (2.17x; 20,237 calls, 2.02 per entry, against
 scipy's 10,002 forward differences: the calls alone are 2x, and a forward difference cannot
-verify 1e-7), ``pass``; ``batchnorm`` full 1.08 s against the course loop's 0.60 s (1.80x;
+verify 1e-7), ``pass``; since the wrapper's common call and the full mode's loop were cut
+to about 5 us of our own work a call (from 11; scipy's ``approx_derivative`` spends about
+10 us), loaded (load average 7, every second 3-4 times its idle value): ``rosen`` 3.73 s
+against 2.26 s (1.65x; 1.6-2.0x from run to run, the former code 2.1-3.0x in the same
+runs), the same 20,237 calls; with the precise directions sharing their noise (conv's
+work), 20,174 calls, 1.65x again (load 9, 7.70 s against 4.68 s); ``batchnorm`` full 1.08 s against the course loop's 0.60 s (1.80x;
 13,618 calls against its 13,202), ``pass``.  ``conv`` default mode (under a load of 4 to 8
 on the 2 cores, ``--repeat 3``, three runs): 2.97 s, 57 calls, ``pass``, against torch's fast
 mode at 2.48 s and 12 calls (1.25x, the median of 1.20, 1.25 and 1.34; it does not

@@ -1,6 +1,6 @@
 """Benchmark: what calling users' code through ``usercode.UserFunction`` costs, side by side.
 
-    python benchmarks/bench_usercode.py [--rounds 9] [--calls 300]
+    python benchmarks/bench_usercode.py [--rounds 9] [--calls 300] [--rows 1,2,3,4]
 
 Rows, each beside its anchor measured in the same run (blocks alternated, medians):
 
@@ -8,8 +8,9 @@ Rows, each beside its anchor measured in the same run (blocks alternated, median
    entry, call ``f(x)``, restore it) against the same loop through the wrapper in a
    session (``UserFunction.cost_and_grad``: random states, inputs checked, guard,
    validation), for a compute-bound function of about 100 us (a small net's matrix
-   products on 841 parameters), memory-bound ones of about 100 us and 1 ms (``x - b``
-   and a dot product over a large x: the input is most of the work), and mynet's
+   products on 841 parameters), Rosenbrock at n = 10,000 (``bench_anchors``' rosen row,
+   about 45 us), memory-bound ones of about 100 us and 1 ms (``x - b`` and a dot product
+   over a large x: the input is most of the work), and mynet's
    ``forward_backward_prop`` on 20 rows at 784-100-10 (params 636 KB) and 784-1000-10
    (params 6.4 MB).  Beside ours, the
    wrapper with every input copied and compared at every call (the rule before large
@@ -145,6 +146,8 @@ def overhead_row(rounds: int, calls: int, target_us: float) -> None:
     wdata, wlabels, wparams = model.make_problem(model.NetworkSpec(wide), samples=20, seed=0)
     cases = [("compute-bound, a 40-20-1 net on 400 rows, 841 parameters", f"{here}:small_net",
               rng.standard_normal(841) * 0.3, (), (), calls),
+             ("rosen at n = 10,000 (the full mode's anchor row; about 45 us a call)", f"{here}:rosen",
+              rng.standard_normal(10000), (), (), calls),
              (f"memory-bound, quad at n = {n100} ({n100 * 8 / 1e6:.1f} MB)", f"{here}:quad",
               rng.standard_normal(n100), (), (), calls),
              (f"memory-bound, quad at n = {n1000} ({n1000 * 8 / 1e6:.1f} MB)", f"{here}:quad",
@@ -292,13 +295,19 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--calls", type=int, default=300)
     ap.add_argument("--target-us", type=float, default=100.0)
+    ap.add_argument("--rows", default="1,2,3,4", help="which rows, e.g. 1 (the per-call overhead only)")
     args = ap.parse_args(argv)
+    rows = set(args.rows.split(","))
     print(f"numpy {np.__version__}, python {sys.version.split()[0]}")
-    overhead_row(args.rounds, args.calls, args.target_us)
-    net_impl_row(args.rounds)
-    func_row(args.rounds)
-    counts_row()
-    malloc_row(args.rounds)
+    if "1" in rows:
+        overhead_row(args.rounds, args.calls, args.target_us)
+    if "2" in rows:
+        net_impl_row(args.rounds)
+        func_row(args.rounds)
+    if "3" in rows:
+        counts_row()
+    if "4" in rows:
+        malloc_row(args.rounds)
     return 0
 
 

@@ -336,6 +336,10 @@ class NetworkSubject(Subject):
             if cc is None:
                 lines.append(f"implementation: {self.implementation}; cost {self.cost:.10g} "
                              "(not compared with the reference cost: --no-cost-check)")
+            elif cc.l2 is not None:
+                lines.append(f"implementation: {self.implementation}; cost {cc.yours:.10g}, reference "
+                             f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
+                             f"(yours = reference + {cc.l2_formula}, an L2 penalty)")
             else:
                 lines.append(f"implementation: {self.implementation}; cost {cc.yours:.10g}, reference "
                              f"{cc.reference:.10g}: cost check {cc.status.value.upper()} "
@@ -723,11 +727,20 @@ class CostCheck:
     rel_error: float
     floor: float
     status: Status
+    #: the L2 penalty that explains the difference (``network.penalty``): ``c`` and the
+    #: penalised blocks, with ``yours = reference + c * sum ||block||**2`` (status pass)
+    l2: float | None = None
+    l2_blocks: tuple[str, ...] = ()
+    #: its text, ``5e-4 * (|W1|^2 + |W2|^2)``
+    l2_formula: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"yours": json_number(self.yours), "reference": json_number(self.reference),
-                "rel_error": json_number(self.rel_error), "floor": json_number(self.floor),
-                "status": self.status.value}
+        d = {"yours": json_number(self.yours), "reference": json_number(self.reference),
+             "rel_error": json_number(self.rel_error), "floor": json_number(self.floor),
+             "status": self.status.value}
+        if self.l2 is not None:
+            d["l2_penalty"] = {"c": json_number(self.l2), "blocks": list(self.l2_blocks), "formula": self.l2_formula}
+        return d
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,24 @@ def test_batchnorm_updates_of_bn_param_do_not_leak_between_calls():
     assert report.subject.params == {"bn_param": {"mode": "train"}}
 
 
+def test_each_call_gets_params_copied_as_deepcopy_copies_them():
+    # plain trees (dicts and lists of str/int/float...) take the fast copy; arrays, objects and
+    # containers held twice keep deepcopy (which copies arrays and keeps the sharing)
+    import copy
+
+    from gradcheck_cli.usercode.layer import _copy_tree, _plain_tree
+
+    plain = {"bn_param": {"mode": "train", "eps": 1e-5, "shape": (2, 3)}, "ks": [1, [2, 3]]}
+    fresh = _copy_tree(plain)
+    assert _plain_tree(plain) and fresh == copy.deepcopy(plain)
+    fresh["bn_param"]["running_mean"] = 1.0
+    fresh["ks"][1].append(4)
+    assert plain == {"bn_param": {"mode": "train", "eps": 1e-5, "shape": (2, 3)}, "ks": [1, [2, 3]]}
+    shared = {"a": 1}
+    for other in ({"p": np.zeros(3)}, {"p": shared, "q": shared}, {"p": ([1],)}, {"p": object()}):
+        assert not _plain_tree(other)
+
+
 def test_conv_2x3x8x8_with_four_3x3_filters_gets_every_verdict_in_fewer_calls_than_entries():
     # how long it takes is measured in benchmarks/bench_layer.py, not asserted here
     report = check_layer_command(GOOD + "conv_naive", inputs=CONV_IN, params=CONV)

@@ -182,6 +182,41 @@ def forward_backward_prop(data, labels, params, dimensions):
     M = data.shape[0]
     return cost / M, flat([g / M for g in grads])
 ''',
+    # CS224n / CS231n style: an L2 penalty 0.5 reg sum ||W||^2 (c = 5e-4), its gradient reg W
+    "l2": '''
+def forward_backward_prop(data, labels, params, dimensions):
+    cost, (gW1, gb1, gW2, gb2) = reference(data, labels, params, dimensions)
+    W1, b1, W2, b2 = unpack(params, dimensions)
+    reg = 1e-3
+    cost = cost + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    return cost, flat([gW1 + reg * W1, gb1, gW2 + reg * W2, gb2])
+''',
+    "l2_with_biases": '''
+def forward_backward_prop(data, labels, params, dimensions):
+    cost, grads = reference(data, labels, params, dimensions)
+    reg = 2e-2
+    return cost + reg * np.sum(params * params), flat(grads) + 2 * reg * params
+''',
+    "l2_grad_forgotten": '''
+def forward_backward_prop(data, labels, params, dimensions):
+    cost, grads = reference(data, labels, params, dimensions)
+    W1, b1, W2, b2 = unpack(params, dimensions)
+    return cost + 0.5e-3 * (np.sum(W1 * W1) + np.sum(W2 * W2)), flat(grads)
+''',
+    "l2_grad_halved": '''
+def forward_backward_prop(data, labels, params, dimensions):
+    cost, (gW1, gb1, gW2, gb2) = reference(data, labels, params, dimensions)
+    W1, b1, W2, b2 = unpack(params, dimensions)
+    reg = 1e-3
+    cost = cost + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    return cost, flat([gW1 + 0.5 * reg * W1, gb1, gW2 + 0.5 * reg * W2, gb2])
+''',
+    "l2_on_W1_only": '''
+def forward_backward_prop(data, labels, params, dimensions):
+    cost, (gW1, gb1, gW2, gb2) = reference(data, labels, params, dimensions)
+    W1, b1, W2, b2 = unpack(params, dimensions)
+    return cost + 0.5e-3 * np.sum(W1 * W1), flat([gW1 + 1e-3 * W1, gb1, gW2, gb2])
+''',
     "mutates": '''
 def forward_backward_prop(data, labels, params, dimensions):
     cost, grads = reference(data, labels, params, dimensions)
@@ -788,3 +823,47 @@ def test_api_bad_input_raises_input_error(kwargs):
     dims = kwargs.pop("dims")
     with pytest.raises(InputError):
         check_network(dims, **kwargs)
+
+
+# ============================================================== 4b. --impl with an L2 penalty
+
+
+def test_impl_with_an_l2_penalty_passes_the_cost_check_and_says_why(cli, impl):
+    target = impl("l2")
+    r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", target)
+    assert r.code == ExitCode.OK, (r.err, doc.get("cost_check"))
+    cost = doc["cost_check"]
+    assert cost["status"] == "pass" and cost["yours"] > cost["reference"]
+    assert cost["l2_penalty"]["blocks"] == ["W1", "W2"]
+    assert cost["l2_penalty"]["c"] == pytest.approx(5e-4, rel=1e-9)
+    assert cost["l2_penalty"]["formula"] == "5e-4 * (|W1|^2 + |W2|^2)"
+    assert doc["status"] == "pass" and not any("cost" in h for h in doc["hints"])
+    t = cli("net", "--dims", "10", "5", "10", "--impl", target)
+    assert t.code == ExitCode.OK
+    assert ("cost check PASS (yours = reference + 5e-4 * (|W1|^2 + |W2|^2), an L2 penalty)"
+            in " ".join(t.out.split())), t.out
+
+
+def test_impl_with_an_l2_penalty_on_every_block(cli, impl):
+    r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", impl("l2_with_biases"))
+    assert r.code == ExitCode.OK, doc.get("cost_check")
+    pen = doc["cost_check"]["l2_penalty"]
+    assert pen["blocks"] == ["W1", "b1", "W2", "b2"] and pen["c"] == pytest.approx(2e-2, rel=1e-9)
+
+
+@pytest.mark.parametrize("variant", ["l2_grad_forgotten", "l2_grad_halved"])
+def test_impl_with_a_wrong_l2_gradient_fails_and_is_no_penalty(cli, impl, variant):
+    # the penalty's gradient forgotten, or c W for 2 c W: the gradient check fails the
+    # weight blocks, and the cost difference is not taken for an L2 penalty
+    r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", impl(variant))
+    assert r.code == ExitCode.CHECK_FAILED
+    got = statuses(doc)
+    assert got["W1"] == "fail" and got["W2"] == "fail"
+    assert "l2_penalty" not in doc["cost_check"] and doc["cost_check"]["status"] != "pass"
+
+
+def test_impl_with_a_penalty_on_w1_only_is_not_an_l2_penalty_of_the_weights(cli, impl):
+    # a consistent penalty of one block is not what the check recognises: it warns as before
+    r, doc = run_json(cli, "--dims", "10", "5", "10", "--impl", impl("l2_on_W1_only"))
+    assert "l2_penalty" not in doc["cost_check"] and doc["cost_check"]["status"] != "pass"
+    assert set(statuses(doc).values()) <= {"pass", "unresolved"}

@@ -331,3 +331,34 @@ def test_past_the_extended_size_the_float64_evidence_stands(monkeypatch):
     monkeypatch.setattr(differences, "LIFT_ELEMENTS", 20 * 50 - 1)
     kept = differences.settle(spec, data, labels, params, g, result=plain)
     assert not kept.precise.any() and np.array_equal(kept.numeric, plain.numeric, equal_nan=True)
+
+
+@pytest.mark.parametrize("dims", [(7, 3), (50, 30), (30, 10), (200, 40)])
+@pytest.mark.parametrize("longdouble_input", [False, True])
+def test_affine_bound_contains_the_exact_product(dims, longdouble_input):
+    # both paths of exact.affine (the plain longdouble product of narrow layers, the exact
+    # float64 slices of wide ones): |z - (a W + b)| <= bound, in exact rational arithmetic
+    from fractions import Fraction
+
+    from gradcheck_cli.network import exact
+
+    D, N = dims
+    rng = np.random.default_rng(D + N)
+    a = rng.standard_normal((6, D)) * np.exp(rng.uniform(-8, 8, (6, 1)))
+    if longdouble_input:
+        a = np.tanh(a.astype(np.longdouble) / 3)
+    W = rng.standard_normal((D, N))
+    b = rng.standard_normal((1, N))
+    z, bound = exact.affine(a, W, b)
+    assert z.dtype == np.longdouble and bound.shape == z.shape
+
+    def q(v):
+        return Fraction(*np.longdouble(v).as_integer_ratio())
+
+    for r in range(a.shape[0]):
+        for c in range(N):
+            truth = sum(q(a[r, k]) * q(W[k, c]) for k in range(D)) + q(b[0, c])
+            assert abs(q(z[r, c]) - truth) <= q(bound[r, c])
+            # and the bound is extended precision's, not float64's
+            size = sum(abs(q(a[r, k]) * q(W[k, c])) for k in range(D)) + abs(q(b[0, c]))
+            assert q(bound[r, c]) <= size * Fraction(D + 8) * Fraction(2) ** -62 + Fraction(1e-300)

@@ -524,6 +524,101 @@ def test_shape_change_of_a_large_input_is_reported_and_undone():
     assert x.shape == (200, 100)
 
 
+def _at_call_3(action):
+    """A function of a large x (owning its memory) that does ``action(x)`` from its 3rd call
+    on: the first call that does not copy x (calls 1, 2, 4, 8, ... copy)."""
+    calls = [0]
+
+    def f(x):
+        calls[0] += 1
+        if calls[0] >= 3:
+            return action(x)
+        return float(x[0]), x + 1.0
+
+    return f
+
+
+def _reshaped(x):
+    x.shape = (100, LARGE // 100)
+    return 0.0
+
+
+def _flipped(x):
+    x.flags.writeable = True
+    x[3] = 9.0
+    return 0.0
+
+
+def _raises(x):
+    raise ValueError("at the third call")
+
+
+@pytest.mark.parametrize("action, message", [
+    (_reshaped, f"f modified its input in place: the shape of x changed from ({LARGE},) to (100, {LARGE // 100})"),
+    (_flipped, "f made its input x writeable (x.flags.writeable = True), so gradcheck cannot tell"),
+    (_raises, "f raised ValueError: at the third call"),
+])
+def test_the_common_call_of_a_large_input_keeps_every_guard(action, message):
+    # calls that copy nothing (3, 5, 6, 7, 9...) take the short path of the wrapper: a shape
+    # changed in place, the flag set back, an exception are caught there too
+    x = large_x().copy()  # owning its memory (linspace's result is a view)
+    original = x.copy()
+    uf = UserFunction(_at_call_3(action), "f")
+    with uf.session():
+        for _ in range(2):
+            uf.call(x)
+        err = user_error(uf.call, x)
+    assert str(err).startswith(message)
+    assert x.shape == original.shape and x.flags.writeable
+    if action is not _flipped:  # a flip at a call that copied nothing cannot be undone (the message says so)
+        np.testing.assert_array_equal(x, original)
+
+
+def test_a_view_returned_by_the_common_call_is_writeable_then_read_only_at_later_calls():
+    seen = []
+
+    def f(x):
+        seen.append(x.flags.writeable)
+        return 0.0, x[::2]  # a view of the read-only input
+
+    x = large_x().copy()  # owning its memory (linspace's result is a view)
+    uf = UserFunction(f, "f")
+    with uf.session():
+        kept = [uf.call(x)[1] for _ in range(3)]
+        assert all(v.flags.writeable for v in kept)  # the caller may use them
+        uf.call(x)
+        assert kept[2].flags.writeable
+    assert seen == [False] * 4 and x.flags.writeable
+
+
+def test_the_common_call_counts_and_times_every_call():
+    uf = UserFunction(lambda x: (float(x[0]), x.copy()), "f")
+    x = large_x().copy()  # owning its memory (linspace's result is a view)
+    with uf.session():
+        for _ in range(10):
+            uf.call(x)
+    assert uf.calls == 10 and uf.seconds > 0 and x.flags.writeable
+
+
+def test_cost_of_goes_through_a_subclass_call():
+    # an isolated function (usercode.isolate) overrides call to run in its child: the short
+    # path of cost_of must not run fn here instead
+    seen = []
+
+    class Elsewhere(UserFunction):
+        def call(self, *args):
+            seen.append(args[0].shape)
+            return super().call(*args)
+
+    uf = Elsewhere(lambda x: (float(x @ x), 2 * x), "e")
+    x = large_x().copy()
+    with uf.session():
+        cost = uf.cost_of(x.shape)
+        values = [cost(x) for _ in range(6)]
+    assert values == [float(x @ x)] * 6
+    assert len(seen) == uf.calls == 7  # the first call made twice (repeatability), then one each
+
+
 TORCH_LIKE = "The given NumPy array is not writable, and PyTorch does not support non-writable tensors."
 
 

@@ -26,6 +26,15 @@ narrower than the wider width, whose premise it breaks (as the ladder prefers it
 steps); the least bound of those standing is the estimate.  A width whose values
 do not move by several quanta between neighbouring points (a staircase: the round-off
 is then no noise) proves nothing.  Figures are absolute errors of ``phi'(0)``.
+
+Premise.  The fit holds only where phi is smooth on the whole width; a relu unit whose
+pre-activation crosses 0 inside it biases ``c_m`` by up to half its jump of slope, far
+beyond the bound.  So it is checked, not assumed: a width is not fitted beyond half the
+distance of a change of slope that stands out of the round-off (``kink_distance``), nor
+where least squares resolves a hinge ``max(+-(u - d), 0)`` over its points
+(``hinge_stat``), nor where its one-sided fits ``phi(t)`` and ``phi(-t)`` disagree
+(``one_sided_agree``).  A kink nearer than the first step with a jump near the round-off
+can still pass these checks (it reads like a kink at x).
 """
 
 from __future__ import annotations
@@ -65,6 +74,132 @@ class FitResult:
     error: float
     width: float
     calls: int
+
+
+#: a change of slope between neighbouring points this many robust deviations beyond its
+#: neighbours' is a kink (a relu unit whose pre-activation crosses 0 inside the width)
+KINK_SIGMAS = 12.0
+#: a kink caps the width at this fraction of its distance from x (fewer points stay)
+KINK_MARGIN = 0.5
+#: terms of the one-sided fits (powers 0 .. 2 ONE_SIDED_MAX - 2): the premise's second check
+ONE_SIDED_TERMS = (3, 5, 7)
+ONE_SIDED_MAX = 9
+
+
+def kink_distance(u: np.ndarray, y: np.ndarray, noise: float) -> float:
+    """Distance from 0 of the nearest change of slope of ``y(u)`` (``u`` sorted, across
+    0) that stands out of the round-off: ``inf`` where none does.  ``S_i``, the second
+    divided difference across three neighbouring intervals, carries a kink's whole jump of
+    slope (over its span) wherever it falls in them; a smooth ``y`` gives a smooth ``S``
+    (``y''``), which the cubic through ``S_{i-4}, S_{i-3}, S_{i+3}, S_{i+4}`` predicts at ``S_i``
+    to ``O(y h**4)``: what is left is round-off (at most ``noise`` per value) or a kink."""
+    h = np.diff(u)
+    s = np.diff(y) / h
+    if s.size < 16:
+        return np.inf
+    mid = (u[1:] + u[:-1]) / 2
+    span = mid[2:] - mid[:-2]
+    S = (s[2:] - s[:-2]) / span  # y'' between the midpoints of intervals i and i + 2
+    hmin = np.minimum(np.minimum(h[2:], h[:-2]), h[1:-1])
+    nS = 4.0 * noise / hmin / span  # the round-off of S_i
+    c = (mid[2:] + mid[:-2]) / 2
+    i = np.arange(4, S.size - 4)
+    nodes = np.stack([i - 4, i - 3, i + 3, i + 4])
+    pred, amp = np.zeros(i.size), nS[i].copy()
+    for a in range(4):
+        L = np.ones(i.size)
+        for b in range(4):
+            if b != a:
+                L *= (c[i] - c[nodes[b]]) / (c[nodes[a]] - c[nodes[b]])
+        pred += L * S[nodes[a]]
+        amp += np.abs(L) * nS[nodes[a]]
+    dev = S[i] - pred
+    # the noise of dev from its lower fifth (a Gaussian's |dev| has 20 % below 0.253 sigma):
+    # many kinks along the line (a relu layer) spoil up to 5 entries each, and a median
+    robust = float(np.quantile(np.abs(dev), 0.2)) / 0.253
+    out = np.abs(dev) > KINK_SIGMAS * np.maximum(robust, amp / 4)
+    if not np.any(out):
+        return np.inf
+    j = i[out]
+    # S_j spans u[j] .. u[j + 3]; the kink lies in there, so no nearer than its near end
+    lo, hi = u[j], u[j + 3]
+    near = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lo), np.abs(hi)))
+    return float(np.min(near))
+
+
+#: a hinge whose coefficient stands this many standard errors out rejects a width
+HINGE_Z = 6.0
+#: powers of the smooth part the hinges are tested against (0 .. HINGE_POWERS - 1)
+HINGE_POWERS = 10
+
+
+def hinge_stat(u: np.ndarray, y: np.ndarray, noise: float) -> float:
+    """The largest significance (coefficient over standard error) of a hinge
+    ``max(+-(u - d), 0)`` (``d`` at each point, opening away from 0, and ``|u|``) added to a polynomial
+    fit of ``y(u)`` of ``HINGE_POWERS`` terms: a change of slope anywhere in the width,
+    found by least squares over all its points (as the fit's own noise is), so a kink too
+    small for ``kink_distance`` but large enough to bias the odd fit beyond its bound shows;
+    ``noise`` the least noise of a value (a lack of fit only raises it)."""
+    T = float(np.max(np.abs(u)))
+    sc = u / T
+    P = np.stack([sc ** p for p in range(HINGE_POWERS)], axis=1)
+    Q = np.linalg.qr(P)[0]
+    res = y - Q @ (Q.T @ y)
+    dof = u.size - HINGE_POWERS
+    if dof < 8:
+        return np.inf
+    sigma = max(float(np.sqrt(res @ res / dof)), float(noise))
+    d = sc[(np.abs(sc) > 0) & (np.abs(sc) < 0.9)]  # a hinge needs points beyond it
+    V = np.where(d[None, :] > 0, np.maximum(sc[:, None] - d[None, :], 0), np.maximum(d[None, :] - sc[:, None], 0))
+    V = np.concatenate([np.abs(sc)[:, None], V], axis=1)  # and a kink at x itself (|u|)
+    R = V - Q @ (Q.T @ V)
+    norm = np.sqrt(np.sum(R * R, axis=0))
+    ok = norm > 1e-9 * np.sqrt(np.sum(V * V, axis=0))
+    if not np.any(ok):
+        return 0.0
+    return float(np.max(np.abs(R[:, ok].T @ res) / (norm[ok] * sigma)))
+
+
+def poly_fit(t: np.ndarray, y: np.ndarray, quantum: float, powers: list[int], terms, which: int = 1
+             ) -> tuple[float, float]:
+    """``(value, bound)`` of the coefficient of ``t**powers[which]`` (scaled back) in least
+    squares fits of the first ``m`` powers, ``m`` in ``terms``: the bound is ``Z sigma ||w||``
+    plus ``SAFETY`` times the disagreement with the next two orders (module docstring)."""
+    n, top = t.size, len(powers)
+    if n < top + 4 or not np.all(np.isfinite(y)):
+        return np.nan, np.inf
+    T = float(np.max(np.abs(t)))
+    s = t / T
+    A = np.stack([s ** p for p in powers], axis=1)
+    coef, rows = {}, {}
+    for m in range(which + 1, top + 1):
+        rows[m] = np.linalg.pinv(A[:, :m])[which] / T ** powers[which]
+        coef[m] = float(rows[m] @ y)
+    full = np.linalg.lstsq(A, y, rcond=None)[0]
+    res = y - A @ full
+    sigma = max(float(np.sqrt(res @ res / (n - top))), float(quantum))
+    best = (np.nan, np.inf)
+    for m in terms:
+        if m + 2 > top or m not in coef:
+            continue
+        trunc = max(abs(coef[m] - coef[m + 1]), abs(coef[m] - coef[m + 2]))
+        e = Z * sigma * float(np.linalg.norm(rows[m])) + SAFETY * trunc
+        if np.isfinite(e) and e < best[1]:
+            best = (coef[m], e)
+    return best
+
+
+def one_sided_agree(t: np.ndarray, plus: np.ndarray, minus: np.ndarray, quantum: float) -> float:
+    """The one-sided slopes ``phi'(0+)`` and ``phi'(0-)`` fitted (with an intercept) on ``t``
+    and on ``-t``: 0 where they agree within their bounds, ``inf`` where they do not (a change
+    of slope inside the width, which biases its odd fit by about half of their difference)."""
+    powers = list(range(ONE_SIDED_MAX))
+    q = quantum * np.sqrt(2.0)  # a value's noise, not the odd part's
+    p, ep = poly_fit(t, plus, q, powers, ONE_SIDED_TERMS)
+    m, em = poly_fit(-t, minus, q, powers, ONE_SIDED_TERMS)
+    if not (np.isfinite(ep) and np.isfinite(em)):
+        return np.inf
+    return np.inf if abs(p - m) > ep + em else 0.0
 
 
 def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]:
@@ -129,14 +264,30 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     # eps F / 2) has a deviation of eps F / (2 sqrt 12); the odd part halves a difference
     quantum = eps * F / (2 * np.sqrt(12.0)) / np.sqrt(2.0)
     o = (plus - minus) / 2
+    # the premise (phi smooth on the whole width) is checked, not assumed: a change of slope
+    # that stands out of the round-off caps the width below it (a relu unit crossing 0)
+    u = np.concatenate([-t[::-1], [0.0], t])
+    y = np.concatenate([minus[::-1], [float(f0)], plus])
+    d = kink_distance(u, y, 2 * quantum)
     fits = []
     for k in range(FIT_HALVINGS + 1):
         n = points >> k
+        if t[n - 1] > KINK_MARGIN * d:
+            # narrower widths than these are not fitted: there the rounding of x + t to
+            # float32 is no longer small against t (the fit proves nothing, as before it)
+            continue
         # a staircase (neighbours a few quanta apart or less) is no noise: not evidence
         moves = np.abs(np.diff(np.concatenate([[0.0], o[:n]])))
         if not np.mean(moves) >= MOVE_QUANTA * eps * F:
             continue
+        # the width's values hold no change of slope that least squares can resolve
+        un = np.concatenate([-t[:n][::-1], [0.0], t[:n]])
+        yn = np.concatenate([minus[:n][::-1], [float(f0)], plus[:n]])
+        if not hinge_stat(un, yn, np.sqrt(2.0) * quantum) <= HINGE_Z:
+            continue
         v, e = odd_fit(t[:n], o[:n], quantum)
+        # ... and a change of slope too small for that shows as one-sided slopes that differ
+        e += one_sided_agree(t[:n], plus[:n], minus[:n], quantum) if np.isfinite(e) else 0.0
         if np.isfinite(e):
             fits.append((v, e, float(t[n - 1])))
     if not fits:

@@ -131,7 +131,7 @@ from ..errors import NonFiniteCostError, OptionError, UserCodeError
 from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, evidence, value_eps  # noqa: F401
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
-from .stencils import measured_noise, probe_table
+from .stencils import jump_suspects, measured_noise, probe_table
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -246,6 +246,9 @@ class BlockOutcome:
     #: precise directions then verified (``verify_by_directions``; numeric = claim, noise =
     #: the proved bound); None: none
     by_directions: np.ndarray | None = None
+    #: entries checked directly whose one-sided slopes differ (``stencils.jump_suspects``):
+    #: kink suspects, which the pipeline's shrinking one-sided test decides; None: none
+    jumpy: np.ndarray | None = None
 
     def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
         """Per EXCLUDED entry, the relative error it could still have (``bound /
@@ -307,9 +310,15 @@ class AdaptiveResult:
 # ----------------------------------------------------------------------------- engine
 
 
+#: the full mode's loop reports progress every this many entries
+TICK = 16
+
+
 class _Counter:
-    """The cost function, counted; every call gets the same reshaped work buffer.  Past
-    ``deadline`` (a ``time.perf_counter()`` value) a call raises ``Stopped`` instead."""
+    """The cost function, counted; every call gets the same reshaped work buffer (the
+    buffer itself when it has x's shape, else one view of it, made once).  Past
+    ``deadline`` (a ``time.perf_counter()`` value) a call raises ``Stopped`` instead.
+    (``_Engine._first_look`` does the same inline.)"""
 
     def __init__(self, cost: Callable[[np.ndarray], float], x: np.ndarray, deadline: float | None = None) -> None:
         self.cost = cost
@@ -317,18 +326,32 @@ class _Counter:
         self.calls = 0
         self.deadline = deadline
         self.at_x = False  # a non-finite cost at x itself is an error, elsewhere no value
+        self._flat: np.ndarray | None = None  # the last buffer given, and its view of x's shape
+        self._view: np.ndarray | None = None
 
     def __call__(self, flat: np.ndarray) -> float:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             raise Stopped
         self.calls += 1
         with np.errstate(all="ignore"):
-            try:
-                return float(self.cost(flat.reshape(self.shape)))
-            except NonFiniteCostError:
-                if self.at_x:  # at x itself: the caller's error
-                    raise
-                return np.nan  # a step outside the domain (log at x below its step): no value
+            return self._value(self.shaped(flat))
+
+    def shaped(self, flat: np.ndarray) -> np.ndarray:
+        """``flat`` with x's shape: itself when it has it, else one view of it, kept."""
+        if flat.shape == self.shape:
+            return flat
+        if flat is not self._flat:
+            self._view = flat.reshape(self.shape)
+            self._flat = flat
+        return self._view
+
+    def _value(self, shaped: np.ndarray) -> float:
+        try:
+            return float(self.cost(shaped))
+        except NonFiniteCostError:
+            if self.at_x:  # at x itself: the caller's error
+                raise
+            return np.nan  # a step outside the domain (log at x below its step): no value
 
 
 class _Engine:
@@ -359,6 +382,8 @@ class _Engine:
             self.f.deadline = deadline
         self.f0 = float(f0)
         self.directions: list[Direction] = []
+        #: entries whose direct check's one-sided slopes differ (``stencils.jump_suspects``)
+        self.jumpy = np.zeros(self.x.size, dtype=bool)
         self.sigma = 0.0
         #: the noise probe ran: ``sigma`` and ``eps`` are f's at x, shared by the precise
         #: directions (the noise of f near x is a property of f there, not of a direction)
@@ -579,18 +604,14 @@ class _Engine:
         idx = np.asarray(idx, dtype=np.int64)
         steps = self.entry_steps(idx)
         fp, fm, hh = np.full(idx.size, np.nan), np.full(idx.size, np.nan), np.ones(idx.size)
-        reached = idx.size
-        for n, j in enumerate(idx.tolist()):
-            try:
-                fp[n], fm[n], hh[n] = self._pair1(j, float(steps[n]))
-            except Stopped:
-                self.stopped, reached = True, n
-                break
-            self.tick(1)
+        plus, minus, half = self._first_look(idx.tolist(), steps.tolist())
+        reached = len(plus)
+        fp[:reached], fm[:reached], hh[:reached] = plus, minus, half
         with np.errstate(all="ignore"):
             value = (fp - fm) / (2 * hh)
             F = np.maximum(abs(self.f0), np.maximum(np.abs(fp), np.abs(fm)))
             noise = self._roundoff(F, hh)
+            self.jumpy[idx[:reached]] = jump_suspects(self.f0, fp, fm, hh, noise * hh / SAFETY)[:reached]
         st = entry_status(self.g[idx], value, noise, self.t)
         redo = np.flatnonzero(np.isfinite(value) & np.array([s is not Status.PASS for s in st], dtype=bool))
         for n in redo.tolist() if self.truncation and not self.stopped else ():
@@ -606,6 +627,59 @@ class _Engine:
                 noise[n] = float(self._roundoff(F4, hh[n])) + SAFETY * abs(d4 - value[n]) / 15
         bad = ~(np.isfinite(value) & np.isfinite(noise))
         return np.where(bad, np.nan, value), np.where(bad, np.inf, noise), reached
+
+    def _first_look(self, idx: list, steps: list) -> tuple[list, list, list]:
+        """The two calls of each entry, ``f(x + h_j e_j)`` and ``f(x - h_j e_j)``:
+        ``(f+, f-, half-differences of the points as rounded)``, lists over the entries
+        reached before the deadline (``stopped`` is then set).  ``_pair1`` and ``_Counter``
+        inlined, as this loop is the whole of the full mode's own cost per call: one
+        ``np.errstate`` around it, the work vector written through a memoryview (half the
+        cost of numpy's scalar assignment), progress every ``TICK`` entries."""
+        w, f = self.work, self.f
+        cost, deadline, clock = f.cost, f.deadline, time.perf_counter
+        shaped = f.shaped(w)
+        put = memoryview(w)  # w: the flat float64 copy of x (``__init__``)
+        xs = self.x[np.asarray(idx, dtype=np.int64)].tolist()
+        fp: list = []
+        fm: list = []
+        hh: list = []
+        told = 0
+        try:
+            with np.errstate(all="ignore"):
+                for n, j in enumerate(idx):
+                    base, d = xs[n], steps[n]
+                    try:
+                        if deadline is not None and clock() > deadline:
+                            raise Stopped
+                        put[j] = plus = base + d
+                        f.calls += 1
+                        try:
+                            vp = float(cost(shaped))
+                        except NonFiniteCostError:  # a step outside the domain: no value
+                            vp = math.nan
+                        if deadline is not None and clock() > deadline:
+                            raise Stopped
+                        put[j] = minus = base - d
+                        f.calls += 1
+                        try:
+                            vm = float(cost(shaped))
+                        except NonFiniteCostError:
+                            vm = math.nan
+                    except Stopped:
+                        self.stopped = True
+                        break
+                    finally:
+                        put[j] = base
+                    fp.append(vp)
+                    fm.append(vm)
+                    hh.append((plus - minus) / 2)
+                    if n + 1 - told >= TICK:
+                        self.tick(n + 1 - told)
+                        told = n + 1
+        finally:
+            if len(fp) > told:
+                self.tick(len(fp) - told)
+        return fp, fm, hh
 
     def tick(self, n: int) -> None:
         """Progress: ``n`` more entries have their outcome (a re-verified entry may count twice)."""
@@ -849,7 +923,7 @@ class _Block:
             name=r.name, shape=r.shape, offset=r.offset, analytic=e.g[r.slice].copy(), how=self.how,
             numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
             calls=e.f.calls - self.calls0, least_noise=self.least_noise,
-            by_directions=getattr(self, "by_directions", None),
+            by_directions=getattr(self, "by_directions", None), jumpy=e.jumpy[r.slice].copy(),
         )
 
     def _search(self, idx: np.ndarray) -> None:

@@ -91,6 +91,34 @@ def one_sided_kink(f0, f_plus, f_minus, f_plus4, f_minus4, h, eps: float = EPS) 
     return np.where(np.isfinite(jump), kink, False).astype(bool)
 
 
+#: a first look whose one-sided slopes differ by more than this share of their size is a
+#: kink suspect (``jump_suspects``): a smooth f's gap is ``h |f''|``, under 1e-3 of
+#: ``|f'|`` unless ``|f''| > 1.7e2 |f'|`` at ``h = 6e-6`` (a near-stationary entry)
+JUMP_SHARE = 1e-3
+
+
+def jump_suspects(f0, f_plus, f_minus, h, roundoff) -> np.ndarray:
+    """Kink suspects among entries whose central difference already passed, elementwise.
+
+    A first look has ``f(x +- h)`` and ``f(x)``: its one-sided slopes ``R = (f(x+h) - f(x)) / h``
+    and ``L = (f(x) - f(x-h)) / h`` come free.  Their gap ``|R - L| = |f(x+h) - 2 f(x) +
+    f(x-h)| / h`` is ``h |f''|`` at a smooth point and tends to the jump at a kink, where
+    the central difference is blind (``|x|`` at 0: ``R = 1``, ``L = -1``, the difference 0,
+    the claim ``sign(0) = 0`` passes).  A suspect has a gap above ``JUMP_SHARE`` of
+    ``|R| + |L|`` and above 4 times the round-off of the values (``roundoff``, in f's units:
+    ``f(x+h) - 2 f(x) + f(x-h)`` holds three of them).  Only a screen: the shrinking
+    one-sided test (``stencil_ladder``) decides; ``x |x|`` at 0 has ``R = h = -L``, gap 0,
+    and is no suspect.
+    """
+    h = np.asarray(h, dtype=float)
+    with np.errstate(all="ignore"):
+        f0, fp, fm = (np.asarray(v, dtype=float) for v in (f0, f_plus, f_minus))
+        second = np.abs(fp - 2 * f0 + fm)
+        sides = np.abs(fp - f0) + np.abs(f0 - fm)
+        out = (second > JUMP_SHARE * sides) & (second > 4 * np.asarray(roundoff, dtype=float))
+    return np.where(np.isfinite(second), out, False).astype(bool)
+
+
 def crosses_kink(vals: np.ndarray, f0, h, eps: float) -> np.ndarray:
     """Whether the three-rung stencil (rows as in ``central_three_rungs``) crosses a kink.
 
@@ -381,8 +409,11 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
     from .lowprec import FIT_MORE_POINTS, FIT_POINTS, combine, fit_budget, fit_derivative
 
     left = fit_budget(work.size)
+    # fits that proved nothing (kinks inside every width: relu code) stop the fitting once
+    # they outnumber the useful ones by FIT_FRUITLESS: there more calls cannot help
+    fruitless = useful = 0
     for n, k in enumerate(idx.tolist()):
-        if left < 2 * FIT_POINTS:
+        if left < 2 * FIT_POINTS or fruitless > FIT_FRUITLESS + 2 * useful:
             break
         for points in (FIT_POINTS, FIT_MORE_POINTS):
             with np.errstate(all="ignore"):
@@ -398,9 +429,17 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
                                  width=None if points == FIT_POINTS else best)
             best = fit.width
             left -= fit.calls
+            if not np.isfinite(fit.error):
+                fruitless += 1
+                break  # no second fit where the first proved nothing
+            useful += 1
             value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
             if noise[n] == fit.error:
                 used[n] = fit.width
+
+
+#: fits that proved nothing, beyond twice the useful ones, after which a re-estimate fits no more
+FIT_FRUITLESS = 8
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES

@@ -219,6 +219,14 @@ def _user_evidence(pb: _Problem, impl, cost_check: bool, isolate: bool = False) 
     cfloor, crel, cstatus = float(cres.floor[0]), float(cres.rel[0]), cres.statuses[0]
     compared = CostCheck(yours=float(cost0), reference=float(ref_cost), rel_error=crel,
                          floor=cfloor, status=cstatus) if cost_check else None
+    if compared is not None and cstatus is not Status.PASS:  # an L2 penalty: the cost and its gradient agree
+        from ..network.penalty import find_l2
+
+        l2 = find_l2(spec, params, cost0, ref_cost, cost_noise, g, model.cost_and_grad(spec, data, labels, params)[1],
+                     eps=value_eps(np.asarray([cost0]), np.asarray(g)))
+        if l2 is not None:
+            cstatus = Status.PASS
+            compared = replace(compared, status=cstatus, l2=l2.c, l2_blocks=l2.blocks, l2_formula=l2.formula())
     hints = [cost_hint(cost0 / ref_cost, pb.samples, pb.mean)] if (
         cost_check and cstatus is Status.FAIL and ref_cost != 0) else []
     return _Evidence(

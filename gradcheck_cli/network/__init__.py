@@ -11,6 +11,7 @@ numpy only (``refine`` also mpmath); never imports ``usercode``/``loading`` or
 - ``precise``: extended-precision complex-step derivatives, for what float64 leaves open;
 - ``refine``: the rare entries longdouble leaves open, their dominant samples in mpmath;
 - ``differences``: the full check (``numeric_gradient``, ``settle``, ``kink_mask``);
+- ``penalty``: ``net --impl``'s cost check, an L2 penalty told apart from a wrong cost;
 - ``directions``: its fast mode (``directional_check``, ``fast_check``: directions, then
   every entry of the blocks they clear in extended precision).
 """

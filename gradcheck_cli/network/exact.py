@@ -60,7 +60,7 @@ def _slices(v, axis: int) -> tuple[list, np.ndarray]:
     grid = np.ldexp(np.ones_like(e), e.astype(int)).astype(r.dtype)
     out = []
     for _ in range(_SLICES):
-        q = np.round(r / grid) * grid
+        q = np.rint(r / grid) * grid  # rint: np.round's decimals path is ~10x slower in float64
         out.append(q.astype(float))
         r = r - q
         grid = grid * r.dtype.type(2.0) ** -(_SLICE_BITS + 1)
@@ -77,9 +77,12 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
     products (``r_a W + a r_W``, below 2**-84 of the largest product) in float64.  The bound
     holds those float64 products' rounding and the longdouble additions (Wilkinson's running
     bound ``eps sum_k |s_k|``, about ``eps |z|`` in this order).  Wider layers are
-    summed in order (``cumsum``) under Wilkinson's running bound instead.
+    summed in order (``cumsum``) under Wilkinson's running bound instead; narrow ones
+    (``_PLAIN_RATIO``) are a plain longdouble product under the classic ``gamma_n`` bound.
     """
     M, D = a.shape
+    if D * W.shape[1] <= _PLAIN_RATIO * (D + W.shape[1]):
+        return _affine_plain(a, W, b)
     if D > 2 ** 12 or not np.all(np.isfinite(np.asarray(a, dtype=float))):
         return _affine_running(a, W, b)
     A, ra = _slices(a, axis=1)
@@ -109,6 +112,22 @@ def affine(a, W, b) -> tuple[np.ndarray, np.ndarray]:
     # each longdouble addition rounds by at most eps of its result (the residuals' and the
     # bias's additions: three more partial sums, each at most |z| + the bound)
     bound = left + EPS_LD * (1 + 1e-6) * (run + 3 * np.abs(z).astype(float) + 3 * left)
+    return z, bound
+
+
+#: ``affine`` takes a plain longdouble product when ``D N <= _PLAIN_RATIO (D + N)``: its
+#: loop costs ~M D N, the slices ~M (D + N) a few dozen times over (measured: about equal at 50 x 30, 5x faster at 30 x 10, 3x slower at 784 x 100)
+_PLAIN_RATIO = 20
+
+
+def _affine_plain(a, W, b) -> tuple[np.ndarray, np.ndarray]:
+    """``affine`` for narrow layers: a longdouble product, bounded by the classic
+    ``|fl(a W + b) - (a W + b)| <= gamma_{D+1} (|a| |W| + |b|)`` (any order of the sums)."""
+    D = a.shape[1]
+    z = np.asarray(a).astype(LD) @ np.asarray(W).astype(LD) + np.asarray(b).astype(LD)
+    size = matmul(np.abs(np.asarray(a, dtype=float)), np.abs(np.asarray(W, dtype=float))) + np.abs(np.asarray(b, dtype=float))
+    # the float64 sums of non-negative terms: 1 + 2 (D + 2) eps64 covers their own rounding
+    bound = _gamma(D + 1) * (1 + 2 * (D + 2) * 2.0 ** -52) * size + 1e-300
     return z, bound
 
 

@@ -7,10 +7,11 @@ error is ~1e-10 of the cost's scale, the entry 1e-4 of it).
 Method
 ------
 Everything is computed in ``np.longdouble`` (x86-64: 80-bit, ``eps = 2**-63 ~ 1.08e-19``).
-The forward pass is redone in longdouble.  Every local derivative is taken by the
-*complex step* of the forward functions themselves, never from a derivative formula::
+The forward pass is redone in longdouble.  The loss's local derivatives are taken by
+the *complex step* of its forward function itself, never from a derivative formula; the
+activations' by closed forms without cancellation (``_slope``)::
 
-    act'(z)            = Im act(z + i H) / H          (sigmoid, tanh; relu: its linear piece)
+    act'(z)            = sigmoid(z) sigmoid(-z),  1 / cosh(z)**2   (relu: its linear piece)
     dc_s / dz_L[s, j]  = Im c_s(z_L + i H e_j) / H    (log-sum-exp cross-entropy, or the
                                                        sigmoid + squared error)
 
@@ -77,6 +78,17 @@ def _sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
+def _sigmoid_pair(z):
+    """``(sigmoid(z), sigmoid(-z))`` of real longdouble z from one exponential: ``e =
+    exp(-z)``, ``sigmoid(z) = 1 / (1 + e)``, ``sigmoid(-z) = e sigmoid(z)``: neither cancels
+    (a saturated unit's ``1 - yhat`` of 1e-47 keeps its relative precision).  Not for the
+    complex step: there ``Im(e sigmoid(z))`` is a difference of two nearly equal terms."""
+    z = np.clip(z, -_CLIP, _CLIP)
+    e = np.exp(-z)
+    up = 1 / (1 + e)
+    return up, e * up
+
+
 def _act(kind: Activation, z):
     if kind is Activation.SIGMOID:
         return _sigmoid(z)
@@ -86,8 +98,17 @@ def _act(kind: Activation, z):
 
 
 def _slope(kind: Activation, z) -> np.ndarray:
-    """``act'(z)`` by the complex step (longdouble)."""
-    return np.imag(_act(kind, z + 1j * H)) / H
+    """``act'(z)`` in closed form (real longdouble): ``sigmoid(z) sigmoid(-z)``,
+    ``1 / cosh(z)**2``, relu's 0 or 1.  No cancellation at any z (a saturated unit's
+    1e-40 comes out to full relative precision), a few roundings (within ``_gamma(16)``
+    of ``rho``), and a fraction of the complex step's cost (complex longdouble tanh)."""
+    if kind is Activation.SIGMOID:
+        up, down = _sigmoid_pair(z)
+        return up * down
+    if kind is Activation.TANH:
+        with np.errstate(over="ignore"):  # |z| > 11356: cosh = inf, the slope 0 (truly < 1e-4900)
+            return (1 / np.cosh(z)) ** 2
+    return (np.asarray(z) > 0).astype(LD)
 
 
 def _losses(spec: NetworkSpec, z, labels, ysum):
@@ -119,7 +140,7 @@ def _output_terms(z, labels):
     ``yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z)``: for 0/1 labels one term is 0, so a
     saturated output's ``1 - yhat`` (1e-47 next to 1) is not lost to cancellation.
     """
-    d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)
+    d = (1 - labels) * _sigmoid(z) - labels * _sigmoid(-z)  # complex: two exps (``_sigmoid_pair``)
     return 0.5 * (d * d)
 
 
@@ -191,9 +212,10 @@ class Precise:
             moved = ysum * p * (q * dL + (p * dL) @ off)
         else:
             y = self.labels.astype(float)
-            s1 = np.abs(_slope(Activation.SIGMOID, zL)).astype(float)
+            up, down = (v.astype(float) for v in _sigmoid_pair(zL))
+            s1 = up * down  # sigmoid'(z_L) (``_slope``)
             # the two terms of yhat - y = (1 - y) sigmoid(z) - y sigmoid(-z) (``_losses``)
-            terms = np.abs(1 - y) * _sigmoid(zL).astype(float) + np.abs(y) * _sigmoid(-zL).astype(float)
+            terms = np.abs(1 - y) * up + np.abs(y) * down
             out_abs = terms * s1
             # d/dz [(sigmoid - y) sigmoid'] = sigmoid'**2 + (sigmoid - y) sigmoid'', |sigmoid''| <= sigmoid',
             # |sigmoid - y| <= terms (which itself moves by at most (|1 - y| + |y|) sigmoid' dL)

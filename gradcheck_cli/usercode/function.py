@@ -35,6 +35,10 @@ Each call (``UserFunction.call``)
   included, becomes ``UserCodeError`` (exit 2) with the user's traceback;
   ``KeyboardInterrupt`` propagates (exit 130).
 
+The common call (one large array owning its memory, at a call that copies nothing) takes
+a short path with the same checks (``_call_read_only``); ``cost_of`` goes straight to it
+from the full mode's loop.
+
 What comes back is validated by ``protocols``; ``cost_and_grad`` and ``cost_only`` also
 require the first call to be repeatable (``_require_repeatable``).
 """
@@ -173,9 +177,15 @@ class UserFunction:
         if not self._in_session:  # one call alone: a session of its own (BLAS threads left alone)
             with self._guarded():
                 return self.call(*args)
+        if len(args) == 1 and not (self._writes_inputs or self._torch_warns or self._released):
+            a = args[0]
+            n = self.calls + 1
+            if type(a) is np.ndarray and a.base is None and n & (n - 1) and a.nbytes > _SMALL and a.flags.writeable:
+                return self._call_read_only(a)
         self.calls += 1
+        writes = self._writes_inputs
         # calls 1, 2, 4, 8, ... copy and compare their large inputs too (read-only or not)
-        audit = self._writes_inputs or not (self.calls & (self.calls - 1))
+        audit = writes or not (self.calls & (self.calls - 1))
         snapshots = []
         locked: list = []  # (height, array) whose writeable flag this call cleared
         large = []  # (position, array) passed read-only
@@ -186,11 +196,17 @@ class UserFunction:
                 small = a.nbytes <= _SMALL
                 if small or audit:
                     snapshots.append((i, a, _snapshot(self._shadows, i, a)))
-                if not small and not self._writes_inputs:
-                    if _lock(a, locked):
-                        large.append((i, a))
-                    elif not audit:  # a writeable view of a read-only array: copied instead
-                        snapshots.append((i, a, _snapshot(self._shadows, i, a)))
+                if small or writes:
+                    continue
+                if a.base is None:  # the common case of ``_lock``: an array owning its memory
+                    if a.flags.writeable:
+                        a.setflags(False)
+                        locked.append((0, a))
+                    large.append((i, a))
+                elif _lock(a, locked):
+                    large.append((i, a))
+                elif not audit:  # a writeable view of a read-only array: copied instead
+                    snapshots.append((i, a, _snapshot(self._shadows, i, a)))
         if self._released and large:  # what earlier calls returned that views an input: read-only again
             alive = [r for r in self._released if r() is not None]
             self._released = alive
@@ -217,19 +233,7 @@ class UserFunction:
             self._restore_all(snapshots)
             raise
         except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
-            flipped = _unlock(locked)
-            self._restore_all(snapshots)
-            if large and not flipped:
-                # perhaps it writes into its input (and puts it back): once more, writable and copied
-                self._writes_inputs = retry = True
-            elif not self._torch_warns and isinstance(exc, UserWarning) and str(exc).startswith(_TORCH_READ_ONLY):
-                self._torch_warns = retry = True
-            else:
-                self._check_flags(flipped, large, snapshots)
-                raise UserCodeError(
-                    f"{self.name} raised {exception_line(exc)}",
-                    user_traceback=user_traceback(exc),
-                ) from exc
+            retry = self._failed(exc, locked, snapshots, large)
         finally:
             self.seconds += time.perf_counter() - t0
             GUARD.restore(errstate)
@@ -238,7 +242,8 @@ class UserFunction:
         flipped = False
         if locked:
             flipped = _unlock(locked)
-            _release(result, locked, self._released)
+            if not _owns_all(result):
+                _release(result, locked, self._released)
             if flipped:
                 self._writes_inputs = True  # it turns the flag back on: copies from now on
         for i, arg, (snap, address) in snapshots:
@@ -251,13 +256,75 @@ class UserFunction:
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         for i, arg in large:  # read-only: only its shape or dtype can have changed
             shape, dtype = shapes[i]
-            if arg.shape != shape or arg.dtype != dtype:
+            if arg.shape != shape or (arg.dtype is not dtype and arg.dtype != dtype):
                 change = self._change(i, arg, b"")
                 _reshape(arg, shape, dtype)
                 raise UserCodeError(f"{self.name} modified its input in place: {change}")
         if flipped:
             self._check_flags(flipped, large, snapshots)
         return result
+
+    def _call_read_only(self, a: np.ndarray) -> Any:
+        """``call`` in its common case, with less bookkeeping: one large writeable array
+        owning its memory, passed read-only, on a call that does not copy it (not a power
+        of 2); the same checks (``call``'s docstring)."""
+        self.calls += 1
+        shape, dtype = a.shape, a.dtype
+        a.setflags(False)
+        self._enter_states()
+        errstate = GUARD.errstate()
+        imports = self.imports
+        retry = False
+        t0 = time.perf_counter()
+        try:
+            result = self.fn(a) if imports is None else self._invoke(imports, (a,))
+        except KeyboardInterrupt:
+            a.setflags(True)
+            raise
+        except BaseException as exc:  # SystemExit, GeneratorExit...: theirs too
+            self._shapes[0] = (shape, dtype)
+            retry = self._failed(exc, [(0, a)], [], [(0, a)])
+        finally:
+            self.seconds += time.perf_counter() - t0
+            GUARD.restore(errstate)
+        if retry:
+            return self.call(a)
+        flipped = a.flags.writeable
+        a.setflags(True)
+        if type(result) is tuple and len(result) == 2 and type(result[0]) in _SCALARS:  # (cost, grad): inline
+            g = result[1]
+            if not (type(g) is np.ndarray and (g.base is None or g.flags.writeable)) and not _owns_all(result):
+                _release(result, [(0, a)], self._released)
+        elif not _owns_all(result):
+            _release(result, [(0, a)], self._released)
+        if a.shape != shape or (a.dtype is not dtype and a.dtype != dtype):
+            self._shapes[0] = (shape, dtype)
+            change = self._change(0, a, b"")
+            _reshape(a, shape, dtype)
+            raise UserCodeError(f"{self.name} modified its input in place: {change}")
+        if flipped:
+            self._writes_inputs = True  # it turns the flag back on: copies from now on
+            self._check_flags(True, [(0, a)], [])
+        return result
+
+    def _failed(self, exc: BaseException, locked: list, snapshots: list, large: list) -> bool:
+        """After a call that raised ``exc``: inputs unlocked and restored; True when the call
+        is to be made again (writable and copied, or with torch's warning as it was), else
+        raises ``UserCodeError``."""
+        flipped = _unlock(locked)
+        self._restore_all(snapshots)
+        if large and not flipped:
+            # perhaps it writes into its input (and puts it back): once more, writable and copied
+            self._writes_inputs = True
+            return True
+        if not self._torch_warns and isinstance(exc, UserWarning) and str(exc).startswith(_TORCH_READ_ONLY):
+            self._torch_warns = True
+            return True
+        self._check_flags(flipped, large, snapshots)
+        raise UserCodeError(
+            f"{self.name} raised {exception_line(exc)}",
+            user_traceback=user_traceback(exc),
+        ) from exc
 
     def _restore_all(self, snapshots: list) -> None:
         """Put every copied input back as it was before the call."""
@@ -315,6 +382,37 @@ class UserFunction:
             if ((type(c) is float or type(c) is np.float64) and c - c == 0.0 and type(g) is np.ndarray
                     and g.shape == grad_shape and g.dtype.kind in "fiub"):  # valid by protocols' rules: no call
                 return float(c), (np.array(g, dtype=np.float64, copy=True) if copy else g)
+        return self._validated_pair(result, args, grad_shape, copy)
+
+    def cost_of(self, grad_shape: tuple[int, ...]) -> Callable[[np.ndarray], float]:
+        """``z -> cost_and_grad(z, grad_shape=grad_shape, copy=False)[0]`` for the many calls
+        of a check (the same validation, inlined: one Python frame fewer per call)."""
+        grad_shape = tuple(int(n) for n in grad_shape)
+        call, read_only, f64, array = self.call, self._call_read_only, np.float64, np.ndarray
+        own = type(self).call is UserFunction.call  # a subclass's calls (an isolated child's) go through its call
+
+        def cost(z: np.ndarray) -> float:
+            if not self._repeat_checked:
+                return self.cost_and_grad(z, grad_shape=grad_shape, copy=False)[0]
+            n = self.calls + 1
+            if (own and type(z) is array and n & (n - 1) and self._in_session and z.base is None and z.nbytes > _SMALL
+                    and not (self._writes_inputs or self._torch_warns or self._released) and z.flags.writeable):
+                result = read_only(z)  # ``call``'s common case, without its dispatch
+            else:
+                result = call(z)
+            if type(result) is tuple and len(result) == 2:
+                c, g = result
+                if ((type(c) is float or type(c) is f64) and c - c == 0.0 and type(g) is array
+                        and g.shape == grad_shape and g.dtype.kind in "fiub"):  # valid by protocols' rules
+                    return float(c)
+            return self._validated_pair(result, (z,), grad_shape, False)[0]
+
+        return cost
+
+    def _validated_pair(self, result: Any, args: tuple, grad_shape: tuple[int, ...], copy: bool
+                        ) -> tuple[float, np.ndarray]:
+        """``protocols.cost_and_grad`` of a call's result (the error names the argument
+        whose shape the gradient should have)."""
         if isinstance(result, tuple) and len(result) == 2:  # shape source only on an error
             try:
                 cost, grad = protocols.cost_and_grad(result, self.name, grad_shape)
@@ -465,7 +563,7 @@ def _lock(a: np.ndarray, locked: list) -> bool:
     not be set back)."""
     if a.base is None:  # the common case: an array owning its memory
         if a.flags.writeable:
-            a.setflags(write=False)
+            a.setflags(False)
             locked.append((0, a))
         return True
     chain = [a]
@@ -475,7 +573,7 @@ def _lock(a: np.ndarray, locked: list) -> bool:
         return False
     for height, b in enumerate(reversed(chain)):
         if b.flags.writeable:
-            b.setflags(write=False)
+            b.setflags(False)
             locked.append((height, b))
     return True
 
@@ -486,7 +584,7 @@ def _unlock(locked: list) -> bool:
     if len(locked) == 1:
         a = locked[0][1]
         flipped = a.flags.writeable
-        a.setflags(write=True)
+        a.setflags(True)
         return flipped
     flipped, top = False, 0
     for height, a in locked:
@@ -498,7 +596,7 @@ def _unlock(locked: list) -> bool:
         for height, a in locked:
             if height == level:
                 try:
-                    a.setflags(write=True)
+                    a.setflags(True)
                 except ValueError:  # pragma: no cover - its base is ours, and writeable again
                     pass
     return flipped
@@ -506,6 +604,28 @@ def _unlock(locked: list) -> bool:
 
 #: at most this many items of a result are looked at for views of a read-only input
 _RELEASE_ITEMS = 256
+
+#: what a result may hold that cannot view an input (``_owns_all``)
+_SCALARS = (float, int, np.float64, np.float32)
+
+
+def _owns_all(result: Any) -> bool:
+    """Whether ``result`` surely holds no view of an input: a scalar, an array owning its
+    memory or writeable, or a tuple of up to 4 such (the ``(cost, grad)`` of most code;
+    ``_release`` looks into everything else)."""
+    kind = type(result)
+    if kind is tuple and len(result) <= 4:
+        for item in result:
+            t = type(item)
+            if t is np.ndarray:
+                if item.base is not None and not item.flags.writeable:
+                    return False
+            elif t not in _SCALARS:
+                return False
+        return True
+    if kind is np.ndarray:
+        return result.base is None or result.flags.writeable
+    return kind in _SCALARS
 
 
 def _release(obj: Any, locked: list, released: list, depth: int = 0) -> None:

@@ -108,6 +108,37 @@ def _refuse_unknown_names(fn, every: list, inputs: list[str], params: list[str])
                           "params bind to the parameters by name")
 
 
+#: values a params tree may hold as they are (immutable)
+_ATOMS = (str, int, float, bool, type(None), bytes)
+
+
+def _plain_tree(value: Any, seen: set | None = None) -> bool:
+    """Whether ``value`` is dicts and lists (each held once) of immutable atoms or tuples
+    of them: then ``_copy_tree`` copies it as ``copy.deepcopy`` does, several times faster
+    (the ``{"bn_param": {"mode": "train"}}`` of a layer: 13 us a call otherwise)."""
+    seen = set() if seen is None else seen
+    kind = type(value)
+    if kind is dict or kind is list:
+        if id(value) in seen:
+            return False  # shared: deepcopy keeps the sharing
+        seen.add(id(value))
+        items = value.values() if kind is dict else value
+        return all(_plain_tree(v, seen) for v in items) and (kind is list or all(type(k) in _ATOMS for k in value))
+    if kind is tuple:
+        return all(type(v) in _ATOMS for v in value)
+    return kind in _ATOMS
+
+
+def _copy_tree(value: Any) -> Any:
+    """A copy of a ``_plain_tree`` value: new dicts and lists, the same atoms."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy_tree(v) for v in value]
+    return value
+
+
 class Layer:
     """The user's forward/backward (or loss) functions bound to inputs and params.
 
@@ -120,6 +151,7 @@ class Layer:
         from .function import UserFunction
 
         self.params = dict(params)
+        self._plain = _plain_tree(self.params)  # copied per call without deepcopy's bookkeeping
         self.forward = forward if isinstance(forward, UserFunction) else UserFunction(forward, forward_name)
         self._raw_forward = self.forward.fn
         self.inputs, self.layout = bind_by_name(self._raw_forward, list(inputs), self.params, strict=by_name)
@@ -137,7 +169,7 @@ class Layer:
     def call(self, arrays: Sequence[np.ndarray]) -> Any:
         # a fresh deep copy of the params for every call; functools.partial adds no frame
         # to the user's traceback and keeps the positional names for mutation messages
-        fresh = copy.deepcopy(self.params)
+        fresh = _copy_tree(self.params) if self._plain else copy.deepcopy(self.params)
         self.last_params = fresh
         args = list(arrays)
         if self.layout is not None:  # bound by name: params placed among the inputs by position

@@ -116,6 +116,8 @@ def _cost_case(suite: ET.Element, report: Report, cc) -> str:
     case = ET.SubElement(suite, "testcase", classname=f"gradcheck.{report.command}", name="cost")
     message = (f"cost: yours {_num(cc.yours)}, reference {_num(cc.reference)}, "
                f"{_verdict_text(cc.status, cc.rel_error, report)}")
+    if cc.l2 is not None:
+        message += f" (yours = reference + {cc.l2_formula}, an L2 penalty)"
     return _add_outcome(case, cc.status, message, message, report)
 
 

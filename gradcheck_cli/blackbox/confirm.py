@@ -1,0 +1,355 @@
+"""Confirmation of the black-box evidence behind a ``fail`` or ``warn``: no such verdict
+rests on long steps that a shorter step contradicts (numpy only).
+
+Why.  The ladder's steps follow ``max(|x_j|, 1)``.  Where f varies on a much finer scale
+(``sin`` at ``x ~ 1e6``: thousands of periods per step; a relu kink ``2e-5`` from the
+point; a barrier ``1e-6`` away) its rungs can agree with each other on a wrong value and
+their bound, built from that agreement, is small and unsound: a correct gradient fails.
+
+The short step.  For an entry with claim ``a``, estimate ``n`` and bound ``e`` whose
+claim lies outside ``[n - e, n + e]`` by the margin ``m = |a - n| - e > 0``, the central
+difference ``D(h) = (f(x + h e_j) - f(x - h e_j)) / (h_+ + h_-)`` (``h_+-`` the steps
+actually taken, ``(x + h) - x``) at ::
+
+    h_1 = SHORT SAFETY nu / m,      nu = ROUNDOFF_ULPS eps F  (F = |f(x)|)
+
+has round-off ``r(h) = SAFETY nu / h`` (``m / SHORT``) and, being far shorter than the
+ladder's steps, a truncation error far below it for any f smooth on the scale ``h_1``.
+``h_1`` is never below ``MIN_ULPS`` ulps of ``x_j`` (of the precision the code's values
+have) nor above ``eps**(1/3) max(|x_j|, 1)``.  Where ``|D(h_1) - n| <= e + r(h_1)`` the short
+step agrees with the evidence: the verdict stands (two calls; a real bug ends here).
+
+The dispute.  Otherwise the noise of f along ``e_j`` is measured (ECnoise,
+``ladder.measured_noise``; a sum of terms that cancel is noisier than ``eps |f|``),
+``nu = max(ROUNDOFF_ULPS eps F, 3 sigma)``, and the verdict stands if ``D(h_1)`` agrees
+within that noise, or ``D(h_2)`` does, ``h_2`` being ``h_1`` again with that ``nu``.  Else
+the short value is ``s = D(h_2 / 2)`` with the uncertainty ::
+
+    u = r(h_2 / 2) + r(h_2) + SAFETY |D(h_2) - D(h_2 / 2)|
+
+(round-off of both plus their change, which bounds the truncation of ``D(h_2 / 2)``, a
+third of it, with room to spare).  The steps then grow by ``SCAN`` while ``|D(h) - s| <=
+u + r(h)``: the longest such step ``h*`` is one on which f is still smooth as seen from
+the point (below the period, the kink, the barrier), and the stencil ladder
+(``ladder.entry_derivative``) starts there.  Its value ``v`` and bound ``b`` decide:
+
+* ``[v - b, v + b]`` and ``[n - e, n + e]`` disjoint: one of them is unsound, and the
+  one on the longer steps is the one whose premise (f smooth on its scale) the shorter
+  steps broke: the entry's evidence becomes ``(v, b)``, and ``verdict.assess`` judges it
+  again (a pass where it verifies, a fail on a real bug, else unresolved);
+* intersecting: the shorter steps do not contradict the evidence; the verdict stands;
+* ``b`` infinite (the ladder proves nothing): the short value decides, ``(s, u)`` when
+  ``|s - n| > e + u``.
+
+Where the new evidence does not settle the entry and the caller lifts precision
+(``ladder.Lifted``), the ladder runs again from ``h*`` in extended precision (the
+TwoLayerNet at std 1e-4: entries of 1e-6 next to relu kinks 1e-5 away, which float64
+cannot verify to 1e-7 on steps that short).
+
+Settling.  An ``unresolved`` entry whose estimate lies off the claim by more than
+``SETTLE_REL`` tolerances (or has no finite bound) gets the same ladder from short steps,
+its short step set by the round-off the verdict needs (``pass_tol max(|a|, |n|) / SHORT``);
+the new evidence is taken only where it verifies the claim and agrees with the old (a
+sound bound each: they intersect), so settling turns ``unresolved`` into ``pass`` or
+nothing; at most ``SETTLE_MAX`` entries per block, the farthest off first.
+
+Work.  Per block a sample of ``SAMPLE`` disputed entries (spread over them) is confirmed
+first; when none is contradicted, the others stand (a block-wide bug costs ``2 SAMPLE``
+calls).  Otherwise every one is confirmed, at most ``CONFIRM_MAX`` per block; beyond
+that, the rest cannot rest on evidence of a kind shown to be contradicted: their bound
+widens to cover the claim (``unresolved``, never a pass).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+
+from ..blocks import BlockData
+from ..errors import NonFiniteCostError
+from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
+from ..verdict import Thresholds, assess
+from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise
+
+#: the short step's round-off is this many times below the disputed margin
+SHORT = 10.0
+#: the short step is at least this many ulps of x_j ...
+MIN_ULPS = 16.0
+#: ... and at most ``eps**MAX_POWER max(|x_j|, 1)`` (``eps`` the values' precision): the
+#: direct difference's step (a longer one is not short: the round-off it would need is
+#: beyond this precision)
+MAX_POWER = 1 / 3
+#: ratio of the steps of the scan from the short step up to the ladder's start
+SCAN = 8.0
+#: the scan stops at the ladder's own first step, 0.1 max(|x_j|, 1)
+SCAN_TOP = 0.1
+#: disputed entries confirmed first per block; every one (at most CONFIRM_MAX) when one
+#: of them is contradicted
+SAMPLE = 16
+CONFIRM_MAX = 256
+#: contradicted entries per check that get a ladder in extended precision of their own
+#: (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED calls each
+CONFIRM_LIFTS = 8
+
+#: unresolved entries whose estimate is off the claim by more than SETTLE_REL pass
+#: tolerances get the ladder from short steps too, at most SETTLE_MAX per block
+SETTLE_REL = 1.0
+SETTLE_MAX = 8
+
+#: values this much coarser than float64's are of a low precision (float32 code)
+LOW = 1e3
+
+#: status codes of ``verdict.assess``
+_WARN, _FAIL, _UNRESOLVED = 1, 2, 4
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What confirming one entry found: ``contradicted`` evidence is replaced by ``value``
+    ``± error`` (taken on steps from ``step`` down); ``calls`` of the cost were made."""
+
+    contradicted: bool
+    value: float = float("nan")
+    error: float = float("inf")
+    step: float = float("nan")
+    calls: int = 0
+
+
+class _Axis:
+    """The cost along one axis of the flat point: ``phi(t) = f(x + t e_j)`` with the step
+    actually taken, NaN outside f's domain; ``x`` restored after every call."""
+
+    def __init__(self, cost: Callable, work: np.ndarray, shape, j: int) -> None:
+        self.cost, self.work, self.shape, self.j = cost, work, shape, j
+        self.calls = 0
+
+    def at(self, t: float) -> tuple[float, float]:
+        orig = self.work[self.j]
+        self.work[self.j] = orig + t
+        taken = float(self.work[self.j] - orig)
+        self.calls += 1
+        try:
+            return float(self.cost(self.work.reshape(self.shape))), taken
+        except NonFiniteCostError:
+            return float("nan"), taken
+        finally:
+            self.work[self.j] = orig
+
+    def central(self, h: float) -> tuple[float, float]:
+        """``(D(h), F)``: the central difference on the steps taken and the larger |f|."""
+        fp, hp = self.at(h)
+        fm, hm = self.at(-h)
+        with np.errstate(all="ignore"):
+            return (fp - fm) / (hp - hm), max(abs(fp), abs(fm))
+
+
+def _short_step(nu: float, margin: float, xj: float, eps: float) -> float:
+    """``SHORT SAFETY nu / margin``, within ``MIN_ULPS`` ulps of ``x_j`` (in the values'
+    precision) and ``eps**MAX_POWER max(|x_j|, 1)``."""
+    dtype = np.float32 if eps > LOW * EPS else np.float64
+    ulp = float(np.spacing(dtype(abs(xj)))) if xj != 0 else float(np.finfo(dtype).tiny)
+    h = SHORT * SAFETY * nu / margin if margin > 0 else np.inf
+    return float(min(max(h, MIN_ULPS * ulp), eps ** MAX_POWER * max(abs(xj), 1.0)))
+
+
+def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float, analytic: float, numeric: float,
+                  error: float, eps: float = EPS, pass_tol: float = 1e-7, lifted=None, flat=None,
+                  settle: bool = False) -> Outcome:
+    """Confirm or contradict the evidence ``numeric ± error`` behind the fail or warn of
+    entry ``j`` (claim ``analytic``) of the flat work vector ``work`` (module docstring).
+    ``lifted``: the cost in extended precision (``ladder.Lifted``), for an entry the new
+    float64 evidence does not settle; ``flat`` the float64 point (its base).
+
+    ``settle``: the entry is ``unresolved`` and its estimate lies off the claim by more
+    than the tolerance (the margin is then ``pass_tol max(|a|, |n|)``): no short-step confirmation, the
+    ladder from the short steps directly; its evidence is taken when it verifies the claim
+    (``|a - v| + b <= pass_tol |a|``) and agrees with the old (``Outcome.contradicted``
+    then means replaced): settling never makes a warn or a fail."""
+    a, n, e = float(analytic), float(numeric), float(error)
+    # settling: the round-off of the short step is a tenth of what the claim may be off by
+    margin = pass_tol * max(abs(a), abs(n)) if settle else abs(a - n) - e
+    if not (np.isfinite(a) and np.isfinite(n) and (settle or np.isfinite(e)) and margin > 0 and np.isfinite(f0)):
+        return Outcome(False)
+    axis = _Axis(cost, work, shape, j)
+    xj = float(work[j])
+    F = max(abs(f0), np.finfo(float).tiny)
+    h1 = _short_step(ROUNDOFF_ULPS * eps * F, margin, xj, eps)
+    F1 = F
+    if not settle:
+        d1, F1 = axis.central(h1)
+        r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
+        if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
+            return Outcome(False, calls=axis.calls)
+    # the dispute: the noise of f along e_j, on x_j's own grid (an exact multiple of its
+    # ulp: steps rounded to the grid would pass for noise, cos(x) times half an ulp of x =
+    # 1e6: 6e-11), then two short steps that follow it
+    ulp = float(np.spacing(abs(xj))) if xj != 0 else 0.0
+    delta = ulp * max(1.0, round(h1 / ulp)) if ulp > 0 else h1
+    table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
+    sigma = measured_noise(np.array(table))
+    nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
+    r = lambda h: SAFETY * nu / h  # noqa: E731
+    # (float64 values only: float32 code's noise is its own precision, which the first
+    # step already allowed for, and its fails near relu kinks need the ladder below)
+    quick = not settle and eps <= LOW * EPS
+    if quick and abs(d1 - n) <= e + r(h1):
+        return Outcome(False, calls=axis.calls)  # the first short step was noise (a cancelling sum)
+    h2 = _short_step(nu, margin, xj, eps)
+    dl, _ = axis.central(h2)
+    if quick and h2 > h1 and np.isfinite(dl) and abs(dl - n) <= e + r(h2):
+        return Outcome(False, calls=axis.calls)  # a step that follows the noise agrees
+    s, _ = axis.central(h2 / 2)
+    u = r(h2 / 2) + r(h2) + SAFETY * abs(dl - s)
+    if not (np.isfinite(s) and np.isfinite(u)):
+        return Outcome(False, calls=axis.calls)
+    # the steps grow while f stays smooth as seen from the point
+    start, h, top = h2, h2, SCAN_TOP * max(abs(xj), 1.0)
+    while h * SCAN <= top:
+        h *= SCAN
+        dh, _ = axis.central(h)
+        if not (np.isfinite(dh) and abs(dh - s) <= u + r(h)):
+            break
+        start = h
+    target = pass_tol * abs(a) / 4
+    f_call = lambda w: _value(cost, w, shape)  # noqa: E731
+    lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False,
+                          noise=sigma)
+    calls = axis.calls + lr.calls
+    if settle:
+        value, bound, step = (lr.value, lr.error, lr.step) if lr.error < e else (n, e, float("nan"))
+    elif np.isfinite(lr.error):
+        if abs(lr.value - n) <= lr.error + e:
+            return Outcome(False, calls=calls)  # the ladder from short steps agrees
+        value, bound, step = lr.value, lr.error, lr.step
+    elif abs(s - n) > e + u:
+        value, bound, step = s, u, h2 / 2
+    else:
+        return Outcome(False, calls=calls)
+    if (lifted is not None and flat is not None and not _settles(a, value, bound, pass_tol)
+            and getattr(lifted, "available", True)):  # a lazy probe (``checks.common.LazyLifted``)
+        more = _lifted(lifted, flat, shape, j, a, target, start, value, bound)
+        if more is not None:
+            value, bound, step = more
+    if settle and not (bound < e and abs(value - n) <= bound + e and abs(a - value) + bound <= pass_tol * abs(a)):
+        # settling takes only evidence that verifies the claim and agrees with the old
+        return Outcome(False, calls=calls)
+    return Outcome(True, float(value), float(bound), float(step), calls)
+
+
+def _value(cost: Callable, w: np.ndarray, shape) -> float:
+    try:
+        return cost(w.reshape(shape))
+    except NonFiniteCostError:
+        return float("nan")
+
+
+def _settles(a: float, value: float, bound: float, pass_tol: float) -> bool:
+    """Whether ``value ± bound`` already verifies the claim or proves it wrong by far."""
+    gap = abs(a - value)
+    return gap + bound <= pass_tol * abs(a) / 2 or gap - bound > 0.5 * max(abs(a), abs(value))
+
+
+def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, start: float, value: float,
+            bound: float):
+    """The ladder from ``start`` in extended precision; ``(value, bound, step)`` when it
+    is finite, tighter than ``bound`` and consistent with ``value ± bound``, else None."""
+    if hasattr(lifted, "budget") and not lifted.usable:
+        # the lifted ladders confirmation granted itself in this check (one ``Lifted`` each)
+        granted = getattr(lifted, "confirm_lifts", 0)
+        if granted >= CONFIRM_LIFTS:
+            return None
+        lifted.confirm_lifts = granted + 1
+        lifted.budget = lifted.used + LIFT_NEED + 1
+    elif not getattr(lifted, "usable", True):
+        return None
+    if hasattr(lifted, "base"):
+        lw, lf0 = lifted.base(flat, shape)
+        lw, sigma = lw.copy(), lifted.noise_at(flat, shape)
+    else:
+        lw, sigma = np.asarray(flat, dtype=float).astype(np.longdouble), None
+        lf0 = lifted(lw.reshape(shape))
+    lf = lambda w: _value(lifted, w, shape)  # noqa: E731
+    r = entry_derivative(lf, lw, j, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=a, target=target,
+                         step=start, noise=sigma, kink_test=False)
+    if np.isfinite(r.error) and r.error < bound and abs(r.value - value) <= r.error + bound:
+        return r.value, r.error, r.step
+    return None
+
+
+def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thresholds: Thresholds, *,
+                  lifted=None, deadline: float | None = None) -> tuple[BlockData, np.ndarray]:
+    """``d`` with the evidence of its failing and warning entries confirmed (module
+    docstring: a sample first, every one when one is contradicted, at most
+    ``CONFIRM_MAX``), and the positions (in ``d``) whose evidence was replaced or widened."""
+    none = np.zeros(0, dtype=int)
+    if not len(d.analytic):
+        return d, none
+    a = np.asarray(d.analytic, dtype=float)
+    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+    code = assess(a, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+    disputed = np.flatnonzero(((code == _FAIL) | (code == _WARN)) & np.isfinite(a))
+    # unresolved entries whose estimate lies off the claim by more than SETTLE_REL
+    # tolerances (the long steps' estimate is weak there): the worst SETTLE_MAX
+    with np.errstate(all="ignore"):
+        off = np.abs(a - d.numeric) / np.maximum(np.abs(a), np.abs(d.numeric))
+    loose = np.flatnonzero((code == _UNRESOLVED) & np.isfinite(off)
+                           & ((off > SETTLE_REL * thresholds.pass_tol) | ~np.isfinite(error)))
+    loose = loose[np.argsort(-off[loose], kind="stable")][:SETTLE_MAX]
+    if not len(disputed) and not len(loose):
+        return d, none
+    shape = np.shape(x)
+    flat = np.array(x, dtype=float).ravel()
+    work = flat.copy()
+    f0 = _value(cost, work, shape)
+    idx = np.arange(len(a)) if d.indices is None else np.asarray(d.indices, dtype=int)
+    numeric, noise = np.array(d.numeric, dtype=float), np.array(d.noise, dtype=float)
+    kink = None if d.kink is None else np.array(d.kink, dtype=bool)
+    # the sample first, spread over the disputed entries; the rest only where it found a
+    # contradiction
+    order = np.unique(np.linspace(0, len(disputed) - 1, min(SAMPLE, len(disputed))).round().astype(int))
+    first = disputed[order]
+    rest = np.setdiff1d(disputed, first)
+    changed, contradicted = [], False
+
+    def run(group) -> int:
+        """Confirm the entries of ``group`` in turn; how many were reached (deadline)."""
+        nonlocal contradicted
+        for n, p in enumerate(group):
+            if deadline is not None and time.perf_counter() > deadline:
+                return n
+            out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
+                                numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
+                                lifted=lifted, flat=flat)
+            if out.contradicted:
+                contradicted = True
+                numeric[p], noise[p] = out.value, out.error
+                if kink is not None:
+                    kink[p] = False
+                changed.append(int(p))
+        return len(group)
+
+    run(first)
+    for p in loose:  # a ladder from the short steps, taken where its bound is tighter
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
+                            numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
+                            lifted=lifted, flat=flat, settle=True)
+        if out.contradicted:
+            numeric[p], noise[p] = out.value, out.error
+            changed.append(int(p))
+    if contradicted and len(rest):
+        room = max(CONFIRM_MAX - len(first), 0)
+        reached = run(rest[:room])
+        if reached == min(room, len(rest)):
+            # past the budget, in a block whose evidence a shorter step contradicted: the
+            # claim is covered (unresolved), never a pass, never a verdict on that evidence
+            for p in rest[room:]:
+                noise[p] = max(noise[p], 2 * abs(a[p] - numeric[p]))
+                changed.append(int(p))
+    if not changed:
+        return d, none
+    return replace(d, numeric=numeric, noise=noise, kink=kink), np.array(sorted(set(changed)), dtype=int)

@@ -1,0 +1,172 @@
+"""``blackbox.confirm``: no fail or warn rests on long steps that a shorter step
+contradicts; a real bug's fail is confirmed in two calls; wrong claims still fail.
+Truth from mpmath."""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+from gradcheck_cli import check_gradient
+from gradcheck_cli.blackbox.confirm import SAMPLE, confirm_block, confirm_entry
+from gradcheck_cli.blocks import BlockData
+from gradcheck_cli.verdict import Thresholds, assess
+
+mp.mp.dps = 40
+
+
+def _sin_point(scale: float) -> np.ndarray:
+    return scale * (1 + np.random.default_rng(0).random(6))
+
+
+def _cos_truth(x: np.ndarray) -> np.ndarray:
+    return np.array([float(mp.cos(mp.mpf(float(v)))) for v in x])
+
+
+@pytest.mark.parametrize("scale", [1e6, 1e8])
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_sin_at_large_x_with_the_exact_cosine_neither_fails_nor_warns(scale, mode):
+    # steps of 0.1 |x| span thousands of periods: their rungs agree on ~0 with a tiny bound
+    x = _sin_point(scale)
+    res = check_gradient(lambda z: (np.sum(np.sin(z)), np.cos(z)), x, mode=mode)
+    assert res.counts["fail"] == 0 and res.counts["warn"] == 0, res.counts
+    assert res.status.value in ("pass", "unresolved")
+    # the entries whose long-step evidence the short steps contradicted are verified
+    assert res.counts["pass"] >= 2
+    truth = _cos_truth(x)
+    for c in res.checks:  # every bound shown contains the truth
+        assert abs(c.numeric - truth[c.index[0]]) <= c.error, c
+
+
+@pytest.mark.parametrize("scale", [1e6, 1e8])
+@pytest.mark.parametrize("wrong", [lambda z: np.zeros_like(z), lambda z: 0.5 * np.cos(z),
+                                   lambda z: -np.cos(z), lambda z: np.cos(z) * (1 + 1e-3)],
+                         ids=["zero", "half", "sign", "1e-3"])
+def test_sin_at_large_x_with_a_wrong_claim_does_not_pass(scale, wrong):
+    x = _sin_point(scale)
+    res = check_gradient(lambda z: (np.sum(np.sin(z)), wrong(z)), x)
+    assert res.status.value in ("fail", "warn"), res.counts
+    assert res.counts["pass"] == 0, res.counts
+
+
+def test_a_real_bug_is_confirmed_with_two_calls():
+    calls = []
+
+    def f(z):
+        calls.append(1)
+        return float(np.sum(z**3))
+
+    x = np.array([0.3, 1.7, -2.0])
+    out = confirm_entry(f, x.copy(), x.shape, 1, f0=f(x), analytic=2 * 1.7**2, numeric=3 * 1.7**2, error=1e-9)
+    assert not out.contradicted and out.calls == 2
+
+
+def test_a_block_wide_bug_costs_a_sample_of_confirmations():
+    calls = []
+
+    def f(z):
+        calls.append(1)
+        return float(np.sum(z * z))
+
+    x = np.linspace(0.5, 2.0, 3000)
+    truth, claim = 2 * x, 3 * x  # every entry wrong
+    d = BlockData("x", x.shape, claim, truth, np.full(x.size, 1e-10))
+    calls.clear()
+    out, changed = confirm_block(d, 0, f, x, Thresholds())
+    assert len(changed) == 0 and len(calls) <= 2 * SAMPLE + 1
+    assert np.array_equal(out.numeric, truth)
+
+
+def test_contradicted_evidence_past_the_budget_is_unresolved_not_fail(monkeypatch):
+    import gradcheck_cli.blackbox.confirm as confirm
+
+    monkeypatch.setattr(confirm, "CONFIRM_MAX", 20)
+    x = _sin_point(1e6)
+    x = np.concatenate([x] * 10)  # 60 entries, all with the aliased evidence (about 0)
+    d = BlockData("x", x.shape, np.cos(x), np.zeros(x.size), np.full(x.size, 1e-12))
+    out, changed = confirm_block(d, 0, lambda z: float(np.sum(np.sin(z))), x, Thresholds())
+    codes = assess(out.analytic, out.numeric, out.noise, Thresholds()).code
+    assert len(changed) == x.size
+    assert not np.any((codes == 1) | (codes == 2)), codes  # no warn, no fail
+    assert np.sum(codes == 0) >= 20 - 2  # those confirmed pass (cos is exact)
+
+
+def _two_layer(std=1e-4, seed=0):
+    """CS231n's TwoLayerNet (12-10-4, relu, b1 = 0) at assignment 1's init: W1's loss and
+    gradient, and an mpmath loss of W1."""
+    r = np.random.RandomState(seed)
+    W1, W2 = std * r.randn(12, 10), std * r.randn(10, 4)
+    g = np.random.default_rng(500)
+    X, y = g.standard_normal((8, 12)), g.integers(0, 4, 8)
+
+    def loss(w1):
+        h = np.maximum(0, X @ w1.reshape(12, 10))
+        s = h @ W2
+        s = s - s.max(axis=1, keepdims=True)
+        p = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+        return float(-np.mean(np.log(p[np.arange(8), y])))
+
+    def grad(w1):
+        h = np.maximum(0, X @ w1.reshape(12, 10))
+        s = h @ W2
+        p = np.exp(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(8), y] -= 1
+        return (X.T @ ((p / 8) @ W2.T * (h > 0))).ravel()
+
+    def mp_loss(j, t):
+        w = [mp.mpf(float(v)) for v in W1.ravel()]
+        w[j] += t
+        total = mp.mpf(0)
+        for n in range(8):
+            h = [max(mp.mpf(0), mp.fsum(mp.mpf(float(X[n, i])) * w[i * 10 + k] for i in range(12))) for k in range(10)]
+            s = [mp.fsum(h[k] * mp.mpf(float(W2[k, c])) for k in range(10)) for c in range(4)]
+            total -= s[y[n]] - mp.log(mp.fsum(mp.exp(v) for v in s))
+        return total / 8
+
+    return W1.ravel().copy(), loss, grad, mp_loss
+
+
+def test_relu_kinks_near_the_point_do_not_make_a_correct_entry_fail():
+    # the audit's W1[2, 0] (flat 20): ladder evidence 1.12388e-05 +- 1.2e-05 grown past a
+    # relu kink 2.3e-5 away; the claim -3.57478e-06 is exact
+    w, loss, grad, mp_loss = _two_layer()
+    j = 20
+    a = grad(w)[j]
+    truth = float(mp.diff(lambda t: mp_loss(j, t), 0))
+    assert abs(a - truth) <= 1e-12 * abs(truth)
+    out = confirm_entry(loss, w.copy(), w.shape, j, f0=loss(w), analytic=a, numeric=1.12388e-05, error=1.2e-05)
+    assert out.contradicted
+    assert abs(out.value - truth) <= out.error
+    assert abs(out.value - a) <= out.error + 1e-7 * abs(a)  # no longer evidence of a fail
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e6, 1e8])
+def test_sin_at_large_x_with_a_soft_bug_is_never_settled_into_a_pass(scale):
+    # the settling ladder takes only evidence that verifies the claim: 1e-6 off never does
+    x = _sin_point(scale)
+    res = check_gradient(lambda z: (np.sum(np.sin(z)), np.cos(z) * (1 + 1e-6)), x)
+    assert res.counts["pass"] == 0 and res.status.value == "warn", res.counts
+
+
+def _relu_near_kinks():
+    """sum relu(A w) + 1e-4 |w|^2 with ten pre-activations 1e-7..1e-5 from their kink."""
+    rng = np.random.default_rng(3)
+    A, w = rng.standard_normal((20, 6)), rng.standard_normal(6)
+    z = A @ w
+    A[:10, 0] -= (z[:10] - rng.choice([-1, 1], 10) * 10 ** rng.uniform(-7, -5, 10)) / w[0]
+    return A, w
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_a_tiny_term_missing_next_to_relu_kinks_still_warns(mode):
+    A, w = _relu_near_kinks()
+    assert np.min(np.abs(A @ w)) < 1e-6
+    f = lambda v: float(np.sum(np.maximum(A @ v, 0)) + 1e-4 * np.sum(v * v))  # noqa: E731
+    right = lambda v: A.T @ (A @ v > 0) + 2e-4 * v  # noqa: E731
+    wrong = lambda v: A.T @ (A @ v > 0)  # noqa: E731  (the L2 term left out: ~1e-4 relative)
+    ok = check_gradient(lambda v: (f(v), right(v)), w, mode=mode)
+    assert ok.counts["fail"] == 0 and ok.counts["warn"] == 0, ok.counts
+    bad = check_gradient(lambda v: (f(v), wrong(v)), w, mode=mode)
+    assert bad.status.value in ("warn", "fail") and bad.counts["pass"] == 0, bad.counts
