@@ -39,6 +39,9 @@ class BlockData:
     #: round-off of f per unit x, ``ANALYTIC_ULPS eps |f| / max(|x_k|, 1)`` (the zero
     #: rule's ``z`` for a claim that is not exactly 0; ``finite_diff.evidence``)
     unit_roundoff: np.ndarray | None = None
+    #: a lower bound of the block's gradient scale ``G`` proved by entries outside this data
+    #: (those an adaptive search verified: ``search.proved_scale``); 0: none
+    scale: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
         # issue 9: the interval rule; exact zeros (a == 0 and f unchanged) pass
-        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff)
+        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff, b.scale)
         res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
         code, rel, floor = res.code, res.rel, res.floor
         finite_a = np.isfinite(np.asarray(b.analytic, dtype=float))

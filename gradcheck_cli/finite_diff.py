@@ -163,7 +163,7 @@ FLOAT32_ANALYTIC_ULPS = 32.0
 
 
 def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
-             unit_roundoff=None) -> tuple[np.ndarray, np.ndarray]:
+             unit_roundoff=None, scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
 
     ``error`` adds to the estimate's error the round-off of the analytic value computed
@@ -185,7 +185,9 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     over the entries given (one block; a part of it gets no larger ``G``, so it never
     passes more), and ``verdict.assess`` also passes a claim that agrees with the whole
     interval ``n ± e`` to within ``zero_scale`` (a saturated sigmoid's ``dout s (1 - s)``,
-    exact only to ~``4 eps G`` or more).  An estimate that is exactly 0 (a flat stencil) says only
+    exact only to ~``4 eps G`` or more).  ``scale``: a lower bound of the block's ``|t|``
+    proved by evidence outside these entries (the entries a search verified,
+    ``search.proved_scale``); ``G`` is the larger of the two.  An estimate that is exactly 0 (a flat stencil) says only
     that f did not change, which its own ``noise`` need not bound (sigmoid at 36.2).
     """
     a = np.asarray(analytic, dtype=float)
@@ -211,7 +213,8 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
         zs = np.where(np.isfinite(u) & (u > zs), u, zs)
     # float64's eps even for float32 code: 64 float32 ulps of G would forgive a 1e-3 bug on
     # an entry at 1% of its block
-    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * min(eps, EPS) * gradient_scale(a, n, noise)), zs)
+    G = max(gradient_scale(a, n, noise), float(scale) if np.isfinite(scale) else 0.0)
+    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * min(eps, EPS) * G), zs)
     return error, zs
 
 

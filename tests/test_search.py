@@ -418,6 +418,58 @@ def test_correct_784_100_10_impl_reads_pass_every_entry():
     assert wrong.status is Status.FAIL and wrong.counts["fail"] == 1
 
 
+def _tanh_net(data, labels, params, dimensions):
+    """A CS224n network with a tanh hidden layer (correct hand gradient)."""
+    dx, hd, dy = dimensions
+    w1, b1, w2, b2 = np.split(params, np.cumsum([dx * hd, hd, hd * dy]))
+    w1, w2 = w1.reshape(dx, hd), w2.reshape(hd, dy)
+    h = np.tanh(data @ w1 + b1)
+    z = h @ w2 + b2
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    d2 = p - labels
+    d1 = (d2 @ w2.T) * (1 - h * h)
+    grad = np.concatenate([(data.T @ d1).ravel(), d1.sum(0), (h.T @ d2).ravel(), d2.sum(0)])
+    return -np.sum(labels * np.log(p)), grad
+
+
+def test_correct_tanh_784_100_10_impl_passes_its_saturated_units_and_a_factor_two_there_fails():
+    # issue 16: units saturated on every sample (|z| > 7) give W1 entries of 1e-10 .. 1e-6
+    # whose hand values (1 - h h) are exact only to the round-off of the block's scale (the
+    # zero rule's 64 eps G, G the block's largest entry, 8, proved by the entries the
+    # search verified); the growing-step rung bounds them to ~1e-13 in extended precision.
+    # 464 of them read unresolved; a factor 2 on one of them is still a failure
+    from gradcheck_cli.checks.net import check_network
+
+    report = check_network((784, 100, 10), impl=_tanh_net, activation="tanh")
+    assert report.counts["pass"] == report.counts["checks"] == 79510, report.summary_line()
+
+    def one_wrong(data, labels, params, dimensions):
+        cost, grad = _tanh_net(data, labels, params, dimensions)
+        grad = grad.copy()
+        grad[716 * 100 + 94] *= 2  # W1[716, 94] = -3.3e-10
+        return cost, grad
+
+    wrong = check_network((784, 100, 10), impl=one_wrong, activation="tanh")
+    assert wrong.status is Status.FAIL and [c.label for c in wrong.checks if c.status is Status.FAIL] == ["W1[716, 94]"]
+
+
+def test_the_zero_rules_gradient_scale_is_proved_by_every_entry_the_search_settled():
+    # G = min(max claim, max proved |t|): a checked entry proves |n| - e, a cleared one
+    # |g| - bound; an entry not settled (bound NaN) proves nothing; a claim blown up by a
+    # bug is capped by the largest proof
+    g = np.array([8.0, 1e-10, 3.0, 50.0])
+    how = np.array([How.EXCLUDED, How.EXCLUDED, How.CHECKED, How.EXCLUDED])
+    numeric = np.array([np.nan, np.nan, 2.5, np.nan])
+    noise = np.array([np.nan, np.nan, 0.5, np.nan])
+    bound = np.array([1e-6, 1e-13, np.nan, np.nan])
+    assert fast_mode.proved_scale(g, how, numeric, noise, bound) == pytest.approx(8.0 - 1e-6)
+    bound[0] = np.nan  # nothing proves the 8: the checked entry's 2.0 is what is proved
+    assert fast_mode.proved_scale(g, how, numeric, noise, bound) == pytest.approx(2.0)
+    how[:] = How.UNCHECKED
+    assert fast_mode.proved_scale(g, how, numeric, noise, bound) == 0.0
+
+
 def test_lifted_leftovers_are_granted_a_ladder_each_within_a_count():
     from gradcheck_cli.blackbox.ladder import LIFT_LEFTOVER_CALLS, LIFT_LEFTOVERS, LIFT_NEED, Lifted
 

@@ -38,6 +38,15 @@ over-covers), and the least bound of both tableaux stands.  A pole or a period i
 candidate's bound large, and the bound says so.  Figures are absolute errors of
 ``phi'(0)`` (units of phi per unit t).
 
+Longer steps (``_Growth``).  A derivative far below its cost's scale (1e-10 of a cost of
+100, a softmax probability of e**-40) is bounded by round-off, ``noise / h``, not by
+truncation; where phi is smooth far beyond the first steps, rungs twice as long go on
+top of the ladder while round-off bounds its best candidate (or f does not move at the
+first steps), as long as each shrinks the bound; the agreement of orders says where
+truncation begins, and the longer steps' estimate stands only where it agrees with the
+one before them and bounds tighter.  After blind rungs the least move of f is taken as
+the noise of one value (a cost that moves in quanta, ``(x + 1e20) - 1e20``).
+
 Kinks (``ladder_kink``).  With ``R(h) = (phi(h) - phi(0)) / h`` and ``L(h) = (phi(0) -
 phi(-h)) / h`` the jump ``J(h) = R(h) - L(h) = phi''(0) h + O(h**3)`` halves with each
 rung at a twice-differentiable point and tends to ``phi'(0+) - phi'(0-)`` at a kink.
@@ -88,6 +97,14 @@ RUNGS = 5
 MORE_RUNGS = 6
 #: ... and at most this many longer ones, while round-off alone limits the bound
 MORE_UP = 3
+#: the growing-step rung: at most this many longer rungs (steps up to 2**GROW_UP times the
+#: first) while round-off limits the best candidate (or f does not move at the first
+#: steps) and its bound misses the target, until one has not shrunk the bound below
+#: GROW_GAIN times the best before it (GROW_PATIENCE in a row where f moves by a few ulps
+#: at the finest rung, ``FEW_ULPS``: a new candidate needs a few rungs there)
+GROW_UP = 6
+GROW_GAIN = 0.8
+GROW_PATIENCE = 2
 #: finer rungs beyond MORE_RUNGS while the finest ones cross a kink or the jump stays
 #: (the descent to the smallest stencil: steps shrink 2**DESCENT times more)
 DESCENT = 14
@@ -196,9 +213,11 @@ def _bounds(T, W, h, noise, smooth, min_column: int, power: int) -> np.ndarray:
             shrinking[1:] = (a[1:] <= b[1:] * c / 2) | quiet[1:]
             # ... over two pairs where there are three (a lucky ratio in noise is not a trend)
             shrinking[2:] &= (b[2:] * c <= b[1:-1] * c / 2) | quiet[1:-1]
-            # and the next finer rung must agree within the bound
+            # and the next finer rung must agree within the bound and its own round-off (a
+            # finer rung is noisier: where round-off limits the ladder, its noise alone
+            # must not reject the better candidate above it)
             ahead = np.ones(a.shape, dtype=bool)
-            ahead[:-1] = a[1:] <= e[:-1]
+            ahead[:-1] = a[1:] <= e[:-1] + rho[m + 2:, m]
             if smooth is not None:
                 # every move among the candidate's rungs (k - m - 1 .. k) and to the next
                 # finer one is smooth: no rung of its stencil crosses a kink
@@ -259,7 +278,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     (the round-off floor is ``ROUNDOFF_ULPS eps max|phi| / DISCOUNT``).  Starts with
     ``rungs`` rungs; adds up to ``more`` finer ones while the finest rung gives the
     least bound and its truncation (not round-off) dominates, or while the bound exceeds
-    ``target`` (the error the verdict needs) and the finest rung's round-off is below it.  With ``kink_test`` it
+    ``target`` (the error the verdict needs) and the finest rung's round-off is below it;
+    adds longer ones on top while round-off bounds it (``_Growth``).  With ``kink_test`` it
     also runs ``ladder_kink``, first refining the ladder (up to ``more`` rungs) while a
     jump looks steady, so that a smooth zone narrower than the first steps is reached.
 
@@ -289,7 +309,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     def noise_level() -> float:
         with np.errstate(all="ignore"):
             F = float(max([abs(f0)] + [abs(v) for v in fps + fms if np.isfinite(v)]))
-        return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny)
+        return max(float(noise), ROUNDOFF_ULPS * eps * F / DISCOUNT, np.finfo(float).tiny, grow.quantum(fps, fms, f0))
 
     # values of a coarse precision (float32 code) start on long steps, some of them before
     # the asymptotic regime, where two moves of the even part can shrink by a ratio
@@ -301,6 +321,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         add(h)
         h /= RATIO
     added = up = 0
+    # (values of a coarse precision, float32 code, have their own longer ladder)
+    grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0)
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -316,6 +338,12 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         for k in range(1, len(hs)):
             if moved_p[k - 1] and moved_m[k - 1] and (fps[k] == f0 or fms[k] == f0):
                 blind[k] = True
+        if grow.front and blind[0] and not all(blind):
+            # a longer rung on top where f does not move while it moves at shorter ones: a
+            # feature (a plateau) beyond the shorter steps; it goes, and the growth stops
+            del hs[0], fps[0], fms[0], ds[0], blind[0]
+            grow.front -= 1
+            grow.up = GROW_UP
         usable = blind.index(True) if True in blind else len(hs)
         if usable >= 2:
             with np.errstate(all="ignore"):  # the even part in the values' own precision
@@ -331,6 +359,10 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         else:
             value, error, column, rung = np.nan, np.inf, 0, 0
             kink = False
+            if grow.flat(usable, len(hs), fps, fms, f0):  # f does not move at the first steps: longer ones
+                add(hs[0] * RATIO, at=0)
+                grow.front += 1
+                continue
             apart = reference is not None and bool(np.isfinite(reference[0]) and np.isfinite(reference[1]))
             break
         finest = int(rung) == usable - 1
@@ -351,6 +383,13 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         if coarse and usable == len(hs):
             add(hs[0] * RATIO, at=0)
             up += 1
+            grow.front += 1
+            continue
+        if not kink and not apart and (
+                grow.longer(value, error, hs[int(rung)], nz, truncating, _few_ulps(fps, fms, f0, usable, eps))
+                or (not np.isfinite(error) and grow.flat(usable, len(hs), fps, fms, f0))):
+            add(hs[0] * RATIO, at=0)
+            grow.front += 1
             continue
         budget = more + (DESCENT if crossing or kink else 0)
         if usable < len(hs) or added >= budget or h < min_step or not (
@@ -359,13 +398,126 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         add(h)
         h /= RATIO
         added += 1
+    value, error, step = grow.settle(value, error, float(hs[int(rung)]))
+    if grow.blind and not np.isfinite(error):
+        # f moved at no step it could use: the values of the first ladder go back to the
+        # caller (whose flat bound reads the longest steps where f did not move)
+        del hs[:grow.front], fps[:grow.front], fms[:grow.front]
+        step = float(hs[-1])
+    if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
+        apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
     if apart:  # still apart: the bound covers the reference too
         if np.isfinite(error):
             error = max(float(error), abs(float(value) - reference[0]) + reference[1])
         else:  # the ladder proves nothing: the reference stands
             value, error = reference
-    return LadderResult(float(value), float(error), float(hs[int(rung)]), calls, kink, nz,
+    return LadderResult(float(value), float(error), step, calls, kink, nz,
                         np.array(hs), np.array(fps), np.array(fms))
+
+
+#: a move of f within this many ulps of F is "a few ulps" (``_Growth``)
+FEW_ULPS = 64.0
+
+
+def _few_ulps(fps, fms, f0, usable: int, eps: float) -> bool:
+    """Whether f moves by at most ``FEW_ULPS`` ulps of ``|f(x)|`` at the finest usable rung."""
+    if usable < 1:
+        return True
+    with np.errstate(all="ignore"):
+        move = max(abs(float(fps[usable - 1] - f0)), abs(float(fms[usable - 1] - f0)))
+        return bool(move <= FEW_ULPS * eps * abs(float(f0)))
+
+
+class _Growth:
+    """The growing-step rung of ``derivative_along`` (one home for func, layer and the
+    search's directions, in float64 and extended precision).
+
+    A small derivative of a large cost (an entry of 1e-10 of a cost of 100, a softmax
+    probability of e**-40) is limited by round-off, ``noise / h``, not by truncation: where
+    phi is smooth on a scale far above the first steps, longer steps shrink the round-off
+    without a truncation penalty, and the agreement of orders and steps says where that
+    stops.  So, for a claim that is not exactly 0 (``target > 0``; an exact zero is passed
+    only by the zero rule at the short steps' resolution):
+
+    * ``flat``: while f does not move at all at the first rungs (fewer than 3 usable:
+      every value equal to f(x), below the code's resolution), a rung twice as long goes on
+      top, at most ``GROW_UP`` times;
+    * ``longer``: while the best candidate misses the target and its bound is round-off's
+      (within ``8 SAFETY noise / h`` of its step), a rung twice as long goes on top, until
+      one has not shrunk it below ``GROW_GAIN`` times the best (``GROW_PATIENCE`` in a row
+      where f moves by a few ulps);
+    * ``settle``: the longer steps' estimate stands only where it agrees with the estimate
+      before the first longer rung (both bounds must contain the truth) and its bound is
+      the smaller; where they do not agree, phi has a feature between the two step ranges
+      and the shorter one stands.
+
+    Not for values of a coarse precision (float32 code, ``LOW_PRECISION``), which have
+    their own longer ladder (``entry_derivative``).
+    """
+
+    def __init__(self, target: float) -> None:
+        self.target = float(target)
+        self.up = 0
+        self.front = 0  # rungs put on top of the first ladder (by any rule)
+        self.blind = False  # grown because f did not move at the first steps
+        self.last = np.inf
+        self.idle = 0  # longer rungs in a row that did not shrink the bound below GROW_GAIN times
+        self.before = None  # (value, error, step) before the first longer rung
+
+    def flat(self, usable: int, rungs: int, fps, fms, f0) -> bool:
+        """Whether to go longer because the finer rungs are blind (f(x +- h) == f(x)).
+        Only where f moved at one of the first ladder's two longest steps: a ladder flat at
+        both is the caller's (``stencils._flat_bound`` probes far longer steps for the
+        quantum that hid a slope)."""
+        if not self.blind and all(v == f0 for v in list(fps[:2]) + list(fms[:2])):
+            return False
+        if self.target > 0 and usable < min(3, rungs) and self.up < GROW_UP:
+            self.up += 1
+            self.blind = True
+            return True
+        return False
+
+    def quantum(self, fps, fms, f0) -> float:
+        """After blind rungs, the least move of f seen, taken as the noise of one value:
+        exact flatness proves only that f moves in quanta at least that large (the
+        intermediates of ``(x + 1e20) - 1e20`` are multiples of 8), far coarser than f's
+        own ulp; where f was merely below its resolution (a softmax probability of e**-40)
+        the least move is a few ulps of f, and costs nothing."""
+        if not self.blind:
+            return 0.0
+        with np.errstate(all="ignore"):
+            moves = np.abs(np.asarray([float(v - f0) for v in list(fps) + list(fms)], dtype=float))
+        moves = moves[np.isfinite(moves) & (moves > 0)]
+        return float(moves.min()) if moves.size else 0.0
+
+    def longer(self, value, error, step: float, noise: float, truncating: bool, few_ulps: bool) -> bool:
+        """Whether to go longer because round-off bounds the best candidate (at ``step``);
+        ``few_ulps``: f moves by a few ulps at the finest usable rung."""
+        error = float(error)
+        if error < GROW_GAIN * self.last:  # the longer rungs paid (or none yet)
+            self.last, self.idle = error, 0
+        else:
+            self.idle += 1
+        # values that move by a few ulps take a few rungs to show a gain
+        patience = GROW_PATIENCE if (self.blind or few_ulps) else 1
+        if not (self.target > 0 and np.isfinite(error) and error > self.target and not truncating
+                and self.up < GROW_UP and error <= 8 * SAFETY * noise / step and self.idle < patience):
+            return False
+        if self.before is None:
+            self.before = (float(value), error, float(step))
+        self.up += 1
+        return True
+
+    def settle(self, value, error, step: float):
+        """``(value, error, step)``: the longer steps' estimate, or the one before them."""
+        b = self.before
+        if b is None or (np.isfinite(error) and abs(float(value) - b[0]) <= float(error) + b[1]
+                         and float(error) <= b[1]):
+            return value, error, step
+        # a feature of phi between the two step ranges (or a bound that does not hold), or
+        # a longer rung whose pairs rule out the candidate below it: the estimate before
+        # the longer rungs stands
+        return b
 
 
 def measured_noise(table: np.ndarray) -> float:
@@ -463,7 +615,9 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         # estimate that had this ladder, its ``reference``: it needs it only without one,
         # apart from it, or short of the target)
         first = _union(first, ladder(0.1 * ax), prefer_second=True)
-    if not np.isfinite(first.error):
+    if not first.error <= target:
+        # (a ladder whose steps left the domain proves nothing; with a reference the
+        # reference stood in for it, finite, and still misses the target)
         first = _inside_domain(first, at, ladder)
     if first.error <= target:
         return first
@@ -496,7 +650,9 @@ def _inside_domain(r: LadderResult, at, ladder) -> LadderResult:
         calls += 2
         if np.isfinite(float(at(h)[0])) and np.isfinite(float(at(-h)[0])):
             inner = ladder(h)
-            return replace(inner, calls=inner.calls + calls)
+            inner = replace(inner, calls=inner.calls + calls)
+            # ``r`` may be a reference that stood in for the ladder (finite): the better stands
+            return _union(r, inner, prefer_second=True) if np.isfinite(r.error) else inner
     return replace(r, calls=calls)
 
 

@@ -46,7 +46,7 @@ import numpy as np
 from ..blocks import BlockData, BlockVerdict, judge_blocks
 from ..choices import Mode
 from ..errors import NonFiniteCostError, OptionError
-from ..finite_diff import ROUNDOFF_ULPS, evidence, unit_roundoff
+from ..finite_diff import EPS, ROUNDOFF_ULPS, SCALE_ULPS, evidence, unit_roundoff
 from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
@@ -439,10 +439,14 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     effort's ``Settled`` counts.
     """
     # excluded entries the search's bound verifies (issue 9: pass means verified)
-    verified_of = []
+    verified_of, scales = [], []
     for b in result.blocks:
+        # the block's gradient scale from every entry the search settled (the zero rule's
+        # 64 eps G is the block's, not that of the entries left for a direct look)
+        scales.append(b.scale())
         with np.errstate(all="ignore"):
-            ok = assess(b.analytic, b.analytic, b.bound, thresholds).code == 0
+            z = np.where(np.asarray(b.analytic) != 0, SCALE_ULPS * EPS * scales[-1], 0.0)
+            ok = assess(b.analytic, b.analytic, b.bound, thresholds, zero_scale=z).code == 0
             # an exactly-0 claim whose bound is within the round-off a direct check would
             # give the entry: zero to the resolution of the code (the black-box zero rule)
             ok |= (np.asarray(b.analytic) == 0) & (b.bound <= np.asarray(b.least_noise))
@@ -465,7 +469,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         numeric, noise = np.array(b.numeric, dtype=float), np.array(b.noise, dtype=float)
         numeric[extra], noise[extra] = np.nan, np.inf
         k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
-        data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c))
+        data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c,
+                              scale=scales[len(data)]))
     dropped_of = [np.zeros(b.how.size, dtype=bool) for b in result.blocks]
     if recheck is not None:
         with np.errstate(all="ignore"):
@@ -606,7 +611,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     for _ in range(2):
         if not len(d.analytic):
             return d, none, none
-        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, d.scale)
         code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
         # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
         # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)

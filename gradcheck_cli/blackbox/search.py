@@ -128,7 +128,8 @@ import numpy as np
 
 from ..errors import NonFiniteCostError, OptionError, UserCodeError
 # NOISE_POINTS: the search's probe size, read through this module by the tests
-from ..finite_diff import EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, evidence, value_eps  # noqa: F401
+from ..finite_diff import (EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, SCALE_ULPS,  # noqa: F401
+                           evidence, gradient_scale, value_eps)
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
 from .params import Region, regions
 from .stencils import jump_suspects, measured_noise, probe_table
@@ -221,6 +222,28 @@ class Direction:
         return int(len(self.entries))
 
 
+def proved_scale(g, how, numeric, noise, bound) -> float:
+    """The block's gradient scale ``G`` (``finite_diff.gradient_scale``) from the search's
+    evidence: an entry checked directly proves ``|t| >= |n| - e``, one cleared by exclusion
+    ``|t| >= |g| - bound`` (its bound holds as the clearing does); capped by the largest
+    claim among them, so a bug cannot inflate it.  The zero rule's ``64 eps G`` is then
+    the block's, not that of the few entries left for a direct look (a saturated unit's
+    entries of 1e-10 in a block whose largest is 8)."""
+    g = np.asarray(g, dtype=float)
+    checked = np.asarray(how) == How.CHECKED
+    cleared = (np.asarray(how) == How.EXCLUDED) & np.isfinite(np.asarray(bound, dtype=float))
+    a = np.concatenate([g[checked], g[cleared]])
+    n = np.concatenate([np.asarray(numeric, dtype=float)[checked], g[cleared]])
+    e = np.concatenate([np.asarray(noise, dtype=float)[checked], np.asarray(bound, dtype=float)[cleared]])
+    return gradient_scale(a, n, e)
+
+
+def block_zero_scale(g, how, numeric, noise, bound) -> float:
+    """The zero rule's round-off scale of the gradient for a block: ``SCALE_ULPS eps G``
+    (``finite_diff.evidence``), ``G`` by ``proved_scale``."""
+    return SCALE_ULPS * EPS * proved_scale(g, how, numeric, noise, bound)
+
+
 @dataclass(frozen=True)
 class BlockOutcome:
     """Per-entry outcome of one block (arrays over the block's entries, row-major).
@@ -249,6 +272,10 @@ class BlockOutcome:
     #: entries checked directly whose one-sided slopes differ (``stencils.jump_suspects``):
     #: kink suspects, which the pipeline's shrinking one-sided test decides; None: none
     jumpy: np.ndarray | None = None
+
+    def scale(self) -> float:
+        """``proved_scale`` of the block: ``G`` from every entry the search settled."""
+        return proved_scale(self.analytic, self.how, self.numeric, self.noise, self.bound)
 
     def relative_bound(self, thresholds: Thresholds) -> np.ndarray:
         """Per EXCLUDED entry, the relative error it could still have (``bound /
@@ -779,8 +806,15 @@ class _Block:
         loc = self.local(idx)
         a = self.e.g[idx]
         with np.errstate(all="ignore"):
-            res = assess(a, a, self.bound[loc], self.e.t)
+            # the zero rule as the verdict applies it: a claim within 64 eps G of the truth
+            # (``block_zero_scale``; not for an exact zero, which has its own rule below)
+            res = assess(a, a, self.bound[loc], self.e.t, zero_scale=np.where(a != 0, self.zero_scale(), 0.0))
         return (res.code == 0) | ((a == 0) & (self.bound[loc] <= self.least_noise[loc]))
+
+    def zero_scale(self) -> float:
+        """``block_zero_scale`` of this block as far as the search has gone."""
+        sl = self.r.slice
+        return block_zero_scale(self.e.g[sl], self.how, self.numeric, self.noise, self.bound)
 
     def settle_small(self, small: np.ndarray) -> np.ndarray:
         """Entries too small for the coarse directions to clear, settled in sets (at most
@@ -864,7 +898,8 @@ class _Block:
                 kept.append(s)
                 continue
             s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
-            need = self.e.need(s)
+            # (a bound 2 (diff + err) within the zero rule's scale verifies too)
+            need = max(self.e.need(s), self.zero_scale() / 4)
             if lift and not getattr(self.e.lifted, "usable", True):
                 kept.append(s)
                 break
@@ -1237,7 +1272,7 @@ def _settle_by_directions(b: "_Block", idx: np.ndarray) -> None:
 
     with np.errstate(all="ignore"):  # judged as the verdict will judge it (``blocks.judge_blocks``)
         a = b.e.g[ok]
-        error, zs = evidence(a, a, b.bound[b.local(ok)])
+        error, zs = evidence(a, a, b.bound[b.local(ok)], scale=b.zero_scale() / (SCALE_ULPS * EPS))
         ok = ok[assess(a, a, error, b.e.t, zero_scale=zs).code == 0]
     if not ok.size:
         return
