@@ -878,13 +878,20 @@ class _Block:
         # float64's precise directions reach their floor in a few sets: with extended
         # precision at hand the rest is left to it (one lifted direction verifies more
         # than many float64 ones, at the price of ~20 of their calls)
-        budget = TIGHT_MAX_LIFTABLE if self.e.lifted is not None else TIGHT_MAX
-        left = self._tighten([pool[~self.verified(pool)]], budget, lift=False)
+        # (asked only when sets are left after that: a lazily probed cost, ``checks.common.LazyLifted``,
+        # is then probed; code that does not lift goes on with float64 up to ``TIGHT_MAX``)
+        todo, kept = [pool[~self.verified(pool)]], []
+        left = self._tighten(todo, TIGHT_MAX_LIFTABLE if self.e.lifted is not None else TIGHT_MAX, lift=False, kept=kept)
+        if left and self.e.lifted is not None and not getattr(self.e.lifted, "available", True):
+            left = self._tighten(todo, TIGHT_MAX - TIGHT_MAX_LIFTABLE, lift=False, kept=kept)
         if self.e.lifted is not None and left and getattr(self.e.lifted, "usable", True):
             self._tighten([np.sort(np.concatenate(left))], LIFT_MAX, lift=True)
 
-    def _tighten(self, todo: list[np.ndarray], budget: int, lift: bool) -> list[np.ndarray]:
-        done, kept = 0, []
+    def _tighten(self, todo: list[np.ndarray], budget: int, lift: bool,
+                 kept: list[np.ndarray] | None = None) -> list[np.ndarray]:
+        """The sets left: ``kept`` (given: filled in place, and ``todo`` left as the queue, so
+        a second call goes on where the first stopped) and the queue not reached."""
+        done, kept = 0, [] if kept is None else kept
         while todo and done < budget:
             s = todo.pop(0)
             if s.size <= TIGHT_LEAF:

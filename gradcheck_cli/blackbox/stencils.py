@@ -307,7 +307,8 @@ def blackbox_gradient(
         # (a value that is not finite: log at x below its step), where shorter steps help
         left_domain = not np.all(np.isfinite(vals[:, n]))
         if (noise[n] <= target and not kink[n]) or (not np.isfinite(noise[n]) and not left_domain
-                                                    and not crossed[n] and not linear[n] and lifted is None):
+                                                    and not crossed[n] and not linear[n]
+                                                    and (lifted is None or not getattr(lifted, "available", True))):
             if progress is not None:
                 progress(n + 1)
             continue
