@@ -228,7 +228,8 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         value, bound, step = s, u, h2 / 2
     else:
         return Outcome(False, calls=calls)
-    if lifted is not None and flat is not None and not _settles(a, value, bound, pass_tol):
+    if (lifted is not None and flat is not None and not _settles(a, value, bound, pass_tol)
+            and getattr(lifted, "available", True)):  # a lazy probe (``checks.common.LazyLifted``)
         more = _lifted(lifted, flat, shape, j, a, target, start, value, bound)
         if more is not None:
             value, bound, step = more

@@ -257,6 +257,10 @@ def check_blackbox(
     # every call of the user's code and the time, the re-estimates of _verdict included
     lifting = "none" if lifted is None else (
         "available" if not lifted.used else "used" if lifted.usable else "exhausted")
+    if lifted is not None and not getattr(lifted, "probed", True) and not verdict.counts.get("unresolved"):
+        lifting = ""  # a lazy probe never needed (``checks.common.LazyLifted``): not known, and no hint needs it
+    elif lifted is not None and not getattr(lifted, "available", True):
+        lifting = "none"
     effort = replace(effort, seconds=time.perf_counter() - started,
                      calls=effort.calls if calls is None else int(calls()), lifting=lifting if recheck else "")
     return BlackboxCheck(result, verdict, effort, tuple(judged))

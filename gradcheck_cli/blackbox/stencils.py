@@ -307,7 +307,8 @@ def blackbox_gradient(
         # (a value that is not finite: log at x below its step), where shorter steps help
         left_domain = not np.all(np.isfinite(vals[:, n]))
         if (noise[n] <= target and not kink[n]) or (not np.isfinite(noise[n]) and not left_domain
-                                                    and not crossed[n] and not linear[n] and lifted is None):
+                                                    and not crossed[n] and not linear[n]
+                                                    and (lifted is None or not getattr(lifted, "available", True))):
             if progress is not None:
                 progress(n + 1)
             continue
@@ -410,34 +411,39 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
     left = fit_budget(work.size)
     # fits that proved nothing (kinks inside every width: relu code) stop the fitting once
     # they outnumber the useful ones by FIT_FRUITLESS: there more calls cannot help
+    def settled(n: int) -> bool:
+        with np.errstate(all="ignore"):
+            gap = abs(float(a[n]) - float(value[n]))
+            tol = pass_tol * abs(float(a[n]))
+            return bool(gap + noise[n] <= tol or gap - noise[n] > tol)
+
     fruitless = useful = 0
     for n, k in enumerate(idx.tolist()):
         if left < 2 * FIT_POINTS or fruitless > FIT_FRUITLESS + 2 * useful:
             break
+        fitted = False
         for points in (FIT_POINTS, FIT_MORE_POINTS):
-            with np.errstate(all="ignore"):
-                gap = abs(float(a[n]) - float(value[n]))
-                tol = pass_tol * abs(float(a[n]))
-                settled = gap + noise[n] <= tol or gap - noise[n] > tol
             # verified, or proved beyond the tolerance (more points change nothing); a kink,
             # a claim of exactly 0 (the zero rule's) and an entry the ladder proved nothing
             # about (the fit only tightens evidence) are left as they are
-            if settled or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
+            if settled(n) or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
                 break
             fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points,
                                  width=None if points == FIT_POINTS else best)
             best = fit.width
             left -= fit.calls
+            fitted = True
             if not np.isfinite(fit.error):
-                fruitless += 1
                 break  # no second fit where the first proved nothing
-            useful += 1
             value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
             if noise[n] == fit.error:
                 used[n] = fit.width
+        if fitted:  # useful: the fits settled the entry; else fruitless (relu kinks in every width)
+            useful, fruitless = (useful + 1, fruitless) if settled(n) else (useful, fruitless + 1)
 
 
-#: fits that proved nothing, beyond twice the useful ones, after which a re-estimate fits no more
+#: fits that settled nothing, beyond twice the ones that settled their entry, after which a
+#: re-estimate fits no more
 FIT_FRUITLESS = 8
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blackbox.ladder import Lifted
 from ..blackbox.pipeline import validate_mode
 from ..choices import Method, Mode
 from ..diagnosis import TAYLOR_DISAGREES
@@ -39,6 +40,32 @@ def timed(check):
 LIFT_AGREEMENT = 1e-9
 
 
+def _lifts(raw_cost, x: np.ndarray, cost0: float) -> bool:
+    """Whether ``raw_cost`` computes in np.longdouble: one call at x (``lifted_cost``)."""
+    from ..errors import UserCodeError
+
+    if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
+        return False
+    try:
+        c = raw_cost(np.asarray(x, dtype=np.longdouble))
+    except UserCodeError:
+        return False
+    c = np.asarray(c)
+    if c.dtype != np.longdouble or c.size != 1 or not np.isfinite(c).all():
+        return False
+    c = c.reshape(())[()]
+    return bool(abs(c - np.longdouble(cost0)) <= LIFT_AGREEMENT * max(abs(float(cost0)), np.finfo(float).tiny))
+
+
+def _in_longdouble(raw_cost):
+    """``z -> raw_cost(z)`` at z in np.longdouble, NaN when it does not come back one."""
+    def cost(z):
+        value = np.asarray(raw_cost(np.asarray(z, dtype=np.longdouble)))
+        return value.reshape(())[()] if value.dtype == np.longdouble and value.size == 1 else np.longdouble(np.nan)
+
+    return cost
+
+
 def lifted_cost(raw_cost, x: np.ndarray, cost0: float):
     """Precision lifting: ``z -> cost`` in ``np.longdouble``, or None.
 
@@ -48,26 +75,48 @@ def lifted_cost(raw_cost, x: np.ndarray, cost0: float):
     ``LIFT_AGREEMENT`` relative: the same function) and the platform's longdouble is wider
     than float64.  Code that converts to float64 (or raises) is not lifted.
     """
-    from ..errors import UserCodeError
+    return _in_longdouble(raw_cost) if _lifts(raw_cost, x, cost0) else None
 
+
+def lazy_lifted_cost(raw_cost, x: np.ndarray, cost0: float):
+    """``lifted_cost`` whose probe call is made the first time lifting is wanted
+    (``LazyLifted``), or None where longdouble is no wider than float64."""
     if np.finfo(np.longdouble).eps >= np.finfo(float).eps:
         return None
-    try:
-        c = raw_cost(np.asarray(x, dtype=np.longdouble))
-    except UserCodeError:
-        return None
-    c = np.asarray(c)
-    if c.dtype != np.longdouble or c.size != 1 or not np.isfinite(c).all():
-        return None
-    c = c.reshape(())[()]
-    if not abs(c - np.longdouble(cost0)) <= LIFT_AGREEMENT * max(abs(float(cost0)), np.finfo(float).tiny):
-        return None
+    return LazyLifted(raw_cost, x, cost0)
 
-    def cost(z):
-        value = np.asarray(raw_cost(np.asarray(z, dtype=np.longdouble)))
-        return value.reshape(())[()] if value.dtype == np.longdouble and value.size == 1 else np.longdouble(np.nan)
 
-    return cost
+class LazyLifted(Lifted):
+    """A ``blackbox.ladder.Lifted`` (the same budgets of calls) whose probe (``lifted_cost``:
+    one call of the code at x in np.longdouble, ~ an eager forward pass) is made when the
+    check first asks whether lifting is available (``available``, ``usable``, a call): a
+    check that never needs extended precision never pays for it.  Code that does not lift
+    is never ``usable`` and never called in longdouble."""
+
+    def __init__(self, raw_cost, x: np.ndarray, cost0: float) -> None:
+        super().__init__(_in_longdouble(raw_cost))
+        self._probe = (raw_cost, np.array(x, dtype=float), cost0)
+        self._lifts: bool | None = None
+
+    @property
+    def probed(self) -> bool:
+        return self._lifts is not None
+
+    @property
+    def available(self) -> bool:
+        """Whether the code computes in np.longdouble (probed on first use)."""
+        if self._lifts is None:
+            self._lifts = _lifts(*self._probe)
+        return self._lifts
+
+    @property
+    def usable(self) -> bool:
+        return self.available and Lifted.usable.fget(self)
+
+    def __call__(self, z):
+        if not self.available:
+            return np.longdouble(np.nan)
+        return super().__call__(z)
 
 
 def callable_name(fn) -> str:

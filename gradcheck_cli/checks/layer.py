@@ -62,10 +62,10 @@ from ..finite_diff import value_eps
 from ..inputs import LayerInput, make_inputs, make_params, validate_inputs, validate_seed, validate_top
 from ..layer_numerics import LazyNoise, evidence, four_point, objective_in, status_array
 from ..results import LayerArg, LayerSubject, Report
-from ..usercode.layer import (Layer, backward_draws, cache_aliases, cache_changes, changed_paths, jsonable, load_layer,
+from ..usercode.layer import (Layer, cache_aliases, cache_and_draws, changed_paths, jsonable, load_layer,
                               require_finite)
 from ..verdict import Thresholds
-from .common import callable_name, lifted_cost
+from .common import callable_name, lazy_lifted_cost
 
 #: ``mode=None`` is adaptive when the differentiated inputs have more entries than this
 AUTO_FAST_ENTRIES = 256
@@ -167,8 +167,9 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
         changed = False
     else:
         grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
-        backward_draws(layer, cache, grads, seed)
-        changed = cache_changes(layer, arrays, cache, grads, seed)
+        # 2 calls (a forward at jittered inputs, a backward under another random state) when
+        # backward neither draws random numbers nor reads a cache the second pass changed
+        changed = cache_and_draws(layer, arrays, cache, grads, seed)
     require_finite(layer, outs, f0, seed)
 
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
@@ -194,7 +195,8 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
     single = any(o.dtype == np.float32 for o in raw_out) or layer.float32
     if single:
         thresholds = thresholds.for_precision(float(np.finfo(np.float32).eps))
-    lifted = None if single else lifted_cost(objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
+    # probed (one eager forward pass in np.longdouble) only when a lifted estimate is wanted
+    lifted = None if single else lazy_lifted_cost(objective_in(layer, arrays, diff_idx, np.longdouble), flat.x0, f0)
     if single and not layer.is_loss:
         # float32 outputs: L = sum(out * dout) is summed in float64 but carries float32's
         # round-off; its values are handed on as float32 numbers, so the black box takes

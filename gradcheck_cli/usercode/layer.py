@@ -8,8 +8,10 @@ Before every call the states of ``random`` and ``numpy.random`` are restored (a 
 pass that draws a dropout mask from ``np.random`` sees the same mask at every probe),
 params are deep-copied afresh (batchnorm may update its running mean), and array
 arguments must come back unchanged (``usercode.UserFunction``).  The cache is checked
-too: backward is run a second time on the first cache after another forward pass; a
-different result means the cache is shared with later calls or changed by backward.
+too, with backward's use of random numbers, in two calls (``cache_and_draws``): backward is
+run a second time on the first cache, under another random state, after another forward
+pass; a different result means it draws random numbers (an error) or that the cache is
+shared with later calls or changed by backward (a hint), told apart by a few more calls.
 Backward may not change the inputs its cache holds.  A cache that holds ``out`` itself
 cannot be told from a correct one by running the code (forward mutated it before
 returning; sigmoid caches ``out`` rightly): when a failure no other pattern explains
@@ -273,38 +275,70 @@ def require_finite(layer: Layer, outs: Sequence[np.ndarray], f0: float, seed: in
     )
 
 
-def backward_draws(layer: Layer, cache: Any, grads: list[np.ndarray], seed: int) -> None:
-    """Backward run twice more, under random states other than forward's: a result that
-    changes draws random numbers (a dropout mask drawn anew is forward's own mask only
-    because the checker resets the state before every call; in training it is not).
-    UserCodeError (exit 2) when it does."""
-    same = lambda a, b: all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(a, b))  # noqa: E731
-    if not same(grads, layer.gradients(layer.call_backward(cache), layer.backward.name)):
-        return  # not even repeatable under forward's state: backward changes its cache (reported apart)
-    for k in (1, 2):
-        with layer.backward.reseeded(int(seed) * 7919 + 104729 * k):
-            again = layer.gradients(layer.call_backward(cache), layer.backward.name)
-        if not same(grads, again):
-            raise UserCodeError(f"{layer.backward.name} draws random numbers: use the mask saved in the cache "
-                                "(its result changed with the random state)")
+def _same(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
+    return all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(a, b))
 
 
-def cache_changes(layer: Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
-    """Whether backward on the first cache gives another answer after a second forward pass.
+def _reseed(seed: int, k: int) -> int:
+    return int(seed) * 7919 + 104729 * k
 
-    The second pass gets the float inputs scaled entrywise by 1 + U(-0.01, 0.01) (signs
-    and domains kept), so a cache that points into a buffer the next call overwrites
-    changes.  A second pass that raises skips the test (the inputs are not the user's).
+
+def cache_and_draws(layer: Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
+    """Whether backward on the first cache gives another answer after a second forward pass
+    (the cache changed: a buffer the next call overwrites, or backward updating its cache);
+    ``UserCodeError`` (exit 2) when backward draws random numbers (a dropout mask drawn anew
+    is forward's own mask only because the checker resets the state before every call).
+
+    Two calls when neither happens: a second forward pass with the float inputs scaled
+    entrywise by ``1 + U(-0.01, 0.01)`` (signs and domains kept), then backward on the first
+    cache under a random state other than forward's.  The same gradients as the first
+    call mean backward neither draws nor reads what the second pass changed (a mask drawn
+    under the other state that equals forward's by chance has probability 2^-n for n
+    dropout entries at p = 1/2: negligible).  Only a different result costs more calls, to
+    tell which it is: backward again under forward's state on the same cache (the same as
+    the first result: it draws); otherwise the cache changed, and backward on a fresh cache
+    (forward at the inputs) is still tried for drawing when it repeats under forward's
+    state, under two other states (``_draws``).  A second pass that raises skips the cache
+    test (the inputs are not the user's).
     """
     rng = np.random.default_rng((seed, 3))
     other = [a * (1 + rng.uniform(-0.01, 0.01, a.shape)) if i.differentiated else a.copy()
              for a, i in zip(arrays, layer.inputs)]
     try:
         layer.call_forward(other)
+        jittered = True
     except UserCodeError:
+        jittered = False
+    with layer.backward.reseeded(_reseed(seed, 1)):
+        again = layer.gradients(layer.call_backward(cache), layer.backward.name)
+    if _same(grads, again):
         return False
-    again = layer.gradients(layer.call_backward(cache), layer.backward.name)
-    return not all(np.array_equal(g1, g2, equal_nan=True) for g1, g2 in zip(grads, again))
+    if _same(grads, layer.gradients(layer.call_backward(cache), layer.backward.name)):
+        _draws_error(layer)  # the same cache gives the first result under forward's state
+    # the cache changed (or backward is not repeatable on it): a fresh cache for the draw test
+    try:
+        _, fresh = layer.call_forward(arrays)
+    except UserCodeError:
+        return jittered
+    first = layer.gradients(layer.call_backward(fresh, arrays), layer.backward.name)
+    if _same(first, layer.gradients(layer.call_backward(fresh, arrays), layer.backward.name)):
+        _draws(layer, fresh, first, seed)
+    return jittered
+
+
+def _draws(layer: Layer, cache: Any, grads: list[np.ndarray], seed: int) -> None:
+    """Backward on ``cache`` under two random states other than forward's: a result that
+    changes draws random numbers (``_draws_error``)."""
+    for k in (1, 2):
+        with layer.backward.reseeded(_reseed(seed, k)):
+            again = layer.gradients(layer.call_backward(cache), layer.backward.name)
+        if not _same(grads, again):
+            _draws_error(layer)
+
+
+def _draws_error(layer: Layer) -> None:
+    raise UserCodeError(f"{layer.backward.name} draws random numbers: use the mask saved in the cache "
+                        "(its result changed with the random state)")
 
 
 def changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
