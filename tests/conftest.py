@@ -1,5 +1,6 @@
 """Shared test helpers: the CLI run in-process (``cli`` fixture, ``run``), the one-error-line
-rule (``assert_one_error_line``) and the seeded network problem (``network``)."""
+rule (``assert_one_error_line``), the seeded network problem (``network``) and a correct
+CS224n network with a tanh hidden layer (``tanh_net``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 
 import os
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -94,3 +96,19 @@ def cli(capsys, monkeypatch):
         return Run(int(info.value.code or 0), captured.out, captured.err)
 
     return run
+
+
+def tanh_net(data, labels, params, dimensions):
+    """The CS224n two-layer network with a tanh hidden layer (a correct hand gradient)."""
+    dx, hd, dy = dimensions
+    sizes = np.cumsum([dx * hd, hd, hd * dy])
+    w1, b1, w2, b2 = np.split(params, sizes)
+    w1, w2 = w1.reshape(dx, hd), w2.reshape(hd, dy)
+    h = np.tanh(data @ w1 + b1)
+    z = h @ w2 + b2
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    d2 = p - labels
+    d1 = (d2 @ w2.T) * (1 - h * h)
+    grad = np.concatenate([(data.T @ d1).ravel(), d1.sum(0), (h.T @ d2).ravel(), d2.sum(0)])
+    return -np.sum(labels * np.log(p)), grad

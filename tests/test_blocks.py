@@ -12,6 +12,7 @@ from gradcheck_cli import check_layer
 from gradcheck_cli.blocks import BlockData, judge_blocks
 from gradcheck_cli.finite_diff import EPS, SCALE_ULPS, evidence, gradient_scale
 from gradcheck_cli.verdict import Status, Thresholds
+from conftest import tanh_net
 
 
 # ---------------------------------------------------------------- the block's scale G
@@ -189,29 +190,13 @@ def test_softmax_loss_at_saturation_shows_its_unresolved_entries_as_rows():
         assert (b.worst_index in [c.index for c in rows]) and rep.checks[0].status is Status.UNRESOLVED
 
 
-def _tanh_net(data, labels, params, dimensions):
-    """The CS224n two-layer network with a tanh hidden layer (a correct hand gradient)."""
-    dx, hd, dy = dimensions
-    sizes = np.cumsum([dx * hd, hd, hd * dy])
-    w1, b1, w2, b2 = np.split(params, sizes)
-    w1, w2 = w1.reshape(dx, hd), w2.reshape(hd, dy)
-    h = np.tanh(data @ w1 + b1)
-    z = h @ w2 + b2
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    d2 = p - labels
-    d1 = (d2 @ w2.T) * (1 - h * h)
-    grad = np.concatenate([(data.T @ d1).ravel(), d1.sum(0), (h.T @ d2).ravel(), d2.sum(0)])
-    return -np.sum(labels * np.log(p)), grad
-
-
 def test_entries_cleared_by_exclusion_but_unverified_are_rows_of_the_report():
     # finding J: a correct tanh 784-100-10 --impl read W1, b1, W2 "max rel error 0, worst
     # entry -, UNRESOLVED" with no row saying which entries; under --strict every one of
     # them is a failing entry, so JSON's checks must list each (SPEC), with its reason
     from gradcheck_cli import check_network
 
-    rep = check_network((784, 100, 10), impl=_tanh_net, activation="tanh", thresholds=Thresholds(strict=True))
+    rep = check_network((784, 100, 10), impl=tanh_net, activation="tanh", thresholds=Thresholds(strict=True))
     assert rep.counts["fail"] == 0
     rows = [c for c in rep.checks if c.status is Status.UNRESOLVED]
     assert len(rows) == rep.counts["unresolved"] and all(c.reason for c in rows)

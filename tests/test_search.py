@@ -22,6 +22,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 import mynet  # noqa: E402
 from gradcheck_cli.cli import ExitCode
+from conftest import tanh_net  # noqa: E402
 
 T = Thresholds()
 
@@ -418,21 +419,6 @@ def test_correct_784_100_10_impl_reads_pass_every_entry():
     assert wrong.status is Status.FAIL and wrong.counts["fail"] == 1
 
 
-def _tanh_net(data, labels, params, dimensions):
-    """A CS224n network with a tanh hidden layer (correct hand gradient)."""
-    dx, hd, dy = dimensions
-    w1, b1, w2, b2 = np.split(params, np.cumsum([dx * hd, hd, hd * dy]))
-    w1, w2 = w1.reshape(dx, hd), w2.reshape(hd, dy)
-    h = np.tanh(data @ w1 + b1)
-    z = h @ w2 + b2
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    d2 = p - labels
-    d1 = (d2 @ w2.T) * (1 - h * h)
-    grad = np.concatenate([(data.T @ d1).ravel(), d1.sum(0), (h.T @ d2).ravel(), d2.sum(0)])
-    return -np.sum(labels * np.log(p)), grad
-
-
 def test_correct_tanh_784_100_10_impl_passes_its_saturated_units_and_a_factor_two_there_fails():
     # issue 16: units saturated on every sample (|z| > 7) give W1 entries of 1e-10 .. 1e-6
     # whose hand values (1 - h h) are exact only to the round-off of the block's scale (the
@@ -441,11 +427,11 @@ def test_correct_tanh_784_100_10_impl_passes_its_saturated_units_and_a_factor_tw
     # 464 of them read unresolved; a factor 2 on one of them is still a failure
     from gradcheck_cli.checks.net import check_network
 
-    report = check_network((784, 100, 10), impl=_tanh_net, activation="tanh")
+    report = check_network((784, 100, 10), impl=tanh_net, activation="tanh")
     assert report.counts["pass"] == report.counts["checks"] == 79510, report.summary_line()
 
     def one_wrong(data, labels, params, dimensions):
-        cost, grad = _tanh_net(data, labels, params, dimensions)
+        cost, grad = tanh_net(data, labels, params, dimensions)
         grad = grad.copy()
         grad[716 * 100 + 94] *= 2  # W1[716, 94] = -3.3e-10
         return cost, grad

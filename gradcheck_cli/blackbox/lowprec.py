@@ -206,30 +206,8 @@ def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]
     """``(value, bound)`` of ``phi'(0)`` from the odd part ``o`` at ``t`` (module docstring);
     ``quantum`` the least noise of ``o`` (float32's round-off of f); ``(nan, inf)`` when no
     candidate is finite."""
-    t, o = np.asarray(t, dtype=float), np.asarray(o, dtype=float)
-    n = t.size
-    if n < FIT_MAX_TERMS + 4 or not np.all(np.isfinite(o)):
-        return np.nan, np.inf
-    s = t / t[-1]  # scaled to (0, 1]: a well-conditioned basis
-    A = np.stack([s ** (2 * i + 1) for i in range(FIT_MAX_TERMS)], axis=1)
-    coef, rows = {}, {}
-    for m in range(1, FIT_MAX_TERMS + 1):
-        pinv = np.linalg.pinv(A[:, :m])
-        rows[m] = pinv[0] / t[-1]
-        coef[m] = float(rows[m] @ o)
-    # noise of o from the widest polynomial's residuals (a lack of fit only widens it)
-    full = np.linalg.lstsq(A, o, rcond=None)[0]
-    res = o - A @ full
-    sigma = max(float(np.sqrt(res @ res / (n - FIT_MAX_TERMS))), float(quantum))
-    best = (np.nan, np.inf)
-    for m in FIT_TERMS:
-        if m + 2 > FIT_MAX_TERMS:
-            break
-        trunc = max(abs(coef[m] - coef[m + 1]), abs(coef[m] - coef[m + 2]))
-        e = Z * sigma * float(np.linalg.norm(rows[m])) + SAFETY * trunc
-        if np.isfinite(e) and e < best[1]:
-            best = (coef[m], e)
-    return best
+    powers = [2 * i + 1 for i in range(FIT_MAX_TERMS)]
+    return poly_fit(np.asarray(t, dtype=float), np.asarray(o, dtype=float), quantum, powers, FIT_TERMS, which=0)
 
 
 def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
