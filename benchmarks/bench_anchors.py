@@ -34,12 +34,11 @@ to about 5 us of our own work a call (from 11; scipy's ``approx_derivative`` spe
 against 2.26 s (1.65x; 1.6-2.0x from run to run, the former code 2.1-3.0x in the same
 runs), the same 20,237 calls; with the precise directions sharing their noise (conv's
 work), 20,174 calls, 1.65x again (load 9, 7.70 s against 4.68 s); ``batchnorm`` full 1.08 s against the course loop's 0.60 s (1.80x;
-13,618 calls against its 13,202), ``pass``.  ``conv`` default mode (under a load of 4 to 8
-on the 2 cores, ``--repeat 3``, three runs): 2.97 s, 57 calls, ``pass``, against torch's fast
-mode at 2.48 s and 12 calls (1.25x, the median of 1.20, 1.25 and 1.34; it does not
-localise); with the 8 setup calls of before (61 calls) 1.25, 1.35 and 1.46 in the same runs;
-near idle (load 1.5) 0.67 s against 0.55 s (1.22x), the 61-call code 0.84 s against 0.49 s;
-before x, w and b shared their directions (issue 20): 197 calls, 2.11 s idle against
+13,618 calls against its 13,202), ``pass``.  ``conv`` default mode (near idle, load 1,
+``--repeat 5``): 0.72 s, 59 calls, ``pass``, against torch's fast mode at 0.50 s and 12 calls
+(1.44x; it does not localise); minutes later, with the few small entries a precise
+direction leaves sent to the per-entry ladder (no second direction), 151 calls, 1.68 s
+against 0.48 s (3.5x); under a load of 4 to 8, with 57 calls, 1.20-1.34x; before x, w and b shared their directions (issue 20): 197 calls, 2.11 s idle against
 torch's 0.46 s (4.6x).  Under heavy load
 (same day): ``net --impl`` 784-100-10 full 162 s, 160,411 calls (2.02 per entry), ``pass``,
 against torch's full gradcheck at 847 s and 159,022 calls.  Wrapper calls equal effort

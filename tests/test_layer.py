@@ -177,6 +177,16 @@ def test_conv_2x3x8x8_with_four_3x3_filters_gets_every_verdict_in_fewer_calls_th
     assert effort.directions == DIRECTIONS and effort.checked == 0
 
 
+def test_conv_8x3x32x32_verifies_its_small_entries_by_directions_not_one_by_one():
+    # issue 20: the precise direction through the 2,762 small entries verifies all but a
+    # few; those few get one more direction (~14 calls) rather than the per-entry ladder
+    # (~26 calls each: 154 calls in all); the time is measured in benchmarks/bench_anchors.py
+    report = check_layer_command(GOOD + "conv_naive", inputs=["x=8,3,32,32", "w=16,3,3,3", "b=16"], params=CONV)
+    assert report.status is Status.PASS and report.mode is Mode.ADAPTIVE
+    assert report.counts["pass"] == report.counts["checks"] == 25024
+    assert report.effort.calls < 100, report.effort.calls
+
+
 def test_fast_mode_finds_a_single_wrong_entry_of_a_large_input():
     fwd = load_callable(GOOD + "conv_naive_forward")
     good_bwd = load_callable(GOOD + "conv_naive_backward")
