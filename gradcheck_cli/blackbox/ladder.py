@@ -250,6 +250,44 @@ def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise:
     return bool(steady and np.all(np.isfinite(last)))
 
 
+#: rungs of a suspect's shrinking one-sided test: steps ``h0 / SUSPECT_RATIO**k``
+#: (``ladder.ladder_kink``), from ``eps**(1/3) max(|x_j|, 1)`` down to round-off's reach
+SUSPECT_RUNGS = 8
+SUSPECT_RATIO = 16.0
+
+
+def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS):
+    """The gap of the one-sided slopes at entry ``j`` when they stay apart as the step
+    shrinks (a kink: ``ladder_kink`` on ``SUSPECT_RUNGS`` rungs ``h0 / 16**k``,
+    ``h0 = eps**(1/3) max(|x_j|, 1)``, down to where round-off hides the gap), else None.
+    A smooth point's gap ``h f''`` shrinks 16-fold with each rung; a smooth zone narrower
+    than the first steps (smooth-L1 with a small beta, a logistic loss of w * 1e8) shows it
+    once the steps are inside it.  Steps are the ones taken, ``(x_j + h) - x_j``."""
+    flat = x.ravel()
+    h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
+    w = flat.copy()
+    fps, fms, hs = [], [], []
+    try:
+        for k in range(SUSPECT_RUNGS):
+            w[j] = flat[j] + h0 / SUSPECT_RATIO ** k
+            h = float(w[j] - flat[j])
+            if h <= 0:
+                break
+            fp = float(cost(w.reshape(x.shape)))
+            w[j] = flat[j] - h
+            fm = float(cost(w.reshape(x.shape)))
+            fps.append(fp), fms.append(fm), hs.append(h)
+    except NonFiniteCostError:  # a step outside the domain: no kink shown
+        return None
+    finally:
+        w[j] = flat[j]
+    fp, fm, h = np.array(fps), np.array(fms), np.array(hs)
+    scale = max(abs(f0), float(np.max(np.abs(fp))), float(np.max(np.abs(fm))))
+    if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, ROUNDOFF_ULPS * eps * scale)):
+        return None
+    return float(abs(fp[-1] + fm[-1] - 2 * f0) / h[-1])
+
+
 @dataclass(frozen=True)
 class LadderResult:
     """One derivative along a direction: value, bound, the steps used, the calls made."""

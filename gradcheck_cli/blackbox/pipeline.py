@@ -45,14 +45,14 @@ import numpy as np
 
 from ..blocks import BlockData, BlockVerdict, judge_blocks
 from ..choices import Mode
-from ..errors import NonFiniteCostError, OptionError
-from ..finite_diff import EPS, ROUNDOFF_ULPS, SCALE_ULPS, evidence, unit_roundoff
+from ..errors import OptionError
+from ..finite_diff import EPS, SCALE_ULPS, evidence, unit_roundoff
 from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
 from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry, verify_by_directions
 from .confirm import confirm_block
-from .ladder import Lifted, ladder_kink, recheck_budget
+from .ladder import Lifted, recheck_budget, shrinking_kink
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
 
 #: ``direct(block, indices, progress[, points=4]) -> stencils.Entries``: a caller's four-point
@@ -636,10 +636,6 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
 
 #: at most this many kink suspects (``_test_suspects``) are tested per block
 SUSPECTS_MAX = 256
-#: rungs of a suspect's shrinking one-sided test: steps ``h0 / SUSPECT_RATIO**k``
-#: (``ladder.ladder_kink``), from ``eps**(1/3) max(|x_j|, 1)`` down to round-off's reach
-SUSPECT_RUNGS = 8
-SUSPECT_RATIO = 16.0
 
 
 def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck, thresholds: Thresholds,
@@ -650,7 +646,7 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     ``sign(0) = 0`` passes by symmetry); its own values show the one-sided slopes, and
     ``BlockOutcome.jumpy`` marks the entries whose gap does not look like ``h f''``
     (``stencils.jump_suspects``).  Those that still pass (at most ``SUSPECTS_MAX``, the
-    deadline checked between them) get the shrinking one-sided test (``_shrinking_kink``,
+    deadline checked between them) get the shrinking one-sided test (``ladder.shrinking_kink``,
     2 calls a rung): a kink it confirms is ``kink`` (its numeric the central difference,
     the midpoint of the one-sided slopes, within half their gap); any other keeps the
     first look's pass (the screen also catches near-stationary smooth entries, whose
@@ -676,7 +672,7 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     for p in pos.tolist():
         if _expired(deadline):
             break
-        gap = _shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps)
+        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps)
         tested.append(p)
         if phases is not None:
             phases.tick(1)
@@ -685,38 +681,6 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     if kink.any():
         d = replace(d, noise=noise, kink=kink)
     return d, idx[np.asarray(tested, dtype=int)]
-
-
-def _shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = float(np.finfo(float).eps)):
-    """The gap of the one-sided slopes at entry ``j`` when they stay apart as the step
-    shrinks (a kink: ``ladder.ladder_kink`` on ``SUSPECT_RUNGS`` rungs ``h0 / 16**k``,
-    ``h0 = eps**(1/3) max(|x_j|, 1)``, down to where round-off hides the gap), else None.
-    A smooth point's gap ``h f''`` shrinks 16-fold with each rung; a smooth zone narrower
-    than the first steps (smooth-L1 with a small beta, a logistic loss of w * 1e8) shows it
-    once the steps are inside it.  Steps are the ones taken, ``(x_j + h) - x_j``."""
-    flat = x.ravel()
-    h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
-    w = flat.copy()
-    fps, fms, hs = [], [], []
-    try:
-        for k in range(SUSPECT_RUNGS):
-            w[j] = flat[j] + h0 / SUSPECT_RATIO ** k
-            h = float(w[j] - flat[j])
-            if h <= 0:
-                break
-            fp = float(cost(w.reshape(x.shape)))
-            w[j] = flat[j] - h
-            fm = float(cost(w.reshape(x.shape)))
-            fps.append(fp), fms.append(fm), hs.append(h)
-    except NonFiniteCostError:  # a step outside the domain: no kink shown
-        return None
-    finally:
-        w[j] = flat[j]
-    fp, fm, h = np.array(fps), np.array(fms), np.array(hs)
-    scale = max(abs(f0), float(np.max(np.abs(fp))), float(np.max(np.abs(fm))))
-    if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, ROUNDOFF_ULPS * eps * scale)):
-        return None
-    return float(abs(fp[-1] + fm[-1] - 2 * f0) / h[-1])
 
 
 def _recheck_once(d: BlockData, offset: int, recheck, thresholds: Thresholds, code, bad, limit, deadline, phases):
