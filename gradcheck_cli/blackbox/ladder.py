@@ -307,7 +307,7 @@ class LadderResult:
 def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f0: float, *,
                      noise: float, eps: float = EPS, rungs: int = RUNGS, more: int = MORE_RUNGS,
                      kink_test: bool = False, min_step: float = 0.0, target: float = 0.0,
-                     reference: tuple[float, float] | None = None) -> LadderResult:
+                     reference: tuple[float, float] | None = None, patience: int = 1) -> LadderResult:
     """``phi'(0)`` with its bound from the ladder ``h0 / 2**k``.
 
     ``pair(h) -> (phi(h), phi(-h), shift)``: the values at ``±h`` and the correction
@@ -326,6 +326,10 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     ``x = 1000`` with steps of 100) can agree with each other on a wrong value, so while
     the ladder disagrees with the reference beyond both bounds it is refined, and if it
     still does, its bound is widened to cover the reference.
+
+    ``patience``: longer rungs in a row that may fail to shrink the bound below
+    ``GROW_GAIN`` times the best before the growth stops (``_Growth.longer``; a bound set by
+    round-off moves with the noise of one rung: the search's precise directions take 2).
     """
     hs: list[float] = []
     fps: list[float] = []
@@ -360,7 +364,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         h /= RATIO
     added = up = 0
     # (values of a coarse precision, float32 code, have their own longer ladder)
-    grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0)
+    grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0, patience)
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -483,7 +487,7 @@ class _Growth:
     * ``longer``: while the best candidate misses the target and its bound is round-off's
       (within ``8 SAFETY noise / h`` of its step), a rung twice as long goes on top, until
       one has not shrunk it below ``GROW_GAIN`` times the best (``GROW_PATIENCE`` in a row
-      where f moves by a few ulps);
+      where f moves by a few ulps; the caller's ``patience`` in a row at least);
     * ``settle``: the longer steps' estimate stands only where it agrees with the estimate
       before the first longer rung (both bounds must contain the truth) and its bound is
       the smaller; where they do not agree, phi has a feature between the two step ranges
@@ -493,8 +497,9 @@ class _Growth:
     their own longer ladder (``entry_derivative``).
     """
 
-    def __init__(self, target: float) -> None:
+    def __init__(self, target: float, patience: int = 1) -> None:
         self.target = float(target)
+        self.patience = max(int(patience), 1)
         self.up = 0
         self.front = 0  # rungs put on top of the first ladder (by any rule)
         self.blind = False  # grown because f did not move at the first steps
@@ -537,7 +542,7 @@ class _Growth:
         else:
             self.idle += 1
         # values that move by a few ulps take a few rungs to show a gain
-        patience = GROW_PATIENCE if (self.blind or few_ulps) else 1
+        patience = max(GROW_PATIENCE, self.patience) if (self.blind or few_ulps) else self.patience
         if not (self.target > 0 and np.isfinite(error) and error > self.target and not truncating
                 and self.up < GROW_UP and error <= 8 * SAFETY * noise / step and self.idle < patience):
             return False

@@ -131,6 +131,7 @@ from ..errors import NonFiniteCostError, OptionError, UserCodeError
 from ..finite_diff import (EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, SCALE_ULPS,  # noqa: F401
                            evidence, gradient_scale, value_eps)
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
+from .ladder import GROW_PATIENCE
 from .params import Region, regions
 from .stencils import jump_suspects, measured_noise, probe_table
 
@@ -515,14 +516,15 @@ class _Engine:
         return d
 
     def precise(self, idx: np.ndarray, rng, target: float, lift: bool = False,
-                reach: float = 1.0) -> tuple[float, float]:
+                reach: float = 1.0, patience: int = 1) -> tuple[float, float]:
         """One directional check of ``idx`` by the stencil ladder (``ladder``):
         ``(|g . v - D_v|, error)`` with ``D_v`` the order-6 estimate along fresh signs ``v``
         and ``error`` its bound (noise of f measured along ``v``); ``target`` is the error
         the verdict needs.  An agreeing direction bounds a lone wrong entry by twice
         ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``.
         ``reach`` multiplies the ladder's first step (longer steps: less round-off, for a
-        small entry of a large cost; the ladder's agreement of orders bounds the truncation)."""
+        small entry of a large cost; the ladder's agreement of orders bounds the truncation).
+        ``patience``: the ladder's (``derivative_along``)."""
         from .ladder import LOW_PRECISION, MAX_STRETCH, derivative_along, measured_noise
 
         v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
@@ -592,11 +594,17 @@ class _Engine:
                 d1, d4 = float((p1 - m1) / (2 * hs)) - s1, float((p4 - m4) / (8 * hs)) - s4
                 F = float(max(abs(f0), abs(p1), abs(m1), abs(p4), abs(m4)))
                 ref = (d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15)
+        dot = self.claim_error(idx)
+        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref, patience=patience)
         with np.errstate(all="ignore"):
-            dot = (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(np.abs(g)))
-        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref)
+            return abs(claimed - r.value), r.error + dot
+
+    def claim_error(self, idx: np.ndarray) -> float:
+        """The allowance of a precise direction's claim ``g . v`` for rounding (its sum,
+        and the claims' own round-off, which the verdict tolerates): ``SAFETY (ULPS +
+        log2 |S|) eps sum_S |g|``, a floor under the error of any direction through S."""
         with np.errstate(all="ignore"):
-            return abs(claimed - r.value), r.error + SAFETY * dot
+            return SAFETY * (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(np.abs(self.g[idx])))
 
     def need(self, s: np.ndarray) -> float:
         """The error a precise direction through ``s`` (sorted by |claim|, largest first)
@@ -903,11 +911,11 @@ class _Block:
                 continue
             s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
             # (a bound 2 (diff + err) within the zero rule's scale verifies too)
-            need = max(self.e.need(s), self.zero_scale() / 4)
+            need = max(self.e.need(s) if lift else self.least_need(s), self.zero_scale() / 4)
             if lift and not getattr(self.e.lifted, "usable", True):
                 kept.append(s)
                 break
-            diff, err = self.e.precise(s, self.rng, need, lift=lift)
+            diff, err = self.e.precise(s, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE)
             done += 1
             if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
                 kept.append(s)
@@ -920,6 +928,22 @@ class _Block:
             elif rest.size:
                 todo.append((rest, True))
         return [s for s in kept + [t for t, _ in todo] if s.size]
+
+    def least_need(self, s: np.ndarray) -> float:
+        """The error a float64 precise direction through ``s`` aims at (the ladder's
+        ``target``; below ``need(s)``): what verifies its least claim ``a`` with ``2 (diff +
+        err) <= pass_tol a`` when ``diff`` is at most ``err`` and the claim's allowance ``C``
+        (``claim_error``) is part of ``err``: ``(pass_tol a - 2 C) / 4``, for the least claim
+        where that is at least ``C / 2`` (below it, the allowance, not the ladder, limits).
+        Where round-off limits the ladder, its longer rungs (``ladder._Growth``, 2 calls
+        each) then verify the small entries a direction of their own (~14 calls) would
+        otherwise be spent on; the ladder stops growing where that no longer pays, and
+        only the bound it reports verifies."""
+        need = self.e.need(s)
+        C = self.e.claim_error(s)
+        a = self.e.t.pass_tol * np.abs(self.e.g[s])
+        a = a[a >= 4 * C]
+        return min(need, (float(np.min(a)) - 2 * C) / 4) if a.size else need
 
     def sample(self, frontier: list[np.ndarray]) -> bool:
         """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""
