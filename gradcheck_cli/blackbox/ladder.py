@@ -307,7 +307,8 @@ class LadderResult:
 def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f0: float, *,
                      noise: float, eps: float = EPS, rungs: int = RUNGS, more: int = MORE_RUNGS,
                      kink_test: bool = False, min_step: float = 0.0, target: float = 0.0,
-                     reference: tuple[float, float] | None = None, patience: int = 1) -> LadderResult:
+                     reference: tuple[float, float] | None = None, patience: int = 1,
+                     widen: Callable[[], tuple[float, float]] | None = None) -> LadderResult:
     """``phi'(0)`` with its bound from the ladder ``h0 / 2**k``.
 
     ``pair(h) -> (phi(h), phi(-h), shift)``: the values at ``±h`` and the correction
@@ -325,12 +326,26 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     check's ``eps**(1/3)`` difference): steps longer than a feature of phi (``sin`` at
     ``x = 1000`` with steps of 100) can agree with each other on a wrong value, so while
     the ladder disagrees with the reference beyond both bounds it is refined, and if it
-    still does, its bound is widened to cover the reference.
+    still does, its bound is widened to cover the reference.  ``widen()``, when given,
+    returns the reference with its truncation measured (a wider error, the same value):
+    asked for once, the first time the ladder is apart from the reference as given, so
+    every decision is the one the wider reference would have made from the start (not
+    apart from a narrower error is not apart from a wider one).
 
     ``patience``: longer rungs in a row that may fail to shrink the bound below
     ``GROW_GAIN`` times the best before the growth stops (``_Growth.longer``; a bound set by
     round-off moves with the noise of one rung: the search's precise directions take 2).
     """
+    def apart_from(value, error) -> bool:
+        """Whether ``value ± error`` misses the reference (``widen`` first, when it does)."""
+        nonlocal reference, widen
+        while True:
+            if reference is None or not (np.isfinite(reference[0]) and np.isfinite(reference[1])):
+                return False
+            if abs(float(value) - reference[0]) <= float(error) + reference[1] or widen is None:
+                return not abs(float(value) - reference[0]) <= float(error) + reference[1]
+            reference, widen = widen(), None
+
     hs: list[float] = []
     fps: list[float] = []
     fms: list[float] = []
@@ -405,7 +420,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
                 add(hs[0] * RATIO, at=0)
                 grow.front += 1
                 continue
-            apart = reference is not None and bool(np.isfinite(reference[0]) and np.isfinite(reference[1]))
+            apart = apart_from(value, error)
             break
         finest = int(rung) == usable - 1
         rho = nz / hs[-1]
@@ -415,9 +430,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             kink = ladder_kink(f0, np.array(fps[:usable]), np.array(fms[:usable]), np.array(hs[:usable]), nz)
         truncating = finest and float(error) > 8 * SAFETY * rho
         wanting = float(error) > target and 8 * SAFETY * rho < float(error)
-        apart = False
-        if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
-            apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
+        apart = apart_from(value, error)
         # round-off dominates the finest rungs and the coarsest give the bound, which
         # misses the target: longer steps (float32 code, a cost much larger than its slope)
         coarse = (int(rung) <= int(column) + 1 and float(error) > target and not truncating
@@ -447,7 +460,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         del hs[:grow.front], fps[:grow.front], fms[:grow.front]
         step = float(hs[-1])
     if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
-        apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
+        apart = apart_from(value, error)
     if apart:  # still apart: the bound covers the reference too
         if np.isfinite(error):
             error = max(float(error), abs(float(value) - reference[0]) + reference[1])

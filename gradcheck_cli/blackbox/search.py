@@ -586,16 +586,26 @@ class _Engine:
                 shift = float(np.dot(g, np.asarray((pp - pm) / (2 * t), dtype=float) - v))
             return fp, fm, shift
 
-        ref = None
+        ref = widen = None
         if not lift:  # a short-step estimate the ladder must agree with (see ``derivative_along``)
             hs = self.rel_step * scale
-            (p1, m1, s1), (p4, m4, s4) = pair(hs), pair(4 * hs)
+            p1, m1, s1 = pair(hs)
             with np.errstate(all="ignore"):
-                d1, d4 = float((p1 - m1) / (2 * hs)) - s1, float((p4 - m4) / (8 * hs)) - s4
-                F = float(max(abs(f0), abs(p1), abs(m1), abs(p4), abs(m4)))
-                ref = (d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15)
+                d1 = float((p1 - m1) / (2 * hs)) - s1
+                F1 = float(max(abs(f0), abs(p1), abs(m1)))
+                ref = (d1, SAFETY * max(ROUNDOFF_ULPS * eps * F1, 3 * sigma) / hs)
+
+            def widen() -> tuple[float, float]:
+                # its truncation, measured at 4 hs only when the ladder is apart from it at
+                # round-off (2 calls), as a coarse direction measures its own
+                p4, m4, s4 = pair(4 * hs)
+                with np.errstate(all="ignore"):
+                    d4 = float((p4 - m4) / (8 * hs)) - s4
+                    F = float(max(F1, abs(p4), abs(m4)))
+                    return d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15
         dot = self.claim_error(idx)
-        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref, patience=patience)
+        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref, patience=patience,
+                             widen=widen)
         with np.errstate(all="ignore"):
             return abs(claimed - r.value), r.error + dot
 
