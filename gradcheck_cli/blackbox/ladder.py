@@ -308,7 +308,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
                      noise: float, eps: float = EPS, rungs: int = RUNGS, more: int = MORE_RUNGS,
                      kink_test: bool = False, min_step: float = 0.0, target: float = 0.0,
                      reference: tuple[float, float] | None = None, patience: int = 1,
-                     widen: Callable[[], tuple[float, float]] | None = None) -> LadderResult:
+                     widen: Callable[[], tuple[float, float]] | None = None, defer: int = 0) -> LadderResult:
     """``phi'(0)`` with its bound from the ladder ``h0 / 2**k``.
 
     ``pair(h) -> (phi(h), phi(-h), shift)``: the values at ``±h`` and the correction
@@ -331,6 +331,13 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     asked for once, the first time the ladder is apart from the reference as given, so
     every decision is the one the wider reference would have made from the start (not
     apart from a narrower error is not apart from a wider one).
+
+    ``defer``: the first ladder's finest ``defer`` rungs are measured only when the ladder
+    does not go longer at once (``coarse`` or ``_Growth``): then with the growth's state
+    as it was, so the run is the one of ``rungs`` rungs from the start; where longer rungs
+    go on top of the ``rungs - defer`` first ones, the finer rungs they would not use are
+    not measured (the candidates the longer ones give are checked by the finer rungs
+    below them, ``_bounds``' ahead rule, as ever).
 
     ``patience``: longer rungs in a row that may fail to shrink the bound below
     ``GROW_GAIN`` times the best before the growth stops (``_Growth.longer``; a bound set by
@@ -374,12 +381,27 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     # still below the 0.8 of a kink crossed
     settle = SETTLE_LOW if eps > LOW_PRECISION * EPS else 0.5
     h = float(h0)
-    for _ in range(rungs):
+    deferred = min(max(int(defer), 0), max(rungs - 3, 0))
+    for _ in range(rungs - deferred):
         add(h)
         h /= RATIO
     added = up = 0
     # (values of a coarse precision, float32 code, have their own longer ladder)
     grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0, patience)
+
+    def fill() -> bool:
+        """The deferred rungs, when nothing went on top: then the ladder of ``rungs``."""
+        nonlocal deferred, h, grow
+        if not deferred or grow.front or grow.up or up or added:
+            deferred = 0
+            return False
+        for _ in range(deferred):
+            add(h)
+            h /= RATIO
+        deferred = 0
+        grow = _Growth(grow.target, patience)
+        return True
+
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -420,6 +442,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
                 add(hs[0] * RATIO, at=0)
                 grow.front += 1
                 continue
+            if fill():
+                continue
             apart = apart_from(value, error)
             break
         finest = int(rung) == usable - 1
@@ -445,6 +469,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
                 or (not np.isfinite(error) and grow.flat(usable, len(hs), fps, fms, f0))):
             add(hs[0] * RATIO, at=0)
             grow.front += 1
+            continue
+        if fill():
             continue
         budget = more + (DESCENT if crossing or kink else 0)
         if usable < len(hs) or added >= budget or h < min_step or not (

@@ -605,7 +605,7 @@ class _Engine:
                     return d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15
         dot = self.claim_error(idx)
         r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref, patience=patience,
-                             widen=widen)
+                             widen=widen, defer=2 if patience > 1 else 0)
         with np.errstate(all="ignore"):
             return abs(claimed - r.value), r.error + dot
 
