@@ -889,8 +889,12 @@ class _Block:
         directions (the stencil ladder) on the entries not yet verified, largest first;
         a set that does not verify all its entries is split by magnitude, down to
         ``TIGHT_LEAF`` entries (left to the direct checks), at most ``TIGHT_MAX``
-        directions.  Then, when the code computes in the dtype it is given (precision
-        lifting), at most ``LIFT_MAX`` more in extended precision on what is left."""
+        directions.  A float64 direction's ladder aims at the set's least claim
+        (``least_need``), grows with patience 2 and defers its two finest rungs
+        (``ladder.derivative_along``): where round-off limits it, its longer rungs verify
+        the small entries a second direction would be spent on.  Then, when the code
+        computes in the dtype it is given (precision lifting), at most ``LIFT_MAX`` more in
+        extended precision on what is left."""
         if self.e.step is not None:
             return
         # float64's precise directions reach their floor in a few sets: with extended
