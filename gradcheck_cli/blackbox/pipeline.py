@@ -491,7 +491,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                                 kink=None if d.kink is None else np.asarray(d.kink)[keep],
                                 resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
                                 unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep])
-                d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases)
+                d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases,
+                                           sides=b.sides, f0=result.cost)
                 if again is not None and len(tested):
                     again[b.offset + tested] = True
                 data[k] = d
@@ -639,7 +640,8 @@ SUSPECTS_MAX = 256
 
 
 def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck, thresholds: Thresholds,
-                   deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
+                   deadline: float | None = None, phases: _Phases | None = None, *,
+                   sides: np.ndarray | None = None, f0: float | None = None) -> tuple[BlockData, np.ndarray]:
     """The kink test for entries that pass but whose first look's one-sided slopes differ.
 
     A central difference is blind to a kink at the point (``|x|`` at 0 claimed as
@@ -647,10 +649,12 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     ``BlockOutcome.jumpy`` marks the entries whose gap does not look like ``h f''``
     (``stencils.jump_suspects``).  Those that still pass (at most ``SUSPECTS_MAX``, the
     deadline checked between them) get the shrinking one-sided test (``ladder.shrinking_kink``,
-    2 calls a rung): a kink it confirms is ``kink`` (its numeric the central difference,
-    the midpoint of the one-sided slopes, within half their gap); any other keeps the
-    first look's pass (the screen also catches near-stationary smooth entries, whose
-    first look stands).  Returns ``d`` and the block indices tested.
+    2 calls a rung; the first look's slopes ``sides`` are its first rung, and it stops where
+    curvature explains the gap: 2 calls for a smooth suspect): a kink it confirms is
+    ``kink`` (its numeric the central difference, the midpoint of the one-sided slopes,
+    within half their gap); any other keeps the first look's pass (the screen also catches
+    near-stationary smooth entries, whose first look stands).  ``f0``: the cost at x (else
+    one call).  Returns ``d`` and the block indices tested.
     """
     none = np.zeros(0, dtype=int)
     if jumpy is None or recheck is None or not len(d.analytic) or _expired(deadline):
@@ -666,13 +670,14 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     x = np.array(x, dtype=float)
     if phases is not None:
         phases.more(len(pos))
-    f0 = float(cost(x))
+    f0 = float(cost(x)) if f0 is None or not np.isfinite(f0) else float(f0)
     noise, kink = np.array(d.noise, dtype=float), np.zeros(len(d.analytic), bool) if d.kink is None else np.array(d.kink, dtype=bool)
     tested = []
     for p in pos.tolist():
         if _expired(deadline):
             break
-        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps)
+        first = None if sides is None else tuple(float(v) for v in sides[:, int(idx[p])])
+        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps, first=first)
         tested.append(p)
         if phases is not None:
             phases.tick(1)
