@@ -133,9 +133,11 @@ def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline:
     if deadline is None:
         return direct(block, idx, tick, **kw), len(idx)
     parts, reached = [], 0
+    first = kw.pop("first", None)
     for start, stop in _chunks(len(idx), deadline):
         chunk = idx[start:stop]
-        parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw))
+        more = {} if first is None else {"first": first.take(slice(start, stop))}
+        parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw, **more))
         reached += len(chunk)
     if not parts:
         empty = np.zeros(0)
@@ -299,12 +301,19 @@ def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
 def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
                         deadline: float | None = None, verify=None):
     """The full mode through the caller's estimator: every entry of every block, first
-    with two calls (when the estimator offers them) judged by the one rule; with
-    ``verify = (cost, lifted, seed)``, the entries whose first look agrees but cannot
-    verify them (and shows no jump between its one-sided slopes) are verified together by
-    precise directions (``search.verify_by_directions``: numeric = claim, noise = the
-    proved bound, marked in ``BlockOutcome.by_directions``); the entries
-    that still do not pass then get the four-point estimate with its kink test (under a
+    with two calls (when the estimator offers them) judged by the one rule; an entry whose
+    look passes and whose one-sided slopes agree to ``KINK_SHARE`` is settled by it.
+
+    A look whose slopes differ by more (a kink suspect, passing or agreeing within its
+    round-off) is completed to four points by 2 calls (``f(x +- 4h e_k)``, the look's own
+    ``f(x +- h e_k)`` reused: ``_complete``); where the 4h values predict the gap
+    (``L'' h``, curvature) the look stands, where the slopes jump the four-point evidence
+    and its kink test (``stencils.jump_kink``) replace it.  With ``verify = (cost, lifted,
+    seed)``, the entries whose look agrees but cannot verify them (and shows no jump) are
+    verified together by precise directions (``search.verify_by_directions``: numeric =
+    claim, noise = the proved bound, marked in ``BlockOutcome.by_directions``); those left
+    keep their four-point evidence when they have one, the others (and every entry that
+    does not agree) get the four-point estimate, completed from the look (under a
     deadline: the first look takes ``FIRST_LOOK_SHARE`` of the time, and failing entries
     are estimated first).  A search result whose every entry is CHECKED (``STOPPED`` where
     the deadline came first: not reached, or reached by the first look alone without
@@ -314,33 +323,54 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
-    again = np.zeros(size, dtype=bool)  # estimated again (the four-point estimate)
+    again = np.zeros(size, dtype=bool)  # estimated again (four points)
     two = _takes_points(direct)
     first = deadline if deadline is None or not two else (
         t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
-    hows, values, noises, pending, unsure = [], [], [], [], []
+    hows, values, noises, pending, unsure, looks, spare = [], [], [], [], [], [], []
     done = 0
     for i, r in enumerate(regs):
         a = g[r.slice]
         how = np.full(r.size, How.STOPPED.value, dtype=np.int8)
         value, noise = np.full(r.size, np.nan), np.full(r.size, np.inf)
         idx = np.arange(r.size)
+        look, fallback = None, {}
         if two:  # the first look: two calls per entry, settled where it passes
             tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
             e, reached = _chunked_direct(direct, i, idx, tick, first, points=2)
             value[:reached], noise[:reached] = e.value, e.noise
             code = _codes(a[:reached], value[:reached], noise[:reached], thresholds)
             # one-sided slopes that differ by far more than a smooth f's f'' h: maybe a kink,
-            # which the four-point test decides (abs at 0 with the subgradient 0 claimed)
+            # which the 4h pair decides (abs at 0 with the subgradient 0 claimed)
             jumpy = np.abs(e.plus - e.minus) > KINK_SHARE * (np.abs(e.plus) + np.abs(e.minus))
-            code = np.where((code == 0) & jumpy, 4, code)
-            how[:reached][code == 0] = How.CHECKED.value
+            look = e if e.values is not None else None  # its f(x +- h e_k), reusable
+            agree = ((code == 0) | (code == 4)) & np.isfinite(value[:reached])
+            if look is not None and np.any(jumpy & agree) and not _expired(first):
+                suspect = np.flatnonzero(jumpy & agree)
+                e4, got = _complete(direct, i, look.take(suspect), first)
+                again[r.offset + suspect[:got]] = True
+                jumps = e4.jumps()
+                for n, k in enumerate(suspect[:got].tolist()):
+                    if jumps[n]:  # the four-point evidence, judged as any estimated entry
+                        value[k], noise[k], code[k] = e4.value[n], e4.noise[n], -1
+                    elif code[k] == 4:  # curvature: verified with the others, else its four points
+                        fallback[k] = (float(e4.value[n]), float(e4.noise[n]))
+                        jumpy[k] = False
+                    else:  # curvature: the passing look stands
+                        jumpy[k] = False
+                if np.any(jumps):
+                    hit = suspect[:got][jumps]
+                    rel = assess(a[hit], e4.value[jumps], e4.noise[jumps], thresholds).rel_max
+                    kink[r.offset + hit] = jump_kink(e4.take(np.flatnonzero(jumps)), a[hit], rel, thresholds)
+            code = np.where((code == 0) & jumpy, 4, code)  # a suspect not completed: four points
+            how[:reached][code <= 0] = How.CHECKED.value
             unsure.append(r.offset + idx[:reached][(code == 4) & ~jumpy & np.isfinite(value[:reached])])
-            idx = idx[:reached][code != 0]
+            idx = idx[:reached][code > 0]
             if deadline is not None:  # failing ones first, then warn, then unresolved
-                rest = code[code != 0]
+                rest = code[code > 0]
                 idx = idx[np.argsort(np.select([rest == 2, rest == 1], [0, 1], 2), kind="stable")]
         hows.append(how), values.append(value), noises.append(noise), pending.append(idx)
+        looks.append(look), spare.append(fallback)
         done += r.size
     verified = [None] * len(regs)
     if two and verify is not None and unsure and not _expired(first):
@@ -355,16 +385,28 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             verified[i] = ok
             values[i][ok], noises[i][ok], hows[i][ok] = g[r.slice][ok], b[ok], How.CHECKED.value
             pending[i] = pending[i][~ok[pending[i]]]
+    for i in range(len(regs)):  # completed suspects the directions left: their four points
+        known = np.array([k in spare[i] for k in pending[i].tolist()], dtype=bool)
+        for k in pending[i][known].tolist():
+            values[i][k], noises[i][k] = spare[i][k]
+            hows[i][k] = How.CHECKED.value
+        pending[i] = pending[i][~known]
     if two:
         phases.more(sum(len(p) for p in pending))
     done = 0
     for i, r in enumerate(regs):
         idx = pending[i]
+        if not len(idx):  # nothing left in this block: no call (a layer's estimate starts with one)
+            done += r.size
+            continue
         if two:
             tick = None if phases.progress is None else (lambda k, base=phases.done: phases.tick(base + k - phases.done))
         else:
             tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
-        e, reached = _chunked_direct(direct, i, idx, tick, deadline)
+        if looks[i] is not None:
+            e, reached = _complete(direct, i, looks[i].take(idx), deadline, tick)
+        else:
+            e, reached = _chunked_direct(direct, i, idx, tick, deadline)
         got = idx[:reached]
         again[r.offset + got] = True
         values[i][got], noises[i][got] = e.value, e.noise
@@ -377,6 +419,12 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
                          np.full(r.size, np.nan), False, 0, np.zeros(r.size), verified[i]) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
     return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink, again
+
+
+def _complete(direct: Direct, block: int, look: Entries, deadline: float | None, tick=None) -> tuple[Entries, int]:
+    """The caller's four-point estimate of ``look.indices``, completed from their two-call
+    look ``look`` (2 calls each, in chunks under a deadline): ``(Entries, reached)``."""
+    return _chunked_direct(direct, block, look.indices, tick, deadline, first=look)
 
 
 def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Thresholds):
