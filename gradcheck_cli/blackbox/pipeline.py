@@ -143,7 +143,10 @@ def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline:
         empty = np.zeros(0)
         return Entries(idx[:0], empty, empty, empty, empty, empty), 0
     cat = lambda name: np.concatenate([np.asarray(getattr(e, name), dtype=float) for e in parts])  # noqa: E731
-    return Entries(idx[:reached], cat("value"), cat("noise"), cat("plus"), cat("minus"), cat("jump_excess")), reached
+    rows = lambda name: (np.concatenate([getattr(e, name) for e in parts], axis=1)  # noqa: E731
+                         if all(getattr(e, name) is not None for e in parts) else None)
+    return Entries(idx[:reached], cat("value"), cat("noise"), cat("plus"), cat("minus"), cat("jump_excess"),
+                   rows("values"), rows("sizes")), reached
 
 
 @dataclass(frozen=True)
