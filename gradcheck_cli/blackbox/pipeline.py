@@ -11,8 +11,11 @@ numeric kernel and differ only in which directions they try:
    entries whose first look agrees but cannot verify them (a small entry of a large
    summed cost) are verified together by precise directions (``search._verify``: a few
    hundred calls for thousands of entries, ``Settled.directions``); every other one goes
-   on (the caller's four-point estimate with its kink test, then step 2), so a smooth
-   function costs about 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
+   on (the caller's four-point estimate with its kink test, completed from the first
+   look's values by 2 calls, then step 2), so a smooth function costs about 2 calls per
+   entry plus the noise probe; a kink suspect (one-sided slopes apart: ``jump_suspects``,
+   ``KINK_SHARE``) costs 2 more where curvature explains the gap (``_test_suspects``,
+   ``_direct_every_entry``); ``adaptive`` (``fast`` is the same for
    users' code) runs the adaptive group testing of ``search.check_adaptive``, after which
    the caller's ``direct`` estimator (when given) re-measures the directly checked
    entries that do not pass, with its kink test (``stencils.jump_kink``);

@@ -18,7 +18,8 @@ Direct-entry estimates, two engines on the same footing (one entry, one axis):
   central_from_values``) through a caller's ``shifted(k, d)``, which may return
   differences ``L(x + d e_k) - L(x)`` summed term by term (a layer sums output by output,
   so the round-off is that of the terms entry k reaches); with the one-sided slopes for
-  ``jump_kink``.
+  ``jump_kink``.  Completing a two-call first look (``two_point_entries``, its ``f(x +- h
+  e_k)`` kept in ``Entries.values``) takes the 4h pair alone: 2 calls.
 
 Kink tests: ``crosses_kink`` (the three-rung stencil crosses a kink near the point: its
 even part grows as the step shrinks), ``one_sided_kink`` (the three-rung engine's: each
