@@ -260,3 +260,47 @@ def test_a_layers_smooth_suspects_are_completed_by_their_4h_pair_and_pass():
 
     bad = check_layer(forward, wrong_backward, inputs, {}, mode="full")
     assert bad.status is Status.FAIL and [c.index for c in bad.checks if c.status is Status.FAIL] == [(1, 3)]
+
+
+def _full_ladder_says_kink(cost, x, j, f0):
+    """The shrinking test without its early stop: every rung, then ``ladder_kink``."""
+    from gradcheck_cli.blackbox.ladder import EPS, ROUNDOFF_ULPS, SUSPECT_RATIO, SUSPECT_RUNGS, ladder_kink
+
+    w = x.copy()
+    h0 = EPS ** (1 / 3) * max(abs(x[j]), 1.0)
+    fps, fms, hs = [], [], []
+    for k in range(SUSPECT_RUNGS):
+        w[j] = x[j] + h0 / SUSPECT_RATIO**k
+        h = float(w[j] - x[j])
+        fps.append(cost(w))
+        w[j] = x[j] - h
+        fms.append(cost(w))
+        hs.append(h)
+        w[j] = x[j]
+    fp, fm = np.array(fps), np.array(fms)
+    scale = max(abs(f0), np.max(np.abs(fp)), np.max(np.abs(fm)))
+    return ladder_kink(f0, fp, fm, np.array(hs), ROUNDOFF_ULPS * EPS * scale)
+
+
+@settings(max_examples=150, deadline=None)
+@given(s=st.sampled_from([1e-8, 1.0, 1e8]), a=st.floats(-10, 10), logc=st.floats(-3, 8), sc=st.sampled_from([-1, 1]),
+       jump=st.one_of(st.just(0.0), st.floats(-12, 2).map(lambda e: 10**e)), d=st.floats(-1e3, 1e3),
+       x0=st.sampled_from([0.0, 1.5, -3.0, 1e3]), offset=st.sampled_from([0.0, 1.0, 1e6]))
+def test_the_early_stop_and_the_free_first_rung_decide_as_the_whole_ladder(s, a, logc, sc, jump, d, x0, offset):
+    # slope a, curvature c, a cubic term, maybe a jump of the slope at x0, on a cost offset
+    # far above its changes: the test stopped where curvature explains two rungs, its first
+    # rung the first look's, calls a kink exactly where all its rungs would
+    from gradcheck_cli.blackbox.ladder import shrinking_kink
+
+    c = sc * 10**logc
+
+    def cost(w):
+        t = float(w[0]) - x0
+        return s * (offset + a * t + c * t * t / 2 + jump * max(t, 0.0) + d * t**3)
+
+    x = np.array([x0])
+    f0 = cost(x)
+    h = np.finfo(float).eps ** (1 / 3) * max(abs(x0), 1.0)
+    plus, minus = x0 + h, x0 - h
+    first = ((cost([plus]) - f0) / (plus - x0), (f0 - cost([minus])) / (x0 - minus), (plus - minus) / 2)
+    assert (shrinking_kink(cost, x, 0, f0, first=first) is not None) == _full_ladder_says_kink(cost, x, 0, f0)
