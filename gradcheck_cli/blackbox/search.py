@@ -969,7 +969,7 @@ class _Block:
         """``|v_j|`` of a float64 precise direction through ``s``: 1, but a power of 2 up to
         ``MAX_WEIGHT`` for a claim below what its bound could verify, about ``4 C`` (the
         claim's allowance ``C``, ``claim_error``, is a floor under its error): ``2**k >= 8
-        C / (pass_tol |g_j|)``, where that is at most ``MAX_WEIGHT``.  The direction's round-off
+        C / (pass_tol |g_j|)``, at most ``MAX_WEIGHT`` (given where ``4 MAX_WEIGHT`` would do).  The direction's round-off
         (noise of f over its step) does not grow with them, and ``C`` only by those few
         terms: the small entries get bounds ``2**k`` times tighter in the same direction.
         Only for at most ``MAX_WEIGHTED`` such entries (a few smallest of a set: longer
@@ -982,7 +982,9 @@ class _Block:
         C = self.e.claim_error(s)
         with np.errstate(all="ignore"):
             k = np.ceil(np.log2(8 * C / a))
-        k = np.where(np.isfinite(k) & (a > 0) & (k > 0) & (k <= math.log2(MAX_WEIGHT)), k, 0)
+        top = math.log2(MAX_WEIGHT)
+        # (up to 4 MAX_WEIGHT wanted: MAX_WEIGHT, as 8 C is twice the bound usually seen)
+        k = np.where(np.isfinite(k) & (a > 0) & (k > 0) & (k <= top + 2), np.minimum(k, top), 0)
         n = int(np.count_nonzero(k))
         return np.exp2(k) if 0 < n <= MAX_WEIGHTED else None
 
