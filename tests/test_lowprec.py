@@ -322,3 +322,36 @@ def test_float32_relu_net_bug_near_a_kink_never_passes(entry, factor):
     assert row.status != Status.PASS
     if factor != 1.001:
         assert row.status == Status.FAIL
+
+
+def test_a_warn_across_relu_kinks_gets_the_fits_second_opinion():
+    # float32 relu code, correct: x[9]'s line crosses kinks 0.011, 0.024 and 0.04 from x with
+    # jumps of slope ~1.1, inside the ladder's stencil, which read -0.30751 +- 2.8e-4 against
+    # the true -0.30698: a warn on correct code.  The fits cannot verify it there, so its
+    # evidence is no proof: unresolved, never warn
+    from gradcheck_cli.inputs import func_x
+
+    r = np.random.default_rng(0)
+    A, b, c = r.standard_normal((40, 12)), r.standard_normal(40), r.standard_normal(40)
+
+    def layer(x):
+        A32, b32, c32, x = (v.astype(np.float32) for v in (A, b, c, x))
+        z = A32 @ x + b32
+        return c32 @ np.maximum(z, 0) + np.float32(0.5) * (x @ x), A32.T @ (c32 * (z > 0)) + x
+
+    x0, _ = func_x("12", None, 4, None)
+    rep = check_gradient(layer, x0, top=12)
+    assert rep.counts["warn"] == 0 and rep.counts["fail"] == 0, [(c.label, c.status) for c in rep.checks]
+    row = next(c for c in rep.checks if c.index == (9,))
+    assert row.status == Status.UNRESOLVED
+    # ... and bugs there never pass: a x1.001 one whose evidence crossed the same kinks reads
+    # unresolved (warn before: the ladder happened to be right there), a factor 2 fails
+    for j, factor, worst in ((3, 1.001, Status.UNRESOLVED), (9, 2.0, Status.FAIL)):
+        def bug(x, j=j, factor=factor):
+            cost, g = layer(x)
+            g = g.copy()
+            g[j] *= np.float32(factor)
+            return cost, g
+        rep = check_gradient(bug, x0, top=12)
+        row = next(c for c in rep.checks if c.index == (j,))
+        assert row.status in (worst, Status.WARN, Status.FAIL) and row.status != Status.PASS, (j, row.status)

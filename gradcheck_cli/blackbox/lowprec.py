@@ -77,6 +77,8 @@ class FitResult:
     #: ``(a, b)``: the sample showed a change of slope (or a hinge) and none in ``-a < t < 0``
     #: nor ``0 < t < b`` beyond those across 0 (``kink_free_sides``); ``None``: no kink seen
     free: tuple[float, float] | None = None
+    #: the distance from x of the nearest change of slope the sample showed (``kink_distance``)
+    kink_at: float = np.inf
 
 
 #: a change of slope between neighbouring points this many robust deviations beyond its
@@ -323,7 +325,7 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
             fits.append((v, e, float(t[n - 1])))
     if not fits:
         free = kink_free_sides(u, y, 2 * quantum) if kinked else None
-        return FitResult(np.nan, np.inf, H, calls, free)
+        return FitResult(np.nan, np.inf, H, calls, free, float(d))
     # from the narrowest width up: a wider fit stands only where it agrees with every
     # narrower one; a disagreement shows a feature of f narrower than its width, which
     # breaks its premise (f a polynomial there), while the narrower fits' stands
@@ -442,15 +444,19 @@ def fit_budget(size: int) -> int:
     return int(max(FIT_CALLS_MIN, min(FIT_CALLS_MAX, FIT_WORK // max(int(size), 1))))
 
 
-def combine(value: float, error: float, fit: FitResult) -> tuple[float, float]:
+def combine(value: float, error: float, fit: FitResult, crossed: bool = False) -> tuple[float, float]:
     """The estimate of least bound of the ladder's ``(value, error)`` and the fit's: both
     bounds must contain the truth, so the better one stands where they intersect; where
-    they do not, their union is reported (one of them is unsound there)."""
+    they do not, their union is reported (one of them is unsound there), or the fit's where
+    the ladder's steps ``crossed`` a kink the fit's values showed (the ladder's premise is
+    the one broken: a relu unit crossing 0 within its stencil)."""
     if not (np.isfinite(fit.error) and np.isfinite(error)):
         # the ladder proved nothing (a kink crossed, a pole, a period inside its stencil):
         # the fit's long steps, which see the same features, only tighten evidence it has
         return value, error
     if abs(value - fit.value) > error + fit.error:
+        if crossed:
+            return fit.value, fit.error
         lo, hi = min(value - error, fit.value - fit.error), max(value + error, fit.value + fit.error)
         return (lo + hi) / 2, (hi - lo) / 2
     return (fit.value, fit.error) if fit.error < error else (value, error)

@@ -418,7 +418,16 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
         with np.errstate(all="ignore"):
             return abs(float(a[n]) - float(value[n])), pass_tol * abs(float(a[n]))
 
-    def settled(n: int) -> bool:
+    def warned(n: int) -> bool:
+        # proved wrong, by a gap a warn's size (not a fail's)
+        gap, tol = gap_tol(n)
+        return bool(gap - noise[n] > tol and gap <= WARN_RECHECK * tol)
+
+    def settled(n: int, second_opinion: bool = False) -> bool:
+        # a warn on the ladder's evidence alone gets the fit's (``second_opinion``): a relu
+        # unit crossing 0 within its stencil can bias it beyond its bound (the fit checks its premise)
+        if second_opinion and warned(n):
+            return False
         gap, tol = gap_tol(n)
         return bool(gap + noise[n] <= tol or gap - noise[n] > tol)
 
@@ -434,11 +443,13 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
             break
         fitted = False
         first = None
+        fitted_value = False  # a fit gave evidence (a finite bound) on this entry
+        step0 = used[n]
         for points in (FIT_POINTS, FIT_MORE_POINTS):
             # verified, or proved beyond the tolerance (more points change nothing); a kink,
             # a claim of exactly 0 (the zero rule's) and an entry the ladder proved nothing
             # about (the fit only tightens evidence) are left as they are
-            if settled(n) or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
+            if settled(n, not fitted_value) or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
                 break
             if first is None:
                 fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points)
@@ -458,11 +469,23 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
             fitted = True
             if not np.isfinite(fit.error):
                 continue
-            value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
+            fitted_value = True
+            # the ladder's stencil (up to 4 times its step) spanned a kink the first fit's values showed
+            crossed = first.free is not None and min(first.free) < 4 * float(step0)
+            value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit, crossed)
             if noise[n] == fit.error:
                 used[n] = fit.width
+        if first is not None and not fitted_value and first.kink_at < 4 * float(step0) and warned(n):
+            # a warn on the ladder's evidence alone, whose stencil spanned a kink the fit's
+            # values showed and which no fit could settle: that evidence is no proof
+            noise[n] = np.inf
         if fitted:  # useful: the fits settled the entry; else fruitless (relu kinks in every width)
             useful, fruitless = (useful + 1, fruitless) if settled(n) else (useful, fruitless + 1)
+
+
+#: a warn (a gap up to this many tolerances: the float32 fail tolerance is 20 times its
+#: pass tolerance) that rests on the ladder alone gets the fit as a second opinion
+WARN_RECHECK = 20.0
 
 
 #: the bound a fit of 4 times the pairs is expected to reach at best (the noise's share
