@@ -20,6 +20,9 @@ and after the kink-aware fit and the second fit's settle test:
 relu 41, 20, 45 -> 27, 5, 30 (17,978 -> 20,044 calls); tanh 5, 3, 10 -> 5, 3, 10 (13,587 ->
 12,819); sigmoid 7, 5, 4 -> 7, 5, 4 (11,121 -> 10,609).  Planted bugs: 72, 0 read pass before
 and after; x1.01 reads warn on 11 of 18 entries (5 before: the rest unresolved), x2 and -1 fail.
+The audit's CS231n FC net computing in float32 (not run here): 106 -> 42 of 191 unresolved,
+14,991 -> 49,825 calls (2.1 -> 8.3 s); the kink-aware fit on 128 steps instead of 256 would
+give 56 unresolved in 37,082 calls (relu 10-5-10: 32 in 17,378).
 """
 
 from __future__ import annotations
