@@ -34,10 +34,11 @@ KNOWN = {
     "two-layer net, std 1e-4 (assignment 1's init)": "entries ~1e-6 next to relu kinks 1e-5 away: 10 unresolved "
                                                      "(the 2 false fails are gone: confirmed at a short step)",
     "two-layer net, std 0.001 (seed 2)": "an entry 2.4e-8 of a cost ~1.4: 1 unresolved",
-    "FC net computing in float32 inside loss": "float32 relu net: relu kinks inside the float32 fit's widths (the fit "
-                                               "proves nothing there): 107 of 191 unresolved, 3 kink",
-    "float32 relu 10-5-10": "float32 relu net: relu kinks inside the float32 fit's widths: 41 of 115 unresolved",
-    "float32 tanh 10-5-10": "float32 tanh net: 4 of 115 unresolved",
+    "FC net computing in float32 inside loss": "float32 relu net: kinks on both sides nearer than the kink-aware fit "
+                                               "needs, small entries next to the cost: 42 of 191 unresolved, 3 kink",
+    "float32 relu 10-5-10": "float32 relu net, a cost of 275 (ulp 3e-5): W2 entries ~0.01-0.1 need bounds float32 "
+                            "cannot give with 256 steps; W1 entries with kinks on both sides: 27 of 115 unresolved",
+    "float32 tanh 10-5-10": "float32 tanh net: 5 of 115 unresolved (bounds ~2x what the tolerance needs)",
 }
 
 CASES = [c for c in audit_usercode.all_cases() if c.small]
