@@ -94,10 +94,15 @@ CONFIRM_MAX = 256
 #: (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED calls each
 CONFIRM_LIFTS = 8
 
-#: unresolved entries whose estimate is off the claim by more than SETTLE_REL pass
-#: tolerances get the ladder from short steps too, at most SETTLE_MAX per block
+#: unresolved entries get the ladder from short steps too (those whose estimate is off the
+#: claim by more than SETTLE_REL pass tolerances first), SETTLE_MAX per block; while at least
+#: SETTLE_PAYS of a round's attempts settle their entry (the long steps' evidence of this
+#: block is the weak one: f varies on a finer scale than |x_j|), a round more, up to
+#: SETTLE_MORE entries per block
 SETTLE_REL = 1.0
 SETTLE_MAX = 8
+SETTLE_PAYS = 0.5
+SETTLE_MORE = 256
 
 #: values this much coarser than float64's are of a low precision (float32 code)
 LOW = 1e3
@@ -295,9 +300,10 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
     # tolerances (the long steps' estimate is weak there): the worst SETTLE_MAX
     with np.errstate(all="ignore"):
         off = np.abs(a - d.numeric) / np.maximum(np.abs(a), np.abs(d.numeric))
-    loose = np.flatnonzero((code == _UNRESOLVED) & np.isfinite(off)
-                           & ((off > SETTLE_REL * thresholds.pass_tol) | ~np.isfinite(error)))
-    loose = loose[np.argsort(-off[loose], kind="stable")][:SETTLE_MAX]
+    loose = np.flatnonzero((code == _UNRESOLVED) & np.isfinite(off))
+    far = (off[loose] > SETTLE_REL * thresholds.pass_tol) | ~np.isfinite(error[loose])
+    # the far ones first (farthest first), then the near ones whose bound is too wide
+    loose = loose[np.lexsort((-off[loose], ~far))][:SETTLE_MORE]
     if not len(disputed) and not len(loose):
         return d, none
     shape = np.shape(x)
@@ -332,15 +338,22 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
         return len(group)
 
     run(first)
-    for p in loose:  # a ladder from the short steps, taken where its bound is tighter
-        if deadline is not None and time.perf_counter() > deadline:
+    start = 0
+    while start < len(loose):  # a ladder from the short steps, taken where its bound is tighter
+        group, settled = loose[start: start + SETTLE_MAX], 0
+        for p in group:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
+                                numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
+                                lifted=lifted, flat=flat, settle=True)
+            if out.contradicted:
+                numeric[p], noise[p] = out.value, out.error
+                changed.append(int(p))
+                settled += 1
+        start += len(group)
+        if settled < SETTLE_PAYS * len(group) or (deadline is not None and time.perf_counter() > deadline):
             break
-        out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
-                            numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
-                            lifted=lifted, flat=flat, settle=True)
-        if out.contradicted:
-            numeric[p], noise[p] = out.value, out.error
-            changed.append(int(p))
     if contradicted and len(rest):
         room = max(CONFIRM_MAX - len(first), 0)
         reached = run(rest[:room])
