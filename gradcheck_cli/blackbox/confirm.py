@@ -72,7 +72,7 @@ from ..blocks import BlockData
 from ..errors import NonFiniteCostError
 from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
 from ..verdict import Thresholds, assess
-from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise
+from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise, recheck_budget
 
 #: the short step's round-off is this many times below the disputed margin
 SHORT = 10.0
@@ -90,9 +90,16 @@ SCAN_TOP = 0.1
 #: of them is contradicted
 SAMPLE = 16
 CONFIRM_MAX = 256
-#: contradicted entries per check that get a ladder in extended precision of their own
-#: (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED calls each
+#: contradicted or settled entries per check that get a ladder in extended precision of
+#: their own (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED
+#: calls each: CONFIRM_LIFTS, or as many as the re-estimates' budget for a check of that
+#: size pays for (``ladder.recheck_budget``: a small, cheap cost settles every such entry)
 CONFIRM_LIFTS = 8
+
+
+def confirm_lifts(size: int) -> int:
+    """Lifted ladders confirmation may grant itself in a check of ``size`` entries."""
+    return max(CONFIRM_LIFTS, recheck_budget(size) // LIFT_NEED)
 
 #: unresolved entries get the ladder from short steps too (those whose estimate is off the
 #: claim by more than SETTLE_REL pass tolerances first), SETTLE_MAX per block; while at least
@@ -264,7 +271,7 @@ def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, st
     if hasattr(lifted, "budget") and not lifted.usable:
         # the lifted ladders confirmation granted itself in this check (one ``Lifted`` each)
         granted = getattr(lifted, "confirm_lifts", 0)
-        if granted >= CONFIRM_LIFTS:
+        if granted >= confirm_lifts(np.size(flat)):
             return None
         lifted.confirm_lifts = granted + 1
         lifted.budget = lifted.used + LIFT_NEED + 1
