@@ -27,12 +27,6 @@ KNOWN = {
     "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
     "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
     "-log(1-x^2), slack 1e-9..1e-3": "slack 1e-6 written log1p(-x*x): numeric off by 1.0 with a bound 8e-4: warn",
-    "sin(x) at x ~ 1e3": "steps relative to |x|: 1 of 6 unresolved",
-    "sin(x/1000) at x ~ 1e6": "steps relative to |x|: 6 of 6 unresolved",
-    "sin activation at x ~ 1e6": "layer: steps relative to |x| span many periods: FAIL on correct code",
-    "sin activation at x ~ 1e3": "layer: steps relative to |x|: 1 FAIL on correct code, 11 unresolved",
-    "two-layer net, std 1e-4 (assignment 1's init)": "entries ~1e-6 next to relu kinks 1e-5 away: 10 unresolved "
-                                                     "(the 2 false fails are gone: confirmed at a short step)",
     "two-layer net, std 0.001 (seed 2)": "an entry 2.4e-8 of a cost ~1.4: 1 unresolved",
     "FC net computing in float32 inside loss": "float32 relu net: relu kinks inside the float32 fit's widths (the fit "
                                                "proves nothing there): 107 of 191 unresolved, 3 kink",
