@@ -26,7 +26,6 @@ KNOWN = {
     # corpus_func2 / corpus_layer2 / corpus_model (audit2)
     "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
     "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
-    "two-layer net, std 0.001 (seed 2)": "an entry 2.4e-8 of a cost ~1.4: 1 unresolved",
     "FC net computing in float32 inside loss": "float32 relu net: relu kinks inside the float32 fit's widths (the fit "
                                                "proves nothing there): 107 of 191 unresolved, 3 kink",
     "float32 relu 10-5-10": "float32 relu net: relu kinks inside the float32 fit's widths: 41 of 115 unresolved",

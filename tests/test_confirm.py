@@ -218,3 +218,19 @@ def test_settling_goes_on_while_it_pays_and_stops_after_a_round_that_does_not(mo
         assert np.all(assess(out.analytic, out.numeric, out.noise, Thresholds()).code == 0)
     else:
         assert len(tried) == confirm.SETTLE_MAX and len(changed) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.longdouble])
+def test_the_one_sided_ladder_is_sound_with_a_kink_on_one_side(dtype):
+    from gradcheck_cli.blackbox.confirm import one_sided
+
+    x0 = 0.3
+    f = lambda w: np.sin(w[0]) + 5 * np.maximum(0, (x0 - 1e-4) - w[0])  # noqa: E731  (a kink 1e-4 below x0)
+    truth = float(mp.cos(mp.mpf(x0)))
+    w = np.array([x0], dtype=dtype)
+    eps = float(np.finfo(dtype).eps)
+    free = one_sided(f, w, 0, f(w), 1.0, 1e-2, noise=eps, eps=eps, claimed=truth)
+    assert abs(free.value - truth) <= free.error < 1e-9  # the kink-free side: long steps
+    across = one_sided(f, w, 0, f(w), -1.0, 1e-2, noise=eps, eps=eps, claimed=truth)
+    assert not np.isfinite(across.error) or abs(across.value - truth) <= across.error
+    assert w[0] == dtype(x0)
