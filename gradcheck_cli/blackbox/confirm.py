@@ -44,14 +44,20 @@ the point (below the period, the kink, the barrier), and the stencil ladder
 Where the new evidence does not settle the entry and the caller lifts precision
 (``ladder.Lifted``), the ladder runs again from ``h*`` in extended precision (the
 TwoLayerNet at std 1e-4: entries of 1e-6 next to relu kinks 1e-5 away, which float64
-cannot verify to 1e-7 on steps that short).
+cannot verify to 1e-7 on steps that short); where even that is round-off-limited (a kink
+close on one side keeps the central steps short), a one-sided ladder on each side
+(``one_sided``, from ``SCAN h*``): the side without the kink takes longer steps.  Such
+lifted ladders are granted beyond the lifting budget, ``confirm_lifts`` per check.
 
-Settling.  An ``unresolved`` entry whose estimate lies off the claim by more than
-``SETTLE_REL`` tolerances (or has no finite bound) gets the same ladder from short steps,
-its short step set by the round-off the verdict needs (``pass_tol max(|a|, |n|) / SHORT``);
-the new evidence is taken only where it verifies the claim and agrees with the old (a
-sound bound each: they intersect), so settling turns ``unresolved`` into ``pass`` or
-nothing; at most ``SETTLE_MAX`` entries per block, the farthest off first.
+Settling.  An ``unresolved`` entry gets the same ladder from short steps (those whose
+estimate lies off the claim by more than ``SETTLE_REL`` tolerances, or that have no finite
+bound, first, the farthest off first), its short step set by the round-off the verdict
+needs (``pass_tol max(|a|, |n|) / SHORT``); the new evidence is taken only where it
+verifies the claim and agrees with the old (a sound bound each: they intersect), so
+settling turns ``unresolved`` into ``pass`` or nothing.  ``SETTLE_MAX`` entries per block,
+then another round of as many while at least ``SETTLE_PAYS`` of the last round settled
+(``sin`` at ``x ~ 1e3``: every entry's long steps are the weak evidence), at most
+``SETTLE_MORE``.
 
 Work.  Per block a sample of ``SAMPLE`` disputed entries (spread over them) is confirmed
 first; when none is contradicted, the others stand (a block-wide bug costs ``2 SAMPLE``
