@@ -25,7 +25,8 @@ KNOWN = {
     "float32 10-5-10": "float32's round-off of a cost ~96: 7 of 115 unresolved (W1 entries ~0.03, bounds ~2e-5 against 1.4e-5 needed)",
     # corpus_func2 / corpus_layer2 / corpus_model (audit2)
     "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
-    "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
+    "max of pairs 1e-9 apart (pass or kink)": "x[0] (claim 0): f is flat on one side, the tie 1e-9 away on the other; "
+                                              "every stencil straddles it: unresolved, not kink (x[1] passes)",
     "FC net computing in float32 inside loss": "float32 relu net: relu kinks inside the float32 fit's widths (the fit "
                                                "proves nothing there): 107 of 191 unresolved, 3 kink",
     "float32 relu 10-5-10": "float32 relu net: relu kinks inside the float32 fit's widths: 41 of 115 unresolved",
