@@ -660,6 +660,11 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
     # off by 1e-6 below steps of 1e-10), and where the two disagree it stands
     lifted_out = x.dtype == np.longdouble and reference is not None and not np.any(
         np.isfinite(np.asarray(first.plus, dtype=float)) & np.isfinite(np.asarray(first.minus, dtype=float)))
+    if lifted_out and 0 < ax < 0.1:
+        # steps relative to a tiny |x_j| first (x log x at 1e-10: they stay inside the domain)
+        inner = ladder(0.1 * ax, refer=False)
+        if np.any(np.isfinite(np.asarray(inner.plus, dtype=float)) & np.isfinite(np.asarray(inner.minus, dtype=float))):
+            first, lifted_out = _union(first, inner, prefer_second=True), False
     if not first.error <= target or lifted_out:
         # (a ladder whose steps left the domain proves nothing; with a reference the
         # reference stood in for it, finite, and still misses the target)
