@@ -99,8 +99,9 @@ def four_point(layer: Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: 
     input ``diff_idx[block]``, with L's differences summed output by output (the outputs an
     entry does not reach cancel exactly, so the round-off is that of the terms it changed)."""
 
-    def direct(block: int, indices: np.ndarray, progress=None, points: int = 4):
-        """Four calls per entry with the kink test; ``points=2``: the full mode's first look."""
+    def direct(block: int, indices: np.ndarray, progress=None, points: int = 4, first=None):
+        """Four calls per entry with the kink test; ``points=2``: the full mode's first look;
+        ``first``: that look of these entries, completed to four points (2 calls each)."""
         which = diff_idx[block]
         flat = arrays[which].reshape(-1)  # a view: perturbations reach the array the layer gets
         base = None if layer.is_loss else [np.array(o, dtype=np.float64).ravel() for o in layer.call_forward(arrays)[0]]
@@ -127,8 +128,8 @@ def four_point(layer: Layer, arrays: list[np.ndarray], diff_idx: list[int], f0: 
 
         # the terms' precision: float32 outputs round by float32's eps (their differences,
         # summed in float64, do not look it)
-        engine = functools.partial(four_point_entries if points == 4 else two_point_entries, eps=out_eps)
-        return engine(shifted, flat, indices, f0=f0 if base is None else 0.0,
+        engine = functools.partial(four_point_entries, first=first) if points == 4 else two_point_entries
+        return engine(shifted, flat, indices, f0=f0 if base is None else 0.0, eps=out_eps,
                       scale=max(scale0, abs(f0)), sigma=sigmas[block], progress=progress)
 
     direct.first_look = True  # it takes points=2 (check_blackbox's full mode)

@@ -137,3 +137,170 @@ def test_a_smooth_zone_far_narrower_than_the_first_steps_is_no_kink(mode):
 
     rep = check_gradient(loss, w0, mode=mode)
     assert kinks(rep) == 0 and rep.counts["fail"] == 0 and rep.counts["warn"] == 0
+
+
+# --------------------------------------------------------------------- the price on smooth code
+
+
+def _counted(f):
+    calls = [0]
+
+    def g(z):
+        calls[0] += 1
+        return f(z)
+
+    return g, calls
+
+
+def test_a_smooth_suspect_costs_two_calls_and_reads_no_kink():
+    from gradcheck_cli.blackbox.ladder import shrinking_kink
+
+    # f = 1000 x^2 / 2 + 0.003 x at x = 0: slopes 0.003 +- 1000 h, a gap far above 1e-3 of them
+    f = lambda z: float(500 * z[0] ** 2 + 0.003 * z[0])  # noqa: E731
+    cost, calls = _counted(f)
+    x, h = np.array([0.0]), 6e-6
+    f0, fp, fm = f(x), f(x + h), f(x - h)
+    assert bool(jump_suspects(f0, fp, fm, h, 1e-30))
+    first = ((fp - f0) / h, (f0 - fm) / h, h)
+    assert shrinking_kink(cost, x, 0, f0, first=first) is None
+    assert calls[0] == 2  # one rung at h / 16; curvature explains the gap
+
+
+def test_the_first_look_is_the_first_rung_and_a_kink_still_takes_the_whole_ladder():
+    from gradcheck_cli.blackbox.ladder import SUSPECT_RUNGS, shrinking_kink
+
+    f = lambda z: float(np.abs(z[0]))  # noqa: E731
+    cost, calls = _counted(f)
+    x, h = np.array([0.0]), 6e-6
+    gap = shrinking_kink(cost, x, 0, 0.0, first=(1.0, -1.0, h))
+    assert gap == pytest.approx(2.0)
+    assert calls[0] == 2 * (SUSPECT_RUNGS - 1)  # rung 0 came free
+
+
+def test_curvature_explains_a_shrinking_gap_not_a_steady_one():
+    from gradcheck_cli.blackbox.ladder import curvature_explains
+
+    h = np.array([6e-6, 6e-6 / 16])
+    c = 2e4  # f'' : gap c h
+    smooth = curvature_explains(0.0, c * h**2 / 2, c * h**2 / 2, h, 1e-30)
+    kinked = curvature_explains(0.0, h + c * h**2 / 2, h + c * h**2 / 2, h, 1e-30)  # |x| + c x^2 / 2
+    assert smooth and not kinked
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_kink_under_a_large_curvature_still_reads_kink(mode):
+    # 1e4 x^2 + 1e-3 |x| at 0: the first look's gap is mostly curvature (0.12 of it), the
+    # jump 2e-3 stays as the steps shrink; the claim 0 is the midpoint
+    def f(x):
+        return float(np.sum(1e4 * x**2 + 1e-3 * np.abs(x))), 2e4 * x + 1e-3 * np.sign(x)
+
+    rep = check_gradient(f, X * 1e-3, mode=mode)
+    assert rep.status is Status.PASS and statuses(rep)[2] is Status.KINK and kinks(rep) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_near_stationary_smooth_entries_cost_two_calls_each_in_the_kink_test(mode, monkeypatch):
+    # a smooth sum whose entries sit near their minima: small slopes, large curvature, so
+    # the first look's one-sided slopes differ by far more than 1e-3 of them (suspects)
+    from gradcheck_cli.blackbox import pipeline
+
+    made = {"suspects": 0, "calls": 0}
+    real = pipeline.shrinking_kink
+
+    def counting(cost, *args, **kw):
+        cost2, calls = _counted(cost)
+        out = real(cost2, *args, **kw)
+        made["suspects"] += 1
+        made["calls"] += calls[0]
+        return out
+
+    monkeypatch.setattr(pipeline, "shrinking_kink", counting)
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal(40)
+    x = m + 1e-7 * rng.standard_normal(40)
+
+    def f(z):
+        return float(np.sum(50 * (z - m) ** 2)), 100 * (z - m)
+
+    rep = check_gradient(f, x, mode=mode)
+    assert rep.status is Status.PASS and kinks(rep) == 0
+    if mode == "full":
+        assert made["suspects"] > 10
+    assert made["calls"] == 2 * made["suspects"]
+
+
+def test_a_layers_smooth_suspects_are_completed_by_their_4h_pair_and_pass():
+    # an elementwise layer near its minima: every entry's one-sided slopes differ by far more
+    # than 1e-3 of them; the 4h pair (2 calls) shows curvature and the first look's pass stands
+    from gradcheck_cli.checks.layer import check_layer
+    from gradcheck_cli.inputs import make_inputs
+
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((4, 10))
+    inputs = make_inputs(["x=4,10"])
+    inputs[0].value[...] = m + 1e-7 * rng.standard_normal(m.shape)
+
+    def forward(x):
+        return 50 * (x - m) ** 2, x
+
+    def backward(dout, cache):
+        return dout * 100 * (cache - m)
+
+    for max_seconds in (None, 600):  # a deadline runs the looks in chunks: the same calls
+        rep = check_layer(forward, backward, inputs, {}, mode="full", max_seconds=max_seconds)
+        assert rep.status is Status.PASS and rep.counts["pass"] == 40 and kinks(rep) == 0
+        # 2 calls of the look and 2 of the 4h pair per entry, plus the setup (a few calls,
+        # the noise probe): not the 4-call estimate again, nor a ladder
+        assert rep.effort.calls <= 4 * 40 + 20
+
+    def wrong_backward(dout, cache):
+        g = dout * 100 * (cache - m)
+        g[1, 3] *= 1.5
+        return g
+
+    bad = check_layer(forward, wrong_backward, inputs, {}, mode="full")
+    assert bad.status is Status.FAIL and [c.index for c in bad.checks if c.status is Status.FAIL] == [(1, 3)]
+
+
+def _full_ladder_says_kink(cost, x, j, f0):
+    """The shrinking test without its early stop: every rung, then ``ladder_kink``."""
+    from gradcheck_cli.blackbox.ladder import EPS, ROUNDOFF_ULPS, SUSPECT_RATIO, SUSPECT_RUNGS, ladder_kink
+
+    w = x.copy()
+    h0 = EPS ** (1 / 3) * max(abs(x[j]), 1.0)
+    fps, fms, hs = [], [], []
+    for k in range(SUSPECT_RUNGS):
+        w[j] = x[j] + h0 / SUSPECT_RATIO**k
+        h = float(w[j] - x[j])
+        fps.append(cost(w))
+        w[j] = x[j] - h
+        fms.append(cost(w))
+        hs.append(h)
+        w[j] = x[j]
+    fp, fm = np.array(fps), np.array(fms)
+    scale = max(abs(f0), np.max(np.abs(fp)), np.max(np.abs(fm)))
+    return ladder_kink(f0, fp, fm, np.array(hs), ROUNDOFF_ULPS * EPS * scale)
+
+
+@settings(max_examples=150, deadline=None)
+@given(s=st.sampled_from([1e-8, 1.0, 1e8]), a=st.floats(-10, 10), logc=st.floats(-3, 8), sc=st.sampled_from([-1, 1]),
+       jump=st.one_of(st.just(0.0), st.floats(-12, 2).map(lambda e: 10**e)), d=st.floats(-1e3, 1e3),
+       x0=st.sampled_from([0.0, 1.5, -3.0, 1e3]), offset=st.sampled_from([0.0, 1.0, 1e6]))
+def test_the_early_stop_and_the_free_first_rung_decide_as_the_whole_ladder(s, a, logc, sc, jump, d, x0, offset):
+    # slope a, curvature c, a cubic term, maybe a jump of the slope at x0, on a cost offset
+    # far above its changes: the test stopped where curvature explains two rungs, its first
+    # rung the first look's, calls a kink exactly where all its rungs would
+    from gradcheck_cli.blackbox.ladder import shrinking_kink
+
+    c = sc * 10**logc
+
+    def cost(w):
+        t = float(w[0]) - x0
+        return s * (offset + a * t + c * t * t / 2 + jump * max(t, 0.0) + d * t**3)
+
+    x = np.array([x0])
+    f0 = cost(x)
+    h = np.finfo(float).eps ** (1 / 3) * max(abs(x0), 1.0)
+    plus, minus = x0 + h, x0 - h
+    first = ((cost([plus]) - f0) / (plus - x0), (f0 - cost([minus])) / (x0 - minus), (plus - minus) / 2)
+    assert (shrinking_kink(cost, x, 0, f0, first=first) is not None) == _full_ladder_says_kink(cost, x, 0, f0)

@@ -123,6 +123,31 @@ def test_four_point_entries_estimate_and_restore_nothing_behind():
     assert not jump_kink(e, 3 * x ** 2, rel, Thresholds()).any()  # smooth: never a kink
 
 
+def test_four_points_completed_from_the_two_call_look_take_two_calls_and_equal_four_calls():
+    from gradcheck_cli.blackbox.stencils import two_point_entries
+
+    x = np.array([0.5, -1.0, 2.0, 0.0])
+    f = lambda z: float(np.sum(z ** 3) + abs(z[3]))  # noqa: E731  (a kink at the last entry)
+    f0 = f(x)
+    calls = [0]
+
+    def shifted(k, d):
+        calls[0] += 1
+        z = x.copy()
+        z[k] += d
+        return f(z) - f0, abs(f(z))
+
+    look = two_point_entries(shifted, x, np.arange(4), f0=0.0, scale=abs(f0))
+    assert calls[0] == 8
+    whole = four_point_entries(shifted, x, np.arange(4), f0=0.0, scale=abs(f0))
+    calls[0] = 0
+    part = four_point_entries(shifted, x, np.arange(1, 4), f0=0.0, scale=abs(f0), first=look.take(np.arange(1, 4)))
+    assert calls[0] == 6  # f(x +- 4h e_k) only
+    for name in ("value", "noise", "plus", "minus", "jump_excess"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(whole, name)[1:])
+    assert part.jumps().tolist() == [False, False, True]  # curvature twice, the kink of |x| at 0
+
+
 def test_jump_kink_excuses_a_one_sided_derivative_at_relu_zero_but_not_a_wrong_value():
     x = np.array([0.0])
     f = lambda z: float(np.maximum(z, 0.0).sum())  # noqa: E731

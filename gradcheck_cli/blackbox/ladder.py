@@ -254,21 +254,58 @@ def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise:
 #: (``ladder.ladder_kink``), from ``eps**(1/3) max(|x_j|, 1)`` down to round-off's reach
 SUSPECT_RUNGS = 8
 SUSPECT_RATIO = 16.0
+#: a suspect's jump is explained by curvature (``curvature_explains``) when its Richardson
+#: estimate from two rungs is within this many times its round-off
+EXPLAINED = 8.0
 
 
-def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS):
+def curvature_explains(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise: float) -> bool:
+    """Whether the last two rungs' one-sided gaps are curvature, not a jump.
+
+    With ``S(h) = (phi(h) + phi(-h) - 2 phi(0)) / h`` (the signed gap ``R - L``), a smooth
+    point has ``S = phi'' h + O(h**3)`` and a kink ``S = J + c h`` (``J`` the jump of the
+    slope), so two rungs ``h1 > h2`` (``q = h1 / h2``) give ``J = (q S(h2) - S(h1)) / (q -
+    1)`` with the round-off ``(q r2 + r1) / (q - 1)``, ``r = 4 noise / h`` (four values
+    in the second difference).  Explained iff ``|J|`` is within ``EXPLAINED`` times that
+    round-off.  ``ladder_kink`` needs a jump above ``64 noise / h`` on its finer rungs,
+    some 15 times that bound: where curvature explains two rungs (and the rungs so far show
+    no kink), finer rungs can show none either, so the test may stop there.
+    """
+    if len(h) < 2:
+        return False
+    h1, h2 = float(h[-2]), float(h[-1])
+    with np.errstate(all="ignore"):
+        s1 = float(fp[-2] + fm[-2] - 2 * f0) / h1
+        s2 = float(fp[-1] + fm[-1] - 2 * f0) / h2
+        q = h1 / h2
+        jump = (q * s2 - s1) / (q - 1)
+        error = (q * 4 * noise / h2 + 4 * noise / h1) / (q - 1)
+    return bool(np.isfinite(jump) and np.isfinite(error) and abs(jump) <= EXPLAINED * error)
+
+
+def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS,
+                   first: tuple[float, float, float] | None = None):
     """The gap of the one-sided slopes at entry ``j`` when they stay apart as the step
     shrinks (a kink: ``ladder_kink`` on ``SUSPECT_RUNGS`` rungs ``h0 / 16**k``,
     ``h0 = eps**(1/3) max(|x_j|, 1)``, down to where round-off hides the gap), else None.
     A smooth point's gap ``h f''`` shrinks 16-fold with each rung; a smooth zone narrower
     than the first steps (smooth-L1 with a small beta, a logistic loss of w * 1e8) shows it
-    once the steps are inside it.  Steps are the ones taken, ``(x_j + h) - x_j``."""
+    once the steps are inside it.  Steps are the ones taken, ``(x_j + h) - x_j``.
+
+    ``first = (R, L, h)``: the one-sided slopes a first look measured at its step ``h``;
+    they are rung 0 (``h0 = h``, no calls).  The test stops as soon as curvature explains
+    the last two rungs and the rungs so far show no kink (``curvature_explains``): a smooth
+    suspect costs 2 calls, a kink the whole ladder."""
     flat = x.ravel()
-    h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
-    w = flat.copy()
     fps, fms, hs = [], [], []
+    if first is not None and all(np.isfinite(first)) and first[2] > 0:
+        R, L, h0 = (float(v) for v in first)
+        fps.append(f0 + R * h0), fms.append(f0 - L * h0), hs.append(h0)
+    else:
+        h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
+    w = flat.copy()
     try:
-        for k in range(SUSPECT_RUNGS):
+        for k in range(len(hs), SUSPECT_RUNGS):
             w[j] = flat[j] + h0 / SUSPECT_RATIO ** k
             h = float(w[j] - flat[j])
             if h <= 0:
@@ -277,10 +314,17 @@ def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS):
             w[j] = flat[j] - h
             fm = float(cost(w.reshape(x.shape)))
             fps.append(fp), fms.append(fm), hs.append(h)
+            scale = max(abs(f0), max(map(abs, fps)), max(map(abs, fms)))
+            noise = ROUNDOFF_ULPS * eps * scale
+            if (np.isfinite(scale) and curvature_explains(f0, np.array(fps), np.array(fms), np.array(hs), noise)
+                    and not ladder_kink(f0, np.array(fps), np.array(fms), np.array(hs), noise)):
+                return None
     except NonFiniteCostError:  # a step outside the domain: no kink shown
         return None
     finally:
         w[j] = flat[j]
+    if not hs:
+        return None
     fp, fm, h = np.array(fps), np.array(fms), np.array(hs)
     scale = max(abs(f0), float(np.max(np.abs(fp))), float(np.max(np.abs(fm))))
     if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, ROUNDOFF_ULPS * eps * scale)):

@@ -11,8 +11,11 @@ numeric kernel and differ only in which directions they try:
    entries whose first look agrees but cannot verify them (a small entry of a large
    summed cost) are verified together by precise directions (``search._verify``: a few
    hundred calls for thousands of entries, ``Settled.directions``); every other one goes
-   on (the caller's four-point estimate with its kink test, then step 2), so a smooth
-   function costs about 2 calls per entry plus the noise probe; ``adaptive`` (``fast`` is the same for
+   on (the caller's four-point estimate with its kink test, completed from the first
+   look's values by 2 calls, then step 2), so a smooth function costs about 2 calls per
+   entry plus the noise probe; a kink suspect (one-sided slopes apart: ``jump_suspects``,
+   ``KINK_SHARE``) costs 2 more where curvature explains the gap (``_test_suspects``,
+   ``_direct_every_entry``); ``adaptive`` (``fast`` is the same for
    users' code) runs the adaptive group testing of ``search.check_adaptive``, after which
    the caller's ``direct`` estimator (when given) re-measures the directly checked
    entries that do not pass, with its kink test (``stencils.jump_kink``);
@@ -133,15 +136,20 @@ def _chunked_direct(direct: Direct, block: int, idx: np.ndarray, tick, deadline:
     if deadline is None:
         return direct(block, idx, tick, **kw), len(idx)
     parts, reached = [], 0
+    first = kw.pop("first", None)
     for start, stop in _chunks(len(idx), deadline):
         chunk = idx[start:stop]
-        parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw))
+        more = {} if first is None else {"first": first.take(slice(start, stop))}
+        parts.append(direct(block, chunk, None if tick is None else (lambda k, s=start: tick(s + k)), **kw, **more))
         reached += len(chunk)
     if not parts:
         empty = np.zeros(0)
         return Entries(idx[:0], empty, empty, empty, empty, empty), 0
     cat = lambda name: np.concatenate([np.asarray(getattr(e, name), dtype=float) for e in parts])  # noqa: E731
-    return Entries(idx[:reached], cat("value"), cat("noise"), cat("plus"), cat("minus"), cat("jump_excess")), reached
+    rows = lambda name: (np.concatenate([getattr(e, name) for e in parts], axis=1)  # noqa: E731
+                         if all(getattr(e, name) is not None for e in parts) else None)
+    return Entries(idx[:reached], cat("value"), cat("noise"), cat("plus"), cat("minus"), cat("jump_excess"),
+                   rows("values"), rows("sizes")), reached
 
 
 @dataclass(frozen=True)
@@ -299,12 +307,19 @@ def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
 def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds, f0, phases: _Phases,
                         deadline: float | None = None, verify=None):
     """The full mode through the caller's estimator: every entry of every block, first
-    with two calls (when the estimator offers them) judged by the one rule; with
-    ``verify = (cost, lifted, seed)``, the entries whose first look agrees but cannot
-    verify them (and shows no jump between its one-sided slopes) are verified together by
-    precise directions (``search.verify_by_directions``: numeric = claim, noise = the
-    proved bound, marked in ``BlockOutcome.by_directions``); the entries
-    that still do not pass then get the four-point estimate with its kink test (under a
+    with two calls (when the estimator offers them) judged by the one rule; an entry whose
+    look passes and whose one-sided slopes agree to ``KINK_SHARE`` is settled by it.
+
+    A look whose slopes differ by more (a kink suspect, passing or agreeing within its
+    round-off) is completed to four points by 2 calls (``f(x +- 4h e_k)``, the look's own
+    ``f(x +- h e_k)`` reused: ``_complete``); where the 4h values predict the gap
+    (``L'' h``, curvature) the look stands, where the slopes jump the four-point evidence
+    and its kink test (``stencils.jump_kink``) replace it.  With ``verify = (cost, lifted,
+    seed)``, the entries whose look agrees but cannot verify them (and shows no jump) are
+    verified together by precise directions (``search.verify_by_directions``: numeric =
+    claim, noise = the proved bound, marked in ``BlockOutcome.by_directions``); those left
+    keep their four-point evidence when they have one, the others (and every entry that
+    does not agree) get the four-point estimate, completed from the look (under a
     deadline: the first look takes ``FIRST_LOOK_SHARE`` of the time, and failing entries
     are estimated first).  A search result whose every entry is CHECKED (``STOPPED`` where
     the deadline came first: not reached, or reached by the first look alone without
@@ -314,33 +329,54 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     size = np.asarray(x).size
     regs = regions(blocks, size)
     kink = np.zeros(size, dtype=bool)
-    again = np.zeros(size, dtype=bool)  # estimated again (the four-point estimate)
+    again = np.zeros(size, dtype=bool)  # estimated again (four points)
     two = _takes_points(direct)
     first = deadline if deadline is None or not two else (
         t0 + FIRST_LOOK_SHARE * max(deadline - t0, 0.0))
-    hows, values, noises, pending, unsure = [], [], [], [], []
+    hows, values, noises, pending, unsure, looks, spare = [], [], [], [], [], [], []
     done = 0
     for i, r in enumerate(regs):
         a = g[r.slice]
         how = np.full(r.size, How.STOPPED.value, dtype=np.int8)
         value, noise = np.full(r.size, np.nan), np.full(r.size, np.inf)
         idx = np.arange(r.size)
+        look, fallback = None, {}
         if two:  # the first look: two calls per entry, settled where it passes
             tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
             e, reached = _chunked_direct(direct, i, idx, tick, first, points=2)
             value[:reached], noise[:reached] = e.value, e.noise
             code = _codes(a[:reached], value[:reached], noise[:reached], thresholds)
             # one-sided slopes that differ by far more than a smooth f's f'' h: maybe a kink,
-            # which the four-point test decides (abs at 0 with the subgradient 0 claimed)
+            # which the 4h pair decides (abs at 0 with the subgradient 0 claimed)
             jumpy = np.abs(e.plus - e.minus) > KINK_SHARE * (np.abs(e.plus) + np.abs(e.minus))
-            code = np.where((code == 0) & jumpy, 4, code)
-            how[:reached][code == 0] = How.CHECKED.value
+            look = e if e.values is not None else None  # its f(x +- h e_k), reusable
+            agree = ((code == 0) | (code == 4)) & np.isfinite(value[:reached])
+            if look is not None and np.any(jumpy & agree) and not _expired(first):
+                suspect = np.flatnonzero(jumpy & agree)
+                e4, got = _complete(direct, i, look.take(suspect), first)
+                again[r.offset + suspect[:got]] = True
+                jumps = e4.jumps()
+                for n, k in enumerate(suspect[:got].tolist()):
+                    if jumps[n]:  # the four-point evidence, judged as any estimated entry
+                        value[k], noise[k], code[k] = e4.value[n], e4.noise[n], -1
+                    elif code[k] == 4:  # curvature: verified with the others, else its four points
+                        fallback[k] = (float(e4.value[n]), float(e4.noise[n]))
+                        jumpy[k] = False
+                    else:  # curvature: the passing look stands
+                        jumpy[k] = False
+                if np.any(jumps):
+                    hit = suspect[:got][jumps]
+                    rel = assess(a[hit], e4.value[jumps], e4.noise[jumps], thresholds).rel_max
+                    kink[r.offset + hit] = jump_kink(e4.take(np.flatnonzero(jumps)), a[hit], rel, thresholds)
+            code = np.where((code == 0) & jumpy, 4, code)  # a suspect not completed: four points
+            how[:reached][code <= 0] = How.CHECKED.value
             unsure.append(r.offset + idx[:reached][(code == 4) & ~jumpy & np.isfinite(value[:reached])])
-            idx = idx[:reached][code != 0]
+            idx = idx[:reached][code > 0]
             if deadline is not None:  # failing ones first, then warn, then unresolved
-                rest = code[code != 0]
+                rest = code[code > 0]
                 idx = idx[np.argsort(np.select([rest == 2, rest == 1], [0, 1], 2), kind="stable")]
         hows.append(how), values.append(value), noises.append(noise), pending.append(idx)
+        looks.append(look), spare.append(fallback)
         done += r.size
     verified = [None] * len(regs)
     if two and verify is not None and unsure and not _expired(first):
@@ -355,16 +391,28 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
             verified[i] = ok
             values[i][ok], noises[i][ok], hows[i][ok] = g[r.slice][ok], b[ok], How.CHECKED.value
             pending[i] = pending[i][~ok[pending[i]]]
+    for i in range(len(regs)):  # completed suspects the directions left: their four points
+        known = np.array([k in spare[i] for k in pending[i].tolist()], dtype=bool)
+        for k in pending[i][known].tolist():
+            values[i][k], noises[i][k] = spare[i][k]
+            hows[i][k] = How.CHECKED.value
+        pending[i] = pending[i][~known]
     if two:
         phases.more(sum(len(p) for p in pending))
     done = 0
     for i, r in enumerate(regs):
         idx = pending[i]
+        if not len(idx):  # nothing left in this block: no call (a layer's estimate starts with one)
+            done += r.size
+            continue
         if two:
             tick = None if phases.progress is None else (lambda k, base=phases.done: phases.tick(base + k - phases.done))
         else:
             tick = None if phases.progress is None else (lambda k, done=done: phases.search(done + k, size))
-        e, reached = _chunked_direct(direct, i, idx, tick, deadline)
+        if looks[i] is not None:
+            e, reached = _complete(direct, i, looks[i].take(idx), deadline, tick)
+        else:
+            e, reached = _chunked_direct(direct, i, idx, tick, deadline)
         got = idx[:reached]
         again[r.offset + got] = True
         values[i][got], noises[i][got] = e.value, e.noise
@@ -377,6 +425,12 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
                          np.full(r.size, np.nan), False, 0, np.zeros(r.size), verified[i]) for i, r in enumerate(regs)]
     cost = float("nan") if f0 is None else float(f0)
     return AdaptiveResult(tuple(outs), (), 0, time.perf_counter() - t0, 0.0, cost), kink, again
+
+
+def _complete(direct: Direct, block: int, look: Entries, deadline: float | None, tick=None) -> tuple[Entries, int]:
+    """The caller's four-point estimate of ``look.indices``, completed from their two-call
+    look ``look`` (2 calls each, in chunks under a deadline): ``(Entries, reached)``."""
+    return _chunked_direct(direct, block, look.indices, tick, deadline, first=look)
 
 
 def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Thresholds):
@@ -491,7 +545,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                                 kink=None if d.kink is None else np.asarray(d.kink)[keep],
                                 resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
                                 unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep])
-                d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases)
+                d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases,
+                                           sides=b.sides, f0=result.cost)
                 if again is not None and len(tested):
                     again[b.offset + tested] = True
                 data[k] = d
@@ -639,7 +694,8 @@ SUSPECTS_MAX = 256
 
 
 def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck, thresholds: Thresholds,
-                   deadline: float | None = None, phases: _Phases | None = None) -> tuple[BlockData, np.ndarray]:
+                   deadline: float | None = None, phases: _Phases | None = None, *,
+                   sides: np.ndarray | None = None, f0: float | None = None) -> tuple[BlockData, np.ndarray]:
     """The kink test for entries that pass but whose first look's one-sided slopes differ.
 
     A central difference is blind to a kink at the point (``|x|`` at 0 claimed as
@@ -647,10 +703,12 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     ``BlockOutcome.jumpy`` marks the entries whose gap does not look like ``h f''``
     (``stencils.jump_suspects``).  Those that still pass (at most ``SUSPECTS_MAX``, the
     deadline checked between them) get the shrinking one-sided test (``ladder.shrinking_kink``,
-    2 calls a rung): a kink it confirms is ``kink`` (its numeric the central difference,
-    the midpoint of the one-sided slopes, within half their gap); any other keeps the
-    first look's pass (the screen also catches near-stationary smooth entries, whose
-    first look stands).  Returns ``d`` and the block indices tested.
+    2 calls a rung; the first look's slopes ``sides`` are its first rung, and it stops where
+    curvature explains the gap: 2 calls for a smooth suspect): a kink it confirms is
+    ``kink`` (its numeric the central difference, the midpoint of the one-sided slopes,
+    within half their gap); any other keeps the first look's pass (the screen also catches
+    near-stationary smooth entries, whose first look stands).  ``f0``: the cost at x (else
+    one call).  Returns ``d`` and the block indices tested.
     """
     none = np.zeros(0, dtype=int)
     if jumpy is None or recheck is None or not len(d.analytic) or _expired(deadline):
@@ -666,13 +724,14 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     x = np.array(x, dtype=float)
     if phases is not None:
         phases.more(len(pos))
-    f0 = float(cost(x))
+    f0 = float(cost(x)) if f0 is None or not np.isfinite(f0) else float(f0)
     noise, kink = np.array(d.noise, dtype=float), np.zeros(len(d.analytic), bool) if d.kink is None else np.array(d.kink, dtype=bool)
     tested = []
     for p in pos.tolist():
         if _expired(deadline):
             break
-        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps)
+        first = None if sides is None else tuple(float(v) for v in sides[:, int(idx[p])])
+        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps, first=first)
         tested.append(p)
         if phases is not None:
             phases.tick(1)

@@ -272,6 +272,9 @@ class BlockOutcome:
     #: entries checked directly whose one-sided slopes differ (``stencils.jump_suspects``):
     #: kink suspects, which the pipeline's shrinking one-sided test decides; None: none
     jumpy: np.ndarray | None = None
+    #: the suspects' first-look one-sided slopes and step, rows ``(R, L, h)`` (NaN elsewhere):
+    #: the shrinking test's first rung (``ladder.shrinking_kink``); None: no suspect
+    sides: np.ndarray | None = None
 
     def scale(self) -> float:
         """``proved_scale`` of the block: ``G`` from every entry the search settled."""
@@ -409,8 +412,10 @@ class _Engine:
             self.f.deadline = deadline
         self.f0 = float(f0)
         self.directions: list[Direction] = []
-        #: entries whose direct check's one-sided slopes differ (``stencils.jump_suspects``)
+        #: entries whose direct check's one-sided slopes differ (``stencils.jump_suspects``),
+        #: and their first look's ``(R, L, h)`` by flat index
         self.jumpy = np.zeros(self.x.size, dtype=bool)
+        self.sides: dict[int, tuple[float, float, float]] = {}
         self.sigma = 0.0
         #: the noise probe ran: ``sigma`` and ``eps`` are f's at x, shared by the precise
         #: directions (the noise of f near x is a property of f there, not of a direction)
@@ -638,7 +643,14 @@ class _Engine:
             value = (fp - fm) / (2 * hh)
             F = np.maximum(abs(self.f0), np.maximum(np.abs(fp), np.abs(fm)))
             noise = self._roundoff(F, hh)
-            self.jumpy[idx[:reached]] = jump_suspects(self.f0, fp, fm, hh, noise * hh / SAFETY)[:reached]
+            suspect = jump_suspects(self.f0, fp, fm, hh, noise * hh / SAFETY)[:reached]
+            self.jumpy[idx[:reached]] = suspect
+            # their one-sided slopes over the steps taken (the points as rounded, as the
+            # loop made them), kept for the shrinking test's first rung
+            n = np.flatnonzero(suspect)
+            base, d = self.x[idx[n]], steps[n]
+            right, left = (fp[n] - self.f0) / ((base + d) - base), (self.f0 - fm[n]) / (base - (base - d))
+            self.sides.update(zip(idx[n].tolist(), zip(right.tolist(), left.tolist(), hh[n].tolist())))
         st = entry_status(self.g[idx], value, noise, self.t)
         redo = np.flatnonzero(np.isfinite(value) & np.array([s is not Status.PASS for s in st], dtype=bool))
         for n in redo.tolist() if self.truncation and not self.stopped else ():
@@ -963,7 +975,19 @@ class _Block:
             numeric=self.numeric, noise=self.noise, bound=self.bound, blockwide=self.blockwide,
             calls=e.f.calls - self.calls0, least_noise=self.least_noise,
             by_directions=getattr(self, "by_directions", None), jumpy=e.jumpy[r.slice].copy(),
+            sides=self._sides(),
         )
+
+    def _sides(self) -> np.ndarray | None:
+        """``BlockOutcome.sides`` of this block from the engine's record."""
+        e, r = self.e, self.r
+        mine = [(j - r.offset, v) for j, v in e.sides.items() if r.offset <= j < r.offset + r.size]
+        if not mine:
+            return None
+        out = np.full((3, r.size), np.nan)
+        for j, v in mine:
+            out[:, j] = v
+        return out
 
     def _search(self, idx: np.ndarray) -> None:
         e = self.e

@@ -18,7 +18,8 @@ Direct-entry estimates, two engines on the same footing (one entry, one axis):
   central_from_values``) through a caller's ``shifted(k, d)``, which may return
   differences ``L(x + d e_k) - L(x)`` summed term by term (a layer sums output by output,
   so the round-off is that of the terms entry k reaches); with the one-sided slopes for
-  ``jump_kink``.
+  ``jump_kink``.  Completing a two-call first look (``two_point_entries``, its ``f(x +- h
+  e_k)`` kept in ``Entries.values``) takes the 4h pair alone: 2 calls.
 
 Kink tests: ``crosses_kink`` (the three-rung stencil crosses a kink near the point: its
 even part grows as the step shrinks), ``one_sided_kink`` (the three-rung engine's: each
@@ -528,6 +529,22 @@ class Entries:
     plus: np.ndarray
     minus: np.ndarray
     jump_excess: np.ndarray
+    #: the two-call first look's raw rows ``f(x + h e_k), f(x - h e_k)`` and their terms' sizes
+    #: (``two_point_entries``), which ``four_point_entries(first=...)`` reuses; else None
+    values: np.ndarray | None = None
+    sizes: np.ndarray | None = None
+
+    def take(self, pos) -> "Entries":
+        """The entries at positions ``pos``."""
+        rows = lambda v: None if v is None else v[:, pos]  # noqa: E731
+        return Entries(self.indices[pos], self.value[pos], self.noise[pos], self.plus[pos], self.minus[pos],
+                       self.jump_excess[pos], rows(self.values), rows(self.sizes))
+
+    def jumps(self) -> np.ndarray:
+        """Whether the one-sided slopes jump beyond the ``L'' h`` the 4h values predict (by
+        more than 1e-6 of their size: ``jump_excess``); never for a two-call look."""
+        with np.errstate(all="ignore"):
+            return self.jump_excess > 1e-6 * (np.abs(self.plus) + np.abs(self.minus))
 
 
 def step_factor(sigma: float, scale: float) -> float:
@@ -555,7 +572,7 @@ def _shifted_values(shifted: Callable[[int, float], tuple[float, float]], indice
 
 def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: np.ndarray, indices: np.ndarray, *,
                        f0: float, scale: float, sigma: float = 0.0, eps: float | None = None,
-                       progress: Callable[[int], None] | None = None) -> Entries:
+                       progress: Callable[[int], None] | None = None, first: Entries | None = None) -> Entries:
     """Central differences at ``h_k = eps**(1/3) max(|x_k|, 1) step_factor(sigma, scale)``,
     four calls per entry, ``shifted(k, d) -> (value, size)`` returning ``f(x + d e_k)``
     minus ``f0`` (``f0 = 0`` when it returns differences) and the size of the terms that
@@ -565,11 +582,16 @@ def four_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: 
     sigma) / h`` with ``f'' h`` predicted from the 4h values.  ``scale`` is f's size at x
     (for the step factor); ``sigma`` f's measured noise; ``eps`` the precision of the terms
     (float32 outputs: float32's, though their differences are summed in float64; default:
-    ``value_eps`` of the values)."""
+    ``value_eps`` of the values).  ``first``: the ``two_point_entries`` of these
+    entries (same step), whose ``f(x +- h e_k)`` are reused: 2 calls per entry."""
     x = np.asarray(x, dtype=float).ravel()
     indices = np.asarray(indices)
     h = default_step(x[indices]) * step_factor(sigma, scale)
-    vals, sizes = _shifted_values(shifted, indices, h, (1, -1, 4, -4), progress)
+    if first is not None and first.values is not None and np.array_equal(first.indices, indices):
+        far, far_sizes = _shifted_values(shifted, indices, h, (4, -4), progress)
+        vals, sizes = np.vstack([first.values, far]), np.vstack([first.sizes, far_sizes])
+    else:
+        vals, sizes = _shifted_values(shifted, indices, h, (1, -1, 4, -4), progress)
     size = np.max(sizes, axis=0)
     # a stencil that moved nothing at all (sigmoid at 36.2: its output is 1 to float64's
     # resolution) bounds the derivative only by the round-off of everything it may reach
@@ -612,7 +634,7 @@ def two_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: n
         plus, minus = (vals[0] - f0) / h, (f0 - vals[1]) / h
     bad = ~(np.isfinite(value) & np.isfinite(noise))
     return Entries(indices, np.where(bad, np.nan, value), np.where(bad, np.inf, noise), plus, minus,
-                   np.full(len(indices), -1.0))
+                   np.full(len(indices), -1.0), vals, sizes)
 
 
 def jump_kink(e: Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
@@ -621,8 +643,8 @@ def jump_kink(e: Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thr
     between them (a one-sided derivative, or a subgradient between), within ``fail_tol``.
     A wrong value away from a kink is never excused: there ``D+ = D-`` up to ``f'' h``."""
     lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
+    jump = e.jumps()
     with np.errstate(all="ignore"):
         tol = thresholds.fail_tol * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(e.plus - e.minus) * 1e-3
-        jump = e.jump_excess > 1e-6 * (np.abs(e.plus) + np.abs(e.minus))
         between = (analytic >= lo - tol) & (analytic <= hi + tol)
     return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)
