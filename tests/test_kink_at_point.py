@@ -304,3 +304,55 @@ def test_the_early_stop_and_the_free_first_rung_decide_as_the_whole_ladder(s, a,
     plus, minus = x0 + h, x0 - h
     first = ((cost([plus]) - f0) / (plus - x0), (f0 - cost([minus])) / (x0 - minus), (plus - minus) / 2)
     assert (shrinking_kink(cost, x, 0, f0, first=first) is not None) == _full_ladder_says_kink(cost, x, 0, f0)
+
+
+def _abs_beside_a_fast_sine(claim_at=None, wrong=None):
+    """|x| over block x (160 entries, three exact zeros claimed sign(0) = 0) beside sin(100 b)
+    over block b (20 entries): the coarse directions through both blocks agree, and their
+    error (sin's curvature) leaves the zeros' claims too small to clear, so the joint pool
+    checks them directly, where they pass by symmetry."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(180)
+    x[[23, 107, 120]] = 0.0
+    g = np.concatenate([np.sign(x[:160]), 100 * np.cos(100 * x[160:])])
+    if wrong is not None:
+        g[wrong] *= 3.0
+
+    def cost(z):
+        return float(np.sum(np.abs(z[:160])) + np.sum(np.sin(100 * z[160:])))
+
+    return cost, x, g
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+@pytest.mark.parametrize("split", [True, False])
+def test_kinks_checked_in_a_joint_pool_get_the_kink_test(mode, split):
+    # the same kinks read kink whether their block was searched with its neighbour (one
+    # set of directions through x and b), alone, or entry by entry
+    from gradcheck_cli.blackbox.pipeline import check_blackbox
+    from gradcheck_cli.choices import Mode
+
+    cost, x, g = _abs_beside_a_fast_sine()
+    blocks = [("x", (160,), 0), ("b", (20,), 160)] if split else None
+    res = check_blackbox(cost, x, g, blocks, mode=Mode(mode))
+    if split and mode == "adaptive":
+        # one joint search (its calls counted in the first block), the zeros checked in it
+        assert res.search.blocks[1].calls == 0 and res.search.blocks[0].calls > 0
+        assert np.flatnonzero(res.search.blocks[0].jumpy).tolist() == [23, 107, 120]
+    assert res.verdict.counts["kink"] == 3 and res.verdict.counts["fail"] == 0
+    assert res.verdict.blocks[0].counts["kink"] == 3
+    kinks = sorted(c.index for c in res.verdict.checks if c.status is Status.KINK)
+    assert kinks == [(23,), (107,), (120,)]
+
+
+@pytest.mark.parametrize("wrong", [40, 107])
+def test_a_wrong_entry_in_a_joint_pool_still_fails(wrong):
+    # a wrong entry away from the kinks, or a claim outside a kink's one-sided slopes
+    from gradcheck_cli.blackbox.pipeline import check_blackbox
+
+    cost, x, g = _abs_beside_a_fast_sine(wrong=wrong)
+    if wrong == 107:
+        g[wrong] = 3.0  # the slopes there are -1 and 1
+    res = check_blackbox(cost, x, g, [("x", (160,), 0), ("b", (20,), 160)])
+    assert [c.index for c in res.verdict.checks if c.status is Status.FAIL] == [(wrong,)]
+    assert res.verdict.counts["fail"] == 1
