@@ -356,3 +356,94 @@ def test_a_wrong_entry_in_a_joint_pool_still_fails(wrong):
     res = check_blackbox(cost, x, g, [("x", (160,), 0), ("b", (20,), 160)])
     assert [c.index for c in res.verdict.checks if c.status is Status.FAIL] == [(wrong,)]
     assert res.verdict.counts["fail"] == 1
+
+
+# ------------------------------------------------- a layer's kinks: confirmed by the shrinking test
+
+
+def _max_pool():
+    from pathlib import Path
+
+    from gradcheck_cli.usercode import load_callable
+
+    good = f"{Path(__file__).parent / 'layers' / 'layers.py'}:"
+    return load_callable(good + "max_pool_naive_forward"), load_callable(good + "max_pool_naive_backward")
+
+
+POOL = {"pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_layers_kinks_are_confirmed_by_the_shrinking_test_not_the_ladder(mode):
+    # every entry of a max-pool over ones is a tie: 32 kinks.  The four-point test finds
+    # the jump (4 calls), the shrinking one-sided test confirms it (SUSPECT_RUNGS rungs of
+    # 2 calls); the re-estimate's ladder (about 118 calls an entry) is not run again
+    from gradcheck_cli.blackbox.ladder import SUSPECT_RUNGS
+    from gradcheck_cli.checks.layer import check_layer
+
+    fwd, bwd = _max_pool()
+    rep = check_layer(fwd, bwd, {"x": np.ones((1, 2, 4, 4))}, POOL, mode=mode)
+    assert rep.status is Status.PASS and kinks(rep) == 32 and rep.counts["fail"] == 0
+    # the look, the 4h pair and the rungs per entry; the setup, the noise probe and the
+    # adaptive search's directions besides (was 3,921 calls in full mode, 4,117 adaptive)
+    assert rep.effort.calls <= 32 * (4 + 2 * SUSPECT_RUNGS) + 250
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_wrong_value_at_a_tie_is_still_no_kink(mode):
+    # 2 dout lies outside the one-sided slopes [0, dout]: the four-point test does not call
+    # it a kink and the re-estimate fails it; the 0 claimed at the other tied entries stays a kink
+    from gradcheck_cli.checks.layer import check_layer
+
+    fwd, bwd = _max_pool()
+    rep = check_layer(fwd, lambda dout, cache: 2 * bwd(dout, cache), {"x": np.ones((1, 2, 4, 4))}, POOL, mode=mode)
+    assert rep.status is Status.FAIL and rep.counts["fail"] == 8 and kinks(rep) == 24
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_layers_smooth_zone_narrower_than_the_first_steps_is_no_kink(mode, monkeypatch):
+    # smooth-L1 with beta = 1e-7 at 0: the four-point steps (6e-6, 2.4e-5) see the two
+    # straight pieces (a jump: kink), the shrinking test's finer rungs the quadratic zone:
+    # not confirmed, and the re-estimate decides as before: pass
+    from gradcheck_cli.blackbox import pipeline
+    from gradcheck_cli.checks.layer import check_layer
+
+    unconfirmed = []
+    real = pipeline.shrinking_kink
+
+    def watched(*args, **kw):
+        gap = real(*args, **kw)
+        if "claim" in kw and gap is None:
+            unconfirmed.append(args[2])
+        return gap
+
+    monkeypatch.setattr(pipeline, "shrinking_kink", watched)
+    beta = 1e-7
+    x = np.random.default_rng(2).standard_normal((4, 5))
+    x[1, 2] = x[3, 0] = 0.0
+
+    def forward(x):
+        a = np.abs(x)
+        return np.where(a < beta, 0.5 * x**2 / beta, a - 0.5 * beta), x
+
+    def backward(dout, x):
+        return dout * np.where(np.abs(x) < beta, x / beta, np.sign(x))
+
+    rep = check_layer(forward, backward, {"x": x}, mode=mode)
+    assert rep.status is Status.PASS and kinks(rep) == 0 and rep.counts["pass"] == 20
+    if mode == "full":
+        assert sorted(unconfirmed) == [7, 15]
+
+
+def test_the_shrinking_test_with_a_claim_outside_the_slopes_is_no_kink():
+    from gradcheck_cli.blackbox.ladder import shrinking_kink
+
+    f = lambda z: float(np.abs(z[0]) + 0.5 * z[0])  # noqa: E731  (slopes -0.5 and 1.5)
+    x = np.array([0.0])
+    for claim, kink in [(None, True), (0.5, True), (-0.5, True), (1.5, True), (1.6, False), (-2.0, False)]:
+        cost, calls = _counted(f)
+        gap = shrinking_kink(cost, x, 0, 0.0, claim=claim)
+        assert (gap is not None) is kink
+        if kink:
+            assert gap == pytest.approx(2.0)
+        assert calls[0] <= 2 * 8
