@@ -535,7 +535,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                 d, unreached, estimated = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases,
                                                    settled=confirmed)
                 if again is not None and len(confirmed):
-                    idx = np.arange(len(d.analytic)) if data[k].indices is None else np.asarray(data[k].indices)
+                    idx = np.arange(len(data[k].analytic)) if data[k].indices is None else np.asarray(data[k].indices)
                     again[b.offset + idx[confirmed]] = True
                 if again is not None and len(estimated):
                     again[b.offset + estimated] = True
