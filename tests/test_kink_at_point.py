@@ -447,3 +447,20 @@ def test_the_shrinking_test_with_a_claim_outside_the_slopes_is_no_kink():
         if kink:
             assert gap == pytest.approx(2.0)
         assert calls[0] <= 2 * 8
+
+
+@pytest.mark.parametrize("c", [0.0, 0.5, 10.0])
+def test_a_layers_kink_claimed_at_the_midpoint_of_its_slopes_reads_kink_in_full_mode(c):
+    # |x| + c x at 0 claimed sign(0) + c: the midpoint of the slopes c - 1 and c + 1, which
+    # the central difference equals; the 4h pair shows the jump, the shrinking test confirms it
+    from gradcheck_cli.checks.layer import check_layer
+
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    x[1, 2] = 0.0
+    rep = check_layer(lambda x: (np.abs(x) + c * x, x), lambda d, x: d * (np.sign(x) + c), {"x": x}, mode="full")
+    assert rep.status is Status.PASS and kinks(rep) == 1 and rep.counts["pass"] == 19
+    assert [c.index for c in rep.checks if c.status is Status.KINK] == [(1, 2)]
+    # a claim outside the slopes there still fails
+    wrong = check_layer(lambda x: (np.abs(x) + c * x, x), lambda d, x: d * (np.sign(x) + c + 3 * (x == 0)),
+                        {"x": x}, mode="full")
+    assert wrong.status is Status.FAIL and [c.index for c in wrong.checks if c.status is Status.FAIL] == [(1, 2)]

@@ -367,7 +367,9 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
                 if np.any(jumps):
                     hit = suspect[:got][jumps]
                     rel = assess(a[hit], e4.value[jumps], e4.noise[jumps], thresholds).rel_max
-                    kink[r.offset + hit] = jump_kink(e4.take(np.flatnonzero(jumps)), a[hit], rel, thresholds)
+                    # passing ones too: the suspects' jump is at the point (their claims between the slopes)
+                    kink[r.offset + hit] = jump_kink(e4.take(np.flatnonzero(jumps)), a[hit], rel, thresholds,
+                                                     at_point=True)
             code = np.where((code == 0) & jumpy, 4, code)  # a suspect not completed: four points
             how[:reached][code <= 0] = How.CHECKED.value
             unsure.append(r.offset + idx[:reached][(code == 4) & ~jumpy & np.isfinite(value[:reached])])
