@@ -8,7 +8,7 @@ input, spacing ``NOISE_SPACING max(max |z|, 1)``).  A single probe through every
 once would save 10 calls per input beyond the first (20 of batchnorm 64x100 full's 13,561).
 This prints, for batchnorm 64x100 (train mode) at several relative scales of x, gamma and
 beta, the per-input sigmas beside a joint probe's (one direction through all three, the
-spacing set by the largest entry of all).  Measured (float64, load 4): at equal scales the
+spacing set by the largest entry of all).  Measured (float64): at equal scales the
 joint sigma is 2.5x the largest input's; with x * 1e3 it is 0.63 of beta's (it would
 understate that input's noise); with gamma, beta * 1e3 it is 45x above, and with
 x * 1e-3, beta * 1e4 some 4e9 times above (the spacing made for beta's scale puts the
