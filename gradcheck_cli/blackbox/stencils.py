@@ -285,6 +285,11 @@ def blackbox_gradient(
         with np.errstate(all="ignore"):
             crossed |= ~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & ~np.all(vals == f0, axis=0)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
+    # a first look that proved nothing and looks like a kink is decided by the ladders from
+    # below its steps, like one across a kink (a relu kink 7e-5 away with steps of 7e-4: the
+    # one-sided test alone would call it a kink at the point)
+    with np.errstate(all="ignore"):
+        crossed |= kink & ~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & (step is None)
     # ... and so does a first look in a first-order regime (D(h) = g + a h: its rung
     # differences shrink 4 times per factor 4 of the step, a C1 point such as x |x| at 0),
     # whose first-order term the ladder's all-powers tableau removes
@@ -406,41 +411,92 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
     """Float32 code: the entries whose evidence does not verify the claim and does not prove
     it wrong get the least-squares fit over many steps (``lowprec.fit_derivative``, within
     ``lowprec.fit_budget`` calls), which tightens ``value, noise`` (in place) where it
-    agrees; one still undecided gets a second fit of ``FIT_MORE_POINTS`` pairs."""
-    from .lowprec import FIT_MORE_POINTS, FIT_POINTS, combine, fit_budget, fit_derivative
+    agrees.  One the first fit leaves undecided gets a second: ``FIT_MORE_POINTS`` pairs where
+    they can settle it (``FIT_MORE_GAIN``), or, where a kink near x kept the first from
+    proving anything, the kink-aware fit on the side without it (``lowprec.kink_aware_fit``)."""
+    from .lowprec import (FIT_MORE_POINTS, FIT_POINTS, KINK_MARGIN, combine, fit_budget, fit_derivative,
+                          kink_aware_fit)
 
     left = fit_budget(work.size)
     # fits that proved nothing (kinks inside every width: relu code) stop the fitting once
     # they outnumber the useful ones by FIT_FRUITLESS: there more calls cannot help
-    def settled(n: int) -> bool:
+    def gap_tol(n: int) -> tuple[float, float]:
         with np.errstate(all="ignore"):
-            gap = abs(float(a[n]) - float(value[n]))
-            tol = pass_tol * abs(float(a[n]))
-            return bool(gap + noise[n] <= tol or gap - noise[n] > tol)
+            return abs(float(a[n]) - float(value[n])), pass_tol * abs(float(a[n]))
+
+    def warned(n: int) -> bool:
+        # proved wrong, by a gap a warn's size (not a fail's)
+        gap, tol = gap_tol(n)
+        return bool(gap - noise[n] > tol and gap <= WARN_RECHECK * tol)
+
+    def settled(n: int, second_opinion: bool = False) -> bool:
+        # a warn on the ladder's evidence alone gets the fit's (``second_opinion``): a relu
+        # unit crossing 0 within its stencil can bias it beyond its bound (the fit checks its premise)
+        if second_opinion and warned(n):
+            return False
+        gap, tol = gap_tol(n)
+        return bool(gap + noise[n] <= tol or gap - noise[n] > tol)
+
+    def can_settle(n: int, e: float) -> bool:
+        # a bound e / FIT_MORE_GAIN (4 times the pairs: the noise's share halves, and the
+        # orders' disagreement, mostly noise too, with it) could verify the claim or prove it wrong
+        gap, tol = gap_tol(n)
+        return bool(gap + e / FIT_MORE_GAIN <= tol or gap - e / FIT_MORE_GAIN > tol)
 
     fruitless = useful = 0
     for n, k in enumerate(idx.tolist()):
         if left < 2 * FIT_POINTS or fruitless > FIT_FRUITLESS + 2 * useful:
             break
         fitted = False
+        first = None
+        fitted_value = False  # a fit gave evidence (a finite bound) on this entry
+        step0 = used[n]
         for points in (FIT_POINTS, FIT_MORE_POINTS):
             # verified, or proved beyond the tolerance (more points change nothing); a kink,
             # a claim of exactly 0 (the zero rule's) and an entry the ladder proved nothing
             # about (the fit only tightens evidence) are left as they are
-            if settled(n) or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
+            if settled(n, not fitted_value) or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
                 break
-            fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points,
-                                 width=None if points == FIT_POINTS else best)
-            best = fit.width
+            if first is None:
+                fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points)
+            elif np.isfinite(first.error):
+                if not can_settle(n, float(noise[n])):
+                    break  # 4 times the pairs would leave it undecided: not worth their calls
+                fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points, width=first.width)
+            elif first.free is not None and min(first.free) > 0:
+                # the first proved nothing because of a kink near x: the side without it
+                fa, fb = first.free
+                fit = kink_aware_fit(f_call, work, k, f0=f0, eps=eps, a=KINK_MARGIN * fa, b=KINK_MARGIN * fb,
+                                     points=points)
+            else:
+                break  # no second fit where the first proved nothing and saw no kink
+            first = fit if first is None else first
             left -= fit.calls
             fitted = True
             if not np.isfinite(fit.error):
-                break  # no second fit where the first proved nothing
-            value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit)
+                continue
+            fitted_value = True
+            # the ladder's stencil (up to 4 times its step) spanned a kink the first fit's values showed
+            crossed = first.free is not None and min(first.free) < 4 * float(step0)
+            value[n], noise[n] = combine(float(value[n]), float(noise[n]), fit, crossed)
             if noise[n] == fit.error:
                 used[n] = fit.width
+        if first is not None and not fitted_value and first.kink_at < 4 * float(step0) and warned(n):
+            # a warn on the ladder's evidence alone, whose stencil spanned a kink the fit's
+            # values showed and which no fit could settle: that evidence is no proof
+            noise[n] = np.inf
         if fitted:  # useful: the fits settled the entry; else fruitless (relu kinks in every width)
             useful, fruitless = (useful + 1, fruitless) if settled(n) else (useful, fruitless + 1)
+
+
+#: a warn (a gap up to this many tolerances: the float32 fail tolerance is 20 times its
+#: pass tolerance) that rests on the ladder alone gets the fit as a second opinion
+WARN_RECHECK = 20.0
+
+
+#: the bound a fit of 4 times the pairs is expected to reach at best (the noise's share
+#: halves; measured on the float32 nets: 2 to 6 times smaller)
+FIT_MORE_GAIN = 6.0
 
 
 #: fits that settled nothing, beyond twice the ones that settled their entry, after which a
