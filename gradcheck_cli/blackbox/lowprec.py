@@ -354,7 +354,7 @@ ASYM_FLOOR_ULPS = 256.0
 
 
 def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float, a: float, b: float,
-                   points: int = FIT_MORE_POINTS) -> FitResult:
+                   points: int = FIT_MORE_POINTS, enough: Callable[[FitResult], bool] | None = None) -> FitResult:
     """``df/dx_j`` of float32 code whose line through x has a kink too near x for the
     symmetric fit (a relu unit crossing 0): least squares over ``points`` steps spread on
     ``-a .. b`` (``points`` calls, half on each side, denser near x).
@@ -368,7 +368,12 @@ def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     of ``t`` in the polynomial fits of ``ASYM_TERMS`` terms of all powers, each with its bound
     (``poly_fit``: ``Z`` deviations of the noise, measured from the residuals, plus the
     disagreement of the next two orders); the odd fit's bound needs no more, since only its
-    points' placement differs."""
+    points' placement differs.
+
+    Staged: where ``enough`` is given, every other point of the design is evaluated first
+    (itself a jittered grid of ``points / 2`` steps on the same interval) and fitted; where
+    ``enough`` accepts that fit (it settles the entry, or twice the points could not), the
+    other half is never evaluated; else the fit of all ``points`` is the one above."""
     orig = x[j]
     # half the points on each side, denser near x (t = side s**1.5, s jittered on a uniform
     # grid): the cuts at kinks near x leave points on both sides, and the far ones carry the slope
@@ -376,17 +381,34 @@ def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     jitter = np.random.default_rng(j + 1).random(2 * m)
     s = (np.arange(m) + 0.25 + 0.5 * jitter.reshape(2, m)) / m
     t = np.concatenate([-a * s[0] ** 1.5, b * s[1] ** 1.5])
-    t = t[t != 0.0]
-    vals = np.empty(t.size)
-    for i, ti in enumerate(t):
-        x[j] = orig + ti
-        try:
-            vals[i] = float(cost(x))
-        except NonFiniteCostError:
-            vals[i] = np.nan
-        finally:
-            x[j] = orig
-    calls = int(t.size)
+    vals = np.full(t.size, np.nan)
+
+    def evaluate(sel: np.ndarray) -> None:
+        for i in np.flatnonzero(sel):
+            x[j] = orig + t[i]
+            try:
+                vals[i] = float(cost(x))
+            except NonFiniteCostError:
+                vals[i] = np.nan
+            finally:
+                x[j] = orig
+
+    live = t != 0.0
+    if enough is not None and m >= 4 * ASYM_SIDE_MIN:
+        first = live & (np.arange(t.size) % m % 2 == 0)  # every other s on each side
+        evaluate(first)
+        fit = _kink_aware_values(t[first], vals[first], f0=f0, eps=eps, a=a, b=b, calls=int(np.sum(first)))
+        if enough(fit):
+            return fit
+        evaluate(live & ~first)
+    else:
+        evaluate(live)
+    return _kink_aware_values(t[live], vals[live], f0=f0, eps=eps, a=a, b=b, calls=int(np.sum(live)))
+
+
+def _kink_aware_values(t: np.ndarray, vals: np.ndarray, *, f0: float, eps: float, a: float, b: float,
+                       calls: int) -> FitResult:
+    """The kink-aware fit (``kink_aware_fit``) of the values ``vals`` of f at ``x + t e_j``."""
     fail = FitResult(np.nan, np.inf, max(a, b), calls)
     if not np.all(np.isfinite(vals)) or not np.isfinite(f0):
         return fail

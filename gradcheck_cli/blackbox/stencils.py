@@ -461,8 +461,20 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
             elif first.free is not None and min(first.free) > 0:
                 # the first proved nothing because of a kink near x: the side without it
                 fa, fb = first.free
+                crossed = min(first.free) < 4 * float(step0)
+
+                def enough(half, n=n, crossed=crossed) -> bool:
+                    # the fit on half its points settles the entry (with the ladder's evidence,
+                    # as the whole fit's would be combined): the other half is not evaluated
+                    if not np.isfinite(half.error):
+                        return False
+                    v, e = combine(float(value[n]), float(noise[n]), half, crossed)
+                    with np.errstate(all="ignore"):
+                        gap, tol = abs(float(a[n]) - v), pass_tol * abs(float(a[n]))
+                    return bool(gap + e <= tol or gap - e > tol)
+
                 fit = kink_aware_fit(f_call, work, k, f0=f0, eps=eps, a=KINK_MARGIN * fa, b=KINK_MARGIN * fb,
-                                     points=points)
+                                     points=points, enough=enough)
             else:
                 break  # no second fit where the first proved nothing and saw no kink
             first = fit if first is None else first
