@@ -25,15 +25,8 @@ KNOWN = {
     "float32 10-5-10": "float32's round-off of a cost ~96: 7 of 115 unresolved (W1 entries ~0.03, bounds ~2e-5 against 1.4e-5 needed)",
     # corpus_func2 / corpus_layer2 / corpus_model (audit2)
     "x -= c in place on the input": "changing the input in place is an error (exit 2), though each call gets a copy",
-    "max of pairs 1e-9 apart (pass or kink)": "the stencil straddles the tie 1e-9 away: unresolved, not kink",
-    "-log(1-x^2), slack 1e-9..1e-3": "slack 1e-6 written log1p(-x*x): numeric off by 1.0 with a bound 8e-4: warn",
-    "sin(x) at x ~ 1e3": "steps relative to |x|: 1 of 6 unresolved",
-    "sin(x/1000) at x ~ 1e6": "steps relative to |x|: 6 of 6 unresolved",
-    "sin activation at x ~ 1e6": "layer: steps relative to |x| span many periods: FAIL on correct code",
-    "sin activation at x ~ 1e3": "layer: steps relative to |x|: 1 FAIL on correct code, 11 unresolved",
-    "two-layer net, std 1e-4 (assignment 1's init)": "entries ~1e-6 next to relu kinks 1e-5 away: 10 unresolved "
-                                                     "(the 2 false fails are gone: confirmed at a short step)",
-    "two-layer net, std 0.001 (seed 2)": "an entry 2.4e-8 of a cost ~1.4: 1 unresolved",
+    "max of pairs 1e-9 apart (pass or kink)": "x[0] (claim 0): f is flat on one side, the tie 1e-9 away on the other; "
+                                              "every stencil straddles it: unresolved, not kink (x[1] passes)",
     "FC net computing in float32 inside loss": "float32 relu net: kinks on both sides nearer than the kink-aware fit "
                                                "needs, small entries next to the cost: 38 of 191 unresolved, 3 kink",
     "float32 relu 10-5-10": "float32 relu net, a cost of 275 (ulp 3e-5): W2 entries ~0.01-0.1 need bounds float32 "

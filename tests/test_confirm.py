@@ -170,3 +170,67 @@ def test_a_tiny_term_missing_next_to_relu_kinks_still_warns(mode):
     assert ok.counts["fail"] == 0 and ok.counts["warn"] == 0, ok.counts
     bad = check_gradient(lambda v: (f(v), wrong(v)), w, mode=mode)
     assert bad.status.value in ("warn", "fail") and bad.counts["pass"] == 0, bad.counts
+
+
+@pytest.mark.parametrize("f, g, scale", [(np.sin, np.cos, 1e3),
+                                         (lambda z: np.sin(z / 1000), lambda z: np.cos(z / 1000) / 1000, 1e6)],
+                         ids=["sin at 1e3", "sin(x/1000) at 1e6"])
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_a_function_varying_on_a_finer_scale_than_x_reads_pass(f, g, scale, mode):
+    # steps relative to |x| leave bounds of ~1e-7: the ladder from short steps verifies
+    x = _sin_point(scale)
+    res = check_gradient(lambda z: (float(np.sum(f(z))), g(z)), x, mode=mode)
+    assert res.status.value == "pass" and res.counts["pass"] == x.size, res.counts
+    inner = 1 if scale == 1e3 else mp.mpf(1) / 1000
+    truth = [float(inner * mp.cos(inner * mp.mpf(float(v)))) for v in x]
+    for c in res.checks:
+        t = truth[c.index[0]]
+        if scale == 1e3:  # every bound shown contains the truth
+            assert abs(c.numeric - t) <= c.error, c
+        else:  # the rounding of z / 1000 is a sawtooth that no noise table of a few ulps sees
+            assert abs(c.numeric - t) <= 1e-7 * abs(t), c
+
+
+@pytest.mark.parametrize("off", [1e-6, 1e-5])
+def test_a_soft_bug_on_a_slowly_varying_sin_is_never_settled_into_a_pass(off):
+    x = _sin_point(1e6)
+    res = check_gradient(lambda z: (float(np.sum(np.sin(z / 1000))), np.cos(z / 1000) / 1000 * (1 + off)), x)
+    assert res.counts["pass"] == 0 and res.status.value in ("warn", "fail"), res.counts
+
+
+@pytest.mark.parametrize("pays", [False, True])
+def test_settling_goes_on_while_it_pays_and_stops_after_a_round_that_does_not(monkeypatch, pays):
+    import gradcheck_cli.blackbox.confirm as confirm
+
+    tried = []
+
+    def fake(cost, work, shape, j, *, analytic, settle=False, **kw):
+        tried.append(j)
+        return confirm.Outcome(True, analytic, 1e-20) if settle and pays else confirm.Outcome(False)
+
+    monkeypatch.setattr(confirm, "confirm_entry", fake)
+    x = np.linspace(1.0, 2.0, 40)
+    # unresolved: the estimate near the claim, its bound too wide to verify it
+    d = BlockData("x", x.shape, 2 * x, 2 * x * (1 + 1e-8), np.full(x.size, 1e-6))
+    out, changed = confirm_block(d, 0, lambda z: float(np.sum(z * z)), x, Thresholds())
+    if pays:
+        assert len(tried) == x.size and len(changed) == x.size
+        assert np.all(assess(out.analytic, out.numeric, out.noise, Thresholds()).code == 0)
+    else:
+        assert len(tried) == confirm.SETTLE_MAX and len(changed) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.longdouble])
+def test_the_one_sided_ladder_is_sound_with_a_kink_on_one_side(dtype):
+    from gradcheck_cli.blackbox.confirm import one_sided
+
+    x0 = 0.3
+    f = lambda w: np.sin(w[0]) + 5 * np.maximum(0, (x0 - 1e-4) - w[0])  # noqa: E731  (a kink 1e-4 below x0)
+    truth = float(mp.cos(mp.mpf(x0)))
+    w = np.array([x0], dtype=dtype)
+    eps = float(np.finfo(dtype).eps)
+    free = one_sided(f, w, 0, f(w), 1.0, 1e-2, noise=eps, eps=eps, claimed=truth)
+    assert abs(free.value - truth) <= free.error < 1e-9  # the kink-free side: long steps
+    across = one_sided(f, w, 0, f(w), -1.0, 1e-2, noise=eps, eps=eps, claimed=truth)
+    assert not np.isfinite(across.error) or abs(across.value - truth) <= across.error
+    assert w[0] == dtype(x0)

@@ -99,3 +99,38 @@ def test_first_look_across_a_kink_is_no_evidence():
     # f(x) = x + 5 relu(x - 2e-5) at x = 0: the first look's steps (~7e-4) cross the kink
     est = blackbox_gradient(lambda z: float(z[0] + 5 * max(z[0] - 2e-5, 0.0)), np.array([0.0]), claimed=np.ones(1))
     assert abs(est.value[0] - 1.0) <= est.noise[0] < 1e-6 and not est.kink[0]
+
+
+def test_a_first_look_across_a_relu_kink_7e5_away_is_no_kink_at_the_point():
+    # CS231n's two-layer net as f(params) at std 1e-4: W1[7, 5] and W1[8, 3] have their
+    # nearest relu kinks 7.5e-5 and 1.2e-4 away, inside the first look's steps (7e-4); the
+    # one-sided test of that first look alone called them kinks (numeric of the wrong sign)
+    from gradcheck_cli.blackbox.stencils import blackbox_gradient
+
+    rng = np.random.RandomState(0)
+    X, y = np.random.default_rng(50).standard_normal((8, 12)), np.random.default_rng(51).integers(0, 4, 8)
+    p = np.concatenate([1e-4 * rng.randn(120), np.zeros(10), 1e-4 * rng.randn(40), np.zeros(4)])
+
+    def loss_grad(q):
+        W1, b1, W2, b2 = q[:120].reshape(12, 10), q[120:130], q[130:170].reshape(10, 4), q[170:]
+        z = X @ W1 + b1
+        h = np.maximum(0, z)
+        s = h @ W2 + b2
+        s = s - s.max(axis=1, keepdims=True)
+        pr = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+        loss = -np.sum(np.log(pr[np.arange(8), y])) / 8
+        ds = pr.copy()
+        ds[np.arange(8), y] -= 1
+        ds /= 8
+        dz = ds @ W2.T * (z > 0)
+        return loss, X.T @ dz
+
+    g = loss_grad(p)[1].ravel()
+    idx = np.array([75, 83])
+    z = X @ p[:120].reshape(12, 10)
+    for j in idx:  # a kink near, not at, the point
+        d = np.min(np.abs(z[:, j % 10] / X[:, j // 10]))
+        assert 5e-5 < d < 2e-4
+    est = blackbox_gradient(lambda q: loss_grad(q)[0], p, indices=idx, claimed=g[idx])
+    assert not est.kink.any()
+    assert np.all(np.abs(est.value - g[idx]) <= est.noise + 1e-7 * np.abs(g[idx])), (est.value, g[idx], est.noise)

@@ -317,3 +317,23 @@ def test_longer_steps_across_a_feature_beyond_the_first_do_not_move_the_estimate
     phi = lambda t: F + g * t + K * t * (1 - np.exp(-((t / 0.3) ** 8)))  # noqa: E731
     r = derivative_along(_phi_pair(phi), 0.1, phi(0.0), noise=0.0, target=1e-7 * g / 4)
     assert abs(r.value - g) <= r.error, (r.value, r.error, r.step)
+
+
+@pytest.mark.parametrize("off", [0.0, 1e-5, 0.1])
+def test_a_barrier_written_log1p_of_minus_x_squared_at_a_slack_of_1e6(off):
+    # float64's shortest steps see the rounding of x*x (a slope off by 1e-6 below steps of
+    # 1e-10), not f; extended precision's ladder shrinks into the domain and settles it
+    from gradcheck_cli import check_gradient
+
+    x = np.array([1 - 1e-9, -(1 - 1e-6), 1 - 1e-3, 0.5, -0.2])
+    res = check_gradient(lambda z: (-np.sum(np.log1p(-z * z)), 2 * z / (1 - z * z) * (1 + off)), x)
+    if off == 0:
+        assert res.status.value == "pass" and res.counts["pass"] == 5, res.counts
+        mp.mp.dps = 40
+        for c in res.checks:
+            v = mp.mpf(float(x[c.index[0]]))
+            assert abs(c.numeric - float(2 * v / (1 - v * v))) <= c.error, c
+    else:  # the entry at a slack of 1e-6 warns or fails with its claim
+        want = "warn" if off < 1e-2 else "fail"
+        assert res.status.value == want, res.counts
+        assert [c.status.value for c in res.checks if c.index == (1,)] == [want]

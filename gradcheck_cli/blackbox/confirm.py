@@ -44,14 +44,20 @@ the point (below the period, the kink, the barrier), and the stencil ladder
 Where the new evidence does not settle the entry and the caller lifts precision
 (``ladder.Lifted``), the ladder runs again from ``h*`` in extended precision (the
 TwoLayerNet at std 1e-4: entries of 1e-6 next to relu kinks 1e-5 away, which float64
-cannot verify to 1e-7 on steps that short).
+cannot verify to 1e-7 on steps that short); where even that is round-off-limited (a kink
+close on one side keeps the central steps short), a one-sided ladder on each side
+(``one_sided``, from ``SCAN h*``): the side without the kink takes longer steps.  Such
+lifted ladders are granted beyond the lifting budget, ``confirm_lifts`` per check.
 
-Settling.  An ``unresolved`` entry whose estimate lies off the claim by more than
-``SETTLE_REL`` tolerances (or has no finite bound) gets the same ladder from short steps,
-its short step set by the round-off the verdict needs (``pass_tol max(|a|, |n|) / SHORT``);
-the new evidence is taken only where it verifies the claim and agrees with the old (a
-sound bound each: they intersect), so settling turns ``unresolved`` into ``pass`` or
-nothing; at most ``SETTLE_MAX`` entries per block, the farthest off first.
+Settling.  An ``unresolved`` entry gets the same ladder from short steps (those whose
+estimate lies off the claim by more than ``SETTLE_REL`` tolerances, or that have no finite
+bound, first, the farthest off first), its short step set by the round-off the verdict
+needs (``pass_tol max(|a|, |n|) / SHORT``); the new evidence is taken only where it
+verifies the claim and agrees with the old (a sound bound each: they intersect), so
+settling turns ``unresolved`` into ``pass`` or nothing.  ``SETTLE_MAX`` entries per block,
+then another round of as many while at least ``SETTLE_PAYS`` of the last round settled
+(``sin`` at ``x ~ 1e3``: every entry's long steps are the weak evidence), at most
+``SETTLE_MORE``.
 
 Work.  Per block a sample of ``SAMPLE`` disputed entries (spread over them) is confirmed
 first; when none is contradicted, the others stand (a block-wide bug costs ``2 SAMPLE``
@@ -72,7 +78,7 @@ from ..blocks import BlockData
 from ..errors import NonFiniteCostError
 from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
 from ..verdict import Thresholds, assess
-from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise
+from .ladder import LIFT_NEED, NOISE_POINTS, derivative_along, entry_derivative, measured_noise, recheck_budget
 
 #: the short step's round-off is this many times below the disputed margin
 SHORT = 10.0
@@ -90,14 +96,26 @@ SCAN_TOP = 0.1
 #: of them is contradicted
 SAMPLE = 16
 CONFIRM_MAX = 256
-#: contradicted entries per check that get a ladder in extended precision of their own
-#: (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED calls each
+#: contradicted or settled entries per check that get a ladder in extended precision of
+#: their own (beyond the lifting budgets, which the re-estimates may have spent), LIFT_NEED
+#: calls each: CONFIRM_LIFTS, or as many as the re-estimates' budget for a check of that
+#: size pays for (``ladder.recheck_budget``: a small, cheap cost settles every such entry)
 CONFIRM_LIFTS = 8
 
-#: unresolved entries whose estimate is off the claim by more than SETTLE_REL pass
-#: tolerances get the ladder from short steps too, at most SETTLE_MAX per block
+
+def confirm_lifts(size: int) -> int:
+    """Lifted ladders confirmation may grant itself in a check of ``size`` entries."""
+    return max(CONFIRM_LIFTS, recheck_budget(size) // LIFT_NEED)
+
+#: unresolved entries get the ladder from short steps too (those whose estimate is off the
+#: claim by more than SETTLE_REL pass tolerances first), SETTLE_MAX per block; while at least
+#: SETTLE_PAYS of a round's attempts settle their entry (the long steps' evidence of this
+#: block is the weak one: f varies on a finer scale than |x_j|), a round more, up to
+#: SETTLE_MORE entries per block
 SETTLE_REL = 1.0
 SETTLE_MAX = 8
+SETTLE_PAYS = 0.5
+SETTLE_MORE = 256
 
 #: values this much coarser than float64's are of a low precision (float32 code)
 LOW = 1e3
@@ -252,18 +270,29 @@ def _settles(a: float, value: float, bound: float, pass_tol: float) -> bool:
     return gap + bound <= pass_tol * abs(a) / 2 or gap - bound > 0.5 * max(abs(a), abs(value))
 
 
+def _grant(lifted, flat: np.ndarray) -> bool:
+    """Whether one more lifted ladder may run: within the lifting budget, or one of the
+    ladders confirmation grants itself in a check (``confirm_lifts``, one ``Lifted`` each)."""
+    if hasattr(lifted, "budget") and not lifted.usable:
+        granted = getattr(lifted, "confirm_lifts", 0)
+        if granted >= confirm_lifts(np.size(flat)):
+            return False
+        lifted.confirm_lifts = granted + 1
+        lifted.budget = lifted.used + LIFT_NEED + 1
+        return True
+    return bool(getattr(lifted, "usable", True))
+
+
 def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, start: float, value: float,
             bound: float):
     """The ladder from ``start`` in extended precision; ``(value, bound, step)`` when it
-    is finite, tighter than ``bound`` and consistent with ``value ± bound``, else None."""
-    if hasattr(lifted, "budget") and not lifted.usable:
-        # the lifted ladders confirmation granted itself in this check (one ``Lifted`` each)
-        granted = getattr(lifted, "confirm_lifts", 0)
-        if granted >= CONFIRM_LIFTS:
-            return None
-        lifted.confirm_lifts = granted + 1
-        lifted.budget = lifted.used + LIFT_NEED + 1
-    elif not getattr(lifted, "usable", True):
+    is finite, tighter than ``bound`` and consistent with ``value ± bound``, else None.
+
+    Where that central ladder does not verify the claim (round-off limits it: a relu kink
+    close on one side keeps its steps short), the one-sided ladders from ``SCAN start``
+    on each side (``one_sided``) are tried too: a kink on one side leaves the other side's
+    steps free to grow; the tightest consistent one stands."""
+    if not _grant(lifted, flat):
         return None
     if hasattr(lifted, "base"):
         lw, lf0 = lifted.base(flat, shape)
@@ -272,11 +301,48 @@ def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, st
         lw, sigma = np.asarray(flat, dtype=float).astype(np.longdouble), None
         lf0 = lifted(lw.reshape(shape))
     lf = lambda w: _value(lifted, w, shape)  # noqa: E731
-    r = entry_derivative(lf, lw, j, f0=lf0, eps=float(np.finfo(np.longdouble).eps), claimed=a, target=target,
-                         step=start, noise=sigma, kink_test=False)
+    leps = float(np.finfo(np.longdouble).eps)
+    r = entry_derivative(lf, lw, j, f0=lf0, eps=leps, claimed=a, target=target, step=start, noise=sigma,
+                         kink_test=False)
+    best = None
     if np.isfinite(r.error) and r.error < bound and abs(r.value - value) <= r.error + bound:
-        return r.value, r.error, r.step
-    return None
+        best = (r.value, r.error, r.step)
+    if sigma is not None and not (best is not None and abs(a - best[0]) + best[1] <= 2 * target):
+        for sign in (1.0, -1.0):
+            if not _grant(lifted, flat):
+                break
+            o = one_sided(lf, lw, j, lf0, sign, SCAN * start, noise=sigma, eps=leps, claimed=a, target=target)
+            limit = bound if best is None else best[1]
+            if np.isfinite(o.error) and o.error < limit and abs(o.value - value) <= o.error + bound:
+                best = (o.value, o.error, o.step)
+    return best
+
+
+def one_sided(cost: Callable, w: np.ndarray, j: int, f0, sign: float, h0: float, *, noise: float, eps: float,
+              claimed: float = 0.0, target: float = 0.0):
+    """``df/dx_j`` from one side only (``sign`` +1: ``x + h``, -1: ``x - h``): the ladder
+    (``ladder.derivative_along``) on ``D(h) = sign (f(x + sign h) - f(x)) / h``, fed to it as
+    the central difference of ``p = f0 + sign (f(x + sign h) - f0)`` and ``m = 2 f0 - p``
+    (an even part of 0: its all-powers tableau removes the h, h**2 terms of a one-sided
+    difference, and a kink crossed on that side shows as rungs out of the asymptotic
+    regime, which prove nothing).  Its value is ``f'(x)`` where f is differentiable at x;
+    the caller takes it only where it agrees with the central evidence (a kink at x would
+    put the central value between the one-sided ones).  ``w`` restored after every call."""
+    orig = w[j]
+
+    def pair(h: float):
+        w[j] = orig + sign * h
+        taken = w[j] - orig
+        try:
+            fv = cost(w)
+        finally:
+            w[j] = orig
+        with np.errstate(all="ignore"):
+            p = f0 + sign * (fv - f0)
+            shift = float(claimed) * (float(taken / (sign * h)) - 1.0)
+        return p, 2 * f0 - p, shift
+
+    return derivative_along(pair, float(h0), f0, noise=noise, eps=eps, target=target)
 
 
 def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thresholds: Thresholds, *,
@@ -295,9 +361,10 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
     # tolerances (the long steps' estimate is weak there): the worst SETTLE_MAX
     with np.errstate(all="ignore"):
         off = np.abs(a - d.numeric) / np.maximum(np.abs(a), np.abs(d.numeric))
-    loose = np.flatnonzero((code == _UNRESOLVED) & np.isfinite(off)
-                           & ((off > SETTLE_REL * thresholds.pass_tol) | ~np.isfinite(error)))
-    loose = loose[np.argsort(-off[loose], kind="stable")][:SETTLE_MAX]
+    loose = np.flatnonzero((code == _UNRESOLVED) & np.isfinite(off))
+    far = (off[loose] > SETTLE_REL * thresholds.pass_tol) | ~np.isfinite(error[loose])
+    # the far ones first (farthest first), then the near ones whose bound is too wide
+    loose = loose[np.lexsort((-off[loose], ~far))][:SETTLE_MORE]
     if not len(disputed) and not len(loose):
         return d, none
     shape = np.shape(x)
@@ -332,15 +399,22 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
         return len(group)
 
     run(first)
-    for p in loose:  # a ladder from the short steps, taken where its bound is tighter
-        if deadline is not None and time.perf_counter() > deadline:
+    start = 0
+    while start < len(loose):  # a ladder from the short steps, taken where its bound is tighter
+        group, settled = loose[start: start + SETTLE_MAX], 0
+        for p in group:
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
+                                numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
+                                lifted=lifted, flat=flat, settle=True)
+            if out.contradicted:
+                numeric[p], noise[p] = out.value, out.error
+                changed.append(int(p))
+                settled += 1
+        start += len(group)
+        if settled < SETTLE_PAYS * len(group) or (deadline is not None and time.perf_counter() > deadline):
             break
-        out = confirm_entry(cost, work, shape, offset + int(idx[p]), f0=float(f0), analytic=a[p],
-                            numeric=numeric[p], error=error[p], eps=d.eps, pass_tol=thresholds.pass_tol,
-                            lifted=lifted, flat=flat, settle=True)
-        if out.contradicted:
-            numeric[p], noise[p] = out.value, out.error
-            changed.append(int(p))
     if contradicted and len(rest):
         room = max(CONFIRM_MAX - len(first), 0)
         reached = run(rest[:room])

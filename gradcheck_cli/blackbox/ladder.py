@@ -648,7 +648,7 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         finally:
             x[j] = orig
 
-    def ladder(h0: float, shared: float | None = None) -> LadderResult:
+    def ladder(h0: float, shared: float | None = None, refer: bool = True) -> LadderResult:
         # in extended precision the values may lie outside float64's range (x**2 at 1e-200
         # is 1e-400): the ladder then runs on phi(T u) / S, S and T powers of 2 near |f(x)|
         # and h0 (exact scalings), and its figures are scaled back in extended precision
@@ -675,7 +675,7 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
                 return fp, fm, float(claimed / unit) * (float((xp - xm) / (2 * (u * T))) - 1.0)
 
         with np.errstate(all="ignore"):
-            ref = None if reference is None else (float(reference[0] / unit), float(reference[1] / unit))
+            ref = None if reference is None or not refer else (float(reference[0] / unit), float(reference[1] / unit))
             r = derivative_along(pair, float(h0 / T), f0 / S, noise=sigma, eps=eps, target=float(target / unit),
                                  reference=ref, kink_test=kink_test, rungs=rungs)
             back = lambda v: float(v * unit)  # noqa: E731
@@ -697,10 +697,22 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
         # estimate that had this ladder, its ``reference``: it needs it only without one,
         # apart from it, or short of the target)
         first = _union(first, ladder(0.1 * ax), prefer_second=True)
-    if not first.error <= target:
+    # in extended precision, a reference (float64's estimate) that stood in for a ladder
+    # whose every step left the domain is no evidence of extended precision's own: its
+    # ladder shrinks into the domain, with no reference (float64's shortest steps see the
+    # rounding of its own intermediates, not f: log1p(-x*x) at a slack of 1e-6 has a slope
+    # off by 1e-6 below steps of 1e-10), and where the two disagree it stands
+    lifted_out = x.dtype == np.longdouble and reference is not None and not np.any(
+        np.isfinite(np.asarray(first.plus, dtype=float)) & np.isfinite(np.asarray(first.minus, dtype=float)))
+    if lifted_out and 0 < ax < 0.1:
+        # steps relative to a tiny |x_j| first (x log x at 1e-10: they stay inside the domain)
+        inner = ladder(0.1 * ax, refer=False)
+        if np.any(np.isfinite(np.asarray(inner.plus, dtype=float)) & np.isfinite(np.asarray(inner.minus, dtype=float))):
+            first, lifted_out = _union(first, inner, prefer_second=True), False
+    if not first.error <= target or lifted_out:
         # (a ladder whose steps left the domain proves nothing; with a reference the
         # reference stood in for it, finite, and still misses the target)
-        first = _inside_domain(first, at, ladder)
+        first = _inside_domain(first, at, (lambda h: ladder(h, refer=False)) if lifted_out else ladder)
     if first.error <= target:
         return first
     if first.error > target and eps > LOW_PRECISION * EPS and claimed != 0:
