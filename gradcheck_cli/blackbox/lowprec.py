@@ -264,29 +264,80 @@ def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]
 
 
 def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
-                   points: int = FIT_POINTS, width: float | None = None) -> FitResult:
+                   points: int = FIT_POINTS, width: float | None = None, staged: bool = False) -> FitResult:
     """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
     ``FIT_WIDTH max(|x_j|, 1)`` (module docstring); ``x`` the flat work vector, restored
     after every call; ``eps`` the precision of the values (float32's); ``points`` the pairs
     (more of them halve the noise's share of the bound per factor 4); ``width`` the widest
-    half-width (a second fit spends its points on the width the first found best)."""
+    half-width (a second fit spends its points on the width the first found best).
+
+    ``staged``: every other pair first (the same widths, half the density); where those
+    values show a kink nearer x than ``KINK_NEAR`` of the narrowest width (no width of the whole
+    fit could be fitted: relu code, where the kink-aware fit on the kink-free sides follows),
+    only the other pairs of the inner ``1 / INNER_SHARE`` of the width are evaluated, to locate
+    the kinks there at full density, and the fit returns the sides free of them."""
     orig = x[j]
     H = FIT_WIDTH * max(abs(float(orig)), 1.0) if width is None else float(width)
     # jittered, not a dyadic lattice: on t_i = H i / N the round-offs of f32(x + t_i) and of
     # its products follow the low bits of x linearly in i (a sawtooth, not noise)
     jitter = np.random.default_rng(j).random(points)
     t = H * (np.arange(points) + 0.25 + 0.5 * jitter) / points
-    plus, minus = np.empty(points), np.empty(points)
-    for i, ti in enumerate(t):
-        for sign, out in ((1.0, plus), (-1.0, minus)):
-            x[j] = orig + sign * ti
-            try:
-                out[i] = float(cost(x))
-            except NonFiniteCostError:
-                out[i] = np.nan
-            finally:
-                x[j] = orig
-    calls = 2 * points
+    plus, minus = np.full(points, np.nan), np.full(points, np.nan)
+
+    def evaluate(sel: np.ndarray) -> None:
+        for i in sel:
+            for sign, out in ((1.0, plus), (-1.0, minus)):
+                x[j] = orig + sign * t[i]
+                try:
+                    out[i] = float(cost(x))
+                except NonFiniteCostError:
+                    out[i] = np.nan
+                finally:
+                    x[j] = orig
+
+    every = np.arange(points)
+    if staged and points >= 64:
+        evaluate(every[::2])
+        half = _symmetric_values(t[::2], plus[::2], minus[::2], f0=f0, eps=eps, H=H, calls=points)
+        narrowest = float(t[(points >> FIT_HALVINGS) - 1])
+        if not np.isfinite(half.error) and half.kink_at < KINK_NEAR * narrowest and half.free is not None:
+            # the kinks near x located at full density: the other pairs of the inner part
+            inner = every[1::2][every[1::2] < points // INNER_SHARE]
+            evaluate(inner)
+            m = points // INNER_SHARE
+            ti, pl, mi = t[:m], plus[:m], minus[:m]
+            if np.all(np.isfinite(pl)) and np.all(np.isfinite(mi)):
+                with np.errstate(all="ignore"):
+                    F = float(max(np.max(np.abs(plus[::2])), np.max(np.abs(minus[::2])), abs(float(f0))))
+                quantum = eps * F / (2 * np.sqrt(12.0)) / np.sqrt(2.0)
+                u = np.concatenate([-ti[::-1], [0.0], ti])
+                y = np.concatenate([mi[::-1], [float(f0)], pl])
+                ai, bi = kink_free_sides(u, y, 2 * quantum)
+                ext = float(ti[-1])
+                # a side free of kinks: the inner sample's where it saw one, else the coarse
+                # one's (not nearer than the inner extent, which the inner sample showed free)
+                ah, bh = half.free
+                free = (ai if ai < ext else max(ah, ext), bi if bi < ext else max(bh, ext))
+                return FitResult(np.nan, np.inf, H, points + 2 * inner.size, free, half.kink_at)
+            return FitResult(np.nan, np.inf, H, points + 2 * inner.size, half.free, half.kink_at)
+        evaluate(every[1::2])
+    else:
+        evaluate(every)
+    return _symmetric_values(t, plus, minus, f0=f0, eps=eps, H=H, calls=2 * points)
+
+
+#: a kink the first half of a staged symmetric fit shows nearer than this fraction of its
+#: narrowest width stops it (``KINK_MARGIN`` of it would be needed: the whole fit fits no width)...
+KINK_NEAR = 1.0
+#: ... and then completes the inner ``1 / INNER_SHARE`` of its width
+INNER_SHARE = 2
+
+
+def _symmetric_values(t: np.ndarray, plus: np.ndarray, minus: np.ndarray, *, f0: float, eps: float, H: float,
+                      calls: int) -> FitResult:
+    """The symmetric fit (``fit_derivative``) of the values ``plus``, ``minus`` of f at
+    ``x +- t e_j`` (``t`` increasing)."""
+    points = t.size
     if not np.all(np.isfinite(plus)) or not np.all(np.isfinite(minus)):
         return FitResult(np.nan, np.inf, H, calls)
     with np.errstate(all="ignore"):

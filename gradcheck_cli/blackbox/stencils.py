@@ -460,7 +460,9 @@ def _fit_low_precision(f_call, work, idx, a, value, noise, used, kink, *, f0, ep
             if settled(n, not fitted_value) or kink[n] or a[n] == 0 or not np.isfinite(noise[n]) or left < 2 * points:
                 break
             if first is None:
-                fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points)
+                # staged: where every other pair shows a kink too near x for any of its widths
+                # (relu code), the kinks are located on the inner pairs and the rest not evaluated
+                fit = fit_derivative(f_call, work, k, f0=f0, eps=eps, points=points, staged=True)
             elif np.isfinite(first.error):
                 if not can_settle(n, float(noise[n])):
                     break  # 4 times the pairs would leave it undecided: not worth their calls
