@@ -3,13 +3,14 @@
     python benchmarks/calls_by_phase.py [--rows rosen,batchnorm] [--mode full]
 
 Rows as in ``bench_anchors.py`` (``rosen`` at n = 10,000, ``batchnorm`` 64x100 in train
-mode; ``subjects.py``).  A counter around the user's functions charges each call to the
+mode; ``subjects.py``), and ``pool``: a 2x2 max-pool over 2x3x8x8 integer pixels 0..3 (ties:
+kinks).  A counter around the user's functions charges each call to the
 innermost phase running (the phases are the pipeline's own functions, wrapped for the run):
 the setup (the first calls, the repeat check, the cache and random-draw tests), the
 extended-precision probe, the noise probe, the first look (2 calls an entry), the layer's
 two-call looks and four-point estimates (each starting with one forward pass at the
 inputs), the precise directions that verify what a first look cannot, the kink suspects'
-test, the re-estimates (ladder) and the short-step confirmation.  The total must equal the
+test, the four-point kinks' confirmation (shrinking test), the re-estimates (ladder) and the short-step confirmation.  The total must equal the
 effort line's calls.
 """
 
@@ -20,6 +21,8 @@ import collections
 import functools
 import sys
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -70,6 +73,7 @@ PHASES = [
     (search, "_settle_by_directions", "precise directions"),
     (pipeline, "verify_by_directions", "precise directions"),
     (pipeline, "_test_suspects", "kink suspects"),
+    (pipeline, "_confirm_kinks", "kinks confirmed (shrinking test)"),
     (pipeline, "_recheck_once", "re-estimate (ladder)"),
     (pipeline, "confirm_block", "short-step confirmation"),
 ]
@@ -81,6 +85,12 @@ def run(row: str, mode: str):
     if row == "rosen":
         x, _ = func_x("10000", None, 0)
         report = func.check_gradient(_counted(subjects._rosen), x, mode=mode)
+    elif row == "pool":  # a 2x2 max-pool over integer pixels 0..3: ties (kinks) in most windows
+        x = make_inputs(["x=2,3,8,8"])
+        x[0].value[...] = np.random.default_rng(0).integers(0, 4, size=(2, 3, 8, 8))
+        report = layer.check_layer(_counted(subjects._layers.max_pool_naive_forward),
+                                   _counted(subjects._layers.max_pool_naive_backward), x,
+                                   {"pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}, mode=mode)
     else:
         report = layer.check_layer(_counted(subjects._layers.batchnorm_forward),
                                    _counted(subjects._layers.batchnorm_backward),

@@ -304,3 +304,163 @@ def test_the_early_stop_and_the_free_first_rung_decide_as_the_whole_ladder(s, a,
     plus, minus = x0 + h, x0 - h
     first = ((cost([plus]) - f0) / (plus - x0), (f0 - cost([minus])) / (x0 - minus), (plus - minus) / 2)
     assert (shrinking_kink(cost, x, 0, f0, first=first) is not None) == _full_ladder_says_kink(cost, x, 0, f0)
+
+
+def _abs_beside_a_fast_sine(claim_at=None, wrong=None):
+    """|x| over block x (160 entries, three exact zeros claimed sign(0) = 0) beside sin(100 b)
+    over block b (20 entries): the coarse directions through both blocks agree, and their
+    error (sin's curvature) leaves the zeros' claims too small to clear, so the joint pool
+    checks them directly, where they pass by symmetry."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(180)
+    x[[23, 107, 120]] = 0.0
+    g = np.concatenate([np.sign(x[:160]), 100 * np.cos(100 * x[160:])])
+    if wrong is not None:
+        g[wrong] *= 3.0
+
+    def cost(z):
+        return float(np.sum(np.abs(z[:160])) + np.sum(np.sin(100 * z[160:])))
+
+    return cost, x, g
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+@pytest.mark.parametrize("split", [True, False])
+def test_kinks_checked_in_a_joint_pool_get_the_kink_test(mode, split):
+    # the same kinks read kink whether their block was searched with its neighbour (one
+    # set of directions through x and b), alone, or entry by entry
+    from gradcheck_cli.blackbox.pipeline import check_blackbox
+    from gradcheck_cli.choices import Mode
+
+    cost, x, g = _abs_beside_a_fast_sine()
+    blocks = [("x", (160,), 0), ("b", (20,), 160)] if split else None
+    res = check_blackbox(cost, x, g, blocks, mode=Mode(mode))
+    if split and mode == "adaptive":
+        # one joint search (its calls counted in the first block), the zeros checked in it
+        assert res.search.blocks[1].calls == 0 and res.search.blocks[0].calls > 0
+        assert np.flatnonzero(res.search.blocks[0].jumpy).tolist() == [23, 107, 120]
+    assert res.verdict.counts["kink"] == 3 and res.verdict.counts["fail"] == 0
+    assert res.verdict.blocks[0].counts["kink"] == 3
+    kinks = sorted(c.index for c in res.verdict.checks if c.status is Status.KINK)
+    assert kinks == [(23,), (107,), (120,)]
+
+
+@pytest.mark.parametrize("wrong", [40, 107])
+def test_a_wrong_entry_in_a_joint_pool_still_fails(wrong):
+    # a wrong entry away from the kinks, or a claim outside a kink's one-sided slopes
+    from gradcheck_cli.blackbox.pipeline import check_blackbox
+
+    cost, x, g = _abs_beside_a_fast_sine(wrong=wrong)
+    if wrong == 107:
+        g[wrong] = 3.0  # the slopes there are -1 and 1
+    res = check_blackbox(cost, x, g, [("x", (160,), 0), ("b", (20,), 160)])
+    assert [c.index for c in res.verdict.checks if c.status is Status.FAIL] == [(wrong,)]
+    assert res.verdict.counts["fail"] == 1
+
+
+# ------------------------------------------------- a layer's kinks: confirmed by the shrinking test
+
+
+def _max_pool():
+    from pathlib import Path
+
+    from gradcheck_cli.usercode import load_callable
+
+    good = f"{Path(__file__).parent / 'layers' / 'layers.py'}:"
+    return load_callable(good + "max_pool_naive_forward"), load_callable(good + "max_pool_naive_backward")
+
+
+POOL = {"pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_layers_kinks_are_confirmed_by_the_shrinking_test_not_the_ladder(mode):
+    # every entry of a max-pool over ones is a tie: 32 kinks.  The four-point test finds
+    # the jump (4 calls), the shrinking one-sided test confirms it (SUSPECT_RUNGS rungs of
+    # 2 calls); the re-estimate's ladder (about 118 calls an entry) is not run again
+    from gradcheck_cli.blackbox.ladder import SUSPECT_RUNGS
+    from gradcheck_cli.checks.layer import check_layer
+
+    fwd, bwd = _max_pool()
+    rep = check_layer(fwd, bwd, {"x": np.ones((1, 2, 4, 4))}, POOL, mode=mode)
+    assert rep.status is Status.PASS and kinks(rep) == 32 and rep.counts["fail"] == 0
+    # the look, the 4h pair and the rungs per entry; the setup, the noise probe and the
+    # adaptive search's directions besides (was 3,921 calls in full mode, 4,117 adaptive)
+    assert rep.effort.calls <= 32 * (4 + 2 * SUSPECT_RUNGS) + 250
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_wrong_value_at_a_tie_is_still_no_kink(mode):
+    # 2 dout lies outside the one-sided slopes [0, dout]: the four-point test does not call
+    # it a kink and the re-estimate fails it; the 0 claimed at the other tied entries stays a kink
+    from gradcheck_cli.checks.layer import check_layer
+
+    fwd, bwd = _max_pool()
+    rep = check_layer(fwd, lambda dout, cache: 2 * bwd(dout, cache), {"x": np.ones((1, 2, 4, 4))}, POOL, mode=mode)
+    assert rep.status is Status.FAIL and rep.counts["fail"] == 8 and kinks(rep) == 24
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_layers_smooth_zone_narrower_than_the_first_steps_is_no_kink(mode, monkeypatch):
+    # smooth-L1 with beta = 1e-7 at 0: the four-point steps (6e-6, 2.4e-5) see the two
+    # straight pieces (a jump: kink), the shrinking test's finer rungs the quadratic zone:
+    # not confirmed, and the re-estimate decides as before: pass
+    from gradcheck_cli.blackbox import pipeline
+    from gradcheck_cli.checks.layer import check_layer
+
+    unconfirmed = []
+    real = pipeline.shrinking_kink
+
+    def watched(*args, **kw):
+        gap = real(*args, **kw)
+        if "claim" in kw and gap is None:
+            unconfirmed.append(args[2])
+        return gap
+
+    monkeypatch.setattr(pipeline, "shrinking_kink", watched)
+    beta = 1e-7
+    x = np.random.default_rng(2).standard_normal((4, 5))
+    x[1, 2] = x[3, 0] = 0.0
+
+    def forward(x):
+        a = np.abs(x)
+        return np.where(a < beta, 0.5 * x**2 / beta, a - 0.5 * beta), x
+
+    def backward(dout, x):
+        return dout * np.where(np.abs(x) < beta, x / beta, np.sign(x))
+
+    rep = check_layer(forward, backward, {"x": x}, mode=mode)
+    assert rep.status is Status.PASS and kinks(rep) == 0 and rep.counts["pass"] == 20
+    if mode == "full":
+        assert sorted(unconfirmed) == [7, 15]
+
+
+def test_the_shrinking_test_with_a_claim_outside_the_slopes_is_no_kink():
+    from gradcheck_cli.blackbox.ladder import shrinking_kink
+
+    f = lambda z: float(np.abs(z[0]) + 0.5 * z[0])  # noqa: E731  (slopes -0.5 and 1.5)
+    x = np.array([0.0])
+    for claim, kink in [(None, True), (0.5, True), (-0.5, True), (1.5, True), (1.6, False), (-2.0, False)]:
+        cost, calls = _counted(f)
+        gap = shrinking_kink(cost, x, 0, 0.0, claim=claim)
+        assert (gap is not None) is kink
+        if kink:
+            assert gap == pytest.approx(2.0)
+        assert calls[0] <= 2 * 8
+
+
+@pytest.mark.parametrize("c", [0.0, 0.5, 10.0])
+def test_a_layers_kink_claimed_at_the_midpoint_of_its_slopes_reads_kink_in_full_mode(c):
+    # |x| + c x at 0 claimed sign(0) + c: the midpoint of the slopes c - 1 and c + 1, which
+    # the central difference equals; the 4h pair shows the jump, the shrinking test confirms it
+    from gradcheck_cli.checks.layer import check_layer
+
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    x[1, 2] = 0.0
+    rep = check_layer(lambda x: (np.abs(x) + c * x, x), lambda d, x: d * (np.sign(x) + c), {"x": x}, mode="full")
+    assert rep.status is Status.PASS and kinks(rep) == 1 and rep.counts["pass"] == 19
+    assert [c.index for c in rep.checks if c.status is Status.KINK] == [(1, 2)]
+    # a claim outside the slopes there still fails
+    wrong = check_layer(lambda x: (np.abs(x) + c * x, x), lambda d, x: d * (np.sign(x) + c + 3 * (x == 0)),
+                        {"x": x}, mode="full")
+    assert wrong.status is Status.FAIL and [c.index for c in wrong.checks if c.status is Status.FAIL] == [(1, 2)]

@@ -284,7 +284,7 @@ def curvature_explains(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray,
 
 
 def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS,
-                   first: tuple[float, float, float] | None = None):
+                   first: tuple[float, float, float] | None = None, claim: float | None = None):
     """The gap of the one-sided slopes at entry ``j`` when they stay apart as the step
     shrinks (a kink: ``ladder_kink`` on ``SUSPECT_RUNGS`` rungs ``h0 / 16**k``,
     ``h0 = eps**(1/3) max(|x_j|, 1)``, down to where round-off hides the gap), else None.
@@ -295,7 +295,10 @@ def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS,
     ``first = (R, L, h)``: the one-sided slopes a first look measured at its step ``h``;
     they are rung 0 (``h0 = h``, no calls).  The test stops as soon as curvature explains
     the last two rungs and the rungs so far show no kink (``curvature_explains``): a smooth
-    suspect costs 2 calls, a kink the whole ladder."""
+    suspect costs 2 calls, a kink the whole ladder.  With ``claim``: a kink only when the
+    claim lies between the one-sided slopes (within 1% of the larger) at the finest rung
+    whose gap is above round-off (as the re-estimate's kink test: 2 dout at a max-pool tie
+    is no subgradient there)."""
     flat = x.ravel()
     fps, fms, hs = [], [], []
     if first is not None and all(np.isfinite(first)) and first[2] > 0:
@@ -327,8 +330,17 @@ def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS,
         return None
     fp, fm, h = np.array(fps), np.array(fms), np.array(hs)
     scale = max(abs(f0), float(np.max(np.abs(fp))), float(np.max(np.abs(fm))))
-    if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, ROUNDOFF_ULPS * eps * scale)):
+    noise = ROUNDOFF_ULPS * eps * scale
+    if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, noise)):
         return None
+    if claim is not None:
+        with np.errstate(all="ignore"):
+            # the finest rung above round-off (``ladder_kink``'s): its one-sided slopes
+            k = int(np.flatnonzero(np.abs(fp + fm - 2 * f0) / h > 16 * 4 * noise / h)[-1])
+            right, left = (fp[k] - f0) / h[k], (f0 - fm[k]) / h[k]
+        lo, hi = min(left, right), max(left, right)
+        if not lo - 0.01 * max(abs(lo), abs(hi)) <= float(claim) <= hi + 0.01 * max(abs(lo), abs(hi)):
+            return None
     return float(abs(fp[-1] + fm[-1] - 2 * f0) / h[-1])
 
 

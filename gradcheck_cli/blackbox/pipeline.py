@@ -367,7 +367,9 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
                 if np.any(jumps):
                     hit = suspect[:got][jumps]
                     rel = assess(a[hit], e4.value[jumps], e4.noise[jumps], thresholds).rel_max
-                    kink[r.offset + hit] = jump_kink(e4.take(np.flatnonzero(jumps)), a[hit], rel, thresholds)
+                    # passing ones too: the suspects' jump is at the point (their claims between the slopes)
+                    kink[r.offset + hit] = jump_kink(e4.take(np.flatnonzero(jumps)), a[hit], rel, thresholds,
+                                                     at_point=True)
             code = np.where((code == 0) & jumpy, 4, code)  # a suspect not completed: four points
             how[:reached][code <= 0] = How.CHECKED.value
             unsure.append(r.offset + idx[:reached][(code == 4) & ~jumpy & np.isfinite(value[:reached])])
@@ -530,7 +532,13 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         with np.errstate(all="ignore"):
             limit = None if mode is Mode.FULL else RECHECK_MAX
             for k, b in enumerate(result.blocks):
-                d, unreached, estimated = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases)
+                # the caller's four-point kinks confirmed by the shrinking one-sided test, not the ladder
+                data[k], confirmed = _confirm_kinks(data[k], b.offset, recheck, deadline, phases, f0=result.cost)
+                d, unreached, estimated = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases,
+                                                   settled=confirmed)
+                if again is not None and len(confirmed):
+                    idx = np.arange(len(data[k].analytic)) if data[k].indices is None else np.asarray(data[k].indices)
+                    again[b.offset + idx[confirmed]] = True
                 if again is not None and len(estimated):
                     again[b.offset + estimated] = True
                 # cut off by the deadline: unchecked where the evidence is a first look or nothing
@@ -652,16 +660,19 @@ def _estimate(cost, x, indices: np.ndarray, claimed: np.ndarray, deadline: float
 
 
 def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: int | None = None,
-             deadline: float | None = None, phases: _Phases | None = None
+             deadline: float | None = None, phases: _Phases | None = None, settled: np.ndarray | None = None
              ) -> tuple[BlockData, np.ndarray, np.ndarray]:
     """``d`` with its non-passing entries (at most ``limit``, failing ones first) estimated
     again by ``blackbox_gradient`` (``recheck = (cost, x, lifted)``), the positions (in
     ``d``) of those the deadline cut off, and the block indices of those estimated.  When
     the re-estimate finds the values coarser than ``d`` assumed (float32 code: the analytic
     values' own round-off grows), the entries that no longer pass at that precision are
-    estimated again too."""
+    estimated again too.  ``settled``: positions already decided (kinks ``_confirm_kinks``
+    confirmed), not estimated again."""
     none = np.zeros(0, dtype=int)
     done = np.zeros(len(d.analytic), dtype=bool)
+    if settled is not None:
+        done[np.asarray(settled, dtype=int)] = True
     cut = none
     for _ in range(2):
         if not len(d.analytic):
@@ -740,6 +751,43 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     if kink.any():
         d = replace(d, noise=noise, kink=kink)
     return d, idx[np.asarray(tested, dtype=int)]
+
+
+def _confirm_kinks(d: BlockData, offset: int, recheck, deadline: float | None = None,
+                   phases: _Phases | None = None, *, f0: float | None = None) -> tuple[BlockData, np.ndarray]:
+    """The kinks the caller's four-point test found (``d.kink``: a layer's one-sided slopes
+    jump beyond what its 4h values predict and the claim lies between them,
+    ``stencils.jump_kink``), confirmed by the shrinking one-sided test with the claim
+    (``ladder.shrinking_kink``: ``SUSPECT_RUNGS`` rungs of 2 calls, 16-fold) instead of the
+    re-estimate's ladder (about 118 calls an entry).  A confirmed kink keeps its evidence,
+    its noise at least half the gap (``_test_suspects``); one it does not confirm (a smooth
+    zone narrower than the first steps, a claim outside the finer rungs' slopes, the deadline)
+    stays flagged and goes to the re-estimate as before.  At most ``SUSPECTS_MAX`` per block.
+    Returns ``d`` and the positions (in ``d``) confirmed."""
+    none = np.zeros(0, dtype=int)
+    if d.kink is None or recheck is None or not np.any(d.kink) or _expired(deadline):
+        return d, none
+    pos = np.flatnonzero(np.asarray(d.kink, dtype=bool))[:SUSPECTS_MAX]
+    idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices, dtype=int)
+    cost, x, _ = recheck
+    x = np.array(x, dtype=float)
+    if phases is not None:
+        phases.more(len(pos))
+    f0 = float(cost(x)) if f0 is None or not np.isfinite(f0) else float(f0)
+    noise = np.array(d.noise, dtype=float)
+    confirmed = []
+    for p in pos.tolist():
+        if _expired(deadline):
+            break
+        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps, claim=float(np.asarray(d.analytic)[p]))
+        if phases is not None:
+            phases.tick(1)
+        if gap is not None:
+            noise[p] = max(noise[p], gap / 2)
+            confirmed.append(p)
+    if not confirmed:
+        return d, none
+    return replace(d, noise=noise), np.asarray(confirmed, dtype=int)
 
 
 def _recheck_once(d: BlockData, offset: int, recheck, thresholds: Thresholds, code, bad, limit, deadline, phases):

@@ -1091,7 +1091,8 @@ def _joint_outcomes(eng: _Engine, regs: Sequence[Region], index: int, directions
     one set of directions instead of one per block), the outcome split back into blocks;
     None as soon as one direction does not (the caller then searches each block alone,
     which localises the wrong entry as usual; the calls spent are counted).  The joint
-    search's calls are counted in the first block's ``calls``."""
+    search's calls are counted in the first block's ``calls``; the kink suspects among the
+    entries it checked directly (``jumpy``, ``sides``) go to their blocks."""
     first, last = regs[0], regs[-1]
     union = Region("+".join(r.name for r in regs), (last.offset + last.size - first.offset,), first.offset)
     resolved = eng.resolved
@@ -1109,8 +1110,18 @@ def _joint_outcomes(eng: _Engine, regs: Sequence[Region], index: int, directions
             name=r.name, shape=r.shape, offset=r.offset, analytic=whole.analytic[s].copy(), how=whole.how[s].copy(),
             numeric=whole.numeric[s].copy(), noise=whole.noise[s].copy(), bound=whole.bound[s].copy(),
             blockwide=False, calls=whole.calls if k == 0 else 0, least_noise=whole.least_noise[s].copy(),
-            by_directions=None if whole.by_directions is None else whole.by_directions[s].copy()))
+            by_directions=None if whole.by_directions is None else whole.by_directions[s].copy(),
+            # the kink suspects among the small entries checked directly, and their first
+            # looks: the pipeline's kink test reads them per block
+            jumpy=None if whole.jumpy is None else whole.jumpy[s].copy(), sides=_part_sides(whole.sides, s)))
     return outs
+
+
+def _part_sides(sides: np.ndarray | None, s: slice) -> np.ndarray | None:
+    """``BlockOutcome.sides`` of the block at ``s`` within a joint pool's (None: no suspect there)."""
+    if sides is None or not np.any(np.isfinite(sides[:, s])):
+        return None
+    return sides[:, s].copy()
 
 
 def _validate(x, g, thresholds, directions) -> None:

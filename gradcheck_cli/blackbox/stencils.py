@@ -714,14 +714,18 @@ def two_point_entries(shifted: Callable[[int, float], tuple[float, float]], x: n
                    np.full(len(indices), -1.0), vals, sizes)
 
 
-def jump_kink(e: Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+def jump_kink(e: Entries, analytic: np.ndarray, rel: np.ndarray, thresholds: Thresholds,
+              at_point: bool = False) -> np.ndarray:
     """Kinks of the four-point engine, for entries that do not pass (``rel > pass_tol``): the
     one-sided slopes jump (``jump_excess`` beyond 1e-6 of their size) and the claim lies
     between them (a one-sided derivative, or a subgradient between), within ``fail_tol``.
-    A wrong value away from a kink is never excused: there ``D+ = D-`` up to ``f'' h``."""
+    A wrong value away from a kink is never excused: there ``D+ = D-`` up to ``f'' h``.
+    ``at_point``: passing entries too (a kink at the point claimed at the midpoint of its
+    slopes, ``|x| + c x`` at 0, where the central difference is blind), which the shrinking
+    one-sided test then confirms (``pipeline._confirm_kinks``)."""
     lo, hi = np.minimum(e.plus, e.minus), np.maximum(e.plus, e.minus)
     jump = e.jumps()
     with np.errstate(all="ignore"):
         tol = thresholds.fail_tol * np.maximum(np.abs(lo), np.abs(hi)) + np.abs(e.plus - e.minus) * 1e-3
         between = (analytic >= lo - tol) & (analytic <= hi + tol)
-    return jump & between & (rel > thresholds.pass_tol) & np.isfinite(analytic)
+    return jump & between & ((rel > thresholds.pass_tol) | at_point) & np.isfinite(analytic)
