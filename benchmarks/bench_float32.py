@@ -23,6 +23,19 @@ and after; x1.01 reads warn on 11 of 18 entries (5 before: the rest unresolved),
 The audit's CS231n FC net computing in float32 (not run here): 106 -> 42 of 191 unresolved,
 14,991 -> 49,825 calls (2.1 -> 8.3 s); the kink-aware fit on 128 steps instead of 256 would
 give 56 unresolved in 37,082 calls (relu 10-5-10: 32 in 17,378).
+Staged fits (main after the flat2 merge -> this branch; the FC net counted by a wrapper as
+the audit runs it): the kink-aware fit on its first half of points, the second only where the
+first neither settles the entry nor shows that all of them could not (``HALF_GAIN``); the first
+symmetric fit on every other pair, completing only its inner half where those show a kink too
+near x for any width (relu code; the kink-free sides located at full density there).
+relu unresolved 27, 5, 30 -> 27, 5, 29 (calls 20,177, 13,733, 20,886 -> 18,129, 11,397, 17,526);
+tanh 5, 3, 10 and sigmoid 7, 5, 4 unchanged (12,899 and 10,765 calls at seed 0); planted bugs
+72, 0 read pass, x1.01 warn on 11 of 18 as before; the FC float32 net 42 -> 36 of 191
+unresolved, 49,909 -> 39,135 calls (the calls saved leave more of the fit budget to other
+entries).  Not kept: the symmetric fit stopped on the half's kink without completing the inner
+pairs (36,575 calls but 41 unresolved on FC, 32 on relu seed 0: the coarse sample places the
+kinks, and so the free sides, less precisely), nor stopped where its half settled the entry
+(tanh seed 0: 5 -> 6 unresolved).
 """
 
 from __future__ import annotations

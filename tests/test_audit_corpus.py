@@ -28,7 +28,7 @@ KNOWN = {
     "max of pairs 1e-9 apart (pass or kink)": "x[0] (claim 0): f is flat on one side, the tie 1e-9 away on the other; "
                                               "every stencil straddles it: unresolved, not kink (x[1] passes)",
     "FC net computing in float32 inside loss": "float32 relu net: kinks on both sides nearer than the kink-aware fit "
-                                               "needs, small entries next to the cost: 42 of 191 unresolved, 3 kink",
+                                               "needs, small entries next to the cost: 36 of 191 unresolved, 3 kink",
     "float32 relu 10-5-10": "float32 relu net, a cost of 275 (ulp 3e-5): W2 entries ~0.01-0.1 need bounds float32 "
                             "cannot give with 256 steps; W1 entries with kinks on both sides: 27 of 115 unresolved",
     "float32 tanh 10-5-10": "float32 tanh net: 5 of 115 unresolved (bounds ~2x what the tolerance needs)",

@@ -277,6 +277,85 @@ def test_kink_aware_fit_contains_the_truth_and_settles():
     assert tried >= 40 and tight >= tried / 2, (tried, tight)
 
 
+def test_kink_aware_fit_in_two_stages():
+    # staged: every other point first; where that half's fit is accepted the other half is
+    # never evaluated (half the calls, its interval still contains the truth), and where it
+    # is not the result is the whole fit's, value, bound and calls alike
+    from gradcheck_cli.blackbox.lowprec import KINK_MARGIN, kink_aware_fit
+
+    halves = 0
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        b = r.standard_normal(30) * (0.01, 0.1, 1.0)[seed % 3]
+        x = r.standard_normal(12)
+        truth = relu_layer(x.astype(np.float32).astype(float), np.float64, b)[1]
+        calls = [0]
+
+        def f(z, b=b):
+            calls[0] += 1
+            return float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])
+
+        w = x.copy()
+        f0 = f(w)
+        for j in range(12):
+            first = fit_derivative(f, w, j, f0=f0, eps=EPS32)
+            if first.free is None:
+                continue
+            ab = {"a": KINK_MARGIN * first.free[0], "b": KINK_MARGIN * first.free[1]}
+            whole = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, **ab)
+            seen = []
+            calls[0] = 0
+            again = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, **ab, enough=lambda h: seen.append(h) or False)
+            assert len(seen) == 1 and seen[0].calls == whole.calls // 2 and calls[0] == whole.calls
+            assert (again.value, again.error, again.calls) == (whole.value, whole.error, whole.calls) or (
+                np.isnan(again.value) and np.isnan(whole.value) and again.calls == whole.calls)
+            calls[0] = 0
+            half = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, **ab, enough=lambda h: True)
+            assert half.calls == calls[0] == whole.calls // 2
+            assert not abs(half.value - truth[j]) > half.error, (seed, j, truth[j], half.value, half.error)
+            halves += np.isfinite(half.error)
+        np.testing.assert_array_equal(w, x)  # restored
+    assert halves >= 10, halves
+
+
+def test_staged_symmetric_fit_locates_near_kinks_for_fewer_calls():
+    # staged: where every other pair shows a kink too near x for any width, the fit stops
+    # after them and the inner pairs (fewer calls), its kink-free sides lead to a kink-aware
+    # fit whose interval contains the truth; elsewhere (smooth code) it is the whole fit
+    from gradcheck_cli.blackbox.lowprec import KINK_MARGIN, kink_aware_fit
+
+    stopped = 0
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        b = r.standard_normal(30) * (0.01, 0.1, 1.0)[seed % 3]
+        x = r.standard_normal(12)
+        truth = relu_layer(x.astype(np.float32).astype(float), np.float64, b)[1]
+        f = lambda z, b=b: float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])  # noqa: E731
+        w = x.copy()
+        f0 = f(w)
+        for j in range(12):
+            res = fit_derivative(f, w, j, f0=f0, eps=EPS32, staged=True)
+            if res.calls == 2 * 64:
+                whole = fit_derivative(f, w, j, f0=f0, eps=EPS32)
+                assert (res.value, res.error) == (whole.value, whole.error) or (
+                    np.isnan(res.value) and np.isnan(whole.value))
+                continue
+            assert res.calls < 2 * 64 and not np.isfinite(res.error) and res.free is not None
+            stopped += 1
+            if min(res.free) > 0:
+                fit = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, a=KINK_MARGIN * res.free[0],
+                                     b=KINK_MARGIN * res.free[1])
+                assert not abs(fit.value - truth[j]) > fit.error, (seed, j, truth[j], fit.value, fit.error)
+        np.testing.assert_array_equal(w, x)  # restored
+    assert stopped >= 5, stopped
+    g = lambda z: float(np.float32(np.sum(np.sin(np.asarray(z, dtype=np.float32)))))  # noqa: E731
+    z = np.linspace(0.1, 1.2, 6)
+    for j in range(6):
+        one = fit_derivative(g, z, j, f0=g(z), eps=EPS32, staged=True)
+        two = fit_derivative(g, z, j, f0=g(z), eps=EPS32)
+        assert (one.value, one.error, one.calls) == (two.value, two.error, two.calls)
+
+
 def _relu_net32(factor=1.0, entry=None):
     """A 10-5-10 relu net computing in float32; ``factor`` times its gradient at ``entry``."""
     def impl(X, Y, p, dims):

@@ -264,29 +264,80 @@ def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]
 
 
 def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
-                   points: int = FIT_POINTS, width: float | None = None) -> FitResult:
+                   points: int = FIT_POINTS, width: float | None = None, staged: bool = False) -> FitResult:
     """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
     ``FIT_WIDTH max(|x_j|, 1)`` (module docstring); ``x`` the flat work vector, restored
     after every call; ``eps`` the precision of the values (float32's); ``points`` the pairs
     (more of them halve the noise's share of the bound per factor 4); ``width`` the widest
-    half-width (a second fit spends its points on the width the first found best)."""
+    half-width (a second fit spends its points on the width the first found best).
+
+    ``staged``: every other pair first (the same widths, half the density); where those
+    values show a kink nearer x than ``KINK_NEAR`` of the narrowest width (no width of the whole
+    fit could be fitted: relu code, where the kink-aware fit on the kink-free sides follows),
+    only the other pairs of the inner ``1 / INNER_SHARE`` of the width are evaluated, to locate
+    the kinks there at full density, and the fit returns the sides free of them."""
     orig = x[j]
     H = FIT_WIDTH * max(abs(float(orig)), 1.0) if width is None else float(width)
     # jittered, not a dyadic lattice: on t_i = H i / N the round-offs of f32(x + t_i) and of
     # its products follow the low bits of x linearly in i (a sawtooth, not noise)
     jitter = np.random.default_rng(j).random(points)
     t = H * (np.arange(points) + 0.25 + 0.5 * jitter) / points
-    plus, minus = np.empty(points), np.empty(points)
-    for i, ti in enumerate(t):
-        for sign, out in ((1.0, plus), (-1.0, minus)):
-            x[j] = orig + sign * ti
-            try:
-                out[i] = float(cost(x))
-            except NonFiniteCostError:
-                out[i] = np.nan
-            finally:
-                x[j] = orig
-    calls = 2 * points
+    plus, minus = np.full(points, np.nan), np.full(points, np.nan)
+
+    def evaluate(sel: np.ndarray) -> None:
+        for i in sel:
+            for sign, out in ((1.0, plus), (-1.0, minus)):
+                x[j] = orig + sign * t[i]
+                try:
+                    out[i] = float(cost(x))
+                except NonFiniteCostError:
+                    out[i] = np.nan
+                finally:
+                    x[j] = orig
+
+    every = np.arange(points)
+    if staged and points >= 64:
+        evaluate(every[::2])
+        half = _symmetric_values(t[::2], plus[::2], minus[::2], f0=f0, eps=eps, H=H, calls=points)
+        narrowest = float(t[(points >> FIT_HALVINGS) - 1])
+        if not np.isfinite(half.error) and half.kink_at < KINK_NEAR * narrowest and half.free is not None:
+            # the kinks near x located at full density: the other pairs of the inner part
+            inner = every[1::2][every[1::2] < points // INNER_SHARE]
+            evaluate(inner)
+            m = points // INNER_SHARE
+            ti, pl, mi = t[:m], plus[:m], minus[:m]
+            if np.all(np.isfinite(pl)) and np.all(np.isfinite(mi)):
+                with np.errstate(all="ignore"):
+                    F = float(max(np.max(np.abs(plus[::2])), np.max(np.abs(minus[::2])), abs(float(f0))))
+                quantum = eps * F / (2 * np.sqrt(12.0)) / np.sqrt(2.0)
+                u = np.concatenate([-ti[::-1], [0.0], ti])
+                y = np.concatenate([mi[::-1], [float(f0)], pl])
+                ai, bi = kink_free_sides(u, y, 2 * quantum)
+                ext = float(ti[-1])
+                # a side free of kinks: the inner sample's where it saw one, else the coarse
+                # one's (not nearer than the inner extent, which the inner sample showed free)
+                ah, bh = half.free
+                free = (ai if ai < ext else max(ah, ext), bi if bi < ext else max(bh, ext))
+                return FitResult(np.nan, np.inf, H, points + 2 * inner.size, free, half.kink_at)
+            return FitResult(np.nan, np.inf, H, points + 2 * inner.size, half.free, half.kink_at)
+        evaluate(every[1::2])
+    else:
+        evaluate(every)
+    return _symmetric_values(t, plus, minus, f0=f0, eps=eps, H=H, calls=2 * points)
+
+
+#: a kink the first half of a staged symmetric fit shows nearer than this fraction of its
+#: narrowest width stops it (``KINK_MARGIN`` of it would be needed: the whole fit fits no width)...
+KINK_NEAR = 1.0
+#: ... and then completes the inner ``1 / INNER_SHARE`` of its width
+INNER_SHARE = 2
+
+
+def _symmetric_values(t: np.ndarray, plus: np.ndarray, minus: np.ndarray, *, f0: float, eps: float, H: float,
+                      calls: int) -> FitResult:
+    """The symmetric fit (``fit_derivative``) of the values ``plus``, ``minus`` of f at
+    ``x +- t e_j`` (``t`` increasing)."""
+    points = t.size
     if not np.all(np.isfinite(plus)) or not np.all(np.isfinite(minus)):
         return FitResult(np.nan, np.inf, H, calls)
     with np.errstate(all="ignore"):
@@ -354,7 +405,7 @@ ASYM_FLOOR_ULPS = 256.0
 
 
 def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float, a: float, b: float,
-                   points: int = FIT_MORE_POINTS) -> FitResult:
+                   points: int = FIT_MORE_POINTS, enough: Callable[[FitResult], bool] | None = None) -> FitResult:
     """``df/dx_j`` of float32 code whose line through x has a kink too near x for the
     symmetric fit (a relu unit crossing 0): least squares over ``points`` steps spread on
     ``-a .. b`` (``points`` calls, half on each side, denser near x).
@@ -368,7 +419,12 @@ def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     of ``t`` in the polynomial fits of ``ASYM_TERMS`` terms of all powers, each with its bound
     (``poly_fit``: ``Z`` deviations of the noise, measured from the residuals, plus the
     disagreement of the next two orders); the odd fit's bound needs no more, since only its
-    points' placement differs."""
+    points' placement differs.
+
+    Staged: where ``enough`` is given, every other point of the design is evaluated first
+    (itself a jittered grid of ``points / 2`` steps on the same interval) and fitted; where
+    ``enough`` accepts that fit (it settles the entry, or twice the points could not), the
+    other half is never evaluated; else the fit of all ``points`` is the one above."""
     orig = x[j]
     # half the points on each side, denser near x (t = side s**1.5, s jittered on a uniform
     # grid): the cuts at kinks near x leave points on both sides, and the far ones carry the slope
@@ -376,17 +432,34 @@ def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
     jitter = np.random.default_rng(j + 1).random(2 * m)
     s = (np.arange(m) + 0.25 + 0.5 * jitter.reshape(2, m)) / m
     t = np.concatenate([-a * s[0] ** 1.5, b * s[1] ** 1.5])
-    t = t[t != 0.0]
-    vals = np.empty(t.size)
-    for i, ti in enumerate(t):
-        x[j] = orig + ti
-        try:
-            vals[i] = float(cost(x))
-        except NonFiniteCostError:
-            vals[i] = np.nan
-        finally:
-            x[j] = orig
-    calls = int(t.size)
+    vals = np.full(t.size, np.nan)
+
+    def evaluate(sel: np.ndarray) -> None:
+        for i in np.flatnonzero(sel):
+            x[j] = orig + t[i]
+            try:
+                vals[i] = float(cost(x))
+            except NonFiniteCostError:
+                vals[i] = np.nan
+            finally:
+                x[j] = orig
+
+    live = t != 0.0
+    if enough is not None and m >= 4 * ASYM_SIDE_MIN:
+        first = live & (np.arange(t.size) % m % 2 == 0)  # every other s on each side
+        evaluate(first)
+        fit = _kink_aware_values(t[first], vals[first], f0=f0, eps=eps, a=a, b=b, calls=int(np.sum(first)))
+        if enough(fit):
+            return fit
+        evaluate(live & ~first)
+    else:
+        evaluate(live)
+    return _kink_aware_values(t[live], vals[live], f0=f0, eps=eps, a=a, b=b, calls=int(np.sum(live)))
+
+
+def _kink_aware_values(t: np.ndarray, vals: np.ndarray, *, f0: float, eps: float, a: float, b: float,
+                       calls: int) -> FitResult:
+    """The kink-aware fit (``kink_aware_fit``) of the values ``vals`` of f at ``x + t e_j``."""
     fail = FitResult(np.nan, np.inf, max(a, b), calls)
     if not np.all(np.isfinite(vals)) or not np.isfinite(f0):
         return fail
