@@ -34,7 +34,13 @@ to about 5 us of our own work a call (from 11; scipy's ``approx_derivative`` spe
 against 2.26 s (1.65x; 1.6-2.0x from run to run, the former code 2.1-3.0x in the same
 runs), the same 20,237 calls; with the precise directions sharing their noise (conv's
 work), 20,174 calls, 1.65x again (load 9, 7.70 s against 4.68 s); ``batchnorm`` full 1.08 s against the course loop's 0.60 s (1.80x;
-13,618 calls against its 13,202), ``pass``.  ``conv`` default mode (near idle, load 1,
+13,618 calls against its 13,202), ``pass``.  ``conv`` default mode, with the precise
+direction aiming at the least claim and moving its few smallest entries further (load
+about 3, ``--repeat 5``, the former code alternated in the same run): 0.54 s, 41 calls,
+``pass``, against torch's fast mode at 0.53 s and 12 calls (1.02x; per run 0.88-1.42x;
+the former 59 calls: 0.70 s, 1.34x); load about 4: 0.89 s against 0.72 s (1.24x, per run
+median 1.02x; the former 1.59x); with 43 calls (before the weights), two runs: 0.80x and
+1.20x (the former code 1.11x and 1.48x).  Before (near idle, load 1,
 ``--repeat 5``): 0.72 s, 59 calls, ``pass``, against torch's fast mode at 0.50 s and 12 calls
 (1.44x; it does not localise); minutes later, with the few small entries a precise
 direction leaves sent to the per-entry ladder (no second direction), 151 calls, 1.68 s

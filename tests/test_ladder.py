@@ -319,6 +319,55 @@ def test_longer_steps_across_a_feature_beyond_the_first_do_not_move_the_estimate
     assert abs(r.value - g) <= r.error, (r.value, r.error, r.step)
 
 
+@pytest.mark.parametrize("x, h0", [(1.0, 0.1), (1000.0, 100.0)])
+def test_a_reference_widened_only_where_the_ladder_parts_from_it_decides_as_the_wide_one(x, h0):
+    # issue 20: the reference's truncation (its 4 hs pair) is measured only when the ladder
+    # is apart from it at round-off; every decision is then the one the wide reference
+    # makes from the start (sin at 1000 with steps of 100: apart; at 1 with 0.1: never)
+    f, truth = np.sin, float(mp.cos(x))
+
+    def pair(h):
+        xp, xm = x + h, x - h
+        return f(xp), f(xm), truth * ((xp - xm) / (2 * h) - 1)
+
+    hs = 6e-5 * h0
+    p1, m1, _ = pair(hs)
+    d1 = (p1 - m1) / (2 * hs)
+    narrow = (d1, 2 * 4 * 2.2e-16 * max(abs(p1), abs(m1), 1.0) / hs)
+    asked = []
+
+    def wide():
+        asked.append(1)
+        p4, m4, _ = pair(4 * hs)
+        d4 = (p4 - m4) / (8 * hs)
+        return d1, 2 * (abs(d4 - d1) / 15 + 4 * 2.2e-16 * max(abs(p1), abs(m1), abs(p4), abs(m4), 1.0) / hs)
+
+    eager = derivative_along(pair, h0, f(x), noise=0.0, reference=wide())
+    asked.clear()
+    lazy = derivative_along(pair, h0, f(x), noise=0.0, reference=narrow, widen=wide)
+    assert (lazy.value, lazy.error, lazy.steps.tolist()) == (eager.value, eager.error, eager.steps.tolist())
+    assert abs(lazy.value - truth) <= lazy.error
+    assert len(asked) == (1 if x == 1000.0 else 0)
+
+
+def test_deferred_finest_rungs_are_measured_unless_longer_ones_go_on_top():
+    # issue 20: a ladder whose first rungs do not call for longer ones is the full ladder
+    # (same rungs, same estimate); one limited by round-off grows on top of its first three
+    # rungs without the two finest, and still holds the truth
+    phi = lambda t: np.exp(t)  # noqa: E731
+    full = derivative_along(_phi_pair(phi), 0.1, phi(0.0), noise=1e-16, target=0.0)
+    lazy = derivative_along(_phi_pair(phi), 0.1, phi(0.0), noise=1e-16, target=0.0, defer=2)
+    assert (lazy.value, lazy.error, lazy.steps.tolist(), lazy.calls) == (full.value, full.error, full.steps.tolist(),
+                                                                         full.calls)
+    F, g = 100.0, 64 * np.finfo(float).eps * 100.0 / 0.1
+    line = lambda t: F + g * t + 1e-3 * g * t**3  # noqa: E731
+    grown = derivative_along(_phi_pair(line), 0.1, line(0.0), noise=0.0, target=1e-7 * g / 4, patience=2)
+    short = derivative_along(_phi_pair(line), 0.1, line(0.0), noise=0.0, target=1e-7 * g / 4, patience=2, defer=2)
+    assert grown.steps.max() > 0.1 and short.steps.max() > 0.1  # longer rungs went on top
+    assert short.calls <= grown.calls - 4 and short.steps.min() >= 0.1 / 4
+    assert abs(short.value - g) <= short.error and abs(grown.value - g) <= grown.error
+
+
 @pytest.mark.parametrize("off", [0.0, 1e-5, 0.1])
 def test_a_barrier_written_log1p_of_minus_x_squared_at_a_slack_of_1e6(off):
     # float64's shortest steps see the rounding of x*x (a slope off by 1e-6 below steps of

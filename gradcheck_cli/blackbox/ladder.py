@@ -363,7 +363,8 @@ class LadderResult:
 def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f0: float, *,
                      noise: float, eps: float = EPS, rungs: int = RUNGS, more: int = MORE_RUNGS,
                      kink_test: bool = False, min_step: float = 0.0, target: float = 0.0,
-                     reference: tuple[float, float] | None = None) -> LadderResult:
+                     reference: tuple[float, float] | None = None, patience: int = 1,
+                     widen: Callable[[], tuple[float, float]] | None = None, defer: int = 0) -> LadderResult:
     """``phi'(0)`` with its bound from the ladder ``h0 / 2**k``.
 
     ``pair(h) -> (phi(h), phi(-h), shift)``: the values at ``±h`` and the correction
@@ -381,8 +382,33 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     check's ``eps**(1/3)`` difference): steps longer than a feature of phi (``sin`` at
     ``x = 1000`` with steps of 100) can agree with each other on a wrong value, so while
     the ladder disagrees with the reference beyond both bounds it is refined, and if it
-    still does, its bound is widened to cover the reference.
+    still does, its bound is widened to cover the reference.  ``widen()``, when given,
+    returns the reference with its truncation measured (a wider error, the same value):
+    asked for once, the first time the ladder is apart from the reference as given, so
+    every decision is the one the wider reference would have made from the start (not
+    apart from a narrower error is not apart from a wider one).
+
+    ``defer``: the first ladder's finest ``defer`` rungs are measured only when the ladder
+    does not go longer at once (``coarse`` or ``_Growth``): then with the growth's state
+    as it was, so the run is the one of ``rungs`` rungs from the start; where longer rungs
+    go on top of the ``rungs - defer`` first ones, the finer rungs they would not use are
+    not measured (the candidates the longer ones give are checked by the finer rungs
+    below them, ``_bounds``' ahead rule, as ever).
+
+    ``patience``: longer rungs in a row that may fail to shrink the bound below
+    ``GROW_GAIN`` times the best before the growth stops (``_Growth.longer``; a bound set by
+    round-off moves with the noise of one rung: the search's precise directions take 2).
     """
+    def apart_from(value, error) -> bool:
+        """Whether ``value ± error`` misses the reference (``widen`` first, when it does)."""
+        nonlocal reference, widen
+        while True:
+            if reference is None or not (np.isfinite(reference[0]) and np.isfinite(reference[1])):
+                return False
+            if abs(float(value) - reference[0]) <= float(error) + reference[1] or widen is None:
+                return not abs(float(value) - reference[0]) <= float(error) + reference[1]
+            reference, widen = widen(), None
+
     hs: list[float] = []
     fps: list[float] = []
     fms: list[float] = []
@@ -411,12 +437,27 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     # still below the 0.8 of a kink crossed
     settle = SETTLE_LOW if eps > LOW_PRECISION * EPS else 0.5
     h = float(h0)
-    for _ in range(rungs):
+    deferred = min(max(int(defer), 0), max(rungs - 3, 0))
+    for _ in range(rungs - deferred):
         add(h)
         h /= RATIO
     added = up = 0
     # (values of a coarse precision, float32 code, have their own longer ladder)
-    grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0)
+    grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0, patience)
+
+    def fill() -> bool:
+        """The deferred rungs, when nothing went on top: then the ladder of ``rungs``."""
+        nonlocal deferred, h, grow
+        if not deferred or grow.front or grow.up or up or added:
+            deferred = 0
+            return False
+        for _ in range(deferred):
+            add(h)
+            h /= RATIO
+        deferred = 0
+        grow = _Growth(grow.target, patience)
+        return True
+
     while True:
         nz = noise_level()
         # a rung where f(x ± h) == f(x) exactly has lost the function's resolution (its
@@ -457,7 +498,9 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
                 add(hs[0] * RATIO, at=0)
                 grow.front += 1
                 continue
-            apart = reference is not None and bool(np.isfinite(reference[0]) and np.isfinite(reference[1]))
+            if fill():
+                continue
+            apart = apart_from(value, error)
             break
         finest = int(rung) == usable - 1
         rho = nz / hs[-1]
@@ -467,9 +510,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             kink = ladder_kink(f0, np.array(fps[:usable]), np.array(fms[:usable]), np.array(hs[:usable]), nz)
         truncating = finest and float(error) > 8 * SAFETY * rho
         wanting = float(error) > target and 8 * SAFETY * rho < float(error)
-        apart = False
-        if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
-            apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
+        apart = apart_from(value, error)
         # round-off dominates the finest rungs and the coarsest give the bound, which
         # misses the target: longer steps (float32 code, a cost much larger than its slope)
         coarse = (int(rung) <= int(column) + 1 and float(error) > target and not truncating
@@ -485,6 +526,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             add(hs[0] * RATIO, at=0)
             grow.front += 1
             continue
+        if fill():
+            continue
         budget = more + (DESCENT if crossing or kink else 0)
         if usable < len(hs) or added >= budget or h < min_step or not (
                 truncating or wanting or kink or apart or crossing or not np.isfinite(error)):
@@ -499,7 +542,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         del hs[:grow.front], fps[:grow.front], fms[:grow.front]
         step = float(hs[-1])
     if reference is not None and np.isfinite(reference[0]) and np.isfinite(reference[1]):
-        apart = not abs(float(value) - reference[0]) <= float(error) + reference[1]
+        apart = apart_from(value, error)
     if apart:  # still apart: the bound covers the reference too
         if np.isfinite(error):
             error = max(float(error), abs(float(value) - reference[0]) + reference[1])
@@ -539,7 +582,7 @@ class _Growth:
     * ``longer``: while the best candidate misses the target and its bound is round-off's
       (within ``8 SAFETY noise / h`` of its step), a rung twice as long goes on top, until
       one has not shrunk it below ``GROW_GAIN`` times the best (``GROW_PATIENCE`` in a row
-      where f moves by a few ulps);
+      where f moves by a few ulps; the caller's ``patience`` in a row at least);
     * ``settle``: the longer steps' estimate stands only where it agrees with the estimate
       before the first longer rung (both bounds must contain the truth) and its bound is
       the smaller; where they do not agree, phi has a feature between the two step ranges
@@ -549,8 +592,9 @@ class _Growth:
     their own longer ladder (``entry_derivative``).
     """
 
-    def __init__(self, target: float) -> None:
+    def __init__(self, target: float, patience: int = 1) -> None:
         self.target = float(target)
+        self.patience = max(int(patience), 1)
         self.up = 0
         self.front = 0  # rungs put on top of the first ladder (by any rule)
         self.blind = False  # grown because f did not move at the first steps
@@ -593,7 +637,7 @@ class _Growth:
         else:
             self.idle += 1
         # values that move by a few ulps take a few rungs to show a gain
-        patience = GROW_PATIENCE if (self.blind or few_ulps) else 1
+        patience = max(GROW_PATIENCE, self.patience) if (self.blind or few_ulps) else self.patience
         if not (self.target > 0 and np.isfinite(error) and error > self.target and not truncating
                 and self.up < GROW_UP and error <= 8 * SAFETY * noise / step and self.idle < patience):
             return False

@@ -131,6 +131,7 @@ from ..errors import NonFiniteCostError, OptionError, UserCodeError
 from ..finite_diff import (EPS, NOISE_POINTS, REL_STEP, ROUNDOFF_ULPS, SAFETY, SCALE_ULPS,  # noqa: F401
                            evidence, gradient_scale, value_eps)
 from ..verdict import Agreement, Status, Thresholds, assess, judge_direction, radius, statuses_of
+from .ladder import GROW_PATIENCE
 from .params import Region, regions
 from .stencils import jump_suspects, measured_noise, probe_table
 
@@ -170,6 +171,10 @@ TIGHT_MAX_LIFTABLE = 6
 TIGHT_LEAF = 4
 #: ... and in extended precision (precision lifting) on the entries float64 left
 LIFT_MAX = 12
+#: the largest |v_j| of a float64 precise direction verifying a pool (``_Block.weights``)
+MAX_WEIGHT = 16.0
+#: ... on at most this many of its entries (else none)
+MAX_WEIGHTED = 64
 #: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
 TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
@@ -520,17 +525,22 @@ class _Engine:
         return d
 
     def precise(self, idx: np.ndarray, rng, target: float, lift: bool = False,
-                reach: float = 1.0) -> tuple[float, float]:
+                reach: float = 1.0, patience: int = 1, weights: np.ndarray | None = None) -> tuple[float, float]:
         """One directional check of ``idx`` by the stencil ladder (``ladder``):
         ``(|g . v - D_v|, error)`` with ``D_v`` the order-6 estimate along fresh signs ``v``
         and ``error`` its bound (noise of f measured along ``v``); ``target`` is the error
         the verdict needs.  An agreeing direction bounds a lone wrong entry by twice
         ``|g . v - D_v| + error``... as ``direction``: ``|e_j| <= |a - D| + error``.
         ``reach`` multiplies the ladder's first step (longer steps: less round-off, for a
-        small entry of a large cost; the ladder's agreement of orders bounds the truncation)."""
+        small entry of a large cost; the ladder's agreement of orders bounds the truncation).
+        ``patience``: the ladder's (``derivative_along``).  ``weights`` (powers of 2, so
+        that ``g_j v_j`` stays exact): ``|v_j|``, 1 where not given; a lone wrong entry is
+        then bounded by ``(|a - D| + error) / |v_j|`` (``_Block.weights``)."""
         from .ladder import LOW_PRECISION, MAX_STRETCH, derivative_along, measured_noise
 
         v = rng.choice(np.array([-1.0, 1.0]), size=idx.size)
+        if weights is not None:
+            v = v * weights
         scale = max(float(np.max(np.abs(self.x[idx]))), 1.0)
         # a direction through many entries varies faster than one entry: start shorter
         h0 = 0.1 * float(reach) * scale * idx.size ** -0.25
@@ -589,19 +599,36 @@ class _Engine:
                 shift = float(np.dot(g, np.asarray((pp - pm) / (2 * t), dtype=float) - v))
             return fp, fm, shift
 
-        ref = None
+        ref = widen = None
         if not lift:  # a short-step estimate the ladder must agree with (see ``derivative_along``)
             hs = self.rel_step * scale
-            (p1, m1, s1), (p4, m4, s4) = pair(hs), pair(4 * hs)
+            p1, m1, s1 = pair(hs)
             with np.errstate(all="ignore"):
-                d1, d4 = float((p1 - m1) / (2 * hs)) - s1, float((p4 - m4) / (8 * hs)) - s4
-                F = float(max(abs(f0), abs(p1), abs(m1), abs(p4), abs(m4)))
-                ref = (d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15)
+                d1 = float((p1 - m1) / (2 * hs)) - s1
+                F1 = float(max(abs(f0), abs(p1), abs(m1)))
+                ref = (d1, SAFETY * max(ROUNDOFF_ULPS * eps * F1, 3 * sigma) / hs)
+
+            def widen() -> tuple[float, float]:
+                # its truncation, measured at 4 hs only when the ladder is apart from it at
+                # round-off (2 calls), as a coarse direction measures its own
+                p4, m4, s4 = pair(4 * hs)
+                with np.errstate(all="ignore"):
+                    d4 = float((p4 - m4) / (8 * hs)) - s4
+                    F = float(max(F1, abs(p4), abs(m4)))
+                    return d1, SAFETY * max(ROUNDOFF_ULPS * eps * F, 3 * sigma) / hs + SAFETY * abs(d4 - d1) / 15
+        dot = self.claim_error(idx, weights)
+        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref, patience=patience,
+                             widen=widen, defer=2 if patience > 1 else 0)
         with np.errstate(all="ignore"):
-            dot = (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(np.abs(g)))
-        r = derivative_along(pair, h0, f0, noise=sigma, eps=eps, target=target, reference=ref)
+            return abs(claimed - r.value), r.error + dot
+
+    def claim_error(self, idx: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The allowance of a precise direction's claim ``g . v`` for rounding (its sum,
+        and the claims' own round-off, which the verdict tolerates): ``SAFETY (ULPS +
+        log2 |S|) eps sum_S |g v|``, a floor under the error of any direction through S."""
+        a = np.abs(self.g[idx]) if weights is None else np.abs(self.g[idx]) * weights
         with np.errstate(all="ignore"):
-            return abs(claimed - r.value), r.error + SAFETY * dot
+            return SAFETY * (ROUNDOFF_ULPS + math.log2(idx.size + 1)) * EPS * float(np.sum(a))
 
     def need(self, s: np.ndarray) -> float:
         """The error a precise direction through ``s`` (sorted by |claim|, largest first)
@@ -883,8 +910,12 @@ class _Block:
         directions (the stencil ladder) on the entries not yet verified, largest first;
         a set that does not verify all its entries is split by magnitude, down to
         ``TIGHT_LEAF`` entries (left to the direct checks), at most ``TIGHT_MAX``
-        directions.  Then, when the code computes in the dtype it is given (precision
-        lifting), at most ``LIFT_MAX`` more in extended precision on what is left."""
+        directions.  A float64 direction's ladder aims at the set's least claim
+        (``least_need``), grows with patience 2 and defers its two finest rungs
+        (``ladder.derivative_along``): where round-off limits it, its longer rungs verify
+        the small entries a second direction would be spent on.  Then, when the code
+        computes in the dtype it is given (precision lifting), at most ``LIFT_MAX`` more in
+        extended precision on what is left."""
         if self.e.step is not None:
             return
         # float64's precise directions reach their floor in a few sets: with extended
@@ -915,23 +946,63 @@ class _Block:
                 continue
             s = s[np.argsort(-np.abs(self.e.g[s]), kind="stable")]
             # (a bound 2 (diff + err) within the zero rule's scale verifies too)
-            need = max(self.e.need(s), self.zero_scale() / 4)
+            need = max(self.e.need(s) if lift else self.least_need(s), self.zero_scale() / 4)
             if lift and not getattr(self.e.lifted, "usable", True):
                 kept.append(s)
                 break
-            diff, err = self.e.precise(s, self.rng, need, lift=lift)
+            w = None if lift else self.weights(s)
+            diff, err = self.e.precise(s, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE, weights=w)
             done += 1
             if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
                 kept.append(s)
                 continue  # disagrees beyond its bound: the coarse clearing stands
             loc = self.local(s)
-            self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err))
+            self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
             rest = s[~self.verified(s)]
             if rest.size == s.size:
                 todo += [(rest[: rest.size // 2], False), (rest[rest.size // 2:], False)]
             elif rest.size:
                 todo.append((rest, True))
         return [s for s in kept + [t for t, _ in todo] if s.size]
+
+    def weights(self, s: np.ndarray) -> np.ndarray | None:
+        """``|v_j|`` of a float64 precise direction through ``s``: 1, but a power of 2 up to
+        ``MAX_WEIGHT`` for a claim below what its bound could verify, about ``4 C`` (the
+        claim's allowance ``C``, ``claim_error``, is a floor under its error): ``2**k >= 8
+        C / (pass_tol |g_j|)``, at most ``MAX_WEIGHT`` (given where ``4 MAX_WEIGHT`` would do).  The direction's round-off
+        (noise of f over its step) does not grow with them, and ``C`` only by those few
+        terms: the small entries get bounds ``2**k`` times tighter in the same direction.
+        Only for at most ``MAX_WEIGHTED`` such entries (a few smallest of a set: longer
+        steps for thousands of them cross the kinks of a relu network's tiny pre-activations,
+        and the direction then verifies less).
+        A lone wrong entry j has ``|e_j| |v_j| = |e . v| <= |a - D| + error``; several
+        cancel in it with probability at most 1/2 (the two values of ``e . v`` for ``v_j =
+        +-|v_j|`` are ``2 |e_j| |v_j|`` apart), as with unit signs.  None: all 1."""
+        a = self.e.t.pass_tol * np.abs(self.e.g[s])
+        C = self.e.claim_error(s)
+        with np.errstate(all="ignore"):
+            k = np.ceil(np.log2(8 * C / a))
+        top = math.log2(MAX_WEIGHT)
+        # (up to 4 MAX_WEIGHT wanted: MAX_WEIGHT, as 8 C is twice the bound usually seen)
+        k = np.where(np.isfinite(k) & (a > 0) & (k > 0) & (k <= top + 2), np.minimum(k, top), 0)
+        n = int(np.count_nonzero(k))
+        return np.exp2(k) if 0 < n <= MAX_WEIGHTED else None
+
+    def least_need(self, s: np.ndarray) -> float:
+        """The error a float64 precise direction through ``s`` aims at (the ladder's
+        ``target``; below ``need(s)``): what verifies its least claim ``a`` with ``2 (diff +
+        err) <= pass_tol a`` when ``diff`` is at most ``err`` and the claim's allowance ``C``
+        (``claim_error``) is part of ``err``: ``(pass_tol a - 2 C) / 4``, for the least claim
+        where that is at least ``C / 2`` (below it, the allowance, not the ladder, limits).
+        Where round-off limits the ladder, its longer rungs (``ladder._Growth``, 2 calls
+        each) then verify the small entries a direction of their own (~14 calls) would
+        otherwise be spent on; the ladder stops growing where that no longer pays, and
+        only the bound it reports verifies."""
+        need = self.e.need(s)
+        C = self.e.claim_error(s)
+        a = self.e.t.pass_tol * np.abs(self.e.g[s])
+        a = a[a >= 4 * C]
+        return min(need, (float(np.min(a)) - 2 * C) / 4) if a.size else need
 
     def sample(self, frontier: list[np.ndarray]) -> bool:
         """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""

@@ -186,7 +186,7 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
         """L with the differentiated inputs set to ``z`` (restored after every call)."""
         try:
             flat.assign(z)
-            return layer.objective(arrays)[0]
+            return layer.value(arrays)
         finally:
             flat.restore()
 

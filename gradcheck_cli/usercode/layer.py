@@ -198,6 +198,18 @@ class Layer:
         """``L = sum_k sum(out_k * dout_k)`` (the loss for a loss layer) and ``sum |out_k * dout_k|``."""
         return self.objective_of(self.call_forward(arrays)[0])
 
+    def value(self, arrays: Sequence[np.ndarray]) -> float:
+        """``objective(arrays)[0]`` alone (the cost the checks difference: no ``sum |out *
+        dout|`` per call), summed as ``objective_of`` sums it."""
+        outs = self.call_forward(arrays)[0]
+        if self.is_loss:
+            return float(outs[0])
+        total = 0.0
+        with np.errstate(all="ignore"):
+            for o, d in zip(outs, self.douts):
+                total += float(np.sum(np.asarray(o, dtype=np.float64) * d))
+        return total
+
     def objective_of(self, outs: Sequence[np.ndarray]) -> tuple[float, float]:
         """``objective`` of the outputs ``outs`` of a forward call already made."""
         if self.is_loss:
