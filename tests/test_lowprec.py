@@ -215,23 +215,7 @@ def test_float32_relu_net_never_fails():
     # hidden units' kinks read 'fail' on it before their premise was checked
     from gradcheck_cli import check_network
 
-    def impl(X, Y, p, dims):
-        f = np.float32
-        X, Y, p = X.astype(f), Y.astype(f), np.asarray(p).astype(f)
-        W1, b1 = p[:50].reshape(10, 5), p[50:55]
-        W2, b2 = p[55:105].reshape(5, 10), p[105:115]
-        z = X @ W1 + b1
-        h = np.maximum(z, 0)
-        s = h @ W2 + b2
-        s = s - s.max(1, keepdims=True)
-        e = np.exp(s)
-        P = e / e.sum(1, keepdims=True)
-        cost = -np.sum(Y * np.log(P))
-        ds = P * Y.sum(1, keepdims=True) - Y
-        dh = ds @ W2.T * (z > 0)
-        g = np.concatenate([(X.T @ dh).ravel(), dh.sum(0), (h.T @ ds).ravel(), ds.sum(0)])
-        return float(cost), g.astype(np.float64)
-
+    impl = _relu_net32()
     rep = check_network((10, 5, 10), impl=impl, activation="relu", cost_check=False)
     assert rep.counts["fail"] == 0, [(c.label, c.numeric, c.error) for c in rep.checks if c.status == "fail"]
     assert rep.counts["pass"] > 0

@@ -263,6 +263,18 @@ def odd_fit(t: np.ndarray, o: np.ndarray, quantum: float) -> tuple[float, float]
     return poly_fit(np.asarray(t, dtype=float), np.asarray(o, dtype=float), quantum, powers, FIT_TERMS, which=0)
 
 
+def _value_at(cost: Callable, x: np.ndarray, j: int, value: float) -> float:
+    """``cost(x)`` with ``x[j] = value`` (NaN where the cost is not finite); ``x[j]`` restored."""
+    orig = x[j]
+    x[j] = value
+    try:
+        return float(cost(x))
+    except NonFiniteCostError:
+        return np.nan
+    finally:
+        x[j] = orig
+
+
 def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: float,
                    points: int = FIT_POINTS, width: float | None = None, staged: bool = False) -> FitResult:
     """``df/dx_j`` of float32 code by least squares over ``2 FIT_POINTS`` steps up to
@@ -286,14 +298,8 @@ def fit_derivative(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
 
     def evaluate(sel: np.ndarray) -> None:
         for i in sel:
-            for sign, out in ((1.0, plus), (-1.0, minus)):
-                x[j] = orig + sign * t[i]
-                try:
-                    out[i] = float(cost(x))
-                except NonFiniteCostError:
-                    out[i] = np.nan
-                finally:
-                    x[j] = orig
+            plus[i] = _value_at(cost, x, j, orig + t[i])
+            minus[i] = _value_at(cost, x, j, orig - t[i])
 
     every = np.arange(points)
     if staged and points >= 64:
@@ -436,13 +442,7 @@ def kink_aware_fit(cost: Callable, x: np.ndarray, j: int, *, f0: float, eps: flo
 
     def evaluate(sel: np.ndarray) -> None:
         for i in np.flatnonzero(sel):
-            x[j] = orig + t[i]
-            try:
-                vals[i] = float(cost(x))
-            except NonFiniteCostError:
-                vals[i] = np.nan
-            finally:
-                x[j] = orig
+            vals[i] = _value_at(cost, x, j, orig + t[i])
 
     live = t != 0.0
     if enough is not None and m >= 4 * ASYM_SIDE_MIN:
