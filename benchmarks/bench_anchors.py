@@ -25,6 +25,12 @@ wrapper around them (``subjects.counted``), ``effort`` is our own effort line (t
 agree).  Both sides run with one BLAS thread (``OMP_NUM_THREADS=1`` and friends,
 ``torch.set_num_threads(1)``).
 
+Latest, every row near idle (load under 1; ``net`` ``--repeat 1``, the rest ``--repeat 7``;
+the table in docs/benchmarks.md): ``net`` 43.9 s against torch full's 204.6 s (0.21x; 159,931
+calls), ``rosen`` 1.06 s against 0.56 s (1.89x; 20,212 calls), ``batchnorm`` 1.01 s against
+0.59 s (1.71x; 13,537 calls), ``conv`` 0.50 s against torch fast's 0.48 s (1.04x; 41 calls);
+every row ``pass``, wrapper calls equal to effort calls.  Earlier figures follow.
+
 Measured on the 2-core development machine, idle (``--repeat 3``, medians; issue 20):
 ``rosen`` full 1.18 s against scipy's 0.54 s (2.17x; 20,237 calls, 2.02 per entry, against
 scipy's 10,002 forward differences: the calls alone are 2x, and a forward difference cannot
