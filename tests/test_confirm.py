@@ -222,7 +222,7 @@ def test_settling_goes_on_while_it_pays_and_stops_after_a_round_that_does_not(mo
 
 @pytest.mark.parametrize("dtype", [np.float64, np.longdouble])
 def test_the_one_sided_ladder_is_sound_with_a_kink_on_one_side(dtype):
-    from gradcheck_cli.blackbox.confirm import one_sided
+    from gradcheck_cli.blackbox.ladder import one_sided
 
     x0 = 0.3
     f = lambda w: np.sin(w[0]) + 5 * np.maximum(0, (x0 - 1e-4) - w[0])  # noqa: E731  (a kink 1e-4 below x0)

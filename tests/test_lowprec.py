@@ -163,15 +163,22 @@ def relu_layer(x, dt, b):
     return c @ np.maximum(z, 0) + dt(0.5) * (x @ x), A.T @ (c * (z > 0)) + x
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_fit_never_claims_across_a_relu_kink(seed):
-    # the fit's widths (up to max(|x_j|, 1)) cross kinks at 0.01 .. 1 from x: its interval
-    # contains the float64 truth or proves nothing (before: 101 of 480 intervals missed it)
+def relu_case(seed: int):
+    """``(x, truth, f)``: a point of ``relu_layer`` (bias scale 0.01, 0.1 or 1 by seed, so its
+    kinks sit 0.01 .. 1 from x), the float64 truth of the float32 code's gradient there, and
+    the float32 code's cost."""
     r = np.random.default_rng(seed)
     b = r.standard_normal(30) * (0.01, 0.1, 1.0)[seed % 3]
     x = r.standard_normal(12)
     truth = relu_layer(x.astype(np.float32).astype(float), np.float64, b)[1]
-    f = lambda z: float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])  # noqa: E731
+    return x, truth, lambda z: float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fit_never_claims_across_a_relu_kink(seed):
+    # the fit's widths (up to max(|x_j|, 1)) cross kinks at 0.01 .. 1 from x: its interval
+    # contains the float64 truth or proves nothing (before: 101 of 480 intervals missed it)
+    x, truth, f = relu_case(seed)
     w = x.copy()
     f0 = f(w)
     for j in range(12):
@@ -240,11 +247,7 @@ def test_kink_aware_fit_contains_the_truth_and_settles():
 
     tried = tight = 0
     for seed in range(6):
-        r = np.random.default_rng(seed)
-        b = r.standard_normal(30) * (0.01, 0.1, 1.0)[seed % 3]
-        x = r.standard_normal(12)
-        truth = relu_layer(x.astype(np.float32).astype(float), np.float64, b)[1]
-        f = lambda z: float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])  # noqa: E731
+        x, truth, f = relu_case(seed)
         w = x.copy()
         f0 = f(w)
         for j in range(12):
@@ -269,15 +272,12 @@ def test_kink_aware_fit_in_two_stages():
 
     halves = 0
     for seed in range(3):
-        r = np.random.default_rng(seed)
-        b = r.standard_normal(30) * (0.01, 0.1, 1.0)[seed % 3]
-        x = r.standard_normal(12)
-        truth = relu_layer(x.astype(np.float32).astype(float), np.float64, b)[1]
+        x, truth, layer = relu_case(seed)
         calls = [0]
 
-        def f(z, b=b):
+        def f(z, layer=layer):
             calls[0] += 1
-            return float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])
+            return layer(z)
 
         w = x.copy()
         f0 = f(w)
@@ -310,11 +310,7 @@ def test_staged_symmetric_fit_locates_near_kinks_for_fewer_calls():
 
     stopped = 0
     for seed in range(3):
-        r = np.random.default_rng(seed)
-        b = r.standard_normal(30) * (0.01, 0.1, 1.0)[seed % 3]
-        x = r.standard_normal(12)
-        truth = relu_layer(x.astype(np.float32).astype(float), np.float64, b)[1]
-        f = lambda z, b=b: float(relu_layer(np.asarray(z, dtype=np.float32), np.float32, b)[0])  # noqa: E731
+        x, truth, f = relu_case(seed)
         w = x.copy()
         f0 = f(w)
         for j in range(12):

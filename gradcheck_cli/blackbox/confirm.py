@@ -46,7 +46,7 @@ Where the new evidence does not settle the entry and the caller lifts precision
 TwoLayerNet at std 1e-4: entries of 1e-6 next to relu kinks 1e-5 away, which float64
 cannot verify to 1e-7 on steps that short); where even that is round-off-limited (a kink
 close on one side keeps the central steps short), a one-sided ladder on each side
-(``one_sided``, from ``SCAN h*``): the side without the kink takes longer steps.  Such
+(``ladder.one_sided``, from ``SCAN h*``): the side without the kink takes longer steps.  Such
 lifted ladders are granted beyond the lifting budget, ``confirm_lifts`` per check.
 
 Settling.  An ``unresolved`` entry gets the same ladder from short steps (those whose
@@ -78,7 +78,7 @@ from ..blocks import BlockData
 from ..errors import NonFiniteCostError
 from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
 from ..verdict import Thresholds, assess
-from .ladder import LIFT_NEED, NOISE_POINTS, derivative_along, entry_derivative, measured_noise, recheck_budget
+from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise, one_sided, recheck_budget
 
 #: the short step's round-off is this many times below the disputed margin
 SHORT = 10.0
@@ -290,7 +290,7 @@ def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, st
 
     Where that central ladder does not verify the claim (round-off limits it: a relu kink
     close on one side keeps its steps short), the one-sided ladders from ``SCAN start``
-    on each side (``one_sided``) are tried too: a kink on one side leaves the other side's
+    on each side (``ladder.one_sided``) are tried too: a kink on one side leaves the other side's
     steps free to grow; the tightest consistent one stands."""
     if not _grant(lifted, flat):
         return None
@@ -316,33 +316,6 @@ def _lifted(lifted, flat: np.ndarray, shape, j: int, a: float, target: float, st
             if np.isfinite(o.error) and o.error < limit and abs(o.value - value) <= o.error + bound:
                 best = (o.value, o.error, o.step)
     return best
-
-
-def one_sided(cost: Callable, w: np.ndarray, j: int, f0, sign: float, h0: float, *, noise: float, eps: float,
-              claimed: float = 0.0, target: float = 0.0):
-    """``df/dx_j`` from one side only (``sign`` +1: ``x + h``, -1: ``x - h``): the ladder
-    (``ladder.derivative_along``) on ``D(h) = sign (f(x + sign h) - f(x)) / h``, fed to it as
-    the central difference of ``p = f0 + sign (f(x + sign h) - f0)`` and ``m = 2 f0 - p``
-    (an even part of 0: its all-powers tableau removes the h, h**2 terms of a one-sided
-    difference, and a kink crossed on that side shows as rungs out of the asymptotic
-    regime, which prove nothing).  Its value is ``f'(x)`` where f is differentiable at x;
-    the caller takes it only where it agrees with the central evidence (a kink at x would
-    put the central value between the one-sided ones).  ``w`` restored after every call."""
-    orig = w[j]
-
-    def pair(h: float):
-        w[j] = orig + sign * h
-        taken = w[j] - orig
-        try:
-            fv = cost(w)
-        finally:
-            w[j] = orig
-        with np.errstate(all="ignore"):
-            p = f0 + sign * (fv - f0)
-            shift = float(claimed) * (float(taken / (sign * h)) - 1.0)
-        return p, 2 * f0 - p, shift
-
-    return derivative_along(pair, float(h0), f0, noise=noise, eps=eps, target=target)
 
 
 def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thresholds: Thresholds, *,

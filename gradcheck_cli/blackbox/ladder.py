@@ -674,6 +674,33 @@ NOISE_POINTS = 7
 NOISE_SPACING = 1e-6
 
 
+def one_sided(cost: Callable, w: np.ndarray, j: int, f0, sign: float, h0: float, *, noise: float, eps: float,
+              claimed: float = 0.0, target: float = 0.0):
+    """``df/dx_j`` from one side only (``sign`` +1: ``x + h``, -1: ``x - h``): the ladder
+    (``derivative_along``) on ``D(h) = sign (f(x + sign h) - f(x)) / h``, fed to it as
+    the central difference of ``p = f0 + sign (f(x + sign h) - f0)`` and ``m = 2 f0 - p``
+    (an even part of 0: its all-powers tableau removes the h, h**2 terms of a one-sided
+    difference, and a kink crossed on that side shows as rungs out of the asymptotic
+    regime, which prove nothing).  Its value is ``f'(x)`` where f is differentiable at x;
+    the caller takes it only where it agrees with the central evidence (a kink at x would
+    put the central value between the one-sided ones).  ``w`` restored after every call."""
+    orig = w[j]
+
+    def pair(h: float):
+        w[j] = orig + sign * h
+        taken = w[j] - orig
+        try:
+            fv = cost(w)
+        finally:
+            w[j] = orig
+        with np.errstate(all="ignore"):
+            p = f0 + sign * (fv - f0)
+            shift = float(claimed) * (float(taken / (sign * h)) - 1.0)
+        return p, 2 * f0 - p, shift
+
+    return derivative_along(pair, float(h0), f0, noise=noise, eps=eps, target=target)
+
+
 def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = EPS, claimed: float = 0.0,
                      target: float = 0.0, reference: tuple[float, float] | None = None,
                      kink_test: bool = True, step: float | None = None, noise: float | None = None,

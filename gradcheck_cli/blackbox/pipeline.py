@@ -731,24 +731,10 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     pos = np.flatnonzero(np.asarray(jumpy, dtype=bool)[idx] & (code == 0))[:SUSPECTS_MAX]
     if not len(pos):
         return d, none
-    cost, x, _ = recheck
-    x = np.array(x, dtype=float)
-    if phases is not None:
-        phases.more(len(pos))
-    f0 = float(cost(x)) if f0 is None or not np.isfinite(f0) else float(f0)
-    noise, kink = np.array(d.noise, dtype=float), np.zeros(len(d.analytic), bool) if d.kink is None else np.array(d.kink, dtype=bool)
-    tested = []
-    for p in pos.tolist():
-        if _expired(deadline):
-            break
-        first = None if sides is None else tuple(float(v) for v in sides[:, int(idx[p])])
-        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps, first=first)
-        tested.append(p)
-        if phases is not None:
-            phases.tick(1)
-        if gap is not None:
-            kink[p], noise[p] = True, max(noise[p], gap / 2)
-    if kink.any():
+    noise, tested, hits = _shrinking_tests(d, offset, recheck, pos, deadline, phases, f0, sides=sides)
+    if hits:
+        kink = np.zeros(len(d.analytic), bool) if d.kink is None else np.array(d.kink, dtype=bool)
+        kink[hits] = True
         d = replace(d, noise=noise, kink=kink)
     return d, idx[np.asarray(tested, dtype=int)]
 
@@ -768,6 +754,19 @@ def _confirm_kinks(d: BlockData, offset: int, recheck, deadline: float | None = 
     if d.kink is None or recheck is None or not np.any(d.kink) or _expired(deadline):
         return d, none
     pos = np.flatnonzero(np.asarray(d.kink, dtype=bool))[:SUSPECTS_MAX]
+    noise, _, confirmed = _shrinking_tests(d, offset, recheck, pos, deadline, phases, f0, with_claim=True)
+    if not confirmed:
+        return d, none
+    return replace(d, noise=noise), np.asarray(confirmed, dtype=int)
+
+
+def _shrinking_tests(d: BlockData, offset: int, recheck, pos: np.ndarray, deadline, phases, f0, *,
+                     sides: np.ndarray | None = None, with_claim: bool = False):
+    """``ladder.shrinking_kink`` on the entries at positions ``pos`` of ``d`` (the deadline
+    checked between them): ``(noise, tested, hits)``, ``noise`` as ``d.noise`` but at least
+    half the gap on the kinks it confirms (``hits``).  ``sides``: the first looks'
+    ``(R, L, h)`` by block index, the test's first rung; ``with_claim``: a kink counts only
+    with the claim between the finest rung's slopes.  ``f0``: the cost at x (else one call)."""
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices, dtype=int)
     cost, x, _ = recheck
     x = np.array(x, dtype=float)
@@ -775,19 +774,21 @@ def _confirm_kinks(d: BlockData, offset: int, recheck, deadline: float | None = 
         phases.more(len(pos))
     f0 = float(cost(x)) if f0 is None or not np.isfinite(f0) else float(f0)
     noise = np.array(d.noise, dtype=float)
-    confirmed = []
+    tested, hits = [], []
     for p in pos.tolist():
         if _expired(deadline):
             break
-        gap = shrinking_kink(cost, x, offset + int(idx[p]), f0, d.eps, claim=float(np.asarray(d.analytic)[p]))
+        k = int(idx[p])
+        first = None if sides is None else tuple(float(v) for v in sides[:, k])
+        claim = float(np.asarray(d.analytic)[p]) if with_claim else None
+        gap = shrinking_kink(cost, x, offset + k, f0, d.eps, first=first, claim=claim)
+        tested.append(p)
         if phases is not None:
             phases.tick(1)
         if gap is not None:
             noise[p] = max(noise[p], gap / 2)
-            confirmed.append(p)
-    if not confirmed:
-        return d, none
-    return replace(d, noise=noise), np.asarray(confirmed, dtype=int)
+            hits.append(p)
+    return noise, tested, hits
 
 
 def _recheck_once(d: BlockData, offset: int, recheck, thresholds: Thresholds, code, bad, limit, deadline, phases):
