@@ -234,3 +234,35 @@ def test_the_one_sided_ladder_is_sound_with_a_kink_on_one_side(dtype):
     across = one_sided(f, w, 0, f(w), -1.0, 1e-2, noise=eps, eps=eps, claimed=truth)
     assert not np.isfinite(across.error) or abs(across.value - truth) <= across.error
     assert w[0] == dtype(x0)
+
+
+def _softplus_tail(z):
+    # numpy code as written: 1 + exp(-35) is 1 + 3 ulps, so f is a staircase of 2e-16 steps
+    # (f's own ulp is 1e-31); float64 only (the cost is converted), so nothing is lifted
+    return float(np.log(1 + np.exp(-z[0]))), None
+
+
+@pytest.mark.parametrize("x0", [35.0, 36.5])
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_a_staircase_flat_at_every_step_is_not_a_fail_of_the_exact_derivative(x0, mode):
+    x = np.array([x0])
+    truth = -float(mp.exp(-mp.mpf(x0)) / (1 + mp.exp(-mp.mpf(x0))))
+    res = check_gradient(lambda z: (_softplus_tail(z)[0], np.array([truth])), x, mode=mode)
+    assert res.status.value == "unresolved", res.checks
+    (c,) = res.checks
+    assert abs(c.numeric - truth) <= c.error  # the quantum's bound contains the truth
+    # a wrong claim of that size is not resolvable either, and never passes
+    wrong = check_gradient(lambda z: (_softplus_tail(z)[0], np.array([-truth])), x, mode=mode)
+    assert wrong.status.value == "unresolved"
+    # a claim the steps can resolve still fails
+    bug = check_gradient(lambda z: (_softplus_tail(z)[0], np.array([1e-6])), x, mode=mode)
+    assert bug.status.value == "fail"
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_code_flat_on_one_side_or_constant_still_fails_a_nonzero_claim(mode):
+    # relu below 0 (flat at every step on the left, moving only beyond 1 on the right) and a
+    # constant: the flatness is f's own, the claim of 1e-9 is wrong
+    for f in (lambda z: float(max(z[0], 0.0)), lambda z: 1.0 + 0.0 * float(z[0])):
+        res = check_gradient(lambda z, f=f: (f(z), np.array([1e-9])), np.array([-1.0]), mode=mode)
+        assert res.status.value == "fail", res.checks

@@ -197,7 +197,17 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     h1 = _short_step(ROUNDOFF_ULPS * eps * F, margin, xj, eps)
     F1 = F
     if not settle:
-        d1, F1 = axis.central(h1)
+        fp, hp = axis.at(h1)
+        fm, hm = axis.at(-h1)
+        with np.errstate(all="ignore"):
+            d1, F1 = (fp - fm) / (hp - hm), max(abs(fp), abs(fm))
+        if n == 0 and fp == f0 and fm == f0:
+            # f did not move at all: a zero difference bounds |f'| only by the quantum of
+            # the code's intermediates, which may be far coarser than f's ulp
+            q = _quantum_bound(axis, h1, f0, SCAN_TOP * max(abs(xj), 1.0))
+            if q is not None and q > e:
+                return Outcome(True, 0.0, q, h1, axis.calls)
+            return Outcome(False, calls=axis.calls)
         r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
         if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
             return Outcome(False, calls=axis.calls)
@@ -255,6 +265,32 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         # settling takes only evidence that verifies the claim and agrees with the old
         return Outcome(False, calls=calls)
     return Outcome(True, float(value), float(bound), float(step), calls)
+
+
+def _quantum_bound(axis: _Axis, h: float, f0: float, top: float) -> float | None:
+    """A bound on ``|f'|`` where ``f(x +- h) == f(x)`` exactly (``log(1 + exp(-x))`` at 35:
+    1 + 6e-16 is 1 + 3 ulps, f a staircase whose steps are 1e-16, not f's 1e-31 ulp).
+
+    Flatness at ``H'`` proves ``|f'| H' <= q``, ``q`` the quantum of the code's values near
+    f(x) (a slope hidden by the grid moves f by less than one quantum); the steps grow by
+    ``SCAN`` while f is flat on both sides, by 2 once it moves on one (at most ``top``), until
+    it moves on both, by ``up`` and ``down``, each a non-zero multiple
+    of that grid: ``q <= min(|up|, |down|)``, so ``|f'| <= SAFETY min(|up|, |down|) / H'``,
+    ``H'`` the longest step flat on both sides.  None where f moves on one side only up to
+    ``top`` (f's own flat zone: a relu below 0), or nowhere (f constant at this scale): the
+    flatness is f's own and the evidence stands; or where a value is not finite."""
+    flat = h
+    while h * 2 <= top:
+        h *= SCAN if h == flat else 2.0  # by 2 once one side moved: the other's first move
+        fp, _ = axis.at(min(h, top))
+        fm, _ = axis.at(-min(h, top))
+        if not (np.isfinite(fp) and np.isfinite(fm)):
+            return None
+        if fp != f0 and fm != f0:
+            return SAFETY * min(abs(fp - f0), abs(fm - f0)) / flat
+        if fp == f0 and fm == f0:
+            flat = h
+    return None
 
 
 def _value(cost: Callable, w: np.ndarray, shape) -> float:
