@@ -207,9 +207,11 @@ def _representable(x: np.ndarray, dtype, code) -> bool:
         return bool(np.all(np.isfinite(xs)) and np.all((xs != 0) | (x == 0)) and np.isfinite(code(x)))
 
 
-def outcomes(text: str, point: dict, kind: str, dtype=np.float64, thresholds: Thresholds = Thresholds()):
+def outcomes(text: str, point: dict, kind: str, dtype=np.float64, thresholds: Thresholds = Thresholds(),
+             entries: bool = False):
     """Yield ``(label, category, first_look, product)`` per claim and entry of the code in
-    ``dtype`` (category correct/wrong/None; label ``kink`` for a genuine kink's correct claim).
+    ``dtype`` (category correct/wrong/None; label ``kink`` for a genuine kink's correct claim;
+    ``entries``: the entry's name appended).
 
     ``first_look``: ``blackbox.stencils.blackbox_gradient`` of the code, ``finite_diff.evidence``
     and ``verdict.assess`` of the claim; ``product``: the Python API ``check_gradient(f, x)``
@@ -237,7 +239,7 @@ def outcomes(text: str, point: dict, kind: str, dtype=np.float64, thresholds: Th
         for i, n in enumerate(names):
             if n in kinks_of(kind):
                 if label == "correct":
-                    yield "kink", None, res.statuses[i], product[i]
+                    yield ("kink", None, res.statuses[i], product[i]) + ((n,) if entries else ())
                 continue
             if dtype is np.float32 and not np.isfinite(a[i]):
                 continue
@@ -245,7 +247,7 @@ def outcomes(text: str, point: dict, kind: str, dtype=np.float64, thresholds: Th
             # where the code's f is flat (underflow, absorption) a zero claim cannot be judged wrong
             if dtype is np.float32 and flat[i] and category == "wrong" and a[i] == 0:
                 category = None
-            yield label, category, res.statuses[i], product[i]
+            yield (label, category, res.statuses[i], product[i]) + ((n,) if entries else ())
 
 
 def func_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Thresholds()):
@@ -305,12 +307,12 @@ def tally_func(family, dtype=np.float64) -> dict:
     """``{"first look": (Counter, bad), "product": (Counter, bad), "unresolved": [...]}`` over
     the family's code in ``dtype``; ``bad`` lists the false alarms and misses (and the
     product's kink not called kink), ``unresolved`` the correct claims the product leaves
-    unresolved (``(text, point, label)``)."""
+    unresolved (``(text, point, label, entry)``)."""
     out = {"first look": (Counter(), []), "product": (Counter(), []), "unresolved": []}
     for text, point, kind in family:
-        for label, category, first, product in outcomes(text, point, kind, dtype):
+        for label, category, first, product, entry in outcomes(text, point, kind, dtype, entries=True):
             if category == "correct" and product is Status.UNRESOLVED:
-                out["unresolved"].append((text, point, label))
+                out["unresolved"].append((text, point, label, entry))
             for engine, got in (("first look", first), ("product", product)):
                 c, bad = out[engine]
                 row = _row(label, category, got)

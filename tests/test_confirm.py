@@ -266,3 +266,18 @@ def test_code_flat_on_one_side_or_constant_still_fails_a_nonzero_claim(mode):
     for f in (lambda z: float(max(z[0], 0.0)), lambda z: 1.0 + 0.0 * float(z[0])):
         res = check_gradient(lambda z, f=f: (f(z), np.array([1e-9])), np.array([-1.0]), mode=mode)
         assert res.status.value == "fail", res.checks
+
+
+def test_a_blind_short_step_never_replaces_the_evidence_with_a_bound_below_the_quantum():
+    # float32 x - sin(x) at 1e-4: sin(x) rounds to x, f is 0 for |x| < 6e-4, so the short
+    # step sees nothing; the ladder from there read 0 +- 5e-304 (f's ulp at 0), which
+    # excluded the truth 5e-9: a blind step now contradicts only by its quantum's bound
+    f = lambda z: float(np.float32(z[0]) - np.sin(np.float32(z[0])))  # noqa: E731
+    truth = float(mp.mpf("1e-4") ** 2 / 2)
+    out = confirm_entry(f, np.array([1e-4]), (1,), 0, f0=0.0, analytic=5e-9, numeric=1.24e-8, error=6.9e-9,
+                        eps=float(np.finfo(np.float32).eps), pass_tol=5e-4)
+    assert not out.contradicted or abs(out.value - truth) <= out.error, out
+    # where the quantum's bound excludes the evidence, it replaces it (and contains the truth)
+    out = confirm_entry(f, np.array([1e-4]), (1,), 0, f0=0.0, analytic=5e-9, numeric=1.0, error=1e-3,
+                        eps=float(np.finfo(np.float32).eps), pass_tol=5e-4)
+    assert out.contradicted and out.value == 0.0 and truth <= out.error < 1e-3, out

@@ -201,11 +201,13 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         fm, hm = axis.at(-h1)
         with np.errstate(all="ignore"):
             d1, F1 = (fp - fm) / (hp - hm), max(abs(fp), abs(fm))
-        if n == 0 and fp == f0 and fm == f0:
-            # f did not move at all: a zero difference bounds |f'| only by the quantum of
-            # the code's intermediates, which may be far coarser than f's ulp
+        if fp == f0 and fm == f0:
+            # f did not move at all: the short step is blind, its zero difference bounds
+            # |f'| only by the quantum of the code's intermediates (far coarser than f's ulp
+            # where they cancel or absorb); it contradicts the evidence only where that
+            # bound excludes it, and a zero estimate whose bound is below it is widened
             q = _quantum_bound(axis, h1, f0, SCAN_TOP * max(abs(xj), 1.0))
-            if q is not None and q > e:
+            if q is not None and (abs(n) > e + q or (n == 0 and q > e)):
                 return Outcome(True, 0.0, q, h1, axis.calls)
             return Outcome(False, calls=axis.calls)
         r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
