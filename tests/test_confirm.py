@@ -281,3 +281,34 @@ def test_a_blind_short_step_never_replaces_the_evidence_with_a_bound_below_the_q
     out = confirm_entry(f, np.array([1e-4]), (1,), 0, f0=0.0, analytic=5e-9, numeric=1.0, error=1e-3,
                         eps=float(np.finfo(np.float32).eps), pass_tol=5e-4)
     assert out.contradicted and out.value == 0.0 and truth <= out.error < 1e-3, out
+
+
+@pytest.mark.parametrize("x0", [1e6, 1.5e6, -1.2e6])
+def test_float32_sin_at_1e6_is_settled_on_its_grid_and_a_soft_bug_is_not(x0):
+    # float32's grid at 1e6 is 1/16: MIN_ULPS ulps (1.0) span a sixth of a period, so the
+    # noise table one grid step apart (it read sin's own variation at 1.0: sigma 0.07, and
+    # the ladder started at 4e4, unresolved)
+    f = lambda z: np.sin(np.float32(z[0]))  # noqa: E731
+    claim = np.cos(np.array([x0], dtype=np.float32))
+    ok = check_gradient(lambda z: (f(z), claim), np.array([x0]))
+    assert ok.status.value == "pass", ok.checks
+    truth = float(mp.cos(mp.mpf(float(np.float32(x0)))))
+    (c,) = ok.checks
+    assert abs(c.numeric - truth) <= c.error
+    for k in (-1.0, 1.002):
+        bad = check_gradient(lambda z, k=k: (f(z), (k * claim).astype(np.float32)), np.array([x0]))
+        assert bad.status.value != "pass", (k, bad.checks)
+
+
+@pytest.mark.parametrize("x0", [3195454.5454545454, 4e6])
+def test_float32_sin_where_its_grid_is_as_coarse_as_a_period_never_fails_the_exact_cosine(x0):
+    # a grid of 1/4: the steps that followed the noise table ran to 2048 and their ladder
+    # agreed on ~0 +- 2e-7, which failed the exact cosine; the ladder from MIN_ULPS grid
+    # steps (it resolves cos to 7e-6) now stands against it
+    f = lambda z: np.sin(np.float32(z[0]))  # noqa: E731
+    claim = np.cos(np.array([x0], dtype=np.float32))
+    ok = check_gradient(lambda z: (f(z), claim), np.array([x0]))
+    assert ok.status.value in ("pass", "unresolved"), ok.checks
+    for k in (-1.0, 1.002):
+        bad = check_gradient(lambda z, k=k: (f(z), (k * claim).astype(np.float32)), np.array([x0]))
+        assert bad.status.value != "pass", (k, bad.checks)

@@ -218,6 +218,10 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     # 1e6: 6e-11), then two short steps that follow it
     ulp = float(np.spacing(abs(xj))) if xj != 0 else 0.0
     delta = ulp * max(1.0, round(h1 / ulp)) if ulp > 0 else h1
+    if eps > LOW * EPS and xj != 0:
+        # low precision: x_j's float32 grid is coarse (1/16 at 1e6), so MIN_ULPS ulps can
+        # span a good part of a period; the noise is measured one grid step apart
+        delta = min(delta, float(np.spacing(np.float32(abs(xj)))))
     table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
     sigma = measured_noise(np.array(table))
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
@@ -248,6 +252,18 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False,
                           noise=sigma)
     calls = axis.calls + lr.calls
+    if eps > LOW * EPS and start != h1:
+        # low precision: where x_j's grid is as coarse as f's own scale (sin at 4e6: a grid
+        # of 1/4, MIN_ULPS steps of 4) the noise table reads f's variation and the steps
+        # that follow it run to thousands of periods, whose ladder agrees on ~0; the ladder
+        # from the short step itself too: where the two disagree the one from the shorter
+        # steps stands (it broke the longer one's premise, f smooth on its scale), else the
+        # tighter
+        l2 = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=h1,
+                              kink_test=False, noise=sigma)
+        calls += l2.calls
+        if np.isfinite(l2.error) and (not abs(l2.value - lr.value) <= l2.error + lr.error or l2.error < lr.error):
+            lr, start = l2, h1
     if settle:
         value, bound, step = (lr.value, lr.error, lr.step) if lr.error < e else (n, e, float("nan"))
     elif np.isfinite(lr.error):
