@@ -17,6 +17,11 @@ among P cost about ``2 k log2 P`` directional checks of 2-4 calls each.  A block
 ``SAMPLE`` entries drawn from the suspect sets are checked directly; if one of them does
 not pass, the block is reported with them and the other suspect entries are left
 ``UNCHECKED``; if all pass, the splitting goes on.
+
+A precise direction of ``tighten`` that contradicts its set (an error below the coarse
+directions' reach) starts a bisection with precise directions (``_locate``) down to a few
+entries checked directly.  Entries cleared at exactly ``x_j = 0`` are screened for a kink
+at the point (``screen_kinks``), which no central difference can see when it is symmetric.
 """
 
 from __future__ import annotations
@@ -60,6 +65,13 @@ LIFT_MAX = 12
 MAX_WEIGHT = 16.0
 #: ... on at most this many of its entries (else none)
 MAX_WEIGHTED = 64
+#: precise directions per block, at most, to locate the wrong entries of sets that a
+#: precise direction contradicts (``Block._locate``: about 2 log2(n / TIGHT_LEAF) each)
+LOCATE_MAX = 64
+#: sets of entries at x = 0 tested for a kink at the point per block (``Block.screen_kinks``),
+#: at most, and the size of the sets then checked directly
+KINK_SETS = 64
+KINK_LEAF = 2
 #: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
 TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
@@ -94,6 +106,7 @@ class Block:
         self.blockwide = False
         self.allow_blockwide = True
         self.small: list[np.ndarray] = []  # entries agreeing directions could not cover
+        self.located = 0  # precise directions spent locating wrong entries (``_locate``)
         self.calls0 = eng.f.calls
 
     def local(self, flat_idx: np.ndarray) -> np.ndarray:
@@ -268,9 +281,14 @@ class Block:
             w = None if lift else self.weights(s)
             diff, err = self.e.precise(s, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE, weights=w)
             done += 1
-            if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+            if np.isfinite(diff) and np.isfinite(err) and diff > err:
+                # disagrees beyond its bound: an entry of s is wrong by more than the coarse
+                # directions could see (a warn): found by halving, not left unresolved
+                todo += self._locate(s, lift)
+                continue
+            if not (np.isfinite(diff) and np.isfinite(err)):
                 kept.append(s)
-                continue  # disagrees beyond its bound: the coarse clearing stands
+                continue  # no evidence: the coarse clearing stands
             loc = self.local(s)
             self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
             rest = s[~self.verified(s)]
@@ -279,6 +297,45 @@ class Block:
             elif rest.size:
                 todo.append((rest, True))
         return [s for s in kept + [t for t, _ in todo] if s.size]
+
+    def _locate(self, s: np.ndarray, lift: bool) -> list[tuple[np.ndarray, bool]]:
+        """The wrong entries of a set ``s`` that a precise direction contradicts: its halves
+        get a precise direction each (in the same precision), the halves that disagree are
+        halved again, down to ``TIGHT_LEAF`` entries, checked directly (the pipeline's
+        re-estimate then judges them: a soft error, between the tolerances, reads ``warn``
+        and is named).  At most ``LOCATE_MAX`` directions per block; a set left when they are
+        spent keeps its coarse clearing.  An agreeing half gets its bound as in
+        ``_tighten``; returns its entries that bound leaves unverified, as ``_tighten``'s
+        ``(set, tail)`` items."""
+        out: list[tuple[np.ndarray, bool]] = []
+        stack = [s]
+        while stack:
+            t = stack.pop()
+            if t.size <= TIGHT_LEAF:
+                self.check(t)
+                continue
+            for half in (t[: t.size // 2], t[t.size // 2:]):
+                if half.size <= TIGHT_LEAF:
+                    stack.append(half)
+                    continue
+                if self.located >= LOCATE_MAX:
+                    continue  # the coarse clearing stands
+                self.located += 1
+                need = max(self.e.need(half) if lift else self.least_need(half), self.zero_scale() / 4)
+                w = None if lift else self.weights(half)
+                diff, err = self.e.precise(half, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE,
+                                           weights=w)
+                if not (np.isfinite(diff) and np.isfinite(err)):
+                    continue
+                if diff > err:
+                    stack.append(half)
+                    continue
+                loc = self.local(half)
+                self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
+                rest = half[~self.verified(half)]
+                if rest.size:
+                    out.append((rest, True))
+        return out
 
     def weights(self, s: np.ndarray) -> np.ndarray | None:
         """``|v_j|`` of a float64 precise direction through ``s``: 1, but a power of 2 up to
@@ -318,6 +375,39 @@ class Block:
         a = self.e.t.pass_tol * np.abs(self.e.g[s])
         a = a[a >= 4 * C]
         return min(need, (float(np.min(a)) - 2 * C) / 4) if a.size else need
+
+    def screen_kinks(self) -> None:
+        """The entries cleared by exclusion whose x is exactly 0 (where abs, relu, max and
+        an L1 penalty have their kinks), screened for a kink at the point: a symmetric kink
+        (``|x|`` at 0 claimed as ``sign(0) = 0``, ``lam |w|`` at a pruned weight) agrees with
+        every central difference, so exclusion would pass it where the full mode's
+        one-sided test reads ``kink``.  Sets of them get the shrinking one-sided test along
+        a fresh direction (``Engine.kink_at``; 4 calls where curvature explains it); a set
+        that shows a kink is halved, down to ``KINK_LEAF`` entries, which are checked
+        directly (their one-sided slopes go to the pipeline's shrinking test, which reads
+        ``kink``).  At most ``KINK_SETS`` tests per block; the sets not reached are checked
+        directly too (not passed unscreened), up to ``SMALL_MAX`` entries, else left
+        ``UNCHECKED``.  Kinks at other points (``|x - c|`` at x = c) are not screened."""
+        e, r = self.e, self.r
+        idx = np.arange(r.offset, r.offset + r.size)
+        cand = idx[(e.x[idx] == 0) & (self.how == How.EXCLUDED.value) & np.isfinite(e.g[idx])]
+        frontier, tests = ([cand] if cand.size else []), 0
+        try:
+            while frontier and tests < KINK_SETS:
+                s = frontier.pop()
+                if s.size <= KINK_LEAF:
+                    self.check(s)
+                    continue
+                tests += 1
+                if e.kink_at(s, self.rng):
+                    frontier += [s[: s.size // 2], s[s.size // 2:]]
+            rest = np.concatenate(frontier) if frontier else idx[:0]
+            self.check(rest[:SMALL_MAX])
+            self.how[self.local(rest[SMALL_MAX:])] = How.UNCHECKED.value
+        except Stopped:  # the deadline: the candidates not screened are not passed either
+            loc = self.local(cand)
+            self.how[loc[self.how[loc] == How.EXCLUDED.value]] = How.STOPPED.value
+            raise
 
     def sample(self, frontier: list[np.ndarray]) -> bool:
         """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""
@@ -440,3 +530,4 @@ class Block:
                 self.check(part[:SMALL_MAX])
                 self.how[self.local(part[SMALL_MAX:])] = How.UNCHECKED.value
                 e.tick(part.size)
+        self.screen_kinks()
