@@ -130,3 +130,26 @@ def test_a_wrong_entry_at_zero_still_fails():
     rep = check_gradient(f, x, top=40)
     assert rep.status is Status.FAIL and _rows(rep)[k] is Status.FAIL
     assert rep.counts["fail"] == 1 and rep.counts["kink"] == len(at) - 1
+
+
+def test_max_pool_ties_left_by_the_search_get_the_four_point_kink_test():
+    # 2x2 max-pool over integer pixels 0..3: ties in most windows, so the search stops on a
+    # "block-wide" disagreement; its samples are kinks or undecided zeros (a claim of 0 on a
+    # flat side), none wrong, so every entry it left gets the layer's four-point estimate and
+    # its kinks the shrinking test (2 calls a rung), not the re-estimate's ladder (~36 calls
+    # an entry); the verdicts are full mode's
+    from pathlib import Path
+
+    from gradcheck_cli.blackbox.ladder import SUSPECT_RUNGS
+    from gradcheck_cli.checks.layer import check_layer
+    from gradcheck_cli.usercode import load_callable
+
+    good = f"{Path(__file__).parent / 'layers' / 'layers.py'}:"
+    fwd, bwd = load_callable(good + "max_pool_naive_forward"), load_callable(good + "max_pool_naive_backward")
+    x = np.random.default_rng(0).integers(0, 4, size=(2, 3, 8, 8)).astype(float)
+    params = {"pool_param": {"pool_height": 2, "pool_width": 2, "stride": 2}}
+    rep = check_layer(fwd, bwd, {"x": x}, params, mode="adaptive")
+    full = check_layer(fwd, bwd, {"x": x}, params, mode="full")
+    assert rep.status is Status.PASS and rep.counts == full.counts
+    assert rep.effort.unchecked == 0 and rep.effort.entries == x.size
+    assert rep.effort.calls <= x.size * (4 + 2 * SUSPECT_RUNGS)
