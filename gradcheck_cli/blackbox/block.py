@@ -281,14 +281,14 @@ class Block:
             w = None if lift else self.weights(s)
             diff, err = self.e.precise(s, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE, weights=w)
             done += 1
-            if np.isfinite(diff) and np.isfinite(err) and diff > err:
-                # disagrees beyond its bound: an entry of s is wrong by more than the coarse
-                # directions could see (a warn): found by halving, not left unresolved
+            if self._contradicts(diff, err):
+                # an entry of s is wrong by more than the coarse directions could see (a
+                # warn): found by halving, not left unresolved
                 todo += self._locate(s, lift)
                 continue
-            if not (np.isfinite(diff) and np.isfinite(err)):
+            if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
                 kept.append(s)
-                continue  # no evidence: the coarse clearing stands
+                continue  # no evidence, or apart within what the verdict forgives: the coarse clearing stands
             loc = self.local(s)
             self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
             rest = s[~self.verified(s)]
@@ -325,17 +325,24 @@ class Block:
                 w = None if lift else self.weights(half)
                 diff, err = self.e.precise(half, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE,
                                            weights=w)
-                if not (np.isfinite(diff) and np.isfinite(err)):
-                    continue
-                if diff > err:
+                if self._contradicts(diff, err):
                     stack.append(half)
                     continue
+                if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                    continue  # the coarse clearing stands
                 loc = self.local(half)
                 self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
                 rest = half[~self.verified(half)]
                 if rest.size:
                     out.append((rest, True))
         return out
+
+    def _contradicts(self, diff: float, err: float) -> bool:
+        """Whether a precise direction's ``|g . v - D_v| = diff`` exceeds its bound ``err`` by
+        more than the zero rule's ``64 eps G`` (``zero_scale``): some entry is then wrong by
+        more than the verdict forgives (the claims' own round-off, which extended precision
+        sees in a saturated tanh's ``1 - tanh**2``, is forgiven)."""
+        return bool(np.isfinite(diff) and np.isfinite(err) and diff - err > self.zero_scale())
 
     def weights(self, s: np.ndarray) -> np.ndarray | None:
         """``|v_j|`` of a float64 precise direction through ``s``: 1, but a power of 2 up to
