@@ -153,3 +153,18 @@ def test_max_pool_ties_left_by_the_search_get_the_four_point_kink_test():
     assert rep.status is Status.PASS and rep.counts == full.counts
     assert rep.effort.unchecked == 0 and rep.effort.entries == x.size
     assert rep.effort.calls <= x.size * (4 + 2 * SUSPECT_RUNGS)
+
+
+def test_an_abs_layer_with_zeros_reads_kink_in_adaptive_mode():
+    from gradcheck_cli.checks.layer import check_layer
+
+    r = np.random.default_rng(0)
+    x = r.standard_normal((40, 50))
+    at = r.choice(x.size, 20, replace=False)
+    x.flat[at] = 0.0
+    rep = check_layer(lambda x: (np.abs(x), x), lambda dout, x: dout * np.sign(x), {"x": x}, {}, mode="adaptive",
+                      top=40)
+    assert rep.status is Status.PASS
+    assert rep.counts["kink"] == 20 and rep.counts["pass"] == x.size - 20
+    kinked = {c.index for c in rep.checks if c.status is Status.KINK}
+    assert kinked == {tuple(int(i) for i in np.unravel_index(j, x.shape)) for j in at}
