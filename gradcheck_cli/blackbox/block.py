@@ -299,14 +299,18 @@ class Block:
         return [s for s in kept + [t for t, _ in todo] if s.size]
 
     def _locate(self, s: np.ndarray, lift: bool) -> list[tuple[np.ndarray, bool]]:
-        """The wrong entries of a set ``s`` that a precise direction contradicts: its halves
-        get a precise direction each (in the same precision), the halves that disagree are
-        halved again, down to ``TIGHT_LEAF`` entries, checked directly (the pipeline's
-        re-estimate then judges them: a soft error, between the tolerances, reads ``warn``
-        and is named).  At most ``LOCATE_MAX`` directions per block; a set left when they are
-        spent keeps its coarse clearing.  An agreeing half gets its bound as in
-        ``_tighten``; returns its entries that bound leaves unverified, as ``_tighten``'s
-        ``(set, tail)`` items."""
+        """The wrong entries of a set ``s`` that a precise direction contradicts
+        (``_contradicts``): its halves get a precise direction each (in the same precision)
+        and the halves it contradicts are halved again, down to ``TIGHT_LEAF`` entries, which
+        are checked directly (the pipeline's re-estimate then judges them: a soft error,
+        between the tolerances, reads ``warn`` and is named).  A half beside one that is
+        contradicted is verified as in ``_tighten`` only when a second fresh direction agrees
+        too (a set whose parent held wrong entries may hold more, cancelling in one
+        direction); when neither half is contradicted, the parent's wrong entries cancelled
+        in both (several of them): both are halved, none verified.  At most ``LOCATE_MAX``
+        directions per block; a set left when they are spent keeps its coarse clearing.
+        Returns the entries of verified halves that their bound leaves unverified, as
+        ``_tighten``'s ``(set, tail)`` items."""
         out: list[tuple[np.ndarray, bool]] = []
         stack = [s]
         while stack:
@@ -314,28 +318,44 @@ class Block:
             if t.size <= TIGHT_LEAF:
                 self.check(t)
                 continue
+            apart, agree = [], []
             for half in (t[: t.size // 2], t[t.size // 2:]):
                 if half.size <= TIGHT_LEAF:
-                    stack.append(half)
+                    apart.append(half)  # checked directly
                     continue
-                if self.located >= LOCATE_MAX:
-                    continue  # the coarse clearing stands
-                self.located += 1
-                need = max(self.e.need(half) if lift else self.least_need(half), self.zero_scale() / 4)
-                w = None if lift else self.weights(half)
-                diff, err = self.e.precise(half, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE,
-                                           weights=w)
+                diff, err = self._locating(half, lift)
+                if self._contradicts(diff, err):
+                    apart.append(half)
+                elif np.isfinite(diff) and np.isfinite(err) and diff <= err:
+                    agree.append((half, 2 * (diff + err)))
+            if not apart:  # cancelled in both halves: several wrong entries
+                stack += [h for h, _ in agree]
+                continue
+            stack += apart
+            for half, bound in agree:  # beside a wrong entry: a second fresh direction must agree
+                diff, err = self._locating(half, lift)
                 if self._contradicts(diff, err):
                     stack.append(half)
                     continue
-                if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
+                if not (np.isfinite(diff) and np.isfinite(err) and diff <= err):
                     continue  # the coarse clearing stands
                 loc = self.local(half)
-                self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
+                w = None if lift else self.weights(half)
+                self.bound[loc] = np.fmin(self.bound[loc], min(bound, 2 * (diff + err)) / (1.0 if w is None else w))
                 rest = half[~self.verified(half)]
                 if rest.size:
                     out.append((rest, True))
         return out
+
+    def _locating(self, half: np.ndarray, lift: bool) -> tuple[float, float]:
+        """One precise direction through ``half`` for ``_locate`` (as ``_tighten``'s), ``(nan,
+        nan)`` once ``LOCATE_MAX`` are spent."""
+        if self.located >= LOCATE_MAX:
+            return np.nan, np.nan
+        self.located += 1
+        need = max(self.e.need(half) if lift else self.least_need(half), self.zero_scale() / 4)
+        w = None if lift else self.weights(half)
+        return self.e.precise(half, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE, weights=w)
 
     def _contradicts(self, diff: float, err: float) -> bool:
         """Whether a precise direction's ``|g . v - D_v| = diff`` exceeds its bound ``err`` by
