@@ -533,6 +533,26 @@ def test_a_1e_3_bug_in_float32_code_never_passes_and_warns_where_float32_resolve
         assert report.counts["warn"] > 0, (n, report.counts)
 
 
+@pytest.mark.parametrize("x, f, g", [
+    (3.0, lambda x: x**10, lambda x: 10 * x**9),  # a whole-number cost (59049) and gradient
+    (0.0, lambda x: x**3, lambda x: 3 * x**2),  # a zero cost and gradient
+])
+def test_float32_code_gets_float32_thresholds_whatever_its_values(x, f, g):
+    # the cost and gradient are float32 before check_gradient converts them: whole numbers and
+    # zeros (which float64 gives too) do not make float32 code float64's, in the API and the CLI
+    def code(z):
+        z = z.astype(np.float32)
+        return np.sum(f(z)), g(z)
+
+    report = check_gradient(code, np.array([x]))
+    assert report.thresholds.pass_tol == FLOAT32_PASS_TOL and report.thresholds.precision == "float32"
+    sep = check_gradient(lambda z: np.sum(f(z.astype(np.float32))), np.array([x]),
+                         grad=lambda z: g(z.astype(np.float32)))
+    assert sep.thresholds.precision == "float32"
+    as_float = check_gradient(lambda z: (float(code(z)[0]), code(z)[1].astype(float)), np.array([x]))
+    assert as_float.thresholds.pass_tol == 1e-7  # converted by the code itself: whole numbers say nothing
+
+
 def test_tiny_x_underflowing_in_float64_is_verified_in_extended_precision():
     # x**2 at 1e-200 underflows in float64 (f == 0 everywhere near x); in longdouble it
     # does not: the lifted ladder verifies 2e-200 (and 2e-201 next to it)
