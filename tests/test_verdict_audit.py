@@ -103,7 +103,6 @@ PRODUCT_KNOWN = {
                                "an exact zero estimate and an exact zero claim pass by the zero rule (truth 5e-9)",
     ("log(1 + exp(-x))", "float32"): "1 + exp(-35) is 1 in float32: f is 0 from 16.6 on, moving on one side only "
                                      "(a dead zone to the code); the claim -6e-16 fails",
-    ("max(x, 2)", "float32"): "a kink at the point read pass in float32 (the claim 0.5, the mean of the one-sided slopes)",
 }
 
 

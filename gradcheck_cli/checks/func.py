@@ -156,7 +156,7 @@ def check_gradient(
         lifted = lifted_cost(lambda z: first(fu.call(z)), x0, cost0)
         bb = check_blackbox(cost, x0, g, [("x", x0.shape, 0)], mode=mode, thresholds=thresholds, top=top, seed=seed,
                             f0=cost0, step=eps, indices=idx, calls=calls, lifted=lifted, progress=progress,
-                            deadline=deadline)
+                            deadline=deadline, precision=EPS32 if single else None)
     result, verdict, effort = bb.search, bb.verdict, bb.effort
     total = x0.size if idx is None else len(idx)
     block = result.blocks[0]
