@@ -553,6 +553,21 @@ def test_float32_code_gets_float32_thresholds_whatever_its_values(x, f, g):
     assert as_float.thresholds.pass_tol == 1e-7  # converted by the code itself: whole numbers say nothing
 
 
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_float32_absorption_flat_at_float64_steps_never_passes_a_zero_claim(mode):
+    # x - sin(x) at 1e-4 in float32: sin(x) rounds to x, f is exactly 0 within 6e-4; every
+    # value is 0 (no precision told), so steps of float64's size saw nothing and a claim of 0
+    # (1 - cos(x) in float32, or its sign flipped) passed by the zero rule (truth 5e-9); the
+    # float32 return says the precision, and float32's steps see f move
+    def f(z):
+        z = np.float32(z[0])
+        return z - np.sin(z), np.array([np.float32(1) - np.cos(z)])
+
+    report = check_gradient(f, np.array([1e-4]), mode=mode)
+    assert report.checks[0].analytic == 0.0 and report.status is not Status.PASS, report.checks
+    assert report.effort.precision == "float32"
+
+
 def test_tiny_x_underflowing_in_float64_is_verified_in_extended_precision():
     # x**2 at 1e-200 underflows in float64 (f == 0 everywhere near x); in longdouble it
     # does not: the lifted ladder verifies 2e-200 (and 2e-201 next to it)

@@ -228,7 +228,8 @@ def check_blackbox(
     over every phase; ``deadline`` a ``time.perf_counter()`` value past which nothing more
     is estimated (the rest is ``unchecked``).  ``precision``: the machine epsilon of the
     code's values when the caller knows it (float32 code's returns: values on the flat side
-    of a kink, all whole, cannot tell), the least the kink tests of suspects assume.
+    of a kink, all whole, or all 0 cannot tell), the least the search and the kink tests of
+    suspects assume.
 
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] *= 2
@@ -254,10 +255,10 @@ def check_blackbox(
             time.perf_counter() + FIRST_LOOK_SHARE * max(deadline - time.perf_counter(), 0.0))
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
                                    progress=phases.search, truncation=not recheck, deadline=first,
-                                   verify=recheck, lifted=lifted)
+                                   verify=recheck, lifted=lifted, precision=precision)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
-                                progress=phases.search, deadline=deadline, lifted=lifted)
+                                progress=phases.search, deadline=deadline, lifted=lifted, precision=precision)
         if direct is not None and not _stopped(result):
             result, kink = _direct_refine(direct, result, thresholds)
     effort_mode = Mode.FULL if indices is not None else mode
