@@ -116,6 +116,13 @@ class Estimate:
     resolution: np.ndarray | None = None
 
 
+def function_scale(f_scale, x) -> np.ndarray:
+    """The function's own scale per unit x, ``F = |f| / max(|x|, 1)`` (the zero rule's cap
+    of its gradient scale per entry, ``entry_scale``)."""
+    with np.errstate(all="ignore"):
+        return np.abs(np.asarray(f_scale, dtype=float)) / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
+
+
 def unit_roundoff(f_scale, x, eps: float = EPS) -> np.ndarray:
     """Round-off of f per unit x: ``ANALYTIC_ULPS eps |f| / max(|x|, 1)`` (``evidence``)."""
     return ANALYTIC_ULPS * eps * np.asarray(f_scale, dtype=float) / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
@@ -163,7 +170,7 @@ FLOAT32_ANALYTIC_ULPS = 32.0
 
 
 def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
-             unit_roundoff=None, scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+             unit_roundoff=None, scale: float = 0.0, size=None) -> tuple[np.ndarray, np.ndarray]:
     """``(error, zero_scale)`` for ``verdict.assess`` from a black-box estimate.
 
     ``error`` adds to the estimate's error the round-off of the analytic value computed
@@ -203,6 +210,12 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     zs = np.where(exact_zero, np.inf, 0.0)
     if resolution is not None:
         zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
+    # the function's own scale per unit x_j, F_j = |f| / max(|x_j|, 1), where known: given
+    # (``size``), else from the round-off of f per unit x_j of a re-estimate
+    F = None if unit_roundoff is None else np.asarray(unit_roundoff, dtype=float) / (ANALYTIC_ULPS * eps)
+    if size is not None:
+        given = np.broadcast_to(np.asarray(size, dtype=float), a.shape)
+        F = given if F is None else np.where(np.isfinite(given), given, F)
     if unit_roundoff is not None:
         u = np.asarray(unit_roundoff, dtype=float)
         if eps > EPS:
@@ -214,8 +227,19 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     # float64's eps even for float32 code: 64 float32 ulps of G would forgive a 1e-3 bug on
     # an entry at 1% of its block
     G = max(gradient_scale(a, n, noise), float(scale) if np.isfinite(scale) else 0.0)
-    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * min(eps, EPS) * G), zs)
+    zs = np.where(n != 0, np.maximum(zs, SCALE_ULPS * min(eps, EPS) * entry_scale(G, F)), zs)
     return error, zs
+
+
+def entry_scale(G: float, F=None) -> np.ndarray | float:
+    """The zero rule's scale per entry, ``G_j = min(G, F_j)`` (``evidence``): the block's
+    gradient scale ``G``, capped where known by the function's own scale per unit ``x_j``,
+    ``F_j = |f| / max(|x_j|, 1)`` (``unit_roundoff / (ANALYTIC_ULPS eps)``; NaN: unknown, no cap)."""
+    if F is None:
+        return G
+    F = np.asarray(F, dtype=float)
+    with np.errstate(all="ignore"):
+        return np.where(np.isfinite(F) & (F >= 0), np.minimum(G, F), G)
 
 
 #: the zero rule's floor in ulps of the gradient's own scale ``G`` (``gradient_scale``).

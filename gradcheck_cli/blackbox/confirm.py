@@ -338,7 +338,7 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
     if not len(d.analytic):
         return d, none
     a = np.asarray(d.analytic, dtype=float)
-    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, size=d.size)
     code = assess(a, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     disputed = np.flatnonzero(((code == _FAIL) | (code == _WARN)) & np.isfinite(a))
     # unresolved entries whose estimate lies off the claim by more than SETTLE_REL
