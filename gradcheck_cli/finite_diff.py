@@ -194,7 +194,11 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     interval ``n ± e`` to within ``zero_scale`` (a saturated sigmoid's ``dout s (1 - s)``,
     exact only to ~``4 eps G`` or more).  ``scale``: a lower bound of the block's ``|t|``
     proved by evidence outside these entries (the entries a search verified,
-    ``search.proved_scale``); ``G`` is the larger of the two.  An estimate that is exactly 0 (a flat stencil) says only
+    ``outcome.proved_scale``); ``G`` is the larger of the two.  Per entry the scale is
+    ``G_j = min(G, F_j)`` (``entry_scale``), ``F_j = |f| / max(|x_j|, 1)`` the function's own
+    scale per unit ``x_j`` where the caller knows it (``size``; else from ``unit_roundoff``):
+    one entry of 1e9 lends no scale to entries of a function of size 21 (a log-barrier).
+    An estimate that is exactly 0 (a flat stencil) says only
     that f did not change, which its own ``noise`` need not bound (sigmoid at 36.2).
     """
     a = np.asarray(analytic, dtype=float)
@@ -234,7 +238,28 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
 def entry_scale(G: float, F=None) -> np.ndarray | float:
     """The zero rule's scale per entry, ``G_j = min(G, F_j)`` (``evidence``): the block's
     gradient scale ``G``, capped where known by the function's own scale per unit ``x_j``,
-    ``F_j = |f| / max(|x_j|, 1)`` (``unit_roundoff / (ANALYTIC_ULPS eps)``; NaN: unknown, no cap)."""
+    ``F_j = |f| / max(|x_j|, 1)`` (``function_scale``; NaN: not known, no cap).
+
+    Why a cap.  The zero rule forgives ``SCALE_ULPS eps G_j``: the round-off of a hand
+    formula whose intermediates are far larger than its value.  ``G`` (the block's largest
+    proved entry) stands for those intermediates, the upstream gradient ``D`` of a
+    saturated unit, which an unsaturated entry of the block shows (``>= D / 4``).  But one
+    entry may be large for a reason of its own: ``-sum log s_i`` at one slack of 1e-9 has
+    ``G = 1e9`` while its other entries, ``-1 / s_i ~ 1.3``, are computed with no
+    cancellation at all; ``64 eps G = 1.4e-5`` then forgave a 1e-5 bug on each of them.
+
+    The cap.  A saturated entry's formula multiplies ``D`` by a factor that is ``1 - s``
+    to one ulp (sigmoid ``s (1 - s)``, tanh ``1 - t t``, softmax ``p - y`` at ``p -> 1``),
+    and f holds the same unit as the term ``D s`` with ``|s| -> 1``: ``D`` is at most the
+    size of f's terms.  Per unit ``x_j`` the chain adds ``|d pre / d x_j|`` (``pre = w x_j``:
+    ``|w| = |pre| / |x_j|``, and ``|pre| <= ~37``, past which ``s`` is ``±1`` exactly and the
+    claim is exactly 0, the exact-zero rule), so the entry's round-off is a few
+    ``eps |f| / max(|x_j|, 1)``: measured, at most ``8 eps F_j`` over the saturated
+    layers of the tests and every correct case of the user-code audit (tanh at 30 N(0,1)),
+    a factor 8 below ``SCALE_ULPS eps F_j``.  The log-barrier's ``F_j = 21``: a bug
+    of 1e-5 there is judged by the tolerance.  ``G_j <= G``: never more forgiving than the
+    block's scale.  Where f cancels far below its terms (``|f| << sum |terms|``) the cap
+    can be too tight: a saturated entry then reads warn or unresolved, never a wrong pass."""
     if F is None:
         return G
     F = np.asarray(F, dtype=float)
@@ -251,7 +276,8 @@ def entry_scale(G: float, F=None) -> np.ndarray | float:
 #: below ``|dout|`` (tanh at 30 N(0,1), 30 entries: G = 0.036, the error 26 eps G), so 64
 #: leaves a factor 16 for that.  A bug is off by far more: a wrong entry passes by it only
 #: when its error is below ``64 eps`` (1.4e-14) of the block's scale, where the largest
-#: entry is allowed ``pass_tol`` (1e-7) of it.
+#: entry is allowed ``pass_tol`` (1e-7) of it; per entry the scale is capped by the
+#: function's own (``entry_scale``: one entry of 1e9 forgives nothing on entries of 1.3).
 SCALE_ULPS = 64.0
 
 
