@@ -40,7 +40,7 @@ class BlockData:
     #: rule's ``z`` for a claim that is not exactly 0; ``finite_diff.evidence``)
     unit_roundoff: np.ndarray | None = None
     #: a lower bound of the block's gradient scale ``G`` proved by entries outside this data
-    #: (those an adaptive search verified: ``search.proved_scale``); 0: none
+    #: (those an adaptive search verified: ``outcome.proved_scale``); 0: none
     scale: float = 0.0
     #: the function's own scale per unit x per entry, ``|f| / max(|x_k|, 1)`` (the zero rule's
     #: cap of ``G`` per entry, ``finite_diff.entry_scale``); NaN or None: not known
