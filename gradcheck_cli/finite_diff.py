@@ -116,11 +116,20 @@ class Estimate:
     resolution: np.ndarray | None = None
 
 
-def function_scale(f_scale, x) -> np.ndarray:
-    """The function's own scale per unit x, ``F = |f| / max(|x|, 1)`` (the zero rule's cap
-    of its gradient scale per entry, ``entry_scale``)."""
+#: the saturation window: an activation whose claim is not exactly 0 has its input within
+#: ~ln(1 / eps) = 36 of 0 (float64's sigmoid is 1 exactly from 36.8, tanh from 19.1)
+SATURATION = 36.0
+
+
+def function_scale(f_scale, x, sigma: float = 0.0) -> np.ndarray:
+    """The function's own scale per unit x, ``F = SATURATION max(|f|, sigma / eps) / max(|x|,
+    1)`` (the zero rule's cap of its gradient scale per entry, ``entry_scale``): the size of
+    what f sums is at least its value, and, where the terms cancel (``sum d_i sigmoid(x_i)``
+    = 0.009 from terms of 7), the noise ``sigma`` measured along a random direction in
+    float64 ulps."""
     with np.errstate(all="ignore"):
-        return np.abs(np.asarray(f_scale, dtype=float)) / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
+        size = np.maximum(np.abs(np.asarray(f_scale, dtype=float)), float(sigma) / EPS if np.isfinite(sigma) else 0.0)
+        return SATURATION * size / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)
 
 
 def unit_roundoff(f_scale, x, eps: float = EPS) -> np.ndarray:
@@ -216,7 +225,7 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
         zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
     # the function's own scale per unit x_j, F_j = |f| / max(|x_j|, 1), where known: given
     # (``size``), else from the round-off of f per unit x_j of a re-estimate
-    F = None if unit_roundoff is None else np.asarray(unit_roundoff, dtype=float) / (ANALYTIC_ULPS * eps)
+    F = None if unit_roundoff is None else SATURATION * np.asarray(unit_roundoff, dtype=float) / (ANALYTIC_ULPS * eps)
     if size is not None:
         given = np.broadcast_to(np.asarray(size, dtype=float), a.shape)
         F = given if F is None else np.where(np.isfinite(given), given, F)
@@ -238,7 +247,8 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
 def entry_scale(G: float, F=None) -> np.ndarray | float:
     """The zero rule's scale per entry, ``G_j = min(G, F_j)`` (``evidence``): the block's
     gradient scale ``G``, capped where known by the function's own scale per unit ``x_j``,
-    ``F_j = |f| / max(|x_j|, 1)`` (``function_scale``; NaN: not known, no cap).
+    ``F_j = SATURATION max(|f|, sigma / eps) / max(|x_j|, 1)`` (``function_scale``; NaN: not
+    known, no cap).
 
     Why a cap.  The zero rule forgives ``SCALE_ULPS eps G_j``: the round-off of a hand
     formula whose intermediates are far larger than its value.  ``G`` (the block's largest
@@ -251,15 +261,17 @@ def entry_scale(G: float, F=None) -> np.ndarray | float:
     The cap.  A saturated entry's formula multiplies ``D`` by a factor that is ``1 - s``
     to one ulp (sigmoid ``s (1 - s)``, tanh ``1 - t t``, softmax ``p - y`` at ``p -> 1``),
     and f holds the same unit as the term ``D s`` with ``|s| -> 1``: ``D`` is at most the
-    size of f's terms.  Per unit ``x_j`` the chain adds ``|d pre / d x_j|`` (``pre = w x_j``:
-    ``|w| = |pre| / |x_j|``, and ``|pre| <= ~37``, past which ``s`` is ``±1`` exactly and the
-    claim is exactly 0, the exact-zero rule), so the entry's round-off is a few
-    ``eps |f| / max(|x_j|, 1)``: measured, at most ``8 eps F_j`` over the saturated
-    layers of the tests and every correct case of the user-code audit (tanh at 30 N(0,1)),
-    a factor 8 below ``SCALE_ULPS eps F_j``.  The log-barrier's ``F_j = 21``: a bug
-    of 1e-5 there is judged by the tolerance.  ``G_j <= G``: never more forgiving than the
-    block's scale.  Where f cancels far below its terms (``|f| << sum |terms|``) the cap
-    can be too tight: a saturated entry then reads warn or unresolved, never a wrong pass."""
+    size of f's terms, ``max(|f|, sigma / eps)`` (its value, or its measured noise in ulps
+    where the terms cancel).  Per unit ``x_j`` the chain adds ``|d pre / d x_j| = |w|`` for
+    ``pre = w x_j``, and ``|pre| <= SATURATION`` (past it ``s`` is ``±1`` exactly and the
+    claim exactly 0, the exact-zero rule): ``|w| <= SATURATION / |x_j|``.  So the entry's
+    round-off is a few ``eps D |w| <= eps F_j``; measured, at most ``0.25 eps F_j`` over the
+    saturated layers of the tests and every correct case of the user-code audit, 256 times
+    below ``SCALE_ULPS eps F_j``.  The log-barrier's ``F_j = 36 * 21``: ``64 eps F_j =
+    1e-11``, a bug of 1e-5 there is judged by the tolerance.  ``G_j <= G``: never more
+    forgiving than the block's scale.  Where f's terms cancel beyond what its noise shows
+    the cap can be too tight: a saturated entry then reads warn or unresolved, never a
+    wrong pass."""
     if F is None:
         return G
     F = np.asarray(F, dtype=float)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gradcheck_cli import check_gradient, check_layer
 from gradcheck_cli.blocks import BlockData, judge_blocks
-from gradcheck_cli.finite_diff import ANALYTIC_ULPS, EPS, SCALE_ULPS, evidence, gradient_scale
+from gradcheck_cli.finite_diff import ANALYTIC_ULPS, EPS, SATURATION, SCALE_ULPS, evidence, gradient_scale
 from gradcheck_cli.verdict import Status, Thresholds, assess
 from conftest import tanh_net
 
@@ -261,13 +261,13 @@ def _barrier(off=0.0):
 
 def test_the_zero_rules_scale_is_capped_by_the_functions_own_scale_per_unit_x():
     # one entry of 1e9 made G = 1e9, and 64 eps G = 1.4e-5 forgave a 1e-5 bug on every entry
-    # of ~1.3; F_j = |f| / max(|x_j|, 1) = 21 caps it: the bug is judged relatively
+    # of ~1.3; F_j = 36 |f| / max(|x_j|, 1) = 756 caps it: the bug is judged relatively
     a = np.array([-1e9, -1.3 * (1 + 1e-5), 6.7e-16])
     n = np.array([-1e9, -1.3, 1e-17])
     noise = np.array([4e-3, 2.5e-10, 1e-17])
     u = ANALYTIC_ULPS * EPS * 21.0 / np.array([1.0, 1.0, 1.0])
     error, zs = evidence(a, n, noise, unit_roundoff=u)
-    assert zs[1] == pytest.approx(SCALE_ULPS * EPS * 21.0)
+    assert zs[1] == pytest.approx(SCALE_ULPS * EPS * SATURATION * 21.0)
     assert [str(s.value) for s in assess(a, n, error, Thresholds(), zero_scale=zs).statuses] == ["pass", "warn",
                                                                                                   "pass"]
     # without F (a caller that does not know f) the block's G stands, as before
