@@ -21,10 +21,7 @@ step agrees with the evidence: the verdict stands (two calls; a real bug ends he
 
 The dispute.  Otherwise the noise of f along ``e_j`` is measured (ECnoise,
 ``ladder.measured_noise``; a sum of terms that cancel is noisier than ``eps |f|``; the
-larger of two tables at incommensurate spacings, ``ALIAS``, and at least ``eps |x_j| |n| /
-3``: an intermediate proportional to ``x_j`` rounded to its ulp moves f by up to ``eps
-|x_j| |df/dx_j|``, which a table on ``x_j``'s grid can miss when the two lattices beat
-slowly),
+larger of two tables at incommensurate spacings, ``ALIAS``),
 ``nu = max(ROUNDOFF_ULPS eps F, 3 sigma)``, and the verdict stands if ``D(h_1)`` agrees
 within that noise, or ``D(h_2)`` does, ``h_2`` being ``h_1`` again with that ``nu``.  Else
 the short value is ``s = D(h_2 / 2)`` with the uncertainty ::
@@ -222,9 +219,6 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         delta = ulp * max(1.0, round(spacing / ulp)) if ulp > 0 else spacing
         table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
         sigma = max(sigma, measured_noise(np.array(table)))
-    # the rounding of x_j's own images (x / 1000 rounded to its ulp): f moves by up to
-    # eps |x_j| |df/dx_j|, which a table on x_j's grid can miss (its lattice beats slowly)
-    sigma = max(sigma, eps * abs(xj) * abs(n) / 3)
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
     r = lambda h: SAFETY * nu / h  # noqa: E731
     # (float64 values only: float32 code's noise is its own precision, which the first
