@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE))
 
 import subjects  # noqa: E402
 from gradcheck_cli import layer_numerics  # noqa: E402
-from gradcheck_cli.blackbox import pipeline, search  # noqa: E402
+from gradcheck_cli.blackbox import engine, pipeline, search  # noqa: E402
 from gradcheck_cli.checks import func, layer  # noqa: E402
 from gradcheck_cli.inputs import func_x, make_inputs  # noqa: E402
 
@@ -65,12 +65,12 @@ def _counted(fn):
 PHASES = [
     (func, "lifted_cost", "extended-precision probe"),
     (layer, "lazy_lifted_cost", "extended-precision probe"),
-    (search._Engine, "probe_noise", "noise probe"),
+    (engine.Engine, "probe_noise", "noise probe"),
     (layer_numerics, "noise_along", "noise probe (per input)"),
-    (search._Engine, "_first_look", "first look (2 an entry)"),
+    (engine.Engine, "_first_look", "first look (2 an entry)"),
     (pipeline, "_chunked_direct", lambda a, k: "layer look (2 an entry)" if k.get("points") == 2
      else "layer four points (completed)" if k.get("first") is not None else "layer four points"),
-    (search, "_settle_by_directions", "precise directions"),
+    (search, "settle_by_directions", "precise directions"),
     (pipeline, "verify_by_directions", "precise directions"),
     (pipeline, "_test_suspects", "kink suspects"),
     (pipeline, "_confirm_kinks", "kinks confirmed (shrinking test)"),

@@ -40,7 +40,7 @@ class BlockData:
     #: rule's ``z`` for a claim that is not exactly 0; ``finite_diff.evidence``)
     unit_roundoff: np.ndarray | None = None
     #: a lower bound of the block's gradient scale ``G`` proved by entries outside this data
-    #: (those an adaptive search verified: ``search.proved_scale``); 0: none
+    #: (those an adaptive search verified: ``outcome.proved_scale``); 0: none
     scale: float = 0.0
 
 

@@ -187,7 +187,7 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     interval ``n ± e`` to within ``zero_scale`` (a saturated sigmoid's ``dout s (1 - s)``,
     exact only to ~``4 eps G`` or more).  ``scale``: a lower bound of the block's ``|t|``
     proved by evidence outside these entries (the entries a search verified,
-    ``search.proved_scale``); ``G`` is the larger of the two.  An estimate that is exactly 0 (a flat stencil) says only
+    ``outcome.proved_scale``); ``G`` is the larger of the two.  An estimate that is exactly 0 (a flat stencil) says only
     that f did not change, which its own ``noise`` need not bound (sigmoid at 36.2).
     """
     a = np.asarray(analytic, dtype=float)

@@ -193,7 +193,7 @@ def test_conv_8x3x32x32_verifies_its_small_entries_by_directions_not_one_by_one(
 @pytest.mark.parametrize("factor", [2.0, 1.00001])
 def test_a_wrong_least_entry_of_a_conv_8x3x32x32_is_named_or_never_passed(factor):
     # the entry whose claim is the least of dx (5.6e-4, among 2,762 left to a precise
-    # direction, which moves it 2x further than the others: _Block.weights) made wrong:
+    # direction, which moves it 2x further than the others: Block.weights) made wrong:
     # doubled, the search names it, and only it; off by 1e-5 (5.6e-9, below the random
     # directions' bound, seen only by the precise direction), it is not passed
     fwd = load_callable(GOOD + "conv_naive_forward")

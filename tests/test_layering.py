@@ -293,3 +293,21 @@ def test_net_and_func_do_not_import_sympy(tmp_path):
     assert "sympy" not in _tops(_loaded_after(["net", "--dims", "10", "5", "10", "--quiet"]))
     (tmp_path / "quad.py").write_text("import numpy as np\ndef quad(x):\n    return np.sum(x**2), 2*x\n")
     assert "sympy" not in _tops(_loaded_after(["func", str(tmp_path / "quad.py") + ":quad", "--quiet"]))
+
+
+#: the adaptive search's modules, lowest first: each imports only those before it
+SEARCH_MODULES = ["blackbox.outcome", "blackbox.engine", "blackbox.block", "blackbox.collective", "blackbox.search"]
+
+
+@pytest.mark.parametrize("k", range(len(SEARCH_MODULES)))
+def test_the_search_modules_import_downward(k):
+    module = SEARCH_MODULES[k]
+    assert module in NAMES
+    above = {d for d in IMPORTS[module] if d in SEARCH_MODULES[k:]}
+    assert not above, f"{module} imports {sorted(above)}, which is not below it"
+
+
+def test_the_search_order_check_can_fail(monkeypatch):
+    monkeypatch.setitem(IMPORTS, "blackbox.outcome", IMPORTS["blackbox.outcome"] | {"blackbox.engine"})
+    with pytest.raises(AssertionError, match="not below it"):
+        test_the_search_modules_import_downward(0)

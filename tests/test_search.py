@@ -13,8 +13,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck_cli.network import model
-from gradcheck_cli.blackbox import search as fast_mode
-from gradcheck_cli.blackbox.search import How, check_adaptive, check_every_entry
+from gradcheck_cli import finite_diff
+from gradcheck_cli.blackbox import block, outcome, search
+from gradcheck_cli.blackbox.outcome import How
+from gradcheck_cli.blackbox.search import check_adaptive, check_every_entry
 from gradcheck_cli.usercode import UserFunction
 from gradcheck_cli.verdict import Status, Thresholds
 
@@ -75,7 +77,7 @@ def test_a_correct_gradient_passes_every_entry_by_exclusion_in_few_calls(seed):
     assert found(res) == set()
     assert np.all(b.how == How.EXCLUDED)
     # the search, then the precise directions that verify the cleared entries (issue 16)
-    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS + fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX
+    assert res.calls <= (finite_diff.NOISE_POINTS - 1) + 4 * search.DIRECTIONS + block.TIGHT_CALLS * block.TIGHT_MAX
     # the proved bound is below the failing level of every entry
     assert np.all(b.relative_bound(T) <= T.fail_tol)
     # ... and verifies all but the smallest entries to pass_tol
@@ -98,8 +100,8 @@ def test_k_wrong_entries_are_found_exactly_in_O_k_log_P_calls(seed, k):
     assert all(s not in (Status.FAIL, Status.WARN)
                for s in np.delete(res.blocks[0].statuses(T), np.isin(res.blocks[0].checked, bad)))
     # each wrong entry costs at most two 4-call directions per level, plus its leaf and the verification
-    budget = (fast_mode.NOISE_POINTS - 1) + 2 * 4 * fast_mode.DIRECTIONS + k * (2 * 4 * math.log2(P) + 8)
-    budget += fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX  # the precise directions that verify (issue 16)
+    budget = (finite_diff.NOISE_POINTS - 1) + 2 * 4 * search.DIRECTIONS + k * (2 * 4 * math.log2(P) + 8)
+    budget += block.TIGHT_CALLS * block.TIGHT_MAX  # the precise directions that verify (issue 16)
     assert res.calls <= budget, (res.calls, budget)
 
 
@@ -136,7 +138,7 @@ def test_a_non_finite_gradient_entry_fails_without_a_search():
     g[77] = np.nan
     res = check_adaptive(f, x, g)
     assert found(res) == {77}
-    assert res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * fast_mode.DIRECTIONS + fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX
+    assert res.calls <= (finite_diff.NOISE_POINTS - 1) + 4 * search.DIRECTIONS + block.TIGHT_CALLS * block.TIGHT_MAX
 
 
 def test_a_block_wide_bug_stops_the_splitting_and_reports_samples():
@@ -147,7 +149,7 @@ def test_a_block_wide_bug_stops_the_splitting_and_reports_samples():
     a, b = res.blocks
     assert a.blockwide and not b.blockwide
     wrong = res.wrong(T)
-    assert len(wrong["A"]) >= fast_mode.SAMPLE // 2 and len(wrong["B"]) == 0
+    assert len(wrong["A"]) >= block.SAMPLE // 2 and len(wrong["B"]) == 0
     assert np.all(b.how == How.EXCLUDED)
     assert np.sum(a.how == How.UNCHECKED) > 29_000
     assert res.calls < 1_000  # not 60,000
@@ -167,7 +169,7 @@ def test_adjacent_blocks_of_one_scale_share_their_directions():
     assert all(np.all(b.relative_bound(T) <= T.fail_tol) for b in res.blocks)
     assert np.mean(np.concatenate([b.bound for b in res.blocks]) <= T.pass_tol * np.abs(g)) >= 0.99
     top = [d for d in res.directions if d.level == 0]
-    assert len(top) == fast_mode.DIRECTIONS and all(d.size == 40_000 for d in top)
+    assert len(top) == search.DIRECTIONS and all(d.size == 40_000 for d in top)
     alone = sum(check_adaptive(f, x, g, blocks=[b]).calls for b in THREE)
     assert res.calls < alone
 
@@ -216,7 +218,7 @@ def test_precise_directions_take_the_noise_of_f_from_the_one_probe():
     subset = [m for n, m in moves if 0 < n < x.size]
     assert any(m > 1e-4 for m in subset)  # precise directions ran, on the entries not yet verified
     assert not any(m < 1e-6 for m in subset)  # ... without a noise table
-    assert sum(1 for n, m in moves if n == x.size and m < 1e-5) == fast_mode.NOISE_POINTS - 1
+    assert sum(1 for n, m in moves if n == x.size and m < 1e-5) == finite_diff.NOISE_POINTS - 1
 
 
 def test_results_are_reproducible_for_a_seed():
@@ -235,7 +237,7 @@ def test_full_mode_checks_every_entry_with_two_calls_each():
     assert found(res) == {5}
     assert np.all(res.blocks[0].how == How.CHECKED)
     # two calls per entry, two more where they do not verify (the truncation is measured)
-    assert (fast_mode.NOISE_POINTS - 1) + 2 * 300 + 2 <= res.calls <= (fast_mode.NOISE_POINTS - 1) + 4 * 300
+    assert (finite_diff.NOISE_POINTS - 1) + 2 * 300 + 2 <= res.calls <= (finite_diff.NOISE_POINTS - 1) + 4 * 300
     sub = check_every_entry(f, x, g, indices=[5, 7])
     assert found(sub) == {5} and int(np.sum(sub.blocks[0].how == How.SKIPPED)) == 298
 
@@ -273,14 +275,14 @@ def test_network_784_100_10_one_and_five_wrong_entries_are_named_exactly(seed):
         res, params = run_net(dims, variant, seed)
         assert found(res) == set(mynet.wrong_entries(variant, dims)), (variant, seed)
         k = max(1, len(mynet.wrong_entries(variant, dims)))
-        assert res.calls <= 60 + 4 * fast_mode.DIRECTIONS * 4 + k * (8 * math.log2(params.size) + 8) + 4 * fast_mode.TIGHT_CALLS * fast_mode.TIGHT_MAX  # per block
+        assert res.calls <= 60 + 4 * search.DIRECTIONS * 4 + k * (8 * math.log2(params.size) + 8) + 4 * block.TIGHT_CALLS * block.TIGHT_MAX  # per block
 
 
 @pytest.mark.slow
 def test_network_784_100_10_block_bug_is_reported_with_samples():
     res, _ = run_net((784, 100, 10), "block_bug", 0)
     by = {b.name: b for b in res.blocks}
-    assert by["W1"].blockwide and len(res.wrong(T)["W1"]) >= fast_mode.SAMPLE // 2
+    assert by["W1"].blockwide and len(res.wrong(T)["W1"]) >= block.SAMPLE // 2
     # W2 is right: nothing proved wrong (its tiniest entries may be checked directly: an
     # error as small as fail_tol |g_j| cannot be cleared by a set's coarser bound)
     assert len(res.wrong(T)["W2"]) == 0 and np.mean(by["W2"].how == How.EXCLUDED) > 0.9
@@ -342,7 +344,7 @@ def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
     assert e["checked"] == 115 and e["excluded"] == 0
     # every call is counted (issue 17): two per entry, two more where they do not verify,
     # and the pipeline's re-estimates (the stencil ladder) of those four calls do not settle
-    assert 1 + 2 * 115 <= e["calls"] <= 1 + (fast_mode.NOISE_POINTS - 1) + 4 * 115 + 40 * 10
+    assert 1 + 2 * 115 <= e["calls"] <= 1 + (finite_diff.NOISE_POINTS - 1) + 4 * 115 + 40 * 10
 
 
 def test_net_impl_table_states_entries_calls_and_seconds(cli):
@@ -449,11 +451,11 @@ def test_the_zero_rules_gradient_scale_is_proved_by_every_entry_the_search_settl
     numeric = np.array([np.nan, np.nan, 2.5, np.nan])
     noise = np.array([np.nan, np.nan, 0.5, np.nan])
     bound = np.array([1e-6, 1e-13, np.nan, np.nan])
-    assert fast_mode.proved_scale(g, how, numeric, noise, bound) == pytest.approx(8.0 - 1e-6)
+    assert outcome.proved_scale(g, how, numeric, noise, bound) == pytest.approx(8.0 - 1e-6)
     bound[0] = np.nan  # nothing proves the 8: the checked entry's 2.0 is what is proved
-    assert fast_mode.proved_scale(g, how, numeric, noise, bound) == pytest.approx(2.0)
+    assert outcome.proved_scale(g, how, numeric, noise, bound) == pytest.approx(2.0)
     how[:] = How.UNCHECKED
-    assert fast_mode.proved_scale(g, how, numeric, noise, bound) == 0.0
+    assert outcome.proved_scale(g, how, numeric, noise, bound) == 0.0
 
 
 def test_lifted_leftovers_are_granted_a_ladder_each_within_a_count():

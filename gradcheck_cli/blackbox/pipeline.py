@@ -9,7 +9,7 @@ numeric kernel and differ only in which directions they try:
    estimator with ``points=2``), judged by ``verdict.assess`` with the round-off of that
    difference as its error; an entry that passes is settled by those two calls; the
    entries whose first look agrees but cannot verify them (a small entry of a large
-   summed cost) are verified together by precise directions (``search._verify``: a few
+   summed cost) are verified together by precise directions (``collective._verify``: a few
    hundred calls for thousands of entries, ``Settled.directions``); every other one goes
    on (the caller's four-point estimate with its kink test, completed from the first
    look's values by 2 calls, then step 2), so a smooth function costs about 2 calls per
@@ -53,7 +53,9 @@ from ..finite_diff import EPS, SCALE_ULPS, evidence, unit_roundoff
 from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
-from .search import AdaptiveResult, BlockOutcome, How, check_adaptive, check_every_entry, verify_by_directions
+from .collective import verify_by_directions
+from .outcome import AdaptiveResult, BlockOutcome, How
+from .search import check_adaptive, check_every_entry
 from .confirm import confirm_block
 from .ladder import Lifted, recheck_budget, shrinking_kink
 from .stencils import Entries, Estimate, blackbox_gradient, jump_kink
@@ -316,7 +318,7 @@ def _direct_every_entry(direct: Direct, x, grad, blocks, thresholds: Thresholds,
     (``L'' h``, curvature) the look stands, where the slopes jump the four-point evidence
     and its kink test (``stencils.jump_kink``) replace it.  With ``verify = (cost, lifted,
     seed)``, the entries whose look agrees but cannot verify them (and shows no jump) are
-    verified together by precise directions (``search.verify_by_directions``: numeric =
+    verified together by precise directions (``collective.verify_by_directions``: numeric =
     claim, noise = the proved bound, marked in ``BlockOutcome.by_directions``); those left
     keep their four-point evidence when they have one, the others (and every entry that
     does not agree) get the four-point estimate, completed from the look (under a
