@@ -430,7 +430,9 @@ class Block:
         for pool in pools:  # never verified in MAX_ROUNDS: left unchecked rather than passed
             self.how[self.local(pool)] = How.UNCHECKED.value
             e.tick(pool.size)
-        small = np.unique(np.concatenate(self.small)) if self.small else idx[:0]
+        # (sorted and deduplicated without np.unique, which imports numpy.ma on first use: 7 ms)
+        small = np.sort(np.concatenate(self.small)) if self.small else idx[:0]
+        small = small[np.concatenate(([True], small[1:] != small[:-1]))] if small.size else small
         small = small[self.how[self.local(small)] == How.EXCLUDED.value]
         small = small[np.isnan(self.bound[self.local(small)])]  # not cleared after all
         # set aside by agreeing directions: precise directions, then direct checks, block by
