@@ -6,9 +6,13 @@ genuine kinks) through
 
 * ``expr`` for each method (central, complex, richardson) with the correct derivative
   and with claims wrong by a sign, by a factor 2 and by a factor 1 + 1e-3;
-* the black-box engine used for users' code (``func``): ``blackbox.stencils.blackbox_gradient``
-  of the float64 function, ``finite_diff.evidence`` and ``verdict.assess`` of the
-  float64 value of each claim;
+* the black-box engine used for users' code (``func``), twice: its first look
+  (``blackbox.stencils.blackbox_gradient`` of the float64 function, ``finite_diff.evidence``
+  and ``verdict.assess`` of the float64 value of each claim) and the product, the Python API
+  ``check_gradient(f, x)`` with ``f(x) -> (cost, claim)`` exactly as ``gradcheck func`` runs it
+  (adaptive mode, default thresholds, recheck, confirmation); f is numpy code that computes
+  in the dtype it is given (``expression.compile_one(..., keep_dtype=True)``), so the
+  product lifts it to np.longdouble where it would a user's numpy code;
 
 and prints a tally.  Ground truth is sympy's partial evaluated at 120 digits, confirmed
 by a centred difference of f at 120 digits with a step relative to ``|x|``.  For ``expr``
@@ -20,11 +24,13 @@ scale, ``4 eps |f| / max(|x|, 1)``: 1 - tanh(x)**2 at x = 100 in float64 code) a
 *wrong* when it is off by more than ``10 fail_tol``:
 correct must never fail or warn, wrong must never pass (``unresolved`` is allowed).
 
-and the same for float32 code (f and the claims computed in float32), judged by the
-claim's float32 value: right to 1e-4 never fails or warns, off by more than 10 fail_tol
-never passes.
+and the same for float32 code (f and the claims computed in float32: numpy on float32
+arrays, constants and erf excepted), judged by the claim's float32 value: right to 1e-4
+never fails or warns, off by more than 10 fail_tol never passes.  The product must also
+read a genuine kink ``kink``.  Any false alarm or miss (either engine) exits 1.
 
-Run:  python benchmarks/audit_verdicts.py [--quick]
+Run:  python benchmarks/audit_verdicts.py [--quick] [--unresolved]
+(``--unresolved``: every correct claim the product leaves unresolved, by entry)
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from collections import Counter
 from dataclasses import replace
 
 import mpmath as mp
 import numpy as np
 
+from gradcheck_cli import check_gradient
 from gradcheck_cli import expression as ex
 from gradcheck_cli.checks.expr import first_order_report
 from gradcheck_cli.problem import prepare_expression
@@ -153,96 +161,112 @@ def expr_outcomes(text: str, point: dict, kind: str, method: Method, thresholds:
                 yield label, (Status.WARN if label == "1e-3" else Status.FAIL), check.status
 
 
-def func_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Thresholds()):
-    """Yield ``(label, category, status)`` for the black-box engine (category correct/wrong/None)."""
+def _claims(text: str, parsed, names: list, x: np.ndarray, dtype) -> dict:
+    """label -> the claimed gradient (correct, and wrong by ``WRONG``) at x, computed in ``dtype``
+    (float32 code: the claim's float32 value)."""
+    derivs = ex.derivatives(parsed.expr, names, text)
+    xs = x.astype(dtype)[:, None]
+    out = {}
+    for label, k in ({"correct": 1.0} | WRONG).items():
+        if dtype is np.float32 and label == "1e-3":
+            continue  # below float32's resolution of a claim
+        out[label] = np.array([ex.compile_one(k * d, names, keep_dtype=True)(xs)[0] for d in derivs], dtype=dtype)
+    return out
+
+
+def _category(text: str, point: dict, parsed, names: list, x: np.ndarray, i: int, a: float, dtype,
+              thresholds: Thresholds) -> str | None:
+    """``correct`` / ``wrong`` / None (in between) for the claim ``a`` of entry ``i``.
+
+    float64 code: correct within ``pass_tol / 10`` of the truth, or both zero to within the
+    round-off of f's own scale ``4 eps |f| / max(|x|, 1)``; float32 code: correct within
+    1e-4 (or both zero to float32 round-off of the true f's scale); wrong: off by more than
+    ``10 fail_tol``."""
+    n = names[i]
+    t = ground_truth(text, point, n)
+    with mp.workdps(30):
+        denom = max(abs(mp.mpf(a)), abs(t))
+        rel = float(abs(mp.mpf(a) - t) / denom) if denom != 0 else 0.0
+        if dtype is np.float32:
+            f_scale = abs(compile_precise([parsed.expr], names)([mp.mpf(v) for v in x], 30)[0])
+        else:
+            f_scale = max(abs(ex.compile_one(parsed.expr, names)(x[:, None])[0]), np.finfo(float).tiny)
+        z = mp.mpf(4 * float(np.finfo(dtype).eps)) * f_scale / max(abs(x[i]), 1.0)
+        zero = abs(t) <= z and abs(mp.mpf(a)) <= z
+    right = thresholds.pass_tol / 10 if dtype is np.float64 else 1e-4
+    return "correct" if rel <= right or zero else ("wrong" if rel > 10 * thresholds.fail_tol else None)
+
+
+def _code(parsed, names: list, dtype):
+    """The user's code for f: numpy on x in ``dtype`` (float32 code casts what it is given to
+    float32; float64 code computes in the dtype it is given, so the product may lift it to
+    np.longdouble)."""
+    f_num = ex.compile_one(parsed.expr, names, keep_dtype=True)
+    if dtype is np.float32:
+        return lambda z: f_num(np.asarray(z).astype(np.float32)[:, None])[0]
+    return lambda z: f_num(np.asarray(z)[:, None])[0]
+
+
+def _representable(x: np.ndarray, dtype, code) -> bool:
+    with np.errstate(all="ignore"):
+        xs = x.astype(dtype)
+        return bool(np.all(np.isfinite(xs)) and np.all((xs != 0) | (x == 0)) and np.isfinite(code(x)))
+
+
+def outcomes(text: str, point: dict, kind: str, dtype=np.float64, thresholds: Thresholds = Thresholds(),
+             entries: bool = False):
+    """Yield ``(label, category, first_look, product)`` per claim and entry of the code in
+    ``dtype`` (category correct/wrong/None; label ``kink`` for a genuine kink's correct claim;
+    ``entries``: the entry's name appended).
+
+    ``first_look``: ``blackbox.stencils.blackbox_gradient`` of the code, ``finite_diff.evidence``
+    and ``verdict.assess`` of the claim; ``product``: the Python API ``check_gradient(f, x)``
+    with ``f(x) -> (cost, claim)``, as ``gradcheck func`` runs it (adaptive mode, default
+    thresholds (float32's for float32 code), precision lifting where the code computes in
+    np.longdouble)."""
     parsed = ex.parse(text)
     names = sorted(point)
     x = np.array([point[n] for n in names])
-    f_num = ex.compile_one(parsed.expr, names)
-
-    def cost(z):
-        return float(f_num(np.asarray(z, dtype=float)[:, None])[0])
-
-    est = blackbox_gradient(cost, x)
-    derivs = ex.derivatives(parsed.expr, names, text)
-    for label, k in ({"correct": 1.0} | WRONG).items():
-        a = np.array([float(ex.compile_one(k * d, names)(x[:, None])[0]) for d in derivs])
-        error, zs = evidence(a, est.value, est.noise, est.eps)
+    code = _code(parsed, names, dtype)
+    if not _representable(x, dtype, code):
+        return  # the point itself is not a number of the code's precision
+    est = blackbox_gradient(lambda z: float(code(z)), x)
+    flat = np.isinf(est.noise) & (est.value == 0)  # the code's f did not change at all
+    for label, claim in _claims(text, parsed, names, x, dtype).items():
+        a = claim.astype(float)
+        error, zs = evidence(a, est.value, est.noise, est.eps, est.resolution if dtype is np.float32 else None)
         res = assess(a, est.value, error, thresholds, zero_scale=zs, kink=est.kink)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = check_gradient(lambda z, c=claim: (code(z), c), x.copy(), top=len(names), thresholds=thresholds)
+        product = {c.index[0]: c.status for c in report.checks if c.index is not None}
+        if len(product) != len(names):
+            raise AssertionError(f"{text} at {point}: the report has rows {sorted(product)}")
         for i, n in enumerate(names):
             if n in kinks_of(kind):
                 if label == "correct":
-                    yield "kink", None, res.statuses[i]
+                    yield ("kink", None, res.statuses[i], product[i]) + ((n,) if entries else ())
                 continue
-            t = ground_truth(text, point, n)
-            with mp.workdps(30):
-                denom = max(abs(mp.mpf(a[i])), abs(t))
-                rel = float(abs(mp.mpf(a[i]) - t) / denom) if denom != 0 else 0.0
-                # the spec's zero: both within round-off of f's own scale per unit x
-                z = mp.mpf(4 * np.finfo(float).eps) * max(abs(f_num(x[:, None])[0]), np.finfo(float).tiny) / max(abs(x[i]), 1.0)
-                zero = abs(t) <= z and abs(a[i]) <= z
-            category = "correct" if rel <= thresholds.pass_tol / 10 or zero else (
-                "wrong" if rel > 10 * thresholds.fail_tol else None)
-            yield label, category, res.statuses[i]
+            if dtype is np.float32 and not np.isfinite(a[i]):
+                continue
+            category = _category(text, point, parsed, names, x, i, a[i], dtype, thresholds)
+            # where the code's f is flat (underflow, absorption) a zero claim cannot be judged wrong
+            if dtype is np.float32 and flat[i] and category == "wrong" and a[i] == 0:
+                category = None
+            yield (label, category, res.statuses[i], product[i]) + ((n,) if entries else ())
+
+
+def func_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Thresholds()):
+    """Yield ``(label, category, status)`` for the first-look engine on float64 code."""
+    for label, category, first, _ in outcomes(text, point, kind, np.float64, thresholds):
+        yield label, category, first
 
 
 def float32_outcomes(text: str, point: dict, kind: str, thresholds: Thresholds = Thresholds()):
-    """Yield ``(label, category, status)`` for float32 code: f and every claim computed in
-    float32; the category (correct/wrong/None) from the claim's float32 value against the
-    truth (correct: within 1e-4, or both zero to within float32 round-off of f's scale)."""
-    parsed = ex.parse(text)
-    names = sorted(point)
-    x = np.array([point[n] for n in names])
-    f_num = ex.compile_one(parsed.expr, names)
-
-    def cost(z):
-        return float(f_num(np.asarray(z, dtype=np.float32)[:, None])[0])
-
-    with np.errstate(all="ignore"):
-        x32 = x.astype(np.float32)
-    if not (np.all(np.isfinite(x32)) and np.all((x32 != 0) | (x == 0))) or not np.isfinite(cost(x)):
-        return  # the point itself is not a float32 number
-    est = blackbox_gradient(cost, x)
-    flat = np.isinf(est.noise) & (est.value == 0)  # the float32 code's f did not change at all
-    derivs = ex.derivatives(parsed.expr, names, text)
-    x32 = x32[:, None]
-    for label, k in ({"correct": 1.0} | WRONG).items():
-        if label == "1e-3":
-            continue  # below float32's resolution of a claim
-        a = np.array([float(ex.compile_one(k * d, names)(x32)[0]) for d in derivs])
-        error, zs = evidence(a, est.value, est.noise, est.eps, est.resolution)
-        res = assess(a, est.value, error, thresholds, zero_scale=zs, kink=est.kink)
-        for i, n in enumerate(names):
-            if n in kinks_of(kind) or not np.isfinite(a[i]):
-                continue
-            t = ground_truth(text, point, n)
-            with mp.workdps(30):
-                denom = max(abs(mp.mpf(a[i])), abs(t))
-                rel = float(abs(mp.mpf(a[i]) - t) / denom) if denom != 0 else 0.0
-                # zero to within float32 round-off of f's own scale (true f)
-                f_true = abs(compile_precise([parsed.expr], names)([mp.mpf(v) for v in x], 30)[0])
-                z = 4 * mp.mpf(float(np.finfo(np.float32).eps)) * f_true / max(abs(x[i]), 1.0)
-                zero = abs(t) <= z and abs(a[i]) <= z
-            # the claim's float32 value decides: right to float32 precision, or off by a lot;
-            # where the code's f is flat (underflow, absorption) nothing can be judged
-            category = "correct" if rel <= 1e-4 or zero else ("wrong" if rel > 10 * thresholds.fail_tol else None)
-            if flat[i] and category == "wrong" and a[i] == 0:
-                category = None
-            yield label, category, res.statuses[i]
-
-
-def tally_float32(family) -> tuple[Counter, list]:
-    c: Counter = Counter()
-    bad = []
-    for text, point, kind in family:
-        for label, category, got in float32_outcomes(text, point, kind):
-            if category is None:
-                c["in between (not judged)"] += 1
-                continue
-            c[f"{category}->{got.value}"] += 1
-            if (category == "correct" and got in (Status.FAIL, Status.WARN)) or (category == "wrong" and got is Status.PASS):
-                bad.append((text, point, label, got.value))
-    return c, bad
+    """Yield ``(label, category, status)`` for the first-look engine on float32 code."""
+    for label, category, first, _ in outcomes(text, point, kind, np.float32, thresholds):
+        if label != "kink":
+            yield label, category, first
 
 
 def tally_expr(family, methods=METHODS) -> dict:
@@ -270,28 +294,39 @@ def tally_expr(family, methods=METHODS) -> dict:
     return out
 
 
-def tally_func(family) -> tuple[Counter, list]:
-    c: Counter = Counter()
-    bad = []
+#: the rows of a func tally, in order
+ROWS = ("correct->pass", "correct->unresolved", "correct->warn|fail (false alarm)", "wrong->pass (miss)",
+        "wrong->fail", "wrong->warn", "wrong->unresolved", "kink->kink", "in between (not judged)")
+
+
+def _row(label: str, category: str | None, got: Status) -> str:
+    if label == "kink":
+        return "kink->kink" if got is Status.KINK else f"kink->{got.value}"
+    if category == "correct":
+        return "correct->warn|fail (false alarm)" if got in (Status.FAIL, Status.WARN) else f"correct->{got.value}"
+    if category == "wrong":
+        return "wrong->pass (miss)" if got is Status.PASS else f"wrong->{got.value}"
+    return "in between (not judged)"
+
+
+def tally_func(family, dtype=np.float64) -> dict:
+    """``{"first look": (Counter, bad), "product": (Counter, bad), "unresolved": [...]}`` over
+    the family's code in ``dtype``; ``bad`` lists the false alarms and misses (and the
+    product's kink not called kink), ``unresolved`` the correct claims the product leaves
+    unresolved (``(text, point, label, entry)``)."""
+    out = {"first look": (Counter(), []), "product": (Counter(), []), "unresolved": []}
     for text, point, kind in family:
-        for label, category, got in func_outcomes(text, point, kind):
-            if label == "kink":
-                c["kink->kink" if got is Status.KINK else f"kink->{got.value}"] += 1
-            elif category == "correct":
-                if got in (Status.FAIL, Status.WARN):
-                    c["correct fail"] += 1
-                    bad.append((text, point, label, got.value))
-                else:
-                    c[f"correct->{got.value}"] += 1
-            elif category == "wrong":
-                if got is Status.PASS:
-                    c["wrong pass"] += 1
-                    bad.append((text, point, label, got.value))
-                else:
-                    c[f"wrong->{got.value}"] += 1
-            else:
-                c["in between (not judged)"] += 1
-    return c, bad
+        for label, category, first, product, entry in outcomes(text, point, kind, dtype, entries=True):
+            if category == "correct" and product is Status.UNRESOLVED:
+                out["unresolved"].append((text, point, label, entry))
+            for engine, got in (("first look", first), ("product", product)):
+                c, bad = out[engine]
+                row = _row(label, category, got)
+                c[row] += 1
+                if "(false alarm)" in row or "(miss)" in row or (row.startswith("kink->") and row != "kink->kink"
+                                                                 and engine == "product"):
+                    bad.append((engine, text, point, label, got.value))
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -305,20 +340,19 @@ def main(argv: list[str]) -> int:
         for b in bad:
             print(f"      {b}")
         failures += c["false alarm"] + c["miss"]
-    c, bad = tally_func(family)
-    print("func (black box: the three-rung engine on the float64 code):")
-    for k in sorted(c):
-        print(f"  {k:28s} {c[k]:6d}")
-    for b in bad:
-        print(f"      {b}")
-    failures += c["correct fail"] + c["wrong pass"]
-    c, bad = tally_float32(family)
-    print("float32 code (f and claims computed in float32): correct never fails or warns, wrong never passes")
-    for k in sorted(c):
-        print(f"  {k:28s} {c[k]:6d}")
-    for b in bad:
-        print(f"      {b}")
-    failures += len(bad)
+    for dtype, title in ((np.float64, "float64 code"), (np.float32, "float32 code (f and claims in float32)")):
+        tallies = tally_func(family, dtype)
+        (first, bad1), (product, bad2) = tallies["first look"], tallies["product"]
+        print(f"func, {title}: {'first look':>12s} {'product':>9s}")
+        for row in ROWS + tuple(sorted((set(first) | set(product)) - set(ROWS))):
+            if first[row] or product[row] or "(" in row:
+                print(f"  {row:36s} {first[row]:6d} {product[row]:9d}")
+        for b in bad1 + bad2:
+            print(f"      {b}")
+        failures += len(bad1) + len(bad2)
+        if "--unresolved" in argv:
+            for case in tallies["unresolved"]:
+                print(f"      unresolved: {case}")
     print(f"{time.time() - t0:.1f} s; {'OK' if failures == 0 else f'{failures} WRONG VERDICTS'}")
     return 1 if failures else 0
 

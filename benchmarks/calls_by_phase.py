@@ -70,6 +70,7 @@ PHASES = [
     (engine.Engine, "_first_look", "first look (2 an entry)"),
     (pipeline, "_chunked_direct", lambda a, k: "layer look (2 an entry)" if k.get("points") == 2
      else "layer four points (completed)" if k.get("first") is not None else "layer four points"),
+    (pipeline, "_direct_refine", "layer four points (after search)"),
     (search, "settle_by_directions", "precise directions"),
     (pipeline, "verify_by_directions", "precise directions"),
     (pipeline, "_test_suspects", "kink suspects"),

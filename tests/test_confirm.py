@@ -234,3 +234,81 @@ def test_the_one_sided_ladder_is_sound_with_a_kink_on_one_side(dtype):
     across = one_sided(f, w, 0, f(w), -1.0, 1e-2, noise=eps, eps=eps, claimed=truth)
     assert not np.isfinite(across.error) or abs(across.value - truth) <= across.error
     assert w[0] == dtype(x0)
+
+
+def _softplus_tail(z):
+    # numpy code as written: 1 + exp(-35) is 1 + 3 ulps, so f is a staircase of 2e-16 steps
+    # (f's own ulp is 1e-31); float64 only (the cost is converted), so nothing is lifted
+    return float(np.log(1 + np.exp(-z[0]))), None
+
+
+@pytest.mark.parametrize("x0", [35.0, 36.5])
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_a_staircase_flat_at_every_step_is_not_a_fail_of_the_exact_derivative(x0, mode):
+    x = np.array([x0])
+    truth = -float(mp.exp(-mp.mpf(x0)) / (1 + mp.exp(-mp.mpf(x0))))
+    res = check_gradient(lambda z: (_softplus_tail(z)[0], np.array([truth])), x, mode=mode)
+    assert res.status.value == "unresolved", res.checks
+    (c,) = res.checks
+    assert abs(c.numeric - truth) <= c.error  # the quantum's bound contains the truth
+    # a wrong claim of that size is not resolvable either, and never passes
+    wrong = check_gradient(lambda z: (_softplus_tail(z)[0], np.array([-truth])), x, mode=mode)
+    assert wrong.status.value == "unresolved"
+    # a claim the steps can resolve still fails
+    bug = check_gradient(lambda z: (_softplus_tail(z)[0], np.array([1e-6])), x, mode=mode)
+    assert bug.status.value == "fail"
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_code_flat_on_one_side_or_constant_still_fails_a_nonzero_claim(mode):
+    # relu below 0 (flat at every step on the left, moving only beyond 1 on the right) and a
+    # constant: the flatness is f's own, the claim of 1e-9 is wrong
+    for f in (lambda z: float(max(z[0], 0.0)), lambda z: 1.0 + 0.0 * float(z[0])):
+        res = check_gradient(lambda z, f=f: (f(z), np.array([1e-9])), np.array([-1.0]), mode=mode)
+        assert res.status.value == "fail", res.checks
+
+
+def test_a_blind_short_step_never_replaces_the_evidence_with_a_bound_below_the_quantum():
+    # float32 x - sin(x) at 1e-4: sin(x) rounds to x, f is 0 for |x| < 6e-4, so the short
+    # step sees nothing; the ladder from there read 0 +- 5e-304 (f's ulp at 0), which
+    # excluded the truth 5e-9: a blind step now contradicts only by its quantum's bound
+    f = lambda z: float(np.float32(z[0]) - np.sin(np.float32(z[0])))  # noqa: E731
+    truth = float(mp.mpf("1e-4") ** 2 / 2)
+    out = confirm_entry(f, np.array([1e-4]), (1,), 0, f0=0.0, analytic=5e-9, numeric=1.24e-8, error=6.9e-9,
+                        eps=float(np.finfo(np.float32).eps), pass_tol=5e-4)
+    assert not out.contradicted or abs(out.value - truth) <= out.error, out
+    # where the quantum's bound excludes the evidence, it replaces it (and contains the truth)
+    out = confirm_entry(f, np.array([1e-4]), (1,), 0, f0=0.0, analytic=5e-9, numeric=1.0, error=1e-3,
+                        eps=float(np.finfo(np.float32).eps), pass_tol=5e-4)
+    assert out.contradicted and out.value == 0.0 and truth <= out.error < 1e-3, out
+
+
+@pytest.mark.parametrize("x0", [1e6, 1.5e6, -1.2e6])
+def test_float32_sin_at_1e6_is_settled_on_its_grid_and_a_soft_bug_is_not(x0):
+    # float32's grid at 1e6 is 1/16: MIN_ULPS ulps (1.0) span a sixth of a period, so the
+    # noise table one grid step apart (it read sin's own variation at 1.0: sigma 0.07, and
+    # the ladder started at 4e4, unresolved)
+    f = lambda z: np.sin(np.float32(z[0]))  # noqa: E731
+    claim = np.cos(np.array([x0], dtype=np.float32))
+    ok = check_gradient(lambda z: (f(z), claim), np.array([x0]))
+    assert ok.status.value == "pass", ok.checks
+    truth = float(mp.cos(mp.mpf(float(np.float32(x0)))))
+    (c,) = ok.checks
+    assert abs(c.numeric - truth) <= c.error
+    for k in (-1.0, 1.002):
+        bad = check_gradient(lambda z, k=k: (f(z), (k * claim).astype(np.float32)), np.array([x0]))
+        assert bad.status.value != "pass", (k, bad.checks)
+
+
+@pytest.mark.parametrize("x0", [3195454.5454545454, 4e6])
+def test_float32_sin_where_its_grid_is_as_coarse_as_a_period_never_fails_the_exact_cosine(x0):
+    # a grid of 1/4: the steps that followed the noise table ran to 2048 and their ladder
+    # agreed on ~0 +- 2e-7, which failed the exact cosine; the ladder from MIN_ULPS grid
+    # steps (it resolves cos to 7e-6) now stands against it
+    f = lambda z: np.sin(np.float32(z[0]))  # noqa: E731
+    claim = np.cos(np.array([x0], dtype=np.float32))
+    ok = check_gradient(lambda z: (f(z), claim), np.array([x0]))
+    assert ok.status.value in ("pass", "unresolved"), ok.checks
+    for k in (-1.0, 1.002):
+        bad = check_gradient(lambda z, k=k: (f(z), (k * claim).astype(np.float32)), np.array([x0]))
+        assert bad.status.value != "pass", (k, bad.checks)

@@ -242,3 +242,43 @@ def test_flat_absorbing_costs_at_any_magnitude_never_fail_a_right_slope_nor_pass
             assert (Status.PASS not in status) if bad else not ({Status.FAIL, Status.WARN} & status), (e, at, claim)
 
     check()
+
+
+def _c1_point32(kind: str):
+    """float32 code at a C1 point of 0 (D(h) = g + a h: x |x|, relu(x)**2)."""
+    if kind == "x|x|":
+        return lambda z: np.float32(z[0]) * abs(np.float32(z[0]))
+    return lambda z: np.maximum(np.float32(z[0]), np.float32(0)) ** 2
+
+
+@pytest.mark.parametrize("kind", ["x|x|", "relu**2"])
+def test_float32_code_at_a_c1_point_passes_its_zero_and_fails_a_wrong_claim(kind):
+    from gradcheck_cli import check_gradient
+
+    f = _c1_point32(kind)
+    # a first-order first look goes to the ladder's all-powers tableau, as float64's does
+    # (it was taken for a feature spanned by float32's long steps: unresolved)
+    ok = check_gradient(lambda z: (f(z), np.zeros(1, dtype=np.float32)), np.array([0.0]))
+    assert ok.status is Status.PASS, ok.checks
+    for wrong in (1e-3, -1e-2):
+        bad = check_gradient(lambda z, w=wrong: (f(z), np.array([w], dtype=np.float32)), np.array([0.0]))
+        assert bad.status is Status.FAIL, bad.checks
+
+
+@pytest.mark.parametrize("text, x0, dtype, truth", [
+    ("x|x|", 1e-9, np.float32, 2e-9),     # f 1e-18 at x, 2e-3 on the first look's steps
+    ("x**3", 1e-100, np.float64, 3e-200),  # f 1e-300 at x, 2e-16 on the first look's steps
+])
+def test_the_zero_rule_scale_is_f_on_the_steps_of_the_evidence(text, x0, dtype, truth):
+    # a sign error of a tiny derivative is not round-off of the first look's far values
+    from gradcheck_cli import check_gradient
+
+    def f(z):
+        v = dtype(z[0])
+        return v * abs(v) if text == "x|x|" else v ** 3
+
+    right = check_gradient(lambda z: (f(z), np.array([truth], dtype=dtype)), np.array([x0]))
+    assert right.status is Status.PASS, right.checks
+    for k in (-1.0, 2.0):
+        wrong = check_gradient(lambda z, k=k: (f(z), np.array([k * truth], dtype=dtype)), np.array([x0]))
+        assert wrong.status is not Status.PASS, (k, wrong.checks)

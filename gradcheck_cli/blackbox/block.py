@@ -17,6 +17,11 @@ among P cost about ``2 k log2 P`` directional checks of 2-4 calls each.  A block
 ``SAMPLE`` entries drawn from the suspect sets are checked directly; if one of them does
 not pass, the block is reported with them and the other suspect entries are left
 ``UNCHECKED``; if all pass, the splitting goes on.
+
+A precise direction of ``tighten`` that contradicts its set (an error below the coarse
+directions' reach) starts a bisection with precise directions (``_locate``) down to a few
+entries checked directly.  Entries cleared at exactly ``x_j = 0`` are screened for a kink
+at the point (``screen_kinks``), which no central difference can see when it is symmetric.
 """
 
 from __future__ import annotations
@@ -60,6 +65,13 @@ LIFT_MAX = 12
 MAX_WEIGHT = 16.0
 #: ... on at most this many of its entries (else none)
 MAX_WEIGHTED = 64
+#: precise directions per block, at most, to locate the wrong entries of sets that a
+#: precise direction contradicts (``Block._locate``: about 2 log2(n / TIGHT_LEAF) each)
+LOCATE_MAX = 64
+#: sets of entries at x = 0 tested for a kink at the point per block (``Block.screen_kinks``),
+#: at most, and the size of the sets then checked directly
+KINK_SETS = 64
+KINK_LEAF = 2
 #: calls of one precise direction at most: noise table 7, reference 4, ladder 2 per rung
 TIGHT_CALLS = 7 + 4 + 2 * (5 + 6)
 
@@ -94,6 +106,7 @@ class Block:
         self.blockwide = False
         self.allow_blockwide = True
         self.small: list[np.ndarray] = []  # entries agreeing directions could not cover
+        self.located = 0  # precise directions spent locating wrong entries (``_locate``)
         self.calls0 = eng.f.calls
 
     def local(self, flat_idx: np.ndarray) -> np.ndarray:
@@ -268,9 +281,14 @@ class Block:
                 break
             diff, err = self.e.precise(s, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE, weights=w)
             done += 1
+            if self._contradicts(diff, err):
+                # an entry of s is wrong by more than the coarse directions could see (a
+                # warn): found by halving, not left unresolved
+                todo += self._locate(s, lift)
+                continue
             if not (np.isfinite(diff) and np.isfinite(err)) or diff > err:
                 kept.append(s)
-                continue  # disagrees beyond its bound: the coarse clearing stands
+                continue  # no evidence, or apart within what the verdict forgives: the coarse clearing stands
             loc = self.local(s)
             self.bound[loc] = np.fmin(self.bound[loc], 2 * (diff + err) / (1.0 if w is None else w))
             rest = s[~self.verified(s)]
@@ -279,6 +297,72 @@ class Block:
             elif rest.size:
                 todo.append((rest, True))
         return [s for s in kept + [t for t, _ in todo] if s.size]
+
+    def _locate(self, s: np.ndarray, lift: bool) -> list[tuple[np.ndarray, bool]]:
+        """The wrong entries of a set ``s`` that a precise direction contradicts
+        (``_contradicts``): its halves get a precise direction each (in the same precision)
+        and the halves it contradicts are halved again, down to ``TIGHT_LEAF`` entries, which
+        are checked directly (the pipeline's re-estimate then judges them: a soft error,
+        between the tolerances, reads ``warn`` and is named).  A half beside one that is
+        contradicted is verified as in ``_tighten`` only when a second fresh direction agrees
+        too (a set whose parent held wrong entries may hold more, cancelling in one
+        direction); when neither half is contradicted, the parent's wrong entries cancelled
+        in both (several of them): both are halved, none verified.  At most ``LOCATE_MAX``
+        directions per block; a set left when they are spent keeps its coarse clearing.
+        Returns the entries of verified halves that their bound leaves unverified, as
+        ``_tighten``'s ``(set, tail)`` items."""
+        out: list[tuple[np.ndarray, bool]] = []
+        stack = [s]
+        while stack:
+            t = stack.pop()
+            if t.size <= TIGHT_LEAF:
+                self.check(t)
+                continue
+            apart, agree = [], []
+            for half in (t[: t.size // 2], t[t.size // 2:]):
+                if half.size <= TIGHT_LEAF:
+                    apart.append(half)  # checked directly
+                    continue
+                diff, err = self._locating(half, lift)
+                if self._contradicts(diff, err):
+                    apart.append(half)
+                elif np.isfinite(diff) and np.isfinite(err) and diff <= err:
+                    agree.append((half, 2 * (diff + err)))
+            if not apart:  # cancelled in both halves: several wrong entries
+                stack += [h for h, _ in agree]
+                continue
+            stack += apart
+            for half, bound in agree:  # beside a wrong entry: a second fresh direction must agree
+                diff, err = self._locating(half, lift)
+                if self._contradicts(diff, err):
+                    stack.append(half)
+                    continue
+                if not (np.isfinite(diff) and np.isfinite(err) and diff <= err):
+                    continue  # the coarse clearing stands
+                loc = self.local(half)
+                w = None if lift else self.weights(half)
+                self.bound[loc] = np.fmin(self.bound[loc], min(bound, 2 * (diff + err)) / (1.0 if w is None else w))
+                rest = half[~self.verified(half)]
+                if rest.size:
+                    out.append((rest, True))
+        return out
+
+    def _locating(self, half: np.ndarray, lift: bool) -> tuple[float, float]:
+        """One precise direction through ``half`` for ``_locate`` (as ``_tighten``'s), ``(nan,
+        nan)`` once ``LOCATE_MAX`` are spent."""
+        if self.located >= LOCATE_MAX:
+            return np.nan, np.nan
+        self.located += 1
+        need = max(self.e.need(half) if lift else self.least_need(half), self.zero_scale() / 4)
+        w = None if lift else self.weights(half)
+        return self.e.precise(half, self.rng, need, lift=lift, patience=1 if lift else GROW_PATIENCE, weights=w)
+
+    def _contradicts(self, diff: float, err: float) -> bool:
+        """Whether a precise direction's ``|g . v - D_v| = diff`` exceeds its bound ``err`` by
+        more than the zero rule's ``64 eps G`` (``zero_scale``): some entry is then wrong by
+        more than the verdict forgives (the claims' own round-off, which extended precision
+        sees in a saturated tanh's ``1 - tanh**2``, is forgiven)."""
+        return bool(np.isfinite(diff) and np.isfinite(err) and diff - err > self.zero_scale())
 
     def weights(self, s: np.ndarray) -> np.ndarray | None:
         """``|v_j|`` of a float64 precise direction through ``s``: 1, but a power of 2 up to
@@ -320,6 +404,39 @@ class Block:
         a = self.e.t.pass_tol * np.abs(self.e.g[s]) * (1.0 if weights is None else weights)
         a = a[a >= 4 * C]
         return min(need, (float(np.min(a)) - 2 * C) / 4) if a.size else need
+
+    def screen_kinks(self) -> None:
+        """The entries cleared by exclusion whose x is exactly 0 (where abs, relu, max and
+        an L1 penalty have their kinks), screened for a kink at the point: a symmetric kink
+        (``|x|`` at 0 claimed as ``sign(0) = 0``, ``lam |w|`` at a pruned weight) agrees with
+        every central difference, so exclusion would pass it where the full mode's
+        one-sided test reads ``kink``.  Sets of them get the shrinking one-sided test along
+        a fresh direction (``Engine.kink_at``; 4 calls where curvature explains it); a set
+        that shows a kink is halved, down to ``KINK_LEAF`` entries, which are checked
+        directly (their one-sided slopes go to the pipeline's shrinking test, which reads
+        ``kink``).  At most ``KINK_SETS`` tests per block; the sets not reached are checked
+        directly too (not passed unscreened), up to ``SMALL_MAX`` entries, else left
+        ``UNCHECKED``.  Kinks at other points (``|x - c|`` at x = c) are not screened."""
+        e, r = self.e, self.r
+        idx = np.arange(r.offset, r.offset + r.size)
+        cand = idx[(e.x[idx] == 0) & (self.how == How.EXCLUDED.value) & np.isfinite(e.g[idx])]
+        frontier, tests = ([cand] if cand.size else []), 0
+        try:
+            while frontier and tests < KINK_SETS:
+                s = frontier.pop()
+                if s.size <= KINK_LEAF:
+                    self.check(s)
+                    continue
+                tests += 1
+                if e.kink_at(s, self.rng):
+                    frontier += [s[: s.size // 2], s[s.size // 2:]]
+            rest = np.concatenate(frontier) if frontier else idx[:0]
+            self.check(rest[:SMALL_MAX])
+            self.how[self.local(rest[SMALL_MAX:])] = How.UNCHECKED.value
+        except Stopped:  # the deadline: the candidates not screened are not passed either
+            loc = self.local(cand)
+            self.how[loc[self.how[loc] == How.EXCLUDED.value]] = How.STOPPED.value
+            raise
 
     def sample(self, frontier: list[np.ndarray]) -> bool:
         """Block-wide bug?  Check SAMPLE entries of the suspect sets; True when one fails."""
@@ -444,3 +561,4 @@ class Block:
                 self.check(part[:SMALL_MAX])
                 self.how[self.local(part[SMALL_MAX:])] = How.UNCHECKED.value
                 e.tick(part.size)
+        self.screen_kinks()

@@ -197,7 +197,19 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     h1 = _short_step(ROUNDOFF_ULPS * eps * F, margin, xj, eps)
     F1 = F
     if not settle:
-        d1, F1 = axis.central(h1)
+        fp, hp = axis.at(h1)
+        fm, hm = axis.at(-h1)
+        with np.errstate(all="ignore"):
+            d1, F1 = (fp - fm) / (hp - hm), max(abs(fp), abs(fm))
+        if fp == f0 and fm == f0:
+            # f did not move at all: the short step is blind, its zero difference bounds
+            # |f'| only by the quantum of the code's intermediates (far coarser than f's ulp
+            # where they cancel or absorb); it contradicts the evidence only where that
+            # bound excludes it, and a zero estimate whose bound is below it is widened
+            q = _quantum_bound(axis, h1, f0, SCAN_TOP * max(abs(xj), 1.0))
+            if q is not None and (abs(n) > e + q or (n == 0 and q > e)):
+                return Outcome(True, 0.0, q, h1, axis.calls)
+            return Outcome(False, calls=axis.calls)
         r1 = SAFETY * ROUNDOFF_ULPS * eps * max(F, F1) / h1
         if not np.isfinite(d1) or abs(d1 - n) <= e + r1:
             return Outcome(False, calls=axis.calls)
@@ -206,6 +218,10 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     # 1e6: 6e-11), then two short steps that follow it
     ulp = float(np.spacing(abs(xj))) if xj != 0 else 0.0
     delta = ulp * max(1.0, round(h1 / ulp)) if ulp > 0 else h1
+    if eps > LOW * EPS and xj != 0:
+        # low precision: x_j's float32 grid is coarse (1/16 at 1e6), so MIN_ULPS ulps can
+        # span a good part of a period; the noise is measured one grid step apart
+        delta = min(delta, float(np.spacing(np.float32(abs(xj)))))
     table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
     sigma = measured_noise(np.array(table))
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
@@ -236,6 +252,18 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     lr = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=start, kink_test=False,
                           noise=sigma)
     calls = axis.calls + lr.calls
+    if eps > LOW * EPS and start != h1:
+        # low precision: where x_j's grid is as coarse as f's own scale (sin at 4e6: a grid
+        # of 1/4, MIN_ULPS steps of 4) the noise table reads f's variation and the steps
+        # that follow it run to thousands of periods, whose ladder agrees on ~0; the ladder
+        # from the short step itself too: where the two disagree the one from the shorter
+        # steps stands (it broke the longer one's premise, f smooth on its scale), else the
+        # tighter
+        l2 = entry_derivative(f_call, work, j, f0=f0, eps=eps, claimed=a, target=target, step=h1,
+                              kink_test=False, noise=sigma)
+        calls += l2.calls
+        if np.isfinite(l2.error) and (not abs(l2.value - lr.value) <= l2.error + lr.error or l2.error < lr.error):
+            lr, start = l2, h1
     if settle:
         value, bound, step = (lr.value, lr.error, lr.step) if lr.error < e else (n, e, float("nan"))
     elif np.isfinite(lr.error):
@@ -255,6 +283,32 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
         # settling takes only evidence that verifies the claim and agrees with the old
         return Outcome(False, calls=calls)
     return Outcome(True, float(value), float(bound), float(step), calls)
+
+
+def _quantum_bound(axis: _Axis, h: float, f0: float, top: float) -> float | None:
+    """A bound on ``|f'|`` where ``f(x +- h) == f(x)`` exactly (``log(1 + exp(-x))`` at 35:
+    1 + 6e-16 is 1 + 3 ulps, f a staircase whose steps are 1e-16, not f's 1e-31 ulp).
+
+    Flatness at ``H'`` proves ``|f'| H' <= q``, ``q`` the quantum of the code's values near
+    f(x) (a slope hidden by the grid moves f by less than one quantum); the steps grow by
+    ``SCAN`` while f is flat on both sides, by 2 once it moves on one (at most ``top``), until
+    it moves on both, by ``up`` and ``down``, each a non-zero multiple
+    of that grid: ``q <= min(|up|, |down|)``, so ``|f'| <= SAFETY min(|up|, |down|) / H'``,
+    ``H'`` the longest step flat on both sides.  None where f moves on one side only up to
+    ``top`` (f's own flat zone: a relu below 0), or nowhere (f constant at this scale): the
+    flatness is f's own and the evidence stands; or where a value is not finite."""
+    flat = h
+    while h * 2 <= top:
+        h *= SCAN if h == flat else 2.0  # by 2 once one side moved: the other's first move
+        fp, _ = axis.at(min(h, top))
+        fm, _ = axis.at(-min(h, top))
+        if not (np.isfinite(fp) and np.isfinite(fm)):
+            return None
+        if fp != f0 and fm != f0:
+            return SAFETY * min(abs(fp - f0), abs(fm - f0)) / flat
+        if fp == f0 and fm == f0:
+            flat = h
+    return None
 
 
 def _value(cost: Callable, w: np.ndarray, shape) -> float:

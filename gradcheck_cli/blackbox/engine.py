@@ -343,6 +343,27 @@ class Engine:
         with np.errstate(all="ignore"):
             return abs(claimed - r.value), r.error + dot
 
+    def kink_at(self, idx: np.ndarray, rng) -> bool:
+        """Whether f has a kink at x along a fresh direction through ``idx``: the shrinking
+        one-sided test (``ladder.kink_along``) of ``f(x + t v)``, ``v`` random signs times
+        random magnitudes 1 or 2, from the direct checks' step (``eps**(1/3) max(|x_j|,
+        1)`` at the largest ``|x_j|``).  A kink at the point adds ``t sum_j J_j |v_j|`` to
+        ``f(x + t v) + f(x - t v) - 2 f(x)`` (``J_j`` the jump of entry j's slope), which
+        shrinks as ``t``, not as ``t**2``: a symmetric kink that the central differences
+        cannot see (``|x|`` at 0 claimed as ``sign(0) = 0``).  Kinks of opposite jumps
+        cancel in a direction only when their magnitudes happen to balance (probability
+        at most 1/2: the two values of ``|v_j|`` move the sum by ``J_j``)."""
+        from .ladder import kink_along
+
+        v = rng.choice(np.array([-1.0, 1.0]), size=idx.size) * rng.choice(np.array([1.0, 2.0]), size=idx.size)
+        h0 = self.step if self.step is not None else self.rel_step * max(float(np.max(np.abs(self.x[idx]))), 1.0)
+
+        def pair(t: float) -> tuple[float, float, float]:
+            fp, fm, _ = self._pair(idx, t * v)
+            return fp, fm, float(t)  # the steps taken: exact at x_j = 0 (t v_j, |v_j| a power of 2)
+
+        return kink_along(pair, h0, self.f0, self.eps, noise=3 * self.sigma, early=True) is not None
+
     def claim_error(self, idx: np.ndarray, weights: np.ndarray | None = None) -> float:
         """The allowance of a precise direction's claim ``g . v`` for rounding (its sum,
         and the claims' own round-off, which the verdict tolerates): ``SAFETY (ULPS +

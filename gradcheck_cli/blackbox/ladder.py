@@ -300,39 +300,26 @@ def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS,
     whose gap is above round-off (as the re-estimate's kink test: 2 dout at a max-pool tie
     is no subgradient there)."""
     flat = x.ravel()
-    fps, fms, hs = [], [], []
-    if first is not None and all(np.isfinite(first)) and first[2] > 0:
-        R, L, h0 = (float(v) for v in first)
-        fps.append(f0 + R * h0), fms.append(f0 - L * h0), hs.append(h0)
-    else:
-        h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
     w = flat.copy()
-    try:
-        for k in range(len(hs), SUSPECT_RUNGS):
-            w[j] = flat[j] + h0 / SUSPECT_RATIO ** k
-            h = float(w[j] - flat[j])
-            if h <= 0:
-                break
+    h0 = float(eps) ** (1 / 3) * max(abs(float(flat[j])), 1.0)
+
+    def pair(t: float) -> tuple[float, float, float]:
+        w[j] = flat[j] + t
+        h = float(w[j] - flat[j])
+        if h <= 0:
+            return np.nan, np.nan, 0.0
+        try:
             fp = float(cost(w.reshape(x.shape)))
             w[j] = flat[j] - h
             fm = float(cost(w.reshape(x.shape)))
-            fps.append(fp), fms.append(fm), hs.append(h)
-            scale = max(abs(f0), max(map(abs, fps)), max(map(abs, fms)))
-            noise = ROUNDOFF_ULPS * eps * scale
-            if (np.isfinite(scale) and curvature_explains(f0, np.array(fps), np.array(fms), np.array(hs), noise)
-                    and not ladder_kink(f0, np.array(fps), np.array(fms), np.array(hs), noise)):
-                return None
-    except NonFiniteCostError:  # a step outside the domain: no kink shown
+        finally:
+            w[j] = flat[j]
+        return fp, fm, h
+
+    rungs = kink_along(pair, h0, f0, eps, first=first)
+    if rungs is None:
         return None
-    finally:
-        w[j] = flat[j]
-    if not hs:
-        return None
-    fp, fm, h = np.array(fps), np.array(fms), np.array(hs)
-    scale = max(abs(f0), float(np.max(np.abs(fp))), float(np.max(np.abs(fm))))
-    noise = ROUNDOFF_ULPS * eps * scale
-    if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, noise)):
-        return None
+    fp, fm, h, noise = rungs
     if claim is not None:
         with np.errstate(all="ignore"):
             # the finest rung above round-off (``ladder_kink``'s): its one-sided slopes
@@ -342,6 +329,48 @@ def shrinking_kink(cost, x: np.ndarray, j: int, f0: float, eps: float = EPS,
         if not lo - 0.01 * max(abs(lo), abs(hi)) <= float(claim) <= hi + 0.01 * max(abs(lo), abs(hi)):
             return None
     return float(abs(fp[-1] + fm[-1] - 2 * f0) / h[-1])
+
+
+def kink_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f0: float, eps: float = EPS,
+               first: tuple[float, float, float] | None = None, noise: float = 0.0, early: bool = False):
+    """The shrinking one-sided test of ``phi(t) = f(x + t v)`` at 0 (``shrinking_kink``'s, along
+    any line): rungs ``h0 / SUSPECT_RATIO**k``, ``pair(t) -> (phi(h), phi(-h), h)`` with ``h``
+    the step taken (``h <= 0``: none); ``first = (R, L, h)`` a rung already measured.  Stops
+    where curvature explains the last two rungs and the rungs show no kink (None); else
+    ``(fp, fm, h, noise)``, the rungs and the values' round-off, when they show a kink
+    (``ladder_kink``), None when not.  ``noise``: a floor under the round-off of one value
+    (f's measured noise).  ``early``: stop at the first rung where the rungs show a kink (a
+    screen: the finer rungs, which could still reveal a smooth zone, are left to the test
+    of each entry)."""
+    fps, fms, hs = [], [], []
+    if first is not None and all(np.isfinite(first)) and first[2] > 0:
+        R, L, h0 = (float(v) for v in first)
+        fps.append(f0 + R * h0), fms.append(f0 - L * h0), hs.append(h0)
+    try:
+        for k in range(len(hs), SUSPECT_RUNGS):
+            fp, fm, h = pair(h0 / SUSPECT_RATIO ** k)
+            if not h > 0:
+                break
+            fps.append(fp), fms.append(fm), hs.append(h)
+            scale = max(abs(f0), max(map(abs, fps)), max(map(abs, fms)))
+            nz = max(ROUNDOFF_ULPS * eps * scale, noise)
+            if not np.isfinite(scale):
+                continue
+            kink = ladder_kink(f0, np.array(fps), np.array(fms), np.array(hs), nz)
+            if not kink and curvature_explains(f0, np.array(fps), np.array(fms), np.array(hs), nz):
+                return None
+            if kink and early:
+                break
+    except NonFiniteCostError:  # a step outside the domain: no kink shown
+        return None
+    if not hs:
+        return None
+    fp, fm, h = np.array(fps), np.array(fms), np.array(hs)
+    scale = max(abs(f0), float(np.max(np.abs(fp))), float(np.max(np.abs(fm))))
+    nz = max(ROUNDOFF_ULPS * eps * scale, noise)
+    if not (np.isfinite(scale) and ladder_kink(f0, fp, fm, h, nz)):
+        return None
+    return fp, fm, h, nz
 
 
 @dataclass(frozen=True)

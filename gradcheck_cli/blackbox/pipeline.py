@@ -440,20 +440,25 @@ def _complete(direct: Direct, block: int, look: Entries, deadline: float | None,
 def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Thresholds):
     """After the search: the caller's four-point estimate (and kink test) for the entries it
     checked directly that do not pass; a block that looked wrong everywhere but whose
-    samples are all kinks (relu zeros, pooling ties) gets its other entries checked too."""
+    samples are all kinks (relu zeros, pooling ties) or undecided (a claim of 0 at a flat
+    side, which no first look verifies), none shown wrong (``fail`` or ``warn``), gets its
+    other entries checked too: the four-point estimate, whose kinks the shrinking test then
+    confirms (``_confirm_kinks``), not the re-estimate's ladder."""
     kink = np.zeros(sum(b.how.size for b in result.blocks), dtype=bool)
     outcomes = []
     for i, b in enumerate(result.blocks):
         off = b.offset
         c = b.checked
         bad = c[np.array([s is not Status.PASS for s in b.statuses(thresholds)], dtype=bool)] if len(c) else c
+        wrong = bad
         if len(bad):
             e = direct(i, bad, None)
-            rel = assess(b.analytic[bad], e.value, e.noise, thresholds).rel_max
+            res = assess(b.analytic[bad], e.value, e.noise, thresholds)
             b.numeric[bad], b.noise[bad] = e.value, e.noise
-            kink[off + bad] = jump_kink(e, b.analytic[bad], rel, thresholds)
+            kink[off + bad] = jump_kink(e, b.analytic[bad], res.rel_max, thresholds)
+            # shown wrong: fail or warn by the four points, and no kink
+            wrong = bad[((res.code == 1) | (res.code == 2)) & ~kink[off + bad]]
         unchecked = np.flatnonzero(b.how == How.UNCHECKED)
-        wrong = bad[~kink[off + bad]] if len(bad) else bad
         if len(unchecked) and not len(wrong):
             e = direct(i, unchecked, None)
             rel = assess(b.analytic[unchecked], e.value, e.noise, thresholds).rel_max

@@ -310,25 +310,29 @@ def blackbox_gradient(
     # its steps until they clear it; other first looks that prove nothing (a pole, a
     # period, a C1 point such as x relu(x) at 0) stand
     crossed = crosses_kink(vals, f0, h, eps) & ~np.all(vals == f0, axis=0)
+    # a first look in a first-order regime (D(h) = g + a h: its rung differences shrink 4
+    # times per factor 4 of the step, a C1 point such as x |x| at 0), whose first-order
+    # term the ladder's all-powers tableau removes
+    with np.errstate(all="ignore"):
+        d1, d2, d3 = (vals[0] - vals[1]) / (8 * h), (vals[2] - vals[3]) / (2 * h), (vals[4] - vals[5]) * 2 / h
+        ratio = np.abs(d1 - d2) / np.abs(d2 - d3)
+    first_order = (ratio >= 3.6) & (ratio <= 4.4) & ~np.isfinite(noise)
     if eps > 1e3 * EPS and step is None:
         # float32 code's first steps (eps32**(1/5) ~ 0.04 max(|x|, 1)) can span a feature
         # float64's would not (sin(20 x): a period of 0.3): a first look that moved but
-        # proved nothing gets the two ladders from below its steps, as across a kink
+        # proved nothing (and is not first-order) gets the two ladders from below its
+        # steps, as across a kink
         with np.errstate(all="ignore"):
-            crossed |= ~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & ~np.all(vals == f0, axis=0)
+            crossed |= (~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & ~np.all(vals == f0, axis=0)
+                        & ~first_order)
     kink = one_sided_kink(f0, vals[2], vals[3], vals[0], vals[1], h, eps)
     # a first look that proved nothing and looks like a kink is decided by the ladders from
     # below its steps, like one across a kink (a relu kink 7e-5 away with steps of 7e-4: the
     # one-sided test alone would call it a kink at the point)
     with np.errstate(all="ignore"):
         crossed |= kink & ~np.isfinite(noise) & np.all(np.isfinite(vals), axis=0) & (step is None)
-    # ... and so does a first look in a first-order regime (D(h) = g + a h: its rung
-    # differences shrink 4 times per factor 4 of the step, a C1 point such as x |x| at 0),
-    # whose first-order term the ladder's all-powers tableau removes
-    with np.errstate(all="ignore"):
-        d1, d2, d3 = (vals[0] - vals[1]) / (8 * h), (vals[2] - vals[3]) / (2 * h), (vals[4] - vals[5]) * 2 / h
-        ratio = np.abs(d1 - d2) / np.abs(d2 - d3)
-    linear = (ratio >= 3.6) & (ratio <= 4.4) & ~np.isfinite(noise) & ~crossed
+    # ... and so does a first look in a first-order regime (above)
+    linear = first_order & ~crossed
     used = h.copy()
     with np.errstate(all="ignore"):
         scale = np.maximum(np.abs(vals).max(axis=0, initial=0.0), abs(f0) if np.isfinite(f0) else 0.0)
@@ -387,6 +391,9 @@ def blackbox_gradient(
             if r.error < noise[n] and not (crossed[n] and not r.error <= abs(r.value)):
                 value[n], noise[n], used[n] = r.value, r.error, r.step
                 resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
+                # the zero rule's scale is f's size on the steps the evidence came from, not
+                # on the first look's long ones (x |x| at 1e-9 is 1e-18 there, not 2e-3)
+                scale[n] = min(scale[n], _f_size(r, f0))
             elif r.kink and not kink[n] and claimed is not None and not np.isfinite(noise[n]):
                 # a kink at the point (within the smallest stencil) and a claim outside its
                 # one-sided slopes: the slopes are the evidence (2 dout at a max-pool tie)
@@ -560,6 +567,19 @@ HALF_GAIN = 4.0
 #: fits that settled nothing, beyond twice the ones that settled their entry, after which a
 #: re-estimate fits no more
 FIT_FRUITLESS = 8
+
+
+def _f_size(r, f0) -> float:
+    """``max |f|`` at x and at the ladder's rungs no longer than the step of its value
+    (inf where one of them is not finite)."""
+    steps = np.asarray(r.steps, dtype=float)
+    if not steps.size or not np.isfinite(r.step):
+        return float("inf")
+    near = steps <= r.step * (1 + 1e-12)
+    with np.errstate(all="ignore"):
+        size = max(abs(float(f0)), float(np.max(np.abs(np.asarray(r.plus, dtype=float)[near]), initial=0.0)),
+                   float(np.max(np.abs(np.asarray(r.minus, dtype=float)[near]), initial=0.0)))
+    return size if np.isfinite(size) else float("inf")
 
 
 #: a flat ladder is probed at steps FLAT_RATIO**k times its longest, k = 1 .. FLAT_PROBES

@@ -25,8 +25,9 @@ class Kink:
 
 
 # ---------------------------------------------------------------- numeric functions
-def _evaluate(expr: sp.Basic, env: dict, cache: dict):
-    """Evaluate a sympy tree on numpy arrays, node by node (no code generation)."""
+def _evaluate(expr: sp.Basic, env: dict, cache: dict, real=float):
+    """Evaluate a sympy tree on numpy arrays, node by node (no code generation); real
+    intermediate values in ``real`` (None: the dtype of the arrays, as numpy code keeps it)."""
     hit = cache.get(expr)
     if hit is not None:
         return hit
@@ -35,7 +36,7 @@ def _evaluate(expr: sp.Basic, env: dict, cache: dict):
     elif expr.is_Number or expr.is_NumberSymbol:
         out = float(expr) if expr.is_real else complex(expr)
     elif expr.is_Add:
-        args = [_evaluate(a, env, cache) for a in expr.args]
+        args = [_evaluate(a, env, cache, real) for a in expr.args]
         out = args[0]
         for a in args[1:]:
             out = out + a
@@ -44,30 +45,38 @@ def _evaluate(expr: sp.Basic, env: dict, cache: dict):
         # does not (x/(x+y) at 1e-310), so negative integer powers form a denominator
         num = [a for a in expr.args if not _is_reciprocal(a)]
         den = [a.args[0] ** -a.args[1] for a in expr.args if _is_reciprocal(a)]
-        out = _product([_evaluate(a, env, cache) for a in num]) if num else 1.0
+        out = _product([_evaluate(a, env, cache, real) for a in num]) if num else 1.0
         if den:
-            out = out / _product([_evaluate(a, env, cache) for a in den])
+            out = out / _product([_evaluate(a, env, cache, real) for a in den])
     elif expr.is_Pow:
         base, exp = expr.args
-        b = _evaluate(base, env, cache)
+        b = _evaluate(base, env, cache, real)
         if exp.is_Integer:
             n = int(exp)
             out = b**n if n >= 0 else 1 / b ** (-n)
         elif exp == sp.Rational(1, 2):
-            out = np.sqrt(b) if np.iscomplexobj(b) else np.sqrt(np.asarray(b, dtype=float))
+            out = np.sqrt(b) if np.iscomplexobj(b) else np.sqrt(_as_real(b, real))
         else:
-            e = _evaluate(exp, env, cache)
+            e = _evaluate(exp, env, cache, real)
             if not (np.iscomplexobj(b) or np.iscomplexobj(e)):
-                b = np.asarray(b, dtype=float)
+                b = _as_real(b, real)
             out = np.power(b, e)
     elif isinstance(expr, sp.DiracDelta):
         out = 0.0
+    elif real is None and isinstance(expr, sp.log) and not np.iscomplexobj(_evaluate(expr.args[0], env, cache, real)):
+        out = np.log(_as_real(_evaluate(expr.args[0], env, cache, real), real))
     elif type(expr) in NUMPY:
-        out = NUMPY[type(expr)](*[_evaluate(a, env, cache) for a in expr.args])
+        out = NUMPY[type(expr)](*[_evaluate(a, env, cache, real) for a in expr.args])
     else:  # zoo, nan and anything sympy produced that has no numeric meaning here
         out = np.nan
     cache[expr] = out
     return out
+
+
+def _as_real(v, real):
+    """``v`` as a real array of dtype ``real`` (None: its own floating dtype, else float64)."""
+    v = np.asarray(v)
+    return v.astype(real if real is not None else (v.dtype if v.dtype.kind == "f" else float), copy=False)
 
 
 def _is_reciprocal(e: sp.Basic) -> bool:
@@ -81,13 +90,16 @@ def _product(values: list):
     return out
 
 
-def compile_many(exprs: Sequence[sp.Expr], names: Sequence[str], complex_step: bool = False):
+def compile_many(exprs: Sequence[sp.Expr], names: Sequence[str], complex_step: bool = False,
+                 keep_dtype: bool = False):
     """Vectorised ``F(X) -> (len(exprs), K)`` for ``X`` of shape ``(len(names), K)``.
 
     Evaluation walks the sympy tree with numpy (``functions.NUMPY``); nothing is generated or
     executed.  For ``complex_step`` the non-analytic pieces (abs, sign, atan2, erf,
     cbrt ...) carry the imaginary part as a first-order perturbation.  In real mode a
-    complex or undefined value becomes NaN.
+    complex or undefined value becomes NaN.  ``keep_dtype``: real X is computed in its own
+    floating dtype (float32 stays float32, np.longdouble longdouble; constants are float64
+    numbers, erf a float64 library call), as numpy code given such arrays computes.
     """
     exprs = list(exprs)
     m = len(exprs)
@@ -98,10 +110,11 @@ def compile_many(exprs: Sequence[sp.Expr], names: Sequence[str], complex_step: b
         K = X.shape[1] if X.ndim == 2 else 1
         env = {n: X[i] for i, n in enumerate(names)}
         cache: dict = {}
-        res = np.empty((m, K), dtype=dtype)
+        own = keep_dtype and not complex_step and X.dtype.kind == "f"
+        res = np.empty((m, K), dtype=X.dtype if own else dtype)
         with np.errstate(all="ignore"):
             for i, e in enumerate(exprs):
-                v = np.asarray(_evaluate(e, env, cache))
+                v = np.asarray(_evaluate(e, env, cache, None if own else float))
                 if not complex_step and np.iscomplexobj(v):
                     v = np.where(v.imag == 0, v.real, np.nan)
                 res[i] = np.broadcast_to(v, (K,))
@@ -110,9 +123,9 @@ def compile_many(exprs: Sequence[sp.Expr], names: Sequence[str], complex_step: b
     return F
 
 
-def compile_one(expr: sp.Expr, names: Sequence[str], complex_step: bool = False):
-    """Vectorised ``f(X) -> (K,)`` for ``X`` of shape ``(len(names), K)``."""
-    F = compile_many([expr], names, complex_step)
+def compile_one(expr: sp.Expr, names: Sequence[str], complex_step: bool = False, keep_dtype: bool = False):
+    """Vectorised ``f(X) -> (K,)`` for ``X`` of shape ``(len(names), K)`` (``compile_many``)."""
+    F = compile_many([expr], names, complex_step, keep_dtype)
     return lambda X: F(X)[0]
 
 
