@@ -11,7 +11,8 @@ import pytest
 from gradcheck_cli.blackbox.stencils import (
     Entries, blackbox_gradient, four_point_entries, jump_kink, noise_probe, one_sided_kink,
 )
-from gradcheck_cli.finite_diff import EPS32, NOISE_POINTS, evidence
+from gradcheck_cli.blackbox.stencils import PROBE_POINTS
+from gradcheck_cli.finite_diff import EPS32, evidence
 from gradcheck_cli.verdict import Status, Thresholds, assess
 
 
@@ -99,9 +100,9 @@ def test_noise_probe_sees_float32_round_off_and_spares_a_call_with_f0():
         return float(np.sum(np.sin(z)))
 
     sigma64 = noise_probe(f64, x, u)
-    assert len(calls) == NOISE_POINTS
+    assert len(calls) == PROBE_POINTS
     noise_probe(f64, x, u, f0=f64(x))
-    assert len(calls) == 2 * NOISE_POINTS
+    assert len(calls) == 2 * PROBE_POINTS
     sigma32 = noise_probe(lambda z: float(np.sum(np.sin(np.float32(z)))), x, u)
     assert sigma64 < 1e-12 < sigma32  # float32 arithmetic is far noisier than float64
 

@@ -16,7 +16,7 @@ S's entries; ``--eps`` fixes it).  With the points ``x+- = x +- h_S v`` as actua
     round-off R_S = SAFETY (max(ULPS eps F, 3 sigma) / h_S + (ULPS + log2 |S|) eps sum_S |g w|)
 
 with ``F = max(|f(x)|, |f(x+)|, |f(x-)|)`` and ``sigma`` the noise of f measured once near x
-(``stencils.noise_probe``: ``finite_diff.NOISE_POINTS`` values along a random direction: it
+(``stencils.noise_probe``: ``stencils.PROBE_POINTS`` values along a random direction: it
 catches float32 arithmetic or noisy internals that the dtype's eps would not).  The
 precise directions (``Block.tighten``, ``Block.settle_small``) take the same ``sigma``: the noise of f
 near x is a property of f there, and a direction through every entry changes every term
@@ -57,7 +57,7 @@ from ..errors import NonFiniteCostError, UserCodeError
 from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, SAFETY, value_eps
 from ..verdict import Agreement, Status, Thresholds, judge_direction
 from .outcome import Direction, Stopped, entry_status
-from .stencils import jump_suspects, measured_noise, probe_table
+from .stencils import fitted_noise, jump_suspects, probe_table
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -161,7 +161,7 @@ class Engine:
         """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction."""
         v = rng.choice(np.array([-1.0, 1.0]), size=self.x.size)
         table = probe_table(self.f, self.x, v, f0=self.f0)
-        self.sigma = float(measured_noise(table))
+        self.sigma = fitted_noise(table)
         self.set_precision(value_eps(table))
         self.probed = True
 

@@ -418,12 +418,15 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     every decision is the one the wider reference would have made from the start (not
     apart from a narrower error is not apart from a wider one).
 
-    ``defer``: the first ladder's finest ``defer`` rungs are measured only when the ladder
-    does not go longer at once (``coarse`` or ``_Growth``): then with the growth's state
-    as it was, so the run is the one of ``rungs`` rungs from the start; where longer rungs
-    go on top of the ``rungs - defer`` first ones, the finer rungs they would not use are
-    not measured (the candidates the longer ones give are checked by the finer rungs
-    below them, ``_bounds``' ahead rule, as ever).
+    ``defer``: the first ladder's finest ``defer`` rungs are measured only as far as the
+    ladder needs them.  Where it does not go longer at once (``coarse`` or ``_Growth``), the
+    first of them is (then with the growth's state as it was: the run is the one of
+    ``rungs - defer + 1`` rungs from the start, whose candidates have a finer rung to agree
+    with, as where one longer rung went on top), the others only as any ladder adds finer
+    rungs (truncation, a bound above ``target`` that round-off does not limit, a kink, the
+    reference); where longer rungs go on top of the ``rungs - defer`` first ones, the finer
+    rungs they would not use are not measured (the candidates the longer ones give are
+    checked by the finer rungs below them, ``_bounds``' ahead rule, as ever).
 
     ``patience``: longer rungs in a row that may fail to shrink the bound below
     ``GROW_GAIN`` times the best before the growth stops (``_Growth.longer``; a bound set by
@@ -476,14 +479,16 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0, patience)
 
     def fill() -> bool:
-        """The deferred rungs, when nothing went on top: then the ladder of ``rungs``."""
+        """The first deferred rung, when nothing went on top: the candidates of the first
+        rungs then have a finer rung to agree with (``_bounds``' ahead rule), as where one
+        longer rung went on top; the finer ones only as the ladder asks for finer rungs
+        (truncation, the target, a kink, the reference), as any ladder does."""
         nonlocal deferred, h, grow
         if not deferred or grow.front or grow.up or up or added:
             deferred = 0
             return False
-        for _ in range(deferred):
-            add(h)
-            h /= RATIO
+        add(h)
+        h /= RATIO
         deferred = 0
         grow = _Growth(grow.target, patience)
         return True
