@@ -36,9 +36,17 @@ import numpy as np
 
 from ..choices import Method
 from ..errors import NonFiniteCostError
-from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_POINTS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
+from ..finite_diff import (EPS, NOISE_POINTS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
                            central_from_values, default_step, measured_noise, measured_roundoff, roundoff, validate_step, value_eps)
 from ..verdict import Thresholds
+
+#: a first look's round-off (``central_three_rungs``) is trusted down to the a-priori
+#: ``ROUNDOFF_ULPS eps max|f| / h`` over this, one ulp of max|f| per value: its rung
+#: differences are one sample of the noise, on the ulp grid of f, and two rungs agree
+#: exactly by chance (D(h) == D(h/4) at about one entry in twenty of a batchnorm layer,
+#: whose full recomputation is off by 1.1 ulps of f, rms); half an ulp
+#: (``finite_diff.BLACKBOX_DISCOUNT``, 8) then left D(h)'s bound below its error
+FIRST_LOOK_DISCOUNT = 4.0
 
 #: ratio of the second ladder's first step to the first's after a first look across a kink
 #: (irrational-ish: the two grids share no step)
@@ -179,8 +187,8 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         # in the rounding regime both differences are round-off, whatever the model says
         seen = np.maximum(near, far)
         ro = np.where(rounding & ~asymptotic,
-                      measured_roundoff(seen, ro_model, capped=False, discount=BLACKBOX_DISCOUNT),
-                      measured_roundoff(seen, ro_model, discount=BLACKBOX_DISCOUNT))
+                      measured_roundoff(seen, ro_model, capped=False, discount=FIRST_LOOK_DISCOUNT),
+                      measured_roundoff(seen, ro_model, discount=FIRST_LOOK_DISCOUNT))
         trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15),
                          np.where(rounding, far / 15, np.maximum(far, 16 / 15 * near)))
         noise = SAFETY * (trunc + ro)
