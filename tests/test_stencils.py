@@ -349,3 +349,30 @@ def test_correct_batchnorm_passes_in_adaptive_mode():
                       mode="adaptive")
     assert rep.status == Status.PASS
     assert rep.counts["pass"] == rep.counts["checks"] == 6600
+
+
+def test_exact_zeros_of_x_abs_x_pass_by_the_ladder_candidate_that_removes_h():
+    """f = sum x |x| over 3000 entries, 300 of them exactly 0: the central difference there
+    is D(h) = h (first order), which the all-powers column 2 D(h/2) - D(h) removes exactly;
+    what is left is round-off amplified by its weights (2.5 times a plain difference's), and
+    the zero rule's resolution is that of the value taken, not of a plain difference."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(3000)
+    zeros = rng.choice(3000, 300, replace=False)
+    x[zeros] = 0.0
+
+    def cost(z):
+        return float(np.sum(z * np.abs(z)))
+
+    idx = np.sort(zeros)[:24]
+    claim = np.zeros(len(idx))
+    est = blackbox_gradient(cost, x, indices=idx, claimed=claim)
+    assert np.all(np.abs(est.value) <= est.noise)  # the evidence holds the truth, 0 ...
+    error, zs = evidence(claim, est.value, est.noise, est.eps, est.resolution)
+    verdict = assess(claim, est.value, error, Thresholds(), zero_scale=zs)
+    assert np.all(verdict.code == 0)  # ... and the claim 0 passes (all unresolved before)
+    # a wrong claim there still fails
+    wrong = np.full(len(idx), 1e-3)
+    est = blackbox_gradient(cost, x, indices=idx, claimed=wrong)
+    error, zs = evidence(wrong, est.value, est.noise, est.eps, est.resolution)
+    assert np.all(assess(wrong, est.value, error, Thresholds(), zero_scale=zs).code == 2)

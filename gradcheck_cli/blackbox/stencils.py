@@ -366,7 +366,10 @@ def blackbox_gradient(
             # sign (its long steps across a pole can agree on a wrong value: 1 / x at 1e-150)
             if r.error < noise[n] and not (crossed[n] and not r.error <= abs(r.value)):
                 value[n], noise[n], used[n] = r.value, r.error, r.step
-                resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
+                # what round-off alone can put into the value taken: the candidate's own weights
+                # amplify it (2.5 times for the all-powers column that removes the h of x |x| at 0)
+                ro = r.noise / r.step if not np.isfinite(r.roundoff) else max(r.noise / r.step, r.roundoff)
+                resolution[n] = min(resolution[n], SAFETY * 2 * ro)
                 # the zero rule's scale is f's size on the steps the evidence came from, not
                 # on the first look's long ones (x |x| at 1e-9 is 1e-18 there, not 2e-3)
                 scale[n] = min(scale[n], _f_size(r, f0))
