@@ -367,8 +367,12 @@ def blackbox_gradient(
             if r.error < noise[n] and not (crossed[n] and not r.error <= abs(r.value)):
                 value[n], noise[n], used[n] = r.value, r.error, r.step
                 # what round-off alone can put into the value taken: the candidate's own weights
-                # amplify it (2.5 times for the all-powers column that removes the h of x |x| at 0)
-                ro = r.noise / r.step if not np.isfinite(r.roundoff) else max(r.noise / r.step, r.roundoff)
+                # amplify it (2.5 times for the all-powers column that removes the h of x |x| at 0);
+                # float32 code keeps the plain difference's (its zero claims are the float32
+                # rules' to judge: a ladder on float32 values is no proof of round-off alone)
+                ro = r.noise / r.step
+                if np.isfinite(r.roundoff) and eps <= 1e3 * EPS:
+                    ro = max(ro, r.roundoff)
                 resolution[n] = min(resolution[n], SAFETY * 2 * ro)
                 # the zero rule's scale is f's size on the steps the evidence came from, not
                 # on the first look's long ones (x |x| at 1e-9 is 1e-18 there, not 2e-3)
