@@ -42,6 +42,9 @@ class BlockData:
     #: a lower bound of the block's gradient scale ``G`` proved by entries outside this data
     #: (those an adaptive search verified: ``outcome.proved_scale``); 0: none
     scale: float = 0.0
+    #: the function's own scale per unit x per entry, ``|f| / max(|x_k|, 1)`` (the zero rule's
+    #: cap of ``G`` per entry, ``finite_diff.entry_scale``); NaN or None: not known
+    size: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
         # issue 9: the interval rule; exact zeros (a == 0 and f unchanged) pass
-        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff, b.scale)
+        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff, b.scale, b.size)
         res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
         code, rel, floor = res.code, res.rel, res.floor
         finite_a = np.isfinite(np.asarray(b.analytic, dtype=float))

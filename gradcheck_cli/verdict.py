@@ -20,8 +20,9 @@ pass       ``max_T r <= pass_tol``: every value the truth can take is within tol
            round-off: what the code's own precision can resolve of this entry).  ``z``
            (``zero_scale``, supplied by the caller) is round-off of the function's own
            scale and never depends on the tolerances.  For users' code
-           (``finite_diff.evidence``) ``z`` is at least ``64 eps G``, ``G`` the block's
-           gradient scale (``finite_diff.gradient_scale``, which a bug cannot inflate):
+           (``finite_diff.evidence``) ``z`` is at least ``64 eps G_j``, ``G_j`` the block's
+           gradient scale (``finite_diff.gradient_scale``, which a bug cannot inflate),
+           capped per entry by the function's own (``finite_diff.entry_scale``):
            a saturated sigmoid's ``dout s (1 - s)`` is exact only to ~``4 eps G``.  For
            expressions (``referee``, exact evidence) only the first form applies.
 fail       ``min_T r > fail_tol`` (every value the truth can take is too far from ``a``),

@@ -3,15 +3,17 @@ scale (issue 16, finding M) and the rows a report shows (issue 16 item 7)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcheck_cli import check_layer
+from gradcheck_cli import check_gradient, check_layer
 from gradcheck_cli.blocks import BlockData, judge_blocks
-from gradcheck_cli.finite_diff import EPS, SCALE_ULPS, evidence, gradient_scale
-from gradcheck_cli.verdict import Status, Thresholds
+from gradcheck_cli.finite_diff import ANALYTIC_ULPS, EPS, SATURATION, SCALE_ULPS, evidence, gradient_scale
+from gradcheck_cli.verdict import Status, Thresholds, assess
 from conftest import tanh_net
 
 
@@ -240,3 +242,64 @@ def test_a_block_of_round_off_zeros_shows_no_relative_error_of_one():
     v = judge_blocks([BlockData("b", (2,), np.array([0.5, 6.7e-16]), np.array([0.5 + 1e-9, 1e-17]),
                                 np.full(2, 1e-16))], Thresholds())
     assert v.blocks[0].status is Status.PASS and v.blocks[0].max_rel_error == pytest.approx(2e-9, rel=1e-3)
+
+
+# ---------------------------------------------------------------- the scale per entry (G_j = min(G, F_j))
+def _barrier_point():
+    x = 0.77 + 0.05 * np.random.default_rng(0).standard_normal(6)
+    x[2] = 1e-9  # a log-barrier slack of 1e-9: df/dx_2 = -1e9, the others ~ -1.3
+    return x
+
+
+def _barrier(off=0.0):
+    def cost(x):
+        g = -1 / x
+        return -np.sum(np.log(x)), np.where(x > 1e-6, g * (1 + off), g)
+
+    return cost
+
+
+def test_the_zero_rules_scale_is_capped_by_the_functions_own_scale_per_unit_x():
+    # one entry of 1e9 made G = 1e9, and 64 eps G = 1.4e-5 forgave a 1e-5 bug on every entry
+    # of ~1.3; F_j = 36 |f| / max(|x_j|, 1) = 756 caps it: the bug is judged relatively
+    a = np.array([-1e9, -1.3 * (1 + 1e-5), 6.7e-16])
+    n = np.array([-1e9, -1.3, 1e-17])
+    noise = np.array([4e-3, 2.5e-10, 1e-17])
+    u = ANALYTIC_ULPS * EPS * 21.0 / np.array([1.0, 1.0, 1.0])
+    error, zs = evidence(a, n, noise, unit_roundoff=u)
+    assert zs[1] == pytest.approx(SCALE_ULPS * EPS * SATURATION * 21.0)
+    assert [str(s.value) for s in assess(a, n, error, Thresholds(), zero_scale=zs).statuses] == ["pass", "warn",
+                                                                                                  "pass"]
+    # without F (a caller that does not know f) the block's G stands, as before
+    assert evidence(a, n, noise)[1][1] == pytest.approx(SCALE_ULPS * EPS * 1e9, rel=1e-6)
+    # the cap never raises the scale: F above G leaves G (a saturated entry of a block whose
+    # G is 0.1, in a function of size 0.5)
+    a, n = np.array([0.1, -7.65e-16]), np.array([0.1, -7.27e-16])
+    _, zs = evidence(a, n, np.array([1e-12, 2.8e-18]), unit_roundoff=np.full(2, ANALYTIC_ULPS * EPS * 0.5))
+    assert zs[1] == pytest.approx(SCALE_ULPS * EPS * 0.1)
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+@pytest.mark.parametrize("off", [1e-5, 1e-3])
+def test_a_soft_bug_on_the_small_entries_of_a_log_barrier_warns(mode, off):
+    x = _barrier_point()
+    assert check_gradient(_barrier(), x, mode=mode).status is Status.PASS
+    rep = check_gradient(_barrier(off), x, mode=mode)
+    assert rep.status is Status.WARN
+    status = {c.index: c.status for c in rep.checks}
+    assert all(status[(k,)] is Status.WARN for k in (0, 1, 3, 4, 5))
+
+
+def test_a_soft_bug_on_the_small_entries_of_a_log_barrier_warns_on_the_command_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "barrier.py").write_text(
+        "import numpy as np\n\n"
+        "def barrier(x):\n"
+        "    g = -1 / x\n"
+        "    return -np.sum(np.log(x)), np.where(x > 1e-6, g * (1 + 1e-5), g)\n")
+    np.save(tmp_path / "x.npy", _barrier_point())
+    for mode in ("adaptive", "full"):
+        run = cli("func", "barrier.py:barrier", "--x", "x.npy", "--mode", mode, "--format", "json")
+        doc = json.loads(run.out)
+        assert run.code == 0 and doc["status"] == "warn"
+        assert doc["summary"]["warn"] == 5 and doc["summary"]["pass"] == 1

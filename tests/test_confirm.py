@@ -312,3 +312,16 @@ def test_float32_sin_where_its_grid_is_as_coarse_as_a_period_never_fails_the_exa
     for k in (-1.0, 1.002):
         bad = check_gradient(lambda z, k=k: (f(z), (k * claim).astype(np.float32)), np.array([x0]))
         assert bad.status.value != "pass", (k, bad.checks)
+
+
+def test_the_settling_noise_table_sees_an_intermediate_rounded_on_its_own_lattice():
+    # sin(x / 1000) at x = 1.35e6: x / 1000 holds 1.024 of its ulps per ulp of x, so a noise
+    # table spaced by a near multiple of that period sees the same rounding at every point
+    # (fourth differences 2e-17 where the rounding is 3e-14); the ladder settling x[0] then
+    # gave a bound of 1.6e-12 on an estimate 1.3e-11 from the truth.  The bound must hold
+    x = np.array([1345584.192, 1821618.144, 1330437.076, -303157.232])
+    rep = check_gradient(lambda z: (np.sum(np.sin(z / 1000)), np.cos(z / 1000) / 1000), x, mode="full")
+    (c,) = [c for c in rep.checks if c.index == (0,)]
+    truth = mp.cos(mp.mpf(x[0]) / 1000) / 1000
+    assert abs(float(truth - mp.mpf(c.numeric))) <= c.error
+    assert rep.counts["fail"] == rep.counts["warn"] == 0

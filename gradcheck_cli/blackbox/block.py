@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from ..finite_diff import function_scale
 from ..verdict import Agreement, Status, assess, radius
 from .engine import Engine
 from .ladder import GROW_PATIENCE
@@ -173,15 +174,18 @@ class Block:
         loc = self.local(idx)
         a = self.e.g[idx]
         with np.errstate(all="ignore"):
-            # the zero rule as the verdict applies it: a claim within 64 eps G of the truth
+            # the zero rule as the verdict applies it: a claim within 64 eps G_j of the truth
             # (``block_zero_scale``; not for an exact zero, which has its own rule below)
-            res = assess(a, a, self.bound[loc], self.e.t, zero_scale=np.where(a != 0, self.zero_scale(), 0.0))
+            res = assess(a, a, self.bound[loc], self.e.t, zero_scale=np.where(a != 0, self.zero_scale(idx), 0.0))
         return (res.code == 0) | ((a == 0) & (self.bound[loc] <= self.least_noise[loc]))
 
-    def zero_scale(self) -> float:
-        """``block_zero_scale`` of this block as far as the search has gone."""
+    def zero_scale(self, idx: np.ndarray | None = None):
+        """``block_zero_scale`` of this block as far as the search has gone; of the entries
+        ``idx`` (flat), each capped by the function's own scale per unit x_j
+        (``finite_diff.function_scale`` of f(x))."""
         sl = self.r.slice
-        return block_zero_scale(self.e.g[sl], self.how, self.numeric, self.noise, self.bound)
+        size = None if idx is None else function_scale(self.e.f0, self.e.x[idx], self.e.sigma)
+        return block_zero_scale(self.e.g[sl], self.how, self.numeric, self.noise, self.bound, size)
 
     def settle_small(self, small: np.ndarray) -> np.ndarray:
         """Entries too small for the coarse directions to clear, settled in sets (at most

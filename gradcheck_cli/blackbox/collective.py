@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..finite_diff import EPS, SCALE_ULPS, evidence
+from ..finite_diff import EPS, SCALE_ULPS, evidence, function_scale
 from ..verdict import Thresholds, assess
 from .block import TIGHT_LEAF, TIGHT_MAX, Block
 from .engine import Engine
@@ -149,7 +149,8 @@ def settle_by_directions(b: "Block", idx: np.ndarray) -> None:
 
     with np.errstate(all="ignore"):  # judged as the verdict will judge it (``blocks.judge_blocks``)
         a = b.e.g[ok]
-        error, zs = evidence(a, a, b.bound[b.local(ok)], scale=b.zero_scale() / (SCALE_ULPS * EPS))
+        error, zs = evidence(a, a, b.bound[b.local(ok)], scale=b.zero_scale() / (SCALE_ULPS * EPS),
+                             size=function_scale(b.e.f0, b.e.x[ok], b.e.sigma))
         ok = ok[assess(a, a, error, b.e.t, zero_scale=zs).code == 0]
     if not ok.size:
         return

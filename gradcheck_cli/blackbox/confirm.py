@@ -20,7 +20,8 @@ have) nor above ``eps**(1/3) max(|x_j|, 1)``.  Where ``|D(h_1) - n| <= e + r(h_1
 step agrees with the evidence: the verdict stands (two calls; a real bug ends here).
 
 The dispute.  Otherwise the noise of f along ``e_j`` is measured (ECnoise,
-``ladder.measured_noise``; a sum of terms that cancel is noisier than ``eps |f|``),
+``ladder.measured_noise``; a sum of terms that cancel is noisier than ``eps |f|``; the
+larger of two tables at incommensurate spacings, ``ALIAS``),
 ``nu = max(ROUNDOFF_ULPS eps F, 3 sigma)``, and the verdict stands if ``D(h_1)`` agrees
 within that noise, or ``D(h_2)`` does, ``h_2`` being ``h_1`` again with that ``nu``.  Else
 the short value is ``s = D(h_2 / 2)`` with the uncertainty ::
@@ -92,6 +93,14 @@ MAX_POWER = 1 / 3
 SCAN = 8.0
 #: the scan stops at the ladder's own first step, 0.1 max(|x_j|, 1)
 SCAN_TOP = 0.1
+#: the noise of f along e_j is the larger of two tables, spaced ~h_1 and ALIAS h_1 (both
+#: multiples of x_j's ulp): an intermediate that f rounds on a lattice of its own (sin(x /
+#: 1000) at x = 1e6: x / 1000 holds 1.024 ulps of itself per ulp of x) is rounded by the same
+#: amount at every point of a table whose spacing is nearly a multiple of that lattice's
+#: period; its fourth differences then see nothing (2e-17 where the rounding is 3e-14) and
+#: the ladder's bound, built on that noise, falls below the truth.  A second, incommensurate
+#: spacing (1/sqrt 2) aliases at the same time only by rare coincidence
+ALIAS = 0.7071
 #: disputed entries confirmed first per block; every one (at most CONFIRM_MAX) when one
 #: of them is contradicted
 SAMPLE = 16
@@ -217,13 +226,16 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
     # ulp: steps rounded to the grid would pass for noise, cos(x) times half an ulp of x =
     # 1e6: 6e-11), then two short steps that follow it
     ulp = float(np.spacing(abs(xj))) if xj != 0 else 0.0
-    delta = ulp * max(1.0, round(h1 / ulp)) if ulp > 0 else h1
-    if eps > LOW * EPS and xj != 0:
-        # low precision: x_j's float32 grid is coarse (1/16 at 1e6), so MIN_ULPS ulps can
-        # span a good part of a period; the noise is measured one grid step apart
-        delta = min(delta, float(np.spacing(np.float32(abs(xj)))))
-    table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
-    sigma = measured_noise(np.array(table))
+    sigma = 0.0
+    low = eps > LOW * EPS
+    for spacing in (h1,) if low else (h1, ALIAS * h1):
+        delta = ulp * max(1.0, round(spacing / ulp)) if ulp > 0 else spacing
+        if low and xj != 0:
+            # low precision: x_j's float32 grid is coarse (1/16 at 1e6), so MIN_ULPS ulps can
+            # span a good part of a period; the noise is measured one grid step apart
+            delta = min(delta, float(np.spacing(np.float32(abs(xj)))))
+        table = [f0] + [axis.at(k * delta)[0] for k in range(1, NOISE_POINTS)]
+        sigma = max(sigma, measured_noise(np.array(table)))
     nu = max(ROUNDOFF_ULPS * eps * max(F, F1), 3 * sigma)
     r = lambda h: SAFETY * nu / h  # noqa: E731
     # (float64 values only: float32 code's noise is its own precision, which the first
@@ -381,7 +393,7 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
     if not len(d.analytic):
         return d, none
     a = np.asarray(d.analytic, dtype=float)
-    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, size=d.size)
     code = assess(a, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     disputed = np.flatnonzero(((code == _FAIL) | (code == _WARN)) & np.isfinite(a))
     # unresolved entries whose estimate lies off the claim by more than SETTLE_REL

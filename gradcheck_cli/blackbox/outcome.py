@@ -13,7 +13,7 @@ from enum import Enum
 
 import numpy as np
 
-from ..finite_diff import EPS, SCALE_ULPS, gradient_scale
+from ..finite_diff import EPS, SCALE_ULPS, entry_scale, gradient_scale
 from ..verdict import Agreement, Status, Thresholds, radius, statuses_of
 
 
@@ -76,10 +76,12 @@ def proved_scale(g, how, numeric, noise, bound) -> float:
     return gradient_scale(a, n, e)
 
 
-def block_zero_scale(g, how, numeric, noise, bound) -> float:
+def block_zero_scale(g, how, numeric, noise, bound, size=None):
     """The zero rule's round-off scale of the gradient for a block: ``SCALE_ULPS eps G``
-    (``finite_diff.evidence``), ``G`` by ``proved_scale``."""
-    return SCALE_ULPS * EPS * proved_scale(g, how, numeric, noise, bound)
+    (``finite_diff.evidence``), ``G`` by ``proved_scale``; per entry ``SCALE_ULPS eps
+    min(G, F_j)`` when ``size`` gives the function's own scale per unit x of the entries,
+    ``F_j = |f| / max(|x_j|, 1)`` (``finite_diff.entry_scale``)."""
+    return SCALE_ULPS * EPS * entry_scale(proved_scale(g, how, numeric, noise, bound), size)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ import numpy as np
 from ..blocks import BlockData, BlockVerdict, judge_blocks
 from ..choices import Mode
 from ..errors import OptionError
-from ..finite_diff import EPS, SCALE_ULPS, evidence, unit_roundoff
+from ..finite_diff import EPS, SCALE_ULPS, entry_scale, evidence, function_scale, unit_roundoff
 from ..results import Effort, Settled, merge_counts
 from ..verdict import Status, Thresholds, assess, worst
 from .params import regions
@@ -296,7 +296,8 @@ def _with_unverified(d: BlockData, b: BlockOutcome, verified: np.ndarray, droppe
                    numeric=np.concatenate([np.asarray(d.numeric, dtype=float), a]),
                    noise=np.concatenate([np.asarray(d.noise, dtype=float), np.asarray(b.bound, dtype=float)[new]]),
                    indices=np.concatenate([idx, new]), kink=more(d.kink, False),
-                   resolution=more(d.resolution, np.nan), unit_roundoff=more(d.unit_roundoff, np.nan))
+                   resolution=more(d.resolution, np.nan), unit_roundoff=more(d.unit_roundoff, np.nan),
+                   size=more(d.size, np.nan))
 
 
 def _codes(analytic, numeric, noise, thresholds: Thresholds) -> np.ndarray:
@@ -502,13 +503,17 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
     effort's ``Settled`` counts.
     """
     # excluded entries the search's bound verifies (issue 9: pass means verified)
-    verified_of, scales = [], []
+    verified_of, scales, sizes = [], [], []
     for b in result.blocks:
         # the block's gradient scale from every entry the search settled (the zero rule's
-        # 64 eps G is the block's, not that of the entries left for a direct look)
+        # 64 eps G is the block's, not that of the entries left for a direct look), capped
+        # per entry by the function's own scale per unit x_j (``finite_diff.entry_scale``)
         scales.append(b.scale())
+        sizes.append(np.full(b.how.size, np.nan) if recheck is None else
+                     function_scale(result.cost, np.asarray(recheck[1], dtype=float).ravel()[
+                         b.offset: b.offset + b.how.size], result.sigma))
         with np.errstate(all="ignore"):
-            z = np.where(np.asarray(b.analytic) != 0, SCALE_ULPS * EPS * scales[-1], 0.0)
+            z = np.where(np.asarray(b.analytic) != 0, SCALE_ULPS * EPS * entry_scale(scales[-1], sizes[-1]), 0.0)
             ok = assess(b.analytic, b.analytic, b.bound, thresholds, zero_scale=z).code == 0
             # an exactly-0 claim whose bound is within the round-off a direct check would
             # give the entry: zero to the resolution of the code (the black-box zero rule)
@@ -533,7 +538,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         numeric[extra], noise[extra] = np.nan, np.inf
         k = None if kink is None else kink[b.offset: b.offset + b.how.size][c]
         data.append(BlockData(b.name, b.shape, b.analytic[c], numeric[c], noise[c], k, indices=c,
-                              scale=scales[len(data)]))
+                              scale=scales[len(data)], size=sizes[len(data)][c]))
     dropped_of = [np.zeros(b.how.size, dtype=bool) for b in result.blocks]
     if recheck is not None:
         with np.errstate(all="ignore"):
@@ -559,7 +564,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                                 noise=np.asarray(d.noise)[keep], indices=idx[keep],
                                 kink=None if d.kink is None else np.asarray(d.kink)[keep],
                                 resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
-                                unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep])
+                                unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep],
+                                size=None if d.size is None else np.asarray(d.size)[keep])
                 d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases,
                                            sides=b.sides, f0=result.cost)
                 if again is not None and len(tested):
@@ -684,7 +690,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     for _ in range(2):
         if not len(d.analytic):
             return d, none, none
-        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, d.scale)
+        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, d.scale, d.size)
         code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
         # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
         # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
@@ -733,7 +739,7 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
         return d, none
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices, dtype=int)
     with np.errstate(all="ignore"):
-        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff)
+        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, size=d.size)
         code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
     pos = np.flatnonzero(np.asarray(jumpy, dtype=bool)[idx] & (code == 0))[:SUSPECTS_MAX]
     if not len(pos):
