@@ -428,8 +428,12 @@ def measured_noise(table: np.ndarray) -> np.ndarray:
     differences of a smooth f at spacing ~1e-7 |x| are round-off (Moré & Wild,
     "Estimating computational noise", SIAM J. Sci. Comput. 2011).  Non-finite -> 0.
     """
-    d4 = np.diff(table, n=4, axis=-1)
+    table = np.asarray(table)
+    if table.shape[-1] < 5:  # no fourth difference
+        return np.zeros(table.shape[:-1])
     with np.errstate(all="ignore"):
+        # the differences in the values' own precision (a longdouble table's too)
+        d4 = np.asarray(np.diff(table, n=4, axis=-1), dtype=float)
         sigma = np.sqrt(NOISE_GAMMA4 * np.mean(d4 * d4, axis=-1))
     return np.where(np.isfinite(sigma), sigma, 0.0)
 

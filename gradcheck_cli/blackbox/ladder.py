@@ -75,6 +75,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import NonFiniteCostError
+from ..finite_diff import measured_noise as _measured_noise
 
 EPS = float(np.finfo(float).eps)
 #: round-off of one evaluation of phi, in units of eps |phi|
@@ -704,14 +705,10 @@ class _Growth:
 
 
 def measured_noise(table: np.ndarray) -> float:
-    """Noise of phi from values on a fine equispaced grid, ECnoise-style (Moré & Wild
-    2011): ``sigma**2 = gamma_4 mean((Delta^4 phi)**2)``, ``gamma_4 = (4!)**2 / 8!``."""
-    t = np.asarray(table)  # the differences in the values' own precision (longdouble too)
-    if t.size < 5 or not np.all(np.isfinite(t)):
-        return 0.0
-    with np.errstate(all="ignore"):
-        d4 = np.asarray(np.diff(t, n=4), dtype=float)
-        return float(np.sqrt(576 / 40320 * np.mean(d4**2)))
+    """Noise of phi from values on a fine equispaced grid (``finite_diff.measured_noise``,
+    ECnoise): 0 when the table holds a value that is not finite."""
+    t = np.asarray(table)
+    return float(_measured_noise(t)) if np.all(np.isfinite(t)) else 0.0
 
 
 #: values of the noise table along each entry (ECnoise), spaced NOISE_SPACING h0
