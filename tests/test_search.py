@@ -510,3 +510,32 @@ def test_lifted_base_value_and_noise_are_computed_once_per_point():
     assert lifted.used == NOISE_POINTS and 0 <= sigma < 1e-15
     lifted.noise_at(x, x.shape)
     assert lifted.used == NOISE_POINTS
+
+
+def _x_abs_x(n: int, zeros: int):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n)
+    x[rng.choice(n, zeros, replace=False)] = 0.0
+    return (lambda z: float(np.sum(z * np.abs(z)))), x, 2 * np.abs(x)
+
+
+def test_exact_zeros_of_a_c1_cost_are_no_block_wide_bug():
+    """sum x |x| with 400 of 2000 entries exactly 0: there D(h) = h (first order), so a direct
+    check's |D(4h) - D(h)| / 15 understates its truncation 2.5 times and proved the correct
+    claim 0 wrong; the samples then stopped the block (1968 entries unchecked)."""
+    f, x, g = _x_abs_x(2000, 400)
+    res = check_adaptive(f, x, g)
+    (b,) = res.blocks
+    assert not b.blockwide
+    assert not np.any(b.how == How.UNCHECKED.value)
+    assert np.isin(np.flatnonzero(x == 0), b.checked).any()  # zeros were checked directly ...
+    assert not res.wrong(T)["x"].size  # ... and none proved wrong
+
+
+def test_a_c1_cost_with_a_wrong_entry_at_an_exact_zero_still_fails_it():
+    f, x, g = _x_abs_x(2000, 400)
+    g = g.copy()
+    k = int(np.flatnonzero(x == 0)[7])
+    g[k] = 0.5  # the derivative of x |x| at 0 is 0
+    res = check_adaptive(f, x, g)
+    assert k in set(res.wrong(T)["x"].tolist())

@@ -39,9 +39,17 @@ import numpy as np
 
 from ..choices import Method
 from ..errors import NonFiniteCostError
-from ..finite_diff import (BLACKBOX_DISCOUNT, EPS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
+from ..finite_diff import (EPS, NOISE_SPACING, ROUNDOFF_ULPS, SAFETY, Estimate,
                            central_from_values, default_step, measured_roundoff, roundoff, validate_step, value_eps)
 from ..verdict import Thresholds
+
+#: a first look's round-off (``central_three_rungs``) is trusted down to the a-priori
+#: ``ROUNDOFF_ULPS eps max|f| / h`` over this, one ulp of max|f| per value: its rung
+#: differences are one sample of the noise, on the ulp grid of f, and two rungs agree
+#: exactly by chance (D(h) == D(h/4) at about one entry in twenty of a batchnorm layer,
+#: whose full recomputation is off by 1.1 ulps of f, rms); half an ulp
+#: (``finite_diff.BLACKBOX_DISCOUNT``, 8) then left D(h)'s bound below its error
+FIRST_LOOK_DISCOUNT = 4.0
 
 #: ratio of the second ladder's first step to the first's after a first look across a kink
 #: (irrational-ish: the two grids share no step)
@@ -211,8 +219,8 @@ def central_three_rungs(vals: np.ndarray, f0, h, eps: float) -> tuple[np.ndarray
         # in the rounding regime both differences are round-off, whatever the model says
         seen = np.maximum(near, far)
         ro = np.where(rounding & ~asymptotic,
-                      measured_roundoff(seen, ro_model, capped=False, discount=BLACKBOX_DISCOUNT),
-                      measured_roundoff(seen, ro_model, discount=BLACKBOX_DISCOUNT))
+                      measured_roundoff(seen, ro_model, capped=False, discount=FIRST_LOOK_DISCOUNT),
+                      measured_roundoff(seen, ro_model, discount=FIRST_LOOK_DISCOUNT))
         trunc = np.where(asymptotic, np.maximum(16 / 15 * near, far / 15),
                          np.where(rounding, far / 15, np.maximum(far, 16 / 15 * near)))
         noise = SAFETY * (trunc + ro)
@@ -390,7 +398,14 @@ def blackbox_gradient(
             # sign (its long steps across a pole can agree on a wrong value: 1 / x at 1e-150)
             if r.error < noise[n] and not (crossed[n] and not r.error <= abs(r.value)):
                 value[n], noise[n], used[n] = r.value, r.error, r.step
-                resolution[n] = min(resolution[n], SAFETY * 2 * r.noise / r.step)
+                # what round-off alone can put into the value taken: the candidate's own weights
+                # amplify it (2.5 times for the all-powers column that removes the h of x |x| at 0);
+                # float32 code keeps the plain difference's (its zero claims are the float32
+                # rules' to judge: a ladder on float32 values is no proof of round-off alone)
+                ro = r.noise / r.step
+                if np.isfinite(r.roundoff) and eps <= 1e3 * EPS:
+                    ro = max(ro, r.roundoff)
+                resolution[n] = min(resolution[n], SAFETY * 2 * ro)
                 # the zero rule's scale is f's size on the steps the evidence came from, not
                 # on the first look's long ones (x |x| at 1e-9 is 1e-18 there, not 2e-3)
                 scale[n] = min(scale[n], _f_size(r, f0))
