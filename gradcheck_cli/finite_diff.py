@@ -222,8 +222,8 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     exact only to ~``4 eps G`` or more).  ``scale``: a lower bound of the block's ``|t|``
     proved by evidence outside these entries (the entries a search verified,
     ``outcome.proved_scale``); ``G`` is the larger of the two.  Per entry the scale is
-    ``G_j = min(G, F_j)`` (``entry_scale``), ``F_j = |f| / max(|x_j|, 1)`` the function's own
-    scale per unit ``x_j`` where the caller knows it (``size``; else from ``unit_roundoff``):
+    ``G_j = min(G, F_j)`` (``entry_scale``), ``F_j`` the function's own scale per unit ``x_j``
+    (``function_scale``) where the caller knows it (``size``; else from ``unit_roundoff``):
     one entry of 1e9 lends no scale to entries of a function of size 21 (a log-barrier).
     An estimate that is exactly 0 (a flat stencil) says only
     that f did not change, which its own ``noise`` need not bound (sigmoid at 36.2).
@@ -241,7 +241,7 @@ def evidence(analytic, numeric, noise, eps: float = EPS, resolution=None,
     zs = np.where(exact_zero, np.inf, 0.0)
     if resolution is not None:
         zs = np.where((a == 0) & ~exact_zero, np.asarray(resolution, dtype=float), zs)
-    # the function's own scale per unit x_j, F_j = |f| / max(|x_j|, 1), where known: given
+    # the function's own scale per unit x_j (``function_scale``), where known: given
     # (``size``), else from the round-off of f per unit x_j of a re-estimate
     F = None if unit_roundoff is None else SATURATION * np.asarray(unit_roundoff, dtype=float) / (ANALYTIC_ULPS * eps)
     if size is not None:

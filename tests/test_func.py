@@ -14,7 +14,7 @@ import pytest
 
 from conftest import run, timeless
 
-from gradcheck_cli import finite_diff
+from gradcheck_cli.blackbox import stencils
 from gradcheck_cli.checks.func import check_gradient
 from gradcheck_cli.checks.func import check_func
 from gradcheck_cli.inputs import parse_shape, parse_x
@@ -408,7 +408,7 @@ def test_check_gradient_leaves_callers_x_and_rng_alone():
     # the analytic call (made twice: repeatability), the lifting probe, the noise probe, then
     # each of the six entries directly: two calls, four for an entry the first pair does not
     # verify, and the stencil ladder for one the four do not
-    assert 2 + 1 + (finite_diff.NOISE_POINTS - 1) + 2 * 6 <= len(calls) <= 2 + 1 + (finite_diff.NOISE_POINTS - 1) + 40 * 6
+    assert 2 + 1 + (stencils.PROBE_POINTS - 1) + 2 * 6 <= len(calls) <= 2 + 1 + (stencils.PROBE_POINTS - 1) + 40 * 6
     assert np.array_equal(np.random.get_state()[1], state[1])
 
 

@@ -1,5 +1,6 @@
 """The calls a layer check makes before its search (issue 20): backward's random-state and
-cache tests cost one forward and one backward pass when both are clean, and the
+cache tests cost one forward and one backward pass when both are clean (one backward in
+adaptive mode, whose search's first forward pass is the second pass they need), and the
 np.longdouble probe of precision lifting is made only when a lifted estimate is wanted.
 Every call is counted by a wrapper around the user's functions."""
 
@@ -46,6 +47,48 @@ def test_clean_backward_costs_one_forward_and_one_backward_pass():
     before = layer.forward.calls, layer.backward.calls
     assert cache_and_draws(layer, arrays, cache, grads, seed=0) is False
     assert (layer.forward.calls - before[0], layer.backward.calls - before[1]) == (1, 1)
+
+
+def test_after_a_forward_pass_of_the_callers_the_tests_cost_one_backward_pass():
+    layer, arrays, cache, grads = _layer(lambda x: (np.tanh(x), x.copy()),
+                                         lambda dout, x: dout * (1 - np.tanh(x) ** 2), np.linspace(-1, 1, 12))
+    layer.call_forward([arrays[0] + 1e-3])
+    before = layer.forward.calls, layer.backward.calls
+    assert cache_and_draws(layer, arrays, cache, grads, seed=0, moved=True) is False
+    assert (layer.forward.calls - before[0], layer.backward.calls - before[1]) == (0, 1)
+
+
+def test_adaptive_mode_still_tells_a_shared_buffer_and_a_draw_on_the_searchs_first_pass():
+    """Past 256 entries (adaptive mode) the search's first forward pass is the second pass
+    of backward's tests: a cache in a buffer that later calls overwrite is still a hint, a
+    mask drawn in backward still exit 2, and backward is called twice in all."""
+    buffer = np.zeros((20, 20))
+
+    def fwd(x):
+        buffer[:] = x
+        return np.sin(x), buffer
+
+    backward_calls = []
+
+    def bwd(dout, cache):
+        backward_calls.append(1)
+        return dout * np.cos(cache)
+
+    x = np.linspace(0.1, 2.0, 400).reshape(20, 20)
+    report = check_layer(fwd, bwd, {"x": x})
+    assert report.mode.value == "adaptive" and report.status is Status.PASS
+    assert any("the cache holds arrays that later calls change" in h for h in report.hints)
+    clean = check_layer(lambda x: (np.sin(x), x.copy()), bwd, {"x": x})
+    assert clean.status is Status.PASS and not clean.hints and not clean.subject.cache_changed
+
+    def draws(dout, cache):
+        return dout * np.cos(cache) * ((np.random.rand(*cache.shape) < 0.8) / 0.8)
+
+    with pytest.raises(UserCodeError, match="draws random numbers: use the mask saved in the cache"):
+        check_layer(lambda x: (np.sin(x), x.copy()), draws, {"x": x})
+    backward_calls.clear()
+    check_layer(lambda x: (np.sin(x), x.copy()), bwd, {"x": x})
+    assert len(backward_calls) == 2
 
 
 def test_backward_drawing_a_mask_is_an_error_even_with_a_cache_in_a_shared_buffer():

@@ -21,7 +21,7 @@ from gradcheck_cli.blackbox.pipeline import check_blackbox, deadline_after
 from gradcheck_cli.checks.func import check_gradient
 from gradcheck_cli.checks.layer import check_layer
 from gradcheck_cli.choices import Mode
-from gradcheck_cli.finite_diff import NOISE_POINTS
+from gradcheck_cli.blackbox.stencils import PROBE_POINTS
 from gradcheck_cli.verdict import Status, Thresholds
 
 from conftest import Counted, assert_one_error_line
@@ -40,7 +40,7 @@ def test_full_mode_costs_two_calls_per_entry_of_a_smooth_function():
     res = check_blackbox(f, x, g, mode=Mode.FULL)
     assert res.verdict.blocks[0].status is Status.PASS
     # f(x), the noise probe, then exactly two calls per entry: nothing is re-estimated
-    assert f.calls == 1 + (NOISE_POINTS - 1) + 2 * 60
+    assert f.calls == 1 + (PROBE_POINTS - 1) + 2 * 60
     assert res.effort.calls == f.calls
 
 
@@ -50,7 +50,7 @@ def test_full_mode_sends_only_unsettled_entries_on_and_still_fails_a_wrong_one()
     g[17] *= 2
     res = check_blackbox(f, x, g, mode=Mode.FULL)
     assert [tuple(c.index) for c in res.verdict.checks if c.status is Status.FAIL] == [(17,)]
-    first_look = 1 + (NOISE_POINTS - 1) + 2 * 60
+    first_look = 1 + (PROBE_POINTS - 1) + 2 * 60
     # one entry re-estimated by the stronger engine (the stencil ladder: at most ~40 calls)
     assert first_look < f.calls <= first_look + 40
 
@@ -61,7 +61,7 @@ def test_effort_calls_equal_a_wrapper_count_in_full_mode():
     report = check_gradient(calls, x, mode="full")
     assert report.status is Status.PASS
     assert report.effort.calls == calls.calls
-    assert calls.calls <= 3 + NOISE_POINTS + 2 * 40  # a few first calls, the noise probe, 2 per entry
+    assert calls.calls <= 3 + PROBE_POINTS + 2 * 40  # a few first calls, the noise probe, 2 per entry
 
 
 def test_a_layer_in_full_mode_costs_about_two_forward_calls_per_entry():
@@ -81,7 +81,7 @@ def test_a_layer_in_full_mode_costs_about_two_forward_calls_per_entry():
     # a few forward calls of setup (first pass, cache test, L(x), one per input for the
     # output-wise differences) and the noise probe per input come on top of 2 per entry
     # (the four-point path costs 4 per entry: 192 here)
-    assert fwd.calls <= 2 * entries + 2 * NOISE_POINTS + 9
+    assert fwd.calls <= 2 * entries + 2 * PROBE_POINTS + 9
     assert report.effort.calls >= fwd.calls
 
 

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from gradcheck_cli.network import model
-from gradcheck_cli import finite_diff
-from gradcheck_cli.blackbox import block, outcome, search
+from gradcheck_cli.blackbox import block, outcome, search, stencils
 from gradcheck_cli.blackbox.outcome import How
 from gradcheck_cli.blackbox.search import check_adaptive, check_every_entry
 from gradcheck_cli.usercode import UserFunction
@@ -77,7 +76,7 @@ def test_a_correct_gradient_passes_every_entry_by_exclusion_in_few_calls(seed):
     assert found(res) == set()
     assert np.all(b.how == How.EXCLUDED)
     # the search, then the precise directions that verify the cleared entries (issue 16)
-    assert res.calls <= (finite_diff.NOISE_POINTS - 1) + 4 * search.DIRECTIONS + block.TIGHT_CALLS * block.TIGHT_MAX
+    assert res.calls <= (stencils.PROBE_POINTS - 1) + 4 * search.DIRECTIONS + block.TIGHT_CALLS * block.TIGHT_MAX
     # the proved bound is below the failing level of every entry
     assert np.all(b.relative_bound(T) <= T.fail_tol)
     # ... and verifies all but the smallest entries to pass_tol
@@ -100,7 +99,7 @@ def test_k_wrong_entries_are_found_exactly_in_O_k_log_P_calls(seed, k):
     assert all(s not in (Status.FAIL, Status.WARN)
                for s in np.delete(res.blocks[0].statuses(T), np.isin(res.blocks[0].checked, bad)))
     # each wrong entry costs at most two 4-call directions per level, plus its leaf and the verification
-    budget = (finite_diff.NOISE_POINTS - 1) + 2 * 4 * search.DIRECTIONS + k * (2 * 4 * math.log2(P) + 8)
+    budget = (stencils.PROBE_POINTS - 1) + 2 * 4 * search.DIRECTIONS + k * (2 * 4 * math.log2(P) + 8)
     budget += block.TIGHT_CALLS * block.TIGHT_MAX  # the precise directions that verify (issue 16)
     assert res.calls <= budget, (res.calls, budget)
 
@@ -138,7 +137,7 @@ def test_a_non_finite_gradient_entry_fails_without_a_search():
     g[77] = np.nan
     res = check_adaptive(f, x, g)
     assert found(res) == {77}
-    assert res.calls <= (finite_diff.NOISE_POINTS - 1) + 4 * search.DIRECTIONS + block.TIGHT_CALLS * block.TIGHT_MAX
+    assert res.calls <= (stencils.PROBE_POINTS - 1) + 4 * search.DIRECTIONS + block.TIGHT_CALLS * block.TIGHT_MAX
 
 
 def test_a_block_wide_bug_stops_the_splitting_and_reports_samples():
@@ -218,7 +217,7 @@ def test_precise_directions_take_the_noise_of_f_from_the_one_probe():
     subset = [m for n, m in moves if 0 < n < x.size]
     assert any(m > 1e-4 for m in subset)  # precise directions ran, on the entries not yet verified
     assert not any(m < 1e-6 for m in subset)  # ... without a noise table
-    assert sum(1 for n, m in moves if n == x.size and m < 1e-5) == finite_diff.NOISE_POINTS - 1
+    assert sum(1 for n, m in moves if n == x.size and m < 1e-5) == stencils.PROBE_POINTS - 1
 
 
 def test_results_are_reproducible_for_a_seed():
@@ -237,7 +236,7 @@ def test_full_mode_checks_every_entry_with_two_calls_each():
     assert found(res) == {5}
     assert np.all(res.blocks[0].how == How.CHECKED)
     # two calls per entry, two more where they do not verify (the truncation is measured)
-    assert (finite_diff.NOISE_POINTS - 1) + 2 * 300 + 2 <= res.calls <= (finite_diff.NOISE_POINTS - 1) + 4 * 300
+    assert (stencils.PROBE_POINTS - 1) + 2 * 300 + 2 <= res.calls <= (stencils.PROBE_POINTS - 1) + 4 * 300
     sub = check_every_entry(f, x, g, indices=[5, 7])
     assert found(sub) == {5} and int(np.sum(sub.blocks[0].how == How.SKIPPED)) == 298
 
@@ -344,7 +343,7 @@ def test_net_impl_full_mode_costs_two_calls_per_entry(cli):
     assert e["checked"] == 115 and e["excluded"] == 0
     # every call is counted (issue 17): two per entry, two more where they do not verify,
     # and the pipeline's re-estimates (the stencil ladder) of those four calls do not settle
-    assert 1 + 2 * 115 <= e["calls"] <= 1 + (finite_diff.NOISE_POINTS - 1) + 4 * 115 + 40 * 10
+    assert 1 + 2 * 115 <= e["calls"] <= 1 + (stencils.PROBE_POINTS - 1) + 4 * 115 + 40 * 10
 
 
 def test_net_impl_table_states_entries_calls_and_seconds(cli):
@@ -511,3 +510,32 @@ def test_lifted_base_value_and_noise_are_computed_once_per_point():
     assert lifted.used == NOISE_POINTS and 0 <= sigma < 1e-15
     lifted.noise_at(x, x.shape)
     assert lifted.used == NOISE_POINTS
+
+
+def _x_abs_x(n: int, zeros: int):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n)
+    x[rng.choice(n, zeros, replace=False)] = 0.0
+    return (lambda z: float(np.sum(z * np.abs(z)))), x, 2 * np.abs(x)
+
+
+def test_exact_zeros_of_a_c1_cost_are_no_block_wide_bug():
+    """sum x |x| with 400 of 2000 entries exactly 0: there D(h) = h (first order), so a direct
+    check's |D(4h) - D(h)| / 15 understates its truncation 2.5 times and proved the correct
+    claim 0 wrong; the samples then stopped the block (1968 entries unchecked)."""
+    f, x, g = _x_abs_x(2000, 400)
+    res = check_adaptive(f, x, g)
+    (b,) = res.blocks
+    assert not b.blockwide
+    assert not np.any(b.how == How.UNCHECKED.value)
+    assert np.isin(np.flatnonzero(x == 0), b.checked).any()  # zeros were checked directly ...
+    assert not res.wrong(T)["x"].size  # ... and none proved wrong
+
+
+def test_a_c1_cost_with_a_wrong_entry_at_an_exact_zero_still_fails_it():
+    f, x, g = _x_abs_x(2000, 400)
+    g = g.copy()
+    k = int(np.flatnonzero(x == 0)[7])
+    g[k] = 0.5  # the derivative of x |x| at 0 is 0
+    res = check_adaptive(f, x, g)
+    assert k in set(res.wrong(T)["x"].tolist())

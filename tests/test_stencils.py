@@ -11,7 +11,8 @@ import pytest
 from gradcheck_cli.blackbox.stencils import (
     Entries, blackbox_gradient, four_point_entries, jump_kink, noise_probe, one_sided_kink,
 )
-from gradcheck_cli.finite_diff import EPS32, NOISE_POINTS, evidence
+from gradcheck_cli.blackbox.stencils import PROBE_POINTS
+from gradcheck_cli.finite_diff import EPS32, evidence
 from gradcheck_cli.verdict import Status, Thresholds, assess
 
 
@@ -99,9 +100,9 @@ def test_noise_probe_sees_float32_round_off_and_spares_a_call_with_f0():
         return float(np.sum(np.sin(z)))
 
     sigma64 = noise_probe(f64, x, u)
-    assert len(calls) == NOISE_POINTS
+    assert len(calls) == PROBE_POINTS
     noise_probe(f64, x, u, f0=f64(x))
-    assert len(calls) == 2 * NOISE_POINTS
+    assert len(calls) == 2 * PROBE_POINTS
     sigma32 = noise_probe(lambda z: float(np.sum(np.sin(np.float32(z)))), x, u)
     assert sigma64 < 1e-12 < sigma32  # float32 arithmetic is far noisier than float64
 
@@ -281,3 +282,98 @@ def test_the_zero_rule_scale_is_f_on_the_steps_of_the_evidence(text, x0, dtype, 
     for k in (-1.0, 2.0):
         wrong = check_gradient(lambda z, k=k: (f(z), np.array([k * truth], dtype=dtype)), np.array([x0]))
         assert wrong.status is not Status.PASS, (k, wrong.checks)
+
+
+def _batchnorm_column_cost():
+    """The layer check's L = sum(out * dout) of CS231n's batchnorm (train) at the
+    check's 64x100 inputs (seed 0), as a function of x, and its exact gradient in
+    ``np.longdouble`` (backward's formula evaluated in extended precision)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "layers"))
+    import layers
+
+    from gradcheck_cli.inputs import make_inputs
+
+    x, gamma, beta = (i.value for i in make_inputs(["x=64,100", "gamma=100", "beta=100"]))
+    dout = np.random.default_rng((0, 1, 0)).standard_normal((64, 100))
+
+    def cost(z, dtype=float):
+        out, _ = layers.batchnorm_forward(np.asarray(z, dtype), gamma.astype(dtype), beta.astype(dtype),
+                                          {"mode": "train"})
+        return np.sum(out * dout.astype(dtype))
+
+    _, cache = layers.batchnorm_forward(x.astype(np.longdouble), gamma.astype(np.longdouble),
+                                        beta.astype(np.longdouble), {"mode": "train"})
+    exact = layers.batchnorm_backward(dout.astype(np.longdouble), cache)[0]
+    return x, cost, exact
+
+
+def test_first_look_bound_holds_where_two_rungs_agree_by_chance():
+    """batchnorm's x[21, 49]: D(h) == D(h/4) exactly (the rungs agree on the ulp grid of
+    f ~ 74, whose full recomputation is off by about an ulp), both 2.6e-11 off the truth;
+    the first look's bound must cover that (half an ulp of round-off per value did not)."""
+    from gradcheck_cli.blackbox.stencils import central_three_rungs
+    from gradcheck_cli.finite_diff import value_eps
+
+    x, cost, exact = _batchnorm_column_cost()
+    j = (21, 49)
+    f0 = float(cost(x))
+    eps = value_eps(np.asarray(f0), np.asarray([f0]))
+    h = eps ** 0.2 * max(abs(x[j]), 1.0)
+    vals = np.empty((6, 1))
+    for row, d in enumerate((4 * h, -4 * h, h, -h, h / 4, -h / 4)):
+        z = x.copy()
+        z[j] += d
+        vals[row, 0] = cost(z)
+    assert (vals[2, 0] - vals[3, 0]) / (2 * h) == (vals[4, 0] - vals[5, 0]) * 2 / h  # the chance agreement
+    value, bound = central_three_rungs(vals, f0, np.array([h]), eps)
+    truth = float(exact[j])
+    assert abs(value[0] - truth) > 2e-11  # the estimate is that far off ...
+    assert abs(value[0] - truth) <= bound[0]  # ... and its bound says so
+
+
+def test_correct_batchnorm_passes_in_adaptive_mode():
+    """No warn on correct code: the re-estimate of x[21, 49] rested on the first look above."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "layers"))
+    import layers
+
+    from gradcheck_cli.checks.layer import check_layer
+    from gradcheck_cli.inputs import make_inputs
+
+    rep = check_layer(layers.batchnorm_forward, layers.batchnorm_backward,
+                      make_inputs(["x=64,100", "gamma=100", "beta=100"]), {"bn_param": {"mode": "train"}},
+                      mode="adaptive")
+    assert rep.status == Status.PASS
+    assert rep.counts["pass"] == rep.counts["checks"] == 6600
+
+
+def test_exact_zeros_of_x_abs_x_pass_by_the_ladder_candidate_that_removes_h():
+    """f = sum x |x| over 3000 entries, 300 of them exactly 0: the central difference there
+    is D(h) = h (first order), which the all-powers column 2 D(h/2) - D(h) removes exactly;
+    what is left is round-off amplified by its weights (2.5 times a plain difference's), and
+    the zero rule's resolution is that of the value taken, not of a plain difference."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(3000)
+    zeros = rng.choice(3000, 300, replace=False)
+    x[zeros] = 0.0
+
+    def cost(z):
+        return float(np.sum(z * np.abs(z)))
+
+    idx = np.sort(zeros)[:24]
+    claim = np.zeros(len(idx))
+    est = blackbox_gradient(cost, x, indices=idx, claimed=claim)
+    assert np.all(np.abs(est.value) <= est.noise)  # the evidence holds the truth, 0 ...
+    error, zs = evidence(claim, est.value, est.noise, est.eps, est.resolution)
+    verdict = assess(claim, est.value, error, Thresholds(), zero_scale=zs)
+    assert np.all(verdict.code == 0)  # ... and the claim 0 passes (all unresolved before)
+    # a wrong claim there still fails
+    wrong = np.full(len(idx), 1e-3)
+    est = blackbox_gradient(cost, x, indices=idx, claimed=wrong)
+    error, zs = evidence(wrong, est.value, est.noise, est.eps, est.resolution)
+    assert np.all(assess(wrong, est.value, error, Thresholds(), zero_scale=zs).code == 2)

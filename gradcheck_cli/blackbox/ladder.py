@@ -155,24 +155,27 @@ def smooth_rungs(even, h, noise, settle: float = 0.5) -> np.ndarray:
     return ok
 
 
-def ladder_estimate(d, h, noise, min_column: int = 0, even=None, settle: float = 0.5):
+def ladder_estimate(d, h, noise, min_column: int = 0, even=None, settle: float = 0.5, with_roundoff: bool = False):
     """``(value, error, column, rung)`` of ``phi'(0)`` from ``d[k] = D(h_k)``.
 
     ``h[k]`` are the steps (ratio ``RATIO``; shape ``(K, ...)``), ``noise`` the
     absolute noise of one value of phi (broadcast to the trailing shape).  The candidate
     of least bound (module docstring); ``error`` is ``inf`` when none is finite.
     ``even[k] = phi(h_k) + phi(-h_k) - 2 phi(0)``, when given, rules out the candidates
-    whose rungs cross a kink (``smooth_rungs``).
+    whose rungs cross a kink (``smooth_rungs``).  ``with_roundoff``: a fifth item, the
+    chosen candidate's round-off ``W noise / 2 h`` (its weights amplify the noise: 2.5 times
+    a plain difference's for the all-powers column that removes ``h``, x |x| at 0).
     """
     d, h = np.asarray(d, dtype=float), np.asarray(h, dtype=float)
     smooth = None if even is None else smooth_rungs(even, h, noise, settle)
     # both tableaux: the even powers first (a tie stays with them), then all powers (a C1
     # point, x |x| at 0, where D(h) = h: column 1 of the latter is exact); each candidate's
     # bound assumes only what its own column removed, so the least bound of the two stands
-    Ts, Es = [], []
+    Ts, Es, Ws = [], [], []
     for power in (2, 1):
         T, W = tableau(d, power)
         Ts.append(T)
+        Ws.append(W)
         Es.append(_bounds(T, W, h, noise, smooth, min_column, power))
     T, E = np.concatenate(Ts, axis=1), np.concatenate(Es, axis=1)
     K, M2 = T.shape[0], T.shape[1]
@@ -181,7 +184,13 @@ def ladder_estimate(d, h, noise, min_column: int = 0, even=None, settle: float =
     take = lambda a: np.take_along_axis(a.reshape(flat.shape), best[None], axis=0)[0]  # noqa: E731
     value, error = take(T), take(E)
     rung, column = np.divmod(best, M2)
-    return np.where(np.isfinite(error), value, np.nan), error, column % (MAX_COLUMN + 1), rung
+    out = np.where(np.isfinite(error), value, np.nan), error, column % (MAX_COLUMN + 1), rung
+    if not with_roundoff:
+        return out
+    with np.errstate(all="ignore"):
+        hk = h.reshape(h.shape[:1] + (1,) + h.shape[1:])
+        rho = take(np.concatenate(Ws, axis=1) * np.asarray(noise, dtype=float) / (2 * hk))
+    return out + (rho,)
 
 
 def _bounds(T, W, h, noise, smooth, min_column: int, power: int) -> np.ndarray:
@@ -393,6 +402,10 @@ class LadderResult:
     steps: np.ndarray
     plus: np.ndarray
     minus: np.ndarray
+    #: the round-off of the candidate that gave ``value`` (``ladder_estimate``'s
+    #: ``with_roundoff``; NaN where the value came from elsewhere: a reference, the rungs
+    #: before longer ones)
+    roundoff: float = float("nan")
 
 
 def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f0: float, *,
@@ -423,12 +436,15 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     every decision is the one the wider reference would have made from the start (not
     apart from a narrower error is not apart from a wider one).
 
-    ``defer``: the first ladder's finest ``defer`` rungs are measured only when the ladder
-    does not go longer at once (``coarse`` or ``_Growth``): then with the growth's state
-    as it was, so the run is the one of ``rungs`` rungs from the start; where longer rungs
-    go on top of the ``rungs - defer`` first ones, the finer rungs they would not use are
-    not measured (the candidates the longer ones give are checked by the finer rungs
-    below them, ``_bounds``' ahead rule, as ever).
+    ``defer``: the first ladder's finest ``defer`` rungs are measured only as far as the
+    ladder needs them.  Where it does not go longer at once (``coarse`` or ``_Growth``), the
+    first of them is (then with the growth's state as it was: the run is the one of
+    ``rungs - defer + 1`` rungs from the start, whose candidates have a finer rung to agree
+    with, as where one longer rung went on top), the others only as any ladder adds finer
+    rungs (truncation, a bound above ``target`` that round-off does not limit, a kink, the
+    reference); where longer rungs go on top of the ``rungs - defer`` first ones, the finer
+    rungs they would not use are not measured (the candidates the longer ones give are
+    checked by the finer rungs below them, ``_bounds``' ahead rule, as ever).
 
     ``patience``: longer rungs in a row that may fail to shrink the bound below
     ``GROW_GAIN`` times the best before the growth stops (``_Growth.longer``; a bound set by
@@ -481,14 +497,16 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
     grow = _Growth(target if eps <= LOW_PRECISION * EPS else 0.0, patience)
 
     def fill() -> bool:
-        """The deferred rungs, when nothing went on top: then the ladder of ``rungs``."""
+        """The first deferred rung, when nothing went on top: the candidates of the first
+        rungs then have a finer rung to agree with (``_bounds``' ahead rule), as where one
+        longer rung went on top; the finer ones only as the ladder asks for finer rungs
+        (truncation, the target, a kink, the reference), as any ladder does."""
         nonlocal deferred, h, grow
         if not deferred or grow.front or grow.up or up or added:
             deferred = 0
             return False
-        for _ in range(deferred):
-            add(h)
-            h /= RATIO
+        add(h)
+        h /= RATIO
         deferred = 0
         grow = _Growth(grow.target, patience)
         return True
@@ -518,8 +536,8 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         if usable >= 2:
             with np.errstate(all="ignore"):  # the even part in the values' own precision
                 even = np.array([float(p + m - 2 * f0) for p, m in zip(fps[:usable], fms[:usable])])
-            value, error, column, rung = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]), nz,
-                                                         even=even, settle=settle)
+            value, error, column, rung, rho_best = ladder_estimate(np.array(ds[:usable]), np.array(hs[:usable]),
+                                                                   nz, even=even, settle=settle, with_roundoff=True)
             # the finest rungs still cross a kink: shorter steps will clear it (relu at a
             # distance d from 0 is smooth, even linear, on steps below d)
             crossing = not bool(np.all(smooth_rungs(even, np.array(hs[:usable]), nz, settle)[-2:]))
@@ -527,7 +545,7 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
             # (as in ``ladder_kink``): deeper, a kink at the point would look smooth
             crossing = crossing and bool(np.any(np.abs(even[-3:]) > 16 * 4 * nz))
         else:
-            value, error, column, rung = np.nan, np.inf, 0, 0
+            value, error, column, rung, rho_best = np.nan, np.inf, 0, 0, np.nan
             kink = False
             if grow.flat(usable, len(hs), fps, fms, f0):  # f does not move at the first steps: longer ones
                 add(hs[0] * RATIO, at=0)
@@ -570,7 +588,10 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         add(h)
         h /= RATIO
         added += 1
-    value, error, step = grow.settle(value, error, float(hs[int(rung)]))
+    settled = grow.settle(value, error, float(hs[int(rung)]))
+    if settled[0] is not value:  # the estimate before the longer rungs stands: not this candidate's
+        rho_best = np.nan
+    value, error, step = settled
     if grow.blind and not np.isfinite(error):
         # f moved at no step it could use: the values of the first ladder go back to the
         # caller (whose flat bound reads the longest steps where f did not move)
@@ -582,9 +603,9 @@ def derivative_along(pair: Callable[[float], tuple[float, float, float]], h0: fl
         if np.isfinite(error):
             error = max(float(error), abs(float(value) - reference[0]) + reference[1])
         else:  # the ladder proves nothing: the reference stands
-            value, error = reference
+            value, error, rho_best = reference[0], reference[1], np.nan
     return LadderResult(float(value), float(error), step, calls, kink, nz,
-                        np.array(hs), np.array(fps), np.array(fms))
+                        np.array(hs), np.array(fps), np.array(fms), float(rho_best))
 
 
 #: a move of f within this many ulps of F is "a few ulps" (``_Growth``)
@@ -794,7 +815,7 @@ def entry_derivative(cost: Callable, x: np.ndarray, j: int, *, f0, eps: float = 
                                  reference=ref, kink_test=kink_test, rungs=rungs)
             back = lambda v: float(v * unit)  # noqa: E731
             return LadderResult(back(r.value), back(r.error), float(r.step * T), r.calls + table_calls, r.kink,
-                                back(r.noise / T), r.steps * T, r.plus * S, r.minus * S)
+                                back(r.noise / T), r.steps * T, r.plus * S, r.minus * S, back(r.roundoff))
 
     ax = abs(float(orig))
     if step is not None:

@@ -162,20 +162,24 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
     # L at the inputs, from this first call's outputs (before another call can overwrite a
     # buffer they share): no second forward pass for it
     f0, scale0 = layer.objective_of(outs)
-    if layer.is_loss:
-        grads = layer.gradients(cache, layer.forward.name)
-        changed = False
-    else:
-        grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
-        # 2 calls (a forward at jittered inputs, a backward under another random state) when
-        # backward neither draws random numbers nor reads a cache the second pass changed
-        changed = cache_and_draws(layer, arrays, cache, grads, seed)
-    require_finite(layer, outs, f0, seed)
-
     total_entries = sum(layer.inputs[k].value.size for k in diff_idx)
     if mode is None:
         mode = Mode.ADAPTIVE if total_entries > AUTO_FAST_ENTRIES else Mode.FULL
     mode = Mode.ADAPTIVE if mode is Mode.FAST else mode
+    changed = False
+    # backward's random-state and cache tests (``cache_and_draws``): a backward under another
+    # random state after a second forward pass.  The adaptive search's first call (its noise
+    # probe, beside x) is that second pass: the tests run right after it (``cost``), one
+    # backward; the full mode's direct estimates do not go through ``cost``: a jittered
+    # forward pass of their own first (2 calls)
+    cache_test = not layer.is_loss and mode is Mode.ADAPTIVE
+    if layer.is_loss:
+        grads = layer.gradients(cache, layer.forward.name)
+    else:
+        grads = layer.gradients(layer.call_backward(cache, arrays), layer.backward.name)
+        if not cache_test:
+            changed = cache_and_draws(layer, arrays, cache, grads, seed)
+    require_finite(layer, outs, f0, seed)
     # each input's noise is measured when its direct estimate first needs it (10 calls an
     # input): a correct layer that the search clears in adaptive mode never pays for it
     sigma_of = LazyNoise(layer, arrays, diff_idx, seed)
@@ -183,12 +187,18 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
     flat = FlatParams([layer.inputs[k].name for k in diff_idx], [arrays[k] for k in diff_idx])
 
     def cost(z: np.ndarray) -> float:
-        """L with the differentiated inputs set to ``z`` (restored after every call)."""
+        """L with the differentiated inputs set to ``z`` (restored after every call); after
+        the first call at other inputs than the first, backward's tests (see above)."""
+        nonlocal changed, cache_test
         try:
             flat.assign(z)
-            return layer.value(arrays)
+            value = layer.value(arrays)
         finally:
             flat.restore()
+        if cache_test and not np.array_equal(z, flat.x0):
+            cache_test = False
+            changed = cache_and_draws(layer, arrays, cache, grads, seed, moved=True)
+        return value
 
     g = np.concatenate([gr.ravel() for gr in grads])
     raw_out = [np.asarray(o) for o in outs]
@@ -208,6 +218,8 @@ def _check(layer: Layer, seed: int, mode: Mode | None, thresholds: Thresholds, t
     bb = check_blackbox(cost, flat.x0.copy(), g, flat.regions, mode=mode, thresholds=thresholds, top=top, seed=seed,
                         f0=f0, direct=four_point(layer, arrays, diff_idx, f0, scale0, sigma_of, value_eps(*outs)),
                         lifted=lifted, progress=progress, deadline=deadline)
+    if cache_test:  # the search made no forward pass at other inputs (stopped before it)
+        changed = cache_and_draws(layer, arrays, cache, grads, seed)
     verdict, effort, data = bb.verdict, bb.effort, list(bb.judged)
     if mode is Mode.ADAPTIVE:
         # the hints read the values the search measured (the judged ones add the re-estimates

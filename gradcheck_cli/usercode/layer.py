@@ -295,7 +295,8 @@ def _reseed(seed: int, k: int) -> int:
     return int(seed) * 7919 + 104729 * k
 
 
-def cache_and_draws(layer: Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int) -> bool:
+def cache_and_draws(layer: Layer, arrays: list[np.ndarray], cache: Any, grads: list[np.ndarray], seed: int,
+                    moved: bool = False) -> bool:
     """Whether backward on the first cache gives another answer after a second forward pass
     (the cache changed: a buffer the next call overwrites, or backward updating its cache);
     ``UserCodeError`` (exit 2) when backward draws random numbers (a dropout mask drawn anew
@@ -312,15 +313,19 @@ def cache_and_draws(layer: Layer, arrays: list[np.ndarray], cache: Any, grads: l
     (forward at the inputs) is still tried for drawing when it repeats under forward's
     state, under two other states (``_draws``).  A second pass that raises skips the cache
     test (the inputs are not the user's).
+
+    ``moved``: the caller has just made a forward pass at other inputs (the search's first
+    call, ``checks.layer``): it is the second pass, and no jittered one is made (one call).
     """
-    rng = np.random.default_rng((seed, 3))
-    other = [a * (1 + rng.uniform(-0.01, 0.01, a.shape)) if i.differentiated else a.copy()
-             for a, i in zip(arrays, layer.inputs)]
-    try:
-        layer.call_forward(other)
-        jittered = True
-    except UserCodeError:
-        jittered = False
+    jittered = True
+    if not moved:
+        rng = np.random.default_rng((seed, 3))
+        other = [a * (1 + rng.uniform(-0.01, 0.01, a.shape)) if i.differentiated else a.copy()
+                 for a, i in zip(arrays, layer.inputs)]
+        try:
+            layer.call_forward(other)
+        except UserCodeError:
+            jittered = False
     with layer.backward.reseeded(_reseed(seed, 1)):
         again = layer.gradients(layer.call_backward(cache), layer.backward.name)
     if _same(grads, again):
