@@ -146,6 +146,11 @@ def value_eps(*values) -> float:
     """Machine epsilon of the values a function returned: float32's when they are
     float32 arrays, or when every finite value is exactly a float32 number (a function
     computing in float32 whose result was converted to a Python float); else float64's.
+
+    Whole numbers are what float64 integer arithmetic gives too, so values that are all
+    whole say nothing, unless one of them lies beyond ``2**24`` with more than
+    ``ROUND_BITS`` significant bits: every float32 number there is whole, and float64
+    arithmetic lands on a 24-bit significand by chance only (``exp(1)*1e10`` in float32).
     """
     finite = []
     for v in values:
@@ -160,7 +165,20 @@ def value_eps(*values) -> float:
         return EPS
     with np.errstate(all="ignore"):
         single = f.astype(np.float32).astype(float) == f
-    return EPS32 if bool(np.all(single)) and not bool(np.all(f == np.round(f))) else EPS
+    if not bool(np.all(single)):
+        return EPS
+    return EPS32 if not bool(np.all(f == np.round(f))) or bool(np.any(_float32_only(f))) else EPS
+
+
+#: a whole number with at most this many significant bits is round (2**60, 1e8): float64 gives it too
+ROUND_BITS = 20
+
+
+def _float32_only(f: np.ndarray) -> np.ndarray:
+    """Float32 numbers beyond ``2**24`` (whole there) that float64 arithmetic gives only by
+    chance: more than ``ROUND_BITS`` significant bits."""
+    mantissa, _ = np.frexp(np.abs(f))  # in [0.5, 1): m * 2**ROUND_BITS whole <=> at most ROUND_BITS bits
+    return (np.abs(f) > 2.0**24) & (mantissa * 2.0**ROUND_BITS != np.round(mantissa * 2.0**ROUND_BITS))
 
 
 def zero_scale(f_scale, x, eps: float = EPS) -> np.ndarray:

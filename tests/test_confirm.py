@@ -314,6 +314,40 @@ def test_float32_sin_where_its_grid_is_as_coarse_as_a_period_never_fails_the_exa
         assert bad.status.value != "pass", (k, bad.checks)
 
 
+def _softplus_tail32(z):
+    # float32 code: 1 + exp(-x) is 1 from x = 16.6 on, so f is exactly 0 there and moves only
+    # below (one side), by at least one quantum (log(1 + 2**-24) = 6e-8): a staircase, not a relu
+    z = np.asarray(z, dtype=np.float32)
+    return np.sum(np.log(np.float32(1) + np.exp(-z)))
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_a_float32_staircase_flat_for_good_on_one_side_is_not_a_fail_of_a_claim_below_its_quantum(mode):
+    x = np.array([35.0])
+    truth = -float(mp.exp(-mp.mpf(35)) / (1 + mp.exp(-mp.mpf(35))))
+    for claim in (truth, -truth):  # the code cannot tell either: unresolved, never pass nor fail
+        res = check_gradient(lambda z, c=claim: (_softplus_tail32(z), np.array([c], np.float32)), x, mode=mode)
+        assert res.status.value == "unresolved", res.checks
+    (c,) = check_gradient(lambda z: (_softplus_tail32(z), np.array([truth], np.float32)), x, mode=mode).checks
+    assert abs(c.numeric - truth) <= c.error  # the quantum's bound contains the truth
+    # a claim the quantum over the flat width resolves still fails
+    bug = check_gradient(lambda z: (_softplus_tail32(z), np.array([1e-6], np.float32)), x, mode=mode)
+    assert bug.status.value == "fail", bug.checks
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x0, claim", [(-1.0, 0.5), (-1.0, 1e-3), (-20.0, 0.5)])
+def test_a_relus_flat_side_moving_on_one_side_only_still_fails(dtype, x0, claim):
+    # f moves beyond the kink by ever less as the step nears it (continuous): no quantum, the
+    # flatness is f's own and the fail stands
+    def f(z):
+        z = np.asarray(z).astype(dtype)
+        return np.sum(np.maximum(z, dtype(0))), np.full(z.shape, claim, dtype)
+
+    res = check_gradient(f, np.array([x0]))
+    assert res.status.value == "fail", res.checks
+
+
 def test_the_settling_noise_table_sees_an_intermediate_rounded_on_its_own_lattice():
     # sin(x / 1000) at x = 1.35e6: x / 1000 holds 1.024 of its ulps per ulp of x, so a noise
     # table spaced by a near multiple of that period sees the same rounding at every point

@@ -147,6 +147,16 @@ def test_value_eps_sees_float32_results():
     assert value_eps([1.0, 2.0, 3.0]) == np.finfo(float).eps  # integers say nothing
 
 
+def test_value_eps_reads_float32_numbers_beyond_2_24_as_float32():
+    # every float32 number beyond 2**24 is whole: there a 24-bit significand is the evidence
+    big = np.float32(np.e) * np.float32(1e10)
+    assert value_eps([float(big)]) == EPS32
+    assert value_eps([float(big), float(big) + 2048.0]) == EPS32  # a table of float32 values
+    assert value_eps([float(np.float32(1e20))]) == EPS32
+    assert value_eps([2.0**60, 3.0 * 2.0**40]) == np.finfo(float).eps  # round numbers float64 gives too
+    assert value_eps([float(2**25 + 1)]) == np.finfo(float).eps  # not a float32 number
+
+
 def test_zero_scale_is_round_off_of_f_per_unit_x():
     assert zero_scale(2.0, 10.0) == pytest.approx(4 * np.finfo(float).eps * 2.0 / 10.0)
     assert zero_scale(2.0, 0.1, EPS32) == pytest.approx(4 * EPS32 * 2.0)

@@ -533,6 +533,41 @@ def test_a_1e_3_bug_in_float32_code_never_passes_and_warns_where_float32_resolve
         assert report.counts["warn"] > 0, (n, report.counts)
 
 
+@pytest.mark.parametrize("x, f, g", [
+    (3.0, lambda x: x**10, lambda x: 10 * x**9),  # a whole-number cost (59049) and gradient
+    (0.0, lambda x: x**3, lambda x: 3 * x**2),  # a zero cost and gradient
+])
+def test_float32_code_gets_float32_thresholds_whatever_its_values(x, f, g):
+    # the cost and gradient are float32 before check_gradient converts them: whole numbers and
+    # zeros (which float64 gives too) do not make float32 code float64's, in the API and the CLI
+    def code(z):
+        z = z.astype(np.float32)
+        return np.sum(f(z)), g(z)
+
+    report = check_gradient(code, np.array([x]))
+    assert report.thresholds.pass_tol == FLOAT32_PASS_TOL and report.thresholds.precision == "float32"
+    sep = check_gradient(lambda z: np.sum(f(z.astype(np.float32))), np.array([x]),
+                         grad=lambda z: g(z.astype(np.float32)))
+    assert sep.thresholds.precision == "float32"
+    as_float = check_gradient(lambda z: (float(code(z)[0]), code(z)[1].astype(float)), np.array([x]))
+    assert as_float.thresholds.pass_tol == 1e-7  # converted by the code itself: whole numbers say nothing
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+def test_float32_absorption_flat_at_float64_steps_never_passes_a_zero_claim(mode):
+    # x - sin(x) at 1e-4 in float32: sin(x) rounds to x, f is exactly 0 within 6e-4; every
+    # value is 0 (no precision told), so steps of float64's size saw nothing and a claim of 0
+    # (1 - cos(x) in float32, or its sign flipped) passed by the zero rule (truth 5e-9); the
+    # float32 return says the precision, and float32's steps see f move
+    def f(z):
+        z = np.float32(z[0])
+        return z - np.sin(z), np.array([np.float32(1) - np.cos(z)])
+
+    report = check_gradient(f, np.array([1e-4]), mode=mode)
+    assert report.checks[0].analytic == 0.0 and report.status is not Status.PASS, report.checks
+    assert report.effort.precision == "float32"
+
+
 def test_tiny_x_underflowing_in_float64_is_verified_in_extended_precision():
     # x**2 at 1e-200 underflows in float64 (f == 0 everywhere near x); in longdouble it
     # does not: the lifted ladder verifies 2e-200 (and 2e-201 next to it)

@@ -464,3 +464,23 @@ def test_a_layers_kink_claimed_at_the_midpoint_of_its_slopes_reads_kink_in_full_
     wrong = check_layer(lambda x: (np.abs(x) + c * x, x), lambda d, x: d * (np.sign(x) + c + 3 * (x == 0)),
                         {"x": x}, mode="full")
     assert wrong.status is Status.FAIL and [c.index for c in wrong.checks if c.status is Status.FAIL] == [(1, 2)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_float32_kink_away_from_zero_reads_kink_and_smooth_float32_code_does_not(mode):
+    # max(x, 2) at 2 in float32, claimed as the midpoint 0.5: the values on the flat side are
+    # all 2.0 (whole: no precision told), the code's float32 return says the precision, and the
+    # shrinking test's rungs (4-fold for float32) stay above its round-off long enough to show it
+    def kinked(x):
+        z = x.astype(np.float32)
+        return np.sum(np.maximum(z, np.float32(2))), np.where(z > 2, 1, np.where(z == 2, 0.5, 0)).astype(np.float32)
+
+    rep = check_gradient(kinked, np.array([2.0]), mode=mode)  # one entry: the probe may see the flat side only
+    assert statuses(rep)[0] is Status.KINK and rep.counts.get("fail", 0) == 0
+
+    def smooth(x):
+        z = x.astype(np.float32)
+        return np.sum(np.log1p(np.exp(z)) * np.float32(3)), (np.float32(3) / (1 + np.exp(-z))).astype(np.float32)
+
+    rep = check_gradient(smooth, np.array([2.0, 3.5, 0.5]), mode=mode)
+    assert kinks(rep) == 0 and rep.counts.get("fail", 0) == 0

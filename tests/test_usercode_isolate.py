@@ -45,6 +45,11 @@ def mutates(x):
 
 def raises(x):
     raise ValueError("bad value")
+
+def pow10_32(x):
+    # float32 code whose cost (59049 at 3) and gradient are float32 scalars
+    x = x.astype(np.float32)
+    return np.sum(x ** 10), 10 * x ** 9
 """
 
 
@@ -105,6 +110,15 @@ def test_a_layer_and_a_network_isolated(cli, user_dir):
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / "mynet.py"
     r = cli("net", "--dims", "10", "5", "10", "--impl", f"{bench}:forward_backward_prop", "--isolate", "-q")
     assert r.code == ExitCode.OK, r.err
+
+
+def test_float32_scalars_cross_as_float32_and_isolated_code_is_judged_as_in_process(cli, user_dir):
+    # a float32 cost is float32 code's: its whole-number value alone would not tell
+    back = _decode(_encode((np.float32(59049), np.float32(0.1)), []), [])
+    assert all(type(v) is np.float32 for v in back) and back == (np.float32(59049), np.float32(0.1))
+    runs = [cli("func", "code.py:pow10_32", "--x", "3", *more) for more in ((), ("--isolate",))]
+    assert all("float32 code: what float32 can verify" in r.out for r in runs), [r.out for r in runs]
+    assert runs[0].out.splitlines()[-1] == runs[1].out.splitlines()[-1] == "1 check: 1 pass, 0 warn, 0 fail"
 
 
 def test_the_wire_carries_data_only():

@@ -98,13 +98,7 @@ def test_float32_code_never_wrong_pass_never_false_alarm(text, point, kind):
 
 
 #: the product's known wrong verdicts on the family (the audit lists them): (text, dtype)
-PRODUCT_KNOWN = {
-    ("x - sin(x)", "float32"): "sin(x) rounds to x: f is 0 within 6e-4 and the claim 1 - cos(x) is 0 in float32; "
-                               "an exact zero estimate and an exact zero claim pass by the zero rule (truth 5e-9)",
-    ("log(1 + exp(-x))", "float32"): "1 + exp(-35) is 1 in float32: f is 0 from 16.6 on, moving on one side only "
-                                     "(a dead zone to the code); the claim -6e-16 fails",
-    ("max(x, 2)", "float32"): "a kink at the point read pass in float32 (the claim 0.5, the mean of the one-sided slopes)",
-}
+PRODUCT_KNOWN: dict = {}
 
 
 def _product_cases(dtype):

@@ -93,6 +93,9 @@ MAX_POWER = 1 / 3
 SCAN = 8.0
 #: the scan stops at the ladder's own first step, 0.1 max(|x_j|, 1)
 SCAN_TOP = 0.1
+#: a blind short step's steps grow up to ``BLIND_TOP max(|x_j|, 1)`` until f moves
+#: (``_quantum_bound``: float32's log(1 + exp(-x)) at 35 is flat up to 18 below x)
+BLIND_TOP = 1.0
 #: the noise of f along e_j is the larger of two tables, spaced ~h_1 and ALIAS h_1 (both
 #: multiples of x_j's ulp): an intermediate that f rounds on a lattice of its own (sin(x /
 #: 1000) at x = 1e6: x / 1000 holds 1.024 ulps of itself per ulp of x) is rounded by the same
@@ -215,7 +218,7 @@ def confirm_entry(cost: Callable, work: np.ndarray, shape, j: int, *, f0: float,
             # |f'| only by the quantum of the code's intermediates (far coarser than f's ulp
             # where they cancel or absorb); it contradicts the evidence only where that
             # bound excludes it, and a zero estimate whose bound is below it is widened
-            q = _quantum_bound(axis, h1, f0, SCAN_TOP * max(abs(xj), 1.0))
+            q = _quantum_bound(axis, h1, f0, BLIND_TOP * max(abs(xj), 1.0))
             if q is not None and (abs(n) > e + q or (n == 0 and q > e)):
                 return Outcome(True, 0.0, q, h1, axis.calls)
             return Outcome(False, calls=axis.calls)
@@ -306,10 +309,14 @@ def _quantum_bound(axis: _Axis, h: float, f0: float, top: float) -> float | None
     ``SCAN`` while f is flat on both sides, by 2 once it moves on one (at most ``top``), until
     it moves on both, by ``up`` and ``down``, each a non-zero multiple
     of that grid: ``q <= min(|up|, |down|)``, so ``|f'| <= SAFETY min(|up|, |down|) / H'``,
-    ``H'`` the longest step flat on both sides.  None where f moves on one side only up to
-    ``top`` (f's own flat zone: a relu below 0), or nowhere (f constant at this scale): the
-    flatness is f's own and the evidence stands; or where a value is not finite."""
+    ``H'`` the longest step flat on both sides.  Where f moves on one side only up to ``top``
+    (f's own flat zone, a relu below 0; or a staircase flat for good on one side, float32's
+    ``log(1 + exp(-x))`` at 35) the edge where it starts to move is located (``_edge_move``):
+    a continuous f moves by ever less just past it (a kink: the bound is ~0 and the evidence
+    stands), a staircase by one quantum at least.  None where f is constant at this scale
+    (its flatness is its own: the evidence stands), or where a value is not finite."""
     flat = h
+    side, first = 0.0, 0.0  # the side that moved first, and its first moving step
     while h * 2 <= top:
         h *= SCAN if h == flat else 2.0  # by 2 once one side moved: the other's first move
         fp, _ = axis.at(min(h, top))
@@ -320,7 +327,38 @@ def _quantum_bound(axis: _Axis, h: float, f0: float, top: float) -> float | None
             return SAFETY * min(abs(fp - f0), abs(fm - f0)) / flat
         if fp == f0 and fm == f0:
             flat = h
-    return None
+        elif not side:
+            side, first = (1.0 if fp != f0 else -1.0), min(h, top)
+    if not side:
+        return None
+    move = _edge_move(axis, f0, side, flat, first)
+    return None if move is None else SAFETY * move / flat
+
+
+#: bisections of the edge where f starts to move on one side (``_quantum_bound``)
+EDGE_STEPS = 40
+
+
+def _edge_move(axis: _Axis, f0: float, side: float, lo: float, hi: float) -> float | None:
+    """The least ``|f(x + side t) - f(x)|`` just past the edge between ``lo`` (flat) and
+    ``hi`` (moved), located by bisection: the quantum of a staircase, ~0 for a continuous f
+    (a kink).  None where a value is not finite."""
+    least = np.inf
+    for _ in range(EDGE_STEPS):
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        v, taken = axis.at(side * mid)
+        if not np.isfinite(v):
+            return None
+        if v == f0:
+            lo = mid
+        else:
+            least, hi = min(least, abs(v - f0)), mid
+    if not np.isfinite(least):
+        v, _ = axis.at(side * hi)
+        least = abs(v - f0)
+    return float(least) if np.isfinite(least) else None
 
 
 def _value(cost: Callable, w: np.ndarray, shape) -> float:

@@ -147,6 +147,8 @@ class Engine:
         #: directions (the noise of f near x is a property of f there, not of a direction)
         self.probed = False
         self.resolved = 0
+        #: the least precision of the values, when the caller knows it (float32 code's returns)
+        self.least_eps = EPS
         self.set_precision(EPS)
 
     # ------------------------------------------------------------------ noise model
@@ -168,7 +170,7 @@ class Engine:
     def set_precision(self, eps: float) -> None:
         """The precision of the values (``eps``: float32's for float32 code): their
         round-off, and the steps of the 2-point checks, ``eps**(1/3) max(|x|, 1)`` in it."""
-        self.eps = max(float(eps), EPS)
+        self.eps = max(float(eps), EPS, self.least_eps)
         self.rel_step = REL_STEP * (self.eps / EPS) ** (1 / 3)
 
     def _roundoff(self, F: float, h) -> np.ndarray:

@@ -264,6 +264,10 @@ def ladder_kink(f0: float, fp: np.ndarray, fm: np.ndarray, h: np.ndarray, noise:
 #: (``ladder.ladder_kink``), from ``eps**(1/3) max(|x_j|, 1)`` down to round-off's reach
 SUSPECT_RUNGS = 8
 SUSPECT_RATIO = 16.0
+#: the ratio for values of a coarse precision (float32 code, ``LOW_PRECISION``): round-off
+#: reaches ``64 * 4 eps |f| / J`` within ``eps**(1/3)`` of the first step, which 16-fold rungs
+#: cross in two (``ladder_kink`` needs three above it: max(x, 2) at 2 in float32)
+COARSE_RATIO = 4.0
 #: a suspect's jump is explained by curvature (``curvature_explains``) when its Richardson
 #: estimate from two rungs is within this many times its round-off
 EXPLAINED = 8.0
@@ -357,8 +361,9 @@ def kink_along(pair: Callable[[float], tuple[float, float, float]], h0: float, f
         R, L, h0 = (float(v) for v in first)
         fps.append(f0 + R * h0), fms.append(f0 - L * h0), hs.append(h0)
     try:
+        ratio = SUSPECT_RATIO if eps <= LOW_PRECISION * EPS else COARSE_RATIO
         for k in range(len(hs), SUSPECT_RUNGS):
-            fp, fm, h = pair(h0 / SUSPECT_RATIO ** k)
+            fp, fm, h = pair(h0 / ratio ** k)
             if not h > 0:
                 break
             fps.append(fp), fms.append(fm), hs.append(h)

@@ -211,6 +211,7 @@ def check_blackbox(
     lifted: Callable[[np.ndarray], object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
+    precision: float | None = None,
 ) -> BlackboxCheck:
     """Check the claimed gradient ``grad`` of the black box ``cost`` at ``x`` (module docstring).
 
@@ -225,7 +226,10 @@ def check_blackbox(
     cost evaluated in ``np.longdouble`` (precision lifting of the re-estimate; the caller
     checked that the code computes in the dtype it is given); ``progress(done, total)``
     over every phase; ``deadline`` a ``time.perf_counter()`` value past which nothing more
-    is estimated (the rest is ``unchecked``).
+    is estimated (the rest is ``unchecked``).  ``precision``: the machine epsilon of the
+    code's values when the caller knows it (float32 code's returns: values on the flat side
+    of a kink, all whole, or all 0 cannot tell), the least the search and the kink tests of
+    suspects assume.
 
     >>> import numpy as np
     >>> x = np.linspace(-1, 1, 1000); g = 2 * x; g[123] *= 2
@@ -251,10 +255,10 @@ def check_blackbox(
             time.perf_counter() + FIRST_LOOK_SHARE * max(deadline - time.perf_counter(), 0.0))
         result = check_every_entry(cost, x, grad, blocks, thresholds=thresholds, indices=indices, f0=f0, step=step,
                                    progress=phases.search, truncation=not recheck, deadline=first,
-                                   verify=recheck, lifted=lifted)
+                                   verify=recheck, lifted=lifted, precision=precision)
     else:
         result = check_adaptive(cost, x, grad, blocks, thresholds=thresholds, seed=seed, f0=f0, step=step,
-                                progress=phases.search, deadline=deadline, lifted=lifted)
+                                progress=phases.search, deadline=deadline, lifted=lifted, precision=precision)
         if direct is not None and not _stopped(result):
             result, kink = _direct_refine(direct, result, thresholds)
     effort_mode = Mode.FULL if indices is not None else mode
@@ -263,7 +267,8 @@ def check_blackbox(
     verdict, effort, judged = _verdict(result, thresholds, top, effort_mode, kink, None,
                                        recheck=(cost, np.array(x, dtype=float), lifted) if recheck else None,
                                        deadline=deadline, phases=phases, first_look=full and recheck and direct is None,
-                                       again=again if again is not None or not full else np.zeros(np.size(x), bool))
+                                       again=again if again is not None or not full else np.zeros(np.size(x), bool),
+                                       precision=precision)
     # every call of the user's code and the time, the re-estimates of _verdict included
     lifting = "none" if lifted is None else (
         "available" if not lifted.used else "used" if lifted.usable else "exhausted")
@@ -473,7 +478,8 @@ def _direct_refine(direct: Direct, result: AdaptiveResult, thresholds: Threshold
 
 def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mode, kink: np.ndarray | None = None,
              calls: int | None = None, recheck=None, deadline: float | None = None, phases: _Phases | None = None,
-             first_look: bool = False, again: np.ndarray | None = None) -> tuple[BlockVerdict, Effort, list[BlockData]]:
+             first_look: bool = False, again: np.ndarray | None = None,
+             precision: float | None = None) -> tuple[BlockVerdict, Effort, list[BlockData]]:
     """The verdict of a search result: ``judge_blocks`` on the entries checked
     directly, plus the entries cleared by exclusion (in ``checked``): ``pass`` where the
     bound the search proved is within ``pass_tol`` of the entry (verified; an exactly-0
@@ -547,7 +553,8 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
             limit = None if mode is Mode.FULL else RECHECK_MAX
             for k, b in enumerate(result.blocks):
                 # the caller's four-point kinks confirmed by the shrinking one-sided test, not the ladder
-                data[k], confirmed = _confirm_kinks(data[k], b.offset, recheck, deadline, phases, f0=result.cost)
+                data[k], confirmed = _confirm_kinks(data[k], b.offset, recheck, deadline, phases, f0=result.cost,
+                                                    precision=precision)
                 d, unreached, estimated = _recheck(data[k], b.offset, recheck, thresholds, limit, deadline, phases,
                                                    settled=confirmed)
                 if again is not None and len(confirmed):
@@ -569,7 +576,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                                 unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep],
                                 size=None if d.size is None else np.asarray(d.size)[keep])
                 d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases,
-                                           sides=b.sides, f0=result.cost)
+                                           sides=b.sides, f0=result.cost, precision=precision)
                 if again is not None and len(tested):
                     again[b.offset + tested] = True
                 data[k] = d
@@ -721,7 +728,8 @@ SUSPECTS_MAX = 256
 
 def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck, thresholds: Thresholds,
                    deadline: float | None = None, phases: _Phases | None = None, *,
-                   sides: np.ndarray | None = None, f0: float | None = None) -> tuple[BlockData, np.ndarray]:
+                   sides: np.ndarray | None = None, f0: float | None = None,
+                   precision: float | None = None) -> tuple[BlockData, np.ndarray]:
     """The kink test for entries that pass but whose first look's one-sided slopes differ.
 
     A central difference is blind to a kink at the point (``|x|`` at 0 claimed as
@@ -734,7 +742,8 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     ``kink`` (its numeric the central difference, the midpoint of the one-sided slopes,
     within half their gap); any other keeps the first look's pass (the screen also catches
     near-stationary smooth entries, whose first look stands).  ``f0``: the cost at x (else
-    one call).  Returns ``d`` and the block indices tested.
+    one call); ``precision``: the code's machine epsilon, at least (``check_blackbox``).
+    Returns ``d`` and the block indices tested.
     """
     none = np.zeros(0, dtype=int)
     if jumpy is None or recheck is None or not len(d.analytic) or _expired(deadline):
@@ -746,7 +755,8 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
     pos = np.flatnonzero(np.asarray(jumpy, dtype=bool)[idx] & (code == 0))[:SUSPECTS_MAX]
     if not len(pos):
         return d, none
-    noise, tested, hits = _shrinking_tests(d, offset, recheck, pos, deadline, phases, f0, sides=sides)
+    noise, tested, hits = _shrinking_tests(d, offset, recheck, pos, deadline, phases, f0, sides=sides,
+                                           precision=precision)
     if hits:
         kink = np.zeros(len(d.analytic), bool) if d.kink is None else np.array(d.kink, dtype=bool)
         kink[hits] = True
@@ -755,7 +765,8 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
 
 
 def _confirm_kinks(d: BlockData, offset: int, recheck, deadline: float | None = None,
-                   phases: _Phases | None = None, *, f0: float | None = None) -> tuple[BlockData, np.ndarray]:
+                   phases: _Phases | None = None, *, f0: float | None = None,
+                   precision: float | None = None) -> tuple[BlockData, np.ndarray]:
     """The kinks the caller's four-point test found (``d.kink``: a layer's one-sided slopes
     jump beyond what its 4h values predict and the claim lies between them,
     ``stencils.jump_kink``), confirmed by the shrinking one-sided test with the claim
@@ -769,19 +780,21 @@ def _confirm_kinks(d: BlockData, offset: int, recheck, deadline: float | None = 
     if d.kink is None or recheck is None or not np.any(d.kink) or _expired(deadline):
         return d, none
     pos = np.flatnonzero(np.asarray(d.kink, dtype=bool))[:SUSPECTS_MAX]
-    noise, _, confirmed = _shrinking_tests(d, offset, recheck, pos, deadline, phases, f0, with_claim=True)
+    noise, _, confirmed = _shrinking_tests(d, offset, recheck, pos, deadline, phases, f0, with_claim=True,
+                                           precision=precision)
     if not confirmed:
         return d, none
     return replace(d, noise=noise), np.asarray(confirmed, dtype=int)
 
 
 def _shrinking_tests(d: BlockData, offset: int, recheck, pos: np.ndarray, deadline, phases, f0, *,
-                     sides: np.ndarray | None = None, with_claim: bool = False):
+                     sides: np.ndarray | None = None, with_claim: bool = False, precision: float | None = None):
     """``ladder.shrinking_kink`` on the entries at positions ``pos`` of ``d`` (the deadline
     checked between them): ``(noise, tested, hits)``, ``noise`` as ``d.noise`` but at least
     half the gap on the kinks it confirms (``hits``).  ``sides``: the first looks'
     ``(R, L, h)`` by block index, the test's first rung; ``with_claim``: a kink counts only
-    with the claim between the finest rung's slopes.  ``f0``: the cost at x (else one call)."""
+    with the claim between the finest rung's slopes.  ``f0``: the cost at x (else one call);
+    ``precision``: the code's machine epsilon, at least (float32 code: its steps and round-off)."""
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices, dtype=int)
     cost, x, _ = recheck
     x = np.array(x, dtype=float)
@@ -796,7 +809,7 @@ def _shrinking_tests(d: BlockData, offset: int, recheck, pos: np.ndarray, deadli
         k = int(idx[p])
         first = None if sides is None else tuple(float(v) for v in sides[:, k])
         claim = float(np.asarray(d.analytic)[p]) if with_claim else None
-        gap = shrinking_kink(cost, x, offset + k, f0, d.eps, first=first, claim=claim)
+        gap = shrinking_kink(cost, x, offset + k, f0, max(d.eps, precision or 0.0), first=first, claim=claim)
         tested.append(p)
         if phases is not None:
             phases.tick(1)

@@ -176,6 +176,7 @@ def check_adaptive(
     progress: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
     lifted: Callable[[np.ndarray], object] | None = None,
+    precision: float | None = None,
 ) -> AdaptiveResult:
     """Adaptive group testing of ``grad`` against the black box ``cost`` at ``x``.
 
@@ -200,6 +201,7 @@ def check_adaptive(
     t0 = time.perf_counter()
     eng = Engine(cost, x, grad, thresholds, f0, seed, progress, step, deadline)
     eng.lifted = lifted
+    eng.least_eps = float(precision or 0.0)  # float32 code: values all whole or 0 cannot tell
     eng.probe(np.random.default_rng([int(seed), 2**31]))
     regs = regions(blocks, eng.x.size)
     outs: list[BlockOutcome] = []
@@ -229,6 +231,7 @@ def check_every_entry(
     deadline: float | None = None,
     verify: bool = False,
     lifted: Callable[[np.ndarray], object] | None = None,
+    precision: float | None = None,
 ) -> AdaptiveResult:
     """The full mode: every entry (or the flat ``indices``) checked directly, 2 calls each
     (4 for an entry that does not pass within round-off, unless ``truncation=False``: the
@@ -245,6 +248,7 @@ def check_every_entry(
     t0 = time.perf_counter()
     eng = Engine(cost, x, grad, thresholds, f0, 0, progress, step, deadline, truncation)
     eng.lifted = lifted
+    eng.least_eps = float(precision or 0.0)
     eng.probe(np.random.default_rng([0, 2**31]))
     chosen = None if indices is None else np.unique(np.asarray(indices, dtype=np.int64))
     outs = []

@@ -94,6 +94,9 @@ class UserFunction:
         self._released: list = []  # weak references to the views of inputs that calls returned (_release)
         self._repeat_checked = False  # the first cost call is made twice (see _require_repeatable)
         self.calls = 0  #: every call of fn so far (the effort a check reports)
+        #: the last validated result (cost_and_grad, cost_only, gradient_only) was float32 code's:
+        #: a float32 (complex64) cost or gradient, before the float / float64 conversion
+        self.returned_single = False
         self.seconds = 0.0  #: wall time spent inside fn
 
     def __repr__(self) -> str:
@@ -381,8 +384,11 @@ class UserFunction:
             c, g = result
             if ((type(c) is float or type(c) is np.float64) and c - c == 0.0 and type(g) is np.ndarray
                     and g.shape == grad_shape and g.dtype.kind in "fiub"):  # valid by protocols' rules: no call
+                self.returned_single = g.dtype == np.float32
                 return float(c), (np.array(g, dtype=np.float64, copy=True) if copy else g)
-        return self._validated_pair(result, args, grad_shape, copy)
+        pair = self._validated_pair(result, args, grad_shape, copy)
+        self.returned_single = _single(result[0]) or _single(result[1])
+        return pair
 
     def cost_of(self, grad_shape: tuple[int, ...]) -> Callable[[np.ndarray], float]:
         """``z -> cost_and_grad(z, grad_shape=grad_shape, copy=False)[0]`` for the many calls
@@ -434,11 +440,17 @@ class UserFunction:
             second = self.cost_only(*args)
             self._require_repeatable((first, None), (second, None))
             return second
-        return protocols.cost_only(self.call(*args), self.name)
+        result = self.call(*args)
+        cost = protocols.cost_only(result, self.name)
+        self.returned_single = _single(result)
+        return cost
 
     def gradient_only(self, x: np.ndarray) -> np.ndarray:
         """Call a separate gradient function at ``x`` (``protocols.gradient_only``)."""
-        return protocols.gradient_only(self.call(x), self.name, tuple(np.shape(x)))
+        result = self.call(x)
+        g = protocols.gradient_only(result, self.name, tuple(np.shape(x)))
+        self.returned_single = _single(result)
+        return g
 
     # ----------------------------------------------------------------- validation
 
@@ -835,3 +847,8 @@ def _restore(arg: np.ndarray, snap: Any, shape: Any = None, dtype: Any = None) -
             np.copyto(arg, original)
     except (TypeError, ValueError, AttributeError):
         pass
+
+
+def _single(value: Any) -> bool:
+    """A float32 (or complex64) number, array or tensor: float32 code's result."""
+    return str(getattr(value, "dtype", "")).rpartition(".")[2] in ("float32", "complex64")

@@ -79,6 +79,8 @@ def _encode(value: Any, blobs: list[bytes], keep=None) -> Any:
         return {"i": str(int(value))}
     if isinstance(value, np.bool_):
         return bool(value)
+    if isinstance(value, np.float32):  # float32 code's scalar: its dtype tells the precision
+        return {"f32": repr(float(value))}
     if isinstance(value, (float, np.floating)) and not isinstance(value, np.longdouble):
         return {"f": repr(float(value))}
     if isinstance(value, np.longdouble):  # a lifted cost: its digits cross as a 0-d array
@@ -113,6 +115,8 @@ def _decode(node: Any, blobs: list[bytes], refs=None) -> Any:
         return int(body)
     if kind == "f":
         return float(body)
+    if kind == "f32":
+        return np.float32(float(body))
     if kind == "b":
         index, descr, shape = body
         return _read_raw(blobs[int(index)], str(descr), shape)
