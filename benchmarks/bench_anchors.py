@@ -26,13 +26,16 @@ agree).  ``--cpu`` times both sides in the process's CPU seconds instead of the 
 (on a loaded machine).  Both sides run with one BLAS thread (``OMP_NUM_THREADS=1`` and friends,
 ``torch.set_num_threads(1)``).
 
-Latest ``conv`` (issue 20, conv4; load 4 to 7, so also timed in CPU seconds, fresh processes,
-alternated, medians of 7): 37 calls, ``pass``, 0.423 s against torch fast's 0.469 s (0.90x;
-another run 0.92x; the code before, 41 calls, 1.00x and 1.02x in the same runs); wall clock
-(``--repeat 7``) 1.06 s against 1.18 s (0.90x), ``--repeat 3`` 0.87x; ``--cpu --repeat 7``
-0.43 s against 0.52 s (0.83x).  Before it, every row
-near idle (load under 1; ``net`` ``--repeat 1``, the rest ``--repeat 7``;
-the table in docs/benchmarks.md): ``net`` 43.9 s against torch full's 204.6 s (0.21x; 159,931
+Latest, every row near idle after issue 20's conv work (load under 1; ``net`` ``--repeat 1``,
+the rest ``--repeat 7``; the table in docs/benchmarks.md): ``net`` 44.0 s against torch full's
+213.2 s (0.21x; 160,068 calls), ``rosen`` 1.10 s against 0.58 s (1.91x; 20,211 calls),
+``batchnorm`` 1.14 s against 0.79 s (1.45x; 13,534 calls), ``conv`` 0.50 s against torch
+fast's 0.56 s (0.89x; 37 calls; alone, ``--repeat 11``: 0.44 s against 0.50 s, 0.88x;
+``--cpu``: 0.89x); every row ``pass``, wrapper calls equal to effort calls.  Under load 4 to 7
+(CPU seconds, fresh processes, alternated, medians of 7): ``conv`` 37 calls, 0.423 s against
+torch fast's 0.469 s (0.90x; the code before, 41 calls, 1.00x in the same run);
+``--cpu`` 0.43 s against 0.52 s (0.83x).  Before it, every row
+near idle (load under 1; ``net`` ``--repeat 1``, the rest ``--repeat 7``): ``net`` 43.9 s against torch full's 204.6 s (0.21x; 159,931
 calls), ``rosen`` 1.06 s against 0.56 s (1.89x; 20,212 calls), ``batchnorm`` 1.01 s against
 0.59 s (1.71x; 13,537 calls), ``conv`` 0.50 s against torch fast's 0.48 s (1.04x; 41 calls);
 every row ``pass``, wrapper calls equal to effort calls.  Earlier figures follow.
