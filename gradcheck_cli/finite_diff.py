@@ -126,7 +126,7 @@ def function_scale(f_scale, x, sigma: float = 0.0) -> np.ndarray:
     1)`` (the zero rule's cap of its gradient scale per entry, ``entry_scale``): the size of
     what f sums is at least its value, and, where the terms cancel (``sum d_i sigmoid(x_i)``
     = 0.009 from terms of 7), the noise ``sigma`` measured along a random direction in
-    float64 ulps."""
+    float64 ulps (only where it is noise: ``blackbox.stencils.scale_noise``)."""
     with np.errstate(all="ignore"):
         size = np.maximum(np.abs(np.asarray(f_scale, dtype=float)), float(sigma) / EPS if np.isfinite(sigma) else 0.0)
         return SATURATION * size / np.maximum(np.abs(np.asarray(x, dtype=float)), 1.0)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradcheck_cli import check_gradient, check_layer
+from gradcheck_cli.blackbox.stencils import fitted_noise, scale_noise
 from gradcheck_cli.blocks import BlockData, judge_blocks
 from gradcheck_cli.finite_diff import ANALYTIC_ULPS, EPS, SATURATION, SCALE_ULPS, evidence, gradient_scale
 from gradcheck_cli.verdict import Status, Thresholds, assess
@@ -303,3 +304,29 @@ def test_a_soft_bug_on_the_small_entries_of_a_log_barrier_warns_on_the_command_l
         doc = json.loads(run.out)
         assert run.code == 0 and doc["status"] == "warn"
         assert doc["summary"]["warn"] == 5 and doc["summary"]["pass"] == 1
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "full"])
+@pytest.mark.parametrize("pos", [1, 2])
+def test_a_noise_probe_that_crosses_the_barriers_pole_leaves_the_cap(mode, pos):
+    # the probe moves the slack of 1e-9 by up to 8e-7: -log's curvature there gives sigma
+    # = 0.64 (sigma / eps = 3e15), no noise of f's terms (its fourth differences share one
+    # sign, ``stencils.scale_noise``); it lifted the cap and the 1e-5 bugs passed
+    x = np.array([0.77, 0.8, 0.75, 0.79, 0.76, 0.78])
+    x[pos] = 1e-9
+    for seed in range(10):
+        assert check_gradient(_barrier(), x, mode=mode, seed=seed).status is Status.PASS
+        rep = check_gradient(_barrier(1e-5), x, mode=mode, seed=seed)
+        status = {c.index: c.status for c in rep.checks}
+        assert rep.status is Status.WARN, seed
+        assert all(status.get((k,)) is Status.WARN for k in range(6) if k != pos), seed
+
+
+def test_the_caps_noise_is_noise_only():
+    # alternating fourth differences (round-off of cancelling terms) keep the probe's sigma;
+    # one sign throughout (a smooth f unresolved at the probe's spacing) gives none
+    rng = np.random.default_rng(3)
+    noisy = 7.0 + 1e-15 * rng.standard_normal(9)
+    assert scale_noise(noisy) == fitted_noise(noisy) > 0
+    pole = np.array([-np.sum(np.log([1e-9 + t * 1e-7, 0.77])) for t in range(9)])
+    assert fitted_noise(pole) > 0.1 and scale_noise(pole) == 0.0

@@ -184,7 +184,7 @@ class Block:
         ``idx`` (flat), each capped by the function's own scale per unit x_j
         (``finite_diff.function_scale`` of f(x))."""
         sl = self.r.slice
-        size = None if idx is None else function_scale(self.e.f0, self.e.x[idx], self.e.sigma)
+        size = None if idx is None else function_scale(self.e.f0, self.e.x[idx], self.e.scale_sigma)
         return block_zero_scale(self.e.g[sl], self.how, self.numeric, self.noise, self.bound, size)
 
     def settle_small(self, small: np.ndarray) -> np.ndarray:

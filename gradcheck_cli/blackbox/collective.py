@@ -150,7 +150,7 @@ def settle_by_directions(b: "Block", idx: np.ndarray) -> None:
     with np.errstate(all="ignore"):  # judged as the verdict will judge it (``blocks.judge_blocks``)
         a = b.e.g[ok]
         error, zs = evidence(a, a, b.bound[b.local(ok)], scale=b.zero_scale() / (SCALE_ULPS * EPS),
-                             size=function_scale(b.e.f0, b.e.x[ok], b.e.sigma))
+                             size=function_scale(b.e.f0, b.e.x[ok], b.e.scale_sigma))
         ok = ok[assess(a, a, error, b.e.t, zero_scale=zs).code == 0]
     if not ok.size:
         return

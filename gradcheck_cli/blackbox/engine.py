@@ -57,7 +57,7 @@ from ..errors import NonFiniteCostError, UserCodeError
 from ..finite_diff import EPS, REL_STEP, ROUNDOFF_ULPS, SAFETY, value_eps
 from ..verdict import Agreement, Status, Thresholds, judge_direction
 from .outcome import Direction, Stopped, entry_status
-from .stencils import fitted_noise, jump_suspects, probe_table
+from .stencils import fitted_noise, jump_suspects, probe_table, scale_noise
 
 #: an agreeing direction whose measured truncation exceeds REFINE x its round-off is redone
 #: once at the step that minimises their sum (2 more calls: a tighter bound for its set)
@@ -143,6 +143,8 @@ class Engine:
         self.jumpy = np.zeros(self.x.size, dtype=bool)
         self.sides: dict[int, tuple[float, float, float]] = {}
         self.sigma = 0.0
+        #: the probe's noise where it is noise, for the zero rule's cap (``stencils.scale_noise``)
+        self.scale_sigma = 0.0
         #: the noise probe ran: ``sigma`` and ``eps`` are f's at x, shared by the precise
         #: directions (the noise of f near x is a property of f there, not of a direction)
         self.probed = False
@@ -160,10 +162,12 @@ class Engine:
             self.stopped = True
 
     def probe_noise(self, rng) -> None:
-        """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction."""
+        """``sigma``: the one noise probe (``stencils.noise_probe``) along a random +-1 direction
+        (``scale_sigma``: the same where it is noise, ``stencils.scale_noise``)."""
         v = rng.choice(np.array([-1.0, 1.0]), size=self.x.size)
         table = probe_table(self.f, self.x, v, f0=self.f0)
         self.sigma = fitted_noise(table)
+        self.scale_sigma = scale_noise(table)
         self.set_precision(value_eps(table))
         self.probed = True
 

@@ -152,6 +152,8 @@ class AdaptiveResult:
     seconds: float
     sigma: float
     cost: float
+    #: ``sigma`` where it is noise (``stencils.scale_noise``): the zero rule's cap uses it
+    scale_sigma: float = 0.0
 
     @property
     def entries(self) -> int:

@@ -517,7 +517,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
         scales.append(b.scale())
         sizes.append(np.full(b.how.size, np.nan) if recheck is None else
                      function_scale(result.cost, np.asarray(recheck[1], dtype=float).ravel()[
-                         b.offset: b.offset + b.how.size], result.sigma))
+                         b.offset: b.offset + b.how.size], result.scale_sigma))
         with np.errstate(all="ignore"):
             z = np.where(np.asarray(b.analytic) != 0, SCALE_ULPS * EPS * entry_scale(scales[-1], sizes[-1]), 0.0)
             ok = assess(b.analytic, b.analytic, b.bound, thresholds, zero_scale=z).code == 0

@@ -213,7 +213,7 @@ def check_adaptive(
                 continue
         outs += [Block(eng, regs[i], i, int(directions)).run() for i in group]
     return AdaptiveResult(tuple(outs), tuple(eng.directions), eng.f.calls, time.perf_counter() - t0,
-                          eng.sigma, eng.f0)
+                          eng.sigma, eng.f0, eng.scale_sigma)
 
 
 def check_every_entry(
@@ -268,4 +268,4 @@ def check_every_entry(
             eng.stopped = True
             b.how[idx[b.how[b.local(idx)] != How.CHECKED.value] - r.offset] = How.STOPPED.value
         outs.append(b.outcome())
-    return AdaptiveResult(tuple(outs), (), eng.f.calls, time.perf_counter() - t0, eng.sigma, eng.f0)
+    return AdaptiveResult(tuple(outs), (), eng.f.calls, time.perf_counter() - t0, eng.sigma, eng.f0, eng.scale_sigma)
