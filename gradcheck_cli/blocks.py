@@ -7,7 +7,7 @@ the entries a report shows: every failing one, then the ``top`` worst.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -45,6 +45,23 @@ class BlockData:
     #: the function's own scale per unit x per entry, ``|f| / max(|x_k|, 1)`` (the zero rule's
     #: cap of ``G`` per entry, ``finite_diff.entry_scale``); NaN or None: not known
     size: np.ndarray | None = None
+
+    def only(self, keep: np.ndarray) -> "BlockData":
+        """These entries where the boolean mask ``keep`` holds (every per-entry field)."""
+        pick = lambda v: None if v is None else np.asarray(v)[keep]  # noqa: E731
+        idx = np.arange(len(self.analytic)) if self.indices is None else np.asarray(self.indices)
+        return replace(self, analytic=pick(self.analytic), numeric=pick(self.numeric), noise=pick(self.noise),
+                       indices=idx[keep], kink=pick(self.kink), resolution=pick(self.resolution),
+                       unit_roundoff=pick(self.unit_roundoff), size=pick(self.size))
+
+    def assessed(self, thresholds: Thresholds, *, proved_scale: bool = True):
+        """``verdict.assess`` of these entries on their evidence (``finite_diff.evidence`` of
+        every field above); ``proved_scale=False`` leaves out ``scale``, the gradient scale
+        proved outside these entries (the dispute's and the kink suspects' selection judge by
+        these entries' own evidence)."""
+        error, zs = evidence(self.analytic, self.numeric, self.noise, self.eps, self.resolution, self.unit_roundoff,
+                             self.scale if proved_scale else 0.0, self.size)
+        return assess(self.analytic, self.numeric, error, thresholds, zero_scale=zs, kink=self.kink)
 
 
 @dataclass(frozen=True)
@@ -110,8 +127,7 @@ def judge_blocks(data: Sequence[BlockData], thresholds: Thresholds, top: int = 5
     results, counts, statuses, rels, parts, errors, reasons = [], [], {}, {}, [], {}, {}
     for bi, b in enumerate(data):
         # issue 9: the interval rule; exact zeros (a == 0 and f unchanged) pass
-        error, zs = evidence(b.analytic, b.numeric, b.noise, b.eps, b.resolution, b.unit_roundoff, b.scale, b.size)
-        res = assess(b.analytic, b.numeric, error, thresholds, zero_scale=zs, kink=b.kink)
+        res = b.assessed(thresholds)
         code, rel, floor = res.code, res.rel, res.floor
         finite_a = np.isfinite(np.asarray(b.analytic, dtype=float))
         # a non-finite analytic value has no error bar either (one representation: nan)

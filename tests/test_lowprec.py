@@ -243,19 +243,15 @@ def test_kink_aware_fit_contains_the_truth_and_settles():
     # where a kink near x leaves the symmetric fit without evidence, the fit on the side
     # without it: its interval contains the float64 truth, and it is evidence float32 can
     # verify with (a sweep of 60 points of this layer: 0 of 699 intervals missed the truth)
-    from gradcheck_cli.blackbox.lowprec import KINK_MARGIN, kink_aware_fit
+    from gradcheck_cli.blackbox.lowprec import kink_aware_fit
 
     tried = tight = 0
     for seed in range(6):
         x, truth, f = relu_case(seed)
         w = x.copy()
         f0 = f(w)
-        for j in range(12):
-            first = fit_derivative(f, w, j, f0=f0, eps=EPS32)
-            if first.free is None:
-                continue
-            fa, fb = first.free
-            res = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, a=KINK_MARGIN * fa, b=KINK_MARGIN * fb)
+        for j, ab in _kink_free_sides(f, w, f0):
+            res = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, **ab)
             assert res.calls <= 256
             assert not abs(res.value - truth[j]) > res.error, (seed, j, truth[j], res.value, res.error)
             tried += 1
@@ -264,11 +260,22 @@ def test_kink_aware_fit_contains_the_truth_and_settles():
     assert tried >= 40 and tight >= tried / 2, (tried, tight)
 
 
+def _kink_free_sides(f, w, f0, entries=12):
+    """``(j, {"a": .., "b": ..})`` for the first ``entries`` entries whose first fit found a
+    kink-free span: the kink-aware fit's sides, ``KINK_MARGIN`` inside it."""
+    from gradcheck_cli.blackbox.lowprec import KINK_MARGIN
+
+    for j in range(entries):
+        first = fit_derivative(f, w, j, f0=f0, eps=EPS32)
+        if first.free is not None:
+            yield j, {"a": KINK_MARGIN * first.free[0], "b": KINK_MARGIN * first.free[1]}
+
+
 def test_kink_aware_fit_in_two_stages():
     # staged: every other point first; where that half's fit is accepted the other half is
     # never evaluated (half the calls, its interval still contains the truth), and where it
     # is not the result is the whole fit's, value, bound and calls alike
-    from gradcheck_cli.blackbox.lowprec import KINK_MARGIN, kink_aware_fit
+    from gradcheck_cli.blackbox.lowprec import kink_aware_fit
 
     halves = 0
     for seed in range(3):
@@ -281,11 +288,7 @@ def test_kink_aware_fit_in_two_stages():
 
         w = x.copy()
         f0 = f(w)
-        for j in range(12):
-            first = fit_derivative(f, w, j, f0=f0, eps=EPS32)
-            if first.free is None:
-                continue
-            ab = {"a": KINK_MARGIN * first.free[0], "b": KINK_MARGIN * first.free[1]}
+        for j, ab in _kink_free_sides(f, w, f0):
             whole = kink_aware_fit(f, w, j, f0=f0, eps=EPS32, **ab)
             seen = []
             calls[0] = 0

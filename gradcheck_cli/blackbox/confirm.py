@@ -77,8 +77,8 @@ import numpy as np
 
 from ..blocks import BlockData
 from ..errors import NonFiniteCostError
-from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY, evidence
-from ..verdict import Thresholds, assess
+from ..finite_diff import EPS, ROUNDOFF_ULPS, SAFETY
+from ..verdict import Thresholds
 from .ladder import LIFT_NEED, NOISE_POINTS, entry_derivative, measured_noise, one_sided, recheck_budget
 
 #: the short step's round-off is this many times below the disputed margin
@@ -431,8 +431,8 @@ def confirm_block(d: BlockData, offset: int, cost: Callable, x: np.ndarray, thre
     if not len(d.analytic):
         return d, none
     a = np.asarray(d.analytic, dtype=float)
-    error, zs = evidence(a, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, size=d.size)
-    code = assess(a, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+    res = d.assessed(thresholds, proved_scale=False)
+    code, error = res.code, res.error
     disputed = np.flatnonzero(((code == _FAIL) | (code == _WARN)) & np.isfinite(a))
     # unresolved entries whose estimate lies off the claim by more than SETTLE_REL
     # tolerances (the long steps' estimate is weak there): the worst SETTLE_MAX

@@ -569,12 +569,7 @@ def _verdict(result: AdaptiveResult, thresholds: Thresholds, top: int, mode: Mod
                     keep[drop] = False
                     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices)
                     dropped_of[k][idx[drop]] = True
-                    d = replace(d, analytic=np.asarray(d.analytic)[keep], numeric=np.asarray(d.numeric)[keep],
-                                noise=np.asarray(d.noise)[keep], indices=idx[keep],
-                                kink=None if d.kink is None else np.asarray(d.kink)[keep],
-                                resolution=None if d.resolution is None else np.asarray(d.resolution)[keep],
-                                unit_roundoff=None if d.unit_roundoff is None else np.asarray(d.unit_roundoff)[keep],
-                                size=None if d.size is None else np.asarray(d.size)[keep])
+                    d = d.only(keep)
                 d, tested = _test_suspects(d, b.offset, b.jumpy, recheck, thresholds, deadline, phases,
                                            sides=b.sides, f0=result.cost, precision=precision)
                 if again is not None and len(tested):
@@ -699,8 +694,7 @@ def _recheck(d: BlockData, offset: int, recheck, thresholds: Thresholds, limit: 
     for _ in range(2):
         if not len(d.analytic):
             return d, none, none
-        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, d.scale, d.size)
-        code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+        code = d.assessed(thresholds).code
         # every non-pass, kinks included: the ladder's shrinking one-sided test confirms them
         # (a smooth zone narrower than the first steps, smooth-L1 with a small beta, is none)
         bad = (code != 0) & ~done
@@ -750,8 +744,7 @@ def _test_suspects(d: BlockData, offset: int, jumpy: np.ndarray | None, recheck,
         return d, none
     idx = np.arange(len(d.analytic)) if d.indices is None else np.asarray(d.indices, dtype=int)
     with np.errstate(all="ignore"):
-        error, zs = evidence(d.analytic, d.numeric, d.noise, d.eps, d.resolution, d.unit_roundoff, size=d.size)
-        code = assess(d.analytic, d.numeric, error, thresholds, zero_scale=zs, kink=d.kink).code
+        code = d.assessed(thresholds, proved_scale=False).code
     pos = np.flatnonzero(np.asarray(jumpy, dtype=bool)[idx] & (code == 0))[:SUSPECTS_MAX]
     if not len(pos):
         return d, none
